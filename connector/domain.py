@@ -1,0 +1,263 @@
+"""Deskguard's own data types.
+
+Everything that crosses a module boundary is one of these dataclasses. Adapters translate
+vendor objects (zenpy, ShopifyAPI, stripe, anthropic) into them; nothing outside ``adapters/``
+imports a vendor SDK. The ``Protocol`` classes at the end are the seams the pipeline depends
+on, so unit tests can pass small in-memory fakes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+# --- Taxonomy ----------------------------------------------------------------------------
+# The default 14 categories. Ids are fixed (issue #4); tenants may add or rename labels later.
+CATEGORIES: tuple[str, ...] = (
+    "order_status",
+    "shipping_problem",
+    "shipping_info",
+    "change_address",
+    "cancel_order",
+    "order_change",
+    "return_exchange",
+    "refund",
+    "payment_billing",
+    "promo_pricing",
+    "product_question",
+    "account",
+    "complaint_feedback",
+    "other",
+)
+
+CATEGORY_DESCRIPTIONS: dict[str, str] = {
+    "order_status": "where is my order, tracking, when will it arrive",
+    "shipping_problem": "late, lost, damaged in transit, missing item, delivered-but-not-received",
+    "shipping_info": "shipping options, costs, countries/postcodes served, delivery times in general",
+    "change_address": "change or set the shipping address",
+    "cancel_order": "cancel an order",
+    "order_change": "change items, quantity, size or shipping speed of an existing order",
+    "return_exchange": "return, exchange or replace an item",
+    "refund": "ask for a refund, refund status, refund policy",
+    "payment_billing": "payment failed, methods, double or unknown charge, invoice, subscription billing",
+    "promo_pricing": "discount codes, offers, price match, price drops",
+    "product_question": "product details, sizing, stock, ingredients, warranty, recommendations",
+    "account": "login, password, registration, profile, delete account, newsletter",
+    "complaint_feedback": "complaints about service or experience, reviews, praise",
+    "other": "anything else: greetings, off-topic, ask for a human, spam, unclear",
+}
+
+SENTIMENTS = ("negative", "neutral", "positive")
+URGENCIES = ("low", "normal", "high", "urgent")
+RISK_FLAGS = ("legal_threat", "chargeback_fraud", "safety", "abuse")
+MODES = ("off", "shadow", "assist", "auto")
+
+
+def to_dict(obj: Any) -> Any:
+    """JSON-ready dict of a dataclass (datetimes as ISO-8601 strings)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {str(k): to_dict(v) for k, v in obj.items()}
+    if isinstance(obj, datetime):
+        return obj.isoformat()
+    return obj
+
+
+# --- Zendesk -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Person:
+    id: int | None
+    name: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int
+    author_id: int | None
+    public: bool
+    body: str
+    created_at: datetime | None = None
+    via_channel: str = ""
+    # True when Deskguard wrote it (matched by author id and/or the brief marker); see
+    # connector/zendesk for how loop safety decides this.
+    by_deskguard: bool = False
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: int
+    subject: str
+    requester: Person
+    status: str
+    tags: tuple[str, ...] = ()
+    custom_fields: dict[int, Any] = field(default_factory=dict)
+    channel: str = ""
+    priority: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    comments: tuple[Comment, ...] = ()
+
+    @property
+    def latest_person_comment(self) -> Comment | None:
+        for c in reversed(self.comments):
+            if not c.by_deskguard:
+                return c
+        return None
+
+
+# --- Ticket reading (classification) -------------------------------------------------------
+@dataclass(frozen=True)
+class Entities:
+    order_numbers: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+    tracking_numbers: tuple[str, ...] = ()
+    amounts: tuple[str, ...] = ()  # as written, e.g. "€49.90"
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One structured reading of a ticket; the same schema for every engine."""
+
+    category: str
+    confidence: float  # calibrated probability of `category`
+    alternatives: tuple[tuple[str, float], ...]  # top-3 (category, score), best first
+    sentiment: str  # negative | neutral | positive
+    sentiment_score: float  # -1.0 .. 1.0
+    urgency: str  # low | normal | high | urgent
+    language: str  # ISO 639-1
+    entities: Entities = field(default_factory=Entities)
+    reasons: tuple[str, ...] = ()
+    risk_flags: tuple[str, ...] = ()  # subset of RISK_FLAGS
+    engine: str = "local"  # local | claude
+    model: str = ""
+    latency_ms: float = 0.0
+    usage: Usage | None = None
+    cost_usd: float = 0.0
+    fallback_reason: str | None = None  # set when Claude failed and the local engine answered
+
+
+@dataclass(frozen=True)
+class TicketText:
+    """What a classifier sees: already redacted when it leaves the machine."""
+
+    subject: str
+    body: str
+    id: str = ""
+
+
+class Classifier(Protocol):
+    def classify(self, text: TicketText) -> Reading: ...
+
+
+# --- Shopify -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Money:
+    amount: str  # decimal string as the vendor gives it, e.g. "49.90"
+    currency: str
+
+
+@dataclass(frozen=True)
+class LineItem:
+    title: str
+    quantity: int
+    sku: str = ""
+
+
+@dataclass(frozen=True)
+class Fulfillment:
+    status: str
+    tracking_company: str = ""
+    tracking_number: str = ""
+    tracking_url: str = ""
+    estimated_delivery_at: datetime | None = None
+    delivered_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CustomerSummary:
+    email: str
+    order_count: int
+    lifetime_spend: Money
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Order:
+    id: str  # Shopify GID
+    name: str  # "#1001"
+    email: str
+    created_at: datetime | None
+    financial_status: str  # PAID, REFUNDED, ...
+    fulfillment_status: str  # UNFULFILLED, FULFILLED, ...
+    total: Money
+    line_items: tuple[LineItem, ...] = ()
+    fulfillments: tuple[Fulfillment, ...] = ()
+    customer: CustomerSummary | None = None
+    cancelled_at: datetime | None = None
+
+
+class OrderSource(Protocol):
+    def find_orders(self, *, email: str | None = None, order_name: str | None = None) -> list[Order]: ...
+
+
+# --- Stripe ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Charge:
+    id: str
+    amount: int  # minor units
+    currency: str
+    status: str
+    created_at: datetime | None
+    payment_intent: str | None = None
+    amount_refunded: int = 0
+    disputed: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Refund:
+    id: str
+    amount: int
+    currency: str
+    status: str
+    charge: str | None = None
+    payment_intent: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Dispute:
+    id: str
+    amount: int
+    currency: str
+    reason: str
+    status: str
+    charge: str | None = None
+    due_by: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PaymentContext:
+    customer_id: str | None
+    email: str
+    charges: tuple[Charge, ...] = ()
+    refunds: tuple[Refund, ...] = ()
+    disputes: tuple[Dispute, ...] = ()
+
+
+class PaymentSource(Protocol):
+    def payment_context(self, email: str) -> PaymentContext: ...

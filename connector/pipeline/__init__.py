@@ -1,0 +1,3 @@
+"""Decision engine and guardrails (issue #5).
+
+Wired in through the hooks described in connector/areas.py."""

@@ -1,0 +1,286 @@
+"""The one table of settings.
+
+Every setting is declared here once: name, environment variable, default, help, whether it is a
+secret, and how its text is parsed. Values come from (lowest to highest precedence) the defaults,
+a ``.env`` file, the process environment, and a mapping passed to ``load_config`` (tests and
+``create_app(config)``). ``.env.example`` and the README's configuration table are generated
+from this table (``deskguard config docs --write``) and a test fails when they drift.
+
+Per-tenant runtime overrides (kill switch, modes, thresholds) live in the ``tenant_settings``
+table, not here; these are process-wide settings.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from connector.errors import ConfigError
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("expected true/false")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError("must be ≥ 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError("must be ≥ 0")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise ValueError("must be > 0")
+    return value
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError("must be between 0 and 1")
+    return value
+
+
+def _choice(*options: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in options:
+            raise ValueError("must be one of " + ", ".join(options))
+        return value
+
+    parse.__name__ = "one of " + "|".join(options)
+    return parse
+
+
+def _url(text: str) -> str:
+    value = text.strip().rstrip("/")
+    if value and not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return value
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    env: str
+    default: str | None
+    help: str
+    secret: bool = False
+    parse: Callable[[str], Any] = str
+    section: str = "core"
+
+
+# Sections keep each area's rows together; add new rows to your area's section.
+SETTINGS: tuple[Setting, ...] = (
+    # --- core ----------------------------------------------------------------------------
+    Setting("db_path", "DESKGUARD_DB_PATH", "deskguard.db",
+            "SQLite ledger file (WAL mode). Holds the queue, audit log, rate ledger and secrets."),
+    Setting("secret_keys", "DESKGUARD_SECRET_KEYS", None,
+            "Comma list of Fernet keys (base64, 32 bytes). The first encrypts; all decrypt. "
+            "Generate one with `deskguard secrets new-key`.", secret=True, parse=_csv),
+    Setting("tenant_id", "DESKGUARD_TENANT_ID", "",
+            "Self-host tenant id. Empty means the Zendesk subdomain. One tenant per Zendesk account."),
+    Setting("admin_token", "DESKGUARD_ADMIN_TOKEN", None,
+            "Bearer token for the admin API and /admin dashboard. Unset disables them.", secret=True),
+    Setting("log_level", "DESKGUARD_LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING, ERROR.",
+            parse=_choice("debug", "info", "warning", "error")),
+    Setting("log_format", "DESKGUARD_LOG_FORMAT", "json",
+            "json (one JSON object per line) or console (human-readable).", parse=_choice("json", "console")),
+    Setting("busy_timeout_ms", "DESKGUARD_BUSY_TIMEOUT_MS", "5000",
+            "How long a SQLite writer waits for the lock before failing.", parse=_positive_int),
+    Setting("queue_max_attempts", "DESKGUARD_QUEUE_MAX_ATTEMPTS", "8",
+            "Attempts before a job goes to the dead-letter state.", parse=_positive_int),
+    Setting("queue_lease_seconds", "DESKGUARD_QUEUE_LEASE_SECONDS", "120",
+            "How long a claimed job stays leased to a worker before another may take it over.",
+            parse=_positive_float),
+    Setting("queue_backoff_base", "DESKGUARD_QUEUE_BACKOFF_BASE", "2.0",
+            "First retry delay in seconds; doubles on every failed attempt (with jitter).",
+            parse=_positive_float),
+    Setting("queue_backoff_max", "DESKGUARD_QUEUE_BACKOFF_MAX", "3600",
+            "Longest retry delay in seconds.", parse=_positive_float),
+    Setting("worker_threads", "DESKGUARD_WORKER_THREADS", "4",
+            "Worker threads for `deskguard worker` when --threads is not given.", parse=_positive_int),
+    Setting("run_scheduler", "DESKGUARD_RUN_SCHEDULER", "true",
+            "Whether `deskguard worker` also runs the APScheduler jobs (polling, kill-switch sync). "
+            "Run exactly one such process; `deskguard serve` never runs the scheduler.", parse=_bool),
+    Setting("max_body_bytes", "DESKGUARD_MAX_BODY_BYTES", "262144",
+            "Largest request body the web app accepts (413 above).", parse=_positive_int),
+)
+
+SECRET_MASK = "********"
+
+
+class Config(Mapping[str, Any]):
+    """Parsed settings; read as ``config.db_path`` or ``config["db_path"]``."""
+
+    def __init__(self, values: dict[str, Any], sources: dict[str, str]):
+        self._values = values
+        self._sources = sources
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def source(self, name: str) -> str:
+        return self._sources.get(name, "default")
+
+    def replace(self, **changes: Any) -> Config:
+        values = dict(self._values)
+        sources = dict(self._sources)
+        for name, value in changes.items():
+            if name not in values:
+                raise KeyError(name)
+            values[name] = value
+            sources[name] = "override"
+        return Config(values, sources)
+
+    def redacted(self) -> dict[str, Any]:
+        """The effective config with every secret masked (for `config check`, diagnostics, logs)."""
+        out: dict[str, Any] = {}
+        for s in SETTINGS:
+            value = self._values.get(s.name)
+            if s.secret and value not in (None, "", ()):
+                value = SECRET_MASK
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[s.name] = value
+        return out
+
+
+def read_dotenv(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Parse a .env file (KEY=VALUE lines, # comments, optional quotes)."""
+    from dotenv import dotenv_values
+
+    p = Path(path)
+    if not p.is_file():
+        return {}
+    return {k: v for k, v in dotenv_values(p).items() if v is not None}
+
+
+def load_config(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    dotenv_path: str | os.PathLike[str] | None = ".env",
+) -> Config:
+    """Build the effective config. Raises ``ConfigError`` naming the variable on a bad value."""
+    environ = os.environ if environ is None else environ
+    dotenv = read_dotenv(dotenv_path) if dotenv_path else {}
+    overrides = dict(overrides or {})
+    known = {s.name for s in SETTINGS}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for s in SETTINGS:
+        if s.name in overrides:
+            raw: Any = overrides[s.name]
+            sources[s.name] = "override"
+        elif s.env in environ:
+            raw = environ[s.env]
+            sources[s.name] = "environment"
+        elif s.env in dotenv:
+            raw = dotenv[s.env]
+            sources[s.name] = ".env"
+        else:
+            raw = s.default
+            sources[s.name] = "default"
+        if raw is None or not isinstance(raw, str):
+            values[s.name] = raw  # unset, or an already-typed override from a test
+            continue
+        try:
+            values[s.name] = s.parse(raw)
+        except (ValueError, TypeError) as exc:
+            shown = SECRET_MASK if s.secret else repr(raw)
+            raise ConfigError(f"{s.env}={shown} is invalid: {exc}") from None
+    return Config(values, sources)
+
+
+def setting(name: str) -> Setting:
+    for s in SETTINGS:
+        if s.name == name:
+            return s
+    raise KeyError(name)
+
+
+# --- generated documentation ---------------------------------------------------------------
+README_BEGIN = "<!-- settings-table:begin (generated by `deskguard config docs --write`) -->"
+README_END = "<!-- settings-table:end -->"
+
+
+def env_example_text() -> str:
+    lines = [
+        "# Deskguard configuration. Generated from connector/settings.py by",
+        "# `deskguard config docs --write`; every setting is listed, commented out when the",
+        "# default is fine. Copy to .env and fill in what you need.",
+    ]
+    section = None
+    for s in SETTINGS:
+        if s.section != section:
+            section = s.section
+            lines += ["", f"# --- {section} ---"]
+        lines.append(f"# {s.help}" + (" (secret)" if s.secret else ""))
+        default = "" if s.default is None else s.default
+        lines.append(f"# {s.env}={default}")
+    return "\n".join(lines) + "\n"
+
+
+def readme_table_text() -> str:
+    rows = ["| Variable | Default | Secret | What it does |", "|---|---|---|---|"]
+    for s in SETTINGS:
+        default = "" if s.default is None else f"`{s.default}`" if s.default else "(empty)"
+        rows.append(f"| `{s.env}` | {default} | {'yes' if s.secret else ''} | {s.help.replace('|', '/')} |")
+    return "\n".join([README_BEGIN, *rows, README_END])
+
+
+def write_docs(root: Path) -> list[Path]:
+    """Rewrite .env.example and the README's settings table. Returns the files changed."""
+    changed = []
+    env_file = root / ".env.example"
+    text = env_example_text()
+    if not env_file.exists() or env_file.read_text() != text:
+        env_file.write_text(text)
+        changed.append(env_file)
+    readme = root / "README.md"
+    content = readme.read_text()
+    start, end = content.find(README_BEGIN), content.find(README_END)
+    if start < 0 or end < 0:
+        raise ConfigError("README.md lacks the settings-table markers")
+    new = content[:start] + readme_table_text() + content[end + len(README_END):]
+    if new != content:
+        readme.write_text(new)
+        changed.append(readme)
+    return changed

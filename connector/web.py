@@ -1,0 +1,69 @@
+"""The Flask app factory and the parts every area shares: one JSON error shape, health checks.
+
+Every error answers ``{"error": {"code": "...", "message": "..."}}`` with a fitting status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, current_app, jsonify
+from werkzeug.exceptions import HTTPException
+
+from connector import areas, logs
+from connector.db import pending_migrations
+from connector.errors import DeskguardError
+from connector.runtime import Runtime
+from connector.settings import Config
+
+LOG = logs.get("web")
+
+
+def error_response(status: int, code: str, message: str, **extra: Any):
+    body = {"error": {"code": code, "message": message, **extra}}
+    return jsonify(body), status
+
+
+def create_app(config: Config | Mapping[str, Any] | None = None, *, runtime: Runtime | None = None) -> Flask:
+    runtime = runtime or Runtime(config)
+    app = Flask("deskguard")
+    app.config["MAX_CONTENT_LENGTH"] = runtime.config.max_body_bytes
+    app.extensions["deskguard"] = runtime
+
+    @app.errorhandler(DeskguardError)
+    def _deskguard_error(exc: DeskguardError):
+        return error_response(exc.http_status, exc.code, exc.message or exc.code)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return error_response(exc.code or 500, code, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        LOG.exception("web.unhandled_error")
+        return error_response(500, "internal_error", "internal error; see the server log")
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify({"status": "ok"})
+
+    @app.get("/readyz")
+    def readyz():
+        try:
+            pending = pending_migrations(runtime.db)
+        except Exception as exc:  # noqa: BLE001 - readiness reports any ledger failure
+            return error_response(503, "ledger_unavailable", f"ledger not readable: {type(exc).__name__}")
+        if pending:
+            return error_response(503, "migrations_pending",
+                                  "run `deskguard migrate` first", pending=pending)
+        return jsonify({"status": "ready"})
+
+    for register in areas.hook("register_web"):
+        register(app)
+    return app
+
+
+def get_runtime() -> Runtime:
+    return current_app.extensions["deskguard"]

@@ -1,0 +1,119 @@
+"""Workers: threads that claim jobs from the durable queue and run their handlers.
+
+Handlers are registered per job kind with ``@handler("zendesk.ticket")`` and are called as
+``fn(runtime, job)``. The outcome decides what happens to the job:
+
+- returns normally → ack
+- raises ``KillSwitchEngaged`` → deferred (no attempt spent; retried when the switch is off)
+- raises an error with ``should_retry`` → backoff retry, honouring ``retry_after``
+- raises anything else → also retried (a bug may be transient), until max attempts → dead
+- raises ``PermanentError`` → dead-lettered at once
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+from connector import logs
+from connector.errors import KillSwitchEngaged, PermanentError
+from connector.queue import Job
+from connector.runtime import Runtime
+
+Handler = Callable[[Runtime, Job], None]
+HANDLERS: dict[str, Handler] = {}
+LOG = logs.get("worker")
+KILL_SWITCH_RECHECK_SECONDS = 5.0
+
+
+def handler(kind: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        HANDLERS[kind] = fn
+        return fn
+
+    return register
+
+
+def owner_id(thread: int = 0) -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{thread}:{uuid.uuid4().hex[:6]}"
+
+
+def run_one(runtime: Runtime, owner: str, *, kinds: tuple[str, ...] | None = None) -> Job | None:
+    """Claim and process at most one job. Returns the job, or None when nothing was ready."""
+    job = runtime.queue.claim(owner, kinds=kinds)
+    if job is None:
+        return None
+    fn = HANDLERS.get(job.kind)
+    payload_ticket = job.payload.get("ticket_id") if isinstance(job.payload, dict) else None
+    with logs.bind(tenant=job.tenant_id, job=job.id, ticket=payload_ticket, kind=job.kind):
+        started = time.perf_counter()
+        try:
+            if fn is None:
+                raise PermanentError(f"no handler for job kind {job.kind!r}")
+            fn(runtime, job)
+        except KillSwitchEngaged as exc:
+            runtime.queue.defer(job, KILL_SWITCH_RECHECK_SECONDS, str(exc))
+            logs.log(LOG, logging.INFO, "job.deferred", reason="kill_switch")
+        except Exception as exc:  # noqa: BLE001 - every failure must reach the queue's bookkeeping
+            permanent = isinstance(exc, PermanentError) or (
+                hasattr(exc, "should_retry") and not exc.should_retry)
+            state = runtime.queue.fail(job, f"{type(exc).__name__}: {exc}",
+                                       retry_after=getattr(exc, "retry_after", None), permanent=permanent)
+            logs.log(LOG, logging.WARNING if state == "queued" else logging.ERROR, "job.failed",
+                     error=f"{type(exc).__name__}: {exc}", state=state, attempts=job.attempts)
+        else:
+            if runtime.queue.ack(job):
+                logs.log(LOG, logging.INFO, "job.done", ms=round((time.perf_counter() - started) * 1000, 1))
+            else:
+                logs.log(LOG, logging.WARNING, "job.lease_lost")
+    return job
+
+
+class WorkerPool:
+    """N threads running ``run_one`` until stopped."""
+
+    def __init__(self, runtime: Runtime, threads: int, *, idle_sleep: float = 0.2,
+                 kinds: tuple[str, ...] | None = None):
+        self.runtime = runtime
+        self.threads = threads
+        self.idle_sleep = idle_sleep
+        self.kinds = kinds
+        self.stop_event = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def _loop(self, index: int) -> None:
+        owner = owner_id(index)
+        while not self.stop_event.is_set():
+            try:
+                job = run_one(self.runtime, owner, kinds=self.kinds)
+            except Exception:  # noqa: BLE001 - a ledger hiccup must not kill the thread
+                LOG.exception("worker.loop_error")
+                job = None
+            if job is None:
+                self.stop_event.wait(self.idle_sleep)
+
+    def start(self) -> None:
+        for i in range(self.threads):
+            t = threading.Thread(target=self._loop, args=(i,), name=f"deskguard-worker-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stop_event.set()
+        for t in self._threads:
+            t.join(timeout)
+        self._threads.clear()
+
+
+def drain(runtime: Runtime, *, max_jobs: int = 10_000, kinds: tuple[str, ...] | None = None) -> int:
+    """Process ready jobs in this thread until none is ready (tests, demo --once, replay)."""
+    owner = owner_id()
+    n = 0
+    while n < max_jobs and run_one(runtime, owner, kinds=kinds) is not None:
+        n += 1
+    return n

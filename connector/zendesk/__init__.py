@@ -1,0 +1,3 @@
+"""Zendesk intake and write-back (issue #3).
+
+Wired in through the hooks described in connector/areas.py."""
