@@ -316,5 +316,14 @@ def event_fields(kind: str) -> list[str]:
     return [f.name for f in dataclasses.fields(EVENT_TYPES[kind])]
 
 
-__all__ = ["Event", "event", "record", "redact", "verify", "rows", "export", "EVENT_TYPES",
-           "canonical_json"]
+__all__ = [
+    "EVENT_TYPES",
+    "Event",
+    "canonical_json",
+    "event",
+    "export",
+    "record",
+    "redact",
+    "rows",
+    "verify",
+]

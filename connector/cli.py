@@ -301,4 +301,4 @@ def main() -> None:
 _register_areas()  # at import, so `CliRunner().invoke(cli, ...)` sees every area's commands
 
 
-__all__ = ["cli", "main", "get_runtime", "ready_runtime", "echo_json", "SETTINGS"]
+__all__ = ["SETTINGS", "cli", "echo_json", "get_runtime", "main", "ready_runtime"]

@@ -88,7 +88,7 @@ def transaction(db: sqlite_utils.Database, *, immediate: bool = True) -> Iterato
             conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
             break
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc) or attempt == 19:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or attempt == 19:
                 raise
             time.sleep(0.01 * (attempt + 1))
     try:

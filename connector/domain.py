@@ -261,3 +261,48 @@ class PaymentContext:
 
 class PaymentSource(Protocol):
     def payment_context(self, email: str) -> PaymentContext: ...
+
+
+# --- Ports: what the pipeline needs from each vendor adapter -------------------------------
+# Service names in the runtime registry: "zendesk" (TicketDesk), "classifier" (Classifier),
+# "shopify" (OrderSource), "stripe" (PaymentSource). Writes are only ever called from inside an
+# ``actions.WriteAction.send`` / ``reconcile`` so they are keyed, audited and kill-switch checked.
+
+# Every comment Deskguard writes ends with this marker line plus the action's idempotency key.
+# Loop safety and crash reconciliation both look for it.
+DESKGUARD_MARKER = "deskguard-ref:"
+
+
+class TicketDesk(Protocol):
+    api_calls: int  # Zendesk API requests made by this client (for calls-per-ticket figures)
+
+    def get_ticket(self, ticket_id: int) -> Ticket: ...
+
+    def add_internal_note(self, ticket_id: int, body: str, *, marker: str, tags: tuple[str, ...] = (),
+                          priority: str | None = None) -> dict[str, Any]: ...
+
+    def public_reply(self, ticket_id: int, body: str, *, marker: str, solve: bool = True,
+                     tags: tuple[str, ...] = ()) -> dict[str, Any]: ...
+
+    def add_tags(self, ticket_id: int, tags: tuple[str, ...]) -> list[str]: ...
+
+    def set_custom_fields(self, ticket_id: int, fields: dict[int, Any]) -> None: ...
+
+    def find_comment_with_marker(self, ticket_id: int, marker: str) -> Comment | None: ...
+
+    def find_open_tickets(self, requester_email: str) -> list[Ticket]: ...
+
+    def create_ticket(self, *, subject: str, body: str, requester_email: str, priority: str = "normal",
+                      tags: tuple[str, ...] = (), public: bool = False, marker: str = "") -> int: ...
+
+    def app_installation_settings(self, app_id: int | None = None) -> dict[str, Any]: ...
+
+
+class OrderActions(Protocol):
+    def cancel_order(self, order_id: str, *, reason: str, notify_customer: bool, restock: bool,
+                     staff_note: str) -> dict[str, Any]: ...
+
+
+class PaymentActions(Protocol):
+    def refund(self, *, payment_intent: str | None, charge: str | None, amount: int, reason: str,
+               metadata: dict[str, str], idempotency_key: str) -> Refund: ...

@@ -17,13 +17,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("deskguard_log_context", default={})
+_context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("deskguard_log_context", default=None)
 _SECRETISH = re.compile(r"(token|secret|password|api_key|authorization)", re.I)
 
 
 @contextlib.contextmanager
 def bind(**values: Any) -> Iterator[None]:
-    token = _context.set({**_context.get(), **{k: v for k, v in values.items() if v is not None}})
+    token = _context.set({**(_context.get() or {}), **{k: v for k, v in values.items() if v is not None}})
     try:
         yield
     finally:
@@ -31,7 +31,7 @@ def bind(**values: Any) -> Iterator[None]:
 
 
 def context() -> dict[str, Any]:
-    return dict(_context.get())
+    return dict(_context.get() or {})
 
 
 class JsonFormatter(logging.Formatter):
@@ -41,7 +41,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "event": record.getMessage(),
-            **_context.get(),
+            **(_context.get() or {}),
         }
         for key, value in getattr(record, "fields", {}).items():
             out[key] = "********" if _SECRETISH.search(key) else value

@@ -53,7 +53,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None, *, runtime: Run
     def readyz():
         try:
             pending = pending_migrations(runtime.db)
-        except Exception as exc:  # noqa: BLE001 - readiness reports any ledger failure
+        except Exception as exc:
             return error_response(503, "ledger_unavailable", f"ledger not readable: {type(exc).__name__}")
         if pending:
             return error_response(503, "migrations_pending",

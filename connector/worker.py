@@ -59,7 +59,7 @@ def run_one(runtime: Runtime, owner: str, *, kinds: tuple[str, ...] | None = Non
         except KillSwitchEngaged as exc:
             runtime.queue.defer(job, KILL_SWITCH_RECHECK_SECONDS, str(exc))
             logs.log(LOG, logging.INFO, "job.deferred", reason="kill_switch")
-        except Exception as exc:  # noqa: BLE001 - every failure must reach the queue's bookkeeping
+        except Exception as exc:
             permanent = isinstance(exc, PermanentError) or (
                 hasattr(exc, "should_retry") and not exc.should_retry)
             state = runtime.queue.fail(job, f"{type(exc).__name__}: {exc}",
@@ -91,7 +91,7 @@ class WorkerPool:
         while not self.stop_event.is_set():
             try:
                 job = run_one(self.runtime, owner, kinds=self.kinds)
-            except Exception:  # noqa: BLE001 - a ledger hiccup must not kill the thread
+            except Exception:
                 LOG.exception("worker.loop_error")
                 job = None
             if job is None:
