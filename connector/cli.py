@@ -290,6 +290,9 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, threads: int) 
 
 
 def _register_areas() -> None:
+    from connector.bench import bench
+
+    cli.add_command(bench)
     for register in areas.hook("register_cli"):
         register(cli)
 
