@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, current_app, jsonify
+from flask import Flask, abort, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from connector import areas, logs
@@ -30,6 +30,12 @@ def create_app(config: Config | Mapping[str, Any] | None = None, *, runtime: Run
     app = Flask("deskguard")
     app.config["MAX_CONTENT_LENGTH"] = runtime.config.max_body_bytes
     app.extensions["deskguard"] = runtime
+
+    @app.before_request
+    def _limit_body_size():
+        # Refuse oversized bodies up front (413), before any route reads or parses them.
+        if request.content_length is not None and request.content_length > runtime.config.max_body_bytes:
+            abort(413)
 
     @app.errorhandler(DeskguardError)
     def _deskguard_error(exc: DeskguardError):

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs Debian's headless Chromium and its driver for the browser tests, when missing.
+# Installs what the test suite needs from Debian when missing: headless Chromium and its driver
+# (browser tests) and the sqlite3 shell (the audit tamper test edits a row with it).
 # Needs root (CI and the dev machines run as root); elsewhere, install the two packages yourself.
 set -euo pipefail
-if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 \
+   && command -v sqlite3 >/dev/null 2>&1; then
   exit 0
 fi
 if [ "$(id -u)" != "0" ]; then
@@ -11,4 +13,4 @@ if [ "$(id -u)" != "0" ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null
-apt-get install -y -qq chromium chromium-driver >/dev/null
+apt-get install -y -qq chromium chromium-driver sqlite3 >/dev/null

@@ -1,0 +1,68 @@
+"""A worker process for the crash test (tests/test_crash.py).
+
+Each `crashtest.effect` job performs one vendor write through connector.actions. The "vendor" is
+a separate SQLite file that naively appends a row per call (no dedupe of its own), so a double
+send would show up as two rows. `reconcile` asks the vendor whether the key was already applied,
+the way the Zendesk adapter looks for its marker in the ticket's comments.
+
+With PAUSE_AFTER_SEND=<i>, the worker signals (by creating <vendor>.paused) right after the vendor
+write for job i, before the outcome is recorded, and hangs there: the worst moment to be killed.
+"""
+
+import os
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+from connector import actions
+from connector.runtime import Runtime
+from connector.worker import WorkerPool, handler
+
+DB, VENDOR = sys.argv[1], sys.argv[2]
+PAUSE_AT = int(os.environ.get("PAUSE_AFTER_SEND", "-1"))
+
+
+def vendor_conn():
+    conn = sqlite3.connect(VENDOR, timeout=10, isolation_level=None)
+    conn.execute("CREATE TABLE IF NOT EXISTS effects (key TEXT, job INTEGER)")
+    return conn
+
+
+@handler("crashtest.effect")
+def effect(runtime, job):
+    i = job.payload["i"]
+
+    def send(key):
+        conn = vendor_conn()
+        conn.execute("INSERT INTO effects (key, job) VALUES (?, ?)", (key, i))
+        conn.close()
+        if i == PAUSE_AT:
+            Path(VENDOR + ".paused").touch()
+            time.sleep(60)
+        time.sleep(0.005)  # a little work after the write, widening the window for a random kill
+        return {"applied": key}
+
+    def reconcile(key):
+        conn = vendor_conn()
+        found = conn.execute("SELECT 1 FROM effects WHERE key = ?", (key,)).fetchone()
+        conn.close()
+        return {"applied": key} if found else None
+
+    actions.execute(runtime.db, job.tenant_id, actions.WriteAction(
+        "zendesk", "crashtest.note", f"crash-{i}", {"i": i}, send=send, reconcile=reconcile,
+        job_id=job.id))
+
+
+if __name__ == "__main__":
+    rt = Runtime({"db_path": DB, "secret_keys": None, "tenant_id": "acme", "queue_lease_seconds": "1",
+                  "queue_backoff_base": "0.05"})
+    pool = WorkerPool(rt, 4, idle_sleep=0.05)
+    pool.start()
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if rt.queue.status()["depth"] == 0:
+            break
+        time.sleep(0.1)
+    pool.stop()
+    print("drained", flush=True)
