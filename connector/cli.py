@@ -54,6 +54,7 @@ def ready_runtime(ctx: click.Context) -> Runtime:
     from connector.bootstrap import ensure_env_tenant
 
     runtime = get_runtime(ctx)
+    runtime.secrets  # noqa: B018 - a missing or malformed DESKGUARD_SECRET_KEYS fails here, at start-up
     apply_migrations(runtime.db)
     ensure_env_tenant(runtime)
     return runtime
