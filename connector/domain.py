@@ -226,6 +226,9 @@ class Charge:
     amount_refunded: int = 0
     disputed: bool = False
     description: str = ""
+    customer_id: str | None = None
+    email: str = ""  # billing/receipt email, else the customer's
+    metadata: dict[str, str] = field(default_factory=dict)  # e.g. {"order_name": "#1001"}
 
 
 @dataclass(frozen=True)
@@ -248,6 +251,19 @@ class Dispute:
     status: str
     charge: str | None = None
     due_by: datetime | None = None
+    payment_intent: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PaymentIntent:
+    id: str
+    amount: int  # minor units
+    currency: str
+    status: str  # succeeded, requires_payment_method (failed), processing, canceled, ...
+    created_at: datetime | None = None
+    latest_charge: str | None = None
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -257,6 +273,8 @@ class PaymentContext:
     charges: tuple[Charge, ...] = ()
     refunds: tuple[Refund, ...] = ()
     disputes: tuple[Dispute, ...] = ()
+    payment_intents: tuple[PaymentIntent, ...] = ()
+    customer_ids: tuple[str, ...] = ()  # every Stripe customer with this email (duplicates happen)
 
 
 class PaymentSource(Protocol):
