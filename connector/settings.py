@@ -126,6 +126,34 @@ SETTINGS: tuple[Setting, ...] = (
             "Run exactly one such process; `deskguard serve` never runs the scheduler.", parse=_bool),
     Setting("max_body_bytes", "DESKGUARD_MAX_BODY_BYTES", "262144",
             "Largest request body the web app accepts (413 above).", parse=_positive_int),
+    # --- stripe (issue #6: Stripe adapter, webhooks, approved refunds) --------------------------
+    Setting("stripe_api_key", "STRIPE_API_KEY", None,
+            "Stripe secret key (sk_...) or restricted key (rk_...: read on Customers, Charges, PaymentIntents, "
+            "Refunds and Disputes; write on Refunds). Stored encrypted for the env tenant at start-up.",
+            secret=True, section="stripe"),
+    Setting("stripe_api_base", "STRIPE_API_BASE", "https://api.stripe.com",
+            "Stripe API base URL (the sandbox emulator's URL in the demo and tests).", parse=_url, section="stripe"),
+    Setting("stripe_webhook_secret", "STRIPE_WEBHOOK_SECRET", None,
+            "Signing secret (whsec_...) of the Stripe webhook endpoint /webhooks/stripe/<tenant>. "
+            "Stored encrypted for the env tenant at start-up.", secret=True, section="stripe"),
+    Setting("stripe_webhook_tolerance_seconds", "STRIPE_WEBHOOK_TOLERANCE_SECONDS", "300",
+            "Oldest Stripe-Signature timestamp accepted (replay protection).", parse=_positive_int, section="stripe"),
+    Setting("stripe_max_network_retries", "STRIPE_MAX_NETWORK_RETRIES", "2",
+            "Retries the Stripe SDK makes on connection errors, 409 and 5xx (its own default is none).",
+            parse=_non_negative_int, section="stripe"),
+    Setting("stripe_timeout_seconds", "STRIPE_TIMEOUT_SECONDS", "20",
+            "HTTP timeout of one Stripe request.", parse=_positive_float, section="stripe"),
+    Setting("stripe_lookup_limit", "STRIPE_LOOKUP_LIMIT", "10",
+            "Most recent charges and PaymentIntents read per Stripe customer for a ticket's context.",
+            parse=_positive_int, section="stripe"),
+    Setting("stripe_dispute_requester_email", "STRIPE_DISPUTE_REQUESTER_EMAIL", "",
+            "Requester of the ticket opened for a dispute whose customer has no email in Stripe. Empty: such "
+            "a dispute job fails to the dead-letter queue, visible in `deskguard queue status`.",
+            section="stripe"),
+    Setting("approval_lease_seconds", "DESKGUARD_APPROVAL_LEASE_SECONDS", "300",
+            "How long one execution of an approved refund or cancellation holds the approval; a second click "
+            "meanwhile waits for it, and after a crash the next attempt takes over and reconciles.",
+            parse=_positive_float, section="stripe"),
 )
 
 SECRET_MASK = "********"
