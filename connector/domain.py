@@ -193,6 +193,7 @@ class CustomerSummary:
     order_count: int
     lifetime_spend: Money
     tags: tuple[str, ...] = ()
+    id: str = ""  # Shopify customer GID (privacy requests name customers by id)
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,7 @@ class Order:
     fulfillments: tuple[Fulfillment, ...] = ()
     customer: CustomerSummary | None = None
     cancelled_at: datetime | None = None
+    cancel_reason: str | None = None  # OrderCancelReason: CUSTOMER, FRAUD, ...
 
 
 class OrderSource(Protocol):
@@ -318,7 +320,7 @@ class TicketDesk(Protocol):
 
 class OrderActions(Protocol):
     def cancel_order(self, order_id: str, *, reason: str, notify_customer: bool, restock: bool,
-                     staff_note: str) -> dict[str, Any]: ...
+                     staff_note: str, refund: bool = False) -> dict[str, Any]: ...
 
 
 class PaymentActions(Protocol):
