@@ -154,6 +154,42 @@ SETTINGS: tuple[Setting, ...] = (
             "How long one execution of an approved refund or cancellation holds the approval; a second click "
             "meanwhile waits for it, and after a crash the next attempt takes over and reconciles.",
             parse=_positive_float, section="stripe"),
+    # --- claude (issue #4 part B: Claude engine, Anthropic API, PII redaction) -------------------
+    Setting("classifier", "DESKGUARD_CLASSIFIER", "local",
+            "Which engine reads tickets: local (the embedded model; no key, no network) or claude (the "
+            "Anthropic API, with the local model as fallback). A tenant setting `classifier` overrides it.",
+            parse=_choice("local", "claude"), section="claude"),
+    Setting("anthropic_api_key", "DESKGUARD_ANTHROPIC_API_KEY", None,
+            "Anthropic API key (sk-ant-...). Stored encrypted for the env tenant at start-up; needed only "
+            "when the classifier is claude or Claude drafts replies.", secret=True, section="claude"),
+    Setting("anthropic_base_url", "DESKGUARD_ANTHROPIC_BASE_URL", "https://api.anthropic.com",
+            "Anthropic API base URL (the sandbox emulator's URL in the demo and tests).", parse=_url,
+            section="claude"),
+    Setting("claude_model", "DESKGUARD_CLAUDE_MODEL", "claude-haiku-4-5",
+            "Claude model id used for readings and drafts.", section="claude"),
+    Setting("claude_max_retries", "DESKGUARD_CLAUDE_MAX_RETRIES", "2",
+            "Retries the anthropic SDK makes on 408/409/429/5xx/529 and connection errors before the "
+            "local engine answers instead.", parse=_non_negative_int, section="claude"),
+    Setting("claude_timeout_seconds", "DESKGUARD_CLAUDE_TIMEOUT_SECONDS", "30",
+            "Timeout of one Claude request (the SDK's own default is 600 s).", parse=_positive_float,
+            section="claude"),
+    Setting("claude_connect_timeout_seconds", "DESKGUARD_CLAUDE_CONNECT_TIMEOUT_SECONDS", "5",
+            "Connect timeout of one Claude request.", parse=_positive_float, section="claude"),
+    Setting("claude_max_tokens", "DESKGUARD_CLAUDE_MAX_TOKENS", "1024",
+            "Most output tokens of one Claude reading or draft.", parse=_positive_int, section="claude"),
+    Setting("claude_price_input_per_mtok", "DESKGUARD_CLAUDE_PRICE_INPUT_PER_MTOK", "1.00",
+            "USD per million uncached input tokens (claude-haiku-4-5 list price).", parse=_positive_float,
+            section="claude"),
+    Setting("claude_price_output_per_mtok", "DESKGUARD_CLAUDE_PRICE_OUTPUT_PER_MTOK", "5.00",
+            "USD per million output tokens.", parse=_positive_float, section="claude"),
+    Setting("claude_price_cache_write_per_mtok", "DESKGUARD_CLAUDE_PRICE_CACHE_WRITE_PER_MTOK", "1.25",
+            "USD per million tokens written to the 5-minute prompt cache (1.25 × input).", parse=_positive_float,
+            section="claude"),
+    Setting("claude_price_cache_read_per_mtok", "DESKGUARD_CLAUDE_PRICE_CACHE_READ_PER_MTOK", "0.10",
+            "USD per million tokens read from the prompt cache (0.1 × input).", parse=_positive_float, section="claude"),
+    Setting("claude_draft_replies", "DESKGUARD_CLAUDE_DRAFT_REPLIES", "false",
+            "Whether Claude drafts the suggested reply in the decision brief (needs an Anthropic key; the "
+            "ticket and context are redacted first).", parse=_bool, section="claude"),
 )
 
 SECRET_MASK = "********"
