@@ -1,16 +1,45 @@
-"""process_ticket: the one function that orders the pipeline's stages.
+"""``process_ticket``: the one function that orders the pipeline's stages.
 
-load ticket → skip if nothing new from a person → redact → classify → enrich → decide → act → audit.
+load ticket → learn from agent tags → skip if nothing new from a person → redact → classify →
+enrich (orders, payments) → history → suggest a reply → decide → caps → compose the brief →
+record (decisions row + audit chain) → act (through connector.actions) → complete.
+
+Reading ``STAGES`` reads like the product description; every stage is timed and the timings go
+into the decision's audit chain.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from connector import actions, audit
-from connector.domain import DESKGUARD_MARKER, Reading, Ticket, TicketText
+from connector import audit, logs
+from connector.db import transaction
+from connector.errors import KillSwitchEngaged, VendorError
+from connector.pipeline import events, stages
+from connector.pipeline.context import SKIP, TicketContext
 from connector.runtime import Runtime
+
+LOG = logs.get("pipeline")
+Stage = Callable[[Runtime, TicketContext], TicketContext]
+
+STAGES: tuple[Stage, ...] = (
+    stages.load_ticket,
+    stages.learn_from_agent_tags,
+    stages.check_new_from_person,
+    stages.redact_input,
+    stages.classify,
+    stages.enrich,
+    stages.look_up_history,
+    stages.suggest_reply,
+    stages.decide,
+    stages.apply_caps,
+    stages.compose,
+    stages.record_decision,
+    stages.act,
+)
 
 
 @dataclass
@@ -19,54 +48,73 @@ class Result:
     outcome: str
     reason: str = ""
     decision_id: int | None = None
+    rule: str = ""
+    category: str | None = None
+    would_automate: bool = False
+    context: TicketContext | None = None
 
 
-def needs_processing(ticket: Ticket) -> bool:
-    """True when the latest comment was written by a person, not by Deskguard."""
-    try:
-        from connector.zendesk.loop_safety import needs_processing as zendesk_check
-    except ImportError:
-        zendesk_check = None
-    if zendesk_check is not None:
-        return bool(zendesk_check(ticket))
-    if not ticket.comments:
-        return False
-    last = ticket.comments[-1]
-    return not (last.by_deskguard or DESKGUARD_MARKER in (last.body or ""))
+def run_stages(runtime: Runtime, ctx: TicketContext, stage_list: tuple[Stage, ...] = STAGES) -> TicketContext:
+    for stage in stage_list:
+        started = time.perf_counter()
+        try:
+            ctx = stage(runtime, ctx)
+        finally:
+            ctx.timings_ms[stage.__name__] = round((time.perf_counter() - started) * 1000, 2)
+        if ctx.stop:
+            break
+    return ctx
 
 
-def placeholder_reading() -> Reading:
-    return Reading(category="other", confidence=0.0, alternatives=(), sentiment="neutral", sentiment_score=0.0,
-                   urgency="normal", language="", reasons=("PLACEHOLDER: no classifier service is registered",),
-                   engine="placeholder")
-
-
-def process_ticket(runtime: Runtime, tenant_id: str, ticket_id: int, *, job: Any = None) -> Result:
+def _complete(runtime: Runtime, ctx: TicketContext, status: str, error: str = "") -> None:
+    if ctx.decision_id is None:
+        return
+    total = round(sum(ctx.timings_ms.values()), 2)
+    result = dict(ctx.action_result)
+    if error:
+        result["error"] = error[:500]
     db = runtime.db
-    desk = runtime.service("zendesk", tenant_id)
-    ticket = desk.get_ticket(int(ticket_id))
-    if not needs_processing(ticket):
-        return Result(ticket.id, "skip", "nothing new from a person")
-    latest = ticket.latest_person_comment
-    if runtime.has_service("classifier"):
-        reading = runtime.service("classifier", tenant_id).classify(
-            TicketText(subject=ticket.subject, body=latest.body if latest else "", id=str(ticket.id)))
-    else:
-        reading = placeholder_reading()
-    version = latest.id if latest else (ticket.updated_at.isoformat() if ticket.updated_at else "0")
-    key = f"{tenant_id}:{ticket.id}:{version}:zendesk.internal_note"
-    body = (f"Deskguard decision brief\nCategory: {reading.category} ({reading.confidence:.0%})\n"
-            f"Reasons: {'; '.join(reading.reasons)}")
-    marker = f"{DESKGUARD_MARKER} {key}"
-    job_id = getattr(job, "id", None)
-    actions.execute(db, tenant_id, actions.WriteAction(
-        vendor="zendesk", kind="zendesk.internal_note", idempotency_key=key,
-        params={"ticket_id": ticket.id, "category": reading.category},
-        send=lambda k: dict(desk.add_internal_note(ticket.id, body, marker=marker, tags=("deskguard",)) or {}),
-        reconcile=lambda k: ({"comment_id": c.id} if (c := desk.find_comment_with_marker(ticket.id, marker))
-                             else None),
-        ticket_id=ticket.id, job_id=job_id))
-    return Result(ticket.id, "assist_note")
+    with transaction(db):
+        db.conn.execute(
+            "UPDATE decisions SET status = ?, outcome = ?, rule = ?, reason = ?, action = ?, action_result = ?,"
+            " latency_ms = ?, stage_ms = ? WHERE id = ?",
+            (status, ctx.decision.outcome, ctx.decision.rule,
+             ctx.decision.reason if status == "done" else f"{status}: {error or ctx.decision.reason}",
+             ctx.action_kind or None, audit.canonical_json(result), total, audit.canonical_json(ctx.timings_ms),
+             ctx.decision_id))
+        audit.record(db, ctx.tenant_id, events.DecisionCompleted(
+            decision_id=ctx.decision_id, status=status, outcome=ctx.decision.outcome, action=ctx.action_kind,
+            result=result, stage_ms=dict(ctx.timings_ms), total_ms=total, ticket_id=ctx.ticket_id,
+            job_id=ctx.job_id))
 
 
-__all__ = ["Result", "audit", "process_ticket"]
+def process_ticket(runtime: Runtime, tenant_id: str, ticket_id: int, *, job: Any = None,
+                   dry_run: bool = False) -> Result:
+    """Run the whole pipeline for one ticket event.
+
+    Raises ``KillSwitchEngaged`` when a write was blocked (the worker defers the job; the
+    decision row says ``deferred``), and vendor errors for the worker's retry policy.
+    ``dry_run`` (replay) decides in shadow and writes nothing anywhere.
+    """
+    ctx = TicketContext(tenant_id=tenant_id, ticket_id=int(ticket_id), job_id=getattr(job, "id", None),
+                        dry_run=dry_run)
+    with logs.bind(tenant=tenant_id, ticket=int(ticket_id)):
+        try:
+            ctx = run_stages(runtime, ctx)
+        except KillSwitchEngaged as exc:
+            _complete(runtime, ctx, "deferred", str(exc))
+            raise
+        except VendorError as exc:
+            _complete(runtime, ctx, "failed", f"{type(exc).__name__}: {exc}")
+            raise
+        if ctx.stop:
+            if not dry_run:
+                audit.record(runtime.db, tenant_id, events.PipelineSkipped(
+                    reason=ctx.stop, version=ctx.version, ticket_id=ctx.ticket_id, job_id=ctx.job_id))
+            return Result(ctx.ticket_id, SKIP, ctx.stop, context=ctx)
+        _complete(runtime, ctx, "done")
+        d = ctx.decision
+        logs.log(LOG, 20, "pipeline.decided", category=ctx.reading.category, outcome=d.outcome, rule=d.rule,
+                 ms=round(sum(ctx.timings_ms.values()), 1))
+        return Result(ctx.ticket_id, d.outcome, d.reason, ctx.decision_id, d.rule, ctx.reading.category,
+                      d.would_automate, context=ctx)

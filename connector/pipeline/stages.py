@@ -1,0 +1,378 @@
+"""The pipeline's stages. Each takes the runtime and a ``TicketContext`` and returns it; each is
+small enough to test alone. ``engine.process_ticket`` orders them and times every one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from connector import actions, audit, logs
+from connector.db import transaction
+from connector.domain import DESKGUARD_MARKER, Reading, TicketText, to_dict
+from connector.errors import PermanentError, TransientError
+from connector.pipeline import caps, golive, policy, replies, rules, seams
+from connector.pipeline.brief import decision_brief
+from connector.pipeline.context import (
+    ASSIST_NOTE,
+    AUTO_REPLY,
+    ESCALATE,
+    OFF,
+    SHADOW,
+    Decision,
+    RuleVerdict,
+    SuggestedReply,
+    TicketContext,
+)
+from connector.pipeline.injection import find_injection
+from connector.runtime import Runtime
+from connector.tenants import kill_switch_on
+
+LOG = logs.get("pipeline")
+BASE_TAGS = ("deskguard",)
+
+
+def action_key(ctx: TicketContext, kind: str) -> str:
+    """tenant + ticket + the person's comment id (or updated_at) + action kind."""
+    return f"{ctx.tenant_id}:{ctx.ticket_id}:{ctx.version}:{kind}"
+
+
+def requester_hash(email: str) -> str:
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest() if email else ""
+
+
+# --- 1. load ------------------------------------------------------------------------------
+def load_ticket(rt: Runtime, ctx: TicketContext) -> TicketContext:
+    ctx.ticket = rt.service("zendesk", ctx.tenant_id).get_ticket(int(ctx.ticket_id))
+    ctx.latest = ctx.ticket.latest_person_comment
+    if ctx.latest is not None:
+        ctx.version = str(ctx.latest.id)
+    else:
+        ctx.version = ctx.ticket.updated_at.isoformat() if ctx.ticket.updated_at else "0"
+    ctx.policy = policy.load(rt.db, ctx.tenant_id, policy_file=rt.config.get("policy_file") or None)
+    return ctx
+
+
+def learn_from_agent_tags(rt: Runtime, ctx: TicketContext) -> TicketContext:
+    """Solved tickets carry the agents' own category tag: the go-live gate's second signal."""
+    if not ctx.dry_run:
+        golive.learn_from_tags(rt.db, ctx.tenant_id, ctx.ticket, ctx.policy, job_id=ctx.job_id)
+    return ctx
+
+
+def check_new_from_person(rt: Runtime, ctx: TicketContext) -> TicketContext:
+    if ctx.dry_run:
+        return ctx  # replay reads history: every ticket counts
+    if not seams.needs_processing(ctx.ticket):
+        ctx.stop = "nothing new from a person"
+    elif ctx.ticket.status == "closed":
+        ctx.stop = "ticket is closed"
+    return ctx
+
+
+# --- 2. understand ------------------------------------------------------------------------
+def redact_input(rt: Runtime, ctx: TicketContext) -> TicketContext:
+    body = ctx.latest.body if ctx.latest is not None else ""
+    subject, body, placeholders, counts = seams.redact(ctx.ticket.subject or "", body or "")
+    ctx.text = TicketText(subject=subject, body=body, id=str(ctx.ticket_id))
+    ctx.placeholders = placeholders
+    ctx.action_result["redactions"] = counts
+    ctx.snapshot_digest = audit.sha256(audit.canonical_json({"subject": subject, "body": body}))
+    return ctx
+
+
+def placeholder_reading() -> Reading:
+    """Used only when no classifier service is registered; says so in its reasons."""
+    return Reading(category="other", confidence=0.0, alternatives=(("other", 0.0),), sentiment="neutral",
+                   sentiment_score=0.0, urgency="normal", language="",
+                   reasons=("PLACEHOLDER reading: no classifier is configured",), engine="none")
+
+
+def classify(rt: Runtime, ctx: TicketContext) -> TicketContext:
+    if rt.has_service("classifier"):
+        ctx.reading = rt.service("classifier", ctx.tenant_id).classify(ctx.text)
+    else:
+        ctx.reading = placeholder_reading()
+    ctx.injection_hits = find_injection(ctx.ticket.subject or "", ctx.latest.body if ctx.latest else "")
+    return ctx
+
+
+# --- 3. enrich ------------------------------------------------------------------------------
+def _order_names(ctx: TicketContext) -> list[str]:
+    names = []
+    for raw in ctx.reading.entities.order_numbers:
+        value = seams.restore_value(raw, ctx.placeholders).strip()
+        if value and not value.startswith("["):
+            names.append(value if value.startswith("#") else f"#{value}")
+    return list(dict.fromkeys(names))
+
+
+def _vendor_call(ctx: TicketContext, vendor: str, fn, *args, **kwargs) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except TransientError as exc:
+        ctx.enrichment.notes.append(f"{vendor} unavailable right now ({exc.status or 'timeout'}): "
+                                    f"continuing without {vendor} context")
+    except PermanentError as exc:
+        ctx.enrichment.notes.append(f"{vendor} refused the lookup ({exc.status or 'error'}): "
+                                    f"continuing without {vendor} context")
+    return None
+
+
+def enrich(rt: Runtime, ctx: TicketContext) -> TicketContext:
+    e = ctx.enrichment
+    email = ctx.requester_email
+    if not rt.has_service("shopify"):
+        e.notes.append("Shopify is not connected: no order context")
+    elif email or ctx.reading.entities.order_numbers:
+        shop = rt.service("shopify", ctx.tenant_id)
+        found = {}
+        by_email = _vendor_call(ctx, "Shopify", shop.find_orders, email=email) if email else []
+        for o in by_email or ():
+            found[o.id] = o
+        for name in _order_names(ctx):
+            if not any(o.name == name for o in found.values()):
+                for o in _vendor_call(ctx, "Shopify", shop.find_orders, order_name=name) or ():
+                    found[o.id] = o
+        visible = seams.visible_orders(list(found.values()), email)
+        e.orders = sorted(visible, key=lambda o: (o.created_at is None, o.created_at), reverse=True)
+        e.hidden_orders = len(found) - len(visible)
+        e.customer = next((o.customer for o in e.orders if o.customer is not None), None)
+        e.agent_order_summaries = [s for s in (seams.agent_order_summary(o) for o in e.orders[:5]) if s]
+    if not rt.has_service("stripe"):
+        e.notes.append("Stripe is not connected: no payment context")
+    elif email:
+        e.payments = _vendor_call(ctx, "Stripe", rt.service("stripe", ctx.tenant_id).payment_context, email)
+    return ctx
+
+
+def look_up_history(rt: Runtime, ctx: TicketContext) -> TicketContext:
+    """Earlier contacts by the same requester about the same order (or category) in the window."""
+    mentioned = _order_names(ctx)
+    refs = mentioned or ([ctx.enrichment.orders[0].name] if len(ctx.enrichment.orders) == 1 else [])
+    ctx.order_refs = tuple(refs)
+    who = requester_hash(ctx.requester_email)
+    if not who:
+        return ctx
+    days = float(ctx.policy.escalation["repeat_contact_window_days"])
+    since = datetime.fromtimestamp(time.time() - days * 86400, UTC).isoformat()
+    sql = ("SELECT COUNT(DISTINCT d.ticket_id || ':' || d.version) FROM decisions d WHERE d.tenant_id = ?"
+           " AND d.requester_hash = ? AND d.created_at >= ? AND NOT (d.ticket_id = ? AND d.version = ?)")
+    params: list[Any] = [ctx.tenant_id, who, since, ctx.ticket_id, ctx.version]
+    if refs:
+        sql += (" AND EXISTS (SELECT 1 FROM json_each(d.order_refs) j WHERE j.value IN ("
+                + ",".join("?" * len(refs)) + "))")
+        params += refs
+    else:
+        sql += " AND d.category = ?"
+        params.append(ctx.reading.category)
+    ctx.prior_contacts = int(rt.db.conn.execute(sql, params).fetchone()[0])
+    return ctx
+
+
+# --- 4. suggest -----------------------------------------------------------------------------
+def suggest_reply(rt: Runtime, ctx: TicketContext) -> TicketContext:
+    r = ctx.reading
+    name = ctx.ticket.requester.name if ctx.ticket else ""
+    language = r.language or "en"
+    orders = ctx.enrichment.orders
+    text = source = lang = None
+    drafted = seams.claude_draft(rt, ctx.tenant_id, ticket_text=ctx.text, reading=r, orders=orders,
+                                 language=language, placeholders=ctx.placeholders)
+    if drafted:
+        (text, lang), source = drafted, "claude"
+    elif r.category == "order_status" and len(orders) == 1:
+        wismo = seams.wismo_customer_text(orders[0], language, name)
+        if wismo:
+            text, lang, source = wismo, language, "wismo"
+    if text is None:
+        filled = replies.fill(r.category, language, name=name, orders=orders,
+                              answer=ctx.policy.answers.get(r.category, ""))
+        if filled:
+            (text, lang), source = filled, "template"
+    if text is None:
+        return ctx
+    ctx.suggested = SuggestedReply(text=text, source=source, language=lang, problems=replies.check_reply(text))
+    return ctx
+
+
+# --- 5. decide ------------------------------------------------------------------------------
+def _step_down(mode: str) -> str:
+    return {"auto": "assist", "assist": "shadow"}.get(mode, mode)
+
+
+def decide(rt: Runtime, ctx: TicketContext) -> TicketContext:
+    r, cp = ctx.reading, ctx.category_policy
+    trace: list[RuleVerdict] = [RuleVerdict("mode", "info", f"{r.category} is in {cp.mode} mode")]
+    mode = cp.mode
+    if cp.rollout_percent < 100 and mode in ("auto", "assist"):
+        bucket = rules.rollout_bucket(ctx.tenant_id, r.category, ctx.ticket_id)
+        if bucket < cp.rollout_percent:
+            trace.append(RuleVerdict("rollout", "pass", f"bucket {bucket} < {cp.rollout_percent:g}%"))
+        else:
+            mode = _step_down(mode)
+            trace.append(RuleVerdict("rollout", "fail", f"bucket {bucket} ≥ {cp.rollout_percent:g}%: {mode} instead"))
+
+    escalations = []
+    for rule in rules.ESCALATION_RULES.values():
+        verdict = rule(ctx)
+        trace.append(verdict)
+        if verdict.verdict == "escalate":
+            escalations.append(verdict)
+    failed_gate = None
+    for gate in rules.AUTO_GATES.values():
+        verdict = gate(ctx)
+        trace.append(verdict)
+        if verdict.verdict != "pass" and failed_gate is None:
+            failed_gate = verdict
+    would_automate = not escalations and failed_gate is None
+
+    order = {"urgent": 3, "high": 2, "normal": 1, "low": 0}
+    priority = max((v.priority for v in escalations if v.priority), key=lambda p: order.get(p, 0), default=None)
+    tags = (*BASE_TAGS, f"deskguard_{r.category}")
+    if escalations:
+        tags += (rules.ESCALATED_TAG, *(v.tag for v in escalations if v.tag))
+    base = Decision(configured_mode=cp.mode, mode=mode, outcome=SHADOW, rule="", reason="", trace=tuple(trace),
+                    escalated=bool(escalations), priority=priority, tags=tuple(dict.fromkeys(tags)),
+                    would_automate=would_automate)
+    if mode == "off":
+        d = base.with_outcome(OFF, "mode_off", f"{r.category} is switched off: nothing written")
+    elif mode == "shadow":
+        what = "would escalate" if escalations else ("would auto-reply" if would_automate else "would suggest")
+        d = base.with_outcome(SHADOW, "mode_shadow", f"shadow mode: recorded only ({what})")
+    elif escalations:
+        d = base.with_outcome(ESCALATE, escalations[0].rule, "needs a person: " + escalations[0].detail)
+    elif mode == "assist":
+        d = base.with_outcome(ASSIST_NOTE, "mode_assist", "assist mode: internal note with a suggested reply")
+    elif would_automate:
+        d = base.with_outcome(AUTO_REPLY, "auto_gates_passed", "every auto gate passed: automated public reply")
+    else:
+        d = base.with_outcome(ASSIST_NOTE, failed_gate.rule, f"auto fell back to assist: {failed_gate.detail}",
+                              tags=("deskguard_auto_fallback",))
+        d = replace(d, fallback_gate=failed_gate.rule)
+    ctx.decision = d
+    return ctx
+
+
+def apply_caps(rt: Runtime, ctx: TicketContext) -> TicketContext:
+    """The last gate: one slot of the hourly/daily automated-reply budget, taken atomically."""
+    d = ctx.decision
+    if d.outcome != AUTO_REPLY or ctx.dry_run:
+        return ctx
+    if kill_switch_on(rt.db, ctx.tenant_id):
+        return ctx  # the write will be blocked and deferred; keep the budget for when it runs
+    c = ctx.policy.caps
+    check = caps.reserve(rt.db, ctx.tenant_id, action_key(ctx, "zendesk.public_reply"),
+                         per_hour=int(c["auto_replies_per_hour"]), per_day=int(c["auto_replies_per_day"]),
+                         ticket_id=ctx.ticket_id)
+    if check.allowed:
+        ctx.decision = d.with_outcome(AUTO_REPLY, d.rule, d.reason, RuleVerdict("caps", "pass", check.reason))
+    else:
+        ctx.decision = d.with_outcome(ASSIST_NOTE, "caps", f"auto fell back to assist: {check.reason}",
+                                      RuleVerdict("caps", "fail", check.reason),
+                                      tags=("deskguard_cap_reached", "deskguard_auto_fallback"))
+    return ctx
+
+
+# --- 6. write -------------------------------------------------------------------------------
+def compose(rt: Runtime, ctx: TicketContext) -> TicketContext:
+    ctx.brief = decision_brief(ctx)
+    if ctx.decision.outcome == AUTO_REPLY:
+        s = ctx.suggested
+        ctx.public_text = replies.with_notice(s.text, s.language)
+        problems = replies.check_reply(ctx.public_text)
+        if problems:  # belt and braces: the notice and template together must still pass
+            ctx.decision = ctx.decision.with_outcome(
+                ASSIST_NOTE, "reply_ready", "auto fell back to assist: " + "; ".join(problems),
+                RuleVerdict("reply_ready", "fail", "; ".join(problems)), tags=("deskguard_auto_fallback",))
+            ctx.public_text = ""
+            ctx.brief = decision_brief(ctx)
+    return ctx
+
+
+def context_json(ctx: TicketContext) -> dict[str, Any]:
+    e = ctx.enrichment
+    return {"orders": to_dict(e.orders), "hidden_orders": e.hidden_orders, "customer": to_dict(e.customer),
+            "payments": to_dict(e.payments) if e.payments else {}, "notes": list(e.notes),
+            "order_refs": list(ctx.order_refs), "prior_contacts": ctx.prior_contacts,
+            "injection": list(ctx.injection_hits)}
+
+
+def record_decision(rt: Runtime, ctx: TicketContext) -> TicketContext:
+    """The decisions row and the first events of its audit chain, in one transaction."""
+    from connector.pipeline import events
+
+    if ctx.dry_run:
+        return ctx
+    r, d = ctx.reading, ctx.decision
+    usage = r.usage
+    snapshot = {"subject": ctx.text.subject, "body": ctx.text.body}
+    db = rt.db
+    with transaction(db):
+        ctx.decision_id = db.conn.execute(
+            "INSERT INTO decisions (tenant_id, ticket_id, job_id, created_at, category, confidence, mode, outcome,"
+            " rule, reason, reading, policy_trace, context, brief, suggested_reply, engine, model, cost_usd,"
+            " status, version, requester_hash, order_refs, configured_mode, escalated, priority, tags,"
+            " would_automate, fallback_gate, input_snapshot, snapshot_digest, input_tokens, output_tokens)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'pending',?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
+            (ctx.tenant_id, ctx.ticket_id, ctx.job_id, audit.now_iso(), r.category, r.confidence, d.mode, d.outcome,
+             d.rule, d.reason, audit.canonical_json(to_dict(r)), json.dumps([v.as_dict() for v in d.trace]),
+             audit.canonical_json(context_json(ctx)), ctx.brief, ctx.suggested.text if ctx.suggested else "",
+             r.engine, r.model, r.cost_usd, ctx.version, requester_hash(ctx.requester_email),
+             json.dumps(list(ctx.order_refs)), d.configured_mode, int(d.escalated), d.priority,
+             json.dumps(list(d.tags)), int(d.would_automate), d.fallback_gate, audit.canonical_json(snapshot),
+             ctx.snapshot_digest, usage.input_tokens if usage else 0, usage.output_tokens if usage else 0),
+        ).fetchone()[0]
+        common = {"ticket_id": ctx.ticket_id, "job_id": ctx.job_id, "decision_id": ctx.decision_id}
+        audit.record(db, ctx.tenant_id, events.DecisionInput(
+            version=ctx.version, snapshot=snapshot, digest=ctx.snapshot_digest,
+            redactions=ctx.action_result.pop("redactions", {}), **common))
+        audit.record(db, ctx.tenant_id, events.DecisionReading(
+            reading=to_dict(r), engine=r.engine, model=r.model, input_tokens=usage.input_tokens if usage else 0,
+            output_tokens=usage.output_tokens if usage else 0, cost_usd=r.cost_usd, **common))
+        audit.record(db, ctx.tenant_id, events.DecisionPolicy(
+            configured_mode=d.configured_mode, mode=d.mode, outcome=d.outcome, rule=d.rule, reason=d.reason,
+            trace=[v.as_dict() for v in d.trace], escalated=d.escalated, would_automate=d.would_automate, **common))
+        audit.record(db, ctx.tenant_id, events.DecisionOutput(
+            brief=ctx.brief, suggested_reply=ctx.suggested.text if ctx.suggested else "",
+            reply_source=ctx.suggested.source if ctx.suggested else "", public_reply=ctx.public_text, **common))
+    return ctx
+
+
+def act(rt: Runtime, ctx: TicketContext) -> TicketContext:
+    """The only stage that writes to Zendesk, and only through connector.actions."""
+    d = ctx.decision
+    if ctx.dry_run or d.outcome in (OFF, SHADOW):
+        ctx.action_kind = ""
+        return ctx
+    desk = rt.service("zendesk", ctx.tenant_id)
+    ticket_id = ctx.ticket_id
+    if d.outcome == AUTO_REPLY:
+        kind, body = "zendesk.public_reply", ctx.public_text
+        tags = (*d.tags, "deskguard_auto")
+
+        def send(key: str) -> dict[str, Any]:
+            return dict(desk.public_reply(ticket_id, body, marker=key, solve=True, tags=tags) or {})
+    else:
+        kind, body, tags, priority = "zendesk.internal_note", ctx.brief, d.tags, d.priority
+
+        def send(key: str) -> dict[str, Any]:
+            return dict(desk.add_internal_note(ticket_id, body, marker=key, tags=tags, priority=priority) or {})
+
+    def reconcile(key: str) -> dict[str, Any] | None:
+        found = desk.find_comment_with_marker(ticket_id, key)
+        return {"comment_id": found.id, "reconciled": True} if found is not None else None
+
+    ctx.action_kind = kind
+    params = {"ticket_id": ticket_id, "outcome": d.outcome, "rule": d.rule, "tags": list(tags),
+              "priority": d.priority, "chars": len(body), "marker": DESKGUARD_MARKER}
+    outcome = actions.execute(rt.db, ctx.tenant_id, actions.WriteAction(
+        vendor="zendesk", kind=kind, idempotency_key=action_key(ctx, kind), params=params, send=send,
+        reconcile=reconcile, ticket_id=ticket_id, job_id=ctx.job_id))
+    ctx.action_result = {"action_id": outcome.action_id, "state": outcome.state, "replayed": outcome.replayed,
+                         "reconciled": outcome.reconciled, **outcome.result}
+    return ctx
