@@ -126,6 +126,28 @@ SETTINGS: tuple[Setting, ...] = (
             "Run exactly one such process; `deskguard serve` never runs the scheduler.", parse=_bool),
     Setting("max_body_bytes", "DESKGUARD_MAX_BODY_BYTES", "262144",
             "Largest request body the web app accepts (413 above).", parse=_positive_int),
+    # --- app (issue #7: Zendesk app, side panel, admin dashboard) ------------------------------
+    Setting("public_url", "DESKGUARD_PUBLIC_URL", "",
+            "Public https URL of this sidecar as Zendesk and browsers reach it (e.g. https://deskguard.example.com). "
+            "`deskguard zendesk package-app` puts it in the app manifest; secure admin cookies need https.",
+            parse=_url, section="app"),
+    Setting("zaf_sdk_url", "DESKGUARD_ZAF_SDK_URL",
+            "https://static.zdassets.com/zendesk_app_framework_sdk/2.0/zaf_sdk.min.js",
+            "Where the side panel page loads the Zendesk Apps Framework SDK from (inside Zendesk only).",
+            parse=_url, section="app"),
+    Setting("app_frame_ancestors", "DESKGUARD_APP_FRAME_ANCESTORS", "https://*.zendesk.com",
+            "Space-separated origins allowed to frame the side panel (CSP frame-ancestors).", section="app"),
+    Setting("app_approver_roles", "DESKGUARD_APP_APPROVER_ROLES", "admin",
+            "Comma list of Zendesk roles whose agents may approve or reject refunds and cancellations "
+            "in the side panel.", parse=_csv, section="app"),
+    Setting("app_approver_ids", "DESKGUARD_APP_APPROVER_IDS", "",
+            "Comma list of Zendesk agent ids who may approve or reject, whatever their role.",
+            parse=_csv, section="app"),
+    Setting("admin_session_hours", "DESKGUARD_ADMIN_SESSION_HOURS", "12",
+            "How long an /admin login cookie stays valid.", parse=_positive_float, section="app"),
+    Setting("demo_mode", "DESKGUARD_DEMO_MODE", "false",
+            "Enables /panel/demo (the side panel in a normal browser with a stand-in Zendesk client and a "
+            "demo token). Never enable in production.", parse=_bool, section="app"),
     # --- stripe (issue #6: Stripe adapter, webhooks, approved refunds) --------------------------
     Setting("stripe_api_key", "STRIPE_API_KEY", None,
             "Stripe secret key (sk_...) or restricted key (rk_...: read on Customers, Charges, PaymentIntents, "
