@@ -1,4 +1,33 @@
-"""Schema steps for Zendesk app and dashboard (issue #7). Register with ``@MIGRATIONS(name="m006_...")``;
-use ``execute_statements(db, sql)`` for multi-statement SQL (never ``executescript``)."""
+"""Schema steps for the Zendesk app, side panel and admin dashboard (issue #7).
 
-from migrations import MIGRATIONS  # noqa: F401
+Register with ``@MIGRATIONS(name="m006_...")``; use ``execute_statements(db, sql)`` for
+multi-statement SQL (never ``executescript``)."""
+
+from migrations import MIGRATIONS, execute_statements
+
+
+@MIGRATIONS(name="m006_app_tokens")
+def m006_app_tokens(db):
+    execute_statements(
+        db,
+        """
+        -- Per-tenant bearer tokens for the Zendesk app (the `api_token` secure setting).
+        -- Only a SHA-256 of the token is kept: tokens are 256-bit random, so a fast hash is
+        -- enough (nothing to brute-force) and lookups stay one index probe.
+        CREATE TABLE app_tokens (
+            id INTEGER PRIMARY KEY,
+            tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+            token_sha256 TEXT NOT NULL UNIQUE,
+            prefix TEXT NOT NULL,             -- first characters, to tell tokens apart in listings
+            label TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            last_used_at TEXT,
+            revoked_at TEXT
+        );
+        CREATE INDEX app_tokens_tenant ON app_tokens (tenant_id);
+
+        -- One panel verdict per agent per decision: a changed mind replaces the earlier one.
+        CREATE UNIQUE INDEX feedback_panel_once ON feedback (tenant_id, decision_id, agent_id, source)
+            WHERE decision_id IS NOT NULL;
+        """,
+    )

@@ -1,0 +1,199 @@
+"""Who is calling: per-tenant app tokens, the agent behind a side-panel call, admin sessions.
+
+Side panel (the choice, and its trade-off, is documented in README "Zendesk app and dashboard"):
+the app keeps a per-tenant token in the **secure** installation setting ``api_token``. The panel's
+JavaScript never sees it: it calls ``client.request({secure: true, headers: {Authorization:
+'Bearer {{setting.api_token}}'}})`` and the Zendesk proxy substitutes the value (INTEGRATIONS.md
+§1.7). A valid token therefore proves the call came through *this tenant's* app installation (or
+from whoever else holds the token). The token decides the tenant; a URL naming another tenant
+answers 404, exactly like a ticket that does not exist.
+
+The agent's id and role arrive as ``X-Deskguard-Agent-Id`` / ``X-Deskguard-Agent-Role`` headers,
+read by the app from ``client.get('currentUser')``. They are asserted by the agent's browser: any
+signed-in agent of the account could send other values through the same proxy. So they are used
+for attribution and for the approve/kill-switch permission checks, and every such action is
+audited with the asserted identity; they are not proof against a malicious agent of the same
+account (README names ZAF signed URLs as the stronger alternative).
+
+Admin dashboard: ``DESKGUARD_ADMIN_TOKEN`` as a bearer token (API) or through a login form that
+sets an HttpOnly, SameSite=Strict cookie signed with a key derived from that token (so changing
+the token logs every session out).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import ClassVar
+
+import sqlite_utils
+from flask import Request
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from connector import audit
+from connector.audit import now_iso
+from connector.db import transaction
+from connector.errors import NotFound, Unauthorized
+
+TOKEN_PREFIX = "dgapp_"
+ADMIN_COOKIE = "deskguard_admin"
+
+
+# --- audit events ----------------------------------------------------------------------------
+@audit.event
+@dataclass(frozen=True)
+class AppTokenIssued(audit.Event):
+    kind: ClassVar[str] = "app.token_issued"
+    token_id: int
+    prefix: str
+    label: str
+
+
+@audit.event
+@dataclass(frozen=True)
+class AppTokenRevoked(audit.Event):
+    kind: ClassVar[str] = "app.token_revoked"
+    token_id: int
+    prefix: str
+
+
+# --- app tokens ------------------------------------------------------------------------------
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_token(db: sqlite_utils.Database, tenant_id: str, *, label: str = "") -> tuple[int, str]:
+    """Create a token for ``tenant_id``; returns (id, plaintext). The plaintext is shown once."""
+    exists = db.conn.execute("SELECT 1 FROM tenants WHERE id = ?", (tenant_id,)).fetchone()
+    if not exists:
+        raise NotFound(f"unknown tenant {tenant_id!r}")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    prefix = token[: len(TOKEN_PREFIX) + 6]
+    with transaction(db):
+        cur = db.conn.execute(
+            "INSERT INTO app_tokens (tenant_id, token_sha256, prefix, label, created_at) VALUES (?,?,?,?,?)",
+            (tenant_id, _digest(token), prefix, label, now_iso()))
+        token_id = int(cur.lastrowid)
+        audit.record(db, tenant_id, AppTokenIssued(token_id=token_id, prefix=prefix, label=label))
+    return token_id, token
+
+
+def revoke_token(db: sqlite_utils.Database, tenant_id: str, token_id: int) -> bool:
+    with transaction(db):
+        row = db.conn.execute("SELECT prefix FROM app_tokens WHERE id = ? AND tenant_id = ? AND revoked_at IS NULL",
+                              (token_id, tenant_id)).fetchone()
+        if row is None:
+            return False
+        db.conn.execute("UPDATE app_tokens SET revoked_at = ? WHERE id = ?", (now_iso(), token_id))
+        audit.record(db, tenant_id, AppTokenRevoked(token_id=token_id, prefix=row[0]))
+    return True
+
+
+def list_tokens(db: sqlite_utils.Database, tenant_id: str) -> list[dict]:
+    cols = ("id", "prefix", "label", "created_at", "last_used_at", "revoked_at")
+    return [dict(zip(cols, r, strict=True)) for r in db.conn.execute(
+        f"SELECT {', '.join(cols)} FROM app_tokens WHERE tenant_id = ? ORDER BY id", (tenant_id,))]
+
+
+def tenant_for_token(db: sqlite_utils.Database, token: str) -> str | None:
+    """The tenant a live token belongs to, else None. The lookup is by SHA-256, so the stored
+    value never meets the presented one in a byte-by-byte comparison."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    row = db.conn.execute(
+        "SELECT t.id, t.tenant_id, t.last_used_at FROM app_tokens t JOIN tenants n ON n.id = t.tenant_id"
+        " WHERE t.token_sha256 = ? AND t.revoked_at IS NULL AND n.active = 1", (_digest(token),)).fetchone()
+    if row is None:
+        return None
+    token_id, tenant, last_used = row
+    now = now_iso()
+    if last_used is None or last_used[:16] != now[:16]:
+        # Written at most once a minute per token, so a panel read rarely takes the write lock.
+        with transaction(db):
+            db.conn.execute("UPDATE app_tokens SET last_used_at = ? WHERE id = ?", (now, token_id))
+    return tenant
+
+
+def bearer(request: Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+# --- the agent behind a panel call -----------------------------------------------------------
+@dataclass(frozen=True)
+class Agent:
+    tenant_id: str
+    id: str
+    role: str
+    name: str = ""
+    can_approve: bool = False
+    can_kill_switch: bool = False
+
+    @property
+    def actor(self) -> str:
+        return f"agent:{self.id or 'unknown'}"
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "role": self.role, "name": self.name, "can_approve": self.can_approve,
+                "can_kill_switch": self.can_kill_switch}
+
+
+def _header_text(request: Request, name: str, limit: int = 120) -> str:
+    value = request.headers.get(name, "")
+    return "".join(ch for ch in value if ch.isprintable())[:limit].strip()
+
+
+def panel_agent(request: Request, db: sqlite_utils.Database, config, url_tenant: str | None) -> Agent:
+    """Authenticate a side-panel API call; raises Unauthorized (401) or NotFound (404)."""
+    token = bearer(request)
+    tenant = tenant_for_token(db, token) if token else None
+    if tenant is None:
+        raise Unauthorized("a valid app token is required (Authorization: Bearer <api_token>)")
+    if url_tenant is not None and url_tenant != tenant:
+        # Same answer as an unknown ticket: a token never learns whether another tenant exists.
+        raise NotFound("not found")
+    from connector.tenants import get_setting
+
+    agent_id = _header_text(request, "X-Deskguard-Agent-Id", 40)
+    role = _header_text(request, "X-Deskguard-Agent-Role", 60).lower()
+    name = _header_text(request, "X-Deskguard-Agent-Name")
+    custom_role = _header_text(request, "X-Deskguard-Agent-Custom-Role", 60).lower()
+    roles = {r.lower() for r in get_setting(db, tenant, "app_approver_roles", None) or config.app_approver_roles}
+    ids = {str(i) for i in get_setting(db, tenant, "app_approver_ids", None) or config.app_approver_ids}
+    is_admin = role == "admin"
+    can_approve = bool(agent_id) and (is_admin or role in roles or (custom_role and custom_role in roles)
+                                      or agent_id in ids)
+    return Agent(tenant, agent_id, role, name, can_approve=can_approve, can_kill_switch=is_admin and bool(agent_id))
+
+
+# --- admin -----------------------------------------------------------------------------------
+def admin_token_matches(config, presented: str | None) -> bool:
+    expected = config.admin_token
+    if not expected or not presented:
+        return False
+    return hmac.compare_digest(presented.encode("utf-8"), str(expected).encode("utf-8"))
+
+
+def _session_serializer(config) -> URLSafeTimedSerializer:
+    # Keyed by the admin token itself: rotating the token invalidates every cookie.
+    key = hashlib.sha256(b"deskguard-admin-session:" + str(config.admin_token).encode()).hexdigest()
+    return URLSafeTimedSerializer(key, salt="deskguard-admin")
+
+
+def make_admin_session(config) -> str:
+    return _session_serializer(config).dumps({"admin": True, "csrf": secrets.token_urlsafe(16)})
+
+
+def read_admin_session(config, cookie: str | None) -> dict | None:
+    if not config.admin_token or not cookie:
+        return None
+    try:
+        data = _session_serializer(config).loads(cookie, max_age=int(config.admin_session_hours * 3600))
+    except (BadSignature, SignatureExpired):
+        return None
+    return data if isinstance(data, dict) and data.get("admin") else None
