@@ -1,0 +1,126 @@
+"""Anthropic Messages API adapter: the only module that imports the ``anthropic`` SDK.
+
+It owns one ``anthropic.Anthropic`` client per tenant, with timeout and retries set explicitly
+from settings (the SDK's own defaults are 600 s and 2 retries; see INTEGRATIONS §4), and turns
+every reply into our ``ModelReply`` and every SDK error into ``TransientError`` /
+``PermanentError`` at the boundary. The SDK retries 408/409/429/5xx (incl. 529) and connection
+errors itself, honouring ``retry-after``; what reaches us has exhausted those retries.
+
+Note: SDK 2.12 rejects ``temperature`` (TypeError), so no sampling parameters are passed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import anthropic
+import httpx2
+
+from connector.domain import Usage
+from connector.errors import PermanentError, TransientError
+
+VENDOR = "anthropic"
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    input: Any  # whatever the model produced: validate before use
+
+
+@dataclass(frozen=True)
+class ModelReply:
+    """One Messages API reply, in our own terms."""
+
+    model: str
+    stop_reason: str | None
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    usage: Usage = field(default_factory=Usage)
+    request_id: str | None = None
+
+
+def _retry_after(exc: anthropic.APIStatusError) -> float | None:
+    headers = exc.response.headers
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        try:
+            return float(headers[name]) / scale
+        except (KeyError, TypeError, ValueError):
+            continue
+    return None
+
+
+def translate_error(exc: Exception) -> TransientError | PermanentError:
+    """Map an anthropic SDK exception to our error with retry semantics."""
+    if isinstance(exc, anthropic.APITimeoutError):
+        return TransientError("Anthropic request timed out", vendor=VENDOR, code="vendor_timeout")
+    if isinstance(exc, anthropic.APIConnectionError):
+        return TransientError("cannot reach the Anthropic API", vendor=VENDOR)
+    if isinstance(exc, anthropic.APIStatusError):
+        status = exc.status_code
+        body = exc.body if isinstance(exc.body, dict) else {}
+        detail = body.get("error", {}) if isinstance(body.get("error"), dict) else {}
+        kind = detail.get("type") or type(exc).__name__
+        message = f"Anthropic API {status} {kind}"
+        if status in (408, 409, 429) or status >= 500:
+            return TransientError(message, vendor=VENDOR, status=status, retry_after=_retry_after(exc))
+        return PermanentError(message, vendor=VENDOR, status=status)
+    return PermanentError(f"Anthropic SDK error: {type(exc).__name__}", vendor=VENDOR)
+
+
+def _usage(raw: Any) -> Usage:
+    if raw is None:
+        return Usage()
+    return Usage(
+        input_tokens=raw.input_tokens or 0,
+        output_tokens=raw.output_tokens or 0,
+        cache_creation_input_tokens=raw.cache_creation_input_tokens or 0,
+        cache_read_input_tokens=raw.cache_read_input_tokens or 0,
+    )
+
+
+class AnthropicClient:
+    """A configured Messages API client for one tenant."""
+
+    def __init__(self, *, api_key: str, base_url: str, timeout: float, connect_timeout: float,
+                 max_retries: int):
+        self.timeout = httpx2.Timeout(timeout, connect=connect_timeout)
+        self.max_retries = max_retries
+        self._client = anthropic.Anthropic(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=self.timeout,
+            max_retries=max_retries,
+            open_telemetry=False,  # no spans carrying request content
+        )
+
+    @classmethod
+    def from_config(cls, config: Any, api_key: str) -> AnthropicClient:
+        return cls(api_key=api_key, base_url=config.anthropic_base_url, timeout=config.claude_timeout_seconds,
+                   connect_timeout=config.claude_connect_timeout_seconds, max_retries=config.claude_max_retries)
+
+    def create_message(self, **params: Any) -> ModelReply:
+        """POST /v1/messages. Raises TransientError / PermanentError."""
+        try:
+            message = self._client.messages.create(**params)
+        except anthropic.AnthropicError as exc:
+            raise translate_error(exc) from None
+        text_parts, calls = [], []
+        for block in message.content:
+            if block.type == "text":
+                text_parts.append(block.text)
+            elif block.type == "tool_use":
+                calls.append(ToolCall(id=block.id, name=block.name, input=block.input))
+        return ModelReply(
+            model=message.model,
+            stop_reason=message.stop_reason,
+            text="".join(text_parts),
+            tool_calls=tuple(calls),
+            usage=_usage(message.usage),
+            request_id=getattr(message, "_request_id", None),
+        )
+
+    def close(self) -> None:
+        self._client.close()
