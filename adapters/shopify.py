@@ -1,0 +1,402 @@
+"""Shopify Admin GraphQL adapter on ShopifyAPI: orders for a ticket, and approved cancellations.
+
+Implements ``OrderSource`` and ``OrderActions`` (connector/domain.py) and returns our dataclasses.
+
+Choices, and why:
+
+- **Admin GraphQL only** (REST is legacy since 2024-10). Documents live as files in
+  connector/commerce/graphql/ and are validated against the 2025-01 schema in a test.
+- **Shop domains are validated with an anchored pattern first**: ``shopify.Session`` silently
+  rewrites a malicious domain (``evil.com/x.myshopify.com`` becomes ``evil.myshopify.com``), so a
+  domain that is not exactly ``<handle>.myshopify.com`` never reaches it.
+- **Every call has a timeout.** ``shopify.GraphQL.execute`` calls ``urlopen`` with none (and
+  prints error bodies to stdout). ``_TimedGraphQL`` subclasses it and overrides only ``execute``:
+  the endpoint and headers still come from the SDK's activated session, the POST goes through an
+  opener with ``timeout=`` and without redirect-following, so the access token is never replayed
+  to another host. A socket timeout scoped to the call would have been process-wide state shared
+  with every other thread; the subclass keeps the timeout on this one request.
+- **Session state per call, thread-safe.** ShopifyAPI keeps the session on class attributes with
+  thread-local copies, and ``GraphQL()`` snapshots them when built. Each call activates a session,
+  points ``ShopifyResource.site`` at the configured Admin URL (the sandbox emulator in tests, see
+  INTEGRATIONS §2.3), snapshots it into the client and clears the session again, under a lock; the
+  HTTP request itself runs outside the lock.
+- **Throttling** follows ``extensions.cost.throttleStatus``: before a query, wait until the bucket
+  should hold what the same document cost last time; on a ``THROTTLED`` answer wait for the missing
+  points and retry, bounded by ``throttle_max_wait`` in total, then raise ``TransientError`` with
+  ``retry_after`` so the job is retried later.
+- **Credentials** are read per call (shop from the tenant row, token from the encrypted secret
+  store), so a token purged by ``app/uninstalled`` in the web process is gone for the worker too.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import re
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import shopify
+
+from connector import logs
+from connector.commerce.graphql import document
+from connector.domain import CustomerSummary, Fulfillment, LineItem, Money, Order
+from connector.errors import PermanentError, TransientError
+
+LOG = logs.get("adapters.shopify")
+VENDOR = "shopify"
+
+_HANDLE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_SHOP_DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.myshopify\.com")
+_ORDER_GID = re.compile(r"gid://shopify/Order/\d{1,20}")
+_EMAIL = re.compile(r"[^@\s\"'\\():,<>\[\];]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}")
+_ORDER_TOKEN = re.compile(r"#?([A-Za-z]{0,8}-?\d{1,12})")
+_ORDER_PREFIX = re.compile(r"^(?:(?:order|ord)\b\.?\s*)?(?:(?:number|num|no|nr)\b\.?\s*)?[:\s]*", re.I)
+CANCEL_REASONS = ("CUSTOMER", "DECLINED", "FRAUD", "INVENTORY", "STAFF", "OTHER")
+MIN_THROTTLE_WAIT = 0.5  # seconds, when Shopify says THROTTLED but the bucket looks full
+MAX_ATTEMPTS = 8
+_SESSION_LOCK = threading.Lock()
+
+
+class InvalidShopDomain(ValueError):
+    pass
+
+
+def clean_shop_domain(text: str) -> str:
+    """``acme-store.myshopify.com`` (or the bare handle ``acme-store``), lowercased; else raises.
+
+    Anchored on both ends (``fullmatch``): no scheme, path, port, user-info, whitespace or extra
+    labels. ``$`` alone would let ``"acme.myshopify.com\\n"`` through.
+    """
+    value = str(text or "").strip().lower()
+    if _HANDLE.fullmatch(value):
+        value += ".myshopify.com"
+    if not _SHOP_DOMAIN.fullmatch(value):
+        raise InvalidShopDomain(f"not a myshopify.com shop domain: {text!r}")
+    return value
+
+
+def normalize_order_name(text: str) -> str | None:
+    """An order name as customers write it (``#1001``, ``1001``, ``order 1001``, ``Order no. 1001``)
+    → Shopify's ``#1001``. None when ``text`` holds no order reference."""
+    value = _ORDER_PREFIX.sub("", str(text or "").strip()).strip()
+    m = _ORDER_TOKEN.fullmatch(value)
+    if not m:
+        return None
+    return "#" + m.group(1).upper()
+
+
+def normalize_email(text: str) -> str | None:
+    value = str(text or "").strip().lower()
+    return value if _EMAIL.fullmatch(value) else None
+
+
+def order_gid(order_id: str | int) -> str:
+    value = str(order_id).strip()
+    if value.isdigit():
+        value = f"gid://shopify/Order/{value}"
+    if not _ORDER_GID.fullmatch(value):
+        raise PermanentError(f"not a Shopify order id: {order_id!r}", vendor=VENDOR)
+    return value
+
+
+# --- transport --------------------------------------------------------------------------
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # a 3xx surfaces as HTTPError; the token is not sent on to another host
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+class _TimedGraphQL(shopify.GraphQL):
+    """``shopify.GraphQL`` with a per-request timeout and no stdout printing."""
+
+    def __init__(self, timeout: float):
+        super().__init__()
+        self.headers = dict(self.headers)  # the SDK hands out its thread-local dict itself
+        self.timeout = timeout
+
+    def execute(self, query, variables=None, operation_name=None):
+        headers = self.merge_headers({"Accept": "application/json", "Content-Type": "application/json"},
+                                     self.headers)
+        data = json.dumps({"query": query, "variables": variables, "operationName": operation_name})
+        req = urllib.request.Request(self.endpoint, data.encode("utf-8"), headers, method="POST")
+        with _OPENER.open(req, timeout=self.timeout) as response:
+            return response.read().decode("utf-8")
+
+
+def _retry_after(headers) -> float | None:
+    try:
+        return float(headers.get("Retry-After")) if headers and headers.get("Retry-After") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _http_error(exc: urllib.error.HTTPError) -> Exception:
+    status = exc.code
+    retry_after = _retry_after(exc.headers)
+    if status == 429 or status >= 500:
+        return TransientError(f"Shopify answered HTTP {status}", vendor=VENDOR, status=status,
+                              retry_after=retry_after)
+    reasons = {401: "the access token was rejected (reinstall the app or replace SHOPIFY_ACCESS_TOKEN)",
+               402: "the shop is frozen (unpaid Shopify plan)",
+               403: "the access token lacks a required scope (read_orders, read_customers, write_orders)",
+               404: "no such shop or API version",
+               423: "the shop is locked"}
+    text = reasons.get(status, "the request was refused")
+    if 300 <= status < 400:
+        text = "Shopify redirected the request; check SHOPIFY_ADMIN_URL and the shop domain"
+    return PermanentError(f"Shopify answered HTTP {status}: {text}", vendor=VENDOR, status=status)
+
+
+# --- mapping to our dataclasses -----------------------------------------------------------
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def _money(node: dict[str, Any] | None) -> Money:
+    node = node or {}
+    return Money(str(node.get("amount") or "0"), str(node.get("currencyCode") or ""))
+
+
+def order_from_node(node: dict[str, Any]) -> Order:
+    email = (node.get("email") or "").strip()
+    customer = node.get("customer")
+    summary = None
+    if customer:
+        summary = CustomerSummary(
+            email=email, order_count=int(customer.get("numberOfOrders") or 0),  # UnsignedInt64 arrives as a string
+            lifetime_spend=_money(customer.get("amountSpent")), tags=tuple(customer.get("tags") or ()),
+            id=customer.get("id") or "")
+    fulfillments = []
+    for f in node.get("fulfillments") or ():
+        status = f.get("displayStatus") or f.get("status") or ""
+        common = {"status": status, "estimated_delivery_at": _dt(f.get("estimatedDeliveryAt")),
+                  "delivered_at": _dt(f.get("deliveredAt"))}
+        tracking = f.get("trackingInfo") or []
+        if not tracking:
+            fulfillments.append(Fulfillment(**common))
+        for t in tracking:  # one entry per tracking number: a fulfillment may ship in several parcels
+            fulfillments.append(Fulfillment(tracking_company=t.get("company") or "",
+                                            tracking_number=t.get("number") or "",
+                                            tracking_url=t.get("url") or "", **common))
+    return Order(
+        id=node["id"], name=node["name"], email=email, created_at=_dt(node.get("createdAt")),
+        financial_status=node.get("displayFinancialStatus") or "",
+        fulfillment_status=node.get("displayFulfillmentStatus") or "",
+        total=_money((node.get("totalPriceSet") or {}).get("shopMoney")),
+        line_items=tuple(LineItem(li["title"], int(li.get("quantity") or 0), li.get("sku") or "")
+                         for li in (node.get("lineItems") or {}).get("nodes", ())),
+        fulfillments=tuple(fulfillments), customer=summary, cancelled_at=_dt(node.get("cancelledAt")),
+        cancel_reason=node.get("cancelReason"))
+
+
+# --- the adapter --------------------------------------------------------------------------
+Credentials = Callable[[], tuple[str, str]]
+
+
+class ShopifyAdmin:
+    """One tenant's shop. ``credentials()`` returns ``(shop_domain, access_token)`` or raises
+    ``PermanentError`` when the shop is not connected."""
+
+    def __init__(self, credentials: Credentials, *, api_version: str = "2025-01",
+                 admin_url: str = "https://{shop}", timeout: float = 10.0, throttle_max_wait: float = 10.0,
+                 lookup_limit: int = 10, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic):
+        if timeout <= 0:
+            raise ValueError("timeout must be > 0")
+        self._credentials = credentials
+        self.api_version = api_version
+        self.admin_url = admin_url.rstrip("/")
+        self.timeout = timeout
+        self.throttle_max_wait = throttle_max_wait
+        self.lookup_limit = max(1, min(int(lookup_limit), 50))
+        self._sleep = sleep
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._throttle: dict[str, float] | None = None  # last throttleStatus seen
+        self._throttle_at = 0.0
+        self._last_cost: dict[str, int] = {}  # document → requestedQueryCost last time
+        self.api_calls = 0
+        self.throttle_waits: list[float] = []  # seconds waited for the bucket (diagnostics and tests)
+
+    # -- OrderSource -----------------------------------------------------------------------
+    def find_orders(self, *, email: str | None = None, order_name: str | None = None) -> list[Order]:
+        """Orders by order name as customers write it, and/or by email; newest first, unique.
+
+        Shopify's search matches loosely (and the ``#`` in ``name:`` is undocumented), so results
+        are filtered to exact matches here. Inputs are normalised to a safe alphabet first, so a
+        ticket's text can never inject search syntax.
+        """
+        if email is None and order_name is None:
+            raise ValueError("find_orders needs email= or order_name=")
+        found: list[Order] = []
+        if order_name is not None:
+            name = normalize_order_name(order_name)
+            if name:
+                data = self.execute("orders_find", {"query": f"name:{name}", "first": 5})
+                found += [o for o in map(order_from_node, data["orders"]["nodes"]) if o.name.upper() == name]
+        if email is not None:
+            clean = normalize_email(email)
+            if clean:
+                data = self.execute("orders_find", {"query": f"email:{clean}", "first": self.lookup_limit})
+                found += [o for o in map(order_from_node, data["orders"]["nodes"]) if o.email.lower() == clean]
+        unique = {o.id: o for o in found}
+        return sorted(unique.values(), key=lambda o: o.created_at or datetime.min.replace(tzinfo=UTC), reverse=True)
+
+    def get_order(self, order_id: str) -> Order | None:
+        node = self.execute("order_get", {"id": order_gid(order_id)})["order"]
+        return order_from_node(node) if node else None
+
+    # -- OrderActions (called only inside actions.execute) ---------------------------------------
+    def cancel_order(self, order_id: str, *, reason: str, notify_customer: bool, restock: bool,
+                     staff_note: str, refund: bool = False) -> dict[str, Any]:
+        gid = order_gid(order_id)
+        reason_enum = str(reason or "").strip().upper()
+        if reason_enum not in CANCEL_REASONS:
+            raise PermanentError(f"cancel reason must be one of {', '.join(CANCEL_REASONS)}, not {reason!r}",
+                                 vendor=VENDOR)
+        data = self.execute("order_cancel", {
+            "orderId": gid, "reason": reason_enum, "refund": bool(refund), "restock": bool(restock),
+            "notifyCustomer": bool(notify_customer), "staffNote": (staff_note or "")[:255] or None})
+        payload = data.get("orderCancel") or {}
+        errors = payload.get("orderCancelUserErrors") or []
+        if errors:
+            text = "; ".join(f"{e.get('code') or 'ERROR'}: {e.get('message')}" for e in errors)
+            raise PermanentError(f"Shopify refused to cancel {gid}: {text}", vendor=VENDOR,
+                                 code="shopify_cancel_refused")
+        job = payload.get("job") or {}
+        return {"order_id": gid, "reason": reason_enum, "refund": bool(refund), "restock": bool(restock),
+                "job_id": job.get("id"), "job_done": bool(job.get("done"))}
+
+    def reconcile_cancel(self, order_id: str) -> dict[str, Any] | None:
+        """After a crash or timeout: the order's cancel state if it is already cancelled, else None."""
+        order = self.get_order(order_id)
+        if order is None:
+            raise PermanentError(f"order {order_id} does not exist", vendor=VENDOR, status=404)
+        if order.cancelled_at is None:
+            return None
+        return {"order_id": order.id, "reason": order.cancel_reason, "cancelled_at": order.cancelled_at.isoformat(),
+                "already_cancelled": True, "financial_status": order.financial_status}
+
+    # -- GraphQL with throttling -----------------------------------------------------------
+    def execute(self, name: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """Run document ``name``; returns ``data``. Raises TransientError / PermanentError."""
+        query = document(name)
+        waited = 0.0
+        for _attempt in range(MAX_ATTEMPTS):
+            wait = self._expected_wait(name)
+            if wait > 0:
+                waited = self._wait(wait, waited, name)
+            started = time.perf_counter()
+            body = self._post(query, variables)
+            cost = (body.get("extensions") or {}).get("cost") or {}
+            self._note_cost(name, cost)
+            errors = body.get("errors")
+            logs.log(LOG, logging.DEBUG, "shopify.query", document=name, cost=cost.get("requestedQueryCost"),
+                     available=(cost.get("throttleStatus") or {}).get("currentlyAvailable"),
+                     ms=round((time.perf_counter() - started) * 1000, 1), errors=bool(errors))
+            if not errors:
+                if not isinstance(body.get("data"), dict):
+                    raise TransientError("Shopify answered without data", vendor=VENDOR)
+                return body["data"]
+            if _is_throttled(errors):
+                waited = self._wait(self._throttled_wait(cost), waited, name)
+                continue
+            raise _graphql_error(errors)
+        raise TransientError(f"Shopify kept throttling {name}", vendor=VENDOR, retry_after=self.throttle_max_wait)
+
+    def _post(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        shop, token = self._credentials()
+        shop = clean_shop_domain(shop)  # again here: the one place a domain becomes a session
+        with _SESSION_LOCK:
+            session = shopify.Session(shop, self.api_version, str.__str__(token))
+            shopify.ShopifyResource.activate_session(session)
+            try:
+                shopify.ShopifyResource.site = f"{self.admin_url.replace('{shop}', shop)}/admin/api/{self.api_version}"
+                client = _TimedGraphQL(self.timeout)
+            finally:
+                shopify.ShopifyResource.clear_session()
+        self.api_calls += 1
+        try:
+            text = client.execute(query, variables)
+        except urllib.error.HTTPError as exc:
+            with exc:
+                raise _http_error(exc) from None
+        except TimeoutError as exc:
+            raise TransientError(f"Shopify did not answer within {self.timeout:g}s", vendor=VENDOR) from exc
+        except (urllib.error.URLError, ConnectionError, http.client.HTTPException, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            if isinstance(reason, TimeoutError):
+                raise TransientError(f"Shopify did not answer within {self.timeout:g}s", vendor=VENDOR) from exc
+            raise TransientError(f"cannot reach Shopify: {type(reason).__name__}", vendor=VENDOR) from exc
+        try:
+            body = json.loads(text)
+        except ValueError:
+            raise TransientError("Shopify answered with something that is not JSON", vendor=VENDOR) from None
+        if not isinstance(body, dict):
+            raise TransientError("Shopify answered with an unexpected JSON shape", vendor=VENDOR)
+        return body
+
+    def _note_cost(self, name: str, cost: dict[str, Any]) -> None:
+        status = cost.get("throttleStatus")
+        with self._lock:
+            if cost.get("requestedQueryCost") is not None:
+                self._last_cost[name] = int(cost["requestedQueryCost"])
+            if status:
+                self._throttle = {k: float(status.get(k) or 0) for k in
+                                  ("maximumAvailable", "currentlyAvailable", "restoreRate")}
+                self._throttle_at = self._clock()
+
+    def _expected_wait(self, name: str) -> float:
+        """Seconds until the bucket should hold what ``name`` cost last time (0 when unknown)."""
+        with self._lock:
+            status, needed = self._throttle, self._last_cost.get(name)
+            if not status or not needed or status["restoreRate"] <= 0:
+                return 0.0
+            available = min(status["maximumAvailable"],
+                            status["currentlyAvailable"] + (self._clock() - self._throttle_at) * status["restoreRate"])
+            return max(0.0, (needed - available) / status["restoreRate"])
+
+    def _throttled_wait(self, cost: dict[str, Any]) -> float:
+        status = cost.get("throttleStatus") or {}
+        restore = float(status.get("restoreRate") or 0)
+        missing = float(cost.get("requestedQueryCost") or 0) - float(status.get("currentlyAvailable") or 0)
+        if restore <= 0:
+            return self.throttle_max_wait
+        return max(MIN_THROTTLE_WAIT, missing / restore)
+
+    def _wait(self, seconds: float, waited: float, name: str) -> float:
+        if waited + seconds > self.throttle_max_wait:
+            raise TransientError(f"Shopify query budget exhausted for {name}; retry in {seconds:.1f}s",
+                                 vendor=VENDOR, retry_after=round(seconds, 3), status=429)
+        logs.log(LOG, logging.INFO, "shopify.throttle_wait", document=name, seconds=round(seconds, 3))
+        self.throttle_waits.append(seconds)
+        self._sleep(seconds)
+        return waited + seconds
+
+
+def _is_throttled(errors: Any) -> bool:
+    return isinstance(errors, list) and any(
+        isinstance(e, dict) and (e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors)
+
+
+def _graphql_error(errors: Any) -> Exception:
+    if not isinstance(errors, list):  # e.g. {"errors": "..."} from auth failures
+        return PermanentError(f"Shopify refused the request: {str(errors)[:300]}", vendor=VENDOR)
+    codes = {(e.get("extensions") or {}).get("code") for e in errors if isinstance(e, dict)}
+    text = "; ".join(str(e.get("message", e))[:200] for e in errors[:3] if isinstance(e, dict))
+    if codes & {"INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE", "TIMEOUT"}:
+        return TransientError(f"Shopify GraphQL error: {text}", vendor=VENDOR)
+    return PermanentError(f"Shopify GraphQL error: {text}", vendor=VENDOR)
+
+
+__all__ = ["CANCEL_REASONS", "InvalidShopDomain", "ShopifyAdmin", "clean_shop_domain", "normalize_email",
+           "normalize_order_name", "order_from_node", "order_gid"]
