@@ -47,7 +47,12 @@ def requester_hash(email: str) -> str:
 
 # --- 1. load ------------------------------------------------------------------------------
 def load_ticket(rt: Runtime, ctx: TicketContext) -> TicketContext:
-    ctx.ticket = rt.service("zendesk", ctx.tenant_id).get_ticket(int(ctx.ticket_id))
+    return attach_ticket(rt, ctx, rt.service("zendesk", ctx.tenant_id).get_ticket(int(ctx.ticket_id)))
+
+
+def attach_ticket(rt: Runtime, ctx: TicketContext, ticket) -> TicketContext:
+    """Put an already-read ticket into the context (replay reads tickets in batches)."""
+    ctx.ticket = ticket
     ctx.latest = ctx.ticket.latest_person_comment
     if ctx.latest is not None:
         ctx.version = str(ctx.latest.id)

@@ -1,0 +1,227 @@
+"""``deskguard kill-switch``, ``deskguard policy``, ``deskguard decisions`` and ``deskguard replay``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from connector.bootstrap import env_tenant_id
+from connector.cli import echo_json, ready_runtime
+from connector.errors import BadRequest
+from connector.pipeline import policy, queries
+from connector.timeutil import parse_since
+
+TENANT_HELP = "Tenant id (default: the env tenant, DESKGUARD_TENANT_ID)."
+
+
+def _tenant(ctx: click.Context, tenant: str | None):
+    runtime = ready_runtime(ctx)
+    return runtime, tenant or env_tenant_id(runtime)
+
+
+def _policy_file(runtime) -> str | None:
+    return runtime.config.get("policy_file") or None
+
+
+@click.command("kill-switch")
+@click.argument("action", type=click.Choice(["on", "off", "status"]))
+@click.option("--tenant", help=TENANT_HELP)
+@click.option("--reason", default="", help="Why (recorded in the audit log).")
+@click.option("--actor", default="cli", show_default=True, help="Who is flipping it (recorded).")
+@click.pass_context
+def kill_switch(ctx: click.Context, action: str, tenant: str | None, reason: str, actor: str) -> None:
+    """Stop (on) or resume (off) every write to Zendesk, Shopify and Stripe for a tenant.
+
+    Takes effect for the very next write, including jobs already running; blocked jobs are
+    deferred, not lost, and run when the switch is off again.
+
+    Example: deskguard kill-switch on --tenant acme --reason "bad replies"
+    """
+    runtime, tenant_id = _tenant(ctx, tenant)
+    changed = None
+    if action != "status":
+        changed = queries.set_kill_switch(runtime, tenant_id, action == "on", actor=f"cli:{actor}", reason=reason)
+    out = queries.kill_switch_status(runtime, tenant_id)
+    if changed is not None:
+        out["changed"] = changed
+    echo_json(out)
+
+
+@click.group("policy")
+def policy_group() -> None:
+    """Show and change a tenant's decision policy (modes, thresholds, caps, go-live gate)."""
+
+
+@policy_group.command("show")
+@click.option("--tenant", help=TENANT_HELP)
+@click.pass_context
+def policy_show(ctx: click.Context, tenant: str | None) -> None:
+    """Print the effective policy with each category's mode and go-live status.
+
+    Example: deskguard policy show --tenant acme
+    """
+    runtime, tenant_id = _tenant(ctx, tenant)
+    echo_json(queries.policy_view(runtime.db, tenant_id, policy_file=_policy_file(runtime)))
+
+
+@policy_group.command("set-mode")
+@click.argument("assignments", nargs=-1)
+@click.option("--tenant", help=TENANT_HELP)
+@click.option("--default", "default_mode", type=click.Choice(["off", "shadow", "assist", "auto"]),
+              help="Mode of every category without its own.")
+@click.option("--rollout", "rollouts", multiple=True, help="CATEGORY=PERCENT: share of tickets that get the mode.")
+@click.option("--reason", default="", help="Why (recorded in the audit log).")
+@click.option("--override-reason", help="Switch to auto although the go-live gate is not met (recorded).")
+@click.pass_context
+def policy_set_mode(ctx: click.Context, assignments: tuple[str, ...], tenant: str | None, default_mode: str | None,
+                    rollouts: tuple[str, ...], reason: str, override_reason: str | None) -> None:
+    """Set modes: CATEGORY=MODE ... (``*`` means every category). Auto needs the go-live gate.
+
+    Example: deskguard policy set-mode --tenant acme order_status=auto refund=assist --rollout order_status=25
+    """
+    runtime, tenant_id = _tenant(ctx, tenant)
+    modes, pct = {}, {}
+    try:
+        for a in assignments:
+            cat, mode = a.split("=", 1)
+            modes[cat.strip()] = mode.strip()
+        for r in rollouts:
+            cat, value = r.split("=", 1)
+            pct[cat.strip()] = float(value)
+    except ValueError:
+        raise BadRequest("write assignments as CATEGORY=MODE and rollouts as CATEGORY=PERCENT") from None
+    if not (modes or pct or default_mode):
+        raise BadRequest("nothing to change: give CATEGORY=MODE, --rollout or --default")
+    if default_mode:
+        policy.set_default_mode(runtime.db, tenant_id, default_mode, actor="cli", reason=reason,
+                                override_reason=override_reason, policy_file=_policy_file(runtime))
+    if modes or pct:
+        policy.set_category_modes(runtime.db, tenant_id, modes, actor="cli", reason=reason,
+                                  override_reason=override_reason, rollout_percent=pct,
+                                  policy_file=_policy_file(runtime))
+    view = queries.policy_view(runtime.db, tenant_id, policy_file=_policy_file(runtime))
+    echo_json({"default_mode": view["default_mode"],
+               "modes": {c: v["mode"] for c, v in view["categories"].items()},
+               "rollout_percent": {c: v["rollout_percent"] for c, v in view["categories"].items()
+                                   if v["rollout_percent"] < 100}})
+
+
+@policy_group.command("patch")
+@click.argument("document")
+@click.option("--tenant", help=TENANT_HELP)
+@click.option("--reason", default="", help="Why (recorded in the audit log).")
+@click.option("--override-reason", help="Switch to auto although the go-live gate is not met (recorded).")
+@click.pass_context
+def policy_patch(ctx: click.Context, document: str, tenant: str | None, reason: str,
+                 override_reason: str | None) -> None:
+    """Deep-merge a partial policy (JSON text, or @file.json) into the tenant's overrides.
+
+    Example: deskguard policy patch '{"caps": {"auto_replies_per_hour": 10}}' --tenant acme
+    """
+    runtime, tenant_id = _tenant(ctx, tenant)
+    text = Path(document[1:]).read_text(encoding="utf-8") if document.startswith("@") else document
+    try:
+        patch = json.loads(text)
+    except ValueError as exc:
+        raise BadRequest(f"not valid JSON: {exc}") from None
+    policy.update(runtime.db, tenant_id, patch, actor="cli", reason=reason, override_reason=override_reason,
+                  policy_file=_policy_file(runtime))
+    echo_json(queries.policy_view(runtime.db, tenant_id, policy_file=_policy_file(runtime)))
+
+
+@policy_group.command("go-live")
+@click.option("--tenant", help=TENANT_HELP)
+@click.pass_context
+def policy_go_live(ctx: click.Context, tenant: str | None) -> None:
+    """Agreement with agents per category, and whether each may switch to auto.
+
+    Example: deskguard policy go-live --tenant acme
+    """
+    runtime, tenant_id = _tenant(ctx, tenant)
+    view = queries.policy_view(runtime.db, tenant_id, policy_file=_policy_file(runtime))
+    echo_json({c: v["go_live"] for c, v in view["categories"].items()})
+
+
+@click.group("decisions")
+def decisions_group() -> None:
+    """Read the pipeline's decisions and metrics."""
+
+
+@decisions_group.command("list")
+@click.option("--tenant", help=TENANT_HELP)
+@click.option("--category")
+@click.option("--outcome", type=click.Choice(["off", "shadow", "assist_note", "escalate", "auto_reply"]))
+@click.option("--since", help="ISO date/time or an age like 7d.")
+@click.option("--limit", default=20, show_default=True, type=int)
+@click.pass_context
+def decisions_list(ctx: click.Context, tenant: str | None, category: str | None, outcome: str | None,
+                   since: str | None, limit: int) -> None:
+    """Recent decisions, newest first.
+
+    Example: deskguard decisions list --tenant acme --outcome escalate --since 1d
+    """
+    runtime, tenant_id = _tenant(ctx, tenant)
+    echo_json(queries.recent_decisions(runtime.db, tenant_id, limit=limit, category=category, outcome=outcome,
+                                       since=parse_since(since) if since else None))
+
+
+@decisions_group.command("show")
+@click.argument("ticket_id", type=int)
+@click.option("--tenant", help=TENANT_HELP)
+@click.pass_context
+def decisions_show(ctx: click.Context, ticket_id: int, tenant: str | None) -> None:
+    """One ticket's latest decision (brief, trace, context), earlier decisions and audit trail.
+
+    Example: deskguard decisions show 1234 --tenant acme
+    """
+    runtime, tenant_id = _tenant(ctx, tenant)
+    echo_json(queries.ticket_decision(runtime.db, tenant_id, ticket_id))
+
+
+@decisions_group.command("metrics")
+@click.option("--tenant", help=TENANT_HELP)
+@click.option("--since", help="ISO date/time or an age like 7d.")
+@click.pass_context
+def decisions_metrics(ctx: click.Context, tenant: str | None, since: str | None) -> None:
+    """Processed, automation and escalation rates, agreement and cost per category, caps used.
+
+    Example: deskguard decisions metrics --tenant acme --since 7d
+    """
+    runtime, tenant_id = _tenant(ctx, tenant)
+    echo_json(queries.metrics(runtime.db, tenant_id, since=parse_since(since) if since else None,
+                              policy_file=_policy_file(runtime)))
+
+
+@click.command("replay")
+@click.option("--tenant", help=TENANT_HELP)
+@click.option("--since", default="30d", show_default=True, help="ISO date/time or an age like 30d.")
+@click.option("--limit", type=int, help="Stop after this many tickets.")
+@click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
+@click.pass_context
+def replay_cmd(ctx: click.Context, tenant: str | None, since: str, limit: int | None, progress: bool) -> None:
+    """Run the pipeline in shadow over past tickets and report, per category, the volume, what
+    would have been automated, agreement with what agents did, and the estimated cost.
+
+    Writes nothing to Zendesk. Classifying with Claude costs what the report estimates.
+
+    Example: deskguard replay --tenant acme --since 30d
+    """
+    from connector.pipeline.replay import replay
+
+    runtime, tenant_id = _tenant(ctx, tenant)
+    since_iso = parse_since(since)
+    if progress:
+        with click.progressbar(length=limit or 0, label="replaying", file=sys.stderr,
+                               show_pos=True, show_percent=bool(limit)) as bar:
+            report = replay(runtime, tenant_id, since_iso, limit=limit, on_ticket=lambda _t: bar.update(1))
+    else:
+        report = replay(runtime, tenant_id, since_iso, limit=limit)
+    echo_json(report)
+
+
+def register_cli(cli: click.Group) -> None:
+    for command in (kill_switch, policy_group, decisions_group, replay_cmd):
+        cli.add_command(command)
