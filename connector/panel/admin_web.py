@@ -8,6 +8,8 @@ state carry a CSRF token bound to the session. Without DESKGUARD_ADMIN_TOKEN the
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, Flask, g, jsonify, redirect, render_template, request, url_for
 
 from connector import logs, tenants
@@ -106,9 +108,9 @@ def login():
             secure = request.is_secure or str(config.public_url).startswith("https://")
             resp.set_cookie(auth.ADMIN_COOKIE, auth.make_admin_session(config), httponly=True, secure=secure,
                             samesite="Strict", path="/admin", max_age=int(config.admin_session_hours * 3600))
-            logs.log(LOG, "info", "admin.login", ip=request.remote_addr)
+            logs.log(LOG, logging.INFO, "admin.login", ip=request.remote_addr)
             return resp
-        logs.log(LOG, "warning", "admin.login_failed", ip=request.remote_addr)
+        logs.log(LOG, logging.WARNING, "admin.login_failed", ip=request.remote_addr)
         error, status = "That is not the admin token.", 401
     return render_template("admin/login.html", error=error, next=request.values.get("next", "")), status
 
@@ -159,7 +161,7 @@ def kill_switch_form():
     on = request.form.get("on") == "1"
     reason = (request.form.get("reason") or "flipped from the admin dashboard")[:500]
     bridges.set_kill_switch(get_runtime(), tenant, on, actor="admin:dashboard", reason=reason)
-    logs.log(LOG, "warning", "admin.kill_switch", tenant=tenant, on=on)
+    logs.log(LOG, logging.WARNING, "admin.kill_switch", tenant=tenant, on=on)
     return redirect(url_for("admin.dashboard", tenant=tenant))
 
 

@@ -28,27 +28,44 @@ def _approvals() -> ModuleType | None:
 
 
 def pending_approvals(runtime: Runtime, tenant_id: str, ticket_id: int) -> list[dict[str, Any]]:
-    """Pending collaborative actions (refund, cancel) for one ticket, as JSON-ready dicts."""
+    """Open collaborative actions (refund, cancel) for one ticket, as JSON-ready dicts: the ones
+    waiting for an agent, plus approved ones still executing, deferred (kill switch) or failed."""
     mod = _approvals()
-    if mod is None or not hasattr(mod, "list_pending"):
+    if mod is None:
         return []
-    items = mod.list_pending(runtime.db, tenant_id, ticket_id=ticket_id)
+    if hasattr(mod, "list_approvals"):
+        items = mod.list_approvals(runtime.db, tenant_id, ticket_id=ticket_id, states=OPEN_STATES)
+    elif hasattr(mod, "list_pending"):
+        items = mod.list_pending(runtime.db, tenant_id, ticket_id=ticket_id)
+    else:
+        return []
     return [_approval_dict(item) for item in items]
+
+
+OPEN_STATES = ("proposed", "approved", "executing", "failed")
 
 
 def _approval_dict(item: Any) -> dict[str, Any]:
     from connector.domain import to_dict
 
     data = to_dict(item) if not isinstance(item, dict) else dict(item)
+    state = data.get("state") or "proposed"
     return {
         "id": data.get("id"),
         "kind": data.get("kind") or data.get("action") or "",
+        "state": state,
         "summary": data.get("summary") or data.get("description") or "",
+        "reason": data.get("reason") or "",
         "amount": data.get("amount"),
         "currency": data.get("currency") or "",
         "requested_at": data.get("created_at") or data.get("requested_at") or "",
-        "requested_by": data.get("requested_by") or "",
-        "params": data.get("params") or {},
+        "requested_by": data.get("proposed_by") or data.get("requested_by") or "",
+        "decided_by": data.get("decided_by") or "",
+        "deferred_reason": data.get("deferred_reason") or "",
+        "error": data.get("error") or "",
+        # what an agent may still do: decide a proposal, or approve a failed one again (retry)
+        "can_decide": state == "proposed",
+        "can_retry": state == "failed",
     }
 
 

@@ -16,6 +16,7 @@ API (JSON; 401 without a valid token; 404 for another tenant's URL):
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
@@ -149,7 +150,7 @@ def api_feedback(tenant: str, ticket_id: int):
     if not agent.id:
         raise BadRequest("the agent id header (X-Deskguard-Agent-Id) is required to record feedback")
     saved = record_feedback(get_runtime().db, agent, ticket_id, _json_body())
-    logs.log(LOG, "info", "panel.feedback", tenant=agent.tenant_id, ticket_id=ticket_id, verdict=saved["verdict"])
+    logs.log(LOG, logging.INFO, "panel.feedback", tenant=agent.tenant_id, ticket_id=ticket_id, verdict=saved["verdict"])
     return jsonify(saved), 201
 
 
@@ -176,7 +177,7 @@ def api_kill_switch(tenant: str):
     reason = str(body.get("reason") or "flipped from the side panel")[:500]
     runtime = get_runtime()
     bridges.set_kill_switch(runtime, agent.tenant_id, body["on"], actor=agent.actor, reason=reason)
-    logs.log(LOG, "warning", "panel.kill_switch", tenant=agent.tenant_id, on=body["on"], actor=agent.actor)
+    logs.log(LOG, logging.WARNING, "panel.kill_switch", tenant=agent.tenant_id, on=body["on"], actor=agent.actor)
     return jsonify({"kill_switch": tenants.kill_switch_on(runtime.db, agent.tenant_id)})
 
 

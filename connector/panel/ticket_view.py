@@ -66,12 +66,21 @@ def latest_decision(db: sqlite_utils.Database, tenant_id: str, ticket_id: int) -
     return decision_row(row) if row else None
 
 
+# The intake's job contract (connector/zendesk/intake.py): one ``zendesk.ticket`` job per ticket
+# change, with the dedupe key ``zendesk.ticket:<ticket id>:<updated_at>``.
+TICKET_JOB_KIND = "zendesk.ticket"
+
+
 def latest_job(db: sqlite_utils.Database, tenant_id: str, ticket_id: int) -> dict[str, Any] | None:
-    """The newest queue job about this ticket (payloads carry ``ticket_id``)."""
+    """The newest ticket-processing job for this ticket.
+
+    Found by a range over the dedupe-key prefix, so the lookup is a probe of the
+    ``UNIQUE (tenant_id, dedupe_key)`` index rather than a scan of the tenant's jobs."""
+    prefix = f"{TICKET_JOB_KIND}:{int(ticket_id)}:"
     row = db.conn.execute(
         "SELECT id, kind, state, attempts, last_error, updated_at FROM jobs WHERE tenant_id = ?"
-        " AND json_extract(payload, '$.ticket_id') IN (?, ?) ORDER BY id DESC LIMIT 1",
-        (tenant_id, ticket_id, str(ticket_id))).fetchone()
+        " AND dedupe_key >= ? AND dedupe_key < ? AND kind = ? ORDER BY id DESC LIMIT 1",
+        (tenant_id, prefix, prefix[:-1] + ";", TICKET_JOB_KIND)).fetchone()
     if row is None:
         return None
     return dict(zip(("id", "kind", "state", "attempts", "last_error", "updated_at"), row, strict=True))

@@ -194,8 +194,8 @@
   function approvals(view) {
     if (!(view.approvals || []).length) return null;
     var canApprove = view.agent && view.agent.can_approve;
-    return h("section", { id: "approvals", "aria-label": "Pending approvals" }, [
-      h("h2", { text: "Waiting for approval" }),
+    return h("section", { id: "approvals", "aria-label": "Refunds and cancellations" }, [
+      h("h2", { text: "Refunds & cancellations" }),
       h("ul", {}, view.approvals.map(function (a) {
         var status = h("span", { className: "muted", role: "status" });
         function decide(choice) {
@@ -203,14 +203,28 @@
           api("/panel/api/" + encodeURIComponent(tenant) + "/approvals/" + a.id + "/" + choice, "POST", {})
             .then(function () { load(); }, function (err) { status.textContent = errorText(err); });
         }
-        return h("li", { className: "approval", "data-id": String(a.id) }, [
-          h("strong", { text: label(a.kind) }),
-          a.amount !== null && a.amount !== undefined ? " " + (typeof a.amount === "number" ? minor(a.amount, a.currency) : a.amount + " " + (a.currency || "")) : "",
-          a.summary ? h("div", { text: a.summary }) : null,
-          canApprove ? h("div", { className: "row" }, [
+        var state = a.state === "proposed" ? "waiting for approval"
+          : a.state === "approved" ? "approved by " + (a.decided_by || "an agent") + (a.deferred_reason ? ", deferred: " + label(a.deferred_reason) : "")
+          : a.state === "executing" ? "executing…"
+          : a.state === "failed" ? "failed: " + (a.error || "see the audit log") : a.state;
+        var buttons = null;
+        if (canApprove && a.can_decide) {
+          buttons = h("div", { className: "row" }, [
             h("button", { type: "button", className: "primary", "data-action": "approve", text: "Approve", onclick: function () { decide("approve"); } }),
             h("button", { type: "button", "data-action": "reject", text: "Reject", onclick: function () { decide("reject"); } })
-          ]) : h("div", { className: "muted", text: "An admin or an approver must approve this." }),
+          ]);
+        } else if (canApprove && a.can_retry) {
+          buttons = h("div", { className: "row" }, [
+            h("button", { type: "button", "data-action": "approve", text: "Approve again (retry)", onclick: function () { decide("approve"); } })
+          ]);
+        } else if (a.can_decide) {
+          buttons = h("div", { className: "muted", text: "An admin or an approver must approve this." });
+        }
+        return h("li", { className: "approval approval-" + a.state, "data-id": String(a.id) }, [
+          h("strong", { text: a.summary || label(a.kind) }),
+          h("div", { className: a.state === "failed" ? "risk" : "muted", text: state }),
+          a.reason ? h("div", { className: "muted", text: a.reason }) : null,
+          buttons,
           status
         ]);
       }))
