@@ -257,6 +257,43 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("claude_draft_replies", "DESKGUARD_CLAUDE_DRAFT_REPLIES", "false",
             "Whether Claude drafts the suggested reply in the decision brief (needs an Anthropic key; the "
             "ticket and context are redacted first).", parse=_bool, section="claude"),
+    # --- zendesk (issue #3: intake, webhooks, poller, write-back) ----------------------------
+    Setting("zendesk_url", "DESKGUARD_ZENDESK_URL", "",
+            "Zendesk base URL of the env tenant, e.g. https://acme.zendesk.com (the sandbox's http://127.0.0.1:PORT "
+            "in the demo and tests). Empty: https://<DESKGUARD_ZENDESK_SUBDOMAIN>.zendesk.com.",
+            parse=_url, section="zendesk"),
+    Setting("zendesk_subdomain", "DESKGUARD_ZENDESK_SUBDOMAIN", "",
+            "Zendesk subdomain (acme for acme.zendesk.com); the tenant id when DESKGUARD_TENANT_ID is empty.",
+            section="zendesk"),
+    Setting("zendesk_email", "DESKGUARD_ZENDESK_EMAIL", "",
+            "Email of the Zendesk agent Deskguard acts as (API token auth). Use a dedicated agent: loop safety "
+            "recognises Deskguard's comments by this author plus the deskguard-ref marker.", section="zendesk"),
+    Setting("zendesk_api_token", "DESKGUARD_ZENDESK_API_TOKEN", None,
+            "Zendesk API token of that agent. Stored encrypted for the env tenant at start-up.", secret=True,
+            section="zendesk"),
+    Setting("zendesk_webhook_secret", "DESKGUARD_ZENDESK_WEBHOOK_SECRET", None,
+            "Signing secret of the Zendesk webhook. Normally stored by `deskguard zendesk setup`; set it only "
+            "when you created the webhook by hand.", secret=True, section="zendesk"),
+    Setting("zendesk_timeout_seconds", "DESKGUARD_ZENDESK_TIMEOUT_SECONDS", "15",
+            "HTTP timeout of one Zendesk API request.", parse=_positive_float, section="zendesk"),
+    Setting("zendesk_ratelimit_budget_seconds", "DESKGUARD_ZENDESK_RATELIMIT_BUDGET_SECONDS", "60",
+            "Longest one Zendesk operation waits out 429 Retry-After periods before it gives up and the job "
+            "is retried later.", parse=_positive_int, section="zendesk"),
+    Setting("zendesk_webhook_tolerance_seconds", "DESKGUARD_ZENDESK_WEBHOOK_TOLERANCE_SECONDS", "300",
+            "Webhook deliveries whose signed timestamp is further than this from now are refused (401).",
+            parse=_positive_int, section="zendesk"),
+    Setting("zendesk_poll", "DESKGUARD_ZENDESK_POLL", "true",
+            "Poll the incremental ticket export as well as receiving webhooks (catches missed deliveries; the "
+            "two deduplicate against each other).", parse=_bool, section="zendesk"),
+    Setting("zendesk_poll_interval_seconds", "DESKGUARD_ZENDESK_POLL_INTERVAL_SECONDS", "60",
+            "How often the scheduler polls each tenant's incremental export.", parse=_positive_float,
+            section="zendesk"),
+    Setting("zendesk_poll_lookback_seconds", "DESKGUARD_ZENDESK_POLL_LOOKBACK_SECONDS", "3600",
+            "Where a tenant's very first poll starts (seconds before now); later polls resume from the stored "
+            "cursor.", parse=_non_negative_int, section="zendesk"),
+    Setting("zendesk_export_requests_per_minute", "DESKGUARD_ZENDESK_EXPORT_REQUESTS_PER_MINUTE", "10",
+            "Requests per minute the poller allows itself on the incremental export (Zendesk's own limit is "
+            "10; 30 with the High Volume add-on).", parse=_positive_int, section="zendesk"),
 )
 
 SECRET_MASK = "********"

@@ -1,4 +1,54 @@
 """Schema steps for Zendesk intake (issue #3). Register with ``@MIGRATIONS(name="m002_...")``;
 use ``execute_statements(db, sql)`` for multi-statement SQL (never ``executescript``)."""
 
-from migrations import MIGRATIONS  # noqa: F401
+from migrations import MIGRATIONS, execute_statements
+
+
+@MIGRATIONS(name="m002_zendesk_intake")
+def m002_zendesk_intake(db):
+    execute_statements(
+        db,
+        """
+        -- What `deskguard zendesk setup` created in the account, and who Deskguard writes as.
+        CREATE TABLE zendesk_accounts (
+            tenant_id TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+            api_user_id INTEGER,              -- comment author of Deskguard's own writes (loop safety)
+            webhook_id TEXT,
+            webhook_endpoint TEXT,
+            trigger_id INTEGER,
+            updated_at TEXT NOT NULL
+        );
+
+        -- Incremental cursor export position, per tenant; survives restarts.
+        CREATE TABLE zendesk_poll_state (
+            tenant_id TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+            cursor TEXT,                      -- after_cursor of the last page processed
+            start_time INTEGER,               -- where the very first export started (unix seconds)
+            recent_calls TEXT NOT NULL DEFAULT '[]',  -- JSON unix times of export requests, last 60 s
+            last_poll_at REAL,
+            caught_up INTEGER NOT NULL DEFAULT 0,     -- last page said end_of_stream
+            tickets_enqueued INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT
+        );
+
+        -- Signatures of accepted webhook deliveries, for replay protection within the tolerance.
+        CREATE TABLE zendesk_webhook_seen (
+            tenant_id TEXT NOT NULL,
+            signature TEXT NOT NULL,
+            seen_at REAL NOT NULL,
+            PRIMARY KEY (tenant_id, signature)
+        ) WITHOUT ROWID;
+        CREATE INDEX zendesk_webhook_seen_at ON zendesk_webhook_seen (seen_at);
+
+        -- Ticket versions Deskguard itself produced (the updated_at its writes returned): a job for
+        -- exactly such a version is its own echo and is skipped without calling Zendesk.
+        CREATE TABLE zendesk_own_updates (
+            tenant_id TEXT NOT NULL,
+            ticket_id INTEGER NOT NULL,
+            updated_at TEXT NOT NULL,         -- normalised ISO-8601 UTC, second resolution
+            created_at REAL NOT NULL,
+            PRIMARY KEY (tenant_id, ticket_id, updated_at)
+        ) WITHOUT ROWID;
+        CREATE INDEX zendesk_own_updates_created ON zendesk_own_updates (created_at);
+        """,
+    )

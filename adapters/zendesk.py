@@ -1,0 +1,457 @@
+"""Zendesk adapter on zenpy: implements ``connector.domain.TicketDesk`` and returns our dataclasses.
+
+Transport seam (INTEGRATIONS §1.6). zenpy builds every URL as ``{protocol}://{subdomain}.{domain}``
+with ``protocol`` hard-coded to https per API object, and its response handlers only accept
+responses whose URL contains that host. Rather than the process-wide ``ZENPY_FORCE_*`` variables,
+each client is pointed at its own base URL: the URL's host is split at its first dot into
+``subdomain`` and ``domain`` (``acme.zendesk.com`` → ``acme`` + ``zendesk.com``;
+``127.0.0.1:8123`` → ``127`` + ``0.0.1:8123``) and ``protocol`` is set on the client's API
+objects. The client gets our own ``requests.Session`` (``_CountingSession``) that counts API
+calls, remembers the last ``Retry-After`` and mounts zenpy's default retry adapter for both
+schemes.
+
+Rate limits: zenpy sleeps out ``Retry-After`` on a 429 and re-sends, within ``ratelimit_budget``
+seconds. zenpy spends that budget cumulatively over a client's life, so it is reset at the start
+of every operation: each operation may wait at most the budget, then fails with a
+``TransientError`` carrying ``retry_after`` (the worker's backoff honours it).
+
+Threads: zenpy keeps per-request state on its API objects (the dirty object being sent, the
+budget), so each thread gets its own zenpy client; the adapter itself is shared.
+
+Reads that need sideloads (the requester's name and email with the ticket, export pages) use
+zenpy's transport (``Api._get``, so auth, 429 handling and error checks stay zenpy's) and read
+the JSON directly; zenpy's object layer would drop the sideload and cost one more call.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from zenpy import Zenpy
+from zenpy.lib.api import BaseApi
+from zenpy.lib.api_objects import Comment as ZComment
+from zenpy.lib.api_objects import Ticket as ZTicket
+from zenpy.lib.api_objects import Trigger as ZTrigger
+from zenpy.lib.api_objects import User as ZUser
+from zenpy.lib.api_objects import Webhook as ZWebhook
+from zenpy.lib.exception import APIException, RatelimitBudgetExceeded, ZenpyException
+
+from connector.domain import Comment, Person, Ticket
+from connector.errors import ConfigError, PermanentError, TransientError
+from connector.zendesk.loop_safety import has_marker, is_deskguard_comment, marker_line, with_marker
+
+VENDOR = "zendesk"
+UPDATE_MANY_LIMIT = 100  # tickets per update_many request (Zendesk's limit, INTEGRATIONS §1.3)
+_RETRYABLE = {409, 429, 500, 502, 503, 504}
+
+
+@dataclass(frozen=True)
+class ExportPage:
+    """One page of the incremental cursor export."""
+
+    tickets: tuple[Ticket, ...]
+    after_cursor: str | None
+    end_of_stream: bool
+
+
+def parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+
+
+def split_base_url(base_url: str) -> tuple[str, str, str]:
+    """``https://acme.zendesk.com`` → ("https", "acme", "zendesk.com"). See the module doc."""
+    parts = urlsplit(base_url.strip().rstrip("/"))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"DESKGUARD_ZENDESK_URL={base_url!r} is invalid: expected e.g. https://acme.zendesk.com")
+    if parts.path not in ("", "/"):
+        raise ConfigError(f"DESKGUARD_ZENDESK_URL={base_url!r} must not have a path")
+    subdomain, dot, domain = parts.netloc.partition(".")
+    if not dot or not subdomain or not domain:
+        raise ConfigError(f"DESKGUARD_ZENDESK_URL={base_url!r}: the host needs a dot (use 127.0.0.1, not localhost)")
+    return parts.scheme, subdomain, domain
+
+
+class _CountingSession(requests.Session):
+    """Counts every API request (per adapter and per thread) and remembers the last Retry-After."""
+
+    def __init__(self, owner: ZendeskDesk):
+        super().__init__()
+        self._owner = owner
+        self.last_retry_after: float | None = None
+        # zenpy mounts its retry adapter (3 tries on 413/503, not 429) only on sessions it creates.
+        adapter = HTTPAdapter(**Zenpy.http_adapter_kwargs())
+        self.mount("https://", adapter)
+        self.mount("http://", adapter)
+
+    def request(self, method, url, *args, **kwargs):  # type: ignore[override]
+        self._owner._count_call()
+        response = super().request(method, url, *args, **kwargs)
+        if response.status_code == 429:
+            try:
+                self.last_retry_after = float(response.headers.get("Retry-After", ""))
+            except ValueError:
+                self.last_retry_after = None
+        return response
+
+
+class ZendeskDesk:
+    """The Zendesk side of Deskguard for one account (one tenant)."""
+
+    def __init__(self, base_url: str, email: str, token: str, *, timeout: float = 15.0,
+                 ratelimit_budget: int = 60, api_user_id: int | None = None,
+                 on_own_update: Callable[[int, str], None] | None = None,
+                 on_api_user: Callable[[int], None] | None = None,
+                 job_poll_interval: float = 0.5, job_timeout: float = 300.0):
+        if not email or not token:
+            raise ConfigError("Zendesk credentials are missing: set DESKGUARD_ZENDESK_EMAIL and "
+                              "DESKGUARD_ZENDESK_API_TOKEN (stored encrypted at start-up)")
+        self.base_url = base_url.rstrip("/")
+        self._scheme, self._subdomain, self._domain = split_base_url(base_url)
+        self._email = email
+        self._token = token
+        self.timeout = timeout
+        self.ratelimit_budget = max(1, int(ratelimit_budget))
+        self._api_user_id = api_user_id
+        self.on_own_update = on_own_update
+        self.on_api_user = on_api_user
+        self.job_poll_interval = job_poll_interval
+        self.job_timeout = job_timeout
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self.api_calls = 0
+
+    def __repr__(self) -> str:  # never shows the token
+        return f"ZendeskDesk({self.base_url!r}, email={self._email!r})"
+
+    # --- plumbing ------------------------------------------------------------------------------
+    def _count_call(self) -> None:
+        with self._lock:
+            self.api_calls += 1
+        self._local.calls = getattr(self._local, "calls", 0) + 1
+
+    @property
+    def thread_api_calls(self) -> int:
+        """API calls made from the current thread (per-job figures in the worker)."""
+        return getattr(self._local, "calls", 0)
+
+    def _client(self) -> Zenpy:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            session = _CountingSession(self)
+            client = Zenpy(subdomain=self._subdomain, domain=self._domain, email=self._email, token=self._token,
+                           session=session, timeout=self.timeout, ratelimit_budget=self.ratelimit_budget,
+                           disable_cache=True)
+            for api in _apis(client):
+                api.protocol = self._scheme
+            self._local.client = client
+            self._local.session = session
+        return client
+
+    @contextmanager
+    def _call(self, operation: str) -> Iterator[Zenpy]:
+        """One adapter operation: a fresh 429 budget, and vendor errors translated at the boundary."""
+        client = self._client()
+        session: _CountingSession = self._local.session
+        session.last_retry_after = None
+        for api in _apis(client):
+            api.ratelimit_budget = self.ratelimit_budget
+        try:
+            yield client
+        except RatelimitBudgetExceeded:
+            raise TransientError(f"zendesk {operation}: still rate limited after {self.ratelimit_budget}s",
+                                 vendor=VENDOR, status=429, retry_after=session.last_retry_after) from None
+        except APIException as exc:
+            raise _api_error(operation, exc, session.last_retry_after) from None
+        except requests.HTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else None
+            cls = TransientError if status in _RETRYABLE or status is None else PermanentError
+            raise cls(f"zendesk {operation}: HTTP {status}", vendor=VENDOR, status=status) from None
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            raise TransientError(f"zendesk {operation}: {type(exc).__name__}", vendor=VENDOR) from None
+        except requests.RequestException as exc:
+            raise TransientError(f"zendesk {operation}: {type(exc).__name__}", vendor=VENDOR) from None
+        except ZenpyException as exc:
+            raise PermanentError(f"zendesk {operation}: {exc}", vendor=VENDOR) from None
+
+    def _get_json(self, client: Zenpy, path: str, **params: Any) -> dict[str, Any]:
+        api = client.tickets
+        query = urlencode({k: v for k, v in params.items() if v is not None}, safe=",[]")
+        url = f"{self._scheme}://{api.base_url}/api/v2/{path}" + (f"?{query}" if query else "")
+        return api._get(url, raw_response=True).json()
+
+    def _own_update(self, ticket_id: int, updated_at: str | None) -> None:
+        if updated_at and self.on_own_update is not None:
+            self.on_own_update(ticket_id, updated_at)
+
+    # --- identity ------------------------------------------------------------------------------
+    def current_user(self) -> dict[str, Any]:
+        with self._call("users.me") as client:
+            user = client.users.me()
+        return {"id": user.id, "name": user.name, "email": user.email, "role": user.role}
+
+    @property
+    def api_user_id(self) -> int:
+        """The Zendesk user Deskguard writes as (loop safety); looked up once and remembered."""
+        if self._api_user_id is None:
+            self._api_user_id = int(self.current_user()["id"])
+            if self.on_api_user is not None:
+                self.on_api_user(self._api_user_id)
+        return self._api_user_id
+
+    # --- reading -------------------------------------------------------------------------------
+    def get_ticket(self, ticket_id: int) -> Ticket:
+        api_user_id = self.api_user_id
+        with self._call("tickets.show") as client:
+            data = self._get_json(client, f"tickets/{int(ticket_id)}.json", include="users")
+            comments = [self._comment(c.to_dict(), api_user_id)
+                        for c in client.tickets.comments(ticket=int(ticket_id))]
+        users = {u["id"]: u for u in data.get("users", [])}
+        return _ticket(data["ticket"], users, tuple(comments))
+
+    def _comment(self, c: Mapping[str, Any], api_user_id: int | None) -> Comment:
+        via = c.get("via") or {}
+        body = c.get("body") or c.get("plain_body") or ""
+        return Comment(id=int(c["id"]), author_id=c.get("author_id"), public=bool(c.get("public")), body=body,
+                       created_at=parse_time(c.get("created_at")),
+                       via_channel=(via.get("channel") if isinstance(via, Mapping) else "") or "",
+                       by_deskguard=is_deskguard_comment(body, c.get("author_id"), api_user_id))
+
+    def get_tickets(self, ids: Sequence[int]) -> list[Ticket]:
+        """Tickets by id via show_many (100 per call), each with its description as its comment."""
+        api_user_id = self.api_user_id
+        out: list[Ticket] = []
+        for chunk in _chunks([int(i) for i in ids], 100):
+            with self._call("tickets.show_many") as client:
+                data = self._get_json(client, "tickets/show_many.json", ids=",".join(map(str, chunk)),
+                                      include="users")
+            users = {u["id"]: u for u in data.get("users", [])}
+            out.extend(_ticket(t, users, (_description(t, api_user_id),)) for t in data.get("tickets", []))
+        return out
+
+    def export_page(self, *, cursor: str | None = None, start_time: int | None = None,
+                    per_page: int = 1000, include_users: bool = False) -> ExportPage:
+        """One request to the incremental cursor export (its own limit: 10 requests/minute)."""
+        if (cursor is None) == (start_time is None):
+            raise ValueError("pass either cursor or start_time")
+        with self._call("incremental.tickets") as client:
+            data = self._get_json(client, "incremental/tickets/cursor.json", cursor=cursor, start_time=start_time,
+                                  per_page=per_page, include="users" if include_users else None)
+        users = {u["id"]: u for u in data.get("users", [])}
+        api_user_id = self._api_user_id
+        tickets = tuple(_ticket(t, users, (_description(t, api_user_id),) if t.get("description") else ())
+                        for t in data.get("tickets", []))
+        return ExportPage(tickets, data.get("after_cursor"), bool(data.get("end_of_stream")))
+
+    def export_tickets(self, start_time: int, *, per_page: int = 1000) -> Iterator[Ticket]:
+        """Every ticket changed since ``start_time``, a page (≤ 1000) per request, until end_of_stream.
+        Each ticket carries its description as its single comment (id 0: not a real comment id)."""
+        page = self.export_page(start_time=int(start_time), per_page=per_page, include_users=True)
+        while True:
+            yield from page.tickets
+            if page.end_of_stream or not page.after_cursor:
+                return
+            page = self.export_page(cursor=page.after_cursor, per_page=per_page, include_users=True)
+
+    def find_comment_with_marker(self, ticket_id: int, marker: str) -> Comment | None:
+        """The comment we wrote with this marker (crash reconciliation), or None."""
+        line = marker_line(marker)
+        api_user_id = self.api_user_id
+        with self._call("tickets.comments") as client:
+            for c in client.tickets.comments(ticket=int(ticket_id)):
+                if has_marker(c.body or "", line):
+                    return self._comment(c.to_dict(), api_user_id)
+        return None
+
+    def find_open_tickets(self, requester_email: str) -> list[Ticket]:
+        """Unsolved tickets of a requester (search API: ``type:ticket requester:EMAIL status<solved``)."""
+        email = requester_email.strip()
+        if not email or any(ch.isspace() or ch == '"' for ch in email):
+            raise PermanentError(f"not a searchable email: {requester_email!r}", vendor=VENDOR)
+        with self._call("search") as client:
+            results = [r.to_dict() for r in client.search(query=f"type:ticket requester:{email} status<solved")]
+        return [_ticket(r, {r.get("requester_id"): {"id": r.get("requester_id"), "email": email}}, ())
+                for r in results if "subject" in r]
+
+    def app_installation_settings(self, app_id: int | None = None) -> dict[str, Any]:
+        """Settings of the Deskguard app installation ({} when it is not installed).
+
+        With ``app_id`` that app's installation; otherwise the one named Deskguard, else the one
+        whose settings carry ``kill_switch``.
+        """
+        with self._call("apps.installations") as client:
+            data = self._get_json(client, "apps/installations.json")
+        installs = data.get("installations") or []
+        if app_id is not None:
+            chosen = [i for i in installs if i.get("app_id") == app_id]
+        else:
+            chosen = [i for i in installs if "deskguard" in str((i.get("settings") or {}).get("name", "")).lower()]
+            chosen = chosen or [i for i in installs if "kill_switch" in (i.get("settings") or {})]
+        return dict(chosen[0].get("settings") or {}) if chosen else {}
+
+    # --- writing (always called from inside connector.actions.execute) ---------------------------
+    def _update(self, operation: str, ticket: ZTicket) -> dict[str, Any]:
+        with self._call(operation) as client:
+            audit = client.tickets.update(ticket)
+        ticket_json = audit.ticket.to_dict() if audit.ticket else {}
+        events = audit.audit.to_dict().get("events", []) if audit.audit else []
+        comment_id = next((e.get("id") for e in events if e.get("type") == "Comment"), None)
+        updated_at = ticket_json.get("updated_at")
+        self._own_update(int(ticket.id), updated_at)
+        return {"ticket_id": int(ticket.id), "comment_id": comment_id,
+                "audit_id": audit.audit.id if audit.audit else None, "updated_at": updated_at,
+                "status": ticket_json.get("status"), "tags": list(ticket_json.get("tags") or [])}
+
+    def add_internal_note(self, ticket_id: int, body: str, *, marker: str, tags: tuple[str, ...] = (),
+                          priority: str | None = None) -> dict[str, Any]:
+        """An internal note (``public`` explicitly false: Zendesk otherwise carries over the ticket's
+        creation value); tags are added with ``additional_tags``, never replacing the others."""
+        ticket = ZTicket(id=int(ticket_id))
+        ticket.comment = ZComment(body=with_marker(body, marker), public=False)
+        if tags:
+            ticket.additional_tags = list(tags)
+        if priority:
+            ticket.priority = priority
+        return self._update("tickets.internal_note", ticket)
+
+    def public_reply(self, ticket_id: int, body: str, *, marker: str, solve: bool = True,
+                     tags: tuple[str, ...] = ()) -> dict[str, Any]:
+        ticket = ZTicket(id=int(ticket_id))
+        ticket.comment = ZComment(body=with_marker(body, marker), public=True)
+        if solve:
+            ticket.status = "solved"
+        if tags:
+            ticket.additional_tags = list(tags)
+        return self._update("tickets.public_reply", ticket)
+
+    def add_tags(self, ticket_id: int, tags: tuple[str, ...]) -> list[str]:
+        """Adds tags with the tags endpoint (PUT adds; a ``tags`` array on the ticket would replace)."""
+        with self._call("tickets.tags") as client:
+            result = client.tickets.add_tags(int(ticket_id), list(tags))
+            return [str(t) for t in result]
+
+    def set_custom_fields(self, ticket_id: int, fields: dict[int, Any]) -> None:
+        ticket = ZTicket(id=int(ticket_id), custom_fields=[{"id": int(k), "value": v} for k, v in fields.items()])
+        self._update("tickets.custom_fields", ticket)
+
+    def create_ticket(self, *, subject: str, body: str, requester_email: str, priority: str = "normal",
+                      tags: tuple[str, ...] = (), public: bool = False, marker: str = "") -> int:
+        ticket = ZTicket(subject=subject, requester=ZUser(email=requester_email, name=requester_email.split("@")[0]),
+                         comment=ZComment(body=with_marker(body, marker) if marker else body, public=public),
+                         priority=priority, tags=list(tags))
+        with self._call("tickets.create") as client:
+            audit = client.tickets.create(ticket)
+        return int(audit.ticket.id)
+
+    def update_many(self, changes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Apply per-ticket changes (each a dict with ``id``) in update_many jobs of ≤ 100 tickets,
+        following each job to completion. Returns one result per ticket (``success`` false on failure)."""
+        results: list[dict[str, Any]] = []
+        for chunk in _chunks(list(changes), UPDATE_MANY_LIMIT):
+            tickets = []
+            for change in chunk:
+                if "id" not in change:
+                    raise ValueError("every change needs the ticket id")
+                tickets.append(ZTicket(**{k: v for k, v in change.items()}))
+            with self._call("tickets.update_many") as client:
+                job = client.tickets.update(tickets)
+            results.extend(self.wait_for_job(job.id))
+        return results
+
+    def wait_for_job(self, job_id: str) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + self.job_timeout
+        while True:
+            with self._call("job_statuses.show") as client:
+                job = client.job_status(id=job_id).to_dict()
+            if job.get("status") in ("completed", "failed", "killed"):
+                results = [dict(r) for r in job.get("results") or []]
+                if job["status"] != "completed" and not results:
+                    raise PermanentError(f"zendesk job {job_id} {job['status']}: {job.get('message')}", vendor=VENDOR)
+                return results
+            if time.monotonic() > deadline:
+                raise TransientError(f"zendesk job {job_id} still {job.get('status')} after {self.job_timeout}s",
+                                     vendor=VENDOR)
+            time.sleep(self.job_poll_interval)
+
+    # --- setup (webhook + trigger) ---------------------------------------------------------------
+    def find_webhooks(self, name_contains: str) -> list[dict[str, Any]]:
+        with self._call("webhooks.list") as client:
+            return [w.to_dict() for w in client.webhooks.list(filter=name_contains)]
+
+    def create_webhook(self, *, name: str, endpoint: str) -> dict[str, Any]:
+        hook = ZWebhook(name=name, endpoint=endpoint, http_method="POST", request_format="json", status="active",
+                        subscriptions=["conditional_ticket_events"])
+        with self._call("webhooks.create") as client:
+            return client.webhooks.create(hook).to_dict()
+
+    def webhook_signing_secret(self, webhook_id: str) -> str:
+        with self._call("webhooks.signing_secret") as client:
+            secret = client.webhooks.show_secret(webhook_id)
+        return secret["secret"] if isinstance(secret, Mapping) else secret.secret
+
+    def list_triggers(self) -> list[dict[str, Any]]:
+        with self._call("triggers.list") as client:
+            return [t.to_dict() for t in client.triggers()]
+
+    def create_trigger(self, *, title: str, conditions: dict[str, Any], actions: list[dict[str, Any]]) -> dict[str, Any]:
+        with self._call("triggers.create") as client:
+            return client.triggers.create(ZTrigger(title=title, conditions=conditions, actions=actions)).to_dict()
+
+
+# --- mapping to our dataclasses -------------------------------------------------------------------
+def _ticket(t: Mapping[str, Any], users: Mapping[Any, Mapping[str, Any]], comments: tuple[Comment, ...]) -> Ticket:
+    requester = users.get(t.get("requester_id")) or {}
+    via = t.get("via") or {}
+    return Ticket(
+        id=int(t["id"]), subject=t.get("subject") or t.get("raw_subject") or "",
+        requester=Person(t.get("requester_id"), requester.get("name") or "", requester.get("email") or ""),
+        status=t.get("status") or "", tags=tuple(t.get("tags") or ()),
+        custom_fields={int(f["id"]): f.get("value") for f in t.get("custom_fields") or ()},
+        channel=(via.get("channel") if isinstance(via, Mapping) else "") or "", priority=t.get("priority"),
+        created_at=parse_time(t.get("created_at")), updated_at=parse_time(t.get("updated_at")), comments=comments)
+
+
+def _description(t: Mapping[str, Any], api_user_id: int | None) -> Comment:
+    """The ticket's description as a comment (id 0: the export and show_many carry no comment ids)."""
+    body = t.get("description") or ""
+    author = t.get("submitter_id")
+    via = t.get("via") or {}
+    return Comment(id=0, author_id=author, public=bool(t.get("is_public", True)), body=body,
+                   created_at=parse_time(t.get("created_at")),
+                   via_channel=(via.get("channel") if isinstance(via, Mapping) else "") or "",
+                   by_deskguard=is_deskguard_comment(body, author, api_user_id))
+
+
+def _api_error(operation: str, exc: APIException, retry_after: float | None) -> Exception:
+    response = getattr(exc, "response", None)
+    status = response.status_code if response is not None else None
+    detail = ""
+    if response is not None:
+        try:
+            body = response.json()
+            detail = " ".join(str(body.get(k, "")) for k in ("error", "description") if body.get(k))
+        except ValueError:
+            detail = ""
+    message = f"zendesk {operation}: HTTP {status} {detail}".strip()
+    if status in _RETRYABLE:
+        return TransientError(message, vendor=VENDOR, status=status, retry_after=retry_after if status == 429 else None)
+    return PermanentError(message, vendor=VENDOR, status=status)
+
+
+def _apis(client: Zenpy) -> list[BaseApi]:
+    return [v for v in vars(client).values() if isinstance(v, BaseApi)]
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
