@@ -8,12 +8,8 @@ import pytest
 
 from connector import audit
 from connector.domain import (
-    CustomerSummary,
     Dispute,
     Entities,
-    Fulfillment,
-    Money,
-    Order,
     PaymentContext,
 )
 from connector.errors import KillSwitchEngaged, TransientError
@@ -21,17 +17,10 @@ from connector.pipeline import process_ticket, set_category_modes, stages
 from connector.pipeline.context import TicketContext
 from connector.pipeline.engine import STAGES, run_stages
 from connector.pipeline.testing import FakeClassifier, FakeDesk, FakeOrders, FakePayments, make_reading
+from connector.pipeline.testing import make_order as shipped_order
 from connector.tenants import set_kill_switch
 
 TENANT = "acme"
-
-
-def shipped_order(email="jane@example.com", name="#1001", spend="120.00", tags=()):
-    return Order(id=f"gid://shopify/Order/{name[1:]}", name=name, email=email, created_at=None,
-                 financial_status="PAID", fulfillment_status="FULFILLED", total=Money("49.90", "EUR"),
-                 fulfillments=(Fulfillment(status="IN_TRANSIT", tracking_company="DHL", tracking_number="JD0001",
-                                           tracking_url="https://track.example/JD0001"),),
-                 customer=CustomerSummary(email=email, order_count=2, lifetime_spend=Money(spend, "EUR"), tags=tags))
 
 
 @pytest.fixture
@@ -89,7 +78,7 @@ def test_auto_replies_with_tracking_and_notice_and_solves(runtime, desk):
     assert result.outcome == "auto_reply", result.reason
     [(kind, _, data)] = writes(desk)
     assert kind == "public_reply" and data["solve"] is True
-    assert "https://track.example/JD0001" in data["body"]
+    assert "https://track.example/JD1001" in data["body"]
     assert "written automatically" in data["body"]
     assert desk.tickets[1].status == "solved"
 
@@ -157,7 +146,7 @@ def test_vendor_outage_continues_without_context_and_says_so(runtime, desk):
     assert result.outcome == "assist_note"  # no order → the WISMO prerequisite fails
     body = writes(desk)[0][2]["body"]
     assert "Shopify unavailable right now (503)" in body
-    assert "Stripe is not connected" in body
+    assert "no Stripe context" in body
 
 
 def test_privacy_rule_hides_other_peoples_orders(runtime, desk):
@@ -167,7 +156,7 @@ def test_privacy_rule_hides_other_peoples_orders(runtime, desk):
     result = process_ticket(runtime, TENANT, 1)
     assert result.outcome == "assist_note"
     body = writes(desk)[0][2]["body"]
-    assert "JD0001" not in body and "track.example" not in body
+    assert "JD1001" not in body and "track.example" not in body
     assert "belong to another email" in body
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from connector import actions, audit, logs
 from connector.db import transaction
 from connector.domain import DESKGUARD_MARKER, Reading, TicketText, to_dict
-from connector.errors import PermanentError, TransientError
+from connector.errors import ConfigError, PermanentError, TransientError
 from connector.pipeline import caps, golive, policy, replies, rules, seams
 from connector.pipeline.brief import decision_brief
 from connector.pipeline.context import (
@@ -98,10 +98,13 @@ def placeholder_reading() -> Reading:
 
 
 def classify(rt: Runtime, ctx: TicketContext) -> TicketContext:
+    classifier = None
     if rt.has_service("classifier"):
-        ctx.reading = rt.service("classifier", ctx.tenant_id).classify(ctx.text)
-    else:
-        ctx.reading = placeholder_reading()
+        try:
+            classifier = rt.service("classifier", ctx.tenant_id)
+        except ConfigError:
+            classifier = None
+    ctx.reading = classifier.classify(ctx.text) if classifier is not None else placeholder_reading()
     ctx.injection_hits = find_injection(ctx.ticket.subject or "", ctx.latest.body if ctx.latest else "")
     return ctx
 
@@ -128,13 +131,23 @@ def _vendor_call(ctx: TicketContext, vendor: str, fn, *args, **kwargs) -> Any:
     return None
 
 
+def _service(rt: Runtime, ctx: TicketContext, name: str, label: str) -> Any:
+    """The vendor service, or None (with a note for the brief) when it is not set up for this tenant."""
+    if not rt.has_service(name):
+        ctx.enrichment.notes.append(f"{label} is not connected: no {label} context")
+        return None
+    try:
+        return rt.service(name, ctx.tenant_id)
+    except ConfigError:
+        ctx.enrichment.notes.append(f"{label} is not configured for this account: no {label} context")
+        return None
+
+
 def enrich(rt: Runtime, ctx: TicketContext) -> TicketContext:
     e = ctx.enrichment
     email = ctx.requester_email
-    if not rt.has_service("shopify"):
-        e.notes.append("Shopify is not connected: no order context")
-    elif email or ctx.reading.entities.order_numbers:
-        shop = rt.service("shopify", ctx.tenant_id)
+    shop = _service(rt, ctx, "shopify", "Shopify")
+    if shop is not None and (email or ctx.reading.entities.order_numbers):
         found = {}
         by_email = _vendor_call(ctx, "Shopify", shop.find_orders, email=email) if email else []
         for o in by_email or ():
@@ -144,14 +157,13 @@ def enrich(rt: Runtime, ctx: TicketContext) -> TicketContext:
                 for o in _vendor_call(ctx, "Shopify", shop.find_orders, order_name=name) or ():
                     found[o.id] = o
         visible = seams.visible_orders(list(found.values()), email)
-        e.orders = sorted(visible, key=lambda o: (o.created_at is None, o.created_at), reverse=True)
+        e.orders = sorted(visible, key=lambda o: (o.created_at is not None, o.created_at or 0), reverse=True)
         e.hidden_orders = len(found) - len(visible)
         e.customer = next((o.customer for o in e.orders if o.customer is not None), None)
         e.agent_order_summaries = [s for s in (seams.agent_order_summary(o) for o in e.orders[:5]) if s]
-    if not rt.has_service("stripe"):
-        e.notes.append("Stripe is not connected: no payment context")
-    elif email:
-        e.payments = _vendor_call(ctx, "Stripe", rt.service("stripe", ctx.tenant_id).payment_context, email)
+    stripe = _service(rt, ctx, "stripe", "Stripe")
+    if stripe is not None and email:
+        e.payments = _vendor_call(ctx, "Stripe", stripe.payment_context, email)
     return ctx
 
 

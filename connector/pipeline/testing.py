@@ -15,7 +15,10 @@ from typing import Any
 from connector.domain import (
     DESKGUARD_MARKER,
     Comment,
+    CustomerSummary,
     Entities,
+    Fulfillment,
+    Money,
     Order,
     PaymentContext,
     Person,
@@ -142,6 +145,17 @@ def make_reading(category: str = "order_status", confidence: float = 0.97, **kw:
     }
     fields.update(kw)
     return Reading(category=category, confidence=confidence, **fields)
+
+
+def make_order(email: str = "jane@example.com", name: str = "#1001", *, spend: str = "120.00",
+               tags: tuple[str, ...] = (), tracking: bool = True) -> Order:
+    """A paid, shipped order (with DHL tracking unless ``tracking=False``)."""
+    fulfillments = (Fulfillment(status="IN_TRANSIT", tracking_company="DHL", tracking_number=f"JD{name[1:]}",
+                                tracking_url=f"https://track.example/JD{name[1:]}"),) if tracking else ()
+    return Order(id=f"gid://shopify/Order/{name[1:]}", name=name, email=email, created_at=None,
+                 financial_status="PAID", fulfillment_status="FULFILLED" if tracking else "UNFULFILLED",
+                 total=Money("49.90", "EUR"), fulfillments=fulfillments,
+                 customer=CustomerSummary(email=email, order_count=2, lifetime_spend=Money(spend, "EUR"), tags=tags))
 
 
 class FakeOrders:
