@@ -7,6 +7,7 @@ PNG with zlib keeps the package build free of image libraries and byte-for-byte 
 
 from __future__ import annotations
 
+import functools
 import struct
 import zlib
 
@@ -112,5 +113,6 @@ def draw_logo(size: int) -> np.ndarray:
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
+@functools.lru_cache(maxsize=4)
 def logo_png(size: int) -> bytes:
     return png_bytes(draw_logo(size))
