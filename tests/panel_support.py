@@ -13,6 +13,8 @@ from connector.domain import Entities, Reading, to_dict
 from connector.panel.auth import issue_token
 from connector.tenants import ensure_tenant
 
+TENANT = "acme"  # the tenant of the shared `runtime` fixture (tests/conftest.py)
+
 
 def reading(category: str = "order_status", confidence: float = 0.93, **kw: Any) -> Reading:
     defaults = dict(

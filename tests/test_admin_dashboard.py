@@ -7,8 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import TENANT
-from panel_support import add_decision, agent_headers, tenant_with_token
+from panel_support import TENANT, add_decision, agent_headers, tenant_with_token
 
 from connector import tenants
 from connector.panel import charts

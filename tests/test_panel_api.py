@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import TENANT
-from panel_support import add_decision, agent_headers, tenant_with_token
+from panel_support import TENANT, add_decision, agent_headers, tenant_with_token
 
 from connector import audit, tenants
 from connector.panel.auth import issue_token, revoke_token

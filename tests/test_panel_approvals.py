@@ -7,8 +7,7 @@ the commerce area's own tests drive the real stripe SDK against the emulator.
 from __future__ import annotations
 
 import pytest
-from conftest import TENANT
-from panel_support import agent_headers, tenant_with_token
+from panel_support import TENANT, agent_headers, tenant_with_token
 
 from connector import tenants
 from connector.domain import Refund

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import TENANT
-from panel_support import add_decision, agent_headers
+from panel_support import TENANT, add_decision, agent_headers
 
 from connector.cli import cli
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-WIDTH, HEIGHT = 640, 200
-PAD_L, PAD_R, PAD_T, PAD_B = 40, 10, 12, 28
+WIDTH, HEIGHT = 560, 200
+PAD_L, PAD_R, PAD_T, PAD_B = 44, 10, 12, 30
 AUTO_COLOUR = "#038153"
 OTHER_COLOUR = "#1f73b7"
 LINE_COLOUR = "#ad5918"
@@ -34,19 +34,19 @@ def _x_labels(days: Sequence[dict[str, Any]], x_of) -> list[str]:
     out = []
     for i, d in enumerate(days):
         if i % every == 0 or i == n - 1:
-            out.append(f'<text x="{x_of(i):.1f}" y="{HEIGHT - 8}" text-anchor="middle" font-size="11"'
+            out.append(f'<text x="{x_of(i):.1f}" y="{HEIGHT - 8}" text-anchor="middle" font-size="13"'
                        f' fill="#5f6b7a">{escape(d["date"][5:])}</text>')
     return out
 
 
 def _frame(title: str, desc: str, body: list[str], legend: list[tuple[str, str]]) -> Markup:
-    items = "".join(f'<rect x="{PAD_L + i * 110}" y="0" width="10" height="10" fill="{c}"/>'
-                    f'<text x="{PAD_L + i * 110 + 14}" y="9" font-size="11" fill="#1f2933">{escape(t)}</text>'
+    items = "".join(f'<rect x="{PAD_L + i * 130}" y="1" width="11" height="11" fill="{c}"/>'
+                    f'<text x="{PAD_L + i * 130 + 15}" y="11" font-size="13" fill="#1f2933">{escape(t)}</text>'
                     for i, (t, c) in enumerate(legend))
     return Markup(
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT + 14}" role="img" aria-label="{escape(title)}"'
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT + 16}" role="img" aria-label="{escape(title)}"'
         f' xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title><desc>{escape(desc)}</desc>'
-        f'<g>{items}</g><g transform="translate(0,14)">{"".join(body)}</g></svg>')
+        f'<g>{items}</g><g transform="translate(0,16)">{"".join(body)}</g></svg>')
 
 
 def _axes(y_max_label: str) -> list[str]:
@@ -54,8 +54,8 @@ def _axes(y_max_label: str) -> list[str]:
     return [
         f'<line x1="{PAD_L}" y1="{bottom}" x2="{WIDTH - PAD_R}" y2="{bottom}" stroke="#d8dee4"/>',
         f'<line x1="{PAD_L}" y1="{PAD_T}" x2="{WIDTH - PAD_R}" y2="{PAD_T}" stroke="#eef1f4"/>',
-        f'<text x="{PAD_L - 6}" y="{PAD_T + 4}" text-anchor="end" font-size="11" fill="#5f6b7a">{escape(y_max_label)}</text>',
-        f'<text x="{PAD_L - 6}" y="{bottom + 4}" text-anchor="end" font-size="11" fill="#5f6b7a">0</text>',
+        f'<text x="{PAD_L - 6}" y="{PAD_T + 4}" text-anchor="end" font-size="13" fill="#5f6b7a">{escape(y_max_label)}</text>',
+        f'<text x="{PAD_L - 6}" y="{bottom + 4}" text-anchor="end" font-size="13" fill="#5f6b7a">0</text>',
     ]
 
 

@@ -181,8 +181,8 @@
     return h("section", { id: "feedback", "aria-label": "Feedback" }, [
       h("h2", { text: "Was Deskguard right?" }),
       h("div", { className: "row" }, [
-        h("button", { id: "feedback-right", type: "button", text: "👍 Right", onclick: function () { send({ verdict: "right" }); } }),
-        h("button", { id: "feedback-wrong", type: "button", text: "👎 Wrong", onclick: function () { send({ verdict: "wrong" }); } })
+        h("button", { id: "feedback-right", type: "button", text: "✓ Right", onclick: function () { send({ verdict: "right" }); } }),
+        h("button", { id: "feedback-wrong", type: "button", text: "✗ Wrong", onclick: function () { send({ verdict: "wrong" }); } })
       ]),
       h("div", { className: "row" }, [
         select,

@@ -1,0 +1,241 @@
+"""The side panel and dashboard in headless Chromium.
+
+The production page (/panel/app) is loaded as Zendesk would frame it. A stand-in for the ZAF
+client (connector/panel/static/zaf-shim.js, the same file the demo page uses) is injected before
+any page script runs; it records `invoke` calls and performs `request` with the secure token
+substituted, like the Zendesk proxy. The real ZAF SDK URL is blocked, so nothing leaves the
+machine. Effects are checked where they land: the recorded insert call and the feedback row in
+SQLite.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from panel_support import TENANT, add_decision
+
+from connector import tenants
+from connector.panel.auth import issue_token
+from connector.sandbox import serve_in_thread
+from connector.web import create_app
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def _find(*names: str) -> str | None:
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+CHROMIUM = _find("chromium", "chromium-browser", "google-chrome")
+CHROMEDRIVER = _find("chromedriver")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if not CHROMIUM or not CHROMEDRIVER:
+        pytest.skip("headless Chromium is not installed (apt-get install chromium chromium-driver, "
+                    "or `make browser`)")
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[dev]')")
+    from selenium.webdriver.chrome.service import Service
+
+    os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager reach for the network
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-extensions", "--no-first-run",
+                "--disable-sync", "--disable-component-update", "--hide-scrollbars",
+                f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def sidecar(runtime):
+    server = serve_in_thread(create_app(runtime=runtime))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+SHIM = (Path(__file__).resolve().parents[2] / "connector" / "panel" / "static" / "zaf-shim.js").read_text()
+REPLY = "Hi Jane, your order #1001 shipped today with DHL (JD0002)."
+
+
+@contextlib.contextmanager
+def zaf_stand_in(driver, *, sidecar_url: str, token: str, ticket_id: int, role: str = "agent",
+                 agent_id: int = 501):
+    """Inject the ZAF stand-in into every page loaded inside the block."""
+    config = {"settings": {"sidecar_url": sidecar_url, "kill_switch": False, "default_mode": "assist",
+                           "auto_categories": ""},
+              "secure": {"api_token": token},
+              "context": {"ticket.id": ticket_id, "currentUser": {"id": agent_id, "name": "Ana Agent", "role": role}}}
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*zdassets.com*"]})
+    script = driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {
+        "source": f"window.DESKGUARD_ZAF_SHIM = {json.dumps(config)};\n{SHIM}"})
+    try:
+        yield
+    finally:
+        driver.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]})
+
+
+def full_page_screenshot(driver, path: Path) -> None:
+    """The whole page at the current width (a plain screenshot stops at the viewport)."""
+    driver.execute_script("window.scrollTo(0, 0)")
+    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}})
+    path.write_bytes(base64.b64decode(shot["data"]))
+
+
+def wait_for(driver, condition, timeout: float = 10):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(condition)
+
+
+def state_is(*states):
+    def check(driver):
+        return driver.execute_script("return document.getElementById('app').getAttribute('data-state')") in states
+    return check
+
+
+def text_of(driver, css: str) -> str:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.CSS_SELECTOR, css).text
+
+
+def click(driver, css: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(By.CSS_SELECTOR, css).click()
+
+
+def test_side_panel_renders_inserts_and_records_feedback(browser, sidecar, runtime, artifacts):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    db = runtime.db
+    token = issue_token(db, TENANT)[1]
+    decision_id = add_decision(db, TENANT, 7, category="order_status", confidence=0.93, suggested_reply=REPLY)
+    browser.set_window_size(320, 1000)
+    with zaf_stand_in(browser, sidecar_url=sidecar.url, token=token, ticket_id=7):
+        browser.get(f"{sidecar.url}/panel/app?origin=https://acme.zendesk.com&app_guid=test")
+        wait_for(browser, state_is("processed", "error"))
+        assert browser.execute_script("return document.getElementById('app').dataset.state") == "processed"
+
+        assert text_of(browser, "#category").lower() == "order status"
+        assert text_of(browser, "#confidence") == "93%"
+        assert "shipping problem 4%" in text_of(browser, "#runners-up")
+        assert "sentiment: negative" in text_of(browser, ".chips") and "urgency: high" in text_of(browser, ".chips")
+        assert "mentions order #1001" in text_of(browser, "#reasons")
+        assert text_of(browser, "#outcome").lower() == "assist note"
+        context = text_of(browser, "#context")
+        assert "#1001" in context and "49.90 EUR" in context and "JD0002" in context
+        assert text_of(browser, "#suggested-reply") == REPLY
+        # fits the 320 px sidebar: nothing overflows sideways
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= 320
+
+        click(browser, "#insert-reply")
+        wait_for(browser, lambda d: text_of(d, "#insert-reply") == "Inserted ✓")
+        calls = browser.execute_script("return window.__zafCalls")
+        assert ["ticket.editor.insert", REPLY] in calls["invoke"]
+        # every call went through the proxy path with the secure setting
+        assert calls["request"] and all(r["secure"] for r in calls["request"])
+        assert token not in browser.page_source
+
+        click(browser, "#feedback-right")
+        wait_for(browser, lambda d: "You said: right" in text_of(d, "#feedback-status"))
+        rows = db.conn.execute("SELECT decision_id, agent_id, verdict, correct_category, source FROM feedback"
+                               " WHERE tenant_id = ?", (TENANT,)).fetchall()
+        assert rows == [(decision_id, "501", "right", "order_status", "panel")]
+
+        Select(browser.find_element(By.ID, "feedback-category")).select_by_value("shipping_problem")
+        click(browser, "#feedback-save")
+        wait_for(browser, lambda d: "shipping problem" in text_of(d, "#feedback-status"))
+        rows = db.conn.execute("SELECT verdict, correct_category FROM feedback WHERE tenant_id = ?",
+                               (TENANT,)).fetchall()
+        assert rows == [("wrong", "shipping_problem")]
+        full_page_screenshot(browser, artifacts / "side-panel.png")
+    assert (artifacts / "side-panel.png").stat().st_size > 0
+
+
+def test_unprocessed_ticket_and_admin_kill_switch(browser, sidecar, runtime):
+    token = issue_token(runtime.db, TENANT)[1]
+    browser.set_window_size(320, 800)
+    with zaf_stand_in(browser, sidecar_url=sidecar.url, token=token, ticket_id=99, role="admin"):
+        browser.get(f"{sidecar.url}/panel/app")
+        wait_for(browser, state_is("not_processed", "error"))
+        assert "has not processed this ticket yet" in text_of(browser, ".state")
+        assert text_of(browser, "#kill-switch-state") == "off"
+        click(browser, "#kill-switch-toggle")
+        assert text_of(browser, "#kill-switch-toggle") == "Click again to confirm"
+        assert tenants.kill_switch_on(runtime.db, TENANT) is False
+        click(browser, "#kill-switch-toggle")
+        wait_for(browser, lambda d: text_of(d, "#kill-switch-state").startswith("ON"))
+    assert tenants.kill_switch_on(runtime.db, TENANT) is True
+
+
+def test_bad_token_shows_a_clear_error(browser, sidecar, runtime):
+    browser.set_window_size(320, 600)
+    with zaf_stand_in(browser, sidecar_url=sidecar.url, token="dgapp_wrong", ticket_id=7):
+        browser.get(f"{sidecar.url}/panel/app")
+        wait_for(browser, state_is("error"))
+        assert "API token is missing or not valid" in text_of(browser, ".state-error")
+
+
+def test_demo_page_works_in_a_plain_browser(browser, runtime, config):
+    rt = type(runtime)(config | {"demo_mode": "true"})
+    add_decision(rt.db, TENANT, 3, suggested_reply=REPLY)
+    server = serve_in_thread(create_app(runtime=rt))
+    try:
+        browser.set_window_size(360, 900)
+        browser.get(f"{server.url}/panel/demo?tenant={TENANT}&ticket=3")
+        wait_for(browser, state_is("processed", "error"))
+        click(browser, "#insert-reply")
+        wait_for(browser, lambda d: text_of(d, "#demo-inserted-text") == REPLY)
+    finally:
+        server.stop()
+        rt.close()
+
+
+def test_admin_dashboard_on_a_phone(browser, sidecar, runtime, artifacts):
+    from selenium.webdriver.common.by import By
+
+    for i, outcome in enumerate(("auto_reply", "assist_note", "escalate", "auto_reply")):
+        add_decision(runtime.db, TENANT, 100 + i, outcome=outcome, cost_usd=0.001)
+    browser.set_window_size(390, 900)
+    browser.get(f"{sidecar.url}/admin/")
+    browser.find_element(By.ID, "token").send_keys("test-admin-token")
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    wait_for(browser, lambda d: d.find_elements(By.ID, "card-processed"))
+    assert text_of(browser, "#card-automation .value") == "50%"
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    browser.find_element(By.CSS_SELECTOR, "#decisions a").click()
+    wait_for(browser, lambda d: "Audit trail" in d.page_source)
+    assert "Ticket #103" in browser.find_element(By.TAG_NAME, "h1").text
+    browser.back()
+    wait_for(browser, lambda d: d.find_elements(By.ID, "card-processed"))
+    full_page_screenshot(browser, artifacts / "admin-dashboard-phone.png")
