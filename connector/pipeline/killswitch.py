@@ -122,7 +122,8 @@ def schedule_tenants(scheduler, runtime: Runtime) -> list[str]:
         if job_id in existing:
             continue
         scheduler.add_job(sync_tick, "interval", seconds=interval, args=(runtime, tenant_id), id=job_id,
-                          replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=interval)
+                          replace_existing=True, max_instances=1, coalesce=True,
+                          misfire_grace_time=max(1, int(interval)))
         added.append(tenant_id)
     return added
 

@@ -176,6 +176,9 @@ def reply_ready(ctx: TicketContext) -> RuleVerdict:
         return RuleVerdict("reply_ready", "fail", "no reply available for this category and language")
     if s.problems:
         return RuleVerdict("reply_ready", "fail", "reply rejected by the promise checker: " + "; ".join(s.problems))
+    wanted = ctx.reading.language or "en"
+    if s.language != wanted:
+        return RuleVerdict("reply_ready", "fail", f"no {s.source} reply in the customer's language ({wanted})")
     return RuleVerdict("reply_ready", "pass", f"{s.source} reply in {s.language}")
 
 
@@ -193,14 +196,12 @@ def single_order_with_tracking(ctx: TicketContext) -> RuleVerdict:
     order = orders[0]
     if order.cancelled_at is not None:
         return RuleVerdict("single_order_with_tracking", "fail", f"order {order.name} is cancelled")
-    try:
-        from connector.commerce.wismo import wismo_ready
-    except ImportError:
-        ready = _has_tracking(order)
-    else:
-        ready = bool(wismo_ready(orders))
+    from connector.pipeline.seams import wismo_ready
+
+    verdict = wismo_ready(orders)
+    ready, why = verdict if verdict is not None else (_has_tracking(order), "")
     if not ready:
-        return RuleVerdict("single_order_with_tracking", "fail", f"order {order.name} has no tracking yet")
+        return RuleVerdict("single_order_with_tracking", "fail", why or f"order {order.name} has no tracking yet")
     return RuleVerdict("single_order_with_tracking", "pass", f"order {order.name} with tracking")
 
 

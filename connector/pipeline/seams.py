@@ -96,35 +96,42 @@ def restore_value(value: str, placeholders: Mapping[str, str]) -> str:
 
 
 # --- commerce (issue #6) ------------------------------------------------------------------
-def visible_orders(orders: list[Order], requester_email: str, confirmed_emails: Iterable[str] = ()) -> list[Order]:
-    """The privacy rule: only orders placed with the requester's own (or a confirmed) email."""
-    fn = _fn([("connector.commerce.privacy", "visible_orders"), ("connector.commerce.wismo", "visible_orders"),
-              ("connector.commerce", "visible_orders"), ("adapters.shopify", "visible_orders")])
+def visible_orders(orders: list[Order], requester_email: str,
+                   confirmed_emails: Iterable[str] = ()) -> tuple[list[Order], int]:
+    """The privacy rule: (orders placed with the requester's own or a confirmed email, number withheld)."""
+    fn = _fn([("connector.commerce.privacy", "visible_orders")])
     if fn is not None:
-        return list(fn(orders, requester_email, tuple(confirmed_emails)))
+        result = fn(orders, requester_email, tuple(confirmed_emails))
+        if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], int):
+            return list(result[0]), int(result[1])
+        visible = list(result)
+        return visible, len(orders) - len(visible)
     allowed = {e.strip().lower() for e in (requester_email, *confirmed_emails) if e}
-    return [o for o in orders if (o.email or "").strip().lower() in allowed]
+    visible = [o for o in orders if (o.email or "").strip().lower() in allowed]
+    return visible, len(orders) - len(visible)
 
 
-def wismo_ready(orders: list[Order]) -> bool | None:
-    """None when the commerce area is not installed (the pipeline then checks tracking itself)."""
+def wismo_ready(orders: list[Order]) -> tuple[bool, str] | None:
+    """(ready, why), or None when the commerce area is not installed (the pipeline checks itself)."""
     fn = _fn([("connector.commerce.wismo", "wismo_ready")])
-    return None if fn is None else bool(fn(orders))
+    if fn is None:
+        return None
+    result = fn(orders)
+    if isinstance(result, tuple):
+        return bool(result[0]), str(result[1])
+    return bool(result), ""
 
 
 def wismo_customer_text(order: Order, language: str, name: str) -> str | None:
-    fn = _fn([("connector.commerce.wismo", "customer_text"), ("connector.commerce.wismo", "wismo_text"),
-              ("connector.commerce.wismo", "customer_message")])
-    if fn is None:
+    """The commerce area's order-status answer (English only), or None."""
+    if language not in ("", "en"):
         return None
-    try:
-        return fn(order, language=language, name=name) or None
-    except TypeError:
-        return fn(order) or None
+    fn = _fn([("connector.commerce.wismo", "customer_answer")])
+    return (fn(order, customer_name=name) or None) if fn is not None else None
 
 
 def agent_order_summary(order: Order) -> str | None:
-    fn = _fn([("connector.commerce.wismo", "agent_summary"), ("connector.commerce.wismo", "order_summary")])
+    fn = _fn([("connector.commerce.wismo", "agent_summary")])
     return (fn(order) or None) if fn is not None else None
 
 

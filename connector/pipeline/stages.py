@@ -126,8 +126,11 @@ def _vendor_call(ctx: TicketContext, vendor: str, fn, *args, **kwargs) -> Any:
         ctx.enrichment.notes.append(f"{vendor} unavailable right now ({exc.status or 'timeout'}): "
                                     f"continuing without {vendor} context")
     except PermanentError as exc:
-        ctx.enrichment.notes.append(f"{vendor} refused the lookup ({exc.status or 'error'}): "
-                                    f"continuing without {vendor} context")
+        if str(getattr(exc, "code", "")).endswith("not_connected"):
+            ctx.enrichment.notes.append(f"{vendor} is not connected for this account: no {vendor} context")
+        else:
+            ctx.enrichment.notes.append(f"{vendor} refused the lookup ({exc.status or 'error'}): "
+                                        f"continuing without {vendor} context")
     return None
 
 
@@ -156,9 +159,8 @@ def enrich(rt: Runtime, ctx: TicketContext) -> TicketContext:
             if not any(o.name == name for o in found.values()):
                 for o in _vendor_call(ctx, "Shopify", shop.find_orders, order_name=name) or ():
                     found[o.id] = o
-        visible = seams.visible_orders(list(found.values()), email)
-        e.orders = sorted(visible, key=lambda o: (o.created_at is not None, o.created_at or 0), reverse=True)
-        e.hidden_orders = len(found) - len(visible)
+        visible, e.hidden_orders = seams.visible_orders(list(found.values()), email)
+        e.orders = sorted(visible, key=lambda o: o.created_at.timestamp() if o.created_at else 0, reverse=True)
         e.customer = next((o.customer for o in e.orders if o.customer is not None), None)
         e.agent_order_summaries = [s for s in (seams.agent_order_summary(o) for o in e.orders[:5]) if s]
     stripe = _service(rt, ctx, "stripe", "Stripe")
@@ -205,7 +207,7 @@ def suggest_reply(rt: Runtime, ctx: TicketContext) -> TicketContext:
     elif r.category == "order_status" and len(orders) == 1:
         wismo = seams.wismo_customer_text(orders[0], language, name)
         if wismo:
-            text, lang, source = wismo, language, "wismo"
+            text, lang, source = wismo, "en", "wismo"
     if text is None:
         filled = replies.fill(r.category, language, name=name, orders=orders,
                               answer=ctx.policy.answers.get(r.category, ""))
