@@ -200,8 +200,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Admin API access token (shpat_...; scopes read_orders, read_customers, write_orders for approved "
             "cancellations). Stored encrypted for the env tenant at start-up.", secret=True, section="shopify"),
     Setting("shopify_api_secret", "SHOPIFY_API_SECRET", None,
-            "The app's client secret: verifies X-Shopify-Hmac-Sha256 on /webhooks/shopify/<tenant>. Unset: "
-            "every Shopify webhook is refused with 401.", secret=True, section="shopify"),
+            "The app's client secret: verifies X-Shopify-Hmac-Sha256 on /webhooks/shopify[/<tenant>]. During a "
+            "rotation give new,old (Shopify may sign with the old one for up to an hour). Unset: every Shopify "
+            "webhook is refused with 401.", secret=True, section="shopify"),
     Setting("shopify_api_version", "SHOPIFY_API_VERSION", "2025-01",
             "Shopify Admin API version (YYYY-MM). The GraphQL documents are validated against 2025-01.",
             parse=_shopify_api_version, section="shopify"),

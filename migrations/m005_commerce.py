@@ -58,3 +58,30 @@ def m005_approvals(db):
         CREATE INDEX approvals_state ON approvals (tenant_id, state);
         """,
     )
+
+
+@MIGRATIONS(name="m005_shopify_webhooks")
+def m005_shopify_webhooks(db):
+    # Shopify delivers at least once: one row per X-Shopify-Webhook-Id dedupes redeliveries. The
+    # event id is kept too (older docs dedupe on it). No payload is stored: privacy topics carry
+    # personal data and are acted on in the same transaction that records the delivery.
+    from migrations import execute_statements
+
+    execute_statements(
+        db,
+        """
+        CREATE TABLE shopify_webhook_deliveries (
+            tenant_id TEXT NOT NULL REFERENCES tenants(id),
+            webhook_id TEXT NOT NULL,         -- X-Shopify-Webhook-Id
+            event_id TEXT NOT NULL DEFAULT '',  -- X-Shopify-Event-Id
+            topic TEXT NOT NULL,              -- e.g. customers/redact
+            shop_domain TEXT NOT NULL,
+            api_version TEXT NOT NULL DEFAULT '',
+            triggered_at TEXT NOT NULL DEFAULT '',
+            received_at TEXT NOT NULL,
+            outcome TEXT NOT NULL DEFAULT '',  -- what Deskguard did, e.g. erased, exported, ignored
+            PRIMARY KEY (tenant_id, webhook_id)
+        );
+        CREATE INDEX shopify_webhook_event ON shopify_webhook_deliveries (tenant_id, event_id);
+        """,
+    )

@@ -9,14 +9,18 @@ from decimal import Decimal
 
 import pytest
 import shopify
-from shopify_support import SHOP, TOKEN, shop, shop_server, shop_settings, start_shop  # noqa: F401
+import shopify_support
+from shopify_support import SHOP, TOKEN, shop_settings, start_shop
 
 from adapters.shopify import ShopifyAdmin, clean_shop_domain, normalize_email, normalize_order_name
 from connector.errors import PermanentError, TransientError
 
+shop_server = shopify_support.shop_server  # fixtures: one sandbox server per process, a fresh shop per test
+shop = shopify_support.shop
+
 
 @pytest.fixture
-def config(config, shop):  # noqa: F811 - the conftest config plus the sandbox shop
+def config(config, shop):  # the conftest config plus the sandbox shop
     return {**config, **shop_settings(shop)}
 
 

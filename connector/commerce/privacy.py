@@ -1,0 +1,311 @@
+"""Customer privacy: who may see an order, and Shopify's data-request / erasure obligations.
+
+- ``visible_orders``: never reveal an order in a reply or note unless its email matches the ticket
+  requester (or an agent confirmed the match). The rest are *withheld* and only counted.
+- ``export_customer``: what Deskguard holds about one customer, as a JSON file (mode 0600) under
+  the export directory, audited (``customers/data_request``).
+- ``erase_customer`` / ``erase_shop``: delete or tombstone that customer's (or shop's) data in our
+  tables, and turn the matching audit rows into redaction tombstones with ``audit.redact`` so
+  ``deskguard audit verify`` still passes (``customers/redact``, ``shop/redact``).
+
+How rows are matched to a customer: the email (case-insensitive) anywhere in a row's text columns
+or as the decisions' ``requester_hash``, and the Shopify customer / order GIDs from the request.
+Every decision found that way names a ticket; everything else tied to that ticket (other
+decisions, feedback, actions, jobs, approvals, audit rows) is the customer's too. Phone numbers
+are not matched (too many spellings). Other areas add their own tables with ``register_table``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import sqlite_utils
+
+from connector import audit
+from connector.audit import canonical_json, now_iso
+from connector.db import transaction
+from connector.domain import Order
+
+TOMBSTONE = canonical_json({"redacted": 1})
+
+
+# --- the privacy rule -----------------------------------------------------------------------
+def _email(value: str | None) -> str:
+    return (value or "").strip().lower()
+
+
+def visible_orders(orders: Sequence[Order], requester_email: str | None,
+                   confirmed_emails: Iterable[str] = ()) -> tuple[list[Order], int]:
+    """(orders whose email is the requester's or agent-confirmed, number withheld)."""
+    allowed = {_email(requester_email), *(_email(e) for e in confirmed_emails)} - {""}
+    visible = [o for o in orders if _email(o.email) in allowed]
+    return visible, len(orders) - len(visible)
+
+
+# --- subjects ---------------------------------------------------------------------------------
+def _gid(kind: str, value: Any) -> str:
+    text = str(value or "").strip()
+    return text if text.startswith("gid://") else (f"gid://shopify/{kind}/{text}" if text else "")
+
+
+@dataclass(frozen=True)
+class CustomerSubject:
+    email: str = ""
+    customer_id: str = ""  # Shopify customer id or GID
+    order_ids: tuple[str, ...] = ()  # Shopify order ids or GIDs
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any], orders_key: str) -> CustomerSubject:
+        customer = payload.get("customer") or {}
+        return cls(email=_email(customer.get("email")), customer_id=str(customer.get("id") or ""),
+                   order_ids=tuple(str(i) for i in payload.get(orders_key) or () if i))
+
+    @property
+    def requester_hash(self) -> str:
+        return hashlib.sha256(self.email.encode()).hexdigest() if self.email else ""
+
+    @property
+    def label(self) -> str:
+        """Names the subject in the audit log without repeating the personal data."""
+        if self.customer_id:
+            return f"customer:{_gid('Customer', self.customer_id)}"
+        return f"customer:sha256:{self.requester_hash[:16]}"
+
+    def needles(self) -> list[str]:
+        out = [self.email] if self.email else []
+        if self.customer_id:
+            out.append(_gid("Customer", self.customer_id).lower() + '"')
+        out += [_gid("Order", o).lower() + '"' for o in self.order_ids]  # the closing quote: no prefix matches
+        return out
+
+
+# --- table registry ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PrivacyTable:
+    """How one table is exported and erased. ``ticket_column`` ties rows to a ticket; ``erase`` is
+    ``delete`` (drop the rows) or the columns to overwrite with a tombstone."""
+
+    name: str
+    ticket_column: str | None = "ticket_id"
+    erase: str | tuple[str, ...] = "delete"
+    extra: Callable[[sqlite_utils.Database, list[int]], None] | None = None  # runs first, on the matched rowids
+
+
+TABLES: list[PrivacyTable] = []
+
+
+def register_table(table: PrivacyTable) -> None:
+    TABLES[:] = [t for t in TABLES if t.name != table.name] + [table]
+
+
+def _close_open_jobs(db: sqlite_utils.Database, rowids: list[int]) -> None:
+    # a queued job must not run on an erased payload
+    db.conn.executemany("UPDATE jobs SET state = 'dead', last_error = 'erased by a privacy request' "
+                        "WHERE rowid = ? AND state IN ('queued', 'running')", [(r,) for r in rowids])
+
+
+def _close_open_approvals(db: sqlite_utils.Database, rowids: list[int]) -> None:
+    db.conn.executemany("UPDATE approvals SET state = 'rejected', decided_by = 'privacy-erasure' "
+                        "WHERE rowid = ? AND state IN ('proposed', 'approved')", [(r,) for r in rowids])
+
+
+# feedback before decisions: feedback.decision_id references decisions
+register_table(PrivacyTable("feedback"))
+register_table(PrivacyTable("decisions"))
+register_table(PrivacyTable("actions", erase=("params", "result", "error")))
+register_table(PrivacyTable("jobs", ticket_column=None, erase=("payload",), extra=_close_open_jobs))
+register_table(PrivacyTable("approvals", erase=("params", "reason", "decision_note", "result", "error"),
+                            extra=_close_open_approvals))
+
+
+def _columns(db: sqlite_utils.Database, table: str) -> dict[str, str]:
+    return {r[1]: (r[2] or "").upper() for r in db.conn.execute(f"PRAGMA table_info({table})")}
+
+
+def _text_columns(cols: dict[str, str]) -> list[str]:
+    return [c for c, t in cols.items() if t in ("TEXT", "") and c != "tenant_id"]
+
+
+def _match_rowids(db: sqlite_utils.Database, tenant_id: str, table: PrivacyTable, subject: CustomerSubject | None,
+                  tickets: set[int]) -> list[int]:
+    """Row ids of ``table`` that belong to ``subject`` (None: every row of the tenant)."""
+    cols = _columns(db, table.name)
+    if not cols:
+        return []  # table not in this ledger
+    if subject is None:
+        return [r[0] for r in db.conn.execute(f"SELECT rowid FROM {table.name} WHERE tenant_id = ?", (tenant_id,))]
+    text = " || char(31) || ".join(f"lower(coalesce({c}, ''))" for c in _text_columns(cols)) or "''"
+    where, params = [], []
+    for needle in subject.needles():
+        where.append(f"instr({text}, ?) > 0")
+        params.append(needle)
+    if "requester_hash" in cols and subject.requester_hash:
+        where.append("requester_hash = ?")
+        params.append(subject.requester_hash)
+    if tickets and table.ticket_column and table.ticket_column in cols:
+        where.append(f"{table.ticket_column} IN ({','.join('?' * len(tickets))})")
+        params += sorted(tickets)
+    if table.name == "jobs" and tickets:
+        where.append(f"json_extract(payload, '$.ticket_id') IN ({','.join('?' * len(tickets))})")
+        params += sorted(tickets)
+    if not where:
+        return []
+    sql = f"SELECT rowid FROM {table.name} WHERE tenant_id = ? AND ({' OR '.join(where)})"
+    return [r[0] for r in db.conn.execute(sql, (tenant_id, *params))]
+
+
+def _tickets(db: sqlite_utils.Database, tenant_id: str, subject: CustomerSubject) -> set[int]:
+    """Tickets whose decisions mention the subject: the customer's tickets."""
+    table = next(t for t in TABLES if t.name == "decisions")
+    rowids = _match_rowids(db, tenant_id, table, subject, set())
+    if not rowids:
+        return set()
+    q = f"SELECT DISTINCT ticket_id FROM decisions WHERE rowid IN ({','.join('?' * len(rowids))})"
+    return {r[0] for r in db.conn.execute(q, rowids) if r[0] is not None}
+
+
+def _audit_ids(db: sqlite_utils.Database, tenant_id: str, subject: CustomerSubject | None,
+               tickets: set[int]) -> list[int]:
+    base = "SELECT id FROM audit_log WHERE tenant_id = ? AND kind != ? AND redacted = 0"
+    if subject is None:
+        return [r[0] for r in db.conn.execute(base, (tenant_id, audit.DataRedacted.kind))]
+    where, params = [], []
+    for needle in subject.needles():
+        where.append("instr(lower(data), ?) > 0")
+        params.append(needle)
+    if tickets:
+        where.append(f"ticket_id IN ({','.join('?' * len(tickets))})")
+        params += sorted(tickets)
+    if not where:
+        return []
+    sql = f"{base} AND ({' OR '.join(where)})"
+    return [r[0] for r in db.conn.execute(sql, (tenant_id, audit.DataRedacted.kind, *params))]
+
+
+# --- export -----------------------------------------------------------------------------------
+@audit.event
+@dataclass(frozen=True)
+class DataExported(audit.Event):
+    kind: ClassVar[str] = "privacy.data_exported"
+    subject: str
+    path: str
+    counts: dict[str, int]
+    request: str = ""
+
+
+def export_dir(config) -> Path:
+    configured = config.privacy_export_dir
+    if configured:
+        return Path(configured)
+    return Path(config.db_path).resolve().parent / "privacy-exports"
+
+
+def _rows(db: sqlite_utils.Database, table: str, rowids: list[int]) -> list[dict[str, Any]]:
+    if not rowids:
+        return []
+    cur = db.conn.execute(f"SELECT * FROM {table} WHERE rowid IN ({','.join('?' * len(rowids))}) ORDER BY rowid",
+                          rowids)
+    names = [d[0] for d in cur.description]
+    out = []
+    for row in cur.fetchall():
+        item = dict(zip(names, row, strict=True))
+        for k, v in item.items():  # JSON columns read back as JSON
+            if isinstance(v, str) and v[:1] in "{[":
+                try:
+                    item[k] = json.loads(v)
+                except ValueError:
+                    pass
+        out.append(item)
+    return out
+
+
+def collect_customer(db: sqlite_utils.Database, tenant_id: str, subject: CustomerSubject) -> dict[str, Any]:
+    """Everything Deskguard holds about ``subject`` (what a data request returns)."""
+    tickets = _tickets(db, tenant_id, subject)
+    data: dict[str, Any] = {"tickets": sorted(tickets)}
+    for table in TABLES:
+        data[table.name] = _rows(db, table.name, _match_rowids(db, tenant_id, table, subject, tickets))
+    ids = set(_audit_ids(db, tenant_id, subject, tickets))
+    data["audit_log"] = [r for r in audit.rows(db, tenant_id=tenant_id) if r["id"] in ids]
+    return data
+
+
+def export_customer(db: sqlite_utils.Database, config, tenant_id: str, subject: CustomerSubject, *,
+                    request_id: str, shop_domain: str = "") -> Path:
+    """Write the subject's data to ``<export dir>/<tenant>/shopify-data-request-<id>.json`` (0600).
+
+    Re-running the same request rewrites the same file, so a redelivery after a crash is harmless.
+    """
+    safe_id = "".join(ch for ch in str(request_id) if ch.isalnum() or ch in "-_")[:80] or "unknown"
+    folder = export_dir(config) / "".join(ch for ch in tenant_id if ch.isalnum() or ch in "-_.")
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = folder / f"shopify-data-request-{safe_id}.json"
+    with transaction(db):
+        data = collect_customer(db, tenant_id, subject)
+        document = {"generated_at": now_iso(), "tenant": tenant_id, "shop_domain": shop_domain,
+                    "data_request_id": str(request_id), "customer": {"email": subject.email,
+                    "shopify_customer_id": subject.customer_id, "orders_requested": list(subject.order_ids)},
+                    "data": data}
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(document, fh, indent=2, ensure_ascii=False, default=str)
+        os.replace(tmp, path)
+        counts = {k: len(v) for k, v in data.items()}
+        audit.record(db, tenant_id, DataExported(subject=subject.label, path=str(path), counts=counts,
+                                                 request=str(request_id)))
+    return path
+
+
+# --- erasure ----------------------------------------------------------------------------------
+def _erase(db: sqlite_utils.Database, tenant_id: str, subject: CustomerSubject | None, *, label: str,
+           request: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    with transaction(db):
+        tickets = _tickets(db, tenant_id, subject) if subject is not None else set()
+        audit_ids = _audit_ids(db, tenant_id, subject, tickets)  # before rows disappear
+        for table in TABLES:
+            rowids = _match_rowids(db, tenant_id, table, subject, tickets)
+            if not rowids:
+                continue
+            if table.extra:
+                table.extra(db, rowids)
+            if table.erase == "delete":
+                db.conn.executemany(f"DELETE FROM {table.name} WHERE rowid = ?", [(r,) for r in rowids])
+            else:
+                cols = [c for c in table.erase if c in _columns(db, table.name)]
+                sets = ", ".join(f"{c} = CASE WHEN {c} IS NULL THEN NULL ELSE ? END" for c in cols)
+                db.conn.executemany(f"UPDATE {table.name} SET {sets} WHERE rowid = ?",
+                                    [(*([TOMBSTONE] * len(cols)), r) for r in rowids])
+            counts[table.name] = len(rowids)
+        if subject is None:
+            cur = db.conn.execute("DELETE FROM secrets WHERE tenant_id = ? AND name LIKE 'shopify%'", (tenant_id,))
+            counts["secrets"] = cur.rowcount
+        counts["audit_log"] = len(audit_ids)
+        audit.redact(db, tenant_id, audit_ids, subject=label, tables=counts, request=request)
+    return counts
+
+
+def erase_customer(db: sqlite_utils.Database, tenant_id: str, subject: CustomerSubject, *,
+                   request: str = "") -> dict[str, int]:
+    """Erase one customer's data (``customers/redact``). Returns rows affected per table."""
+    if not subject.needles():
+        return {}
+    return _erase(db, tenant_id, subject, label=subject.label, request=request)
+
+
+def erase_shop(db: sqlite_utils.Database, tenant_id: str, shop_domain: str, *, request: str = "") -> dict[str, int]:
+    """Erase everything the tenant holds from this shop (``shop/redact``, 48 h after uninstall):
+    decisions and feedback, action/job/approval payloads (open jobs and approvals are closed so
+    nothing runs on erased data), the Shopify secrets, and the audit rows' data."""
+    return _erase(db, tenant_id, None, label=f"shop:{shop_domain}", request=request)
+
+
+__all__ = ["TABLES", "CustomerSubject", "DataExported", "PrivacyTable", "collect_customer", "erase_customer",
+           "erase_shop", "export_customer", "export_dir", "register_table", "visible_orders"]

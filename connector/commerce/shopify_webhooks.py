@@ -1,0 +1,214 @@
+"""Shopify webhooks: ``POST /webhooks/shopify/<tenant>`` (and ``POST /webhooks/shopify``, which
+finds the tenants by ``X-Shopify-Shop-Domain``: Shopify's mandatory privacy topics are configured
+once per app, not per shop).
+
+Order of checks, each before the next step reads anything more:
+
+1. ``X-Shopify-Hmac-Sha256`` = base64 HMAC-SHA256 of the *raw* body with the app's client secret
+   (``SHOPIFY_API_SECRET``; a comma list is accepted during a secret rotation, when Shopify may
+   keep signing with the old one for up to an hour), compared in constant time. Bad or missing:
+   401 and nothing else happens (Shopify requires 401 for the privacy topics).
+2. Headers, tenant and shop: the shop domain must be a valid myshopify.com domain connected to
+   the tenant.
+3. Dedupe on ``X-Shopify-Webhook-Id`` (the event id is stored too): a redelivery answers 200 and
+   does nothing.
+4. Act, in the same transaction that records the delivery, so a crash leaves nothing half done
+   and Shopify's retry redoes it: ``app/uninstalled`` purges the shop's token;
+   ``customers/data_request`` writes an export file; ``customers/redact`` and ``shop/redact``
+   erase (connector/commerce/privacy.py). Other topics are recorded and ignored.
+
+All of it is local SQLite work, well inside Shopify's 5-second answer limit.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from flask import Blueprint, jsonify, request
+
+from connector import audit, logs
+from connector.audit import now_iso
+from connector.commerce import privacy
+from connector.commerce.shopify_service import tenant_shop, tenants_for_shop
+from connector.db import transaction
+from connector.runtime import Runtime
+from connector.web import error_response, get_runtime
+
+LOG = logs.get("commerce.shopify_webhooks")
+blueprint = Blueprint("shopify_webhooks", __name__)
+
+
+# --- audit events -----------------------------------------------------------------------------
+@audit.event
+@dataclass(frozen=True)
+class ShopifyWebhookReceived(audit.Event):
+    kind: ClassVar[str] = "shopify.webhook_received"
+    topic: str
+    shop: str
+    webhook_id: str
+    event_id: str
+    outcome: str
+
+
+@audit.event
+@dataclass(frozen=True)
+class ShopifyTokenPurged(audit.Event):
+    kind: ClassVar[str] = "shopify.token_purged"
+    shop: str
+    reason: str
+    secrets_deleted: int
+
+
+# --- signature --------------------------------------------------------------------------------
+def sign(body: bytes, secret: str) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def verify_signature(body: bytes, header: str | None, secrets: str | None) -> bool:
+    """Constant-time check of ``X-Shopify-Hmac-Sha256`` against every configured secret."""
+    if not header or not secrets:
+        return False
+    try:
+        given = header.strip().encode("ascii")
+    except UnicodeEncodeError:
+        return False
+    ok = False
+    for secret in (s.strip() for s in str(secrets).split(",")):
+        if secret:
+            ok |= hmac.compare_digest(sign(body, secret).encode("ascii"), given)  # no early exit
+    return ok
+
+
+# --- topic handlers: fn(runtime, tenant_id, shop, payload, webhook_id) -> outcome ----------------
+Handler = Callable[[Runtime, str, str, dict[str, Any], str], str]
+HANDLERS: dict[str, Handler] = {}
+
+
+def topic(name: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        HANDLERS[name] = fn
+        return fn
+
+    return register
+
+
+@topic("app/uninstalled")
+def app_uninstalled(runtime: Runtime, tenant_id: str, shop: str, payload: dict[str, Any], webhook_id: str) -> str:
+    db = runtime.db
+    cur = db.conn.execute("DELETE FROM secrets WHERE tenant_id = ? AND name LIKE 'shopify%'", (tenant_id,))
+    audit.record(db, tenant_id, ShopifyTokenPurged(shop=shop, reason="app/uninstalled", secrets_deleted=cur.rowcount))
+    runtime.forget_services(tenant_id)
+    return f"token purged ({cur.rowcount} secret{'s' if cur.rowcount != 1 else ''})"
+
+
+@topic("customers/data_request")
+def customers_data_request(runtime: Runtime, tenant_id: str, shop: str, payload: dict[str, Any],
+                           webhook_id: str) -> str:
+    subject = privacy.CustomerSubject.from_payload(payload, "orders_requested")
+    request_id = str((payload.get("data_request") or {}).get("id") or webhook_id)
+    path = privacy.export_customer(runtime.db, runtime.config, tenant_id, subject, request_id=request_id,
+                                   shop_domain=shop)
+    return f"exported to {path.name}"
+
+
+@topic("customers/redact")
+def customers_redact(runtime: Runtime, tenant_id: str, shop: str, payload: dict[str, Any], webhook_id: str) -> str:
+    subject = privacy.CustomerSubject.from_payload(payload, "orders_to_redact")
+    counts = privacy.erase_customer(runtime.db, tenant_id, subject, request=f"customers/redact {webhook_id}")
+    return "erased " + json.dumps(counts, sort_keys=True)
+
+
+@topic("shop/redact")
+def shop_redact(runtime: Runtime, tenant_id: str, shop: str, payload: dict[str, Any], webhook_id: str) -> str:
+    counts = privacy.erase_shop(runtime.db, tenant_id, shop, request=f"shop/redact {webhook_id}")
+    runtime.forget_services(tenant_id)
+    return "erased " + json.dumps(counts, sort_keys=True)
+
+
+# --- the endpoint -----------------------------------------------------------------------------
+def _clean_shop(value: str) -> str | None:
+    from adapters.shopify import InvalidShopDomain, clean_shop_domain
+
+    try:
+        return clean_shop_domain(value) if value else None
+    except InvalidShopDomain:
+        return None
+
+
+def _deliver(runtime: Runtime, tenant_id: str, headers: dict[str, str], shop: str, payload: dict[str, Any]) -> dict:
+    db = runtime.db
+    with transaction(db):
+        cur = db.conn.execute(
+            "INSERT OR IGNORE INTO shopify_webhook_deliveries (tenant_id, webhook_id, event_id, topic, shop_domain,"
+            " api_version, triggered_at, received_at) VALUES (?,?,?,?,?,?,?,?)",
+            (tenant_id, headers["webhook_id"], headers["event_id"], headers["topic"], shop,
+             headers["api_version"], headers["triggered_at"], now_iso()))
+        if cur.rowcount == 0:
+            return {"tenant": tenant_id, "duplicate": True}
+        handler = HANDLERS.get(headers["topic"])
+        outcome = handler(runtime, tenant_id, shop, payload, headers["webhook_id"]) if handler else "ignored"
+        db.conn.execute("UPDATE shopify_webhook_deliveries SET outcome = ? WHERE tenant_id = ? AND webhook_id = ?",
+                        (outcome, tenant_id, headers["webhook_id"]))
+        audit.record(db, tenant_id, ShopifyWebhookReceived(
+            topic=headers["topic"], shop=shop, webhook_id=headers["webhook_id"], event_id=headers["event_id"],
+            outcome=outcome))
+    logs.log(LOG, logging.INFO, "shopify.webhook", tenant=tenant_id, topic=headers["topic"], outcome=outcome)
+    return {"tenant": tenant_id, "duplicate": False, "outcome": outcome}
+
+
+def _receive(tenant_id: str | None):
+    runtime = get_runtime()
+    raw = request.get_data(cache=False)
+    if not verify_signature(raw, request.headers.get("X-Shopify-Hmac-Sha256"), runtime.config.shopify_api_secret):
+        logs.log(LOG, logging.WARNING, "shopify.webhook_rejected", reason="bad_signature", tenant=tenant_id)
+        return error_response(401, "invalid_signature", "X-Shopify-Hmac-Sha256 does not match the request body")
+    h = request.headers
+    headers = {"topic": (h.get("X-Shopify-Topic") or "").strip(), "webhook_id": (h.get("X-Shopify-Webhook-Id") or "").strip(),
+               "event_id": (h.get("X-Shopify-Event-Id") or "").strip(),
+               "api_version": (h.get("X-Shopify-API-Version") or "").strip(),
+               "triggered_at": (h.get("X-Shopify-Triggered-At") or "").strip()}
+    shop = _clean_shop(h.get("X-Shopify-Shop-Domain") or "")
+    if not headers["topic"] or not headers["webhook_id"] or shop is None:
+        return error_response(400, "bad_request",
+                              "X-Shopify-Topic, X-Shopify-Webhook-Id and a valid X-Shopify-Shop-Domain are required")
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        return error_response(400, "bad_request", "the body is not JSON")
+    if not isinstance(payload, dict):
+        return error_response(400, "bad_request", "the body is not a JSON object")
+    if tenant_id is None:
+        tenants = tenants_for_shop(runtime.db, shop)
+        if not tenants:  # we hold nothing for a shop no tenant is connected to
+            return jsonify({"ok": True, "topic": headers["topic"], "deliveries": []})
+    else:
+        if tenant_shop(runtime.db, tenant_id) != shop:
+            return error_response(404, "unknown_shop", f"shop {shop} is not connected to tenant {tenant_id}")
+        tenants = [tenant_id]
+    deliveries = [_deliver(runtime, t, headers, shop, payload) for t in tenants]
+    return jsonify({"ok": True, "topic": headers["topic"], "deliveries": deliveries})
+
+
+@blueprint.post("/webhooks/shopify/<tenant_id>")
+def receive_for_tenant(tenant_id: str):
+    return _receive(tenant_id)
+
+
+@blueprint.post("/webhooks/shopify")
+def receive_for_app():
+    return _receive(None)
+
+
+def register_web(app) -> None:
+    app.register_blueprint(blueprint)
+
+
+__all__ = ["HANDLERS", "ShopifyTokenPurged", "ShopifyWebhookReceived", "blueprint", "register_web", "sign",
+           "topic", "verify_signature"]
