@@ -118,3 +118,24 @@ def test_the_emulator_delivers_a_signed_event_to_the_running_sidecar(app, runtim
         assert [d.status for d in stripe_sandbox.state.deliveries] == [200, 200] and len(jobs(runtime)) == 1
     finally:
         sidecar.stop()
+
+
+def test_sandbox_control_plane_opens_a_dispute_and_delivers_it(app, runtime):
+    import requests
+
+    from connector.sandbox.stripe import start_stripe_sandbox
+
+    sidecar = serve_in_thread(app)
+    sandbox = start_stripe_sandbox(webhook_url=f"{sidecar.url}{URL}")
+    try:
+        resp = requests.post(f"{sandbox.url}/_sandbox/disputes", json={"email": "marco.rossi@example.com"}, timeout=10)
+        body = resp.json()
+        assert resp.status_code == 200 and body["dispute"]["amount"] == 12900
+        assert [d["status"] for d in body["deliveries"]] == [200]
+        (job,) = jobs(runtime)
+        assert body["dispute"]["id"] in job[1]
+        assert requests.post(f"{sandbox.url}/_sandbox/disputes", json={"email": "nobody@example.com"},
+                             timeout=10).status_code == 404
+    finally:
+        sandbox.stop()
+        sidecar.stop()

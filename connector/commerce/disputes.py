@@ -169,11 +169,14 @@ def deliver_brief(runtime: Runtime, tenant_id: str, facts: DisputeFacts, brief: 
         return {"mode": "new_ticket", "ticket_id": new_id}
 
     def reconcile(k: str) -> dict[str, Any] | None:
-        # Wherever an earlier attempt put the brief (a note, or a ticket it opened), its marker is there.
-        for ticket in zendesk.find_open_tickets(requester):
-            comment = zendesk.find_comment_with_marker(ticket.id, k)
+        # Wherever an earlier attempt put the brief (a note, or a ticket it opened), its marker is
+        # there. The chosen ticket is read directly first: Zendesk search lags new tickets.
+        candidates = [target.id] if target is not None else []
+        candidates += [t.id for t in zendesk.find_open_tickets(requester) if t.id not in candidates]
+        for ticket_id in candidates:
+            comment = zendesk.find_comment_with_marker(ticket_id, k)
             if comment is not None:
-                return {"mode": "reconciled", "ticket_id": ticket.id, "comment_id": comment.id}
+                return {"mode": "reconciled", "ticket_id": ticket_id, "comment_id": comment.id}
         return None
 
     action = actions.WriteAction(

@@ -88,8 +88,41 @@ def lookup_payments_cmd(ctx: click.Context, tenant: str, email: str) -> None:
     echo_json(lookup_payments(ready_runtime(ctx), tenant, email))
 
 
+@click.command("stripe")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8103, show_default=True, type=int)
+@click.option("--webhook-url", help="Deliver signed events here, e.g. http://127.0.0.1:8000/webhooks/stripe/acme.")
+@click.option("--search-lag", default=0.0, show_default=True, type=float,
+              help="Seconds before a new customer shows up in search (exercises the list fallback).")
+def sandbox_stripe(host: str, port: int, webhook_url: str | None, search_lag: float) -> None:
+    """Run the Stripe sandbox with the demo account until Ctrl-C; prints its URL and settings as JSON.
+    Open a dispute (and deliver charge.dispute.created) with
+    `curl -X POST <url>/_sandbox/disputes -d '{"email": "jane.doe@example.com"}'`.
+
+    Example: deskguard sandbox stripe --port 8103 --webhook-url http://127.0.0.1:8000/webhooks/stripe/acme
+    """
+    from connector.cli import _wait_for_signal
+    from connector.sandbox.stripe import start_stripe_sandbox
+
+    sandbox = start_stripe_sandbox(host=host, port=port, webhook_url=webhook_url, search_lag_seconds=search_lag)
+    echo_json({"url": sandbox.url, "webhook_url": webhook_url, "env": sandbox.env,
+               "customers": sorted({c["email"] for c in sandbox.state.customers.values()})})
+    try:
+        _wait_for_signal()
+    finally:
+        sandbox.stop()
+
+
 def register_cli(cli: click.Group) -> None:
     cli.add_command(approvals_group)
+    sandbox = cli.commands.get("sandbox")
+    if sandbox is None:
+        @click.group("sandbox")
+        def sandbox() -> None:
+            """Run the vendor sandboxes (emulators) standalone."""
+
+        cli.add_command(sandbox)
+    sandbox.add_command(sandbox_stripe)
     lookup = cli.commands.get("lookup")
     if lookup is None:
         @click.group("lookup")

@@ -594,3 +594,49 @@ def create_app(state: StripeState | None = None, *, seed: bool = True) -> Flask:
             return respond(200, {"requests": list(state.requests)})
 
     return app
+
+
+@dataclass
+class StripeSandbox:
+    """A running Stripe sandbox and the settings that point Deskguard at it."""
+
+    state: StripeState
+    server: Any  # connector.sandbox.RunningServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """Config overrides for ``Runtime(...)`` / ``create_app(...)``."""
+        return {"stripe_api_key": DEMO_SECRET_KEY, "stripe_api_base": self.url,
+                "stripe_webhook_secret": DEMO_WEBHOOK_SECRET}
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"STRIPE_API_KEY": DEMO_SECRET_KEY, "STRIPE_API_BASE": self.url,
+                "STRIPE_WEBHOOK_SECRET": DEMO_WEBHOOK_SECRET}
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def start_stripe_sandbox(*, host: str = "127.0.0.1", port: int = 0, seed: bool = True,
+                         search_lag_seconds: float = 0.0, webhook_url: str | None = None,
+                         webhook_secret: str = DEMO_WEBHOOK_SECRET) -> StripeSandbox:
+    """Serve the sandbox in a background thread (port 0 picks a free port); the demo uses this.
+
+    ``webhook_url`` (e.g. ``http://127.0.0.1:8000/webhooks/stripe/<tenant>``) receives signed
+    events, such as the one ``POST /_sandbox/disputes {"email": ...}`` sends.
+    """
+    from connector.sandbox import serve_in_thread
+
+    state = StripeState(search_lag_seconds=search_lag_seconds)
+    if seed:
+        seed_demo(state)
+    else:
+        state.add_key(DEMO_SECRET_KEY)
+    if webhook_url:
+        state.add_webhook_endpoint(webhook_url, webhook_secret)
+    return StripeSandbox(state, serve_in_thread(create_app(state), host=host, port=port))
