@@ -137,8 +137,13 @@ def package_app(ctx: click.Context, sidecar_url: str | None, out_path: Path, wri
 
 
 def register(cli: click.Group) -> None:
+    from connector.panel.bench import bench_panel
+
     cli.add_command(app_group)
     cli.add_command(feedback_group)
+    bench = cli.commands.get("bench")
+    if bench is not None:
+        bench.add_command(bench_panel)
     zendesk = cli.commands.get("zendesk")
     if zendesk is None:
         # The Zendesk area (issue #3) may add its own group; if it has not, this one is shared.
