@@ -193,3 +193,13 @@ def test_any_luhn_valid_card_in_any_layout_is_redacted(issuer, length, body, sep
     out = redact(before + written + after).text
     assert number not in digits(out)
     assert "[CARD_1]" in out
+
+
+def test_redactor_seeded_with_known_placeholders_continues_the_numbering():
+    first = Redactor()
+    body = first.redact("mail a@x.io, card 4111111111111111")
+    second = Redactor(first.placeholders)
+    context = second.redact("order for b@y.io and a@x.io")
+    assert body == "mail [EMAIL_1], card [CARD_1]"
+    assert context == "order for [EMAIL_2] and [EMAIL_1]"
+    assert second.placeholders["[EMAIL_2]"] == "b@y.io" and second.placeholders["[CARD_1]"] == "4111111111111111"

@@ -1,3 +1,15 @@
 """Ticket understanding (issue #4).
 
 Wired in through the hooks described in connector/areas.py."""
+
+from __future__ import annotations
+
+from connector.classify import engine as _engine  # registers the "classifier" service
+
+
+def configure_env_tenant(runtime, tenant_id: str) -> None:
+    """Store DESKGUARD_ANTHROPIC_API_KEY encrypted for the env tenant (only when it changed)."""
+    key = runtime.config.get("anthropic_api_key")
+    if key and _engine.anthropic_key(runtime, tenant_id) != key:
+        runtime.secrets.put(runtime.db, tenant_id, _engine.API_KEY_SECRET, key)
+        runtime.forget_services(tenant_id)

@@ -285,10 +285,20 @@ def _normalise(kind: str, value: str) -> str:
 class Redactor:
     """Redacts several texts of one ticket with one numbering (same value → same placeholder)."""
 
-    def __init__(self) -> None:
+    def __init__(self, known: Mapping[str, str] | None = None) -> None:
+        """``known``: placeholders already handed out for this ticket (e.g. by the pipeline), so
+        further texts reuse them for the same values and continue the numbering after them."""
         self._by_value: dict[tuple[str, str], str] = {}
         self._originals: dict[str, str] = {}
         self._counts: dict[str, int] = {}
+        for placeholder, value in (known or {}).items():
+            m = PLACEHOLDER.fullmatch(placeholder)
+            if m is None:
+                continue
+            kind, n = m.group(1), int(m.group(2))
+            self._by_value.setdefault((kind, _normalise(kind, value)), placeholder)
+            self._originals[placeholder] = value
+            self._counts[kind] = max(self._counts.get(kind, 0), n)
 
     @property
     def placeholders(self) -> dict[str, str]:
