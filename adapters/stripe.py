@@ -129,7 +129,7 @@ def translate_error(exc: stripe.StripeError, operation: str) -> TransientError |
         return TransientError(f"Stripe error {status} while trying to {what}: {detail}", vendor=VENDOR,
                               status=status)
     if isinstance(exc, stripe.AuthenticationError):
-        return PermanentError("Stripe rejected the API key (401): check STRIPE_API_KEY for this tenant",
+        return PermanentError("Stripe rejected the API key (401): check DESKGUARD_STRIPE_API_KEY for this tenant",
                               vendor=VENDOR, status=status, code="stripe_auth_failed")
     if isinstance(exc, stripe.PermissionError):
         return PermanentError(
@@ -155,7 +155,7 @@ def verify_webhook(payload: bytes, sig_header: str | None, secret: str, *, toler
     if not sig_header:
         raise MissingWebhookSignature("missing Stripe-Signature header")
     if not secret:
-        raise ConfigError("the Stripe webhook endpoint secret is not configured (STRIPE_WEBHOOK_SECRET)")
+        raise ConfigError("the Stripe webhook endpoint secret is not configured (DESKGUARD_STRIPE_WEBHOOK_SECRET)")
     try:
         stripe.Webhook.construct_event(payload, sig_header, secret, tolerance=tolerance)
     except stripe.SignatureVerificationError as exc:
@@ -181,7 +181,7 @@ class StripeAdapter:
                  http_client: stripe.HTTPClient | None = None):
         api_key = str.__str__(api_key) if api_key else ""
         if not api_key.startswith(("sk_", "rk_")):
-            raise ConfigError("STRIPE_API_KEY must be a secret key (sk_...) or a restricted key (rk_...)")
+            raise ConfigError("DESKGUARD_STRIPE_API_KEY must be a secret key (sk_...) or a restricted key (rk_...)")
         self.restricted = api_key.startswith("rk_")
         self.api_base = api_base.rstrip("/")
         self.lookup_limit = lookup_limit

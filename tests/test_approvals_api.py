@@ -78,8 +78,8 @@ def test_reject_over_the_api_sends_nothing(client, stripe_sandbox, proposal):
 
 def cli_env(config) -> dict[str, str]:
     return {"DESKGUARD_DB_PATH": config["db_path"], "DESKGUARD_SECRET_KEYS": config["secret_keys"][0],
-            "DESKGUARD_TENANT_ID": "acme", "STRIPE_API_KEY": config["stripe_api_key"],
-            "STRIPE_API_BASE": config["stripe_api_base"], "STRIPE_MAX_NETWORK_RETRIES": "0"}
+            "DESKGUARD_TENANT_ID": "acme", "DESKGUARD_STRIPE_API_KEY": config["stripe_api_key"],
+            "DESKGUARD_STRIPE_API_BASE": config["stripe_api_base"], "DESKGUARD_STRIPE_MAX_NETWORK_RETRIES": "0"}
 
 
 def test_cli_list_approve_reject(cli_runner, config, runtime, stripe_sandbox, proposal):
@@ -107,5 +107,5 @@ def test_cli_lookup_payments(cli_runner, config, runtime, stripe_sandbox):
     assert [c["amount"] for c in data["charges"]] == [24900]
     assert data["disputes"][0]["reason"] == "fraudulent"
     out = cli_runner.invoke(cli, ["lookup", "payments", "--tenant", "acme", "--email", "x@example.com"],
-                            env={**cli_env(config), "STRIPE_API_KEY": "sk_test_wrong"})
+                            env={**cli_env(config), "DESKGUARD_STRIPE_API_KEY": "sk_test_wrong"})
     assert out.exit_code == 1 and "Stripe rejected the API key" in out.output

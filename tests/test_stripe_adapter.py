@@ -95,7 +95,7 @@ def test_rate_limit_is_transient_and_connection_refused_too(stripe_sandbox):
 def test_bad_key_is_a_permanent_error(stripe_sandbox):
     with pytest.raises(PermanentError) as err:
         adapter(stripe_sandbox, key="sk_test_not_a_real_key").payment_context("jane.doe@example.com")
-    assert err.value.status == 401 and "STRIPE_API_KEY" in err.value.message
+    assert err.value.status == 401 and "DESKGUARD_STRIPE_API_KEY" in err.value.message
     with pytest.raises(ConfigError):
         StripeAdapter("pk_test_publishable", api_base=stripe_sandbox.url)
 

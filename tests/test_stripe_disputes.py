@@ -160,5 +160,5 @@ def test_dispute_without_any_email_goes_to_the_dead_letter_queue(client, runtime
     job_id = client.post(URL, data=body, headers=headers).json["job_id"]
     drain(runtime)
     st, error = job_state(runtime, job_id)
-    assert st == "dead" and "STRIPE_DISPUTE_REQUESTER_EMAIL" in error
+    assert st == "dead" and "DESKGUARD_STRIPE_DISPUTE_REQUESTER_EMAIL" in error
     assert desk.notes == [] and desk.created == []

@@ -156,7 +156,7 @@ def deliver_brief(runtime: Runtime, tenant_id: str, facts: DisputeFacts, brief: 
     requester = facts.email or runtime.config.stripe_dispute_requester_email
     if not requester:
         raise PermanentError(f"dispute {facts.dispute.id}: no customer email in Stripe and "
-                             "STRIPE_DISPUTE_REQUESTER_EMAIL is empty, so there is no ticket to brief", vendor="stripe")
+                             "DESKGUARD_STRIPE_DISPUTE_REQUESTER_EMAIL is empty, so there is no ticket to brief", vendor="stripe")
     open_tickets = zendesk.find_open_tickets(facts.email) if facts.email else []
     target = _latest(open_tickets)
 

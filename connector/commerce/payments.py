@@ -40,7 +40,7 @@ def configure_env_tenant(runtime: Runtime, tenant_id: str) -> None:
 def stripe_service(runtime: Runtime, tenant_id: str) -> StripeAdapter:
     key = runtime.secrets.get(runtime.db, tenant_id, API_KEY_SECRET)
     if not key:
-        raise ConfigError(f"Stripe is not configured for tenant {tenant_id!r}: set STRIPE_API_KEY")
+        raise ConfigError(f"Stripe is not configured for tenant {tenant_id!r}: set DESKGUARD_STRIPE_API_KEY")
     cfg = runtime.config
     return StripeAdapter(key.reveal(), api_base=cfg.stripe_api_base, max_network_retries=cfg.stripe_max_network_retries,
                          timeout=cfg.stripe_timeout_seconds, lookup_limit=cfg.stripe_lookup_limit)

@@ -615,8 +615,8 @@ class StripeSandbox:
 
     @property
     def env(self) -> dict[str, str]:
-        return {"STRIPE_API_KEY": DEMO_SECRET_KEY, "STRIPE_API_BASE": self.url,
-                "STRIPE_WEBHOOK_SECRET": DEMO_WEBHOOK_SECRET}
+        return {"DESKGUARD_STRIPE_API_KEY": DEMO_SECRET_KEY, "DESKGUARD_STRIPE_API_BASE": self.url,
+                "DESKGUARD_STRIPE_WEBHOOK_SECRET": DEMO_WEBHOOK_SECRET}
 
     def stop(self) -> None:
         self.server.stop()
