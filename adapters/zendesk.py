@@ -169,7 +169,7 @@ class ZendeskDesk:
         try:
             yield client
         except RatelimitBudgetExceeded:
-            raise TransientError(f"zendesk {operation}: still rate limited after {self.ratelimit_budget}s",
+            raise TransientError(f"zendesk {operation}: HTTP 429, still rate limited after {self.ratelimit_budget}s",
                                  vendor=VENDOR, status=429, retry_after=session.last_retry_after) from None
         except APIException as exc:
             raise _api_error(operation, exc, session.last_retry_after) from None
@@ -198,6 +198,7 @@ class ZendeskDesk:
     def current_user(self) -> dict[str, Any]:
         with self._call("users.me") as client:
             user = client.users.me()
+        self._api_user_id = int(user.id)  # /users/me is the API user by definition
         return {"id": user.id, "name": user.name, "email": user.email, "role": user.role}
 
     @property

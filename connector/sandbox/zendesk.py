@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -339,7 +340,11 @@ class ZendeskSandbox:
     def agent_token(self) -> str:
         return self.state.agent_token
 
-    def stop(self) -> None:
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop serving; ``wait=False`` returns at once (the server's poll loop ends within 0.5 s)."""
+        if not wait:
+            threading.Thread(target=self.stop, name="zendesk-sandbox-stop", daemon=True).start()
+            return
         self.server.stop()
         self.state.close()
 

@@ -80,7 +80,7 @@ def reset_cursor(runtime: Runtime, tenant_id: str, *, start_time: int, actor: st
         audit.record(db, tenant_id, PollCursorReset(start_time=int(start_time), actor=actor))
 
 
-def poll_tenant(runtime: Runtime, tenant_id: str, *, max_requests: int | None = None,
+def poll_tenant(runtime: Runtime, tenant_id: str, *, max_requests: int | None = None, per_page: int = 1000,
                 clock: Callable[[], float] = time.time) -> PollResult:
     """Walk the export from the stored cursor until caught up, rate-limited or ``max_requests``."""
     config = runtime.config
@@ -101,9 +101,9 @@ def poll_tenant(runtime: Runtime, tenant_id: str, *, max_requests: int | None = 
         result.requests += 1
         try:
             if result.cursor:
-                page = desk.export_page(cursor=result.cursor)
+                page = desk.export_page(cursor=result.cursor, per_page=per_page)
             else:
-                page = desk.export_page(start_time=int(state["start_time"]))
+                page = desk.export_page(start_time=int(state["start_time"]), per_page=per_page)
         except VendorError as exc:
             result.error = str(exc)
             _save(db, tenant_id, result, recent, clock(), enqueued=0)
