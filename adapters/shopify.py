@@ -145,14 +145,14 @@ def _http_error(exc: urllib.error.HTTPError) -> Exception:
     if status == 429 or status >= 500:
         return TransientError(f"Shopify answered HTTP {status}", vendor=VENDOR, status=status,
                               retry_after=retry_after)
-    reasons = {401: "the access token was rejected (reinstall the app or replace SHOPIFY_ACCESS_TOKEN)",
+    reasons = {401: "the access token was rejected (reinstall the app or replace DESKGUARD_SHOPIFY_ACCESS_TOKEN)",
                402: "the shop is frozen (unpaid Shopify plan)",
                403: "the access token lacks a required scope (read_orders, read_customers, write_orders)",
                404: "no such shop or API version",
                423: "the shop is locked"}
     text = reasons.get(status, "the request was refused")
     if 300 <= status < 400:
-        text = "Shopify redirected the request; check SHOPIFY_ADMIN_URL and the shop domain"
+        text = "Shopify redirected the request; check DESKGUARD_SHOPIFY_ADMIN_URL and the shop domain"
     return PermanentError(f"Shopify answered HTTP {status}: {text}", vendor=VENDOR, status=status)
 
 

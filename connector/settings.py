@@ -193,30 +193,30 @@ SETTINGS: tuple[Setting, ...] = (
             "meanwhile waits for it, and after a crash the next attempt takes over and reconciles.",
             parse=_positive_float, section="stripe"),
     # --- shopify (issue #6: Shopify adapter, webhooks, privacy) ---------------------------------
-    Setting("shopify_shop", "SHOPIFY_SHOP", "",
+    Setting("shopify_shop", "DESKGUARD_SHOPIFY_SHOP", "",
             "The store's myshopify.com domain (e.g. acme-store.myshopify.com) for the env tenant. Empty "
             "disables Shopify order context.", section="shopify"),
-    Setting("shopify_access_token", "SHOPIFY_ACCESS_TOKEN", None,
+    Setting("shopify_access_token", "DESKGUARD_SHOPIFY_ACCESS_TOKEN", None,
             "Admin API access token (shpat_...; scopes read_orders, read_customers, write_orders for approved "
             "cancellations). Stored encrypted for the env tenant at start-up.", secret=True, section="shopify"),
-    Setting("shopify_api_secret", "SHOPIFY_API_SECRET", None,
+    Setting("shopify_api_secret", "DESKGUARD_SHOPIFY_API_SECRET", None,
             "The app's client secret: verifies X-Shopify-Hmac-Sha256 on /webhooks/shopify[/<tenant>]. During a "
             "rotation give new,old (Shopify may sign with the old one for up to an hour). Unset: every Shopify "
             "webhook is refused with 401.", secret=True, section="shopify"),
-    Setting("shopify_api_version", "SHOPIFY_API_VERSION", "2025-01",
+    Setting("shopify_api_version", "DESKGUARD_SHOPIFY_API_VERSION", "2025-01",
             "Shopify Admin API version (YYYY-MM). The GraphQL documents are validated against 2025-01.",
             parse=_shopify_api_version, section="shopify"),
-    Setting("shopify_admin_url", "SHOPIFY_ADMIN_URL", "https://{shop}",
+    Setting("shopify_admin_url", "DESKGUARD_SHOPIFY_ADMIN_URL", "https://{shop}",
             "Admin API base URL; {shop} is replaced by the shop domain and /admin/api/<version>/graphql.json "
             "is appended. The sandbox emulator's URL in the demo and tests.", parse=_url_template,
             section="shopify"),
-    Setting("shopify_timeout_seconds", "SHOPIFY_TIMEOUT_SECONDS", "10",
+    Setting("shopify_timeout_seconds", "DESKGUARD_SHOPIFY_TIMEOUT_SECONDS", "10",
             "HTTP timeout of one Shopify GraphQL request (ShopifyAPI itself sets none).",
             parse=_positive_float, section="shopify"),
-    Setting("shopify_throttle_max_wait_seconds", "SHOPIFY_THROTTLE_MAX_WAIT_SECONDS", "10",
+    Setting("shopify_throttle_max_wait_seconds", "DESKGUARD_SHOPIFY_THROTTLE_MAX_WAIT_SECONDS", "10",
             "Longest a lookup waits in total for Shopify's query-cost bucket to refill before it gives up "
             "and the job is retried later.", parse=_positive_float, section="shopify"),
-    Setting("shopify_lookup_limit", "SHOPIFY_LOOKUP_LIMIT", "10",
+    Setting("shopify_lookup_limit", "DESKGUARD_SHOPIFY_LOOKUP_LIMIT", "10",
             "Most recent orders read per customer email for a ticket's context (at most 50).",
             parse=_positive_int, section="shopify"),
     Setting("privacy_export_dir", "DESKGUARD_PRIVACY_EXPORT_DIR", "",

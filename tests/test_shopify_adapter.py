@@ -144,7 +144,7 @@ def test_malicious_domain_setting_fails_at_start_up(config, secret_key):
     rt = Runtime({**config, "shopify_shop": "evil.com/x.myshopify.com"})
     try:
         migrate(rt.db)
-        with pytest.raises(ConfigError, match="SHOPIFY_SHOP"):
+        with pytest.raises(ConfigError, match="DESKGUARD_SHOPIFY_SHOP"):
             ensure_env_tenant(rt)
     finally:
         rt.close()
@@ -206,7 +206,7 @@ def test_concurrent_calls_to_two_shops_never_mix_sessions():
 # --- timeouts, transport errors ---------------------------------------------------------------
 def test_every_call_has_a_timeout(runtime, shop):
     adapter = runtime.service("shopify", "acme")
-    assert adapter.timeout == 5.0  # from SHOPIFY_TIMEOUT_SECONDS
+    assert adapter.timeout == 5.0  # from DESKGUARD_SHOPIFY_TIMEOUT_SECONDS
     slow = fixed(shop.url, timeout=0.3)
     shop.state.delay_next(2.0)
     started = time.monotonic()

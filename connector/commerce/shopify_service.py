@@ -3,7 +3,7 @@
 - The shop domain lives on the tenant row (``tenants.shopify_shop``); the Admin API access token
   lives encrypted in the secret store under ``shopify_access_token``. Both are read on every call,
   so a token purged by the ``app/uninstalled`` webhook in one process is gone for all of them.
-- ``configure_env_tenant`` stores ``SHOPIFY_SHOP`` / ``SHOPIFY_ACCESS_TOKEN`` for the self-host
+- ``configure_env_tenant`` stores ``DESKGUARD_SHOPIFY_SHOP`` / ``DESKGUARD_SHOPIFY_ACCESS_TOKEN`` for the self-host
   tenant at start-up (a malicious or malformed domain fails here with a clear ConfigError).
 - ``cancel_write_action`` builds the keyed, audited ``WriteAction`` for an approved cancellation,
   with a reconcile step that recognises an order that is already cancelled.
@@ -48,7 +48,7 @@ def credentials(runtime: Runtime, tenant_id: str):
         token = runtime.secrets.get(runtime.db, tenant_id, TOKEN_SECRET) if shop else None
         if not shop or not token:
             raise PermanentError(f"Shopify is not connected for tenant {tenant_id} (no shop domain or access "
-                                 "token; set SHOPIFY_SHOP and SHOPIFY_ACCESS_TOKEN)", vendor="shopify",
+                                 "token; set DESKGUARD_SHOPIFY_SHOP and DESKGUARD_SHOPIFY_ACCESS_TOKEN)", vendor="shopify",
                                  code="shopify_not_connected")
         return shop, token
 
@@ -75,12 +75,12 @@ def configure_env_tenant(runtime: Runtime, tenant_id: str) -> None:
     config = runtime.config
     if not config.shopify_shop:
         if config.shopify_access_token:
-            raise ConfigError("SHOPIFY_ACCESS_TOKEN is set but SHOPIFY_SHOP is empty")
+            raise ConfigError("DESKGUARD_SHOPIFY_ACCESS_TOKEN is set but DESKGUARD_SHOPIFY_SHOP is empty")
         return
     try:
         shop = clean_shop_domain(config.shopify_shop)
     except InvalidShopDomain:
-        raise ConfigError(f"SHOPIFY_SHOP={config.shopify_shop!r} is invalid: it must be exactly "
+        raise ConfigError(f"DESKGUARD_SHOPIFY_SHOP={config.shopify_shop!r} is invalid: it must be exactly "
                           "<store>.myshopify.com") from None
     if tenant_shop(runtime.db, tenant_id) != shop:
         ensure_tenant(runtime.db, tenant_id, shopify_shop=shop)

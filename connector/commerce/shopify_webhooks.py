@@ -5,7 +5,7 @@ once per app, not per shop).
 Order of checks, each before the next step reads anything more:
 
 1. ``X-Shopify-Hmac-Sha256`` = base64 HMAC-SHA256 of the *raw* body with the app's client secret
-   (``SHOPIFY_API_SECRET``; a comma list is accepted during a secret rotation, when Shopify may
+   (``DESKGUARD_SHOPIFY_API_SECRET``; a comma list is accepted during a secret rotation, when Shopify may
    keep signing with the old one for up to an hour), compared in constant time. Bad or missing:
    401 and nothing else happens (Shopify requires 401 for the privacy topics).
 2. Headers, tenant and shop: the shop domain must be a valid myshopify.com domain connected to

@@ -520,6 +520,37 @@ def send_state_webhook(state: ShopifyState, url: str, topic: str, payload: dict[
     return send_webhook(url, topic, payload, secret=state.api_secret, shop_domain=state.shop_domain, **kwargs)
 
 
+def sidecar_settings(state: ShopifyState, url: str) -> dict[str, Any]:
+    """The Deskguard settings that point the real adapter at this emulator (for the demo and tests)."""
+    return {"shopify_shop": state.shop_domain, "shopify_access_token": state.access_token,
+            "shopify_api_secret": state.api_secret, "shopify_admin_url": url}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m connector.sandbox.shopify --port 8765``: serve the demo shop until Ctrl-C."""
+    import argparse
+
+    from connector.sandbox import serve_in_thread
+
+    parser = argparse.ArgumentParser(description="Shopify Admin GraphQL sandbox with the demo shop")
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args(argv)
+    state = ShopifyState().seed_demo()
+    server = serve_in_thread(create_app(state), port=args.port)
+    from connector.settings import setting
+
+    for name, value in sidecar_settings(state, server.url).items():
+        print(f"{setting(name).env}={value}")
+    try:
+        server.thread.join()
+    except KeyboardInterrupt:
+        server.stop()
+
+
 __all__ = ["ShopCustomer", "ShopFulfillment", "ShopLineItem", "ShopOrder", "ShopTracking", "ShopifyState",
-           "create_app", "gid", "parse_gid", "send_state_webhook", "send_webhook", "sign_webhook",
-           "webhook_headers"]
+           "create_app", "gid", "main", "parse_gid", "send_state_webhook", "send_webhook",
+           "sidecar_settings", "sign_webhook", "webhook_headers"]
+
+
+if __name__ == "__main__":
+    main()
