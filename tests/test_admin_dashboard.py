@@ -49,7 +49,6 @@ def seeded(runtime, client):
         db.conn.execute("INSERT INTO rate_ledger (tenant_id, bucket, ts, ticket_id, key) VALUES (?,?,?,?,?)",
                         (TENANT, "auto_reply", ts, i, f"k{i}"))
     db.conn.commit()
-    tenants.set_setting(db, TENANT, "auto_reply_per_hour", 20, actor="test")
     job_id, _ = runtime.queue.enqueue(TENANT, "zendesk.ticket", {"ticket_id": 9}, "zendesk.ticket:9:x")
     runtime.queue.enqueue(TENANT, "zendesk.ticket", {"ticket_id": 10}, "zendesk.ticket:10:x")
     db.conn.execute("UPDATE jobs SET state = 'dead', last_error = 'boom <b>' WHERE id = ?", (job_id,))
@@ -113,7 +112,7 @@ def _csrf(client) -> str:
 
 
 # --- figures ---------------------------------------------------------------------------------
-def test_metrics_api(client, seeded):
+def test_metrics_api(client, runtime, seeded):
     m = client.get(f"/admin/api/{TENANT}/metrics?days=14", headers=BEARER).get_json()
     assert m["decisions"] == 6 and m["tickets_processed"] == 5 and m["failed"] == 1
     assert m["automated"] == 2 and m["escalated"] == 1
@@ -123,7 +122,14 @@ def test_metrics_api(client, seeded):
     agreement = {a["category"]: a for a in m["agreement"]}
     assert agreement["order_status"] == {"category": "order_status", "judged": 2, "right": 1, "agreement": 0.5}
     assert agreement["refund"]["agreement"] == 1.0
-    assert m["caps"] == [{"bucket": "auto_reply", "last_hour": 1, "last_day": 2, "hour_limit": 20, "day_limit": None}]
+    from connector.pipeline import policy  # the decision pipeline owns the caps' limits
+
+    pol = policy.load(runtime.db, TENANT)
+    assert m["caps"] == [{"bucket": "auto_reply", "last_hour": 1, "last_day": 2,
+                          "hour_limit": pol.caps["auto_replies_per_hour"],
+                          "day_limit": pol.caps["auto_replies_per_day"]}]
+    assert set(m["go_live"]) >= {"order_status", "refund"}
+    assert all(isinstance(v["ready"], bool) for v in m["go_live"].values())
     assert m["queue"]["depth"] == 1 and m["queue"]["counts"]["dead"] == 1
     assert m["kill_switch"] is False
     daily = {d["date"]: d for d in m["daily"]}
@@ -164,7 +170,7 @@ def test_dashboard_page(client, seeded):
     assert html.count("<svg") == 2 and 'aria-label="Decisions per day"' in html
     assert 'id="agreement"' in html and 'id="dead-letters"' in html and "boom &lt;b&gt;" in html
     assert f'/admin/tickets/4?tenant={TENANT}' in html
-    assert "1 / 20" in html  # caps used against the hour limit
+    assert 'id="caps"' in html and "1 / " in html  # caps used against the hour limit
     # nothing is loaded from anywhere else
     assert not re.search(r'(src|href)="(https?:)?//', html)
     csp = resp.headers["Content-Security-Policy"]

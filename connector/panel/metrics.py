@@ -21,6 +21,21 @@ ESCALATED = "outcome LIKE 'escalat%'"
 MAX_DAYS = 366
 
 
+def _escalated_sql(db) -> str:
+    """The pipeline (m004) flags escalations in their own column, also on assist notes that
+    raised priority; use it when the ledger has it."""
+    names = {r[1] for r in db.conn.execute("PRAGMA table_info(decisions)")}
+    return f"({ESCALATED} OR escalated = 1)" if "escalated" in names else ESCALATED
+
+
+def _pipeline_queries():
+    try:
+        from connector.pipeline import queries
+    except ImportError:
+        return None
+    return queries if hasattr(queries, "metrics") else None
+
+
 def _since_iso(days: int) -> str:
     start = datetime.now(UTC).date() - timedelta(days=days - 1)
     return start.isoformat()
@@ -41,8 +56,9 @@ def summary(runtime: Runtime, tenant_id: str, *, days: int = 14) -> dict[str, An
     db = runtime.db
     since = _since_iso(days)
     q = db.conn.execute
+    escalated_sql = _escalated_sql(db)
     total, tickets, automated, escalated, cost, failed = q(
-        f"SELECT COUNT(*), COUNT(DISTINCT ticket_id), SUM({AUTOMATED}), SUM({ESCALATED}),"
+        f"SELECT COUNT(*), COUNT(DISTINCT ticket_id), SUM({AUTOMATED}), SUM({escalated_sql}),"
         " COALESCE(SUM(cost_usd), 0), SUM(status = 'failed')"
         " FROM decisions WHERE tenant_id = ? AND created_at >= ?", (tenant_id, since)).fetchone()
     done = q("SELECT COUNT(*) FROM decisions WHERE tenant_id = ? AND created_at >= ? AND status = 'done'",
@@ -50,7 +66,7 @@ def summary(runtime: Runtime, tenant_id: str, *, days: int = 14) -> dict[str, An
     automated, escalated, failed = automated or 0, escalated or 0, failed or 0
     outcomes = dict(q("SELECT outcome, COUNT(*) FROM decisions WHERE tenant_id = ? AND created_at >= ?"
                       " GROUP BY outcome ORDER BY COUNT(*) DESC", (tenant_id, since)).fetchall())
-    return {
+    data = {
         "tenant": tenant_id,
         "days": days,
         "since": since,
@@ -70,7 +86,19 @@ def summary(runtime: Runtime, tenant_id: str, *, days: int = 14) -> dict[str, An
         "mode": tenants.get_setting(db, tenant_id, "mode"),
         "queue": runtime.queue.status(tenant_id),
         "daily": daily(runtime, tenant_id, days),
+        "go_live": {},
     }
+    queries = _pipeline_queries()
+    if queries is not None:
+        # The decision pipeline owns the caps' limits and the go-live gate: show its figures.
+        pm = queries.metrics(db, tenant_id, since=since, policy_file=runtime.config.get("policy_file") or None)
+        c = pm["caps"]
+        data["caps"] = [{"bucket": "auto_reply", "last_hour": c["used_hour"], "last_day": c["used_day"],
+                         "hour_limit": c["per_hour"], "day_limit": c["per_day"]}]
+        data["go_live"] = {cat: {"mode": v.get("mode"), "ready": v.get("go_live_ready"),
+                                 "agreement": v.get("agreement"), "feedback_tickets": v.get("feedback_tickets")}
+                           for cat, v in pm["categories"].items() if "go_live_ready" in v}
+    return data
 
 
 def agreement(runtime: Runtime, tenant_id: str, since: str) -> list[dict[str, Any]]:
@@ -107,7 +135,8 @@ def daily(runtime: Runtime, tenant_id: str, days: int) -> list[dict[str, Any]]:
     """One row per day of the window (days without decisions included, as zeros)."""
     since = _since_iso(days)
     found = {r[0]: r[1:] for r in runtime.db.conn.execute(
-        f"SELECT substr(created_at, 1, 10), COUNT(*), SUM({AUTOMATED}), SUM({ESCALATED}), SUM(status = 'done')"
+        f"SELECT substr(created_at, 1, 10), COUNT(*), SUM({AUTOMATED}), SUM({_escalated_sql(runtime.db)}),"
+        " SUM(status = 'done')"
         " FROM decisions WHERE tenant_id = ? AND created_at >= ? GROUP BY 1", (tenant_id, since))}
     start = date.fromisoformat(since)
     out = []
