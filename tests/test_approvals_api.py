@@ -109,3 +109,12 @@ def test_cli_lookup_payments(cli_runner, config, runtime, stripe_sandbox):
     out = cli_runner.invoke(cli, ["lookup", "payments", "--tenant", "acme", "--email", "x@example.com"],
                             env={**cli_env(config), "DESKGUARD_STRIPE_API_KEY": "sk_test_wrong"})
     assert out.exit_code == 1 and "Stripe rejected the API key" in out.output
+
+
+def test_bench_stripe_runs_and_counts_requests(cli_runner):
+    out = cli_runner.invoke(cli, ["bench", "stripe", "--lookups", "5", "--webhooks", "3", "--refunds", "2"])
+    assert out.exit_code == 0, out.output
+    figures = json.loads(out.stdout)
+    assert figures["lookup"]["requests_per_lookup"]["pat.chargeback@example.com"] == 4
+    assert figures["lookup"]["requests_per_lookup"]["jane.doe@example.com"] == 3
+    assert figures["webhooks"]["n"] == 3 and figures["refunds"]["refunds_in_stripe"] == 2

@@ -113,8 +113,24 @@ def sandbox_stripe(host: str, port: int, webhook_url: str | None, search_lag: fl
         sandbox.stop()
 
 
+@click.command("stripe")
+@click.option("--lookups", default=200, show_default=True, type=click.IntRange(1))
+@click.option("--webhooks", default=500, show_default=True, type=click.IntRange(1))
+@click.option("--refunds", default=100, show_default=True, type=click.IntRange(1))
+def bench_stripe(lookups: int, webhooks: int, refunds: int) -> None:
+    """Stripe lookups, webhook intake and approved refunds against the sandbox (JSON figures).
+
+    Example: deskguard bench stripe --lookups 200 --webhooks 500 --refunds 100
+    """
+    from connector.commerce.stripe_bench import stripe_benchmark
+
+    echo_json(stripe_benchmark(lookups=lookups, webhooks=webhooks, refunds=refunds))
+
+
 def register_cli(cli: click.Group) -> None:
     cli.add_command(approvals_group)
+    if "bench" in cli.commands:
+        cli.commands["bench"].add_command(bench_stripe)
     sandbox = cli.commands.get("sandbox")
     if sandbox is None:
         @click.group("sandbox")
