@@ -110,9 +110,13 @@ def full_page_screenshot(driver, path: Path) -> None:
 
 
 def wait_for(driver, condition, timeout: float = 10):
+    """Wait for ``condition``; the panel re-renders its DOM after every call, so an element read
+    mid-render may go stale or be missing for a moment: those count as "not yet"."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout).until(condition)
+    return WebDriverWait(driver, timeout, ignored_exceptions=(NoSuchElementException,
+                                                              StaleElementReferenceException)).until(condition)
 
 
 def state_is(*states):
