@@ -127,3 +127,19 @@ def test_pipeline_draft_seam_returns_none_when_claude_fails(runtime, sandbox, ca
     runtime.secrets.put(runtime.db, TENANT, engine.API_KEY_SECRET, "sk-ant-wrong")
     assert pipeline_draft_reply(runtime, TENANT, ticket_text=TICKET, reading=READING) is None
     assert [r["status"] for r in sandbox.state.recorded()] == [529, 401]
+
+
+def test_bench_commands_print_json(cli_runner):
+    import json
+
+    from connector.cli import cli
+
+    result = cli_runner.invoke(cli, ["bench", "redact", "--repeat", "1"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["tickets"] == 60
+    result = cli_runner.invoke(cli, ["bench", "claude", "--tickets", "3"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["first_reading"]["cache_write_tokens"] > 0
+    assert data["later_readings"]["cache_read_tokens_mean"] == data["first_reading"]["cache_write_tokens"]
+    assert "Example: deskguard sandbox anthropic" in cli_runner.invoke(cli, ["sandbox", "anthropic", "--help"]).output

@@ -13,3 +13,10 @@ def configure_env_tenant(runtime, tenant_id: str) -> None:
     if key and _engine.anthropic_key(runtime, tenant_id) != key:
         runtime.secrets.put(runtime.db, tenant_id, _engine.API_KEY_SECRET, key)
         runtime.forget_services(tenant_id)
+
+
+def register_cli(cli) -> None:
+    # Imported here: connector.cli loads the areas while it is itself being imported.
+    from connector.classify import claude_cli
+
+    claude_cli.register_cli(cli)  # `sandbox anthropic`, `bench redact`, `bench claude`

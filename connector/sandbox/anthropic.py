@@ -531,15 +531,22 @@ class AnthropicSandbox:
     def url(self) -> str:
         return self.server.url
 
+    @property
+    def env(self) -> dict[str, str]:
+        """The settings that point Deskguard at this sandbox."""
+        return {"DESKGUARD_CLASSIFIER": "claude", "DESKGUARD_ANTHROPIC_BASE_URL": self.url,
+                "DESKGUARD_ANTHROPIC_API_KEY": self.api_key}
+
     def stop(self) -> None:
         self.server.stop()
 
 
-def start_anthropic_sandbox(state: AnthropicState | None = None, *, api_key: str = DEMO_API_KEY) -> AnthropicSandbox:
-    """Serve the emulator on a free loopback port (tests and ``make demo``)."""
+def start_anthropic_sandbox(state: AnthropicState | None = None, *, api_key: str = DEMO_API_KEY,
+                            host: str = "127.0.0.1", port: int = 0) -> AnthropicSandbox:
+    """Serve the emulator (port 0: a free loopback port) for tests and ``make demo``."""
     state = state or AnthropicState()
     state.add_key(api_key)
-    return AnthropicSandbox(serve_in_thread(create_app(state)), state, api_key)
+    return AnthropicSandbox(serve_in_thread(create_app(state), host=host, port=port), state, api_key)
 
 
 __all__ = ["DEMO_API_KEY", "AnthropicSandbox", "AnthropicState", "create_app", "start_anthropic_sandbox"]
