@@ -118,3 +118,25 @@ def test_bench_stripe_runs_and_counts_requests(cli_runner):
     assert figures["lookup"]["requests_per_lookup"]["pat.chargeback@example.com"] == 4
     assert figures["lookup"]["requests_per_lookup"]["jane.doe@example.com"] == 3
     assert figures["webhooks"]["n"] == 3 and figures["refunds"]["refunds_in_stripe"] == 2
+
+
+def test_stripe_credentials_are_stored_encrypted(runtime, config):
+    row = runtime.db.conn.execute("SELECT ciphertext FROM secrets WHERE tenant_id = 'acme' AND name = ?",
+                                  ("stripe_api_key",)).fetchone()
+    assert row and config["stripe_api_key"] not in row[0]
+    assert runtime.secrets.get(runtime.db, "acme", "stripe_api_key").reveal() == config["stripe_api_key"]
+    assert runtime.config.redacted()["stripe_api_key"] == "********"
+    ensure_tenant(runtime.db, "unconfigured")
+    from connector.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="DESKGUARD_STRIPE_API_KEY"):
+        runtime.service("stripe", "unconfigured")
+
+
+def test_money_formatting():
+    from connector.commerce.payments import format_minor
+
+    assert format_minor(5890, "usd") == "58.90 USD"
+    assert format_minor(5, "eur") == "0.05 EUR"
+    assert format_minor(1200, "jpy") == "1200 JPY"
+    assert format_minor(-150, "usd") == "-1.50 USD"
