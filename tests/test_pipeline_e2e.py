@@ -145,3 +145,53 @@ def test_replay_reports_per_category_and_writes_nothing(rt, sandbox):  # noqa: F
     assert {tid: len(sandbox.state.list_comments(tid)) for tid in ids} == comments_before
     assert len(sandbox.state.calls("PUT")) + len(sandbox.state.calls("POST")) == writes_before
     assert rt.db.conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 0
+
+
+@pytest.fixture
+def claude():
+    from connector.sandbox.anthropic import start_anthropic_sandbox
+    sb = start_anthropic_sandbox()
+    yield sb
+    sb.stop()
+
+
+@pytest.fixture
+def drafting_rt(config, sandbox, shop, claude):  # noqa: F811
+    runtime = Runtime({**zendesk_config(config, sandbox), **shop_settings(shop), "anthropic_base_url": claude.url,
+                       "anthropic_api_key": claude.api_key, "claude_draft_replies": True})
+    migrate(runtime.db)
+    ensure_env_tenant(runtime)
+    runtime.override("classifier", FakeClassifier(make_reading("order_status", 0.97,
+                                                               entities=_entities("#1001"))))
+    yield runtime
+    runtime.close()
+
+
+def test_claude_drafts_the_suggestion_but_never_the_automated_reply(drafting_rt, sandbox, claude):  # noqa: F811
+    rt = drafting_rt
+    claude.state.script_text("Hello Jane,\n\nYour order #1001 is with UPS and should arrive soon.\n\nKind regards")
+    set_category_modes(rt.db, TENANT, {"*": "assist"}, actor="test")
+    tid = ask(sandbox)
+    process_ticket(rt, TENANT, tid)
+    [note] = ours(sandbox, tid)
+    assert "Suggested reply** (claude" in note["body"] and "should arrive soon" in note["body"]
+    cost = rt.db.conn.execute("SELECT cost_usd FROM decisions WHERE ticket_id = ?", (tid,)).fetchone()[0]
+    assert cost > 0  # the draft's tokens are priced into the decision
+
+    # A draft that promises money is shown as rejected, never as a suggestion to send.
+    claude.state.script_text("Hi Jane, we have refunded your order in full and added a 20% discount code.")
+    tid2 = ask(sandbox, body="Where is #1001? Also I want my money back")
+    process_ticket(rt, TENANT, tid2)
+    [note2] = ours(sandbox, tid2)
+    assert "Rejected by the promise checker" in note2["body"] and "we have refunded" not in note2["body"].split(
+        "Rejected by the promise checker")[0]
+
+    # In auto mode the public reply is the fixed order answer, not the model's text.
+    set_category_modes(rt.db, TENANT, {"order_status": "auto"}, actor="test", override_reason="e2e")
+    claude.state.script_text("Hello! Everything is fine, trust me.")
+    # (Jane has now asked about #1001 twice: a third time would escalate as a repeat contact.)
+    rt.override("classifier", FakeClassifier(make_reading("order_status", 0.97, entities=_entities("#1003"))))
+    tid3 = ask(sandbox, email="li.wei@example.com", name="Li Wei", body="Where is order #1003?")
+    assert process_ticket(rt, TENANT, tid3).outcome == "auto_reply"
+    [reply] = ours(sandbox, tid3, public=True)
+    assert "trust me" not in reply["body"] and "9400111899223197428490" in reply["body"]

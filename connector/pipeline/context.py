@@ -105,7 +105,9 @@ class TicketContext:
     injection_hits: tuple[str, ...] = ()
     prior_contacts: int = 0
     order_refs: tuple[str, ...] = ()
-    suggested: SuggestedReply | None = None
+    suggested: SuggestedReply | None = None  # shown to agents in the brief (may be a Claude draft)
+    auto_reply: SuggestedReply | None = None  # what an automated reply would say: template/WISMO only
+    draft_cost_usd: float = 0.0
     decision: Decision | None = None
     brief: str = ""
     public_text: str = ""

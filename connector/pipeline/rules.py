@@ -171,7 +171,7 @@ def prerequisites(ctx: TicketContext) -> RuleVerdict:
 
 @auto_gate("reply_ready")
 def reply_ready(ctx: TicketContext) -> RuleVerdict:
-    s = ctx.suggested
+    s = ctx.auto_reply
     if s is None or not s.text:
         return RuleVerdict("reply_ready", "fail", "no reply available for this category and language")
     if s.problems:

@@ -136,18 +136,13 @@ def agent_order_summary(order: Order) -> str | None:
 
 
 # --- Claude drafts (issue #4) -------------------------------------------------------------
-def claude_draft(runtime: Any, tenant_id: str, **kwargs: Any) -> tuple[str, str] | None:
-    """(text, language) of a Claude-drafted reply, or None when drafting is off or unavailable."""
-    if not runtime.config.get("claude_draft_replies", False):
-        return None
+def claude_draft(runtime: Any, tenant_id: str, **kwargs: Any) -> tuple[str, float] | None:
+    """(text, cost in USD) of a Claude-drafted reply, or None when drafting is off (setting
+    ``DESKGUARD_CLAUDE_DRAFT_REPLIES`` or the tenant's ``claude_draft_replies``), not configured or
+    unavailable. The classify area decides; it never raises a vendor error."""
     fn = _fn([("connector.classify.claude", "draft_reply")])
     if fn is None:
         return None
     result = fn(runtime, tenant_id, **kwargs)
-    if not result:
-        return None
-    if isinstance(result, str):
-        return result, kwargs.get("language", "en")
-    text = getattr(result, "text", None) or (result.get("text") if isinstance(result, dict) else None)
-    lang = getattr(result, "language", None) or (result.get("language") if isinstance(result, dict) else None)
-    return (text, lang or kwargs.get("language", "en")) if text else None
+    text = getattr(result, "text", None) if result is not None else None
+    return (text, float(getattr(result, "cost_usd", 0.0) or 0.0)) if text else None

@@ -195,27 +195,31 @@ def look_up_history(rt: Runtime, ctx: TicketContext) -> TicketContext:
 
 # --- 4. suggest -----------------------------------------------------------------------------
 def suggest_reply(rt: Runtime, ctx: TicketContext) -> TicketContext:
+    """The reply agents see (a Claude draft when drafting is on) and the one an automated reply
+    would send. Automated replies only ever use the fixed templates / the commerce area's order
+    answer, filled from systems of record: no model-written text goes out without an agent."""
     r = ctx.reading
     name = ctx.ticket.requester.name if ctx.ticket else ""
     language = r.language or "en"
     orders = ctx.enrichment.orders
-    text = source = lang = None
-    drafted = seams.claude_draft(rt, ctx.tenant_id, ticket_text=ctx.text, reading=r, orders=orders,
-                                 language=language, placeholders=ctx.placeholders)
-    if drafted:
-        (text, lang), source = drafted, "claude"
-    elif r.category == "order_status" and len(orders) == 1:
+    fixed = None
+    if r.category == "order_status" and len(orders) == 1:
         wismo = seams.wismo_customer_text(orders[0], language, name)
         if wismo:
-            text, lang, source = wismo, "en", "wismo"
-    if text is None:
+            fixed = SuggestedReply(wismo, "wismo", "en", replies.check_reply(wismo))
+    if fixed is None:
         filled = replies.fill(r.category, language, name=name, orders=orders,
                               answer=ctx.policy.answers.get(r.category, ""))
         if filled:
-            (text, lang), source = filled, "template"
-    if text is None:
-        return ctx
-    ctx.suggested = SuggestedReply(text=text, source=source, language=lang, problems=replies.check_reply(text))
+            fixed = SuggestedReply(filled[0], "template", filled[1], replies.check_reply(filled[0]))
+    ctx.auto_reply = fixed
+    ctx.suggested = fixed
+    if not ctx.dry_run:
+        drafted = seams.claude_draft(rt, ctx.tenant_id, ticket_text=ctx.text, reading=r, orders=orders,
+                                     language=language, placeholders=ctx.placeholders)
+        if drafted:
+            text, ctx.draft_cost_usd = drafted
+            ctx.suggested = SuggestedReply(text, "claude", language, replies.check_reply(text))
     return ctx
 
 
@@ -301,7 +305,7 @@ def apply_caps(rt: Runtime, ctx: TicketContext) -> TicketContext:
 def compose(rt: Runtime, ctx: TicketContext) -> TicketContext:
     ctx.brief = decision_brief(ctx)
     if ctx.decision.outcome == AUTO_REPLY:
-        s = ctx.suggested
+        s = ctx.auto_reply
         ctx.public_text = replies.with_notice(s.text, s.language)
         problems = replies.check_reply(ctx.public_text)
         if problems:  # belt and braces: the notice and template together must still pass
@@ -341,7 +345,7 @@ def record_decision(rt: Runtime, ctx: TicketContext) -> TicketContext:
             (ctx.tenant_id, ctx.ticket_id, ctx.job_id, audit.now_iso(), r.category, r.confidence, d.mode, d.outcome,
              d.rule, d.reason, audit.canonical_json(to_dict(r)), json.dumps([v.as_dict() for v in d.trace]),
              audit.canonical_json(context_json(ctx)), ctx.brief, ctx.suggested.text if ctx.suggested else "",
-             r.engine, r.model, r.cost_usd, ctx.version, requester_hash(ctx.requester_email),
+             r.engine, r.model, r.cost_usd + ctx.draft_cost_usd, ctx.version, requester_hash(ctx.requester_email),
              json.dumps(list(ctx.order_refs)), d.configured_mode, int(d.escalated), d.priority,
              json.dumps(list(d.tags)), int(d.would_automate), d.fallback_gate, audit.canonical_json(snapshot),
              ctx.snapshot_digest, usage.input_tokens if usage else 0, usage.output_tokens if usage else 0),
