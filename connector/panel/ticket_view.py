@@ -166,7 +166,10 @@ def ticket_view(runtime: Runtime, agent, ticket_id: int) -> dict[str, Any]:
         view["state"], view["message"] = "failed", "Processing failed: " + (decision["reason"] or "see the audit log")
     else:
         view["state"] = "deferred" if decision["status"] == "deferred" else "processed"
-        view["message"] = (decision["reason"] or "") if view["state"] == "deferred" else ""
+        view["message"] = ""
+        if view["state"] == "deferred":
+            view["message"] = ("Held by the kill switch: Deskguard writes nothing until it is turned off."
+                               if view["kill_switch"] else "Deferred: Deskguard will finish this ticket shortly.")
     if decision is not None:
         view["decision"] = _decision_for_panel(decision)
         if agent.id:

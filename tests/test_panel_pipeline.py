@@ -1,0 +1,65 @@
+"""The side panel shows what the real decision pipeline wrote (pipeline over in-memory port fakes),
+and panel feedback becomes the pipeline's training export."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from panel_support import TENANT, agent_headers
+
+from connector.errors import KillSwitchEngaged
+from connector.panel.auth import issue_token
+from connector.panel.feedback_export import training_rows
+from connector.tenants import set_kill_switch
+
+pipeline = pytest.importorskip("connector.pipeline", reason="decision pipeline (issue #5) not installed")
+testing = pytest.importorskip("connector.pipeline.testing")
+
+
+@pytest.fixture
+def desk(runtime):
+    d = testing.FakeDesk()
+    runtime.override("zendesk", d)
+    runtime.override("classifier", testing.FakeClassifier(testing.make_reading("order_status", 0.96)))
+    runtime.override("shopify", testing.FakeOrders([testing.make_order()]))
+    pipeline.set_category_modes(runtime.db, TENANT, {"order_status": "assist"}, actor="test",
+                                override_reason="panel test")
+    return d
+
+
+def test_panel_shows_the_pipeline_decision(client, runtime, desk):
+    desk.add_ticket(31, "Where is my order #1001? It is late.", subject="Order late")
+    result = pipeline.process_ticket(runtime, TENANT, 31)
+    assert result.outcome == "assist_note"
+    token = issue_token(runtime.db, TENANT)[1]
+    v = client.get(f"/panel/api/{TENANT}/tickets/31", headers=agent_headers(token)).get_json()
+    assert v["state"] == "processed"
+    d = v["decision"]
+    assert d["id"] == result.decision_id
+    assert (d["category"], d["confidence"]) == ("order_status", 0.96)
+    assert d["policy"]["outcome"] == "assist_note" and d["policy"]["rule"] == result.rule
+    assert d["policy"]["trace"] and all("rule" in t for t in d["policy"]["trace"])
+    assert [o["name"] for o in d["orders"]] == ["#1001"]
+    assert d["suggested_reply"]  # the pipeline's suggestion, insertable from the panel
+
+    resp = client.post(f"/panel/api/{TENANT}/tickets/31/feedback", headers=agent_headers(token),
+                       json={"correct_category": "shipping_problem"})
+    assert resp.status_code == 201
+    [row] = list(training_rows(runtime.db, TENANT))
+    assert row["label"] == "shipping_problem" and row["subject"] == "Order late"
+    assert "late" in row["body"]
+    snapshot = json.loads(runtime.db.conn.execute("SELECT input_snapshot FROM decisions WHERE id = ?",
+                                                  (result.decision_id,)).fetchone()[0])
+    assert (row["subject"], row["body"]) == (snapshot["subject"], snapshot["body"])
+
+
+def test_panel_shows_a_deferred_decision_under_the_kill_switch(client, runtime, desk):
+    desk.add_ticket(32, "Where is my order #1001?")
+    set_kill_switch(runtime.db, TENANT, True, actor="test")
+    with pytest.raises(KillSwitchEngaged):
+        pipeline.process_ticket(runtime, TENANT, 32)
+    token = issue_token(runtime.db, TENANT)[1]
+    v = client.get(f"/panel/api/{TENANT}/tickets/32", headers=agent_headers(token)).get_json()
+    assert v["state"] == "deferred" and v["kill_switch"] is True and "kill switch" in v["message"]
+    assert v["decision"]["category"] == "order_status"
