@@ -315,7 +315,10 @@ class ShopifyAdmin:
 
     def _post(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         shop, token = self._credentials()
-        shop = clean_shop_domain(shop)  # again here: the one place a domain becomes a session
+        try:
+            shop = clean_shop_domain(shop)  # again here: the one place a domain becomes a session
+        except InvalidShopDomain as exc:
+            raise PermanentError(str(exc), vendor=VENDOR, code="shopify_invalid_shop") from None
         with _SESSION_LOCK:
             session = shopify.Session(shop, self.api_version, str.__str__(token))
             shopify.ShopifyResource.activate_session(session)

@@ -130,8 +130,9 @@ def test_sdk_session_rewrites_bad_domains_silently_which_is_why_we_validate_firs
 
 def test_malicious_domain_never_reaches_the_sdk_or_the_network(shop):
     adapter = fixed(shop.url, credentials=lambda: ("evil.com/x.myshopify.com", TOKEN))
-    with pytest.raises(ValueError):
+    with pytest.raises(PermanentError) as exc:
         adapter.find_orders(order_name="1001")
+    assert exc.value.code == "shopify_invalid_shop"
     assert shop.state.requests == [] and adapter.api_calls == 0
 
 

@@ -44,6 +44,11 @@ def lookup_orders(ctx: click.Context, tenant: str, email: str | None, order_name
 
 
 def register_cli(cli: click.Group) -> None:
+    from connector.commerce.shopify_bench import bench_shopify
+
+    bench = cli.commands.get("bench")
+    if isinstance(bench, click.Group) and "shopify" not in bench.commands:
+        bench.add_command(bench_shopify)
     existing = cli.commands.get("lookup")
     if existing is None:
         cli.add_command(lookup)
