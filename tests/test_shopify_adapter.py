@@ -289,3 +289,16 @@ def test_cancel_refusals_are_permanent(adapter, shop):
     with pytest.raises(PermanentError, match="NOT_FOUND"):
         adapter.cancel_order("gid://shopify/Order/1", reason="OTHER", notify_customer=False, restock=False,
                              staff_note="")
+
+
+@pytest.mark.parametrize(("status", "retry"), [(502, True), (503, True), (429, True), (401, False), (402, False),
+                                               (404, False)])
+def test_http_errors_become_transient_or_permanent(shop, status, retry):
+    adapter = fixed(shop.url)
+    shop.state.fail_next(status, retry_after=7)
+    with pytest.raises((TransientError, PermanentError)) as exc:
+        adapter.find_orders(order_name="1001")
+    assert exc.value.should_retry is retry and exc.value.status == status and exc.value.vendor == "shopify"
+    if retry:
+        assert exc.value.retry_after == 7.0
+    assert adapter.find_orders(order_name="1001")  # the next answer is normal again

@@ -7,7 +7,8 @@
   ``job(id)`` and the ``orderCancel`` mutation.
 - Every answer carries ``extensions.cost`` with a leaky-bucket ``throttleStatus``; a query costing
   more than the bucket holds gets Shopify's ``THROTTLED`` error (HTTP 200). Tests can drain the
-  bucket, force THROTTLED answers, or delay answers (to exercise client timeouts).
+  bucket, force THROTTLED answers, delay answers (to exercise client timeouts) or fail them with an
+  HTTP status (5xx, 429, 402, ...).
 - ``send_webhook`` delivers a signed Shopify webhook (base64 HMAC-SHA256 of the raw body) to the
   sidecar, with the real header set.
 
@@ -133,6 +134,7 @@ class ShopifyState:
         self._refilled_at = clock()
         self._forced_throttles = 0
         self._delays: list[float] = []
+        self._failures: list[tuple[int, float | None]] = []
         self._ids = iter(range(9_000_000, 10**12))
 
     @property
@@ -179,6 +181,15 @@ class ShopifyState:
         """Sleep ``seconds`` before answering each of the next ``count`` requests."""
         with self.lock:
             self._delays.extend([seconds] * count)
+
+    def fail_next(self, status: int, count: int = 1, retry_after: float | None = None) -> None:
+        """Answer the next ``count`` requests with HTTP ``status`` (e.g. 502, 503, 429, 402)."""
+        with self.lock:
+            self._failures.extend([(status, retry_after)] * count)
+
+    def take_failure(self) -> tuple[int, float | None] | None:
+        with self.lock:
+            return self._failures.pop(0) if self._failures else None
 
     def take_delay(self) -> float:
         with self.lock:
@@ -446,6 +457,13 @@ def create_app(state: ShopifyState | None = None) -> Flask:
         delay = state.take_delay()
         if delay:
             time.sleep(delay)
+        failure = state.take_failure()
+        if failure:
+            status, retry_after = failure
+            extra = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
+            texts = {402: "Unavailable Shop", 423: "Locked", 429: "Exceeded 2 calls per second for api client."}
+            return jsonify({"errors": texts.get(status, "Internal Server Error" if status >= 500 else "Error")}), \
+                status, extra
         body = request.get_json(silent=True)
         if not isinstance(body, dict) or not isinstance(body.get("query"), str):
             return jsonify({"errors": {"query": "Required parameter missing or invalid"}}), 400
