@@ -162,3 +162,20 @@ def test_charge_lookup_fills_the_email_from_the_customer(stripe_sandbox):
     with pytest.raises(PermanentError) as err:
         adapter(stripe_sandbox).charge("ch_missing")
     assert err.value.status == 404
+
+
+def test_emulator_auth_and_error_shapes_over_plain_http(stripe_sandbox):
+    import requests
+
+    url = f"{stripe_sandbox.url}/v1/customers"
+    ok = requests.get(url, params={"email": "li.wei@example.com"}, auth=(DEMO_SECRET_KEY, ""), timeout=5)
+    assert ok.status_code == 200 and ok.json()["object"] == "list" and ok.json()["data"][0]["name"] == "Li Wei"
+    assert ok.headers["Request-Id"].startswith("req_")
+    missing = requests.get(url, timeout=5)
+    assert missing.status_code == 401 and missing.json()["error"]["type"] == "invalid_request_error"
+    wrong = requests.get(url, headers={"Authorization": "Bearer sk_test_wrong"}, timeout=5)
+    assert wrong.status_code == 401 and "Invalid API Key" in wrong.json()["error"]["message"]
+    unknown = requests.get(f"{stripe_sandbox.url}/v1/charges/ch_nope", auth=(DEMO_SECRET_KEY, ""), timeout=5)
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "resource_missing"
+    bad_limit = requests.get(url, params={"limit": 101}, auth=(DEMO_SECRET_KEY, ""), timeout=5)
+    assert bad_limit.status_code == 400 and bad_limit.json()["error"]["param"] == "limit"
