@@ -38,6 +38,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -225,7 +226,7 @@ class ShopifyAdmin:
         self._throttle_at = 0.0
         self._last_cost: dict[str, int] = {}  # document → requestedQueryCost last time
         self.api_calls = 0
-        self.throttle_waits: list[float] = []  # seconds waited for the bucket (diagnostics and tests)
+        self.throttle_waits: deque[float] = deque(maxlen=100)  # recent waits for the bucket (diagnostics)
 
     # -- OrderSource -----------------------------------------------------------------------
     def find_orders(self, *, email: str | None = None, order_name: str | None = None) -> list[Order]:
@@ -327,7 +328,7 @@ class ShopifyAdmin:
                 client = _TimedGraphQL(self.timeout)
             finally:
                 shopify.ShopifyResource.clear_session()
-        self.api_calls += 1
+            self.api_calls += 1
         try:
             text = client.execute(query, variables)
         except urllib.error.HTTPError as exc:

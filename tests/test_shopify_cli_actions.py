@@ -88,7 +88,7 @@ def test_unknown_outcome_is_reconciled_instead_of_cancelling_twice(runtime, shop
                                                     restock=True, staff_note="")
     runtime.db.conn.execute(
         "INSERT INTO actions (tenant_id, idempotency_key, vendor, kind, ticket_id, params, state, attempts,"
-        " created_at, updated_at) VALUES ('acme', 'approval-7-cancel_order', 'shopify', 'shopify.order_cancel',"
+        " created_at, updated_at) VALUES ('acme', 'approval-7-cancel_order', 'shopify', 'shopify.cancel_order',"
         " 42, '{}', 'sending', 1, 'x', 'x')")
     outcome = actions.execute(runtime.db, "acme", cancel_action(runtime, order_id))
     assert outcome.reconciled and outcome.result["already_cancelled"] is True

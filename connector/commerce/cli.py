@@ -14,7 +14,10 @@ from connector.domain import to_dict
 
 @click.group("lookup")
 def lookup() -> None:
-    """Look up a customer's context in Shopify and Stripe (JSON)."""
+    """Look up a customer's context in Shopify and Stripe (JSON).
+
+    Example: deskguard lookup orders --tenant acme --email jane.doe@example.com
+    """
 
 
 @lookup.command("orders")

@@ -113,5 +113,5 @@ def cancel_write_action(runtime: Runtime, tenant_id: str, *, order_id: str, reas
     def reconcile(_key: str) -> dict[str, Any] | None:
         return runtime.service("shopify", tenant_id).reconcile_cancel(gid)
 
-    return WriteAction(vendor="shopify", kind="shopify.order_cancel", idempotency_key=idempotency_key,
+    return WriteAction(vendor="shopify", kind="shopify.cancel_order", idempotency_key=idempotency_key,
                        params=params, send=send, reconcile=reconcile, ticket_id=ticket_id, job_id=job_id)
