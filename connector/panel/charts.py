@@ -33,7 +33,7 @@ def _x_labels(days: Sequence[dict[str, Any]], x_of) -> list[str]:
     every = max(1, round(n / 7))
     out = []
     for i, d in enumerate(days):
-        if i % every == 0 or i == n - 1:
+        if i % every == 0 or (i == n - 1 and i % every >= max(1, every // 2)):
             out.append(f'<text x="{x_of(i):.1f}" y="{HEIGHT - 8}" text-anchor="middle" font-size="13"'
                        f' fill="#5f6b7a">{escape(d["date"][5:])}</text>')
     return out
