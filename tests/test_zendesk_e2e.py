@@ -53,7 +53,7 @@ def test_a_new_ticket_gets_an_internal_note_through_the_webhook(wired):
     assert note["public"] is False and note["author_id"] == sb.state.agent["id"]
     _, state, payload, _ = jobs(rt)[0]
     assert state == "done" and json.loads(payload) == {
-        "ticket_id": tid, "updated_at": sb.state.notes(tid)[0]["created_at"], "source": "webhook"}
+        "ticket_id": tid, "updated_at": json.loads(first.body)["updated_at"], "source": "webhook"}
 
 
 def test_the_sidecars_own_note_does_not_start_another_round(wired):
