@@ -243,7 +243,12 @@ def test_demo_page_carries_a_working_demo_token(runtime, config):
     rt = type(runtime)(config | {"demo_mode": "true"})
     app = create_app(runtime=rt)
     c = app.test_client()
-    resp = c.get(f"/panel/demo?tenant={TENANT}&ticket=5")
+    from connector.panel import demo_links
+
+    links = demo_links("http://localhost:8000/", TENANT, 5)
+    assert links == {"side_panel": f"http://localhost:8000/panel/demo?tenant={TENANT}&ticket=5",
+                     "dashboard": "http://localhost:8000/admin/"}
+    resp = c.get(links["side_panel"].removeprefix("http://localhost:8000"))
     assert resp.status_code == 200
     html = resp.get_data(as_text=True)
     assert "zaf-shim.js" in html and "zaf_sdk.min.js" not in html

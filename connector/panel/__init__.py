@@ -18,3 +18,13 @@ def register_cli(cli) -> None:
     from connector.panel import commands
 
     commands.register(cli)
+
+
+def demo_links(base_url: str, tenant_id: str, ticket_id: int | None = None) -> dict[str, str]:
+    """URLs for `make demo` to print: the side panel for one ticket (needs DESKGUARD_DEMO_MODE=true)
+    and the dashboard (sign in with DESKGUARD_ADMIN_TOKEN)."""
+    from urllib.parse import urlencode
+
+    base = base_url.rstrip("/")
+    query = {"tenant": tenant_id, **({"ticket": str(ticket_id)} if ticket_id is not None else {})}
+    return {"side_panel": f"{base}/panel/demo?{urlencode(query)}", "dashboard": f"{base}/admin/"}
