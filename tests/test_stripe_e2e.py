@@ -5,6 +5,8 @@ refund proposed for a real Zendesk ticket is approved through the admin API and 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from shopify_support import shop, shop_server, shop_settings  # noqa: F401
 from stripe_support import stripe_sandbox_fixture, stripe_settings  # noqa: F401
@@ -92,3 +94,39 @@ def test_refund_approved_through_the_admin_api_lands_in_stripe_once(e2e, sandbox
         assert resp.status_code == 200 and resp.json()["state"] == "done"
     assert len(stripe_sandbox.refunds_created()) == 1
     assert stripe_sandbox.state.charges[charge["id"]]["refunded"] is True
+
+
+def test_order_cancellation_approved_lands_in_shopify_once(e2e, sandbox, shop):  # noqa: F811
+    runtime, _ = e2e
+    order = shop.state.order_by_name("#1002")
+    gid = f"gid://shopify/Order/{order.id}"
+    proposal = approvals.propose(runtime.db, "acme", 501, "cancel_order",
+                                 {"order_id": gid, "order_name": "#1002", "reason": "CUSTOMER", "restock": True,
+                                  "notify_customer": False}, "policy:cancel", "customer changed their mind")
+    done = approvals.approve(runtime, "acme", proposal.id, "agent:jo")
+    assert done.state == "done" and done.result["cancel"]["order_id"] == gid
+    assert shop.state.order_by_name("#1002").cancelled_at is not None
+    assert approvals.approve(runtime, "acme", proposal.id, "agent:jo").result == done.result
+    # Crash after Shopify cancelled, before Deskguard recorded it: the takeover reads the order back.
+    real = runtime.service("shopify", "acme")
+
+    class CrashAfterCancel:  # our OrderActions port around the real adapter
+        def cancel_order(self, order_id, **kwargs):
+            real.cancel_order(order_id, **kwargs)
+            raise RuntimeError("process killed after orderCancel")
+
+        def reconcile_cancel(self, order_id):
+            return real.reconcile_cancel(order_id)
+
+    other = shop.state.order_by_name("#1008")
+    second = approvals.propose(runtime.db, "acme", 502, "cancel_order",
+                               {"order_id": f"gid://shopify/Order/{other.id}", "order_name": "#1008",
+                                "reason": "CUSTOMER", "restock": True, "notify_customer": False}, "policy:cancel")
+    runtime.override("shopify", CrashAfterCancel())
+    with pytest.raises(RuntimeError):
+        approvals.approve(runtime, "acme", second.id, "agent:jo")
+    runtime._overrides.pop("shopify")
+    assert shop.state.order_by_name("#1008").cancelled_at is not None
+    later = time.time() + runtime.config.approval_lease_seconds + 1
+    recovered = approvals.execute(runtime, "acme", second.id, clock=lambda: later)
+    assert recovered.state == "done" and recovered.result["cancel"]["already_cancelled"] is True

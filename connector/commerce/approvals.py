@@ -261,6 +261,9 @@ def _write_action(runtime: Runtime, approval: Approval, job_id: int | None) -> a
 
     def reconcile_cancel(key: str) -> dict[str, Any] | None:
         # orderCancel takes no idempotency key: read the order back instead.
+        if hasattr(shop, "reconcile_cancel"):  # the Shopify adapter's own read-back
+            found = shop.reconcile_cancel(p["order_id"])
+            return {"cancel": found} if found else None
         for order in shop.find_orders(order_name=p["order_name"]):
             if order.id == p["order_id"] and order.cancelled_at is not None:
                 return {"cancel": {"order_id": order.id, "cancelled_at": order.cancelled_at.isoformat()}}
