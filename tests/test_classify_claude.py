@@ -318,6 +318,7 @@ def test_no_card_number_from_the_corpus_reaches_the_api_or_a_log(sandbox, local,
     assert any(r.name.startswith("anthropic") for r in caplog.records)  # the SDK's debug lines were seen
     for run in _digit_runs(log_text):
         assert not any(card in run for card in cards), "a card number reached a log line"
+    assert sandbox.api_key not in log_text
 
 
 def test_usage_arithmetic():

@@ -178,3 +178,9 @@ def test_control_plane_endpoints(api, state):
 def test_unknown_path_is_404_not_found_error(api):
     r = api.get("/v1/models", headers=HEADERS)
     assert r.status_code == 404 and r.json["error"]["type"] == "not_found_error"
+
+
+def test_a_429_always_says_when_to_retry(api, state):
+    state.fail(429)
+    r = api.post("/v1/messages", json=message(), headers=HEADERS)
+    assert r.status_code == 429 and r.headers["retry-after"] == "1"

@@ -108,7 +108,10 @@ class AnthropicState:
         return key
 
     def fail(self, status: int = 529, times: int = 1, retry_after: float | None = None) -> None:
-        """The next ``times`` requests answer ``status`` (e.g. 429, 529, 500)."""
+        """The next ``times`` requests answer ``status`` (e.g. 429, 529, 500). A 429 always
+        carries ``retry-after`` (1 s unless given), as the real API's does."""
+        if status == 429 and retry_after is None:
+            retry_after = 1.0
         with self.lock:
             self.failures.append(Failure(status, times, retry_after))
 
