@@ -231,3 +231,42 @@ def test_rollout_is_stable_per_ticket(runtime, desk):
     assert set(seen.values()) == {"auto", "assist"}
     for tid in range(1, 41):
         assert process_ticket(runtime, TENANT, tid, dry_run=True).context.decision.mode == seen[tid]
+
+
+def test_concurrent_runs_of_one_ticket_version_post_once(runtime, desk):
+    import threading
+    import time as _time
+
+    desk.add_ticket(1, "Where is my order?")
+    use(runtime, orders=[shipped_order()])
+    modes(runtime, order_status="assist")
+    real = desk.add_internal_note
+
+    def slow_note(*a, **kw):
+        _time.sleep(0.2)  # the vendor call is in flight while the others arrive
+        return real(*a, **kw)
+
+    desk.add_internal_note = slow_note
+    # get_ticket returns the ticket as it was before the note, so every run sees the same version.
+    snapshot = desk.tickets[1]
+    desk.get_ticket = lambda tid: snapshot
+    barrier = threading.Barrier(8)
+    outcomes = []
+
+    def run():
+        barrier.wait()
+        try:
+            outcomes.append(process_ticket(runtime, TENANT, 1).outcome)
+        except TransientError as exc:
+            outcomes.append(f"retry:{exc.retry_after is not None}")
+
+    threads = [threading.Thread(target=run) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(writes(desk, "internal_note")) == 1
+    assert outcomes.count("assist_note") >= 1 and set(outcomes) <= {"assist_note", "retry:True"}
+    # Every later run of that version replays the recorded result instead of posting.
+    assert process_ticket(runtime, TENANT, 1).outcome == "assist_note"
+    assert len(writes(desk, "internal_note")) == 1
