@@ -96,6 +96,32 @@ def register(cli: click.Group) -> None:
         echo_json(out)
 
     _register_sandbox(cli)
+    _register_bench(cli)
+
+
+def _register_bench(cli: click.Group) -> None:
+    bench = cli.commands.get("bench")
+    if bench is None:
+        return
+
+    @bench.command("intake")
+    @click.option("--seconds", default=10.0, show_default=True, help="Length of each load phase.")
+    @click.option("--connections", default=16, show_default=True, help="Keep-alive connections of the client.")
+    @click.option("--rate", default=200.0, show_default=True, help="Deliveries per second in the latency phase.")
+    @click.option("--web-workers", default=2, show_default=True, help="gunicorn workers of `deskguard serve`.")
+    @click.option("--web-threads", default=4, show_default=True, help="Threads per gunicorn worker.")
+    @click.option("--tickets", default=50, show_default=True, help="Tickets for the API-calls-per-ticket phase.")
+    def bench_intake(seconds: float, connections: int, rate: float, web_workers: int, web_threads: int,
+                     tickets: int) -> None:
+        """Signed webhook deliveries against `deskguard serve` from a second process: throughput, ack
+        latency at a fixed rate, every accepted delivery in the queue; Zendesk API calls per ticket.
+
+        Example: deskguard bench intake --seconds 10 --rate 200
+        """
+        from connector.zendesk.bench import intake_benchmark
+
+        echo_json(intake_benchmark(seconds=seconds, connections=connections, rate=rate, web_workers=web_workers,
+                                   web_threads=web_threads, tickets=tickets))
 
 
 def _register_sandbox(cli: click.Group) -> None:
