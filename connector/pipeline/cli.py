@@ -223,5 +223,10 @@ def replay_cmd(ctx: click.Context, tenant: str | None, since: str, limit: int | 
 
 
 def register_cli(cli: click.Group) -> None:
+    from connector.pipeline.bench import bench_pipeline
+
     for command in (kill_switch, policy_group, decisions_group, replay_cmd):
         cli.add_command(command)
+    bench = cli.commands.get("bench")
+    if isinstance(bench, click.Group):
+        bench.add_command(bench_pipeline)
