@@ -14,6 +14,7 @@ from connector.pipeline import caps, process_ticket, set_category_modes
 from connector.pipeline.testing import FakeClassifier, FakeDesk, FakeOrders, make_reading
 from connector.pipeline.testing import make_order as shipped_order
 from connector.tenants import ensure_tenant
+from connector.worker import WorkerPool, handler
 
 TENANT = "acme"
 
@@ -83,3 +84,39 @@ def test_at_the_cap_auto_falls_back_to_assist_and_tags(runtime):
     assert note[0] == "internal_note" and "deskguard_cap_reached" in note[2]["tags"]
     assert "hourly cap reached (2/2" in note[2]["body"]
     assert len([w for w in desk.writes if w[0] == "public_reply"]) == 2
+
+
+@handler("pipeline.caps_test_ticket")
+def _caps_job(runtime, job):
+    process_ticket(runtime, job.tenant_id, job.payload["ticket_id"], job=job)
+
+
+def test_sixteen_worker_threads_never_send_more_replies_than_the_cap(runtime):
+    desk = FakeDesk()
+    runtime.override("zendesk", desk)
+    runtime.override("classifier", FakeClassifier(make_reading()))
+    n = 60
+    runtime.override("shopify", FakeOrders([shipped_order(email=f"c{i}@example.com", name=f"#{2000 + i}")
+                                            for i in range(1, n + 1)]))
+    set_category_modes(runtime.db, TENANT, {"order_status": "auto"}, actor="t", override_reason="test")
+    from connector.pipeline import policy
+    policy.update(runtime.db, TENANT, {"caps": {"auto_replies_per_hour": 10}}, actor="t")
+    for tid in range(1, n + 1):
+        desk.add_ticket(tid, "Where is my parcel?", email=f"c{tid}@example.com")
+        runtime.queue.enqueue(TENANT, "pipeline.caps_test_ticket", {"ticket_id": tid}, f"caps{tid}")
+    pool = WorkerPool(runtime, 16, idle_sleep=0.01)
+    pool.start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            done = runtime.db.conn.execute("SELECT COUNT(*) FROM jobs WHERE state = 'done'").fetchone()[0]
+            if done == n:
+                break
+            time.sleep(0.05)
+    finally:
+        pool.stop()
+    replies = [w for w in desk.writes if w[0] == "public_reply"]
+    notes = [w for w in desk.writes if w[0] == "internal_note"]
+    assert len(replies) == 10 and len(notes) == n - 10
+    assert all("deskguard_cap_reached" in w[2]["tags"] for w in notes)
+    assert caps.usage(runtime.db, TENANT) == (10, 10)
