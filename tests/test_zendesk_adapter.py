@@ -282,3 +282,13 @@ def test_bad_base_urls_are_config_errors(url):
 def test_missing_credentials_are_a_config_error(sandbox):  # noqa: F811
     with pytest.raises(ConfigError):
         ZendeskDesk(sandbox.url, "", "")
+
+
+def test_long_conversations_are_read_across_comment_pages(desk, sandbox, ticket_id):  # noqa: F811
+    for i in range(120):
+        sandbox.state.customer_replies(ticket_id, f"reply {i}")
+    desk.add_internal_note(ticket_id, "Brief", marker="k-long")
+    ticket = desk.get_ticket(ticket_id)
+    assert len(ticket.comments) == 122 and ticket.comments[-1].by_deskguard
+    assert [c.body for c in ticket.comments[1:3]] == ["reply 0", "reply 1"]
+    assert desk.find_comment_with_marker(ticket_id, "k-long") is not None
