@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import click
@@ -170,4 +169,3 @@ def _register_sandbox(cli: click.Group) -> None:
             _wait_for_signal()
         finally:
             sandbox.stop()
-        time.sleep(0)
