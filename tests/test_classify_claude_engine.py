@@ -145,16 +145,46 @@ def test_bench_commands_print_json(cli_runner):
     assert "Example: deskguard sandbox anthropic" in cli_runner.invoke(cli, ["sandbox", "anthropic", "--help"]).output
 
 
-def _local_model_installed() -> bool:
-    from connector.classify.local import default_model_dir
 
-    return (default_model_dir() / "model.json").is_file()
+@pytest.fixture
+def tiny_model_dir(tmp_path):
+    """A real local model (random weights, tiny feature space) saved like `deskguard train` does."""
+    import numpy as np
+
+    from connector.classify.features import FeatureConfig
+    from connector.classify.local import FORMAT_VERSION, LocalClassifier
+
+    features = FeatureConfig(n_buckets=1 << 10)
+    meta = {"format": FORMAT_VERSION, "name": "tiny-test", "categories": list(CATEGORIES),
+            "features": features.to_dict()}
+    weights = np.random.default_rng(0).normal(scale=0.01, size=(features.n_buckets, len(CATEGORIES)))
+    model = LocalClassifier(meta, weights, np.zeros(len(CATEGORIES)), np.array([], dtype=np.uint32))
+    return model.save(tmp_path / "tiny-model")
 
 
-@pytest.mark.skipif(not _local_model_installed(), reason="the shipped local model is not built yet (part A)")
-def test_claude_failure_falls_back_to_the_real_local_model(runtime, sandbox):
-    sandbox.state.fail(401, times=1)
+def test_local_engine_uses_the_tenant_model_dir(runtime, sandbox, tiny_model_dir):
+    set_setting(runtime.db, TENANT, "classifier", "local", actor="test")
+    set_setting(runtime.db, TENANT, "model_dir", str(tiny_model_dir), actor="test")
+    reading = runtime.service("classifier", TENANT).classify(TICKET)
+    assert reading.engine == "local" and reading.model.startswith("tiny-test")
+    assert reading.fallback_reason is None and sandbox.state.recorded() == []
+
+
+def test_claude_failure_falls_back_to_the_tenant_local_model(runtime, sandbox, tiny_model_dir):
+    set_setting(runtime.db, TENANT, "model_dir", str(tiny_model_dir), actor="test")
+    sandbox.state.fail(401)
     reading = runtime.service("classifier", TENANT).classify(
         TicketText(subject="Refund", body="Please refund order #1001 to my card 4111 1111 1111 1111", id="9"))
-    assert reading.engine == "local" and reading.fallback_reason.startswith("auth_failed: ")
-    assert reading.category in CATEGORIES and reading.model != "claude-haiku-4-5"
+    assert reading.engine == "local" and reading.model.startswith("tiny-test")
+    assert reading.fallback_reason.startswith("auth_failed: ") and reading.category in CATEGORIES
+
+
+def test_the_sandbox_answers_with_a_real_local_model(monkeypatch, tiny_model_dir):
+    from connector.classify.claude import validate_reading
+    from connector.classify.local import LocalClassifier
+    from connector.sandbox import anthropic as sandbox_module
+
+    monkeypatch.setattr(sandbox_module, "_local_model", LocalClassifier.load(tiny_model_dir))
+    answer = sandbox_module.reading_input("Wo ist meine Bestellung?", "Bestellung #1001 ist noch nicht da")
+    assert validate_reading(answer) == []
+    assert answer["reasons"][-1] == "sandbox: answered by the local model"
