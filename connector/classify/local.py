@@ -1,0 +1,213 @@
+"""The embedded local engine: a hashed n-gram linear model with calibrated, novelty-aware
+confidence. Pure numpy at inference; no network, no GPU, loads in well under a second.
+
+How a ticket is read:
+1. ``Featurizer`` turns subject + latest message into hashed word/bigram/char-n-gram features.
+2. A multinomial logistic regression scores the categories; softmax at a fitted temperature gives
+   the alternatives' scores.
+3. The confidence is a *calibrated probability that the top category is right*: a small logistic
+   model over (top score, margin to the runner-up, share of known words, number of known words),
+   fitted on held-out realistic tickets by ``connector.classify.train``.
+4. It knows what it does not know: when too few of the words were ever seen in training
+   (gibberish, another language, code, a recipe), the confidence is capped, and below a floor
+   the reading falls back to ``other`` with a reason saying so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import threading
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from connector.classify.features import PLACEHOLDERS, FeatureConfig, Featurizer, word_hash
+from connector.classify.signals import read_signals
+from connector.domain import CATEGORIES, Reading, TicketText
+from connector.errors import ConfigError
+
+MODEL_JSON = "model.json"
+WEIGHTS = "weights.npz"
+FORMAT_VERSION = 1
+
+
+def default_model_dir() -> Path:
+    """The model shipped inside the package (built by scripts/train_default_model.py)."""
+    return Path(str(resources.files("connector.classify") / "model"))
+
+
+@dataclass(frozen=True)
+class Novelty:
+    """Confidence caps from how familiar the words are (model.json "novelty")."""
+
+    abstain_below: float = 0.35  # share of known words under which the reading becomes `other`
+    full_above: float = 0.75  # share of known words from which confidence is not capped
+    min_known_words: int = 2  # fewer known words than this also abstains
+    abstain_confidence: float = 0.5  # highest confidence an abstention (`other`) may carry
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The model's raw view of one ticket, before it becomes a Reading (used by eval and train)."""
+
+    probs: np.ndarray  # temperature-scaled softmax over model categories
+    category: str
+    confidence: float
+    known_ratio: float
+    known_words: int
+    abstained: bool
+    calibration_features: np.ndarray
+    tokens: list[str]
+
+
+def calibration_features(probs: np.ndarray, known_ratio: float, known_words: int) -> np.ndarray:
+    """Inputs of the confidence calibrator (order matters: it is stored as coefficients)."""
+    top2 = np.sort(probs)[-2:]
+    p1 = float(min(max(top2[1], 1e-6), 1 - 1e-6))
+    p2 = float(max(top2[0], 1e-6))
+    return np.array([1.0, math.log(p1 / (1 - p1)), math.log(p1 / p2), known_ratio, math.log1p(known_words)],
+                    dtype=np.float64)
+
+
+class LocalClassifier:
+    """Reads tickets with a model directory (model.json + weights.npz). Thread-safe."""
+
+    engine = "local"
+    _cache: dict[str, LocalClassifier] = {}
+    _cache_lock = threading.Lock()
+
+    def __init__(self, meta: dict, weights: np.ndarray, bias: np.ndarray, known_words: np.ndarray,
+                 path: Path | None = None) -> None:
+        self.meta = meta
+        self.path = path
+        self.categories: tuple[str, ...] = tuple(meta["categories"])
+        missing = set(CATEGORIES) - set(self.categories)
+        if missing:
+            raise ConfigError(f"model at {path} lacks categories: {', '.join(sorted(missing))}")
+        self.featurizer = Featurizer(FeatureConfig.from_dict(meta["features"]))
+        self.weights = np.ascontiguousarray(weights, dtype=np.float32)
+        self.bias = np.asarray(bias, dtype=np.float32)
+        if self.weights.shape != (self.featurizer.config.n_buckets, len(self.categories)):
+            raise ConfigError(f"model at {path}: weights shape {self.weights.shape} does not match model.json")
+        self.known_words = frozenset(int(h) for h in known_words)
+        self.temperature = float(meta.get("temperature", 1.0))
+        self.calibrator = np.asarray(meta.get("calibrator", [0.0, 1.0, 0.0, 0.0, 0.0]), dtype=np.float64)
+        self.novelty = Novelty(**meta.get("novelty", {}))
+        self.model_id = str(meta.get("model_id", "local"))
+        self._other = self.categories.index("other")
+
+    # --- loading -----------------------------------------------------------------------
+    @classmethod
+    def load(cls, model_dir: str | Path | None = None) -> LocalClassifier:
+        """The model in ``model_dir`` (a tenant model from ``deskguard train``), or the shipped
+        default when None/empty. Loaded once per directory and process, then shared."""
+        path = Path(model_dir) if model_dir else default_model_dir()
+        key = str(path.resolve())
+        with cls._cache_lock:
+            cached = cls._cache.get(key)
+            if cached is None:
+                cached = cls._cache[key] = cls.from_dir(path)
+            return cached
+
+    @classmethod
+    def from_dir(cls, path: str | Path) -> LocalClassifier:
+        path = Path(path)
+        meta_file, weights_file = path / MODEL_JSON, path / WEIGHTS
+        if not meta_file.is_file() or not weights_file.is_file():
+            raise ConfigError(f"no local model at {path} (expected {MODEL_JSON} and {WEIGHTS}); "
+                              "build one with `deskguard train` or `make model`")
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        if meta.get("format") != FORMAT_VERSION:
+            raise ConfigError(f"model at {path} has format {meta.get('format')!r}; this Deskguard reads "
+                              f"format {FORMAT_VERSION}")
+        with np.load(weights_file) as data:
+            return cls(meta, data["weights"], data["bias"], data["known_words"], path=path)
+
+    def save(self, path: str | Path, *, extra_arrays: dict[str, np.ndarray] | None = None) -> Path:
+        """Write model.json + weights.npz (weights as float16: half the size, same readings)."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        arrays = {"weights": self.weights.astype(np.float16), "bias": self.bias.astype(np.float32),
+                  "known_words": np.array(sorted(self.known_words), dtype=np.uint32), **(extra_arrays or {})}
+        np.savez_compressed(path / WEIGHTS, **arrays)
+        digest = hashlib.sha256((path / WEIGHTS).read_bytes()).hexdigest()[:12]
+        self.meta["model_id"] = self.model_id = f"{self.meta.get('name', 'local')}-{digest}"
+        (path / MODEL_JSON).write_text(json.dumps(self.meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return path
+
+    def with_calibration(self, temperature: float, calibrator: np.ndarray) -> LocalClassifier:
+        meta = {**self.meta, "temperature": float(temperature), "calibrator": [float(c) for c in calibrator]}
+        return LocalClassifier(meta, self.weights, self.bias, np.array(sorted(self.known_words)), self.path)
+
+    # --- reading -----------------------------------------------------------------------
+    def logits(self, subject: str, body: str) -> tuple[np.ndarray, list[str]]:
+        ids, values, words = self.featurizer.transform(subject, body)
+        return values @ self.weights[ids] + self.bias, words
+
+    def familiarity(self, words: list[str]) -> tuple[float, int]:
+        """(share of known words, number of known words) over real words of ≥ 2 letters."""
+        real = [w for w in words if len(w) >= 2 and not w.isdigit() and w not in PLACEHOLDERS]
+        if not real:
+            return 0.0, 0
+        known = sum(1 for w in real if word_hash(w) in self.known_words)
+        return known / len(real), known
+
+    def score(self, subject: str, body: str) -> Scored:
+        logits, words = self.logits(subject, body)
+        z = logits / self.temperature
+        z = np.exp(z - z.max())
+        probs = z / z.sum()
+        known_ratio, known_words = self.familiarity(words)
+        feats = calibration_features(probs, known_ratio, known_words)
+        confidence = 1.0 / (1.0 + math.exp(-float(feats @ self.calibrator)))
+        nov = self.novelty
+        cap = min(1.0, max(0.0, (known_ratio - nov.abstain_below) / max(nov.full_above - nov.abstain_below, 1e-6)))
+        confidence = min(confidence, cap)
+        top = int(np.argmax(probs))
+        abstained = known_ratio < nov.abstain_below or known_words < nov.min_known_words
+        if abstained:
+            top = self._other
+            confidence = min(float(probs[self._other]), nov.abstain_confidence)
+        return Scored(probs=probs, category=self.categories[top], confidence=float(confidence),
+                      known_ratio=known_ratio, known_words=known_words, abstained=abstained,
+                      calibration_features=feats, tokens=words)
+
+    def classify(self, text: TicketText) -> Reading:
+        started = time.perf_counter()
+        scored = self.score(text.subject, text.body)
+        order = np.argsort(-scored.probs)[:3]
+        alternatives = tuple((self.categories[i], round(float(scored.probs[i]), 4)) for i in order)
+        signals = read_signals(text.subject, text.body, category=scored.category)
+        return Reading(
+            category=scored.category,
+            confidence=round(scored.confidence, 4),
+            alternatives=alternatives,
+            sentiment=signals.sentiment,
+            sentiment_score=signals.sentiment_score,
+            urgency=signals.urgency,
+            language=signals.language,
+            entities=signals.entities,
+            reasons=self._reasons(scored),
+            risk_flags=signals.risk_flags,
+            engine="local",
+            model=self.model_id,
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+
+    def _reasons(self, scored: Scored) -> tuple[str, ...]:
+        reasons = []
+        if scored.abstained:
+            reasons.append(f"unfamiliar text: {scored.known_ratio:.0%} of its words were seen in training")
+        else:
+            column = self.weights[:, self.categories.index(scored.category)]
+            top = [w for w, v in self.featurizer.word_contributions(scored.tokens, column)[:3] if v > 0]
+            if top:
+                reasons.append("key words: " + ", ".join(top))
+            if scored.known_ratio < self.novelty.full_above:
+                reasons.append(f"confidence capped: only {scored.known_ratio:.0%} of the words are familiar")
+        return tuple(reasons)

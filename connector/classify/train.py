@@ -1,0 +1,452 @@
+"""Training the local model: the shipped default, and a tenant's model on top of it.
+
+Everything is numpy and seeded, so the same inputs give the same model bit for bit.
+
+* ``fit_linear``: multinomial logistic regression on hashed sparse features, minibatch AdaGrad
+  with lazy L2 (only rows a batch touches are updated). With ``prior=W0`` the L2 pulls toward
+  the previous weights instead of zero, which is how a tenant model keeps the default knowledge.
+* ``fit_temperature`` / ``fit_calibrator``: confidence calibration on *held-out* realistic
+  tickets (out-of-fold predictions), never on the data the weights were fitted to.
+* ``build_default``: the shipped model (scripts/train_default_model.py).
+* ``train_on_top``: ``deskguard train`` — a store's labelled history on top of a base model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from connector.classify.augment import as_email
+from connector.classify.features import PLACEHOLDERS, FeatureConfig, Featurizer, word_hash
+from connector.classify.local import FORMAT_VERSION, LocalClassifier, Novelty
+from connector.classify.signals import detect_language
+from connector.domain import CATEGORIES
+from connector.errors import BadRequest
+
+Progress = Callable[[int], None]  # called with the number of steps just done
+
+
+@dataclass(frozen=True)
+class Example:
+    id: str
+    subject: str
+    body: str
+    label: str
+    weight: float = 1.0
+    group: str = ""  # examples of one group (one written core and its variants) stay in one fold
+    lang: str = ""
+    source: str = ""
+
+
+def read_jsonl(path: str | Path, *, source: str = "", require_label: bool = True) -> list[Example]:
+    """Examples from a JSONL file of {"id","subject","body","label"?}; clear errors with line numbers."""
+    path = Path(path)
+    out = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise BadRequest(f"cannot read {path}: {exc.strerror}") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise BadRequest(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise BadRequest(f"{path}:{number}: expected a JSON object")
+        label = row.get("label")
+        if require_label and not label:
+            raise BadRequest(f"{path}:{number}: missing \"label\"")
+        if label is not None and label not in CATEGORIES:
+            raise BadRequest(f"{path}:{number}: unknown label {label!r} (one of: {', '.join(CATEGORIES)})")
+        if not isinstance(row.get("body", ""), str) or not isinstance(row.get("subject", ""), str):
+            raise BadRequest(f"{path}:{number}: \"subject\" and \"body\" must be strings")
+        ident = str(row.get("id", f"{path.stem}-{number}"))
+        out.append(Example(id=ident, subject=row.get("subject") or "", body=row.get("body") or "",
+                           label=label or "", group=str(row.get("group", ident)), lang=row.get("lang", ""),
+                           source=source or path.stem))
+    return out
+
+
+# --- sparse design matrix -----------------------------------------------------------------------
+@dataclass
+class Design:
+    """Rows of hashed features in CSR layout, plus labels, weights and token lists."""
+
+    indptr: np.ndarray
+    ids: np.ndarray
+    values: np.ndarray
+    labels: np.ndarray
+    weights: np.ndarray
+    tokens: list[list[str]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, rows: np.ndarray) -> Design:
+        starts, ends = self.indptr[rows], self.indptr[rows + 1]
+        lengths = ends - starts
+        indptr = np.concatenate([[0], np.cumsum(lengths)])
+        take = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends, strict=True)]) if len(rows) else \
+            np.zeros(0, np.int64)
+        return Design(indptr, self.ids[take], self.values[take], self.labels[rows], self.weights[rows],
+                      [self.tokens[i] for i in rows])
+
+
+def featurize(examples: Sequence[Example], featurizer: Featurizer, categories: Sequence[str],
+              progress: Progress | None = None) -> Design:
+    index = {c: i for i, c in enumerate(categories)}
+    ids, values, tokens, lengths = [], [], [], []
+    for n, ex in enumerate(examples, 1):
+        i, v, words = featurizer.transform(ex.subject, ex.body)
+        ids.append(i)
+        values.append(v)
+        tokens.append(words)
+        lengths.append(len(i))
+        if progress and n % 500 == 0:
+            progress(500)
+    if progress:
+        progress(len(examples) % 500)
+    indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    return Design(indptr, np.concatenate(ids) if ids else np.zeros(0, np.int64),
+                  np.concatenate(values) if values else np.zeros(0, np.float32),
+                  np.array([index.get(ex.label, -1) for ex in examples], np.int64),
+                  np.array([ex.weight for ex in examples], np.float64), tokens)
+
+
+def _batch_logits(design: Design, rows: np.ndarray, weights: np.ndarray, bias: np.ndarray):
+    starts, ends = design.indptr[rows], design.indptr[rows + 1]
+    lengths = ends - starts
+    take = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends, strict=True)])
+    row_of = np.repeat(np.arange(len(rows)), lengths)
+    ids, vals = design.ids[take], design.values[take]
+    logits = np.zeros((len(rows), weights.shape[1]), np.float64)
+    nonempty = lengths > 0
+    if nonempty.any():
+        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        logits[nonempty] = np.add.reduceat(vals[:, None] * weights[ids], offsets[nonempty], axis=0)
+    return logits + bias, ids, vals, row_of
+
+
+def predict_logits(design: Design, weights: np.ndarray, bias: np.ndarray, batch: int = 2048) -> np.ndarray:
+    out = np.zeros((len(design), weights.shape[1]), np.float64)
+    for start in range(0, len(design), batch):
+        rows = np.arange(start, min(start + batch, len(design)))
+        out[rows] = _batch_logits(design, rows, weights, bias)[0]
+    return out
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class FitParams:
+    epochs: int = 8
+    batch_size: int = 64
+    learning_rate: float = 0.4
+    l2: float = 1e-4  # per-update pull of touched rows toward the prior (zero, or the base model)
+    seed: int = 7
+
+
+def fit_linear(design: Design, n_classes: int, n_buckets: int, params: FitParams = FitParams(), *,
+               prior: tuple[np.ndarray, np.ndarray] | None = None, progress: Progress | None = None):
+    """Weighted multinomial logistic regression by minibatch AdaGrad. Returns (weights, bias)."""
+    rng = np.random.default_rng(params.seed)
+    if prior is None:
+        w0 = np.zeros((n_buckets, n_classes), np.float32)
+        b0 = np.zeros(n_classes, np.float64)
+    else:
+        w0, b0 = prior[0].astype(np.float32), prior[1].astype(np.float64)
+    weights, bias = w0.copy(), b0.copy()
+    hist = np.full((n_buckets, n_classes), 1e-2, np.float32)
+    bias_hist = np.full(n_classes, 1e-2)
+    labelled = np.flatnonzero(design.labels >= 0)
+    onehot = np.eye(n_classes)
+    mean_weight = float(design.weights[labelled].mean()) if len(labelled) else 1.0
+    for _ in range(params.epochs):
+        order = rng.permutation(labelled)
+        for start in range(0, len(order), params.batch_size):
+            rows = order[start: start + params.batch_size]
+            logits, ids, vals, row_of = _batch_logits(design, rows, weights, bias)
+            grad_rows = (_softmax(logits) - onehot[design.labels[rows]]) * (design.weights[rows] / mean_weight)[:, None]
+            grad_rows /= len(rows)
+            contrib = vals[:, None] * grad_rows[row_of]
+            order_ids = np.argsort(ids, kind="stable")
+            sorted_ids = ids[order_ids]
+            boundaries = np.flatnonzero(np.diff(sorted_ids)) + 1
+            starts = np.concatenate([[0], boundaries])
+            touched = sorted_ids[starts]
+            grad = np.add.reduceat(contrib[order_ids], starts, axis=0)
+            grad += params.l2 * (weights[touched] - w0[touched])
+            hist[touched] += (grad * grad).astype(np.float32)
+            weights[touched] -= (params.learning_rate * grad / np.sqrt(hist[touched])).astype(np.float32)
+            bias_grad = grad_rows.sum(axis=0) + params.l2 * (bias - b0)
+            bias_hist += bias_grad * bias_grad
+            bias -= params.learning_rate * bias_grad / np.sqrt(bias_hist)
+            if progress:
+                progress(1)
+    return weights, bias
+
+
+def steps_per_fit(design: Design, params: FitParams) -> int:
+    n = int((design.labels >= 0).sum())
+    return params.epochs * math.ceil(n / params.batch_size)
+
+
+# --- calibration --------------------------------------------------------------------------------
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """The softmax temperature minimising held-out negative log-likelihood (grid, then refine)."""
+    def nll(t: float) -> float:
+        p = _softmax(logits / t)
+        return float(-np.mean(np.log(np.clip(p[np.arange(len(labels)), labels], 1e-12, 1))))
+
+    grid = np.exp(np.linspace(np.log(0.05), np.log(20), 80))
+    best = min(grid, key=nll)
+    fine = np.linspace(best / 1.2, best * 1.2, 41)
+    return float(min(fine, key=nll))
+
+
+def fit_calibrator(features: np.ndarray, correct: np.ndarray, l2: float = 1e-2, iters: int = 50) -> np.ndarray:
+    """Logistic regression P(top category is right | features) by Newton's method, lightly
+    L2-regularised (not the intercept) so a small calibration set cannot produce wild slopes."""
+    x = np.asarray(features, np.float64)
+    y = np.asarray(correct, np.float64)
+    coef = np.zeros(x.shape[1])
+    reg = np.full(x.shape[1], l2 * len(y))
+    reg[0] = 0.0
+    for _ in range(iters):
+        p = 1 / (1 + np.exp(-(x @ coef)))
+        grad = x.T @ (p - y) + reg * coef
+        hess = (x * (p * (1 - p))[:, None]).T @ x + np.diag(reg + 1e-9)
+        step = np.linalg.solve(hess, grad)
+        coef -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return coef
+
+
+def known_word_hashes(designs: Iterable[Design], min_count: int = 2) -> np.ndarray:
+    counts: Counter[str] = Counter()
+    for design in designs:
+        for words in design.tokens:
+            counts.update(w for w in words if len(w) >= 2 and not w.isdigit() and w not in PLACEHOLDERS)
+    return np.array(sorted({word_hash(w) for w, c in counts.items() if c >= min_count}), np.uint32)
+
+
+def calibration_rows(model: LocalClassifier, design: Design) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(logits, calibration features with the model's current temperature, correct?) for held-out rows."""
+    logits = predict_logits(design, model.weights, model.bias)
+    probs = _softmax(logits / model.temperature)
+    feats, correct = [], []
+    for i, words in enumerate(design.tokens):
+        from connector.classify.local import calibration_features
+
+        ratio, known = model.familiarity(words)
+        feats.append(calibration_features(probs[i], ratio, known))
+        correct.append(float(np.argmax(probs[i]) == design.labels[i]))
+    return logits, np.array(feats), np.array(correct)
+
+
+def _model(weights, bias, known, *, name: str, features: FeatureConfig, temperature: float = 1.0,
+           calibrator=None, novelty: Novelty | None = None, training: dict | None = None) -> LocalClassifier:
+    meta = {
+        "format": FORMAT_VERSION,
+        "name": name,
+        "categories": list(CATEGORIES),
+        "features": features.to_dict(),
+        "temperature": temperature,
+        "calibrator": [float(c) for c in (calibrator if calibrator is not None else [0.0, 1.0, 0.0, 0.0, 0.0])],
+        "novelty": (novelty or Novelty()).__dict__,
+        "created": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "training": training or {},
+    }
+    return LocalClassifier(meta, weights, bias, known)
+
+
+def calibrate(model: LocalClassifier, held_out: Design) -> LocalClassifier:
+    """Fit temperature, then the confidence calibrator, on held-out rows scored by ``model``."""
+    logits = predict_logits(held_out, model.weights, model.bias)
+    labelled = held_out.labels >= 0
+    temperature = fit_temperature(logits[labelled], held_out.labels[labelled])
+    model = model.with_calibration(temperature, model.calibrator)
+    _, feats, correct = calibration_rows(model, held_out)
+    return model.with_calibration(temperature, fit_calibrator(feats, correct))
+
+
+# --- training sets ------------------------------------------------------------------------------
+def packaged_examples() -> list[Example]:
+    """The team's hand-written training tickets shipped in connector/classify/trainingdata/."""
+    folder = resources.files("connector.classify") / "trainingdata"
+    out: list[Example] = []
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".jsonl"):
+            out.extend(read_jsonl(Path(str(entry)), source="handwritten"))
+    return out
+
+
+def dress(examples: Sequence[Example], rng: random.Random, copies: int, *, typo_rate: float = 0.04,
+          keep_original: bool = True) -> list[Example]:
+    """Each example as written (optionally) plus ``copies`` email-dressed variants in its language."""
+    out = []
+    for ex in examples:
+        lang = ex.lang or detect_language(f"{ex.subject} {ex.body}")
+        if keep_original:
+            out.append(ex)
+        for k in range(copies):
+            out.append(as_email(ex, rng, lang=lang, typo_rate=typo_rate if k % 2 else 0.0))
+    return out
+
+
+def balance(examples: Sequence[Example], total_weight: float, power: float = 0.5) -> list[Example]:
+    """Reweight so each label's share moves toward equal (power 1 = fully balanced, 0 = as is),
+    then scale the whole source to ``total_weight``."""
+    counts = Counter(ex.label for ex in examples)
+    raw = [ex.weight * (1.0 / counts[ex.label]) ** power for ex in examples]
+    scale = total_weight / sum(raw) if raw else 0.0
+    return [Example(**{**ex.__dict__, "weight": w * scale}) for ex, w in zip(examples, raw, strict=True)]
+
+
+SHARED_FILES = ("bitext-train.jsonl", "bitext-dev.jsonl", "banking77-train.jsonl", "banking77-test.jsonl")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that decides the default model; recorded in its model.json."""
+
+    seed: int = 7
+    folds: int = 4  # out-of-fold predictions on hand-written tickets feed the calibration
+    hand_copies: int = 5  # email-dressed variants per hand-written example
+    shared_dressed_share: float = 0.4  # share of shared utterances also added dressed as emails
+    shared_weight: float = 1.0  # total weight of the shared datasets ...
+    hand_weight: float = 4.0  # ... and of the hand-written examples (realistic text counts more)
+    balance_power: float = 0.6
+    fit: FitParams = FitParams()
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+
+    def to_dict(self) -> dict:
+        return {**{k: v for k, v in self.__dict__.items() if k not in ("fit", "features")},
+                "fit": self.fit.__dict__}
+
+
+@dataclass
+class _Corpus:
+    examples: list[Example]
+    design: Design
+    groups: np.ndarray  # group id per row (hand-written rows only; "" for shared)
+    hand: np.ndarray  # bool per row
+
+
+def _corpus(shared: Sequence[Example], hand: Sequence[Example], recipe: Recipe, featurizer: Featurizer,
+            progress: Progress | None) -> _Corpus:
+    rng = random.Random(recipe.seed)
+    shared_rows = list(shared)
+    for ex in shared:
+        if rng.random() < recipe.shared_dressed_share:
+            shared_rows.append(as_email(ex, rng, lang="en", typo_rate=0.03 if rng.random() < 0.5 else 0.0))
+    hand_rows = dress(hand, rng, recipe.hand_copies)
+    examples = balance(shared_rows, recipe.shared_weight * len(shared_rows), recipe.balance_power) + \
+        balance(hand_rows, recipe.hand_weight * len(shared_rows), recipe.balance_power)
+    design = featurize(examples, featurizer, CATEGORIES, progress)
+    return _Corpus(examples, design, np.array([ex.group if ex.source == "handwritten" else "" for ex in examples]),
+                   np.array([ex.source == "handwritten" for ex in examples]))
+
+
+def _fold_of(groups: Iterable[str], folds: int, seed: int) -> dict[str, int]:
+    unique = sorted(set(groups) - {""})
+    random.Random(seed).shuffle(unique)
+    return {g: i % folds for i, g in enumerate(unique)}
+
+
+def build_default(shared_dir: str | Path, out_dir: str | Path | None = None, recipe: Recipe = Recipe(), *,
+                  hand: Sequence[Example] | None = None, progress: Progress | None = None,
+                  log: Callable[[str], None] = lambda _msg: None) -> tuple[LocalClassifier, dict]:
+    """Train the default model from the shared datasets plus the hand-written tickets, calibrate
+    it on out-of-fold predictions for the hand-written tickets, and save it to ``out_dir``."""
+    shared_dir = Path(shared_dir)
+    shared = [ex for name in SHARED_FILES if (shared_dir / name).is_file()
+              for ex in read_jsonl(shared_dir / name, source="shared")]
+    if not shared:
+        raise BadRequest(f"no shared datasets in {shared_dir} (expected {', '.join(SHARED_FILES)})")
+    hand = list(hand if hand is not None else packaged_examples())
+    featurizer = Featurizer(recipe.features)
+    n_buckets, n_classes = recipe.features.n_buckets, len(CATEGORIES)
+    log(f"featurizing {len(shared)} shared + {len(hand)} hand-written examples")
+    corpus = _corpus(shared, hand, recipe, featurizer, progress)
+    fold_of = _fold_of(corpus.groups, recipe.folds, recipe.seed)
+    row_fold = np.array([fold_of.get(g, -1) for g in corpus.groups])
+
+    oof_logits, oof_fam, oof_labels = [], [], []
+    for k in range(recipe.folds):
+        train_rows = np.flatnonzero(row_fold != k)
+        held_rows = np.flatnonzero(row_fold == k)
+        train = corpus.design.subset(train_rows)
+        weights, bias = fit_linear(train, n_classes, n_buckets, recipe.fit, progress=progress)
+        fold_model = _model(weights, bias, known_word_hashes([train]), name="fold", features=recipe.features)
+        held = corpus.design.subset(held_rows)
+        oof_logits.append(predict_logits(held, weights, bias))
+        oof_fam.extend(fold_model.familiarity(words) for words in held.tokens)
+        oof_labels.append(held.labels)
+        acc = float((oof_logits[-1].argmax(1) == held.labels).mean())
+        log(f"fold {k + 1}/{recipe.folds}: held-out accuracy {acc:.3f} on {len(held_rows)} dressed hand-written rows")
+    logits = np.concatenate(oof_logits)
+    labels = np.concatenate(oof_labels)
+    familiarity = np.array(oof_fam, np.float64)
+
+    weights, bias = fit_linear(corpus.design, n_classes, n_buckets, recipe.fit, progress=progress)
+    known = known_word_hashes([corpus.design])
+    temperature, calibrator, dev = _calibrate_from_rows(logits, labels, familiarity)
+    log(f"temperature {temperature:.3f}; calibrator {np.round(calibrator, 3).tolist()}")
+    training = {"recipe": recipe.to_dict(), "shared_examples": len(shared), "hand_written_examples": len(hand),
+                "rows": len(corpus.design), "out_of_fold": dev,
+                "sources": ["Bitext customer-support (CDLA-Sharing-1.0)", "Banking77 (CC BY 4.0)",
+                            "Deskguard hand-written tickets (Apache-2.0)"]}
+    model = _model(weights, bias, known, name="deskguard-local", features=recipe.features,
+                   temperature=temperature, calibrator=calibrator, training=training)
+    if out_dir is not None:
+        model.save(out_dir, extra_arrays=_calibration_arrays(logits, labels, familiarity))
+    return model, training
+
+
+def _calibrate_from_rows(logits: np.ndarray, labels: np.ndarray, familiarity: np.ndarray):
+    """Temperature and calibrator from held-out logits; plus the held-out figures they give."""
+    from connector.classify.local import calibration_features
+
+    temperature = fit_temperature(logits, labels)
+    probs = _softmax(logits / temperature)
+    feats = np.array([calibration_features(p, r, int(k)) for p, (r, k) in zip(probs, familiarity, strict=True)])
+    correct = (probs.argmax(1) == labels).astype(np.float64)
+    calibrator = fit_calibrator(feats, correct)
+    conf = 1 / (1 + np.exp(-(feats @ calibrator)))
+    confident = conf >= 0.9
+    dev = {"rows": len(labels), "accuracy": round(float(correct.mean()), 4),
+           "coverage_at_0.9": round(float(confident.mean()), 4),
+           "precision_at_0.9": round(float(correct[confident].mean()), 4) if confident.any() else None}
+    return temperature, calibrator, dev
+
+
+def _calibration_arrays(logits, labels, familiarity) -> dict[str, np.ndarray]:
+    """Held-out rows kept with the model so a tenant model can be re-calibrated on them plus its own."""
+    return {"calib_logits": logits.astype(np.float32), "calib_labels": labels.astype(np.int16),
+            "calib_familiarity": familiarity.astype(np.float32)}
+
+
+def load_calibration_arrays(model_dir: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    path = Path(model_dir) / "weights.npz"
+    with np.load(path) as data:
+        if "calib_logits" not in data:
+            return None
+        return (data["calib_logits"].astype(np.float64), data["calib_labels"].astype(np.int64),
+                data["calib_familiarity"].astype(np.float64))

@@ -1,0 +1,1 @@
+"""Hand-written training tickets (package data; read by connector.classify.train)."""
