@@ -48,6 +48,11 @@ def test_overrides_deep_merge_and_are_audited(runtime):
     {"categories": {"order_status": {"prerequisites": ["moon_is_full"]}}},
     {"go_live": {"min_agreement": 2}},
     {"default_mode": "sometimes"},
+    {"escalation": {"vip_tags": "vip"}},
+    {"escalation": {"repeat_contact_prior_contacts": -2}},
+    {"answers": {"refund": 3}},
+    {"answers": {"nope": "text"}},
+    {"go_live": {"agent_category_tag_prefix": ""}},
 ])
 def test_invalid_overrides_are_refused_with_a_reason(runtime, patch):
     with pytest.raises(BadRequest) as exc:

@@ -22,7 +22,7 @@ import sqlite_utils
 
 from connector import audit, logs
 from connector.db import transaction
-from connector.errors import DeskguardError
+from connector.errors import ConfigError, DeskguardError
 from connector.pipeline.events import KillSwitchSynced
 from connector.runtime import Runtime
 from connector.tenants import KILL_SWITCH, get_setting, get_tenant, kill_switch_on, list_tenants, set_kill_switch
@@ -75,7 +75,9 @@ def sync_from_app(runtime: Runtime, tenant_id: str) -> bool | None:
     try:
         settings = runtime.service("zendesk", tenant_id).app_installation_settings() or {}
     except (DeskguardError, KeyError) as exc:
-        logs.log(LOG, logging.WARNING, "kill_switch.sync_failed", tenant=tenant_id, error=type(exc).__name__)
+        # A tenant without Zendesk credentials is normal (quiet); anything else is worth a warning.
+        level = logging.DEBUG if isinstance(exc, (ConfigError, KeyError)) else logging.WARNING
+        logs.log(LOG, level, "kill_switch.sync_failed", tenant=tenant_id, error=type(exc).__name__)
         return None
     value = _truthy(settings.get(name))
     if value is None:

@@ -115,6 +115,20 @@ def validate(doc: Mapping[str, Any], *, complete: bool = False) -> list[str]:
             isinstance(esc["negative_sentiment_at_or_below"], (int, float))
             and -1.0 <= esc["negative_sentiment_at_or_below"] <= 1.0):
         problems.append("escalation.negative_sentiment_at_or_below must be between -1 and 1")
+    for key in ("urgencies", "vip_tags", "risk_flags"):
+        if key in esc and not (isinstance(esc[key], list) and all(isinstance(v, str) for v in esc[key])):
+            problems.append(f"escalation.{key} must be a list of strings")
+    for key in ("vip_lifetime_spend", "repeat_contact_window_days"):
+        if key in esc and not (isinstance(esc[key], (int, float)) and not isinstance(esc[key], bool) and esc[key] >= 0):
+            problems.append(f"escalation.{key} must be a number ≥ 0")
+    if "repeat_contact_prior_contacts" in esc and not _is_count(esc["repeat_contact_prior_contacts"]):
+        problems.append("escalation.repeat_contact_prior_contacts must be a whole number ≥ 0 (0 turns it off)")
+    if "agent_category_tag_prefix" in golive and not (isinstance(golive["agent_category_tag_prefix"], str)
+                                                      and golive["agent_category_tag_prefix"]):
+        problems.append("go_live.agent_category_tag_prefix must be a non-empty string")
+    answers = doc.get("answers", {})
+    if not isinstance(answers, Mapping) or not all(c in CATEGORIES and isinstance(t, str) for c, t in answers.items()):
+        problems.append("answers must map category ids to the store's answer text")
     cats = doc.get("categories", {})
     if not isinstance(cats, Mapping):
         return [*problems, "categories must be an object"]
