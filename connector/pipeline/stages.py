@@ -4,12 +4,9 @@ small enough to test alone. ``engine.process_ticket`` orders them and times ever
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +29,7 @@ from connector.pipeline.context import (
     TicketContext,
 )
 from connector.pipeline.injection import find_injection
+from connector.pipeline.leases import write_lease
 from connector.runtime import Runtime
 from connector.tenants import kill_switch_on
 
@@ -367,36 +365,6 @@ def record_decision(rt: Runtime, ctx: TicketContext) -> TicketContext:
             brief=ctx.brief, suggested_reply=ctx.suggested.text if ctx.suggested else "",
             reply_source=ctx.suggested.source if ctx.suggested else "", public_reply=ctx.public_text, **common))
     return ctx
-
-
-@contextlib.contextmanager
-def write_lease(rt: Runtime, tenant_id: str, key: str) -> Iterator[None]:
-    """Hold the one lease on a write key while sending it.
-
-    connector.actions replays a *completed* key and reconciles a key an earlier attempt left in
-    flight; but two workers running the same ticket version at the same moment (a webhook and
-    the poller, or two quick customer comments) would both find the key in flight and both send.
-    The second one backs off instead (a retryable error; the retry then replays the result).
-    """
-    owner = f"{threading.get_ident()}:{id(rt)}"
-    now = time.time()
-    lease = float(rt.config.get("queue_lease_seconds", 120.0))
-    db = rt.db
-    with transaction(db):
-        row = db.conn.execute("SELECT owner, expires_at FROM write_leases WHERE tenant_id = ? AND idempotency_key = ?",
-                              (tenant_id, key)).fetchone()
-        if row and row[0] != owner and row[1] > now:
-            raise TransientError(f"another worker is sending {key}", vendor="deskguard",
-                                 retry_after=max(1.0, row[1] - now))
-        db.conn.execute("INSERT INTO write_leases (tenant_id, idempotency_key, owner, expires_at) VALUES (?,?,?,?)"
-                        " ON CONFLICT (tenant_id, idempotency_key) DO UPDATE SET owner = excluded.owner,"
-                        " expires_at = excluded.expires_at", (tenant_id, key, owner, now + lease))
-    try:
-        yield
-    finally:
-        with transaction(db):
-            db.conn.execute("DELETE FROM write_leases WHERE tenant_id = ? AND idempotency_key = ? AND owner = ?",
-                            (tenant_id, key, owner))
 
 
 def act(rt: Runtime, ctx: TicketContext) -> TicketContext:
