@@ -168,3 +168,16 @@ def m001_foundation(db):
         CREATE INDEX feedback_ticket ON feedback (tenant_id, ticket_id);
         """
     )
+
+
+@MIGRATIONS(name="m001_action_leases")
+def m001_action_leases(db):
+    # One sender at a time per idempotency key: two jobs for the same ticket version (a webhook and
+    # the poller, say) must not both reach the vendor while the first send is in flight.
+    execute_statements(
+        db,
+        """
+        ALTER TABLE actions ADD COLUMN lease_owner TEXT;
+        ALTER TABLE actions ADD COLUMN lease_expires_at REAL;
+        """,
+    )

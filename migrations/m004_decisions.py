@@ -33,21 +33,3 @@ def m004_decision_details(db):
         CREATE UNIQUE INDEX feedback_tag_once ON feedback (tenant_id, ticket_id) WHERE source = 'tag';
         """,
     )
-
-
-@MIGRATIONS(name="m004_write_leases")
-def m004_write_leases(db):
-    execute_statements(
-        db,
-        """
-        -- One worker at a time may be sending a given write (same idempotency key): two jobs for
-        -- the same ticket version running at once must not both reach the vendor.
-        CREATE TABLE write_leases (
-            tenant_id TEXT NOT NULL REFERENCES tenants(id),
-            idempotency_key TEXT NOT NULL,
-            owner TEXT NOT NULL,
-            expires_at REAL NOT NULL,          -- unix seconds; a crashed holder's lease runs out
-            PRIMARY KEY (tenant_id, idempotency_key)
-        );
-        """,
-    )

@@ -64,3 +64,36 @@ def test_sigkill_mid_work_then_restart_completes_every_job_once(tmp_path):
                   if r["kind"] == "action.succeeded" and r["data"]["reconciled"]}
     assert f"crash-{pause_at}" in reconciled
     assert audit.verify(db).ok
+
+
+def test_a_second_sender_backs_off_while_the_first_holds_the_key(runtime):
+    """Two workers with the same idempotency key at the same moment: only one reaches the vendor."""
+    import threading
+
+    import pytest
+
+    from connector import actions
+    from connector.errors import TransientError
+
+    sent, entered, release = [], threading.Event(), threading.Event()
+
+    def slow_send(key):
+        sent.append(key)
+        entered.set()
+        release.wait(5)
+        return {"ok": True}
+
+    def action():
+        return actions.WriteAction("zendesk", "test.note", "same-key", {}, send=slow_send,
+                                   reconcile=lambda key: None)
+
+    first = threading.Thread(target=lambda: actions.execute(runtime.ledger.db, "acme", action()))
+    first.start()
+    assert entered.wait(5)
+    with pytest.raises(TransientError) as exc:
+        actions.execute(runtime.db, "acme", action())
+    assert exc.value.should_retry and exc.value.retry_after >= 1
+    release.set()
+    first.join(5)
+    replay = actions.execute(runtime.db, "acme", action())
+    assert replay.replayed and sent == ["same-key"]

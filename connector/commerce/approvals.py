@@ -328,7 +328,7 @@ def execute(runtime: Runtime, tenant_id: str, approval_id: int, *, job_id: int |
     db = runtime.db
     inline = job_id is None
     try:
-        outcome = actions.execute(db, tenant_id, _write_action(runtime, approval, job_id))
+        outcome = actions.execute(db, tenant_id, _write_action(runtime, approval, job_id), clock=clock)
     except KillSwitchEngaged:
         _defer(runtime, approval, "kill_switch", enqueue=inline)
         if not inline:

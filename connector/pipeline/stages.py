@@ -29,7 +29,6 @@ from connector.pipeline.context import (
     TicketContext,
 )
 from connector.pipeline.injection import find_injection
-from connector.pipeline.leases import write_lease
 from connector.runtime import Runtime
 from connector.tenants import kill_switch_on
 
@@ -395,10 +394,10 @@ def act(rt: Runtime, ctx: TicketContext) -> TicketContext:
     key = action_key(ctx, kind)
     params = {"ticket_id": ticket_id, "outcome": d.outcome, "rule": d.rule, "tags": list(tags),
               "priority": d.priority, "chars": len(body), "marker": DESKGUARD_MARKER}
-    with write_lease(rt, ctx.tenant_id, key):
-        outcome = actions.execute(rt.db, ctx.tenant_id, actions.WriteAction(
-            vendor="zendesk", kind=kind, idempotency_key=key, params=params, send=send,
-            reconcile=reconcile, ticket_id=ticket_id, job_id=ctx.job_id))
+    outcome = actions.execute(rt.db, ctx.tenant_id, actions.WriteAction(
+        vendor="zendesk", kind=kind, idempotency_key=key, params=params, send=send,
+        reconcile=reconcile, ticket_id=ticket_id, job_id=ctx.job_id,
+        lease_seconds=min(60.0, float(rt.config.queue_lease_seconds))))
     ctx.action_result = {"action_id": outcome.action_id, "state": outcome.state, "replayed": outcome.replayed,
                          "reconciled": outcome.reconciled, **outcome.result}
     return ctx

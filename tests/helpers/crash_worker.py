@@ -51,7 +51,7 @@ def effect(runtime, job):
 
     actions.execute(runtime.db, job.tenant_id, actions.WriteAction(
         "zendesk", "crashtest.note", f"crash-{i}", {"i": i}, send=send, reconcile=reconcile,
-        job_id=job.id))
+        job_id=job.id, lease_seconds=1.0))
 
 
 if __name__ == "__main__":
