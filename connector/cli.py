@@ -292,8 +292,10 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, threads: int) 
 
 def _register_areas() -> None:
     from connector.bench import bench
+    from connector.demo import demo_command
 
     cli.add_command(bench)
+    cli.add_command(demo_command)
     for register in areas.hook("register_cli"):
         register(cli)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 
 @dataclass
@@ -33,9 +33,16 @@ class RunningServer:
         self.thread.join(5)
 
 
+class _QuietHandler(WSGIRequestHandler):
+    """No per-request access log lines (the sidecar logs what matters as structured JSON)."""
+
+    def log_request(self, code="-", size="-") -> None:
+        pass
+
+
 def serve_in_thread(app, *, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Serve a WSGI app (threaded) on loopback; port 0 picks a free port."""
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name=f"sandbox-{server.server_port}", daemon=True)
     thread.start()
     return RunningServer(server, thread)
