@@ -258,6 +258,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("claude_draft_replies", "DESKGUARD_CLAUDE_DRAFT_REPLIES", "false",
             "Whether Claude drafts the suggested reply in the decision brief (needs an Anthropic key; the "
             "ticket and context are redacted first).", parse=_bool, section="claude"),
+    # --- policy (issue #5) -------------------------------------------------------------------
+    Setting("policy_file", "DESKGUARD_POLICY_FILE", "",
+            "Decision policy defaults (JSON or TOML): modes, thresholds, caps, go-live gate, per-category "
+            "prerequisites. Empty means the bundled connector/pipeline/policy_defaults.json. Tenants override "
+            "keys through `deskguard policy` or the admin API.", section="policy"),
+    Setting("kill_switch_sync_seconds", "DESKGUARD_KILL_SWITCH_SYNC_SECONDS", "5",
+            "How often the scheduler reads the kill switch from the Zendesk app's installation settings "
+            "(keep ≤ 5 so a flip there takes effect within 10 s).", parse=_positive_float, section="policy"),
+    Setting("kill_switch_app_setting", "DESKGUARD_KILL_SWITCH_APP_SETTING", "kill_switch",
+            "Name of the Zendesk app setting (checkbox) that mirrors the kill switch.", section="policy"),
     # --- zendesk (issue #3: intake, webhooks, poller, write-back) ----------------------------
     Setting("zendesk_url", "DESKGUARD_ZENDESK_URL", "",
             "Zendesk base URL of the env tenant, e.g. https://acme.zendesk.com (the sandbox's http://127.0.0.1:PORT "
