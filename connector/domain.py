@@ -102,6 +102,10 @@ class Ticket:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     comments: tuple[Comment, ...] = ()
+    # False when ``comments`` holds only the latest comment(s), not the whole thread: the
+    # one-request read (the ticket's last audit) and the export. Read the thread in full when the
+    # earlier comments matter (the Zendesk adapter: ``get_ticket(id, full=True)``).
+    comments_complete: bool = True
 
     @property
     def latest_person_comment(self) -> Comment | None:
@@ -289,7 +293,9 @@ class PaymentSource(Protocol):
 # ``actions.WriteAction.send`` / ``reconcile`` so they are keyed, audited and kill-switch checked.
 
 # Every comment Deskguard writes ends with this marker line plus the action's idempotency key.
-# Loop safety and crash reconciliation both look for it.
+# Loop safety and crash reconciliation both look for it. Convention: every ``marker=`` argument
+# below is the bare idempotency key; the adapter appends the line ``f"{DESKGUARD_MARKER} {key}"``
+# (a marker that already starts with DESKGUARD_MARKER is refused, so the line is never doubled).
 DESKGUARD_MARKER = "deskguard-ref:"
 
 
