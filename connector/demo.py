@@ -77,10 +77,9 @@ def _free_port(preferred: int) -> int:
     with socket.socket() as s:
         try:
             s.bind(("127.0.0.1", preferred))
-            return preferred
         except OSError:
             s.bind(("127.0.0.1", 0))
-            return s.getsockname()[1]
+        return s.getsockname()[1]
 
 
 def _wait(predicate, timeout: float, step: float = 0.2) -> bool:
