@@ -18,9 +18,14 @@ of every operation: each operation may wait at most the budget, then fails with 
 Threads: zenpy keeps per-request state on its API objects (the dirty object being sent, the
 budget), so each thread gets its own zenpy client; the adapter itself is shared.
 
-Reads that need sideloads (the requester's name and email with the ticket, export pages) use
-zenpy's transport (``Api._get``, so auth, 429 handling and error checks stay zenpy's) and read
-the JSON directly; zenpy's object layer would drop the sideload and cost one more call.
+Reads that need sideloads use zenpy's transport (``Api._get``, so auth, 429 handling and error
+checks stay zenpy's) and read the JSON directly; zenpy's object layer keeps only the primary
+object and would drop the sideloads. Reading a ticket for the pipeline is ONE request:
+``GET /tickets/{id}.json?include=users,last_audits`` (the requester, and the ticket's most recent
+audit, whose ``Comment`` event is the latest comment with its author and visibility: enough for
+loop safety and for reading the customer's latest message). show_many takes the same sideloads
+(100 tickets per request); the incremental export does not serve ``last_audits`` (Zendesk: "for
+performance reasons"), so export pages carry the ticket's description only.
 """
 
 from __future__ import annotations
@@ -211,14 +216,61 @@ class ZendeskDesk:
         return self._api_user_id
 
     # --- reading -------------------------------------------------------------------------------
-    def get_ticket(self, ticket_id: int) -> Ticket:
+    def get_ticket(self, ticket_id: int, *, full: bool = False) -> Ticket:
+        """The ticket with its requester and its latest comment, in one request.
+
+        ``GET /tickets/{id}.json?include=users,last_audits``: the requester comes from the ``users``
+        sideload and the latest comment from the ticket's most recent audit (its ``Comment``
+        event: id, author_id, body, public). That is everything the pipeline needs: whether the
+        latest activity is a person's (loop safety) and that person's message. ``comments`` then
+        holds that one comment and ``comments_complete`` is False. When the latest audit carries
+        no comment (an agent changed a field or a tag), or with ``full=True``, the thread is
+        listed too: one more request per 100 comments.
+        """
         api_user_id = self.api_user_id
         with self._call("tickets.show") as client:
-            data = self._get_json(client, f"tickets/{int(ticket_id)}.json", include="users")
-            comments = [self._comment(c.to_dict(), api_user_id)
-                        for c in client.tickets.comments(ticket=int(ticket_id))]
-        users = {u["id"]: u for u in data.get("users", [])}
-        return _ticket(data["ticket"], users, tuple(comments))
+            data = self._get_sideloaded(client, id=int(ticket_id))
+            raw = data["ticket"]
+            latest = _latest_comments(data.get("last_audits"), api_user_id).get(int(raw["id"]))
+            if full or latest is None:
+                return _ticket(raw, _users(data), self._list_comments(client, int(ticket_id), api_user_id))
+        return _ticket(raw, _users(data), (latest,), complete=False)
+
+    def get_comments(self, ticket_id: int) -> tuple[Comment, ...]:
+        """Every comment on the ticket, oldest first (cursor pages of 100)."""
+        api_user_id = self.api_user_id
+        with self._call("tickets.comments") as client:
+            return self._list_comments(client, int(ticket_id), api_user_id)
+
+    def get_tickets(self, ids: Sequence[int]) -> list[Ticket]:
+        """Tickets by id, 100 per request (show_many with ``include=users,last_audits``), each with
+        its latest comment like ``get_ticket``. A ticket whose latest audit carries no comment has
+        its thread listed (one more request for that ticket). Missing or deleted ids are left out."""
+        api_user_id = self.api_user_id
+        out: list[Ticket] = []
+        for chunk in _chunks(list(dict.fromkeys(int(i) for i in ids)), 100):
+            with self._call("tickets.show_many") as client:
+                data = self._get_sideloaded(client, ids=chunk)
+                users = _users(data)
+                latest = _latest_comments(data.get("last_audits"), api_user_id)
+                for raw in data.get("tickets", []):
+                    comment = latest.get(int(raw["id"]))
+                    if comment is None:
+                        out.append(_ticket(raw, users, self._list_comments(client, int(raw["id"]), api_user_id)))
+                    else:
+                        out.append(_ticket(raw, users, (comment,), complete=False))
+        return out
+
+    def _get_sideloaded(self, client: Zenpy, **selector: Any) -> dict[str, Any]:
+        """One show / show_many request with the requester and the latest audit sideloaded. zenpy
+        builds the URL (``include`` is one of its endpoint parameters); its object layer would keep
+        only the ticket, so the JSON is read directly."""
+        api = client.tickets
+        url = api._build_url(api.endpoint(include=["users", "last_audits"], **selector))
+        return api._get(url, raw_response=True).json()
+
+    def _list_comments(self, client: Zenpy, ticket_id: int, api_user_id: int | None) -> tuple[Comment, ...]:
+        return tuple(self._comment(c.to_dict(), api_user_id) for c in client.tickets.comments(ticket=ticket_id))
 
     def _comment(self, c: Mapping[str, Any], api_user_id: int | None) -> Comment:
         via = c.get("via") or {}
@@ -228,18 +280,6 @@ class ZendeskDesk:
                        via_channel=(via.get("channel") if isinstance(via, Mapping) else "") or "",
                        by_deskguard=is_deskguard_comment(body, c.get("author_id"), api_user_id))
 
-    def get_tickets(self, ids: Sequence[int]) -> list[Ticket]:
-        """Tickets by id via show_many (100 per call), each with its description as its comment."""
-        api_user_id = self.api_user_id
-        out: list[Ticket] = []
-        for chunk in _chunks([int(i) for i in ids], 100):
-            with self._call("tickets.show_many") as client:
-                data = self._get_json(client, "tickets/show_many.json", ids=",".join(map(str, chunk)),
-                                      include="users")
-            users = {u["id"]: u for u in data.get("users", [])}
-            out.extend(_ticket(t, users, (_description(t, api_user_id),)) for t in data.get("tickets", []))
-        return out
-
     def export_page(self, *, cursor: str | None = None, start_time: int | None = None,
                     per_page: int = 1000, include_users: bool = False) -> ExportPage:
         """One request to the incremental cursor export (its own limit: 10 requests/minute)."""
@@ -248,9 +288,10 @@ class ZendeskDesk:
         with self._call("incremental.tickets") as client:
             data = self._get_json(client, "incremental/tickets/cursor.json", cursor=cursor, start_time=start_time,
                                   per_page=per_page, include="users" if include_users else None)
-        users = {u["id"]: u for u in data.get("users", [])}
+        users = _users(data)
         api_user_id = self._api_user_id
-        tickets = tuple(_ticket(t, users, (_description(t, api_user_id),) if t.get("description") else ())
+        tickets = tuple(_ticket(t, users, (_description(t, api_user_id),) if t.get("description") else (),
+                                complete=False)
                         for t in data.get("tickets", []))
         return ExportPage(tickets, data.get("after_cursor"), bool(data.get("end_of_stream")))
 
@@ -265,12 +306,13 @@ class ZendeskDesk:
             page = self.export_page(cursor=page.after_cursor, per_page=per_page, include_users=True)
 
     def find_comment_with_marker(self, ticket_id: int, marker: str) -> Comment | None:
-        """The comment we wrote with this marker (crash reconciliation), or None."""
-        line = marker_line(marker)
+        """The comment we wrote for this idempotency key (crash reconciliation), or None. Lists the
+        comments: it runs only after a crash, when a write's outcome is unknown."""
+        marker_line(marker)  # a bare key, or a clear error before any request
         api_user_id = self.api_user_id
         with self._call("tickets.comments") as client:
             for c in client.tickets.comments(ticket=int(ticket_id)):
-                if has_marker(c.body or "", line):
+                if has_marker(c.body or "", marker):
                     return self._comment(c.to_dict(), api_user_id)
         return None
 
@@ -410,7 +452,36 @@ class ZendeskDesk:
 
 
 # --- mapping to our dataclasses -------------------------------------------------------------------
-def _ticket(t: Mapping[str, Any], users: Mapping[Any, Mapping[str, Any]], comments: tuple[Comment, ...]) -> Ticket:
+def _users(data: Mapping[str, Any]) -> dict[Any, Mapping[str, Any]]:
+    return {u["id"]: u for u in data.get("users") or ()}
+
+
+def _latest_comments(audits: Any, api_user_id: int | None) -> dict[int, Comment]:
+    """Ticket id → the comment of its latest audit, for the tickets whose latest audit added one.
+
+    ``last_audits`` holds each ticket's most recent audit (``ticket_id``, ``author_id``,
+    ``created_at``, ``via``, ``events``); a ``Comment`` event carries ``id``, ``author_id``,
+    ``body``/``plain_body`` and ``public`` but no time or channel, which the audit supplies.
+    """
+    out: dict[int, Comment] = {}
+    for audit in audits or ():
+        comments = [e for e in audit.get("events") or () if e.get("type") == "Comment" and e.get("id")]
+        if not comments or audit.get("ticket_id") is None:
+            continue
+        event = comments[-1]
+        via = audit.get("via") or {}
+        body = event.get("body") or event.get("plain_body") or ""
+        author = event.get("author_id", audit.get("author_id"))
+        out[int(audit["ticket_id"])] = Comment(
+            id=int(event["id"]), author_id=author, public=bool(event.get("public")), body=body,
+            created_at=parse_time(audit.get("created_at")),
+            via_channel=(via.get("channel") if isinstance(via, Mapping) else "") or "",
+            by_deskguard=is_deskguard_comment(body, author, api_user_id))
+    return out
+
+
+def _ticket(t: Mapping[str, Any], users: Mapping[Any, Mapping[str, Any]], comments: tuple[Comment, ...], *,
+            complete: bool = True) -> Ticket:
     requester = users.get(t.get("requester_id")) or {}
     via = t.get("via") or {}
     return Ticket(
@@ -419,7 +490,8 @@ def _ticket(t: Mapping[str, Any], users: Mapping[Any, Mapping[str, Any]], commen
         status=t.get("status") or "", tags=tuple(t.get("tags") or ()),
         custom_fields={int(f["id"]): f.get("value") for f in t.get("custom_fields") or ()},
         channel=(via.get("channel") if isinstance(via, Mapping) else "") or "", priority=t.get("priority"),
-        created_at=parse_time(t.get("created_at")), updated_at=parse_time(t.get("updated_at")), comments=comments)
+        created_at=parse_time(t.get("created_at")), updated_at=parse_time(t.get("updated_at")), comments=comments,
+        comments_complete=complete)
 
 
 def _description(t: Mapping[str, Any], api_user_id: int | None) -> Comment:

@@ -47,11 +47,50 @@ def test_get_ticket_returns_our_dataclasses_with_requester_and_comments(desk, sa
     assert comment.via_channel == "email"
 
 
-def test_reading_a_ticket_costs_two_api_calls_after_the_first(desk, ticket_id):
+def test_reading_a_ticket_costs_one_api_call_after_the_first(desk, sandbox, ticket_id):  # noqa: F811
     desk.get_ticket(ticket_id)  # the first read also looks up the API user once (loop safety)
     before = desk.api_calls
-    desk.get_ticket(ticket_id)
+    ticket = desk.get_ticket(ticket_id)
+    assert desk.api_calls - before == 1
+    [call] = sandbox.state.calls("GET", f"/tickets/{ticket_id}")[-1:]
+    assert set(call["query"].replace("%2C", ",").split("include=")[1].split("&")[0].split(",")) == {
+        "users", "last_audits"}
+    assert ticket.comments_complete is False and len(ticket.comments) == 1
+    assert ticket.requester.email == "jane@example.com"
+
+
+def test_the_latest_comment_from_the_last_audit_matches_the_full_thread(desk, sandbox, ticket_id):  # noqa: F811
+    sandbox.state.customer_replies(ticket_id, "Any news? It is for a birthday.")
+    quick = desk.get_ticket(ticket_id)
+    full = desk.get_ticket(ticket_id, full=True)
+    assert full.comments_complete is True and len(full.comments) == 2
+    assert quick.comments == (full.comments[-1],)  # id, author, public, body, time, channel, by_deskguard
+    assert quick.latest_person_comment.body == "Any news? It is for a birthday."
+    assert quick.latest_person_comment.author_id == quick.requester.id
+    assert desk.get_comments(ticket_id) == full.comments
+    assert (quick.subject, quick.tags, quick.status) == (full.subject, full.tags, full.status)
+
+
+def test_our_own_note_is_recognised_in_the_one_request_read(desk, sandbox, ticket_id):  # noqa: F811
+    desk.add_internal_note(ticket_id, "Decision brief", marker="acme:1:k")
+    assert desk.api_user_id == sandbox.state.agent["id"]  # looked up once per process (GET /users/me)
+    before = desk.api_calls
+    latest = desk.get_ticket(ticket_id).comments[-1]
+    assert desk.api_calls - before == 1
+    assert latest.by_deskguard and latest.author_id == sandbox.state.agent["id"] and latest.public is False
+    # A customer pasting our marker line is still a person (the author is not the API user).
+    sandbox.state.customer_replies(ticket_id, f"You wrote:\n{DESKGUARD_MARKER} acme:1:k")
+    assert desk.get_ticket(ticket_id).comments[-1].by_deskguard is False
+
+
+def test_a_last_audit_without_a_comment_falls_back_to_the_thread(desk, sandbox, ticket_id):  # noqa: F811
+    desk.add_internal_note(ticket_id, "Brief", marker="k-1")
+    desk.add_tags(ticket_id, ("refund",))  # the latest audit is a tag change: no comment in it
+    assert desk.api_user_id
+    before = desk.api_calls
+    ticket = desk.get_ticket(ticket_id)
     assert desk.api_calls - before == 2
+    assert ticket.comments_complete is True and ticket.comments[-1].by_deskguard  # still ours: skipped
 
 
 def test_internal_note_is_sent_with_public_false_and_marker(desk, sandbox, ticket_id):  # noqa: F811
@@ -70,8 +109,14 @@ def test_internal_note_is_sent_with_public_false_and_marker(desk, sandbox, ticke
     assert desk.get_ticket(ticket_id).comments[-1].by_deskguard is True
 
 
-def test_marker_given_as_a_full_line_is_not_doubled(desk, sandbox, ticket_id):  # noqa: F811
-    desk.add_internal_note(ticket_id, "Brief", marker=f"{DESKGUARD_MARKER} key-1")
+def test_marker_is_the_bare_key_and_a_full_line_is_refused_before_any_request(desk, sandbox, ticket_id):  # noqa: F811
+    before = desk.api_calls
+    with pytest.raises(ValueError):
+        desk.add_internal_note(ticket_id, "Brief", marker=f"{DESKGUARD_MARKER} key-1")
+    with pytest.raises(ValueError):
+        desk.find_comment_with_marker(ticket_id, f"{DESKGUARD_MARKER} key-1")
+    assert desk.api_calls == before and sandbox.state.calls("PUT") == []
+    desk.add_internal_note(ticket_id, "Brief", marker="key-1")
     body = sandbox.state.notes(ticket_id)[-1]["body"]
     assert body.count(DESKGUARD_MARKER) == 1 and body.endswith(f"{DESKGUARD_MARKER} key-1")
 
@@ -153,8 +198,13 @@ def test_export_tickets_reads_in_batches_until_end_of_stream(desk, sandbox):  # 
     assert [t.id for t in tickets] == ids
     assert desk.api_calls - before == 3  # 10 + 10 + 5: one request per page, not per ticket
     assert tickets[3].comments[0].body == "body 3" and tickets[3].requester.email == "c3@example.com"
+    assert all(t.comments_complete is False for t in tickets)  # the export has the description only
+    assert desk.api_user_id
+    before = desk.api_calls
     shown = desk.get_tickets(ids[:5])
+    assert desk.api_calls - before == 1
     assert [t.id for t in shown] == ids[:5] and shown[0].comments[0].body == "body 0"
+    assert shown[0].comments[0].id > 0 and shown[0].requester.email == "c0@example.com"
 
 
 def test_export_page_needs_exactly_one_of_cursor_and_start_time(desk):
@@ -288,7 +338,8 @@ def test_long_conversations_are_read_across_comment_pages(desk, sandbox, ticket_
     for i in range(120):
         sandbox.state.customer_replies(ticket_id, f"reply {i}")
     desk.add_internal_note(ticket_id, "Brief", marker="k-long")
-    ticket = desk.get_ticket(ticket_id)
+    assert desk.get_ticket(ticket_id).comments[-1].by_deskguard  # one request: the latest audit
+    ticket = desk.get_ticket(ticket_id, full=True)
     assert len(ticket.comments) == 122 and ticket.comments[-1].by_deskguard
     assert [c.body for c in ticket.comments[1:3]] == ["reply 0", "reply 1"]
     assert desk.find_comment_with_marker(ticket_id, "k-long") is not None

@@ -29,9 +29,12 @@ def ticket(*comments: Comment, status: str = "open") -> Ticket:
                   comments=comments)
 
 
-def test_marker_line_accepts_a_key_or_a_full_line():
+def test_marker_line_takes_the_bare_key_and_refuses_a_full_line():
     assert marker_line("acme:7:k") == f"{DESKGUARD_MARKER} acme:7:k"
-    assert marker_line(f"{DESKGUARD_MARKER} acme:7:k") == f"{DESKGUARD_MARKER} acme:7:k"
+    with pytest.raises(ValueError):
+        marker_line(f"{DESKGUARD_MARKER} acme:7:k")  # would be written twice
+    with pytest.raises(ValueError):
+        marker_line("acme:7:k\nanother line")
     with pytest.raises(ValueError):
         marker_line("  ")
 

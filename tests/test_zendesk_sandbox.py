@@ -50,6 +50,27 @@ def test_ticket_show_with_users_sideload_and_404_shape(sandbox, api):  # noqa: F
     assert missing.status_code == 404 and missing.json()["error"] == "RecordNotFound"
 
 
+def test_last_audits_sideload_on_show_and_show_many_but_not_on_the_export(sandbox, api):  # noqa: F811
+    a = sandbox.state.customer_writes(subject="S", body="first", name="Jane", email="jane@example.com")["id"]
+    b = sandbox.state.customer_writes(subject="T", body="other", name="Bob", email="bob@example.com")["id"]
+    sandbox.state.customer_replies(a, "second")
+    shown = api("GET", f"tickets/{a}.json", params={"include": "users,last_audits"}).json()
+    [audit] = shown["last_audits"]
+    assert audit["ticket_id"] == a and audit["author_id"] == shown["ticket"]["requester_id"]
+    assert {"id", "created_at", "via", "metadata", "events"} <= set(audit)
+    [event] = [e for e in audit["events"] if e["type"] == "Comment"]
+    assert event["body"] == "second" and event["public"] is True and event["author_id"] == audit["author_id"]
+    assert event["audit_id"] == audit["id"]
+    assert event["id"] == api("GET", f"tickets/{a}/comments.json").json()["comments"][-1]["id"]
+    many = api("GET", "tickets/show_many.json", params={"ids": f"{a},{b}", "include": "users,last_audits"}).json()
+    assert {x["ticket_id"] for x in many["last_audits"]} == {a, b} and len(many["users"]) >= 2
+    assert "last_audits" not in api("GET", f"tickets/{a}.json").json()  # only when asked for
+    export = api("GET", "incremental/tickets/cursor.json", params={"start_time": 0, "include": "users,last_audits"})
+    assert "last_audits" not in export.json() and "users" in export.json()
+    audits = api("GET", f"tickets/{a}/audits.json").json()["audits"]
+    assert [x["id"] for x in audits][-1] == audit["id"] and len(audits) == 2
+
+
 def test_comments_paginate_by_cursor_and_by_offset(sandbox, api):  # noqa: F811
     tid = sandbox.state.customer_writes(subject="S", body="c0", name="J", email="j@example.com")["id"]
     for i in range(1, 130):

@@ -118,6 +118,7 @@ class ZendeskState:
         self.users: dict[int, dict[str, Any]] = {}
         self.tickets: dict[int, dict[str, Any]] = {}
         self.comments: dict[int, list[dict[str, Any]]] = {}
+        self.audits: dict[int, list[dict[str, Any]]] = {}  # ticket id → its audits, oldest first
         self.change_seq: dict[int, int] = {}  # ticket id → sequence number of its latest change
         self.webhooks: dict[str, dict[str, Any]] = {}
         self.webhook_secrets: dict[str, str] = {}
@@ -267,9 +268,19 @@ class ZendeskState:
             return _copy(ticket), audit
 
     def _new_audit(self, ticket: dict[str, Any], author_id: int, channel: str) -> dict[str, Any]:
-        return {"id": self._next("audit"), "ticket_id": ticket["id"], "created_at": iso(self.clock()),
-                "author_id": author_id, "metadata": {"system": {}, "custom": {}},
-                "via": {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}}, "events": []}
+        """A new audit (one per create/update, as Zendesk stores them), kept for the ``last_audits``
+        sideload; the caller appends its events."""
+        audit = {"id": self._next("audit"), "ticket_id": ticket["id"], "created_at": iso(self.clock()),
+                 "author_id": author_id, "metadata": {"system": {}, "custom": {}},
+                 "via": {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}}, "events": []}
+        self.audits.setdefault(ticket["id"], []).append(audit)
+        return audit
+
+    def last_audit(self, ticket_id: int) -> dict[str, Any] | None:
+        """The ticket's most recent audit (what ``include=last_audits`` sideloads), or None."""
+        with self.lock:
+            audits = self.audits.get(ticket_id)
+            return _copy(audits[-1]) if audits else None
 
     def _add_comment(self, ticket: dict[str, Any], audit: dict[str, Any], comment: dict[str, Any],
                      channel: str) -> dict[str, Any]:

@@ -26,17 +26,24 @@ from dataclasses import dataclass
 from connector.domain import DESKGUARD_MARKER, Ticket
 
 
-def marker_line(marker: str) -> str:
-    """The line we append to a comment. Accepts a bare idempotency key or a full marker line."""
-    marker = marker.strip()
-    if not marker:
+def marker_line(key: str) -> str:
+    """The line we append to a comment for the write's idempotency key (``marker=`` everywhere is
+    the bare key; see DESKGUARD_MARKER in connector/domain.py). A full marker line is refused
+    rather than guessed at, so a caller that adds the prefix itself fails loudly instead of
+    writing it twice."""
+    key = key.strip()
+    if not key:
         raise ValueError("a Deskguard comment needs a marker (the write's idempotency key)")
-    return marker if marker.startswith(DESKGUARD_MARKER) else f"{DESKGUARD_MARKER} {marker}"
+    if key.startswith(DESKGUARD_MARKER):
+        raise ValueError(f"marker must be the bare idempotency key, not a {DESKGUARD_MARKER!r} line: {key!r}")
+    if "\n" in key or "\r" in key:
+        raise ValueError("marker must be a single line")
+    return f"{DESKGUARD_MARKER} {key}"
 
 
-def with_marker(body: str, marker: str) -> str:
-    """``body`` ending with the marker line (added once)."""
-    line = marker_line(marker)
+def with_marker(body: str, key: str) -> str:
+    """``body`` ending with the marker line of ``key`` (added once)."""
+    line = marker_line(key)
     text = body.rstrip()
     if _last_line(text) == line:
         return text
@@ -50,11 +57,11 @@ def _last_line(body: str) -> str:
     return ""
 
 
-def has_marker(body: str, marker: str | None = None) -> bool:
-    """True when the body ends with a Deskguard marker line (that exact one, when given)."""
+def has_marker(body: str, key: str | None = None) -> bool:
+    """True when the body ends with a Deskguard marker line (the one of ``key``, when given)."""
     last = _last_line(body)
-    if marker is not None:
-        return last == marker_line(marker)
+    if key is not None:
+        return last == marker_line(key)
     return last.startswith(DESKGUARD_MARKER)
 
 
