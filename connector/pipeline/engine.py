@@ -17,6 +17,7 @@ from typing import Any
 
 from connector import audit, logs
 from connector.db import transaction
+from connector.domain import Ticket
 from connector.errors import KillSwitchEngaged, VendorError
 from connector.pipeline import events, stages
 from connector.pipeline.context import SKIP, TicketContext
@@ -89,15 +90,19 @@ def _complete(runtime: Runtime, ctx: TicketContext, status: str, error: str = ""
 
 
 def process_ticket(runtime: Runtime, tenant_id: str, ticket_id: int, *, job: Any = None,
-                   dry_run: bool = False) -> Result:
+                   dry_run: bool = False, ticket: Ticket | None = None) -> Result:
     """Run the whole pipeline for one ticket event.
 
     Raises ``KillSwitchEngaged`` when a write was blocked (the worker defers the job; the
     decision row says ``deferred``), and vendor errors for the worker's retry policy.
-    ``dry_run`` (replay) decides in shadow and writes nothing anywhere.
+    ``dry_run`` (replay) decides in shadow and writes nothing anywhere. ``ticket``: the ticket
+    already read (the Zendesk batch handler reads 100 per request); the load stage then skips
+    its read.
     """
+    if ticket is not None and int(ticket.id) != int(ticket_id):
+        raise ValueError(f"preloaded ticket {ticket.id} is not ticket {ticket_id}")
     ctx = TicketContext(tenant_id=tenant_id, ticket_id=int(ticket_id), job_id=getattr(job, "id", None),
-                        dry_run=dry_run)
+                        dry_run=dry_run, ticket=ticket)
     with logs.bind(tenant=tenant_id, ticket=int(ticket_id)):
         try:
             ctx = run_stages(runtime, ctx)

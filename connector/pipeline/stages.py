@@ -47,7 +47,11 @@ def requester_hash(email: str) -> str:
 
 # --- 1. load ------------------------------------------------------------------------------
 def load_ticket(rt: Runtime, ctx: TicketContext) -> TicketContext:
-    return attach_ticket(rt, ctx, rt.service("zendesk", ctx.tenant_id).get_ticket(int(ctx.ticket_id)))
+    """Read the ticket through the Zendesk adapter, unless the caller preloaded it (batches)."""
+    ticket = ctx.ticket
+    if ticket is None:
+        ticket = rt.service("zendesk", ctx.tenant_id).get_ticket(int(ctx.ticket_id))
+    return attach_ticket(rt, ctx, ticket)
 
 
 def attach_ticket(rt: Runtime, ctx: TicketContext, ticket) -> TicketContext:

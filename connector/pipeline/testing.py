@@ -50,14 +50,23 @@ class FakeDesk:
         self.tickets[ticket_id] = ticket
         return ticket
 
+    @staticmethod
+    def marker_line(key: str) -> str:
+        """The adapter's convention (DESKGUARD_MARKER in connector/domain.py): ``marker=`` is the
+        bare idempotency key and the desk appends ``DESKGUARD_MARKER key``; a full line is refused."""
+        key = (key or "").strip()
+        if not key or key.startswith(DESKGUARD_MARKER) or "\n" in key:
+            raise ValueError(f"marker must be the bare idempotency key, got {key!r}")
+        return f"{DESKGUARD_MARKER} {key}"
+
     def _append(self, ticket_id: int, body: str, public: bool, marker: str, **changes: Any) -> Comment:
+        line = self.marker_line(marker)
         with self._lock:
             if self.fail_next is not None:
                 exc, self.fail_next = self.fail_next, None
                 raise exc
             t = self.tickets[ticket_id]
-            comment = Comment(id=next(self._ids), author_id=1, public=public,
-                              body=f"{body}\n\n{DESKGUARD_MARKER} {marker}" if marker else body,
+            comment = Comment(id=next(self._ids), author_id=1, public=public, body=f"{body.rstrip()}\n\n{line}",
                               created_at=datetime.now(UTC), by_deskguard=True)
             tags = tuple(dict.fromkeys((*t.tags, *changes.pop("tags", ()))))
             self.tickets[ticket_id] = replace(t, comments=(*t.comments, comment), tags=tags,
@@ -65,9 +74,15 @@ class FakeDesk:
             return comment
 
     # --- TicketDesk --------------------------------------------------------------------
-    def get_ticket(self, ticket_id: int) -> Ticket:
+    def get_ticket(self, ticket_id: int, *, full: bool = False) -> Ticket:
         self.api_calls += 1
         return self.tickets[ticket_id]
+
+    def get_tickets(self, ids) -> list[Ticket]:
+        """Like the adapter's show_many read: one call for up to 100 tickets, missing ids left out."""
+        ids = list(dict.fromkeys(int(i) for i in ids))
+        self.api_calls += (len(ids) + 99) // 100
+        return [self.tickets[i] for i in ids if i in self.tickets]
 
     def add_internal_note(self, ticket_id, body, *, marker, tags=(), priority=None):
         self.api_calls += 1
@@ -99,9 +114,11 @@ class FakeDesk:
         self.writes.append(("custom_fields", ticket_id, {"fields": fields}))
 
     def find_comment_with_marker(self, ticket_id, marker):
+        line = self.marker_line(marker)
         self.api_calls += 1
         for c in self.tickets[ticket_id].comments:
-            if f"{DESKGUARD_MARKER} {marker}" in c.body:
+            lines = [x.strip() for x in c.body.splitlines() if x.strip()]
+            if lines and lines[-1] == line:  # the last line, exactly: key "k:1" must not match "k:10"
                 return c
         return None
 
