@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from connector.domain import Order, PaymentContext
 from connector.pipeline.context import ASSIST_NOTE, AUTO_REPLY, ESCALATE, OFF, SHADOW, TicketContext
+from connector.pipeline.proposals import brief_lines as proposal_lines
 
 _OUTCOME_LABEL = {
     AUTO_REPLY: "AUTO-REPLIED and solved",
@@ -17,7 +18,7 @@ _OUTCOME_LABEL = {
     SHADOW: "SHADOW: recorded only",
     OFF: "OFF for this category",
 }
-_MARK = {"pass": "✓", "fail": "✗", "escalate": "⚑", "info": "·", "n/a": "–"}
+_MARK = {"pass": "✓", "fail": "✗", "escalate": "⚑", "info": "·", "n/a": "–", "propose": "➜", "blocked": "⛔"}
 
 
 def _minor(amount: int, currency: str) -> str:
@@ -72,6 +73,8 @@ def decision_brief(ctx: TicketContext) -> str:
     if d.fallback_gate:
         failed = next((v for v in reversed(d.trace) if v.rule == d.fallback_gate), None)
         lines.append(f"**Not automated:** gate `{d.fallback_gate}` failed" + (f" — {failed.detail}" if failed else ""))
+    if ctx.proposals:
+        lines += proposal_lines(ctx)
     checks = [f"{_MARK.get(v.verdict, '·')} {v.rule}: {v.detail}" for v in d.trace if v.verdict != "n/a"]
     if checks:
         lines += ["", "**Policy checks:**", *[f"- {c}" for c in checks]]

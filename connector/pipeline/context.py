@@ -24,7 +24,7 @@ class RuleVerdict:
     """One line of the policy trace: which rule looked, what it said, and why."""
 
     rule: str
-    verdict: str  # pass | fail | escalate | info | n/a
+    verdict: str  # pass | fail | escalate | info | n/a; proposal rules: propose | blocked | info | n/a
     detail: str = ""
     tag: str | None = None  # Zendesk tag the rule adds when it fires
     priority: str | None = None  # Zendesk priority the rule asks for when it escalates
@@ -109,6 +109,7 @@ class TicketContext:
     auto_reply: SuggestedReply | None = None  # what an automated reply would say: template/WISMO only
     draft_cost_usd: float = 0.0
     decision: Decision | None = None
+    proposals: list[Any] = field(default_factory=list)  # proposals.Proposal: refund/cancel for an agent to approve
     brief: str = ""
     public_text: str = ""
     action_kind: str = ""

@@ -1,8 +1,9 @@
 """``process_ticket``: the one function that orders the pipeline's stages.
 
 load ticket → learn from agent tags → skip if nothing new from a person → redact → classify →
-enrich (orders, payments) → history → suggest a reply → decide → caps → compose the brief →
-record (decisions row + audit chain) → act (through connector.actions) → complete.
+enrich (orders, payments) → history → suggest a reply → decide → caps → propose collaborative
+actions (approvals rows an agent must approve) → compose the brief → record (decisions row + audit
+chain) → act (through connector.actions) → complete.
 
 Reading ``STAGES`` reads like the product description; every stage is timed and the timings go
 into the decision's audit chain.
@@ -19,7 +20,7 @@ from connector import audit, logs
 from connector.db import transaction
 from connector.domain import Ticket
 from connector.errors import KillSwitchEngaged, VendorError
-from connector.pipeline import events, stages
+from connector.pipeline import events, proposals, stages
 from connector.pipeline.context import SKIP, TicketContext
 from connector.runtime import Runtime
 
@@ -37,6 +38,7 @@ STAGES: tuple[Stage, ...] = (
     stages.suggest_reply,
     stages.decide,
     stages.apply_caps,
+    proposals.propose_actions,
     stages.compose,
     stages.record_decision,
     stages.act,

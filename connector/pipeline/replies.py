@@ -67,6 +67,29 @@ TEMPLATES: dict[str, dict[str, str]] = {
 }
 
 
+# While a refund or cancellation waits for an agent's approval: acknowledge, promise nothing.
+PASSED_TO_TEAM: dict[str, str] = {
+    "en": "Hi {name},\n\nThanks for your message{about}. We've passed your request to the team, and a colleague "
+          "will get back to you shortly.\n\nBest regards",
+    "de": "Hallo {name},\n\ndanke für Ihre Nachricht{about_de}. Wir haben Ihr Anliegen an unser Team weitergegeben; "
+          "eine Kollegin oder ein Kollege meldet sich in Kürze bei Ihnen.\n\nViele Grüße",
+    "fr": "Bonjour {name},\n\nMerci pour votre message{about_fr}. Nous avons transmis votre demande à l'équipe ; "
+          "un collègue reviendra vers vous rapidement.\n\nBien cordialement",
+    "es": "Hola {name}:\n\nGracias por su mensaje{about_es}. Hemos pasado su solicitud al equipo y un compañero "
+          "se pondrá en contacto con usted en breve.\n\nUn saludo",
+}
+
+
+def passed_to_team_text(language: str, *, name: str, order: str = "") -> tuple[str, str]:
+    """(text, language) of the neutral hand-over reply; English when the language has none."""
+    lang = language if language in PASSED_TO_TEAM else "en"
+    about = {"about": f" about order {order}", "about_de": f" zur Bestellung {order}",
+             "about_fr": f" concernant la commande {order}", "about_es": f" sobre el pedido {order}"}
+    if not order:
+        about = dict.fromkeys(about, "")
+    return PASSED_TO_TEAM[lang].format(name=first_name(name), **about), lang
+
+
 def first_name(name: str) -> str:
     name = (name or "").strip()
     if not name or "@" in name:

@@ -15,7 +15,7 @@ from connector import actions, audit, logs
 from connector.db import transaction
 from connector.domain import DESKGUARD_MARKER, Reading, TicketText, to_dict
 from connector.errors import ConfigError, PermanentError, TransientError
-from connector.pipeline import caps, golive, policy, replies, rules, seams
+from connector.pipeline import caps, golive, policy, proposals, replies, rules, seams
 from connector.pipeline.brief import decision_brief
 from connector.pipeline.context import (
     ASSIST_NOTE,
@@ -256,7 +256,14 @@ def decide(rt: Runtime, ctx: TicketContext) -> TicketContext:
         trace.append(verdict)
         if verdict.verdict != "pass" and failed_gate is None:
             failed_gate = verdict
-    would_automate = not escalations and failed_gate is None
+    ctx.proposals = []
+    if mode != "off":  # collaborative actions for an agent to approve (connector/pipeline/proposals.py)
+        for verdict, proposal in proposals.evaluate(ctx):
+            trace.append(verdict)
+            if proposal is not None:
+                ctx.proposals.append(proposal)
+    # A proposal waits for an agent: an automated reply must not solve the ticket meanwhile.
+    would_automate = not escalations and failed_gate is None and not ctx.proposals
 
     order = {"urgent": 3, "high": 2, "normal": 1, "low": 0}
     priority = max((v.priority for v in escalations if v.priority), key=lambda p: order.get(p, 0), default=None)
@@ -270,6 +277,7 @@ def decide(rt: Runtime, ctx: TicketContext) -> TicketContext:
         d = base.with_outcome(OFF, "mode_off", f"{r.category} is switched off: nothing written")
     elif mode == "shadow":
         what = "would escalate" if escalations else ("would auto-reply" if would_automate else "would suggest")
+        what += "".join(f"; would propose {p.kind.replace('_', ' ')}" for p in ctx.proposals)
         d = base.with_outcome(SHADOW, "mode_shadow", f"shadow mode: recorded only ({what})")
     elif escalations:
         d = base.with_outcome(ESCALATE, escalations[0].rule, "needs a person: " + escalations[0].detail)
@@ -277,6 +285,13 @@ def decide(rt: Runtime, ctx: TicketContext) -> TicketContext:
         d = base.with_outcome(ASSIST_NOTE, "mode_assist", "assist mode: internal note with a suggested reply")
     elif would_automate:
         d = base.with_outcome(AUTO_REPLY, "auto_gates_passed", "every auto gate passed: automated public reply")
+    elif ctx.proposals and failed_gate is None:
+        waiting = ", ".join(p.kind.replace("_", " ") for p in ctx.proposals)
+        d = base.with_outcome(ASSIST_NOTE, "proposal_pending",
+                              f"auto fell back to assist: a proposed {waiting} awaits an agent's approval",
+                              RuleVerdict("proposal_pending", "fail", f"proposed {waiting} awaits an agent"),
+                              tags=("deskguard_auto_fallback",))
+        d = replace(d, fallback_gate="proposal_pending")
     else:
         d = base.with_outcome(ASSIST_NOTE, failed_gate.rule, f"auto fell back to assist: {failed_gate.detail}",
                               tags=("deskguard_auto_fallback",))
@@ -326,7 +341,7 @@ def context_json(ctx: TicketContext) -> dict[str, Any]:
     return {"orders": to_dict(e.orders), "hidden_orders": e.hidden_orders, "customer": to_dict(e.customer),
             "payments": to_dict(e.payments) if e.payments else {}, "notes": list(e.notes),
             "order_refs": list(ctx.order_refs), "prior_contacts": ctx.prior_contacts,
-            "injection": list(ctx.injection_hits)}
+            "injection": list(ctx.injection_hits), "proposals": [p.as_dict() for p in ctx.proposals]}
 
 
 def record_decision(rt: Runtime, ctx: TicketContext) -> TicketContext:
