@@ -305,6 +305,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("zendesk_export_requests_per_minute", "DESKGUARD_ZENDESK_EXPORT_REQUESTS_PER_MINUTE", "10",
             "Requests per minute the poller allows itself on the incremental export (Zendesk's own limit is "
             "10; 30 with the High Volume add-on).", parse=_positive_int, section="zendesk"),
+    Setting("zendesk_batch_threshold", "DESKGUARD_ZENDESK_BATCH_THRESHOLD", "10",
+            "Backlogs: when one export page brings at least this many changed tickets, the poller enqueues "
+            "batch jobs of up to 100 tickets, each read in one request (show_many) instead of one per ticket. "
+            "0 turns batching off.", parse=_non_negative_int, section="zendesk"),
 )
 
 SECRET_MASK = "********"
