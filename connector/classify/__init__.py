@@ -20,3 +20,6 @@ def register_cli(cli) -> None:
     from connector.classify import claude_cli
 
     claude_cli.register_cli(cli)  # `sandbox anthropic`, `bench redact`, `bench claude`
+    from connector.classify import cli as local_cli
+
+    local_cli.register_cli(cli)  # `classify`, `eval`, `train`, `bench local`

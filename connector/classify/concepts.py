@@ -7,7 +7,8 @@ examples carries over to "Rückerstattung", "remboursement", "reembolso", "terug
 "rimborso". Stems match at the start of a word on lower-cased, accent-stripped text and may run
 on ("stornier" matches "stornieren", "storniert"). Keep entries unambiguous across languages:
 a stem that means different things in two languages (Italian "cancellare" is both cancel and
-delete) goes under the more frequent meaning only.
+delete) goes under the more frequent meaning only, and words that shops use for many things
+("box": a parcel, a product's packaging, a subscription box) stay out.
 
 Changing this table changes the features: bump LEXICON_VERSION so models record which one they
 were trained with.
@@ -28,8 +29,7 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
                  "enviado", "verzonden", "verstuurd", "spedit", "partito"),
     "deliver": ("deliver", "arriv", "liefer", "zugestellt", "zustell", "ankomm", "angekommen", "livr", "entreg",
                 "llega", "llegado", "bezorg", "aankom", "aangekomen", "consegn", "recib", "ricevut", "reçu", "recu "),
-    "parcel": ("parcel", "package", "paket", "colis", "paquete", "pakket", "pacco", "box", "karton", "carton",
-               "caja", "doos", "scatola"),
+    "parcel": ("parcel", "package", "paket", "colis", "paquete", "pakket", "pacco", "sendung"),
     "order": ("order", "bestell", "commande", "pedido", "ordine", "purchase", "auftrag", "compra"),
     "broken": ("damag", "broken", "crack", "crush", "smash", "shatter", "leak", "dented", "kaputt", "zerbroch",
                "beschadig", "beschadigt", "beschadigd", "zerdruckt", "ausgelaufen", "casse", "abime", "endommag",

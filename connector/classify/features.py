@@ -93,6 +93,7 @@ class Featurizer:
         if self.config.n_buckets & self._mask:
             raise ValueError("n_buckets must be a power of two")
         self._word_cache: dict[str, tuple[tuple[int, float], ...]] = {}
+        self._array_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def _word_features(self, word: str) -> tuple[tuple[int, float], ...]:
         cached = self._word_cache.get(word)
@@ -133,13 +134,15 @@ class Featurizer:
         for word in subject_tokens + body_tokens:
             for bucket, value in self._word_features(word):
                 acc[bucket] = acc.get(bucket, 0.0) + value
-        for word in subject_tokens:
-            bucket, value = self._weighted("s|" + word, cfg.subject_weight)
-            acc[bucket] = acc.get(bucket, 0.0) + value
-        for first, second in itertools.pairwise(all_tokens):
-            if first != "|" and second != "|":
-                bucket, value = self._weighted(f"b|{first}|{second}", cfg.bigram_weight)
-                acc[bucket] = acc.get(bucket, 0.0) + value
+        # Subject words and bigrams, hashed inline: this loop is the hot path of every reading.
+        crc32, mask = zlib.crc32, self._mask
+        extra = [("s|" + word, cfg.subject_weight) for word in subject_tokens]
+        extra += [(f"b|{first}|{second}", cfg.bigram_weight) for first, second in itertools.pairwise(all_tokens)
+                  if first != "|" and second != "|"]
+        for feature, weight in extra:
+            h = crc32(feature.encode("utf-8"))
+            bucket = h & mask
+            acc[bucket] = acc.get(bucket, 0.0) + (weight if h & 0x80000000 else -weight)
         if cfg.lexicon_version and cfg.concept_weight:
             if cfg.lexicon_version != LEXICON_VERSION:
                 raise ValueError(f"model uses concept lexicon v{cfg.lexicon_version}; this code has v{LEXICON_VERSION}")
@@ -162,6 +165,17 @@ class Featurizer:
         for word in dict.fromkeys(words):
             if word in PLACEHOLDERS or len(word) < 3:
                 continue
-            feats = self._word_features(word)
-            scores.append((word, float(sum(value * column[bucket] for bucket, value in feats))))
+            ids, values = self._word_arrays(word)
+            scores.append((word, float(values @ column[ids])))
         return sorted(scores, key=lambda item: item[1], reverse=True)
+
+    def _word_arrays(self, word: str) -> tuple[np.ndarray, np.ndarray]:
+        cached = self._array_cache.get(word)
+        if cached is None:
+            feats = self._word_features(word)
+            cached = (np.fromiter((b for b, _ in feats), np.int64, len(feats)),
+                      np.fromiter((v for _, v in feats), np.float32, len(feats)))
+            if len(self._array_cache) >= self._CACHE_LIMIT:
+                self._array_cache.clear()
+            self._array_cache[word] = cached
+        return cached

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from connector.classify.features import PLACEHOLDERS, FeatureConfig, Featurizer, word_hash
-from connector.classify.signals import read_signals
+from connector.classify.signals import FUNCTION_WORDS, read_signals
 from connector.domain import CATEGORIES, Reading, TicketText
 from connector.errors import ConfigError
 
@@ -135,7 +135,13 @@ class LocalClassifier:
         arrays = {"weights": self.weights.astype(np.float16), "bias": self.bias.astype(np.float32),
                   "known_words": np.array(sorted(self.known_words), dtype=np.uint32), **(extra_arrays or {})}
         np.savez_compressed(path / WEIGHTS, **arrays)
-        digest = hashlib.sha256((path / WEIGHTS).read_bytes()).hexdigest()[:12]
+        # The id hashes the arrays, not the file (zip entries carry a timestamp): the same training
+        # inputs give the same id.
+        digest = hashlib.sha256()
+        for key in sorted(arrays):
+            digest.update(key.encode())
+            digest.update(np.ascontiguousarray(arrays[key]).tobytes())
+        digest = digest.hexdigest()[:12]
         self.meta["model_id"] = self.model_id = f"{self.meta.get('name', 'local')}-{digest}"
         (path / MODEL_JSON).write_text(json.dumps(self.meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         return path
@@ -205,7 +211,8 @@ class LocalClassifier:
             reasons.append(f"unfamiliar text: {scored.known_ratio:.0%} of its words were seen in training")
         else:
             column = self.weights[:, self.categories.index(scored.category)]
-            top = [w for w, v in self.featurizer.word_contributions(scored.tokens, column)[:3] if v > 0]
+            words = [w for w in scored.tokens if w not in FUNCTION_WORDS]
+            top = [w for w, v in self.featurizer.word_contributions(words, column)[:3] if v > 0]
             if top:
                 reasons.append("key words: " + ", ".join(top))
             if scored.known_ratio < self.novelty.full_above:

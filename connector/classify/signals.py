@@ -190,6 +190,10 @@ _STOPWORDS: dict[str, frozenset[str]] = {
                    "tenho foi ainda em de do da que quando onde como pedido muito ola"),
 }
 _WORD = re.compile(r"[^\W\d_]+", re.U)
+# Function words of every language above, plus pleasantries: never a reason for a category.
+FUNCTION_WORDS = frozenset().union(*_STOPWORDS.values()) | _wordset(
+    "there here could should about also from they them their then than this these those into just some "
+    "thanks thank hello dear regards best kind hallo bonjour hola ciao hoi salut grazie gracias merci danke bedankt")
 
 
 def detect_language(text: str, default: str = "en") -> str:
@@ -306,8 +310,11 @@ def read_signals(subject: str, body: str, *, category: str | None = None) -> Sig
     text = message_text(subject, body)
     flags = risk_flags(text)
     label, score = sentiment(text)
+    entities = extract_entities(text)
+    if len(text) < len(subject or "") + len((body or "").strip()):  # something was cut: look there too
+        entities = _merge(entities, extract_entities(f"{subject}\n{body}"))
     return Signals(
-        entities=_merge(extract_entities(text), extract_entities(f"{subject}\n{body}")),
+        entities=entities,
         sentiment=label,
         sentiment_score=score,
         urgency=urgency(text, category=category, sentiment_score=score, flags=flags),

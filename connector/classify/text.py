@@ -52,6 +52,8 @@ _CLOSING = re.compile(
 _QUOTED_LINE = re.compile(r"^\s*>.*$", re.M)
 _BLANKS = re.compile(r"\n{3,}")
 _SPACES = re.compile(r"[ \t\u00a0]+")
+# Combining marks left by NFKD decomposition (accents on Latin letters: é → e + U+0301).
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 
 def latest_message(body: str) -> str:
@@ -78,8 +80,9 @@ def latest_message(body: str) -> str:
 
 def strip_accents(text: str) -> str:
     """"Grüße" → "Gruße", "résumé" → "resume": customers type with and without accents."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    if text.isascii():
+        return text
+    return _COMBINING.sub("", unicodedata.normalize("NFKD", text))
 
 
 def message_text(subject: str, body: str) -> str:

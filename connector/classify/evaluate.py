@@ -1,0 +1,110 @@
+"""Quality figures for any engine's readings against labelled tickets (``deskguard eval``).
+
+What matters most for Deskguard is the precision of *confident* answers (a reading above the
+auto-reply threshold that is wrong sends a wrong email), so besides accuracy and macro-F1 the
+report gives precision and coverage at each confidence threshold and the expected calibration
+error: how far, on average, the stated confidence is from the observed accuracy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from connector.domain import CATEGORIES
+
+THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)
+ECE_BINS = 10
+
+
+@dataclass(frozen=True)
+class Outcome:
+    id: str
+    label: str  # the truth
+    category: str  # what the engine said
+    confidence: float
+
+
+def _f1(precision: float, recall: float) -> float:
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+def evaluate(outcomes: Sequence[Outcome], categories: Sequence[str] = CATEGORIES,
+             thresholds: Iterable[float] = THRESHOLDS) -> dict:
+    """The full report as a JSON-ready dict."""
+    n = len(outcomes)
+    if n == 0:
+        raise ValueError("no labelled tickets to evaluate")
+    correct = [o.label == o.category for o in outcomes]
+    per_category = {}
+    for cat in categories:
+        tp = sum(1 for o in outcomes if o.category == cat and o.label == cat)
+        predicted = sum(1 for o in outcomes if o.category == cat)
+        support = sum(1 for o in outcomes if o.label == cat)
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / support if support else 0.0
+        per_category[cat] = {"precision": round(precision, 4), "recall": round(recall, 4),
+                             "f1": round(_f1(precision, recall), 4), "support": support, "predicted": predicted}
+    scored = [c for c in categories if c != "other" and per_category[c]["support"]]
+    macro_f1 = sum(per_category[c]["f1"] for c in scored) / len(scored) if scored else 0.0
+    confusion = {truth: {pred: 0 for pred in categories} for truth in categories}
+    for o in outcomes:
+        if o.label in confusion and o.category in confusion[o.label]:
+            confusion[o.label][o.category] += 1
+    at_threshold = []
+    for t in thresholds:
+        chosen = [ok for o, ok in zip(outcomes, correct, strict=True) if o.confidence >= t]
+        at_threshold.append({"threshold": t, "coverage": round(len(chosen) / n, 4), "answered": len(chosen),
+                             "precision": round(sum(chosen) / len(chosen), 4) if chosen else None,
+                             "wrong": len(chosen) - sum(chosen)})
+    return {
+        "tickets": n,
+        "accuracy": round(sum(correct) / n, 4),
+        "macro_f1": round(macro_f1, 4),
+        "macro_f1_categories": len(scored),
+        "expected_calibration_error": round(expected_calibration_error(outcomes), 4),
+        "mean_confidence": round(sum(o.confidence for o in outcomes) / n, 4),
+        "at_threshold": at_threshold,
+        "per_category": per_category,
+        "confusion": confusion,
+    }
+
+
+def expected_calibration_error(outcomes: Sequence[Outcome], bins: int = ECE_BINS) -> float:
+    """Σ over equal-width confidence bins of (share of tickets) × |accuracy − mean confidence|."""
+    total = 0.0
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        members = [o for o in outcomes if lo <= o.confidence < hi or (b == bins - 1 and o.confidence == 1.0)]
+        if members:
+            accuracy = sum(o.label == o.category for o in members) / len(members)
+            confidence = sum(o.confidence for o in members) / len(members)
+            total += len(members) / len(outcomes) * abs(accuracy - confidence)
+    return total
+
+
+def format_report(report: dict, *, title: str = "") -> str:
+    """The report as plain text for people (``deskguard eval`` without --json)."""
+    lines = []
+    if title:
+        lines.append(title)
+    lines.append(f"tickets {report['tickets']}   accuracy {report['accuracy']:.3f}   "
+                 f"macro-F1 ({report['macro_f1_categories']} categories, without `other`) {report['macro_f1']:.3f}   "
+                 f"ECE {report['expected_calibration_error']:.3f}")
+    lines.append("")
+    lines.append("confidence ≥   coverage   precision   wrong")
+    for row in report["at_threshold"]:
+        precision = "   -  " if row["precision"] is None else f"{row['precision']:.3f}"
+        lines.append(f"  {row['threshold']:<11} {row['coverage']:>8.3f}   {precision:>9}   {row['wrong']:>5}")
+    lines.append("")
+    lines.append(f"{'category':<20}{'precision':>10}{'recall':>8}{'f1':>7}{'support':>9}")
+    for cat, row in report["per_category"].items():
+        lines.append(f"{cat:<20}{row['precision']:>10.3f}{row['recall']:>8.3f}{row['f1']:>7.3f}{row['support']:>9}")
+    lines.append("")
+    cats = list(report["confusion"])
+    short = [c[:6] for c in cats]
+    lines.append("confusion (rows: truth, columns: reading)")
+    lines.append(" " * 20 + " ".join(f"{s:>6}" for s in short))
+    for truth in cats:
+        lines.append(f"{truth:<20}" + " ".join(f"{report['confusion'][truth][p]:>6}" for p in cats))
+    return "\n".join(lines)
