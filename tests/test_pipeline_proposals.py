@@ -353,3 +353,47 @@ def test_a_rejected_proposal_is_not_proposed_again_on_the_next_message(runtime, 
     last_note = desk.writes[-1][2]["body"]
     assert "Not proposed again:** refund of €49.90" in last_note and "rejected by agent:jo" in last_note
     assert "awaiting agent approval" not in last_note
+
+
+def test_concurrent_runs_of_one_version_propose_once(runtime, desk):
+    import threading
+
+    from connector.errors import TransientError
+
+    desk.add_ticket(1, "Refund please, #1001 arrived broken.", email=JANE)
+    use(runtime, "refund", orders=[make_order()], pays=payments(charge()), mentions=("#1001",))
+    modes(runtime, refund="assist")
+    snapshot = desk.tickets[1]
+    desk.get_ticket = lambda tid: snapshot  # every run sees the same version
+    barrier = threading.Barrier(8)
+    failures = []
+
+    def run():
+        barrier.wait()
+        try:
+            process_ticket(runtime, TENANT, 1)
+        except TransientError:
+            pass  # another run holds the note's send lease: the worker retries it
+        except Exception as exc:  # any other failure fails the test below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert [(a.kind, a.state) for a in rows(runtime)] == [("refund", "proposed")]
+    proposed = runtime.db.conn.execute("SELECT COUNT(*) FROM audit_log WHERE kind = 'approval.proposed'").fetchone()[0]
+    assert proposed == 1
+
+
+def test_replay_counts_what_would_be_proposed_and_creates_nothing(runtime, desk):
+    from connector.pipeline.replay import replay
+
+    desk.add_ticket(1, "Refund please, #1001 arrived broken.", email=JANE)
+    use(runtime, "refund", orders=[make_order()], pays=payments(charge()), mentions=("#1001",))
+    modes(runtime, refund="assist")
+    report = replay(runtime, TENANT, "2000-01-01T00:00:00+00:00")
+    assert report["categories"]["refund"]["would_propose"] == 1
+    assert rows(runtime) == [] and desk.writes == []

@@ -70,10 +70,12 @@ def replay(runtime: Runtime, tenant_id: str, since: str, *, limit: int | None = 
             continue
         ctx = run_stages(runtime, ctx, REPLAY_STAGES)
         r, d = ctx.reading, ctx.decision
-        c = cats.setdefault(r.category, {"volume": 0, "would_automate": 0, "escalated": 0, "agent_labelled": 0,
-                                         "agreed": 0, "cost_usd": 0.0, "mode": pol.category(r.category).mode})
+        c = cats.setdefault(r.category, {"volume": 0, "would_automate": 0, "would_propose": 0, "escalated": 0,
+                                         "agent_labelled": 0, "agreed": 0, "cost_usd": 0.0,
+                                         "mode": pol.category(r.category).mode})
         c["volume"] += 1
         c["would_automate"] += int(d.would_automate)
+        c["would_propose"] += len(ctx.proposals)  # refunds / cancellations an agent would be asked to approve
         c["escalated"] += int(d.escalated)
         c["cost_usd"] += r.cost_usd
         truth = _agent_truth(runtime.db, tenant_id, ticket, prefix)
