@@ -397,3 +397,20 @@ def test_replay_counts_what_would_be_proposed_and_creates_nothing(runtime, desk)
     report = replay(runtime, TENANT, "2000-01-01T00:00:00+00:00")
     assert report["categories"]["refund"]["would_propose"] == 1
     assert rows(runtime) == [] and desk.writes == []
+
+
+def test_an_open_proposal_of_the_same_kind_stands_instead_of_a_second_one(runtime, desk):
+    desk.add_ticket(1, "Refund please, #1001 arrived broken.", email=JANE)
+    use(runtime, "refund", orders=[make_order()], pays=payments(charge()), mentions=("#1001",))
+    earlier = approvals.propose(runtime.db, TENANT, 1, "refund", {"charge": "ch_1001", "amount": 1000,
+                                                                 "currency": "eur", "reason": "requested_by_customer"},
+                                "agent:jo", "partial refund for the torn sleeve")
+    set_kill_switch(runtime.db, TENANT, True, actor="test", reason="incident")
+    approvals.approve(runtime, TENANT, earlier.id, "agent:kim")  # approved; execution waits for the switch
+    set_kill_switch(runtime.db, TENANT, False, actor="test", reason="over")
+    modes(runtime, refund="assist")
+    process_ticket(runtime, TENANT, 1)
+    assert [(a.id, a.state, a.params["amount"]) for a in rows(runtime)] == [(earlier.id, "approved", 1000)]
+    body = desk.writes[0][2]["body"]
+    assert (f"**Approved:** refund 10.00 EUR on ch_1001 (requested by customer) — approved by agent:kim, execution "
+            f"waiting (kill switch or vendor outage) (approval #{earlier.id})") in body

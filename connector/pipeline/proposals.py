@@ -365,6 +365,7 @@ def brief_lines(ctx: TicketContext) -> list[str]:
         elif p.state == "failed":
             lines.append(f"**Proposed earlier, failed:** {p.summary} — approve again in the Deskguard panel to "
                          f"retry{ref}")
-        else:
-            lines.append(f"**Approved:** {p.summary} — approved by {p.decided_by or 'an agent'}, {p.state}{ref}")
+        else:  # approved (execution deferred: kill switch or vendor outage) or executing
+            what = "being executed" if p.state == "executing" else "execution waiting (kill switch or vendor outage)"
+            lines.append(f"**Approved:** {p.summary} — approved by {p.decided_by or 'an agent'}, {what}{ref}")
     return lines
