@@ -52,3 +52,28 @@ def m002_zendesk_intake(db):
         CREATE INDEX zendesk_own_updates_created ON zendesk_own_updates (created_at);
         """,
     )
+
+
+@MIGRATIONS(name="m002_zendesk_batches")
+def m002_zendesk_batches(db):
+    execute_statements(
+        db,
+        """
+        -- Ticket versions the poller put in a `zendesk.batch` job (a backlog read 100 per request).
+        -- The primary key is the same dedupe key a `zendesk.ticket` job would have, so a webhook for a
+        -- version already in a batch is a duplicate, and the batch skips versions already queued.
+        CREATE TABLE zendesk_batch_tickets (
+            tenant_id TEXT NOT NULL,
+            dedupe_key TEXT NOT NULL,          -- zendesk.ticket:<ticket id>:<updated_at>
+            batch_job_id INTEGER NOT NULL,
+            ticket_id INTEGER NOT NULL,
+            updated_at TEXT NOT NULL,          -- normalised ISO-8601 UTC, second resolution
+            position INTEGER NOT NULL,         -- order within the batch (the export's order)
+            done_at REAL,                      -- processed (or handed off); a retried batch skips it
+            outcome TEXT,                      -- the pipeline's outcome, own_echo, missing or handed_off
+            handed_off_job_id INTEGER,         -- the zendesk.ticket job that took over after an error
+            PRIMARY KEY (tenant_id, dedupe_key)
+        ) WITHOUT ROWID;
+        CREATE INDEX zendesk_batch_tickets_job ON zendesk_batch_tickets (batch_job_id, position);
+        """,
+    )

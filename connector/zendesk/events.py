@@ -37,3 +37,15 @@ class PollCursorReset(audit.Event):
     kind: ClassVar[str] = "zendesk.poll_cursor_reset"
     start_time: int
     actor: str
+
+
+@audit.event
+@dataclass(frozen=True)
+class BatchTicketHandedOff(audit.Event):
+    """A ticket version in a ``zendesk.batch`` job failed with a non-retryable error and was given its
+    own ``zendesk.ticket`` job (its own attempts and dead-letter entry); the batch went on."""
+
+    kind: ClassVar[str] = "zendesk.batch_ticket_handed_off"
+    updated_at: str
+    error: str
+    single_job_id: int

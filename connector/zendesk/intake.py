@@ -3,7 +3,9 @@
 Job contract with the pipeline: kind ``zendesk.ticket``, payload
 ``{"ticket_id": int, "updated_at": str, "source": "webhook" | "poll"}``. The dedupe key is the
 ticket id plus its normalised ``updated_at`` (the queue makes it unique per tenant), so a webhook
-and the poller reporting the same change produce one job, and so do duplicate deliveries.
+and the poller reporting the same change produce one job, and so do duplicate deliveries. Backlogs
+go into ``zendesk.batch`` jobs (``batch.py``) whose ticket versions carry the same keys, so a
+webhook for a version already in a batch is a duplicate too.
 """
 
 from __future__ import annotations
@@ -19,10 +21,25 @@ def dedupe_key(ticket_id: int, updated_at: str) -> str:
     return f"{JOB_KIND}:{int(ticket_id)}:{normalize_updated_at(updated_at)}"
 
 
-def enqueue_ticket(queue: Queue, tenant_id: str, ticket_id: int, updated_at: str, source: str) -> tuple[int, bool]:
-    """Enqueue one ticket change; returns (job id, created). Duplicate changes return the first job."""
+def batch_holding(db, tenant_id: str, key: str) -> int | None:
+    """The ``zendesk.batch`` job that holds this ticket version (connector/zendesk/batch.py), if any."""
+    row = db.conn.execute("SELECT batch_job_id FROM zendesk_batch_tickets WHERE tenant_id = ? AND dedupe_key = ?",
+                          (tenant_id, key)).fetchone()
+    return row[0] if row else None
+
+
+def enqueue_ticket(queue: Queue, tenant_id: str, ticket_id: int, updated_at: str, source: str, *,
+                   in_batch_ok: bool = False) -> tuple[int, bool]:
+    """Enqueue one ticket change; returns (job id, created). Duplicate changes return the first job;
+    a change already in a poller batch returns that batch's job id, not created (unless
+    ``in_batch_ok``: the batch hands a failed ticket over to its own job)."""
     if source not in SOURCES:
         raise ValueError(f"unknown intake source {source!r}")
     version = normalize_updated_at(updated_at)
+    key = dedupe_key(ticket_id, version)
+    if not in_batch_ok:
+        batch_id = batch_holding(queue.ledger.db, tenant_id, key)
+        if batch_id is not None:
+            return batch_id, False
     payload = {"ticket_id": int(ticket_id), "updated_at": version, "source": source}
-    return queue.enqueue(tenant_id, JOB_KIND, payload, dedupe_key(ticket_id, version))
+    return queue.enqueue(tenant_id, JOB_KIND, payload, key)

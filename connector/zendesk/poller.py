@@ -7,6 +7,10 @@ transaction** as the enqueues: a crash between pages re-reads at most one page, 
 deduplicate. It stops at ``end_of_stream`` (caught up; the cursor is kept for the next poll) or
 when the export's own limit would be exceeded: at most ``DESKGUARD_ZENDESK_EXPORT_REQUESTS_PER_MINUTE``
 requests in any 60 s, counted in the ledger so a restart does not reset the window.
+
+Backlogs: when a page brings at least ``DESKGUARD_ZENDESK_BATCH_THRESHOLD`` changed tickets, they
+go into ``zendesk.batch`` jobs of up to 100 (``batch.py``: one read request per batch instead of
+one per ticket), in the same transaction as the cursor.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from connector.db import transaction
 from connector.errors import VendorError
 from connector.runtime import Runtime
 from connector.tenants import list_tenants
+from connector.zendesk.batch import enqueue_batches
 from connector.zendesk.events import PollCursorReset
 from connector.zendesk.intake import enqueue_ticket
 from connector.zendesk.service import OWN_UPDATES_KEEP_SECONDS, is_own_update, prune, zendesk_configured
@@ -35,7 +40,8 @@ class PollResult:
     tenant_id: str
     requests: int = 0
     tickets_seen: int = 0
-    enqueued: int = 0
+    enqueued: int = 0  # ticket versions queued, one job each or in batches
+    batches: int = 0  # zendesk.batch jobs among job_ids
     duplicates: int = 0
     skipped: int = 0
     caught_up: bool = False
@@ -86,6 +92,7 @@ def poll_tenant(runtime: Runtime, tenant_id: str, *, max_requests: int | None = 
     config = runtime.config
     db = runtime.db
     per_minute = int(config.get("zendesk_export_requests_per_minute", 10))
+    batch_threshold = int(config.get("zendesk_batch_threshold", 10))
     lookback = int(config.get("zendesk_poll_lookback_seconds", 3600))
     # Zendesk wants start_time at least a minute in the past (INTEGRATIONS §1.2).
     state = _load(db, tenant_id, int(clock()) - max(lookback, 60))
@@ -113,13 +120,23 @@ def poll_tenant(runtime: Runtime, tenant_id: str, *, max_requests: int | None = 
             return result
         enqueued = 0
         with transaction(db):
+            changed: list[tuple[int, str]] = []
             for ticket in page.tickets:
                 result.tickets_seen += 1
                 version = ticket.updated_at.isoformat() if ticket.updated_at else None
                 if ticket.status in SKIP_STATUSES or version is None or is_own_update(db, tenant_id, ticket.id, version):
                     result.skipped += 1
                     continue
-                job_id, created = enqueue_ticket(runtime.queue, tenant_id, ticket.id, version, "poll")
+                changed.append((ticket.id, version))
+            if batch_threshold and len(changed) >= batch_threshold:
+                batch_ids, duplicates = enqueue_batches(runtime, tenant_id, changed, source="poll")
+                enqueued += len(changed) - duplicates
+                result.duplicates += duplicates
+                result.batches += len(batch_ids)
+                result.job_ids.extend(batch_ids)
+                changed = []
+            for ticket_id, version in changed:
+                job_id, created = enqueue_ticket(runtime.queue, tenant_id, ticket_id, version, "poll")
                 if created:
                     enqueued += 1
                     result.job_ids.append(job_id)

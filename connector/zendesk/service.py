@@ -141,4 +141,5 @@ def prune(db: sqlite_utils.Database, *, webhook_seen_before: float, own_updates_
     with transaction(db):
         seen = db.conn.execute("DELETE FROM zendesk_webhook_seen WHERE seen_at < ?", (webhook_seen_before,)).rowcount
         own = db.conn.execute("DELETE FROM zendesk_own_updates WHERE created_at < ?", (own_updates_before,)).rowcount
-    return {"webhook_seen": seen, "own_updates": own}
+        batched = db.conn.execute("DELETE FROM zendesk_batch_tickets WHERE done_at < ?", (own_updates_before,)).rowcount
+    return {"webhook_seen": seen, "own_updates": own, "batch_tickets": batched}
