@@ -159,6 +159,7 @@ class FitParams:
     learning_rate: float = 0.4
     l2: float = 1e-4  # per-update pull of touched rows toward the prior (zero, or the base model)
     seed: int = 7
+    fit_bias: bool = True  # False keeps the prior's class biases (a store's label mix is not the world's)
 
 
 def fit_linear(design: Design, n_classes: int, n_buckets: int, params: FitParams = FitParams(), *,
@@ -193,9 +194,10 @@ def fit_linear(design: Design, n_classes: int, n_buckets: int, params: FitParams
             grad += params.l2 * (weights[touched] - w0[touched])
             hist[touched] += (grad * grad).astype(np.float32)
             weights[touched] -= (params.learning_rate * grad / np.sqrt(hist[touched])).astype(np.float32)
-            bias_grad = grad_rows.sum(axis=0) + params.l2 * (bias - b0)
-            bias_hist += bias_grad * bias_grad
-            bias -= params.learning_rate * bias_grad / np.sqrt(bias_hist)
+            if params.fit_bias:
+                bias_grad = grad_rows.sum(axis=0) + params.l2 * (bias - b0)
+                bias_hist += bias_grad * bias_grad
+                bias -= params.learning_rate * bias_grad / np.sqrt(bias_hist)
             if progress:
                 progress(1)
     return weights, bias
@@ -460,7 +462,9 @@ class TenantRecipe:
     rehearsal_weight: float = 0.5  # total weight of the packaged hand-written tickets vs. the store's
     folds: int = 3  # out-of-fold store predictions re-fit the calibration (when there are enough)
     min_for_calibration: int = 60
-    fit: FitParams = FitParams(epochs=6, learning_rate=0.3, l2=1e-3)
+    # The class biases stay the base model's: a store's label mix says little about its next ticket,
+    # and moving them shifts every category the store never labelled.
+    fit: FitParams = FitParams(epochs=6, learning_rate=0.3, l2=1e-3, fit_bias=False)
 
     def to_dict(self) -> dict:
         return {**{k: v for k, v in self.__dict__.items() if k != "fit"}, "fit": self.fit.__dict__}

@@ -1,0 +1,166 @@
+"""Training: the reproducible default-model script on a tiny subset, the numpy optimiser and
+calibration, and a tenant model trained on top of the shipped one."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from connector.classify import train
+from connector.classify.evaluate import Outcome, evaluate
+from connector.classify.features import FeatureConfig, Featurizer
+from connector.classify.local import LocalClassifier, default_model_dir
+from connector.classify.train import Example, read_jsonl
+from connector.domain import CATEGORIES, TicketText
+from connector.errors import BadRequest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).parent / "data"
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location("train_default_model", ROOT / "scripts" / "train_default_model.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def tiny_shared(tmp_path_factory) -> Path:
+    """A stand-in for ../shared/datasets (not in the repo): a few short English utterances per
+    category, in the same file format, written where the script expects them."""
+    folder = tmp_path_factory.mktemp("shared")
+    rows = [ex for ex in train.packaged_examples() if ex.lang == "en" and ex.source == "handwritten"]
+    per_label: dict[str, int] = {}
+    with (folder / "bitext-train.jsonl").open("w", encoding="utf-8") as fh:
+        for ex in rows:
+            if per_label.get(ex.label, 0) < 6:
+                per_label[ex.label] = per_label.get(ex.label, 0) + 1
+                fh.write(json.dumps({"id": f"s-{ex.id}", "subject": "", "body": ex.body, "label": ex.label}) + "\n")
+    return folder
+
+
+def _run_script(shared: Path, output: Path, seed: int = 3) -> dict:
+    argv = ["--shared", str(shared), "--output", str(output), "--seed", str(seed), "--buckets", "4096",
+            "--folds", "2", "--epochs", "2", "--copies", "1", "--hand-per-label", "4"]
+    assert _load_script().main(argv) == 0
+    return json.loads((output / "model.json").read_text())
+
+
+def test_the_training_script_builds_a_loadable_calibrated_model(tiny_shared, tmp_path):
+    meta = _run_script(tiny_shared, tmp_path / "model")
+    model = LocalClassifier.from_dir(tmp_path / "model")
+    assert model.categories == CATEGORIES and model.weights.shape == (4096, len(CATEGORIES))
+    assert meta["training"]["out_of_fold"]["rows"] > 0 and meta["temperature"] > 0
+    assert len(meta["calibrator"]) == 5
+    reading = model.classify(TicketText("Refund", "I returned it last week, where is my refund?"))
+    assert reading.category in CATEGORIES and 0 <= reading.confidence <= 1
+
+
+def test_the_training_script_is_reproducible(tiny_shared, tmp_path):
+    first = _run_script(tiny_shared, tmp_path / "a")
+    second = _run_script(tiny_shared, tmp_path / "b")
+    other_seed = _run_script(tiny_shared, tmp_path / "c", seed=4)
+    assert first["model_id"] == second["model_id"]
+    assert first["model_id"] != other_seed["model_id"]
+
+
+def test_the_script_needs_the_shared_datasets(tmp_path):
+    with pytest.raises(BadRequest, match="no shared datasets"):
+        _load_script().main(["--shared", str(tmp_path), "--output", str(tmp_path / "m"), "--buckets", "1024"])
+
+
+def test_fit_linear_learns_a_separable_problem():
+    featurizer = Featurizer(FeatureConfig(n_buckets=1024))
+    examples = [Example(f"a{i}", "", f"refund please refund {i}", "refund") for i in range(20)] + \
+               [Example(f"b{i}", "", f"cancel my order cancel {i}", "cancel_order") for i in range(20)]
+    design = train.featurize(examples, featurizer, CATEGORIES)
+    weights, bias = train.fit_linear(design, len(CATEGORIES), 1024, train.FitParams(epochs=5))
+    predicted = train.predict_logits(design, weights, bias).argmax(1)
+    assert (predicted == design.labels).all()
+
+
+def test_temperature_and_calibrator_fit_held_out_behaviour():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 2000)
+    logits = rng.normal(size=(2000, 3))
+    logits[np.arange(2000), labels] += 1.0
+    overconfident = logits * 5  # a model that is far too sure of itself
+    temperature = train.fit_temperature(overconfident, labels)
+    assert 3.0 < temperature < 8.0
+    # The calibrator maps "how sure" features to the observed hit rate.
+    x = np.column_stack([np.ones(2000), rng.normal(size=2000)])
+    correct = (rng.random(2000) < 1 / (1 + np.exp(-(0.5 + 2 * x[:, 1])))).astype(float)
+    coef = train.fit_calibrator(x, correct, l2=0.0)
+    assert abs(coef[0] - 0.5) < 0.25 and abs(coef[1] - 2.0) < 0.4
+
+
+@pytest.mark.parametrize("line, message", [
+    ("{not json", "not valid JSON"),
+    ('["a list"]', "expected a JSON object"),
+    ('{"id": "1", "body": "hi"}', 'missing "label"'),
+    ('{"id": "1", "body": "hi", "label": "spam"}', "unknown label 'spam'"),
+    ('{"id": "1", "body": 5, "label": "other"}', "must be strings"),
+])
+def test_bad_training_input_names_the_line(tmp_path, line, message):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"id": "0", "body": "fine", "label": "other"}\n' + line + "\n")
+    with pytest.raises(BadRequest, match=message) as info:
+        read_jsonl(path)
+    assert "bad.jsonl:2" in str(info.value.message)
+
+
+# --- a store's model on top of the default --------------------------------------------------------
+def _accuracy(model: LocalClassifier, tickets: list[Example]) -> float:
+    outcomes = [Outcome(ex.id, ex.label, s.category, s.confidence)
+                for ex in tickets for s in [model.score(ex.subject, ex.body)]]
+    return evaluate(outcomes)["accuracy"]
+
+
+@pytest.fixture(scope="module")
+def store_model(tmp_path_factory) -> tuple[LocalClassifier, dict, Path]:
+    out = tmp_path_factory.mktemp("store") / "model"
+    base = LocalClassifier.load(None)
+    model, report = train.train_on_top(base, read_jsonl(DATA / "store_history.jsonl"), out,
+                                       base_dir=default_model_dir(), name="pawprint")
+    return model, report, out
+
+
+def test_training_on_a_stores_history_raises_accuracy_on_its_new_tickets(store_model):
+    model, report, _ = store_model
+    new = read_jsonl(DATA / "store_new.jsonl")
+    history_ids = {ex.id for ex in read_jsonl(DATA / "store_history.jsonl")}
+    assert not history_ids & {ex.id for ex in new}  # disjoint sets
+    before = _accuracy(LocalClassifier.load(None), new)
+    after = _accuracy(model, new)
+    assert after >= before + 0.15, (before, after)
+    assert report["store_out_of_fold_accuracy"] is not None
+
+
+def test_the_store_model_is_saved_loadable_and_named(store_model):
+    model, _, out = store_model
+    loaded = LocalClassifier.load(out)
+    assert loaded.model_id == model.model_id and loaded.model_id.startswith("pawprint-")
+    assert loaded.categories == CATEGORIES
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["training"]["base_model"] == LocalClassifier.load(None).model_id
+
+
+def test_a_store_model_still_knows_the_categories_its_data_lacks(tmp_path):
+    base = LocalClassifier.load(None)
+    kept = {"order_change", "cancel_order", "account", "promo_pricing"}
+    store = [ex for ex in read_jsonl(DATA / "store_history.jsonl") if ex.label in kept]
+    model, _ = train.train_on_top(base, store, tmp_path / "m")
+    assert model.categories == CATEGORIES
+    others = [ex for ex in read_jsonl(DATA / "eval_tickets.jsonl") if ex.label not in kept]
+    assert len({ex.label for ex in others}) == len(CATEGORIES) - len(kept)
+    assert _accuracy(model, others) >= _accuracy(base, others) - 0.05
+
+
+def test_training_needs_labelled_tickets(tmp_path):
+    with pytest.raises(BadRequest, match="no labelled tickets"):
+        train.train_on_top(LocalClassifier.load(None), [Example("1", "", "hi", "")], tmp_path / "m")
