@@ -9,7 +9,9 @@
 3. Every accepted (202) delivery must be a job in the queue afterwards: checked by ticket id.
 4. API calls per processed ticket, counted by the Zendesk sandbox itself (every request it
    served): webhook mode (sandbox → signed webhook → sidecar → worker → pipeline → note) and
-   polling mode (incremental export → worker → pipeline → note), on the same number of tickets.
+   polling mode (incremental export → worker → pipeline → note) on a backlog of the same size:
+   one job per ticket, in ``zendesk.batch`` jobs (100 tickets per read), and in batches in shadow
+   mode (no writes). ``--calls-only`` runs just this part.
 """
 
 from __future__ import annotations
@@ -58,13 +60,15 @@ def _load(port: int, secret: str, mode: str, seconds: float, connections: int, r
 
 
 def intake_benchmark(*, seconds: float, connections: int, rate: float, web_workers: int, web_threads: int,
-                     tickets: int, workdir: str | None = None) -> dict[str, Any]:
+                     tickets: int, workdir: str | None = None, calls_only: bool = False) -> dict[str, Any]:
     from cryptography.fernet import Fernet
 
     from connector.db import connect
 
     tmp = tempfile.TemporaryDirectory(prefix="deskguard-bench-intake-", dir=workdir)
     try:
+        if calls_only:
+            return {"api_calls": api_calls_per_ticket(tickets, workdir=tmp.name)}
         db_path = str(Path(tmp.name) / "ledger.db")
         secret = "bench-" + Fernet.generate_key().decode()[:32]
         port = _free_port()
@@ -99,79 +103,104 @@ def intake_benchmark(*, seconds: float, connections: int, rate: float, web_worke
 
 
 def api_calls_per_ticket(tickets: int, *, workdir: str) -> dict[str, Any]:
-    """Zendesk requests served by the sandbox per processed ticket, webhook mode vs polling mode."""
+    """Zendesk requests served by the sandbox per processed ticket: webhook mode, and a polled
+    backlog of the same size one job per ticket, in batches (assist: a note per ticket) and in
+    batches in shadow mode (reads only)."""
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access-log line per sandbox request
+    return {"tickets": tickets,
+            "webhook": _webhook_mode(tickets, workdir),
+            "poll": _poll_mode(tickets, workdir, "poll", batch_threshold=0, mode="assist"),
+            "poll_batched": _poll_mode(tickets, workdir, "poll-batched", batch_threshold=10, mode="assist"),
+            "poll_batched_shadow": _poll_mode(tickets, workdir, "poll-shadow", batch_threshold=10, mode="shadow")}
+
+
+def _runtime_for(sandbox, workdir: str, name: str, *, mode: str = "assist", **extra: Any):
     from cryptography.fernet import Fernet
 
     from connector import tenants
     from connector.bootstrap import ensure_env_tenant
     from connector.db import migrate
     from connector.runtime import Runtime
+
+    rt = Runtime({"db_path": str(Path(workdir) / f"{name}.db"), "secret_keys": (Fernet.generate_key().decode(),),
+                  "tenant_id": TENANT, "zendesk_url": sandbox.url, "zendesk_email": sandbox.agent_email,
+                  "zendesk_api_token": sandbox.agent_token, "log_level": "error", **extra})
+    migrate(rt.db)
+    ensure_env_tenant(rt)
+    tenants.set_setting(rt.db, TENANT, "default_mode", mode, actor="bench")
+    return rt, _classifier_note(rt)
+
+
+def _seed(sandbox, n: int, offset: int) -> list[int]:
+    return sandbox.state.seed([{"subject": f"Where is my order #{1000 + offset + i}?",
+                                "body": f"Hi, order #{1000 + offset + i} has not arrived yet. Any news?",
+                                "name": f"Customer {i}", "email": f"customer{offset + i}@example.com"}
+                               for i in range(n)])
+
+
+def _notes(sandbox, ids: list[int]) -> int:
+    return sum(1 for t in ids for c in sandbox.state.list_comments(t) if "deskguard-ref:" in c["body"])
+
+
+def _webhook_mode(tickets: int, workdir: str) -> dict[str, Any]:
+    """Sandbox trigger → signed webhook → sidecar → worker → pipeline → internal note (and the
+    echoes of our own notes, which must cost nothing)."""
     from connector.sandbox import serve_in_thread
     from connector.sandbox.zendesk import start_zendesk_sandbox
     from connector.web import create_app
     from connector.worker import drain
-    from connector.zendesk.poller import poll_tenant
     from connector.zendesk.setup import setup_zendesk
 
-    def runtime_for(sandbox, name: str) -> tuple[Runtime, str]:
-        rt = Runtime({"db_path": str(Path(workdir) / f"{name}.db"), "secret_keys": (Fernet.generate_key().decode(),),
-                      "tenant_id": TENANT, "zendesk_url": sandbox.url, "zendesk_email": sandbox.agent_email,
-                      "zendesk_api_token": sandbox.agent_token, "log_level": "error"})
-        migrate(rt.db)
-        ensure_env_tenant(rt)
-        tenants.set_setting(rt.db, TENANT, "default_mode", "assist", actor="bench")
-        return rt, _classifier_note(rt)
-
-    def seed(sandbox, n: int, offset: int) -> list[int]:
-        return sandbox.state.seed([{"subject": f"Where is my order #{1000 + offset + i}?",
-                                    "body": f"Hi, order #{1000 + offset + i} has not arrived yet. Any news?",
-                                    "name": f"Customer {i}", "email": f"customer{offset + i}@example.com"}
-                                   for i in range(n)])
-
-    def notes(sandbox, ids: list[int]) -> int:
-        return sum(1 for t in ids for c in sandbox.state.list_comments(t) if "deskguard-ref:" in c["body"])
-
-    import logging
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access-log line per sandbox request
-    out: dict[str, Any] = {"tickets": tickets}
-    # Webhook mode.
     sandbox = start_zendesk_sandbox(rate_limit_per_minute=None, export_rate_limit_per_minute=None)
-    rt, classifier = runtime_for(sandbox, "webhook")
+    rt, classifier = _runtime_for(sandbox, workdir, "webhook")
     web = serve_in_thread(create_app(runtime=rt))
     try:
         setup_zendesk(rt, TENANT, web.url)
         rt.service("zendesk", TENANT).api_user_id  # noqa: B018  (resolved once per process, not per ticket)
         before = len(sandbox.state.calls())
-        ids = seed(sandbox, tickets, 0)
+        ids = _seed(sandbox, tickets, 0)
         processed = _settle(sandbox, rt, drain)
         calls = len(sandbox.state.calls()) - before
-        out["webhook"] = {"jobs_processed": processed, "notes_written": notes(sandbox, ids), "api_calls": calls,
-                          "per_ticket": round(calls / tickets, 3), "by_endpoint": _by_endpoint(sandbox, before),
-                          "classifier": classifier}
+        return {"jobs_processed": processed, "notes_written": _notes(sandbox, ids), "api_calls": calls,
+                "per_ticket": round(calls / tickets, 3), "by_endpoint": _by_endpoint(sandbox, before),
+                "classifier": classifier}
     finally:
         web.stop()
         rt.close()
         sandbox.stop()
-    # Polling mode: no webhook; the backlog is read from the incremental export.
+
+
+def _poll_mode(tickets: int, workdir: str, name: str, *, batch_threshold: int, mode: str) -> dict[str, Any]:
+    """No webhook: a backlog read from the incremental export (its own 10 requests/minute limit),
+    then processed by the workers; ``batch_threshold=0`` is one job per ticket."""
+    from connector.sandbox.zendesk import start_zendesk_sandbox
+    from connector.worker import drain
+    from connector.zendesk.poller import poll_tenant
+
     sandbox = start_zendesk_sandbox(rate_limit_per_minute=None, export_rate_limit_per_minute=10)
-    rt, classifier = runtime_for(sandbox, "poll")
+    rt, classifier = _runtime_for(sandbox, workdir, name, mode=mode, zendesk_batch_threshold=batch_threshold)
     try:
         rt.service("zendesk", TENANT).api_user_id  # noqa: B018
         before = len(sandbox.state.calls())
-        ids = seed(sandbox, tickets, 100_000)
+        ids = _seed(sandbox, tickets, 100_000)
         polled = poll_tenant(rt, TENANT)
         intake_calls = len(sandbox.state.calls()) - before
+        started = time.perf_counter()
         processed = drain(rt)
+        seconds = time.perf_counter() - started
         calls = len(sandbox.state.calls()) - before
-        out["poll"] = {"jobs_processed": processed, "notes_written": notes(sandbox, ids), "api_calls": calls,
-                       "per_ticket": round(calls / tickets, 3), "export_requests": polled.requests,
-                       "intake_calls_per_ticket": round(intake_calls / tickets, 4),
-                       "by_endpoint": _by_endpoint(sandbox, before), "classifier": classifier}
+        decided = rt.db.conn.execute("SELECT COUNT(*) FROM decisions WHERE tenant_id = ?", (TENANT,)).fetchone()[0]
+        return {"mode": mode, "batch_threshold": batch_threshold, "jobs_processed": processed,
+                "batches": polled.batches, "decisions": decided, "notes_written": _notes(sandbox, ids),
+                "api_calls": calls, "per_ticket": round(calls / tickets, 3), "export_requests": polled.requests,
+                "intake_calls_per_ticket": round(intake_calls / tickets, 4),
+                "processing_seconds": round(seconds, 2), "by_endpoint": _by_endpoint(sandbox, before),
+                "classifier": classifier}
     finally:
         rt.close()
         sandbox.stop()
-    return out
 
 
 def _classifier_note(rt) -> str:

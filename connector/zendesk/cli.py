@@ -110,17 +110,19 @@ def _register_bench(cli: click.Group) -> None:
     @click.option("--web-workers", default=2, show_default=True, help="gunicorn workers of `deskguard serve`.")
     @click.option("--web-threads", default=4, show_default=True, help="Threads per gunicorn worker.")
     @click.option("--tickets", default=50, show_default=True, help="Tickets for the API-calls-per-ticket phase.")
+    @click.option("--calls-only", is_flag=True, help="Only the API-calls-per-ticket phase (no load phases).")
     def bench_intake(seconds: float, connections: int, rate: float, web_workers: int, web_threads: int,
-                     tickets: int) -> None:
+                     tickets: int, calls_only: bool) -> None:
         """Signed webhook deliveries against `deskguard serve` from a second process: throughput, ack
-        latency at a fixed rate, every accepted delivery in the queue; Zendesk API calls per ticket.
+        latency at a fixed rate, every accepted delivery in the queue; Zendesk API calls per ticket
+        with webhooks and for a polled backlog (one job per ticket, in batches, in batches in shadow).
 
-        Example: deskguard bench intake --seconds 10 --rate 200
+        Example: deskguard bench intake --seconds 10 --rate 200 --tickets 200
         """
         from connector.zendesk.bench import intake_benchmark
 
         echo_json(intake_benchmark(seconds=seconds, connections=connections, rate=rate, web_workers=web_workers,
-                                   web_threads=web_threads, tickets=tickets))
+                                   web_threads=web_threads, tickets=tickets, calls_only=calls_only))
 
 
 def _register_sandbox(cli: click.Group) -> None:
