@@ -99,7 +99,7 @@ def test_status_and_poll_commands(cli_runner, env, sandbox):  # noqa: F811
     status = run(cli_runner, env, "zendesk", "status", "--check")
     assert status.exit_code == 0, status.output
     data = json.loads(status.output)
-    assert data["credentials_configured"] is True and data["jobs"] == {"queued": 1}
+    assert data["credentials_configured"] is True and data["jobs"] == {"queued": 1} and data["batches"] == {}
     assert data["api_user"]["email"] == sandbox.agent_email and data["poll"]["cursor"]
     assert sandbox.agent_token not in status.output
     reset = run(cli_runner, env, "zendesk", "poll", "--reset-since", "0")

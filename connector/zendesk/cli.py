@@ -75,7 +75,7 @@ def register(cli: click.Group) -> None:
     @click.option("--check", is_flag=True, help="Also call Zendesk to verify the credentials.")
     @click.pass_context
     def status_cmd(ctx: click.Context, tenant: str | None, check: bool) -> None:
-        """Setup record, poll cursor and intake queue counts for a tenant (no secrets).
+        """Setup record, poll cursor, intake queue counts and backlog batch progress for a tenant (no secrets).
 
         Example: deskguard zendesk status --tenant acme --check
         """
@@ -89,7 +89,10 @@ def register(cli: click.Group) -> None:
                                       " GROUP BY state", (tenant_id,)).fetchall())
         out = {"tenant": tenant_id, "credentials_configured": zendesk_configured(runtime, tenant_id),
                "webhook_secret_stored": runtime.secrets.get(db, tenant_id, WEBHOOK_SECRET) is not None,
-               "account": account(db, tenant_id), "poll": poll_state(db, tenant_id), "jobs": counts}
+               "account": account(db, tenant_id), "poll": poll_state(db, tenant_id), "jobs": counts,
+               "batches": dict(db.conn.execute(
+                   "SELECT CASE WHEN done_at IS NULL THEN 'pending' ELSE COALESCE(outcome, 'done') END, COUNT(*)"
+                   " FROM zendesk_batch_tickets WHERE tenant_id = ? GROUP BY 1", (tenant_id,)).fetchall())}
         if check:
             out["api_user"] = runtime.service("zendesk", tenant_id).current_user()
         echo_json(out)
