@@ -11,7 +11,10 @@ a new webhook (and shows up in the incremental export). Two rules keep that from
    mistaken for Deskguard.
 2. **Which events to process.** A ticket event whose latest comment is ours is skipped: nothing
    new came from a person since Deskguard last wrote. Field or tag changes that come after our
-   note (an agent changes the priority) therefore do not start another round either.
+   note (an agent changes the priority) therefore do not start another round either. The adapter
+   takes the latest comment from the ticket's latest audit (one request, ``include=last_audits``)
+   and lists the thread when that audit holds no comment, so ``ticket.comments[-1]`` is always
+   the ticket's latest comment, with its author.
 
 The intake adds a cheaper first line of defence (``connector/zendesk/handler.py``): the adapter
 remembers the ``updated_at`` of every update it made, and a job for exactly that version of the
