@@ -62,15 +62,20 @@ SCENARIOS = [
              "I have spent thousands in your store and this is how you treat me? Order #1004 arrived broken "
              "and nobody answers. If this is not fixed today I will contact my lawyer.\nSam",
              "Sam Vip", "sam.vip@example.com", ("escalate",)),
+    Scenario("refund", "collaborative: a refund proposed for an agent to approve (nothing paid out yet)",
+             "Refund for order #1003",
+             "Hello,\n\nthe jacket from order #1003 does not fit and I would like my money back please.\n\n"
+             "Best,\nLi Wei",
+             "Li Wei", "li.wei@example.com", ("assist_note",)),
     Scenario("shadow", "shadow: decided and audited, nothing written to Zendesk",
              "Do you ship to Norway?",
              "Hi, do you deliver to Norway, and how much does shipping cost? Thanks!",
              "Ingrid Berg", "ingrid.berg@example.com", ("shadow",)),
 ]
 BLOCKED = Scenario("blocked", "blocked: the kill switch is on, so the write is deferred (not lost)",
-                   "Tracking for order #1003?",
-                   "Hi, could you send me the tracking link for order #1003? Thank you, Li",
-                   "Li Wei", "li.wei@example.com", ("blocked",))
+                   "Tracking for order #1001?",
+                   "Hi again, could you send me the tracking link for order #1001 once more? Thank you, Jane",
+                   "Jane Doe", "jane.doe@example.com", ("blocked",))
 
 
 def _free_port(preferred: int) -> int:
@@ -181,14 +186,27 @@ class Demo:
         # A chargeback arrives from Stripe: the dispute brief lands on the customer's open ticket,
         # or opens a new high-priority ticket.
         self.dispute = self._post(f"{self.stripe.url}/_sandbox/disputes", {"email": "pat.chargeback@example.com"})
-        # The admin pulls the kill switch (as from the CLI or the dashboard); the next write waits.
+        _wait(lambda: self._jobs_done("stripe.dispute"), timeout)
+        # The admin pulls the kill switch (as from the CLI or the dashboard). An agent then approves
+        # the proposed refund, and a customer writes again: both writes wait, nothing is lost.
+        from connector.commerce import approvals
         from connector.pipeline.queries import set_kill_switch
 
         set_kill_switch(self.runtime, TENANT, True, actor="demo", reason="demo: show a blocked action")
+        refund = next(sc for sc in SCENARIOS if sc.key == "refund")
+        pending = approvals.list_pending(self.runtime.db, TENANT, ticket_id=refund.ticket_id)
+        self.refund_approval = None
+        if pending:
+            self.refund_approval = approvals.approve(self.runtime, TENANT, pending[0].id, "demo-agent").state
         BLOCKED.ticket_id = state.customer_writes(subject=BLOCKED.subject, body=BLOCKED.body, name=BLOCKED.name,
                                                   email=BLOCKED.email)["id"]
         _wait(self._blocked_seen, timeout)
         _wait(lambda: self.runtime.queue.status()["counts"]["running"] == 0, 10)
+
+    def _jobs_done(self, kind: str) -> bool:
+        row = self.runtime.db.conn.execute(
+            "SELECT COUNT(*), SUM(state = 'done') FROM jobs WHERE tenant_id = ? AND kind = ?", (TENANT, kind)).fetchone()
+        return bool(row[0]) and row[0] == row[1]
 
     def _blocked_seen(self) -> bool:
         from connector import audit
@@ -205,6 +223,8 @@ class Demo:
 
     # --- the summary ------------------------------------------------------------------------
     def summary(self) -> tuple[list[dict[str, Any]], bool]:
+        from connector import audit
+        from connector.commerce import approvals
         from connector.panel import demo_links
 
         state = self.zendesk.state
@@ -221,12 +241,17 @@ class Demo:
                 passed = passed and not ours  # shadow writes nothing
             if sc.key == "wismo":
                 passed = passed and any(c["public"] and "track" in c["body"].lower() for c in ours)
+            proposals = [f"{a.kind} ({a.state})" for a in approvals.list_approvals(self.runtime.db, TENANT,
+                                                                                  ticket_id=sc.ticket_id)]
+            if sc.key in ("cancel", "refund"):
+                passed = passed and bool(proposals)
             ok = ok and passed
             rows.append({
                 "ticket": sc.ticket_id, "shows": sc.shows, "category": d.get("category"),
                 "confidence": d.get("confidence"), "mode": d.get("mode"), "outcome": outcome,
                 "rule": d.get("rule"), "written_to_zendesk": [("public reply" if c["public"] else "internal note")
                                                               for c in ours],
+                "proposals": proposals,
                 "side_panel": demo_links(self.sidecar_url, TENANT, sc.ticket_id)["side_panel"], "ok": passed,
             })
         dispute_notes = [t for t in state.search_tickets("type:ticket requester:pat.chargeback@example.com")]
@@ -234,7 +259,13 @@ class Demo:
                      "shows": "Stripe chargeback: dispute brief for agents (signed Stripe webhook)",
                      "outcome": "dispute_brief" if dispute_notes else "none", "ok": bool(dispute_notes)})
         ok = ok and bool(dispute_notes)
-        return rows, ok
+        refund_blocked = self.refund_approval is not None and any(
+            r["kind"] == "action.blocked" and r["data"].get("action") == "stripe.refund"
+            for r in audit.rows(self.runtime.db, tenant_id=TENANT))
+        rows.append({"ticket": next(sc.ticket_id for sc in SCENARIOS if sc.key == "refund"),
+                     "shows": "blocked: an agent approved the refund, but the kill switch holds it (deferred, audited)",
+                     "outcome": "blocked" if refund_blocked else "not blocked", "ok": refund_blocked})
+        return rows, ok and refund_blocked
 
     def stop(self) -> None:
         if getattr(self, "pool", None):
@@ -245,7 +276,7 @@ class Demo:
         for thing in reversed(self.stack):
             try:
                 thing.stop()
-            except Exception:  # noqa: BLE001,S110 - best effort on the way out
+            except Exception:  # best effort on the way out
                 pass
         if getattr(self, "runtime", None):
             self.runtime.close()
@@ -262,6 +293,8 @@ def print_summary(demo: Demo, rows: list[dict[str, Any]], ok: bool) -> None:
         if "category" in r:
             click.echo(f"      read as {r['category']} ({conf}), mode {r['mode']} → {r['outcome']} "
                        f"[rule: {r['rule']}]; wrote: {', '.join(r['written_to_zendesk']) or 'nothing'}")
+            if r.get("proposals"):
+                click.echo(f"      proposed for agent approval: {', '.join(r['proposals'])}")
             click.echo(f"      side panel: {r['side_panel']}")
     m = demo.runtime.queue.status()
     click.echo("")
