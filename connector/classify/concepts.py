@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-LEXICON_VERSION = 1
+LEXICON_VERSION = 2  # 2: single-word stems looked up per word, multi-word stems by regex
 
 CONCEPTS: dict[str, tuple[str, ...]] = {
     "where": ("where is", "where's", "wheres", "where are", "wo ist", "wo bleibt", "wo sind", "ou est", "ou en est",
@@ -150,23 +150,55 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _compile(concepts: dict[str, tuple[str, ...]]) -> tuple[re.Pattern[str], dict[str, str]]:
-    """One alternation over every stem, longest first, so "wachtwoord" (login) wins over "wacht"
-    (waiting) and "free shipping" over "free"."""
-    owner: dict[str, str] = {}
+_WORD_STEM = re.compile(r"^[^\W\d_]+(?:'[^\W\d_]+)?$|^\d+$")
+
+
+def _split(concepts: dict[str, tuple[str, ...]]):
+    """Single-word stems go to a dictionary looked up per word (and cached with the word's other
+    features); the few multi-word stems ("money back", "wo bleibt") to one regular expression."""
+    prefix: dict[str, str] = {}  # stem → concept; matches words that start with it
+    exact: dict[str, str] = {}  # stem → concept; a trailing space in the table means "whole word only"
+    multi: dict[str, str] = {}
     for name, stems in concepts.items():
-        for stem in stems:
-            owner.setdefault(stem.strip(), name)
-    alternatives = []
-    for stem in sorted({s.strip(): s for stems in concepts.values() for s in stems}.values(),
-                       key=lambda s: len(s.strip()), reverse=True):
-        alternatives.append(re.escape(stem.strip()) + (r"\b" if stem.endswith(" ") else ""))
-    return re.compile(r"(?<![\w'])(?:" + "|".join(alternatives) + ")"), owner
+        for raw in stems:
+            stem = raw.strip()
+            if not _WORD_STEM.match(stem):
+                multi.setdefault(stem, name)
+            elif raw.endswith(" "):
+                exact.setdefault(stem, name)
+            else:
+                prefix.setdefault(stem, name)
+    alternatives = sorted(multi, key=len, reverse=True)  # longest first: "free shipping" before "free"
+    pattern = re.compile(r"(?<![\w'])(?:" + "|".join(re.escape(a) for a in alternatives) + ")")
+    first_words = frozenset(re.split(r"[^\w']+", a)[0] for a in alternatives)
+    return prefix, exact, pattern, multi, first_words
 
 
-_PATTERN, _OWNER = _compile(CONCEPTS)
+_PREFIX, _EXACT, _MULTI_PATTERN, _MULTI, MULTI_FIRST_WORDS = _split(CONCEPTS)
+_LENGTHS = sorted({len(stem) for stem in _PREFIX}, reverse=True)
+
+
+def concept_of_word(word: str) -> str | None:
+    """The concept of one normalised word: a whole-word stem, else the longest stem it starts with
+    (so "wachtwoord" is login, not "wacht", waiting)."""
+    if word in _EXACT:
+        return _EXACT[word]
+    for length in _LENGTHS:
+        if length <= len(word):
+            concept = _PREFIX.get(word[:length])
+            if concept is not None:
+                return concept
+    return None
+
+
+def multi_word_concepts(normalized_text: str) -> list[str]:
+    """Concepts of the multi-word stems in lower-cased, accent-stripped text."""
+    return [_MULTI[m.group(0)] for m in _MULTI_PATTERN.finditer(normalized_text)]
 
 
 def concepts_in(normalized_text: str) -> list[str]:
-    """Concept names found in lower-cased, accent-stripped text, once per occurrence."""
-    return [_OWNER[m.group(0)] for m in _PATTERN.finditer(normalized_text)]
+    """Every concept in lower-cased, accent-stripped text: per word, then the multi-word ones."""
+    from connector.classify.features import tokens
+
+    found = [c for c in map(concept_of_word, tokens(normalized_text)) if c]
+    return found + multi_word_concepts(normalized_text)

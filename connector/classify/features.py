@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from connector.classify.concepts import LEXICON_VERSION, concepts_in
+from connector.classify.concepts import LEXICON_VERSION, MULTI_FIRST_WORDS, concept_of_word, multi_word_concepts
 from connector.classify.text import latest_message, strip_accents
 
 _URL = re.compile(r"\bhttps?://\S+|\bwww\.\S+")
@@ -92,29 +92,38 @@ class Featurizer:
         self._mask = self.config.n_buckets - 1
         if self.config.n_buckets & self._mask:
             raise ValueError("n_buckets must be a power of two")
-        self._word_cache: dict[str, tuple[tuple[int, float], ...]] = {}
-        self._array_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-
-    def _word_features(self, word: str) -> tuple[tuple[int, float], ...]:
-        cached = self._word_cache.get(word)
-        if cached is not None:
-            return cached
-        cfg = self.config
-        out = [self._weighted("w|" + word, cfg.word_weight)]
-        if word not in PLACEHOLDERS and len(word) >= 2:
-            padded = f"<{word}>"
-            for n in range(cfg.char_min, cfg.char_max + 1):
-                for i in range(len(padded) - n + 1):
-                    out.append(self._weighted("c|" + padded[i: i + n], cfg.char_weight))
-        result = tuple(out)
-        if len(self._word_cache) >= self._CACHE_LIMIT:
-            self._word_cache.clear()
-        self._word_cache[word] = result
-        return result
+        self._concepts = bool(self.config.lexicon_version and self.config.concept_weight)
+        if self._concepts and self.config.lexicon_version != LEXICON_VERSION:
+            raise ValueError(f"model uses concept lexicon v{self.config.lexicon_version}; "
+                             f"this Deskguard has v{LEXICON_VERSION}: retrain it")
+        self._word_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def _weighted(self, feature: str, weight: float) -> tuple[int, float]:
         bucket, sign = _hash(feature, self._mask)
         return bucket, sign * weight
+
+    def _word_arrays(self, word: str) -> tuple[np.ndarray, np.ndarray]:
+        """A word's own features: unigram, character n-grams and its concept, cached per word."""
+        cached = self._word_cache.get(word)
+        if cached is not None:
+            return cached
+        cfg = self.config
+        feats = [self._weighted("w|" + word, cfg.word_weight)]
+        if word not in PLACEHOLDERS and len(word) >= 2:
+            padded = f"<{word}>"
+            for n in range(cfg.char_min, cfg.char_max + 1):
+                for i in range(len(padded) - n + 1):
+                    feats.append(self._weighted("c|" + padded[i: i + n], cfg.char_weight))
+        if self._concepts:
+            concept = concept_of_word(word)
+            if concept:
+                feats.append(self._weighted("k|" + concept, cfg.concept_weight))
+        cached = (np.fromiter((b for b, _ in feats), np.int64, len(feats)),
+                  np.fromiter((v for _, v in feats), np.float32, len(feats)))
+        if len(self._word_cache) >= self._CACHE_LIMIT:
+            self._word_cache.clear()
+        self._word_cache[word] = cached
+        return cached
 
     def text_tokens(self, subject: str, body: str) -> tuple[list[str], list[str]]:
         """Subject tokens and latest-message tokens, normalised."""
@@ -125,42 +134,40 @@ class Featurizer:
         return normalize(subject or ""), normalize(latest_message(body)[: self.config.max_chars])
 
     def transform(self, subject: str, body: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """Bucket ids (int64), L2-normalised values (float32), and the tokens they came from."""
+        """Bucket ids (int64, unique), L2-normalised values (float32), and the tokens they came from."""
         cfg = self.config
         subject_text, body_text = self._normalized(subject, body)
         subject_tokens, body_tokens = tokens(subject_text), tokens(body_text)
-        acc: dict[int, float] = {}
-        all_tokens = [*subject_tokens, "|", *body_tokens]
-        for word in subject_tokens + body_tokens:
-            for bucket, value in self._word_features(word):
-                acc[bucket] = acc.get(bucket, 0.0) + value
-        # Subject words and bigrams, hashed inline: this loop is the hot path of every reading.
-        crc32, mask = zlib.crc32, self._mask
+        words = subject_tokens + body_tokens
+        parts = [self._word_arrays(word) for word in words]
+        # Subject words, bigrams and multi-word concepts, hashed inline: the hot path of every reading.
         extra = [("s|" + word, cfg.subject_weight) for word in subject_tokens]
-        extra += [(f"b|{first}|{second}", cfg.bigram_weight) for first, second in itertools.pairwise(all_tokens)
+        extra += [(f"b|{first}|{second}", cfg.bigram_weight)
+                  for first, second in itertools.pairwise([*subject_tokens, "|", *body_tokens])
                   if first != "|" and second != "|"]
-        for feature, weight in extra:
-            h = crc32(feature.encode("utf-8"))
-            bucket = h & mask
-            acc[bucket] = acc.get(bucket, 0.0) + (weight if h & 0x80000000 else -weight)
-        if cfg.lexicon_version and cfg.concept_weight:
-            if cfg.lexicon_version != LEXICON_VERSION:
-                raise ValueError(f"model uses concept lexicon v{cfg.lexicon_version}; this code has v{LEXICON_VERSION}")
-            for concept in concepts_in(f"{subject_text}\n{body_text}"):
-                bucket, value = self._weighted("k|" + concept, cfg.concept_weight)
-                acc[bucket] = acc.get(bucket, 0.0) + value
-        if not acc:
+        if self._concepts and not MULTI_FIRST_WORDS.isdisjoint(words):
+            extra += [("k|" + concept, cfg.concept_weight)
+                      for concept in multi_word_concepts(f"{subject_text}\n{body_text}")]
+        if extra:
+            crc32, mask = zlib.crc32, self._mask
+            hashes = [crc32(feature.encode("utf-8")) for feature, _ in extra]
+            parts.append((np.array([h & mask for h in hashes], np.int64),
+                          np.array([w if h & 0x80000000 else -w for h, (_, w) in zip(hashes, extra, strict=True)],
+                                   np.float32)))
+        if not parts:
             return np.zeros(0, np.int64), np.zeros(0, np.float32), []
-        ids = np.fromiter(acc.keys(), np.int64, len(acc))
-        values = np.fromiter(acc.values(), np.float32, len(acc))
+        all_ids = np.concatenate([ids for ids, _ in parts])
+        all_values = np.concatenate([values for _, values in parts])
+        ids, where = np.unique(all_ids, return_inverse=True)  # one value per bucket: collisions add up
+        values = np.bincount(where, weights=all_values, minlength=len(ids)).astype(np.float32)
         norm = float(np.sqrt(values @ values))
         if norm > 0:
             values /= norm
-        return ids, values, subject_tokens + body_tokens
+        return ids, values, words
 
     def word_contributions(self, words: list[str], column: np.ndarray) -> list[tuple[str, float]]:
-        """How much each distinct word (its unigram and character n-grams) pushes toward one
-        category, given that category's weight column; used for a reading's reasons."""
+        """How much each distinct word (its unigram, character n-grams and concept) pushes toward
+        one category, given that category's weight column; used for a reading's reasons."""
         scores = []
         for word in dict.fromkeys(words):
             if word in PLACEHOLDERS or len(word) < 3:
@@ -168,14 +175,3 @@ class Featurizer:
             ids, values = self._word_arrays(word)
             scores.append((word, float(values @ column[ids])))
         return sorted(scores, key=lambda item: item[1], reverse=True)
-
-    def _word_arrays(self, word: str) -> tuple[np.ndarray, np.ndarray]:
-        cached = self._array_cache.get(word)
-        if cached is None:
-            feats = self._word_features(word)
-            cached = (np.fromiter((b for b, _ in feats), np.int64, len(feats)),
-                      np.fromiter((v for _, v in feats), np.float32, len(feats)))
-            if len(self._array_cache) >= self._CACHE_LIMIT:
-                self._array_cache.clear()
-            self._array_cache[word] = cached
-        return cached

@@ -89,7 +89,10 @@ class LocalClassifier:
         missing = set(CATEGORIES) - set(self.categories)
         if missing:
             raise ConfigError(f"model at {path} lacks categories: {', '.join(sorted(missing))}")
-        self.featurizer = Featurizer(FeatureConfig.from_dict(meta["features"]))
+        try:
+            self.featurizer = Featurizer(FeatureConfig.from_dict(meta["features"]))
+        except ValueError as exc:
+            raise ConfigError(f"model at {path}: {exc}") from None
         self.weights = np.ascontiguousarray(weights, dtype=np.float32)
         self.bias = np.asarray(bias, dtype=np.float32)
         if self.weights.shape != (self.featurizer.config.n_buckets, len(self.categories)):

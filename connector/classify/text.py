@@ -78,6 +78,15 @@ def latest_message(body: str) -> str:
     return _BLANKS.sub("\n\n", text).strip()
 
 
+def quoted_part(body: str) -> str:
+    """The quoted earlier messages of an email body ("" when there are none)."""
+    text = (body or "").replace("\r\n", "\n").replace("\r", "\n")
+    quote = _QUOTE_START.search(text)
+    quoted = text[quote.start():] if quote and quote.start() > 0 else ""
+    lines = "\n".join(m.group(0) for m in _QUOTED_LINE.finditer(text[: quote.start()] if quoted else text))
+    return f"{quoted}\n{lines}".strip()
+
+
 def strip_accents(text: str) -> str:
     """"Grüße" → "Gruße", "résumé" → "resume": customers type with and without accents."""
     if text.isascii():
