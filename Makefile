@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install browser clean docs bench
+.PHONY: demo test lint install browser clean docs bench model
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,3 +34,9 @@ docs: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
+
+# Rebuild the shipped local model (connector/classify/model/) from the shared datasets (not in the
+# repo; default ../shared/datasets) and the hand-written tickets. Seeded: same inputs, same model.
+SHARED_DATASETS ?= ../shared/datasets
+model: $(STAMP)
+	$(BIN)/python scripts/train_default_model.py --shared $(SHARED_DATASETS)

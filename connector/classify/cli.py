@@ -152,7 +152,9 @@ def train_cmd(input_paths: tuple[str, ...], output_dir: str, base_dir: str | Non
 @_model_option
 @click.option("--seconds", type=float, default=5.0, show_default=True, help="How long to run the warm loop.")
 @click.option("--loads", type=click.IntRange(1), default=5, show_default=True, help="Model loads to time.")
-def bench_local(input_path: str, model_dir: str | None, seconds: float, loads: int) -> None:
+@click.option("--join", "join", type=click.IntRange(1), default=1, show_default=True,
+              help="Glue N consecutive tickets into one body, to time longer emails.")
+def bench_local(input_path: str, model_dir: str | None, seconds: float, loads: int, join: int) -> None:
     """Local model speed on one core: model load time, then full readings (category, signals,
     reasons) per second — the first pass with cold caches, then a warm loop — and latency.
 
@@ -166,7 +168,9 @@ def bench_local(input_path: str, model_dir: str | None, seconds: float, loads: i
         started = time.perf_counter()
         model = LocalClassifier.from_dir(path)  # not the shared cache: a real load from disk every time
         load_times.append(time.perf_counter() - started)
-    texts = [TicketText(ex.subject, ex.body, ex.id) for ex in _read(input_path, require_label=False)]
+    tickets = _read(input_path, require_label=False)
+    texts = [TicketText(group[0].subject, "\n\n".join(ex.body for ex in group), group[0].id)
+             for group in (tickets[i: i + join] for i in range(0, len(tickets), join))]
     if not texts:
         raise click.ClickException(f"no tickets in {input_path}")
     started = time.perf_counter()

@@ -168,10 +168,12 @@ class Featurizer:
     def word_contributions(self, words: list[str], column: np.ndarray) -> list[tuple[str, float]]:
         """How much each distinct word (its unigram, character n-grams and concept) pushes toward
         one category, given that category's weight column; used for a reading's reasons."""
-        scores = []
-        for word in dict.fromkeys(words):
-            if word in PLACEHOLDERS or len(word) < 3:
-                continue
-            ids, values = self._word_arrays(word)
-            scores.append((word, float(values @ column[ids])))
-        return sorted(scores, key=lambda item: item[1], reverse=True)
+        distinct = [w for w in dict.fromkeys(words) if w not in PLACEHOLDERS and len(w) >= 3]
+        if not distinct:
+            return []
+        arrays = [self._word_arrays(word) for word in distinct]
+        ids = np.concatenate([a for a, _ in arrays])
+        values = np.concatenate([v for _, v in arrays])
+        starts = np.cumsum([0] + [len(a) for a, _ in arrays[:-1]])
+        totals = np.add.reduceat(values * column[ids], starts)
+        return sorted(zip(distinct, totals.tolist(), strict=True), key=lambda item: item[1], reverse=True)

@@ -98,6 +98,7 @@ class LocalClassifier:
         if self.weights.shape != (self.featurizer.config.n_buckets, len(self.categories)):
             raise ConfigError(f"model at {path}: weights shape {self.weights.shape} does not match model.json")
         self.known_words = frozenset(int(h) for h in known_words)
+        self._known_cache: dict[str, bool] = {}
         self.temperature = float(meta.get("temperature", 1.0))
         self.calibrator = np.asarray(meta.get("calibrator", [0.0, 1.0, 0.0, 0.0, 0.0]), dtype=np.float64)
         self.novelty = Novelty(**meta.get("novelty", {}))
@@ -163,7 +164,15 @@ class LocalClassifier:
         real = [w for w in words if len(w) >= 2 and not w.isdigit() and w not in PLACEHOLDERS]
         if not real:
             return 0.0, 0
-        known = sum(1 for w in real if word_hash(w) in self.known_words)
+        cache = self._known_cache
+        known = 0
+        for w in real:
+            hit = cache.get(w)
+            if hit is None:
+                if len(cache) >= 200_000:
+                    cache.clear()
+                hit = cache[w] = word_hash(w) in self.known_words
+            known += hit
         return known / len(real), known
 
     def score(self, subject: str, body: str) -> Scored:

@@ -37,12 +37,8 @@ _YEARISH = re.compile(r"^(?:19|20)\d\d$")
 
 # Carrier formats. Sources: UPS "1Z" + 16; UPU S10 (two letters, 9 digits, country);
 # USPS 20-22 digits; DHL Paket "JJD…" and 00340…; PostNL "3S…".
-_TRACKING_PATTERNS = (
-    re.compile(r"\b1Z[0-9A-Z]{16}\b", re.I),
-    re.compile(r"\b[A-Z]{2}\d{9}[A-Z]{2}\b"),
-    re.compile(r"\bJJD\d{10,20}\b", re.I),
-    re.compile(r"\b3S[A-Z0-9]{11,13}\b"),
-    re.compile(r"\b(?:9[2-5]\d{18,20}|00340\d{15})\b"),
+_TRACKING = re.compile(
+    r"\b(?:(?i:1Z)[0-9A-Z]{16}|[A-Z]{2}\d{9}[A-Z]{2}|(?i:JJD)\d{10,20}|3S[A-Z0-9]{11,13}|9[2-5]\d{18,20}|00340\d{15})\b"
 )
 _TRACKING_AFTER_WORD = re.compile(
     r"\b(?:tracking|track(?:ing)?\s*(?:&|and|und|en)\s*trace|sendungs(?:nummer|verfolgung)|paketnummer|suivi|seguimiento"
@@ -83,9 +79,7 @@ def extract_entities(text: str) -> Entities:
     if not _HAS_DIGIT.search(scrubbed):  # every other entity contains a digit
         return Entities(emails=emails)
 
-    tracking = []
-    for pattern in _TRACKING_PATTERNS:
-        tracking.extend((m.start(), m.group(0).upper()) for m in pattern.finditer(scrubbed))
+    tracking = [(m.start(), m.group(0).upper()) for m in _TRACKING.finditer(scrubbed)]
     for m in _TRACKING_AFTER_WORD.finditer(scrubbed):
         candidate = m.group(1).upper()
         if any(ch.isdigit() for ch in candidate) and len(candidate) >= 8:
