@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from connector import areas, logs
 from connector.db import pending_migrations
-from connector.errors import DeskguardError
+from connector.errors import DeskguardError, Unauthorized
 from connector.runtime import Runtime
 from connector.settings import Config
 
@@ -73,3 +73,34 @@ def create_app(config: Config | Mapping[str, Any] | None = None, *, runtime: Run
 
 def get_runtime() -> Runtime:
     return current_app.extensions["deskguard"]
+
+
+class AdminApiDisabled(DeskguardError):
+    http_status = 403
+    code = "admin_api_disabled"
+
+
+def admin_token_matches(config, presented: str | None) -> bool:
+    """Constant-time check of a presented token against DESKGUARD_ADMIN_TOKEN (unset: never matches)."""
+    import hmac
+
+    expected = config.admin_token
+    if not expected or not presented:
+        return False
+    return hmac.compare_digest(presented.encode("utf-8"), str(expected).encode("utf-8"))
+
+
+def require_admin() -> None:
+    """``before_request`` guard for the admin API: bearer DESKGUARD_ADMIN_TOKEN, and a known tenant."""
+    from connector.tenants import get_tenant
+
+    config = get_runtime().config
+    if not config.admin_token:
+        raise AdminApiDisabled("the admin API is off: set DESKGUARD_ADMIN_TOKEN")
+    header = request.headers.get("Authorization", "")
+    presented = header[7:].strip() if header.startswith("Bearer ") else ""
+    if not admin_token_matches(config, presented):
+        raise Unauthorized("a valid admin token is required (Authorization: Bearer <DESKGUARD_ADMIN_TOKEN>)")
+    tenant = (request.view_args or {}).get("tenant")
+    if tenant is not None:
+        get_tenant(get_runtime().db, tenant)  # NotFound → 404

@@ -13,34 +13,17 @@ connector/commerce/approvals.py with its own agent authentication.
 
 from __future__ import annotations
 
-import hmac
-
 from flask import Blueprint, jsonify, request
 
 from connector.commerce import approvals
 from connector.domain import to_dict
-from connector.errors import BadRequest, DeskguardError, Unauthorized
-from connector.tenants import get_tenant
-from connector.web import get_runtime
+from connector.errors import BadRequest
+from connector.web import get_runtime, require_admin
 
 bp = Blueprint("approvals_api", __name__, url_prefix="/api/v1/tenants/<tenant>")
 
 
-class AdminApiDisabled(DeskguardError):
-    http_status = 403
-    code = "admin_api_disabled"
-
-
-@bp.before_request
-def _require_admin() -> None:
-    expected = get_runtime().config.admin_token
-    if not expected:
-        raise AdminApiDisabled("the admin API is off: set DESKGUARD_ADMIN_TOKEN")
-    header = request.headers.get("Authorization", "")
-    presented = header[7:].strip() if header.startswith("Bearer ") else ""
-    if not presented or not hmac.compare_digest(presented.encode(), str(expected).encode()):
-        raise Unauthorized("a valid admin token is required (Authorization: Bearer <DESKGUARD_ADMIN_TOKEN>)")
-    get_tenant(get_runtime().db, request.view_args["tenant"])  # NotFound → 404
+bp.before_request(require_admin)
 
 
 def _states() -> tuple[str, ...] | None:

@@ -15,7 +15,7 @@ from flask import Blueprint, Flask, g, jsonify, redirect, render_template, reque
 from connector import logs, tenants
 from connector.errors import BadRequest, DeskguardError, NotFound, Unauthorized
 from connector.panel import auth, bridges, charts, metrics
-from connector.web import get_runtime
+from connector.web import admin_token_matches, get_runtime
 
 LOG = logs.get("admin")
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates", static_folder="static",
@@ -46,7 +46,7 @@ def _authenticate():
         return None
     token = auth.bearer(request)
     if token is not None:
-        if not auth.admin_token_matches(config, token):
+        if not admin_token_matches(config, token):
             raise Unauthorized("invalid admin token")
         g.admin_session = {"admin": True, "csrf": None, "bearer": True}
         return None
@@ -103,7 +103,7 @@ def login():
     error = None
     status = 200
     if request.method == "POST":
-        if auth.admin_token_matches(config, request.form.get("token", "")):
+        if admin_token_matches(config, request.form.get("token", "")):
             resp = redirect(_safe_next(request.form.get("next")))
             secure = request.is_secure or str(config.public_url).startswith("https://")
             resp.set_cookie(auth.ADMIN_COOKIE, auth.make_admin_session(config), httponly=True, secure=secure,

@@ -23,7 +23,6 @@ the token logs every session out).
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 from typing import ClassVar
@@ -172,11 +171,6 @@ def panel_agent(request: Request, db: sqlite_utils.Database, config, url_tenant:
 
 
 # --- admin -----------------------------------------------------------------------------------
-def admin_token_matches(config, presented: str | None) -> bool:
-    expected = config.admin_token
-    if not expected or not presented:
-        return False
-    return hmac.compare_digest(presented.encode("utf-8"), str(expected).encode("utf-8"))
 
 
 def _session_serializer(config) -> URLSafeTimedSerializer:
