@@ -124,6 +124,10 @@ def test_ordinary_tickets_raise_no_risk_flag(text):
     ("Hallo, ik heb mijn bestelling nog niet ontvangen, kunnen jullie kijken?", "nl"),
     ("Buongiorno, non ho ancora ricevuto il mio ordine, potete controllare?", "it"),
     ("Olá, ainda não recebi o meu pedido, podem verificar?", "pt"),
+    ("Dzień dobry, nie otrzymałam jeszcze zwrotu pieniędzy, proszę to sprawdzić.", "pl"),
+    ("Hej, jag vill avbeställa min order, tack!", "sv"),
+    ("Здравствуйте, где мой заказ?", "ru"),
+    ("注文した商品がまだ届きません。", "ja"),
 ])
 def test_language(text, lang):
     assert detect_language(text) == lang

@@ -245,7 +245,23 @@ _STOPWORDS: dict[str, frozenset[str]] = {
                    "ho ha stato ancora su di del che quando dove come ordine molto ciao buongiorno"),
     "pt": _wordset("o a os as e sao eu nao um uma com para meu minha voce voces obrigado obrigada posso "
                    "tenho foi ainda em de do da que quando onde como pedido muito ola"),
+    "pl": _wordset("i w na nie sie jest to ze z do jak co mnie moje moja prosze dzien dobry zamowienie "
+                   "paczka pieniedzy zwrot czy juz jeszcze pozdrawiam dziekuje"),
+    "sv": _wordset("och att det som en ett jag inte har min mitt mina ni vi kan med for pa till av "
+                   "hej tack bestallning order paket nar var har ar"),
+    "da": _wordset("og at det som en et jeg ikke har min mit mine i vi kan med for pa til af "
+                   "hej tak bestilling ordre pakke hvornar hvor er"),
 }
+# Scripts that name their language well enough when no stop word matched (checked in this order).
+_SCRIPTS = (
+    ("ja", re.compile(r"[\u3040-\u30ff]")),  # kana
+    ("ko", re.compile(r"[\uac00-\ud7af]")),
+    ("zh", re.compile(r"[\u4e00-\u9fff]")),
+    ("ru", re.compile(r"[\u0400-\u04ff]")),
+    ("el", re.compile(r"[\u0370-\u03ff]")),
+    ("ar", re.compile(r"[\u0600-\u06ff]")),
+    ("he", re.compile(r"[\u0590-\u05ff]")),
+)
 _WORD = re.compile(r"[^\W\d_]+", re.U)
 # Function words of every language above, plus pleasantries: never a reason for a category.
 FUNCTION_WORDS = frozenset().union(*_STOPWORDS.values()) | _wordset(
@@ -255,6 +271,9 @@ FUNCTION_WORDS = frozenset().union(*_STOPWORDS.values()) | _wordset(
 
 def detect_language(text: str, default: str = "en", *, plain: str | None = None) -> str:
     """ISO 639-1 code of the most likely language (stop-word profile); `default` when unsure."""
+    for lang, script in _SCRIPTS:
+        if script.search(text):
+            return lang
     words = Counter(_WORD.findall(_plain(text) if plain is None else plain))
     if not words:
         return default
