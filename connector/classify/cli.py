@@ -125,7 +125,7 @@ def train_cmd(input_paths: tuple[str, ...], output_dir: str, base_dir: str | Non
     Example: deskguard train --input history.jsonl --output models/acme
     """
     from connector.classify.local import LocalClassifier, default_model_dir
-    from connector.classify.train import TenantRecipe, fit_steps_on_top, train_on_top
+    from connector.classify.tenant import TenantRecipe, fit_steps_on_top, train_on_top
 
     examples = [ex for path in input_paths for ex in _read(path, require_label=True)]
     base_path = Path(base_dir) if base_dir else default_model_dir()

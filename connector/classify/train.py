@@ -8,7 +8,7 @@ Everything is numpy and seeded, so the same inputs give the same model bit for b
 * ``fit_temperature`` / ``fit_calibrator``: confidence calibration on *held-out* realistic
   tickets (out-of-fold predictions), never on the data the weights were fitted to.
 * ``build_default``: the shipped model (scripts/train_default_model.py).
-* ``train_on_top``: ``deskguard train`` — a store's labelled history on top of a base model.
+* ``connector.classify.tenant.train_on_top`` (``deskguard train``) builds on these.
 """
 
 from __future__ import annotations
@@ -366,7 +366,7 @@ def _corpus(shared: Sequence[Example], hand: Sequence[Example], recipe: Recipe, 
                    np.array([ex.source == "handwritten" for ex in examples]))
 
 
-def _fold_of(groups: Iterable[str], folds: int, seed: int) -> dict[str, int]:
+def assign_folds(groups: Iterable[str], folds: int, seed: int) -> dict[str, int]:
     unique = sorted(set(groups) - {""})
     random.Random(seed).shuffle(unique)
     return {g: i % folds for i, g in enumerate(unique)}
@@ -387,7 +387,7 @@ def build_default(shared_dir: str | Path, out_dir: str | Path | None = None, rec
     n_buckets, n_classes = recipe.features.n_buckets, len(CATEGORIES)
     log(f"featurizing {len(shared)} shared + {len(hand)} hand-written examples")
     corpus = _corpus(shared, hand, recipe, featurizer, progress)
-    fold_of = _fold_of(corpus.groups, recipe.folds, recipe.seed)
+    fold_of = assign_folds(corpus.groups, recipe.folds, recipe.seed)
     row_fold = np.array([fold_of.get(g, -1) for g in corpus.groups])
 
     oof_logits, oof_fam, oof_labels = [], [], []
@@ -409,7 +409,7 @@ def build_default(shared_dir: str | Path, out_dir: str | Path | None = None, rec
 
     weights, bias = fit_linear(corpus.design, n_classes, n_buckets, recipe.fit, progress=progress)
     known = known_word_hashes([corpus.design])
-    temperature, calibrator, dev = _calibrate_from_rows(logits, labels, familiarity)
+    temperature, calibrator, dev = calibrate_from_rows(logits, labels, familiarity)
     log(f"temperature {temperature:.3f}; calibrator {np.round(calibrator, 3).tolist()}")
     training = {"recipe": recipe.to_dict(), "shared_examples": len(shared), "hand_written_examples": len(hand),
                 "rows": len(corpus.design), "out_of_fold": dev,
@@ -418,11 +418,11 @@ def build_default(shared_dir: str | Path, out_dir: str | Path | None = None, rec
     model = _model(weights, bias, known, name="deskguard-local", features=recipe.features,
                    temperature=temperature, calibrator=calibrator, training=training)
     if out_dir is not None:
-        model.save(out_dir, extra_arrays=_calibration_arrays(logits, labels, familiarity))
+        model.save(out_dir, extra_arrays=calibration_arrays(logits, labels, familiarity))
     return model, training
 
 
-def _calibrate_from_rows(logits: np.ndarray, labels: np.ndarray, familiarity: np.ndarray):
+def calibrate_from_rows(logits: np.ndarray, labels: np.ndarray, familiarity: np.ndarray):
     """Temperature and calibrator from held-out logits; plus the held-out figures they give."""
     from connector.classify.local import calibration_features
 
@@ -439,7 +439,7 @@ def _calibrate_from_rows(logits: np.ndarray, labels: np.ndarray, familiarity: np
     return temperature, calibrator, dev
 
 
-def _calibration_arrays(logits, labels, familiarity) -> dict[str, np.ndarray]:
+def calibration_arrays(logits, labels, familiarity) -> dict[str, np.ndarray]:
     """Held-out rows kept with the model so a tenant model can be re-calibrated on them plus its own."""
     return {"calib_logits": logits.astype(np.float32), "calib_labels": labels.astype(np.int16),
             "calib_familiarity": familiarity.astype(np.float32)}
@@ -452,102 +452,3 @@ def load_calibration_arrays(model_dir: str | Path) -> tuple[np.ndarray, np.ndarr
             return None
         return (data["calib_logits"].astype(np.float64), data["calib_labels"].astype(np.int64),
                 data["calib_familiarity"].astype(np.float64))
-
-
-# --- a tenant model on top of a base model ---------------------------------------------------------
-@dataclass(frozen=True)
-class TenantRecipe:
-    seed: int = 7
-    copies: int = 2  # email-dressed variants per store ticket
-    rehearsal_weight: float = 0.5  # total weight of the packaged hand-written tickets vs. the store's
-    folds: int = 3  # out-of-fold store predictions re-fit the calibration (when there are enough)
-    min_for_calibration: int = 60
-    # The class biases stay the base model's: a store's label mix says little about its next ticket,
-    # and moving them shifts every category the store never labelled.
-    fit: FitParams = FitParams(epochs=6, learning_rate=0.3, l2=1e-3, fit_bias=False)
-
-    def to_dict(self) -> dict:
-        return {**{k: v for k, v in self.__dict__.items() if k != "fit"}, "fit": self.fit.__dict__}
-
-
-def _tenant_examples(store: Sequence[Example], recipe: TenantRecipe, seed: int) -> list[Example]:
-    rng = random.Random(seed)
-    rows = [Example(**{**ex.__dict__, "source": "store"}) for ex in dress(store, rng, recipe.copies)]
-    rehearsal = [Example(**{**ex.__dict__, "source": "rehearsal"}) for ex in dress(packaged_examples(), rng, 1)]
-    return balance(rows, float(len(rows)), 0.3) + balance(rehearsal, recipe.rehearsal_weight * len(rows), 0.3)
-
-
-def fit_steps_on_top(n_examples: int, recipe: TenantRecipe) -> int:
-    """Progress-bar length for ``train_on_top`` (approximate; the bar is informative, not exact)."""
-    rehearsal = 2 * len(packaged_examples())
-    rows = n_examples * (recipe.copies + 1) + rehearsal
-    fits = 1 + (recipe.folds if n_examples >= recipe.min_for_calibration else 0)
-    return fits * recipe.fit.epochs * math.ceil(rows / recipe.fit.batch_size)
-
-
-def train_on_top(base: LocalClassifier, store: Sequence[Example], out_dir: str | Path | None = None, *,
-                 recipe: TenantRecipe = TenantRecipe(), base_dir: str | Path | None = None, name: str = "tenant",
-                 progress: Progress | None = None, log: Callable[[str], None] = lambda _msg: None
-                 ) -> tuple[LocalClassifier, dict]:
-    """Fine-tune ``base`` on a store's labelled tickets. The base weights are the starting point
-    and the L2 prior, and the packaged hand-written tickets are rehearsed, so every category the
-    store never labelled keeps what the base model knew. Calibration is re-fitted on out-of-fold
-    predictions for the store's own tickets plus the base model's held-out rows."""
-    store = [ex for ex in store if ex.label]
-    if not store:
-        raise BadRequest("no labelled tickets to train on (each line needs a \"label\")")
-    featurizer = base.featurizer
-    n_buckets, n_classes = featurizer.config.n_buckets, len(base.categories)
-    if tuple(base.categories) != tuple(CATEGORIES):
-        raise BadRequest("the base model's categories differ from the default taxonomy; train from the default")
-    prior = (base.weights, base.bias)
-    base_known = np.array(sorted(base.known_words), np.uint32)
-
-    def fit(examples: Sequence[Example]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        design = featurize(examples, featurizer, CATEGORIES)
-        weights, bias = fit_linear(design, n_classes, n_buckets, FitParams(**{**recipe.fit.__dict__,
-                                                                              "seed": recipe.seed}),
-                                   prior=prior, progress=progress)
-        known = np.union1d(base_known, known_word_hashes([design], min_count=1)).astype(np.uint32)
-        return weights, bias, known
-
-    calibration = load_calibration_arrays(base_dir) if base_dir else None
-    rows_logits, rows_labels, rows_fam = ([calibration[0]], [calibration[1]], [calibration[2]]) if calibration \
-        else ([], [], [])
-    oof_accuracy = None
-    if len(store) >= recipe.min_for_calibration:
-        fold_of = _fold_of((ex.group or ex.id for ex in store), recipe.folds, recipe.seed)
-        hits = []
-        for k in range(recipe.folds):
-            train_part = [ex for ex in store if fold_of[ex.group or ex.id] != k]
-            held_part = [ex for ex in store if fold_of[ex.group or ex.id] == k]
-            weights, bias, known = fit(_tenant_examples(train_part, recipe, recipe.seed + k))
-            fold_model = LocalClassifier({**base.meta, "name": "fold"}, weights, bias, known)
-            held = featurize(held_part, featurizer, CATEGORIES)
-            logits = predict_logits(held, weights, bias)
-            rows_logits.append(logits)
-            rows_labels.append(held.labels)
-            rows_fam.append(np.array([fold_model.familiarity(w) for w in held.tokens], np.float64))
-            hits.extend(logits.argmax(1) == held.labels)
-            log(f"fold {k + 1}/{recipe.folds}: held-out store accuracy {np.mean(logits.argmax(1) == held.labels):.3f}")
-        oof_accuracy = round(float(np.mean(hits)), 4)
-
-    weights, bias, known = fit(_tenant_examples(store, recipe, recipe.seed))
-    if rows_logits:
-        temperature, calibrator, dev = _calibrate_from_rows(np.concatenate(rows_logits),
-                                                            np.concatenate(rows_labels), np.concatenate(rows_fam))
-    else:  # nothing held out to calibrate on: keep the base model's calibration
-        temperature, calibrator, dev = base.temperature, base.calibrator, {}
-    counts = Counter(ex.label for ex in store)
-    training = {"base_model": base.model_id, "recipe": recipe.to_dict(), "store_examples": len(store),
-                "labels": dict(sorted(counts.items())), "store_out_of_fold_accuracy": oof_accuracy,
-                "calibration": dev}
-    meta = {**base.meta, "name": name, "temperature": float(temperature),
-            "calibrator": [float(c) for c in calibrator],
-            "created": datetime.now(UTC).replace(microsecond=0).isoformat(), "training": training}
-    model = LocalClassifier(meta, weights, bias, known)
-    if out_dir is not None:
-        extra = _calibration_arrays(np.concatenate(rows_logits), np.concatenate(rows_labels),
-                                    np.concatenate(rows_fam)) if rows_logits else None
-        model.save(out_dir, extra_arrays=extra)
-    return model, training
