@@ -5,7 +5,9 @@ evaluation set (tests/data/eval_tickets.jsonl), never hard-coded."""
 from __future__ import annotations
 
 import json
+import os
 import random
+import shutil
 import string
 import time
 from collections import Counter
@@ -55,6 +57,18 @@ def test_loading_is_fast_enough_to_do_at_startup():
 def test_load_shares_one_instance_per_directory(model):
     assert LocalClassifier.load(None) is model
     assert LocalClassifier.load(str(default_model_dir())) is model
+
+
+def test_load_picks_up_a_model_retrained_into_the_same_directory(tmp_path, model):
+    copy = tmp_path / "m"
+    shutil.copytree(default_model_dir(), copy)
+    first = LocalClassifier.load(copy)
+    assert LocalClassifier.load(copy) is first
+    meta = json.loads((copy / "model.json").read_text())
+    (copy / "model.json").write_text(json.dumps({**meta, "model_id": "retrained-1"}))
+    os.utime(copy / "model.json", ns=(1, 10**18))  # a different mtime even on coarse clocks
+    again = LocalClassifier.load(copy)
+    assert again is not first and again.model_id == "retrained-1"
 
 
 def test_a_missing_model_dir_is_a_clear_config_error(tmp_path):

@@ -78,7 +78,7 @@ class LocalClassifier:
     """Reads tickets with a model directory (model.json + weights.npz). Thread-safe."""
 
     engine = "local"
-    _cache: dict[str, LocalClassifier] = {}
+    _cache: dict[str, tuple[tuple[int, int] | None, LocalClassifier]] = {}
     _cache_lock = threading.Lock()
 
     def __init__(self, meta: dict, weights: np.ndarray, bias: np.ndarray, known_words: np.ndarray,
@@ -109,14 +109,19 @@ class LocalClassifier:
     @classmethod
     def load(cls, model_dir: str | Path | None = None) -> LocalClassifier:
         """The model in ``model_dir`` (a tenant model from ``deskguard train``), or the shipped
-        default when None/empty. Loaded once per directory and process, then shared."""
+        default when None/empty. Loaded once per directory and process, then shared; loaded
+        again when its files change (``deskguard train`` into the same directory)."""
         path = Path(model_dir) if model_dir else default_model_dir()
         key = str(path.resolve())
+        try:
+            stamp = ((path / MODEL_JSON).stat().st_mtime_ns, (path / WEIGHTS).stat().st_mtime_ns)
+        except OSError:
+            stamp = None  # from_dir below raises the clear error
         with cls._cache_lock:
             cached = cls._cache.get(key)
-            if cached is None:
-                cached = cls._cache[key] = cls.from_dir(path)
-            return cached
+            if cached is None or cached[0] != stamp:
+                cached = cls._cache[key] = (stamp, cls.from_dir(path))
+            return cached[1]
 
     @classmethod
     def from_dir(cls, path: str | Path) -> LocalClassifier:
