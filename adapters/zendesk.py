@@ -50,7 +50,7 @@ from zenpy.lib.api_objects import User as ZUser
 from zenpy.lib.api_objects import Webhook as ZWebhook
 from zenpy.lib.exception import APIException, RatelimitBudgetExceeded, ZenpyException
 
-from connector.domain import Comment, Person, Ticket
+from connector.domain import Comment, DeskUser, Person, Ticket
 from connector.errors import ConfigError, PermanentError, TransientError
 from connector.zendesk.loop_safety import has_marker, is_deskguard_comment, marker_line, with_marker
 
@@ -164,17 +164,19 @@ class ZendeskDesk:
         return client
 
     @contextmanager
-    def _call(self, operation: str) -> Iterator[Zenpy]:
-        """One adapter operation: a fresh 429 budget, and vendor errors translated at the boundary."""
+    def _call(self, operation: str, *, ratelimit_budget: int | None = None) -> Iterator[Zenpy]:
+        """One adapter operation: a fresh 429 budget, and vendor errors translated at the boundary.
+        ``ratelimit_budget`` overrides the adapter's for calls a person is waiting on (1: no wait)."""
         client = self._client()
         session: _CountingSession = self._local.session
         session.last_retry_after = None
+        budget = self.ratelimit_budget if ratelimit_budget is None else max(1, int(ratelimit_budget))
         for api in _apis(client):
-            api.ratelimit_budget = self.ratelimit_budget
+            api.ratelimit_budget = budget
         try:
             yield client
         except RatelimitBudgetExceeded:
-            raise TransientError(f"zendesk {operation}: HTTP 429, still rate limited after {self.ratelimit_budget}s",
+            raise TransientError(f"zendesk {operation}: HTTP 429, still rate limited after {budget}s",
                                  vendor=VENDOR, status=429, retry_after=session.last_retry_after) from None
         except APIException as exc:
             raise _api_error(operation, exc, session.last_retry_after) from None
@@ -205,6 +207,31 @@ class ZendeskDesk:
             user = client.users.me()
         self._api_user_id = int(user.id)  # /users/me is the API user by definition
         return {"id": user.id, "name": user.name, "email": user.email, "role": user.role}
+
+    def get_user(self, user_id: int, *, ratelimit_budget: int | None = 1) -> DeskUser:
+        """One user as Zendesk reports them (``GET /users/{id}.json``): role, custom role, active,
+        suspended. With a custom agent role (Enterprise), its name comes from one more request
+        (``GET /custom_roles/{id}.json``); when the API user may not read roles (403/404), the name
+        stays empty and ``custom_role_id`` is still set. A missing user raises PermanentError 404.
+
+        A person waits on this (the side panel's permission checks), so by default a 429 is not
+        slept out: it fails at once as TransientError (pass ``ratelimit_budget=None`` to wait)."""
+        with self._call("users.show", ratelimit_budget=ratelimit_budget) as client:
+            raw = self._get_json(client, f"users/{int(user_id)}.json").get("user") or {}
+        custom_role_id = raw.get("custom_role_id")
+        custom_role_name = ""
+        if custom_role_id:
+            try:
+                with self._call("custom_roles.show", ratelimit_budget=ratelimit_budget) as client:
+                    role = self._get_json(client, f"custom_roles/{int(custom_role_id)}.json").get("custom_role") or {}
+                custom_role_name = str(role.get("name") or "")
+            except PermanentError as exc:
+                if exc.status not in (403, 404):
+                    raise
+        return DeskUser(id=int(raw.get("id", user_id)), role=str(raw.get("role") or ""), name=str(raw.get("name") or ""),
+                        active=bool(raw.get("active", True)), suspended=bool(raw.get("suspended", False)),
+                        custom_role_id=int(custom_role_id) if custom_role_id else None,
+                        custom_role_name=custom_role_name, role_type=raw.get("role_type"))
 
     @property
     def api_user_id(self) -> int:

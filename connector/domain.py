@@ -77,6 +77,28 @@ class Person:
 
 
 @dataclass(frozen=True)
+class DeskUser:
+    """A Zendesk user as the Zendesk API reports it (``GET /api/v2/users/{id}.json``), for
+    permission checks: the role comes from Zendesk, never from what a browser claims.
+    ``role`` is ``end-user``, ``agent`` or ``admin``; custom agent roles (Enterprise) are
+    ``custom_role_id`` plus, when Zendesk lets the API user read it, ``custom_role_name``."""
+
+    id: int
+    role: str
+    name: str = ""
+    active: bool = True
+    suspended: bool = False
+    custom_role_id: int | None = None
+    custom_role_name: str = ""
+    role_type: int | None = None
+
+    @property
+    def is_staff(self) -> bool:
+        """An active, unsuspended agent or admin (end-users and light/chat roles still say agent)."""
+        return self.active and not self.suspended and self.role in ("agent", "admin")
+
+
+@dataclass(frozen=True)
 class Comment:
     id: int
     author_id: int | None
@@ -322,6 +344,12 @@ class TicketDesk(Protocol):
                       tags: tuple[str, ...] = (), public: bool = False, marker: str = "") -> int: ...
 
     def app_installation_settings(self, app_id: int | None = None) -> dict[str, Any]: ...
+
+
+class AgentDirectory(Protocol):
+    """Who a Zendesk user is (the side panel's permission checks; ``adapters.zendesk.ZendeskDesk``)."""
+
+    def get_user(self, user_id: int) -> DeskUser: ...
 
 
 class OrderActions(Protocol):

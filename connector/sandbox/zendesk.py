@@ -282,6 +282,14 @@ def create_zendesk_app(state: ZendeskState) -> Flask:
             raise ApiError(404, "RecordNotFound", "Not found")
         return jsonify({"user": dict(found)})
 
+    @route("/custom_roles/<int:role_id>")
+    def custom_role(role_id: int):
+        with state.lock:
+            found = state.custom_roles.get(role_id)
+        if found is None:
+            raise ApiError(404, "RecordNotFound", "Not found")
+        return jsonify({"custom_role": dict(found)})
+
     # --- webhooks and triggers -----------------------------------------------------------
     @route("/webhooks", ("GET", "POST"))
     def webhooks():

@@ -113,9 +113,10 @@ class ZendeskState:
         self.base_url = ""  # set by the server once it knows its port (used in `url` fields)
         self._ids = {name: itertools.count(start) for name, start in (
             ("user", 10_001), ("ticket", 1), ("comment", 5_000_001), ("audit", 7_000_001),
-            ("trigger", 360_001), ("installation", 9_001), ("event", 8_000_001))}
+            ("trigger", 360_001), ("installation", 9_001), ("event", 8_000_001), ("custom_role", 360_101))}
         self._seq = itertools.count(1)
         self.users: dict[int, dict[str, Any]] = {}
+        self.custom_roles: dict[int, dict[str, Any]] = {}
         self.tickets: dict[int, dict[str, Any]] = {}
         self.comments: dict[int, list[dict[str, Any]]] = {}
         self.audits: dict[int, list[dict[str, Any]]] = {}  # ticket id → its audits, oldest first
@@ -151,7 +152,8 @@ class ZendeskState:
     def url(self, path: str) -> str:
         return f"{self.base_url}/api/v2/{path}"
 
-    def add_user(self, name: str, email: str, *, role: str = "end-user") -> dict[str, Any]:
+    def add_user(self, name: str, email: str, *, role: str = "end-user",
+                 custom_role_id: int | None = None) -> dict[str, Any]:
         with self.lock:
             for user in self.users.values():
                 if user["email"].lower() == email.lower():
@@ -159,10 +161,45 @@ class ZendeskState:
             uid = self._next("user")
             now = iso(self.clock())
             user = {"id": uid, "url": self.url(f"users/{uid}.json"), "name": name, "email": email, "role": role,
-                    "active": True, "verified": True, "created_at": now, "updated_at": now,
+                    "active": True, "verified": True, "suspended": False, "custom_role_id": custom_role_id,
+                    "role_type": self._role_type(role, custom_role_id), "created_at": now, "updated_at": now,
                     "time_zone": "UTC", "locale": "en-US", "tags": [], "user_fields": {}}
             self.users[uid] = user
             return user
+
+    def _role_type(self, role: str, custom_role_id: int | None) -> int | None:
+        """Zendesk's ``role_type``: null for end-users and legacy agents, 4 for admins, else the
+        custom role's type (0 custom agent, 1 light agent, ...)."""
+        if role == "admin":
+            return 4
+        if custom_role_id is not None:
+            return self.custom_roles.get(custom_role_id, {}).get("role_type", 0)
+        return None
+
+    def update_user(self, user_id: int, **fields: Any) -> dict[str, Any]:
+        """Change a user the way an admin would (``role``, ``suspended``, ``active``,
+        ``custom_role_id``); tests use it to suspend or demote agents."""
+        with self.lock:
+            user = self.users.get(user_id)
+            if user is None:
+                raise ApiError(404, "RecordNotFound", "Not found")
+            unknown = set(fields) - {"role", "suspended", "active", "custom_role_id", "name"}
+            if unknown:
+                raise ValueError(f"cannot change {sorted(unknown)}")
+            user.update(fields)
+            user["role_type"] = self._role_type(user["role"], user.get("custom_role_id"))
+            user["updated_at"] = iso(self.clock())
+            return dict(user)
+
+    def add_custom_role(self, name: str, *, role_type: int = 0, description: str = "") -> dict[str, Any]:
+        """A custom agent role (Enterprise); assign it with ``add_user(..., role="agent", custom_role_id=)``."""
+        with self.lock:
+            rid = self._next("custom_role")
+            now = iso(self.clock())
+            role = {"id": rid, "name": name, "description": description, "role_type": role_type,
+                    "team_member_count": 0, "created_at": now, "updated_at": now, "configuration": {}}
+            self.custom_roles[rid] = role
+            return dict(role)
 
     def add_agent(self, name: str, email: str, token: str) -> dict[str, Any]:
         """Another agent with API access (e.g. a human agent replying in the tests)."""
