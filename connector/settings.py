@@ -164,6 +164,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("demo_mode", "DESKGUARD_DEMO_MODE", "false",
             "Enables /panel/demo (the side panel in a normal browser with a stand-in Zendesk client and a "
             "demo token). Never enable in production.", parse=_bool, section="app"),
+    Setting("app_role_cache_seconds", "DESKGUARD_APP_ROLE_CACHE_SECONDS", "300",
+            "How long the side panel trusts Zendesk's answer about an agent's role (approve, kill switch) "
+            "before asking again; 0 asks on every permissioned action.", parse=_non_negative_int, section="app"),
+    Setting("admin_login_max_failures", "DESKGUARD_ADMIN_LOGIN_MAX_FAILURES", "5",
+            "Wrong admin tokens (login form or bearer on /admin) one client IP may send per window before "
+            "/admin answers 429.", parse=_positive_int, section="app"),
+    Setting("admin_login_global_max_failures", "DESKGUARD_ADMIN_LOGIN_GLOBAL_MAX_FAILURES", "50",
+            "Wrong admin tokens from all IPs together per window before every /admin login answers 429.",
+            parse=_positive_int, section="app"),
+    Setting("admin_login_window_seconds", "DESKGUARD_ADMIN_LOGIN_WINDOW_SECONDS", "300",
+            "The window the admin login limits count failures over.", parse=_positive_int, section="app"),
+    Setting("trusted_proxy_hops", "DESKGUARD_TRUSTED_PROXY_HOPS", "0",
+            "Reverse proxies in front of the sidecar that append to X-Forwarded-For (1 behind the example "
+            "nginx); the admin login limits then count the client address those proxies saw.",
+            parse=_non_negative_int, section="app"),
     # --- stripe (issue #6: Stripe adapter, webhooks, approved refunds) --------------------------
     Setting("stripe_api_key", "DESKGUARD_STRIPE_API_KEY", None,
             "Stripe secret key (sk_...) or restricted key (rk_...: read on Customers, Charges, PaymentIntents, "

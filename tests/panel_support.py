@@ -1,5 +1,7 @@
 """Test helpers for the side panel and dashboard: ledger rows shaped like the pipeline writes them,
-and the request headers the Zendesk app sends."""
+the request headers the Zendesk app sends, and an in-memory Zendesk user directory (a fake of our
+``AgentDirectory`` port) for unit tests; tests/test_panel_roles.py drives the real adapter against
+the Zendesk sandbox."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ from typing import Any
 
 from connector import audit
 from connector.db import transaction
-from connector.domain import Entities, Reading, to_dict
+from connector.domain import DeskUser, Entities, Reading, to_dict
+from connector.errors import PermanentError, TransientError
 from connector.panel.auth import issue_token
 from connector.tenants import ensure_tenant
 
@@ -76,3 +79,37 @@ def agent_headers(token: str | None, *, agent_id: str = "501", role: str = "agen
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     return headers
+
+
+class FakeZendeskUsers:
+    """In-memory fake of ``connector.domain.AgentDirectory``: Zendesk's users by id, a call log,
+    and a switch that makes Zendesk unreachable."""
+
+    def __init__(self) -> None:
+        self.users: dict[int, DeskUser] = {}
+        self.calls: list[int] = []
+        self.down = False
+
+    def add(self, user_id: int, role: str = "agent", *, name: str = "", **fields: Any) -> DeskUser:
+        user = DeskUser(id=user_id, role=role, name=name or f"User {user_id}", **fields)
+        self.users[user_id] = user
+        return user
+
+    def get_user(self, user_id: int) -> DeskUser:
+        self.calls.append(user_id)
+        if self.down:
+            raise TransientError("zendesk users.show: ConnectionError", vendor="zendesk")
+        if user_id not in self.users:
+            raise PermanentError("zendesk users.show: HTTP 404 RecordNotFound", vendor="zendesk", status=404)
+        return self.users[user_id]
+
+
+def install_zendesk_users(runtime) -> FakeZendeskUsers:
+    """Zendesk as the panel's role checks see it: 501 and 502 are agents, 42 and 900 admins."""
+    fake = FakeZendeskUsers()
+    fake.add(501, "agent", name="Ana Agent")
+    fake.add(502, "agent", name="Bo Agent")
+    fake.add(42, "admin", name="Ada Admin")
+    fake.add(900, "admin", name="Ian Admin")
+    runtime.override("zendesk", fake)
+    return fake

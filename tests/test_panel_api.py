@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from panel_support import TENANT, add_decision, agent_headers, tenant_with_token
+from panel_support import TENANT, add_decision, agent_headers, install_zendesk_users, tenant_with_token
 
 from connector import audit, tenants
 from connector.panel.auth import issue_token, revoke_token
@@ -15,6 +15,10 @@ from connector.web import create_app
 @pytest.fixture
 def token(runtime):
     return issue_token(runtime.db, TENANT, label="test")[1]
+
+@pytest.fixture
+def zendesk_users(runtime):
+    return install_zendesk_users(runtime)
 
 
 def feedback_rows(db, tenant=TENANT):
@@ -121,8 +125,8 @@ def test_processed_ticket_view(client, runtime, token):
     assert d["orders"][0]["name"] == "#1001"
     assert d["payments"]["charges"][0]["amount"] == 4990
     assert d["suggested_reply"].startswith("Hi Jane")
-    assert v["agent"] == {"id": "501", "role": "agent", "name": "Ana Agent", "can_approve": False,
-                          "can_kill_switch": False}
+    # the agent as the app claims it, for display and attribution; permissions come from /permissions
+    assert v["agent"] == {"id": "501", "name": "Ana Agent", "claimed_role": "agent"}
     assert len(v["categories"]) == 14 and v["kill_switch"] is False and v["feedback"] is None
 
 
@@ -195,37 +199,60 @@ def test_feedback_needs_a_decision_and_an_agent(client, runtime, token):
 
 
 # --- permissions and the kill switch ---------------------------------------------------------
-def test_roles_and_allow_lists(client, runtime, token, config):
-    def me(**kw):
-        return client.get("/panel/api/me", headers=agent_headers(token, **kw)).get_json()["agent"]
+# Permissions follow the role the (fake) Zendesk directory reports; the claimed role header is
+# ignored. tests/test_panel_roles.py checks the same against the Zendesk sandbox with zenpy.
+def test_roles_and_allow_lists(client, runtime, token, zendesk_users):
+    def perms(**kw):
+        resp = client.get(f"/panel/api/{TENANT}/permissions", headers=agent_headers(token, **kw))
+        assert resp.status_code == 200, resp.get_json()
+        return resp.get_json()["agent"]
 
-    assert me(role="admin") | {} == {"id": "501", "role": "admin", "name": "Ana Agent", "can_approve": True,
-                                     "can_kill_switch": True}
-    assert me(role="agent")["can_approve"] is False
-    assert me(role="admin", agent_id="")["can_approve"] is False  # no identity, no privilege
+    assert perms(agent_id="42", role="agent") == {
+        "id": "42", "name": "Ada Admin", "role": "admin", "custom_role": "", "custom_role_id": None,
+        "verified": True, "can_approve": True, "can_kill_switch": True}
+    assert perms(role="admin")["can_approve"] is False  # 501 claims admin; Zendesk says agent
+    assert perms(role="admin")["role"] == "agent"
+    assert client.get(f"/panel/api/{TENANT}/permissions",  # no identity, no privilege
+                      headers=agent_headers(token, role="admin", agent_id="")).status_code == 403
     tenants.set_setting(runtime.db, TENANT, "app_approver_ids", ["501"], actor="test")
-    assert me(role="agent")["can_approve"] is True
-    assert me(role="agent", agent_id="502")["can_approve"] is False
+    assert perms(role="agent")["can_approve"] is True
+    assert perms(role="agent", agent_id="502")["can_approve"] is False
     tenants.set_setting(runtime.db, TENANT, "app_approver_roles", ["team lead"], actor="test")
-    assert me(role="agent", agent_id="502", custom_role="Team Lead")["can_approve"] is True
-    assert me(role="agent", agent_id="502")["can_kill_switch"] is False
+    # a claimed custom role counts for nothing; Zendesk's custom role does
+    assert perms(agent_id="502", custom_role="Team Lead")["can_approve"] is False
+    zendesk_users.add(503, "agent", custom_role_id=7, custom_role_name="Team Lead")
+    assert perms(agent_id="503")["can_approve"] is True
+    assert perms(agent_id="503")["can_kill_switch"] is False
 
 
-def test_approver_settings_from_config(runtime, config):
-    app = create_app(runtime=type(runtime)(config | {"app_approver_ids": "900,901", "app_approver_roles": "lead"}))
-    token = issue_token(app.extensions["deskguard"].db, TENANT)[1]
+def test_approver_settings_from_config(runtime, config, zendesk_users):
+    rt = type(runtime)(config | {"app_approver_ids": "900,502", "app_approver_roles": "lead"})
+    rt.override("zendesk", zendesk_users)
+    zendesk_users.add(504, "agent", custom_role_id=8, custom_role_name="Lead")
+    app = create_app(runtime=rt)
+    token = issue_token(rt.db, TENANT)[1]
     c = app.test_client()
-    assert c.get("/panel/api/me", headers=agent_headers(token, agent_id="901")).get_json()["agent"]["can_approve"]
-    assert c.get("/panel/api/me", headers=agent_headers(token, custom_role="lead")).get_json()["agent"]["can_approve"]
-    app.extensions["deskguard"].close()
+
+    def can_approve(agent_id):
+        return c.get(f"/panel/api/{TENANT}/permissions",
+                     headers=agent_headers(token, agent_id=agent_id)).get_json()["agent"]["can_approve"]
+
+    assert can_approve("502") and can_approve("504") and not can_approve("501")
+    rt.close()
 
 
-def test_kill_switch_from_the_panel_is_admin_only_and_audited(client, runtime, token):
+def test_kill_switch_from_the_panel_is_admin_only_and_audited(client, runtime, token, zendesk_users):
     url = f"/panel/api/{TENANT}/kill-switch"
     resp = client.post(url, headers=agent_headers(token, role="agent"), json={"on": True})
     assert resp.status_code == 403 and tenants.kill_switch_on(runtime.db, TENANT) is False
-    assert client.post(url, headers=agent_headers(token, role="admin"), json={"on": "yes"}).status_code == 400
-    resp = client.post(url, headers=agent_headers(token, role="admin", agent_id="42"), json={"on": True})
+    # claiming admin changes nothing: Zendesk says 501 is an agent
+    resp = client.post(url, headers=agent_headers(token, role="admin"), json={"on": True})
+    assert resp.status_code == 403 and tenants.kill_switch_on(runtime.db, TENANT) is False
+    denied = [r["data"] for r in audit.rows(runtime.db, tenant_id=TENANT) if r["kind"] == "app.permission_denied"]
+    assert denied[-1] | {} == {"agent_id": "501", "action": "kill_switch", "claimed_role": "admin",
+                               "zendesk_role": "agent", "reason": "only Zendesk admins may flip the kill switch"}
+    assert client.post(url, headers=agent_headers(token, agent_id="42"), json={"on": "yes"}).status_code == 400
+    resp = client.post(url, headers=agent_headers(token, role="agent", agent_id="42"), json={"on": True})
     assert resp.status_code == 200 and resp.get_json() == {"kill_switch": True}
     assert tenants.kill_switch_on(runtime.db, TENANT) is True
     change = [r for r in audit.rows(runtime.db, tenant_id=TENANT) if r["kind"] == "setting.changed"][-1]

@@ -1,13 +1,15 @@
 """Approve / reject refunds and cancellations from the side panel (through connector.commerce.approvals).
 
-The Stripe service is swapped for a small in-memory fake of our PaymentActions port (unit level);
-the commerce area's own tests drive the real stripe SDK against the emulator.
+The Stripe service is swapped for a small in-memory fake of our PaymentActions port (unit level),
+and Zendesk's user directory for the panel_support fake (agents 501/502, admins 42/900); the
+commerce area's own tests drive the real stripe SDK against the emulator, and
+tests/test_panel_roles.py the real zenpy against the Zendesk sandbox.
 """
 
 from __future__ import annotations
 
 import pytest
-from panel_support import TENANT, agent_headers, tenant_with_token
+from panel_support import TENANT, agent_headers, install_zendesk_users, tenant_with_token
 
 from connector import tenants
 from connector.domain import Refund
@@ -40,6 +42,10 @@ def stripe(runtime):
 def token(runtime):
     return issue_token(runtime.db, TENANT)[1]
 
+@pytest.fixture
+def zendesk_users(runtime):
+    return install_zendesk_users(runtime)
+
 
 def propose_refund(db, tenant=TENANT, ticket_id=21):
     return approvals.propose(db, tenant, ticket_id, "refund",
@@ -47,7 +53,8 @@ def propose_refund(db, tenant=TENANT, ticket_id=21):
                               "reason": "requested_by_customer"}, "policy:refund_rule", "damaged item")
 
 
-def test_pending_approval_is_listed_and_agents_without_rights_cannot_decide(client, runtime, token, stripe):
+def test_pending_approval_is_listed_and_agents_without_rights_cannot_decide(client, runtime, token, stripe,
+                                                                           zendesk_users):
     a = propose_refund(runtime.db)
     v = client.get(f"/panel/api/{TENANT}/tickets/21", headers=agent_headers(token)).get_json()
     assert [(x["id"], x["kind"], x["state"], x["can_decide"]) for x in v["approvals"]] == [
@@ -55,10 +62,13 @@ def test_pending_approval_is_listed_and_agents_without_rights_cannot_decide(clie
     assert v["approvals"][0]["amount"] == 1500 and "15.00" in v["approvals"][0]["summary"]
     resp = client.post(f"/panel/api/{TENANT}/approvals/{a.id}/approve", headers=agent_headers(token))
     assert resp.status_code == 403
+    # an agent whose browser claims admin is still an agent in Zendesk
+    resp = client.post(f"/panel/api/{TENANT}/approvals/{a.id}/approve", headers=agent_headers(token, role="admin"))
+    assert resp.status_code == 403 and resp.get_json()["error"]["code"] == "forbidden"
     assert approvals.get(runtime.db, TENANT, a.id).state == "proposed" and stripe.refunds == []
 
 
-def test_admin_approves_once_and_the_refund_runs_once(client, runtime, token, stripe):
+def test_admin_approves_once_and_the_refund_runs_once(client, runtime, token, stripe, zendesk_users):
     a = propose_refund(runtime.db)
     url = f"/panel/api/{TENANT}/approvals/{a.id}/approve"
     resp = client.post(url, headers=agent_headers(token, role="admin", agent_id="900"))
@@ -72,7 +82,7 @@ def test_admin_approves_once_and_the_refund_runs_once(client, runtime, token, st
     assert v["approvals"] == []  # done is no longer open
 
 
-def test_approver_allow_list_rejects(client, runtime, token, stripe):
+def test_approver_allow_list_rejects(client, runtime, token, stripe, zendesk_users):
     tenants.set_setting(runtime.db, TENANT, "app_approver_ids", ["502"], actor="test")
     a = propose_refund(runtime.db)
     resp = client.post(f"/panel/api/{TENANT}/approvals/{a.id}/reject", headers=agent_headers(token, agent_id="502"),
@@ -83,10 +93,10 @@ def test_approver_allow_list_rejects(client, runtime, token, stripe):
     assert stripe.refunds == []
 
 
-def test_kill_switch_defers_an_approved_refund(client, runtime, token, stripe):
+def test_kill_switch_defers_an_approved_refund(client, runtime, token, stripe, zendesk_users):
     tenants.set_kill_switch(runtime.db, TENANT, True, actor="test")
     a = propose_refund(runtime.db)
-    resp = client.post(f"/panel/api/{TENANT}/approvals/{a.id}/approve", headers=agent_headers(token, role="admin"))
+    resp = client.post(f"/panel/api/{TENANT}/approvals/{a.id}/approve", headers=agent_headers(token, agent_id="900"))
     assert resp.status_code == 200
     assert stripe.refunds == []
     v = client.get(f"/panel/api/{TENANT}/tickets/21", headers=agent_headers(token)).get_json()
@@ -95,9 +105,9 @@ def test_kill_switch_defers_an_approved_refund(client, runtime, token, stripe):
     assert v["state"] == "not_processed"  # the approvals job is not a ticket-processing job
 
 
-def test_another_tenants_approval_is_not_found(client, runtime, token, stripe):
+def test_another_tenants_approval_is_not_found(client, runtime, token, stripe, zendesk_users):
     tenant_with_token(runtime.db, "globex")
     theirs = propose_refund(runtime.db, "globex")
-    resp = client.post(f"/panel/api/{TENANT}/approvals/{theirs.id}/approve", headers=agent_headers(token, role="admin"))
+    resp = client.post(f"/panel/api/{TENANT}/approvals/{theirs.id}/approve", headers=agent_headers(token, agent_id="900"))
     assert resp.status_code == 404
     assert approvals.get(runtime.db, "globex", theirs.id).state == "proposed" and stripe.refunds == []

@@ -10,10 +10,10 @@ answers 404, exactly like a ticket that does not exist.
 
 The agent's id and role arrive as ``X-Deskguard-Agent-Id`` / ``X-Deskguard-Agent-Role`` headers,
 read by the app from ``client.get('currentUser')``. They are asserted by the agent's browser: any
-signed-in agent of the account could send other values through the same proxy. So they are used
-for attribution and for the approve/kill-switch permission checks, and every such action is
-audited with the asserted identity; they are not proof against a malicious agent of the same
-account (README names ZAF signed URLs as the stronger alternative).
+signed-in agent of the account could send other values through the same proxy. So the claimed
+role is never used for a permission: ``identity.py`` looks the claimed id up in Zendesk and
+decides on the role Zendesk reports. The id itself stays a claim (used for attribution, feedback
+and that lookup); README names ZAF signed URLs as what would bind it, and says it is not built.
 
 Admin dashboard: ``DESKGUARD_ADMIN_TOKEN`` as a bearer token (API) or through a login form that
 sets an HttpOnly, SameSite=Strict cookie signed with a key derived from that token (so changing
@@ -126,20 +126,21 @@ def bearer(request: Request) -> str | None:
 # --- the agent behind a panel call -----------------------------------------------------------
 @dataclass(frozen=True)
 class Agent:
+    """Who the app says is calling: the tenant (proved by the token) and the agent's id, name and
+    role as the browser claims them. Permissions are never read from here (see identity.py)."""
+
     tenant_id: str
     id: str
-    role: str
+    claimed_role: str = ""
     name: str = ""
-    can_approve: bool = False
-    can_kill_switch: bool = False
+    claimed_custom_role: str = ""
 
     @property
     def actor(self) -> str:
         return f"agent:{self.id or 'unknown'}"
 
     def as_dict(self) -> dict:
-        return {"id": self.id, "role": self.role, "name": self.name, "can_approve": self.can_approve,
-                "can_kill_switch": self.can_kill_switch}
+        return {"id": self.id, "name": self.name, "claimed_role": self.claimed_role}
 
 
 def _header_text(request: Request, name: str, limit: int = 120) -> str:
@@ -147,7 +148,7 @@ def _header_text(request: Request, name: str, limit: int = 120) -> str:
     return "".join(ch for ch in value if ch.isprintable())[:limit].strip()
 
 
-def panel_agent(request: Request, db: sqlite_utils.Database, config, url_tenant: str | None) -> Agent:
+def panel_agent(request: Request, db: sqlite_utils.Database, url_tenant: str | None) -> Agent:
     """Authenticate a side-panel API call; raises Unauthorized (401) or NotFound (404)."""
     token = bearer(request)
     tenant = tenant_for_token(db, token) if token else None
@@ -156,18 +157,10 @@ def panel_agent(request: Request, db: sqlite_utils.Database, config, url_tenant:
     if url_tenant is not None and url_tenant != tenant:
         # Same answer as an unknown ticket: a token never learns whether another tenant exists.
         raise NotFound("not found")
-    from connector.tenants import get_setting
-
-    agent_id = _header_text(request, "X-Deskguard-Agent-Id", 40)
-    role = _header_text(request, "X-Deskguard-Agent-Role", 60).lower()
-    name = _header_text(request, "X-Deskguard-Agent-Name")
-    custom_role = _header_text(request, "X-Deskguard-Agent-Custom-Role", 60).lower()
-    roles = {r.lower() for r in get_setting(db, tenant, "app_approver_roles", None) or config.app_approver_roles}
-    ids = {str(i) for i in get_setting(db, tenant, "app_approver_ids", None) or config.app_approver_ids}
-    is_admin = role == "admin"
-    can_approve = bool(agent_id) and (is_admin or role in roles or (custom_role and custom_role in roles)
-                                      or agent_id in ids)
-    return Agent(tenant, agent_id, role, name, can_approve=can_approve, can_kill_switch=is_admin and bool(agent_id))
+    return Agent(tenant, _header_text(request, "X-Deskguard-Agent-Id", 40),
+                 claimed_role=_header_text(request, "X-Deskguard-Agent-Role", 60).lower(),
+                 name=_header_text(request, "X-Deskguard-Agent-Name"),
+                 claimed_custom_role=_header_text(request, "X-Deskguard-Agent-Custom-Role", 60).lower())
 
 
 # --- admin -----------------------------------------------------------------------------------

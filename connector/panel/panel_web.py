@@ -7,11 +7,16 @@ signed-in agent, then calls the API below through the Zendesk proxy with the sec
 
 API (JSON; 401 without a valid token; 404 for another tenant's URL):
 
-- ``GET  /panel/api/me``                                  → tenant, agent, permissions, kill switch
+- ``GET  /panel/api/me``                                  → tenant, the agent as claimed, kill switch
 - ``GET  /panel/api/<tenant>/tickets/<id>``               → everything the panel shows
+- ``GET  /panel/api/<tenant>/permissions``                → what the agent may do, per Zendesk's role
 - ``POST /panel/api/<tenant>/tickets/<id>/feedback``      → ``{"verdict", "correct_category"}``
 - ``POST /panel/api/<tenant>/approvals/<id>/approve|reject``  (approvers only)
 - ``POST /panel/api/<tenant>/kill-switch``                → ``{"on": bool, "reason"}`` (admins only)
+
+Reading (me, tickets, feedback) never calls Zendesk. The permissions endpoint and the two
+permissioned actions look the agent up in Zendesk (``identity.py``, cached): 403 when Zendesk's
+role does not allow it, 503 when Zendesk cannot be asked (fail closed).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from flask import Blueprint, Flask, abort, current_app, g, jsonify, render_templ
 
 from connector import logs, tenants
 from connector.errors import BadRequest, DeskguardError, NotFound
-from connector.panel import auth, bridges
+from connector.panel import auth, bridges, identity
 from connector.panel.ticket_view import record_feedback, ticket_view
 from connector.web import get_runtime
 
@@ -34,11 +39,7 @@ LOG = logs.get("panel")
 bp = Blueprint("panel", __name__, url_prefix="/panel", template_folder="templates", static_folder="static",
                static_url_path="/static")
 DEMO_AGENT = {"id": "demo-agent", "name": "Demo Agent"}
-
-
-class Forbidden(DeskguardError):
-    http_status = 403
-    code = "forbidden"
+ROLE_CACHE = "deskguard_panel_role_cache"
 
 
 def _origin(url: str) -> str:
@@ -75,6 +76,20 @@ def _demo_token(tenant_id: str) -> str:
         return cache[tenant_id]
 
 
+def _demo_user(runtime, tenant_id: str, role: str) -> dict[str, Any]:
+    """The ZAF ``currentUser`` of the demo page. The demo gets no shortcut around the role check:
+    its admin is a real user of the tenant's Zendesk (Deskguard's own API user, an admin in the
+    demo's sandbox), looked up like anyone else's; the agent view (and a demo without Zendesk)
+    uses an id Zendesk does not know, so approving and the kill switch are refused."""
+    if role == "admin":
+        try:
+            user_id = runtime.service("zendesk", tenant_id).api_user_id
+            return {"id": int(user_id), "name": "Demo Admin", "role": "admin"}
+        except DeskguardError as exc:
+            logs.log(LOG, logging.INFO, "panel.demo_without_zendesk_admin", tenant=tenant_id, error=exc.code)
+    return {**DEMO_AGENT, "role": role}
+
+
 @bp.get("/demo")
 def panel_demo():
     """The side panel in an ordinary browser, with the ZAF stand-in; only in demo mode."""
@@ -94,7 +109,7 @@ def panel_demo():
         "settings": {"sidecar_url": request.host_url.rstrip("/"), "kill_switch": tenants.kill_switch_on(
             runtime.db, tenant_id), "default_mode": "shadow", "auto_categories": ""},
         "secure": {"api_token": _demo_token(tenant_id)},
-        "context": {"ticket.id": ticket_id, "currentUser": {**DEMO_AGENT, "role": role}},
+        "context": {"ticket.id": ticket_id, "currentUser": _demo_user(runtime, tenant_id, role)},
     }
     resp = current_app.make_response(render_template("panel/panel.html", demo=True, shim_config=shim_config))
     resp.headers["Content-Security-Policy"] = _csp(runtime.config, demo=True)
@@ -119,8 +134,16 @@ def _server_timing(resp):
 
 
 def _agent(url_tenant: str | None) -> auth.Agent:
-    runtime = get_runtime()
-    return auth.panel_agent(request, runtime.db, runtime.config, url_tenant)
+    return auth.panel_agent(request, get_runtime().db, url_tenant)
+
+
+def role_cache(app: Flask | None = None) -> identity.RoleCache:
+    """This app's cache of Zendesk role lookups (per process)."""
+    return (app or current_app).extensions[ROLE_CACHE]
+
+
+def _permissions(agent: auth.Agent, action: str) -> identity.Permissions:
+    return identity.require(get_runtime(), role_cache(), agent, action)
 
 
 def _json_body() -> dict[str, Any]:
@@ -144,6 +167,14 @@ def api_ticket(tenant: str, ticket_id: int):
     return jsonify(ticket_view(get_runtime(), agent, ticket_id))
 
 
+@bp.get("/api/<tenant>/permissions")
+def api_permissions(tenant: str):
+    """What the agent may do, from the role Zendesk reports (403 refused user, 503 Zendesk down)."""
+    agent = _agent(tenant)
+    perms = identity.permissions(get_runtime(), role_cache(), agent)
+    return jsonify({"tenant": agent.tenant_id, "agent": perms.as_dict()})
+
+
 @bp.post("/api/<tenant>/tickets/<int:ticket_id>/feedback")
 def api_feedback(tenant: str, ticket_id: int):
     agent = _agent(tenant)
@@ -157,32 +188,31 @@ def api_feedback(tenant: str, ticket_id: int):
 @bp.post("/api/<tenant>/approvals/<int:approval_id>/<any(approve, reject):choice>")
 def api_approval(tenant: str, approval_id: int, choice: str):
     agent = _agent(tenant)
-    if not agent.can_approve:
-        raise Forbidden("only admins and agents on the approver list may approve or reject")
+    perms = _permissions(agent, "approve")
     body = request.get_json(silent=True) or {}
     note = str(body.get("note", ""))[:500] if isinstance(body, dict) else ""
     result = bridges.decide_approval(get_runtime(), agent.tenant_id, approval_id, approve=choice == "approve",
-                                     actor=agent.actor, note=note)
+                                     actor=perms.actor, note=note)
     return jsonify({"id": approval_id, "decision": choice, "result": result})
 
 
 @bp.post("/api/<tenant>/kill-switch")
 def api_kill_switch(tenant: str):
     agent = _agent(tenant)
-    if not agent.can_kill_switch:
-        raise Forbidden("only Zendesk admins may flip the kill switch")
     body = _json_body()
     if not isinstance(body.get("on"), bool):
         raise BadRequest('expected {"on": true|false, "reason": "..."}')
     reason = str(body.get("reason") or "flipped from the side panel")[:500]
+    perms = _permissions(agent, "kill_switch")
     runtime = get_runtime()
-    bridges.set_kill_switch(runtime, agent.tenant_id, body["on"], actor=agent.actor, reason=reason)
-    logs.log(LOG, logging.WARNING, "panel.kill_switch", tenant=agent.tenant_id, on=body["on"], actor=agent.actor)
+    bridges.set_kill_switch(runtime, agent.tenant_id, body["on"], actor=perms.actor, reason=reason)
+    logs.log(LOG, logging.WARNING, "panel.kill_switch", tenant=agent.tenant_id, on=body["on"], actor=perms.actor)
     return jsonify({"kill_switch": tenants.kill_switch_on(runtime.db, agent.tenant_id)})
 
 
 def register(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.extensions[ROLE_CACHE] = identity.RoleCache(app.extensions["deskguard"].config.app_role_cache_seconds)
 
 
 __all__ = ["NotFound", "bp", "register"]

@@ -3,8 +3,10 @@
  * Every call to the sidecar goes through client.request({secure: true}) so the Zendesk proxy
  * substitutes the secure `api_token` setting; this script never sees the token. The agent's id and
  * role come from client.get('currentUser') and travel as X-Deskguard-Agent-* headers (header
- * names without "_": the proxy rejects those). Everything is rendered with textContent: ticket
- * text and model output are never parsed as HTML. */
+ * names without "_": the proxy rejects those). The claimed role only labels things: what the
+ * agent may do (approve, kill switch) comes from /permissions, which asks Zendesk for the role,
+ * and the sidecar checks again on every such action. Everything is rendered with textContent:
+ * ticket text and model output are never parsed as HTML. */
 (function () {
   "use strict";
   var root = document.getElementById("app");
@@ -13,6 +15,8 @@
   var tenant = "";
   var ticketId = null;
   var user = {};
+  var perms = { status: "pending" };  // from /permissions: Zendesk's word on what this agent may do
+  var lastView = null;
 
   function h(tag, attrs, children) {
     var el = document.createElement(tag);
@@ -70,6 +74,7 @@
     var msg = err && err.responseJSON && err.responseJSON.error && err.responseJSON.error.message;
     if (status === 401) return "The app's API token is missing or not valid. An admin can issue one with `deskguard app token` and paste it into the app's settings.";
     if (status === 403) return msg || "You are not allowed to do that.";
+    if (status === 503 && msg) return msg;
     if (!status) return "Deskguard cannot be reached. Check the app's sidecar URL.";
     return "Deskguard answered " + status + (msg ? ": " + msg : ".");
   }
@@ -193,7 +198,7 @@
   }
   function approvals(view) {
     if (!(view.approvals || []).length) return null;
-    var canApprove = view.agent && view.agent.can_approve;
+    var canApprove = perms.status === "ok" && perms.can_approve;
     return h("section", { id: "approvals", "aria-label": "Refunds and cancellations" }, [
       h("h2", { text: "Refunds & cancellations" }),
       h("ul", {}, view.approvals.map(function (a) {
@@ -217,6 +222,10 @@
           buttons = h("div", { className: "row" }, [
             h("button", { type: "button", "data-action": "approve", text: "Approve again (retry)", onclick: function () { decide("approve"); } })
           ]);
+        } else if (a.can_decide && perms.status === "pending") {
+          buttons = h("div", { className: "muted", text: "Checking your role in Zendesk…" });
+        } else if (a.can_decide && perms.status === "unavailable") {
+          buttons = h("div", { className: "muted role-check", text: perms.message || "Zendesk could not confirm your role; approving is unavailable for now." });
         } else if (a.can_decide) {
           buttons = h("div", { className: "muted", text: "An admin or an approver must approve this." });
         }
@@ -231,7 +240,7 @@
     ]);
   }
   function killSwitch(view) {
-    if (!(view.agent && view.agent.can_kill_switch)) {
+    if (!(perms.status === "ok" && perms.can_kill_switch)) {
       return view.kill_switch ? h("p", { className: "state state-failed", text: "Kill switch is ON: Deskguard writes nothing." }) : null;
     }
     var on = !!view.kill_switch;
@@ -253,7 +262,7 @@
     var d = view.decision;
     return h("footer", {}, [
       d ? h("span", { className: "muted", text: [d.engine, d.model, d.created_at ? d.created_at.slice(0, 16).replace("T", " ") : ""].filter(Boolean).join(" · ") }) : null,
-      h("button", { id: "refresh", type: "button", className: "link", text: "Refresh", onclick: function () { load(); } })
+      h("button", { id: "refresh", type: "button", className: "link", text: "Refresh", onclick: function () { loadPermissions(); load(); } })
     ]);
   }
 
@@ -267,8 +276,22 @@
       parts.push(summary(d), policy(d), reasons(d), context(d), reply(d), feedback(view));
     }
     parts.push(approvals(view), killSwitch(view), footer(view));
+    lastView = view;
     root.setAttribute("data-state", view.state);
+    root.setAttribute("data-permissions", perms.status);
     show(parts);
+  }
+
+  // Permissions are fetched next to the ticket view, never before it: the view needs no
+  // Zendesk lookup, so it renders at once and the buttons appear when Zendesk has answered.
+  function loadPermissions() {
+    return api("/panel/api/" + encodeURIComponent(tenant) + "/permissions").then(function (r) {
+      var a = (r && r.agent) || {};
+      perms = { status: "ok", can_approve: !!a.can_approve, can_kill_switch: !!a.can_kill_switch, role: a.role };
+    }, function (err) {
+      var msg = err && err.responseJSON && err.responseJSON.error && err.responseJSON.error.message;
+      perms = { status: err && err.status === 503 ? "unavailable" : "denied", message: msg || "" };
+    }).then(function () { if (lastView) render(lastView); });
   }
 
   function load() {
@@ -292,6 +315,7 @@
       return api("/panel/api/me");
     }).then(function (me) {
       tenant = me.tenant;
+      loadPermissions();
       return load();
     }).catch(function (err) {
       root.setAttribute("data-state", "error");
