@@ -9,6 +9,8 @@ is a small in-memory fake of our PaymentActions port that records what it was as
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from panel_support import TENANT, add_decision, agent_headers
 from zendesk_support import make_runtime, zendesk_config
@@ -250,5 +252,28 @@ def test_cache_ttl_zero_asks_every_time(config, sandbox, people):
         for _ in range(3):
             assert c.get(f"/panel/api/{TENANT}/permissions", headers=headers).status_code == 200
         assert len(user_lookups(sandbox)) == 3
+    finally:
+        rt.close()
+
+
+def test_demo_page_admin_is_a_real_zendesk_admin_and_gets_no_shortcut(config, sandbox):
+    rt = make_runtime(zendesk_config(config, sandbox, demo_mode="true"))
+    try:
+        c = create_app(runtime=rt).test_client()
+
+        def shim(query):
+            html = c.get(f"/panel/demo?tenant={TENANT}&ticket=5{query}").get_data(as_text=True)
+            return json.loads(html.split('id="zaf-shim-config">', 1)[1].split("</script>", 1)[0])
+
+        admin = shim("")
+        user = admin["context"]["currentUser"]
+        assert user["id"] == sandbox.state.agent["id"]  # Deskguard's API user: an admin in the demo sandbox
+        headers = agent_headers(admin["secure"]["api_token"], agent_id=str(user["id"]), role=user["role"])
+        perms = c.get(f"/panel/api/{TENANT}/permissions", headers=headers).get_json()["agent"]
+        assert perms["can_kill_switch"] is True and perms["role"] == "admin"
+        # the agent view claims an id Zendesk does not know: refused like any forged id
+        agent = shim("&role=agent")["context"]["currentUser"]
+        headers = agent_headers(admin["secure"]["api_token"], agent_id=str(agent["id"]), role="admin")
+        assert c.get(f"/panel/api/{TENANT}/permissions", headers=headers).status_code == 403
     finally:
         rt.close()

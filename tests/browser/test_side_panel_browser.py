@@ -5,7 +5,8 @@ client (connector/panel/static/zaf-shim.js, the same file the demo page uses) is
 any page script runs; it records `invoke` calls and performs `request` with the secure token
 substituted, like the Zendesk proxy. The real ZAF SDK URL is blocked, so nothing leaves the
 machine. Effects are checked where they land: the recorded insert call and the feedback row in
-SQLite.
+SQLite. What an agent may do (approve, kill switch) comes from the Zendesk sandbox, as in
+production: the stand-in's ``currentUser`` only claims an id and a role.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from pathlib import Path
 
 import pytest
 from panel_support import TENANT, add_decision
+from zendesk_support import make_runtime, zendesk_config
 
 from connector import tenants
 from connector.panel.auth import issue_token
 from connector.sandbox import serve_in_thread
+from connector.sandbox.zendesk import start_zendesk_sandbox
 from connector.web import create_app
 
 pytestmark = pytest.mark.browser
@@ -69,6 +72,23 @@ def sidecar(runtime):
     server = serve_in_thread(create_app(runtime=runtime))
     yield server
     server.stop()
+
+
+@pytest.fixture
+def zendesk():
+    sb = start_zendesk_sandbox(rate_limit_per_minute=None, export_rate_limit_per_minute=None)
+    yield sb
+    sb.stop(wait=False)
+
+
+@pytest.fixture
+def zd_sidecar(config, zendesk):
+    """The sidecar against the Zendesk sandbox (where the role checks look agents up)."""
+    rt = make_runtime(zendesk_config(config, zendesk))
+    server = serve_in_thread(create_app(runtime=rt))
+    yield rt, server
+    server.stop()
+    rt.close()
 
 
 @pytest.fixture
@@ -186,13 +206,23 @@ def test_side_panel_renders_inserts_and_records_feedback(browser, sidecar, runti
     assert (artifacts / "side-panel.png").stat().st_size > 0
 
 
-def test_unprocessed_ticket_and_admin_kill_switch(browser, sidecar, runtime):
+def permissions_are(*states):
+    def check(driver):
+        return driver.execute_script(
+            "return document.getElementById('app').getAttribute('data-permissions')") in states
+    return check
+
+
+def test_unprocessed_ticket_and_admin_kill_switch(browser, zd_sidecar, zendesk):
+    runtime, sidecar = zd_sidecar
+    admin = zendesk.state.add_user("Ada Admin", "ada@shop.example", role="admin")
     token = issue_token(runtime.db, TENANT)[1]
     browser.set_window_size(320, 800)
-    with zaf_stand_in(browser, sidecar_url=sidecar.url, token=token, ticket_id=99, role="admin"):
+    with zaf_stand_in(browser, sidecar_url=sidecar.url, token=token, ticket_id=99, role="admin", agent_id=admin["id"]):
         browser.get(f"{sidecar.url}/panel/app")
         wait_for(browser, state_is("not_processed", "error"))
         assert "has not processed this ticket yet" in text_of(browser, ".state")
+        wait_for(browser, permissions_are("ok"))
         assert text_of(browser, "#kill-switch-state") == "off"
         click(browser, "#kill-switch-toggle")
         assert text_of(browser, "#kill-switch-toggle") == "Click again to confirm"
@@ -200,6 +230,38 @@ def test_unprocessed_ticket_and_admin_kill_switch(browser, sidecar, runtime):
         click(browser, "#kill-switch-toggle")
         wait_for(browser, lambda d: text_of(d, "#kill-switch-state").startswith("ON"))
     assert tenants.kill_switch_on(runtime.db, TENANT) is True
+
+
+def test_a_claimed_admin_role_shows_no_admin_controls_and_zendesk_down_says_so(browser, zd_sidecar, zendesk):
+    from selenium.webdriver.common.by import By
+
+    approvals = pytest.importorskip("connector.commerce.approvals", reason="approvals module not installed")
+    runtime, sidecar = zd_sidecar
+    agent = zendesk.state.add_user("Ana Agent", "ana@shop.example", role="agent")
+    admin = zendesk.state.add_user("Ada Admin", "ada@shop.example", role="admin")
+    add_decision(runtime.db, TENANT, 7, suggested_reply=REPLY)
+    approvals.propose(runtime.db, TENANT, 7, "refund", {"payment_intent": "pi_1", "amount": 1500, "currency": "eur",
+                                                        "reason": "requested_by_customer"}, "policy:test", "damaged")
+    token = issue_token(runtime.db, TENANT)[1]
+    browser.set_window_size(320, 1000)
+    # an agent whose browser says "admin": Zendesk says agent, so no approve buttons, no kill switch
+    with zaf_stand_in(browser, sidecar_url=sidecar.url, token=token, ticket_id=7, role="admin", agent_id=agent["id"]):
+        browser.get(f"{sidecar.url}/panel/app")
+        wait_for(browser, state_is("processed", "error"))
+        wait_for(browser, permissions_are("ok"))
+        assert "An admin or an approver must approve this." in text_of(browser, "#approvals")
+        assert not browser.find_elements(By.CSS_SELECTOR, "#approvals button")
+        assert not browser.find_elements(By.ID, "kill-switch")
+    # a real admin while Zendesk is down: the brief still renders; approving says why it is unavailable
+    zendesk.state.fail_next.extend([(503, "ServiceUnavailable")] * 100)
+    with zaf_stand_in(browser, sidecar_url=sidecar.url, token=token, ticket_id=7, role="admin", agent_id=admin["id"]):
+        browser.get(f"{sidecar.url}/panel/app")
+        wait_for(browser, state_is("processed", "error"))
+        assert browser.execute_script("return document.getElementById('app').dataset.state") == "processed"
+        wait_for(browser, permissions_are("unavailable"))
+        assert "Zendesk could not be reached" in text_of(browser, "#approvals .role-check")
+        assert text_of(browser, "#suggested-reply") == REPLY
+        assert not browser.find_elements(By.ID, "kill-switch")
 
 
 def test_bad_token_shows_a_clear_error(browser, sidecar, runtime):
