@@ -186,3 +186,58 @@ def test_a_short_thanks_is_kept():
 def test_strip_accents():
     assert strip_accents("Rückerstattung, remboursé, reçu, número") == "Ruckerstattung, rembourse, recu, numero"
     assert strip_accents("plain ascii") == "plain ascii"
+
+
+# --- the fast paths give exactly what the plain regular expressions give -------------------------
+def _corpus_texts() -> list[str]:
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    files = [*sorted((root / "connector" / "classify" / "trainingdata").glob("*.jsonl")),
+             root / "tests" / "data" / "eval_tickets.jsonl", root / "tests" / "data" / "store_history.jsonl"]
+    texts = []
+    for path in files:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                texts.append(f"{row.get('subject', '')}\n{row['body']}")
+    tricky = [
+        "I will take you to court, my lawyer says; this is fraud, a chargeback, charge back, charge-backs.",
+        "You f***ck idiots, go to hell. I know where you live. Didn't authorise it, never authorized.",
+        "It burned my hand, caught fire, electrical shock, electric shock. Not happy, never again, fed up.",
+        "Well done! Not great. Nicht zufrieden, super. ASAP a.s.a.p as soon as possible aujourd'hui right now",
+        "order #1001, Order 2023, from 2023, #SH-4410, $49.90, US$ 12, 35,90 €, 30 euros, neur 5, CHF 20",
+        "1Z999AA10123456784 RR123456789FR 3SABCD1234567 tracking number is 4829103391 track & trace 3SABC1234567",
+        "Bestellnummer: 4521, n° 7781, cde 1234, pedido: 9981, İstanbul order 1234, ÀÉÎ 5 EUR, factuur 88812",
+    ]
+    return texts + tricky
+
+
+def test_word_lists_match_exactly_what_their_full_patterns_match():
+    from connector.classify import signals
+
+    for text in _corpus_texts():
+        plain = signals._plain(text)
+        prepared = signals._prepare(text, plain)
+        for flag, pattern in signals._RISK_RES.items():
+            assert prepared.search(flag) == bool(pattern.search(plain)), (flag, text)
+        assert prepared.count("abuse") == len(signals._RISK_RES["abuse"].findall(plain)), text
+        assert prepared.count("negative") == len(signals._NEGATIVE.findall(plain)), text
+        assert [m.span() for m in prepared.finditer("positive")] == \
+            [m.span() for m in signals._POSITIVE.finditer(plain)], text
+        assert prepared.search("urgent") == bool(signals._URGENT_WORDS.search(plain)), text
+
+
+def test_entity_scans_find_exactly_what_finditer_finds():
+    from connector.classify import signals
+
+    cases = [(signals._ORDER_AFTER_WORD, signals._ORDER_LEADS, False),
+             (signals._TRACKING_AFTER_WORD, signals._TRACKING_LEADS, False),
+             (signals._AMOUNT, signals._AMOUNT_LEADS, True), (signals._HASH_NUMBER, ("#",), False)]
+    for text in _corpus_texts():
+        lowered = text.lower()
+        for pattern, leads, digit_runs in cases:
+            fast = signals._scan(pattern, text, lowered if len(lowered) == len(text) else None, leads,
+                                 digit_runs=digit_runs)
+            assert [m.span() for m in fast] == [m.span() for m in pattern.finditer(text)], (pattern.pattern, text)

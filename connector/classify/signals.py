@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from connector.classify.text import message_text, quoted_part, strip_accents
+from connector.classify.text import split_email, strip_accents
 from connector.domain import Entities
 
 # --- entities ------------------------------------------------------------------------------
@@ -57,6 +57,44 @@ _AMOUNT = re.compile(
 
 
 _HAS_DIGIT = re.compile(r"\d")
+_DIGIT_RUN = re.compile(r"\d+")
+_NINE_DIGITS = re.compile(r"\d{9}")
+# Where a match of each pattern can begin (lower-case literals; see _scan). Keep these in step
+# with the patterns above: tests compare _scan with a plain finditer on hundreds of tickets.
+_ORDER_LEADS = ("order", "ordin", "bestel", "commande", "cde", "pedido", "compra", "purchase", "invoice",
+                "rechnung", "factur", "fattura")
+_TRACKING_LEADS = ("track", "sendungs", "paketnummer", "suivi", "seguimiento", "rastreo", "tracciamento",
+                   "spedizione")
+_AMOUNT_LEADS = ("€", "$", "£", "us$", "ca$", "a$", "chf", "eur", "usd", "gbp", "cad", "aud", "sek", "dkk", "nok",
+                 "pln")
+_AMOUNT_HINTS = (*_AMOUNT_LEADS, "dollar", "pound", "buck", "franc", "kron", "zloty")  # "eur" covers euro(s)
+
+
+def _scan(pattern: re.Pattern[str], text: str, lowered: str | None, leads: tuple[str, ...], *,
+          digit_runs: bool = False) -> list[re.Match[str]]:
+    """Exactly ``list(pattern.finditer(text))``, but trying a match only where one of the
+    pattern's leading literals occurs (``leads``, found in ``lowered``, the lower-cased text) or,
+    with ``digit_runs``, where a run of digits starts. A long alternation tried at every position
+    of a long email is the slow part of these expressions; ``str.find`` is not."""
+    if lowered is None:  # lower() changed the length (rare scripts): positions would not line up
+        return list(pattern.finditer(text))
+    starts: set[int] = set()
+    for lead in leads:
+        i = lowered.find(lead)
+        while i != -1:
+            starts.add(i)
+            i = lowered.find(lead, i + 1)
+    if digit_runs:
+        starts.update(m.start() for m in _DIGIT_RUN.finditer(text))
+    found: list[re.Match[str]] = []
+    end = 0
+    for i in sorted(starts):
+        if i >= end:
+            m = pattern.match(text, i)
+            if m:
+                found.append(m)
+                end = m.end()
+    return found
 
 
 def _dedupe(values) -> tuple[str, ...]:
@@ -78,21 +116,29 @@ def extract_entities(text: str) -> Entities:
     scrubbed = _URL.sub(" ", _EMAIL.sub(" ", text)) if emails or "http" in text or "www." in text else text
     if not _HAS_DIGIT.search(scrubbed):  # every other entity contains a digit
         return Entities(emails=emails)
+    lowered: str | None = scrubbed.lower()
+    if len(lowered) != len(scrubbed):
+        lowered = None
 
-    tracking = [(m.start(), m.group(0).upper()) for m in _TRACKING.finditer(scrubbed)]
-    for m in _TRACKING_AFTER_WORD.finditer(scrubbed):
+    tracking = []
+    # Every carrier format has nine digits in a row, or starts with 1Z or 3S.
+    if lowered is None or "1z" in lowered or "3S" in scrubbed or _NINE_DIGITS.search(scrubbed):
+        tracking = [(m.start(), m.group(0).upper()) for m in _TRACKING.finditer(scrubbed)]
+    for m in _scan(_TRACKING_AFTER_WORD, scrubbed, lowered, _TRACKING_LEADS):
         candidate = m.group(1).upper()
         if any(ch.isdigit() for ch in candidate) and len(candidate) >= 8:
             tracking.append((m.start(1), candidate))
     tracking_numbers = _dedupe(value for _, value in sorted(tracking))
 
-    amount_matches = list(_AMOUNT.finditer(scrubbed))
+    amount_matches = []
+    if lowered is None or any(hint in lowered for hint in _AMOUNT_HINTS):  # no currency, no amount
+        amount_matches = _scan(_AMOUNT, scrubbed, lowered, _AMOUNT_LEADS, digit_runs=True)
     amounts = [(m.start(), m.group(0).strip()) for m in amount_matches]
     amount_spans = [(m.start(), m.end()) for m in amount_matches]
 
     orders = []
-    for pattern in (_ORDER_AFTER_WORD, _HASH_NUMBER):
-        for m in pattern.finditer(scrubbed):
+    for pattern, leads in ((_ORDER_AFTER_WORD, _ORDER_LEADS), (_HASH_NUMBER, ("#",))):
+        for m in _scan(pattern, scrubbed, lowered, leads):
             start = m.start(1)
             digits = m.group(1).replace(" ", "").lstrip("#")
             if any(a <= start < b for a, b in amount_spans):
@@ -142,6 +188,20 @@ def _word_pattern(pattern: str) -> re.Pattern[str]:
     Python's ``re`` tries every alternative at every word start; grouping them ("a(?:ngry|wful)|
     b(?:ad|roken)") makes it try only those that share the first letter, which is several times
     faster on these long multilingual word lists and matches exactly the same text."""
+    inner, suffix = _head_split(pattern)
+    groups: dict[str, list[str]] = {}
+    others = []
+    for alt in _split_alternatives(inner):
+        if alt[:1].isalpha() and alt[1:2] not in ("*", "+", "?", "{"):
+            groups.setdefault(alt[0].lower(), []).append(alt[1:])
+        else:
+            others.append(alt)
+    parts = [f"{first}(?:{'|'.join(rests)})" for first, rests in sorted(groups.items())] + others
+    return re.compile("\\b(?:" + "|".join(parts) + ")" + suffix, re.I)
+
+
+def _head_split(pattern: str) -> tuple[str, str]:
+    r"""``\b(?:<inner>)<suffix>`` → (inner, suffix)."""
     head = "\\b(?:"
     assert pattern.startswith(head)
     depth, end = 1, len(head)
@@ -151,16 +211,215 @@ def _word_pattern(pattern: str) -> re.Pattern[str]:
             continue
         depth += {"(": 1, ")": -1}.get(pattern[end], 0)
         end += 1
-    inner, suffix = pattern[len(head): end - 1], pattern[end:]
-    groups: dict[str, list[str]] = {}
-    others = []
-    for alt in _split_alternatives(inner):
-        if alt[:1].isalpha() and alt[1:2] not in ("*", "+", "?", "{"):
-            groups.setdefault(alt[0].lower(), []).append(alt[1:])
+    return pattern[len(head): end - 1], pattern[end:]
+
+
+# An alternative made only of word characters and regex syntax that cannot match anything else
+# ("(?:rechts)?anwalt", "disappoint\w*", "sue\b"): it matches inside one run of word characters.
+_ONE_WORD = re.compile(r"(?:[^\W_]|\(\?:|\)|\||\?|\*|\+|\\w|\\b|\[[^\W_\]]+\])+")
+_LEAD = re.compile(r"[^\W_]+")
+
+
+def _leads(alternative: str) -> list[tuple[str, bool]] | None:
+    """Where a match of a multi-word alternative can start: [(literal, exact)] — its first word is
+    exactly ``literal`` (exact) or starts with it; None when that cannot be told."""
+    if alternative.startswith("(?:"):
+        inner, rest = _head_split("\\b" + alternative)
+        if rest[:1] in ("?", "*", "{"):
+            return None
+        found: list[tuple[str, bool]] = []
+        for alt in _split_alternatives(inner):
+            leads = _leads(alt)
+            if leads is None:
+                return None
+            found.extend((literal, False) for literal, _ in leads)  # what follows the group is unknown
+        return found
+    m = _LEAD.match(alternative)
+    if not m:
+        return None
+    literal, after = m.group(0), alternative[m.end():]
+    quantifier = after[2:3] if after.startswith("\\") else after[1:2]
+    optional_next = quantifier in ("?", "*", "{")
+    if not after or after[0] in "([" or optional_next or after.startswith("\\w"):
+        return [(literal, False)]
+    return [(literal, True)]
+
+
+class _WordList:
+    r"""A word-list pattern ``\b(?:alt1|alt2|…)<suffix>``, matched word by word where it can be.
+
+    Most alternatives match inside a single word: a ticket's words (``\w+`` runs of the plain
+    text) are looked up instead, once per distinct word. The few that span words ("legal
+    action", "f\*+ck") keep a regular expression that runs only when a word that can start
+    them occurs. ``search`` and ``count`` give exactly ``pattern.search`` and
+    ``len(pattern.findall)`` of the whole pattern on the same text (tests check this)."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = _word_pattern(pattern)
+        inner, suffix = _head_split(pattern)
+        single, other = [], []
+        for alt in _split_alternatives(inner):
+            one = _ONE_WORD.fullmatch(alt) is not None and re.match(alt, "") is None
+            (single if one else other).append(alt)
+        self.word = re.compile("(?:" + "|".join(single) + ")" + suffix, re.I) if single else None
+        self.other = _word_pattern("\\b(?:" + "|".join(other) + ")" + suffix) if other else None
+        # Each phrase: the words its match can start with, and the literal text it starts with.
+        self._phrases = [(_leads(alt), _literals(alt)) for alt in other]
+        self.always = any(leads is None for leads, _ in self._phrases)  # the word gate cannot tell
+        pairs = [pair for leads, _ in self._phrases if leads for pair in leads]
+        exact = [re.escape(lit) for lit, is_exact in pairs if is_exact]
+        prefix = [re.escape(lit) for lit, is_exact in pairs if not is_exact]
+        gate = [f"(?:{'|'.join(exact)})$"] if exact else []
+        gate += [f"(?:{'|'.join(prefix)})"] if prefix else []
+        self.gate = re.compile("|".join(gate), re.I) if gate else None
+        self._literals_of: dict[str, tuple[str, ...] | None] = {}
+
+    def literals_for(self, word: str) -> tuple[str, ...] | None:
+        """Where to try the phrases a word (that passed the gate) can start; None: anywhere."""
+        found = self._literals_of.get(word, ())
+        if found == ():
+            lits: list[str] = []
+            for leads, literals in self._phrases:
+                if leads and any(word == lead if exact else word.startswith(lead) for lead, exact in leads):
+                    if literals is None:
+                        lits = None
+                        break
+                    lits.extend(literals)
+            found = None if lits is None else tuple(dict.fromkeys(lits))
+            if len(self._literals_of) < 10_000:
+                self._literals_of[word] = found
+        return found
+
+
+class _Lexicon:
+    """Several word lists looked up together: one cached bit mask per distinct word (bit 2i: the
+    word matches list i; bit 2i+1: the word can start one of list i's multi-word phrases)."""
+
+    _LIMIT = 100_000
+
+    def __init__(self, lists: dict[str, _WordList]) -> None:
+        self.lists = lists
+        self.bit = {name: 1 << (2 * i) for i, name in enumerate(lists)}
+        self.cache: dict[str, int] = {}
+
+    def bits(self, word: str) -> int:
+        bits = self.cache.get(word)
+        if bits is None:
+            bits = 0
+            for i, wl in enumerate(self.lists.values()):
+                if wl.word is not None and wl.word.match(word):
+                    bits |= 1 << (2 * i)
+                if wl.gate is not None and wl.gate.match(word):
+                    bits |= 2 << (2 * i)
+            if len(self.cache) >= self._LIMIT:
+                self.cache.clear()
+            self.cache[word] = bits
+        return bits
+
+
+def _literals(alternative: str) -> list[str] | None:
+    """The literal text every match of an alternative starts with (lower-case; one per branch of
+    a leading group), for ``str.find``; None when a match may start with anything."""
+    if alternative.startswith("(?:"):
+        inner, rest = _head_split("\\b" + alternative)
+        if rest[:1] in ("?", "*", "{"):
+            return None
+        found: list[str] = []
+        for alt in _split_alternatives(inner):
+            literals = _literals(alt)
+            if not literals:
+                return None
+            found.extend(literals)
+        return found
+    chars, i = [], 0
+    while i < len(alternative):
+        ch = alternative[i]
+        if ch == "\\":
+            escaped = alternative[i + 1: i + 2]
+            if escaped.isalnum():  # \w, \b, \d, \s: a class or an assertion
+                break
+            literal, width = escaped, 2
+        elif ch in "()[]|?*+{.^$":
+            break
         else:
-            others.append(alt)
-    parts = [f"{first}(?:{'|'.join(rests)})" for first, rests in sorted(groups.items())] + others
-    return re.compile(head + "|".join(parts) + ")" + suffix, re.I)
+            literal, width = ch, 1
+        quantifier = alternative[i + width: i + width + 1]
+        if quantifier in ("?", "*", "{"):
+            break
+        chars.append(literal)
+        i += width
+        if quantifier == "+":
+            break
+    return ["".join(chars).lower()] if chars else None
+
+
+@dataclass(frozen=True)
+class _Plain:
+    """A text prepared once for every word-list signal: lower-case, accents stripped, how often
+    each distinct word occurs, and the list bits of the words that have any."""
+
+    text: str
+    lowered: str | None  # text.lower() when it has the same length (positions line up), for _scan
+    counts: dict[str, int]
+    hits: dict[str, int]  # word → its bits, for words with at least one
+    union: int
+
+    def _phrases(self, wl: _WordList, bit: int) -> list[re.Match[str]]:
+        """Matches of the list's multi-word phrases (``wl.other.finditer``), tried only where a
+        word that can start one occurs."""
+        if wl.other is None:
+            return []
+        if wl.always:
+            return list(wl.other.finditer(self.text))
+        starts: list[str] = []
+        for word, bits in self.hits.items():
+            if bits & (bit << 1):
+                literals = wl.literals_for(word)
+                if literals is None:
+                    return list(wl.other.finditer(self.text))
+                starts.extend(literals)
+        return _scan(wl.other, self.text, self.lowered, tuple(starts)) if starts else []
+
+    def search(self, name: str) -> bool:
+        wl, bit = _LISTS.lists[name], _LISTS.bit[name]
+        return bool(self.union & bit) or bool(self._phrases(wl, bit))
+
+    def count(self, name: str) -> int:
+        wl, bit = _LISTS.lists[name], _LISTS.bit[name]
+        n = sum(self.counts[word] for word, bits in self.hits.items() if bits & bit)
+        return n + len(self._phrases(wl, bit))
+
+    def finditer(self, name: str) -> list[re.Match[str]]:
+        """``pattern.finditer(text)`` of the whole list, trying only where a matching word or a
+        phrase's first words occur."""
+        wl, bit = _LISTS.lists[name], _LISTS.bit[name]
+        words = tuple(word for word, bits in self.hits.items() if bits & bit)
+        phrases = self._phrases(wl, bit)
+        if not words:
+            return phrases
+        if not phrases:
+            return _scan(wl.pattern, self.text, self.lowered, words)
+        return _scan(wl.pattern, self.text, self.lowered, words + tuple(m.group(0) for m in phrases))
+
+
+_WORDS = re.compile(r"\w+")
+
+
+def _prepare(text: str, plain: str | None = None) -> _Plain:
+    plain = _plain(text) if plain is None else plain
+    counts = Counter(_WORDS.findall(plain))
+    cache, bits_of = _LISTS.cache, _LISTS.bits
+    hits = {}
+    union = 0
+    for word in counts:
+        bits = cache.get(word)
+        if bits is None:
+            bits = bits_of(word)
+        if bits:
+            hits[word] = bits
+            union |= bits
+    lowered = plain.lower()
+    return _Plain(plain, lowered if len(lowered) == len(plain) else None, counts, hits, union)
 
 
 # --- risk flags ------------------------------------------------------------------------------
@@ -210,19 +469,20 @@ _RISK_TERMS: dict[str, tuple[str, ...]] = {
     ),
 }
 _RISK_RES = {flag: _word_pattern(r"\b(?:" + "|".join(terms) + ")") for flag, terms in _RISK_TERMS.items()}
-_ANY_RISK = _word_pattern(r"\b(?:" + "|".join(t for terms in _RISK_TERMS.values() for t in terms) + ")")
 
 
 def _plain(text: str) -> str:
     return strip_accents(text.lower())
 
 
-def risk_flags(text: str, *, plain: str | None = None) -> tuple[str, ...]:
+def _prepared(text: str, plain: str | _Plain | None) -> _Plain:
+    return plain if isinstance(plain, _Plain) else _prepare(text, plain)
+
+
+def risk_flags(text: str, *, plain: str | _Plain | None = None) -> tuple[str, ...]:
     """The subset of domain.RISK_FLAGS this text raises, in that fixed order."""
-    plain = _plain(text) if plain is None else plain
-    if not _ANY_RISK.search(plain):  # most tickets: one pass instead of four
-        return ()
-    return tuple(flag for flag, pattern in _RISK_RES.items() if pattern.search(plain))
+    prepared = _prepared(text, plain)
+    return tuple(flag for flag in _RISK_TERMS if prepared.search(flag))
 
 
 # --- language --------------------------------------------------------------------------------
@@ -269,15 +529,24 @@ FUNCTION_WORDS = frozenset().union(*_STOPWORDS.values()) | _wordset(
     "thanks thank hello dear regards best kind hallo bonjour hola ciao hoi salut grazie gracias merci danke bedankt")
 
 
-def detect_language(text: str, default: str = "en", *, plain: str | None = None) -> str:
+def detect_language(text: str, default: str = "en", *, plain: str | _Plain | None = None) -> str:
     """ISO 639-1 code of the most likely language (stop-word profile); `default` when unsure."""
-    for lang, script in _SCRIPTS:
-        if script.search(text):
-            return lang
-    words = Counter(_WORD.findall(_plain(text) if plain is None else plain))
-    if not words:
+    if not text.isascii():
+        for lang, script in _SCRIPTS:
+            if script.search(text):
+                return lang
+    counts = _prepared(text, plain).counts
+    letters: Counter[str] | dict[str, int] = counts
+    others = [word for word in counts if not word.isalpha()]
+    if others:  # "abc123", "x_y": count their runs of letters, as _WORD reads them
+        letters = dict(counts)
+        for word in others:
+            n = letters.pop(word)
+            for part in _WORD.findall(word):
+                letters[part] = letters.get(part, 0) + n
+    if not letters:
         return default
-    scores = {lang: sum(words[w] for w in stops.intersection(words)) for lang, stops in _STOPWORDS.items()}
+    scores = {lang: sum(letters[w] for w in stops.intersection(letters)) for lang, stops in _STOPWORDS.items()}
     lowered = text.lower()
     scores["de"] += 2 * lowered.count("ß") + lowered.count("ü") + lowered.count("ö")
     scores["es"] += 2 * (lowered.count("ñ") + lowered.count("¿") + lowered.count("¡"))
@@ -288,7 +557,7 @@ def detect_language(text: str, default: str = "en", *, plain: str | None = None)
 
 
 # --- sentiment and urgency ---------------------------------------------------------------------
-_NEGATIVE = _word_pattern(
+_NEGATIVE_WORDS = (
     r"\b(?:angry|furious|livid|disappoint\w*|unacceptable|terrible|awful|horrible|worst|ridiculous|disgust\w*"
     r"|frustrat\w*|annoy\w*|upset|outrage\w*|appalling|pathetic|useless|incompetent|rubbish|poor|bad|never again"
     r"|not happy|unhappy|fed up|sick of|joke|shame\w*|waste|broken|damaged|still (?:not|no|waiting|haven)"
@@ -296,39 +565,54 @@ _NEGATIVE = _word_pattern(
     r"|decu\w*|decevant|inadmissible|inacceptable|scandal\w*|furieux|furieuse|horrible|nul(?:le)?|honteux|enerve\w*"
     r"|decepcion\w*|inaceptable|vergonz\w*|fatal|pesim\w*|harto|harta|enfadad\w*|molest\w*|horrible|roto"
     r"|teleurgesteld|teleurstell\w*|onacceptabel|belachelijk|boos|slecht\w*|schandalig|kapot|waardeloos"
-    r"|delus\w*|inaccettabile|vergogn\w*|arrabbiat\w*|pessim\w*|scandalos\w*|rott[oa]|pessimo)\b",
+    r"|delus\w*|inaccettabile|vergogn\w*|arrabbiat\w*|pessim\w*|scandalos\w*|rott[oa]|pessimo)\b"
 )
-_POSITIVE = _word_pattern(
+_POSITIVE_WORDS = (
     r"\b(?:love[ds]?|great|amazing|excellent|perfect|happy|wonderful|fantastic|awesome|delighted|pleased"
     r"|brilliant|superb|lovely|impressed|beautiful|best|well done|kudos|thrilled|recommend"
     r"|super|toll|klasse|wunderbar|zufrieden|begeistert|perfekt|hervorragend|schon|prima"
     r"|genial|parfait|excellent|ravi[e]?|merveilleu\w*|bravo|magnifique|satisfait\w*|genial|encanta\w*"
     r"|perfect[oa]|excelente|estupend\w*|maravill\w*|content[oa]|geweldig|fantastisch|tevreden|blij"
-    r"|prachtig|fijn|ottim[oa]|perfett[oa]|fantastic[oa]|bellissim[oa]|soddisfatt[oa]|felice|contentissim[oa])\b",
+    r"|prachtig|fijn|ottim[oa]|perfett[oa]|fantastic[oa]|bellissim[oa]|soddisfatt[oa]|felice|contentissim[oa])\b"
 )
 _NEGATION_BEFORE = re.compile(r"\b(?:not|never|no|nicht|kein\w*|pas|ne|no|niet|geen|non)\s+(?:\w+\s+)?$", re.I)
-_URGENT_WORDS = _word_pattern(
+_URGENT_SOURCE = (
     r"\b(?:urgent\w*|asap|a\.s\.a\.p|immediately|right now|right away|today|tonight|tomorrow|emergency|as soon as possible"
     r"|dringend|sofort|eilig|heute|morgen|so schnell wie moglich|unverzuglich|immediatement|aujourd'hui|demain"
     r"|au plus vite|des que possible|tout de suite|urgente\w*|inmediatamente|hoy|manana|cuanto antes|lo antes posible"
-    r"|spoed\w*|meteen|vandaag|zo snel mogelijk|onmiddellijk|subito|oggi|domani|al piu presto|immediatamente)\b",
+    r"|spoed\w*|meteen|vandaag|zo snel mogelijk|onmiddellijk|subito|oggi|domani|al piu presto|immediatamente)\b"
 )
 
 
-def sentiment(text: str, *, plain: str | None = None, flags: tuple[str, ...] | None = None) -> tuple[str, float]:
+_NEGATIVE = _word_pattern(_NEGATIVE_WORDS)
+_POSITIVE = _word_pattern(_POSITIVE_WORDS)
+_URGENT_WORDS = _word_pattern(_URGENT_SOURCE)
+_SHOUTING = re.compile(r"\b[A-Z]{4,}\b")
+_CAPITALS = re.compile(r"[A-Z]{4}")
+_LISTS = _Lexicon({
+    **{flag: _WordList(r"\b(?:" + "|".join(terms) + ")") for flag, terms in _RISK_TERMS.items()},
+    "negative": _WordList(_NEGATIVE_WORDS), "positive": _WordList(_POSITIVE_WORDS),
+    "urgent": _WordList(_URGENT_SOURCE),
+})
+
+
+def sentiment(text: str, *, plain: str | _Plain | None = None,
+              flags: tuple[str, ...] | None = None) -> tuple[str, float]:
     """(label, score in -1..1) from multilingual polarity words, negation, insults and shouting."""
-    plain = _plain(text) if plain is None else plain
+    prepared = _prepared(text, plain)
+    plain = prepared.text
     neg = 0.0
     pos = 0.0
-    neg += len(_NEGATIVE.findall(plain))
+    neg += prepared.count("negative")
     if flags is None or "abuse" in flags:
-        neg += 1.5 * len(_RISK_RES["abuse"].findall(plain))
-    for m in _POSITIVE.finditer(plain):
+        neg += 1.5 * prepared.count("abuse")
+    for m in prepared.finditer("positive"):  # where each one is: "not happy" is negative
         if _NEGATION_BEFORE.search(plain[max(0, m.start() - 25): m.start()]):
             neg += 1.0  # "not happy", "nicht zufrieden"
         else:
             pos += 1.0
-    shouting = sum(1 for w in re.findall(r"\b[A-Z]{4,}\b", text) if w not in {"ASAP", "HTTP", "HTTPS"})
+    shouting = sum(1 for w in _SHOUTING.findall(text) if w not in {"ASAP", "HTTP", "HTTPS"}) \
+        if _CAPITALS.search(text) else 0
     neg += 0.5 * min(shouting, 4) + 0.25 * min(text.count("!"), 4) * (1.0 if neg else 0.0)
     raw = (pos - neg) / (1.0 + 0.5 * (pos + neg))
     score = max(-1.0, min(1.0, raw))
@@ -342,12 +626,11 @@ _LOW_STAKES = frozenset({"product_question", "shipping_info", "promo_pricing"})
 
 
 def urgency(text: str, *, category: str | None = None, sentiment_score: float = 0.0,
-            flags: tuple[str, ...] = (), plain: str | None = None) -> str:
+            flags: tuple[str, ...] = (), plain: str | _Plain | None = None) -> str:
     """low | normal | high | urgent. Risk flags make it urgent; deadlines or anger make it high."""
     if {"legal_threat", "safety", "chargeback_fraud"} & set(flags):
         return "urgent"
-    plain = _plain(text) if plain is None else plain
-    explicit = bool(_URGENT_WORDS.search(plain))
+    explicit = _prepared(text, plain).search("urgent")
     if explicit and sentiment_score <= -0.25:
         return "urgent"
     if explicit or sentiment_score <= -0.6 or category in _TIME_CRITICAL or "abuse" in flags:
@@ -380,14 +663,17 @@ class Signals:
     risk_flags: tuple[str, ...] = field(default_factory=tuple)
 
 
-def read_signals(subject: str, body: str, *, category: str | None = None) -> Signals:
-    """All non-ML signals of a ticket's latest message (quoted thread and signature removed)."""
-    text = message_text(subject, body)
-    plain = _plain(text)
+def read_signals(subject: str, body: str, *, category: str | None = None,
+                 parts: tuple[str, str] | None = None) -> Signals:
+    """All non-ML signals of a ticket's latest message (quoted thread and signature removed).
+    ``parts``: ``text.split_email(body)`` when the caller already has it."""
+    latest, quoted = parts if parts is not None else split_email(body)
+    subject = (subject or "").strip()
+    text = f"{subject}\n{latest}" if subject else latest  # text.message_text, without splitting again
+    plain = _prepare(text)
     flags = risk_flags(text, plain=plain)
     label, score = sentiment(text, plain=plain, flags=flags)
     entities = extract_entities(text)
-    quoted = quoted_part(body)
     if quoted:  # order and tracking numbers quoted from earlier in the thread still help look-ups
         entities = _merge(entities, extract_entities(quoted))
     return Signals(

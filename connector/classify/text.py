@@ -62,29 +62,70 @@ def latest_message(body: str) -> str:
     Closing formulas ("Best regards", "Mit freundlichen Grüßen") only cut when something came
     before them, so a one-line "Thanks!" still says thanks.
     """
-    text = (body or "").replace("\r\n", "\n").replace("\r", "\n")
-    quote = _QUOTE_START.search(text)
+    return split_email(body)[0]
+
+
+def split_email(body: str) -> tuple[str, str]:
+    """(latest message, quoted part) of an email body, in one pass: ``latest_message(body)`` and
+    ``quoted_part(body)`` together, for readers that need both."""
+    text = (body or "").replace("\r\n", "\n").replace("\r", "\n") if "\r" in (body or "") else (body or "")
+    quote = _first(_QUOTE_START, text) if "\n" in text else None  # a match at the very start is not cut
+    quoted = ""
     if quote and quote.start() > 0:
+        quoted = text[quote.start():]
         text = text[: quote.start()]
-    text = _QUOTED_LINE.sub("", text)
-    sig = _SIGNATURE_START.search(text)
+    if ">" in text:
+        found = list(_line_matches(_QUOTED_LINE, text))
+        lines = "\n".join(m.group(0) for m in found)
+        quoted = f"{quoted}\n{lines}".strip() if lines else quoted.strip()
+        kept, at = [], 0
+        for m in found:
+            kept.append(text[at: m.start()])
+            at = m.end()
+        text = "".join(kept) + text[at:]
+    else:
+        quoted = quoted.strip()
+    return _latest(text), quoted
+
+
+def _line_matches(pattern: re.Pattern[str], text: str):
+    """Exactly ``pattern.finditer(text)`` for a pattern that starts with ``^`` (multi-line), but
+    trying only the starts of lines instead of every character of a long email."""
+    start, end = 0, 0
+    while True:
+        if start >= end:
+            m = pattern.match(text, start)
+            if m:
+                yield m
+                end = max(m.end(), start + 1)
+        newline = text.find("\n", start)
+        if newline == -1:
+            return
+        start = newline + 1
+
+
+def _first(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    return next(_line_matches(pattern, text), None)
+
+
+def _latest(text: str) -> str:
+    sig = _first(_SIGNATURE_START, text)
     if sig and sig.start() > 0:
         text = text[: sig.start()]
-    for closing in _CLOSING.finditer(text):
+    for closing in _line_matches(_CLOSING, text):
         if len(text[: closing.start()].strip()) >= 15:
             text = text[: closing.start()]
             break
-    text = _SPACES.sub(" ", text)
-    return _BLANKS.sub("\n\n", text).strip()
+    if "  " in text or "\t" in text or "\u00a0" in text:  # single spaces stay as they are
+        text = _SPACES.sub(" ", text)
+    if "\n\n\n" in text:
+        text = _BLANKS.sub("\n\n", text)
+    return text.strip()
 
 
 def quoted_part(body: str) -> str:
     """The quoted earlier messages of an email body ("" when there are none)."""
-    text = (body or "").replace("\r\n", "\n").replace("\r", "\n")
-    quote = _QUOTE_START.search(text)
-    quoted = text[quote.start():] if quote and quote.start() > 0 else ""
-    lines = "\n".join(m.group(0) for m in _QUOTED_LINE.finditer(text[: quote.start()] if quoted else text))
-    return f"{quoted}\n{lines}".strip()
+    return split_email(body)[1]
 
 
 def strip_accents(text: str) -> str:
