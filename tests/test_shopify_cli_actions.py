@@ -101,3 +101,32 @@ def test_kill_switch_blocks_the_cancel(runtime, shop):
     with pytest.raises(KillSwitchEngaged):
         actions.execute(runtime.db, "acme", cancel_action(runtime, order_id))
     assert shop.state.cancellations == []
+
+
+def test_sandbox_shopify_command_prints_settings_and_serves():
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    binary = os.path.join(os.path.dirname(sys.executable), "deskguard")
+    proc = subprocess.Popen([binary, "sandbox", "shopify", "--port", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        lines, deadline = b"", time.time() + 30
+        while not lines.rstrip().endswith(b"}") and time.time() < deadline:
+            lines += proc.stdout.readline()
+        info = json.loads(lines)
+        assert info["env"]["DESKGUARD_SHOPIFY_ADMIN_URL"] == info["url"]
+        assert "jane.doe@example.com" in info["customers"]
+        req = urllib.request.Request(f"{info['url']}/admin/api/2025-01/graphql.json", data=b"{}", method="POST")
+        try:
+            urllib.request.urlopen(req, timeout=5)
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 401  # no access token: refused like Shopify does
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)

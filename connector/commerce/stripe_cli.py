@@ -113,6 +113,30 @@ def sandbox_stripe(host: str, port: int, webhook_url: str | None, search_lag: fl
         sandbox.stop()
 
 
+@click.command("shopify")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8102, show_default=True, type=int)
+def sandbox_shopify(host: str, port: int) -> None:
+    """Run the Shopify Admin GraphQL sandbox with the demo shop until Ctrl-C; prints its settings as JSON.
+
+    Example: deskguard sandbox shopify --port 8102
+    """
+    from connector.cli import _wait_for_signal
+    from connector.sandbox import serve_in_thread
+    from connector.sandbox.shopify import ShopifyState, create_app, sidecar_settings
+    from connector.settings import setting
+
+    state = ShopifyState().seed_demo()
+    server = serve_in_thread(create_app(state), host=host, port=port)
+    env = {setting(name).env: value for name, value in sidecar_settings(state, server.url).items()}
+    echo_json({"url": server.url, "env": env,
+               "customers": sorted({c.email for c in state.customers.values()})})
+    try:
+        _wait_for_signal()
+    finally:
+        server.stop()
+
+
 @click.command("stripe")
 @click.option("--lookups", default=200, show_default=True, type=click.IntRange(1))
 @click.option("--webhooks", default=500, show_default=True, type=click.IntRange(1))
@@ -139,6 +163,7 @@ def register_cli(cli: click.Group) -> None:
 
         cli.add_command(sandbox)
     sandbox.add_command(sandbox_stripe)
+    sandbox.add_command(sandbox_shopify)
     lookup = cli.commands.get("lookup")
     if lookup is None:
         @click.group("lookup")
