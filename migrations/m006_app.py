@@ -31,3 +31,24 @@ def m006_app_tokens(db):
             WHERE decision_id IS NOT NULL;
         """,
     )
+
+
+@MIGRATIONS(name="m006_admin_login_failures")
+def m006_admin_login_failures(db):
+    execute_statements(
+        db,
+        """
+        -- Wrong admin tokens presented to /admin (login form or bearer), for the login rate
+        -- limit (connector/panel/login_limit.py). In the ledger, so every gunicorn worker sees
+        -- the same counts; rows older than the limit's window are deleted as new ones arrive.
+        -- The admin token is not any one tenant's: tenant_id is the admin scope '*'.
+        CREATE TABLE admin_login_failures (
+            id INTEGER PRIMARY KEY,
+            tenant_id TEXT NOT NULL DEFAULT '*',
+            client_ip TEXT NOT NULL,
+            ts REAL NOT NULL                  -- unix seconds
+        );
+        CREATE INDEX admin_login_failures_ip ON admin_login_failures (tenant_id, client_ip, ts);
+        CREATE INDEX admin_login_failures_ts ON admin_login_failures (tenant_id, ts);
+        """,
+    )

@@ -3,19 +3,21 @@
 Browsers log in with a form that sets an HttpOnly, SameSite=Strict session cookie (Secure when
 served over https); scripts use ``Authorization: Bearer <admin token>``. Form posts that change
 state carry a CSRF token bound to the session. Without DESKGUARD_ADMIN_TOKEN the dashboard is off
-(404). Pages use no external assets: CSS from this app, charts as inline SVG.
+(404). Wrong tokens (form or bearer) are counted per client IP and overall; past the limits the
+answer is 429 with Retry-After (``login_limit.py``). Pages use no external assets: CSS from this
+app, charts as inline SVG.
 """
 
 from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Flask, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, url_for
 
 from connector import logs, tenants
 from connector.errors import BadRequest, DeskguardError, NotFound, Unauthorized
-from connector.panel import auth, bridges, charts, metrics
-from connector.web import admin_token_matches, get_runtime
+from connector.panel import auth, bridges, charts, login_limit, metrics
+from connector.web import admin_token_matches, error_response, get_runtime
 
 LOG = logs.get("admin")
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates", static_folder="static",
@@ -37,6 +39,24 @@ def _is_api() -> bool:
     return request.path.startswith("/admin/api/")
 
 
+def _client_ip() -> str:
+    return login_limit.client_ip(request, _config().trusted_proxy_hops)
+
+
+def _too_many(lockout: login_limit.Lockout, *, form: bool):
+    """429 with Retry-After: the login page for the form, the JSON error shape for the API."""
+    logs.log(LOG, logging.WARNING, "admin.login_rate_limited", ip=_client_ip(), scope=lockout.scope,
+             retry_after=lockout.retry_after)
+    if form:
+        resp = current_app.make_response((render_template(
+            "admin/login.html", error=lockout.message(), next=request.values.get("next", "")), 429))
+    else:
+        resp = error_response(429, "too_many_attempts", lockout.message(), retry_after=lockout.retry_after)
+        resp = current_app.make_response(resp)
+    resp.headers["Retry-After"] = str(lockout.retry_after)
+    return resp
+
+
 @bp.before_request
 def _authenticate():
     config = _config()
@@ -46,8 +66,14 @@ def _authenticate():
         return None
     token = auth.bearer(request)
     if token is not None:
+        db, ip = get_runtime().db, _client_ip()
+        lockout = login_limit.check(db, config, ip)
+        if lockout is not None:
+            return _too_many(lockout, form=False)
         if not admin_token_matches(config, token):
+            login_limit.record_failure(db, config, ip, via="bearer")
             raise Unauthorized("invalid admin token")
+        login_limit.clear(db, ip)
         g.admin_session = {"admin": True, "csrf": None, "bearer": True}
         return None
     session = auth.read_admin_session(config, request.cookies.get(auth.ADMIN_COOKIE))
@@ -103,14 +129,19 @@ def login():
     error = None
     status = 200
     if request.method == "POST":
+        db, ip = get_runtime().db, _client_ip()
+        lockout = login_limit.check(db, config, ip)
+        if lockout is not None:  # refused before the token is even compared
+            return _too_many(lockout, form=True)
         if admin_token_matches(config, request.form.get("token", "")):
+            login_limit.clear(db, ip)
             resp = redirect(_safe_next(request.form.get("next")))
             secure = request.is_secure or str(config.public_url).startswith("https://")
             resp.set_cookie(auth.ADMIN_COOKIE, auth.make_admin_session(config), httponly=True, secure=secure,
                             samesite="Strict", path="/admin", max_age=int(config.admin_session_hours * 3600))
-            logs.log(LOG, logging.INFO, "admin.login", ip=request.remote_addr)
+            logs.log(LOG, logging.INFO, "admin.login", ip=ip)
             return resp
-        logs.log(LOG, logging.WARNING, "admin.login_failed", ip=request.remote_addr)
+        login_limit.record_failure(db, config, ip, via="form")
         error, status = "That is not the admin token.", 401
     return render_template("admin/login.html", error=error, next=request.values.get("next", "")), status
 
