@@ -4,7 +4,10 @@ Builds a throw-away ledger (``--decisions`` rows over ``--tickets`` tickets, one
 decision, feedback on a tenth), then times ``GET /panel/api/me`` and
 ``GET /panel/api/<tenant>/tickets/<id>`` for random tickets through the WSGI app (no network):
 the Server-Timing figure the app reports for itself, the wall time of the whole WSGI request, and
-the round trip over loopback HTTP (werkzeug's threaded server, one keep-alive client).
+the round trip over loopback HTTP (werkzeug's threaded server, one keep-alive client). It also
+times ``GET /panel/api/<tenant>/permissions`` (the role check approve and the kill switch run)
+against the Zendesk sandbox on loopback: with the role cache warm, and with it off (every check
+one ``users/{id}`` request through zenpy).
 """
 
 from __future__ import annotations
@@ -86,30 +89,45 @@ def bench_panel(decisions: int, tickets: int, n_requests: int, seed: int) -> Non
     from connector.cli import echo_json
     from connector.db import migrate
     from connector.panel.auth import issue_token
+    from connector.panel.identity import RoleCache
+    from connector.panel.panel_web import ROLE_CACHE
     from connector.runtime import Runtime
+    from connector.sandbox.zendesk import start_zendesk_sandbox
     from connector.tenants import ensure_tenant
     from connector.web import create_app
+    from connector.zendesk.service import configure_env_tenant
 
     rng = random.Random(seed)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per request
+    zendesk = start_zendesk_sandbox(rate_limit_per_minute=None, export_rate_limit_per_minute=None)
     with tempfile.TemporaryDirectory() as tmp:
         runtime = Runtime({"db_path": str(Path(tmp) / "bench.db"), "secret_keys": (Fernet.generate_key().decode(),),
-                           "tenant_id": "bench", "log_level": "warning"})
+                           "tenant_id": "bench", "log_level": "warning", "zendesk_url": zendesk.url,
+                           "zendesk_email": zendesk.agent_email, "zendesk_api_token": zendesk.agent_token})
         migrate(runtime.db)
         ensure_tenant(runtime.db, "bench")
+        configure_env_tenant(runtime, "bench")
+        admin = zendesk.state.add_user("Bench Admin", "admin@bench.example", role="admin")
         started = time.perf_counter()
         _seed(runtime.db, "bench", decisions, tickets, rng)
         seeded_s = time.perf_counter() - started
         token = issue_token(runtime.db, "bench")[1]
-        client = create_app(runtime=runtime).test_client()
-        headers = {"Authorization": f"Bearer {token}", "X-Deskguard-Agent-Id": "501",
+        app = create_app(runtime=runtime)
+        cold_app = create_app(runtime=runtime)
+        cold_app.extensions[ROLE_CACHE] = RoleCache(0)  # every check asks Zendesk
+        headers = {"Authorization": f"Bearer {token}", "X-Deskguard-Agent-Id": str(admin["id"]),
                    "X-Deskguard-Agent-Role": "admin"}
         results = {}
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per request
-        server_thread = serve_in_thread(create_app(runtime=runtime))
+        servers = {"warm": serve_in_thread(app), "cold": serve_in_thread(cold_app)}
+        clients = {"warm": app.test_client(), "cold": cold_app.test_client()}
         session = requests.Session()
         try:
-            for name, path_of in (("me", lambda: "/panel/api/me"),
-                                  ("ticket", lambda: f"/panel/api/bench/tickets/{rng.randrange(1, tickets + 1)}")):
+            for name, path_of, which in (
+                    ("me", lambda: "/panel/api/me", "warm"),
+                    ("ticket", lambda: f"/panel/api/bench/tickets/{rng.randrange(1, tickets + 1)}", "warm"),
+                    ("permissions_cached", lambda: "/panel/api/bench/permissions", "warm"),
+                    ("permissions_zendesk_lookup", lambda: "/panel/api/bench/permissions", "cold")):
+                client, server_thread = clients[which], servers[which]
                 for _ in range(20):  # warm-up: connections, templates, caches
                     client.get(path_of(), headers=headers)
                 server, wall, http = [], [], []
@@ -128,7 +146,9 @@ def bench_panel(decisions: int, tickets: int, n_requests: int, seed: int) -> Non
                                  "http_loopback_ms": _percentiles(http)}
         finally:
             session.close()
-            server_thread.stop()
+            for server in servers.values():
+                server.stop()
             runtime.close()
+            zendesk.stop()
     echo_json({"decisions": decisions, "tickets": tickets, "requests": n_requests, "seed_seconds": round(seeded_s, 2),
                "results": results})
