@@ -39,7 +39,11 @@ def create_app(config: Config | Mapping[str, Any] | None = None, *, runtime: Run
 
     @app.errorhandler(DeskguardError)
     def _deskguard_error(exc: DeskguardError):
-        return error_response(exc.http_status, exc.code, exc.message or exc.code)
+        response = error_response(exc.http_status, exc.code, exc.message or exc.code)
+        retry_after = getattr(exc, "retry_after", None)
+        if exc.http_status == 429 and retry_after:
+            response[0].headers["Retry-After"] = str(int(retry_after))
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
@@ -80,6 +84,15 @@ class AdminApiDisabled(DeskguardError):
     code = "admin_api_disabled"
 
 
+class TooManyAttempts(DeskguardError):
+    http_status = 429
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 def admin_token_matches(config, presented: str | None) -> bool:
     """Constant-time check of a presented token against DESKGUARD_ADMIN_TOKEN (unset: never matches)."""
     import hmac
@@ -92,14 +105,21 @@ def admin_token_matches(config, presented: str | None) -> bool:
 
 def require_admin() -> None:
     """``before_request`` guard for the admin API: bearer DESKGUARD_ADMIN_TOKEN, and a known tenant."""
+    from connector.panel import login_limit  # shares the /admin sign-in's failure counter
     from connector.tenants import get_tenant
 
-    config = get_runtime().config
+    runtime = get_runtime()
+    config = runtime.config
     if not config.admin_token:
         raise AdminApiDisabled("the admin API is off: set DESKGUARD_ADMIN_TOKEN")
+    ip = login_limit.client_ip(request, config.trusted_proxy_hops)
+    lockout = login_limit.check(runtime.db, config, ip)
+    if lockout is not None:
+        raise TooManyAttempts(lockout.message(), retry_after=lockout.retry_after)
     header = request.headers.get("Authorization", "")
     presented = header[7:].strip() if header.startswith("Bearer ") else ""
     if not admin_token_matches(config, presented):
+        login_limit.record_failure(runtime.db, config, ip, via="admin_api")
         raise Unauthorized("a valid admin token is required (Authorization: Bearer <DESKGUARD_ADMIN_TOKEN>)")
     tenant = (request.view_args or {}).get("tenant")
     if tenant is not None:

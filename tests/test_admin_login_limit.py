@@ -162,3 +162,14 @@ def test_retry_after_counts_from_the_failure_that_must_expire(runtime):
     assert login_limit.check(db, config, "192.0.2.1", now=1299.0) == login_limit.Lockout("ip", 1)
     assert login_limit.check(db, config, "192.0.2.1", now=1300.0) is None
     assert login_limit.check(db, config, "192.0.2.2", now=1041.0) is None
+
+
+def test_admin_api_bearer_failures_share_the_limit(runtime, client):
+    """The /api/v1 admin API counts wrong bearer tokens against the same limit as the sign-in form."""
+    url = "/api/v1/tenants/acme/kill-switch"
+    limit = runtime.config.admin_login_max_failures
+    for _ in range(limit):
+        assert client.get(url, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    locked = client.get(url, headers={"Authorization": "Bearer test-admin-token"})
+    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) >= 1
+    assert locked.json["error"]["code"] == "too_many_attempts"
