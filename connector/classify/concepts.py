@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-LEXICON_VERSION = 2  # 2: single-word stems looked up per word, multi-word stems by regex
+LEXICON_VERSION = 3  # 3: stems split into words like the features (\w+); multi-word stems as word sequences
 
 CONCEPTS: dict[str, tuple[str, ...]] = {
     "where": ("where is", "where's", "wheres", "where are", "wo ist", "wo bleibt", "wo sind", "ou est", "ou en est",
@@ -150,31 +150,33 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
 }
 
 
-_WORD_STEM = re.compile(r"^[^\W\d_]+(?:'[^\W\d_]+)?$|^\d+$")
+_WORD = re.compile(r"\w+")
 
 
 def _split(concepts: dict[str, tuple[str, ...]]):
     """Single-word stems go to a dictionary looked up per word (and cached with the word's other
-    features); the few multi-word stems ("money back", "wo bleibt") to one regular expression."""
+    features); stems of several words ("money back", "wo bleibt", "where's") to a table of word
+    sequences keyed by their first word."""
     prefix: dict[str, str] = {}  # stem → concept; matches words that start with it
     exact: dict[str, str] = {}  # stem → concept; a trailing space in the table means "whole word only"
-    multi: dict[str, str] = {}
+    multi: dict[str, dict[tuple[str, ...], tuple[bool, str]]] = {}
     for name, stems in concepts.items():
         for raw in stems:
-            stem = raw.strip()
-            if not _WORD_STEM.match(stem):
-                multi.setdefault(stem, name)
-            elif raw.endswith(" "):
-                exact.setdefault(stem, name)
-            else:
-                prefix.setdefault(stem, name)
-    alternatives = sorted(multi, key=len, reverse=True)  # longest first: "free shipping" before "free"
-    pattern = re.compile(r"(?<![\w'])(?:" + "|".join(re.escape(a) for a in alternatives) + ")")
-    first_words = frozenset(re.split(r"[^\w']+", a)[0] for a in alternatives)
-    return prefix, exact, pattern, multi, first_words
+            words = tuple(_WORD.findall(raw))
+            if len(words) == 1 and words[0] == raw.strip():
+                (exact if raw.endswith(" ") else prefix).setdefault(words[0], name)
+            elif words:
+                # The last word may run on ("non ricevut" → "non ricevuto") unless the stem ends
+                # with a space or the word is too short to be a stem ("where's" → "where", "s").
+                runs_on = not raw.endswith(" ") and len(words[-1]) >= 4
+                multi.setdefault(words[0], {}).setdefault(words, (runs_on, name))
+    sequences = {first: sorted(((w, *v) for w, v in seqs.items()), key=lambda s: len(s[0]), reverse=True)
+                 for first, seqs in multi.items()}  # longest first: "free shipping" before "free"
+    return prefix, exact, sequences
 
 
-_PREFIX, _EXACT, _MULTI_PATTERN, _MULTI, MULTI_FIRST_WORDS = _split(CONCEPTS)
+_PREFIX, _EXACT, _SEQUENCES = _split(CONCEPTS)
+MULTI_FIRST_WORDS = frozenset(_SEQUENCES)
 _LENGTHS = sorted({len(stem) for stem in _PREFIX}, reverse=True)
 
 
@@ -191,14 +193,34 @@ def concept_of_word(word: str) -> str | None:
     return None
 
 
-def multi_word_concepts(normalized_text: str) -> list[str]:
-    """Concepts of the multi-word stems in lower-cased, accent-stripped text."""
-    return [_MULTI[m.group(0)] for m in _MULTI_PATTERN.finditer(normalized_text)]
+def multi_word_concepts(words: list[str], starts=None) -> list[str]:
+    """Concepts of the multi-word stems in a sequence of normalised words (left to right, longest
+    stem first, no overlaps). ``starts``: the positions of words in MULTI_FIRST_WORDS, when the
+    caller knows them (others are ignored)."""
+    found: list[str] = []
+    n = len(words)
+    at = 0
+    if starts is None:
+        starts = [i for i, word in enumerate(words) if word in _SEQUENCES]
+    for i in starts:
+        if i < at or not 0 <= i < n:
+            continue
+        for seq, runs_on, concept in _SEQUENCES[words[i]]:
+            k = len(seq)
+            if i + k > n:
+                continue
+            last = words[i + k - 1]
+            if (last.startswith(seq[-1]) if runs_on else last == seq[-1]) and \
+                    all(words[i + j] == seq[j] for j in range(1, k - 1)):
+                found.append(concept)
+                at = i + k
+                break
+    return found
 
 
 def concepts_in(normalized_text: str) -> list[str]:
     """Every concept in lower-cased, accent-stripped text: per word, then the multi-word ones."""
     from connector.classify.features import tokens
 
-    found = [c for c in map(concept_of_word, tokens(normalized_text)) if c]
-    return found + multi_word_concepts(normalized_text)
+    words = tokens(normalized_text)
+    return [c for c in map(concept_of_word, words) if c] + multi_word_concepts(words)

@@ -26,8 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from connector.classify.features import PLACEHOLDERS, FeatureConfig, Featurizer, word_hash
+from connector.classify.concepts import MULTI_FIRST_WORDS
+from connector.classify.features import PLACEHOLDERS, FeatureConfig, Featurizer, Parsed, word_hash
 from connector.classify.signals import FUNCTION_WORDS, read_signals
+from connector.classify.text import split_email
 from connector.domain import CATEGORIES, Reading, TicketText
 from connector.errors import ConfigError
 
@@ -74,6 +76,65 @@ def calibration_features(probs: np.ndarray, known_ratio: float, known_words: int
                     dtype=np.float64)
 
 
+class _WordTable:
+    """Per model: each distinct word's contribution to the logits (its unigram, character n-grams
+    and concept features times the weights), its share of the normaliser, its hash, and whether
+    it counts for familiarity and reasons — computed once, then a reading only adds up rows.
+    Rows are only ever appended (under a lock), so readers never see a row change."""
+
+    LIMIT = 200_000
+
+    def __init__(self, model: LocalClassifier) -> None:
+        self.model = model
+        self.rows: dict[str, int] = {}
+        self.words: list[str] = []
+        n_classes = len(model.categories)
+        self.contrib = np.zeros((1024, n_classes), np.float32)
+        self.sq = np.zeros(1024, np.float64)
+        self.hashes = np.zeros(1024, np.uint64)
+        self.real = np.zeros(1024, bool)  # counts for familiarity (≥ 2 letters, not a number or placeholder)
+        self.known = np.zeros(1024, bool)
+        self.explains = np.zeros(1024, bool)  # may be named in a reading's reasons
+        self.multi = np.zeros(1024, bool)  # may start a multi-word concept
+        self.lock = threading.Lock()
+
+    def indices(self, words: list[str]) -> np.ndarray:
+        get = self.rows.get
+        idx = [get(w, -1) for w in words]
+        if -1 in idx:
+            with self.lock:
+                idx = [self.rows.get(w, -1) if i < 0 else i for w, i in zip(words, idx, strict=True)]
+                for k, i in enumerate(idx):
+                    if i < 0:
+                        idx[k] = self._add(words[k])
+        return np.array(idx, np.intp)
+
+    def _add(self, word: str) -> int:
+        row = self.rows.get(word)
+        if row is not None:
+            return row
+        row = len(self.words)
+        if row == len(self.sq):
+            grow = 2 * row
+            self.contrib = np.concatenate([self.contrib, np.zeros_like(self.contrib)])[:grow]
+            self.sq, self.hashes = np.resize(self.sq, grow), np.resize(self.hashes, grow)
+            self.real, self.known = np.resize(self.real, grow), np.resize(self.known, grow)
+            self.explains, self.multi = np.resize(self.explains, grow), np.resize(self.multi, grow)
+        model = self.model
+        wf = model.featurizer.word_features(word)
+        self.contrib[row] = wf.values @ model.weights[wf.ids]
+        self.sq[row] = wf.sq
+        self.hashes[row] = wf.hash
+        real = len(word) >= 2 and not word.isdigit() and word not in PLACEHOLDERS
+        self.real[row] = real
+        self.known[row] = real and wf.hash in model.known_words
+        self.explains[row] = len(word) >= 3 and word not in PLACEHOLDERS and word not in FUNCTION_WORDS
+        self.multi[row] = word in MULTI_FIRST_WORDS
+        self.words.append(word)
+        self.rows[word] = row  # last: a reader that finds the row finds it filled in
+        return row
+
+
 class LocalClassifier:
     """Reads tickets with a model directory (model.json + weights.npz). Thread-safe."""
 
@@ -99,6 +160,7 @@ class LocalClassifier:
             raise ConfigError(f"model at {path}: weights shape {self.weights.shape} does not match model.json")
         self.known_words = frozenset(int(h) for h in known_words)
         self._known_cache: dict[str, bool] = {}
+        self._table = _WordTable(self)
         self.temperature = float(meta.get("temperature", 1.0))
         self.calibrator = np.asarray(meta.get("calibrator", [0.0, 1.0, 0.0, 0.0, 0.0]), dtype=np.float64)
         self.novelty = Novelty(**meta.get("novelty", {}))
@@ -161,8 +223,27 @@ class LocalClassifier:
 
     # --- reading -----------------------------------------------------------------------
     def logits(self, subject: str, body: str) -> tuple[np.ndarray, list[str]]:
-        ids, values, words = self.featurizer.transform(subject, body)
-        return values @ self.weights[ids] + self.bias, words
+        """Raw category scores of a ticket, and its words (subject first)."""
+        logits, words, *_ = self._read(subject, split_email(body)[0])
+        return logits, words
+
+    def _read(self, subject: str, latest: str) -> tuple[np.ndarray, list[str], np.ndarray, _WordTable, Parsed]:
+        """(logits, words, their word-table rows, the table, the parsed text): the same numbers as ``featurizer.transform`` times the
+        weights, added up from cached per-word rows instead of building the vector."""
+        table = self._table
+        if len(table.words) >= _WordTable.LIMIT:
+            table = self._table = _WordTable(self)
+        parsed = self.featurizer.parse(subject, latest)
+        subject_words, body_words = parsed.subject_words, parsed.body_words
+        words = subject_words + body_words
+        if not words:
+            return self.bias.astype(np.float64), words, np.zeros(0, np.intp), table, parsed
+        idx = table.indices(words)
+        joint_ids, joint_values = self.featurizer.joint_features(subject_words, body_words, table.hashes[idx],
+                                                                 np.flatnonzero(table.multi[idx]))
+        scores = table.contrib[idx].sum(axis=0, dtype=np.float64) + joint_values @ self.weights[joint_ids]
+        norm = math.sqrt(float(table.sq[idx].sum()) + float(np.dot(joint_values, joint_values)))
+        return scores / norm + self.bias, words, idx, table, parsed
 
     def familiarity(self, words: list[str]) -> tuple[float, int]:
         """(share of known words, number of known words) over real words of ≥ 2 letters."""
@@ -181,11 +262,16 @@ class LocalClassifier:
         return known / len(real), known
 
     def score(self, subject: str, body: str) -> Scored:
-        logits, words = self.logits(subject, body)
+        return self._score(subject, split_email(body)[0])[0]
+
+    def _score(self, subject: str, latest: str) -> tuple[Scored, tuple[np.ndarray, _WordTable], Parsed]:
+        logits, words, idx, table, parsed = self._read(subject, latest)
         z = logits / self.temperature
         z = np.exp(z - z.max())
         probs = z / z.sum()
-        known_ratio, known_words = self.familiarity(words)
+        real = int(table.real[idx].sum()) if len(idx) else 0
+        known_words = int(table.known[idx].sum()) if real else 0
+        known_ratio = known_words / real if real else 0.0
         feats = calibration_features(probs, known_ratio, known_words)
         confidence = 1.0 / (1.0 + math.exp(-float(feats @ self.calibrator)))
         nov = self.novelty
@@ -198,14 +284,16 @@ class LocalClassifier:
             confidence = min(float(probs[self._other]), nov.abstain_confidence)
         return Scored(probs=probs, category=self.categories[top], confidence=float(confidence),
                       known_ratio=known_ratio, known_words=known_words, abstained=abstained,
-                      calibration_features=feats, tokens=words)
+                      calibration_features=feats, tokens=words), (idx, table), parsed
 
     def classify(self, text: TicketText) -> Reading:
         started = time.perf_counter()
-        scored = self.score(text.subject, text.body)
+        parts = split_email(text.body)
+        scored, rows, parsed = self._score(text.subject, parts[0])
         order = np.argsort(-scored.probs)[:3]
         alternatives = tuple((self.categories[i], round(float(scored.probs[i]), 4)) for i in order)
-        signals = read_signals(text.subject, text.body, category=scored.category)
+        signals = read_signals(text.subject, text.body, category=scored.category, parts=parts,
+                               plain=parsed.plain, words=parsed.raw_words)
         return Reading(
             category=scored.category,
             confidence=round(scored.confidence, 4),
@@ -215,23 +303,25 @@ class LocalClassifier:
             urgency=signals.urgency,
             language=signals.language,
             entities=signals.entities,
-            reasons=self._reasons(scored),
+            reasons=self._reasons(scored, *rows),
             risk_flags=signals.risk_flags,
             engine="local",
             model=self.model_id,
             latency_ms=round((time.perf_counter() - started) * 1000, 3),
         )
 
-    def _reasons(self, scored: Scored) -> tuple[str, ...]:
+    def _reasons(self, scored: Scored, idx: np.ndarray, table: _WordTable) -> tuple[str, ...]:
         reasons = []
         if scored.abstained:
             reasons.append(f"unfamiliar text: {scored.known_ratio:.0%} of its words were seen in training")
         else:
-            column = self.weights[:, self.categories.index(scored.category)]
-            words = [w for w in scored.tokens if w not in FUNCTION_WORDS]
-            top = [w for w, v in self.featurizer.word_contributions(words, column)[:3] if v > 0]
-            if top:
-                reasons.append("key words: " + ", ".join(top))
+            rows = np.unique(idx[table.explains[idx]]) if len(idx) else idx
+            if len(rows):
+                push = table.contrib[rows, self.categories.index(scored.category)]
+                best = np.argsort(-push, kind="stable")[:3]
+                top = [table.words[rows[i]] for i in best if push[i] > 0]
+                if top:
+                    reasons.append("key words: " + ", ".join(top))
             if scored.known_ratio < self.novelty.full_above:
                 reasons.append(f"confidence capped: only {scored.known_ratio:.0%} of the words are familiar")
         return tuple(reasons)

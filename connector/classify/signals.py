@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import filterfalse
 
 from connector.classify.text import split_email, strip_accents
 from connector.domain import Entities
@@ -58,7 +59,6 @@ _AMOUNT = re.compile(
 
 _HAS_DIGIT = re.compile(r"\d")
 _DIGIT_RUN = re.compile(r"\d+")
-_NINE_DIGITS = re.compile(r"\d{9}")
 # Where a match of each pattern can begin (lower-case literals; see _scan). Keep these in step
 # with the patterns above: tests compare _scan with a plain finditer on hundreds of tickets.
 _ORDER_LEADS = ("order", "ordin", "bestel", "commande", "cde", "pedido", "compra", "purchase", "invoice",
@@ -71,11 +71,12 @@ _AMOUNT_HINTS = (*_AMOUNT_LEADS, "dollar", "pound", "buck", "franc", "kron", "zl
 
 
 def _scan(pattern: re.Pattern[str], text: str, lowered: str | None, leads: tuple[str, ...], *,
-          digit_runs: bool = False) -> list[re.Match[str]]:
+          digit_runs: bool | list[int] = False) -> list[re.Match[str]]:
     """Exactly ``list(pattern.finditer(text))``, but trying a match only where one of the
     pattern's leading literals occurs (``leads``, found in ``lowered``, the lower-cased text) or,
-    with ``digit_runs``, where a run of digits starts. A long alternation tried at every position
-    of a long email is the slow part of these expressions; ``str.find`` is not."""
+    with ``digit_runs`` (True, or the runs' starts), where a run of digits starts. A long
+    alternation tried at every position of a long email is the slow part of these expressions;
+    ``str.find`` is not."""
     if lowered is None:  # lower() changed the length (rare scripts): positions would not line up
         return list(pattern.finditer(text))
     starts: set[int] = set()
@@ -84,8 +85,10 @@ def _scan(pattern: re.Pattern[str], text: str, lowered: str | None, leads: tuple
         while i != -1:
             starts.add(i)
             i = lowered.find(lead, i + 1)
-    if digit_runs:
+    if digit_runs is True:
         starts.update(m.start() for m in _DIGIT_RUN.finditer(text))
+    elif digit_runs:
+        starts.update(digit_runs)
     found: list[re.Match[str]] = []
     end = 0
     for i in sorted(starts):
@@ -110,8 +113,9 @@ def _order_label(raw: str) -> str:
     return f"#{value}" if value.isdigit() else value.upper()
 
 
-def extract_entities(text: str) -> Entities:
-    """Order numbers, emails, tracking numbers and amounts, in order of appearance, no repeats."""
+def extract_entities(text: str, *, tracking_possible: bool | None = None) -> Entities:
+    """Order numbers, emails, tracking numbers and amounts, in order of appearance, no repeats.
+    ``tracking_possible=False``: the caller knows no word has a carrier format's start."""
     emails = _dedupe(m.group(0).lower() for m in _EMAIL.finditer(text)) if "@" in text else ()
     scrubbed = _URL.sub(" ", _EMAIL.sub(" ", text)) if emails or "http" in text or "www." in text else text
     if not _HAS_DIGIT.search(scrubbed):  # every other entity contains a digit
@@ -122,7 +126,10 @@ def extract_entities(text: str) -> Entities:
 
     tracking = []
     # Every carrier format has nine digits in a row, or starts with 1Z or 3S.
-    if lowered is None or "1z" in lowered or "3S" in scrubbed or _NINE_DIGITS.search(scrubbed):
+    if tracking_possible is None:
+        tracking_possible = lowered is None or "1z" in lowered or "3S" in scrubbed or \
+            any(len(run) >= 9 for run in _DIGIT_RUN.findall(scrubbed))
+    if tracking_possible:
         tracking = [(m.start(), m.group(0).upper()) for m in _TRACKING.finditer(scrubbed)]
     for m in _scan(_TRACKING_AFTER_WORD, scrubbed, lowered, _TRACKING_LEADS):
         candidate = m.group(1).upper()
@@ -297,9 +304,11 @@ class _Lexicon:
 
     _LIMIT = 100_000
 
-    def __init__(self, lists: dict[str, _WordList]) -> None:
+    def __init__(self, lists: dict[str, _WordList], marks: dict[str, re.Pattern[str]]) -> None:
         self.lists = lists
         self.bit = {name: 1 << (2 * i) for i, name in enumerate(lists)}
+        # Marks: one more bit each, for words in which a pattern is found ("could be a tracking number").
+        self.marks = {name: (1 << (2 * len(lists) + i), pattern) for i, (name, pattern) in enumerate(marks.items())}
         self.cache: dict[str, int] = {}
 
     def bits(self, word: str) -> int:
@@ -311,6 +320,9 @@ class _Lexicon:
                     bits |= 1 << (2 * i)
                 if wl.gate is not None and wl.gate.match(word):
                     bits |= 2 << (2 * i)
+            for bit, pattern in self.marks.values():
+                if pattern.search(word):
+                    bits |= bit
             if len(self.cache) >= self._LIMIT:
                 self.cache.clear()
             self.cache[word] = bits
@@ -405,9 +417,9 @@ class _Plain:
 _WORDS = re.compile(r"\w+")
 
 
-def _prepare(text: str, plain: str | None = None) -> _Plain:
+def _prepare(text: str, plain: str | None = None, words: list[str] | None = None) -> _Plain:
     plain = _plain(text) if plain is None else plain
-    counts = Counter(_WORDS.findall(plain))
+    counts = Counter(_WORDS.findall(plain) if words is None else words)
     cache, bits_of = _LISTS.cache, _LISTS.bits
     hits = {}
     union = 0
@@ -512,6 +524,11 @@ _STOPWORDS: dict[str, frozenset[str]] = {
     "da": _wordset("og at det som en et jeg ikke har min mit mine i vi kan med for pa til af "
                    "hej tak bestilling ordre pakke hvornar hvor er"),
 }
+_STOP_LANGS: dict[str, tuple[str, ...]] = {}
+for _lang, _stops in _STOPWORDS.items():
+    for _stop in _stops:
+        _STOP_LANGS[_stop] = (*_STOP_LANGS.get(_stop, ()), _lang)
+_ALL_STOPWORDS = frozenset(_STOP_LANGS)
 # Scripts that name their language well enough when no stop word matched (checked in this order).
 _SCRIPTS = (
     ("ja", re.compile(r"[\u3040-\u30ff]")),  # kana
@@ -537,7 +554,7 @@ def detect_language(text: str, default: str = "en", *, plain: str | _Plain | Non
                 return lang
     counts = _prepared(text, plain).counts
     letters: Counter[str] | dict[str, int] = counts
-    others = [word for word in counts if not word.isalpha()]
+    others = list(filterfalse(str.isalpha, counts))
     if others:  # "abc123", "x_y": count their runs of letters, as _WORD reads them
         letters = dict(counts)
         for word in others:
@@ -546,11 +563,16 @@ def detect_language(text: str, default: str = "en", *, plain: str | _Plain | Non
                 letters[part] = letters.get(part, 0) + n
     if not letters:
         return default
-    scores = {lang: sum(letters[w] for w in stops.intersection(letters)) for lang, stops in _STOPWORDS.items()}
+    scores = dict.fromkeys(_STOPWORDS, 0)
+    for word in _ALL_STOPWORDS.intersection(letters):
+        n = letters[word]
+        for lang in _STOP_LANGS[word]:
+            scores[lang] += n
     lowered = text.lower()
-    scores["de"] += 2 * lowered.count("ß") + lowered.count("ü") + lowered.count("ö")
-    scores["es"] += 2 * (lowered.count("ñ") + lowered.count("¿") + lowered.count("¡"))
-    scores["fr"] += lowered.count("ç") + lowered.count("ê") + lowered.count("à ")
+    if not text.isascii():  # the letters below are not ASCII
+        scores["de"] += 2 * lowered.count("ß") + lowered.count("ü") + lowered.count("ö")
+        scores["es"] += 2 * (lowered.count("ñ") + lowered.count("¿") + lowered.count("¡"))
+        scores["fr"] += lowered.count("ç") + lowered.count("ê") + lowered.count("à ")
     scores["nl"] += lowered.count("ij")
     best = max(scores, key=lambda lang: (scores[lang], lang == default))
     return best if scores[best] >= 1 else default
@@ -593,6 +615,10 @@ _LISTS = _Lexicon({
     **{flag: _WordList(r"\b(?:" + "|".join(terms) + ")") for flag, terms in _RISK_TERMS.items()},
     "negative": _WordList(_NEGATIVE_WORDS), "positive": _WordList(_POSITIVE_WORDS),
     "urgent": _WordList(_URGENT_SOURCE),
+}, {
+    # Every carrier format has nine digits in a row or starts with 1Z or 3S (lower-case here), so
+    # a text none of whose words has that holds no tracking number in _TRACKING's formats.
+    "tracking": re.compile(r"\d{9}|^1z|3s"),
 })
 
 
@@ -663,17 +689,19 @@ class Signals:
     risk_flags: tuple[str, ...] = field(default_factory=tuple)
 
 
-def read_signals(subject: str, body: str, *, category: str | None = None,
-                 parts: tuple[str, str] | None = None) -> Signals:
+def read_signals(subject: str, body: str, *, category: str | None = None, parts: tuple[str, str] | None = None,
+                 plain: str | None = None, words: list[str] | None = None) -> Signals:
     """All non-ML signals of a ticket's latest message (quoted thread and signature removed).
-    ``parts``: ``text.split_email(body)`` when the caller already has it."""
+    A caller that already has them may pass ``parts`` (``text.split_email(body)``), ``plain``
+    (subject + newline + latest message, lower-case, accents stripped) and ``words`` (its
+    ``\\w+`` tokens)."""
     latest, quoted = parts if parts is not None else split_email(body)
     subject = (subject or "").strip()
     text = f"{subject}\n{latest}" if subject else latest  # text.message_text, without splitting again
-    plain = _prepare(text)
+    plain = _prepare(text, plain, words)
     flags = risk_flags(text, plain=plain)
     label, score = sentiment(text, plain=plain, flags=flags)
-    entities = extract_entities(text)
+    entities = extract_entities(text, tracking_possible=bool(plain.union & _LISTS.marks["tracking"][0]))
     if quoted:  # order and tracking numbers quoted from earlier in the thread still help look-ups
         entities = _merge(entities, extract_entities(quoted))
     return Signals(
