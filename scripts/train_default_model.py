@@ -1,7 +1,8 @@
 """Build the default local model shipped in connector/classify/model/ (reproducible: fixed seed).
 
-Reads the shared datasets (Bitext, Banking77; not part of the repo) from --shared, and the team's
-hand-written tickets from connector/classify/trainingdata/. Writes model.json + weights.npz.
+Reads the shared datasets (Bitext, Banking77; not part of the repo) from --shared, the team's
+hand-written tickets from connector/classify/trainingdata/ and the hand-written calibration (dev)
+tickets from connector/classify/devdata/ (never trained on). Writes model.json + weights.npz.
 
     .venv/bin/python scripts/train_default_model.py --shared ../shared/datasets
 
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     model, report = build_default(args.shared, args.output, recipe, hand=hand, log=lambda m: print(m, flush=True))
     print(json.dumps({"model": model.model_id, "output": args.output, "seconds": round(time.perf_counter() - started, 1),
-                      "out_of_fold": report["out_of_fold"]}, indent=2))
+                      "out_of_fold": report["out_of_fold"], "dev_set": report["dev_set"]}, indent=2))
     return 0
 
 

@@ -153,12 +153,16 @@ def train_cmd(input_paths: tuple[str, ...], output_dir: str, base_dir: str | Non
 @click.option("--seconds", type=float, default=5.0, show_default=True, help="How long to run the warm loop.")
 @click.option("--loads", type=click.IntRange(1), default=5, show_default=True, help="Model loads to time.")
 @click.option("--join", "join", type=click.IntRange(1), default=1, show_default=True,
-              help="Glue N consecutive tickets into one body, to time longer emails.")
-def bench_local(input_path: str, model_dir: str | None, seconds: float, loads: int, join: int) -> None:
+              help="Glue N consecutive tickets into one body, to time longer emails (a thread: the first "
+                   "ticket's signature or quote header cuts the rest off the latest message).")
+@click.option("--chars", "chars", type=click.IntRange(0), default=0,
+              help="Lengthen each ticket's latest message to about N characters with the latest messages of "
+                   "the next tickets in its language (one long new message, all of it read: the slow case).")
+def bench_local(input_path: str, model_dir: str | None, seconds: float, loads: int, join: int, chars: int) -> None:
     """Local model speed on one core: model load time, then full readings (category, signals,
     reasons) per second — the first pass with cold caches, then a warm loop — and latency.
 
-    Example: deskguard bench local --seconds 10
+    Example: deskguard bench local --seconds 10 --chars 650
     """
     from connector.classify.local import LocalClassifier, default_model_dir
 
@@ -169,8 +173,11 @@ def bench_local(input_path: str, model_dir: str | None, seconds: float, loads: i
         model = LocalClassifier.from_dir(path)  # not the shared cache: a real load from disk every time
         load_times.append(time.perf_counter() - started)
     tickets = _read(input_path, require_label=False)
-    texts = [TicketText(group[0].subject, "\n\n".join(ex.body for ex in group), group[0].id)
-             for group in (tickets[i: i + join] for i in range(0, len(tickets), join))]
+    if chars:
+        texts = _lengthened(tickets, chars)
+    else:
+        texts = [TicketText(group[0].subject, "\n\n".join(ex.body for ex in group), group[0].id)
+                 for group in (tickets[i: i + join] for i in range(0, len(tickets), join))]
     if not texts:
         raise click.ClickException(f"no tickets in {input_path}")
     started = time.perf_counter()
@@ -199,6 +206,29 @@ def bench_local(input_path: str, model_dir: str | None, seconds: float, loads: i
                        "p99": round(1000 * latencies[int(len(latencies) * 0.99)], 3)},
         "readings": len(latencies) + len(texts),
     })
+
+
+def _lengthened(tickets, chars: int) -> list[TicketText]:
+    """Each ticket with its latest message grown to about ``chars`` characters (subject included)
+    by the latest messages of the following tickets in the same language, then its quoted thread."""
+    from connector.classify.signals import detect_language
+    from connector.classify.text import split_email
+
+    parts = [split_email(ex.body) for ex in tickets]
+    langs = [ex.lang or detect_language(f"{ex.subject} {latest}") for ex, (latest, _) in zip(tickets, parts, strict=True)]
+    texts = []
+    for i, ex in enumerate(tickets):
+        latest, quoted = parts[i]
+        paragraphs, size, j = [latest], len(ex.subject) + len(latest), i
+        while size < chars and j < i + len(tickets):
+            j += 1
+            k = j % len(tickets)
+            if langs[k] == langs[i] and parts[k][0]:
+                paragraphs.append(parts[k][0])
+                size += len(parts[k][0]) + 2
+        body = "\n\n".join(paragraphs) + (f"\n\n{quoted}" if quoted else "")
+        texts.append(TicketText(ex.subject, body, ex.id))
+    return texts
 
 
 def register_cli(cli: click.Group) -> None:

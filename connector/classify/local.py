@@ -67,6 +67,10 @@ class Scored:
     tokens: list[str]
 
 
+CALIBRATION_INPUTS = ("bias", "logit of the top score", "log ratio of the top two scores", "share of known words",
+                      "log(1 + known words)")
+
+
 def calibration_features(probs: np.ndarray, known_ratio: float, known_words: int) -> np.ndarray:
     """Inputs of the confidence calibrator (order matters: it is stored as coefficients)."""
     top2 = np.sort(probs)[-2:]
@@ -162,7 +166,10 @@ class LocalClassifier:
         self._known_cache: dict[str, bool] = {}
         self._table = _WordTable(self)
         self.temperature = float(meta.get("temperature", 1.0))
-        self.calibrator = np.asarray(meta.get("calibrator", [0.0, 1.0, 0.0, 0.0, 0.0]), dtype=np.float64)
+        calibrator = np.zeros(len(CALIBRATION_INPUTS))
+        given = np.asarray(meta.get("calibrator", [0.0, 1.0]), dtype=np.float64)[: len(calibrator)]
+        calibrator[: len(given)] = given  # inputs a calibrator does not mention get no weight
+        self.calibrator = calibrator
         self.novelty = Novelty(**meta.get("novelty", {}))
         self.model_id = str(meta.get("model_id", "local"))
         self._other = self.categories.index("other")
@@ -228,8 +235,9 @@ class LocalClassifier:
         return logits, words
 
     def _read(self, subject: str, latest: str) -> tuple[np.ndarray, list[str], np.ndarray, _WordTable, Parsed]:
-        """(logits, words, their word-table rows, the table, the parsed text): the same numbers as ``featurizer.transform`` times the
-        weights, added up from cached per-word rows instead of building the vector."""
+        """(logits, words, their word-table rows, the table, the parsed text): the same numbers as
+        ``featurizer.transform`` times the weights, added up from cached per-word rows instead of
+        building the vector."""
         table = self._table
         if len(table.words) >= _WordTable.LIMIT:
             table = self._table = _WordTable(self)
@@ -241,9 +249,22 @@ class LocalClassifier:
         idx = table.indices(words)
         joint_ids, joint_values = self.featurizer.joint_features(subject_words, body_words, table.hashes[idx],
                                                                  np.flatnonzero(table.multi[idx]))
-        scores = table.contrib[idx].sum(axis=0, dtype=np.float64) + joint_values @ self.weights[joint_ids]
+        raw = table.contrib[idx].sum(axis=0, dtype=np.float64) + joint_values @ self.weights[joint_ids]
         norm = math.sqrt(float(table.sq[idx].sum()) + float(np.dot(joint_values, joint_values)))
-        return scores / norm + self.bias, words, idx, table, parsed
+        return raw / norm + self.bias, words, idx, table, parsed
+
+    def calibration_inputs(self, subject: str, body: str) -> tuple[np.ndarray, float, int]:
+        """(logits, share of known words, known words) of a ticket, read exactly as ``classify``
+        reads it: what confidence is calibrated on (``connector.classify.train``)."""
+        logits, _, idx, table, _ = self._read(subject, split_email(body)[0])
+        ratio, known = self._familiar(idx, table)
+        return logits, ratio, known
+
+    @staticmethod
+    def _familiar(idx: np.ndarray, table: _WordTable) -> tuple[float, int]:
+        real = int(table.real[idx].sum()) if len(idx) else 0
+        known_words = int(table.known[idx].sum()) if real else 0
+        return (known_words / real if real else 0.0), known_words
 
     def familiarity(self, words: list[str]) -> tuple[float, int]:
         """(share of known words, number of known words) over real words of ≥ 2 letters."""
@@ -269,9 +290,7 @@ class LocalClassifier:
         z = logits / self.temperature
         z = np.exp(z - z.max())
         probs = z / z.sum()
-        real = int(table.real[idx].sum()) if len(idx) else 0
-        known_words = int(table.known[idx].sum()) if real else 0
-        known_ratio = known_words / real if real else 0.0
+        known_ratio, known_words = self._familiar(idx, table)
         feats = calibration_features(probs, known_ratio, known_words)
         confidence = 1.0 / (1.0 + math.exp(-float(feats @ self.calibrator)))
         nov = self.novelty

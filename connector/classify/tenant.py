@@ -21,20 +21,21 @@ import numpy as np
 
 from connector.classify.local import LocalClassifier
 from connector.classify.train import (
+    CalibrationRows,
     Example,
     FitParams,
     Progress,
     assign_folds,
     balance,
     calibrate_from_rows,
-    calibration_arrays,
+    dev_examples,
     dress,
     featurize,
     fit_linear,
+    held_out_report,
     known_word_hashes,
-    load_calibration_arrays,
     packaged_examples,
-    predict_logits,
+    score_rows,
 )
 from connector.domain import CATEGORIES
 from connector.errors import BadRequest
@@ -47,6 +48,11 @@ class TenantRecipe:
     rehearsal_weight: float = 0.5  # total weight of the packaged hand-written tickets vs. the store's
     folds: int = 3  # out-of-fold store predictions re-fit the calibration (when there are enough)
     min_for_calibration: int = 60
+    # Calibration weight of the store's own held-out tickets (they are what the model will read);
+    # the rest is the packaged dev set read by the tenant model, and the fit is pulled toward the
+    # base model's calibrator (calibration_l2) so ~100 store tickets cannot swing it wildly.
+    store_calibration_share: float = 0.7
+    calibration_l2: float = 0.02
     # The class biases stay the base model's: a store's label mix says little about its next ticket,
     # and moving them shifts every category the store never labelled.
     fit: FitParams = field(default_factory=lambda: FitParams(epochs=6, learning_rate=0.3, l2=1e-3, fit_bias=False))
@@ -96,10 +102,9 @@ def train_on_top(base: LocalClassifier, store: Sequence[Example], out_dir: str |
         known = np.union1d(base_known, known_word_hashes([design], min_count=1)).astype(np.uint32)
         return weights, bias, known
 
-    calibration = load_calibration_arrays(base_dir) if base_dir else None
-    rows_logits, rows_labels, rows_fam = ([calibration[0]], [calibration[1]], [calibration[2]]) if calibration \
-        else ([], [], [])
+    store_rows: CalibrationRows | None = None
     oof_accuracy = None
+    held_parts = []
     if len(store) >= recipe.min_for_calibration:
         fold_of = assign_folds((ex.group or ex.id for ex in store), recipe.folds, recipe.seed)
         hits = []
@@ -108,21 +113,29 @@ def train_on_top(base: LocalClassifier, store: Sequence[Example], out_dir: str |
             held_part = [ex for ex in store if fold_of[ex.group or ex.id] == k]
             weights, bias, known = fit(_tenant_examples(train_part, recipe, recipe.seed + k))
             fold_model = LocalClassifier({**base.meta, "name": "fold"}, weights, bias, known)
-            held = featurize(held_part, featurizer, CATEGORIES)
-            logits = predict_logits(held, weights, bias)
-            rows_logits.append(logits)
-            rows_labels.append(held.labels)
-            rows_fam.append(np.array([fold_model.familiarity(w) for w in held.tokens], np.float64))
-            hits.extend(logits.argmax(1) == held.labels)
-            log(f"fold {k + 1}/{recipe.folds}: held-out store accuracy {np.mean(logits.argmax(1) == held.labels):.3f}")
+            held = score_rows(fold_model, held_part)
+            held_parts.append(held)
+            right = held.logits.argmax(1) == held.labels
+            hits.extend(right)
+            log(f"fold {k + 1}/{recipe.folds}: held-out store accuracy {np.mean(right):.3f}")
         oof_accuracy = round(float(np.mean(hits)), 4)
+        store_rows = CalibrationRows.concat(held_parts)
 
     weights, bias, known = fit(_tenant_examples(store, recipe, recipe.seed))
-    if rows_logits:
-        temperature, calibrator, dev = calibrate_from_rows(np.concatenate(rows_logits),
-                                                            np.concatenate(rows_labels), np.concatenate(rows_fam))
+    model = LocalClassifier({**base.meta, "name": name}, weights, bias, known)
+    dev_rows = score_rows(model, dev_examples())  # the tenant model never trained on these either
+    if store_rows is not None and len(dev_rows):
+        total = len(store_rows) + len(dev_rows)
+        rows = CalibrationRows.concat([store_rows.with_total_weight(recipe.store_calibration_share * total),
+                                       dev_rows.with_total_weight((1 - recipe.store_calibration_share) * total)])
+    else:
+        rows = store_rows if store_rows is not None else dev_rows
+    if len(rows):
+        temperature, calibrator = calibrate_from_rows(rows, prior=base.calibrator, l2=recipe.calibration_l2)
     else:  # nothing held out to calibrate on: keep the base model's calibration
-        temperature, calibrator, dev = base.temperature, base.calibrator, {}
+        temperature, calibrator = base.temperature, base.calibrator
+    dev = {"store_out_of_fold": held_out_report(store_rows, temperature, calibrator) if store_rows else None,
+           "dev_set": held_out_report(dev_rows, temperature, calibrator)}
     counts = Counter(ex.label for ex in store)
     training = {"base_model": base.model_id, "recipe": recipe.to_dict(), "store_examples": len(store),
                 "labels": dict(sorted(counts.items())), "store_out_of_fold_accuracy": oof_accuracy,
@@ -132,7 +145,5 @@ def train_on_top(base: LocalClassifier, store: Sequence[Example], out_dir: str |
             "created": datetime.now(UTC).replace(microsecond=0).isoformat(), "training": training}
     model = LocalClassifier(meta, weights, bias, known)
     if out_dir is not None:
-        extra = calibration_arrays(np.concatenate(rows_logits), np.concatenate(rows_labels),
-                                    np.concatenate(rows_fam)) if rows_logits else None
-        model.save(out_dir, extra_arrays=extra)
+        model.save(out_dir)
     return model, training

@@ -209,11 +209,52 @@ def steps_per_fit(design: Design, params: FitParams) -> int:
 
 
 # --- calibration --------------------------------------------------------------------------------
-def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
-    """The softmax temperature minimising held-out negative log-likelihood (grid, then refine)."""
+@dataclass
+class CalibrationRows:
+    """Held-out readings that confidence is fitted on: each row's raw logits, true label, share of
+    known words and known words, and how much it counts."""
+
+    logits: np.ndarray  # (n, classes)
+    labels: np.ndarray  # (n,) int
+    familiarity: np.ndarray  # (n, 2)
+    weights: np.ndarray  # (n,)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @classmethod
+    def concat(cls, parts: Sequence[CalibrationRows]) -> CalibrationRows:
+        parts = [p for p in parts if len(p)]
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in
+                     ("logits", "labels", "familiarity", "weights")))
+
+    def with_total_weight(self, total: float) -> CalibrationRows:
+        """The same rows, reweighted evenly to add up to ``total``."""
+        weights = np.full(len(self), total / len(self)) if len(self) else self.weights
+        return CalibrationRows(self.logits, self.labels, self.familiarity, weights)
+
+
+def score_rows(model: LocalClassifier, examples: Sequence[Example]) -> CalibrationRows:
+    """Read labelled tickets with ``model`` (never trained on them) the way a live reading is made."""
+    index = {c: i for i, c in enumerate(model.categories)}
+    logits, fam = [], []
+    for ex in examples:
+        z, ratio, known = model.calibration_inputs(ex.subject, ex.body)
+        logits.append(z)
+        fam.append((ratio, known))
+    n = len(examples)
+    return CalibrationRows(np.array(logits, np.float64).reshape(n, len(model.categories)),
+                           np.array([index[ex.label] for ex in examples], np.int64),
+                           np.array(fam, np.float64).reshape(n, 2), np.ones(n))
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """The softmax temperature minimising held-out (weighted) negative log-likelihood."""
+    w = np.ones(len(labels)) if weights is None else np.asarray(weights, np.float64)
+
     def nll(t: float) -> float:
         p = _softmax(logits / t)
-        return float(-np.mean(np.log(np.clip(p[np.arange(len(labels)), labels], 1e-12, 1))))
+        return float(-np.sum(w * np.log(np.clip(p[np.arange(len(labels)), labels], 1e-12, 1))) / w.sum())
 
     grid = np.exp(np.linspace(np.log(0.05), np.log(20), 80))
     best = min(grid, key=nll)
@@ -221,23 +262,59 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(min(fine, key=nll))
 
 
-def fit_calibrator(features: np.ndarray, correct: np.ndarray, l2: float = 1e-2, iters: int = 50) -> np.ndarray:
-    """Logistic regression P(top category is right | features) by Newton's method, lightly
-    L2-regularised (not the intercept) so a small calibration set cannot produce wild slopes."""
+def fit_calibrator(features: np.ndarray, correct: np.ndarray, l2: float = 1e-2, iters: int = 50, *,
+                   weights: np.ndarray | None = None, prior: np.ndarray | None = None) -> np.ndarray:
+    """Weighted logistic regression P(top category is right | features) by Newton's method,
+    L2-regularised toward ``prior`` (default: zero slopes, free intercept) so a small calibration
+    set cannot produce wild slopes; a tenant model's calibrator is pulled toward its base's."""
     x = np.asarray(features, np.float64)
     y = np.asarray(correct, np.float64)
-    coef = np.zeros(x.shape[1])
-    reg = np.full(x.shape[1], l2 * len(y))
-    reg[0] = 0.0
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, np.float64)
+    reg = np.full(x.shape[1], l2 * w.sum())
+    if prior is None:
+        prior = np.zeros(x.shape[1])
+        reg[0] = 0.0
+    coef = np.array(prior, np.float64)
     for _ in range(iters):
         p = 1 / (1 + np.exp(-(x @ coef)))
-        grad = x.T @ (p - y) + reg * coef
-        hess = (x * (p * (1 - p))[:, None]).T @ x + np.diag(reg + 1e-9)
+        grad = x.T @ (w * (p - y)) + reg * (coef - prior)
+        hess = (x * (w * p * (1 - p))[:, None]).T @ x + np.diag(reg + 1e-9)
         step = np.linalg.solve(hess, grad)
         coef -= step
         if np.abs(step).max() < 1e-8:
             break
     return coef
+
+
+def calibration_matrix(rows: CalibrationRows, temperature: float) -> tuple[np.ndarray, np.ndarray]:
+    """(calibration features, top category right?) of held-out rows at a temperature."""
+    from connector.classify.local import calibration_features
+
+    probs = _softmax(rows.logits / temperature)
+    feats = np.array([calibration_features(p, float(r), int(k)) for p, (r, k) in zip(probs, rows.familiarity,
+                                                                                      strict=True)])
+    return feats.reshape(len(rows), -1), (probs.argmax(1) == rows.labels).astype(np.float64)
+
+
+def calibrate_from_rows(rows: CalibrationRows, *, prior: np.ndarray | None = None, l2: float = 1e-2
+                        ) -> tuple[float, np.ndarray]:
+    """Temperature, then the confidence calibrator, fitted on weighted held-out rows."""
+    temperature = fit_temperature(rows.logits, rows.labels, rows.weights)
+    feats, correct = calibration_matrix(rows, temperature)
+    return temperature, fit_calibrator(feats, correct, l2, weights=rows.weights, prior=prior)
+
+
+def held_out_report(rows: CalibrationRows, temperature: float, calibrator: np.ndarray) -> dict:
+    """Accuracy, coverage and precision at confidence ≥ 0.9 of held-out rows (before the novelty
+    cap and abstention, which only ever lower confidence)."""
+    if not len(rows):
+        return {"rows": 0}
+    feats, correct = calibration_matrix(rows, temperature)
+    conf = 1 / (1 + np.exp(-(feats @ calibrator)))
+    confident = conf >= 0.9
+    return {"rows": len(rows), "accuracy": round(float(correct.mean()), 4),
+            "coverage_at_0.9": round(float(confident.mean()), 4),
+            "precision_at_0.9": round(float(correct[confident].mean()), 4) if confident.any() else None}
 
 
 def known_word_hashes(designs: Iterable[Design], min_count: int = 2) -> np.ndarray:
@@ -248,20 +325,6 @@ def known_word_hashes(designs: Iterable[Design], min_count: int = 2) -> np.ndarr
     return np.array(sorted({word_hash(w) for w, c in counts.items() if c >= min_count}), np.uint32)
 
 
-def calibration_rows(model: LocalClassifier, design: Design) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(logits, calibration features with the model's current temperature, correct?) for held-out rows."""
-    logits = predict_logits(design, model.weights, model.bias)
-    probs = _softmax(logits / model.temperature)
-    feats, correct = [], []
-    for i, words in enumerate(design.tokens):
-        from connector.classify.local import calibration_features
-
-        ratio, known = model.familiarity(words)
-        feats.append(calibration_features(probs[i], ratio, known))
-        correct.append(float(np.argmax(probs[i]) == design.labels[i]))
-    return logits, np.array(feats), np.array(correct)
-
-
 def _model(weights, bias, known, *, name: str, features: FeatureConfig, temperature: float = 1.0,
            calibrator=None, novelty: Novelty | None = None, training: dict | None = None) -> LocalClassifier:
     meta = {
@@ -270,7 +333,7 @@ def _model(weights, bias, known, *, name: str, features: FeatureConfig, temperat
         "categories": list(CATEGORIES),
         "features": features.to_dict(),
         "temperature": temperature,
-        "calibrator": [float(c) for c in (calibrator if calibrator is not None else [0.0, 1.0, 0.0, 0.0, 0.0])],
+        "calibrator": [float(c) for c in (calibrator if calibrator is not None else [0.0, 1.0])],
         "novelty": (novelty or Novelty()).__dict__,
         "created": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "training": training or {},
@@ -278,24 +341,25 @@ def _model(weights, bias, known, *, name: str, features: FeatureConfig, temperat
     return LocalClassifier(meta, weights, bias, known)
 
 
-def calibrate(model: LocalClassifier, held_out: Design) -> LocalClassifier:
-    """Fit temperature, then the confidence calibrator, on held-out rows scored by ``model``."""
-    logits = predict_logits(held_out, model.weights, model.bias)
-    labelled = held_out.labels >= 0
-    temperature = fit_temperature(logits[labelled], held_out.labels[labelled])
-    model = model.with_calibration(temperature, model.calibrator)
-    _, feats, correct = calibration_rows(model, held_out)
-    return model.with_calibration(temperature, fit_calibrator(feats, correct))
-
-
 # --- training sets ------------------------------------------------------------------------------
 def packaged_examples() -> list[Example]:
     """The team's hand-written training tickets shipped in connector/classify/trainingdata/."""
-    folder = resources.files("connector.classify") / "trainingdata"
+    return _packaged("trainingdata", "handwritten")
+
+
+def dev_examples() -> list[Example]:
+    """The team's hand-written calibration tickets (connector/classify/devdata/): written apart
+    from the training tickets and the test sets, for new stores with their own products and jargon.
+    Never trained on; the shipped model's and every tenant model's confidence is fitted on them."""
+    return _packaged("devdata", "dev")
+
+
+def _packaged(folder_name: str, source: str) -> list[Example]:
+    folder = resources.files("connector.classify") / folder_name
     out: list[Example] = []
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".jsonl"):
-            out.extend(read_jsonl(Path(str(entry)), source="handwritten"))
+            out.extend(read_jsonl(Path(str(entry)), source=source))
     return out
 
 
@@ -335,6 +399,10 @@ class Recipe:
     shared_weight: float = 1.0  # total weight of the shared datasets ...
     hand_weight: float = 4.0  # ... and of the hand-written examples (realistic text counts more)
     balance_power: float = 0.6
+    # Share of the calibration weight on the dev set, the rest on the out-of-fold rows: each
+    # hand-written ticket counts once (the ~857 training tickets appear as ~6 dressed rows each out
+    # of fold; the 252 dev tickets once), so 252 / (857 + 252) ≈ 0.25.
+    dev_share: float = 0.25
     fit: FitParams = FitParams()
     features: FeatureConfig = field(default_factory=FeatureConfig)
 
@@ -373,16 +441,19 @@ def assign_folds(groups: Iterable[str], folds: int, seed: int) -> dict[str, int]
 
 
 def build_default(shared_dir: str | Path, out_dir: str | Path | None = None, recipe: Recipe = Recipe(), *,
-                  hand: Sequence[Example] | None = None, progress: Progress | None = None,
+                  hand: Sequence[Example] | None = None, dev: Sequence[Example] | None = None,
+                  progress: Progress | None = None,
                   log: Callable[[str], None] = lambda _msg: None) -> tuple[LocalClassifier, dict]:
     """Train the default model from the shared datasets plus the hand-written tickets, calibrate
-    it on out-of-fold predictions for the hand-written tickets, and save it to ``out_dir``."""
+    it on out-of-fold readings of the hand-written tickets and on the hand-written dev set, and
+    save it to ``out_dir``."""
     shared_dir = Path(shared_dir)
     shared = [ex for name in SHARED_FILES if (shared_dir / name).is_file()
               for ex in read_jsonl(shared_dir / name, source="shared")]
     if not shared:
         raise BadRequest(f"no shared datasets in {shared_dir} (expected {', '.join(SHARED_FILES)})")
     hand = list(hand if hand is not None else packaged_examples())
+    dev = list(dev if dev is not None else dev_examples())
     featurizer = Featurizer(recipe.features)
     n_buckets, n_classes = recipe.features.n_buckets, len(CATEGORIES)
     log(f"featurizing {len(shared)} shared + {len(hand)} hand-written examples")
@@ -390,65 +461,36 @@ def build_default(shared_dir: str | Path, out_dir: str | Path | None = None, rec
     fold_of = assign_folds(corpus.groups, recipe.folds, recipe.seed)
     row_fold = np.array([fold_of.get(g, -1) for g in corpus.groups])
 
-    oof_logits, oof_fam, oof_labels = [], [], []
+    out_of_fold = []
     for k in range(recipe.folds):
         train_rows = np.flatnonzero(row_fold != k)
         held_rows = np.flatnonzero(row_fold == k)
         train = corpus.design.subset(train_rows)
         weights, bias = fit_linear(train, n_classes, n_buckets, recipe.fit, progress=progress)
         fold_model = _model(weights, bias, known_word_hashes([train]), name="fold", features=recipe.features)
-        held = corpus.design.subset(held_rows)
-        oof_logits.append(predict_logits(held, weights, bias))
-        oof_fam.extend(fold_model.familiarity(words) for words in held.tokens)
-        oof_labels.append(held.labels)
-        acc = float((oof_logits[-1].argmax(1) == held.labels).mean())
+        held = score_rows(fold_model, [corpus.examples[i] for i in held_rows])
+        out_of_fold.append(held)
+        acc = float((held.logits.argmax(1) == held.labels).mean())
         log(f"fold {k + 1}/{recipe.folds}: held-out accuracy {acc:.3f} on {len(held_rows)} dressed hand-written rows")
-    logits = np.concatenate(oof_logits)
-    labels = np.concatenate(oof_labels)
-    familiarity = np.array(oof_fam, np.float64)
+    oof = CalibrationRows.concat(out_of_fold)
 
     weights, bias = fit_linear(corpus.design, n_classes, n_buckets, recipe.fit, progress=progress)
     known = known_word_hashes([corpus.design])
-    temperature, calibrator, dev = calibrate_from_rows(logits, labels, familiarity)
+    model = _model(weights, bias, known, name="deskguard-local", features=recipe.features)
+    dev_rows = score_rows(model, dev)
+    share = recipe.dev_share if len(dev_rows) else 0.0
+    rows = CalibrationRows.concat([oof.with_total_weight((1 - share) * (len(oof) + len(dev_rows))),
+                                   dev_rows.with_total_weight(share * (len(oof) + len(dev_rows)))])
+    temperature, calibrator = calibrate_from_rows(rows)
     log(f"temperature {temperature:.3f}; calibrator {np.round(calibrator, 3).tolist()}")
     training = {"recipe": recipe.to_dict(), "shared_examples": len(shared), "hand_written_examples": len(hand),
-                "rows": len(corpus.design), "out_of_fold": dev,
+                "dev_examples": len(dev), "rows": len(corpus.design),
+                "out_of_fold": held_out_report(oof, temperature, calibrator),
+                "dev_set": held_out_report(dev_rows, temperature, calibrator),
                 "sources": ["Bitext customer-support (CDLA-Sharing-1.0)", "Banking77 (CC BY 4.0)",
                             "Deskguard hand-written tickets (Apache-2.0)"]}
     model = _model(weights, bias, known, name="deskguard-local", features=recipe.features,
                    temperature=temperature, calibrator=calibrator, training=training)
     if out_dir is not None:
-        model.save(out_dir, extra_arrays=calibration_arrays(logits, labels, familiarity))
+        model.save(out_dir)
     return model, training
-
-
-def calibrate_from_rows(logits: np.ndarray, labels: np.ndarray, familiarity: np.ndarray):
-    """Temperature and calibrator from held-out logits; plus the held-out figures they give."""
-    from connector.classify.local import calibration_features
-
-    temperature = fit_temperature(logits, labels)
-    probs = _softmax(logits / temperature)
-    feats = np.array([calibration_features(p, r, int(k)) for p, (r, k) in zip(probs, familiarity, strict=True)])
-    correct = (probs.argmax(1) == labels).astype(np.float64)
-    calibrator = fit_calibrator(feats, correct)
-    conf = 1 / (1 + np.exp(-(feats @ calibrator)))
-    confident = conf >= 0.9
-    dev = {"rows": len(labels), "accuracy": round(float(correct.mean()), 4),
-           "coverage_at_0.9": round(float(confident.mean()), 4),
-           "precision_at_0.9": round(float(correct[confident].mean()), 4) if confident.any() else None}
-    return temperature, calibrator, dev
-
-
-def calibration_arrays(logits, labels, familiarity) -> dict[str, np.ndarray]:
-    """Held-out rows kept with the model so a tenant model can be re-calibrated on them plus its own."""
-    return {"calib_logits": logits.astype(np.float32), "calib_labels": labels.astype(np.int16),
-            "calib_familiarity": familiarity.astype(np.float32)}
-
-
-def load_calibration_arrays(model_dir: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    path = Path(model_dir) / "weights.npz"
-    with np.load(path) as data:
-        if "calib_logits" not in data:
-            return None
-        return (data["calib_logits"].astype(np.float64), data["calib_labels"].astype(np.int64),
-                data["calib_familiarity"].astype(np.float64))
