@@ -119,6 +119,16 @@ def test_bench_local_prints_measured_figures(cli_runner, tickets_file):
     assert figures["load_seconds"]["median"] > 0 and figures["latency_ms"]["p99"] >= figures["latency_ms"]["p50"]
 
 
+def test_bench_local_lengthens_messages_to_time_long_emails(cli_runner, tickets_file):
+    short = json.loads(invoke(cli_runner, "bench", "local", "--input", str(tickets_file), "--seconds", "0.1",
+                              "--loads", "1").output)
+    result = invoke(cli_runner, "bench", "local", "--input", str(tickets_file), "--seconds", "0.1", "--loads", "1",
+                    "--chars", "400")
+    assert result.exit_code == 0, result.output
+    long = json.loads(result.output)
+    assert long["tickets"] == short["tickets"] and long["mean_chars"] > short["mean_chars"]
+
+
 @pytest.mark.parametrize("command", [["classify"], ["eval"], ["train"], ["bench", "local"]])
 def test_help_ends_with_an_example(cli_runner, command):
     result = invoke(cli_runner, *command, "--help")

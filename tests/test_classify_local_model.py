@@ -115,10 +115,27 @@ def test_the_eval_set_is_realistic_and_complete():
 
 
 def test_the_eval_set_was_never_trained_or_calibrated_on():
-    from connector.classify.train import packaged_examples
+    from connector.classify.train import dev_examples, packaged_examples
 
     training_bodies = {ex.body.strip().lower() for ex in packaged_examples()}
-    assert not any(ex.body.strip().lower() in training_bodies for ex in read_jsonl(EVAL_SET))
+    calibration_bodies = {ex.body.strip().lower() for ex in dev_examples()}
+    for path in (EVAL_SET, DATA / "store_new.jsonl"):  # the test sets
+        bodies = {ex.body.strip().lower() for ex in read_jsonl(path)}
+        assert not bodies & training_bodies, path
+        assert not bodies & calibration_bodies, path
+    assert not calibration_bodies & training_bodies  # the dev set is never trained on either
+
+
+def test_the_dev_set_is_realistic_and_covers_every_category():
+    from connector.classify.train import dev_examples
+
+    tickets = dev_examples()
+    assert len(tickets) >= 200
+    assert set(Counter(ex.label for ex in tickets)) == set(CATEGORIES)
+    assert {"en", "de", "fr", "es", "nl", "it"} <= {ex.lang for ex in tickets}
+    assert sum(1 for ex in tickets if len(ex.body) >= 300) >= 10  # long emails and threads too
+    meta = json.loads((default_model_dir() / "model.json").read_text())
+    assert meta["training"]["dev_examples"] == len(tickets)  # the shipped model was calibrated on it
 
 
 def test_confident_readings_are_right(eval_outcomes):

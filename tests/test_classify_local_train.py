@@ -13,10 +13,10 @@ import pytest
 from connector.classify import tenant, train
 from connector.classify.evaluate import Outcome, evaluate
 from connector.classify.features import FeatureConfig, Featurizer
-from connector.classify.local import LocalClassifier, default_model_dir
+from connector.classify.local import FORMAT_VERSION, LocalClassifier, default_model_dir
 from connector.classify.train import Example, read_jsonl
 from connector.domain import CATEGORIES, TicketText
-from connector.errors import BadRequest
+from connector.errors import BadRequest, ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
@@ -84,6 +84,43 @@ def test_fit_linear_learns_a_separable_problem():
     assert (predicted == design.labels).all()
 
 
+def test_a_reading_adds_up_exactly_the_training_vector():
+    """The engine sums cached per-word contributions; training builds the hashed vector. Both must
+    give the same logits, or the model would read tickets differently from how it learned."""
+    features = FeatureConfig(n_buckets=4096)
+    meta = {"format": FORMAT_VERSION, "name": "t", "categories": list(CATEGORIES), "features": features.to_dict()}
+    weights = np.random.default_rng(1).normal(size=(features.n_buckets, len(CATEGORIES))).astype(np.float32)
+    model = LocalClassifier(meta, weights, np.zeros(len(CATEGORIES)), np.array([], np.uint32))
+    tickets = [
+        *read_jsonl(DATA / "store_new.jsonl"),
+        Example("e1", "", "", "other"), Example("e2", "where is", "my money back?", "refund"),
+        Example("e3", "Order #1001", "Je n'ai pas reçu 49,90 € — tracking 1Z999AA10123456784, code AB12CD34EF",
+                "order_status"),
+    ]
+    for ex in tickets:
+        fast, words = model.logits(ex.subject, ex.body)
+        ids, values, trained_words = model.featurizer.transform(ex.subject, ex.body)
+        slow = values.astype(np.float64) @ weights[ids].astype(np.float64)
+        assert np.allclose(fast, slow, atol=1e-4), ex.id
+        assert words == trained_words
+
+
+def test_a_model_of_an_older_feature_scheme_is_refused_with_a_clear_message(tmp_path):
+    features = FeatureConfig(n_buckets=1024).to_dict()
+    del features["scheme"]  # written before schemes were recorded: scheme 1
+    meta = {"format": FORMAT_VERSION, "name": "old", "categories": list(CATEGORIES), "features": features}
+    with pytest.raises(ConfigError, match=r"feature scheme 1.*retrain"):
+        LocalClassifier(meta, np.zeros((1024, len(CATEGORIES))), np.zeros(len(CATEGORIES)), np.array([], np.uint32))
+
+
+def test_multi_word_concepts_match_word_sequences():
+    from connector.classify.concepts import multi_word_concepts
+    from connector.classify.features import tokens
+
+    assert multi_word_concepts(tokens("where's my money back? non ricevuto")) == ["where", "refund", "missing"]
+    assert multi_word_concepts(tokens("where something else")) == []  # "where's" needs its "s"
+
+
 def test_temperature_and_calibrator_fit_held_out_behaviour():
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 3, 2000)
@@ -128,6 +165,17 @@ def store_model(tmp_path_factory) -> tuple[LocalClassifier, dict, Path]:
     model, report = tenant.train_on_top(base, read_jsonl(DATA / "store_history.jsonl"), out,
                                        base_dir=default_model_dir(), name="pawprint")
     return model, report, out
+
+
+def test_a_store_model_is_calibrated_on_its_own_held_out_tickets_and_the_dev_set(store_model):
+    model, report, _ = store_model
+    calibration = report["calibration"]
+    history = read_jsonl(DATA / "store_history.jsonl")
+    assert calibration["store_out_of_fold"]["rows"] == len(history)
+    assert calibration["dev_set"]["rows"] == len(train.dev_examples())
+    assert model.calibrator.tolist() != LocalClassifier.load(None).calibrator.tolist()
+    # Calibrated on the store's held-out tickets: on them, confident readings are right.
+    assert calibration["store_out_of_fold"]["precision_at_0.9"] >= 0.9
 
 
 def test_training_on_a_stores_history_raises_accuracy_on_its_new_tickets(store_model):
