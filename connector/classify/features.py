@@ -141,10 +141,11 @@ def word_hash(word: str) -> int:
 
 @dataclass(frozen=True)
 class WordFeatures:
-    """Everything about one word that does not depend on its neighbours."""
+    """Everything about one word that does not depend on its neighbours (plain lists: cheaper to
+    build one word at a time than small arrays)."""
 
-    ids: np.ndarray  # int64 buckets of its unigram, character n-grams and concept
-    values: np.ndarray  # float32 signed weights
+    ids: list[int]  # buckets of its unigram, character n-grams and concept
+    values: list[float]  # signed weights (float32 values)
     sq: float  # sum of squared values (its share of the normaliser)
     hash: int  # word_hash(word)
 
@@ -169,6 +170,9 @@ class Featurizer:
             raise ValueError(f"model uses concept lexicon v{self.config.lexicon_version}; "
                              f"this Deskguard has v{LEXICON_VERSION}: retrain it")
         self._word_cache: dict[str, WordFeatures] = {}
+        # The weights as float32 values, so lists of them turn into the same float32 arrays.
+        self._word_weight, self._char_weight, self._concept_weight = (
+            float(np.float32(w)) for w in (self.config.word_weight, self.config.char_weight, self.config.concept_weight))
         self._concept_cache: dict[str, tuple[int, float]] = {}
 
     # --- words -------------------------------------------------------------------------------
@@ -203,19 +207,20 @@ class Featurizer:
         if cached is not None:
             return cached
         cfg = self.config
-        feats = [self._hashed("w|" + word, cfg.word_weight)]
+        grams = ["w|" + word]
         if word not in PLACEHOLDERS and len(word) >= 2:
             padded = f"<{word}>"
-            for n in range(cfg.char_min, cfg.char_max + 1):
-                for i in range(len(padded) - n + 1):
-                    feats.append(self._hashed("c|" + padded[i: i + n], cfg.char_weight))
-        if self._concepts:
-            concept = concept_of_word(word)
-            if concept:
-                feats.append(self._concept(concept))
-        values = np.array([v for _, v in feats], np.float32)
-        cached = WordFeatures(np.array([b for b, _ in feats], np.int64), values,
-                              float(np.dot(values.astype(np.float64), values)), word_hash(word))
+            grams += ["c|" + padded[i: i + n] for n in range(cfg.char_min, cfg.char_max + 1)
+                      for i in range(len(padded) - n + 1)]
+        weights = [self._word_weight] + [self._char_weight] * (len(grams) - 1)
+        concept = concept_of_word(word) if self._concepts else None
+        if concept:
+            grams.append("k|" + concept)
+            weights.append(self._concept_weight)
+        hashes = list(map(zlib.crc32, map(str.encode, grams)))
+        mask = self._mask
+        values = [w if h & 0x80000000 else -w for h, w in zip(hashes, weights, strict=True)]
+        cached = WordFeatures([h & mask for h in hashes], values, sum(v * v for v in values), word_hash(word))
         if len(self._word_cache) >= self._CACHE_LIMIT:
             self._word_cache.clear()
         self._word_cache[word] = cached
@@ -272,19 +277,13 @@ class Featurizer:
         per_word = [self.word_features(word) for word in words]
         hashes = np.fromiter((wf.hash for wf in per_word), np.uint64, len(per_word))
         joint_ids, joint_values = self.joint_features(subject_words, body_words, hashes)
-        all_ids = np.concatenate([wf.ids for wf in per_word] + [joint_ids[joint_values != 0]])
-        all_values = np.concatenate([wf.values for wf in per_word] + [joint_values[joint_values != 0]])
+        kept = joint_values != 0
+        all_ids = np.concatenate([np.fromiter((i for wf in per_word for i in wf.ids), np.int64), joint_ids[kept]])
+        all_values = np.concatenate([np.fromiter((v for wf in per_word for v in wf.values), np.float32),
+                                     joint_values[kept]])
         norm = np.sqrt(sum(wf.sq for wf in per_word) + float(np.dot(joint_values.astype(np.float64), joint_values)))
         ids, where = np.unique(all_ids, return_inverse=True)  # one value per bucket: collisions add up
         values = np.bincount(where, weights=all_values, minlength=len(ids))
         if norm > 0:
             values /= norm
         return ids, values.astype(np.float32), words
-
-    def word_contributions(self, words: list[str], column: np.ndarray) -> list[tuple[str, float]]:
-        """How much each distinct word (its unigram, character n-grams and concept) pushes toward
-        one category, given that category's weight column; used for a reading's reasons."""
-        distinct = [w for w in dict.fromkeys(words) if w not in PLACEHOLDERS and len(w) >= 3]
-        totals = [(w, float(np.dot(wf.values, column[wf.ids]))) for w in distinct
-                  for wf in (self.word_features(w),)]
-        return sorted(totals, key=lambda item: item[1], reverse=True)

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from connector.classify.concepts import MULTI_FIRST_WORDS
-from connector.classify.features import PLACEHOLDERS, FeatureConfig, Featurizer, Parsed, word_hash
+from connector.classify.features import PLACEHOLDERS, FeatureConfig, Featurizer, Parsed
 from connector.classify.signals import FUNCTION_WORDS, read_signals
 from connector.classify.text import split_email
 from connector.domain import CATEGORIES, Reading, TicketText
@@ -107,36 +107,41 @@ class _WordTable:
         idx = [get(w, -1) for w in words]
         if -1 in idx:
             with self.lock:
-                idx = [self.rows.get(w, -1) if i < 0 else i for w, i in zip(words, idx, strict=True)]
-                for k, i in enumerate(idx):
-                    if i < 0:
-                        idx[k] = self._add(words[k])
+                new = [w for w in dict.fromkeys(w for w, i in zip(words, idx, strict=True) if i < 0)
+                       if w not in self.rows]
+                if new:
+                    self._add(new)
+                rows = self.rows
+                idx = [rows[w] for w in words]
         return np.array(idx, np.intp)
 
-    def _add(self, word: str) -> int:
-        row = self.rows.get(word)
-        if row is not None:
-            return row
-        row = len(self.words)
-        if row == len(self.sq):
-            grow = 2 * row
-            self.contrib = np.concatenate([self.contrib, np.zeros_like(self.contrib)])[:grow]
+    def _add(self, words: list[str]) -> None:
+        """Rows for new words, all at once (one gather of their weights). Caller holds the lock."""
+        start = len(self.words)
+        end = start + len(words)
+        if end > len(self.sq):
+            grow = max(2 * len(self.sq), end)
+            self.contrib = np.concatenate([self.contrib, np.zeros((grow - len(self.contrib), self.contrib.shape[1]),
+                                                                  np.float32)])
             self.sq, self.hashes = np.resize(self.sq, grow), np.resize(self.hashes, grow)
             self.real, self.known = np.resize(self.real, grow), np.resize(self.known, grow)
             self.explains, self.multi = np.resize(self.explains, grow), np.resize(self.multi, grow)
         model = self.model
-        wf = model.featurizer.word_features(word)
-        self.contrib[row] = wf.values @ model.weights[wf.ids]
-        self.sq[row] = wf.sq
-        self.hashes[row] = wf.hash
-        real = len(word) >= 2 and not word.isdigit() and word not in PLACEHOLDERS
-        self.real[row] = real
-        self.known[row] = real and wf.hash in model.known_words
-        self.explains[row] = len(word) >= 3 and word not in PLACEHOLDERS and word not in FUNCTION_WORDS
-        self.multi[row] = word in MULTI_FIRST_WORDS
-        self.words.append(word)
-        self.rows[word] = row  # last: a reader that finds the row finds it filled in
-        return row
+        feats = [model.featurizer.word_features(w) for w in words]
+        ids = np.fromiter((i for f in feats for i in f.ids), np.intp)
+        values = np.fromiter((v for f in feats for v in f.values), np.float32)
+        offsets = np.cumsum([0] + [len(f.ids) for f in feats[:-1]])
+        self.contrib[start:end] = np.add.reduceat(values[:, None] * model.weights[ids], offsets, axis=0)
+        self.sq[start:end] = [f.sq for f in feats]
+        self.hashes[start:end] = [f.hash for f in feats]
+        real = [len(w) >= 2 and not w.isdigit() and w not in PLACEHOLDERS for w in words]
+        self.real[start:end] = real
+        self.known[start:end] = [r and f.hash in model.known_words for r, f in zip(real, feats, strict=True)]
+        self.explains[start:end] = [len(w) >= 3 and w not in PLACEHOLDERS and w not in FUNCTION_WORDS for w in words]
+        self.multi[start:end] = [w in MULTI_FIRST_WORDS for w in words]
+        self.words.extend(words)
+        for row, word in enumerate(words, start):  # last: a reader that finds a row finds it filled in
+            self.rows[word] = row
 
 
 class LocalClassifier:
@@ -163,7 +168,6 @@ class LocalClassifier:
         if self.weights.shape != (self.featurizer.config.n_buckets, len(self.categories)):
             raise ConfigError(f"model at {path}: weights shape {self.weights.shape} does not match model.json")
         self.known_words = frozenset(int(h) for h in known_words)
-        self._known_cache: dict[str, bool] = {}
         self._table = _WordTable(self)
         self.temperature = float(meta.get("temperature", 1.0))
         calibrator = np.zeros(len(CALIBRATION_INPUTS))
@@ -224,10 +228,6 @@ class LocalClassifier:
         (path / MODEL_JSON).write_text(json.dumps(self.meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         return path
 
-    def with_calibration(self, temperature: float, calibrator: np.ndarray) -> LocalClassifier:
-        meta = {**self.meta, "temperature": float(temperature), "calibrator": [float(c) for c in calibrator]}
-        return LocalClassifier(meta, self.weights, self.bias, np.array(sorted(self.known_words)), self.path)
-
     # --- reading -----------------------------------------------------------------------
     def logits(self, subject: str, body: str) -> tuple[np.ndarray, list[str]]:
         """Raw category scores of a ticket, and its words (subject first)."""
@@ -265,22 +265,6 @@ class LocalClassifier:
         real = int(table.real[idx].sum()) if len(idx) else 0
         known_words = int(table.known[idx].sum()) if real else 0
         return (known_words / real if real else 0.0), known_words
-
-    def familiarity(self, words: list[str]) -> tuple[float, int]:
-        """(share of known words, number of known words) over real words of ≥ 2 letters."""
-        real = [w for w in words if len(w) >= 2 and not w.isdigit() and w not in PLACEHOLDERS]
-        if not real:
-            return 0.0, 0
-        cache = self._known_cache
-        known = 0
-        for w in real:
-            hit = cache.get(w)
-            if hit is None:
-                if len(cache) >= 200_000:
-                    cache.clear()
-                hit = cache[w] = word_hash(w) in self.known_words
-            known += hit
-        return known / len(real), known
 
     def score(self, subject: str, body: str) -> Scored:
         return self._score(subject, split_email(body)[0])[0]

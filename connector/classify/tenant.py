@@ -4,7 +4,8 @@ Fine-tuning, not training from scratch: the raw shared datasets do not ship, so 
 weights *are* the default knowledge. They are the starting point and the L2 prior, the packaged
 hand-written tickets are rehearsed, and the base class biases are kept, so every category the
 store never labelled stays known. Calibration is re-fitted on out-of-fold readings of the store's
-tickets plus the base model's own held-out rows (kept in its weights.npz).
+own tickets (most of the weight: they are what the model will read) and on the packaged dev set
+read by the new model, pulled toward the base model's calibrator.
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ def train_on_top(base: LocalClassifier, store: Sequence[Example], out_dir: str |
     """Fine-tune ``base`` on a store's labelled tickets. The base weights are the starting point
     and the L2 prior, and the packaged hand-written tickets are rehearsed, so every category the
     store never labelled keeps what the base model knew. Calibration is re-fitted on out-of-fold
-    predictions for the store's own tickets plus the base model's held-out rows."""
+    readings of the store's own tickets and the packaged dev set (see TenantRecipe); ``base_dir``
+    is accepted for callers of the earlier signature and no longer needed."""
     store = [ex for ex in store if ex.label]
     if not store:
         raise BadRequest("no labelled tickets to train on (each line needs a \"label\")")
