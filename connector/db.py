@@ -40,7 +40,7 @@ class Ledger:
         self.path = str(path)
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
-        self._all: list[sqlite_utils.Database] = []
+        self._all: list[tuple[threading.Thread, sqlite_utils.Database]] = []
         self._lock = threading.Lock()
 
     @property
@@ -50,14 +50,22 @@ class Ledger:
             db = connect(self.path, busy_timeout_ms=self.busy_timeout_ms)
             self._local.db = db
             with self._lock:
-                self._all.append(db)
+                self._all.append((threading.current_thread(), db))
         return db
 
     def close(self) -> None:
+        """Close this thread's connection and those of threads that have ended.
+
+        A connection another live thread may be using right now is never closed from here (closing
+        a sqlite3 connection under a running statement crashes the process); its reference is
+        dropped instead, and sqlite3 closes it when that thread lets go of it.
+        """
+        me = threading.current_thread()
         with self._lock:
-            for db in self._all:
-                with contextlib.suppress(sqlite3.Error):
-                    db.close()
+            for owner, db in self._all:
+                if owner is me or not owner.is_alive():
+                    with contextlib.suppress(sqlite3.Error):
+                        db.close()
             self._all.clear()
         self._local = threading.local()
 
