@@ -290,6 +290,30 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, threads: int) 
     run(host=host, port=port, workers=workers, threads=threads, overrides=ctx.obj.get("overrides"))
 
 
+SANDBOX_HELP = """Run the vendor sandboxes (emulators) standalone.
+
+Example: deskguard sandbox stripe --port 8103
+"""
+LOOKUP_HELP = """Look up a customer's context in Shopify and Stripe (JSON).
+
+Example: deskguard lookup orders --tenant acme --email jane.doe@example.com
+"""
+
+
+def shared_group(cli_group: click.Group, name: str, help_text: str) -> click.Group:
+    """A command group several areas add to (`sandbox`, `lookup`, ...): the existing one, or a new one.
+
+    Areas register in a fixed order (connector/areas.py), but none should depend on it.
+    """
+    group = cli_group.commands.get(name)
+    if group is None:
+        group = click.Group(name, help=help_text)
+        cli_group.add_command(group)
+    if not isinstance(group, click.Group):
+        raise TypeError(f"`deskguard {name}` is a command, not a group")
+    return group
+
+
 def _register_areas() -> None:
     from connector.bench import bench
     from connector.demo import demo_command

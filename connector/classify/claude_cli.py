@@ -132,11 +132,6 @@ def register_cli(cli: click.Group) -> None:
     if bench is not None:
         bench.add_command(bench_redact)
         bench.add_command(bench_claude)
-    sandbox = cli.commands.get("sandbox")
-    if sandbox is None:
-        @click.group("sandbox")
-        def sandbox() -> None:
-            """Run the vendor sandboxes (emulators) standalone."""
+    from connector.cli import SANDBOX_HELP, shared_group
 
-        cli.add_command(sandbox)
-    sandbox.add_command(sandbox_anthropic)
+    shared_group(cli, "sandbox", SANDBOX_HELP).add_command(sandbox_anthropic)

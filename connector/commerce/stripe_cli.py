@@ -155,20 +155,9 @@ def register_cli(cli: click.Group) -> None:
     cli.add_command(approvals_group)
     if "bench" in cli.commands:
         cli.commands["bench"].add_command(bench_stripe)
-    sandbox = cli.commands.get("sandbox")
-    if sandbox is None:
-        @click.group("sandbox")
-        def sandbox() -> None:
-            """Run the vendor sandboxes (emulators) standalone."""
+    from connector.cli import LOOKUP_HELP, SANDBOX_HELP, shared_group
 
-        cli.add_command(sandbox)
+    sandbox = shared_group(cli, "sandbox", SANDBOX_HELP)
     sandbox.add_command(sandbox_stripe)
     sandbox.add_command(sandbox_shopify)
-    lookup = cli.commands.get("lookup")
-    if lookup is None:
-        @click.group("lookup")
-        def lookup() -> None:
-            """Look up a customer's context in Shopify and Stripe (JSON)."""
-
-        cli.add_command(lookup)
-    lookup.add_command(lookup_payments_cmd)
+    shared_group(cli, "lookup", LOOKUP_HELP).add_command(lookup_payments_cmd)
