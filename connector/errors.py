@@ -83,6 +83,11 @@ class BadRequest(DeskguardError):
     code = "bad_request"
 
 
+class Forbidden(DeskguardError):
+    http_status = 403
+    code = "forbidden"
+
+
 class Unauthorized(DeskguardError):
     http_status = 401
     code = "unauthorized"

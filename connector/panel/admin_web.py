@@ -15,7 +15,7 @@ import logging
 from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, url_for
 
 from connector import logs, tenants
-from connector.errors import BadRequest, DeskguardError, NotFound, Unauthorized
+from connector.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from connector.panel import auth, bridges, charts, login_limit, metrics
 from connector.web import admin_token_matches, error_response, get_runtime
 
@@ -24,11 +24,6 @@ bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="template
                static_url_path="/static")
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none';"
        " frame-ancestors 'none'")
-
-
-class Forbidden(DeskguardError):
-    http_status = 403
-    code = "forbidden"
 
 
 def _config():

@@ -29,17 +29,12 @@ from typing import Any, ClassVar
 from connector import audit, logs
 from connector.db import transaction
 from connector.domain import DeskUser
-from connector.errors import ConfigError, DeskguardError, PermanentError, TransientError
+from connector.errors import ConfigError, DeskguardError, Forbidden, PermanentError, TransientError
 from connector.panel.auth import Agent
 from connector.runtime import Runtime
 
 LOG = logs.get("panel.identity")
 _MISSING = object()
-
-
-class Forbidden(DeskguardError):
-    http_status = 403
-    code = "forbidden"
 
 
 class RoleCheckUnavailable(DeskguardError):
