@@ -8,6 +8,7 @@ import re
 import time
 from pathlib import Path
 
+import anthropic_support
 import httpx2
 import pytest
 
@@ -16,8 +17,10 @@ from connector.classify import claude_prompt
 from connector.classify.claude import ClaudeClassifier, DraftReply, Prices
 from connector.classify.redact import luhn_valid
 from connector.domain import CATEGORIES, Reading, TicketText, Usage
-from connector.sandbox.anthropic import start_anthropic_sandbox
 from connector.settings import load_config
+
+_server = anthropic_support._server  # fixtures: one Anthropic sandbox per module, fresh state per test
+sandbox = anthropic_support.sandbox
 
 CORPUS = Path(__file__).parent / "data" / "redaction_corpus.jsonl"
 PRICES = Prices(input=1.0, output=5.0, cache_write=1.25, cache_read=0.10)  # claude-haiku-4-5, USD/MTok
@@ -33,20 +36,6 @@ class FakeLocal:
         self.seen.append(text)
         return Reading(category="other", confidence=0.4, alternatives=(("other", 0.4),), sentiment="neutral",
                        sentiment_score=0.0, urgency="normal", language="en", engine="local", model="fake-local")
-
-
-@pytest.fixture(scope="module")
-def _server():
-    sb = start_anthropic_sandbox()
-    yield sb
-    sb.stop()
-
-
-@pytest.fixture
-def sandbox(_server):
-    """The module's emulator with fresh state (no cache, failures, scripts or recorded requests)."""
-    _server.state.reset()
-    return _server
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anthropic_support
 import pytest
 
 from connector import audit
@@ -11,26 +12,15 @@ from connector.classify.claude import ClaudeClassifier, DraftReply
 from connector.classify.claude import draft_reply as pipeline_draft_reply
 from connector.domain import CATEGORIES, Reading, TicketText
 from connector.errors import ConfigError
-from connector.sandbox.anthropic import start_anthropic_sandbox
 from connector.tenants import set_setting
+
+_server = anthropic_support._server  # fixtures: one Anthropic sandbox per module, fresh state per test
+sandbox = anthropic_support.sandbox
 
 TENANT = "acme"
 TICKET = TicketText(subject="Where is my order?", body="Order #1042, any news?", id="7")
 READING = Reading(category="order_status", confidence=0.9, alternatives=(("order_status", 0.9),),
                   sentiment="neutral", sentiment_score=0.0, urgency="normal", language="en")
-
-
-@pytest.fixture(scope="module")
-def _server():
-    sb = start_anthropic_sandbox()
-    yield sb
-    sb.stop()
-
-
-@pytest.fixture
-def sandbox(_server):
-    _server.state.reset()
-    return _server
 
 
 @pytest.fixture
