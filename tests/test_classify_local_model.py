@@ -198,3 +198,50 @@ def test_a_store_signature_and_quoted_reply_do_not_change_the_category(model):
         "Sent from my iPhone\n\nOn Tue, 4 Jun 2024, Shop <help@shop.example> wrote:\n"
         "> Would you like to change your delivery address or cancel your order?"))
     assert plain.category == noisy.category == "refund"
+
+
+def _without_vocabulary(path: Path, tmp_path: Path) -> Path:
+    """A copy of a model directory whose weights.npz lacks the shipped word-table rows."""
+    import numpy as np
+
+    out = tmp_path / "plain"
+    out.mkdir()
+    shutil.copy(path / "model.json", out / "model.json")
+    with np.load(path / "weights.npz") as data:
+        np.savez(out / "weights.npz", **{k: data[k] for k in data.files if not k.startswith("vocab_")})
+    return out
+
+
+def test_the_shipped_word_rows_give_exactly_the_readings_computed_on_the_fly(model, tmp_path):
+    """The model ships precomputed rows for the words it was trained on (a fresh process reads
+    familiar words as fast as a warm one); they must equal what the engine computes itself."""
+    import numpy as np
+
+    assert len(model._table.words) > 1000  # the shipped rows are in a freshly loaded table
+    assert set(model.vocabulary_words) == set(model._table.words[: len(model.vocabulary_words)])
+    plain = LocalClassifier.from_dir(_without_vocabulary(default_model_dir(), tmp_path))
+    assert plain.model_id == model.model_id and len(plain._table.words) == 0
+    shipped = LocalClassifier.from_dir(default_model_dir())
+    for ex in read_jsonl(EVAL_SET)[:120]:
+        fast, words = shipped.logits(ex.subject, ex.body)
+        slow, same_words = plain.logits(ex.subject, ex.body)
+        assert words == same_words
+        assert np.array_equal(fast, slow), ex.id
+        text = TicketText(ex.subject, ex.body, ex.id)
+        a, b = shipped.classify(text), plain.classify(text)
+        assert (a.category, a.confidence, a.alternatives, a.reasons) == (b.category, b.confidence, b.alternatives,
+                                                                         b.reasons)
+
+
+def test_word_rows_that_do_not_line_up_are_refused_clearly(tmp_path):
+    import numpy as np
+
+    out = tmp_path / "broken"
+    out.mkdir()
+    shutil.copy(default_model_dir() / "model.json", out / "model.json")
+    with np.load(default_model_dir() / "weights.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["vocab_sq"] = arrays["vocab_sq"][:-1]
+    np.savez(out / "weights.npz", **arrays)
+    with pytest.raises(ConfigError, match="vocabulary"):
+        LocalClassifier.from_dir(out)

@@ -212,3 +212,16 @@ def test_a_store_model_still_knows_the_categories_its_data_lacks(tmp_path):
 def test_training_needs_labelled_tickets(tmp_path):
     with pytest.raises(BadRequest, match="no labelled tickets"):
         tenant.train_on_top(LocalClassifier.load(None), [Example("1", "", "hi", "")], tmp_path / "m")
+
+
+def test_a_store_model_ships_word_rows_for_the_stores_own_words(store_model):
+    from connector.classify.features import Featurizer
+
+    _, _, out = store_model
+    loaded = LocalClassifier.load(out)
+    words = set(loaded._table.words)
+    featurizer = Featurizer(loaded.featurizer.config)
+    for ex in read_jsonl(DATA / "store_history.jsonl")[:20]:
+        subject_words, body_words = featurizer.text_tokens(ex.subject, ex.body)
+        assert set(subject_words + body_words) <= words, ex.id  # the store's jargon is precomputed too
+    assert set(LocalClassifier.load(None).vocabulary_words) <= words

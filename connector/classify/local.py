@@ -80,6 +80,37 @@ def calibration_features(probs: np.ndarray, known_ratio: float, known_words: int
                     dtype=np.float64)
 
 
+@dataclass(frozen=True)
+class Vocabulary:
+    """Word-table rows shipped with a model (weights.npz ``vocab_*``): the words it was trained
+    on, with their rows computed at save time from the saved (float16) weights by the same code
+    as at reading time, so a fresh process reads familiar words as fast as a warm one and gets
+    exactly the same numbers (a test compares them with rows computed on the fly)."""
+
+    words: list[str]
+    contrib: np.ndarray  # float32, (words, categories)
+    sq: np.ndarray  # float64
+    hashes: np.ndarray  # uint32 word_hash of each word
+
+    ARRAYS = ("vocab_words", "vocab_contrib", "vocab_sq", "vocab_hashes")
+
+    @classmethod
+    def from_arrays(cls, data) -> Vocabulary | None:
+        if not all(name in data for name in cls.ARRAYS):
+            return None
+        raw = bytes(data["vocab_words"]).decode("utf-8")
+        words = raw.split("\n") if raw else []
+        contrib, sq, hashes = data["vocab_contrib"], data["vocab_sq"], data["vocab_hashes"]
+        if not (len(words) == len(contrib) == len(sq) == len(hashes)):
+            raise ConfigError("model vocabulary arrays disagree in length: rebuild the model")
+        return cls(words, contrib.astype(np.float32), sq.astype(np.float64), hashes.astype(np.uint64))
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {"vocab_words": np.frombuffer("\n".join(self.words).encode("utf-8"), np.uint8),
+                "vocab_contrib": self.contrib.astype(np.float32), "vocab_sq": self.sq.astype(np.float64),
+                "vocab_hashes": self.hashes.astype(np.uint32)}
+
+
 class _WordTable:
     """Per model: each distinct word's contribution to the logits (its unigram, character n-grams
     and concept features times the weights), its share of the normaliser, its hash, and whether
@@ -88,19 +119,22 @@ class _WordTable:
 
     LIMIT = 200_000
 
-    def __init__(self, model: LocalClassifier) -> None:
+    def __init__(self, model: LocalClassifier, vocabulary: Vocabulary | None = None) -> None:
         self.model = model
         self.rows: dict[str, int] = {}
         self.words: list[str] = []
         n_classes = len(model.categories)
-        self.contrib = np.zeros((1024, n_classes), np.float32)
-        self.sq = np.zeros(1024, np.float64)
-        self.hashes = np.zeros(1024, np.uint64)
-        self.real = np.zeros(1024, bool)  # counts for familiarity (≥ 2 letters, not a number or placeholder)
-        self.known = np.zeros(1024, bool)
-        self.explains = np.zeros(1024, bool)  # may be named in a reading's reasons
-        self.multi = np.zeros(1024, bool)  # may start a multi-word concept
+        size = 1024 + (len(vocabulary.words) if vocabulary else 0)
+        self.contrib = np.zeros((size, n_classes), np.float32)
+        self.sq = np.zeros(size, np.float64)
+        self.hashes = np.zeros(size, np.uint64)
+        self.real = np.zeros(size, bool)  # counts for familiarity (≥ 2 letters, not a number or placeholder)
+        self.known = np.zeros(size, bool)
+        self.explains = np.zeros(size, bool)  # may be named in a reading's reasons
+        self.multi = np.zeros(size, bool)  # may start a multi-word concept
         self.lock = threading.Lock()
+        if vocabulary:
+            self._fill(vocabulary.words, vocabulary.contrib, vocabulary.sq, vocabulary.hashes)
 
     def indices(self, words: list[str]) -> np.ndarray:
         get = self.rows.get
@@ -131,17 +165,29 @@ class _WordTable:
         ids = np.fromiter((i for f in feats for i in f.ids), np.intp)
         values = np.fromiter((v for f in feats for v in f.values), np.float32)
         offsets = np.cumsum([0] + [len(f.ids) for f in feats[:-1]])
-        self.contrib[start:end] = np.add.reduceat(values[:, None] * model.weights[ids], offsets, axis=0)
-        self.sq[start:end] = [f.sq for f in feats]
-        self.hashes[start:end] = [f.hash for f in feats]
+        self._fill(words, np.add.reduceat(values[:, None] * model.weights[ids], offsets, axis=0),
+                   [f.sq for f in feats], [f.hash for f in feats])
+
+    def _fill(self, words: list[str], contrib, sq, hashes) -> None:
+        """Rows ``len(self.words)`` onwards for ``words`` (there is room). Caller holds the lock
+        (or owns the table)."""
+        start = len(self.words)
+        end = start + len(words)
+        model = self.model
+        self.contrib[start:end] = contrib
+        self.sq[start:end] = sq
+        self.hashes[start:end] = hashes
         real = [len(w) >= 2 and not w.isdigit() and w not in PLACEHOLDERS for w in words]
         self.real[start:end] = real
-        self.known[start:end] = [r and f.hash in model.known_words for r, f in zip(real, feats, strict=True)]
+        known_words = model.known_words
+        self.known[start:end] = [r and int(h) in known_words for r, h in zip(real, self.hashes[start:end].tolist(),
+                                                                                  strict=True)]
         self.explains[start:end] = [len(w) >= 3 and w not in PLACEHOLDERS and w not in FUNCTION_WORDS for w in words]
         self.multi[start:end] = [w in MULTI_FIRST_WORDS for w in words]
         self.words.extend(words)
+        rows = self.rows
         for row, word in enumerate(words, start):  # last: a reader that finds a row finds it filled in
-            self.rows[word] = row
+            rows[word] = row
 
 
 class LocalClassifier:
@@ -152,7 +198,9 @@ class LocalClassifier:
     _cache_lock = threading.Lock()
 
     def __init__(self, meta: dict, weights: np.ndarray, bias: np.ndarray, known_words: np.ndarray,
-                 path: Path | None = None) -> None:
+                 path: Path | None = None, *, vocabulary: Vocabulary | list[str] | None = None) -> None:
+        """``vocabulary``: precomputed rows (from weights.npz), or the words to precompute rows
+        for when the model is saved (training passes the words it saw), or None."""
         self.meta = meta
         self.path = path
         self.categories: tuple[str, ...] = tuple(meta["categories"])
@@ -168,7 +216,10 @@ class LocalClassifier:
         if self.weights.shape != (self.featurizer.config.n_buckets, len(self.categories)):
             raise ConfigError(f"model at {path}: weights shape {self.weights.shape} does not match model.json")
         self.known_words = frozenset(int(h) for h in known_words)
-        self._table = _WordTable(self)
+        self._vocabulary = vocabulary if isinstance(vocabulary, Vocabulary) else None
+        self.vocabulary_words: list[str] = list(vocabulary.words if isinstance(vocabulary, Vocabulary)
+                                                else vocabulary or [])
+        self._table = _WordTable(self, self._vocabulary)
         self.temperature = float(meta.get("temperature", 1.0))
         calibrator = np.zeros(len(CALIBRATION_INPUTS))
         given = np.asarray(meta.get("calibrator", [0.0, 1.0]), dtype=np.float64)[: len(calibrator)]
@@ -208,7 +259,8 @@ class LocalClassifier:
             raise ConfigError(f"model at {path} has format {meta.get('format')!r}; this Deskguard reads "
                               f"format {FORMAT_VERSION}")
         with np.load(weights_file) as data:
-            return cls(meta, data["weights"], data["bias"], data["known_words"], path=path)
+            return cls(meta, data["weights"], data["bias"], data["known_words"], path=path,
+                       vocabulary=Vocabulary.from_arrays(data))
 
     def save(self, path: str | Path, *, extra_arrays: dict[str, np.ndarray] | None = None) -> Path:
         """Write model.json + weights.npz (weights as float16: half the size, same readings)."""
@@ -216,6 +268,8 @@ class LocalClassifier:
         path.mkdir(parents=True, exist_ok=True)
         arrays = {"weights": self.weights.astype(np.float16), "bias": self.bias.astype(np.float32),
                   "known_words": np.array(sorted(self.known_words), dtype=np.uint32), **(extra_arrays or {})}
+        if self.vocabulary_words:
+            arrays.update(self._vocabulary_rows(arrays["weights"], arrays["known_words"]).to_arrays())
         np.savez_compressed(path / WEIGHTS, **arrays)
         # The id hashes the arrays, not the file (zip entries carry a timestamp): the same training
         # inputs give the same id.
@@ -227,6 +281,15 @@ class LocalClassifier:
         self.meta["model_id"] = self.model_id = f"{self.meta.get('name', 'local')}-{digest}"
         (path / MODEL_JSON).write_text(json.dumps(self.meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         return path
+
+    def _vocabulary_rows(self, saved_weights: np.ndarray, known: np.ndarray) -> Vocabulary:
+        """Rows of ``vocabulary_words`` as a model loaded from the saved arrays computes them."""
+        saved = LocalClassifier(self.meta, saved_weights.astype(np.float32), self.bias, known)
+        words = list(dict.fromkeys(self.vocabulary_words))
+        table = saved._table
+        table.indices(words)
+        n = len(table.words)
+        return Vocabulary(table.words[:n], table.contrib[:n].copy(), table.sq[:n].copy(), table.hashes[:n].copy())
 
     # --- reading -----------------------------------------------------------------------
     def logits(self, subject: str, body: str) -> tuple[np.ndarray, list[str]]:

@@ -145,7 +145,9 @@ def train_on_top(base: LocalClassifier, store: Sequence[Example], out_dir: str |
     meta = {**base.meta, "name": name, "temperature": float(temperature),
             "calibrator": [float(c) for c in calibrator],
             "created": datetime.now(UTC).replace(microsecond=0).isoformat(), "training": training}
-    model = LocalClassifier(meta, weights, bias, known)
+    store_words = [w for ex in store for part in featurizer.text_tokens(ex.subject, ex.body) for w in part]
+    model = LocalClassifier(meta, weights, bias, known,
+                            vocabulary=list(dict.fromkeys([*base.vocabulary_words, *store_words])))
     if out_dir is not None:
         model.save(out_dir)
     return model, training

@@ -325,8 +325,19 @@ def known_word_hashes(designs: Iterable[Design], min_count: int = 2) -> np.ndarr
     return np.array(sorted({word_hash(w) for w, c in counts.items() if c >= min_count}), np.uint32)
 
 
+def vocabulary_words(designs: Iterable[Design], min_count: int = 2, limit: int = 100_000) -> list[str]:
+    """The words a model saw at least ``min_count`` times, most frequent first (at most ``limit``):
+    their word-table rows ship with the model (``local.Vocabulary``)."""
+    counts: Counter[str] = Counter()
+    for design in designs:
+        for words in design.tokens:
+            counts.update(words)
+    return [w for w, c in sorted(counts.items(), key=lambda item: (-item[1], item[0])) if c >= min_count][:limit]
+
+
 def _model(weights, bias, known, *, name: str, features: FeatureConfig, temperature: float = 1.0,
-           calibrator=None, novelty: Novelty | None = None, training: dict | None = None) -> LocalClassifier:
+           calibrator=None, novelty: Novelty | None = None, training: dict | None = None,
+           vocabulary: list[str] | None = None) -> LocalClassifier:
     meta = {
         "format": FORMAT_VERSION,
         "name": name,
@@ -338,7 +349,7 @@ def _model(weights, bias, known, *, name: str, features: FeatureConfig, temperat
         "created": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "training": training or {},
     }
-    return LocalClassifier(meta, weights, bias, known)
+    return LocalClassifier(meta, weights, bias, known, vocabulary=vocabulary)
 
 
 # --- training sets ------------------------------------------------------------------------------
@@ -490,7 +501,8 @@ def build_default(shared_dir: str | Path, out_dir: str | Path | None = None, rec
                 "sources": ["Bitext customer-support (CDLA-Sharing-1.0)", "Banking77 (CC BY 4.0)",
                             "Deskguard hand-written tickets (Apache-2.0)"]}
     model = _model(weights, bias, known, name="deskguard-local", features=recipe.features,
-                   temperature=temperature, calibrator=calibrator, training=training)
+                   temperature=temperature, calibrator=calibrator, training=training,
+                   vocabulary=vocabulary_words([corpus.design]))
     if out_dir is not None:
         model.save(out_dir)
     return model, training
