@@ -133,3 +133,24 @@ def test_bench_local_lengthens_messages_to_time_long_emails(cli_runner, tickets_
 def test_help_ends_with_an_example(cli_runner, command):
     result = invoke(cli_runner, *command, "--help")
     assert result.exit_code == 0 and "Example: deskguard " in result.output
+
+
+def test_eval_by_a_field_reports_each_group(cli_runner, tmp_path):
+    rows = [{**t, "store": store} for t, store in zip(TICKETS, ["north", "north", "south"], strict=True)]
+    rows[2]["lang"] = "de"
+    path = tmp_path / "stores.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    result = invoke(cli_runner, "eval", "--input", str(path), "--json", "--by", "store", "--by", "lang")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert list(report["by_store"]) == ["north", "south"]
+    assert report["by_store"]["north"]["tickets"] == 2 and report["by_store"]["south"]["tickets"] == 1
+    assert set(report["by_lang"]) == {"de", "-"}
+    overall = sum(g["accuracy"] * g["tickets"] for g in report["by_store"].values()) / 3
+    assert round(overall, 4) == report["accuracy"]
+    north = report["by_store"]["north"]
+    assert north["coverage_at_0.9"] * 2 == sum(  # recomputed from the readings themselves
+        json.loads(line)["confidence"] >= 0.9
+        for line in invoke(cli_runner, "classify", "--input", str(path)).output.splitlines()[:2])
+    text = invoke(cli_runner, "eval", "--input", str(path), "--by", "store")
+    assert text.exit_code == 0 and "north" in text.output and "prec≥0.9" in text.output

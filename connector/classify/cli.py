@@ -82,16 +82,19 @@ def classify_cmd(ctx: click.Context, input_path: str, engine: str, model_dir: st
 @_model_option
 @_tenant_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--by", "by_fields", multiple=True, metavar="FIELD",
+              help="Also report accuracy and precision at ≥ 0.9 per value of this JSONL field (e.g. lang, store; "
+                   "repeatable). Tickets without the field count as \"-\".")
 @click.pass_context
 def eval_cmd(ctx: click.Context, input_path: str, engine: str, model_dir: str | None, tenant: str | None,
-             as_json: bool) -> None:
+             as_json: bool, by_fields: tuple[str, ...]) -> None:
     """Accuracy, macro-F1 over the 13 categories besides `other`, per-category precision/recall/F1,
     the confusion matrix, precision and coverage at confidence 0.5–0.99, and the expected
     calibration error, for labelled tickets.
 
     Example: deskguard eval --input tests/data/eval_tickets.jsonl
     """
-    from connector.classify.evaluate import Outcome, evaluate, format_report
+    from connector.classify.evaluate import Outcome, by_group, evaluate, format_report
 
     tickets = _read(input_path, require_label=True)
     classifier = _engine(ctx, engine, model_dir, tenant)
@@ -102,6 +105,8 @@ def eval_cmd(ctx: click.Context, input_path: str, engine: str, model_dir: str | 
         outcomes.append(Outcome(ex.id, ex.label, reading.category, reading.confidence))
         model_ids.add(reading.model)
     report = {"input": input_path, "engine": engine, "models": sorted(model_ids), **evaluate(outcomes)}
+    for field_name in by_fields:
+        report[f"by_{field_name}"] = by_group(outcomes, [ex.field(field_name) or "-" for ex in tickets])
     if as_json:
         echo_json(report)
     else:

@@ -70,6 +70,26 @@ def evaluate(outcomes: Sequence[Outcome], categories: Sequence[str] = CATEGORIES
     }
 
 
+def by_group(outcomes: Sequence[Outcome], groups: Sequence[str], thresholds: Iterable[float] = (0.9, 0.95)) -> dict:
+    """Accuracy, and coverage / precision / wrong at each threshold, per group (a store, a language:
+    ``deskguard eval --by store``), groups in order of size."""
+    if len(groups) != len(outcomes):
+        raise ValueError("one group per outcome")
+    members: dict[str, list[Outcome]] = {}
+    for o, g in zip(outcomes, groups, strict=True):
+        members.setdefault(g, []).append(o)
+    out = {}
+    for g, rows in sorted(members.items(), key=lambda item: (-len(item[1]), item[0])):
+        entry = {"tickets": len(rows), "accuracy": round(sum(o.label == o.category for o in rows) / len(rows), 4)}
+        for t in thresholds:
+            chosen = [o.label == o.category for o in rows if o.confidence >= t]
+            entry[f"coverage_at_{t}"] = round(len(chosen) / len(rows), 4)
+            entry[f"precision_at_{t}"] = round(sum(chosen) / len(chosen), 4) if chosen else None
+            entry[f"wrong_at_{t}"] = len(chosen) - sum(chosen)
+        out[g] = entry
+    return out
+
+
 def expected_calibration_error(outcomes: Sequence[Outcome], bins: int = ECE_BINS) -> float:
     """Σ over equal-width confidence bins of (share of tickets) × |accuracy − mean confidence|."""
     total = 0.0
@@ -101,6 +121,14 @@ def format_report(report: dict, *, title: str = "") -> str:
     for cat, row in report["per_category"].items():
         lines.append(f"{cat:<20}{row['precision']:>10.3f}{row['recall']:>8.3f}{row['f1']:>7.3f}{row['support']:>9}")
     lines.append("")
+    for key, groups in report.items():
+        if key.startswith("by_") and isinstance(groups, dict):
+            lines.append(f"{key[3:]:<20}{'tickets':>8}{'accuracy':>10}{'cov≥0.9':>9}{'prec≥0.9':>10}{'wrong':>7}")
+            for name, row in groups.items():
+                precision = "-" if row["precision_at_0.9"] is None else f"{row['precision_at_0.9']:.3f}"
+                lines.append(f"{name[:19]:<20}{row['tickets']:>8}{row['accuracy']:>10.3f}{row['coverage_at_0.9']:>9.3f}"
+                             f"{precision:>10}{row['wrong_at_0.9']:>7}")
+            lines.append("")
     cats = list(report["confusion"])
     short = [c[:6] for c in cats]
     lines.append("confusion (rows: truth, columns: reading)")

@@ -45,6 +45,16 @@ class Example:
     group: str = ""  # examples of one group (one written core and its variants) stay in one fold
     lang: str = ""
     source: str = ""
+    extra: tuple[tuple[str, str], ...] = ()  # other scalar fields of the JSONL line ("store": "..."), as text
+
+    def field(self, name: str) -> str | None:
+        """A JSONL field of this ticket as text (``lang`` and ``extra`` fields), None when absent."""
+        if name == "lang":
+            return self.lang or None
+        return dict(self.extra).get(name)
+
+
+_KNOWN_FIELDS = frozenset({"id", "subject", "body", "label", "group", "lang"})
 
 
 def read_jsonl(path: str | Path, *, source: str = "", require_label: bool = True) -> list[Example]:
@@ -74,7 +84,9 @@ def read_jsonl(path: str | Path, *, source: str = "", require_label: bool = True
         ident = str(row.get("id", f"{path.stem}-{number}"))
         out.append(Example(id=ident, subject=row.get("subject") or "", body=row.get("body") or "",
                            label=label or "", group=str(row.get("group", ident)), lang=row.get("lang", ""),
-                           source=source or path.stem))
+                           source=source or path.stem,
+                           extra=tuple((k, str(v)) for k, v in row.items()
+                                       if k not in _KNOWN_FIELDS and isinstance(v, str | int | float | bool))))
     return out
 
 
