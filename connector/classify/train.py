@@ -422,12 +422,17 @@ class Recipe:
     shared_weight: float = 1.0  # total weight of the shared datasets ...
     hand_weight: float = 4.0  # ... and of the hand-written examples (realistic text counts more)
     balance_power: float = 0.6
-    # Share of the calibration weight on the dev set, the rest on the out-of-fold rows: each
-    # hand-written ticket counts once (the ~857 training tickets appear as ~6 dressed rows each out
-    # of fold; the 252 dev tickets once), so 252 / (857 + 252) ≈ 0.25.
-    dev_share: float = 0.25
+    # Share of the calibration weight on the dev set, the rest on the out-of-fold rows. None: each
+    # hand-written ticket counts once (a training ticket appears as ~6 dressed rows out of fold, a
+    # dev ticket once), so the share is dev / (hand-written + dev).
+    dev_share: float | None = None
     fit: FitParams = FitParams()
     features: FeatureConfig = field(default_factory=FeatureConfig)
+
+    def dev_share_for(self, hand: int, dev: Sequence[Example]) -> float:
+        if self.dev_share is not None:
+            return self.dev_share
+        return len(dev) / (hand + len(dev)) if dev else 0.0
 
     def to_dict(self) -> dict:
         return {**{k: v for k, v in self.__dict__.items() if k not in ("fit", "features")},
@@ -470,13 +475,58 @@ def build_default(shared_dir: str | Path, out_dir: str | Path | None = None, rec
     """Train the default model from the shared datasets plus the hand-written tickets, calibrate
     it on out-of-fold readings of the hand-written tickets and on the hand-written dev set, and
     save it to ``out_dir``."""
+    dev = list(dev if dev is not None else dev_examples())
+    fitted = fit_default(shared_dir, recipe, hand=hand, progress=progress, log=log)
+    dev_rows = score_rows(fitted.model, dev)
+    temperature, calibrator = calibrate_default(fitted.out_of_fold, dev_rows, recipe.dev_share_for(fitted.hand, dev))
+    log(f"temperature {temperature:.3f}; calibrator {np.round(calibrator, 3).tolist()}")
+    training = {"recipe": recipe.to_dict(), "shared_examples": fitted.shared, "hand_written_examples": fitted.hand,
+                "dev_examples": len(dev), "dev_share": round(recipe.dev_share_for(fitted.hand, dev), 4),
+                "rows": len(fitted.corpus.design),
+                "out_of_fold": held_out_report(fitted.out_of_fold, temperature, calibrator),
+                "dev_set": held_out_report(dev_rows, temperature, calibrator),
+                "sources": ["Bitext customer-support (CDLA-Sharing-1.0)", "Banking77 (CC BY 4.0)",
+                            "Deskguard hand-written tickets (Apache-2.0)"]}
+    model = _model(fitted.model.weights, fitted.model.bias, np.array(sorted(fitted.model.known_words), np.uint32),
+                   name="deskguard-local", features=recipe.features, temperature=temperature, calibrator=calibrator,
+                   training=training, vocabulary=vocabulary_words([fitted.corpus.design]))
+    if out_dir is not None:
+        model.save(out_dir)
+    return model, training
+
+
+@dataclass
+class Fitted:
+    """The default model's weights before calibration, and what calibration needs."""
+
+    model: LocalClassifier  # uncalibrated (temperature 1)
+    out_of_fold: CalibrationRows  # hand-written tickets read by models that never saw them
+    corpus: _Corpus
+    shared: int  # examples from the shared datasets
+    hand: int  # hand-written examples
+
+
+def calibrate_default(out_of_fold: CalibrationRows, dev_rows: CalibrationRows, dev_share: float
+                      ) -> tuple[float, np.ndarray]:
+    """Temperature and calibrator from out-of-fold rows and dev rows, the dev rows carrying
+    ``dev_share`` of the weight."""
+    share = dev_share if len(dev_rows) else 0.0
+    total = len(out_of_fold) + len(dev_rows)
+    rows = CalibrationRows.concat([out_of_fold.with_total_weight((1 - share) * total),
+                                   dev_rows.with_total_weight(share * total)])
+    return calibrate_from_rows(rows)
+
+
+def fit_default(shared_dir: str | Path, recipe: Recipe = Recipe(), *, hand: Sequence[Example] | None = None,
+                progress: Progress | None = None, log: Callable[[str], None] = lambda _msg: None) -> Fitted:
+    """The expensive part of ``build_default``: featurize, fit a model per fold (their readings of
+    the held-out fold are the out-of-fold rows), then the final model on everything."""
     shared_dir = Path(shared_dir)
     shared = [ex for name in SHARED_FILES if (shared_dir / name).is_file()
               for ex in read_jsonl(shared_dir / name, source="shared")]
     if not shared:
         raise BadRequest(f"no shared datasets in {shared_dir} (expected {', '.join(SHARED_FILES)})")
     hand = list(hand if hand is not None else packaged_examples())
-    dev = list(dev if dev is not None else dev_examples())
     featurizer = Featurizer(recipe.features)
     n_buckets, n_classes = recipe.features.n_buckets, len(CATEGORIES)
     log(f"featurizing {len(shared)} shared + {len(hand)} hand-written examples")
@@ -496,25 +546,6 @@ def build_default(shared_dir: str | Path, out_dir: str | Path | None = None, rec
         acc = float((held.logits.argmax(1) == held.labels).mean())
         log(f"fold {k + 1}/{recipe.folds}: held-out accuracy {acc:.3f} on {len(held_rows)} dressed hand-written rows")
     oof = CalibrationRows.concat(out_of_fold)
-
     weights, bias = fit_linear(corpus.design, n_classes, n_buckets, recipe.fit, progress=progress)
-    known = known_word_hashes([corpus.design])
-    model = _model(weights, bias, known, name="deskguard-local", features=recipe.features)
-    dev_rows = score_rows(model, dev)
-    share = recipe.dev_share if len(dev_rows) else 0.0
-    rows = CalibrationRows.concat([oof.with_total_weight((1 - share) * (len(oof) + len(dev_rows))),
-                                   dev_rows.with_total_weight(share * (len(oof) + len(dev_rows)))])
-    temperature, calibrator = calibrate_from_rows(rows)
-    log(f"temperature {temperature:.3f}; calibrator {np.round(calibrator, 3).tolist()}")
-    training = {"recipe": recipe.to_dict(), "shared_examples": len(shared), "hand_written_examples": len(hand),
-                "dev_examples": len(dev), "rows": len(corpus.design),
-                "out_of_fold": held_out_report(oof, temperature, calibrator),
-                "dev_set": held_out_report(dev_rows, temperature, calibrator),
-                "sources": ["Bitext customer-support (CDLA-Sharing-1.0)", "Banking77 (CC BY 4.0)",
-                            "Deskguard hand-written tickets (Apache-2.0)"]}
-    model = _model(weights, bias, known, name="deskguard-local", features=recipe.features,
-                   temperature=temperature, calibrator=calibrator, training=training,
-                   vocabulary=vocabulary_words([corpus.design]))
-    if out_dir is not None:
-        model.save(out_dir)
-    return model, training
+    model = _model(weights, bias, known_word_hashes([corpus.design]), name="deskguard-local", features=recipe.features)
+    return Fitted(model, oof, corpus, len(shared), len(hand))
