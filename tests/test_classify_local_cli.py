@@ -117,6 +117,19 @@ def test_bench_local_prints_measured_figures(cli_runner, tickets_file):
     figures = json.loads(result.output)
     assert figures["tickets"] == 3 and figures["warm_tickets_per_second"] > 0
     assert figures["load_seconds"]["median"] > 0 and figures["latency_ms"]["p99"] >= figures["latency_ms"]["p50"]
+    assert len(figures["first_passes_tickets_per_second"]) == 3  # --cold-passes default
+    assert figures["first_pass_tickets_per_second"] == sorted(figures["first_passes_tickets_per_second"])[1]
+
+
+def test_clearing_the_signal_caches_changes_no_reading():
+    from connector.classify.signals import _LISTS, clear_caches, read_signals
+
+    text = ("Order #1001 never arrived", "I'm furious, my lawyer will call you tomorrow. Tracking 1Z999AA10123456784")
+    first = read_signals(*text)
+    assert _LISTS.cache  # it learnt per-word facts
+    clear_caches()
+    assert not _LISTS.cache
+    assert read_signals(*text) == first
 
 
 def test_bench_local_lengthens_messages_to_time_long_emails(cli_runner, tickets_file):

@@ -334,6 +334,14 @@ class _Lexicon:
         return bits
 
 
+def clear_caches() -> None:
+    """Forget every per-word fact learnt while reading (``deskguard bench local`` times truly
+    cold passes with it); readings do not change, only how fast the next ones are."""
+    _LISTS.cache.clear()
+    for wl in _LISTS.lists.values():
+        wl._literals_of.clear()
+
+
 def _literals(alternative: str) -> list[str] | None:
     """The literal text every match of an alternative starts with (lower-case; one per branch of
     a leading group), for ``str.find``; None when a match may start with anything."""
