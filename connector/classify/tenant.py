@@ -47,6 +47,9 @@ class TenantRecipe:
     seed: int = 7
     copies: int = 2  # email-dressed variants per store ticket
     rehearsal_weight: float = 0.5  # total weight of the packaged hand-written tickets vs. the store's
+    # Rehearse at most this many packaged tickets per category (a seeded sample): the weight above
+    # is fixed, so more would only make `deskguard train` slower (2,670 packaged tickets in 2026-11).
+    rehearsal_per_label: int = 64
     folds: int = 3  # out-of-fold store predictions re-fit the calibration (when there are enough)
     min_for_calibration: int = 60
     # Calibration weight of the store's own held-out tickets (they are what the model will read);
@@ -65,13 +68,28 @@ class TenantRecipe:
 def _tenant_examples(store: Sequence[Example], recipe: TenantRecipe, seed: int) -> list[Example]:
     rng = random.Random(seed)
     rows = [Example(**{**ex.__dict__, "source": "store"}) for ex in dress(store, rng, recipe.copies)]
-    rehearsal = [Example(**{**ex.__dict__, "source": "rehearsal"}) for ex in dress(packaged_examples(), rng, 1)]
+    rehearsal = [Example(**{**ex.__dict__, "source": "rehearsal"})
+                 for ex in dress(_rehearsal_sample(recipe), rng, 1)]
     return balance(rows, float(len(rows)), 0.3) + balance(rehearsal, recipe.rehearsal_weight * len(rows), 0.3)
+
+
+def _rehearsal_sample(recipe: TenantRecipe) -> list[Example]:
+    """Up to ``rehearsal_per_label`` packaged tickets per category, the same ones on every run."""
+    by_label: dict[str, list[Example]] = {}
+    for ex in packaged_examples():
+        by_label.setdefault(ex.label, []).append(ex)
+    rng = random.Random(recipe.seed)
+    sample = []
+    for label in sorted(by_label):
+        tickets = by_label[label]
+        sample.extend(tickets if len(tickets) <= recipe.rehearsal_per_label
+                      else rng.sample(tickets, recipe.rehearsal_per_label))
+    return sample
 
 
 def fit_steps_on_top(n_examples: int, recipe: TenantRecipe) -> int:
     """Progress-bar length for ``train_on_top`` (approximate; the bar is informative, not exact)."""
-    rehearsal = 2 * len(packaged_examples())
+    rehearsal = 2 * len(_rehearsal_sample(recipe))
     rows = n_examples * (recipe.copies + 1) + rehearsal
     fits = 1 + (recipe.folds if n_examples >= recipe.min_for_calibration else 0)
     return fits * recipe.fit.epochs * math.ceil(rows / recipe.fit.batch_size)

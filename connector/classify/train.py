@@ -420,13 +420,15 @@ class Recipe:
     hand_copies: int = 5  # email-dressed variants per hand-written example
     shared_dressed_share: float = 0.4  # share of shared utterances also added dressed as emails
     shared_weight: float = 1.0  # total weight of the shared datasets ...
-    hand_weight: float = 4.0  # ... and of the hand-written examples (realistic text counts more)
+    # ... and of the hand-written examples (realistic text counts more; 16 and 14 epochs below were
+    # chosen on the dev set with scripts/tune_recipe.py, 2026-11-22: docs/QUALITY.md)
+    hand_weight: float = 16.0
     balance_power: float = 0.6
     # Share of the calibration weight on the dev set, the rest on the out-of-fold rows. None: each
     # hand-written ticket counts once (a training ticket appears as ~6 dressed rows out of fold, a
     # dev ticket once), so the share is dev / (hand-written + dev).
     dev_share: float | None = None
-    fit: FitParams = FitParams()
+    fit: FitParams = FitParams(epochs=14)
     features: FeatureConfig = field(default_factory=FeatureConfig)
 
     def dev_share_for(self, hand: int, dev: Sequence[Example]) -> float:
