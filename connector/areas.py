@@ -4,6 +4,7 @@ optional module-level hooks, so each area's wiring lives next to its code:
 - ``register_cli(cli)``: add click commands/groups to the ``deskguard`` group
 - ``register_web(app)``: register Flask blueprints
 - job handlers: ``@connector.worker.handler("kind")`` at import time
+- ``WIRING``: module names imported when the areas load (for what they register at import)
 - ``register_schedules(scheduler, runtime)``: add APScheduler jobs (runs in one process only)
 """
 
@@ -22,7 +23,13 @@ AREAS = (
 
 
 def load() -> list[ModuleType]:
-    return [importlib.import_module(name) for name in AREAS]
+    """Every area package, and the modules each lists in ``WIRING`` (imported for what they
+    register: services, job handlers), so a package itself can stay cheap to import."""
+    modules = [importlib.import_module(name) for name in AREAS]
+    for module in modules:
+        for name in getattr(module, "WIRING", ()):
+            importlib.import_module(name)
+    return modules
 
 
 def hook(name: str):

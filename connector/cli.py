@@ -12,26 +12,57 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from connector import areas, audit, logs
-from connector.db import migrate as apply_migrations
-from connector.db import pending_migrations
+from connector import areas, logs
 from connector.errors import DeskguardError
-from connector.runtime import Runtime
-from connector.secrets import new_key
 from connector.settings import SETTINGS, load_config, write_docs
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Commands that read tickets with the local model start without loading every area (the web
+# app, the vendor SDKs, the ledger): `deskguard classify` on a file should spend its time reading,
+# not importing. Every other command loads all areas first, exactly as before.
+FAST_COMMANDS = {
+    "classify": "connector.classify.cli:classify_cmd",
+    "eval": "connector.classify.cli:eval_cmd",
+    "train": "connector.classify.cli:train_cmd",
+}
+
 
 class DeskguardGroup(click.Group):
+    _areas_loaded = False
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except DeskguardError as exc:
             raise click.ClickException(exc.message or exc.code) from None
+
+    def get_command(self, ctx, cmd_name):
+        if cmd_name in FAST_COMMANDS and cmd_name not in self.commands:
+            import importlib
+
+            module, attr = FAST_COMMANDS[cmd_name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attr), cmd_name)
+        elif cmd_name not in FAST_COMMANDS:
+            self.load_areas()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx):
+        self.load_areas()
+        return super().list_commands(ctx)
+
+    def load_areas(self) -> None:
+        """Let every area add its commands (once)."""
+        if not DeskguardGroup._areas_loaded:
+            DeskguardGroup._areas_loaded = True
+            _register_areas()
 
 
 def echo_json(value) -> None:
@@ -42,6 +73,8 @@ def get_runtime(ctx: click.Context) -> Runtime:
     """The runtime for this invocation, built lazily so `--help` never needs a config."""
     obj = ctx.ensure_object(dict)
     if "runtime" not in obj:
+        from connector.runtime import Runtime
+
         config = load_config(obj.get("overrides"))
         logs.configure(config.log_level, config.log_format)
         obj["runtime"] = Runtime(config)
@@ -52,6 +85,7 @@ def get_runtime(ctx: click.Context) -> Runtime:
 def ready_runtime(ctx: click.Context) -> Runtime:
     """A runtime whose ledger is migrated and whose env tenant exists."""
     from connector.bootstrap import ensure_env_tenant
+    from connector.db import migrate as apply_migrations
 
     runtime = get_runtime(ctx)
     runtime.secrets  # noqa: B018 - a missing or malformed DESKGUARD_SECRET_KEYS fails here, at start-up
@@ -123,6 +157,9 @@ def migrate(ctx: click.Context) -> None:
 
     Example: deskguard migrate
     """
+    from connector.db import migrate as apply_migrations
+    from connector.db import pending_migrations
+
     runtime = get_runtime(ctx)
     applied = apply_migrations(runtime.db)
     echo_json({"applied": applied, "pending": pending_migrations(runtime.db)})
@@ -139,6 +176,8 @@ def secrets_new_key() -> None:
 
     Example: deskguard secrets new-key
     """
+    from connector.secrets import new_key
+
     click.echo(new_key())
 
 
@@ -149,6 +188,8 @@ def secrets_rotate(ctx: click.Context) -> None:
 
     Example: DESKGUARD_SECRET_KEYS=new,old deskguard secrets rotate
     """
+    from connector.db import migrate as apply_migrations
+
     runtime = get_runtime(ctx)
     apply_migrations(runtime.db)
     echo_json({"rotated": runtime.secrets.rotate(runtime.db)})
@@ -166,6 +207,8 @@ def audit_verify(ctx: click.Context) -> None:
 
     Example: deskguard audit verify
     """
+    from connector import audit
+
     result = audit.verify(get_runtime(ctx).db)
     echo_json({"ok": result.ok, "rows": result.rows, "bad_row": result.bad_row, "problem": result.problem})
     if not result.ok:
@@ -182,6 +225,7 @@ def audit_export(ctx: click.Context, since: str | None, fmt: str, tenant: str | 
 
     Example: deskguard audit export --since 7d --format csv > audit.csv
     """
+    from connector import audit
     from connector.timeutil import parse_since
 
     audit.export(get_runtime(ctx).db, sys.stdout, fmt=fmt, since=parse_since(since) if since else None,
@@ -328,7 +372,8 @@ def main() -> None:
     cli(obj={})
 
 
-_register_areas()  # at import, so `CliRunner().invoke(cli, ...)` sees every area's commands
+# Areas register their commands on first use of the group (DeskguardGroup.load_areas), so
+# `CliRunner().invoke(cli, ...)` and `deskguard --help` still see every command.
 
 
 __all__ = ["SETTINGS", "cli", "echo_json", "get_runtime", "main", "ready_runtime"]

@@ -167,3 +167,49 @@ def test_eval_by_a_field_reports_each_group(cli_runner, tmp_path):
         for line in invoke(cli_runner, "classify", "--input", str(path)).output.splitlines()[:2])
     text = invoke(cli_runner, "eval", "--input", str(path), "--by", "store")
     assert text.exit_code == 0 and "north" in text.output and "prec≥0.9" in text.output
+
+
+def _fresh_python(code: str) -> str:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_classify_starts_without_loading_the_web_stack_or_the_ledger():
+    """`deskguard classify` only needs the local model: no flask, vendor SDKs or sqlite_utils."""
+    out = _fresh_python(
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from connector.cli import cli\n"
+        "r = CliRunner().invoke(cli, ['classify', '--input', '-'], input='{\"id\":\"1\",\"subject\":\"\",'\n"
+        "                       '\"body\":\"where is my order #1001?\"}\\n', obj={})\n"
+        "assert r.exit_code == 0, r.output\n"
+        "print(r.output.strip())\n"
+        "print(sorted(m for m in ('flask', 'sqlite_utils', 'stripe', 'zenpy', 'shopify', 'anthropic',\n"
+        "      'connector.runtime', 'connector.classify.engine') if m in sys.modules))\n")
+    reading, loaded = out.strip().splitlines()
+    assert json.loads(reading)["category"] == "order_status"
+    assert loaded == "[]"
+
+
+def test_loading_the_areas_registers_the_classifier_service():
+    """The pipeline falls back to a placeholder reading without it: the wiring must not be lost."""
+    out = _fresh_python(
+        "from connector import areas\n"
+        "from connector.runtime import SERVICE_FACTORIES\n"
+        "assert 'classifier' not in SERVICE_FACTORIES\n"
+        "areas.load()\n"
+        "print('classifier' in SERVICE_FACTORIES)\n")
+    assert out.strip() == "True"
+    out = _fresh_python(  # any command other than the fast ones loads every area first
+        "from click.testing import CliRunner\n"
+        "from connector.cli import cli\n"
+        "from connector.runtime import SERVICE_FACTORIES\n"
+        "r = CliRunner().invoke(cli, ['queue', '--help'], obj={})\n"
+        "assert r.exit_code == 0, r.output\n"
+        "print('classifier' in SERVICE_FACTORIES)\n")
+    assert out.strip() == "True"
