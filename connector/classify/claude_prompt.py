@@ -1,7 +1,9 @@
 """What Claude is told: the reading tool's JSON schema, the instructions and taxonomy (the cached
 prefix), and how one ticket is wrapped as untrusted data.
 
-The system prompt is long on purpose. It carries worked examples of the hard boundaries
+The boundaries follow docs/LABELLING.md, the rules our hand-written tickets are labelled by, so
+both engines draw the lines where the local model's training data does. The system prompt is
+long on purpose. It carries worked examples of the hard boundaries
 (order_status vs shipping_problem, refund vs return_exchange, ...) because they make readings
 steadier, and a prefix under the model's cache minimum (4096 tokens for Haiku 4.5, INTEGRATIONS
 §4) is silently not cached at all: the examples make the prefix cacheable, and a cached read
@@ -135,8 +137,12 @@ BOUNDARIES = """\
 - shipping_info vs order_status: shipping_info is about shipping in general, before or without a
   specific order (costs, countries, carriers, delivery times). A question about one placed order is
   order_status.
-- change_address vs order_change: a different delivery address (or a typo in it) is
-  change_address; different items, sizes, colours, quantities or shipping speed is order_change.
+- change_address vs order_change: a different delivery address (or a typo in it), for one order or
+  for future deliveries, is change_address; different items, sizes, colours, quantities, shipping
+  speed or delivery date is order_change.
+- subscriptions: ending a subscription (no more deliveries) is cancel_order; skipping, pausing or
+  swapping one delivery, or changing the plan, is order_change; a question about a subscription
+  charge is payment_billing.
 - cancel_order vs refund: the customer wants the order stopped (not shipped, or called off) is
   cancel_order, even when they also say "and refund me". Money back for an order that was already
   cancelled, returned or never arrived is refund.
@@ -250,7 +256,7 @@ EXAMPLES: tuple[tuple[str, dict], ...] = (
       "note": "wrong item received and a swap wanted; shipping_problem is the runner-up"}),
     ("Subject: Abo\nMein Abo wurde diesen Monat doppelt abgebucht und ich möchte es außerdem kündigen.",
      {"category": "payment_billing", "confidence": 0.72, "urgency": "high", "language": "de",
-      "note": "subscription billing; cancelling a subscription is not cancel_order"}),
+      "note": "the double charge is acted on first; ending the subscription alone would be cancel_order"}),
     ("Subject: Gift wrap\nCan you add gift wrapping to order #7002? It hasn't shipped yet.",
      {"category": "order_change", "confidence": 0.85, "urgency": "normal"}),
     ("Subject: Express?\nIf I order today with express shipping, will it arrive in Milan by Thursday?",
