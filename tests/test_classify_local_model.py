@@ -276,3 +276,20 @@ def test_code_and_markup_abstain_but_no_customer_message_is_taken_for_code(model
         latest = split_email(ex.body)[0]
         words = sum(len(part) for part in model.featurizer.words(ex.subject, latest))
         assert code_share(f"{ex.subject}\n{latest}", words) <= limit, ex.id
+    for subject, body in (("Re: HaloCam [Ticket #88213]", "perfect thanks! 👍"), ("", "great service =) <3")):
+        assert code_share(f"{subject}\n{body}", 4) == 0.0  # brackets and a smiley are not code
+
+
+def test_a_full_word_table_starts_again_from_the_shipped_rows(monkeypatch):
+    from connector.classify import local
+
+    fresh = LocalClassifier.from_dir(default_model_dir())
+    shipped = len(fresh._table.words)
+    before = fresh.classify(TicketText("Where is my order?", "Order #1001, no tracking yet."))
+    monkeypatch.setattr(local._WordTable, "LIMIT", 5)
+    for i in range(10):  # new words until the table is full
+        fresh.classify(TicketText("", f"zzqx{i} wqyv{i}"))
+    after = fresh.classify(TicketText("Where is my order?", "Order #1001, no tracking yet."))
+    assert len(fresh._table.words) < shipped + 10  # it was replaced ...
+    assert len(fresh._table.words) >= shipped  # ... by a table that starts from the shipped rows
+    assert (after.category, after.confidence) == (before.category, before.confidence)

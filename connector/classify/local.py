@@ -51,18 +51,23 @@ class Novelty:
     full_above: float = 0.75  # share of known words from which confidence is not capped
     min_known_words: int = 2  # fewer known words than this also abstains
     abstain_confidence: float = 0.5  # highest confidence an abstention (`other`) may carry
-    # Text built like code, markup or logs: CODE_CHARS per word. Customers' messages stay below
-    # 0.09 (3,900 hand-written tickets, 2026-11-22); SQL and HTML reach 0.3 to 1.5.
+    # Text built like code, markup or logs: CODE_CHARS per word, once there are at least
+    # code_min_chars of them (a lone "=)" or "<3" is a smiley). Customers' messages stay below
+    # 0.1 (4,700 hand-written tickets, 2026-11-22); SQL and HTML reach 0.3 to 1.5.
     code_full_below: float = 0.1  # no cap below this
     code_abstain_above: float = 0.2  # abstain to `other` from here; capped linearly in between
+    code_min_chars: int = 3
 
 
-CODE_CHARS = "{}[];=<>_|\\`"
+# Brackets are not in the list: "[Ticket #88213]" and "[EXTERNAL]" are ordinary email subjects.
+CODE_CHARS = "{};=<>_|\\`"
 
 
-def code_share(text: str, words: int) -> float:
-    """Characters typical of code and markup (``CODE_CHARS``) per word of ``text``."""
-    return sum(map(text.count, CODE_CHARS)) / max(words, 1)
+def code_share(text: str, words: int, min_chars: int = 3) -> float:
+    """Characters typical of code and markup (``CODE_CHARS``) per word of ``text``; 0 when there
+    are fewer than ``min_chars`` of them."""
+    found = sum(map(text.count, CODE_CHARS))
+    return found / max(words, 1) if found >= min_chars else 0.0
 
 
 @dataclass(frozen=True)
@@ -130,7 +135,7 @@ class _WordTable:
     it counts for familiarity and reasons — computed once, then a reading only adds up rows.
     Rows are only ever appended (under a lock), so readers never see a row change."""
 
-    LIMIT = 200_000
+    LIMIT = 200_000  # words learnt while reading (beyond the shipped rows) before starting afresh
 
     def __init__(self, model: LocalClassifier, vocabulary: Vocabulary | None = None) -> None:
         self.model = model
@@ -148,6 +153,7 @@ class _WordTable:
         self.lock = threading.Lock()
         if vocabulary:
             self._fill(vocabulary.words, vocabulary.contrib, vocabulary.sq, vocabulary.hashes)
+        self.shipped = len(self.words)  # rows that came with the model
 
     def indices(self, words: list[str]) -> np.ndarray:
         get = self.rows.get
@@ -315,8 +321,8 @@ class LocalClassifier:
         ``featurizer.transform`` times the weights, added up from cached per-word rows instead of
         building the vector."""
         table = self._table
-        if len(table.words) >= _WordTable.LIMIT:
-            table = self._table = _WordTable(self)
+        if len(table.words) >= table.shipped + _WordTable.LIMIT:  # bounded memory; shipped rows stay
+            table = self._table = _WordTable(self, self._vocabulary)
         parsed = self.featurizer.parse(subject, latest)
         subject_words, body_words = parsed.subject_words, parsed.body_words
         words = subject_words + body_words
@@ -355,7 +361,7 @@ class LocalClassifier:
         confidence = 1.0 / (1.0 + math.exp(-float(feats @ self.calibrator)))
         nov = self.novelty
         cap = min(1.0, max(0.0, (known_ratio - nov.abstain_below) / max(nov.full_above - nov.abstain_below, 1e-6)))
-        codeish = code_share(f"{subject}\n{latest}", len(words))
+        codeish = code_share(f"{subject}\n{latest}", len(words), nov.code_min_chars)
         if codeish > nov.code_full_below:
             cap = min(cap, max(0.0, (nov.code_abstain_above - codeish) /
                                max(nov.code_abstain_above - nov.code_full_below, 1e-6)))
@@ -399,7 +405,7 @@ class LocalClassifier:
         nov = self.novelty
         if scored.abstained and scored.code_share >= nov.code_abstain_above:
             reasons.append(f"looks like code or markup, not a customer's message "
-                           f"({scored.code_share:.2f} of {{}}[];=<>_| per word)")
+                           f"({scored.code_share:.2f} of {{}};=<>_| per word)")
         elif scored.abstained:
             reasons.append(f"unfamiliar text: {scored.known_ratio:.0%} of its words were seen in training")
         else:
