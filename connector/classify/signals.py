@@ -58,6 +58,7 @@ _AMOUNT = re.compile(
 
 
 _HAS_DIGIT = re.compile(r"\d")
+_YEAR_PREPOSITION = re.compile(r"\b(?:from|in|since|of|von|seit|de|depuis|desde|del|uit|van|dal)\s*$")  # "from 2023"
 _DIGIT_RUN = re.compile(r"\d+")
 # Where a match of each pattern can begin (lower-case literals; see _scan). Keep these in step
 # with the patterns above: tests compare _scan with a plain finditer on hundreds of tickets.
@@ -154,7 +155,7 @@ def extract_entities(text: str, *, tracking_possible: bool | None = None) -> Ent
                 continue
             if _YEARISH.match(digits) and pattern is _ORDER_AFTER_WORD and "#" not in m.group(0):
                 before = scrubbed[max(0, m.start() - 1): start].lower()
-                if re.search(r"\b(?:from|in|since|of|von|seit|de|depuis|desde|del|uit|van|dal)\s*$", before):
+                if _YEAR_PREPOSITION.search(before):
                     continue
             orders.append((start, _order_label(m.group(1))))
     return Entities(
