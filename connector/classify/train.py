@@ -13,6 +13,7 @@ Everything is numpy and seeded, so the same inputs give the same model bit for b
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -367,23 +368,25 @@ def _model(weights, bias, known, *, name: str, features: FeatureConfig, temperat
 # --- training sets ------------------------------------------------------------------------------
 def packaged_examples() -> list[Example]:
     """The team's hand-written training tickets shipped in connector/classify/trainingdata/."""
-    return _packaged("trainingdata", "handwritten")
+    return list(_packaged("trainingdata", "handwritten"))
 
 
 def dev_examples() -> list[Example]:
     """The team's hand-written calibration tickets (connector/classify/devdata/): written apart
     from the training tickets and the test sets, for new stores with their own products and jargon.
     Never trained on; the shipped model's and every tenant model's confidence is fitted on them."""
-    return _packaged("devdata", "dev")
+    return list(_packaged("devdata", "dev"))
 
 
-def _packaged(folder_name: str, source: str) -> list[Example]:
+@functools.lru_cache(maxsize=4)
+def _packaged(folder_name: str, source: str) -> tuple[Example, ...]:
+    """Package data, read once per process (a store model's training reads it once per fold)."""
     folder = resources.files("connector.classify") / folder_name
     out: list[Example] = []
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".jsonl"):
             out.extend(read_jsonl(Path(str(entry)), source=source))
-    return out
+    return tuple(out)
 
 
 def dress(examples: Sequence[Example], rng: random.Random, copies: int, *, typo_rate: float = 0.04,
