@@ -65,7 +65,9 @@ def translate_error(exc: Exception) -> TransientError | PermanentError:
         kind = detail.get("type") or type(exc).__name__
         message = f"Anthropic API {status} {kind}"
         if status in (408, 409, 429) or status >= 500:
-            return TransientError(message, vendor=VENDOR, status=status, retry_after=_retry_after(exc))
+            return TransientError(
+                message, vendor=VENDOR, status=status, retry_after=_retry_after(exc)
+            )
         return PermanentError(message, vendor=VENDOR, status=status)
     return PermanentError(f"Anthropic SDK error: {type(exc).__name__}", vendor=VENDOR)
 
@@ -84,8 +86,15 @@ def _usage(raw: Any) -> Usage:
 class AnthropicClient:
     """A configured Messages API client for one tenant."""
 
-    def __init__(self, *, api_key: str, base_url: str, timeout: float, connect_timeout: float,
-                 max_retries: int):
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        timeout: float,
+        connect_timeout: float,
+        max_retries: int,
+    ):
         self.timeout = httpx2.Timeout(timeout, connect=connect_timeout)
         self.max_retries = max_retries
         self._client = anthropic.Anthropic(
@@ -98,8 +107,13 @@ class AnthropicClient:
 
     @classmethod
     def from_config(cls, config: Any, api_key: str) -> AnthropicClient:
-        return cls(api_key=api_key, base_url=config.anthropic_base_url, timeout=config.claude_timeout_seconds,
-                   connect_timeout=config.claude_connect_timeout_seconds, max_retries=config.claude_max_retries)
+        return cls(
+            api_key=api_key,
+            base_url=config.anthropic_base_url,
+            timeout=config.claude_timeout_seconds,
+            connect_timeout=config.claude_connect_timeout_seconds,
+            max_retries=config.claude_max_retries,
+        )
 
     def create_message(self, **params: Any) -> ModelReply:
         """POST /v1/messages. Raises TransientError / PermanentError."""

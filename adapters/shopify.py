@@ -58,7 +58,9 @@ _SHOP_DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.myshopify\.com
 _ORDER_GID = re.compile(r"gid://shopify/Order/\d{1,20}")
 _EMAIL = re.compile(r"[^@\s\"'\\():,<>\[\];]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}")
 _ORDER_TOKEN = re.compile(r"#?([A-Za-z]{0,8}-?\d{1,12})")
-_ORDER_PREFIX = re.compile(r"^(?:(?:order|ord)\b\.?\s*)?(?:(?:number|num|no|nr)\b\.?\s*)?[:\s]*", re.I)
+_ORDER_PREFIX = re.compile(
+    r"^(?:(?:order|ord)\b\.?\s*)?(?:(?:number|num|no|nr)\b\.?\s*)?[:\s]*", re.I
+)
 CANCEL_REASONS = ("CUSTOMER", "DECLINED", "FRAUD", "INVENTORY", "STAFF", "OTHER")
 MIN_THROTTLE_WAIT = 0.5  # seconds, when Shopify says THROTTLED but the bucket looks full
 MAX_ATTEMPTS = 8
@@ -125,8 +127,9 @@ class _TimedGraphQL(shopify.GraphQL):
         self.timeout = timeout
 
     def execute(self, query, variables=None, operation_name=None):
-        headers = self.merge_headers({"Accept": "application/json", "Content-Type": "application/json"},
-                                     self.headers)
+        headers = self.merge_headers(
+            {"Accept": "application/json", "Content-Type": "application/json"}, self.headers
+        )
         data = json.dumps({"query": query, "variables": variables, "operationName": operation_name})
         req = urllib.request.Request(self.endpoint, data.encode("utf-8"), headers, method="POST")
         with _OPENER.open(req, timeout=self.timeout) as response:
@@ -144,16 +147,21 @@ def _http_error(exc: urllib.error.HTTPError) -> Exception:
     status = exc.code
     retry_after = _retry_after(exc.headers)
     if status == 429 or status >= 500:
-        return TransientError(f"Shopify answered HTTP {status}", vendor=VENDOR, status=status,
-                              retry_after=retry_after)
-    reasons = {401: "the access token was rejected (reinstall the app or replace DESKGUARD_SHOPIFY_ACCESS_TOKEN)",
-               402: "the shop is frozen (unpaid Shopify plan)",
-               403: "the access token lacks a required scope (read_orders, read_customers, write_orders)",
-               404: "no such shop or API version",
-               423: "the shop is locked"}
+        return TransientError(
+            f"Shopify answered HTTP {status}", vendor=VENDOR, status=status, retry_after=retry_after
+        )
+    reasons = {
+        401: "the access token was rejected (reinstall the app or replace DESKGUARD_SHOPIFY_ACCESS_TOKEN)",
+        402: "the shop is frozen (unpaid Shopify plan)",
+        403: "the access token lacks a required scope (read_orders, read_customers, write_orders)",
+        404: "no such shop or API version",
+        423: "the shop is locked",
+    }
     text = reasons.get(status, "the request was refused")
     if 300 <= status < 400:
-        text = "Shopify redirected the request; check DESKGUARD_SHOPIFY_ADMIN_URL and the shop domain"
+        text = (
+            "Shopify redirected the request; check DESKGUARD_SHOPIFY_ADMIN_URL and the shop domain"
+        )
     return PermanentError(f"Shopify answered HTTP {status}: {text}", vendor=VENDOR, status=status)
 
 
@@ -173,30 +181,53 @@ def order_from_node(node: dict[str, Any]) -> Order:
     summary = None
     if customer:
         summary = CustomerSummary(
-            email=email, order_count=int(customer.get("numberOfOrders") or 0),  # UnsignedInt64 arrives as a string
-            lifetime_spend=_money(customer.get("amountSpent")), tags=tuple(customer.get("tags") or ()),
-            id=customer.get("id") or "")
+            email=email,
+            order_count=int(
+                customer.get("numberOfOrders") or 0
+            ),  # UnsignedInt64 arrives as a string
+            lifetime_spend=_money(customer.get("amountSpent")),
+            tags=tuple(customer.get("tags") or ()),
+            id=customer.get("id") or "",
+        )
     fulfillments = []
     for f in node.get("fulfillments") or ():
         status = f.get("displayStatus") or f.get("status") or ""
-        common = {"status": status, "estimated_delivery_at": _dt(f.get("estimatedDeliveryAt")),
-                  "delivered_at": _dt(f.get("deliveredAt"))}
+        common = {
+            "status": status,
+            "estimated_delivery_at": _dt(f.get("estimatedDeliveryAt")),
+            "delivered_at": _dt(f.get("deliveredAt")),
+        }
         tracking = f.get("trackingInfo") or []
         if not tracking:
             fulfillments.append(Fulfillment(**common))
-        for t in tracking:  # one entry per tracking number: a fulfillment may ship in several parcels
-            fulfillments.append(Fulfillment(tracking_company=t.get("company") or "",
-                                            tracking_number=t.get("number") or "",
-                                            tracking_url=t.get("url") or "", **common))
+        for (
+            t
+        ) in tracking:  # one entry per tracking number: a fulfillment may ship in several parcels
+            fulfillments.append(
+                Fulfillment(
+                    tracking_company=t.get("company") or "",
+                    tracking_number=t.get("number") or "",
+                    tracking_url=t.get("url") or "",
+                    **common,
+                )
+            )
     return Order(
-        id=node["id"], name=node["name"], email=email, created_at=_dt(node.get("createdAt")),
+        id=node["id"],
+        name=node["name"],
+        email=email,
+        created_at=_dt(node.get("createdAt")),
         financial_status=node.get("displayFinancialStatus") or "",
         fulfillment_status=node.get("displayFulfillmentStatus") or "",
         total=_money((node.get("totalPriceSet") or {}).get("shopMoney")),
-        line_items=tuple(LineItem(li["title"], int(li.get("quantity") or 0), li.get("sku") or "")
-                         for li in (node.get("lineItems") or {}).get("nodes", ())),
-        fulfillments=tuple(fulfillments), customer=summary, cancelled_at=_dt(node.get("cancelledAt")),
-        cancel_reason=node.get("cancelReason"))
+        line_items=tuple(
+            LineItem(li["title"], int(li.get("quantity") or 0), li.get("sku") or "")
+            for li in (node.get("lineItems") or {}).get("nodes", ())
+        ),
+        fulfillments=tuple(fulfillments),
+        customer=summary,
+        cancelled_at=_dt(node.get("cancelledAt")),
+        cancel_reason=node.get("cancelReason"),
+    )
 
 
 # --- the adapter --------------------------------------------------------------------------
@@ -207,10 +238,18 @@ class ShopifyAdmin:
     """One tenant's shop. ``credentials()`` returns ``(shop_domain, access_token)`` or raises
     ``PermanentError`` when the shop is not connected."""
 
-    def __init__(self, credentials: Credentials, *, api_version: str = "2025-01",
-                 admin_url: str = "https://{shop}", timeout: float = 10.0, throttle_max_wait: float = 10.0,
-                 lookup_limit: int = 10, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        api_version: str = "2025-01",
+        admin_url: str = "https://{shop}",
+        timeout: float = 10.0,
+        throttle_max_wait: float = 10.0,
+        lookup_limit: int = 10,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         if timeout <= 0:
             raise ValueError("timeout must be > 0")
         self._credentials = credentials
@@ -226,10 +265,14 @@ class ShopifyAdmin:
         self._throttle_at = 0.0
         self._last_cost: dict[str, int] = {}  # document → requestedQueryCost last time
         self.api_calls = 0
-        self.throttle_waits: deque[float] = deque(maxlen=100)  # recent waits for the bucket (diagnostics)
+        self.throttle_waits: deque[float] = deque(
+            maxlen=100
+        )  # recent waits for the bucket (diagnostics)
 
     # -- OrderSource -----------------------------------------------------------------------
-    def find_orders(self, *, email: str | None = None, order_name: str | None = None) -> list[Order]:
+    def find_orders(
+        self, *, email: str | None = None, order_name: str | None = None
+    ) -> list[Order]:
         """Orders by order name as customers write it, and/or by email; newest first, unique.
 
         Shopify's search matches loosely (and the ``#`` in ``name:`` is undocumented), so results
@@ -243,39 +286,80 @@ class ShopifyAdmin:
             name = normalize_order_name(order_name)
             if name:
                 data = self.execute("orders_find", {"query": f"name:{name}", "first": 5})
-                found += [o for o in map(order_from_node, data["orders"]["nodes"]) if o.name.upper() == name]
+                found += [
+                    o
+                    for o in map(order_from_node, data["orders"]["nodes"])
+                    if o.name.upper() == name
+                ]
         if email is not None:
             clean = normalize_email(email)
             if clean:
-                data = self.execute("orders_find", {"query": f"email:{clean}", "first": self.lookup_limit})
-                found += [o for o in map(order_from_node, data["orders"]["nodes"]) if o.email.lower() == clean]
+                data = self.execute(
+                    "orders_find", {"query": f"email:{clean}", "first": self.lookup_limit}
+                )
+                found += [
+                    o
+                    for o in map(order_from_node, data["orders"]["nodes"])
+                    if o.email.lower() == clean
+                ]
         unique = {o.id: o for o in found}
-        return sorted(unique.values(), key=lambda o: o.created_at or datetime.min.replace(tzinfo=UTC), reverse=True)
+        return sorted(
+            unique.values(),
+            key=lambda o: o.created_at or datetime.min.replace(tzinfo=UTC),
+            reverse=True,
+        )
 
     def get_order(self, order_id: str) -> Order | None:
         node = self.execute("order_get", {"id": order_gid(order_id)})["order"]
         return order_from_node(node) if node else None
 
     # -- OrderActions (called only inside actions.execute) ---------------------------------------
-    def cancel_order(self, order_id: str, *, reason: str, notify_customer: bool, restock: bool,
-                     staff_note: str, refund: bool = False) -> dict[str, Any]:
+    def cancel_order(
+        self,
+        order_id: str,
+        *,
+        reason: str,
+        notify_customer: bool,
+        restock: bool,
+        staff_note: str,
+        refund: bool = False,
+    ) -> dict[str, Any]:
         gid = order_gid(order_id)
         reason_enum = str(reason or "").strip().upper()
         if reason_enum not in CANCEL_REASONS:
-            raise PermanentError(f"cancel reason must be one of {', '.join(CANCEL_REASONS)}, not {reason!r}",
-                                 vendor=VENDOR)
-        data = self.execute("order_cancel", {
-            "orderId": gid, "reason": reason_enum, "refund": bool(refund), "restock": bool(restock),
-            "notifyCustomer": bool(notify_customer), "staffNote": (staff_note or "")[:255] or None})
+            raise PermanentError(
+                f"cancel reason must be one of {', '.join(CANCEL_REASONS)}, not {reason!r}",
+                vendor=VENDOR,
+            )
+        data = self.execute(
+            "order_cancel",
+            {
+                "orderId": gid,
+                "reason": reason_enum,
+                "refund": bool(refund),
+                "restock": bool(restock),
+                "notifyCustomer": bool(notify_customer),
+                "staffNote": (staff_note or "")[:255] or None,
+            },
+        )
         payload = data.get("orderCancel") or {}
         errors = payload.get("orderCancelUserErrors") or []
         if errors:
             text = "; ".join(f"{e.get('code') or 'ERROR'}: {e.get('message')}" for e in errors)
-            raise PermanentError(f"Shopify refused to cancel {gid}: {text}", vendor=VENDOR,
-                                 code="shopify_cancel_refused")
+            raise PermanentError(
+                f"Shopify refused to cancel {gid}: {text}",
+                vendor=VENDOR,
+                code="shopify_cancel_refused",
+            )
         job = payload.get("job") or {}
-        return {"order_id": gid, "reason": reason_enum, "refund": bool(refund), "restock": bool(restock),
-                "job_id": job.get("id"), "job_done": bool(job.get("done"))}
+        return {
+            "order_id": gid,
+            "reason": reason_enum,
+            "refund": bool(refund),
+            "restock": bool(restock),
+            "job_id": job.get("id"),
+            "job_done": bool(job.get("done")),
+        }
 
     def reconcile_cancel(self, order_id: str) -> dict[str, Any] | None:
         """After a crash or timeout: the order's cancel state if it is already cancelled, else None."""
@@ -284,8 +368,13 @@ class ShopifyAdmin:
             raise PermanentError(f"order {order_id} does not exist", vendor=VENDOR, status=404)
         if order.cancelled_at is None:
             return None
-        return {"order_id": order.id, "reason": order.cancel_reason, "cancelled_at": order.cancelled_at.isoformat(),
-                "already_cancelled": True, "financial_status": order.financial_status}
+        return {
+            "order_id": order.id,
+            "reason": order.cancel_reason,
+            "cancelled_at": order.cancelled_at.isoformat(),
+            "already_cancelled": True,
+            "financial_status": order.financial_status,
+        }
 
     # -- GraphQL with throttling -----------------------------------------------------------
     def execute(self, name: str, variables: dict[str, Any]) -> dict[str, Any]:
@@ -301,9 +390,16 @@ class ShopifyAdmin:
             cost = (body.get("extensions") or {}).get("cost") or {}
             self._note_cost(name, cost)
             errors = body.get("errors")
-            logs.log(LOG, logging.DEBUG, "shopify.query", document=name, cost=cost.get("requestedQueryCost"),
-                     available=(cost.get("throttleStatus") or {}).get("currentlyAvailable"),
-                     ms=round((time.perf_counter() - started) * 1000, 1), errors=bool(errors))
+            logs.log(
+                LOG,
+                logging.DEBUG,
+                "shopify.query",
+                document=name,
+                cost=cost.get("requestedQueryCost"),
+                available=(cost.get("throttleStatus") or {}).get("currentlyAvailable"),
+                ms=round((time.perf_counter() - started) * 1000, 1),
+                errors=bool(errors),
+            )
             if not errors:
                 if not isinstance(body.get("data"), dict):
                     raise TransientError("Shopify answered without data", vendor=VENDOR)
@@ -312,7 +408,9 @@ class ShopifyAdmin:
                 waited = self._wait(self._throttled_wait(cost), waited, name)
                 continue
             raise _graphql_error(errors)
-        raise TransientError(f"Shopify kept throttling {name}", vendor=VENDOR, retry_after=self.throttle_max_wait)
+        raise TransientError(
+            f"Shopify kept throttling {name}", vendor=VENDOR, retry_after=self.throttle_max_wait
+        )
 
     def _post(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         shop, token = self._credentials()
@@ -324,7 +422,9 @@ class ShopifyAdmin:
             session = shopify.Session(shop, self.api_version, str.__str__(token))
             shopify.ShopifyResource.activate_session(session)
             try:
-                shopify.ShopifyResource.site = f"{self.admin_url.replace('{shop}', shop)}/admin/api/{self.api_version}"
+                shopify.ShopifyResource.site = (
+                    f"{self.admin_url.replace('{shop}', shop)}/admin/api/{self.api_version}"
+                )
                 client = _TimedGraphQL(self.timeout)
             finally:
                 shopify.ShopifyResource.clear_session()
@@ -335,16 +435,24 @@ class ShopifyAdmin:
             with exc:
                 raise _http_error(exc) from None
         except TimeoutError as exc:
-            raise TransientError(f"Shopify did not answer within {self.timeout:g}s", vendor=VENDOR) from exc
+            raise TransientError(
+                f"Shopify did not answer within {self.timeout:g}s", vendor=VENDOR
+            ) from exc
         except (urllib.error.URLError, ConnectionError, http.client.HTTPException, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             if isinstance(reason, TimeoutError):
-                raise TransientError(f"Shopify did not answer within {self.timeout:g}s", vendor=VENDOR) from exc
-            raise TransientError(f"cannot reach Shopify: {type(reason).__name__}", vendor=VENDOR) from exc
+                raise TransientError(
+                    f"Shopify did not answer within {self.timeout:g}s", vendor=VENDOR
+                ) from exc
+            raise TransientError(
+                f"cannot reach Shopify: {type(reason).__name__}", vendor=VENDOR
+            ) from exc
         try:
             body = json.loads(text)
         except ValueError:
-            raise TransientError("Shopify answered with something that is not JSON", vendor=VENDOR) from None
+            raise TransientError(
+                "Shopify answered with something that is not JSON", vendor=VENDOR
+            ) from None
         if not isinstance(body, dict):
             raise TransientError("Shopify answered with an unexpected JSON shape", vendor=VENDOR)
         return body
@@ -355,8 +463,10 @@ class ShopifyAdmin:
             if cost.get("requestedQueryCost") is not None:
                 self._last_cost[name] = int(cost["requestedQueryCost"])
             if status:
-                self._throttle = {k: float(status.get(k) or 0) for k in
-                                  ("maximumAvailable", "currentlyAvailable", "restoreRate")}
+                self._throttle = {
+                    k: float(status.get(k) or 0)
+                    for k in ("maximumAvailable", "currentlyAvailable", "restoreRate")
+                }
                 self._throttle_at = self._clock()
 
     def _expected_wait(self, name: str) -> float:
@@ -365,23 +475,34 @@ class ShopifyAdmin:
             status, needed = self._throttle, self._last_cost.get(name)
             if not status or not needed or status["restoreRate"] <= 0:
                 return 0.0
-            available = min(status["maximumAvailable"],
-                            status["currentlyAvailable"] + (self._clock() - self._throttle_at) * status["restoreRate"])
+            available = min(
+                status["maximumAvailable"],
+                status["currentlyAvailable"]
+                + (self._clock() - self._throttle_at) * status["restoreRate"],
+            )
             return max(0.0, (needed - available) / status["restoreRate"])
 
     def _throttled_wait(self, cost: dict[str, Any]) -> float:
         status = cost.get("throttleStatus") or {}
         restore = float(status.get("restoreRate") or 0)
-        missing = float(cost.get("requestedQueryCost") or 0) - float(status.get("currentlyAvailable") or 0)
+        missing = float(cost.get("requestedQueryCost") or 0) - float(
+            status.get("currentlyAvailable") or 0
+        )
         if restore <= 0:
             return self.throttle_max_wait
         return max(MIN_THROTTLE_WAIT, missing / restore)
 
     def _wait(self, seconds: float, waited: float, name: str) -> float:
         if waited + seconds > self.throttle_max_wait:
-            raise TransientError(f"Shopify query budget exhausted for {name}; retry in {seconds:.1f}s",
-                                 vendor=VENDOR, retry_after=round(seconds, 3), status=429)
-        logs.log(LOG, logging.INFO, "shopify.throttle_wait", document=name, seconds=round(seconds, 3))
+            raise TransientError(
+                f"Shopify query budget exhausted for {name}; retry in {seconds:.1f}s",
+                vendor=VENDOR,
+                retry_after=round(seconds, 3),
+                status=429,
+            )
+        logs.log(
+            LOG, logging.INFO, "shopify.throttle_wait", document=name, seconds=round(seconds, 3)
+        )
         self.throttle_waits.append(seconds)
         self._sleep(seconds)
         return waited + seconds
@@ -389,7 +510,9 @@ class ShopifyAdmin:
 
 def _is_throttled(errors: Any) -> bool:
     return isinstance(errors, list) and any(
-        isinstance(e, dict) and (e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors)
+        isinstance(e, dict) and (e.get("extensions") or {}).get("code") == "THROTTLED"
+        for e in errors
+    )
 
 
 def _graphql_error(errors: Any) -> Exception:
@@ -402,5 +525,13 @@ def _graphql_error(errors: Any) -> Exception:
     return PermanentError(f"Shopify GraphQL error: {text}", vendor=VENDOR)
 
 
-__all__ = ["CANCEL_REASONS", "InvalidShopDomain", "ShopifyAdmin", "clean_shop_domain", "normalize_email",
-           "normalize_order_name", "order_from_node", "order_gid"]
+__all__ = [
+    "CANCEL_REASONS",
+    "InvalidShopDomain",
+    "ShopifyAdmin",
+    "clean_shop_domain",
+    "normalize_email",
+    "normalize_order_name",
+    "order_from_node",
+    "order_gid",
+]

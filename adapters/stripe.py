@@ -77,40 +77,68 @@ def _id(value: Any) -> str | None:
 
 def _metadata(obj: Any) -> dict[str, str]:
     meta = _get(obj, "metadata", {}) or {}
-    return {str(k): str(v) for k, v in (meta.to_dict() if hasattr(meta, "to_dict") else dict(meta)).items()}
+    return {
+        str(k): str(v)
+        for k, v in (meta.to_dict() if hasattr(meta, "to_dict") else dict(meta)).items()
+    }
 
 
 def charge_from_stripe(obj: Any, *, email: str = "") -> Charge:
     billing = _get(obj, "billing_details", {}) or {}
     return Charge(
-        id=obj["id"], amount=int(_get(obj, "amount", 0)), currency=_get(obj, "currency", ""),
-        status=_get(obj, "status", ""), created_at=_ts(_get(obj, "created")),
-        payment_intent=_id(_get(obj, "payment_intent")), amount_refunded=int(_get(obj, "amount_refunded", 0)),
-        disputed=bool(_get(obj, "disputed", False)), description=_get(obj, "description", ""),
+        id=obj["id"],
+        amount=int(_get(obj, "amount", 0)),
+        currency=_get(obj, "currency", ""),
+        status=_get(obj, "status", ""),
+        created_at=_ts(_get(obj, "created")),
+        payment_intent=_id(_get(obj, "payment_intent")),
+        amount_refunded=int(_get(obj, "amount_refunded", 0)),
+        disputed=bool(_get(obj, "disputed", False)),
+        description=_get(obj, "description", ""),
         customer_id=_id(_get(obj, "customer")),
         email=_get(billing, "email", "") or _get(obj, "receipt_email", "") or email,
-        metadata=_metadata(obj))
+        metadata=_metadata(obj),
+    )
 
 
 def refund_from_stripe(obj: Any) -> Refund:
-    return Refund(id=obj["id"], amount=int(_get(obj, "amount", 0)), currency=_get(obj, "currency", ""),
-                  status=_get(obj, "status", ""), charge=_id(_get(obj, "charge")),
-                  payment_intent=_id(_get(obj, "payment_intent")), reason=_get(obj, "reason"))
+    return Refund(
+        id=obj["id"],
+        amount=int(_get(obj, "amount", 0)),
+        currency=_get(obj, "currency", ""),
+        status=_get(obj, "status", ""),
+        charge=_id(_get(obj, "charge")),
+        payment_intent=_id(_get(obj, "payment_intent")),
+        reason=_get(obj, "reason"),
+    )
 
 
 def dispute_from_stripe(obj: Any) -> Dispute:
     """Also used for the ``data.object`` of a ``charge.dispute.*`` webhook event (a plain dict)."""
     evidence = _get(obj, "evidence_details", {}) or {}
-    return Dispute(id=obj["id"], amount=int(_get(obj, "amount", 0)), currency=_get(obj, "currency", ""),
-                   reason=_get(obj, "reason", ""), status=_get(obj, "status", ""),
-                   charge=_id(_get(obj, "charge")), due_by=_ts(_get(evidence, "due_by")),
-                   payment_intent=_id(_get(obj, "payment_intent")), created_at=_ts(_get(obj, "created")))
+    return Dispute(
+        id=obj["id"],
+        amount=int(_get(obj, "amount", 0)),
+        currency=_get(obj, "currency", ""),
+        reason=_get(obj, "reason", ""),
+        status=_get(obj, "status", ""),
+        charge=_id(_get(obj, "charge")),
+        due_by=_ts(_get(evidence, "due_by")),
+        payment_intent=_id(_get(obj, "payment_intent")),
+        created_at=_ts(_get(obj, "created")),
+    )
 
 
 def payment_intent_from_stripe(obj: Any) -> PaymentIntent:
-    return PaymentIntent(id=obj["id"], amount=int(_get(obj, "amount", 0)), currency=_get(obj, "currency", ""),
-                         status=_get(obj, "status", ""), created_at=_ts(_get(obj, "created")),
-                         latest_charge=_id(_get(obj, "latest_charge")), description=_get(obj, "description", ""))
+    return PaymentIntent(
+        id=obj["id"],
+        amount=int(_get(obj, "amount", 0)),
+        currency=_get(obj, "currency", ""),
+        status=_get(obj, "status", ""),
+        created_at=_ts(_get(obj, "created")),
+        latest_charge=_id(_get(obj, "latest_charge")),
+        description=_get(obj, "description", ""),
+    )
 
 
 def translate_error(exc: stripe.StripeError, operation: str) -> TransientError | PermanentError:
@@ -123,30 +151,58 @@ def translate_error(exc: stripe.StripeError, operation: str) -> TransientError |
         return TransientError(f"Stripe unreachable while trying to {what}: {detail}", vendor=VENDOR)
     if isinstance(exc, stripe.RateLimitError) or status == 429:
         retry_after = headers.get("Retry-After") or headers.get("retry-after")
-        return TransientError(f"Stripe rate limit while trying to {what}", vendor=VENDOR, status=429,
-                              retry_after=float(retry_after) if retry_after else None)
+        return TransientError(
+            f"Stripe rate limit while trying to {what}",
+            vendor=VENDOR,
+            status=429,
+            retry_after=float(retry_after) if retry_after else None,
+        )
     if status is not None and (status >= 500 or status == 409):
-        return TransientError(f"Stripe error {status} while trying to {what}: {detail}", vendor=VENDOR,
-                              status=status)
+        return TransientError(
+            f"Stripe error {status} while trying to {what}: {detail}", vendor=VENDOR, status=status
+        )
     if isinstance(exc, stripe.AuthenticationError):
-        return PermanentError("Stripe rejected the API key (401): check DESKGUARD_STRIPE_API_KEY for this tenant",
-                              vendor=VENDOR, status=status, code="stripe_auth_failed")
+        return PermanentError(
+            "Stripe rejected the API key (401): check DESKGUARD_STRIPE_API_KEY for this tenant",
+            vendor=VENDOR,
+            status=status,
+            code="stripe_auth_failed",
+        )
     if isinstance(exc, stripe.PermissionError):
         return PermanentError(
             f"The Stripe key may not {what}: a restricted key needs the '{permission}' permission "
-            f"(Stripe said: {detail})", vendor=VENDOR, status=status, code="stripe_permission_missing")
+            f"(Stripe said: {detail})",
+            vendor=VENDOR,
+            status=status,
+            code="stripe_permission_missing",
+        )
     if isinstance(exc, stripe.IdempotencyError):
-        return PermanentError(f"Stripe refused to reuse an idempotency key with other parameters while trying "
-                              f"to {what}: {detail}", vendor=VENDOR, status=status, code="stripe_idempotency_error")
+        return PermanentError(
+            f"Stripe refused to reuse an idempotency key with other parameters while trying "
+            f"to {what}: {detail}",
+            vendor=VENDOR,
+            status=status,
+            code="stripe_idempotency_error",
+        )
     code = getattr(exc, "code", None)
     if status == 404:
-        return PermanentError(f"Stripe: not found while trying to {what}: {detail}", vendor=VENDOR, status=404,
-                              code="stripe_not_found")
-    return PermanentError(f"Stripe rejected the request to {what}" + (f" ({code})" if code else "") + f": {detail}",
-                          vendor=VENDOR, status=status, code="stripe_rejected")
+        return PermanentError(
+            f"Stripe: not found while trying to {what}: {detail}",
+            vendor=VENDOR,
+            status=404,
+            code="stripe_not_found",
+        )
+    return PermanentError(
+        f"Stripe rejected the request to {what}" + (f" ({code})" if code else "") + f": {detail}",
+        vendor=VENDOR,
+        status=status,
+        code="stripe_rejected",
+    )
 
 
-def verify_webhook(payload: bytes, sig_header: str | None, secret: str, *, tolerance: int = 300) -> dict[str, Any]:
+def verify_webhook(
+    payload: bytes, sig_header: str | None, secret: str, *, tolerance: int = 300
+) -> dict[str, Any]:
     """Verify ``Stripe-Signature`` on the raw body, then parse it. Returns the event as a dict.
 
     Raises MissingWebhookSignature (400), BadWebhookSignature (401) or BadRequest (400, body not
@@ -155,11 +211,15 @@ def verify_webhook(payload: bytes, sig_header: str | None, secret: str, *, toler
     if not sig_header:
         raise MissingWebhookSignature("missing Stripe-Signature header")
     if not secret:
-        raise ConfigError("the Stripe webhook endpoint secret is not configured (DESKGUARD_STRIPE_WEBHOOK_SECRET)")
+        raise ConfigError(
+            "the Stripe webhook endpoint secret is not configured (DESKGUARD_STRIPE_WEBHOOK_SECRET)"
+        )
     try:
         stripe.Webhook.construct_event(payload, sig_header, secret, tolerance=tolerance)
     except stripe.SignatureVerificationError as exc:
-        raise BadWebhookSignature(f"Stripe signature verification failed: {exc.user_message or exc}") from None
+        raise BadWebhookSignature(
+            f"Stripe signature verification failed: {exc.user_message or exc}"
+        ) from None
     except (UnicodeDecodeError, ValueError):
         raise BadRequest("webhook body is not UTF-8 JSON") from None
     event = json.loads(payload)
@@ -176,12 +236,23 @@ def _escape_query_value(value: str) -> str:
 class StripeAdapter:
     """One ``StripeClient`` per tenant. Thread-safe: the SDK's requests client keeps a session per thread."""
 
-    def __init__(self, api_key: str, *, api_base: str = "https://api.stripe.com", max_network_retries: int = 2,
-                 timeout: float = 20.0, lookup_limit: int = 10, page_size: int = 100, max_customers: int = 3,
-                 http_client: stripe.HTTPClient | None = None):
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        api_base: str = "https://api.stripe.com",
+        max_network_retries: int = 2,
+        timeout: float = 20.0,
+        lookup_limit: int = 10,
+        page_size: int = 100,
+        max_customers: int = 3,
+        http_client: stripe.HTTPClient | None = None,
+    ):
         api_key = str.__str__(api_key) if api_key else ""
         if not api_key.startswith(("sk_", "rk_")):
-            raise ConfigError("DESKGUARD_STRIPE_API_KEY must be a secret key (sk_...) or a restricted key (rk_...)")
+            raise ConfigError(
+                "DESKGUARD_STRIPE_API_KEY must be a secret key (sk_...) or a restricted key (rk_...)"
+            )
         self.restricted = api_key.startswith("rk_")
         self.api_base = api_base.rstrip("/")
         self.lookup_limit = lookup_limit
@@ -189,8 +260,11 @@ class StripeAdapter:
         self.max_customers = max_customers
         self.api_calls = 0
         self._client = stripe.StripeClient(
-            api_key, base_addresses={"api": self.api_base}, max_network_retries=max_network_retries,
-            http_client=http_client or stripe.RequestsClient(timeout=timeout))
+            api_key,
+            base_addresses={"api": self.api_base},
+            max_network_retries=max_network_retries,
+            http_client=http_client or stripe.RequestsClient(timeout=timeout),
+        )
 
     # --- plumbing --------------------------------------------------------------------
     def _call(self, operation: str, fn, *args, **kwargs):
@@ -228,12 +302,16 @@ class StripeAdapter:
         if not email:
             return []
         query = f"email:'{_escape_query_value(email)}'"
-        found = self._call("customers.search", self._client.v1.customers.search,
-                           params={"query": query, "limit": self.max_customers})
+        found = self._call(
+            "customers.search",
+            self._client.v1.customers.search,
+            params={"query": query, "limit": self.max_customers},
+        )
         customers = list(found.data)
         if not customers:
-            customers = self._list("customers.list", self._client.v1.customers, {"email": email},
-                                   self.max_customers)
+            customers = self._list(
+                "customers.list", self._client.v1.customers, {"email": email}, self.max_customers
+            )
         return customers[: self.max_customers]
 
     def payment_context(self, email: str) -> PaymentContext:
@@ -244,42 +322,81 @@ class StripeAdapter:
         intents: list[PaymentIntent] = []
         for cus in customers:
             cus_email = _get(cus, "email", "") or email
-            for obj in self._list("charges.list", self._client.v1.charges, {"customer": cus["id"]}, self.lookup_limit):
+            for obj in self._list(
+                "charges.list", self._client.v1.charges, {"customer": cus["id"]}, self.lookup_limit
+            ):
                 charges.append(charge_from_stripe(obj, email=cus_email))
-            for obj in self._list("payment_intents.list", self._client.v1.payment_intents, {"customer": cus["id"]},
-                                  self.lookup_limit):
+            for obj in self._list(
+                "payment_intents.list",
+                self._client.v1.payment_intents,
+                {"customer": cus["id"]},
+                self.lookup_limit,
+            ):
                 intents.append(payment_intent_from_stripe(obj))
         charges.sort(key=lambda c: c.created_at or datetime.min.replace(tzinfo=UTC), reverse=True)
         intents.sort(key=lambda p: p.created_at or datetime.min.replace(tzinfo=UTC), reverse=True)
-        refunds = list(itertools.chain.from_iterable(
-            self.refunds_for(charge=c.id) for c in charges if c.amount_refunded))
-        disputes = list(itertools.chain.from_iterable(self.disputes_for(charge=c.id) for c in charges if c.disputed))
-        return PaymentContext(customer_id=customers[0]["id"], email=email, charges=tuple(charges),
-                              refunds=tuple(refunds), disputes=tuple(disputes), payment_intents=tuple(intents),
-                              customer_ids=tuple(c["id"] for c in customers))
+        refunds = list(
+            itertools.chain.from_iterable(
+                self.refunds_for(charge=c.id) for c in charges if c.amount_refunded
+            )
+        )
+        disputes = list(
+            itertools.chain.from_iterable(
+                self.disputes_for(charge=c.id) for c in charges if c.disputed
+            )
+        )
+        return PaymentContext(
+            customer_id=customers[0]["id"],
+            email=email,
+            charges=tuple(charges),
+            refunds=tuple(refunds),
+            disputes=tuple(disputes),
+            payment_intents=tuple(intents),
+            customer_ids=tuple(c["id"] for c in customers),
+        )
 
-    def refunds_for(self, *, charge: str | None = None, payment_intent: str | None = None) -> list[Refund]:
+    def refunds_for(
+        self, *, charge: str | None = None, payment_intent: str | None = None
+    ) -> list[Refund]:
         params = {k: v for k, v in (("charge", charge), ("payment_intent", payment_intent)) if v}
-        return [refund_from_stripe(o) for o in self._list("refunds.list", self._client.v1.refunds, params,
-                                                           self.lookup_limit)]
+        return [
+            refund_from_stripe(o)
+            for o in self._list("refunds.list", self._client.v1.refunds, params, self.lookup_limit)
+        ]
 
-    def disputes_for(self, *, charge: str | None = None, payment_intent: str | None = None) -> list[Dispute]:
+    def disputes_for(
+        self, *, charge: str | None = None, payment_intent: str | None = None
+    ) -> list[Dispute]:
         params = {k: v for k, v in (("charge", charge), ("payment_intent", payment_intent)) if v}
-        return [dispute_from_stripe(o) for o in self._list("disputes.list", self._client.v1.disputes, params,
-                                                            self.lookup_limit)]
+        return [
+            dispute_from_stripe(o)
+            for o in self._list(
+                "disputes.list", self._client.v1.disputes, params, self.lookup_limit
+            )
+        ]
 
     def charge(self, charge_id: str) -> Charge:
         """One charge, with the customer's email filled in when the charge itself has none."""
         obj = self._call("charges.retrieve", self._client.v1.charges.retrieve, charge_id)
         charge = charge_from_stripe(obj)
         if not charge.email and charge.customer_id:
-            cus = self._call("customers.retrieve", self._client.v1.customers.retrieve, charge.customer_id)
+            cus = self._call(
+                "customers.retrieve", self._client.v1.customers.retrieve, charge.customer_id
+            )
             charge = charge_from_stripe(obj, email=_get(cus, "email", ""))
         return charge
 
     # --- writing (only from inside actions.execute) -----------------------------------
-    def refund(self, *, payment_intent: str | None, charge: str | None, amount: int, reason: str,
-               metadata: dict[str, str], idempotency_key: str) -> Refund:
+    def refund(
+        self,
+        *,
+        payment_intent: str | None,
+        charge: str | None,
+        amount: int,
+        reason: str,
+        metadata: dict[str, str],
+        idempotency_key: str,
+    ) -> Refund:
         if bool(payment_intent) == bool(charge):
             raise ValueError("refund needs exactly one of payment_intent or charge")
         if not isinstance(amount, int) or isinstance(amount, bool) or amount < 1:
@@ -288,17 +405,28 @@ class StripeAdapter:
             raise ValueError(f"refund reason must be one of {', '.join(REFUND_REASONS)}")
         if not idempotency_key or len(idempotency_key) > 255:
             raise ValueError("idempotency key must be 1-255 characters")
-        params: dict[str, Any] = {"amount": amount, "reason": reason,
-                                  "metadata": {**metadata, IDEMPOTENCY_METADATA: idempotency_key}}
+        params: dict[str, Any] = {
+            "amount": amount,
+            "reason": reason,
+            "metadata": {**metadata, IDEMPOTENCY_METADATA: idempotency_key},
+        }
         params["payment_intent" if payment_intent else "charge"] = payment_intent or charge
-        obj = self._call("refunds.create", self._client.v1.refunds.create, params=params,
-                         options={"idempotency_key": idempotency_key})
+        obj = self._call(
+            "refunds.create",
+            self._client.v1.refunds.create,
+            params=params,
+            options={"idempotency_key": idempotency_key},
+        )
         return refund_from_stripe(obj)
 
-    def find_refund(self, *, payment_intent: str | None, charge: str | None, idempotency_key: str) -> Refund | None:
+    def find_refund(
+        self, *, payment_intent: str | None, charge: str | None, idempotency_key: str
+    ) -> Refund | None:
         """The refund an earlier attempt with this key created, if Stripe has it (crash reconciliation)."""
         params = {k: v for k, v in (("charge", charge), ("payment_intent", payment_intent)) if v}
-        first = self._call("refunds.list", self._client.v1.refunds.list, params={**params, "limit": self.page_size})
+        first = self._call(
+            "refunds.list", self._client.v1.refunds.list, params={**params, "limit": self.page_size}
+        )
         for obj in self._paged("refunds.list", first, 1000):
             if _metadata(obj).get(IDEMPOTENCY_METADATA) == idempotency_key:
                 return refund_from_stripe(obj)
@@ -307,8 +435,13 @@ class StripeAdapter:
 
 def context_summary(ctx: PaymentContext) -> dict[str, Any]:
     """Counts for logs and lookups (no personal data beyond what the caller passed in)."""
-    return {"customers": len(ctx.customer_ids), "charges": len(ctx.charges), "refunds": len(ctx.refunds),
-            "disputes": len(ctx.disputes), "payment_intents": len(ctx.payment_intents)}
+    return {
+        "customers": len(ctx.customer_ids),
+        "charges": len(ctx.charges),
+        "refunds": len(ctx.refunds),
+        "disputes": len(ctx.disputes),
+        "payment_intents": len(ctx.payment_intents),
+    }
 
 
 def iter_refundable(charges: Iterable[Charge]) -> Iterator[Charge]:

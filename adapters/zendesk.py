@@ -78,12 +78,16 @@ def split_base_url(base_url: str) -> tuple[str, str, str]:
     """``https://acme.zendesk.com`` → ("https", "acme", "zendesk.com"). See the module doc."""
     parts = urlsplit(base_url.strip().rstrip("/"))
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"DESKGUARD_ZENDESK_URL={base_url!r} is invalid: expected e.g. https://acme.zendesk.com")
+        raise ConfigError(
+            f"DESKGUARD_ZENDESK_URL={base_url!r} is invalid: expected e.g. https://acme.zendesk.com"
+        )
     if parts.path not in ("", "/"):
         raise ConfigError(f"DESKGUARD_ZENDESK_URL={base_url!r} must not have a path")
     subdomain, dot, domain = parts.netloc.partition(".")
     if not dot or not subdomain or not domain:
-        raise ConfigError(f"DESKGUARD_ZENDESK_URL={base_url!r}: the host needs a dot (use 127.0.0.1, not localhost)")
+        raise ConfigError(
+            f"DESKGUARD_ZENDESK_URL={base_url!r}: the host needs a dot (use 127.0.0.1, not localhost)"
+        )
     return parts.scheme, subdomain, domain
 
 
@@ -113,14 +117,25 @@ class _CountingSession(requests.Session):
 class ZendeskDesk:
     """The Zendesk side of Deskguard for one account (one tenant)."""
 
-    def __init__(self, base_url: str, email: str, token: str, *, timeout: float = 15.0,
-                 ratelimit_budget: int = 60, api_user_id: int | None = None,
-                 on_own_update: Callable[[int, str], None] | None = None,
-                 on_api_user: Callable[[int], None] | None = None,
-                 job_poll_interval: float = 0.5, job_timeout: float = 300.0):
+    def __init__(
+        self,
+        base_url: str,
+        email: str,
+        token: str,
+        *,
+        timeout: float = 15.0,
+        ratelimit_budget: int = 60,
+        api_user_id: int | None = None,
+        on_own_update: Callable[[int, str], None] | None = None,
+        on_api_user: Callable[[int], None] | None = None,
+        job_poll_interval: float = 0.5,
+        job_timeout: float = 300.0,
+    ):
         if not email or not token:
-            raise ConfigError("Zendesk credentials are missing: set DESKGUARD_ZENDESK_EMAIL and "
-                              "DESKGUARD_ZENDESK_API_TOKEN (stored encrypted at start-up)")
+            raise ConfigError(
+                "Zendesk credentials are missing: set DESKGUARD_ZENDESK_EMAIL and "
+                "DESKGUARD_ZENDESK_API_TOKEN (stored encrypted at start-up)"
+            )
         self.base_url = base_url.rstrip("/")
         self._scheme, self._subdomain, self._domain = split_base_url(base_url)
         self._email = email
@@ -154,9 +169,16 @@ class ZendeskDesk:
         client = getattr(self._local, "client", None)
         if client is None:
             session = _CountingSession(self)
-            client = Zenpy(subdomain=self._subdomain, domain=self._domain, email=self._email, token=self._token,
-                           session=session, timeout=self.timeout, ratelimit_budget=self.ratelimit_budget,
-                           disable_cache=True)
+            client = Zenpy(
+                subdomain=self._subdomain,
+                domain=self._domain,
+                email=self._email,
+                token=self._token,
+                session=session,
+                timeout=self.timeout,
+                ratelimit_budget=self.ratelimit_budget,
+                disable_cache=True,
+            )
             for api in _apis(client):
                 api.protocol = self._scheme
             self._local.client = client
@@ -170,14 +192,20 @@ class ZendeskDesk:
         client = self._client()
         session: _CountingSession = self._local.session
         session.last_retry_after = None
-        budget = self.ratelimit_budget if ratelimit_budget is None else max(1, int(ratelimit_budget))
+        budget = (
+            self.ratelimit_budget if ratelimit_budget is None else max(1, int(ratelimit_budget))
+        )
         for api in _apis(client):
             api.ratelimit_budget = budget
         try:
             yield client
         except RatelimitBudgetExceeded:
-            raise TransientError(f"zendesk {operation}: HTTP 429, still rate limited after {budget}s",
-                                 vendor=VENDOR, status=429, retry_after=session.last_retry_after) from None
+            raise TransientError(
+                f"zendesk {operation}: HTTP 429, still rate limited after {budget}s",
+                vendor=VENDOR,
+                status=429,
+                retry_after=session.last_retry_after,
+            ) from None
         except APIException as exc:
             raise _api_error(operation, exc, session.last_retry_after) from None
         except requests.HTTPError as exc:
@@ -185,9 +213,13 @@ class ZendeskDesk:
             cls = TransientError if status in _RETRYABLE or status is None else PermanentError
             raise cls(f"zendesk {operation}: HTTP {status}", vendor=VENDOR, status=status) from None
         except (requests.Timeout, requests.ConnectionError) as exc:
-            raise TransientError(f"zendesk {operation}: {type(exc).__name__}", vendor=VENDOR) from None
+            raise TransientError(
+                f"zendesk {operation}: {type(exc).__name__}", vendor=VENDOR
+            ) from None
         except requests.RequestException as exc:
-            raise TransientError(f"zendesk {operation}: {type(exc).__name__}", vendor=VENDOR) from None
+            raise TransientError(
+                f"zendesk {operation}: {type(exc).__name__}", vendor=VENDOR
+            ) from None
         except ZenpyException as exc:
             raise PermanentError(f"zendesk {operation}: {exc}", vendor=VENDOR) from None
 
@@ -223,15 +255,26 @@ class ZendeskDesk:
         if custom_role_id:
             try:
                 with self._call("custom_roles.show", ratelimit_budget=ratelimit_budget) as client:
-                    role = self._get_json(client, f"custom_roles/{int(custom_role_id)}.json").get("custom_role") or {}
+                    role = (
+                        self._get_json(client, f"custom_roles/{int(custom_role_id)}.json").get(
+                            "custom_role"
+                        )
+                        or {}
+                    )
                 custom_role_name = str(role.get("name") or "")
             except PermanentError as exc:
                 if exc.status not in (403, 404):
                     raise
-        return DeskUser(id=int(raw.get("id", user_id)), role=str(raw.get("role") or ""), name=str(raw.get("name") or ""),
-                        active=bool(raw.get("active", True)), suspended=bool(raw.get("suspended", False)),
-                        custom_role_id=int(custom_role_id) if custom_role_id else None,
-                        custom_role_name=custom_role_name, role_type=raw.get("role_type"))
+        return DeskUser(
+            id=int(raw.get("id", user_id)),
+            role=str(raw.get("role") or ""),
+            name=str(raw.get("name") or ""),
+            active=bool(raw.get("active", True)),
+            suspended=bool(raw.get("suspended", False)),
+            custom_role_id=int(custom_role_id) if custom_role_id else None,
+            custom_role_name=custom_role_name,
+            role_type=raw.get("role_type"),
+        )
 
     @property
     def api_user_id(self) -> int:
@@ -260,7 +303,9 @@ class ZendeskDesk:
             raw = data["ticket"]
             latest = _latest_comments(data.get("last_audits"), api_user_id).get(int(raw["id"]))
             if full or latest is None:
-                return _ticket(raw, _users(data), self._list_comments(client, int(ticket_id), api_user_id))
+                return _ticket(
+                    raw, _users(data), self._list_comments(client, int(ticket_id), api_user_id)
+                )
         return _ticket(raw, _users(data), (latest,), complete=False)
 
     def get_comments(self, ticket_id: int) -> tuple[Comment, ...]:
@@ -283,7 +328,11 @@ class ZendeskDesk:
                 for raw in data.get("tickets", []):
                     comment = latest.get(int(raw["id"]))
                     if comment is None:
-                        out.append(_ticket(raw, users, self._list_comments(client, int(raw["id"]), api_user_id)))
+                        out.append(
+                            _ticket(
+                                raw, users, self._list_comments(client, int(raw["id"]), api_user_id)
+                            )
+                        )
                     else:
                         out.append(_ticket(raw, users, (comment,), complete=False))
         return out
@@ -296,30 +345,58 @@ class ZendeskDesk:
         url = api._build_url(api.endpoint(include=["users", "last_audits"], **selector))
         return api._get(url, raw_response=True).json()
 
-    def _list_comments(self, client: Zenpy, ticket_id: int, api_user_id: int | None) -> tuple[Comment, ...]:
-        return tuple(self._comment(c.to_dict(), api_user_id) for c in client.tickets.comments(ticket=ticket_id))
+    def _list_comments(
+        self, client: Zenpy, ticket_id: int, api_user_id: int | None
+    ) -> tuple[Comment, ...]:
+        return tuple(
+            self._comment(c.to_dict(), api_user_id)
+            for c in client.tickets.comments(ticket=ticket_id)
+        )
 
     def _comment(self, c: Mapping[str, Any], api_user_id: int | None) -> Comment:
         via = c.get("via") or {}
         body = c.get("body") or c.get("plain_body") or ""
-        return Comment(id=int(c["id"]), author_id=c.get("author_id"), public=bool(c.get("public")), body=body,
-                       created_at=parse_time(c.get("created_at")),
-                       via_channel=(via.get("channel") if isinstance(via, Mapping) else "") or "",
-                       by_deskguard=is_deskguard_comment(body, c.get("author_id"), api_user_id))
+        return Comment(
+            id=int(c["id"]),
+            author_id=c.get("author_id"),
+            public=bool(c.get("public")),
+            body=body,
+            created_at=parse_time(c.get("created_at")),
+            via_channel=(via.get("channel") if isinstance(via, Mapping) else "") or "",
+            by_deskguard=is_deskguard_comment(body, c.get("author_id"), api_user_id),
+        )
 
-    def export_page(self, *, cursor: str | None = None, start_time: int | None = None,
-                    per_page: int = 1000, include_users: bool = False) -> ExportPage:
+    def export_page(
+        self,
+        *,
+        cursor: str | None = None,
+        start_time: int | None = None,
+        per_page: int = 1000,
+        include_users: bool = False,
+    ) -> ExportPage:
         """One request to the incremental cursor export (its own limit: 10 requests/minute)."""
         if (cursor is None) == (start_time is None):
             raise ValueError("pass either cursor or start_time")
         with self._call("incremental.tickets") as client:
-            data = self._get_json(client, "incremental/tickets/cursor.json", cursor=cursor, start_time=start_time,
-                                  per_page=per_page, include="users" if include_users else None)
+            data = self._get_json(
+                client,
+                "incremental/tickets/cursor.json",
+                cursor=cursor,
+                start_time=start_time,
+                per_page=per_page,
+                include="users" if include_users else None,
+            )
         users = _users(data)
         api_user_id = self._api_user_id
-        tickets = tuple(_ticket(t, users, (_description(t, api_user_id),) if t.get("description") else (),
-                                complete=False)
-                        for t in data.get("tickets", []))
+        tickets = tuple(
+            _ticket(
+                t,
+                users,
+                (_description(t, api_user_id),) if t.get("description") else (),
+                complete=False,
+            )
+            for t in data.get("tickets", [])
+        )
         return ExportPage(tickets, data.get("after_cursor"), bool(data.get("end_of_stream")))
 
     def export_tickets(self, start_time: int, *, per_page: int = 1000) -> Iterator[Ticket]:
@@ -349,9 +426,15 @@ class ZendeskDesk:
         if not email or any(ch.isspace() or ch == '"' for ch in email):
             raise PermanentError(f"not a searchable email: {requester_email!r}", vendor=VENDOR)
         with self._call("search") as client:
-            results = [r.to_dict() for r in client.search(query=f"type:ticket requester:{email} status<solved")]
-        return [_ticket(r, {r.get("requester_id"): {"id": r.get("requester_id"), "email": email}}, ())
-                for r in results if "subject" in r]
+            results = [
+                r.to_dict()
+                for r in client.search(query=f"type:ticket requester:{email} status<solved")
+            ]
+        return [
+            _ticket(r, {r.get("requester_id"): {"id": r.get("requester_id"), "email": email}}, ())
+            for r in results
+            if "subject" in r
+        ]
 
     def app_installation_settings(self, app_id: int | None = None) -> dict[str, Any]:
         """Settings of the Deskguard app installation ({} when it is not installed).
@@ -365,7 +448,11 @@ class ZendeskDesk:
         if app_id is not None:
             chosen = [i for i in installs if i.get("app_id") == app_id]
         else:
-            chosen = [i for i in installs if "deskguard" in str((i.get("settings") or {}).get("name", "")).lower()]
+            chosen = [
+                i
+                for i in installs
+                if "deskguard" in str((i.get("settings") or {}).get("name", "")).lower()
+            ]
             chosen = chosen or [i for i in installs if "kill_switch" in (i.get("settings") or {})]
         return dict(chosen[0].get("settings") or {}) if chosen else {}
 
@@ -378,12 +465,24 @@ class ZendeskDesk:
         comment_id = next((e.get("id") for e in events if e.get("type") == "Comment"), None)
         updated_at = ticket_json.get("updated_at")
         self._own_update(int(ticket.id), updated_at)
-        return {"ticket_id": int(ticket.id), "comment_id": comment_id,
-                "audit_id": audit.audit.id if audit.audit else None, "updated_at": updated_at,
-                "status": ticket_json.get("status"), "tags": list(ticket_json.get("tags") or [])}
+        return {
+            "ticket_id": int(ticket.id),
+            "comment_id": comment_id,
+            "audit_id": audit.audit.id if audit.audit else None,
+            "updated_at": updated_at,
+            "status": ticket_json.get("status"),
+            "tags": list(ticket_json.get("tags") or []),
+        }
 
-    def add_internal_note(self, ticket_id: int, body: str, *, marker: str, tags: tuple[str, ...] = (),
-                          priority: str | None = None) -> dict[str, Any]:
+    def add_internal_note(
+        self,
+        ticket_id: int,
+        body: str,
+        *,
+        marker: str,
+        tags: tuple[str, ...] = (),
+        priority: str | None = None,
+    ) -> dict[str, Any]:
         """An internal note (``public`` explicitly false: Zendesk otherwise carries over the ticket's
         creation value); tags are added with ``additional_tags``, never replacing the others."""
         ticket = ZTicket(id=int(ticket_id))
@@ -394,8 +493,15 @@ class ZendeskDesk:
             ticket.priority = priority
         return self._update("tickets.internal_note", ticket)
 
-    def public_reply(self, ticket_id: int, body: str, *, marker: str, solve: bool = True,
-                     tags: tuple[str, ...] = ()) -> dict[str, Any]:
+    def public_reply(
+        self,
+        ticket_id: int,
+        body: str,
+        *,
+        marker: str,
+        solve: bool = True,
+        tags: tuple[str, ...] = (),
+    ) -> dict[str, Any]:
         ticket = ZTicket(id=int(ticket_id))
         ticket.comment = ZComment(body=with_marker(body, marker), public=True)
         if solve:
@@ -411,14 +517,29 @@ class ZendeskDesk:
             return [str(t) for t in result]
 
     def set_custom_fields(self, ticket_id: int, fields: dict[int, Any]) -> None:
-        ticket = ZTicket(id=int(ticket_id), custom_fields=[{"id": int(k), "value": v} for k, v in fields.items()])
+        ticket = ZTicket(
+            id=int(ticket_id), custom_fields=[{"id": int(k), "value": v} for k, v in fields.items()]
+        )
         self._update("tickets.custom_fields", ticket)
 
-    def create_ticket(self, *, subject: str, body: str, requester_email: str, priority: str = "normal",
-                      tags: tuple[str, ...] = (), public: bool = False, marker: str = "") -> int:
-        ticket = ZTicket(subject=subject, requester=ZUser(email=requester_email, name=requester_email.split("@")[0]),
-                         comment=ZComment(body=with_marker(body, marker) if marker else body, public=public),
-                         priority=priority, tags=list(tags))
+    def create_ticket(
+        self,
+        *,
+        subject: str,
+        body: str,
+        requester_email: str,
+        priority: str = "normal",
+        tags: tuple[str, ...] = (),
+        public: bool = False,
+        marker: str = "",
+    ) -> int:
+        ticket = ZTicket(
+            subject=subject,
+            requester=ZUser(email=requester_email, name=requester_email.split("@")[0]),
+            comment=ZComment(body=with_marker(body, marker) if marker else body, public=public),
+            priority=priority,
+            tags=list(tags),
+        )
         with self._call("tickets.create") as client:
             audit = client.tickets.create(ticket)
         return int(audit.ticket.id)
@@ -446,11 +567,15 @@ class ZendeskDesk:
             if job.get("status") in ("completed", "failed", "killed"):
                 results = [dict(r) for r in job.get("results") or []]
                 if job["status"] != "completed" and not results:
-                    raise PermanentError(f"zendesk job {job_id} {job['status']}: {job.get('message')}", vendor=VENDOR)
+                    raise PermanentError(
+                        f"zendesk job {job_id} {job['status']}: {job.get('message')}", vendor=VENDOR
+                    )
                 return results
             if time.monotonic() > deadline:
-                raise TransientError(f"zendesk job {job_id} still {job.get('status')} after {self.job_timeout}s",
-                                     vendor=VENDOR)
+                raise TransientError(
+                    f"zendesk job {job_id} still {job.get('status')} after {self.job_timeout}s",
+                    vendor=VENDOR,
+                )
             time.sleep(self.job_poll_interval)
 
     # --- setup (webhook + trigger) ---------------------------------------------------------------
@@ -459,8 +584,14 @@ class ZendeskDesk:
             return [w.to_dict() for w in client.webhooks.list(filter=name_contains)]
 
     def create_webhook(self, *, name: str, endpoint: str) -> dict[str, Any]:
-        hook = ZWebhook(name=name, endpoint=endpoint, http_method="POST", request_format="json", status="active",
-                        subscriptions=["conditional_ticket_events"])
+        hook = ZWebhook(
+            name=name,
+            endpoint=endpoint,
+            http_method="POST",
+            request_format="json",
+            status="active",
+            subscriptions=["conditional_ticket_events"],
+        )
         with self._call("webhooks.create") as client:
             return client.webhooks.create(hook).to_dict()
 
@@ -473,9 +604,13 @@ class ZendeskDesk:
         with self._call("triggers.list") as client:
             return [t.to_dict() for t in client.triggers()]
 
-    def create_trigger(self, *, title: str, conditions: dict[str, Any], actions: list[dict[str, Any]]) -> dict[str, Any]:
+    def create_trigger(
+        self, *, title: str, conditions: dict[str, Any], actions: list[dict[str, Any]]
+    ) -> dict[str, Any]:
         with self._call("triggers.create") as client:
-            return client.triggers.create(ZTrigger(title=title, conditions=conditions, actions=actions)).to_dict()
+            return client.triggers.create(
+                ZTrigger(title=title, conditions=conditions, actions=actions)
+            ).to_dict()
 
 
 # --- mapping to our dataclasses -------------------------------------------------------------------
@@ -492,7 +627,9 @@ def _latest_comments(audits: Any, api_user_id: int | None) -> dict[int, Comment]
     """
     out: dict[int, Comment] = {}
     for audit in audits or ():
-        comments = [e for e in audit.get("events") or () if e.get("type") == "Comment" and e.get("id")]
+        comments = [
+            e for e in audit.get("events") or () if e.get("type") == "Comment" and e.get("id")
+        ]
         if not comments or audit.get("ticket_id") is None:
             continue
         event = comments[-1]
@@ -500,25 +637,42 @@ def _latest_comments(audits: Any, api_user_id: int | None) -> dict[int, Comment]
         body = event.get("body") or event.get("plain_body") or ""
         author = event.get("author_id", audit.get("author_id"))
         out[int(audit["ticket_id"])] = Comment(
-            id=int(event["id"]), author_id=author, public=bool(event.get("public")), body=body,
+            id=int(event["id"]),
+            author_id=author,
+            public=bool(event.get("public")),
+            body=body,
             created_at=parse_time(audit.get("created_at")),
             via_channel=(via.get("channel") if isinstance(via, Mapping) else "") or "",
-            by_deskguard=is_deskguard_comment(body, author, api_user_id))
+            by_deskguard=is_deskguard_comment(body, author, api_user_id),
+        )
     return out
 
 
-def _ticket(t: Mapping[str, Any], users: Mapping[Any, Mapping[str, Any]], comments: tuple[Comment, ...], *,
-            complete: bool = True) -> Ticket:
+def _ticket(
+    t: Mapping[str, Any],
+    users: Mapping[Any, Mapping[str, Any]],
+    comments: tuple[Comment, ...],
+    *,
+    complete: bool = True,
+) -> Ticket:
     requester = users.get(t.get("requester_id")) or {}
     via = t.get("via") or {}
     return Ticket(
-        id=int(t["id"]), subject=t.get("subject") or t.get("raw_subject") or "",
-        requester=Person(t.get("requester_id"), requester.get("name") or "", requester.get("email") or ""),
-        status=t.get("status") or "", tags=tuple(t.get("tags") or ()),
+        id=int(t["id"]),
+        subject=t.get("subject") or t.get("raw_subject") or "",
+        requester=Person(
+            t.get("requester_id"), requester.get("name") or "", requester.get("email") or ""
+        ),
+        status=t.get("status") or "",
+        tags=tuple(t.get("tags") or ()),
         custom_fields={int(f["id"]): f.get("value") for f in t.get("custom_fields") or ()},
-        channel=(via.get("channel") if isinstance(via, Mapping) else "") or "", priority=t.get("priority"),
-        created_at=parse_time(t.get("created_at")), updated_at=parse_time(t.get("updated_at")), comments=comments,
-        comments_complete=complete)
+        channel=(via.get("channel") if isinstance(via, Mapping) else "") or "",
+        priority=t.get("priority"),
+        created_at=parse_time(t.get("created_at")),
+        updated_at=parse_time(t.get("updated_at")),
+        comments=comments,
+        comments_complete=complete,
+    )
 
 
 def _description(t: Mapping[str, Any], api_user_id: int | None) -> Comment:
@@ -526,10 +680,15 @@ def _description(t: Mapping[str, Any], api_user_id: int | None) -> Comment:
     body = t.get("description") or ""
     author = t.get("submitter_id")
     via = t.get("via") or {}
-    return Comment(id=0, author_id=author, public=bool(t.get("is_public", True)), body=body,
-                   created_at=parse_time(t.get("created_at")),
-                   via_channel=(via.get("channel") if isinstance(via, Mapping) else "") or "",
-                   by_deskguard=is_deskguard_comment(body, author, api_user_id))
+    return Comment(
+        id=0,
+        author_id=author,
+        public=bool(t.get("is_public", True)),
+        body=body,
+        created_at=parse_time(t.get("created_at")),
+        via_channel=(via.get("channel") if isinstance(via, Mapping) else "") or "",
+        by_deskguard=is_deskguard_comment(body, author, api_user_id),
+    )
 
 
 def _api_error(operation: str, exc: APIException, retry_after: float | None) -> Exception:
@@ -544,7 +703,12 @@ def _api_error(operation: str, exc: APIException, retry_after: float | None) -> 
             detail = ""
     message = f"zendesk {operation}: HTTP {status} {detail}".strip()
     if status in _RETRYABLE:
-        return TransientError(message, vendor=VENDOR, status=status, retry_after=retry_after if status == 429 else None)
+        return TransientError(
+            message,
+            vendor=VENDOR,
+            status=status,
+            retry_after=retry_after if status == 429 else None,
+        )
     return PermanentError(message, vendor=VENDOR, status=status)
 
 
@@ -554,4 +718,4 @@ def _apis(client: Zenpy) -> list[BaseApi]:
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]

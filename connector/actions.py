@@ -62,24 +62,45 @@ class ActionOutcome:
     reconciled: bool = False
 
 
-def _blocked(db: sqlite_utils.Database, tenant_id: str, action: WriteAction, reason: str, *,
-             before_send: bool = False) -> KillSwitchEngaged:
+def _blocked(
+    db: sqlite_utils.Database,
+    tenant_id: str,
+    action: WriteAction,
+    reason: str,
+    *,
+    before_send: bool = False,
+) -> KillSwitchEngaged:
     """Audit the block. ``before_send``: this attempt holds the lease and has not sent, so the row
     may leave 'sending' (otherwise a 'sending' row may be a crashed attempt: leave it for reconcile)."""
     states = "('pending', 'blocked', 'sending')" if before_send else "('pending', 'blocked')"
     with transaction(db):
-        audit.record(db, tenant_id, audit.ActionBlocked(
-            vendor=action.vendor, action=action.kind, idempotency_key=action.idempotency_key,
-            reason=reason, ticket_id=action.ticket_id, job_id=action.job_id))
+        audit.record(
+            db,
+            tenant_id,
+            audit.ActionBlocked(
+                vendor=action.vendor,
+                action=action.kind,
+                idempotency_key=action.idempotency_key,
+                reason=reason,
+                ticket_id=action.ticket_id,
+                job_id=action.job_id,
+            ),
+        )
         db.conn.execute(
             "UPDATE actions SET state = 'blocked', updated_at = ?, lease_owner = NULL, lease_expires_at = NULL"
             f" WHERE tenant_id = ? AND idempotency_key = ? AND state IN {states}",
-            (now_iso(), tenant_id, action.idempotency_key))
+            (now_iso(), tenant_id, action.idempotency_key),
+        )
     return KillSwitchEngaged(f"kill switch is on for tenant {tenant_id}: {action.kind} deferred")
 
 
-def execute(db: sqlite_utils.Database, tenant_id: str, action: WriteAction, *,
-            clock: Callable[[], float] = time.time) -> ActionOutcome:
+def execute(
+    db: sqlite_utils.Database,
+    tenant_id: str,
+    action: WriteAction,
+    *,
+    clock: Callable[[], float] = time.time,
+) -> ActionOutcome:
     if action.vendor not in VENDORS:
         raise ValueError(f"unknown vendor {action.vendor!r}")
     if kill_switch_on(db, tenant_id):
@@ -92,29 +113,55 @@ def execute(db: sqlite_utils.Database, tenant_id: str, action: WriteAction, *,
         row = db.conn.execute(
             "SELECT id, state, result, lease_owner, lease_expires_at FROM actions"
             " WHERE tenant_id = ? AND idempotency_key = ?",
-            (tenant_id, action.idempotency_key)).fetchone()
+            (tenant_id, action.idempotency_key),
+        ).fetchone()
         if row and row[1] == "done":
             return ActionOutcome(row[0], "done", json.loads(row[2] or "{}"), replayed=True)
         if row and row[1] == "sending" and row[4] is not None and row[4] > started:
-            raise TransientError(f"{action.kind} {action.idempotency_key} is being sent by another worker",
-                                 vendor="deskguard", retry_after=max(1.0, row[4] - started))
+            raise TransientError(
+                f"{action.kind} {action.idempotency_key} is being sent by another worker",
+                vendor="deskguard",
+                retry_after=max(1.0, row[4] - started),
+            )
         previous_state = row[1] if row else None
         if row is None:
             action_id = db.conn.execute(
                 "INSERT INTO actions (tenant_id, idempotency_key, vendor, kind, ticket_id, params, state,"
                 " attempts, created_at, updated_at, lease_owner, lease_expires_at)"
                 " VALUES (?,?,?,?,?,?,'sending',1,?,?,?,?) RETURNING id",
-                (tenant_id, action.idempotency_key, action.vendor, action.kind, action.ticket_id,
-                 audit.canonical_json(action.params), now, now, owner, started + action.lease_seconds)).fetchone()[0]
-            audit.record(db, tenant_id, audit.ActionRequested(
-                action_id=action_id, vendor=action.vendor, action=action.kind,
-                idempotency_key=action.idempotency_key, params=action.params,
-                ticket_id=action.ticket_id, job_id=action.job_id))
+                (
+                    tenant_id,
+                    action.idempotency_key,
+                    action.vendor,
+                    action.kind,
+                    action.ticket_id,
+                    audit.canonical_json(action.params),
+                    now,
+                    now,
+                    owner,
+                    started + action.lease_seconds,
+                ),
+            ).fetchone()[0]
+            audit.record(
+                db,
+                tenant_id,
+                audit.ActionRequested(
+                    action_id=action_id,
+                    vendor=action.vendor,
+                    action=action.kind,
+                    idempotency_key=action.idempotency_key,
+                    params=action.params,
+                    ticket_id=action.ticket_id,
+                    job_id=action.job_id,
+                ),
+            )
         else:
             action_id = row[0]
-            db.conn.execute("UPDATE actions SET state = 'sending', attempts = attempts + 1, updated_at = ?,"
-                            " lease_owner = ?, lease_expires_at = ? WHERE id = ?",
-                            (now, owner, started + action.lease_seconds, action_id))
+            db.conn.execute(
+                "UPDATE actions SET state = 'sending', attempts = attempts + 1, updated_at = ?,"
+                " lease_owner = ?, lease_expires_at = ? WHERE id = ?",
+                (now, owner, started + action.lease_seconds, action_id),
+            )
 
     reconciled = False
     result: dict[str, Any] | None = None
@@ -137,26 +184,56 @@ def execute(db: sqlite_utils.Database, tenant_id: str, action: WriteAction, *,
         # The outcome is unknown (the vendor may have applied it): keep 'sending' so the next
         # attempt reconciles, but end this attempt's lease so that attempt need not wait for it.
         with transaction(db):
-            db.conn.execute("UPDATE actions SET lease_owner = NULL, lease_expires_at = NULL, updated_at = ?"
-                            " WHERE id = ? AND lease_owner = ?", (now_iso(), action_id, owner))
+            db.conn.execute(
+                "UPDATE actions SET lease_owner = NULL, lease_expires_at = NULL, updated_at = ?"
+                " WHERE id = ? AND lease_owner = ?",
+                (now_iso(), action_id, owner),
+            )
         raise
 
     with transaction(db):
-        db.conn.execute("UPDATE actions SET state = 'done', result = ?, error = NULL, updated_at = ?,"
-                        " lease_owner = NULL, lease_expires_at = NULL WHERE id = ?",
-                        (audit.canonical_json(result), now_iso(), action_id))
-        audit.record(db, tenant_id, audit.ActionSucceeded(
-            action_id=action_id, vendor=action.vendor, action=action.kind,
-            idempotency_key=action.idempotency_key, result=result, reconciled=reconciled,
-            ticket_id=action.ticket_id, job_id=action.job_id))
+        db.conn.execute(
+            "UPDATE actions SET state = 'done', result = ?, error = NULL, updated_at = ?,"
+            " lease_owner = NULL, lease_expires_at = NULL WHERE id = ?",
+            (audit.canonical_json(result), now_iso(), action_id),
+        )
+        audit.record(
+            db,
+            tenant_id,
+            audit.ActionSucceeded(
+                action_id=action_id,
+                vendor=action.vendor,
+                action=action.kind,
+                idempotency_key=action.idempotency_key,
+                result=result,
+                reconciled=reconciled,
+                ticket_id=action.ticket_id,
+                job_id=action.job_id,
+            ),
+        )
     return ActionOutcome(action_id, "done", result, reconciled=reconciled)
 
 
-def _fail(db: sqlite_utils.Database, tenant_id: str, action: WriteAction, action_id: int, exc: VendorError) -> None:
+def _fail(
+    db: sqlite_utils.Database, tenant_id: str, action: WriteAction, action_id: int, exc: VendorError
+) -> None:
     with transaction(db):
-        db.conn.execute("UPDATE actions SET state = 'failed', error = ?, updated_at = ?, lease_owner = NULL,"
-                        " lease_expires_at = NULL WHERE id = ?", (str(exc)[:2000], now_iso(), action_id))
-        audit.record(db, tenant_id, audit.ActionFailed(
-            action_id=action_id, vendor=action.vendor, action=action.kind,
-            idempotency_key=action.idempotency_key, error=str(exc)[:500],
-            will_retry=exc.should_retry, ticket_id=action.ticket_id, job_id=action.job_id))
+        db.conn.execute(
+            "UPDATE actions SET state = 'failed', error = ?, updated_at = ?, lease_owner = NULL,"
+            " lease_expires_at = NULL WHERE id = ?",
+            (str(exc)[:2000], now_iso(), action_id),
+        )
+        audit.record(
+            db,
+            tenant_id,
+            audit.ActionFailed(
+                action_id=action_id,
+                vendor=action.vendor,
+                action=action.kind,
+                idempotency_key=action.idempotency_key,
+                error=str(exc)[:500],
+                will_retry=exc.should_retry,
+                ticket_id=action.ticket_id,
+                job_id=action.job_id,
+            ),
+        )

@@ -201,14 +201,31 @@ def record(db: sqlite_utils.Database, tenant_id: str, ev: Event) -> int:
         db.conn.execute(
             "INSERT INTO audit_log (id, tenant_id, ts, kind, ticket_id, job_id, data, data_digest,"
             " prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (row_id, tenant_id, ts, ev.kind, ev.ticket_id, ev.job_id, data, digest, prev_hash,
-             _row_hash(prev_hash, header)),
+            (
+                row_id,
+                tenant_id,
+                ts,
+                ev.kind,
+                ev.ticket_id,
+                ev.job_id,
+                data,
+                digest,
+                prev_hash,
+                _row_hash(prev_hash, header),
+            ),
         )
     return row_id
 
 
-def redact(db: sqlite_utils.Database, tenant_id: str, audit_ids: Iterable[int], *, subject: str,
-           tables: dict[str, int], request: str = "") -> int:
+def redact(
+    db: sqlite_utils.Database,
+    tenant_id: str,
+    audit_ids: Iterable[int],
+    *,
+    subject: str,
+    tables: dict[str, int],
+    request: str = "",
+) -> int:
     """Replace the data of the given rows with tombstones and record a ``DataRedacted`` event.
 
     Must be called inside the same transaction that deletes the subject's data elsewhere.
@@ -221,8 +238,11 @@ def redact(db: sqlite_utils.Database, tenant_id: str, audit_ids: Iterable[int], 
                 "UPDATE audit_log SET data = ?, redacted = 1 WHERE id = ? AND tenant_id = ? AND redacted = 0",
                 (tombstone, row_id, tenant_id),
             )
-        return record(db, tenant_id, DataRedacted(subject=subject, audit_ids=ids, tables=tables,
-                                                  request=request))
+        return record(
+            db,
+            tenant_id,
+            DataRedacted(subject=subject, audit_ids=ids, tables=tables, request=request),
+        )
 
 
 # --- reading and verifying --------------------------------------------------------------
@@ -245,8 +265,19 @@ def verify(db: sqlite_utils.Database) -> VerifyResult:
         "SELECT id, tenant_id, ts, kind, ticket_id, job_id, data, data_digest, redacted, prev_hash, hash"
         " FROM audit_log ORDER BY id"
     )
-    for (row_id, tenant_id, ts, kind, ticket_id, job_id, data, digest, redacted, row_prev,
-         row_hash) in cursor:
+    for (
+        row_id,
+        tenant_id,
+        ts,
+        kind,
+        ticket_id,
+        job_id,
+        data,
+        digest,
+        redacted,
+        row_prev,
+        row_hash,
+    ) in cursor:
         count += 1
         if expected_id is not None and row_id != expected_id:
             return VerifyResult(False, count, expected_id, f"row {expected_id} is missing")
@@ -265,13 +296,20 @@ def verify(db: sqlite_utils.Database) -> VerifyResult:
         prev_hash = row_hash
     unexplained = sorted(set(pending_tombstones) - redacted_ok)
     if unexplained:
-        return VerifyResult(False, count, unexplained[0],
-                            "row is redacted but no data.redacted event names it")
+        return VerifyResult(
+            False, count, unexplained[0], "row is redacted but no data.redacted event names it"
+        )
     return VerifyResult(True, count)
 
 
-def rows(db: sqlite_utils.Database, *, tenant_id: str | None = None, since: str | None = None,
-         ticket_id: int | None = None, limit: int | None = None) -> Iterator[dict[str, Any]]:
+def rows(
+    db: sqlite_utils.Database,
+    *,
+    tenant_id: str | None = None,
+    since: str | None = None,
+    ticket_id: int | None = None,
+    limit: int | None = None,
+) -> Iterator[dict[str, Any]]:
     where, params = [], []
     if tenant_id is not None:
         where.append("tenant_id = ?")
@@ -289,12 +327,27 @@ def rows(db: sqlite_utils.Database, *, tenant_id: str | None = None, since: str 
     if limit:
         sql += f" LIMIT {int(limit)}"
     for r in db.conn.execute(sql, params):
-        yield {"id": r[0], "tenant_id": r[1], "ts": r[2], "kind": r[3], "ticket_id": r[4],
-               "job_id": r[5], "data": json.loads(r[6]), "redacted": bool(r[7]), "hash": r[8]}
+        yield {
+            "id": r[0],
+            "tenant_id": r[1],
+            "ts": r[2],
+            "kind": r[3],
+            "ticket_id": r[4],
+            "job_id": r[5],
+            "data": json.loads(r[6]),
+            "redacted": bool(r[7]),
+            "hash": r[8],
+        }
 
 
-def export(db: sqlite_utils.Database, out: io.TextIOBase, *, fmt: str = "jsonl",
-           since: str | None = None, tenant_id: str | None = None) -> int:
+def export(
+    db: sqlite_utils.Database,
+    out: io.TextIOBase,
+    *,
+    fmt: str = "jsonl",
+    since: str | None = None,
+    tenant_id: str | None = None,
+) -> int:
     n = 0
     if fmt == "jsonl":
         for r in rows(db, since=since, tenant_id=tenant_id):
@@ -302,10 +355,23 @@ def export(db: sqlite_utils.Database, out: io.TextIOBase, *, fmt: str = "jsonl",
             n += 1
     elif fmt == "csv":
         w = csv.writer(out)
-        w.writerow(["id", "tenant_id", "ts", "kind", "ticket_id", "job_id", "redacted", "hash", "data"])
+        w.writerow(
+            ["id", "tenant_id", "ts", "kind", "ticket_id", "job_id", "redacted", "hash", "data"]
+        )
         for r in rows(db, since=since, tenant_id=tenant_id):
-            w.writerow([r["id"], r["tenant_id"], r["ts"], r["kind"], r["ticket_id"], r["job_id"],
-                        int(r["redacted"]), r["hash"], canonical_json(r["data"])])
+            w.writerow(
+                [
+                    r["id"],
+                    r["tenant_id"],
+                    r["ts"],
+                    r["kind"],
+                    r["ticket_id"],
+                    r["job_id"],
+                    int(r["redacted"]),
+                    r["hash"],
+                    canonical_json(r["data"]),
+                ]
+            )
             n += 1
     else:
         raise ValueError(f"unknown format {fmt!r}")

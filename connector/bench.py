@@ -105,11 +105,22 @@ def queue_benchmark(db_dir: str, threads: int, jobs: int) -> dict:
 
 
 @bench.command("queue")
-@click.option("--jobs", default=4000, show_default=True, type=int, help="Jobs per thread-count run.")
-@click.option("--threads", "thread_counts", default="1,4,16", show_default=True,
-              help="Comma list of thread counts.")
-@click.option("--dir", "db_dir", type=click.Path(file_okay=False), help="Where to put the WAL databases "
-              "(default: a temporary directory on disk).")
+@click.option(
+    "--jobs", default=4000, show_default=True, type=int, help="Jobs per thread-count run."
+)
+@click.option(
+    "--threads",
+    "thread_counts",
+    default="1,4,16",
+    show_default=True,
+    help="Comma list of thread counts.",
+)
+@click.option(
+    "--dir",
+    "db_dir",
+    type=click.Path(file_okay=False),
+    help="Where to put the WAL databases (default: a temporary directory on disk).",
+)
 def bench_queue(jobs: int, thread_counts: str, db_dir: str | None) -> None:
     """Enqueue throughput and claim→ack cycles/s with p50/p99 latency on a file-backed WAL ledger.
 
@@ -122,5 +133,14 @@ def bench_queue(jobs: int, thread_counts: str, db_dir: str | None) -> None:
     counts = [int(c) for c in thread_counts.split(",") if c.strip()]
     with tempfile.TemporaryDirectory(prefix="deskguard-bench-") as tmp:
         results = [queue_benchmark(db_dir or tmp, n, jobs) for n in counts]
-    click.echo(json.dumps({"benchmark": "queue", "python": platform.python_version(),
-                           "cpus": __import__("os").cpu_count(), "results": results}, indent=2))
+    click.echo(
+        json.dumps(
+            {
+                "benchmark": "queue",
+                "python": platform.python_version(),
+                "cpus": __import__("os").cpu_count(),
+                "results": results,
+            },
+            indent=2,
+        )
+    )

@@ -126,8 +126,15 @@ def config_check(ctx: click.Context) -> None:
     problems = []
     if not cfg.secret_keys:
         problems.append("DESKGUARD_SECRET_KEYS is not set (needed to store tokens)")
-    echo_json({"ok": not problems, "problems": problems,
-               "settings": {k: {"value": v, "source": cfg.source(k)} for k, v in cfg.redacted().items()}})
+    echo_json(
+        {
+            "ok": not problems,
+            "problems": problems,
+            "settings": {
+                k: {"value": v, "source": cfg.source(k)} for k, v in cfg.redacted().items()
+            },
+        }
+    )
     if problems:
         sys.exit(1)
 
@@ -210,7 +217,9 @@ def audit_verify(ctx: click.Context) -> None:
     from connector import audit
 
     result = audit.verify(get_runtime(ctx).db)
-    echo_json({"ok": result.ok, "rows": result.rows, "bad_row": result.bad_row, "problem": result.problem})
+    echo_json(
+        {"ok": result.ok, "rows": result.rows, "bad_row": result.bad_row, "problem": result.problem}
+    )
     if not result.ok:
         sys.exit(1)
 
@@ -228,8 +237,13 @@ def audit_export(ctx: click.Context, since: str | None, fmt: str, tenant: str | 
     from connector import audit
     from connector.timeutil import parse_since
 
-    audit.export(get_runtime(ctx).db, sys.stdout, fmt=fmt, since=parse_since(since) if since else None,
-                 tenant_id=tenant)
+    audit.export(
+        get_runtime(ctx).db,
+        sys.stdout,
+        fmt=fmt,
+        since=parse_since(since) if since else None,
+        tenant_id=tenant,
+    )
 
 
 # --- queue and processes --------------------------------------------------------------
@@ -271,8 +285,11 @@ def _wait_for_signal() -> None:
 
 @cli.command()
 @click.option("--threads", type=int, help="Worker threads (default DESKGUARD_WORKER_THREADS).")
-@click.option("--scheduler/--no-scheduler", default=None,
-              help="Also run the scheduler (default DESKGUARD_RUN_SCHEDULER).")
+@click.option(
+    "--scheduler/--no-scheduler",
+    default=None,
+    help="Also run the scheduler (default DESKGUARD_RUN_SCHEDULER).",
+)
 @click.pass_context
 def worker(ctx: click.Context, threads: int | None, scheduler: bool | None) -> None:
     """Run queue workers (and, in exactly one process, the scheduler) until SIGINT/SIGTERM.
@@ -289,7 +306,9 @@ def worker(ctx: click.Context, threads: int | None, scheduler: bool | None) -> N
         sched, lock = scheduler_mod.start(runtime)
     pool = WorkerPool(runtime, threads or runtime.config.worker_threads)
     pool.start()
-    click.echo(f"deskguard worker: {pool.threads} threads, scheduler {'on' if sched else 'off'}", err=True)
+    click.echo(
+        f"deskguard worker: {pool.threads} threads, scheduler {'on' if sched else 'off'}", err=True
+    )
     try:
         _wait_for_signal()
     finally:

@@ -71,7 +71,9 @@ class Ledger:
 
 
 @contextlib.contextmanager
-def transaction(db: sqlite_utils.Database, *, immediate: bool = True) -> Iterator[sqlite_utils.Database]:
+def transaction(
+    db: sqlite_utils.Database, *, immediate: bool = True
+) -> Iterator[sqlite_utils.Database]:
     """A write transaction; nested calls become savepoints.
 
     SQLite can still report SQLITE_BUSY on BEGIN IMMEDIATE when the busy timeout runs out under

@@ -239,7 +239,9 @@ class Order:
 
 
 class OrderSource(Protocol):
-    def find_orders(self, *, email: str | None = None, order_name: str | None = None) -> list[Order]: ...
+    def find_orders(
+        self, *, email: str | None = None, order_name: str | None = None
+    ) -> list[Order]: ...
 
 
 # --- Stripe ------------------------------------------------------------------------------
@@ -326,11 +328,25 @@ class TicketDesk(Protocol):
 
     def get_ticket(self, ticket_id: int) -> Ticket: ...
 
-    def add_internal_note(self, ticket_id: int, body: str, *, marker: str, tags: tuple[str, ...] = (),
-                          priority: str | None = None) -> dict[str, Any]: ...
+    def add_internal_note(
+        self,
+        ticket_id: int,
+        body: str,
+        *,
+        marker: str,
+        tags: tuple[str, ...] = (),
+        priority: str | None = None,
+    ) -> dict[str, Any]: ...
 
-    def public_reply(self, ticket_id: int, body: str, *, marker: str, solve: bool = True,
-                     tags: tuple[str, ...] = ()) -> dict[str, Any]: ...
+    def public_reply(
+        self,
+        ticket_id: int,
+        body: str,
+        *,
+        marker: str,
+        solve: bool = True,
+        tags: tuple[str, ...] = (),
+    ) -> dict[str, Any]: ...
 
     def add_tags(self, ticket_id: int, tags: tuple[str, ...]) -> list[str]: ...
 
@@ -340,8 +356,17 @@ class TicketDesk(Protocol):
 
     def find_open_tickets(self, requester_email: str) -> list[Ticket]: ...
 
-    def create_ticket(self, *, subject: str, body: str, requester_email: str, priority: str = "normal",
-                      tags: tuple[str, ...] = (), public: bool = False, marker: str = "") -> int: ...
+    def create_ticket(
+        self,
+        *,
+        subject: str,
+        body: str,
+        requester_email: str,
+        priority: str = "normal",
+        tags: tuple[str, ...] = (),
+        public: bool = False,
+        marker: str = "",
+    ) -> int: ...
 
     def app_installation_settings(self, app_id: int | None = None) -> dict[str, Any]: ...
 
@@ -353,10 +378,26 @@ class AgentDirectory(Protocol):
 
 
 class OrderActions(Protocol):
-    def cancel_order(self, order_id: str, *, reason: str, notify_customer: bool, restock: bool,
-                     staff_note: str, refund: bool = False) -> dict[str, Any]: ...
+    def cancel_order(
+        self,
+        order_id: str,
+        *,
+        reason: str,
+        notify_customer: bool,
+        restock: bool,
+        staff_note: str,
+        refund: bool = False,
+    ) -> dict[str, Any]: ...
 
 
 class PaymentActions(Protocol):
-    def refund(self, *, payment_intent: str | None, charge: str | None, amount: int, reason: str,
-               metadata: dict[str, str], idempotency_key: str) -> Refund: ...
+    def refund(
+        self,
+        *,
+        payment_intent: str | None,
+        charge: str | None,
+        amount: int,
+        reason: str,
+        metadata: dict[str, str],
+        idempotency_key: str,
+    ) -> Refund: ...

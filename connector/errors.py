@@ -14,7 +14,9 @@ class DeskguardError(Exception):
     http_status = 500
     code = "internal_error"
 
-    def __init__(self, message: str = "", *, http_status: int | None = None, code: str | None = None):
+    def __init__(
+        self, message: str = "", *, http_status: int | None = None, code: str | None = None
+    ):
         super().__init__(message)
         self.message = message
         if http_status is not None:

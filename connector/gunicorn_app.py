@@ -25,6 +25,18 @@ class _App(BaseApplication):
         return create_app(self.overrides)
 
 
-def run(*, host: str, port: int, workers: int, threads: int, overrides: dict[str, Any] | None = None) -> None:
-    _App({"bind": f"{host}:{port}", "workers": workers, "threads": threads, "worker_class": "gthread",
-          "accesslog": None, "timeout": 30, "graceful_timeout": 10}, overrides).run()
+def run(
+    *, host: str, port: int, workers: int, threads: int, overrides: dict[str, Any] | None = None
+) -> None:
+    _App(
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "threads": threads,
+            "worker_class": "gthread",
+            "accesslog": None,
+            "timeout": 30,
+            "graceful_timeout": 10,
+        },
+        overrides,
+    ).run()

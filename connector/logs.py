@@ -17,13 +17,17 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-_context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("deskguard_log_context", default=None)
+_context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "deskguard_log_context", default=None
+)
 _SECRETISH = re.compile(r"(token|secret|password|api_key|authorization)", re.I)
 
 
 @contextlib.contextmanager
 def bind(**values: Any) -> Iterator[None]:
-    token = _context.set({**(_context.get() or {}), **{k: v for k, v in values.items() if v is not None}})
+    token = _context.set(
+        {**(_context.get() or {}), **{k: v for k, v in values.items() if v is not None}}
+    )
     try:
         yield
     finally:

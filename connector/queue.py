@@ -25,8 +25,10 @@ from typing import Any
 from connector import audit
 from connector.db import Ledger, transaction
 
-_JOB_COLUMNS = ("id, tenant_id, kind, payload, dedupe_key, state, attempts, max_attempts, run_at,"
-                " lease_owner, lease_expires_at, last_error")
+_JOB_COLUMNS = (
+    "id, tenant_id, kind, payload, dedupe_key, state, attempts, max_attempts, run_at,"
+    " lease_owner, lease_expires_at, last_error"
+)
 
 
 @dataclass
@@ -71,12 +73,25 @@ class Queue:
 
     @classmethod
     def from_config(cls, ledger: Ledger, config, **kwargs) -> Queue:
-        return cls(ledger, lease_seconds=config.queue_lease_seconds, max_attempts=config.queue_max_attempts,
-                   backoff_base=config.queue_backoff_base, backoff_max=config.queue_backoff_max, **kwargs)
+        return cls(
+            ledger,
+            lease_seconds=config.queue_lease_seconds,
+            max_attempts=config.queue_max_attempts,
+            backoff_base=config.queue_backoff_base,
+            backoff_max=config.queue_backoff_max,
+            **kwargs,
+        )
 
     # --- producing ---------------------------------------------------------------------
-    def enqueue(self, tenant_id: str, kind: str, payload: dict[str, Any], dedupe_key: str, *,
-                delay: float = 0.0) -> tuple[int, bool]:
+    def enqueue(
+        self,
+        tenant_id: str,
+        kind: str,
+        payload: dict[str, Any],
+        dedupe_key: str,
+        *,
+        delay: float = 0.0,
+    ) -> tuple[int, bool]:
         """Add a job unless one with the same dedupe key exists. Returns (job id, created)."""
         db = self.ledger.db
         now = self.clock()
@@ -85,14 +100,24 @@ class Queue:
                 "INSERT INTO jobs (tenant_id, kind, payload, dedupe_key, max_attempts, run_at,"
                 " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)"
                 " ON CONFLICT (tenant_id, dedupe_key) DO NOTHING RETURNING id",
-                (tenant_id, kind, json.dumps(payload, sort_keys=True), dedupe_key, self.max_attempts,
-                 now + delay, now, now),
+                (
+                    tenant_id,
+                    kind,
+                    json.dumps(payload, sort_keys=True),
+                    dedupe_key,
+                    self.max_attempts,
+                    now + delay,
+                    now,
+                    now,
+                ),
             )
             row = cur.fetchone()
             if row:
                 return row[0], True
-            existing = db.conn.execute("SELECT id FROM jobs WHERE tenant_id = ? AND dedupe_key = ?",
-                                       (tenant_id, dedupe_key)).fetchone()
+            existing = db.conn.execute(
+                "SELECT id FROM jobs WHERE tenant_id = ? AND dedupe_key = ?",
+                (tenant_id, dedupe_key),
+            ).fetchone()
             return existing[0], False
 
     # --- consuming ---------------------------------------------------------------------
@@ -110,10 +135,16 @@ class Queue:
                 " last_error = COALESCE(last_error, 'lease expired') WHERE state = 'running'"
                 " AND lease_expires_at <= ? AND attempts >= max_attempts"
                 " RETURNING id, tenant_id, kind, attempts, last_error",
-                (now, now, now)).fetchall()
+                (now, now, now),
+            ).fetchall()
             for job_id, tenant_id, kind, attempts, error in dead:
-                audit.record(db, tenant_id, audit.JobDeadLettered(job_kind=kind, attempts=attempts,
-                                                                  error=error or "", job_id=job_id))
+                audit.record(
+                    db,
+                    tenant_id,
+                    audit.JobDeadLettered(
+                        job_kind=kind, attempts=attempts, error=error or "", job_id=job_id
+                    ),
+                )
             row = db.conn.execute(
                 f"UPDATE jobs SET state = 'running', lease_owner = ?, lease_expires_at = ?,"
                 f" attempts = attempts + 1, updated_at = ?"
@@ -130,7 +161,8 @@ class Queue:
         with transaction(db):
             cur = db.conn.execute(
                 "UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND lease_owner = ? AND state = 'running'",
-                (expires, job.id, job.lease_owner))
+                (expires, job.id, job.lease_owner),
+            )
         if cur.rowcount:
             job.lease_expires_at = expires
         return cur.rowcount > 0
@@ -143,7 +175,8 @@ class Queue:
             cur = db.conn.execute(
                 "UPDATE jobs SET state = 'done', lease_owner = NULL, lease_expires_at = NULL,"
                 " finished_at = ?, updated_at = ? WHERE id = ? AND lease_owner = ? AND state = 'running'",
-                (now, now, job.id, job.lease_owner))
+                (now, now, job.id, job.lease_owner),
+            )
         return cur.rowcount > 0
 
     def backoff(self, attempts: int) -> float:
@@ -151,8 +184,9 @@ class Queue:
         delay = min(self.backoff_max, self.backoff_base * (2 ** max(0, attempts - 1)))
         return delay * (0.5 + self.jitter())
 
-    def fail(self, job: Job, error: str, *, retry_after: float | None = None,
-             permanent: bool = False) -> str | None:
+    def fail(
+        self, job: Job, error: str, *, retry_after: float | None = None, permanent: bool = False
+    ) -> str | None:
         """Record a failure. Returns the new state ('queued' or 'dead'), None if the lease was lost."""
         db = self.ledger.db
         now = self.clock()
@@ -162,16 +196,28 @@ class Queue:
                 cur = db.conn.execute(
                     "UPDATE jobs SET state = 'dead', lease_owner = NULL, lease_expires_at = NULL,"
                     " last_error = ?, finished_at = ?, updated_at = ? WHERE id = ? AND lease_owner = ?"
-                    " AND state = 'running'", (error[:2000], now, now, job.id, job.lease_owner))
+                    " AND state = 'running'",
+                    (error[:2000], now, now, job.id, job.lease_owner),
+                )
                 if cur.rowcount:
-                    audit.record(db, job.tenant_id, audit.JobDeadLettered(
-                        job_kind=job.kind, attempts=job.attempts, error=error[:500], job_id=job.id))
+                    audit.record(
+                        db,
+                        job.tenant_id,
+                        audit.JobDeadLettered(
+                            job_kind=job.kind,
+                            attempts=job.attempts,
+                            error=error[:500],
+                            job_id=job.id,
+                        ),
+                    )
             else:
                 delay = max(self.backoff(job.attempts), retry_after or 0.0)
                 cur = db.conn.execute(
                     "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL,"
                     " last_error = ?, run_at = ?, updated_at = ? WHERE id = ? AND lease_owner = ?"
-                    " AND state = 'running'", (error[:2000], now + delay, now, job.id, job.lease_owner))
+                    " AND state = 'running'",
+                    (error[:2000], now + delay, now, job.id, job.lease_owner),
+                )
         if not cur.rowcount:
             return None
         return "dead" if dead else "queued"
@@ -185,7 +231,8 @@ class Queue:
                 "UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), lease_owner = NULL,"
                 " lease_expires_at = NULL, last_error = ?, run_at = ?, updated_at = ?"
                 " WHERE id = ? AND lease_owner = ? AND state = 'running'",
-                (reason, now + delay, now, job.id, job.lease_owner))
+                (reason, now + delay, now, job.id, job.lease_owner),
+            )
         return cur.rowcount > 0
 
     # --- operating ---------------------------------------------------------------------
@@ -193,22 +240,32 @@ class Queue:
         db = self.ledger.db
         where, params = ("WHERE tenant_id = ?", (tenant_id,)) if tenant_id else ("", ())
         counts = {s: 0 for s in ("queued", "running", "done", "dead")}
-        for state, n in db.conn.execute(f"SELECT state, COUNT(*) FROM jobs {where} GROUP BY state", params):
+        for state, n in db.conn.execute(
+            f"SELECT state, COUNT(*) FROM jobs {where} GROUP BY state", params
+        ):
             counts[state] = n
         now = self.clock()
         ready = db.conn.execute(
             "SELECT COUNT(*), MIN(run_at) FROM jobs WHERE state = 'queued'"
-            + (" AND tenant_id = ?" if tenant_id else ""), params).fetchone()
+            + (" AND tenant_id = ?" if tenant_id else ""),
+            params,
+        ).fetchone()
         dead = [
             {"id": r[0], "tenant_id": r[1], "kind": r[2], "attempts": r[3], "error": r[4]}
             for r in db.conn.execute(
                 "SELECT id, tenant_id, kind, attempts, last_error FROM jobs WHERE state = 'dead'"
-                + (" AND tenant_id = ?" if tenant_id else "") + " ORDER BY id DESC LIMIT 20", params)
+                + (" AND tenant_id = ?" if tenant_id else "")
+                + " ORDER BY id DESC LIMIT 20",
+                params,
+            )
         ]
         oldest = ready[1]
-        return {"counts": counts, "depth": counts["queued"] + counts["running"],
-                "oldest_queued_age_s": round(max(0.0, now - oldest), 3) if oldest else 0.0,
-                "dead_recent": dead}
+        return {
+            "counts": counts,
+            "depth": counts["queued"] + counts["running"],
+            "oldest_queued_age_s": round(max(0.0, now - oldest), 3) if oldest else 0.0,
+            "dead_recent": dead,
+        }
 
     def retry_dead(self, tenant_id: str | None = None, job_ids: list[int] | None = None) -> int:
         db = self.ledger.db
@@ -223,5 +280,7 @@ class Queue:
         with transaction(db):
             cur = db.conn.execute(
                 "UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?, updated_at = ?,"
-                " finished_at = NULL WHERE " + " AND ".join(where), params)
+                " finished_at = NULL WHERE " + " AND ".join(where),
+                params,
+            )
         return cur.rowcount

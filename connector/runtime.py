@@ -26,7 +26,9 @@ def register_service(name: str, factory: ServiceFactory) -> None:
 
 
 class Runtime:
-    def __init__(self, config: Config | Mapping[str, Any] | None = None, *, jitter=None, clock=None):
+    def __init__(
+        self, config: Config | Mapping[str, Any] | None = None, *, jitter=None, clock=None
+    ):
         if not isinstance(config, Config):
             config = load_config(config)
         self.config = config

@@ -59,8 +59,10 @@ def build(runtime: Runtime) -> BackgroundScheduler:
 def start(runtime: Runtime) -> tuple[BackgroundScheduler, SchedulerLock]:
     lock = SchedulerLock(runtime.config.db_path)
     if not lock.acquire():
-        raise ConfigError(f"another process already runs the scheduler (lock {lock.path}); "
-                          "run exactly one `deskguard worker` with DESKGUARD_RUN_SCHEDULER=true")
+        raise ConfigError(
+            f"another process already runs the scheduler (lock {lock.path}); "
+            "run exactly one `deskguard worker` with DESKGUARD_RUN_SCHEDULER=true"
+        )
     scheduler = build(runtime)
     scheduler.start()
     LOG.info("scheduler.started", extra={"fields": {"jobs": [j.id for j in scheduler.get_jobs()]}})

@@ -38,7 +38,8 @@ class SecretBox:
         if not keys:
             raise ConfigError(
                 "DESKGUARD_SECRET_KEYS is not set: generate a key with `deskguard secrets new-key` "
-                "and put it in .env")
+                "and put it in .env"
+            )
         fernets = []
         for i, key in enumerate(keys, start=1):
             try:
@@ -46,7 +47,8 @@ class SecretBox:
             except (ValueError, TypeError):
                 raise ConfigError(
                     f"DESKGUARD_SECRET_KEYS key #{i} is malformed: each key must be 32 url-safe "
-                    "base64-encoded bytes (use `deskguard secrets new-key`)") from None
+                    "base64-encoded bytes (use `deskguard secrets new-key`)"
+                ) from None
         self._multi = MultiFernet(fernets)
 
     def encrypt(self, plaintext: str) -> str:
@@ -56,8 +58,10 @@ class SecretBox:
         try:
             return SecretValue(self._multi.decrypt(token.encode()).decode())
         except InvalidToken:
-            raise ConfigError("a stored secret cannot be decrypted with DESKGUARD_SECRET_KEYS "
-                              "(was the key that encrypted it removed?)") from None
+            raise ConfigError(
+                "a stored secret cannot be decrypted with DESKGUARD_SECRET_KEYS "
+                "(was the key that encrypted it removed?)"
+            ) from None
 
     def rotate_token(self, token: str) -> str:
         return self._multi.rotate(token.encode()).decode()
@@ -80,13 +84,16 @@ class SecretStore:
             audit.record(db, tenant_id, audit.SecretStored(name=name))
 
     def get(self, db: sqlite_utils.Database, tenant_id: str, name: str) -> SecretValue | None:
-        row = db.conn.execute("SELECT ciphertext FROM secrets WHERE tenant_id = ? AND name = ?",
-                              (tenant_id, name)).fetchone()
+        row = db.conn.execute(
+            "SELECT ciphertext FROM secrets WHERE tenant_id = ? AND name = ?", (tenant_id, name)
+        ).fetchone()
         return self.box.decrypt(row[0]) if row else None
 
     def delete(self, db: sqlite_utils.Database, tenant_id: str, name: str) -> bool:
         with transaction(db):
-            cur = db.conn.execute("DELETE FROM secrets WHERE tenant_id = ? AND name = ?", (tenant_id, name))
+            cur = db.conn.execute(
+                "DELETE FROM secrets WHERE tenant_id = ? AND name = ?", (tenant_id, name)
+            )
             return cur.rowcount > 0
 
     def rotate(self, db: sqlite_utils.Database) -> int:
@@ -94,9 +101,12 @@ class SecretStore:
         count = 0
         with transaction(db):
             for tenant_id, name, token in db.conn.execute(
-                    "SELECT tenant_id, name, ciphertext FROM secrets").fetchall():
-                db.conn.execute("UPDATE secrets SET ciphertext = ?, updated_at = ? WHERE tenant_id = ? AND name = ?",
-                                (self.box.rotate_token(token), now_iso(), tenant_id, name))
+                "SELECT tenant_id, name, ciphertext FROM secrets"
+            ).fetchall():
+                db.conn.execute(
+                    "UPDATE secrets SET ciphertext = ?, updated_at = ? WHERE tenant_id = ? AND name = ?",
+                    (self.box.rotate_token(token), now_iso(), tenant_id, name),
+                )
                 count += 1
             tenants = {r[0] for r in db.conn.execute("SELECT DISTINCT tenant_id FROM secrets")}
             for tenant_id in sorted(tenants):

@@ -20,7 +20,9 @@ from connector.errors import NotFound
 KILL_SWITCH = "kill_switch"
 
 
-def ensure_tenant(db: sqlite_utils.Database, tenant_id: str, *, source: str = "env", **fields: Any) -> None:
+def ensure_tenant(
+    db: sqlite_utils.Database, tenant_id: str, *, source: str = "env", **fields: Any
+) -> None:
     """Create or update a tenant row (idempotent)."""
     if not tenant_id:
         raise ValueError("tenant id is empty")
@@ -30,13 +32,22 @@ def ensure_tenant(db: sqlite_utils.Database, tenant_id: str, *, source: str = "e
         if existing:
             if fields:
                 sets = ", ".join(f"{k} = ?" for k in fields)
-                db.conn.execute(f"UPDATE tenants SET {sets}, updated_at = ? WHERE id = ?",
-                                (*fields.values(), now, tenant_id))
+                db.conn.execute(
+                    f"UPDATE tenants SET {sets}, updated_at = ? WHERE id = ?",
+                    (*fields.values(), now, tenant_id),
+                )
             return
-        cols = {"id": tenant_id, "name": fields.pop("name", tenant_id), **fields,
-                "created_at": now, "updated_at": now}
-        db.conn.execute(f"INSERT INTO tenants ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                        tuple(cols.values()))
+        cols = {
+            "id": tenant_id,
+            "name": fields.pop("name", tenant_id),
+            **fields,
+            "created_at": now,
+            "updated_at": now,
+        }
+        db.conn.execute(
+            f"INSERT INTO tenants ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+            tuple(cols.values()),
+        )
         audit.record(db, tenant_id, audit.TenantConfigured(tenant=tenant_id, source=source))
 
 
@@ -53,18 +64,30 @@ def list_tenants(db: sqlite_utils.Database) -> list[str]:
 
 
 def get_setting(db: sqlite_utils.Database, tenant_id: str, name: str, default: Any = None) -> Any:
-    row = db.conn.execute("SELECT value FROM tenant_settings WHERE tenant_id = ? AND name = ?",
-                          (tenant_id, name)).fetchone()
+    row = db.conn.execute(
+        "SELECT value FROM tenant_settings WHERE tenant_id = ? AND name = ?", (tenant_id, name)
+    ).fetchone()
     return json.loads(row[0]) if row else default
 
 
 def all_settings(db: sqlite_utils.Database, tenant_id: str) -> dict[str, Any]:
-    return {n: json.loads(v) for n, v in db.conn.execute(
-        "SELECT name, value FROM tenant_settings WHERE tenant_id = ?", (tenant_id,))}
+    return {
+        n: json.loads(v)
+        for n, v in db.conn.execute(
+            "SELECT name, value FROM tenant_settings WHERE tenant_id = ?", (tenant_id,)
+        )
+    }
 
 
-def set_setting(db: sqlite_utils.Database, tenant_id: str, name: str, value: Any, *,
-                actor: str, reason: str = "") -> bool:
+def set_setting(
+    db: sqlite_utils.Database,
+    tenant_id: str,
+    name: str,
+    value: Any,
+    *,
+    actor: str,
+    reason: str = "",
+) -> bool:
     """Set a runtime setting; audits the change. Returns False when the value was unchanged."""
     with transaction(db):
         old = get_setting(db, tenant_id, name)
@@ -76,8 +99,11 @@ def set_setting(db: sqlite_utils.Database, tenant_id: str, name: str, value: Any
             " updated_at = excluded.updated_at, updated_by = excluded.updated_by",
             (tenant_id, name, json.dumps(value), now_iso(), actor),
         )
-        audit.record(db, tenant_id, audit.SettingChanged(name=name, old=old, new=value, actor=actor,
-                                                         reason=reason))
+        audit.record(
+            db,
+            tenant_id,
+            audit.SettingChanged(name=name, old=old, new=value, actor=actor, reason=reason),
+        )
     return True
 
 
@@ -85,6 +111,7 @@ def kill_switch_on(db: sqlite_utils.Database, tenant_id: str) -> bool:
     return bool(get_setting(db, tenant_id, KILL_SWITCH, False))
 
 
-def set_kill_switch(db: sqlite_utils.Database, tenant_id: str, on: bool, *, actor: str,
-                    reason: str = "") -> bool:
+def set_kill_switch(
+    db: sqlite_utils.Database, tenant_id: str, on: bool, *, actor: str, reason: str = ""
+) -> bool:
     return set_setting(db, tenant_id, KILL_SWITCH, bool(on), actor=actor, reason=reason)

@@ -20,7 +20,9 @@ def parse_since(text: str, *, now: datetime | None = None) -> str:
     try:
         parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise BadRequest(f"--since {text!r}: use an ISO date like 2026-11-01 or an age like 30d") from None
+        raise BadRequest(
+            f"--since {text!r}: use an ISO date like 2026-11-01 or an age like 30d"
+        ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC).isoformat()

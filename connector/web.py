@@ -25,7 +25,9 @@ def error_response(status: int, code: str, message: str, **extra: Any):
     return jsonify(body), status
 
 
-def create_app(config: Config | Mapping[str, Any] | None = None, *, runtime: Runtime | None = None) -> Flask:
+def create_app(
+    config: Config | Mapping[str, Any] | None = None, *, runtime: Runtime | None = None
+) -> Flask:
     runtime = runtime or Runtime(config)
     app = Flask("deskguard")
     app.config["MAX_CONTENT_LENGTH"] = runtime.config.max_body_bytes
@@ -34,7 +36,10 @@ def create_app(config: Config | Mapping[str, Any] | None = None, *, runtime: Run
     @app.before_request
     def _limit_body_size():
         # Refuse oversized bodies up front (413), before any route reads or parses them.
-        if request.content_length is not None and request.content_length > runtime.config.max_body_bytes:
+        if (
+            request.content_length is not None
+            and request.content_length > runtime.config.max_body_bytes
+        ):
             abort(413)
 
     @app.errorhandler(DeskguardError)
@@ -64,10 +69,13 @@ def create_app(config: Config | Mapping[str, Any] | None = None, *, runtime: Run
         try:
             pending = pending_migrations(runtime.db)
         except Exception as exc:
-            return error_response(503, "ledger_unavailable", f"ledger not readable: {type(exc).__name__}")
+            return error_response(
+                503, "ledger_unavailable", f"ledger not readable: {type(exc).__name__}"
+            )
         if pending:
-            return error_response(503, "migrations_pending",
-                                  "run `deskguard migrate` first", pending=pending)
+            return error_response(
+                503, "migrations_pending", "run `deskguard migrate` first", pending=pending
+            )
         return jsonify({"status": "ready"})
 
     for register in areas.hook("register_web"):
@@ -120,7 +128,9 @@ def require_admin() -> None:
     presented = header[7:].strip() if header.startswith("Bearer ") else ""
     if not admin_token_matches(config, presented):
         login_limit.record_failure(runtime.db, config, ip, via="admin_api")
-        raise Unauthorized("a valid admin token is required (Authorization: Bearer <DESKGUARD_ADMIN_TOKEN>)")
+        raise Unauthorized(
+            "a valid admin token is required (Authorization: Bearer <DESKGUARD_ADMIN_TOKEN>)"
+        )
     tenant = (request.view_args or {}).get("tenant")
     if tenant is not None:
         get_tenant(get_runtime().db, tenant)  # NotFound → 404

@@ -61,14 +61,30 @@ def run_one(runtime: Runtime, owner: str, *, kinds: tuple[str, ...] | None = Non
             logs.log(LOG, logging.INFO, "job.deferred", reason="kill_switch")
         except Exception as exc:
             permanent = isinstance(exc, PermanentError) or (
-                hasattr(exc, "should_retry") and not exc.should_retry)
-            state = runtime.queue.fail(job, f"{type(exc).__name__}: {exc}",
-                                       retry_after=getattr(exc, "retry_after", None), permanent=permanent)
-            logs.log(LOG, logging.WARNING if state == "queued" else logging.ERROR, "job.failed",
-                     error=f"{type(exc).__name__}: {exc}", state=state, attempts=job.attempts)
+                hasattr(exc, "should_retry") and not exc.should_retry
+            )
+            state = runtime.queue.fail(
+                job,
+                f"{type(exc).__name__}: {exc}",
+                retry_after=getattr(exc, "retry_after", None),
+                permanent=permanent,
+            )
+            logs.log(
+                LOG,
+                logging.WARNING if state == "queued" else logging.ERROR,
+                "job.failed",
+                error=f"{type(exc).__name__}: {exc}",
+                state=state,
+                attempts=job.attempts,
+            )
         else:
             if runtime.queue.ack(job):
-                logs.log(LOG, logging.INFO, "job.done", ms=round((time.perf_counter() - started) * 1000, 1))
+                logs.log(
+                    LOG,
+                    logging.INFO,
+                    "job.done",
+                    ms=round((time.perf_counter() - started) * 1000, 1),
+                )
             else:
                 logs.log(LOG, logging.WARNING, "job.lease_lost")
     return job
@@ -77,8 +93,14 @@ def run_one(runtime: Runtime, owner: str, *, kinds: tuple[str, ...] | None = Non
 class WorkerPool:
     """N threads running ``run_one`` until stopped."""
 
-    def __init__(self, runtime: Runtime, threads: int, *, idle_sleep: float = 0.2,
-                 kinds: tuple[str, ...] | None = None):
+    def __init__(
+        self,
+        runtime: Runtime,
+        threads: int,
+        *,
+        idle_sleep: float = 0.2,
+        kinds: tuple[str, ...] | None = None,
+    ):
         self.runtime = runtime
         self.threads = threads
         self.idle_sleep = idle_sleep
@@ -99,7 +121,9 @@ class WorkerPool:
 
     def start(self) -> None:
         for i in range(self.threads):
-            t = threading.Thread(target=self._loop, args=(i,), name=f"deskguard-worker-{i}", daemon=True)
+            t = threading.Thread(
+                target=self._loop, args=(i,), name=f"deskguard-worker-{i}", daemon=True
+            )
             t.start()
             self._threads.append(t)
 

@@ -29,6 +29,7 @@ def execute_statements(db, script: str) -> None:
     if buffer.strip():
         raise ValueError("incomplete SQL statement at end of migration script")
 
+
 # Registration order is application order. One module per area; numbers are fixed.
 from migrations import (  # noqa: E402,F401
     m001_foundation,

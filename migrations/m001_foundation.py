@@ -166,7 +166,7 @@ def m001_foundation(db):
             created_at TEXT NOT NULL
         );
         CREATE INDEX feedback_ticket ON feedback (tenant_id, ticket_id);
-        """
+        """,
     )
 
 

@@ -40,14 +40,20 @@ def _fold(example, folds: int) -> int:
 
 
 def _subset(rows: CalibrationRows, mask: np.ndarray) -> CalibrationRows:
-    return CalibrationRows(rows.logits[mask], rows.labels[mask], rows.familiarity[mask], rows.weights[mask])
+    return CalibrationRows(
+        rows.logits[mask], rows.labels[mask], rows.familiarity[mask], rows.weights[mask]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--shared", default=str(ROOT.parent / "shared" / "datasets"))
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--shares", default="auto,0.5,0.75,0.9", help="comma-separated dev shares; auto = by counts")
+    parser.add_argument(
+        "--shares", default="auto,0.5,0.75,0.9", help="comma-separated dev shares; auto = by counts"
+    )
     args = parser.parse_args(argv)
     recipe = Recipe()
     fitted = fit_default(args.shared, recipe, log=lambda m: print(m, file=sys.stderr, flush=True))
@@ -62,23 +68,33 @@ def main(argv: list[str] | None = None) -> int:
             held = fold_of == k
             if not held.any():
                 continue
-            temperature, calibrator = calibrate_default(fitted.out_of_fold, _subset(dev_rows, ~held), share)
+            temperature, calibrator = calibrate_default(
+                fitted.out_of_fold, _subset(dev_rows, ~held), share
+            )
             feats, correct = calibration_matrix(_subset(dev_rows, held), temperature)
             conf[held] = 1 / (1 + np.exp(-(feats @ calibrator)))
             right[held] = correct
         eps = 1e-6
         confident = conf >= 0.9
         bins = np.minimum((conf * 10).astype(int), 9)
-        ece = sum(abs(right[bins == b].mean() - conf[bins == b].mean()) * (bins == b).mean()
-                  for b in range(10) if (bins == b).any())
+        ece = sum(
+            abs(right[bins == b].mean() - conf[bins == b].mean()) * (bins == b).mean()
+            for b in range(10)
+            if (bins == b).any()
+        )
         results[spec] = {
             "dev_share": round(share, 4),
-            "log_loss": round(float(-np.mean(right * np.log(conf + eps) + (1 - right) * np.log(1 - conf + eps))), 4),
+            "log_loss": round(
+                float(-np.mean(right * np.log(conf + eps) + (1 - right) * np.log(1 - conf + eps))),
+                4,
+            ),
             "brier": round(float(np.mean((conf - right) ** 2)), 4),
             "ece": round(float(ece), 4),
             "accuracy": round(float(right.mean()), 4),
             "coverage_at_0.9": round(float(confident.mean()), 4),
-            "precision_at_0.9": round(float(right[confident].mean()), 4) if confident.any() else None,
+            "precision_at_0.9": round(float(right[confident].mean()), 4)
+            if confident.any()
+            else None,
             "wrong_at_0.9": int((confident & (right == 0)).sum()),
         }
     print(json.dumps({"dev_tickets": len(dev), "folds": args.folds, "results": results}, indent=2))

@@ -39,26 +39,60 @@ def _first_per_label(examples, limit: int):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shared", default=str(ROOT.parent / "shared" / "datasets"),
-                        help="folder with bitext-*.jsonl and banking77-*.jsonl (default: ../shared/datasets)")
-    parser.add_argument("--output", default=str(default_model_dir()), help="model directory to write")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--shared",
+        default=str(ROOT.parent / "shared" / "datasets"),
+        help="folder with bitext-*.jsonl and banking77-*.jsonl (default: ../shared/datasets)",
+    )
+    parser.add_argument(
+        "--output", default=str(default_model_dir()), help="model directory to write"
+    )
     parser.add_argument("--seed", type=int, default=Recipe.seed)
     defaults = Recipe()
-    parser.add_argument("--buckets", type=int, default=defaults.features.n_buckets, help="hashed feature columns")
+    parser.add_argument(
+        "--buckets", type=int, default=defaults.features.n_buckets, help="hashed feature columns"
+    )
     parser.add_argument("--folds", type=int, default=defaults.folds)
     parser.add_argument("--epochs", type=int, default=defaults.fit.epochs)
-    parser.add_argument("--copies", type=int, default=defaults.hand_copies, help="dressed copies per hand-written ticket")
-    parser.add_argument("--hand-per-label", type=int, default=0, help="use only N hand-written tickets per label")
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=defaults.hand_copies,
+        help="dressed copies per hand-written ticket",
+    )
+    parser.add_argument(
+        "--hand-per-label", type=int, default=0, help="use only N hand-written tickets per label"
+    )
     args = parser.parse_args(argv)
-    recipe = Recipe(seed=args.seed, folds=args.folds, hand_copies=args.copies,
-                    fit=dataclasses.replace(defaults.fit, epochs=args.epochs),
-                    features=dataclasses.replace(defaults.features, n_buckets=args.buckets))
-    hand = _first_per_label(packaged_examples(), args.hand_per_label) if args.hand_per_label else None
+    recipe = Recipe(
+        seed=args.seed,
+        folds=args.folds,
+        hand_copies=args.copies,
+        fit=dataclasses.replace(defaults.fit, epochs=args.epochs),
+        features=dataclasses.replace(defaults.features, n_buckets=args.buckets),
+    )
+    hand = (
+        _first_per_label(packaged_examples(), args.hand_per_label) if args.hand_per_label else None
+    )
     started = time.perf_counter()
-    model, report = build_default(args.shared, args.output, recipe, hand=hand, log=lambda m: print(m, flush=True))
-    print(json.dumps({"model": model.model_id, "output": args.output, "seconds": round(time.perf_counter() - started, 1),
-                      "out_of_fold": report["out_of_fold"], "dev_set": report["dev_set"]}, indent=2))
+    model, report = build_default(
+        args.shared, args.output, recipe, hand=hand, log=lambda m: print(m, flush=True)
+    )
+    print(
+        json.dumps(
+            {
+                "model": model.model_id,
+                "output": args.output,
+                "seconds": round(time.perf_counter() - started, 1),
+                "out_of_fold": report["out_of_fold"],
+                "dev_set": report["dev_set"],
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

@@ -49,21 +49,33 @@ def _variant(spec: str) -> Recipe:
     for part in spec.split(","):
         key, value = part.split("=")
         if key.startswith("fit."):
-            recipe = dataclasses.replace(recipe, fit=dataclasses.replace(recipe.fit, **{key[4:]: type(
-                getattr(recipe.fit, key[4:]))(value)}))
+            recipe = dataclasses.replace(
+                recipe,
+                fit=dataclasses.replace(
+                    recipe.fit, **{key[4:]: type(getattr(recipe.fit, key[4:]))(value)}
+                ),
+            )
         else:
             recipe = dataclasses.replace(recipe, **{key: type(getattr(recipe, key))(value)})
     return recipe
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--shared", default=str(ROOT.parent / "shared" / "datasets"))
-    parser.add_argument("--variant", action="append", default=[], help="base, or key=value[,key=value]")
+    parser.add_argument(
+        "--variant", action="append", default=[], help="base, or key=value[,key=value]"
+    )
     args = parser.parse_args(argv)
     shared_dir = Path(args.shared)
-    shared = [ex for name in SHARED_FILES if (shared_dir / name).is_file()
-              for ex in read_jsonl(shared_dir / name, source="shared")]
+    shared = [
+        ex
+        for name in SHARED_FILES
+        if (shared_dir / name).is_file()
+        for ex in read_jsonl(shared_dir / name, source="shared")
+    ]
     hand, dev = packaged_examples(), dev_examples()
     results = {}
     for spec in args.variant or ["base"]:
@@ -71,20 +83,35 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         featurizer = Featurizer(recipe.features)
         corpus = _corpus(shared, hand, recipe, featurizer, None)
-        weights, bias = fit_linear(corpus.design, len(CATEGORIES), recipe.features.n_buckets, recipe.fit)
-        model = _model(weights, bias, known_word_hashes([corpus.design]), name="tune", features=recipe.features)
+        weights, bias = fit_linear(
+            corpus.design, len(CATEGORIES), recipe.features.n_buckets, recipe.fit
+        )
+        model = _model(
+            weights, bias, known_word_hashes([corpus.design]), name="tune", features=recipe.features
+        )
         rows = score_rows(model, dev)
         temperature = fit_temperature(rows.logits, rows.labels)
         probs = _softmax(rows.logits / temperature)
         nll = float(-np.mean(np.log(np.clip(probs[np.arange(len(rows)), rows.labels], 1e-12, 1))))
         predicted = probs.argmax(1)
-        outcomes = [Outcome(ex.id, ex.label, CATEGORIES[p], float(probs[i, p]))
-                    for i, (ex, p) in enumerate(zip(dev, predicted, strict=True))]
+        outcomes = [
+            Outcome(ex.id, ex.label, CATEGORIES[p], float(probs[i, p]))
+            for i, (ex, p) in enumerate(zip(dev, predicted, strict=True))
+        ]
         report = evaluate(outcomes)
-        results[spec] = {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "nll": round(nll, 4),
-                         "temperature": round(temperature, 3), "seconds": round(time.perf_counter() - started, 1)}
+        results[spec] = {
+            "accuracy": report["accuracy"],
+            "macro_f1": report["macro_f1"],
+            "nll": round(nll, 4),
+            "temperature": round(temperature, 3),
+            "seconds": round(time.perf_counter() - started, 1),
+        }
         print(spec, json.dumps(results[spec]), file=sys.stderr, flush=True)
-    print(json.dumps({"dev_tickets": len(dev), "hand_written": len(hand), "results": results}, indent=2))
+    print(
+        json.dumps(
+            {"dev_tickets": len(dev), "hand_written": len(hand), "results": results}, indent=2
+        )
+    )
     return 0
 
 

@@ -22,8 +22,13 @@ def secret_key() -> str:
 @pytest.fixture
 def config(tmp_path, secret_key) -> dict:
     """Settings for an isolated tenant on a fresh ledger file (no .env, no environment)."""
-    return {"db_path": str(tmp_path / "ledger.db"), "secret_keys": (secret_key,), "tenant_id": TENANT,
-            "admin_token": "test-admin-token", "log_format": "json"}
+    return {
+        "db_path": str(tmp_path / "ledger.db"),
+        "secret_keys": (secret_key,),
+        "tenant_id": TENANT,
+        "admin_token": "test-admin-token",
+        "log_format": "json",
+    }
 
 
 @pytest.fixture

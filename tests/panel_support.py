@@ -22,47 +22,111 @@ TENANT = "acme"  # the tenant of the shared `runtime` fixture (tests/conftest.py
 def reading(category: str = "order_status", confidence: float = 0.93, **kw: Any) -> Reading:
     defaults = dict(
         alternatives=((category, confidence), ("shipping_problem", 0.04), ("refund", 0.02)),
-        sentiment="negative", sentiment_score=-0.4, urgency="high", language="en",
+        sentiment="negative",
+        sentiment_score=-0.4,
+        urgency="high",
+        language="en",
         entities=Entities(order_numbers=("#1001",)),
-        reasons=("mentions order #1001", "asks where the parcel is"), engine="local", model="deskguard-local-v1")
+        reasons=("mentions order #1001", "asks where the parcel is"),
+        engine="local",
+        model="deskguard-local-v1",
+    )
     defaults.update(kw)
     return Reading(category=category, confidence=confidence, **defaults)
 
 
-def add_decision(db, tenant_id: str, ticket_id: int, *, category: str = "order_status", confidence: float = 0.93,
-                 outcome: str = "assist_note", mode: str = "assist", status: str = "done", cost_usd: float = 0.0,
-                 created_at: str | None = None, suggested_reply: str = "Hi Jane, your order #1001 shipped today.",
-                 subject: str = "Where is my order?", body: str = "Order #1001 has not arrived.",
-                 job_id: int | None = None, **reading_kw: Any) -> int:
+def add_decision(
+    db,
+    tenant_id: str,
+    ticket_id: int,
+    *,
+    category: str = "order_status",
+    confidence: float = 0.93,
+    outcome: str = "assist_note",
+    mode: str = "assist",
+    status: str = "done",
+    cost_usd: float = 0.0,
+    created_at: str | None = None,
+    suggested_reply: str = "Hi Jane, your order #1001 shipped today.",
+    subject: str = "Where is my order?",
+    body: str = "Order #1001 has not arrived.",
+    job_id: int | None = None,
+    **reading_kw: Any,
+) -> int:
     r = reading(category, confidence, **reading_kw)
     context = {
-        "orders": [{"id": "gid://shopify/Order/1", "name": "#1001", "email": "jane@example.com",
-                    "financial_status": "PAID", "fulfillment_status": "FULFILLED",
-                    "total": {"amount": "49.90", "currency": "EUR"},
-                    "line_items": [{"title": "Linen shirt", "quantity": 1, "sku": "LS-1"}],
-                    "fulfillments": [{"status": "in_transit", "tracking_company": "DHL",
-                                      "tracking_number": "JD0002", "tracking_url": "https://track.example/JD0002"}]}],
-        "payments": {"customer_id": "cus_1", "email": "jane@example.com",
-                     "charges": [{"id": "ch_1", "amount": 4990, "currency": "eur", "status": "succeeded",
-                                  "amount_refunded": 0, "disputed": False}],
-                     "refunds": [], "disputes": []},
+        "orders": [
+            {
+                "id": "gid://shopify/Order/1",
+                "name": "#1001",
+                "email": "jane@example.com",
+                "financial_status": "PAID",
+                "fulfillment_status": "FULFILLED",
+                "total": {"amount": "49.90", "currency": "EUR"},
+                "line_items": [{"title": "Linen shirt", "quantity": 1, "sku": "LS-1"}],
+                "fulfillments": [
+                    {
+                        "status": "in_transit",
+                        "tracking_company": "DHL",
+                        "tracking_number": "JD0002",
+                        "tracking_url": "https://track.example/JD0002",
+                    }
+                ],
+            }
+        ],
+        "payments": {
+            "customer_id": "cus_1",
+            "email": "jane@example.com",
+            "charges": [
+                {
+                    "id": "ch_1",
+                    "amount": 4990,
+                    "currency": "eur",
+                    "status": "succeeded",
+                    "amount_refunded": 0,
+                    "disputed": False,
+                }
+            ],
+            "refunds": [],
+            "disputes": [],
+        },
         "notes": [],
     }
-    trace = [{"rule": "mode_assist", "verdict": "pass", "detail": "category in assist mode"},
-             {"rule": "confidence", "verdict": "pass", "detail": f"{confidence:.2f} ≥ 0.80"}]
+    trace = [
+        {"rule": "mode_assist", "verdict": "pass", "detail": "category in assist mode"},
+        {"rule": "confidence", "verdict": "pass", "detail": f"{confidence:.2f} ≥ 0.80"},
+    ]
     created_at = created_at or datetime.now(UTC).isoformat(timespec="microseconds")
     names = {r[1] for r in db.conn.execute("PRAGMA table_info(decisions)")}
-    row = {"tenant_id": tenant_id, "ticket_id": ticket_id, "job_id": job_id, "created_at": created_at,
-           "category": category, "confidence": confidence, "mode": mode, "outcome": outcome, "rule": "mode_assist",
-           "reason": "assist mode: internal note with a suggested reply", "reading": audit.canonical_json(to_dict(r)),
-           "policy_trace": json.dumps(trace), "context": json.dumps(context), "brief": "Deskguard decision brief",
-           "suggested_reply": suggested_reply, "engine": r.engine, "model": r.model, "cost_usd": cost_usd,
-           "latency_ms": 12.0, "status": status}
+    row = {
+        "tenant_id": tenant_id,
+        "ticket_id": ticket_id,
+        "job_id": job_id,
+        "created_at": created_at,
+        "category": category,
+        "confidence": confidence,
+        "mode": mode,
+        "outcome": outcome,
+        "rule": "mode_assist",
+        "reason": "assist mode: internal note with a suggested reply",
+        "reading": audit.canonical_json(to_dict(r)),
+        "policy_trace": json.dumps(trace),
+        "context": json.dumps(context),
+        "brief": "Deskguard decision brief",
+        "suggested_reply": suggested_reply,
+        "engine": r.engine,
+        "model": r.model,
+        "cost_usd": cost_usd,
+        "latency_ms": 12.0,
+        "status": status,
+    }
     if "input_snapshot" in names:  # the pipeline's redacted input (migration m004)
         row["input_snapshot"] = json.dumps({"subject": subject, "body": body})
     with transaction(db):
-        cur = db.conn.execute(f"INSERT INTO decisions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-                              tuple(row.values()))
+        cur = db.conn.execute(
+            f"INSERT INTO decisions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+            tuple(row.values()),
+        )
     return int(cur.lastrowid)
 
 
@@ -71,9 +135,19 @@ def tenant_with_token(db, tenant_id: str) -> str:
     return issue_token(db, tenant_id, label="test")[1]
 
 
-def agent_headers(token: str | None, *, agent_id: str = "501", role: str = "agent", name: str = "Ana Agent",
-                  custom_role: str | None = None) -> dict[str, str]:
-    headers = {"X-Deskguard-Agent-Id": agent_id, "X-Deskguard-Agent-Role": role, "X-Deskguard-Agent-Name": name}
+def agent_headers(
+    token: str | None,
+    *,
+    agent_id: str = "501",
+    role: str = "agent",
+    name: str = "Ana Agent",
+    custom_role: str | None = None,
+) -> dict[str, str]:
+    headers = {
+        "X-Deskguard-Agent-Id": agent_id,
+        "X-Deskguard-Agent-Role": role,
+        "X-Deskguard-Agent-Name": name,
+    }
     if custom_role:
         headers["X-Deskguard-Agent-Custom-Role"] = custom_role
     if token is not None:
@@ -100,7 +174,9 @@ class FakeZendeskUsers:
         if self.down:
             raise TransientError("zendesk users.show: ConnectionError", vendor="zendesk")
         if user_id not in self.users:
-            raise PermanentError("zendesk users.show: HTTP 404 RecordNotFound", vendor="zendesk", status=404)
+            raise PermanentError(
+                "zendesk users.show: HTTP 404 RecordNotFound", vendor="zendesk", status=404
+            )
         return self.users[user_id]
 
 

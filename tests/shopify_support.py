@@ -26,8 +26,13 @@ class Shop:
 
 
 def new_state(**state_kwargs) -> ShopifyState:
-    kwargs = {"shop_domain": SHOP, "access_token": TOKEN, "api_secret": API_SECRET, "restore_rate": 1000.0,
-              **state_kwargs}
+    kwargs = {
+        "shop_domain": SHOP,
+        "access_token": TOKEN,
+        "api_secret": API_SECRET,
+        "restore_rate": 1000.0,
+        **state_kwargs,
+    }
     return ShopifyState(**kwargs).seed_demo()
 
 
@@ -54,8 +59,13 @@ def shop(shop_server):
 
 
 def shop_settings(shop: Shop) -> dict:
-    return {"shopify_shop": SHOP, "shopify_access_token": TOKEN, "shopify_api_secret": API_SECRET,
-            "shopify_admin_url": shop.url, "shopify_timeout_seconds": 5.0}
+    return {
+        "shopify_shop": SHOP,
+        "shopify_access_token": TOKEN,
+        "shopify_api_secret": API_SECRET,
+        "shopify_admin_url": shop.url,
+        "shopify_timeout_seconds": 5.0,
+    }
 
 
 @pytest.fixture

@@ -51,14 +51,23 @@ def stripe_sandbox_fixture():
 
 
 def stripe_settings(sandbox: Sandbox) -> dict[str, Any]:
-    return {"stripe_api_key": DEMO_SECRET_KEY, "stripe_api_base": sandbox.url,
-            "stripe_webhook_secret": DEMO_WEBHOOK_SECRET, "stripe_max_network_retries": 2,
-            "stripe_timeout_seconds": 5.0}
+    return {
+        "stripe_api_key": DEMO_SECRET_KEY,
+        "stripe_api_base": sandbox.url,
+        "stripe_webhook_secret": DEMO_WEBHOOK_SECRET,
+        "stripe_max_network_retries": 2,
+        "stripe_timeout_seconds": 5.0,
+    }
 
 
-def signed(event: dict[str, Any], secret: str = DEMO_WEBHOOK_SECRET, **kwargs) -> tuple[bytes, dict[str, str]]:
+def signed(
+    event: dict[str, Any], secret: str = DEMO_WEBHOOK_SECRET, **kwargs
+) -> tuple[bytes, dict[str, str]]:
     body = json.dumps(event).encode()
-    return body, {"Stripe-Signature": sign_payload(body, secret, **kwargs), "Content-Type": "application/json"}
+    return body, {
+        "Stripe-Signature": sign_payload(body, secret, **kwargs),
+        "Content-Type": "application/json",
+    }
 
 
 @dataclass
@@ -72,9 +81,18 @@ class FakeDesk:
     fail_after_write: bool = False  # simulate a crash after the vendor applied the write
     _ids: itertools.count = field(default_factory=lambda: itertools.count(9000))
 
-    def add_ticket(self, ticket_id: int, email: str, *, status: str = "open", hours_ago: float = 1) -> Ticket:
+    def add_ticket(
+        self, ticket_id: int, email: str, *, status: str = "open", hours_ago: float = 1
+    ) -> Ticket:
         when = datetime.now(UTC) - timedelta(hours=hours_ago)
-        t = Ticket(ticket_id, f"Ticket {ticket_id}", Person(1, "", email), status, created_at=when, updated_at=when)
+        t = Ticket(
+            ticket_id,
+            f"Ticket {ticket_id}",
+            Person(1, "", email),
+            status,
+            created_at=when,
+            updated_at=when,
+        )
         self.tickets[ticket_id] = t
         return t
 
@@ -86,28 +104,60 @@ class FakeDesk:
 
     def find_open_tickets(self, requester_email: str) -> list[Ticket]:
         self.api_calls += 1
-        return [t for t in self.tickets.values()
-                if t.requester.email == requester_email and t.status in ("new", "open", "pending", "hold")]
+        return [
+            t
+            for t in self.tickets.values()
+            if t.requester.email == requester_email
+            and t.status in ("new", "open", "pending", "hold")
+        ]
 
     def add_internal_note(self, ticket_id: int, body: str, *, marker: str, tags=(), priority=None):
         self.api_calls += 1
         self._comment(ticket_id, body, marker)
         t = self.tickets[ticket_id]
-        self.tickets[ticket_id] = replace(t, tags=tuple(sorted({*t.tags, *tags})), priority=priority or t.priority)
-        self.notes.append({"ticket_id": ticket_id, "body": body, "marker": marker, "tags": tuple(tags),
-                           "priority": priority})
+        self.tickets[ticket_id] = replace(
+            t, tags=tuple(sorted({*t.tags, *tags})), priority=priority or t.priority
+        )
+        self.notes.append(
+            {
+                "ticket_id": ticket_id,
+                "body": body,
+                "marker": marker,
+                "tags": tuple(tags),
+                "priority": priority,
+            }
+        )
         if self.fail_after_write:
             raise RuntimeError("simulated crash after the note was written")
         return {"ticket_id": ticket_id}
 
-    def create_ticket(self, *, subject, body, requester_email, priority="normal", tags=(), public=False, marker=""):
+    def create_ticket(
+        self, *, subject, body, requester_email, priority="normal", tags=(), public=False, marker=""
+    ):
         self.api_calls += 1
         ticket_id = next(self._ids)
-        self.tickets[ticket_id] = Ticket(ticket_id, subject, Person(None, "", requester_email), "new",
-                                         tags=tuple(tags), priority=priority, created_at=datetime.now(UTC))
+        self.tickets[ticket_id] = Ticket(
+            ticket_id,
+            subject,
+            Person(None, "", requester_email),
+            "new",
+            tags=tuple(tags),
+            priority=priority,
+            created_at=datetime.now(UTC),
+        )
         self._comment(ticket_id, body, marker)
-        self.created.append({"ticket_id": ticket_id, "subject": subject, "body": body, "requester": requester_email,
-                             "priority": priority, "tags": tuple(tags), "public": public, "marker": marker})
+        self.created.append(
+            {
+                "ticket_id": ticket_id,
+                "subject": subject,
+                "body": body,
+                "requester": requester_email,
+                "priority": priority,
+                "tags": tuple(tags),
+                "public": public,
+                "marker": marker,
+            }
+        )
         if self.fail_after_write:
             raise RuntimeError("simulated crash after the ticket was created")
         return ticket_id

@@ -22,7 +22,9 @@ def login(client, token="test-admin-token", next_url=""):
 
 
 def day(offset: int, hour: int = 10) -> str:
-    d = datetime.now(UTC).replace(hour=hour, minute=0, second=0, microsecond=0) - timedelta(days=offset)
+    d = datetime.now(UTC).replace(hour=hour, minute=0, second=0, microsecond=0) - timedelta(
+        days=offset
+    )
     return d.isoformat(timespec="microseconds")
 
 
@@ -30,28 +32,60 @@ def day(offset: int, hour: int = 10) -> str:
 def seeded(runtime, client):
     db = runtime.db
     ids = {
-        "auto1": add_decision(db, TENANT, 1, outcome="auto_reply", mode="auto", cost_usd=0.002, created_at=day(0)),
-        "auto2": add_decision(db, TENANT, 2, outcome="auto_reply", mode="auto", cost_usd=0.002, created_at=day(0, 11)),
-        "esc": add_decision(db, TENANT, 3, category="complaint_feedback", outcome="escalate", cost_usd=0.004,
-                            created_at=day(1)),
-        "assist": add_decision(db, TENANT, 4, category="refund", outcome="assist_note", created_at=day(1, 12)),
-        "again": add_decision(db, TENANT, 4, category="refund", outcome="assist_note", created_at=day(1, 13)),
+        "auto1": add_decision(
+            db, TENANT, 1, outcome="auto_reply", mode="auto", cost_usd=0.002, created_at=day(0)
+        ),
+        "auto2": add_decision(
+            db, TENANT, 2, outcome="auto_reply", mode="auto", cost_usd=0.002, created_at=day(0, 11)
+        ),
+        "esc": add_decision(
+            db,
+            TENANT,
+            3,
+            category="complaint_feedback",
+            outcome="escalate",
+            cost_usd=0.004,
+            created_at=day(1),
+        ),
+        "assist": add_decision(
+            db, TENANT, 4, category="refund", outcome="assist_note", created_at=day(1, 12)
+        ),
+        "again": add_decision(
+            db, TENANT, 4, category="refund", outcome="assist_note", created_at=day(1, 13)
+        ),
         "failed": add_decision(db, TENANT, 5, outcome="error", status="failed", created_at=day(2)),
         "old": add_decision(db, TENANT, 6, outcome="auto_reply", created_at=day(40)),
     }
     token = issue_token(db, TENANT)[1]
-    client.post(f"/panel/api/{TENANT}/tickets/1/feedback", headers=agent_headers(token), json={"verdict": "right"})
-    client.post(f"/panel/api/{TENANT}/tickets/2/feedback", headers=agent_headers(token),
-                json={"correct_category": "shipping_problem"})
-    client.post(f"/panel/api/{TENANT}/tickets/4/feedback", headers=agent_headers(token), json={"verdict": "right"})
+    client.post(
+        f"/panel/api/{TENANT}/tickets/1/feedback",
+        headers=agent_headers(token),
+        json={"verdict": "right"},
+    )
+    client.post(
+        f"/panel/api/{TENANT}/tickets/2/feedback",
+        headers=agent_headers(token),
+        json={"correct_category": "shipping_problem"},
+    )
+    client.post(
+        f"/panel/api/{TENANT}/tickets/4/feedback",
+        headers=agent_headers(token),
+        json={"verdict": "right"},
+    )
     now = time.time()
     for i, ts in enumerate((now - 60, now - 7200)):
-        db.conn.execute("INSERT INTO rate_ledger (tenant_id, bucket, ts, ticket_id, key) VALUES (?,?,?,?,?)",
-                        (TENANT, "auto_reply", ts, i, f"k{i}"))
+        db.conn.execute(
+            "INSERT INTO rate_ledger (tenant_id, bucket, ts, ticket_id, key) VALUES (?,?,?,?,?)",
+            (TENANT, "auto_reply", ts, i, f"k{i}"),
+        )
     db.conn.commit()
-    job_id, _ = runtime.queue.enqueue(TENANT, "zendesk.ticket", {"ticket_id": 9}, "zendesk.ticket:9:x")
+    job_id, _ = runtime.queue.enqueue(
+        TENANT, "zendesk.ticket", {"ticket_id": 9}, "zendesk.ticket:9:x"
+    )
     runtime.queue.enqueue(TENANT, "zendesk.ticket", {"ticket_id": 10}, "zendesk.ticket:10:x")
-    db.conn.execute("UPDATE jobs SET state = 'dead', last_error = 'boom <b>' WHERE id = ?", (job_id,))
+    db.conn.execute(
+        "UPDATE jobs SET state = 'dead', last_error = 'boom <b>' WHERE id = ?", (job_id,)
+    )
     db.conn.commit()
     return ids
 
@@ -69,10 +103,19 @@ def test_unauthenticated_requests(client):
     resp = client.get("/admin/?tenant=acme")
     assert resp.status_code == 302 and "/admin/login" in resp.headers["Location"]
     assert client.get(f"/admin/api/{TENANT}/metrics").status_code == 401
-    assert client.get(f"/admin/api/{TENANT}/metrics", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert (
+        client.get(
+            f"/admin/api/{TENANT}/metrics", headers={"Authorization": "Bearer nope"}
+        ).status_code
+        == 401
+    )
     # an app token is not an admin token
-    assert client.get(f"/admin/api/{TENANT}/metrics",
-                      headers={"Authorization": "Bearer dgapp_x"}).status_code == 401
+    assert (
+        client.get(
+            f"/admin/api/{TENANT}/metrics", headers={"Authorization": "Bearer dgapp_x"}
+        ).status_code
+        == 401
+    )
     assert client.get("/admin/login").status_code == 200
 
 
@@ -117,17 +160,30 @@ def test_metrics_api(client, runtime, seeded):
     assert m["decisions"] == 6 and m["tickets_processed"] == 5 and m["failed"] == 1
     assert m["automated"] == 2 and m["escalated"] == 1
     assert m["automation_rate"] == round(2 / 5, 4) and m["escalation_rate"] == round(1 / 5, 4)
-    assert m["cost_total_usd"] == pytest.approx(0.008) and m["cost_per_ticket_usd"] == pytest.approx(0.008 / 5)
+    assert m["cost_total_usd"] == pytest.approx(0.008) and m[
+        "cost_per_ticket_usd"
+    ] == pytest.approx(0.008 / 5)
     assert m["outcomes"] == {"assist_note": 2, "auto_reply": 2, "escalate": 1, "error": 1}
     agreement = {a["category"]: a for a in m["agreement"]}
-    assert agreement["order_status"] == {"category": "order_status", "judged": 2, "right": 1, "agreement": 0.5}
+    assert agreement["order_status"] == {
+        "category": "order_status",
+        "judged": 2,
+        "right": 1,
+        "agreement": 0.5,
+    }
     assert agreement["refund"]["agreement"] == 1.0
     from connector.pipeline import policy  # the decision pipeline owns the caps' limits
 
     pol = policy.load(runtime.db, TENANT)
-    assert m["caps"] == [{"bucket": "auto_reply", "last_hour": 1, "last_day": 2,
-                          "hour_limit": pol.caps["auto_replies_per_hour"],
-                          "day_limit": pol.caps["auto_replies_per_day"]}]
+    assert m["caps"] == [
+        {
+            "bucket": "auto_reply",
+            "last_hour": 1,
+            "last_day": 2,
+            "hour_limit": pol.caps["auto_replies_per_hour"],
+            "day_limit": pol.caps["auto_replies_per_day"],
+        }
+    ]
     assert set(m["go_live"]) >= {"order_status", "refund"}
     assert all(isinstance(v["ready"], bool) for v in m["go_live"].values())
     assert m["queue"]["depth"] == 1 and m["queue"]["counts"]["dead"] == 1
@@ -152,10 +208,17 @@ def test_decision_filters(client, seeded):
 
     assert ids("category=refund") == [seeded["again"], seeded["assist"]]
     assert ids("outcome=auto_reply&from=" + day(0)[:10]) == [seeded["auto2"], seeded["auto1"]]
-    assert ids(f"from={day(2)[:10]}&to={day(1)[:10]}") == [seeded["failed"], seeded["again"], seeded["assist"],
-                                                           seeded["esc"]]
+    assert ids(f"from={day(2)[:10]}&to={day(1)[:10]}") == [
+        seeded["failed"],
+        seeded["again"],
+        seeded["assist"],
+        seeded["esc"],
+    ]
     assert ids("limit=2") == [seeded["old"], seeded["failed"]]  # newest first
-    assert client.get(f"/admin/api/{TENANT}/decisions?from=yesterday", headers=BEARER).status_code == 400
+    assert (
+        client.get(f"/admin/api/{TENANT}/decisions?from=yesterday", headers=BEARER).status_code
+        == 400
+    )
 
 
 def test_dashboard_page(client, seeded):
@@ -163,13 +226,19 @@ def test_dashboard_page(client, seeded):
     resp = client.get(f"/admin/?tenant={TENANT}")
     assert resp.status_code == 200
     html = resp.get_data(as_text=True)
-    for card in ("card-processed", "card-automation", "card-escalation", "card-cost", "card-queue",
-                 "card-kill-switch"):
+    for card in (
+        "card-processed",
+        "card-automation",
+        "card-escalation",
+        "card-cost",
+        "card-queue",
+        "card-kill-switch",
+    ):
         assert f'id="{card}"' in html
     assert "40%" in html and "20%" in html  # automation and escalation rates
     assert html.count("<svg") == 2 and 'aria-label="Decisions per day"' in html
     assert 'id="agreement"' in html and 'id="dead-letters"' in html and "boom &lt;b&gt;" in html
-    assert f'/admin/tickets/4?tenant={TENANT}' in html
+    assert f"/admin/tickets/4?tenant={TENANT}" in html
     assert 'id="caps"' in html and "1 / " in html  # caps used against the hour limit
     # nothing is loaded from anywhere else
     assert not re.search(r'(src|href)="(https?:)?//', html)
@@ -202,7 +271,9 @@ def test_kill_switch_form_needs_csrf(client, runtime):
     login(client)
     resp = client.post("/admin/kill-switch", data={"tenant": TENANT, "on": "1"})
     assert resp.status_code == 403 and tenants.kill_switch_on(runtime.db, TENANT) is False
-    resp = client.post("/admin/kill-switch", data={"tenant": TENANT, "on": "1", "csrf": _csrf(client)})
+    resp = client.post(
+        "/admin/kill-switch", data={"tenant": TENANT, "on": "1", "csrf": _csrf(client)}
+    )
     assert resp.status_code == 302 and tenants.kill_switch_on(runtime.db, TENANT) is True
     html = client.get(f"/admin/?tenant={TENANT}").get_data(as_text=True)
     assert 'id="kill-switch-state">ON<' in html
@@ -211,8 +282,15 @@ def test_kill_switch_form_needs_csrf(client, runtime):
 
 
 def test_charts_escape_and_scale():
-    days = [{"date": f"2024-05-{i:02d}", "decisions": i, "automated": i // 2,
-             "automation_rate": (i // 2) / i if i else None} for i in range(0, 10)]
+    days = [
+        {
+            "date": f"2024-05-{i:02d}",
+            "decisions": i,
+            "automated": i // 2,
+            "automation_rate": (i // 2) / i if i else None,
+        }
+        for i in range(0, 10)
+    ]
     svg = str(charts.volume_chart(days))
     assert svg.startswith("<svg") and svg.count("<rect") == 2 + 2 * 10  # legend + two bars a day
     assert "2024-05-09: 9 decisions, 4 automated" in svg

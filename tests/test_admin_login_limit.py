@@ -17,16 +17,23 @@ GOOD = "test-admin-token"
 
 
 def login(client, token, ip="203.0.113.7", **headers):
-    return client.post("/admin/login", data={"token": token}, environ_base={"REMOTE_ADDR": ip}, headers=headers)
+    return client.post(
+        "/admin/login", data={"token": token}, environ_base={"REMOTE_ADDR": ip}, headers=headers
+    )
 
 
 def api(client, token, ip="203.0.113.7"):
-    return client.get("/admin/api/acme/metrics", headers={"Authorization": f"Bearer {token}"},
-                      environ_base={"REMOTE_ADDR": ip})
+    return client.get(
+        "/admin/api/acme/metrics",
+        headers={"Authorization": f"Bearer {token}"},
+        environ_base={"REMOTE_ADDR": ip},
+    )
 
 
 def failures(db):
-    return db.conn.execute("SELECT tenant_id, client_ip FROM admin_login_failures ORDER BY id").fetchall()
+    return db.conn.execute(
+        "SELECT tenant_id, client_ip FROM admin_login_failures ORDER BY id"
+    ).fetchall()
 
 
 def age_failures(db, seconds):
@@ -60,7 +67,9 @@ def test_the_limit_lifts_after_the_window_and_a_good_login_clears_the_ip(client,
     for i in range(4):
         assert login(client, f"again-{i}").status_code == 401
     assert login(client, GOOD).status_code == 302
-    assert failures(runtime.db) == []  # the good login forgot this IP's failures (and the window, the old ones)
+    assert (
+        failures(runtime.db) == []
+    )  # the good login forgot this IP's failures (and the window, the old ones)
 
 
 def test_bearer_guesses_count_too_and_get_the_json_error_shape(client, runtime):
@@ -113,10 +122,22 @@ def test_failures_are_audited_without_the_token(client, runtime, caplog):
             login(client, secret_guess)
         api(client, secret_guess, ip="198.51.100.9")
         login(client, secret_guess)  # 429: logged, not audited
-    events = [r for r in audit.rows(runtime.db, tenant_id=login_limit.ADMIN_SCOPE) if r["kind"] == "admin.login_failed"]
-    assert [(e["data"]["client_ip"], e["data"]["via"], e["data"]["failures_from_ip"], e["data"]["locked"])
-            for e in events] == [("203.0.113.7", "form", n, "ip" if n == 5 else "") for n in range(1, 6)] + [
-        ("198.51.100.9", "bearer", 1, "")]
+    events = [
+        r
+        for r in audit.rows(runtime.db, tenant_id=login_limit.ADMIN_SCOPE)
+        if r["kind"] == "admin.login_failed"
+    ]
+    assert [
+        (
+            e["data"]["client_ip"],
+            e["data"]["via"],
+            e["data"]["failures_from_ip"],
+            e["data"]["locked"],
+        )
+        for e in events
+    ] == [("203.0.113.7", "form", n, "ip" if n == 5 else "") for n in range(1, 6)] + [
+        ("198.51.100.9", "bearer", 1, "")
+    ]
     assert secret_guess not in json.dumps(list(audit.rows(runtime.db)))
     logged = " ".join(f"{r.getMessage()} {getattr(r, 'fields', '')}" for r in caplog.records)
     assert "admin.login_failed" in logged and "admin.login_rate_limited" in logged
@@ -124,12 +145,15 @@ def test_failures_are_audited_without_the_token(client, runtime, caplog):
     assert audit.verify(runtime.db).ok
 
 
-@pytest.mark.parametrize(("hops", "forwarded", "counted_as"), [
-    (0, "1.1.1.1", "10.0.0.1"),                     # no trusted proxy: the header is ignored
-    (1, "1.1.1.1, 203.0.113.7", "203.0.113.7"),     # behind nginx: the address nginx saw
-    (1, "", "10.0.0.1"),                            # a proxy that sent nothing: the peer
-    (2, "203.0.113.7, 172.16.0.5", "203.0.113.7"),  # two proxies
-])
+@pytest.mark.parametrize(
+    ("hops", "forwarded", "counted_as"),
+    [
+        (0, "1.1.1.1", "10.0.0.1"),  # no trusted proxy: the header is ignored
+        (1, "1.1.1.1, 203.0.113.7", "203.0.113.7"),  # behind nginx: the address nginx saw
+        (1, "", "10.0.0.1"),  # a proxy that sent nothing: the peer
+        (2, "203.0.113.7, 172.16.0.5", "203.0.113.7"),  # two proxies
+    ],
+)
 def test_client_address_behind_trusted_proxies(runtime, config, hops, forwarded, counted_as):
     rt = Runtime(config | {"trusted_proxy_hops": str(hops)})
     try:
@@ -147,7 +171,12 @@ def test_a_client_cannot_dodge_the_limit_by_forging_forwarded_for(runtime, confi
         c = create_app(runtime=rt).test_client()
         for i in range(5):  # each request claims a new origin; nginx appends the real one last
             login(c, "guess", ip="127.0.0.1", **{"X-Forwarded-For": f"10.9.9.{i}, 203.0.113.7"})
-        assert login(c, GOOD, ip="127.0.0.1", **{"X-Forwarded-For": "10.9.9.99, 203.0.113.7"}).status_code == 429
+        assert (
+            login(
+                c, GOOD, ip="127.0.0.1", **{"X-Forwarded-For": "10.9.9.99, 203.0.113.7"}
+            ).status_code
+            == 429
+        )
     finally:
         rt.close()
 
@@ -158,7 +187,9 @@ def test_retry_after_counts_from_the_failure_that_must_expire(runtime):
     for t in (1000.0, 1010.0, 1020.0, 1030.0):
         assert login_limit.record_failure(db, config, "192.0.2.1", via="form", now=t) is None
     lock = login_limit.record_failure(db, config, "192.0.2.1", via="form", now=1040.0)
-    assert lock == login_limit.Lockout("ip", 260)  # the first failure (t=1000) leaves the window at 1300
+    assert lock == login_limit.Lockout(
+        "ip", 260
+    )  # the first failure (t=1000) leaves the window at 1300
     assert login_limit.check(db, config, "192.0.2.1", now=1299.0) == login_limit.Lockout("ip", 1)
     assert login_limit.check(db, config, "192.0.2.1", now=1300.0) is None
     assert login_limit.check(db, config, "192.0.2.2", now=1041.0) is None

@@ -19,8 +19,9 @@ SIDECAR = "https://deskguard.acme-shop.com"
 
 def build(cli_runner, tmp_path, *args):
     out = tmp_path / "app.zip"
-    result = cli_runner.invoke(cli, ["zendesk", "package-app", "--out", str(out), *args], env={},
-                               catch_exceptions=False)
+    result = cli_runner.invoke(
+        cli, ["zendesk", "package-app", "--out", str(out), *args], env={}, catch_exceptions=False
+    )
     return result, out
 
 
@@ -31,10 +32,18 @@ def test_package_structure(cli_runner, tmp_path):
     assert report["problems"] == [] and report["sidecar_url"] == SIDECAR
     with zipfile.ZipFile(out) as zf:
         names = set(zf.namelist())
-        assert {"manifest.json", "translations/en.json", "assets/logo.png", "assets/logo-small.png"} <= names
+        assert {
+            "manifest.json",
+            "translations/en.json",
+            "assets/logo.png",
+            "assets/logo-small.png",
+        } <= names
         manifest = json.loads(zf.read("manifest.json"))
         en = json.loads(zf.read("translations/en.json"))
-        logos = {n: Image.open(io.BytesIO(zf.read(f"assets/{n}"))) for n in ("logo.png", "logo-small.png")}
+        logos = {
+            n: Image.open(io.BytesIO(zf.read(f"assets/{n}")))
+            for n in ("logo.png", "logo-small.png")
+        }
 
     assert manifest["frameworkVersion"] == "2.0"
     assert all(manifest["author"][k] for k in ("name", "email", "url"))
@@ -42,12 +51,25 @@ def test_package_structure(cli_runner, tmp_path):
     assert sidebar["url"] == SIDECAR + "/panel/app"
     assert manifest["domainWhitelist"] == ["deskguard.acme-shop.com"]
     params = {p["name"]: p for p in manifest["parameters"]}
-    assert list(params) == ["sidecar_url", "api_token", "kill_switch", "default_mode", "auto_categories"]
+    assert list(params) == [
+        "sidecar_url",
+        "api_token",
+        "kill_switch",
+        "default_mode",
+        "auto_categories",
+    ]
     assert params["api_token"]["secure"] is True and params["api_token"]["required"] is True
     assert not any(p.get("secure") for n, p in params.items() if n != "api_token")
     assert params["kill_switch"]["type"] == "checkbox" and params["kill_switch"]["default"] is False
-    assert params["sidecar_url"] == {"name": "sidecar_url", "type": "url", "required": True, "default": SIDECAR}
-    assert params["default_mode"]["default"] == "shadow" and params["auto_categories"]["default"] == ""
+    assert params["sidecar_url"] == {
+        "name": "sidecar_url",
+        "type": "url",
+        "required": True,
+        "default": SIDECAR,
+    }
+    assert (
+        params["default_mode"]["default"] == "shadow" and params["auto_categories"]["default"] == ""
+    )
     assert manifest["version"] == app_package.project_version()
 
     assert en["app"]["name"] == "Deskguard"
@@ -59,7 +81,9 @@ def test_package_structure(cli_runner, tmp_path):
         assert img.mode == "RGBA"
         w, h = img.size
         assert img.getpixel((0, 0))[3] == 0  # rounded corners are transparent
-        assert img.getpixel((w // 2, h // 12))[:3] != img.getpixel((w // 2, h // 2))[:3]  # there is a picture
+        assert (
+            img.getpixel((w // 2, h // 12))[:3] != img.getpixel((w // 2, h // 2))[:3]
+        )  # there is a picture
 
 
 def test_builds_are_reproducible(tmp_path):
@@ -81,11 +105,17 @@ def test_sidecar_url_is_required_and_must_be_https(cli_runner, tmp_path):
 
 def test_public_url_setting_is_the_default(cli_runner, tmp_path):
     out = tmp_path / "app.zip"
-    result = cli_runner.invoke(cli, ["zendesk", "package-app", "--out", str(out)],
-                               env={"DESKGUARD_PUBLIC_URL": SIDECAR}, catch_exceptions=False)
+    result = cli_runner.invoke(
+        cli,
+        ["zendesk", "package-app", "--out", str(out)],
+        env={"DESKGUARD_PUBLIC_URL": SIDECAR},
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     with zipfile.ZipFile(out) as zf:
-        assert json.loads(zf.read("manifest.json"))["location"]["support"]["ticket_sidebar"]["url"].startswith(SIDECAR)
+        assert json.loads(zf.read("manifest.json"))["location"]["support"]["ticket_sidebar"][
+            "url"
+        ].startswith(SIDECAR)
 
 
 def test_validator_catches_broken_packages():
@@ -96,8 +126,11 @@ def test_validator_catches_broken_packages():
     manifest["parameters"][1]["secure"] = False  # api_token
     manifest["frameworkVersion"] = "1.0"
     manifest["domainWhitelist"] = []
-    broken = {**files, "manifest.json": json.dumps(manifest).encode(),
-              "assets/logo-small.png": png_bytes(draw_logo(64))}
+    broken = {
+        **files,
+        "manifest.json": json.dumps(manifest).encode(),
+        "assets/logo-small.png": png_bytes(draw_logo(64)),
+    }
     del broken["translations/en.json"]
     problems = app_package.validate_files(broken)
     assert "missing translations/en.json" in problems
@@ -113,7 +146,9 @@ def test_committed_logos_match_the_generator():
         committed = (app_package.APP_DIR / "assets" / name).read_bytes()
         assert png_size(committed) == (size, size)
         pixels = Image.open(io.BytesIO(committed)).convert("RGBA").tobytes()
-        assert pixels == draw_logo(size).tobytes(), f"run `deskguard zendesk package-app --write-assets` ({name})"
+        assert pixels == draw_logo(size).tobytes(), (
+            f"run `deskguard zendesk package-app --write-assets` ({name})"
+        )
 
 
 def test_png_writer_round_trips():

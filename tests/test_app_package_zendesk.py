@@ -12,8 +12,12 @@ from connector.panel import app_package
 from connector.panel.auth import issue_token
 from connector.web import create_app
 
-zendesk_support = pytest.importorskip("zendesk_support", reason="Zendesk sandbox helpers (issue #3) not installed")
-killswitch = pytest.importorskip("connector.pipeline.killswitch", reason="kill-switch sync (issue #5) not installed")
+zendesk_support = pytest.importorskip(
+    "zendesk_support", reason="Zendesk sandbox helpers (issue #3) not installed"
+)
+killswitch = pytest.importorskip(
+    "connector.pipeline.killswitch", reason="kill-switch sync (issue #5) not installed"
+)
 sandbox, zd_runtime = zendesk_support.sandbox, zendesk_support.zd_runtime
 
 
@@ -28,9 +32,14 @@ def test_app_settings_flow_from_the_installation_to_the_panel(sandbox, zd_runtim
     sandbox.state.install_app(installed_settings("https://deskguard.acme-shop.com"))
     desk = zd_runtime.service("zendesk", TENANT)
     settings = desk.app_installation_settings()
-    assert {k: settings[k] for k in ("sidecar_url", "kill_switch", "default_mode", "auto_categories")} == {
-        "sidecar_url": "https://deskguard.acme-shop.com", "kill_switch": False, "default_mode": "shadow",
-        "auto_categories": ""}
+    assert {
+        k: settings[k] for k in ("sidecar_url", "kill_switch", "default_mode", "auto_categories")
+    } == {
+        "sidecar_url": "https://deskguard.acme-shop.com",
+        "kill_switch": False,
+        "default_mode": "shadow",
+        "auto_categories": "",
+    }
     assert "api_token" not in settings
 
     client = create_app(runtime=zd_runtime).test_client()

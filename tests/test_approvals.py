@@ -29,14 +29,30 @@ def li_charge(stripe_sandbox):
 
 
 def propose_refund(runtime, charge, amount=2000, ticket_id=77, **extra):
-    params = {"payment_intent": charge["payment_intent"], "amount": amount, "currency": "usd",
-              "reason": "requested_by_customer", **extra}
-    return approvals.propose(runtime.db, "acme", ticket_id, "refund", params, "policy:refund_rule",
-                             "customer asked for a refund of a delivered item")
+    params = {
+        "payment_intent": charge["payment_intent"],
+        "amount": amount,
+        "currency": "usd",
+        "reason": "requested_by_customer",
+        **extra,
+    }
+    return approvals.propose(
+        runtime.db,
+        "acme",
+        ticket_id,
+        "refund",
+        params,
+        "policy:refund_rule",
+        "customer asked for a refund of a delivered item",
+    )
 
 
 def kinds(runtime):
-    return [r["kind"] for r in audit.rows(runtime.db, tenant_id="acme") if r["kind"].startswith("approval.")]
+    return [
+        r["kind"]
+        for r in audit.rows(runtime.db, tenant_id="acme")
+        if r["kind"].startswith("approval.")
+    ]
 
 
 class CrashAfterRefund:
@@ -64,21 +80,42 @@ def test_propose_validates_and_dedupes(runtime, li_charge):
     assert propose_refund(runtime, li_charge, amount=1500).id != a.id
     bad = [
         {"amount": 2000, "currency": "usd", "reason": "requested_by_customer"},  # no target
-        {"payment_intent": "pi_x", "charge": "ch_x", "amount": 1, "currency": "usd", "reason": "duplicate"},
+        {
+            "payment_intent": "pi_x",
+            "charge": "ch_x",
+            "amount": 1,
+            "currency": "usd",
+            "reason": "duplicate",
+        },
         {"payment_intent": "pi_x", "amount": 19.99, "currency": "usd", "reason": "duplicate"},
         {"payment_intent": "pi_x", "amount": 0, "currency": "usd", "reason": "duplicate"},
         {"payment_intent": "pi_x", "amount": 100, "currency": "dollars", "reason": "duplicate"},
         {"payment_intent": "pi_x", "amount": 100, "currency": "usd", "reason": "because"},
-        {"payment_intent": "ch_wrong_prefix", "amount": 100, "currency": "usd", "reason": "duplicate"},
+        {
+            "payment_intent": "ch_wrong_prefix",
+            "amount": 100,
+            "currency": "usd",
+            "reason": "duplicate",
+        },
     ]
     for params in bad:
         with pytest.raises(BadRequest):
             approvals.propose(runtime.db, "acme", 1, "refund", params, "policy:x")
     with pytest.raises(BadRequest):
-        approvals.propose(runtime.db, "acme", 1, "cancel_order", {"order_id": "gid://shopify/Order/1",
-                                                                  "order_name": "#1", "reason": "because",
-                                                                  "restock": True, "notify_customer": False},
-                          "policy:x")
+        approvals.propose(
+            runtime.db,
+            "acme",
+            1,
+            "cancel_order",
+            {
+                "order_id": "gid://shopify/Order/1",
+                "order_name": "#1",
+                "reason": "because",
+                "restock": True,
+                "notify_customer": False,
+            },
+            "policy:x",
+        )
     with pytest.raises(BadRequest):
         approvals.propose(runtime.db, "acme", 1, "teleport", {}, "policy:x")
     assert kinds(runtime) == ["approval.proposed", "approval.proposed"]
@@ -90,17 +127,30 @@ def test_approved_refund_executes_once_even_when_approved_again(runtime, stripe_
     done = approvals.approve(runtime, "acme", a.id, "agent:jo")
     assert done.state == "done" and done.decided_by == "agent:jo" and done.executed_at
     refund = done.result["refund"]
-    assert (refund["amount"], refund["payment_intent"], refund["status"]) == (2000, li_charge["payment_intent"],
-                                                                              "succeeded")
+    assert (refund["amount"], refund["payment_intent"], refund["status"]) == (
+        2000,
+        li_charge["payment_intent"],
+        "succeeded",
+    )
     (post,) = stripe_sandbox.refunds_created()
     assert post["idempotency_key"] == f"approval-{a.id}-refund"
-    assert post["params"]["metadata"] == {"deskguard_tenant": "acme", "deskguard_ticket": "77",
-                                          "deskguard_approval": str(a.id),
-                                          "deskguard_idempotency_key": f"approval-{a.id}-refund"}
+    assert post["params"]["metadata"] == {
+        "deskguard_tenant": "acme",
+        "deskguard_ticket": "77",
+        "deskguard_approval": str(a.id),
+        "deskguard_idempotency_key": f"approval-{a.id}-refund",
+    }
     again = approvals.approve(runtime, "acme", a.id, "agent:sam")  # double click / network retry
     assert again.state == "done" and again.decided_by == "agent:jo" and again.result == done.result
-    assert len(stripe_sandbox.state.requests_to("POST", "/v1/refunds")) == 1  # no second call at all
-    assert kinds(runtime) == ["approval.proposed", "approval.approved", "approval.executing", "approval.executed"]
+    assert (
+        len(stripe_sandbox.state.requests_to("POST", "/v1/refunds")) == 1
+    )  # no second call at all
+    assert kinds(runtime) == [
+        "approval.proposed",
+        "approval.approved",
+        "approval.executing",
+        "approval.executed",
+    ]
     assert audit.verify(runtime.db).ok
 
 
@@ -144,20 +194,36 @@ def test_crash_between_send_and_record_is_reconciled_by_the_key(runtime, stripe_
     done = approvals.execute(runtime, "acme", a.id, clock=lambda: later)
     assert done.state == "done" and done.result["refund"]["id"] in stripe_sandbox.state.refunds
     assert len(stripe_sandbox.state.refunds) == 1
-    assert len(stripe_sandbox.state.requests_to("POST", "/v1/refunds")) == 1  # reconciled, not re-sent
-    executing = [r["data"] for r in audit.rows(runtime.db, tenant_id="acme") if r["kind"] == "approval.executing"]
+    assert (
+        len(stripe_sandbox.state.requests_to("POST", "/v1/refunds")) == 1
+    )  # reconciled, not re-sent
+    executing = [
+        r["data"]
+        for r in audit.rows(runtime.db, tenant_id="acme")
+        if r["kind"] == "approval.executing"
+    ]
     assert [e["took_over"] for e in executing] == [False, True]
-    executed = [r["data"] for r in audit.rows(runtime.db, tenant_id="acme") if r["kind"] == "approval.executed"]
+    executed = [
+        r["data"]
+        for r in audit.rows(runtime.db, tenant_id="acme")
+        if r["kind"] == "approval.executed"
+    ]
     assert executed[0]["reconciled"] is True
 
 
-def test_crash_before_the_refund_reached_stripe_sends_it_on_takeover(runtime, stripe_sandbox, li_charge):
+def test_crash_before_the_refund_reached_stripe_sends_it_on_takeover(
+    runtime, stripe_sandbox, li_charge
+):
     a = propose_refund(runtime, li_charge)
     stripe_sandbox.state.fail("POST", "/v1/refunds", 500, times=3)  # all SDK attempts fail...
     first = approvals.approve(runtime, "acme", a.id, "agent:jo")
-    assert first.state == "approved" and first.deferred_reason == "vendor_unavailable"  # ...transient: retry later
+    assert (
+        first.state == "approved" and first.deferred_reason == "vendor_unavailable"
+    )  # ...transient: retry later
     assert stripe_sandbox.state.refunds == {}
-    (job,) = runtime.db.conn.execute("SELECT id FROM jobs WHERE kind = 'approvals.execute'").fetchall()
+    (job,) = runtime.db.conn.execute(
+        "SELECT id FROM jobs WHERE kind = 'approvals.execute'"
+    ).fetchall()
     runtime.db.conn.execute("UPDATE jobs SET run_at = 0 WHERE id = ?", job)
     drain(runtime)
     assert approvals.get(runtime.db, "acme", a.id).state == "done"
@@ -168,9 +234,15 @@ def test_kill_switch_blocks_execution_and_the_approval_waits(runtime, stripe_san
     a = propose_refund(runtime, li_charge)
     set_kill_switch(runtime.db, "acme", True, actor="admin", reason="incident")
     blocked = approvals.approve(runtime, "acme", a.id, "agent:jo")
-    assert (blocked.state, blocked.deferred_reason, blocked.decided_by) == ("approved", "kill_switch", "agent:jo")
+    assert (blocked.state, blocked.deferred_reason, blocked.decided_by) == (
+        "approved",
+        "kill_switch",
+        "agent:jo",
+    )
     assert stripe_sandbox.state.requests_to("POST", "/v1/refunds") == []
-    jobs = runtime.db.conn.execute("SELECT id, state FROM jobs WHERE kind = 'approvals.execute'").fetchall()
+    jobs = runtime.db.conn.execute(
+        "SELECT id, state FROM jobs WHERE kind = 'approvals.execute'"
+    ).fetchall()
     assert [j[1] for j in jobs] == ["queued"]
     drain(runtime)  # the worker re-checks while the switch is on: still deferred, nothing sent
     assert stripe_sandbox.state.requests_to("POST", "/v1/refunds") == []
@@ -195,7 +267,9 @@ def test_permanent_vendor_error_fails_the_approval(runtime, stripe_sandbox, li_c
 
 def test_reject_and_conflicts(runtime, stripe_sandbox, li_charge):
     a = propose_refund(runtime, li_charge)
-    rejected = approvals.reject(runtime, "acme", a.id, "agent:jo", note="already refunded in store credit")
+    rejected = approvals.reject(
+        runtime, "acme", a.id, "agent:jo", note="already refunded in store credit"
+    )
     assert rejected.state == "rejected" and rejected.decision_note.startswith("already")
     assert approvals.reject(runtime, "acme", a.id, "agent:jo").state == "rejected"
     with pytest.raises(ApprovalConflict):
@@ -211,7 +285,10 @@ def test_reject_and_conflicts(runtime, stripe_sandbox, li_charge):
     with pytest.raises(NotFound):
         approvals.approve(runtime, "other", b.id, "agent:jo")  # not their approval
     assert [x.id for x in approvals.list_pending(runtime.db, "acme")] == []
-    assert {x.id for x in approvals.list_approvals(runtime.db, "acme", ticket_id=77)} == {a.id, b.id}
+    assert {x.id for x in approvals.list_approvals(runtime.db, "acme", ticket_id=77)} == {
+        a.id,
+        b.id,
+    }
 
 
 # --- order cancellation ----------------------------------------------------------------------
@@ -230,15 +307,31 @@ class FakeShop:
     def find_orders(self, *, email=None, order_name=None):
         from connector.domain import Money, Order
 
-        return [Order(oid, order_name, "", None, "PAID", "UNFULFILLED", Money("129.00", "USD"), cancelled_at=when)
-                for oid, when in self.cancelled_at.items()]
+        return [
+            Order(
+                oid,
+                order_name,
+                "",
+                None,
+                "PAID",
+                "UNFULFILLED",
+                Money("129.00", "USD"),
+                cancelled_at=when,
+            )
+            for oid, when in self.cancelled_at.items()
+        ]
 
 
 def test_cancel_order_executes_once_and_reconciles_by_reading_the_order(runtime):
     shop = FakeShop()
     runtime.override("shopify", shop)
-    params = {"order_id": "gid://shopify/Order/5500001002", "order_name": "#1002", "reason": "customer",
-              "restock": True, "notify_customer": True}
+    params = {
+        "order_id": "gid://shopify/Order/5500001002",
+        "order_name": "#1002",
+        "reason": "customer",
+        "restock": True,
+        "notify_customer": True,
+    }
     a = approvals.propose(runtime.db, "acme", 88, "cancel_order", params, "policy:cancel_rule")
     assert a.summary == "Cancel order #1002 (customer, restock, notify customer)"
     done = approvals.approve(runtime, "acme", a.id, "agent:jo")
@@ -250,8 +343,14 @@ def test_cancel_order_executes_once_and_reconciles_by_reading_the_order(runtime)
     assert len(shop.cancelled) == 1
 
     # Crash after Shopify accepted the cancel: the takeover reads the order back instead of re-sending.
-    b = approvals.propose(runtime.db, "acme", 89, "cancel_order", {**params, "order_id": "gid://shopify/Order/9"},
-                          "policy:cancel_rule")
+    b = approvals.propose(
+        runtime.db,
+        "acme",
+        89,
+        "cancel_order",
+        {**params, "order_id": "gid://shopify/Order/9"},
+        "policy:cancel_rule",
+    )
     real_cancel = shop.cancel_order
 
     def crash(order_id, **kwargs):

@@ -17,8 +17,11 @@ from connector.cli import cli
 
 def write_events(runtime, n=5):
     for i in range(n):
-        audit.record(runtime.db, "acme", audit.SettingChanged(name=f"s{i}", old=None, new=i, actor="t",
-                                                              ticket_id=100 + i))
+        audit.record(
+            runtime.db,
+            "acme",
+            audit.SettingChanged(name=f"s{i}", old=None, new=i, actor="t", ticket_id=100 + i),
+        )
 
 
 def test_round_trip_and_verify(runtime):
@@ -43,22 +46,35 @@ def sqlite_shell(db_path, sql):
     subprocess.run(["sqlite3", str(db_path), sql], check=True, capture_output=True)
 
 
-@pytest.mark.parametrize("tamper, problem", [
-    ("UPDATE audit_log SET data = replace(data, '\"new\":3', '\"new\":999') WHERE id = {id}",
-     "data does not match its digest"),
-    ("UPDATE audit_log SET kind = 'setting.forged' WHERE id = {id}", "hash does not match"),
-    ("DELETE FROM audit_log WHERE id = {id}", "missing"),
-])
-def test_tampering_with_the_sqlite3_shell_is_detected_and_named(runtime, config, cli_runner, tamper, problem):
+@pytest.mark.parametrize(
+    "tamper, problem",
+    [
+        (
+            "UPDATE audit_log SET data = replace(data, '\"new\":3', '\"new\":999') WHERE id = {id}",
+            "data does not match its digest",
+        ),
+        ("UPDATE audit_log SET kind = 'setting.forged' WHERE id = {id}", "hash does not match"),
+        ("DELETE FROM audit_log WHERE id = {id}", "missing"),
+    ],
+)
+def test_tampering_with_the_sqlite3_shell_is_detected_and_named(
+    runtime, config, cli_runner, tamper, problem
+):
     write_events(runtime)
     target = next(r["id"] for r in audit.rows(runtime.db) if r["data"].get("name") == "s3")
     runtime.db.conn.commit()
-    sqlite_shell(config["db_path"], "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete; "
-                 + tamper.format(id=target))
+    sqlite_shell(
+        config["db_path"],
+        "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete; "
+        + tamper.format(id=target),
+    )
     result = audit.verify(runtime.db)
     assert not result.ok and result.bad_row == target and problem in result.problem
-    out = cli_runner.invoke(cli, ["--db", config["db_path"], "audit", "verify"],
-                            env={"DESKGUARD_SECRET_KEYS": config["secret_keys"][0]})
+    out = cli_runner.invoke(
+        cli,
+        ["--db", config["db_path"], "audit", "verify"],
+        env={"DESKGUARD_SECRET_KEYS": config["secret_keys"][0]},
+    )
     assert out.exit_code == 1
     assert json.loads(out.output)["bad_row"] == target
 
@@ -68,13 +84,17 @@ def test_rewriting_the_whole_tail_still_breaks_the_chain(runtime):
     conn = runtime.db.conn
     conn.execute("DROP TRIGGER audit_log_no_update")
     # A forger recomputes this row's digest and hash but cannot fix the next row's prev_hash link.
-    row = conn.execute("SELECT id, tenant_id, ts, kind, ticket_id, job_id, prev_hash FROM audit_log "
-                       "ORDER BY id LIMIT 1 OFFSET 2").fetchone()
+    row = conn.execute(
+        "SELECT id, tenant_id, ts, kind, ticket_id, job_id, prev_hash FROM audit_log "
+        "ORDER BY id LIMIT 1 OFFSET 2"
+    ).fetchone()
     data = audit.canonical_json({"forged": True})
     digest = audit.sha256(data)
     header = audit._header(row[0], row[1], row[2], row[3], row[4], row[5], digest)
-    conn.execute("UPDATE audit_log SET data = ?, data_digest = ?, hash = ? WHERE id = ?",
-                 (data, digest, audit._row_hash(row[6], header), row[0]))
+    conn.execute(
+        "UPDATE audit_log SET data = ?, data_digest = ?, hash = ? WHERE id = ?",
+        (data, digest, audit._row_hash(row[6], header), row[0]),
+    )
     result = audit.verify(runtime.db)
     assert not result.ok and result.bad_row == row[0] + 1
 
@@ -82,16 +102,23 @@ def test_rewriting_the_whole_tail_still_breaks_the_chain(runtime):
 def test_redaction_tombstone_keeps_chain_valid(runtime):
     write_events(runtime)
     target = [r["id"] for r in audit.rows(runtime.db, ticket_id=101)]
-    audit.redact(runtime.db, "acme", target, subject="customer:jane@example.com", tables={"decisions": 0})
+    audit.redact(
+        runtime.db, "acme", target, subject="customer:jane@example.com", tables={"decisions": 0}
+    )
     assert audit.verify(runtime.db).ok
     redacted = next(audit.rows(runtime.db, ticket_id=101))
-    assert redacted["redacted"] and redacted["data"] == {"redacted": 1, "subject": "customer:jane@example.com"}
+    assert redacted["redacted"] and redacted["data"] == {
+        "redacted": 1,
+        "subject": "customer:jane@example.com",
+    }
 
 
 def test_a_tombstone_without_a_redaction_event_fails_verification(runtime):
     write_events(runtime)
     target = next(audit.rows(runtime.db, ticket_id=103))["id"]
-    runtime.db.conn.execute("UPDATE audit_log SET data = '{\"redacted\":1}', redacted = 1 WHERE id = ?", (target,))
+    runtime.db.conn.execute(
+        "UPDATE audit_log SET data = '{\"redacted\":1}', redacted = 1 WHERE id = ?", (target,)
+    )
     result = audit.verify(runtime.db)
     assert not result.ok and result.bad_row == target
 
@@ -115,12 +142,19 @@ def test_export_jsonl_and_csv(runtime, config, cli_runner):
     lines = [json.loads(line) for line in buf.getvalue().splitlines()]
     assert n == len(lines) >= 3 and all("hash" in line for line in lines)
     env = {"DESKGUARD_SECRET_KEYS": config["secret_keys"][0]}
-    out = cli_runner.invoke(cli, ["--db", config["db_path"], "audit", "export", "--format", "csv",
-                                  "--since", "1d"], env=env)
+    out = cli_runner.invoke(
+        cli,
+        ["--db", config["db_path"], "audit", "export", "--format", "csv", "--since", "1d"],
+        env=env,
+    )
     assert out.exit_code == 0, out.output
     table = list(csv.DictReader(io.StringIO(out.output)))
     assert {r["kind"] for r in table} >= {"setting.changed"}
-    future = cli_runner.invoke(cli, ["--db", config["db_path"], "audit", "export", "--since", "2999-01-01"], env=env)
+    future = cli_runner.invoke(
+        cli, ["--db", config["db_path"], "audit", "export", "--since", "2999-01-01"], env=env
+    )
     assert future.output == ""
-    bad = cli_runner.invoke(cli, ["--db", config["db_path"], "audit", "export", "--since", "last tuesday"], env=env)
+    bad = cli_runner.invoke(
+        cli, ["--db", config["db_path"], "audit", "export", "--since", "last tuesday"], env=env
+    )
     assert bad.exit_code != 0 and "--since" in bad.output

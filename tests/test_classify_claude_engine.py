@@ -14,19 +14,33 @@ from connector.domain import CATEGORIES, Reading, TicketText
 from connector.errors import ConfigError
 from connector.tenants import set_setting
 
-_server = anthropic_support._server  # fixtures: one Anthropic sandbox per module, fresh state per test
+_server = (
+    anthropic_support._server
+)  # fixtures: one Anthropic sandbox per module, fresh state per test
 sandbox = anthropic_support.sandbox
 
 TENANT = "acme"
 TICKET = TicketText(subject="Where is my order?", body="Order #1042, any news?", id="7")
-READING = Reading(category="order_status", confidence=0.9, alternatives=(("order_status", 0.9),),
-                  sentiment="neutral", sentiment_score=0.0, urgency="normal", language="en")
+READING = Reading(
+    category="order_status",
+    confidence=0.9,
+    alternatives=(("order_status", 0.9),),
+    sentiment="neutral",
+    sentiment_score=0.0,
+    urgency="normal",
+    language="en",
+)
 
 
 @pytest.fixture
 def config(config, _server):
-    return {**config, "classifier": "claude", "anthropic_api_key": _server.api_key,
-            "anthropic_base_url": _server.url, "claude_max_retries": 0}
+    return {
+        **config,
+        "classifier": "claude",
+        "anthropic_api_key": _server.api_key,
+        "anthropic_base_url": _server.url,
+        "claude_max_retries": 0,
+    }
 
 
 def secret_events(runtime) -> list[dict]:
@@ -36,7 +50,9 @@ def secret_events(runtime) -> list[dict]:
 def test_the_env_key_is_stored_encrypted_once(runtime, sandbox):
     assert engine.anthropic_key(runtime, TENANT) == sandbox.api_key
     (ciphertext,) = runtime.db.conn.execute(
-        "SELECT ciphertext FROM secrets WHERE tenant_id = ? AND name = 'anthropic_api_key'", (TENANT,)).fetchone()
+        "SELECT ciphertext FROM secrets WHERE tenant_id = ? AND name = 'anthropic_api_key'",
+        (TENANT,),
+    ).fetchone()
     assert sandbox.api_key not in ciphertext
     before = len(secret_events(runtime))
     ensure_env_tenant(runtime)  # a restart with the same key stores nothing new
@@ -102,8 +118,15 @@ def test_pipeline_draft_seam_is_off_by_default(runtime, sandbox):
 
 def test_pipeline_draft_seam_drafts_when_enabled(runtime, sandbox):
     set_setting(runtime.db, TENANT, "claude_draft_replies", True, actor="test")
-    draft = pipeline_draft_reply(runtime, TENANT, ticket_text=TICKET, reading=READING, orders=(),
-                                 placeholders={}, language="en")
+    draft = pipeline_draft_reply(
+        runtime,
+        TENANT,
+        ticket_text=TICKET,
+        reading=READING,
+        orders=(),
+        placeholders={},
+        language="en",
+    )
     assert isinstance(draft, DraftReply) and draft.startswith("Hello")
     assert draft.cost_usd > 0
     via_service = runtime.service("classifier", TENANT).draft_reply(TICKET, READING, "", ())
@@ -131,9 +154,14 @@ def test_bench_commands_print_json(cli_runner):
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["first_reading"]["cache_write_tokens"] > 0
-    assert data["later_readings"]["cache_read_tokens_mean"] == data["first_reading"]["cache_write_tokens"]
-    assert "Example: deskguard sandbox anthropic" in cli_runner.invoke(cli, ["sandbox", "anthropic", "--help"]).output
-
+    assert (
+        data["later_readings"]["cache_read_tokens_mean"]
+        == data["first_reading"]["cache_write_tokens"]
+    )
+    assert (
+        "Example: deskguard sandbox anthropic"
+        in cli_runner.invoke(cli, ["sandbox", "anthropic", "--help"]).output
+    )
 
 
 @pytest.fixture
@@ -145,9 +173,15 @@ def tiny_model_dir(tmp_path):
     from connector.classify.local import FORMAT_VERSION, LocalClassifier
 
     features = FeatureConfig(n_buckets=1 << 10)
-    meta = {"format": FORMAT_VERSION, "name": "tiny-test", "categories": list(CATEGORIES),
-            "features": features.to_dict()}
-    weights = np.random.default_rng(0).normal(scale=0.01, size=(features.n_buckets, len(CATEGORIES)))
+    meta = {
+        "format": FORMAT_VERSION,
+        "name": "tiny-test",
+        "categories": list(CATEGORIES),
+        "features": features.to_dict(),
+    }
+    weights = np.random.default_rng(0).normal(
+        scale=0.01, size=(features.n_buckets, len(CATEGORIES))
+    )
     model = LocalClassifier(meta, weights, np.zeros(len(CATEGORIES)), np.array([], dtype=np.uint32))
     return model.save(tmp_path / "tiny-model")
 
@@ -164,7 +198,12 @@ def test_claude_failure_falls_back_to_the_tenant_local_model(runtime, sandbox, t
     set_setting(runtime.db, TENANT, "model_dir", str(tiny_model_dir), actor="test")
     sandbox.state.fail(401)
     reading = runtime.service("classifier", TENANT).classify(
-        TicketText(subject="Refund", body="Please refund order #1001 to my card 4111 1111 1111 1111", id="9"))
+        TicketText(
+            subject="Refund",
+            body="Please refund order #1001 to my card 4111 1111 1111 1111",
+            id="9",
+        )
+    )
     assert reading.engine == "local" and reading.model.startswith("tiny-test")
     assert reading.fallback_reason.startswith("auth_failed: ") and reading.category in CATEGORIES
 
@@ -175,6 +214,8 @@ def test_the_sandbox_answers_with_a_real_local_model(monkeypatch, tiny_model_dir
     from connector.sandbox import anthropic as sandbox_module
 
     monkeypatch.setattr(sandbox_module, "_local_model", LocalClassifier.load(tiny_model_dir))
-    answer = sandbox_module.reading_input("Wo ist meine Bestellung?", "Bestellung #1001 ist noch nicht da")
+    answer = sandbox_module.reading_input(
+        "Wo ist meine Bestellung?", "Bestellung #1001 ist noch nicht da"
+    )
     assert validate_reading(answer) == []
     assert answer["reasons"][-1] == "sandbox: answered by the local model"

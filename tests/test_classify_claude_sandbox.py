@@ -19,9 +19,18 @@ BIG_SYSTEM = [{"type": "text", "text": "rules " * 4000, "cache_control": {"type"
 
 
 def message(**extra) -> dict:
-    return {"model": "claude-haiku-4-5", "max_tokens": 64,
-            "messages": [{"role": "user", "content": "<ticket><subject>Refund</subject><body>money back for #1001"
-                                                     "</body></ticket>"}], **extra}
+    return {
+        "model": "claude-haiku-4-5",
+        "max_tokens": 64,
+        "messages": [
+            {
+                "role": "user",
+                "content": "<ticket><subject>Refund</subject><body>money back for #1001"
+                "</body></ticket>",
+            }
+        ],
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -39,48 +48,87 @@ def test_wrong_key_is_401_in_the_api_error_shape(api):
     assert r.status_code == 401
     assert r.json["type"] == "error"
     assert r.json["error"] == {"type": "authentication_error", "message": "invalid x-api-key"}
-    assert r.headers["request-id"].startswith("req_") and r.json["request_id"] == r.headers["request-id"]
+    assert (
+        r.headers["request-id"].startswith("req_")
+        and r.json["request_id"] == r.headers["request-id"]
+    )
 
 
 def test_bearer_auth_is_accepted(api):
-    r = api.post("/v1/messages", json=message(), headers={"Authorization": f"Bearer {DEMO_API_KEY}",
-                                                          "anthropic-version": "2023-06-01"})
+    r = api.post(
+        "/v1/messages",
+        json=message(),
+        headers={"Authorization": f"Bearer {DEMO_API_KEY}", "anthropic-version": "2023-06-01"},
+    )
     assert r.status_code == 200
 
 
-@pytest.mark.parametrize(("body", "headers", "fragment"), [
-    (message(), {"x-api-key": DEMO_API_KEY}, "anthropic-version"),
-    (message(max_tokens=0), HEADERS, "max_tokens"),
-    (message(bogus=1), HEADERS, "bogus"),
-    (message(stream=True), HEADERS, "stream"),
-    ({**message(), "messages": []}, HEADERS, "messages"),
-    ({**message(), "messages": [{"role": "assistant", "content": "hi"}]}, HEADERS, "first message"),
-    (message(tools=[READING_TOOL], tool_choice={"type": "tool", "name": "other_tool"}), HEADERS, "other_tool"),
-    (message(tool_choice={"type": "any"}), HEADERS, "requires tools"),
-    (message(tools=[{"name": "x"}]), HEADERS, "input_schema"),
-])
+@pytest.mark.parametrize(
+    ("body", "headers", "fragment"),
+    [
+        (message(), {"x-api-key": DEMO_API_KEY}, "anthropic-version"),
+        (message(max_tokens=0), HEADERS, "max_tokens"),
+        (message(bogus=1), HEADERS, "bogus"),
+        (message(stream=True), HEADERS, "stream"),
+        ({**message(), "messages": []}, HEADERS, "messages"),
+        (
+            {**message(), "messages": [{"role": "assistant", "content": "hi"}]},
+            HEADERS,
+            "first message",
+        ),
+        (
+            message(tools=[READING_TOOL], tool_choice={"type": "tool", "name": "other_tool"}),
+            HEADERS,
+            "other_tool",
+        ),
+        (message(tool_choice={"type": "any"}), HEADERS, "requires tools"),
+        (message(tools=[{"name": "x"}]), HEADERS, "input_schema"),
+    ],
+)
 def test_invalid_requests_are_400(api, body, headers, fragment):
     r = api.post("/v1/messages", json=body, headers=headers)
     assert r.status_code == 400
-    assert r.json["error"]["type"] == "invalid_request_error" and fragment in r.json["error"]["message"]
+    assert (
+        r.json["error"]["type"] == "invalid_request_error"
+        and fragment in r.json["error"]["message"]
+    )
 
 
 def test_forced_tool_use_answers_a_valid_reading(api):
-    r = api.post("/v1/messages", headers=HEADERS,
-                 json=message(tools=[READING_TOOL], tool_choice={"type": "tool", "name": "record_reading"}))
+    r = api.post(
+        "/v1/messages",
+        headers=HEADERS,
+        json=message(tools=[READING_TOOL], tool_choice={"type": "tool", "name": "record_reading"}),
+    )
     assert r.status_code == 200
     data = r.json
-    assert data["type"] == "message" and data["role"] == "assistant" and data["stop_reason"] == "tool_use"
+    assert (
+        data["type"] == "message"
+        and data["role"] == "assistant"
+        and data["stop_reason"] == "tool_use"
+    )
     (block,) = data["content"]
-    assert block["type"] == "tool_use" and block["name"] == "record_reading" and block["id"].startswith("toolu_")
+    assert (
+        block["type"] == "tool_use"
+        and block["name"] == "record_reading"
+        and block["id"].startswith("toolu_")
+    )
     assert validate_reading(block["input"]) == []
-    assert set(data["usage"]) >= {"input_tokens", "output_tokens", "cache_creation_input_tokens",
-                                  "cache_read_input_tokens"}
+    assert set(data["usage"]) >= {
+        "input_tokens",
+        "output_tokens",
+        "cache_creation_input_tokens",
+        "cache_read_input_tokens",
+    }
 
 
 def test_sandbox_readings_always_fit_the_schema():
-    for subject, body in [("", ""), ("Hallo", "Wo ist meine Bestellung #1001?"), ("x", "asdf qwerty"),
-                          ("Refund", "I want my money back, my lawyer will call you")]:
+    for subject, body in [
+        ("", ""),
+        ("Hallo", "Wo ist meine Bestellung #1001?"),
+        ("x", "asdf qwerty"),
+        ("Refund", "I want my money back, my lawyer will call you"),
+    ]:
         assert validate_reading(reading_input(subject, body)) == []
 
 
@@ -94,16 +142,32 @@ def test_invalid_switch_breaks_the_schema_then_recovers(api, state):
 
 
 def test_text_reply_without_tools_and_scripted_text(api, state):
-    r = api.post("/v1/messages", headers=HEADERS,
-                 json={**message(), "messages": [{"role": "user", "content": '<reading category="refund"/>'
-                                                  '<ticket><body>Hi [NAME_1]</body></ticket>'}]})
+    r = api.post(
+        "/v1/messages",
+        headers=HEADERS,
+        json={
+            **message(),
+            "messages": [
+                {
+                    "role": "user",
+                    "content": '<reading category="refund"/>'
+                    "<ticket><body>Hi [NAME_1]</body></ticket>",
+                }
+            ],
+        },
+    )
     assert r.json["stop_reason"] == "end_turn" and r.json["content"][0]["type"] == "text"
     assert r.json["content"][0]["text"].startswith("Hello [NAME_1],")
     state.script_text("exactly this")
-    assert api.post("/v1/messages", json=message(), headers=HEADERS).json["content"][0]["text"] == "exactly this"
+    assert (
+        api.post("/v1/messages", json=message(), headers=HEADERS).json["content"][0]["text"]
+        == "exactly this"
+    )
 
 
-@pytest.mark.parametrize(("status", "kind"), [(429, "rate_limit_error"), (529, "overloaded_error"), (500, "api_error")])
+@pytest.mark.parametrize(
+    ("status", "kind"), [(429, "rate_limit_error"), (529, "overloaded_error"), (500, "api_error")]
+)
 def test_failure_switch(api, state, status, kind):
     state.fail(status, times=2, retry_after=1.5)
     for _ in range(2):
@@ -119,11 +183,18 @@ def test_cache_write_then_read_then_expiry(api, state):
     usages = []
     for advance in (0, 10, 299, 301):
         now[0] += advance
-        usages.append(api.post("/v1/messages", json=message(system=BIG_SYSTEM), headers=HEADERS).json["usage"])
+        usages.append(
+            api.post("/v1/messages", json=message(system=BIG_SYSTEM), headers=HEADERS).json["usage"]
+        )
     written = usages[0]["cache_creation_input_tokens"]
     assert written > 4096 and usages[0]["cache_read_input_tokens"] == 0
-    assert [u["cache_read_input_tokens"] for u in usages[1:3]] == [written, written]  # reads refresh the TTL
-    assert usages[3]["cache_creation_input_tokens"] == written  # more than 5 minutes after the last read
+    assert [u["cache_read_input_tokens"] for u in usages[1:3]] == [
+        written,
+        written,
+    ]  # reads refresh the TTL
+    assert (
+        usages[3]["cache_creation_input_tokens"] == written
+    )  # more than 5 minutes after the last read
     assert usages[0]["input_tokens"] == usages[1]["input_tokens"]  # the uncached tail
 
 
@@ -133,16 +204,24 @@ def test_one_hour_ttl(api, state):
     system = [{**BIG_SYSTEM[0], "cache_control": {"type": "ephemeral", "ttl": "1h"}}]
     api.post("/v1/messages", json=message(system=system), headers=HEADERS)
     now[0] += 3000
-    assert api.post("/v1/messages", json=message(system=system), headers=HEADERS).json["usage"][
-        "cache_read_input_tokens"] > 0
+    assert (
+        api.post("/v1/messages", json=message(system=system), headers=HEADERS).json["usage"][
+            "cache_read_input_tokens"
+        ]
+        > 0
+    )
 
 
 def test_a_prefix_below_the_model_minimum_is_not_cached(api):
-    short = [{"type": "text", "text": "rules " * 2000, "cache_control": {"type": "ephemeral"}}]  # ~3000 tokens
+    short = [
+        {"type": "text", "text": "rules " * 2000, "cache_control": {"type": "ephemeral"}}
+    ]  # ~3000 tokens
     for _ in range(2):
         usage = api.post("/v1/messages", json=message(system=short), headers=HEADERS).json["usage"]
         assert usage["cache_creation_input_tokens"] == usage["cache_read_input_tokens"] == 0
-    sonnet = api.post("/v1/messages", json=message(system=short, model="claude-sonnet-4-5"), headers=HEADERS)
+    sonnet = api.post(
+        "/v1/messages", json=message(system=short, model="claude-sonnet-4-5"), headers=HEADERS
+    )
     assert sonnet.json["usage"]["cache_creation_input_tokens"] > 0  # Sonnet 4.5's minimum is 1024
 
 
@@ -156,17 +235,25 @@ def test_top_level_cache_control_caches_up_to_the_last_block(api):
 def test_cache_is_per_key(api, state):
     state.add_key("sk-ant-other")
     api.post("/v1/messages", json=message(system=BIG_SYSTEM), headers=HEADERS)
-    other = api.post("/v1/messages", json=message(system=BIG_SYSTEM), headers={**HEADERS, "x-api-key": "sk-ant-other"})
+    other = api.post(
+        "/v1/messages",
+        json=message(system=BIG_SYSTEM),
+        headers={**HEADERS, "x-api-key": "sk-ant-other"},
+    )
     assert other.json["usage"]["cache_creation_input_tokens"] > 0
 
 
 def test_control_plane_endpoints(api, state):
-    assert api.post("/_sandbox/fail", json={"status": 429, "times": 1, "retry_after": 0.5}).json == {"ok": True}
+    assert api.post(
+        "/_sandbox/fail", json={"status": 429, "times": 1, "retry_after": 0.5}
+    ).json == {"ok": True}
     assert api.post("/v1/messages", json=message(), headers=HEADERS).status_code == 429
     api.post("/_sandbox/invalid", json={"times": 1})
     assert state.invalid_outputs == 1
     api.post("/_sandbox/script", json={"texts": ["a"]})
-    assert api.post("/v1/messages", json=message(), headers=HEADERS).json["content"][0]["text"] == "a"
+    assert (
+        api.post("/v1/messages", json=message(), headers=HEADERS).json["content"][0]["text"] == "a"
+    )
     api.post("/_sandbox/delay", json={"seconds": 0})
     recorded = api.get("/_sandbox/requests").json["requests"]
     assert [r["status"] for r in recorded] == [429, 200]

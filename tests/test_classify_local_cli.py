@@ -14,19 +14,33 @@ DATA = Path(__file__).parent / "data"
 TENANT = "acme"
 
 TICKETS = [
-    {"id": "a", "subject": "Where is my order #1001?", "body": "Ordered last week, no tracking yet.",
-     "label": "order_status"},
-    {"id": "b", "subject": "Cancel", "body": "Please cancel my order 5521, I ordered the wrong size.",
-     "label": "cancel_order"},
-    {"id": "c", "subject": "", "body": "Mein Anwalt wird sich melden, wenn ich mein Geld nicht zurückbekomme!",
-     "label": "refund"},
+    {
+        "id": "a",
+        "subject": "Where is my order #1001?",
+        "body": "Ordered last week, no tracking yet.",
+        "label": "order_status",
+    },
+    {
+        "id": "b",
+        "subject": "Cancel",
+        "body": "Please cancel my order 5521, I ordered the wrong size.",
+        "label": "cancel_order",
+    },
+    {
+        "id": "c",
+        "subject": "",
+        "body": "Mein Anwalt wird sich melden, wenn ich mein Geld nicht zurückbekomme!",
+        "label": "refund",
+    },
 ]
 
 
 @pytest.fixture
 def tickets_file(tmp_path) -> Path:
     path = tmp_path / "tickets.jsonl"
-    path.write_text("".join(json.dumps(t, ensure_ascii=False) + "\n" for t in TICKETS), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(t, ensure_ascii=False) + "\n" for t in TICKETS), encoding="utf-8"
+    )
     return path
 
 
@@ -47,20 +61,40 @@ def test_classify_prints_one_reading_per_line(cli_runner, tickets_file):
 
 
 def test_classify_reads_stdin(cli_runner, tickets_file):
-    result = invoke(cli_runner, "classify", "--input", "-", input=tickets_file.read_text(encoding="utf-8"))
+    result = invoke(
+        cli_runner, "classify", "--input", "-", input=tickets_file.read_text(encoding="utf-8")
+    )
     assert result.exit_code == 0, result.output
     assert len(result.output.splitlines()) == 3
 
 
-def test_classify_with_engine_claude_goes_through_the_engine_factory(cli_runner, tickets_file, config, secret_key):
+def test_classify_with_engine_claude_goes_through_the_engine_factory(
+    cli_runner, tickets_file, config, secret_key
+):
     # No Anthropic key is stored: part B's engine answers with the local model and says why.
-    result = invoke(cli_runner, "--db", config["db_path"], "classify", "--engine", "claude", "--tenant", TENANT,
-                    "--input", str(tickets_file), env={"DESKGUARD_SECRET_KEYS": secret_key})
+    result = invoke(
+        cli_runner,
+        "--db",
+        config["db_path"],
+        "classify",
+        "--engine",
+        "claude",
+        "--tenant",
+        TENANT,
+        "--input",
+        str(tickets_file),
+        env={"DESKGUARD_SECRET_KEYS": secret_key},
+    )
     assert result.exit_code == 0, result.output
     readings = [json.loads(line) for line in result.stdout.splitlines()]
-    readings = [r for r in readings if "category" in r]  # the runtime's JSON log lines may share the stream
+    readings = [
+        r for r in readings if "category" in r
+    ]  # the runtime's JSON log lines may share the stream
     assert [r["id"] for r in readings] == ["a", "b", "c"]
-    assert all(r["engine"] == "local" and r["fallback_reason"].startswith("not_configured") for r in readings)
+    assert all(
+        r["engine"] == "local" and r["fallback_reason"].startswith("not_configured")
+        for r in readings
+    )
 
 
 def test_eval_reports_every_figure(cli_runner, tickets_file):
@@ -77,7 +111,11 @@ def test_eval_reports_every_figure(cli_runner, tickets_file):
 def test_eval_text_report(cli_runner, tickets_file):
     result = invoke(cli_runner, "eval", "--input", str(tickets_file))
     assert result.exit_code == 0, result.output
-    assert "accuracy" in result.output and "confidence ≥" in result.output and "confusion" in result.output
+    assert (
+        "accuracy" in result.output
+        and "confidence ≥" in result.output
+        and "confusion" in result.output
+    )
 
 
 def test_eval_needs_labels(cli_runner, tmp_path):
@@ -95,36 +133,61 @@ def test_bad_json_is_a_friendly_error_with_the_line(cli_runner, tmp_path):
 
 
 def test_train_then_classify_with_the_tenant_model(cli_runner, tmp_path):
-    history = [json.loads(line) for line in (DATA / "store_history.jsonl").read_text().splitlines()][:40]
+    history = [
+        json.loads(line) for line in (DATA / "store_history.jsonl").read_text().splitlines()
+    ][:40]
     path = tmp_path / "history.jsonl"
     path.write_text("".join(json.dumps(t) + "\n" for t in history))
     out = tmp_path / "tenant-model"
-    result = invoke(cli_runner, "train", "--input", str(path), "--output", str(out), "--name", "acme")
+    result = invoke(
+        cli_runner, "train", "--input", str(path), "--output", str(out), "--name", "acme"
+    )
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output[result.output.index("{"):])
+    summary = json.loads(result.output[result.output.index("{") :])
     assert summary["examples"] == 40 and summary["model"].startswith("acme-")
     assert (out / "model.json").is_file() and (out / "weights.npz").is_file()
 
     classified = invoke(cli_runner, "classify", "--model", str(out), "--input", str(path))
     assert classified.exit_code == 0, classified.output
-    assert {json.loads(line)["model"] for line in classified.output.splitlines()} == {summary["model"]}
+    assert {json.loads(line)["model"] for line in classified.output.splitlines()} == {
+        summary["model"]
+    }
     assert LocalClassifier.load(out).model_id == summary["model"]
 
 
 def test_bench_local_prints_measured_figures(cli_runner, tickets_file):
-    result = invoke(cli_runner, "bench", "local", "--input", str(tickets_file), "--seconds", "0.2", "--loads", "1")
+    result = invoke(
+        cli_runner,
+        "bench",
+        "local",
+        "--input",
+        str(tickets_file),
+        "--seconds",
+        "0.2",
+        "--loads",
+        "1",
+    )
     assert result.exit_code == 0, result.output
     figures = json.loads(result.output)
     assert figures["tickets"] == 3 and figures["warm_tickets_per_second"] > 0
-    assert figures["load_seconds"]["median"] > 0 and figures["latency_ms"]["p99"] >= figures["latency_ms"]["p50"]
+    assert (
+        figures["load_seconds"]["median"] > 0
+        and figures["latency_ms"]["p99"] >= figures["latency_ms"]["p50"]
+    )
     assert len(figures["first_passes_tickets_per_second"]) == 3  # --cold-passes default
-    assert figures["first_pass_tickets_per_second"] == sorted(figures["first_passes_tickets_per_second"])[1]
+    assert (
+        figures["first_pass_tickets_per_second"]
+        == sorted(figures["first_passes_tickets_per_second"])[1]
+    )
 
 
 def test_clearing_the_signal_caches_changes_no_reading():
     from connector.classify.signals import _LISTS, clear_caches, read_signals
 
-    text = ("Order #1001 never arrived", "I'm furious, my lawyer will call you tomorrow. Tracking 1Z999AA10123456784")
+    text = (
+        "Order #1001 never arrived",
+        "I'm furious, my lawyer will call you tomorrow. Tracking 1Z999AA10123456784",
+    )
     first = read_signals(*text)
     assert _LISTS.cache  # it learnt per-word facts
     clear_caches()
@@ -133,10 +196,32 @@ def test_clearing_the_signal_caches_changes_no_reading():
 
 
 def test_bench_local_lengthens_messages_to_time_long_emails(cli_runner, tickets_file):
-    short = json.loads(invoke(cli_runner, "bench", "local", "--input", str(tickets_file), "--seconds", "0.1",
-                              "--loads", "1").output)
-    result = invoke(cli_runner, "bench", "local", "--input", str(tickets_file), "--seconds", "0.1", "--loads", "1",
-                    "--chars", "400")
+    short = json.loads(
+        invoke(
+            cli_runner,
+            "bench",
+            "local",
+            "--input",
+            str(tickets_file),
+            "--seconds",
+            "0.1",
+            "--loads",
+            "1",
+        ).output
+    )
+    result = invoke(
+        cli_runner,
+        "bench",
+        "local",
+        "--input",
+        str(tickets_file),
+        "--seconds",
+        "0.1",
+        "--loads",
+        "1",
+        "--chars",
+        "400",
+    )
     assert result.exit_code == 0, result.output
     long = json.loads(result.output)
     assert long["tickets"] == short["tickets"] and long["mean_chars"] > short["mean_chars"]
@@ -149,22 +234,34 @@ def test_help_ends_with_an_example(cli_runner, command):
 
 
 def test_eval_by_a_field_reports_each_group(cli_runner, tmp_path):
-    rows = [{**t, "store": store} for t, store in zip(TICKETS, ["north", "north", "south"], strict=True)]
+    rows = [
+        {**t, "store": store} for t, store in zip(TICKETS, ["north", "north", "south"], strict=True)
+    ]
     rows[2]["lang"] = "de"
     path = tmp_path / "stores.jsonl"
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    result = invoke(cli_runner, "eval", "--input", str(path), "--json", "--by", "store", "--by", "lang")
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
+    result = invoke(
+        cli_runner, "eval", "--input", str(path), "--json", "--by", "store", "--by", "lang"
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert list(report["by_store"]) == ["north", "south"]
-    assert report["by_store"]["north"]["tickets"] == 2 and report["by_store"]["south"]["tickets"] == 1
+    assert (
+        report["by_store"]["north"]["tickets"] == 2 and report["by_store"]["south"]["tickets"] == 1
+    )
     assert set(report["by_lang"]) == {"de", "-"}
     overall = sum(g["accuracy"] * g["tickets"] for g in report["by_store"].values()) / 3
     assert round(overall, 4) == report["accuracy"]
     north = report["by_store"]["north"]
-    assert north["coverage_at_0.9"] * 2 == sum(  # recomputed from the readings themselves
-        json.loads(line)["confidence"] >= 0.9
-        for line in invoke(cli_runner, "classify", "--input", str(path)).output.splitlines()[:2])
+    assert (
+        north["coverage_at_0.9"] * 2
+        == sum(  # recomputed from the readings themselves
+            json.loads(line)["confidence"] >= 0.9
+            for line in invoke(cli_runner, "classify", "--input", str(path)).output.splitlines()[:2]
+        )
+    )
     text = invoke(cli_runner, "eval", "--input", str(path), "--by", "store")
     assert text.exit_code == 0 and "north" in text.output and "prec≥0.9" in text.output
 
@@ -173,8 +270,13 @@ def _fresh_python(code: str) -> str:
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          cwd=Path(__file__).resolve().parent.parent)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -186,11 +288,12 @@ def test_classify_starts_without_loading_the_web_stack_or_the_ledger():
         "from click.testing import CliRunner\n"
         "from connector.cli import cli\n"
         "r = CliRunner().invoke(cli, ['classify', '--input', '-'], input='{\"id\":\"1\",\"subject\":\"\",'\n"
-        "                       '\"body\":\"where is my order #1001?\"}\\n', obj={})\n"
+        '                       \'"body":"where is my order #1001?"}\\n\', obj={})\n'
         "assert r.exit_code == 0, r.output\n"
         "print(r.output.strip())\n"
         "print(sorted(m for m in ('flask', 'sqlite_utils', 'stripe', 'zenpy', 'shopify', 'anthropic',\n"
-        "      'connector.runtime', 'connector.classify.engine') if m in sys.modules))\n")
+        "      'connector.runtime', 'connector.classify.engine') if m in sys.modules))\n"
+    )
     reading, loaded = out.strip().splitlines()
     assert json.loads(reading)["category"] == "order_status"
     assert loaded == "[]"
@@ -203,7 +306,8 @@ def test_loading_the_areas_registers_the_classifier_service():
         "from connector.runtime import SERVICE_FACTORIES\n"
         "assert 'classifier' not in SERVICE_FACTORIES\n"
         "areas.load()\n"
-        "print('classifier' in SERVICE_FACTORIES)\n")
+        "print('classifier' in SERVICE_FACTORIES)\n"
+    )
     assert out.strip() == "True"
     out = _fresh_python(  # any command other than the fast ones loads every area first
         "from click.testing import CliRunner\n"
@@ -211,5 +315,6 @@ def test_loading_the_areas_registers_the_classifier_service():
         "from connector.runtime import SERVICE_FACTORIES\n"
         "r = CliRunner().invoke(cli, ['queue', '--help'], obj={})\n"
         "assert r.exit_code == 0, r.output\n"
-        "print('classifier' in SERVICE_FACTORIES)\n")
+        "print('classifier' in SERVICE_FACTORIES)\n"
+    )
     assert out.strip() == "True"

@@ -33,8 +33,11 @@ def model() -> LocalClassifier:
 @pytest.fixture(scope="module")
 def eval_outcomes(model) -> list[Outcome]:
     tickets = read_jsonl(EVAL_SET)
-    return [Outcome(ex.id, ex.label, r.category, r.confidence)
-            for ex in tickets for r in [model.classify(TicketText(ex.subject, ex.body, ex.id))]]
+    return [
+        Outcome(ex.id, ex.label, r.category, r.confidence)
+        for ex in tickets
+        for r in [model.classify(TicketText(ex.subject, ex.body, ex.id))]
+    ]
 
 
 def test_the_shipped_model_is_package_data_and_small():
@@ -44,7 +47,9 @@ def test_the_shipped_model_is_package_data_and_small():
     assert size <= 20 * 1024 * 1024
     meta = json.loads((folder / "model.json").read_text())
     assert tuple(meta["categories"]) == CATEGORIES
-    assert "Bitext" in " ".join(meta["training"]["sources"]) and "Banking77" in " ".join(meta["training"]["sources"])
+    assert "Bitext" in " ".join(meta["training"]["sources"]) and "Banking77" in " ".join(
+        meta["training"]["sources"]
+    )
 
 
 def test_loading_is_fast_enough_to_do_at_startup():
@@ -77,30 +82,57 @@ def test_a_missing_model_dir_is_a_clear_config_error(tmp_path):
 
 
 def test_a_reading_has_the_full_schema(model):
-    reading = model.classify(TicketText(
-        subject="Where is my order #1001?",
-        body="Hi, I ordered a lamp last week and the tracking still shows nothing. Can you check? "
-             "Reach me at anna@example.com. Thanks, Anna", id="t1"))
+    reading = model.classify(
+        TicketText(
+            subject="Where is my order #1001?",
+            body="Hi, I ordered a lamp last week and the tracking still shows nothing. Can you check? "
+            "Reach me at anna@example.com. Thanks, Anna",
+            id="t1",
+        )
+    )
     assert isinstance(reading, Reading)
     assert reading.category == "order_status"
     assert 0.0 <= reading.confidence <= 1.0
     assert len(reading.alternatives) == 3 and reading.alternatives[0][0] == reading.category
     assert all(c in CATEGORIES for c, _ in reading.alternatives)
-    assert [s for _, s in reading.alternatives] == sorted((s for _, s in reading.alternatives), reverse=True)
-    assert reading.entities.order_numbers == ("#1001",) and reading.entities.emails == ("anna@example.com",)
+    assert [s for _, s in reading.alternatives] == sorted(
+        (s for _, s in reading.alternatives), reverse=True
+    )
+    assert reading.entities.order_numbers == ("#1001",) and reading.entities.emails == (
+        "anna@example.com",
+    )
     assert reading.language == "en" and reading.sentiment in ("negative", "neutral", "positive")
     assert reading.urgency in ("low", "normal", "high", "urgent")
     assert reading.engine == "local" and reading.model == model.model_id and reading.latency_ms > 0
     assert reading.reasons and reading.reasons[0].startswith("key words:")
 
 
-@pytest.mark.parametrize("subject, body, category", [
-    ("Stornierung", "Hallo, bitte stornieren Sie meine Bestellung 4521, ich habe mich vertan. Danke", "cancel_order"),
-    ("Remboursement", "Bonjour, j'ai renvoyé le colis il y a deux semaines et je n'ai pas été remboursé.", "refund"),
-    ("Cambio de talla", "Hola, ¿puedo cambiar las zapatillas por una talla más grande?", "return_exchange"),
-    ("Wachtwoord", "Ik kan niet inloggen, mijn wachtwoord wordt niet geaccepteerd.", "account"),
-    ("Codice sconto", "Il codice sconto della newsletter non funziona al checkout.", "promo_pricing"),
-])
+@pytest.mark.parametrize(
+    "subject, body, category",
+    [
+        (
+            "Stornierung",
+            "Hallo, bitte stornieren Sie meine Bestellung 4521, ich habe mich vertan. Danke",
+            "cancel_order",
+        ),
+        (
+            "Remboursement",
+            "Bonjour, j'ai renvoyé le colis il y a deux semaines et je n'ai pas été remboursé.",
+            "refund",
+        ),
+        (
+            "Cambio de talla",
+            "Hola, ¿puedo cambiar las zapatillas por una talla más grande?",
+            "return_exchange",
+        ),
+        ("Wachtwoord", "Ik kan niet inloggen, mijn wachtwoord wordt niet geaccepteerd.", "account"),
+        (
+            "Codice sconto",
+            "Il codice sconto della newsletter non funziona al checkout.",
+            "promo_pricing",
+        ),
+    ],
+)
 def test_it_reads_the_six_languages(model, subject, body, category):
     assert model.classify(TicketText(subject, body)).category == category
 
@@ -111,7 +143,14 @@ def test_the_eval_set_is_realistic_and_complete():
     assert set(Counter(ex.label for ex in tickets)) == set(CATEGORIES)
     assert {"en", "de", "fr", "es", "nl", "it"} <= {ex.lang for ex in tickets}
     assert sum(1 for ex in tickets if ex.subject) >= 300
-    assert sum(1 for ex in tickets if "wrote:" in ex.body or "Original Message" in ex.body or "> " in ex.body) >= 5
+    assert (
+        sum(
+            1
+            for ex in tickets
+            if "wrote:" in ex.body or "Original Message" in ex.body or "> " in ex.body
+        )
+        >= 5
+    )
 
 
 def test_the_eval_set_was_never_trained_or_calibrated_on():
@@ -119,7 +158,11 @@ def test_the_eval_set_was_never_trained_or_calibrated_on():
 
     training_bodies = {ex.body.strip().lower() for ex in packaged_examples()}
     calibration_bodies = {ex.body.strip().lower() for ex in dev_examples()}
-    for path in (EVAL_SET, DATA / "store_new.jsonl", DATA / "stores_heldout.jsonl"):  # the test sets
+    for path in (
+        EVAL_SET,
+        DATA / "store_new.jsonl",
+        DATA / "stores_heldout.jsonl",
+    ):  # the test sets
         bodies = {ex.body.strip().lower() for ex in read_jsonl(path)}
         assert not bodies & training_bodies, path
         assert not bodies & calibration_bodies, path
@@ -135,7 +178,9 @@ def test_the_dev_set_is_realistic_and_covers_every_category():
     assert {"en", "de", "fr", "es", "nl", "it"} <= {ex.lang for ex in tickets}
     assert sum(1 for ex in tickets if len(ex.body) >= 300) >= 10  # long emails and threads too
     meta = json.loads((default_model_dir() / "model.json").read_text())
-    assert meta["training"]["dev_examples"] == len(tickets)  # the shipped model was calibrated on it
+    assert meta["training"]["dev_examples"] == len(
+        tickets
+    )  # the shipped model was calibrated on it
 
 
 def test_confident_readings_are_right(eval_outcomes):
@@ -150,8 +195,11 @@ def test_confident_readings_are_right_for_stores_it_has_never_seen(model):
     """tests/data/stores_heldout.jsonl: ten stores, their own jargon, written apart from the
     training and dev tickets; never trained or calibrated on."""
     tickets = read_jsonl(DATA / "stores_heldout.jsonl")
-    outcomes = [Outcome(ex.id, ex.label, r.category, r.confidence)
-                for ex in tickets for r in [model.classify(TicketText(ex.subject, ex.body, ex.id))]]
+    outcomes = [
+        Outcome(ex.id, ex.label, r.category, r.confidence)
+        for ex in tickets
+        for r in [model.classify(TicketText(ex.subject, ex.body, ex.id))]
+    ]
     report = evaluate(outcomes)
     at_90 = next(row for row in report["at_threshold"] if row["threshold"] == 0.9)
     assert report["tickets"] >= 300 and at_90["precision"] >= 0.95, at_90
@@ -168,20 +216,34 @@ def test_overall_quality_and_calibration_on_the_eval_set(eval_outcomes):
 
 def _junk() -> list[tuple[str, str]]:
     rng = random.Random(20240601)
-    gibberish = " ".join("".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(3, 10)))
-                         for _ in range(40))
+    gibberish = " ".join(
+        "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(3, 10)))
+        for _ in range(40)
+    )
     keyboard = "asdf jkl; qwerty uiop zxcv bnm,. 1234 5678 !!!! ????"
     return [
         ("", gibberish),
         ("", keyboard),
-        ("Lorem ipsum", "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor "
-                        "incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud."),
-        ("bug", "import os\n\ndef main(argv):\n    for path in argv[1:]:\n        with open(path) as fh:\n"
-                "            print(len(fh.read()))\n    return 0\n"),
-        ("", "SELECT customer_id, SUM(total) FROM payments GROUP BY customer_id HAVING SUM(total) > 100;"),
-        ("Grandma's lemon cake", "Cream 200g butter with 200g caster sugar, beat in four eggs one at a time, fold in "
-                                 "self-raising flour and the zest of two lemons. Bake at 180C for 45 minutes, then "
-                                 "drizzle with lemon syrup while still warm."),
+        (
+            "Lorem ipsum",
+            "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor "
+            "incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud.",
+        ),
+        (
+            "bug",
+            "import os\n\ndef main(argv):\n    for path in argv[1:]:\n        with open(path) as fh:\n"
+            "            print(len(fh.read()))\n    return 0\n",
+        ),
+        (
+            "",
+            "SELECT customer_id, SUM(total) FROM payments GROUP BY customer_id HAVING SUM(total) > 100;",
+        ),
+        (
+            "Grandma's lemon cake",
+            "Cream 200g butter with 200g caster sugar, beat in four eggs one at a time, fold in "
+            "self-raising flour and the zest of two lemons. Bake at 180C for 45 minutes, then "
+            "drizzle with lemon syrup while still warm.",
+        ),
         ("", "The quick brown fox jumps over the lazy dog while the band plays jazz in the park."),
         ("", "Zażółć gęślą jaźń, pchnąć w tę łódź jeża lub ośm skrzyń fig."),
         ("", "Съешь же ещё этих мягких французских булок, да выпей чаю."),
@@ -198,18 +260,25 @@ def test_out_of_distribution_text_is_never_confidently_a_real_category(model, su
 
 
 def test_unfamiliar_text_abstains_to_other_and_says_why(model):
-    reading = model.classify(TicketText("", "Zażółć gęślą jaźń, pchnąć w tę łódź jeża lub ośm skrzyń fig."))
+    reading = model.classify(
+        TicketText("", "Zażółć gęślą jaźń, pchnąć w tę łódź jeża lub ośm skrzyń fig.")
+    )
     assert reading.category == "other" and reading.confidence <= 0.5
     assert any("unfamiliar" in r for r in reading.reasons)
 
 
 def test_a_store_signature_and_quoted_reply_do_not_change_the_category(model):
-    plain = model.classify(TicketText("Refund", "I returned the jacket two weeks ago and have no refund yet."))
-    noisy = model.classify(TicketText(
-        "Refund",
-        "Hello,\n\nI returned the jacket two weeks ago and have no refund yet.\n\nKind regards,\nMaria Lopez\n"
-        "Sent from my iPhone\n\nOn Tue, 4 Jun 2024, Shop <help@shop.example> wrote:\n"
-        "> Would you like to change your delivery address or cancel your order?"))
+    plain = model.classify(
+        TicketText("Refund", "I returned the jacket two weeks ago and have no refund yet.")
+    )
+    noisy = model.classify(
+        TicketText(
+            "Refund",
+            "Hello,\n\nI returned the jacket two weeks ago and have no refund yet.\n\nKind regards,\nMaria Lopez\n"
+            "Sent from my iPhone\n\nOn Tue, 4 Jun 2024, Shop <help@shop.example> wrote:\n"
+            "> Would you like to change your delivery address or cancel your order?",
+        )
+    )
     assert plain.category == noisy.category == "refund"
 
 
@@ -221,7 +290,9 @@ def _without_vocabulary(path: Path, tmp_path: Path) -> Path:
     out.mkdir()
     shutil.copy(path / "model.json", out / "model.json")
     with np.load(path / "weights.npz") as data:
-        np.savez(out / "weights.npz", **{k: data[k] for k in data.files if not k.startswith("vocab_")})
+        np.savez(
+            out / "weights.npz", **{k: data[k] for k in data.files if not k.startswith("vocab_")}
+        )
     return out
 
 
@@ -242,8 +313,12 @@ def test_the_shipped_word_rows_give_exactly_the_readings_computed_on_the_fly(mod
         assert np.array_equal(fast, slow), ex.id
         text = TicketText(ex.subject, ex.body, ex.id)
         a, b = shipped.classify(text), plain.classify(text)
-        assert (a.category, a.confidence, a.alternatives, a.reasons) == (b.category, b.confidence, b.alternatives,
-                                                                         b.reasons)
+        assert (a.category, a.confidence, a.alternatives, a.reasons) == (
+            b.category,
+            b.confidence,
+            b.alternatives,
+            b.reasons,
+        )
 
 
 def test_word_rows_that_do_not_line_up_are_refused_clearly(tmp_path):
@@ -270,13 +345,21 @@ def test_code_and_markup_abstain_but_no_customer_message_is_taken_for_code(model
     assert reading.category == "other" and reading.confidence <= 0.5
     assert any("code or markup" in r for r in reading.reasons)
     limit = model.novelty.code_full_below
-    written = [*packaged_examples(), *dev_examples(), *read_jsonl(EVAL_SET), *read_jsonl(DATA / "stores_heldout.jsonl")]
+    written = [
+        *packaged_examples(),
+        *dev_examples(),
+        *read_jsonl(EVAL_SET),
+        *read_jsonl(DATA / "stores_heldout.jsonl"),
+    ]
     assert len(written) > 3000
     for ex in written:  # every hand-written customer message is read without the code cap
         latest = split_email(ex.body)[0]
         words = sum(len(part) for part in model.featurizer.words(ex.subject, latest))
         assert code_share(f"{ex.subject}\n{latest}", words) <= limit, ex.id
-    for subject, body in (("Re: HaloCam [Ticket #88213]", "perfect thanks! 👍"), ("", "great service =) <3")):
+    for subject, body in (
+        ("Re: HaloCam [Ticket #88213]", "perfect thanks! 👍"),
+        ("", "great service =) <3"),
+    ):
         assert code_share(f"{subject}\n{body}", 4) == 0.0  # brackets and a smiley are not code
 
 

@@ -23,7 +23,9 @@ DATA = Path(__file__).parent / "data"
 
 
 def _load_script():
-    spec = importlib.util.spec_from_file_location("train_default_model", ROOT / "scripts" / "train_default_model.py")
+    spec = importlib.util.spec_from_file_location(
+        "train_default_model", ROOT / "scripts" / "train_default_model.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -34,19 +36,42 @@ def tiny_shared(tmp_path_factory) -> Path:
     """A stand-in for ../shared/datasets (not in the repo): a few short English utterances per
     category, in the same file format, written where the script expects them."""
     folder = tmp_path_factory.mktemp("shared")
-    rows = [ex for ex in train.packaged_examples() if ex.lang == "en" and ex.source == "handwritten"]
+    rows = [
+        ex for ex in train.packaged_examples() if ex.lang == "en" and ex.source == "handwritten"
+    ]
     per_label: dict[str, int] = {}
     with (folder / "bitext-train.jsonl").open("w", encoding="utf-8") as fh:
         for ex in rows:
             if per_label.get(ex.label, 0) < 6:
                 per_label[ex.label] = per_label.get(ex.label, 0) + 1
-                fh.write(json.dumps({"id": f"s-{ex.id}", "subject": "", "body": ex.body, "label": ex.label}) + "\n")
+                fh.write(
+                    json.dumps(
+                        {"id": f"s-{ex.id}", "subject": "", "body": ex.body, "label": ex.label}
+                    )
+                    + "\n"
+                )
     return folder
 
 
 def _run_script(shared: Path, output: Path, seed: int = 3) -> dict:
-    argv = ["--shared", str(shared), "--output", str(output), "--seed", str(seed), "--buckets", "4096",
-            "--folds", "2", "--epochs", "2", "--copies", "1", "--hand-per-label", "4"]
+    argv = [
+        "--shared",
+        str(shared),
+        "--output",
+        str(output),
+        "--seed",
+        str(seed),
+        "--buckets",
+        "4096",
+        "--folds",
+        "2",
+        "--epochs",
+        "2",
+        "--copies",
+        "1",
+        "--hand-per-label",
+        "4",
+    ]
     assert _load_script().main(argv) == 0
     return json.loads((output / "model.json").read_text())
 
@@ -71,13 +96,16 @@ def test_the_training_script_is_reproducible(tiny_shared, tmp_path):
 
 def test_the_script_needs_the_shared_datasets(tmp_path):
     with pytest.raises(BadRequest, match="no shared datasets"):
-        _load_script().main(["--shared", str(tmp_path), "--output", str(tmp_path / "m"), "--buckets", "1024"])
+        _load_script().main(
+            ["--shared", str(tmp_path), "--output", str(tmp_path / "m"), "--buckets", "1024"]
+        )
 
 
 def test_fit_linear_learns_a_separable_problem():
     featurizer = Featurizer(FeatureConfig(n_buckets=1024))
-    examples = [Example(f"a{i}", "", f"refund please refund {i}", "refund") for i in range(20)] + \
-               [Example(f"b{i}", "", f"cancel my order cancel {i}", "cancel_order") for i in range(20)]
+    examples = [Example(f"a{i}", "", f"refund please refund {i}", "refund") for i in range(20)] + [
+        Example(f"b{i}", "", f"cancel my order cancel {i}", "cancel_order") for i in range(20)
+    ]
     design = train.featurize(examples, featurizer, CATEGORIES)
     weights, bias = train.fit_linear(design, len(CATEGORIES), 1024, train.FitParams(epochs=5))
     predicted = train.predict_logits(design, weights, bias).argmax(1)
@@ -88,14 +116,28 @@ def test_a_reading_adds_up_exactly_the_training_vector():
     """The engine sums cached per-word contributions; training builds the hashed vector. Both must
     give the same logits, or the model would read tickets differently from how it learned."""
     features = FeatureConfig(n_buckets=4096)
-    meta = {"format": FORMAT_VERSION, "name": "t", "categories": list(CATEGORIES), "features": features.to_dict()}
-    weights = np.random.default_rng(1).normal(size=(features.n_buckets, len(CATEGORIES))).astype(np.float32)
+    meta = {
+        "format": FORMAT_VERSION,
+        "name": "t",
+        "categories": list(CATEGORIES),
+        "features": features.to_dict(),
+    }
+    weights = (
+        np.random.default_rng(1)
+        .normal(size=(features.n_buckets, len(CATEGORIES)))
+        .astype(np.float32)
+    )
     model = LocalClassifier(meta, weights, np.zeros(len(CATEGORIES)), np.array([], np.uint32))
     tickets = [
         *read_jsonl(DATA / "store_new.jsonl"),
-        Example("e1", "", "", "other"), Example("e2", "where is", "my money back?", "refund"),
-        Example("e3", "Order #1001", "Je n'ai pas reçu 49,90 € — tracking 1Z999AA10123456784, code AB12CD34EF",
-                "order_status"),
+        Example("e1", "", "", "other"),
+        Example("e2", "where is", "my money back?", "refund"),
+        Example(
+            "e3",
+            "Order #1001",
+            "Je n'ai pas reçu 49,90 € — tracking 1Z999AA10123456784, code AB12CD34EF",
+            "order_status",
+        ),
     ]
     for ex in tickets:
         fast, words = model.logits(ex.subject, ex.body)
@@ -108,16 +150,30 @@ def test_a_reading_adds_up_exactly_the_training_vector():
 def test_a_model_of_an_older_feature_scheme_is_refused_with_a_clear_message(tmp_path):
     features = FeatureConfig(n_buckets=1024).to_dict()
     del features["scheme"]  # written before schemes were recorded: scheme 1
-    meta = {"format": FORMAT_VERSION, "name": "old", "categories": list(CATEGORIES), "features": features}
+    meta = {
+        "format": FORMAT_VERSION,
+        "name": "old",
+        "categories": list(CATEGORIES),
+        "features": features,
+    }
     with pytest.raises(ConfigError, match=r"feature scheme 1.*retrain"):
-        LocalClassifier(meta, np.zeros((1024, len(CATEGORIES))), np.zeros(len(CATEGORIES)), np.array([], np.uint32))
+        LocalClassifier(
+            meta,
+            np.zeros((1024, len(CATEGORIES))),
+            np.zeros(len(CATEGORIES)),
+            np.array([], np.uint32),
+        )
 
 
 def test_multi_word_concepts_match_word_sequences():
     from connector.classify.concepts import multi_word_concepts
     from connector.classify.features import tokens
 
-    assert multi_word_concepts(tokens("where's my money back? non ricevuto")) == ["where", "refund", "missing"]
+    assert multi_word_concepts(tokens("where's my money back? non ricevuto")) == [
+        "where",
+        "refund",
+        "missing",
+    ]
     assert multi_word_concepts(tokens("where something else")) == []  # "where's" needs its "s"
 
 
@@ -136,13 +192,16 @@ def test_temperature_and_calibrator_fit_held_out_behaviour():
     assert abs(coef[0] - 0.5) < 0.25 and abs(coef[1] - 2.0) < 0.4
 
 
-@pytest.mark.parametrize("line, message", [
-    ("{not json", "not valid JSON"),
-    ('["a list"]', "expected a JSON object"),
-    ('{"id": "1", "body": "hi"}', 'missing "label"'),
-    ('{"id": "1", "body": "hi", "label": "spam"}', "unknown label 'spam'"),
-    ('{"id": "1", "body": 5, "label": "other"}', "must be strings"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("{not json", "not valid JSON"),
+        ('["a list"]', "expected a JSON object"),
+        ('{"id": "1", "body": "hi"}', 'missing "label"'),
+        ('{"id": "1", "body": "hi", "label": "spam"}', "unknown label 'spam'"),
+        ('{"id": "1", "body": 5, "label": "other"}', "must be strings"),
+    ],
+)
 def test_bad_training_input_names_the_line(tmp_path, line, message):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"id": "0", "body": "fine", "label": "other"}\n' + line + "\n")
@@ -153,8 +212,11 @@ def test_bad_training_input_names_the_line(tmp_path, line, message):
 
 # --- a store's model on top of the default --------------------------------------------------------
 def _accuracy(model: LocalClassifier, tickets: list[Example]) -> float:
-    outcomes = [Outcome(ex.id, ex.label, s.category, s.confidence)
-                for ex in tickets for s in [model.score(ex.subject, ex.body)]]
+    outcomes = [
+        Outcome(ex.id, ex.label, s.category, s.confidence)
+        for ex in tickets
+        for s in [model.score(ex.subject, ex.body)]
+    ]
     return evaluate(outcomes)["accuracy"]
 
 
@@ -162,8 +224,13 @@ def _accuracy(model: LocalClassifier, tickets: list[Example]) -> float:
 def store_model(tmp_path_factory) -> tuple[LocalClassifier, dict, Path]:
     out = tmp_path_factory.mktemp("store") / "model"
     base = LocalClassifier.load(None)
-    model, report = tenant.train_on_top(base, read_jsonl(DATA / "store_history.jsonl"), out,
-                                       base_dir=default_model_dir(), name="pawprint")
+    model, report = tenant.train_on_top(
+        base,
+        read_jsonl(DATA / "store_history.jsonl"),
+        out,
+        base_dir=default_model_dir(),
+        name="pawprint",
+    )
     return model, report, out
 
 
@@ -185,10 +252,15 @@ def test_training_on_a_stores_history_raises_accuracy_on_its_new_tickets(store_m
     assert not history_ids & {ex.id for ex in new}  # disjoint sets
     before = _accuracy(LocalClassifier.load(None), new)
     after = _accuracy(model, new)
-    outcomes = [Outcome(ex.id, ex.label, r.category, r.confidence)
-                for ex in new for r in [model.classify(TicketText(ex.subject, ex.body, ex.id))]]
+    outcomes = [
+        Outcome(ex.id, ex.label, r.category, r.confidence)
+        for ex in new
+        for r in [model.classify(TicketText(ex.subject, ex.body, ex.id))]
+    ]
     at_90 = next(row for row in evaluate(outcomes)["at_threshold"] if row["threshold"] == 0.9)
-    assert at_90["precision"] >= 0.95 and at_90["coverage"] >= 0.4, at_90  # confident on the store's own jargon
+    assert at_90["precision"] >= 0.95 and at_90["coverage"] >= 0.4, (
+        at_90
+    )  # confident on the store's own jargon
     # "Rise clearly": at least 5 points, and at least 40 % fewer wrong readings (the shipped model
     # already reads 83 % of this store right, so the room left is the errors).
     assert after >= before + 0.05, (before, after)
@@ -218,7 +290,9 @@ def test_a_store_model_still_knows_the_categories_its_data_lacks(tmp_path):
 
 def test_training_needs_labelled_tickets(tmp_path):
     with pytest.raises(BadRequest, match="no labelled tickets"):
-        tenant.train_on_top(LocalClassifier.load(None), [Example("1", "", "hi", "")], tmp_path / "m")
+        tenant.train_on_top(
+            LocalClassifier.load(None), [Example("1", "", "hi", "")], tmp_path / "m"
+        )
 
 
 def test_a_store_model_ships_word_rows_for_the_stores_own_words(store_model):
@@ -230,5 +304,7 @@ def test_a_store_model_ships_word_rows_for_the_stores_own_words(store_model):
     featurizer = Featurizer(loaded.featurizer.config)
     for ex in read_jsonl(DATA / "store_history.jsonl")[:20]:
         subject_words, body_words = featurizer.text_tokens(ex.subject, ex.body)
-        assert set(subject_words + body_words) <= words, ex.id  # the store's jargon is precomputed too
+        assert set(subject_words + body_words) <= words, (
+            ex.id
+        )  # the store's jargon is precomputed too
     assert set(LocalClassifier.load(None).vocabulary_words) <= words

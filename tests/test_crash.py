@@ -21,8 +21,12 @@ JOBS = 40
 
 
 def start_worker(db, vendor, **env):
-    return subprocess.Popen([sys.executable, str(HELPER), str(db), str(vendor)],
-                            env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, str(HELPER), str(db), str(vendor)],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def test_sigkill_mid_work_then_restart_completes_every_job_once(tmp_path):
@@ -42,7 +46,9 @@ def test_sigkill_mid_work_then_restart_completes_every_job_once(tmp_path):
     deadline = time.time() + 30
     while not paused.exists() and time.time() < deadline:
         time.sleep(0.02)
-    assert paused.exists(), proc.stderr.read().decode()[-2000:] if proc.poll() is not None else "never paused"
+    assert paused.exists(), (
+        proc.stderr.read().decode()[-2000:] if proc.poll() is not None else "never paused"
+    )
     os.kill(proc.pid, signal.SIGKILL)  # after the vendor write, before the outcome was recorded
     proc.wait(10)
 
@@ -55,13 +61,18 @@ def test_sigkill_mid_work_then_restart_completes_every_job_once(tmp_path):
 
     rows = dict(db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall())
     assert rows == {"done": JOBS}
-    effects = sqlite3.connect(vendor).execute("SELECT key, COUNT(*) FROM effects GROUP BY key").fetchall()
+    effects = (
+        sqlite3.connect(vendor).execute("SELECT key, COUNT(*) FROM effects GROUP BY key").fetchall()
+    )
     assert len(effects) == JOBS
     assert all(n == 1 for _, n in effects), [e for e in effects if e[1] != 1]
     # Jobs interrupted after their send (the paused one, and any other thread caught mid-send)
     # were completed by reconciliation, not by a second send.
-    reconciled = {r["data"]["idempotency_key"] for r in audit.rows(db)
-                  if r["kind"] == "action.succeeded" and r["data"]["reconciled"]}
+    reconciled = {
+        r["data"]["idempotency_key"]
+        for r in audit.rows(db)
+        if r["kind"] == "action.succeeded" and r["data"]["reconciled"]
+    }
     assert f"crash-{pause_at}" in reconciled
     assert audit.verify(db).ok
 
@@ -84,8 +95,9 @@ def test_a_second_sender_backs_off_while_the_first_holds_the_key(runtime):
         return {"ok": True}
 
     def action():
-        return actions.WriteAction("zendesk", "test.note", "same-key", {}, send=slow_send,
-                                   reconcile=lambda key: None)
+        return actions.WriteAction(
+            "zendesk", "test.note", "same-key", {}, send=slow_send, reconcile=lambda key: None
+        )
 
     first = threading.Thread(target=lambda: actions.execute(runtime.ledger.db, "acme", action()))
     first.start()

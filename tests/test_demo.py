@@ -12,8 +12,13 @@ BIN = os.path.join(os.path.dirname(sys.executable), "deskguard")
 
 def test_demo_once_shows_every_mode(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("DESKGUARD_")}
-    out = subprocess.run([BIN, "demo", "--once", "--json", "--port", "0"], env=env, cwd=tmp_path,
-                         capture_output=True, timeout=240)
+    out = subprocess.run(
+        [BIN, "demo", "--once", "--json", "--port", "0"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=240,
+    )
     assert out.returncode == 0, (out.stdout.decode()[-3000:], out.stderr.decode()[-3000:])
     summary = json.loads(out.stdout)
     assert summary["ok"] is True

@@ -29,8 +29,12 @@ def test_every_setting_is_in_env_example_and_readme():
     readme = (ROOT / "README.md").read_text()
     missing_env = [s.env for s in SETTINGS if not re.search(rf"^# {s.env}=", env_example, re.M)]
     missing_readme = [s.env for s in SETTINGS if f"`{s.env}`" not in readme]
-    assert not missing_env, f"missing from .env.example (run `deskguard config docs --write`): {missing_env}"
-    assert not missing_readme, f"missing from README.md (run `deskguard config docs --write`): {missing_readme}"
+    assert not missing_env, (
+        f"missing from .env.example (run `deskguard config docs --write`): {missing_env}"
+    )
+    assert not missing_readme, (
+        f"missing from README.md (run `deskguard config docs --write`): {missing_readme}"
+    )
     # and both are exactly what the table generates (help and defaults stay true too)
     assert env_example == env_example_text()
     assert readme_table_text() in readme
@@ -49,7 +53,9 @@ def test_settings_are_unique_and_documented():
 def test_precedence_override_env_dotenv_default(tmp_path):
     dotenv = tmp_path / ".env"
     dotenv.write_text("DESKGUARD_WORKER_THREADS=3\nDESKGUARD_LOG_LEVEL=debug\n")
-    cfg = load_config({"log_level": "error"}, environ={"DESKGUARD_WORKER_THREADS": "5"}, dotenv_path=dotenv)
+    cfg = load_config(
+        {"log_level": "error"}, environ={"DESKGUARD_WORKER_THREADS": "5"}, dotenv_path=dotenv
+    )
     assert cfg.worker_threads == 5 and cfg.source("worker_threads") == "environment"
     assert cfg.log_level == "error" and cfg.source("log_level") == "override"
     assert cfg.queue_max_attempts == 8 and cfg.source("queue_max_attempts") == "default"
@@ -57,8 +63,15 @@ def test_precedence_override_env_dotenv_default(tmp_path):
     assert cfg.worker_threads == 3 and cfg.source("worker_threads") == ".env"
 
 
-@pytest.mark.parametrize("env, value", [("DESKGUARD_WORKER_THREADS", "zero"), ("DESKGUARD_WORKER_THREADS", "0"),
-                                        ("DESKGUARD_LOG_FORMAT", "xml"), ("DESKGUARD_RUN_SCHEDULER", "perhaps")])
+@pytest.mark.parametrize(
+    "env, value",
+    [
+        ("DESKGUARD_WORKER_THREADS", "zero"),
+        ("DESKGUARD_WORKER_THREADS", "0"),
+        ("DESKGUARD_LOG_FORMAT", "xml"),
+        ("DESKGUARD_RUN_SCHEDULER", "perhaps"),
+    ],
+)
 def test_bad_values_name_the_variable(env, value):
     with pytest.raises(ConfigError, match=env):
         load_config(environ={env: value}, dotenv_path=None)
@@ -66,16 +79,23 @@ def test_bad_values_name_the_variable(env, value):
 
 def test_config_check_masks_secrets_and_fails_on_bad_values(cli_runner, tmp_path):
     key = Fernet.generate_key().decode()
-    env = {"DESKGUARD_SECRET_KEYS": key, "DESKGUARD_ADMIN_TOKEN": "super-secret-admin",
-           "DESKGUARD_DB_PATH": str(tmp_path / "x.db")}
+    env = {
+        "DESKGUARD_SECRET_KEYS": key,
+        "DESKGUARD_ADMIN_TOKEN": "super-secret-admin",
+        "DESKGUARD_DB_PATH": str(tmp_path / "x.db"),
+    }
     out = cli_runner.invoke(cli, ["config", "check"], env=env)
     assert out.exit_code == 0, out.output
     assert key not in out.output and "super-secret-admin" not in out.output
     data = json.loads(out.output)
     assert data["settings"]["admin_token"]["value"] == "********"
-    bad = cli_runner.invoke(cli, ["config", "check"], env={**env, "DESKGUARD_QUEUE_MAX_ATTEMPTS": "-3"})
+    bad = cli_runner.invoke(
+        cli, ["config", "check"], env={**env, "DESKGUARD_QUEUE_MAX_ATTEMPTS": "-3"}
+    )
     assert bad.exit_code != 0 and "DESKGUARD_QUEUE_MAX_ATTEMPTS" in bad.output
-    malformed = cli_runner.invoke(cli, ["config", "check"], env={**env, "DESKGUARD_SECRET_KEYS": "not-a-key"})
+    malformed = cli_runner.invoke(
+        cli, ["config", "check"], env={**env, "DESKGUARD_SECRET_KEYS": "not-a-key"}
+    )
     assert malformed.exit_code != 0 and "DESKGUARD_SECRET_KEYS" in malformed.output
     assert "not-a-key" not in malformed.output
 
@@ -96,8 +116,11 @@ def test_secrets_are_encrypted_at_rest_and_rotate(runtime, config, cli_runner):
     assert isinstance(value, SecretValue) and value == "tok-123" and "tok-123" not in repr(value)
     old = config["secret_keys"][0]
     new = Fernet.generate_key().decode()
-    out = cli_runner.invoke(cli, ["--db", config["db_path"], "secrets", "rotate"],
-                            env={"DESKGUARD_SECRET_KEYS": f"{new},{old}"})
+    out = cli_runner.invoke(
+        cli,
+        ["--db", config["db_path"], "secrets", "rotate"],
+        env={"DESKGUARD_SECRET_KEYS": f"{new},{old}"},
+    )
     assert out.exit_code == 0 and json.loads(out.output) == {"rotated": 1}
     only_new = Runtime({**config, "secret_keys": (new,)})
     assert only_new.secrets.get(only_new.db, "acme", "zendesk_token") == "tok-123"
@@ -120,7 +143,15 @@ def test_migrations_apply_on_empty_and_up_to_date_db(tmp_path):
     applied = migrate(db)
     assert applied and not pending_migrations(db)
     assert migrate(db) == []  # up to date: nothing to do, no error
-    for table in ("tenants", "tenant_settings", "jobs", "audit_log", "rate_ledger", "secrets", "actions"):
+    for table in (
+        "tenants",
+        "tenant_settings",
+        "jobs",
+        "audit_log",
+        "rate_ledger",
+        "secrets",
+        "actions",
+    ):
         assert table in db.table_names()
 
 
@@ -160,7 +191,11 @@ def test_json_logs_carry_bound_context_and_mask_secrets():
     logs.log(log, logging.INFO, "outside")
     first, second = (json.loads(line) for line in stream.getvalue().splitlines())
     assert first["event"] == "job.done" and first["tenant"] == "acme" and first["ticket"] == 42
-    assert first["job"] == 7 and first["api_token"] == "********" and "tok-abc" not in stream.getvalue()
+    assert (
+        first["job"] == 7
+        and first["api_token"] == "********"
+        and "tok-abc" not in stream.getvalue()
+    )
     assert "tenant" not in second
 
 
@@ -186,7 +221,9 @@ def test_queue_cli(cli_runner, runtime, config):
     assert out.exit_code == 0 and json.loads(out.output)["counts"]["queued"] == 1
     job = runtime.queue.claim("w")
     runtime.queue.fail(job, "boom", permanent=True)
-    out = cli_runner.invoke(cli, ["--db", config["db_path"], "queue", "retry-dead", "--tenant", "acme"], env=env)
+    out = cli_runner.invoke(
+        cli, ["--db", config["db_path"], "queue", "retry-dead", "--tenant", "acme"], env=env
+    )
     assert json.loads(out.output) == {"requeued": 1}
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from panel_support import TENANT, add_decision, agent_headers, install_zendesk_users, tenant_with_token
+from panel_support import (
+    TENANT,
+    add_decision,
+    agent_headers,
+    install_zendesk_users,
+    tenant_with_token,
+)
 
 from connector import audit, tenants
 from connector.panel.auth import issue_token, revoke_token
@@ -16,14 +22,18 @@ from connector.web import create_app
 def token(runtime):
     return issue_token(runtime.db, TENANT, label="test")[1]
 
+
 @pytest.fixture
 def zendesk_users(runtime):
     return install_zendesk_users(runtime)
 
 
 def feedback_rows(db, tenant=TENANT):
-    return db.conn.execute("SELECT tenant_id, ticket_id, decision_id, agent_id, verdict, correct_category, source"
-                           " FROM feedback WHERE tenant_id = ? ORDER BY id", (tenant,)).fetchall()
+    return db.conn.execute(
+        "SELECT tenant_id, ticket_id, decision_id, agent_id, verdict, correct_category, source"
+        " FROM feedback WHERE tenant_id = ? ORDER BY id",
+        (tenant,),
+    ).fetchall()
 
 
 # --- the page --------------------------------------------------------------------------------
@@ -93,8 +103,11 @@ def test_a_tenant_token_never_reaches_another_tenant(client, runtime, token):
         assert resp.status_code == 404, url
         assert "globex" not in resp.get_data(as_text=True)
     # naming another tenant's decision id under one's own tenant is also not found
-    resp = client.post(f"/panel/api/{TENANT}/tickets/42/feedback", headers=agent_headers(token),
-                       json={"verdict": "right", "decision_id": theirs})
+    resp = client.post(
+        f"/panel/api/{TENANT}/tickets/42/feedback",
+        headers=agent_headers(token),
+        json={"verdict": "right", "decision_id": theirs},
+    )
     assert resp.status_code == 404
     assert feedback_rows(db, "globex") == [] and feedback_rows(db, TENANT) == []
     assert tenants.kill_switch_on(db, "globex") is False
@@ -102,7 +115,9 @@ def test_a_tenant_token_never_reaches_another_tenant(client, runtime, token):
     view_b = client.get("/panel/api/globex/tickets/42", headers=agent_headers(token_b)).get_json()
     assert view_b["decision"]["id"] == theirs
     # an unknown tenant looks the same as another tenant
-    assert client.get("/panel/api/nobody/tickets/42", headers=agent_headers(token)).status_code == 404
+    assert (
+        client.get("/panel/api/nobody/tickets/42", headers=agent_headers(token)).status_code == 404
+    )
 
 
 # --- what the panel shows --------------------------------------------------------------------
@@ -117,7 +132,10 @@ def test_processed_ticket_view(client, runtime, token):
     d = v["decision"]
     assert d["id"] == decision_id
     assert (d["category"], d["confidence"]) == ("order_status", 0.93)
-    assert [a["category"] for a in d["alternatives"]] == ["shipping_problem", "refund"]  # runners-up only
+    assert [a["category"] for a in d["alternatives"]] == [
+        "shipping_problem",
+        "refund",
+    ]  # runners-up only
     assert (d["sentiment"], d["urgency"]) == ("negative", "high")
     assert d["reasons"] == ["mentions order #1001", "asks where the parcel is"]
     assert d["policy"]["outcome"] == "assist_note" and d["policy"]["mode"] == "assist"
@@ -136,12 +154,16 @@ def test_unprocessed_queued_and_failed_states(client, runtime, token):
     assert v["state"] == "not_processed" and v["decision"] is None
     assert "not processed" in v["message"]
 
-    job_id, _ = runtime.queue.enqueue(TENANT, "zendesk.ticket", {"ticket_id": 8}, "zendesk.ticket:8:2024-05-01T10:00:00Z")
+    job_id, _ = runtime.queue.enqueue(
+        TENANT, "zendesk.ticket", {"ticket_id": 8}, "zendesk.ticket:8:2024-05-01T10:00:00Z"
+    )
     v = client.get(f"/panel/api/{TENANT}/tickets/8", headers=h).get_json()
     assert v["state"] == "queued" and v["job"]["id"] == job_id
 
-    runtime.db.conn.execute("UPDATE jobs SET state = 'dead', last_error = 'Zendesk answered 503' WHERE id = ?",
-                            (job_id,))
+    runtime.db.conn.execute(
+        "UPDATE jobs SET state = 'dead', last_error = 'Zendesk answered 503' WHERE id = ?",
+        (job_id,),
+    )
     runtime.db.conn.commit()
     v = client.get(f"/panel/api/{TENANT}/tickets/8", headers=h).get_json()
     assert v["state"] == "failed" and "Zendesk answered 503" in v["message"]
@@ -160,30 +182,46 @@ def test_feedback_right_wrong_and_change_of_mind(client, runtime, token):
     assert resp.status_code == 201
     assert feedback_rows(db) == [(TENANT, 11, decision_id, "501", "right", "order_status", "panel")]
 
-    resp = client.post(url, headers=agent_headers(token), json={"correct_category": "shipping_problem"})
+    resp = client.post(
+        url, headers=agent_headers(token), json={"correct_category": "shipping_problem"}
+    )
     assert resp.status_code == 201 and resp.get_json()["verdict"] == "wrong"
     # one verdict per agent per decision: the change of mind replaced the first
-    assert feedback_rows(db) == [(TENANT, 11, decision_id, "501", "wrong", "shipping_problem", "panel")]
+    assert feedback_rows(db) == [
+        (TENANT, 11, decision_id, "501", "wrong", "shipping_problem", "panel")
+    ]
     # another agent adds their own
     client.post(url, headers=agent_headers(token, agent_id="777"), json={"verdict": "wrong"})
     assert len(feedback_rows(db)) == 2
     v = client.get(f"/panel/api/{TENANT}/tickets/11", headers=agent_headers(token)).get_json()
-    assert v["feedback"]["verdict"] == "wrong" and v["feedback"]["correct_category"] == "shipping_problem"
-    events = [r for r in audit.rows(db, tenant_id=TENANT, ticket_id=11) if r["kind"] == "feedback.recorded"]
+    assert (
+        v["feedback"]["verdict"] == "wrong"
+        and v["feedback"]["correct_category"] == "shipping_problem"
+    )
+    events = [
+        r
+        for r in audit.rows(db, tenant_id=TENANT, ticket_id=11)
+        if r["kind"] == "feedback.recorded"
+    ]
     assert len(events) == 3 and events[0]["data"]["predicted_category"] == "order_status"
 
 
-@pytest.mark.parametrize(("body", "status"), [
-    ({"verdict": "maybe"}, 400),
-    ({"verdict": "wrong", "correct_category": "no_such_category"}, 400),
-    ({"verdict": "right", "correct_category": "refund"}, 400),
-    ({"verdict": "wrong", "correct_category": "order_status"}, 400),
-    ({}, 400),
-    ({"verdict": "right", "decision_id": "1"}, 400),
-])
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"verdict": "maybe"}, 400),
+        ({"verdict": "wrong", "correct_category": "no_such_category"}, 400),
+        ({"verdict": "right", "correct_category": "refund"}, 400),
+        ({"verdict": "wrong", "correct_category": "order_status"}, 400),
+        ({}, 400),
+        ({"verdict": "right", "decision_id": "1"}, 400),
+    ],
+)
 def test_bad_feedback_is_refused(client, runtime, token, body, status):
     add_decision(runtime.db, TENANT, 12, category="order_status")
-    resp = client.post(f"/panel/api/{TENANT}/tickets/12/feedback", headers=agent_headers(token), json=body)
+    resp = client.post(
+        f"/panel/api/{TENANT}/tickets/12/feedback", headers=agent_headers(token), json=body
+    )
     assert resp.status_code == status
     assert feedback_rows(runtime.db) == []
 
@@ -208,12 +246,24 @@ def test_roles_and_allow_lists(client, runtime, token, zendesk_users):
         return resp.get_json()["agent"]
 
     assert perms(agent_id="42", role="agent") == {
-        "id": "42", "name": "Ada Admin", "role": "admin", "custom_role": "", "custom_role_id": None,
-        "verified": True, "can_approve": True, "can_kill_switch": True}
+        "id": "42",
+        "name": "Ada Admin",
+        "role": "admin",
+        "custom_role": "",
+        "custom_role_id": None,
+        "verified": True,
+        "can_approve": True,
+        "can_kill_switch": True,
+    }
     assert perms(role="admin")["can_approve"] is False  # 501 claims admin; Zendesk says agent
     assert perms(role="admin")["role"] == "agent"
-    assert client.get(f"/panel/api/{TENANT}/permissions",  # no identity, no privilege
-                      headers=agent_headers(token, role="admin", agent_id="")).status_code == 403
+    assert (
+        client.get(
+            f"/panel/api/{TENANT}/permissions",  # no identity, no privilege
+            headers=agent_headers(token, role="admin", agent_id=""),
+        ).status_code
+        == 403
+    )
     tenants.set_setting(runtime.db, TENANT, "app_approver_ids", ["501"], actor="test")
     assert perms(role="agent")["can_approve"] is True
     assert perms(role="agent", agent_id="502")["can_approve"] is False
@@ -234,28 +284,49 @@ def test_approver_settings_from_config(runtime, config, zendesk_users):
     c = app.test_client()
 
     def can_approve(agent_id):
-        return c.get(f"/panel/api/{TENANT}/permissions",
-                     headers=agent_headers(token, agent_id=agent_id)).get_json()["agent"]["can_approve"]
+        return c.get(
+            f"/panel/api/{TENANT}/permissions", headers=agent_headers(token, agent_id=agent_id)
+        ).get_json()["agent"]["can_approve"]
 
     assert can_approve("502") and can_approve("504") and not can_approve("501")
     rt.close()
 
 
-def test_kill_switch_from_the_panel_is_admin_only_and_audited(client, runtime, token, zendesk_users):
+def test_kill_switch_from_the_panel_is_admin_only_and_audited(
+    client, runtime, token, zendesk_users
+):
     url = f"/panel/api/{TENANT}/kill-switch"
     resp = client.post(url, headers=agent_headers(token, role="agent"), json={"on": True})
     assert resp.status_code == 403 and tenants.kill_switch_on(runtime.db, TENANT) is False
     # claiming admin changes nothing: Zendesk says 501 is an agent
     resp = client.post(url, headers=agent_headers(token, role="admin"), json={"on": True})
     assert resp.status_code == 403 and tenants.kill_switch_on(runtime.db, TENANT) is False
-    denied = [r["data"] for r in audit.rows(runtime.db, tenant_id=TENANT) if r["kind"] == "app.permission_denied"]
-    assert denied[-1] | {} == {"agent_id": "501", "action": "kill_switch", "claimed_role": "admin",
-                               "zendesk_role": "agent", "reason": "only Zendesk admins may flip the kill switch"}
-    assert client.post(url, headers=agent_headers(token, agent_id="42"), json={"on": "yes"}).status_code == 400
-    resp = client.post(url, headers=agent_headers(token, role="agent", agent_id="42"), json={"on": True})
+    denied = [
+        r["data"]
+        for r in audit.rows(runtime.db, tenant_id=TENANT)
+        if r["kind"] == "app.permission_denied"
+    ]
+    assert denied[-1] | {} == {
+        "agent_id": "501",
+        "action": "kill_switch",
+        "claimed_role": "admin",
+        "zendesk_role": "agent",
+        "reason": "only Zendesk admins may flip the kill switch",
+    }
+    assert (
+        client.post(
+            url, headers=agent_headers(token, agent_id="42"), json={"on": "yes"}
+        ).status_code
+        == 400
+    )
+    resp = client.post(
+        url, headers=agent_headers(token, role="agent", agent_id="42"), json={"on": True}
+    )
     assert resp.status_code == 200 and resp.get_json() == {"kill_switch": True}
     assert tenants.kill_switch_on(runtime.db, TENANT) is True
-    change = [r for r in audit.rows(runtime.db, tenant_id=TENANT) if r["kind"] == "setting.changed"][-1]
+    change = [
+        r for r in audit.rows(runtime.db, tenant_id=TENANT) if r["kind"] == "setting.changed"
+    ][-1]
     assert change["data"]["actor"] == "agent:42" and change["data"]["new"] is True
     v = client.get(f"/panel/api/{TENANT}/tickets/1", headers=agent_headers(token)).get_json()
     assert v["kill_switch"] is True
@@ -273,8 +344,10 @@ def test_demo_page_carries_a_working_demo_token(runtime, config):
     from connector.panel import demo_links
 
     links = demo_links("http://localhost:8000/", TENANT, 5)
-    assert links == {"side_panel": f"http://localhost:8000/panel/demo?tenant={TENANT}&ticket=5",
-                     "dashboard": "http://localhost:8000/admin/"}
+    assert links == {
+        "side_panel": f"http://localhost:8000/panel/demo?tenant={TENANT}&ticket=5",
+        "dashboard": "http://localhost:8000/admin/",
+    }
     resp = c.get(links["side_panel"].removeprefix("http://localhost:8000"))
     assert resp.status_code == 200
     html = resp.get_data(as_text=True)

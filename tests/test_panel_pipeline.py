@@ -13,7 +13,9 @@ from connector.panel.auth import issue_token
 from connector.panel.feedback_export import training_rows
 from connector.tenants import set_kill_switch
 
-pipeline = pytest.importorskip("connector.pipeline", reason="decision pipeline (issue #5) not installed")
+pipeline = pytest.importorskip(
+    "connector.pipeline", reason="decision pipeline (issue #5) not installed"
+)
 testing = pytest.importorskip("connector.pipeline.testing")
 
 
@@ -21,10 +23,13 @@ testing = pytest.importorskip("connector.pipeline.testing")
 def desk(runtime):
     d = testing.FakeDesk()
     runtime.override("zendesk", d)
-    runtime.override("classifier", testing.FakeClassifier(testing.make_reading("order_status", 0.96)))
+    runtime.override(
+        "classifier", testing.FakeClassifier(testing.make_reading("order_status", 0.96))
+    )
     runtime.override("shopify", testing.FakeOrders([testing.make_order()]))
-    pipeline.set_category_modes(runtime.db, TENANT, {"order_status": "assist"}, actor="test",
-                                override_reason="panel test")
+    pipeline.set_category_modes(
+        runtime.db, TENANT, {"order_status": "assist"}, actor="test", override_reason="panel test"
+    )
     return d
 
 
@@ -43,14 +48,20 @@ def test_panel_shows_the_pipeline_decision(client, runtime, desk):
     assert [o["name"] for o in d["orders"]] == ["#1001"]
     assert d["suggested_reply"]  # the pipeline's suggestion, insertable from the panel
 
-    resp = client.post(f"/panel/api/{TENANT}/tickets/31/feedback", headers=agent_headers(token),
-                       json={"correct_category": "shipping_problem"})
+    resp = client.post(
+        f"/panel/api/{TENANT}/tickets/31/feedback",
+        headers=agent_headers(token),
+        json={"correct_category": "shipping_problem"},
+    )
     assert resp.status_code == 201
     [row] = list(training_rows(runtime.db, TENANT))
     assert row["label"] == "shipping_problem" and row["subject"] == "Order late"
     assert "late" in row["body"]
-    snapshot = json.loads(runtime.db.conn.execute("SELECT input_snapshot FROM decisions WHERE id = ?",
-                                                  (result.decision_id,)).fetchone()[0])
+    snapshot = json.loads(
+        runtime.db.conn.execute(
+            "SELECT input_snapshot FROM decisions WHERE id = ?", (result.decision_id,)
+        ).fetchone()[0]
+    )
     assert (row["subject"], row["body"]) == (snapshot["subject"], snapshot["body"])
 
 

@@ -25,7 +25,9 @@ from connector.panel.panel_web import ROLE_CACHE
 from connector.sandbox.zendesk import start_zendesk_sandbox
 from connector.web import create_app
 
-approvals = pytest.importorskip("connector.commerce.approvals", reason="approvals module (issue #6) not installed")
+approvals = pytest.importorskip(
+    "connector.commerce.approvals", reason="approvals module (issue #6) not installed"
+)
 
 
 @pytest.fixture
@@ -52,7 +54,9 @@ def people(sandbox):
         "agent": state.add_user("Ana Agent", "ana@shop.example", role="agent"),
         "suspended": state.add_user("Sam Suspended", "sam@shop.example", role="admin"),
         "customer": state.add_user("Cora Customer", "cora@example.com", role="end-user"),
-        "lead": state.add_user("Lee Lead", "lee@shop.example", role="agent", custom_role_id=lead_role["id"]),
+        "lead": state.add_user(
+            "Lee Lead", "lee@shop.example", role="agent", custom_role_id=lead_role["id"]
+        ),
     }
     state.update_user(users["suspended"]["id"], suspended=True)
     return {name: str(u["id"]) for name, u in users.items()}
@@ -86,20 +90,43 @@ class RecordingStripe:
 
 
 def user_lookups(sandbox) -> list[str]:
-    return [c["path"] for c in sandbox.state.calls("GET", "/api/v2/users/") if "/users/me" not in c["path"]]
+    return [
+        c["path"]
+        for c in sandbox.state.calls("GET", "/api/v2/users/")
+        if "/users/me" not in c["path"]
+    ]
 
 
 def propose_refund(db, ticket_id=21):
-    return approvals.propose(db, TENANT, ticket_id, "refund",
-                             {"payment_intent": "pi_1", "amount": 1500, "currency": "eur",
-                              "reason": "requested_by_customer"}, "policy:refund_rule", "damaged item")
+    return approvals.propose(
+        db,
+        TENANT,
+        ticket_id,
+        "refund",
+        {
+            "payment_intent": "pi_1",
+            "amount": 1500,
+            "currency": "eur",
+            "reason": "requested_by_customer",
+        },
+        "policy:refund_rule",
+        "damaged item",
+    )
 
 
 def test_adapter_reads_users_and_custom_roles(zd_runtime, sandbox, people):
     desk: ZendeskDesk = zd_runtime.service("zendesk", TENANT)
     admin = desk.get_user(int(people["admin"]))
-    assert admin == DeskUser(id=int(people["admin"]), role="admin", name="Ada Admin", active=True, suspended=False,
-                             custom_role_id=None, custom_role_name="", role_type=4)
+    assert admin == DeskUser(
+        id=int(people["admin"]),
+        role="admin",
+        name="Ada Admin",
+        active=True,
+        suspended=False,
+        custom_role_id=None,
+        custom_role_name="",
+        role_type=4,
+    )
     lead = desk.get_user(int(people["lead"]))
     assert (lead.role, lead.custom_role_name, lead.is_staff) == ("agent", "Team Lead", True)
     assert desk.get_user(int(people["suspended"])).is_staff is False
@@ -109,7 +136,9 @@ def test_adapter_reads_users_and_custom_roles(zd_runtime, sandbox, people):
     assert err.value.status == 404
 
 
-def test_claimed_admin_who_is_an_agent_cannot_approve_or_flip_the_kill_switch(client, zd_runtime, token, people):
+def test_claimed_admin_who_is_an_agent_cannot_approve_or_flip_the_kill_switch(
+    client, zd_runtime, token, people
+):
     a = propose_refund(zd_runtime.db)
     forged = agent_headers(token, agent_id=people["agent"], role="admin", name="Ana Agent")
     me = client.get(f"/panel/api/{TENANT}/permissions", headers=forged).get_json()["agent"]
@@ -122,17 +151,30 @@ def test_claimed_admin_who_is_an_agent_cannot_approve_or_flip_the_kill_switch(cl
     assert resp.status_code == 403
     assert approvals.get(zd_runtime.db, TENANT, a.id).state == "proposed"
     assert tenants.kill_switch_on(zd_runtime.db, TENANT) is False
-    denied = [r["data"] for r in audit.rows(zd_runtime.db, tenant_id=TENANT) if r["kind"] == "app.permission_denied"]
+    denied = [
+        r["data"]
+        for r in audit.rows(zd_runtime.db, tenant_id=TENANT)
+        if r["kind"] == "app.permission_denied"
+    ]
     assert [(d["action"], d["claimed_role"], d["zendesk_role"]) for d in denied] == [
-        ("approve", "admin", "agent"), ("approve", "admin", "agent"), ("kill_switch", "admin", "agent")]
+        ("approve", "admin", "agent"),
+        ("approve", "admin", "agent"),
+        ("kill_switch", "admin", "agent"),
+    ]
 
 
-def test_a_real_admin_can_reject_approve_and_flip_the_kill_switch(client, zd_runtime, token, people):
+def test_a_real_admin_can_reject_approve_and_flip_the_kill_switch(
+    client, zd_runtime, token, people
+):
     stripe = RecordingStripe()
     zd_runtime.override("stripe", stripe)
-    admin = agent_headers(token, agent_id=people["admin"], role="agent")  # the claimed role plays no part
+    admin = agent_headers(
+        token, agent_id=people["admin"], role="agent"
+    )  # the claimed role plays no part
     first, second = propose_refund(zd_runtime.db, 21), propose_refund(zd_runtime.db, 22)
-    resp = client.post(f"/panel/api/{TENANT}/approvals/{first.id}/reject", headers=admin, json={"note": "no"})
+    resp = client.post(
+        f"/panel/api/{TENANT}/approvals/{first.id}/reject", headers=admin, json={"note": "no"}
+    )
     assert resp.status_code == 200
     assert approvals.get(zd_runtime.db, TENANT, first.id).decided_by == f"agent:{people['admin']}"
 
@@ -142,30 +184,48 @@ def test_a_real_admin_can_reject_approve_and_flip_the_kill_switch(client, zd_run
     resp = client.post(f"/panel/api/{TENANT}/approvals/{second.id}/approve", headers=admin)
     assert resp.status_code == 200
     got = approvals.get(zd_runtime.db, TENANT, second.id)
-    assert (got.state, got.decided_by) == ("approved", f"agent:{people['admin']}") and stripe.refunds == []
+    assert (got.state, got.decided_by) == (
+        "approved",
+        f"agent:{people['admin']}",
+    ) and stripe.refunds == []
 
 
-def test_custom_role_on_the_approver_list_can_approve_but_not_flip_the_kill_switch(client, zd_runtime, token,
-                                                                                   people):
+def test_custom_role_on_the_approver_list_can_approve_but_not_flip_the_kill_switch(
+    client, zd_runtime, token, people
+):
     tenants.set_setting(zd_runtime.db, TENANT, "app_approver_roles", ["team lead"], actor="test")
     lead = agent_headers(token, agent_id=people["lead"])
     perms = client.get(f"/panel/api/{TENANT}/permissions", headers=lead).get_json()["agent"]
-    assert (perms["custom_role"], perms["can_approve"], perms["can_kill_switch"]) == ("Team Lead", True, False)
+    assert (perms["custom_role"], perms["can_approve"], perms["can_kill_switch"]) == (
+        "Team Lead",
+        True,
+        False,
+    )
     a = propose_refund(zd_runtime.db)
-    assert client.post(f"/panel/api/{TENANT}/approvals/{a.id}/reject", headers=lead).status_code == 200
-    assert client.post(f"/panel/api/{TENANT}/kill-switch", headers=lead, json={"on": True}).status_code == 403
+    assert (
+        client.post(f"/panel/api/{TENANT}/approvals/{a.id}/reject", headers=lead).status_code == 200
+    )
+    assert (
+        client.post(f"/panel/api/{TENANT}/kill-switch", headers=lead, json={"on": True}).status_code
+        == 403
+    )
 
 
-@pytest.mark.parametrize(("who", "reason"), [
-    ("suspended", "suspended"),
-    ("customer", "only Zendesk agents and admins"),
-])
+@pytest.mark.parametrize(
+    ("who", "reason"),
+    [
+        ("suspended", "suspended"),
+        ("customer", "only Zendesk agents and admins"),
+    ],
+)
 def test_suspended_users_and_end_users_are_refused(client, zd_runtime, token, people, who, reason):
     headers = agent_headers(token, agent_id=people[who], role="admin")
     a = propose_refund(zd_runtime.db)
-    for resp in (client.get(f"/panel/api/{TENANT}/permissions", headers=headers),
-                 client.post(f"/panel/api/{TENANT}/approvals/{a.id}/approve", headers=headers),
-                 client.post(f"/panel/api/{TENANT}/kill-switch", headers=headers, json={"on": True})):
+    for resp in (
+        client.get(f"/panel/api/{TENANT}/permissions", headers=headers),
+        client.post(f"/panel/api/{TENANT}/approvals/{a.id}/approve", headers=headers),
+        client.post(f"/panel/api/{TENANT}/kill-switch", headers=headers, json={"on": True}),
+    ):
         assert resp.status_code == 403
         body = resp.get_json()
         assert body["error"]["code"] == "forbidden" and reason in body["error"]["message"]
@@ -175,27 +235,39 @@ def test_suspended_users_and_end_users_are_refused(client, zd_runtime, token, pe
 
 def test_unknown_or_malformed_ids_are_refused(client, token, people):
     for agent_id in ("999999", "demo-agent", "1 OR 1=1"):
-        resp = client.post(f"/panel/api/{TENANT}/kill-switch", headers=agent_headers(token, agent_id=agent_id,
-                                                                                     role="admin"), json={"on": True})
+        resp = client.post(
+            f"/panel/api/{TENANT}/kill-switch",
+            headers=agent_headers(token, agent_id=agent_id, role="admin"),
+            json={"on": True},
+        )
         assert resp.status_code == 403, agent_id
 
 
 @pytest.mark.parametrize("outage", ["503", "429", "stopped"])
-def test_zendesk_down_fails_closed_while_the_view_keeps_working(client, zd_runtime, sandbox, token, people, outage):
+def test_zendesk_down_fails_closed_while_the_view_keeps_working(
+    client, zd_runtime, sandbox, token, people, outage
+):
     add_decision(zd_runtime.db, TENANT, 7)
     a = propose_refund(zd_runtime.db, 7)
     admin = agent_headers(token, agent_id=people["admin"])
     if outage == "503":
         sandbox.state.fail_next.extend([(503, "ServiceUnavailable")] * 100)  # urllib3 retries 503s
     elif outage == "429":
-        sandbox.state.throttle(120)  # zenpy would sleep out Retry-After; a person is waiting, so no wait
+        sandbox.state.throttle(
+            120
+        )  # zenpy would sleep out Retry-After; a person is waiting, so no wait
     else:
         sandbox.server.stop()
     resp = client.post(f"/panel/api/{TENANT}/approvals/{a.id}/approve", headers=admin)
     assert resp.status_code == 503
     assert resp.get_json()["error"]["code"] == "role_check_unavailable"
     assert "Zendesk could not be reached" in resp.get_json()["error"]["message"]
-    assert client.post(f"/panel/api/{TENANT}/kill-switch", headers=admin, json={"on": True}).status_code == 503
+    assert (
+        client.post(
+            f"/panel/api/{TENANT}/kill-switch", headers=admin, json={"on": True}
+        ).status_code
+        == 503
+    )
     assert client.get(f"/panel/api/{TENANT}/permissions", headers=admin).status_code == 503
     assert approvals.get(zd_runtime.db, TENANT, a.id).state == "proposed"
     assert tenants.kill_switch_on(zd_runtime.db, TENANT) is False
@@ -210,13 +282,25 @@ def test_viewing_never_asks_zendesk(client, zd_runtime, sandbox, token, people):
     add_decision(zd_runtime.db, TENANT, 7)
     before = len(sandbox.state.calls())
     for _ in range(3):
-        assert client.get(f"/panel/api/{TENANT}/tickets/7", headers=agent_headers(token, agent_id=people["admin"],
-                                                                                  role="admin")).status_code == 200
-        assert client.get("/panel/api/me", headers=agent_headers(token, agent_id=people["admin"])).status_code == 200
+        assert (
+            client.get(
+                f"/panel/api/{TENANT}/tickets/7",
+                headers=agent_headers(token, agent_id=people["admin"], role="admin"),
+            ).status_code
+            == 200
+        )
+        assert (
+            client.get(
+                "/panel/api/me", headers=agent_headers(token, agent_id=people["admin"])
+            ).status_code
+            == 200
+        )
     assert len(sandbox.state.calls()) == before
 
 
-def test_role_lookups_are_cached_per_tenant_for_the_ttl(app, client, zd_runtime, sandbox, token, people):
+def test_role_lookups_are_cached_per_tenant_for_the_ttl(
+    app, client, zd_runtime, sandbox, token, people
+):
     now = [1000.0]
     app.extensions[ROLE_CACHE] = RoleCache(300, clock=lambda: now[0])
     admin = agent_headers(token, agent_id=people["admin"])
@@ -224,18 +308,32 @@ def test_role_lookups_are_cached_per_tenant_for_the_ttl(app, client, zd_runtime,
         assert client.get(f"/panel/api/{TENANT}/permissions", headers=admin).status_code == 200
     client.post(f"/panel/api/{TENANT}/kill-switch", headers=admin, json={"on": True})
     client.post(f"/panel/api/{TENANT}/kill-switch", headers=admin, json={"on": False})
-    assert user_lookups(sandbox) == [f"/api/v2/users/{people['admin']}.json"]  # one lookup, five checks
+    assert user_lookups(sandbox) == [
+        f"/api/v2/users/{people['admin']}.json"
+    ]  # one lookup, five checks
 
     # Zendesk demotes the admin: within the TTL the cached role still holds (the documented window)
     sandbox.state.update_user(int(people["admin"]), role="agent")
     now[0] += 299
-    assert client.post(f"/panel/api/{TENANT}/kill-switch", headers=admin, json={"on": True}).status_code == 200
+    assert (
+        client.post(
+            f"/panel/api/{TENANT}/kill-switch", headers=admin, json={"on": True}
+        ).status_code
+        == 200
+    )
     now[0] += 2
-    assert client.post(f"/panel/api/{TENANT}/kill-switch", headers=admin, json={"on": False}).status_code == 403
+    assert (
+        client.post(
+            f"/panel/api/{TENANT}/kill-switch", headers=admin, json={"on": False}
+        ).status_code
+        == 403
+    )
     assert len(user_lookups(sandbox)) == 2
     # a failure is never cached: the next check asks again
     sandbox.state.update_user(int(people["admin"]), role="admin")
-    sandbox.state.fail_next.extend([(503, "ServiceUnavailable")] * 4)  # the adapter's tries, all failing
+    sandbox.state.fail_next.extend(
+        [(503, "ServiceUnavailable")] * 4
+    )  # the adapter's tries, all failing
     now[0] += 301
     assert client.get(f"/panel/api/{TENANT}/permissions", headers=admin).status_code == 503
     after_failure = len(user_lookups(sandbox))
@@ -267,13 +365,19 @@ def test_demo_page_admin_is_a_real_zendesk_admin_and_gets_no_shortcut(config, sa
 
         admin = shim("")
         user = admin["context"]["currentUser"]
-        assert user["id"] == sandbox.state.agent["id"]  # Deskguard's API user: an admin in the demo sandbox
-        headers = agent_headers(admin["secure"]["api_token"], agent_id=str(user["id"]), role=user["role"])
+        assert (
+            user["id"] == sandbox.state.agent["id"]
+        )  # Deskguard's API user: an admin in the demo sandbox
+        headers = agent_headers(
+            admin["secure"]["api_token"], agent_id=str(user["id"]), role=user["role"]
+        )
         perms = c.get(f"/panel/api/{TENANT}/permissions", headers=headers).get_json()["agent"]
         assert perms["can_kill_switch"] is True and perms["role"] == "admin"
         # the agent view claims an id Zendesk does not know: refused like any forged id
         agent = shim("&role=agent")["context"]["currentUser"]
-        headers = agent_headers(admin["secure"]["api_token"], agent_id=str(agent["id"]), role="admin")
+        headers = agent_headers(
+            admin["secure"]["api_token"], agent_id=str(agent["id"]), role="admin"
+        )
         assert c.get(f"/panel/api/{TENANT}/permissions", headers=headers).status_code == 403
     finally:
         rt.close()

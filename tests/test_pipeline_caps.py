@@ -26,24 +26,38 @@ def fresh_ledger(tmp_path_factory) -> Ledger:
     return ledger
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(per_hour=st.integers(0, 30), per_day=st.integers(0, 40), requests=st.integers(1, 64),
-       retries=st.integers(0, 8))
-def test_caps_are_never_exceeded_by_16_concurrent_workers(tmp_path_factory, per_hour, per_day, requests, retries):
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    per_hour=st.integers(0, 30),
+    per_day=st.integers(0, 40),
+    requests=st.integers(1, 64),
+    retries=st.integers(0, 8),
+)
+def test_caps_are_never_exceeded_by_16_concurrent_workers(
+    tmp_path_factory, per_hour, per_day, requests, retries
+):
     ledger = fresh_ledger(tmp_path_factory)
     barrier = threading.Barrier(16)
-    keys = [f"k{i}" for i in range(requests)] + [f"k{i}" for i in range(min(retries, requests))]  # retried keys
+    keys = [f"k{i}" for i in range(requests)] + [
+        f"k{i}" for i in range(min(retries, requests))
+    ]  # retried keys
 
     def worker(index: int) -> list[tuple[str, bool]]:
         db = ledger.db  # one connection per thread, as in the worker pool
         barrier.wait()
-        return [(k, caps.reserve(db, TENANT, k, per_hour=per_hour, per_day=per_day).allowed)
-                for k in keys[index::16]]
+        return [
+            (k, caps.reserve(db, TENANT, k, per_hour=per_hour, per_day=per_day).allowed)
+            for k in keys[index::16]
+        ]
 
     with ThreadPoolExecutor(16) as pool:
         results = [r for chunk in pool.map(worker, range(16)) for r in chunk]
     granted_keys = {k for k, ok in results if ok}
-    rows = ledger.db.conn.execute("SELECT COUNT(*), COUNT(DISTINCT key) FROM rate_ledger").fetchone()
+    rows = ledger.db.conn.execute(
+        "SELECT COUNT(*), COUNT(DISTINCT key) FROM rate_ledger"
+    ).fetchone()
     assert rows[0] == rows[1] == len(granted_keys)
     assert len(granted_keys) == min(per_hour, per_day, requests)
     used_hour, used_day = caps.usage(ledger.db, TENANT)
@@ -70,15 +84,23 @@ def test_at_the_cap_auto_falls_back_to_assist_and_tags(runtime):
     runtime.override("zendesk", desk)
     runtime.override("classifier", FakeClassifier(make_reading()))
     runtime.override("shopify", FakeOrders([shipped_order()]))
-    set_category_modes(runtime.db, TENANT, {"order_status": "auto"}, actor="t", override_reason="test")
+    set_category_modes(
+        runtime.db, TENANT, {"order_status": "auto"}, actor="t", override_reason="test"
+    )
     from connector.pipeline import policy
+
     policy.update(runtime.db, TENANT, {"caps": {"auto_replies_per_hour": 2}}, actor="t")
     outcomes = []
     for tid in range(1, 5):
         desk.add_ticket(tid, "Where is my parcel?", email=f"c{tid}@example.com")
         runtime.override("shopify", FakeOrders([shipped_order(email=f"c{tid}@example.com")]))
         outcomes.append(process_ticket(runtime, TENANT, tid))
-    assert [o.outcome for o in outcomes] == ["auto_reply", "auto_reply", "assist_note", "assist_note"]
+    assert [o.outcome for o in outcomes] == [
+        "auto_reply",
+        "auto_reply",
+        "assist_note",
+        "assist_note",
+    ]
     assert outcomes[2].rule == "caps"
     note = next(w for w in desk.writes if w[1] == 3)
     assert note[0] == "internal_note" and "deskguard_cap_reached" in note[2]["tags"]
@@ -96,10 +118,17 @@ def test_sixteen_worker_threads_never_send_more_replies_than_the_cap(runtime):
     runtime.override("zendesk", desk)
     runtime.override("classifier", FakeClassifier(make_reading()))
     n = 60
-    runtime.override("shopify", FakeOrders([shipped_order(email=f"c{i}@example.com", name=f"#{2000 + i}")
-                                            for i in range(1, n + 1)]))
-    set_category_modes(runtime.db, TENANT, {"order_status": "auto"}, actor="t", override_reason="test")
+    runtime.override(
+        "shopify",
+        FakeOrders(
+            [shipped_order(email=f"c{i}@example.com", name=f"#{2000 + i}") for i in range(1, n + 1)]
+        ),
+    )
+    set_category_modes(
+        runtime.db, TENANT, {"order_status": "auto"}, actor="t", override_reason="test"
+    )
     from connector.pipeline import policy
+
     policy.update(runtime.db, TENANT, {"caps": {"auto_replies_per_hour": 10}}, actor="t")
     for tid in range(1, n + 1):
         desk.add_ticket(tid, "Where is my parcel?", email=f"c{tid}@example.com")
@@ -109,7 +138,9 @@ def test_sixteen_worker_threads_never_send_more_replies_than_the_cap(runtime):
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            done = runtime.db.conn.execute("SELECT COUNT(*) FROM jobs WHERE state = 'done'").fetchone()[0]
+            done = runtime.db.conn.execute(
+                "SELECT COUNT(*) FROM jobs WHERE state = 'done'"
+            ).fetchone()[0]
             if done == n:
                 break
             time.sleep(0.05)

@@ -29,14 +29,17 @@ def rt(config, sandbox, shop):  # noqa: F811
     migrate(runtime.db)
     ensure_env_tenant(runtime)
     # The reading is pinned (these tests are about deciding and acting, not reading).
-    runtime.override("classifier", FakeClassifier(make_reading("order_status", 0.97,
-                                                               entities=_entities("#1001"))))
+    runtime.override(
+        "classifier",
+        FakeClassifier(make_reading("order_status", 0.97, entities=_entities("#1001"))),
+    )
     yield runtime
     runtime.close()
 
 
 def _entities(*orders):
     from connector.domain import Entities
+
     return Entities(order_numbers=orders)
 
 
@@ -44,17 +47,25 @@ def ours(sb, tid, public=None):
     return [c for c in sb.state.notes(tid, public=public) if DESKGUARD_MARKER in c["body"]]
 
 
-def ask(sb, email="jane.doe@example.com", name="Jane Doe", body="Hi, where is my order #1001? Thanks"):
-    return sb.state.customer_writes(subject="Where is my order?", body=body, name=name, email=email)["id"]
+def ask(
+    sb, email="jane.doe@example.com", name="Jane Doe", body="Hi, where is my order #1001? Thanks"
+):
+    return sb.state.customer_writes(
+        subject="Where is my order?", body=body, name=name, email=email
+    )["id"]
 
 
 def test_shadow_decides_and_writes_nothing(rt, sandbox):  # noqa: F811
     tid = ask(sandbox)
     before = len(sandbox.state.calls("PUT"))
     result = process_ticket(rt, TENANT, tid)
-    assert result.outcome == "shadow" and result.would_automate is True  # shadow: recorded, not sent
+    assert (
+        result.outcome == "shadow" and result.would_automate is True
+    )  # shadow: recorded, not sent
     assert ours(sandbox, tid) == [] and len(sandbox.state.calls("PUT")) == before
-    row = rt.db.conn.execute("SELECT context, brief FROM decisions WHERE ticket_id = ?", (tid,)).fetchone()
+    row = rt.db.conn.execute(
+        "SELECT context, brief FROM decisions WHERE ticket_id = ?", (tid,)
+    ).fetchone()
     assert "#1001" in json.dumps(json.loads(row[0])["orders"]) and UPS_1001 in row[1]
 
 
@@ -67,7 +78,9 @@ def test_assist_posts_the_brief_as_an_internal_note(rt, sandbox):  # noqa: F811
     assert "order_status" in note["body"] and "#1001" in note["body"] and UPS_1001 in note["body"]
     assert "Suggested reply" in note["body"]
     ticket = sandbox.state.get_ticket(tid)
-    assert {"deskguard", "deskguard_order_status"} <= set(ticket["tags"]) and ticket["status"] != "solved"
+    assert {"deskguard", "deskguard_order_status"} <= set(ticket["tags"]) and ticket[
+        "status"
+    ] != "solved"
     assert process_ticket(rt, TENANT, tid).outcome == "skip"  # our own note is not news
     assert len(ours(sandbox, tid)) == 1
 
@@ -101,12 +114,17 @@ def test_wismo_with_a_mismatched_email_gets_no_order_details(rt, sandbox):  # no
 
 def test_vip_is_escalated_with_priority_and_tag(rt, sandbox):  # noqa: F811
     set_category_modes(rt.db, TENANT, {"order_status": "auto"}, actor="test", override_reason="e2e")
-    rt.override("classifier", FakeClassifier(make_reading("order_status", 0.99, entities=_entities("#1004"))))
+    rt.override(
+        "classifier",
+        FakeClassifier(make_reading("order_status", 0.99, entities=_entities("#1004"))),
+    )
     tid = ask(sandbox, email="sam.vip@example.com", name="Sam Okafor", body="Where is #1004?")
     result = process_ticket(rt, TENANT, tid)
     assert (result.outcome, result.rule) == ("escalate", "vip")
     ticket = sandbox.state.get_ticket(tid)
-    assert ticket["priority"] == "high" and {"deskguard_escalated", "deskguard_vip"} <= set(ticket["tags"])
+    assert ticket["priority"] == "high" and {"deskguard_escalated", "deskguard_vip"} <= set(
+        ticket["tags"]
+    )
     assert ours(sandbox, tid, public=True) == []
 
 
@@ -118,6 +136,7 @@ def test_kill_switch_follows_the_app_setting_over_the_real_api(rt, sandbox):  # 
     set_category_modes(rt.db, TENANT, {"*": "assist"}, actor="test")
     tid = ask(sandbox)
     from connector.errors import KillSwitchEngaged
+
     with pytest.raises(KillSwitchEngaged):
         process_ticket(rt, TENANT, tid)
     assert ours(sandbox, tid) == []
@@ -128,11 +147,21 @@ def test_kill_switch_follows_the_app_setting_over_the_real_api(rt, sandbox):  # 
 
 def test_replay_reports_per_category_and_writes_nothing(rt, sandbox):  # noqa: F811
     agent = sandbox.state.add_agent("Alex Agent", "alex@shop.example", "alex-token")
-    ids = [ask(sandbox), ask(sandbox, email="li.wei@example.com", name="Li Wei", body="Where is my parcel?"),
-           ask(sandbox, email="x@example.com", name="X", body="Where is my order?")]
+    ids = [
+        ask(sandbox),
+        ask(sandbox, email="li.wei@example.com", name="Li Wei", body="Where is my parcel?"),
+        ask(sandbox, email="x@example.com", name="X", body="Where is my order?"),
+    ]
     for tid, tag in zip(ids, ("cat_order_status", "cat_order_status", "cat_refund"), strict=True):
-        sandbox.state.update_ticket(tid, {"status": "solved", "additional_tags": [tag],
-                                          "comment": {"body": "Answered.", "public": True}}, author_id=agent["id"])
+        sandbox.state.update_ticket(
+            tid,
+            {
+                "status": "solved",
+                "additional_tags": [tag],
+                "comment": {"body": "Answered.", "public": True},
+            },
+            author_id=agent["id"],
+        )
     comments_before = {tid: len(sandbox.state.list_comments(tid)) for tid in ids}
     writes_before = len(sandbox.state.calls("PUT")) + len(sandbox.state.calls("POST"))
     report = replay(rt, TENANT, parse_since("1d"))
@@ -150,6 +179,7 @@ def test_replay_reports_per_category_and_writes_nothing(rt, sandbox):  # noqa: F
 @pytest.fixture
 def claude():
     from connector.sandbox.anthropic import start_anthropic_sandbox
+
     sb = start_anthropic_sandbox()
     yield sb
     sb.stop()
@@ -157,40 +187,60 @@ def claude():
 
 @pytest.fixture
 def drafting_rt(config, sandbox, shop, claude):  # noqa: F811
-    runtime = Runtime({**zendesk_config(config, sandbox), **shop_settings(shop), "anthropic_base_url": claude.url,
-                       "anthropic_api_key": claude.api_key, "claude_draft_replies": True})
+    runtime = Runtime(
+        {
+            **zendesk_config(config, sandbox),
+            **shop_settings(shop),
+            "anthropic_base_url": claude.url,
+            "anthropic_api_key": claude.api_key,
+            "claude_draft_replies": True,
+        }
+    )
     migrate(runtime.db)
     ensure_env_tenant(runtime)
-    runtime.override("classifier", FakeClassifier(make_reading("order_status", 0.97,
-                                                               entities=_entities("#1001"))))
+    runtime.override(
+        "classifier",
+        FakeClassifier(make_reading("order_status", 0.97, entities=_entities("#1001"))),
+    )
     yield runtime
     runtime.close()
 
 
 def test_claude_drafts_the_suggestion_but_never_the_automated_reply(drafting_rt, sandbox, claude):  # noqa: F811
     rt = drafting_rt
-    claude.state.script_text("Hello Jane,\n\nYour order #1001 is with UPS and should arrive soon.\n\nKind regards")
+    claude.state.script_text(
+        "Hello Jane,\n\nYour order #1001 is with UPS and should arrive soon.\n\nKind regards"
+    )
     set_category_modes(rt.db, TENANT, {"*": "assist"}, actor="test")
     tid = ask(sandbox)
     process_ticket(rt, TENANT, tid)
     [note] = ours(sandbox, tid)
     assert "Suggested reply** (claude" in note["body"] and "should arrive soon" in note["body"]
-    cost = rt.db.conn.execute("SELECT cost_usd FROM decisions WHERE ticket_id = ?", (tid,)).fetchone()[0]
+    cost = rt.db.conn.execute(
+        "SELECT cost_usd FROM decisions WHERE ticket_id = ?", (tid,)
+    ).fetchone()[0]
     assert cost > 0  # the draft's tokens are priced into the decision
 
     # A draft that promises money is shown as rejected, never as a suggestion to send.
-    claude.state.script_text("Hi Jane, we have refunded your order in full and added a 20% discount code.")
+    claude.state.script_text(
+        "Hi Jane, we have refunded your order in full and added a 20% discount code."
+    )
     tid2 = ask(sandbox, body="Where is #1001? Also I want my money back")
     process_ticket(rt, TENANT, tid2)
     [note2] = ours(sandbox, tid2)
-    assert "Rejected by the promise checker" in note2["body"] and "we have refunded" not in note2["body"].split(
-        "Rejected by the promise checker")[0]
+    assert (
+        "Rejected by the promise checker" in note2["body"]
+        and "we have refunded" not in note2["body"].split("Rejected by the promise checker")[0]
+    )
 
     # In auto mode the public reply is the fixed order answer, not the model's text.
     set_category_modes(rt.db, TENANT, {"order_status": "auto"}, actor="test", override_reason="e2e")
     claude.state.script_text("Hello! Everything is fine, trust me.")
     # (Jane has now asked about #1001 twice: a third time would escalate as a repeat contact.)
-    rt.override("classifier", FakeClassifier(make_reading("order_status", 0.97, entities=_entities("#1003"))))
+    rt.override(
+        "classifier",
+        FakeClassifier(make_reading("order_status", 0.97, entities=_entities("#1003"))),
+    )
     tid3 = ask(sandbox, email="li.wei@example.com", name="Li Wei", body="Where is order #1003?")
     assert process_ticket(rt, TENANT, tid3).outcome == "auto_reply"
     [reply] = ours(sandbox, tid3, public=True)

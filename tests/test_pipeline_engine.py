@@ -16,7 +16,13 @@ from connector.errors import KillSwitchEngaged, TransientError
 from connector.pipeline import process_ticket, set_category_modes, stages
 from connector.pipeline.context import TicketContext
 from connector.pipeline.engine import STAGES, run_stages
-from connector.pipeline.testing import FakeClassifier, FakeDesk, FakeOrders, FakePayments, make_reading
+from connector.pipeline.testing import (
+    FakeClassifier,
+    FakeDesk,
+    FakeOrders,
+    FakePayments,
+    make_reading,
+)
 from connector.pipeline.testing import make_order as shipped_order
 from connector.tenants import set_kill_switch
 
@@ -64,7 +70,11 @@ def test_assist_writes_one_brief_and_skips_its_own_note(runtime, desk):
     assert result.outcome == "assist_note"
     [(kind, tid, data)] = writes(desk)
     assert kind == "internal_note" and tid == 1
-    assert "order_status" in data["body"] and "#1001" in data["body"] and "Suggested reply" in data["body"]
+    assert (
+        "order_status" in data["body"]
+        and "#1001" in data["body"]
+        and "Suggested reply" in data["body"]
+    )
     assert "deskguard_order_status" in data["tags"]
     assert process_ticket(runtime, TENANT, 1).outcome == "skip"
     assert len(writes(desk)) == 1
@@ -95,20 +105,52 @@ def test_auto_falls_back_to_assist_naming_the_gate(runtime, desk):
     assert "deskguard_auto_fallback" in data["tags"]
 
 
-@pytest.mark.parametrize(("reading_kw", "orders", "payments", "rule", "priority"), [
-    ({"sentiment": "negative", "sentiment_score": -0.9}, None, None, "negative_sentiment", "high"),
-    ({"urgency": "urgent"}, None, None, "urgency", "urgent"),
-    ({"risk_flags": ("legal_threat",)}, None, None, "risk_flags", "urgent"),
-    ({"confidence": 0.3}, None, None, "low_confidence", "normal"),
-    ({}, [shipped_order(spend="5000.00")], None, "vip", "high"),
-    ({}, [shipped_order(tags=("VIP",))], None, "vip", "high"),
-    ({}, [shipped_order()], PaymentContext(customer_id="cus_1", email="jane@example.com", disputes=(
-        Dispute(id="dp_1", amount=4990, currency="eur", reason="fraudulent", status="needs_response"),)),
-     "risk_flags", "urgent"),
-])
-def test_escalations_go_to_a_person_even_in_auto(runtime, desk, reading_kw, orders, payments, rule, priority):
+@pytest.mark.parametrize(
+    ("reading_kw", "orders", "payments", "rule", "priority"),
+    [
+        (
+            {"sentiment": "negative", "sentiment_score": -0.9},
+            None,
+            None,
+            "negative_sentiment",
+            "high",
+        ),
+        ({"urgency": "urgent"}, None, None, "urgency", "urgent"),
+        ({"risk_flags": ("legal_threat",)}, None, None, "risk_flags", "urgent"),
+        ({"confidence": 0.3}, None, None, "low_confidence", "normal"),
+        ({}, [shipped_order(spend="5000.00")], None, "vip", "high"),
+        ({}, [shipped_order(tags=("VIP",))], None, "vip", "high"),
+        (
+            {},
+            [shipped_order()],
+            PaymentContext(
+                customer_id="cus_1",
+                email="jane@example.com",
+                disputes=(
+                    Dispute(
+                        id="dp_1",
+                        amount=4990,
+                        currency="eur",
+                        reason="fraudulent",
+                        status="needs_response",
+                    ),
+                ),
+            ),
+            "risk_flags",
+            "urgent",
+        ),
+    ],
+)
+def test_escalations_go_to_a_person_even_in_auto(
+    runtime, desk, reading_kw, orders, payments, rule, priority
+):
     desk.add_ticket(1, "Where is my order?")
-    use(runtime, orders=orders if orders is not None else [shipped_order()], payments=payments, **reading_kw)
+    use(
+        runtime,
+        orders=orders if orders is not None else [shipped_order()],
+        payments=payments,
+        **reading_kw,
+    )
     modes(runtime, order_status="auto")
     result = process_ticket(runtime, TENANT, 1)
     assert (result.outcome, result.rule) == ("escalate", rule)
@@ -140,7 +182,9 @@ def test_off_records_but_writes_nothing(runtime, desk):
 def test_vendor_outage_continues_without_context_and_says_so(runtime, desk):
     desk.add_ticket(1, "Where is my order?")
     runtime.override("classifier", FakeClassifier(make_reading()))
-    runtime.override("shopify", FakeOrders(error=TransientError("down", vendor="shopify", status=503)))
+    runtime.override(
+        "shopify", FakeOrders(error=TransientError("down", vendor="shopify", status=503))
+    )
     modes(runtime, order_status="auto")
     result = process_ticket(runtime, TENANT, 1)
     assert result.outcome == "assist_note"  # no order → the WISMO prerequisite fails
@@ -151,7 +195,11 @@ def test_vendor_outage_continues_without_context_and_says_so(runtime, desk):
 
 def test_privacy_rule_hides_other_peoples_orders(runtime, desk):
     desk.add_ticket(1, "Where is order #1001?", email="mallory@example.com")
-    use(runtime, orders=[shipped_order(email="jane@example.com")], entities=Entities(order_numbers=("#1001",)))
+    use(
+        runtime,
+        orders=[shipped_order(email="jane@example.com")],
+        entities=Entities(order_numbers=("#1001",)),
+    )
     modes(runtime, order_status="auto")
     result = process_ticket(runtime, TENANT, 1)
     assert result.outcome == "assist_note"
@@ -193,7 +241,11 @@ def test_crash_after_send_is_reconciled_not_double_posted(runtime, desk):
     ctx = run_stages(runtime, TicketContext(tenant_id=TENANT, ticket_id=1), (stages.load_ticket,))
     ctx.latest = next(c for c in desk.tickets[1].comments if not c.by_deskguard)
     ctx.version = str(ctx.latest.id)
-    run_stages(runtime, ctx, tuple(s for s in STAGES if s not in (stages.load_ticket, stages.check_new_from_person)))
+    run_stages(
+        runtime,
+        ctx,
+        tuple(s for s in STAGES if s not in (stages.load_ticket, stages.check_new_from_person)),
+    )
     assert len(writes(desk, "internal_note")) == 1
     assert ctx.action_result["reconciled"] is True
 
@@ -204,26 +256,47 @@ def test_audit_chain_holds_every_part_of_the_decision(runtime, desk):
     modes(runtime, order_status="assist")
     result = process_ticket(runtime, TENANT, 1, job=type("J", (), {"id": 77})())
     kinds = [r["kind"] for r in audit.rows(runtime.db, ticket_id=1)]
-    assert kinds[-7:] == ["decision.input", "decision.reading", "decision.policy", "decision.output",
-                          "action.requested", "action.succeeded", "decision.completed"]
+    assert kinds[-7:] == [
+        "decision.input",
+        "decision.reading",
+        "decision.policy",
+        "decision.output",
+        "action.requested",
+        "action.succeeded",
+        "decision.completed",
+    ]
     rows = {r["kind"]: r for r in audit.rows(runtime.db, ticket_id=1)}
     snap = rows["decision.input"]["data"]["snapshot"]["body"]
     assert "4242 4242" not in snap and "jane@example.com" not in snap
-    assert rows["decision.input"]["data"]["digest"] == audit.sha256(audit.canonical_json(
-        rows["decision.input"]["data"]["snapshot"]))
+    assert rows["decision.input"]["data"]["digest"] == audit.sha256(
+        audit.canonical_json(rows["decision.input"]["data"]["snapshot"])
+    )
     assert rows["decision.completed"]["data"]["stage_ms"].keys() >= {"classify", "decide", "act"}
     assert rows["decision.policy"]["data"]["trace"][0]["rule"] == "mode"
     assert all(r["job_id"] == 77 for r in rows.values() if r["kind"].startswith("decision."))
-    d = runtime.db.conn.execute("SELECT id, status, action, latency_ms, input_snapshot FROM decisions").fetchone()
-    assert d[0] == result.decision_id and d[1] == "done" and d[2] == "zendesk.internal_note" and d[3] > 0
+    d = runtime.db.conn.execute(
+        "SELECT id, status, action, latency_ms, input_snapshot FROM decisions"
+    ).fetchone()
+    assert (
+        d[0] == result.decision_id
+        and d[1] == "done"
+        and d[2] == "zendesk.internal_note"
+        and d[3] > 0
+    )
     assert json.loads(d[4])["subject"] == "Help"
     assert audit.verify(runtime.db).ok
 
 
 def test_rollout_is_stable_per_ticket(runtime, desk):
     use(runtime, orders=[shipped_order()])
-    set_category_modes(runtime.db, TENANT, {"order_status": "auto"}, actor="t", override_reason="unit test",
-                       rollout_percent={"order_status": 50})
+    set_category_modes(
+        runtime.db,
+        TENANT,
+        {"order_status": "auto"},
+        actor="t",
+        override_reason="unit test",
+        rollout_percent={"order_status": 50},
+    )
     seen = {}
     for tid in range(1, 41):
         desk.add_ticket(tid, "Where is my order?")

@@ -41,11 +41,14 @@ class TimedDesk(FakeDesk):
         return super().add_internal_note(*a, **kw)
 
 
-def test_cli_flip_stops_writes_within_one_second_and_loses_nothing(config, secret_key, cli_runner, tmp_path):
+def test_cli_flip_stops_writes_within_one_second_and_loses_nothing(
+    config, secret_key, cli_runner, tmp_path
+):
     offset = [0.0]
     runtime = Runtime(config, clock=lambda: time.time() + offset[0])
     from connector.bootstrap import ensure_env_tenant
     from connector.db import migrate
+
     migrate(runtime.db)
     ensure_env_tenant(runtime)
     desk = TimedDesk()
@@ -63,21 +66,37 @@ def test_cli_flip_stops_writes_within_one_second_and_loses_nothing(config, secre
         while len(desk.started) < 20 and time.monotonic() < deadline:
             time.sleep(0.005)
         t0 = time.monotonic()
-        result = cli_runner.invoke(cli, ["--db", config["db_path"], "kill-switch", "on", "--tenant", TENANT,
-                                         "--reason", "test"], obj={},
-                                   env={"DESKGUARD_SECRET_KEYS": secret_key, "DESKGUARD_TENANT_ID": TENANT})
+        result = cli_runner.invoke(
+            cli,
+            [
+                "--db",
+                config["db_path"],
+                "kill-switch",
+                "on",
+                "--tenant",
+                TENANT,
+                "--reason",
+                "test",
+            ],
+            obj={},
+            env={"DESKGUARD_SECRET_KEYS": secret_key, "DESKGUARD_TENANT_ID": TENANT},
+        )
         assert result.exit_code == 0, result.output
         time.sleep(1.5)
         with desk.lock:
             after = [s - t0 for s in desk.started if s > t0]
         latency = max(after, default=0.0)
-        print(f"kill switch via CLI: last write started {latency * 1000:.1f} ms after the flip began; "
-              f"{len(desk.started)} of {n} written before it")
+        print(
+            f"kill switch via CLI: last write started {latency * 1000:.1f} ms after the flip began; "
+            f"{len(desk.started)} of {n} written before it"
+        )
         assert latency <= 1.0
         assert len(desk.started) < n  # the flip landed mid-stream
     finally:
         pool.stop()
-    states = dict(runtime.db.conn.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall())
+    states = dict(
+        runtime.db.conn.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall()
+    )
     assert "dead" not in states and states.get("queued", 0) > 0  # deferred, not lost
     set_kill_switch(runtime.db, TENANT, False, actor="test")
     offset[0] = 60.0  # past the deferral delay
@@ -96,34 +115,61 @@ def test_admin_api_flip_is_immediate_and_audited(runtime, client):
     set_category_modes(runtime.db, TENANT, {"*": "assist"}, actor="test")
     desk.add_ticket(1, "Where is my order?")
     t0 = time.monotonic()
-    r = client.put(f"/api/v1/tenants/{TENANT}/kill-switch", json={"on": True, "reason": "incident 42"},
-                   headers={**AUTH, "X-Deskguard-Actor": "ops@acme"})
+    r = client.put(
+        f"/api/v1/tenants/{TENANT}/kill-switch",
+        json={"on": True, "reason": "incident 42"},
+        headers={**AUTH, "X-Deskguard-Actor": "ops@acme"},
+    )
     assert r.status_code == 200 and r.json["on"] is True and r.json["changed"] is True
     from connector.errors import KillSwitchEngaged
+
     with pytest.raises(KillSwitchEngaged):
         process_ticket(runtime, TENANT, 1)
     assert time.monotonic() - t0 <= 1.0 and desk.writes == []
     status = client.get(f"/api/v1/tenants/{TENANT}/kill-switch", headers=AUTH).json
-    assert status["on"] is True and status["updated_by"] == "admin_api:ops@acme" and status["reason"] == "incident 42"
-    assert client.post(f"/api/v1/tenants/{TENANT}/kill-switch", json={"on": False}, headers=AUTH).json["on"] is False
+    assert (
+        status["on"] is True
+        and status["updated_by"] == "admin_api:ops@acme"
+        and status["reason"] == "incident 42"
+    )
+    assert (
+        client.post(f"/api/v1/tenants/{TENANT}/kill-switch", json={"on": False}, headers=AUTH).json[
+            "on"
+        ]
+        is False
+    )
     kinds = [r["kind"] for r in audit.rows(runtime.db, tenant_id=TENANT)]
     assert "action.blocked" in kinds
 
 
-@pytest.mark.parametrize(("headers", "path", "body", "status", "code"), [
-    ({}, "/api/v1/tenants/acme/kill-switch", None, 401, "unauthorized"),
-    ({"Authorization": "Bearer nope"}, "/api/v1/tenants/acme/kill-switch", None, 401, "unauthorized"),
-    (AUTH, "/api/v1/tenants/ghost/kill-switch", None, 404, "not_found"),
-    (AUTH, "/api/v1/tenants/acme/kill-switch", {"on": "yes"}, 400, "bad_request"),
-    (AUTH, "/api/v1/tenants/acme/kill-switch", ["on"], 400, "bad_request"),
-])
+@pytest.mark.parametrize(
+    ("headers", "path", "body", "status", "code"),
+    [
+        ({}, "/api/v1/tenants/acme/kill-switch", None, 401, "unauthorized"),
+        (
+            {"Authorization": "Bearer nope"},
+            "/api/v1/tenants/acme/kill-switch",
+            None,
+            401,
+            "unauthorized",
+        ),
+        (AUTH, "/api/v1/tenants/ghost/kill-switch", None, 404, "not_found"),
+        (AUTH, "/api/v1/tenants/acme/kill-switch", {"on": "yes"}, 400, "bad_request"),
+        (AUTH, "/api/v1/tenants/acme/kill-switch", ["on"], 400, "bad_request"),
+    ],
+)
 def test_admin_api_refuses_bad_requests(client, headers, path, body, status, code):
-    r = client.put(path, json=body, headers=headers) if body is not None else client.get(path, headers=headers)
+    r = (
+        client.put(path, json=body, headers=headers)
+        if body is not None
+        else client.get(path, headers=headers)
+    )
     assert r.status_code == status and r.json["error"]["code"] == code
 
 
 def test_admin_api_is_off_without_a_token(config):
     from connector.web import create_app
+
     app = create_app({**config, "admin_token": None})
     r = app.test_client().get("/api/v1/tenants/acme/kill-switch", headers=AUTH)
     assert r.status_code == 403 and r.json["error"]["code"] == "admin_api_disabled"
@@ -131,9 +177,13 @@ def test_admin_api_is_off_without_a_token(config):
 
 def test_cli_status_and_errors(runtime, cli_runner, config, secret_key):
     env = {"DESKGUARD_SECRET_KEYS": secret_key, "DESKGUARD_TENANT_ID": TENANT}
-    r = cli_runner.invoke(cli, ["--db", config["db_path"], "kill-switch", "status"], obj={}, env=env)
+    r = cli_runner.invoke(
+        cli, ["--db", config["db_path"], "kill-switch", "status"], obj={}, env=env
+    )
     assert r.exit_code == 0 and '"on": false' in r.output
-    r = cli_runner.invoke(cli, ["--db", config["db_path"], "kill-switch", "on", "--tenant", "ghost"], obj={}, env=env)
+    r = cli_runner.invoke(
+        cli, ["--db", config["db_path"], "kill-switch", "on", "--tenant", "ghost"], obj={}, env=env
+    )
     assert r.exit_code != 0 and "unknown tenant 'ghost'" in r.output
 
 
@@ -149,7 +199,11 @@ def test_app_setting_sync_is_edge_triggered(runtime):
     desk.app_settings["kill_switch"] = False  # …and unticked: that change is followed
     assert killswitch.sync_from_app(runtime, TENANT) is False
     assert not kill_switch_on(runtime.db, TENANT)
-    synced = [r["data"] for r in audit.rows(runtime.db, tenant_id=TENANT) if r["kind"] == "kill_switch.synced"]
+    synced = [
+        r["data"]
+        for r in audit.rows(runtime.db, tenant_id=TENANT)
+        if r["kind"] == "kill_switch.synced"
+    ]
     assert synced[-1]["on"] is False and synced[-1]["source"] == "zendesk_app"
     desk.app_settings = {}  # setting missing (app not installed): nothing changes
     assert killswitch.sync_from_app(runtime, TENANT) is None

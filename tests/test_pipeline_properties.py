@@ -20,12 +20,24 @@ from connector.errors import KillSwitchEngaged
 from connector.pipeline import policy, process_ticket, set_category_modes
 from connector.pipeline.injection import find_injection
 from connector.pipeline.replies import check_reply
-from connector.pipeline.testing import FakeClassifier, FakeDesk, FakeOrders, FakePayments, make_order, make_reading
+from connector.pipeline.testing import (
+    FakeClassifier,
+    FakeDesk,
+    FakeOrders,
+    FakePayments,
+    make_order,
+    make_reading,
+)
 from connector.tenants import set_kill_switch
 
 TENANT = "acme"
-CORPUS = [json.loads(line) for line in (Path(__file__).parent / "data" / "injection_corpus.jsonl").read_text(
-    encoding="utf-8").splitlines() if line.strip()]
+CORPUS = [
+    json.loads(line)
+    for line in (Path(__file__).parent / "data" / "injection_corpus.jsonl")
+    .read_text(encoding="utf-8")
+    .splitlines()
+    if line.strip()
+]
 _ids = itertools.count(1)
 
 readings = st.builds(
@@ -37,15 +49,26 @@ readings = st.builds(
     urgency=st.sampled_from(("low", "normal", "high", "urgent")),
     language=st.sampled_from(("en", "de", "fr", "es", "it", "")),
     risk_flags=st.lists(st.sampled_from(RISK_FLAGS), max_size=2, unique=True).map(tuple),
-    entities=st.builds(Entities, order_numbers=st.lists(st.sampled_from(("#1001", "1002", "#9")), max_size=2)
-                       .map(tuple)),
+    entities=st.builds(
+        Entities,
+        order_numbers=st.lists(st.sampled_from(("#1001", "1002", "#9")), max_size=2).map(tuple),
+    ),
 )
-orders = st.lists(st.builds(make_order, email=st.sampled_from(("jane@example.com", "other@example.com")),
-                            name=st.sampled_from(("#1001", "#1002", "#1003")),
-                            spend=st.sampled_from(("10.00", "5000.00")), tracking=st.booleans()), max_size=3)
+orders = st.lists(
+    st.builds(
+        make_order,
+        email=st.sampled_from(("jane@example.com", "other@example.com")),
+        name=st.sampled_from(("#1001", "#1002", "#1003")),
+        spend=st.sampled_from(("10.00", "5000.00")),
+        tracking=st.booleans(),
+    ),
+    max_size=3,
+)
 mode_maps = st.dictionaries(st.sampled_from(CATEGORIES), st.sampled_from(MODES), min_size=1)
 rollouts = st.dictionaries(st.sampled_from(CATEGORIES), st.integers(0, 100), max_size=3)
-PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+PROPERTY = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 class Recorder:
@@ -71,16 +94,23 @@ def setup(runtime, reading, found_orders, modes, rollout):
     shop, pay = Recorder(FakeOrders(found_orders)), Recorder(FakePayments())
     runtime.override("shopify", shop)
     runtime.override("stripe", pay)
-    set_category_modes(runtime.db, TENANT, modes, actor="prop", override_reason="property test",
-                       rollout_percent=rollout)
+    set_category_modes(
+        runtime.db,
+        TENANT,
+        modes,
+        actor="prop",
+        override_reason="property test",
+        rollout_percent=rollout,
+    )
     tid = next(_ids)
     desk.add_ticket(tid, "Where is my order?", email="jane@example.com")
     return desk, shop, pay, tid
 
 
 def vendor_writes(runtime, desk, shop, pay, since_action: int) -> list:
-    sent = runtime.db.conn.execute("SELECT kind, state FROM actions WHERE id > ? AND state != 'blocked'",
-                                   (since_action,)).fetchall()
+    sent = runtime.db.conn.execute(
+        "SELECT kind, state FROM actions WHERE id > ? AND state != 'blocked'", (since_action,)
+    ).fetchall()
     return [*desk.writes, *shop.calls, *pay.calls, *sent]
 
 
@@ -110,7 +140,9 @@ def test_kill_switch_flipped_mid_ticket_still_stops_the_write(runtime, reading, 
 
     class FlipWhileReading:
         def classify(self, text):
-            set_kill_switch(runtime.db, TENANT, True, actor="operator")  # the flip lands mid-pipeline
+            set_kill_switch(
+                runtime.db, TENANT, True, actor="operator"
+            )  # the flip lands mid-pipeline
             return real.classify(text)
 
     runtime.override("classifier", FlipWhileReading())
@@ -123,8 +155,15 @@ def test_kill_switch_flipped_mid_ticket_still_stops_the_write(runtime, reading, 
 
 
 @PROPERTY
-@given(reading=readings, found=orders, rollout=rollouts, kill=st.booleans(),
-       other=st.dictionaries(st.sampled_from(CATEGORIES), st.sampled_from(("off", "shadow")), max_size=4))
+@given(
+    reading=readings,
+    found=orders,
+    rollout=rollouts,
+    kill=st.booleans(),
+    other=st.dictionaries(
+        st.sampled_from(CATEGORIES), st.sampled_from(("off", "shadow")), max_size=4
+    ),
+)
 def test_shadow_means_nothing_written(runtime, reading, found, rollout, kill, other):
     desk, shop, pay, tid = setup(runtime, reading, found, {"*": "shadow", **other}, rollout)
     set_kill_switch(runtime.db, TENANT, kill, actor="prop")
@@ -148,13 +187,18 @@ def test_injected_instructions_cause_no_unauthorised_write(runtime, case, claime
     category the attacker aimed for."""
     desk = FakeDesk()
     runtime.override("zendesk", desk)
-    runtime.override("classifier", FakeClassifier(make_reading(category=claimed, confidence=0.99,
-                                                               language="en")))
+    runtime.override(
+        "classifier", FakeClassifier(make_reading(category=claimed, confidence=0.99, language="en"))
+    )
     shop, pay = Recorder(FakeOrders([make_order()])), Recorder(FakePayments())
     runtime.override("shopify", shop)
     runtime.override("stripe", pay)
-    policy.update(runtime.db, TENANT, {"answers": {"shipping_info": "We ship worldwide.", "account": "Use reset."}},
-                  actor="t")
+    policy.update(
+        runtime.db,
+        TENANT,
+        {"answers": {"shipping_info": "We ship worldwide.", "account": "Use reset."}},
+        actor="t",
+    )
     set_category_modes(runtime.db, TENANT, {"*": "auto"}, actor="t", override_reason="worst case")
     desk.add_ticket(1, case["body"], subject=case["subject"])
     result = process_ticket(runtime, TENANT, 1)
@@ -175,7 +219,9 @@ def test_without_the_detector_structure_still_prevents_harm(runtime, case):
     fixed order-status answer; refunds, cancellations and discounts are never written."""
     desk = FakeDesk()
     runtime.override("zendesk", desk)
-    runtime.override("classifier", FakeClassifier(make_reading(category="order_status", confidence=0.99)))
+    runtime.override(
+        "classifier", FakeClassifier(make_reading(category="order_status", confidence=0.99))
+    )
     shop, pay = Recorder(FakeOrders([make_order()])), Recorder(FakePayments())
     runtime.override("shopify", shop)
     runtime.override("stripe", pay)
@@ -193,17 +239,20 @@ def test_without_the_detector_structure_still_prevents_harm(runtime, case):
                     assert line.strip() not in data["body"]
 
 
-@pytest.mark.parametrize("text", [
-    "Please refund me, the jacket arrived torn.",
-    "Can you cancel order #1001? I ordered the wrong size.",
-    "Ignore my previous email, the parcel arrived today. Thanks!",
-    "Bitte stornieren Sie meine Bestellung #1001.",
-    "Pouvez-vous me rembourser ? Le colis est arrivé abîmé.",
-    "¿Podéis cambiar la dirección de envío de mi pedido?",
-    "The tracking says delivered but I have nothing. Please resolve this quickly.",
-    "I forgot my password and the reset link does not work.",
-    "Could you mark my order as a gift and remove the price tag?",
-    "No need to reply, just wanted to say thanks for the quick delivery!",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Please refund me, the jacket arrived torn.",
+        "Can you cancel order #1001? I ordered the wrong size.",
+        "Ignore my previous email, the parcel arrived today. Thanks!",
+        "Bitte stornieren Sie meine Bestellung #1001.",
+        "Pouvez-vous me rembourser ? Le colis est arrivé abîmé.",
+        "¿Podéis cambiar la dirección de envío de mi pedido?",
+        "The tracking says delivered but I have nothing. Please resolve this quickly.",
+        "I forgot my password and the reset link does not work.",
+        "Could you mark my order as a gift and remove the price tag?",
+        "No need to reply, just wanted to say thanks for the quick delivery!",
+    ],
+)
 def test_ordinary_requests_are_not_taken_for_injections(text):
     assert find_injection("Order question", text) == ()

@@ -24,36 +24,59 @@ def test_safe_defaults_every_category_in_shadow_nothing_auto(runtime):
     assert pol.go_live["min_agreement"] == 0.9 and pol.go_live["min_tickets"] == 50
     assert pol.category("order_status").prerequisites == ("single_order_with_tracking",)
     # Money and changes are never automated by default.
-    for cat in ("refund", "cancel_order", "payment_billing", "change_address", "order_change", "return_exchange"):
+    for cat in (
+        "refund",
+        "cancel_order",
+        "payment_billing",
+        "change_address",
+        "order_change",
+        "return_exchange",
+    ):
         assert pol.category(cat).auto_allowed is False
 
 
 def test_overrides_deep_merge_and_are_audited(runtime):
-    policy.update(runtime.db, TENANT, {"caps": {"auto_replies_per_hour": 5}, "categories": {"refund": {"mode": "assist"}}},
-                  actor="alice", reason="pilot")
+    policy.update(
+        runtime.db,
+        TENANT,
+        {"caps": {"auto_replies_per_hour": 5}, "categories": {"refund": {"mode": "assist"}}},
+        actor="alice",
+        reason="pilot",
+    )
     pol = policy.load(runtime.db, TENANT)
     assert pol.caps == {"auto_replies_per_hour": 5, "auto_replies_per_day": 200}
     assert pol.category("refund").mode == "assist" and pol.category("refund").auto_allowed is False
-    changed = [r["data"] for r in audit.rows(runtime.db, tenant_id=TENANT) if r["kind"] == "setting.changed"]
-    assert changed[-1]["actor"] == "alice" and changed[-1]["reason"] == "pilot" and changed[-1]["name"] == "policy"
+    changed = [
+        r["data"]
+        for r in audit.rows(runtime.db, tenant_id=TENANT)
+        if r["kind"] == "setting.changed"
+    ]
+    assert (
+        changed[-1]["actor"] == "alice"
+        and changed[-1]["reason"] == "pilot"
+        and changed[-1]["name"] == "policy"
+    )
 
 
-@pytest.mark.parametrize("patch", [
-    {"categories": {"refund": {"mode": "yolo"}}},
-    {"categories": {"nope": {"mode": "shadow"}}},
-    {"caps": {"auto_replies_per_hour": -1}},
-    {"caps": {"auto_replies_per_day": 2.5}},
-    {"auto_min_confidence": 1.5},
-    {"categories": {"order_status": {"rollout_percent": 101}}},
-    {"categories": {"order_status": {"prerequisites": ["moon_is_full"]}}},
-    {"go_live": {"min_agreement": 2}},
-    {"default_mode": "sometimes"},
-    {"escalation": {"vip_tags": "vip"}},
-    {"escalation": {"repeat_contact_prior_contacts": -2}},
-    {"answers": {"refund": 3}},
-    {"answers": {"nope": "text"}},
-    {"go_live": {"agent_category_tag_prefix": ""}},
-])
+@pytest.mark.parametrize(
+    "patch",
+    [
+        {"categories": {"refund": {"mode": "yolo"}}},
+        {"categories": {"nope": {"mode": "shadow"}}},
+        {"caps": {"auto_replies_per_hour": -1}},
+        {"caps": {"auto_replies_per_day": 2.5}},
+        {"auto_min_confidence": 1.5},
+        {"categories": {"order_status": {"rollout_percent": 101}}},
+        {"categories": {"order_status": {"prerequisites": ["moon_is_full"]}}},
+        {"go_live": {"min_agreement": 2}},
+        {"default_mode": "sometimes"},
+        {"escalation": {"vip_tags": "vip"}},
+        {"escalation": {"repeat_contact_prior_contacts": -2}},
+        {"answers": {"refund": 3}},
+        {"answers": {"nope": "text"}},
+        {"go_live": {"agent_category_tag_prefix": ""}},
+    ],
+)
 def test_invalid_overrides_are_refused_with_a_reason(runtime, patch):
     with pytest.raises(BadRequest) as exc:
         policy.update(runtime.db, TENANT, patch, actor="t")
@@ -64,7 +87,7 @@ def test_invalid_overrides_are_refused_with_a_reason(runtime, patch):
 def test_policy_file_may_be_toml_and_bad_files_name_the_setting(tmp_path, runtime):
     doc = policy.defaults()
     doc["default_mode"] = "assist"
-    toml_lines = ['default_mode = "assist"', f'auto_min_confidence = {doc["auto_min_confidence"]}']
+    toml_lines = ['default_mode = "assist"', f"auto_min_confidence = {doc['auto_min_confidence']}"]
     for section in ("escalation", "caps", "go_live"):
         toml_lines.append(f"[{section}]")
         for k, v in doc[section].items():
@@ -91,21 +114,32 @@ def test_set_category_modes_in_one_call(runtime):
     pol = set_category_modes(runtime.db, TENANT, {"*": "assist", "other": "off"}, actor="demo")
     modes = pol.modes()
     assert modes["other"] == "off" and {m for c, m in modes.items() if c != "other"} == {"assist"}
-    pol = set_category_modes(runtime.db, TENANT, {"order_status": "auto"}, actor="demo",
-                             override_reason="demo data, no history")
+    pol = set_category_modes(
+        runtime.db,
+        TENANT,
+        {"order_status": "auto"},
+        actor="demo",
+        override_reason="demo data, no history",
+    )
     assert pol.modes()["order_status"] == "auto"
 
 
 def _decision(db, ticket_id: int, category: str, mode: str = "shadow") -> int:
     return db.conn.execute(
         "INSERT INTO decisions (tenant_id, ticket_id, created_at, category, confidence, mode, outcome)"
-        " VALUES (?,?,?,?,?,?,?) RETURNING id", (TENANT, ticket_id, now_iso(), category, 0.9, mode, mode)).fetchone()[0]
+        " VALUES (?,?,?,?,?,?,?) RETURNING id",
+        (TENANT, ticket_id, now_iso(), category, 0.9, mode, mode),
+    ).fetchone()[0]
 
 
-def _feedback(db, ticket_id: int, decision_id: int, verdict: str, correct: str | None = None, agent="agent1"):
-    db.conn.execute("INSERT INTO feedback (tenant_id, ticket_id, decision_id, agent_id, verdict, correct_category,"
-                    " source, created_at) VALUES (?,?,?,?,?,?,'panel',?)",
-                    (TENANT, ticket_id, decision_id, agent, verdict, correct, now_iso()))
+def _feedback(
+    db, ticket_id: int, decision_id: int, verdict: str, correct: str | None = None, agent="agent1"
+):
+    db.conn.execute(
+        "INSERT INTO feedback (tenant_id, ticket_id, decision_id, agent_id, verdict, correct_category,"
+        " source, created_at) VALUES (?,?,?,?,?,?,'panel',?)",
+        (TENANT, ticket_id, decision_id, agent, verdict, correct, now_iso()),
+    )
 
 
 def _history(db, category: str, tickets: int, agreed: int, start: int = 1):
@@ -132,7 +166,9 @@ def test_go_live_gate_blocks_auto_without_enough_agreement(runtime):
 
 def test_go_live_gate_needs_ninety_percent(runtime):
     _history(runtime.db, "order_status", 60, 53)  # 88.3 %
-    status = golive.go_live_status(runtime.db, TENANT, "order_status", policy.load(runtime.db, TENANT))
+    status = golive.go_live_status(
+        runtime.db, TENANT, "order_status", policy.load(runtime.db, TENANT)
+    )
     assert (status.tickets, status.agreed, status.ready) == (60, 53, False)
     with pytest.raises(GoLiveBlocked):
         set_category_modes(runtime.db, TENANT, {"order_status": "auto"}, actor="t")
@@ -147,17 +183,30 @@ def test_go_live_counts_the_latest_verdict_per_ticket_and_only_shadow_assist(run
         d = _decision(db, 1, "order_status")
         _feedback(db, 1, d, "wrong", "refund")
         _feedback(db, 1, d, "right", agent="agent2")  # a second agent had the last word
-        _decision(db, 2, "order_status", mode="auto")  # auto decisions do not count towards going live
+        _decision(
+            db, 2, "order_status", mode="auto"
+        )  # auto decisions do not count towards going live
         _feedback(db, 2, None, "right")
     assert golive.agreement_counts(db, TENANT) == {"order_status": (1, 1)}
 
 
 def test_admin_override_is_recorded_with_its_reason(runtime):
     with pytest.raises(GoLiveBlocked):
-        set_category_modes(runtime.db, TENANT, {"order_status": "auto"}, actor="t", override_reason="   ")
-    set_category_modes(runtime.db, TENANT, {"order_status": "auto"}, actor="boss",
-                       override_reason="seasonal peak, reviewed 30 samples by hand")
-    [row] = [r for r in audit.rows(runtime.db, tenant_id=TENANT) if r["kind"] == "policy.go_live_overridden"]
+        set_category_modes(
+            runtime.db, TENANT, {"order_status": "auto"}, actor="t", override_reason="   "
+        )
+    set_category_modes(
+        runtime.db,
+        TENANT,
+        {"order_status": "auto"},
+        actor="boss",
+        override_reason="seasonal peak, reviewed 30 samples by hand",
+    )
+    [row] = [
+        r
+        for r in audit.rows(runtime.db, tenant_id=TENANT)
+        if r["kind"] == "policy.go_live_overridden"
+    ]
     assert row["data"]["actor"] == "boss" and row["data"]["category"] == "order_status"
     assert row["data"]["reason"] == "seasonal peak, reviewed 30 samples by hand"
 
@@ -169,13 +218,19 @@ def test_agent_category_tags_on_solved_tickets_become_feedback(runtime):
         _decision(db, 7, "order_status")
     t = Ticket(id=7, subject="x", requester=Person(1), status="open", tags=("cat_refund",))
     assert golive.learn_from_tags(db, TENANT, t, pol) is False  # not solved yet
-    solved = Ticket(id=7, subject="x", requester=Person(1), status="solved", tags=("cat_refund", "deskguard"))
+    solved = Ticket(
+        id=7, subject="x", requester=Person(1), status="solved", tags=("cat_refund", "deskguard")
+    )
     assert golive.learn_from_tags(db, TENANT, solved, pol) is True
     assert golive.learn_from_tags(db, TENANT, solved, pol) is False  # idempotent
     assert golive.agreement_counts(db, TENANT) == {"order_status": (1, 0)}
-    fixed = Ticket(id=7, subject="x", requester=Person(1), status="solved", tags=("cat_order_status",))
+    fixed = Ticket(
+        id=7, subject="x", requester=Person(1), status="solved", tags=("cat_order_status",)
+    )
     assert golive.learn_from_tags(db, TENANT, fixed, pol) is True
     assert golive.agreement_counts(db, TENANT) == {"order_status": (1, 1)}
-    ambiguous = Ticket(id=7, subject="x", requester=Person(1), status="solved", tags=("cat_refund", "cat_other"))
+    ambiguous = Ticket(
+        id=7, subject="x", requester=Person(1), status="solved", tags=("cat_refund", "cat_other")
+    )
     assert golive.agent_category(ambiguous, "cat_") is None
     assert all(c in CATEGORIES for c in golive.agreement_counts(db, TENANT))

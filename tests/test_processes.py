@@ -27,8 +27,13 @@ def free_port() -> int:
 
 @pytest.fixture
 def env(tmp_path):
-    return {**os.environ, "DESKGUARD_DB_PATH": str(tmp_path / "p.db"), "DESKGUARD_TENANT_ID": "acme",
-            "DESKGUARD_SECRET_KEYS": Fernet.generate_key().decode(), "DESKGUARD_LOG_FORMAT": "json"}
+    return {
+        **os.environ,
+        "DESKGUARD_DB_PATH": str(tmp_path / "p.db"),
+        "DESKGUARD_TENANT_ID": "acme",
+        "DESKGUARD_SECRET_KEYS": Fernet.generate_key().decode(),
+        "DESKGUARD_LOG_FORMAT": "json",
+    }
 
 
 def wait_http(url: str, timeout: float = 20) -> dict:
@@ -44,8 +49,12 @@ def wait_http(url: str, timeout: float = 20) -> dict:
 
 def test_serve_runs_gunicorn_and_is_ready(env):
     port = free_port()
-    proc = subprocess.Popen([BIN, "serve", "--port", str(port), "--workers", "2"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [BIN, "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         assert wait_http(f"http://127.0.0.1:{port}/readyz") == {"status": "ready"}
     finally:
@@ -55,18 +64,25 @@ def test_serve_runs_gunicorn_and_is_ready(env):
 
 
 def test_worker_starts_scheduler_once_and_stops_on_sigterm(env, tmp_path):
-    first = subprocess.Popen([BIN, "worker", "--threads", "2"], env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE)
+    first = subprocess.Popen(
+        [BIN, "worker", "--threads", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
         lock_path = f"{tmp_path / 'p.db'}.scheduler.lock"
         deadline = time.time() + 20
         while not os.path.exists(lock_path) and time.time() < deadline:
             time.sleep(0.1)
         time.sleep(0.5)
-        second = subprocess.run([BIN, "worker", "--threads", "1"], env=env, capture_output=True, timeout=30)
+        second = subprocess.run(
+            [BIN, "worker", "--threads", "1"], env=env, capture_output=True, timeout=30
+        )
         assert second.returncode != 0 and b"already runs the scheduler" in second.stderr
-        third = subprocess.Popen([BIN, "worker", "--no-scheduler"], env=env, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE)
+        third = subprocess.Popen(
+            [BIN, "worker", "--no-scheduler"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         time.sleep(1.5)
         assert third.poll() is None  # extra workers without the scheduler are fine
         third.send_signal(signal.SIGTERM)
@@ -85,7 +101,9 @@ def test_scheduler_lock_is_exclusive(tmp_path):
 
 
 def test_python_m_connector(env):
-    out = subprocess.run([sys.executable, "-m", "connector", "--help"], env=env, capture_output=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "connector", "--help"], env=env, capture_output=True, timeout=60
+    )
     assert out.returncode == 0 and b"Deskguard" in out.stdout
 
 

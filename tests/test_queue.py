@@ -71,7 +71,9 @@ def test_claim_ack_and_lease_ownership(tmp_path):
 
 def test_fail_backs_off_exponentially_with_injected_jitter(tmp_path):
     clock = FakeClock()
-    q = make_queue(tmp_path, backoff_base=2.0, backoff_max=100, jitter=lambda: 0.5, clock=clock, max_attempts=5)
+    q = make_queue(
+        tmp_path, backoff_base=2.0, backoff_max=100, jitter=lambda: 0.5, clock=clock, max_attempts=5
+    )
     q.enqueue("acme", "k", {}, "a")
     delays = []
     for _ in range(4):
@@ -149,13 +151,19 @@ def test_defer_does_not_spend_an_attempt(tmp_path):
 outcome = st.sampled_from(["ok", "ok", "fail", "die"])
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(plans=st.lists(st.lists(outcome, min_size=1, max_size=6), min_size=1, max_size=25),
-       threads=st.integers(min_value=2, max_value=6))
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    plans=st.lists(st.lists(outcome, min_size=1, max_size=6), min_size=1, max_size=25),
+    threads=st.integers(min_value=2, max_value=6),
+)
 def test_every_job_completes_exactly_once_or_is_dead_lettered(tmp_path_factory, plans, threads):
     tmp = tmp_path_factory.mktemp("prop")
     clock = FakeClock(step=0.01)  # leases of 0.5 "seconds" expire after ~50 clock reads
-    q = make_queue(tmp, lease_seconds=0.5, max_attempts=4, backoff_base=0.01, backoff_max=0.05, clock=clock)
+    q = make_queue(
+        tmp, lease_seconds=0.5, max_attempts=4, backoff_base=0.01, backoff_max=0.05, clock=clock
+    )
     ids = {}
     for i, plan in enumerate(plans):
         job_id, _ = q.enqueue("acme", "prop", {"i": i}, f"job-{i}")
@@ -166,8 +174,14 @@ def test_every_job_completes_exactly_once_or_is_dead_lettered(tmp_path_factory, 
     lock = threading.Lock()
 
     def worker(n: int) -> None:
-        wq = Queue(Ledger(q.ledger.path), lease_seconds=0.5, max_attempts=4, backoff_base=0.01,
-                   backoff_max=0.05, clock=clock)
+        wq = Queue(
+            Ledger(q.ledger.path),
+            lease_seconds=0.5,
+            max_attempts=4,
+            backoff_base=0.01,
+            backoff_max=0.05,
+            clock=clock,
+        )
         idle = 0
         while idle < 400:
             job = wq.claim(f"w{n}")

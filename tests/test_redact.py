@@ -25,62 +25,86 @@ CORPUS = Path(__file__).parent / "data" / "redaction_corpus.jsonl"
 
 
 def load_corpus() -> list[dict]:
-    return [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
 
 
 def digits(text: str) -> str:
     return re.sub(r"\D", "", text)
 
 
-@pytest.mark.parametrize(("text", "kind", "value"), [
-    ("card 4111 1111 1111 1111 please", "CARD", "4111 1111 1111 1111"),
-    ("Karte: 5555-5555-5555-4444.", "CARD", "5555-5555-5555-4444"),
-    ("Amex 3782 822463 10005 declined", "CARD", "3782 822463 10005"),
-    ("Visa4242424242424242 failed", "CARD", "4242424242424242"),
-    ("card 4111.1111.1111.1111 failed", "CARD", "4111.1111.1111.1111"),
-    ("card 4111  1111  1111  1111 failed", "CARD", "4111  1111  1111  1111"),
-    ("old visa 4222222222222 ok", "CARD", "4222222222222"),
-    ("exp 04/28 on my card", "EXPIRY", "04/28"),
-    ("CVC: 737", "CVC", "737"),
-    ("Prüfnummer 321.", "CVC", "321"),
-    ("cryptogramme 555", "CVC", "555"),
-    ("IBAN DE89 3704 0044 0532 0130 00 thanks", "IBAN", "DE89 3704 0044 0532 0130 00"),
-    ("rekening NL91ABNA0417164300.", "IBAN", "NL91ABNA0417164300"),
-    ("mail me: jane.doe+shop@example.co.uk.", "EMAIL", "jane.doe+shop@example.co.uk"),
-    ("call +49 30 1234567 today", "PHONE", "+49 30 1234567"),
-    ("call (415) 555-0132 today", "PHONE", "(415) 555-0132"),
-    ("mon numéro : 06 12 34 56 78", "PHONE", "06 12 34 56 78"),
-    ("phone 7700900123 please", "PHONE", "7700900123"),
-    ("ship to 221B Baker Street, London NW1 6XE now", "ADDRESS", "221B Baker Street, London NW1 6XE"),
-    ("Adresse: Goethestraße 14, 10115 Berlin.", "ADDRESS", "Goethestraße 14, 10115 Berlin"),
-    ("au 12 rue de la Paix, 75002 Paris merci", "ADDRESS", "12 rue de la Paix, 75002 Paris"),
-    ("a Calle Mayor 5, 3º B, 28013 Madrid por favor", "ADDRESS", "Calle Mayor 5, 3º B, 28013 Madrid"),
-    ("naar Keizersgracht 123-2, 1015 CJ Amsterdam graag", "ADDRESS", "Keizersgracht 123-2, 1015 CJ Amsterdam"),
-    ("a Via Roma 10, 00184 Roma grazie", "ADDRESS", "Via Roma 10, 00184 Roma"),
-    ("at 1600 Pennsylvania Ave NW, Washington, DC 20500.", "ADDRESS", "1600 Pennsylvania Ave NW, Washington, DC 20500"),
-    ("Best regards,\nJane Doe", "NAME", "Jane Doe"),
-    ("Met vriendelijke groet,\nDaan de Vries", "NAME", "Daan de Vries"),
-    ("My name is Pierre Dupont and", "NAME", "Pierre Dupont"),
-])
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        ("card 4111 1111 1111 1111 please", "CARD", "4111 1111 1111 1111"),
+        ("Karte: 5555-5555-5555-4444.", "CARD", "5555-5555-5555-4444"),
+        ("Amex 3782 822463 10005 declined", "CARD", "3782 822463 10005"),
+        ("Visa4242424242424242 failed", "CARD", "4242424242424242"),
+        ("card 4111.1111.1111.1111 failed", "CARD", "4111.1111.1111.1111"),
+        ("card 4111  1111  1111  1111 failed", "CARD", "4111  1111  1111  1111"),
+        ("old visa 4222222222222 ok", "CARD", "4222222222222"),
+        ("exp 04/28 on my card", "EXPIRY", "04/28"),
+        ("CVC: 737", "CVC", "737"),
+        ("Prüfnummer 321.", "CVC", "321"),
+        ("cryptogramme 555", "CVC", "555"),
+        ("IBAN DE89 3704 0044 0532 0130 00 thanks", "IBAN", "DE89 3704 0044 0532 0130 00"),
+        ("rekening NL91ABNA0417164300.", "IBAN", "NL91ABNA0417164300"),
+        ("mail me: jane.doe+shop@example.co.uk.", "EMAIL", "jane.doe+shop@example.co.uk"),
+        ("call +49 30 1234567 today", "PHONE", "+49 30 1234567"),
+        ("call (415) 555-0132 today", "PHONE", "(415) 555-0132"),
+        ("mon numéro : 06 12 34 56 78", "PHONE", "06 12 34 56 78"),
+        ("phone 7700900123 please", "PHONE", "7700900123"),
+        (
+            "ship to 221B Baker Street, London NW1 6XE now",
+            "ADDRESS",
+            "221B Baker Street, London NW1 6XE",
+        ),
+        ("Adresse: Goethestraße 14, 10115 Berlin.", "ADDRESS", "Goethestraße 14, 10115 Berlin"),
+        ("au 12 rue de la Paix, 75002 Paris merci", "ADDRESS", "12 rue de la Paix, 75002 Paris"),
+        (
+            "a Calle Mayor 5, 3º B, 28013 Madrid por favor",
+            "ADDRESS",
+            "Calle Mayor 5, 3º B, 28013 Madrid",
+        ),
+        (
+            "naar Keizersgracht 123-2, 1015 CJ Amsterdam graag",
+            "ADDRESS",
+            "Keizersgracht 123-2, 1015 CJ Amsterdam",
+        ),
+        ("a Via Roma 10, 00184 Roma grazie", "ADDRESS", "Via Roma 10, 00184 Roma"),
+        (
+            "at 1600 Pennsylvania Ave NW, Washington, DC 20500.",
+            "ADDRESS",
+            "1600 Pennsylvania Ave NW, Washington, DC 20500",
+        ),
+        ("Best regards,\nJane Doe", "NAME", "Jane Doe"),
+        ("Met vriendelijke groet,\nDaan de Vries", "NAME", "Daan de Vries"),
+        ("My name is Pierre Dupont and", "NAME", "Pierre Dupont"),
+    ],
+)
 def test_each_kind_is_replaced_by_its_placeholder(text, kind, value):
     r = redact(text)
     assert r.placeholders == {f"[{kind}_1]": value}
     assert r.text == text.replace(value, f"[{kind}_1]")
 
 
-@pytest.mark.parametrize("text", [
-    "Where is order #1001? Tracking 1Z999AA10123456784.",
-    "tracking number 9400 1000 0000 0000 0000 00 via USPS",
-    "Sendungsnummer 00340434161094042557",
-    "DHL 1234567890, ordered 2024-05-12, paid €49.90 (12.05.2024)",
-    "order 100234567 total 1,299.00 USD, 3 items, size 42",
-    "card 4111 1111 1111 1112 (a typo: fails the Luhn check)",
-    "IBAN DE89 3704 0044 0532 0130 02 (bad checksum)",
-    "Thanks, see you tomorrow",
-    "Thanks!\nSent from my iPhone",
-    "track & trace 3SABCD1234567, La Poste 6A12345678901",
-    "tracking 4111111111111111 (our carrier's number, says the cue word)",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Where is order #1001? Tracking 1Z999AA10123456784.",
+        "tracking number 9400 1000 0000 0000 0000 00 via USPS",
+        "Sendungsnummer 00340434161094042557",
+        "DHL 1234567890, ordered 2024-05-12, paid €49.90 (12.05.2024)",
+        "order 100234567 total 1,299.00 USD, 3 items, size 42",
+        "card 4111 1111 1111 1112 (a typo: fails the Luhn check)",
+        "IBAN DE89 3704 0044 0532 0130 02 (bad checksum)",
+        "Thanks, see you tomorrow",
+        "Thanks!\nSent from my iPhone",
+        "track & trace 3SABCD1234567, La Poste 6A12345678901",
+        "tracking 4111111111111111 (our carrier's number, says the cue word)",
+    ],
+)
 def test_non_pii_survives(text):
     assert redact(text).text == text
 
@@ -88,7 +112,9 @@ def test_non_pii_survives(text):
 def test_same_value_same_placeholder_across_one_ticket():
     redactor = Redactor()
     subject = redactor.redact("Refund to 4111 1111 1111 1111?")
-    body = redactor.redact("I mean 4111-1111-1111-1111, not 5555 5555 5555 4444. Mail JANE@example.com or jane@example.com")
+    body = redactor.redact(
+        "I mean 4111-1111-1111-1111, not 5555 5555 5555 4444. Mail JANE@example.com or jane@example.com"
+    )
     assert subject == "Refund to [CARD_1]?"
     assert body == "I mean [CARD_1], not [CARD_2]. Mail [EMAIL_1] or [EMAIL_1]"
     assert set(redactor.placeholders) == {"[CARD_1]", "[CARD_2]", "[EMAIL_1]"}
@@ -117,13 +143,17 @@ def test_seven_prefixed_luhn_number_is_a_card_only_with_card_talk():
 
 def test_checksums():
     assert luhn_valid("4111111111111111") and not luhn_valid("4111111111111112")
-    assert iban_valid("GB82 WEST 1234 5698 7654 32") and not iban_valid("GB82 WEST 1234 5698 7654 33")
+    assert iban_valid("GB82 WEST 1234 5698 7654 32") and not iban_valid(
+        "GB82 WEST 1234 5698 7654 33"
+    )
     assert not iban_valid("XX82 WEST 1234 5698 7654 32")
 
 
 def test_restore_puts_back_only_what_may_go_back():
-    r = redact("card 4111 1111 1111 1111 cvv 123 exp 01/30, IBAN DE89370400440532013000, "
-               "mail jo@example.com, phone +44 20 7946 0958, ship to 12 rue de la Paix\nCheers\nJo Bloggs")
+    r = redact(
+        "card 4111 1111 1111 1111 cvv 123 exp 01/30, IBAN DE89370400440532013000, "
+        "mail jo@example.com, phone +44 20 7946 0958, ship to 12 rue de la Paix\nCheers\nJo Bloggs"
+    )
     assert {p[1:].split("_")[0] for p in r.placeholders} == RESTORABLE | NEVER_RESTORED
     draft = " ".join(r.placeholders) + " [EMAIL_9]"
     restored = restore(draft, r.placeholders)
@@ -179,7 +209,9 @@ def _luhn_complete(prefix: str) -> str:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    issuer=st.sampled_from(["4", "51", "52", "53", "54", "55", "2221", "34", "37", "6011", "65", "35", "62"]),
+    issuer=st.sampled_from(
+        ["4", "51", "52", "53", "54", "55", "2221", "34", "37", "6011", "65", "35", "62"]
+    ),
     length=st.integers(min_value=13, max_value=19),
     body=st.text(alphabet="0123456789", min_size=18, max_size=18),
     sep=st.sampled_from(["", " ", "-", "  ", " - ", ".", "\u00a0"]),
@@ -187,9 +219,11 @@ def _luhn_complete(prefix: str) -> str:
     before=st.sampled_from(["", "card ", "Karte: ", "order #1001 ", "(", "Visa", "paid with "]),
     after=st.sampled_from(["", ".", " please", ")", " exp 12/27", ", thanks"]),
 )
-def test_any_luhn_valid_card_in_any_layout_is_redacted(issuer, length, body, sep, group, before, after):
-    number = _luhn_complete((issuer + body)[:length - 1])
-    written = sep.join(number[i:i + group] for i in range(0, len(number), group))
+def test_any_luhn_valid_card_in_any_layout_is_redacted(
+    issuer, length, body, sep, group, before, after
+):
+    number = _luhn_complete((issuer + body)[: length - 1])
+    written = sep.join(number[i : i + group] for i in range(0, len(number), group))
     out = redact(before + written + after).text
     assert number not in digits(out)
     assert "[CARD_1]" in out
@@ -202,4 +236,7 @@ def test_redactor_seeded_with_known_placeholders_continues_the_numbering():
     context = second.redact("order for b@y.io and a@x.io")
     assert body == "mail [EMAIL_1], card [CARD_1]"
     assert context == "order for [EMAIL_2] and [EMAIL_1]"
-    assert second.placeholders["[EMAIL_2]"] == "b@y.io" and second.placeholders["[CARD_1]"] == "4111111111111111"
+    assert (
+        second.placeholders["[EMAIL_2]"] == "b@y.io"
+        and second.placeholders["[CARD_1]"] == "4111111111111111"
+    )

@@ -15,7 +15,9 @@ from shopify_support import SHOP, TOKEN, shop_settings, start_shop
 from adapters.shopify import ShopifyAdmin, clean_shop_domain, normalize_email, normalize_order_name
 from connector.errors import PermanentError, TransientError
 
-shop_server = shopify_support.shop_server  # fixtures: one sandbox server per process, a fresh shop per test
+shop_server = (
+    shopify_support.shop_server
+)  # fixtures: one sandbox server per process, a fresh shop per test
 shop = shopify_support.shop
 
 
@@ -36,8 +38,18 @@ def fixed(shop_url: str, **kwargs) -> ShopifyAdmin:
 
 
 # --- lookups ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("written", ["#1001", "1001", "order 1001", "Order #1001", " ORDER NO. 1001 ",
-                                     "order number: 1001", "#1001"])
+@pytest.mark.parametrize(
+    "written",
+    [
+        "#1001",
+        "1001",
+        "order 1001",
+        "Order #1001",
+        " ORDER NO. 1001 ",
+        "order number: 1001",
+        "#1001",
+    ],
+)
 def test_find_by_each_name_form(adapter, written):
     orders = adapter.find_orders(order_name=written)
     assert [o.name for o in orders] == ["#1001"]
@@ -49,7 +61,10 @@ def test_order_maps_to_our_dataclasses(adapter, shop):
     assert order.email == "jane.doe@example.com"
     assert (order.financial_status, order.fulfillment_status) == ("PAID", "FULFILLED")
     assert order.total.amount == "84.50" and order.total.currency == "USD"
-    assert [li.title for li in order.line_items] == ["Merino Wool Beanie – Charcoal", "Organic Cotton Socks (3-pack)"]
+    assert [li.title for li in order.line_items] == [
+        "Merino Wool Beanie – Charcoal",
+        "Organic Cotton Socks (3-pack)",
+    ]
     assert order.line_items[0].sku == "BEANIE-MER-CH"
     [f] = order.fulfillments
     assert (f.tracking_company, f.tracking_number) == ("UPS", "1Z999AA10123456784")
@@ -108,11 +123,24 @@ def test_get_order_by_gid(adapter):
 
 
 # --- domains, sessions, credentials ---------------------------------------------------------
-@pytest.mark.parametrize("bad", [
-    "evil.com/x.myshopify.com", "evil.com", "acme.myshopify.com.evil.com", "acme.myshopify.com@evil.com",
-    "https://acme.myshopify.com", "acme.myshopify.com:443", "acme.myshopify.com/admin", "acme.myshopify.com\nx",
-    "-acme.myshopify.com", "ac me.myshopify.com", "acme.myshopify.io", "", "x" * 70 + ".myshopify.com",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "evil.com/x.myshopify.com",
+        "evil.com",
+        "acme.myshopify.com.evil.com",
+        "acme.myshopify.com@evil.com",
+        "https://acme.myshopify.com",
+        "acme.myshopify.com:443",
+        "acme.myshopify.com/admin",
+        "acme.myshopify.com\nx",
+        "-acme.myshopify.com",
+        "ac me.myshopify.com",
+        "acme.myshopify.io",
+        "",
+        "x" * 70 + ".myshopify.com",
+    ],
+)
 def test_malicious_shop_domains_are_rejected(bad):
     with pytest.raises(ValueError):
         clean_shop_domain(bad)
@@ -152,8 +180,10 @@ def test_malicious_domain_setting_fails_at_start_up(config, secret_key):
 
 
 def test_token_is_stored_encrypted_and_read_per_call(runtime, adapter):
-    row = runtime.db.conn.execute("SELECT ciphertext FROM secrets WHERE tenant_id='acme' AND name=?",
-                                  ("shopify_access_token",)).fetchone()
+    row = runtime.db.conn.execute(
+        "SELECT ciphertext FROM secrets WHERE tenant_id='acme' AND name=?",
+        ("shopify_access_token",),
+    ).fetchone()
     assert row and TOKEN not in row[0]
     assert adapter.find_orders(order_name="1001")
     runtime.secrets.delete(runtime.db, "acme", "shopify_access_token")
@@ -177,7 +207,10 @@ def test_session_state_is_cleared_after_each_call(adapter):
 
 def test_concurrent_calls_to_two_shops_never_mix_sessions():
     other_token = "shpat_other_shop"
-    a, b = start_shop(), start_shop(shop_domain="other-store.myshopify.com", access_token=other_token)
+    a, b = (
+        start_shop(),
+        start_shop(shop_domain="other-store.myshopify.com", access_token=other_token),
+    )
     try:
         b.state.order_by_name("#1001").email = "someone.else@example.com"
         ad_a = fixed(a.url)
@@ -192,8 +225,12 @@ def test_concurrent_calls_to_two_shops_never_mix_sessions():
             except Exception as exc:  # collected and asserted below
                 errors.append(exc)
 
-        threads = [threading.Thread(target=run, args=(ad_a, "jane.doe@example.com")) for _ in range(3)]
-        threads += [threading.Thread(target=run, args=(ad_b, "someone.else@example.com")) for _ in range(3)]
+        threads = [
+            threading.Thread(target=run, args=(ad_a, "jane.doe@example.com")) for _ in range(3)
+        ]
+        threads += [
+            threading.Thread(target=run, args=(ad_b, "someone.else@example.com")) for _ in range(3)
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -263,42 +300,71 @@ def test_throttle_retries_are_bounded(shop):
 # --- orderCancel ------------------------------------------------------------------------------
 def test_cancel_order_via_the_adapter(adapter, shop):
     [order] = adapter.find_orders(order_name="1002")
-    result = adapter.cancel_order(order.id, reason="customer", notify_customer=True, restock=True,
-                                  staff_note="Approved in Zendesk ticket 42")
+    result = adapter.cancel_order(
+        order.id,
+        reason="customer",
+        notify_customer=True,
+        restock=True,
+        staff_note="Approved in Zendesk ticket 42",
+    )
     assert result["order_id"] == order.id and result["job_id"].startswith("gid://shopify/Job/")
-    assert shop.state.cancellations == [{"order_id": order.id, "reason": "CUSTOMER", "refund": False,
-                                         "restock": True, "notify_customer": True,
-                                         "staff_note": "Approved in Zendesk ticket 42"}]
+    assert shop.state.cancellations == [
+        {
+            "order_id": order.id,
+            "reason": "CUSTOMER",
+            "refund": False,
+            "restock": True,
+            "notify_customer": True,
+            "staff_note": "Approved in Zendesk ticket 42",
+        }
+    ]
     cancelled = adapter.get_order(order.id)
     assert cancelled.cancelled_at is not None and cancelled.cancel_reason == "CUSTOMER"
     reconciled = adapter.reconcile_cancel(order.id)
     assert reconciled["already_cancelled"] and reconciled["reason"] == "CUSTOMER"
     with pytest.raises(PermanentError, match="already been cancelled"):
-        adapter.cancel_order(order.id, reason="CUSTOMER", notify_customer=False, restock=False, staff_note="")
+        adapter.cancel_order(
+            order.id, reason="CUSTOMER", notify_customer=False, restock=False, staff_note=""
+        )
 
 
 def test_cancel_refusals_are_permanent(adapter, shop):
     [shipped] = adapter.find_orders(order_name="1001")
     with pytest.raises(PermanentError, match="fulfilled"):
-        adapter.cancel_order(shipped.id, reason="CUSTOMER", notify_customer=False, restock=False, staff_note="")
+        adapter.cancel_order(
+            shipped.id, reason="CUSTOMER", notify_customer=False, restock=False, staff_note=""
+        )
     assert adapter.reconcile_cancel(shipped.id) is None
     before = len(shop.state.requests)
     with pytest.raises(PermanentError, match="cancel reason"):
-        adapter.cancel_order(shipped.id, reason="because", notify_customer=False, restock=False, staff_note="")
+        adapter.cancel_order(
+            shipped.id, reason="because", notify_customer=False, restock=False, staff_note=""
+        )
     assert len(shop.state.requests) == before
     with pytest.raises(PermanentError, match="NOT_FOUND"):
-        adapter.cancel_order("gid://shopify/Order/1", reason="OTHER", notify_customer=False, restock=False,
-                             staff_note="")
+        adapter.cancel_order(
+            "gid://shopify/Order/1",
+            reason="OTHER",
+            notify_customer=False,
+            restock=False,
+            staff_note="",
+        )
 
 
-@pytest.mark.parametrize(("status", "retry"), [(502, True), (503, True), (429, True), (401, False), (402, False),
-                                               (404, False)])
+@pytest.mark.parametrize(
+    ("status", "retry"),
+    [(502, True), (503, True), (429, True), (401, False), (402, False), (404, False)],
+)
 def test_http_errors_become_transient_or_permanent(shop, status, retry):
     adapter = fixed(shop.url)
     shop.state.fail_next(status, retry_after=7)
     with pytest.raises((TransientError, PermanentError)) as exc:
         adapter.find_orders(order_name="1001")
-    assert exc.value.should_retry is retry and exc.value.status == status and exc.value.vendor == "shopify"
+    assert (
+        exc.value.should_retry is retry
+        and exc.value.status == status
+        and exc.value.vendor == "shopify"
+    )
     if retry:
         assert exc.value.retry_after == 7.0
     assert adapter.find_orders(order_name="1001")  # the next answer is normal again

@@ -14,7 +14,9 @@ from connector.commerce.shopify_service import cancel_write_action
 from connector.errors import KillSwitchEngaged
 from connector.tenants import set_kill_switch
 
-shop_server = shopify_support.shop_server  # fixtures: one sandbox server per process, a fresh shop per test
+shop_server = (
+    shopify_support.shop_server
+)  # fixtures: one sandbox server per process, a fresh shop per test
 shop = shopify_support.shop
 
 
@@ -26,20 +28,30 @@ def config(config, shop):  # the conftest config plus the sandbox shop
 # --- lookup orders --------------------------------------------------------------------------------
 @pytest.fixture
 def cli_env(config, shop):
-    return {"DESKGUARD_DB_PATH": config["db_path"], "DESKGUARD_SECRET_KEYS": config["secret_keys"][0],
-            "DESKGUARD_TENANT_ID": "acme", "DESKGUARD_SHOPIFY_SHOP": SHOP, "DESKGUARD_SHOPIFY_ACCESS_TOKEN": TOKEN,
-            "DESKGUARD_SHOPIFY_ADMIN_URL": shop.url}
+    return {
+        "DESKGUARD_DB_PATH": config["db_path"],
+        "DESKGUARD_SECRET_KEYS": config["secret_keys"][0],
+        "DESKGUARD_TENANT_ID": "acme",
+        "DESKGUARD_SHOPIFY_SHOP": SHOP,
+        "DESKGUARD_SHOPIFY_ACCESS_TOKEN": TOKEN,
+        "DESKGUARD_SHOPIFY_ADMIN_URL": shop.url,
+    }
 
 
 def test_lookup_orders_by_name_and_email(cli_runner, cli_env):
-    result = cli_runner.invoke(cli, ["lookup", "orders", "--tenant", "acme", "--order", "order 1001"], env=cli_env)
+    result = cli_runner.invoke(
+        cli, ["lookup", "orders", "--tenant", "acme", "--order", "order 1001"], env=cli_env
+    )
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert out["count"] == 1 and out["orders"][0]["name"] == "#1001"
     assert out["orders"][0]["fulfillments"][0]["tracking_company"] == "UPS"
 
-    result = cli_runner.invoke(cli, ["lookup", "orders", "--tenant", "acme", "--email", "sam.vip@example.com",
-                                     "--summary"], env=cli_env)
+    result = cli_runner.invoke(
+        cli,
+        ["lookup", "orders", "--tenant", "acme", "--email", "sam.vip@example.com", "--summary"],
+        env=cli_env,
+    )
     out = json.loads(result.output)
     assert [o["name"] for o in out["orders"]] == ["#1004", "#1009"]
     assert out["wismo_ready"]["ready"] is False and "2 orders" in out["wismo_ready"]["reason"]
@@ -50,7 +62,9 @@ def test_lookup_orders_needs_a_query_and_reports_vendor_errors(cli_runner, cli_e
     result = cli_runner.invoke(cli, ["lookup", "orders", "--tenant", "acme"], env=cli_env)
     assert result.exit_code == 2 and "--email or --order" in result.output
     bad = {**cli_env, "DESKGUARD_SHOPIFY_ACCESS_TOKEN": "shpat_wrong"}
-    result = cli_runner.invoke(cli, ["lookup", "orders", "--tenant", "acme", "--order", "1001"], env=bad)
+    result = cli_runner.invoke(
+        cli, ["lookup", "orders", "--tenant", "acme", "--order", "1001"], env=bad
+    )
     assert result.exit_code == 1 and "401" in result.output
 
 
@@ -66,9 +80,17 @@ def marco_order(runtime) -> str:
 
 
 def cancel_action(runtime, order_id: str, key: str = "approval-7-cancel_order"):
-    return cancel_write_action(runtime, "acme", order_id=order_id, reason="CUSTOMER", notify_customer=True,
-                               restock=True, staff_note="Approved by jo@example.com", idempotency_key=key,
-                               ticket_id=42)
+    return cancel_write_action(
+        runtime,
+        "acme",
+        order_id=order_id,
+        reason="CUSTOMER",
+        notify_customer=True,
+        restock=True,
+        staff_note="Approved by jo@example.com",
+        idempotency_key=key,
+        ticket_id=42,
+    )
 
 
 def test_cancel_runs_once_through_actions_execute(runtime, shop):
@@ -84,12 +106,14 @@ def test_cancel_runs_once_through_actions_execute(runtime, shop):
 def test_unknown_outcome_is_reconciled_instead_of_cancelling_twice(runtime, shop):
     order_id = marco_order(runtime)
     # an earlier attempt reached Shopify, then the process died before recording the outcome
-    runtime.service("shopify", "acme").cancel_order(order_id, reason="CUSTOMER", notify_customer=True,
-                                                    restock=True, staff_note="")
+    runtime.service("shopify", "acme").cancel_order(
+        order_id, reason="CUSTOMER", notify_customer=True, restock=True, staff_note=""
+    )
     runtime.db.conn.execute(
         "INSERT INTO actions (tenant_id, idempotency_key, vendor, kind, ticket_id, params, state, attempts,"
         " created_at, updated_at) VALUES ('acme', 'approval-7-cancel_order', 'shopify', 'shopify.cancel_order',"
-        " 42, '{}', 'sending', 1, 'x', 'x')")
+        " 42, '{}', 'sending', 1, 'x', 'x')"
+    )
     outcome = actions.execute(runtime.db, "acme", cancel_action(runtime, order_id))
     assert outcome.reconciled and outcome.result["already_cancelled"] is True
     assert len(shop.state.cancellations) == 1
@@ -113,8 +137,11 @@ def test_sandbox_shopify_command_prints_settings_and_serves():
     import urllib.request
 
     binary = os.path.join(os.path.dirname(sys.executable), "deskguard")
-    proc = subprocess.Popen([binary, "sandbox", "shopify", "--port", "0"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [binary, "sandbox", "shopify", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         lines, deadline = b"", time.time() + 30
         while not lines.rstrip().endswith(b"}") and time.time() < deadline:
@@ -122,7 +149,9 @@ def test_sandbox_shopify_command_prints_settings_and_serves():
         info = json.loads(lines)
         assert info["env"]["DESKGUARD_SHOPIFY_ADMIN_URL"] == info["url"]
         assert "jane.doe@example.com" in info["customers"]
-        req = urllib.request.Request(f"{info['url']}/admin/api/2025-01/graphql.json", data=b"{}", method="POST")
+        req = urllib.request.Request(
+            f"{info['url']}/admin/api/2025-01/graphql.json", data=b"{}", method="POST"
+        )
         try:
             urllib.request.urlopen(req, timeout=5)
         except urllib.error.HTTPError as exc:

@@ -13,7 +13,9 @@ from connector.sandbox.shopify_schema import SDL_PATH, load_schema, read_introsp
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT.parent / "shared" / "specs" / "shopify-admin-2025-01.introspection.json.gz"
-needs_spec = pytest.mark.skipif(not SPEC.is_file(), reason=f"Shopify introspection spec not found at {SPEC}")
+needs_spec = pytest.mark.skipif(
+    not SPEC.is_file(), reason=f"Shopify introspection spec not found at {SPEC}"
+)
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +51,17 @@ def test_document_uses_no_deprecated_field(real_schema, name):
 @needs_spec
 def test_validation_catches_a_wrong_field(real_schema):
     # the control: the same check rejects a plausible mistake (this field is from a later version)
-    bad = "query { orders(first: 1) { nodes { customer { defaultEmailAddress { emailAddress } } } } }"
+    bad = (
+        "query { orders(first: 1) { nodes { customer { defaultEmailAddress { emailAddress } } } } }"
+    )
     assert validate(real_schema, parse(bad))
 
 
 @needs_spec
 def test_emulator_schema_slice_is_generated_from_the_real_schema(introspection):
     assert SDL_PATH.read_text() == subset_sdl(introspection), (
-        "regenerate: python -m connector.sandbox.shopify_schema " + str(SPEC))
+        "regenerate: python -m connector.sandbox.shopify_schema " + str(SPEC)
+    )
 
 
 @pytest.mark.parametrize("name", operation_names())

@@ -24,7 +24,9 @@ from connector.web import create_app
 JANE, LI = "jane.doe@example.com", "li.wei@example.com"
 JANE_ORDER, LI_ORDER = 5500001001, 5500001003
 
-shop_server = shopify_support.shop_server  # fixtures: one sandbox server per process, a fresh shop per test
+shop_server = (
+    shopify_support.shop_server
+)  # fixtures: one sandbox server per process, a fresh shop per test
 shop = shopify_support.shop
 
 
@@ -33,12 +35,23 @@ def config(config, shop):  # the conftest config plus the sandbox shop
     return {**config, **shop_settings(shop)}
 
 
-def post(client, topic: str, payload: dict, *, tenant: str | None = "acme", secret: str = API_SECRET,
-         shop_domain: str = SHOP, webhook_id: str | None = None, event_id: str | None = None, body: bytes | None = None,
-         signature: str | None = None):
+def post(
+    client,
+    topic: str,
+    payload: dict,
+    *,
+    tenant: str | None = "acme",
+    secret: str = API_SECRET,
+    shop_domain: str = SHOP,
+    webhook_id: str | None = None,
+    event_id: str | None = None,
+    body: bytes | None = None,
+    signature: str | None = None,
+):
     raw = body if body is not None else json.dumps(payload).encode()
-    headers = webhook_headers(topic, raw, secret=secret, shop_domain=shop_domain, webhook_id=webhook_id,
-                              event_id=event_id)
+    headers = webhook_headers(
+        topic, raw, secret=secret, shop_domain=shop_domain, webhook_id=webhook_id, event_id=event_id
+    )
     if signature is not None:
         headers["X-Shopify-Hmac-Sha256"] = signature
     url = f"/webhooks/shopify/{tenant}" if tenant else "/webhooks/shopify"
@@ -46,14 +59,22 @@ def post(client, topic: str, payload: dict, *, tenant: str | None = "acme", secr
 
 
 def redact_payload(email=JANE, customer_id=7001, orders=(JANE_ORDER,)):
-    return {"shop_id": 954889, "shop_domain": SHOP, "customer": {"id": customer_id, "email": email,
-            "phone": "555-625-1199"}, "orders_to_redact": list(orders)}
+    return {
+        "shop_id": 954889,
+        "shop_domain": SHOP,
+        "customer": {"id": customer_id, "email": email, "phone": "555-625-1199"},
+        "orders_to_redact": list(orders),
+    }
 
 
 def data_request_payload(email=JANE, customer_id=7001, request_id=9999):
-    return {"shop_id": 954889, "shop_domain": SHOP, "orders_requested": [JANE_ORDER],
-            "customer": {"id": customer_id, "email": email, "phone": "555-625-1199"},
-            "data_request": {"id": request_id}}
+    return {
+        "shop_id": 954889,
+        "shop_domain": SHOP,
+        "orders_requested": [JANE_ORDER],
+        "customer": {"id": customer_id, "email": email, "phone": "555-625-1199"},
+        "data_request": {"id": request_id},
+    }
 
 
 def seed_customer_data(runtime, ticket_id: int, email: str, order_id: int, name: str) -> None:
@@ -66,16 +87,37 @@ def seed_customer_data(runtime, ticket_id: int, email: str, order_id: int, name:
             "INSERT INTO decisions (tenant_id, ticket_id, created_at, category, outcome, context, brief,"
             " requester_hash) VALUES ('acme', ?, '2025-01-01T00:00:00Z', 'order_status', 'assist_note', ?, ?, ?)"
             " RETURNING id",
-            (ticket_id, json.dumps(context), f"Customer {email} asks about {name}",
-             hashlib.sha256(email.encode()).hexdigest())).fetchone()[0]
-        db.conn.execute("INSERT INTO feedback (tenant_id, ticket_id, decision_id, agent_id, verdict, created_at)"
-                        " VALUES ('acme', ?, ?, 'agent-1', 'right', '2025-01-01T00:00:00Z')", (ticket_id, decision_id))
-    actions.execute(db, "acme", actions.WriteAction(
-        "zendesk", "zendesk.internal_note", f"note-{ticket_id}", {"ticket_id": ticket_id, "body": f"Order {name} for {email}"},
-        send=lambda key: {"comment_id": ticket_id * 10}, ticket_id=ticket_id))
+            (
+                ticket_id,
+                json.dumps(context),
+                f"Customer {email} asks about {name}",
+                hashlib.sha256(email.encode()).hexdigest(),
+            ),
+        ).fetchone()[0]
+        db.conn.execute(
+            "INSERT INTO feedback (tenant_id, ticket_id, decision_id, agent_id, verdict, created_at)"
+            " VALUES ('acme', ?, ?, 'agent-1', 'right', '2025-01-01T00:00:00Z')",
+            (ticket_id, decision_id),
+        )
+    actions.execute(
+        db,
+        "acme",
+        actions.WriteAction(
+            "zendesk",
+            "zendesk.internal_note",
+            f"note-{ticket_id}",
+            {"ticket_id": ticket_id, "body": f"Order {name} for {email}"},
+            send=lambda key: {"comment_id": ticket_id * 10},
+            ticket_id=ticket_id,
+        ),
+    )
     runtime.queue.enqueue("acme", "zendesk.ticket", {"ticket_id": ticket_id}, f"ticket-{ticket_id}")
-    runtime.queue.enqueue("acme", "zendesk.ticket.done", {"ticket_id": ticket_id, "requester": email},
-                          f"ticket-{ticket_id}-done")
+    runtime.queue.enqueue(
+        "acme",
+        "zendesk.ticket.done",
+        {"ticket_id": ticket_id, "requester": email},
+        f"ticket-{ticket_id}-done",
+    )
 
 
 @pytest.fixture
@@ -115,12 +157,18 @@ def test_sign_matches_the_emulator_and_verify_is_strict():
     assert not verify_signature(body, "", "s") and not verify_signature(body, "ünïcode", "s")
 
 
-@pytest.mark.parametrize("topic", ["customers/redact", "shop/redact", "customers/data_request", "app/uninstalled"])
+@pytest.mark.parametrize(
+    "topic", ["customers/redact", "shop/redact", "customers/data_request", "app/uninstalled"]
+)
 def test_bad_signature_is_401_and_nothing_happens(client, seeded, topic):
     db = seeded.db
     before_audit, before_text = audit_count(db), table_text(db)
     payload = redact_payload() if topic != "customers/data_request" else data_request_payload()
-    for kwargs in ({"secret": "not-the-secret"}, {"signature": ""}, {"signature": "bm90IGEgc2lnbmF0dXJl"}):
+    for kwargs in (
+        {"secret": "not-the-secret"},
+        {"signature": ""},
+        {"signature": "bm90IGEgc2lnbmF0dXJl"},
+    ):
         response = post(client, topic, payload, **kwargs)
         assert response.status_code == 401
         assert response.get_json()["error"]["code"] == "invalid_signature"
@@ -149,9 +197,15 @@ def test_without_a_configured_secret_every_webhook_is_401(config, tmp_path):
 
 # --- routing, headers ---------------------------------------------------------------------------
 def test_shop_must_be_connected_to_the_tenant(client, runtime):
-    assert post(client, "app/uninstalled", {}, shop_domain="other-store.myshopify.com").status_code == 404
+    assert (
+        post(client, "app/uninstalled", {}, shop_domain="other-store.myshopify.com").status_code
+        == 404
+    )
     assert post(client, "app/uninstalled", {}, tenant="nobody").status_code == 404
-    assert post(client, "app/uninstalled", {}, shop_domain="evil.com/x.myshopify.com").status_code == 400
+    assert (
+        post(client, "app/uninstalled", {}, shop_domain="evil.com/x.myshopify.com").status_code
+        == 400
+    )
     assert has_token(runtime)
 
 
@@ -166,8 +220,13 @@ def test_app_level_route_finds_the_tenant_by_shop(client, runtime):
     assert [d["tenant"] for d in response.get_json()["deliveries"]] == ["acme"]
     assert not has_token(runtime)
     # a shop no tenant is connected to: nothing is held, nothing to do
-    response = post(client, "shop/redact", {"shop_domain": "unknown.myshopify.com"}, tenant=None,
-                    shop_domain="unknown.myshopify.com")
+    response = post(
+        client,
+        "shop/redact",
+        {"shop_domain": "unknown.myshopify.com"},
+        tenant=None,
+        shop_domain="unknown.myshopify.com",
+    )
     assert response.status_code == 200 and response.get_json()["deliveries"] == []
 
 
@@ -175,8 +234,16 @@ def test_app_level_route_finds_the_tenant_by_shop(client, runtime):
 def test_app_uninstalled_purges_the_token_and_redelivery_is_deduped(client, runtime):
     adapter = runtime.service("shopify", "acme")
     assert adapter.find_orders(order_name="1001")
-    response = post(client, "app/uninstalled", {"id": 954889, "domain": SHOP}, webhook_id="wh-1", event_id="ev-1")
-    assert response.status_code == 200 and response.get_json()["deliveries"][0]["duplicate"] is False
+    response = post(
+        client,
+        "app/uninstalled",
+        {"id": 954889, "domain": SHOP},
+        webhook_id="wh-1",
+        event_id="ev-1",
+    )
+    assert (
+        response.status_code == 200 and response.get_json()["deliveries"][0]["duplicate"] is False
+    )
     assert not has_token(runtime)
     with pytest.raises(PermanentError):
         runtime.service("shopify", "acme").find_orders(order_name="1001")
@@ -184,10 +251,18 @@ def test_app_uninstalled_purges_the_token_and_redelivery_is_deduped(client, runt
     assert kinds.count("shopify.token_purged") == 1 and kinds.count("shopify.webhook_received") == 1
 
     runtime.secrets.put(runtime.db, "acme", "shopify_access_token", "shpat_reinstalled")
-    again = post(client, "app/uninstalled", {"id": 954889, "domain": SHOP}, webhook_id="wh-1", event_id="ev-1")
+    again = post(
+        client,
+        "app/uninstalled",
+        {"id": 954889, "domain": SHOP},
+        webhook_id="wh-1",
+        event_id="ev-1",
+    )
     assert again.status_code == 200 and again.get_json()["deliveries"][0]["duplicate"] is True
     assert has_token(runtime)  # the redelivery did nothing
-    row = runtime.db.conn.execute("SELECT event_id, topic, outcome FROM shopify_webhook_deliveries").fetchall()
+    row = runtime.db.conn.execute(
+        "SELECT event_id, topic, outcome FROM shopify_webhook_deliveries"
+    ).fetchall()
     assert row == [("ev-1", "app/uninstalled", "token purged (1 secret)")]
 
 
@@ -200,8 +275,12 @@ def test_other_topics_are_recorded_and_ignored(client, runtime):
 def test_real_http_delivery_from_the_emulator(runtime, shop):
     sidecar = serve_in_thread(create_app(runtime=runtime))
     try:
-        response = send_state_webhook(shop.state, f"{sidecar.url}/webhooks/shopify/acme", "app/uninstalled",
-                                      {"id": 954889, "domain": SHOP})
+        response = send_state_webhook(
+            shop.state,
+            f"{sidecar.url}/webhooks/shopify/acme",
+            "app/uninstalled",
+            {"id": 954889, "domain": SHOP},
+        )
         assert response.status_code == 200
         assert not has_token(runtime)
     finally:
@@ -210,7 +289,9 @@ def test_real_http_delivery_from_the_emulator(runtime, shop):
 
 # --- privacy topics -------------------------------------------------------------------------------
 def test_data_request_exports_what_we_hold_about_that_customer(client, seeded, tmp_path):
-    response = post(client, "customers/data_request", data_request_payload(), webhook_id="wh-export")
+    response = post(
+        client, "customers/data_request", data_request_payload(), webhook_id="wh-export"
+    )
     assert response.status_code == 200
     path = tmp_path / "privacy-exports" / "acme" / "shopify-data-request-9999.json"
     assert path.is_file() and stat.S_IMODE(os.stat(path).st_mode) == 0o600
@@ -223,28 +304,45 @@ def test_data_request_exports_what_we_hold_about_that_customer(client, seeded, t
     assert sorted(j["dedupe_key"] for j in data["jobs"]) == ["ticket-101", "ticket-101-done"]
     assert data["audit_log"] and all(r["ticket_id"] == 101 for r in data["audit_log"])
     assert LI not in path.read_text()
-    exported = [r for r in audit.rows(seeded.db, tenant_id="acme") if r["kind"] == "privacy.data_exported"]
+    exported = [
+        r for r in audit.rows(seeded.db, tenant_id="acme") if r["kind"] == "privacy.data_exported"
+    ]
     assert len(exported) == 1 and exported[0]["data"]["counts"]["decisions"] == 1
     assert JANE not in json.dumps(exported[0]["data"])  # the audit names the customer by id only
 
 
-def test_customers_redact_erases_that_customer_and_audit_verify_passes(client, seeded, cli_runner, config):
+def test_customers_redact_erases_that_customer_and_audit_verify_passes(
+    client, seeded, cli_runner, config
+):
     db = seeded.db
     assert JANE in table_text(db)
     response = post(client, "customers/redact", redact_payload(), webhook_id="wh-redact")
     assert response.status_code == 200, response.get_json()
 
     assert JANE not in table_text(db) and "#1001" not in table_text(db)
-    assert db.conn.execute("SELECT count(*) FROM decisions WHERE ticket_id = 101").fetchone()[0] == 0
+    assert (
+        db.conn.execute("SELECT count(*) FROM decisions WHERE ticket_id = 101").fetchone()[0] == 0
+    )
     assert db.conn.execute("SELECT count(*) FROM feedback WHERE ticket_id = 101").fetchone()[0] == 0
-    params, result = db.conn.execute("SELECT params, result FROM actions WHERE idempotency_key = 'note-101'").fetchone()
+    params, result = db.conn.execute(
+        "SELECT params, result FROM actions WHERE idempotency_key = 'note-101'"
+    ).fetchone()
     assert json.loads(params) == {"redacted": 1} and json.loads(result) == {"redacted": 1}
-    jobs = dict(db.conn.execute("SELECT dedupe_key, state FROM jobs WHERE dedupe_key LIKE 'ticket-101%'").fetchall())
+    jobs = dict(
+        db.conn.execute(
+            "SELECT dedupe_key, state FROM jobs WHERE dedupe_key LIKE 'ticket-101%'"
+        ).fetchall()
+    )
     assert jobs == {"ticket-101": "dead", "ticket-101-done": "dead"}  # never runs on erased data
     # the other customer is untouched
     assert LI in table_text(db)
-    assert db.conn.execute("SELECT count(*) FROM decisions WHERE ticket_id = 103").fetchone()[0] == 1
-    assert db.conn.execute("SELECT state FROM jobs WHERE dedupe_key = 'ticket-103'").fetchone()[0] == "queued"
+    assert (
+        db.conn.execute("SELECT count(*) FROM decisions WHERE ticket_id = 103").fetchone()[0] == 1
+    )
+    assert (
+        db.conn.execute("SELECT state FROM jobs WHERE dedupe_key = 'ticket-103'").fetchone()[0]
+        == "queued"
+    )
 
     redacted = db.conn.execute("SELECT count(*) FROM audit_log WHERE redacted = 1").fetchone()[0]
     assert redacted >= 2
@@ -259,16 +357,24 @@ def test_customers_redact_erases_that_customer_and_audit_verify_passes(client, s
 
 def test_customer_redact_by_email_only_and_for_an_unknown_customer(client, seeded):
     db = seeded.db
-    response = post(client, "customers/redact", redact_payload(email=LI, customer_id=None, orders=()))
+    response = post(
+        client, "customers/redact", redact_payload(email=LI, customer_id=None, orders=())
+    )
     assert response.status_code == 200 and LI not in table_text(db) and JANE in table_text(db)
-    response = post(client, "customers/redact", redact_payload(email="nobody@example.com", customer_id=1, orders=()))
+    response = post(
+        client,
+        "customers/redact",
+        redact_payload(email="nobody@example.com", customer_id=1, orders=()),
+    )
     assert response.status_code == 200 and JANE in table_text(db)
     assert audit.verify(db).ok
 
 
 def test_shop_redact_erases_the_shop_and_audit_verify_passes(client, seeded):
     db = seeded.db
-    response = post(client, "shop/redact", {"shop_id": 954889, "shop_domain": SHOP}, webhook_id="wh-shop")
+    response = post(
+        client, "shop/redact", {"shop_id": 954889, "shop_domain": SHOP}, webhook_id="wh-shop"
+    )
     assert response.status_code == 200
     assert JANE not in table_text(db) and LI not in table_text(db)
     assert db.conn.execute("SELECT count(*) FROM decisions").fetchone()[0] == 0

@@ -24,18 +24,26 @@ def test_lookup_by_search_returns_charges_and_payment_intents(stripe_sandbox):
     assert ctx.refunds == () and ctx.disputes == ()
     searched = stripe_sandbox.state.requests_to("GET", "/v1/customers/search")
     assert searched[0]["params"]["query"] == "email:'jane.doe@example.com'"
-    assert stripe_sandbox.state.requests_to("GET", "/v1/customers") == searched  # no list fallback needed
+    assert (
+        stripe_sandbox.state.requests_to("GET", "/v1/customers") == searched
+    )  # no list fallback needed
 
 
 def test_list_fallback_finds_a_customer_the_search_index_has_not_caught_up_with():
     sandbox = start_sandbox(search_lag_seconds=3600)
     try:
-        cus = sandbox.state.add_customer("new.buyer@example.com", "New Buyer")  # created now: not searchable yet
+        cus = sandbox.state.add_customer(
+            "new.buyer@example.com", "New Buyer"
+        )  # created now: not searchable yet
         sandbox.state.add_charge(cus["id"], 1999)
         ctx = adapter(sandbox).payment_context("new.buyer@example.com")
         assert ctx.customer_id == cus["id"]
         assert [c.amount for c in ctx.charges] == [1999]
-        lists = [r for r in sandbox.state.requests_to("GET", "/v1/customers") if r["path"] == "/v1/customers"]
+        lists = [
+            r
+            for r in sandbox.state.requests_to("GET", "/v1/customers")
+            if r["path"] == "/v1/customers"
+        ]
         assert lists and lists[0]["params"]["email"] == "new.buyer@example.com"
         # An unknown email: both tried, empty context.
         assert adapter(sandbox).payment_context("nobody@example.com").customer_id is None
@@ -59,11 +67,21 @@ def test_dispute_and_refund_context(stripe_sandbox):
     a = adapter(stripe_sandbox)
     ctx = a.payment_context("pat.chargeback@example.com")
     (dispute,) = ctx.disputes
-    assert (dispute.reason, dispute.status, dispute.amount) == ("fraudulent", "needs_response", 24900)
+    assert (dispute.reason, dispute.status, dispute.amount) == (
+        "fraudulent",
+        "needs_response",
+        24900,
+    )
     assert 6.9 < (dispute.due_by - dispute.created_at).total_seconds() / 86400 <= 7.0
     li = a.payment_context("li.wei@example.com").charges[0]
-    a.refund(payment_intent=li.payment_intent, charge=None, amount=1000, reason="requested_by_customer",
-             metadata={"deskguard_ticket": "7"}, idempotency_key="k-ctx")
+    a.refund(
+        payment_intent=li.payment_intent,
+        charge=None,
+        amount=1000,
+        reason="requested_by_customer",
+        metadata={"deskguard_ticket": "7"},
+        idempotency_key="k-ctx",
+    )
     ctx = a.payment_context("li.wei@example.com")
     assert ctx.charges[0].amount_refunded == 1000 and [r.amount for r in ctx.refunds] == [1000]
 
@@ -72,7 +90,9 @@ def test_retries_are_configured_a_500_then_success_works(stripe_sandbox):
     stripe_sandbox.state.fail("GET", "/v1/customers/search", 500, times=1)
     ctx = adapter(stripe_sandbox, max_network_retries=2).payment_context("marco.rossi@example.com")
     assert ctx.charges[0].amount == 12900
-    assert [r["status"] for r in stripe_sandbox.state.requests_to("GET", "/v1/customers/search")] == [500, 200]
+    assert [
+        r["status"] for r in stripe_sandbox.state.requests_to("GET", "/v1/customers/search")
+    ] == [500, 200]
 
 
 def test_without_retries_a_500_is_a_transient_error(stripe_sandbox):
@@ -87,14 +107,18 @@ def test_rate_limit_is_transient_and_connection_refused_too(stripe_sandbox):
     with pytest.raises(TransientError) as err:
         adapter(stripe_sandbox, max_network_retries=0).payment_context("jane.doe@example.com")
     assert err.value.status == 429
-    dead = StripeAdapter(DEMO_SECRET_KEY, api_base="http://127.0.0.1:9", max_network_retries=0, timeout=2)
+    dead = StripeAdapter(
+        DEMO_SECRET_KEY, api_base="http://127.0.0.1:9", max_network_retries=0, timeout=2
+    )
     with pytest.raises(TransientError):
         dead.payment_context("jane.doe@example.com")
 
 
 def test_bad_key_is_a_permanent_error(stripe_sandbox):
     with pytest.raises(PermanentError) as err:
-        adapter(stripe_sandbox, key="sk_test_not_a_real_key").payment_context("jane.doe@example.com")
+        adapter(stripe_sandbox, key="sk_test_not_a_real_key").payment_context(
+            "jane.doe@example.com"
+        )
     assert err.value.status == 401 and "DESKGUARD_STRIPE_API_KEY" in err.value.message
     with pytest.raises(ConfigError):
         StripeAdapter("pk_test_publishable", api_base=stripe_sandbox.url)
@@ -106,11 +130,19 @@ def test_restricted_key_reads_and_a_missing_permission_is_named(stripe_sandbox):
     assert ro.restricted
     li = ro.payment_context("li.wei@example.com").charges[0]
     with pytest.raises(PermanentError) as err:
-        ro.refund(payment_intent=li.payment_intent, charge=None, amount=100, reason="requested_by_customer",
-                  metadata={}, idempotency_key="k-ro")
+        ro.refund(
+            payment_intent=li.payment_intent,
+            charge=None,
+            amount=100,
+            reason="requested_by_customer",
+            metadata={},
+            idempotency_key="k-ro",
+        )
     assert err.value.status == 403 and err.value.code == "stripe_permission_missing"
     assert "Refunds: Write" in err.value.message and "rak_refund_write" in err.value.message
-    no_disputes = stripe_sandbox.state.add_key("rk_test_nodisputes", READ_ONLY_PERMISSIONS - {"rak_dispute_read"})
+    no_disputes = stripe_sandbox.state.add_key(
+        "rk_test_nodisputes", READ_ONLY_PERMISSIONS - {"rak_dispute_read"}
+    )
     with pytest.raises(PermanentError, match="Disputes: Read"):
         adapter(stripe_sandbox, key=no_disputes).payment_context("pat.chargeback@example.com")
     assert stripe_sandbox.refunds_created() == []
@@ -119,38 +151,78 @@ def test_restricted_key_reads_and_a_missing_permission_is_named(stripe_sandbox):
 def test_refund_idempotency_replay_and_conflict(stripe_sandbox):
     a = adapter(stripe_sandbox)
     li = a.payment_context("li.wei@example.com").charges[0]
-    args = {"payment_intent": li.payment_intent, "charge": None, "amount": 2500, "reason": "requested_by_customer",
-            "metadata": {"deskguard_ticket": "42"}}
+    args = {
+        "payment_intent": li.payment_intent,
+        "charge": None,
+        "amount": 2500,
+        "reason": "requested_by_customer",
+        "metadata": {"deskguard_ticket": "42"},
+    }
     first = a.refund(**args, idempotency_key="approval-1-refund")
     again = a.refund(**args, idempotency_key="approval-1-refund")
     assert first == again and len(stripe_sandbox.state.refunds) == 1
     posts = stripe_sandbox.state.requests_to("POST", "/v1/refunds")
     assert [p["idempotency_key"] for p in posts] == ["approval-1-refund"] * 2
-    assert posts[0]["params"]["metadata"] == {"deskguard_ticket": "42", "deskguard_idempotency_key": "approval-1-refund"}
+    assert posts[0]["params"]["metadata"] == {
+        "deskguard_ticket": "42",
+        "deskguard_idempotency_key": "approval-1-refund",
+    }
     with pytest.raises(PermanentError) as err:
         a.refund(**{**args, "amount": 2400}, idempotency_key="approval-1-refund")
     assert err.value.code == "stripe_idempotency_error"
-    assert a.find_refund(payment_intent=li.payment_intent, charge=None, idempotency_key="approval-1-refund") == first
-    assert a.find_refund(payment_intent=li.payment_intent, charge=None, idempotency_key="other") is None
+    assert (
+        a.find_refund(
+            payment_intent=li.payment_intent, charge=None, idempotency_key="approval-1-refund"
+        )
+        == first
+    )
+    assert (
+        a.find_refund(payment_intent=li.payment_intent, charge=None, idempotency_key="other")
+        is None
+    )
 
 
 def test_refund_validation_errors_are_permanent(stripe_sandbox):
     a = adapter(stripe_sandbox)
     li = a.payment_context("li.wei@example.com").charges[0]
     with pytest.raises(PermanentError) as err:
-        a.refund(payment_intent=None, charge=li.id, amount=li.amount + 1, reason="duplicate", metadata={},
-                 idempotency_key="too-much")
+        a.refund(
+            payment_intent=None,
+            charge=li.id,
+            amount=li.amount + 1,
+            reason="duplicate",
+            metadata={},
+            idempotency_key="too-much",
+        )
     assert err.value.status == 400 and "amount_too_large" in err.value.message
     pat = a.payment_context("pat.chargeback@example.com").charges[0]
     with pytest.raises(PermanentError, match="charge_disputed"):
-        a.refund(payment_intent=None, charge=pat.id, amount=100, reason="duplicate", metadata={},
-                 idempotency_key="disputed")
+        a.refund(
+            payment_intent=None,
+            charge=pat.id,
+            amount=100,
+            reason="duplicate",
+            metadata={},
+            idempotency_key="disputed",
+        )
     with pytest.raises(ValueError):
-        a.refund(payment_intent=li.payment_intent, charge=li.id, amount=100, reason="duplicate", metadata={},
-                 idempotency_key="both")
+        a.refund(
+            payment_intent=li.payment_intent,
+            charge=li.id,
+            amount=100,
+            reason="duplicate",
+            metadata={},
+            idempotency_key="both",
+        )
     with pytest.raises(ValueError):
-        a.refund(payment_intent=li.payment_intent, charge=None, amount=100, reason="because", metadata={},
-                 idempotency_key="reason")
+        a.refund(
+            payment_intent=li.payment_intent,
+            charge=None,
+            amount=100,
+            reason="because",
+            metadata={},
+            idempotency_key="reason",
+        )
 
 
 def test_charge_lookup_fills_the_email_from_the_customer(stripe_sandbox):
@@ -168,14 +240,22 @@ def test_emulator_auth_and_error_shapes_over_plain_http(stripe_sandbox):
     import requests
 
     url = f"{stripe_sandbox.url}/v1/customers"
-    ok = requests.get(url, params={"email": "li.wei@example.com"}, auth=(DEMO_SECRET_KEY, ""), timeout=5)
-    assert ok.status_code == 200 and ok.json()["object"] == "list" and ok.json()["data"][0]["name"] == "Li Wei"
+    ok = requests.get(
+        url, params={"email": "li.wei@example.com"}, auth=(DEMO_SECRET_KEY, ""), timeout=5
+    )
+    assert (
+        ok.status_code == 200
+        and ok.json()["object"] == "list"
+        and ok.json()["data"][0]["name"] == "Li Wei"
+    )
     assert ok.headers["Request-Id"].startswith("req_")
     missing = requests.get(url, timeout=5)
     assert missing.status_code == 401 and missing.json()["error"]["type"] == "invalid_request_error"
     wrong = requests.get(url, headers={"Authorization": "Bearer sk_test_wrong"}, timeout=5)
     assert wrong.status_code == 401 and "Invalid API Key" in wrong.json()["error"]["message"]
-    unknown = requests.get(f"{stripe_sandbox.url}/v1/charges/ch_nope", auth=(DEMO_SECRET_KEY, ""), timeout=5)
+    unknown = requests.get(
+        f"{stripe_sandbox.url}/v1/charges/ch_nope", auth=(DEMO_SECRET_KEY, ""), timeout=5
+    )
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "resource_missing"
     bad_limit = requests.get(url, params={"limit": 101}, auth=(DEMO_SECRET_KEY, ""), timeout=5)
     assert bad_limit.status_code == 400 and bad_limit.json()["error"]["param"] == "limit"

@@ -38,9 +38,21 @@ class FakeShop:
 
 def order(name, total, *, days_ago, email=PAT, delivered=False):
     now = datetime.now(UTC)
-    fulfillments = (Fulfillment("SUCCESS", delivered_at=now - timedelta(days=days_ago - 2)),) if delivered else ()
-    return Order(f"gid://shopify/Order/{name[1:]}", name, email, now - timedelta(days=days_ago), "PAID",
-                 "FULFILLED", Money(total, "USD"), fulfillments=fulfillments)
+    fulfillments = (
+        (Fulfillment("SUCCESS", delivered_at=now - timedelta(days=days_ago - 2)),)
+        if delivered
+        else ()
+    )
+    return Order(
+        f"gid://shopify/Order/{name[1:]}",
+        name,
+        email,
+        now - timedelta(days=days_ago),
+        "PAID",
+        "FULFILLED",
+        Money(total, "USD"),
+        fulfillments=fulfillments,
+    )
 
 
 @pytest.fixture
@@ -52,7 +64,9 @@ def desk(runtime):
 
 @pytest.fixture
 def shop(runtime):
-    fake = FakeShop([order("#0990", "12.00", days_ago=2), order("#1005", "249.00", days_ago=25, delivered=True)])
+    fake = FakeShop(
+        [order("#0990", "12.00", days_ago=2), order("#1005", "249.00", days_ago=25, delivered=True)]
+    )
     runtime.override("shopify", fake)
     return fake
 
@@ -60,8 +74,9 @@ def shop(runtime):
 def post_dispute(client, sandbox, email=PAT):
     state = sandbox.state
     charge = state.charges_of(email)[0]
-    dispute = next((d for d in state.disputes.values() if d["charge"] == charge["id"]), None) or \
-        state.add_dispute(charge["id"], reason="product_not_received", due_in_days=5)
+    dispute = next(
+        (d for d in state.disputes.values() if d["charge"] == charge["id"]), None
+    ) or state.add_dispute(charge["id"], reason="product_not_received", due_in_days=5)
     body, headers = signed(state.event("charge.dispute.created", dispute))
     resp = client.post(URL, data=body, headers=headers)
     assert resp.status_code == 200, resp.json
@@ -69,10 +84,14 @@ def post_dispute(client, sandbox, email=PAT):
 
 
 def job_state(runtime, job_id):
-    return runtime.db.conn.execute("SELECT state, last_error FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    return runtime.db.conn.execute(
+        "SELECT state, last_error FROM jobs WHERE id = ?", (job_id,)
+    ).fetchone()
 
 
-def test_brief_lands_on_the_customers_latest_open_ticket(client, runtime, stripe_sandbox, desk, shop):
+def test_brief_lands_on_the_customers_latest_open_ticket(
+    client, runtime, stripe_sandbox, desk, shop
+):
     desk.add_ticket(101, PAT, hours_ago=30)
     desk.add_ticket(102, PAT, hours_ago=2)
     desk.add_ticket(103, PAT, status="solved", hours_ago=1)
@@ -80,12 +99,26 @@ def test_brief_lands_on_the_customers_latest_open_ticket(client, runtime, stripe
     dispute, job_id = post_dispute(client, stripe_sandbox)
     assert drain(runtime) == 1 and job_state(runtime, job_id)[0] == "done"
     (note,) = desk.notes
-    assert note["ticket_id"] == 102 and note["priority"] == "high" and "deskguard_dispute" in note["tags"]
+    assert (
+        note["ticket_id"] == 102
+        and note["priority"] == "high"
+        and "deskguard_dispute" in note["tags"]
+    )
     assert note["marker"] == f"stripe-dispute-{dispute['id']}-brief"
     body = note["body"]
-    due = datetime.fromtimestamp(dispute["evidence_details"]["due_by"], UTC).strftime("%Y-%m-%d %H:%M UTC")
-    for expected in ("Amount: 249.00 USD", "Reason: fraudulent", f"Evidence due: {due} (in 7 days)",
-                     f"Customer: {PAT}", dispute["id"], "#1005: 249.00 USD", "paid by the disputed charge", "#0990"):
+    due = datetime.fromtimestamp(dispute["evidence_details"]["due_by"], UTC).strftime(
+        "%Y-%m-%d %H:%M UTC"
+    )
+    for expected in (
+        "Amount: 249.00 USD",
+        "Reason: fraudulent",
+        f"Evidence due: {due} (in 7 days)",
+        f"Customer: {PAT}",
+        dispute["id"],
+        "#1005: 249.00 USD",
+        "paid by the disputed charge",
+        "#0990",
+    ):
         assert expected in body, expected
     assert body.index("#1005") < body.index("#0990")  # the matching order first
     assert desk.created == [] and shop.calls == [PAT]
@@ -98,11 +131,17 @@ def test_no_open_ticket_opens_a_high_priority_ticket(client, runtime, stripe_san
     dispute, _ = post_dispute(client, stripe_sandbox)
     drain(runtime)
     (created,) = desk.created
-    assert created["priority"] == "high" and created["requester"] == PAT and created["public"] is False
-    assert created["subject"].startswith("Chargeback: 249.00 USD disputed (fraudulent), evidence due ")
+    assert (
+        created["priority"] == "high" and created["requester"] == PAT and created["public"] is False
+    )
+    assert created["subject"].startswith(
+        "Chargeback: 249.00 USD disputed (fraudulent), evidence due "
+    )
     assert "Amount: 249.00 USD" in created["body"] and desk.notes == []
-    row = runtime.db.conn.execute("SELECT state, result FROM actions WHERE idempotency_key = ?",
-                                  (f"stripe-dispute-{dispute['id']}-brief",)).fetchone()
+    row = runtime.db.conn.execute(
+        "SELECT state, result FROM actions WHERE idempotency_key = ?",
+        (f"stripe-dispute-{dispute['id']}-brief",),
+    ).fetchone()
     assert row[0] == "done" and '"new_ticket"' in row[1]
 
 
@@ -117,7 +156,9 @@ def test_a_second_job_for_the_same_dispute_replays(client, runtime, stripe_sandb
     assert len(desk.notes) == 1
 
 
-def test_crash_after_the_note_was_written_is_reconciled_not_reposted(client, runtime, stripe_sandbox, desk, shop):
+def test_crash_after_the_note_was_written_is_reconciled_not_reposted(
+    client, runtime, stripe_sandbox, desk, shop
+):
     desk.add_ticket(401, PAT)
     desk.fail_after_write = True
     _, job_id = post_dispute(client, stripe_sandbox)
@@ -128,7 +169,9 @@ def test_crash_after_the_note_was_written_is_reconciled_not_reposted(client, run
     drain(runtime)
     assert job_state(runtime, job_id)[0] == "done"
     assert len(desk.notes) == 1  # found by its marker, not posted again
-    succeeded = [r for r in audit.rows(runtime.db, tenant_id="acme") if r["kind"] == "action.succeeded"]
+    succeeded = [
+        r for r in audit.rows(runtime.db, tenant_id="acme") if r["kind"] == "action.succeeded"
+    ]
     assert succeeded[-1]["data"]["reconciled"] is True
 
 
@@ -152,7 +195,9 @@ def test_shopify_outage_degrades_the_brief(client, runtime, stripe_sandbox, desk
     assert "none (Shopify lookup failed (TransientError))" in desk.notes[0]["body"]
 
 
-def test_dispute_without_any_email_goes_to_the_dead_letter_queue(client, runtime, stripe_sandbox, desk, shop):
+def test_dispute_without_any_email_goes_to_the_dead_letter_queue(
+    client, runtime, stripe_sandbox, desk, shop
+):
     state = stripe_sandbox.state
     anon = state.add_charge(None, 700, email="")
     dispute = state.add_dispute(anon["id"])

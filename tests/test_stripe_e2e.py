@@ -26,10 +26,15 @@ PAT = "pat.chargeback@example.com"
 def e2e(config, sandbox, shop, stripe_sandbox):  # noqa: F811
     from zendesk_support import make_runtime
 
-    runtime = make_runtime(zendesk_config({**config, **shop_settings(shop), **stripe_settings(stripe_sandbox)},
-                                          sandbox))
+    runtime = make_runtime(
+        zendesk_config(
+            {**config, **shop_settings(shop), **stripe_settings(stripe_sandbox)}, sandbox
+        )
+    )
     sidecar = serve_in_thread(create_app(runtime=runtime))
-    stripe_sandbox.state.add_webhook_endpoint(f"{sidecar.url}/webhooks/stripe/acme", DEMO_WEBHOOK_SECRET)
+    stripe_sandbox.state.add_webhook_endpoint(
+        f"{sidecar.url}/webhooks/stripe/acme", DEMO_WEBHOOK_SECRET
+    )
     yield runtime, sidecar
     sidecar.stop()
     runtime.close()
@@ -43,10 +48,16 @@ def pats_dispute(stripe_sandbox):
 
 def test_dispute_brief_lands_on_the_open_zendesk_ticket(e2e, sandbox, stripe_sandbox):  # noqa: F811
     runtime, _ = e2e
-    ticket = sandbox.state.customer_writes(subject="Where is my headphones refund?", body="I never got them.",
-                                           name="Pat Morgan", email=PAT)
+    ticket = sandbox.state.customer_writes(
+        subject="Where is my headphones refund?",
+        body="I never got them.",
+        name="Pat Morgan",
+        email=PAT,
+    )
     dispute = pats_dispute(stripe_sandbox)
-    (delivery,) = stripe_sandbox.state.deliver(stripe_sandbox.state.event("charge.dispute.created", dispute))
+    (delivery,) = stripe_sandbox.state.deliver(
+        stripe_sandbox.state.event("charge.dispute.created", dispute)
+    )
     assert delivery.status == 200
     assert drain(runtime, kinds=("stripe.dispute",)) == 1
     comments = sandbox.state.comments[ticket["id"]]
@@ -54,7 +65,9 @@ def test_dispute_brief_lands_on_the_open_zendesk_ticket(e2e, sandbox, stripe_san
     assert note["public"] is False
     assert "Amount: 249.00 USD" in note["body"] and "Reason: fraudulent" in note["body"]
     assert "#1005: 249.00 USD" in note["body"] and "paid by the disputed charge" in note["body"]
-    assert note["body"].rstrip().endswith(f"{DESKGUARD_MARKER} stripe-dispute-{dispute['id']}-brief")
+    assert (
+        note["body"].rstrip().endswith(f"{DESKGUARD_MARKER} stripe-dispute-{dispute['id']}-brief")
+    )
     assert sandbox.state.tickets[ticket["id"]]["priority"] == "high"
     assert "deskguard_dispute" in sandbox.state.tickets[ticket["id"]]["tags"]
 
@@ -67,7 +80,9 @@ def test_dispute_without_an_open_ticket_opens_a_high_priority_one(e2e, sandbox, 
     drain(runtime, kinds=("stripe.dispute",))
     (new_id,) = set(sandbox.state.tickets) - before
     created = sandbox.state.tickets[new_id]
-    assert created["priority"] == "high" and created["subject"].startswith("Chargeback: 84.50 USD disputed")
+    assert created["priority"] == "high" and created["subject"].startswith(
+        "Chargeback: 84.50 USD disputed"
+    )
     requester = sandbox.state.users[created["requester_id"]]
     assert requester["email"] == "jane.doe@example.com"
     (first,) = sandbox.state.comments[new_id]
@@ -78,15 +93,33 @@ def test_refund_approved_through_the_admin_api_lands_in_stripe_once(e2e, sandbox
     runtime, sidecar = e2e
     import requests
 
-    ticket = sandbox.state.customer_writes(subject="Refund please", body="The coffee set arrived broken.",
-                                           name="Li Wei", email="li.wei@example.com")
+    ticket = sandbox.state.customer_writes(
+        subject="Refund please",
+        body="The coffee set arrived broken.",
+        name="Li Wei",
+        email="li.wei@example.com",
+    )
     charge = stripe_sandbox.state.charges_of("li.wei@example.com")[0]
-    proposal = approvals.propose(runtime.db, "acme", ticket["id"], "refund",
-                                 {"charge": charge["id"], "amount": 5890, "currency": "usd",
-                                  "reason": "requested_by_customer"}, "policy:refund", "damaged on arrival")
+    proposal = approvals.propose(
+        runtime.db,
+        "acme",
+        ticket["id"],
+        "refund",
+        {
+            "charge": charge["id"],
+            "amount": 5890,
+            "currency": "usd",
+            "reason": "requested_by_customer",
+        },
+        "policy:refund",
+        "damaged on arrival",
+    )
     auth = {"Authorization": "Bearer test-admin-token"}
-    listed = requests.get(f"{sidecar.url}/api/v1/tenants/acme/tickets/{ticket['id']}/approvals", headers=auth,
-                          timeout=10).json()
+    listed = requests.get(
+        f"{sidecar.url}/api/v1/tenants/acme/tickets/{ticket['id']}/approvals",
+        headers=auth,
+        timeout=10,
+    ).json()
     assert [a["id"] for a in listed["approvals"]] == [proposal.id]
     url = f"{sidecar.url}/api/v1/tenants/acme/approvals/{proposal.id}/approve"
     for _ in range(2):  # a double click
@@ -100,9 +133,21 @@ def test_order_cancellation_approved_lands_in_shopify_once(e2e, sandbox, shop): 
     runtime, _ = e2e
     order = shop.state.order_by_name("#1002")
     gid = f"gid://shopify/Order/{order.id}"
-    proposal = approvals.propose(runtime.db, "acme", 501, "cancel_order",
-                                 {"order_id": gid, "order_name": "#1002", "reason": "CUSTOMER", "restock": True,
-                                  "notify_customer": False}, "policy:cancel", "customer changed their mind")
+    proposal = approvals.propose(
+        runtime.db,
+        "acme",
+        501,
+        "cancel_order",
+        {
+            "order_id": gid,
+            "order_name": "#1002",
+            "reason": "CUSTOMER",
+            "restock": True,
+            "notify_customer": False,
+        },
+        "policy:cancel",
+        "customer changed their mind",
+    )
     done = approvals.approve(runtime, "acme", proposal.id, "agent:jo")
     assert done.state == "done" and done.result["cancel"]["order_id"] == gid
     assert shop.state.order_by_name("#1002").cancelled_at is not None
@@ -119,9 +164,20 @@ def test_order_cancellation_approved_lands_in_shopify_once(e2e, sandbox, shop): 
             return real.reconcile_cancel(order_id)
 
     other = shop.state.order_by_name("#1008")
-    second = approvals.propose(runtime.db, "acme", 502, "cancel_order",
-                               {"order_id": f"gid://shopify/Order/{other.id}", "order_name": "#1008",
-                                "reason": "CUSTOMER", "restock": True, "notify_customer": False}, "policy:cancel")
+    second = approvals.propose(
+        runtime.db,
+        "acme",
+        502,
+        "cancel_order",
+        {
+            "order_id": f"gid://shopify/Order/{other.id}",
+            "order_name": "#1008",
+            "reason": "CUSTOMER",
+            "restock": True,
+            "notify_customer": False,
+        },
+        "policy:cancel",
+    )
     runtime.override("shopify", CrashAfterCancel())
     with pytest.raises(RuntimeError):
         approvals.approve(runtime, "acme", second.id, "agent:jo")

@@ -22,13 +22,18 @@ def config(config, stripe_sandbox):
 def dispute_event(sandbox, email="pat.chargeback@example.com"):
     state = sandbox.state
     charge = state.charges_of(email)[0]
-    dispute = state.add_dispute(charge["id"]) if not charge["disputed"] else next(
-        d for d in state.disputes.values() if d["charge"] == charge["id"])
+    dispute = (
+        state.add_dispute(charge["id"])
+        if not charge["disputed"]
+        else next(d for d in state.disputes.values() if d["charge"] == charge["id"])
+    )
     return state.event("charge.dispute.created", dispute)
 
 
 def jobs(runtime, kind="stripe.dispute"):
-    return runtime.db.conn.execute("SELECT id, payload FROM jobs WHERE kind = ?", (kind,)).fetchall()
+    return runtime.db.conn.execute(
+        "SELECT id, payload FROM jobs WHERE kind = ?", (kind,)
+    ).fetchall()
 
 
 def test_signed_dispute_event_enqueues_one_job(client, runtime, stripe_sandbox):
@@ -56,7 +61,9 @@ def test_duplicate_delivery_is_deduped(client, runtime, stripe_sandbox):
 
 
 @pytest.mark.parametrize("tamper", ["wrong_secret", "body_changed", "stale", "garbage_header"])
-def test_bad_signatures_are_rejected_and_nothing_is_enqueued(client, runtime, stripe_sandbox, tamper):
+def test_bad_signatures_are_rejected_and_nothing_is_enqueued(
+    client, runtime, stripe_sandbox, tamper
+):
     event = dispute_event(stripe_sandbox)
     if tamper == "wrong_secret":
         body, headers = signed(event, secret="whsec_someone_else")
@@ -71,7 +78,10 @@ def test_bad_signatures_are_rejected_and_nothing_is_enqueued(client, runtime, st
     resp = client.post(URL, data=body, headers=headers)
     assert resp.status_code == 401
     assert resp.json["error"]["code"] == "bad_signature"
-    assert jobs(runtime) == [] and runtime.db.conn.execute("SELECT COUNT(*) FROM stripe_events").fetchone()[0] == 0
+    assert (
+        jobs(runtime) == []
+        and runtime.db.conn.execute("SELECT COUNT(*) FROM stripe_events").fetchone()[0] == 0
+    )
 
 
 def test_missing_signature_is_a_400(client, runtime, stripe_sandbox):
@@ -110,12 +120,16 @@ def test_the_emulator_delivers_a_signed_event_to_the_running_sidecar(app, runtim
     try:
         stripe_sandbox.state.add_webhook_endpoint(f"{sidecar.url}{URL}", DEMO_WEBHOOK_SECRET)
         charge = stripe_sandbox.state.charges_of("jane.doe@example.com")[0]
-        dispute, event = stripe_sandbox.state.open_dispute(charge["id"], reason="product_not_received")
+        dispute, event = stripe_sandbox.state.open_dispute(
+            charge["id"], reason="product_not_received"
+        )
         assert [d.status for d in stripe_sandbox.state.deliveries] == [200]
         (job,) = jobs(runtime)
         assert dispute["id"] in job[1]
         stripe_sandbox.state.deliver(event)  # a redelivery
-        assert [d.status for d in stripe_sandbox.state.deliveries] == [200, 200] and len(jobs(runtime)) == 1
+        assert [d.status for d in stripe_sandbox.state.deliveries] == [200, 200] and len(
+            jobs(runtime)
+        ) == 1
     finally:
         sidecar.stop()
 
@@ -128,14 +142,22 @@ def test_sandbox_control_plane_opens_a_dispute_and_delivers_it(app, runtime):
     sidecar = serve_in_thread(app)
     sandbox = start_stripe_sandbox(webhook_url=f"{sidecar.url}{URL}")
     try:
-        resp = requests.post(f"{sandbox.url}/_sandbox/disputes", json={"email": "marco.rossi@example.com"}, timeout=10)
+        resp = requests.post(
+            f"{sandbox.url}/_sandbox/disputes",
+            json={"email": "marco.rossi@example.com"},
+            timeout=10,
+        )
         body = resp.json()
         assert resp.status_code == 200 and body["dispute"]["amount"] == 12900
         assert [d["status"] for d in body["deliveries"]] == [200]
         (job,) = jobs(runtime)
         assert body["dispute"]["id"] in job[1]
-        assert requests.post(f"{sandbox.url}/_sandbox/disputes", json={"email": "nobody@example.com"},
-                             timeout=10).status_code == 404
+        assert (
+            requests.post(
+                f"{sandbox.url}/_sandbox/disputes", json={"email": "nobody@example.com"}, timeout=10
+            ).status_code
+            == 404
+        )
     finally:
         sandbox.stop()
         sidecar.stop()

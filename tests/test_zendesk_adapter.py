@@ -19,21 +19,37 @@ from connector.sandbox.zendesk import start_zendesk_sandbox
 @pytest.fixture
 def desk(sandbox):  # noqa: F811
     own: list[tuple[int, str]] = []
-    d = ZendeskDesk(sandbox.url, sandbox.agent_email, sandbox.agent_token, timeout=5, ratelimit_budget=5,
-                    on_own_update=lambda t, u: own.append((t, u)), job_poll_interval=0.05)
+    d = ZendeskDesk(
+        sandbox.url,
+        sandbox.agent_email,
+        sandbox.agent_token,
+        timeout=5,
+        ratelimit_budget=5,
+        on_own_update=lambda t, u: own.append((t, u)),
+        job_poll_interval=0.05,
+    )
     d.own_updates = own  # type: ignore[attr-defined]
     return d
 
 
 @pytest.fixture
 def ticket_id(sandbox):  # noqa: F811
-    return sandbox.state.customer_writes(subject="Where is my order?", body="Order #1001 has not arrived.",
-                                         name="Jane Cooper", email="jane@example.com", tags=["vip", "web"])["id"]
+    return sandbox.state.customer_writes(
+        subject="Where is my order?",
+        body="Order #1001 has not arrived.",
+        name="Jane Cooper",
+        email="jane@example.com",
+        tags=["vip", "web"],
+    )["id"]
 
 
 def test_get_ticket_returns_our_dataclasses_with_requester_and_comments(desk, sandbox, ticket_id):  # noqa: F811
-    sandbox.state.update_ticket(ticket_id, {"custom_fields": [{"id": 360001, "value": "gold"}], "priority": "high"},
-                                author_id=sandbox.state.agent["id"], fire=False)
+    sandbox.state.update_ticket(
+        ticket_id,
+        {"custom_fields": [{"id": 360001, "value": "gold"}], "priority": "high"},
+        author_id=sandbox.state.agent["id"],
+        fire=False,
+    )
     ticket = desk.get_ticket(ticket_id)
     assert isinstance(ticket, Ticket)
     assert ticket.subject == "Where is my order?" and ticket.status == "new"
@@ -54,7 +70,9 @@ def test_reading_a_ticket_costs_one_api_call_after_the_first(desk, sandbox, tick
     assert desk.api_calls - before == 1
     [call] = sandbox.state.calls("GET", f"/tickets/{ticket_id}")[-1:]
     assert set(call["query"].replace("%2C", ",").split("include=")[1].split("&")[0].split(",")) == {
-        "users", "last_audits"}
+        "users",
+        "last_audits",
+    }
     assert ticket.comments_complete is False and len(ticket.comments) == 1
     assert ticket.requester.email == "jane@example.com"
 
@@ -64,7 +82,9 @@ def test_the_latest_comment_from_the_last_audit_matches_the_full_thread(desk, sa
     quick = desk.get_ticket(ticket_id)
     full = desk.get_ticket(ticket_id, full=True)
     assert full.comments_complete is True and len(full.comments) == 2
-    assert quick.comments == (full.comments[-1],)  # id, author, public, body, time, channel, by_deskguard
+    assert quick.comments == (
+        full.comments[-1],
+    )  # id, author, public, body, time, channel, by_deskguard
     assert quick.latest_person_comment.body == "Any news? It is for a birthday."
     assert quick.latest_person_comment.author_id == quick.requester.id
     assert desk.get_comments(ticket_id) == full.comments
@@ -73,11 +93,17 @@ def test_the_latest_comment_from_the_last_audit_matches_the_full_thread(desk, sa
 
 def test_our_own_note_is_recognised_in_the_one_request_read(desk, sandbox, ticket_id):  # noqa: F811
     desk.add_internal_note(ticket_id, "Decision brief", marker="acme:1:k")
-    assert desk.api_user_id == sandbox.state.agent["id"]  # looked up once per process (GET /users/me)
+    assert (
+        desk.api_user_id == sandbox.state.agent["id"]
+    )  # looked up once per process (GET /users/me)
     before = desk.api_calls
     latest = desk.get_ticket(ticket_id).comments[-1]
     assert desk.api_calls - before == 1
-    assert latest.by_deskguard and latest.author_id == sandbox.state.agent["id"] and latest.public is False
+    assert (
+        latest.by_deskguard
+        and latest.author_id == sandbox.state.agent["id"]
+        and latest.public is False
+    )
     # A customer pasting our marker line is still a person (the author is not the API user).
     sandbox.state.customer_replies(ticket_id, f"You wrote:\n{DESKGUARD_MARKER} acme:1:k")
     assert desk.get_ticket(ticket_id).comments[-1].by_deskguard is False
@@ -90,11 +116,15 @@ def test_a_last_audit_without_a_comment_falls_back_to_the_thread(desk, sandbox, 
     before = desk.api_calls
     ticket = desk.get_ticket(ticket_id)
     assert desk.api_calls - before == 2
-    assert ticket.comments_complete is True and ticket.comments[-1].by_deskguard  # still ours: skipped
+    assert (
+        ticket.comments_complete is True and ticket.comments[-1].by_deskguard
+    )  # still ours: skipped
 
 
 def test_internal_note_is_sent_with_public_false_and_marker(desk, sandbox, ticket_id):  # noqa: F811
-    result = desk.add_internal_note(ticket_id, "Decision brief", marker="acme:1:k", tags=("deskguard",))
+    result = desk.add_internal_note(
+        ticket_id, "Decision brief", marker="acme:1:k", tags=("deskguard",)
+    )
     [put] = [c for c in sandbox.state.calls("PUT", f"/tickets/{ticket_id}.json")]
     comment = put["json"]["ticket"]["comment"]
     assert comment["public"] is False  # explicit, never left to Zendesk's carry-over default
@@ -109,7 +139,11 @@ def test_internal_note_is_sent_with_public_false_and_marker(desk, sandbox, ticke
     assert desk.get_ticket(ticket_id).comments[-1].by_deskguard is True
 
 
-def test_marker_is_the_bare_key_and_a_full_line_is_refused_before_any_request(desk, sandbox, ticket_id):  # noqa: F811
+def test_marker_is_the_bare_key_and_a_full_line_is_refused_before_any_request(
+    desk,
+    sandbox,  # noqa: F811
+    ticket_id,
+):
     before = desk.api_calls
     with pytest.raises(ValueError):
         desk.add_internal_note(ticket_id, "Brief", marker=f"{DESKGUARD_MARKER} key-1")
@@ -130,7 +164,9 @@ def test_tags_are_added_with_the_tags_endpoint_without_replacing(desk, sandbox, 
 
 def test_public_reply_solves_and_custom_fields_are_set(desk, sandbox, ticket_id):  # noqa: F811
     desk.set_custom_fields(ticket_id, {360002: "refund"})
-    result = desk.public_reply(ticket_id, "Your refund is on its way.", marker="k-reply", tags=("auto",))
+    result = desk.public_reply(
+        ticket_id, "Your refund is on its way.", marker="k-reply", tags=("auto",)
+    )
     ticket = sandbox.state.get_ticket(ticket_id)
     assert ticket["status"] == "solved" and result["status"] == "solved"
     assert {"id": 360002, "value": "refund"} in ticket["custom_fields"]
@@ -140,8 +176,12 @@ def test_public_reply_solves_and_custom_fields_are_set(desk, sandbox, ticket_id)
 
 
 def test_update_many_chunks_by_100_and_follows_each_job_to_completion(desk, sandbox):  # noqa: F811
-    ids = sandbox.state.seed([{"subject": f"t{i}", "body": "b", "email": f"c{i}@example.com"} for i in range(250)])
-    results = desk.update_many([{"id": i, "priority": "low", "additional_tags": ["backlog"]} for i in ids])
+    ids = sandbox.state.seed(
+        [{"subject": f"t{i}", "body": "b", "email": f"c{i}@example.com"} for i in range(250)]
+    )
+    results = desk.update_many(
+        [{"id": i, "priority": "low", "additional_tags": ["backlog"]} for i in ids]
+    )
     puts = sandbox.state.calls("PUT", "/tickets/update_many")
     assert [len(p["json"]["tickets"]) for p in puts] == [100, 100, 50]
     assert len(results) == 250 and all(r["success"] for r in results)
@@ -154,7 +194,9 @@ def test_update_many_chunks_by_100_and_follows_each_job_to_completion(desk, sand
 
 
 def test_update_many_reports_per_ticket_failures(desk, sandbox, ticket_id):  # noqa: F811
-    results = desk.update_many([{"id": ticket_id, "priority": "low"}, {"id": 999_999, "priority": "low"}])
+    results = desk.update_many(
+        [{"id": ticket_id, "priority": "low"}, {"id": 999_999, "priority": "low"}]
+    )
     by_id = {r["id"]: r for r in results}
     assert by_id[ticket_id]["success"] is True and by_id[999_999]["success"] is False
 
@@ -165,25 +207,44 @@ def test_find_comment_with_marker_and_find_open_tickets(desk, sandbox, ticket_id
     found = desk.find_comment_with_marker(ticket_id, "k-1")
     assert found is not None and found.by_deskguard and not found.public
     assert desk.find_comment_with_marker(ticket_id, "k-2") is None
-    other = sandbox.state.customer_writes(subject="Second", body="again", name="Jane", email="jane@example.com")
-    solved = sandbox.state.customer_writes(subject="Old", body="old", name="Jane", email="jane@example.com")
-    sandbox.state.update_ticket(solved["id"], {"status": "solved"}, author_id=sandbox.state.agent["id"], fire=False)
-    sandbox.state.customer_writes(subject="Someone else", body="x", name="Bob", email="bob@example.com")
+    other = sandbox.state.customer_writes(
+        subject="Second", body="again", name="Jane", email="jane@example.com"
+    )
+    solved = sandbox.state.customer_writes(
+        subject="Old", body="old", name="Jane", email="jane@example.com"
+    )
+    sandbox.state.update_ticket(
+        solved["id"], {"status": "solved"}, author_id=sandbox.state.agent["id"], fire=False
+    )
+    sandbox.state.customer_writes(
+        subject="Someone else", body="x", name="Bob", email="bob@example.com"
+    )
     open_ids = {t.id for t in desk.find_open_tickets("jane@example.com")}
     assert open_ids == {ticket_id, other["id"]}
-    assert all(t.requester.email == "jane@example.com" for t in desk.find_open_tickets("jane@example.com"))
+    assert all(
+        t.requester.email == "jane@example.com" for t in desk.find_open_tickets("jane@example.com")
+    )
     with pytest.raises(PermanentError):
         desk.find_open_tickets('x" OR status:solved')
 
 
 def test_create_ticket_and_app_installation_settings(desk, sandbox):  # noqa: F811
-    tid = desk.create_ticket(subject="Refund needs approval", body="Please approve", requester_email="a@example.com",
-                             priority="high", tags=("deskguard",), public=False, marker="k-create")
+    tid = desk.create_ticket(
+        subject="Refund needs approval",
+        body="Please approve",
+        requester_email="a@example.com",
+        priority="high",
+        tags=("deskguard",),
+        public=False,
+        marker="k-create",
+    )
     ticket = sandbox.state.get_ticket(tid)
     assert ticket["priority"] == "high" and ticket["is_public"] is False
     assert sandbox.state.users[ticket["requester_id"]]["email"] == "a@example.com"
     assert desk.app_installation_settings() == {}
-    sandbox.state.install_app({"kill_switch": False, "default_mode": "shadow", "auto_categories": "order_status"})
+    sandbox.state.install_app(
+        {"kill_switch": False, "default_mode": "shadow", "auto_categories": "order_status"}
+    )
     sandbox.state.set_app_settings(kill_switch=True)
     settings = desk.app_installation_settings()
     assert settings["kill_switch"] is True and settings["auto_categories"] == "order_status"
@@ -191,13 +252,19 @@ def test_create_ticket_and_app_installation_settings(desk, sandbox):  # noqa: F8
 
 
 def test_export_tickets_reads_in_batches_until_end_of_stream(desk, sandbox):  # noqa: F811
-    ids = sandbox.state.seed([{"subject": f"t{i}", "body": f"body {i}", "name": f"N{i}", "email": f"c{i}@example.com"}
-                              for i in range(25)])
+    ids = sandbox.state.seed(
+        [
+            {"subject": f"t{i}", "body": f"body {i}", "name": f"N{i}", "email": f"c{i}@example.com"}
+            for i in range(25)
+        ]
+    )
     before = desk.api_calls
     tickets = list(desk.export_tickets(0, per_page=10))
     assert [t.id for t in tickets] == ids
     assert desk.api_calls - before == 3  # 10 + 10 + 5: one request per page, not per ticket
-    assert tickets[3].comments[0].body == "body 3" and tickets[3].requester.email == "c3@example.com"
+    assert (
+        tickets[3].comments[0].body == "body 3" and tickets[3].requester.email == "c3@example.com"
+    )
     assert all(t.comments_complete is False for t in tickets)  # the export has the description only
     assert desk.api_user_id
     before = desk.api_calls
@@ -218,8 +285,14 @@ def test_export_page_needs_exactly_one_of_cursor_and_start_time(desk):
 def test_not_found_and_validation_errors_are_permanent(desk, sandbox, ticket_id):  # noqa: F811
     with pytest.raises(PermanentError) as missing:
         desk.get_ticket(987_654)
-    assert missing.value.status == 404 and missing.value.vendor == "zendesk" and not missing.value.should_retry
-    sandbox.state.update_ticket(ticket_id, {"status": "closed"}, author_id=sandbox.state.agent["id"], fire=False)
+    assert (
+        missing.value.status == 404
+        and missing.value.vendor == "zendesk"
+        and not missing.value.should_retry
+    )
+    sandbox.state.update_ticket(
+        ticket_id, {"status": "closed"}, author_id=sandbox.state.agent["id"], fire=False
+    )
     with pytest.raises(PermanentError) as closed:
         desk.add_internal_note(ticket_id, "x", marker="k")
     assert closed.value.status == 422
@@ -247,15 +320,22 @@ def test_connection_refused_and_timeouts_are_transient():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    refused = ZendeskDesk(f"http://127.0.0.1:{port}", "a@example.com", "t", api_user_id=1, timeout=2)
+    refused = ZendeskDesk(
+        f"http://127.0.0.1:{port}", "a@example.com", "t", api_user_id=1, timeout=2
+    )
     with pytest.raises(TransientError):
         refused.get_ticket(1)
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(8)  # accepts connections, never answers
     try:
-        slow = ZendeskDesk(f"http://127.0.0.1:{silent.getsockname()[1]}", "a@example.com", "t", api_user_id=1,
-                           timeout=0.3)
+        slow = ZendeskDesk(
+            f"http://127.0.0.1:{silent.getsockname()[1]}",
+            "a@example.com",
+            "t",
+            api_user_id=1,
+            timeout=0.3,
+        )
         started = time.monotonic()
         with pytest.raises(TransientError):
             slow.get_ticket(1)
@@ -277,7 +357,9 @@ def test_429_is_honoured_with_retry_after_and_the_call_succeeds(desk, sandbox, t
 
 
 def test_429_beyond_the_budget_is_transient_with_retry_after(sandbox, ticket_id):  # noqa: F811
-    desk = ZendeskDesk(sandbox.url, sandbox.agent_email, sandbox.agent_token, ratelimit_budget=1, api_user_id=1)
+    desk = ZendeskDesk(
+        sandbox.url, sandbox.agent_email, sandbox.agent_token, ratelimit_budget=1, api_user_id=1
+    )
     sandbox.state.throttle(30)
     with pytest.raises(TransientError) as exc:
         desk.get_ticket(ticket_id)
@@ -285,10 +367,14 @@ def test_429_beyond_the_budget_is_transient_with_retry_after(sandbox, ticket_id)
 
 
 def test_the_429_budget_is_per_operation_not_per_client_lifetime(sandbox, ticket_id):  # noqa: F811
-    desk = ZendeskDesk(sandbox.url, sandbox.agent_email, sandbox.agent_token, ratelimit_budget=3, api_user_id=1)
+    desk = ZendeskDesk(
+        sandbox.url, sandbox.agent_email, sandbox.agent_token, ratelimit_budget=3, api_user_id=1
+    )
     for _ in range(2):
         sandbox.state.throttle(2)
-        assert desk.get_ticket(ticket_id).id == ticket_id  # 2 s each time; zenpy alone would run out at 3 s
+        assert (
+            desk.get_ticket(ticket_id).id == ticket_id
+        )  # 2 s each time; zenpy alone would run out at 3 s
 
 
 # --- per-client base URL ------------------------------------------------------------------------------
@@ -296,7 +382,9 @@ def test_two_clients_point_at_two_accounts_without_process_wide_overrides(sandbo
     assert "ZENPY_FORCE_NETLOC" not in os.environ and "ZENPY_FORCE_SCHEME" not in os.environ
     other = start_zendesk_sandbox(rate_limit_per_minute=None)
     try:
-        other_id = other.state.customer_writes(subject="Other account", body="hi", name="Z", email="z@example.com")["id"]
+        other_id = other.state.customer_writes(
+            subject="Other account", body="hi", name="Z", email="z@example.com"
+        )["id"]
         a = ZendeskDesk(sandbox.url, sandbox.agent_email, sandbox.agent_token)
         b = ZendeskDesk(other.url, other.agent_email, other.agent_token)
         results = {}
@@ -304,8 +392,10 @@ def test_two_clients_point_at_two_accounts_without_process_wide_overrides(sandbo
         def read(name, d, tid):
             results[name] = d.get_ticket(tid).subject
 
-        threads = [threading.Thread(target=read, args=("a", a, ticket_id)),
-                   threading.Thread(target=read, args=("b", b, other_id))]
+        threads = [
+            threading.Thread(target=read, args=("a", a, ticket_id)),
+            threading.Thread(target=read, args=("b", b, other_id)),
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -315,15 +405,20 @@ def test_two_clients_point_at_two_accounts_without_process_wide_overrides(sandbo
         other.stop()
 
 
-@pytest.mark.parametrize("url,expected", [
-    ("https://acme.zendesk.com", ("https", "acme", "zendesk.com")),
-    ("http://127.0.0.1:8123/", ("http", "127", "0.0.1:8123")),
-])
+@pytest.mark.parametrize(
+    "url,expected",
+    [
+        ("https://acme.zendesk.com", ("https", "acme", "zendesk.com")),
+        ("http://127.0.0.1:8123/", ("http", "127", "0.0.1:8123")),
+    ],
+)
 def test_base_url_split(url, expected):
     assert split_base_url(url) == expected
 
 
-@pytest.mark.parametrize("url", ["acme.zendesk.com", "http://localhost:8000", "https://acme.zendesk.com/api/v2", ""])
+@pytest.mark.parametrize(
+    "url", ["acme.zendesk.com", "http://localhost:8000", "https://acme.zendesk.com/api/v2", ""]
+)
 def test_bad_base_urls_are_config_errors(url):
     with pytest.raises(ConfigError):
         split_base_url(url)

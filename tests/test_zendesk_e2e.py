@@ -39,7 +39,9 @@ def deskguard_notes(sb, ticket_id):
 
 
 def new_ticket(sb, body="Where is my order #1001? It has been ten days.", email="jane@example.com"):
-    return sb.state.customer_writes(subject="Order status", body=body, name="Jane Cooper", email=email)["id"]
+    return sb.state.customer_writes(
+        subject="Order status", body=body, name="Jane Cooper", email=email
+    )["id"]
 
 
 def test_a_new_ticket_gets_an_internal_note_through_the_webhook(wired):
@@ -53,7 +55,10 @@ def test_a_new_ticket_gets_an_internal_note_through_the_webhook(wired):
     assert note["public"] is False and note["author_id"] == sb.state.agent["id"]
     _, state, payload, _ = jobs(rt)[0]
     assert state == "done" and json.loads(payload) == {
-        "ticket_id": tid, "updated_at": json.loads(first.body)["updated_at"], "source": "webhook"}
+        "ticket_id": tid,
+        "updated_at": json.loads(first.body)["updated_at"],
+        "source": "webhook",
+    }
 
 
 def test_the_sidecars_own_note_does_not_start_another_round(wired):
@@ -64,7 +69,9 @@ def test_the_sidecars_own_note_does_not_start_another_round(wired):
     assert [d.attempts for d in deliveries] == [[202], [202]]  # the trigger did fire on our update
     assert len(deskguard_notes(sb, tid)) == 1
     assert [j[1] for j in jobs(rt)] == ["done", "done"]
-    kinds = [r[0] for r in rt.db.conn.execute("SELECT kind FROM audit_log WHERE ticket_id = ?", (tid,))]
+    kinds = [
+        r[0] for r in rt.db.conn.execute("SELECT kind FROM audit_log WHERE ticket_id = ?", (tid,))
+    ]
     assert kinds.count("zendesk.own_echo_skipped") == 1
     # No Zendesk call was made for the echo: the last call is the note's PUT.
     assert sb.state.calls()[-1]["method"] == "PUT"
@@ -86,8 +93,12 @@ def test_loop_safety_holds_even_without_the_own_update_record(wired):
     settle(sb, rt)
     assert len(deskguard_notes(sb, tid)) == 1
     reads = [c["path"] for c in sb.state.calls()[calls_before:]]
-    assert reads == [f"/api/v2/tickets/{tid}.json"]  # one read: its latest audit is our note, so skipped
-    kinds = [r[0] for r in rt.db.conn.execute("SELECT kind FROM audit_log WHERE ticket_id = ?", (tid,))]
+    assert reads == [
+        f"/api/v2/tickets/{tid}.json"
+    ]  # one read: its latest audit is our note, so skipped
+    kinds = [
+        r[0] for r in rt.db.conn.execute("SELECT kind FROM audit_log WHERE ticket_id = ?", (tid,))
+    ]
     assert "zendesk.own_echo_skipped" not in kinds
 
 
@@ -111,7 +122,10 @@ def test_duplicate_deliveries_yield_one_note(wired):
     [delivery] = [d for d in sb.state.deliveries if d.ticket_id == tid]
     # Zendesk may invoke a webhook more than once for one event; each invocation is signed anew.
     stamps = [time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - k)) for k in (1, 2, 3)]
-    statuses = [sb.state.send_signed(delivery.webhook_id, delivery.body.encode(), timestamp=t) for t in stamps]
+    statuses = [
+        sb.state.send_signed(delivery.webhook_id, delivery.body.encode(), timestamp=t)
+        for t in stamps
+    ]
     assert statuses == [202, 202, 202]  # all accepted …
     sb.state.deliveries_paused = False
     assert sb.state.wait_for_deliveries(10)
@@ -132,7 +146,9 @@ def test_forged_stale_and_replayed_deliveries_enqueue_nothing(wired):
     assert sb.state.send_signed(hook_id, delivery.body.encode(), timestamp=stale) == 401
     fresh = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     assert sb.state.send_signed(hook_id, delivery.body.encode(), timestamp=fresh) == 202
-    assert sb.state.send_signed(hook_id, delivery.body.encode(), timestamp=fresh) == 401  # same signature again
+    assert (
+        sb.state.send_signed(hook_id, delivery.body.encode(), timestamp=fresh) == 401
+    )  # same signature again
     assert len(jobs(rt)) == 1
     sb.state.deliveries_paused = False
     sb.state.wait_for_deliveries(10)
@@ -152,7 +168,9 @@ def test_429s_for_a_while_lose_no_work_and_retry_after_is_honoured(wired):
 
 
 def test_429s_longer_than_the_budget_requeue_the_job_after_retry_after(sandbox, config, tmp_path):  # noqa: F811
-    rt = make_runtime(zendesk_config(config, sandbox, zendesk_ratelimit_budget_seconds=1, queue_backoff_base=0.05))
+    rt = make_runtime(
+        zendesk_config(config, sandbox, zendesk_ratelimit_budget_seconds=1, queue_backoff_base=0.05)
+    )
     server = serve_in_thread(create_app(runtime=rt))
     try:
         setup_zendesk(rt, TENANT, server.url)
@@ -160,9 +178,13 @@ def test_429s_longer_than_the_budget_requeue_the_job_after_retry_after(sandbox, 
         assert sandbox.state.wait_for_deliveries(10)
         sandbox.state.throttle(3)
         drain(rt)
-        state, run_at, error = rt.db.conn.execute("SELECT state, run_at, last_error FROM jobs").fetchone()
+        state, run_at, error = rt.db.conn.execute(
+            "SELECT state, run_at, last_error FROM jobs"
+        ).fetchone()
         assert state == "queued" and "429" in error
-        assert run_at - time.time() >= 1.0  # the job waits out Retry-After, not just the short backoff
+        assert (
+            run_at - time.time() >= 1.0
+        )  # the job waits out Retry-After, not just the short backoff
         assert deskguard_notes(sandbox, tid) == []
         deadline = time.monotonic() + 10
         while not deskguard_notes(sandbox, tid) and time.monotonic() < deadline:
@@ -177,11 +199,15 @@ def test_429s_longer_than_the_budget_requeue_the_job_after_retry_after(sandbox, 
 def test_api_calls_per_processed_ticket_via_webhook(wired):
     sb, rt = wired
     desk = rt.service("zendesk", TENANT)
-    desk.get_ticket(new_ticket(sb, email="warmup@example.com"))  # first read also resolves the API user
+    desk.get_ticket(
+        new_ticket(sb, email="warmup@example.com")
+    )  # first read also resolves the API user
     settle(sb, rt)
     before = len(sb.state.calls())
     ids = [new_ticket(sb, email=f"c{i}@example.com") for i in range(5)]
     settle(sb, rt)
     per_ticket = (len(sb.state.calls()) - before) / len(ids)
     assert all(len(deskguard_notes(sb, t)) == 1 for t in ids)
-    assert per_ticket == 2  # one read (ticket + requester + latest audit) + the note; the echo costs nothing
+    assert (
+        per_ticket == 2
+    )  # one read (ticket + requester + latest audit) + the note; the echo costs nothing

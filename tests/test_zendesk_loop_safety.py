@@ -25,8 +25,13 @@ def comment(cid: int, body: str, author: int = 500, *, ours: bool | None = None)
 
 
 def ticket(*comments: Comment, status: str = "open") -> Ticket:
-    return Ticket(id=7, subject="Help", requester=Person(500, "Jane", "jane@example.com"), status=status,
-                  comments=comments)
+    return Ticket(
+        id=7,
+        subject="Help",
+        requester=Person(500, "Jane", "jane@example.com"),
+        status=status,
+        comments=comments,
+    )
 
 
 def test_marker_line_takes_the_bare_key_and_refuses_a_full_line():
@@ -51,7 +56,9 @@ def test_a_comment_is_ours_only_with_the_marker_last_and_our_author():
     assert is_deskguard_comment(ours, BOT, BOT)
     assert not is_deskguard_comment(ours, 500, BOT)  # a customer pasting our text is not us
     assert not is_deskguard_comment("Brief", BOT, BOT)  # the shared login typing by hand is not us
-    assert not is_deskguard_comment(f"{DESKGUARD_MARKER} k\n\nThanks, but that did not help", 500, BOT)
+    assert not is_deskguard_comment(
+        f"{DESKGUARD_MARKER} k\n\nThanks, but that did not help", 500, BOT
+    )
     assert is_deskguard_comment(ours, 123, None)  # API user unknown yet: the marker decides
 
 
@@ -64,16 +71,22 @@ def test_latest_comment_ours_means_skip():
 
 
 def test_new_person_activity_after_our_note_is_processed():
-    t = ticket(comment(1, "Where is my order?"), comment(2, with_marker("Brief", "k"), BOT),
-               comment(3, "Any news?"))
+    t = ticket(
+        comment(1, "Where is my order?"),
+        comment(2, with_marker("Brief", "k"), BOT),
+        comment(3, "Any news?"),
+    )
     assert needs_processing(t)
     assert tuple(needs_processing(t)) == (True, "new_activity")
     assert activity_key(t) == "7:3"
 
 
 def test_an_agent_reply_counts_as_activity():
-    t = ticket(comment(1, "Where is my order?"), comment(2, with_marker("Brief", "k"), BOT),
-               comment(3, "I checked with the carrier.", author=77))
+    t = ticket(
+        comment(1, "Where is my order?"),
+        comment(2, with_marker("Brief", "k"), BOT),
+        comment(3, "I checked with the carrier.", author=77),
+    )
     assert needs_processing(t).process
 
 

@@ -23,13 +23,23 @@ from zendesk_support import (  # noqa: F401  (fixtures)
 
 from connector.domain import DESKGUARD_MARKER
 from connector.worker import drain
-from connector.zendesk.poller import poll_state, poll_tenant, register_schedules, reset_cursor, sync_poll_jobs
+from connector.zendesk.poller import (
+    poll_state,
+    poll_tenant,
+    register_schedules,
+    reset_cursor,
+    sync_poll_jobs,
+)
 from connector.zendesk.setup import setup_zendesk
 
 
 def customer(sb, i: int) -> int:
-    return sb.state.customer_writes(subject=f"Question {i}", body=f"Where is order #{1000 + i}?",
-                                    name=f"Customer {i}", email=f"c{i}@example.com")["id"]
+    return sb.state.customer_writes(
+        subject=f"Question {i}",
+        body=f"Where is order #{1000 + i}?",
+        name=f"Customer {i}",
+        email=f"c{i}@example.com",
+    )["id"]
 
 
 def notes(sb, ticket_id):
@@ -54,7 +64,9 @@ def test_tickets_created_while_the_sidecar_was_down_are_polled_after_restart(san
     setup_zendesk(first, TENANT, server.url)
     early = customer(sandbox, 0)
     settle(sandbox, first)
-    assert poll_tenant(first, TENANT).caught_up  # establishes the cursor; the early ticket was handled
+    assert poll_tenant(
+        first, TENANT
+    ).caught_up  # establishes the cursor; the early ticket was handled
     cursor = poll_state(first.db, TENANT)["cursor"]
     assert cursor
     server.stop()  # the sidecar goes down …
@@ -63,14 +75,18 @@ def test_tickets_created_while_the_sidecar_was_down_are_polled_after_restart(san
     sandbox.state.delivery_retries = 0
     missed = [customer(sandbox, i) for i in (1, 2, 3)]
     assert sandbox.state.wait_for_deliveries(10)
-    assert all(isinstance(d.attempts[0], str) for d in sandbox.state.deliveries if d.ticket_id in missed)
+    assert all(
+        isinstance(d.attempts[0], str) for d in sandbox.state.deliveries if d.ticket_id in missed
+    )
 
     restarted = make_runtime(cfg)  # … and comes back on the same ledger
     try:
         assert poll_state(restarted.db, TENANT)["cursor"] == cursor
         result = poll_tenant(restarted, TENANT)
         export_calls = sandbox.state.calls("GET", "/incremental/tickets/cursor")
-        assert parse_qs(export_calls[-1]["query"])["cursor"] == [cursor]  # resumed from the stored cursor
+        assert parse_qs(export_calls[-1]["query"])["cursor"] == [
+            cursor
+        ]  # resumed from the stored cursor
         assert result.enqueued == 3 and result.caught_up
         assert sorted(json.loads(p)["ticket_id"] for _, _, p, _ in jobs(restarted)[-3:]) == missed
         assert all(json.loads(p)["source"] == "poll" for _, _, p, _ in jobs(restarted)[-3:])
@@ -101,8 +117,12 @@ def test_the_poller_keeps_to_the_export_rate_limit_and_resumes_later(sandbox, zd
     zd_runtime.config = zd_runtime.config.replace(zendesk_export_requests_per_minute=3)
     clock = Clock()
     first = poll_tenant(zd_runtime, TENANT, per_page=2, clock=clock)
-    assert first.requests == 3 and first.rate_limited and not first.caught_up and first.enqueued == 6
-    again = poll_tenant(zd_runtime, TENANT, per_page=2, clock=clock)  # same minute: no request at all
+    assert (
+        first.requests == 3 and first.rate_limited and not first.caught_up and first.enqueued == 6
+    )
+    again = poll_tenant(
+        zd_runtime, TENANT, per_page=2, clock=clock
+    )  # same minute: no request at all
     assert again.requests == 0 and again.rate_limited
     clock.now += 61
     rest = poll_tenant(zd_runtime, TENANT, per_page=2, clock=clock)
@@ -140,7 +160,9 @@ def test_a_crash_mid_walk_loses_nothing(sandbox, zd_runtime):  # noqa: F811
     sandbox.state.fail_next.append((500, "InternalError"))
     failed = poll_tenant(zd_runtime, TENANT, per_page=2)
     assert failed.error and failed.enqueued == 0
-    assert poll_state(zd_runtime.db, TENANT)["cursor"] == first.cursor  # not advanced past unprocessed tickets
+    assert (
+        poll_state(zd_runtime.db, TENANT)["cursor"] == first.cursor
+    )  # not advanced past unprocessed tickets
     rest = poll_tenant(zd_runtime, TENANT, per_page=2)
     assert rest.caught_up
     assert sorted(json.loads(p)["ticket_id"] for _, _, p, _ in jobs(zd_runtime)) == ids
@@ -159,7 +181,9 @@ def test_reset_cursor_starts_over_and_duplicates_collapse(sandbox, zd_runtime): 
 
 def test_closed_and_deleted_tickets_are_not_enqueued(sandbox, zd_runtime):  # noqa: F811
     open_id, closed_id = customer(sandbox, 1), customer(sandbox, 2)
-    sandbox.state.update_ticket(closed_id, {"status": "closed"}, author_id=sandbox.state.agent["id"], fire=False)
+    sandbox.state.update_ticket(
+        closed_id, {"status": "closed"}, author_id=sandbox.state.agent["id"], fire=False
+    )
     result = poll_tenant(zd_runtime, TENANT)
     assert result.enqueued == 1 and result.skipped == 1
     assert json.loads(jobs(zd_runtime)[0][2])["ticket_id"] == open_id
@@ -178,8 +202,11 @@ def test_the_scheduler_runs_one_poll_job_per_configured_tenant(sandbox, zd_runti
         assert scheduler.get_job("zendesk.poll.no-zendesk") is None
         tid = customer(sandbox, 1)
         wait_until(lambda: len(jobs(zd_runtime)) == 1, timeout=10)
-        assert json.loads(jobs(zd_runtime)[0][2]) == {"ticket_id": tid, "source": "poll",
-                                                      "updated_at": sandbox.state.get_ticket(tid)["updated_at"]}
+        assert json.loads(jobs(zd_runtime)[0][2]) == {
+            "ticket_id": tid,
+            "source": "poll",
+            "updated_at": sandbox.state.get_ticket(tid)["updated_at"],
+        }
         assert sync_poll_jobs(scheduler, zd_runtime) == [TENANT]
     finally:
         scheduler.shutdown(wait=True)

@@ -17,10 +17,15 @@ from connector.zendesk.setup import TRIGGER_BODY
 
 @pytest.fixture
 def env(sandbox, tmp_path, secret_key):  # noqa: F811
-    return {"DESKGUARD_DB_PATH": str(tmp_path / "cli.db"), "DESKGUARD_SECRET_KEYS": secret_key,
-            "DESKGUARD_TENANT_ID": TENANT, "DESKGUARD_ZENDESK_URL": sandbox.url,
-            "DESKGUARD_ZENDESK_EMAIL": sandbox.agent_email, "DESKGUARD_ZENDESK_API_TOKEN": sandbox.agent_token,
-            "DESKGUARD_LOG_LEVEL": "warning"}
+    return {
+        "DESKGUARD_DB_PATH": str(tmp_path / "cli.db"),
+        "DESKGUARD_SECRET_KEYS": secret_key,
+        "DESKGUARD_TENANT_ID": TENANT,
+        "DESKGUARD_ZENDESK_URL": sandbox.url,
+        "DESKGUARD_ZENDESK_EMAIL": sandbox.agent_email,
+        "DESKGUARD_ZENDESK_API_TOKEN": sandbox.agent_token,
+        "DESKGUARD_LOG_LEVEL": "warning",
+    }
 
 
 def run(cli_runner, env, *args):
@@ -29,11 +34,20 @@ def run(cli_runner, env, *args):
 
 
 def open_runtime(env) -> Runtime:
-    return Runtime({"db_path": env["DESKGUARD_DB_PATH"], "secret_keys": (env["DESKGUARD_SECRET_KEYS"],),
-                    "tenant_id": TENANT})
+    return Runtime(
+        {
+            "db_path": env["DESKGUARD_DB_PATH"],
+            "secret_keys": (env["DESKGUARD_SECRET_KEYS"],),
+            "tenant_id": TENANT,
+        }
+    )
 
 
-def test_setup_creates_webhook_and_trigger_once_and_stores_the_secret_encrypted(cli_runner, env, sandbox):  # noqa: F811
+def test_setup_creates_webhook_and_trigger_once_and_stores_the_secret_encrypted(
+    cli_runner,
+    env,
+    sandbox,  # noqa: F811
+):
     url = "https://deskguard.example.com"
     first = run(cli_runner, env, "zendesk", "setup", "--tenant", TENANT, "--url", url)
     assert first.exit_code == 0, first.output
@@ -42,9 +56,14 @@ def test_setup_creates_webhook_and_trigger_once_and_stores_the_secret_encrypted(
     assert out["webhook"]["endpoint"] == f"{url}/webhooks/zendesk/{TENANT}"
 
     [hook] = sandbox.state.webhooks.values()
-    assert hook["subscriptions"] == ["conditional_ticket_events"] and hook["endpoint"] == out["webhook"]["endpoint"]
+    assert (
+        hook["subscriptions"] == ["conditional_ticket_events"]
+        and hook["endpoint"] == out["webhook"]["endpoint"]
+    )
     [trigger] = sandbox.state.triggers.values()
-    assert trigger["actions"] == [{"field": "notification_webhook", "value": [hook["id"], TRIGGER_BODY]}]
+    assert trigger["actions"] == [
+        {"field": "notification_webhook", "value": [hook["id"], TRIGGER_BODY]}
+    ]
 
     second = run(cli_runner, env, "zendesk", "setup", "--tenant", TENANT, "--url", url)
     assert second.exit_code == 0, second.output
@@ -56,10 +75,15 @@ def test_setup_creates_webhook_and_trigger_once_and_stores_the_secret_encrypted(
     rt = open_runtime(env)
     try:
         assert rt.secrets.get(rt.db, TENANT, WEBHOOK_SECRET).reveal() == secret
-        stored = rt.db.conn.execute("SELECT ciphertext FROM secrets WHERE name = ?", (WEBHOOK_SECRET,)).fetchone()[0]
+        stored = rt.db.conn.execute(
+            "SELECT ciphertext FROM secrets WHERE name = ?", (WEBHOOK_SECRET,)
+        ).fetchone()[0]
         assert secret not in stored
         kinds = [r[0] for r in rt.db.conn.execute("SELECT kind FROM actions ORDER BY id")]
-        assert kinds == ["zendesk.webhook_create", "zendesk.trigger_create"]  # writes go through actions
+        assert kinds == [
+            "zendesk.webhook_create",
+            "zendesk.trigger_create",
+        ]  # writes go through actions
         audit_kinds = [r[0] for r in rt.db.conn.execute("SELECT kind FROM audit_log")]
         assert audit_kinds.count("zendesk.setup_completed") == 2
     finally:
@@ -99,7 +123,11 @@ def test_status_and_poll_commands(cli_runner, env, sandbox):  # noqa: F811
     status = run(cli_runner, env, "zendesk", "status", "--check")
     assert status.exit_code == 0, status.output
     data = json.loads(status.output)
-    assert data["credentials_configured"] is True and data["jobs"] == {"queued": 1} and data["batches"] == {}
+    assert (
+        data["credentials_configured"] is True
+        and data["jobs"] == {"queued": 1}
+        and data["batches"] == {}
+    )
     assert data["api_user"]["email"] == sandbox.agent_email and data["poll"]["cursor"]
     assert sandbox.agent_token not in status.output
     reset = run(cli_runner, env, "zendesk", "poll", "--reset-since", "0")
@@ -107,8 +135,17 @@ def test_status_and_poll_commands(cli_runner, env, sandbox):  # noqa: F811
     assert run(cli_runner, env, "zendesk", "status", "--tenant", "nobody").exit_code != 0
 
 
-@pytest.mark.parametrize("command", [["zendesk", "setup"], ["zendesk", "poll"], ["zendesk", "status"],
-                                     ["sandbox", "zendesk"], ["sandbox"], ["zendesk"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["zendesk", "setup"],
+        ["zendesk", "poll"],
+        ["zendesk", "status"],
+        ["sandbox", "zendesk"],
+        ["sandbox"],
+        ["zendesk"],
+    ],
+)
 def test_every_command_documents_an_example(cli_runner, command):
     result = cli_runner.invoke(cli, [*command, "--help"])
     assert result.exit_code == 0 and "Example: deskguard" in result.output
@@ -126,10 +163,15 @@ def test_env_credentials_are_stored_encrypted_once(env, sandbox):  # noqa: F811
         ensure_env_tenant(rt)
         ensure_env_tenant(rt)  # a restart
         assert rt.secrets.get(rt.db, TENANT, API_TOKEN).reveal() == sandbox.agent_token
-        stored = [r[0] for r in rt.db.conn.execute("SELECT data FROM audit_log WHERE kind = 'secret.stored'")]
+        stored = [
+            r[0]
+            for r in rt.db.conn.execute("SELECT data FROM audit_log WHERE kind = 'secret.stored'")
+        ]
         assert len(stored) == 1 and sandbox.agent_token not in "".join(stored)
         tenant = tenants.get_tenant(rt.db, TENANT)
-        assert tenant["zendesk_url"] == sandbox.url and tenant["zendesk_email"] == sandbox.agent_email
+        assert (
+            tenant["zendesk_url"] == sandbox.url and tenant["zendesk_email"] == sandbox.agent_email
+        )
         assert rt.service("zendesk", TENANT).get_tickets([]) == []
     finally:
         rt.close()
@@ -138,7 +180,9 @@ def test_env_credentials_are_stored_encrypted_once(env, sandbox):  # noqa: F811
 def test_the_service_factory_needs_url_and_token(runtime):
     with pytest.raises(ConfigError, match="Zendesk URL"):
         build_desk(runtime, "acme")
-    tenants.ensure_tenant(runtime.db, "acme", zendesk_url="https://acme.zendesk.com", zendesk_email="a@example.com")
+    tenants.ensure_tenant(
+        runtime.db, "acme", zendesk_url="https://acme.zendesk.com", zendesk_email="a@example.com"
+    )
     with pytest.raises(ConfigError, match="API token"):
         build_desk(runtime, "acme")
     runtime.secrets.put(runtime.db, "acme", API_TOKEN, "tok")

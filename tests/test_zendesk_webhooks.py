@@ -33,11 +33,15 @@ def hook_runtime(runtime):
 
 
 def body(ticket_id=42, updated_at="2026-03-08T10:00:00Z", **extra) -> bytes:
-    return json.dumps({"ticket_id": str(ticket_id), "updated_at": updated_at, "status": "open", **extra}).encode()
+    return json.dumps(
+        {"ticket_id": str(ticket_id), "updated_at": updated_at, "status": "open", **extra}
+    ).encode()
 
 
 def post(client, data: bytes, headers: dict | None = None, url: str = URL):
-    return client.post(url, data=data, headers=headers if headers is not None else sign_payload(SECRET, data))
+    return client.post(
+        url, data=data, headers=headers if headers is not None else sign_payload(SECRET, data)
+    )
 
 
 def job_count(runtime) -> int:
@@ -49,23 +53,48 @@ def test_valid_delivery_is_enqueued_and_acknowledged_202(hook_runtime, client):
     assert response.status_code == 202, response.get_json()
     data = response.get_json()
     assert data["status"] == "accepted" and data["duplicate"] is False
-    row = hook_runtime.db.conn.execute("SELECT kind, payload, dedupe_key, state FROM jobs").fetchone()
+    row = hook_runtime.db.conn.execute(
+        "SELECT kind, payload, dedupe_key, state FROM jobs"
+    ).fetchone()
     assert row[0] == "zendesk.ticket"
-    assert json.loads(row[1]) == {"ticket_id": 42, "updated_at": "2026-03-08T10:00:00Z", "source": "webhook"}
+    assert json.loads(row[1]) == {
+        "ticket_id": 42,
+        "updated_at": "2026-03-08T10:00:00Z",
+        "source": "webhook",
+    }
     assert row[2] == "zendesk.ticket:42:2026-03-08T10:00:00Z" and row[3] == "queued"
 
 
 def test_signature_is_base64_hmac_over_timestamp_then_body():
     data, ts = b'{"ticket_id":"1"}', "2021-07-25T10:00:00Z"
-    assert compute_signature(SECRET, ts, data) == sign_webhook(SECRET, ts, data)  # the sandbox signs the same way
-    verify_signature(SECRET, ts, data, compute_signature(SECRET, ts, data), tolerance=300,
-                     now=time.mktime(time.strptime(ts, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone)
+    assert compute_signature(SECRET, ts, data) == sign_webhook(
+        SECRET, ts, data
+    )  # the sandbox signs the same way
+    verify_signature(
+        SECRET,
+        ts,
+        data,
+        compute_signature(SECRET, ts, data),
+        tolerance=300,
+        now=time.mktime(time.strptime(ts, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone,
+    )
     with pytest.raises(WebhookRejected):  # body + timestamp (the older doc's order) is not accepted
-        verify_signature(SECRET, ts, data, compute_signature(SECRET, data.decode(), ts.encode()), tolerance=10**9)
+        verify_signature(
+            SECRET, ts, data, compute_signature(SECRET, data.decode(), ts.encode()), tolerance=10**9
+        )
 
 
-@pytest.mark.parametrize("case", ["wrong_secret", "tampered_body", "not_base64", "missing_signature",
-                                  "missing_timestamp", "hex_digest"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "wrong_secret",
+        "tampered_body",
+        "not_base64",
+        "missing_signature",
+        "missing_timestamp",
+        "hex_digest",
+    ],
+)
 def test_forged_deliveries_are_refused_401_and_nothing_is_enqueued(hook_runtime, client, case):
     data = body()
     headers = sign_payload(SECRET, data)
@@ -83,8 +112,9 @@ def test_forged_deliveries_are_refused_401_and_nothing_is_enqueued(hook_runtime,
         import hashlib
         import hmac
 
-        headers[SIGNATURE_HEADER] = hmac.new(SECRET.encode(), headers[TIMESTAMP_HEADER].encode() + data,
-                                             hashlib.sha256).hexdigest()
+        headers[SIGNATURE_HEADER] = hmac.new(
+            SECRET.encode(), headers[TIMESTAMP_HEADER].encode() + data, hashlib.sha256
+        ).hexdigest()
     response = post(client, data, headers)
     assert response.status_code == 401
     error = response.get_json()["error"]
@@ -103,7 +133,10 @@ def test_stale_or_future_timestamps_are_refused(hook_runtime, client, offset):
 
 def test_timestamp_inside_the_tolerance_is_accepted(hook_runtime, client):
     data = body()
-    assert post(client, data, sign_payload(SECRET, data, timestamp=iso(time.time() - 290))).status_code == 202
+    assert (
+        post(client, data, sign_payload(SECRET, data, timestamp=iso(time.time() - 290))).status_code
+        == 202
+    )
 
 
 def test_replayed_signature_is_refused_even_though_the_first_was_accepted(hook_runtime, client):
@@ -121,7 +154,10 @@ def test_duplicate_deliveries_of_one_change_make_one_job(hook_runtime, client):
     # Zendesk retries with a fresh timestamp; the same change may also come with another offset.
     second = post(client, body(updated_at="2026-03-08T11:00:00+01:00"))
     assert first.status_code == second.status_code == 202
-    assert second.get_json()["duplicate"] is True and second.get_json()["job_id"] == first.get_json()["job_id"]
+    assert (
+        second.get_json()["duplicate"] is True
+        and second.get_json()["job_id"] == first.get_json()["job_id"]
+    )
     assert job_count(hook_runtime) == 1
 
 
@@ -133,14 +169,20 @@ def test_oversized_body_is_413_and_nothing_is_enqueued(hook_runtime, client):
     assert job_count(hook_runtime) == 0
 
 
-@pytest.mark.parametrize("data,code", [
-    (b"{not json", "invalid_json"),
-    (b"[1, 2]", "invalid_payload"),
-    (json.dumps({"updated_at": "2026-03-08T10:00:00Z"}).encode(), "invalid_payload"),
-    (json.dumps({"ticket_id": "", "updated_at": "2026-03-08T10:00:00Z"}).encode(), "invalid_payload"),
-    (json.dumps({"ticket_id": "12"}).encode(), "invalid_payload"),
-    (json.dumps({"ticket_id": "12", "updated_at": "March 8"}).encode(), "invalid_payload"),
-])
+@pytest.mark.parametrize(
+    "data,code",
+    [
+        (b"{not json", "invalid_json"),
+        (b"[1, 2]", "invalid_payload"),
+        (json.dumps({"updated_at": "2026-03-08T10:00:00Z"}).encode(), "invalid_payload"),
+        (
+            json.dumps({"ticket_id": "", "updated_at": "2026-03-08T10:00:00Z"}).encode(),
+            "invalid_payload",
+        ),
+        (json.dumps({"ticket_id": "12"}).encode(), "invalid_payload"),
+        (json.dumps({"ticket_id": "12", "updated_at": "March 8"}).encode(), "invalid_payload"),
+    ],
+)
 def test_bad_payloads_are_400_after_a_valid_signature(hook_runtime, client, data, code):
     response = post(client, data)
     assert response.status_code == 400
@@ -193,13 +235,16 @@ def test_no_secret_or_signature_reaches_the_log(hook_runtime, client):
     assert SECRET not in stream.getvalue() and headers[SIGNATURE_HEADER] not in stream.getvalue()
 
 
-@pytest.mark.parametrize("value,expected", [
-    ("2026-03-08T10:00:00Z", "2026-03-08T10:00:00Z"),
-    ("2026-03-08T11:00:00+01:00", "2026-03-08T10:00:00Z"),
-    ("2026-03-08T10:00:00.750Z", "2026-03-08T10:00:00Z"),
-    (1772964000, "2026-03-08T10:00:00Z"),
-    ("1772964000", "2026-03-08T10:00:00Z"),
-])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("2026-03-08T10:00:00Z", "2026-03-08T10:00:00Z"),
+        ("2026-03-08T11:00:00+01:00", "2026-03-08T10:00:00Z"),
+        ("2026-03-08T10:00:00.750Z", "2026-03-08T10:00:00Z"),
+        (1772964000, "2026-03-08T10:00:00Z"),
+        ("1772964000", "2026-03-08T10:00:00Z"),
+    ],
+)
 def test_versions_are_normalised_so_webhook_and_poller_keys_match(value, expected):
     assert normalize_updated_at(value) == expected
 

@@ -22,7 +22,9 @@ from connector.sandbox.zendesk import start_zendesk_sandbox
 from connector.web import create_app
 from connector.worker import drain
 
-logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access-log lines from the sandbox servers
+logging.getLogger("werkzeug").setLevel(
+    logging.WARNING
+)  # no access-log lines from the sandbox servers
 
 TENANT = "acme"
 
@@ -35,8 +37,15 @@ def sandbox():
 
 
 def zendesk_config(config: dict, sb, **extra) -> dict:
-    return {**config, "zendesk_url": sb.url, "zendesk_email": sb.agent_email, "zendesk_api_token": sb.agent_token,
-            "zendesk_ratelimit_budget_seconds": 10, "zendesk_timeout_seconds": 5, **extra}
+    return {
+        **config,
+        "zendesk_url": sb.url,
+        "zendesk_email": sb.agent_email,
+        "zendesk_api_token": sb.agent_token,
+        "zendesk_ratelimit_budget_seconds": 10,
+        "zendesk_timeout_seconds": 5,
+        **extra,
+    }
 
 
 def make_runtime(cfg: dict) -> Runtime:
@@ -63,7 +72,9 @@ def sidecar(zd_runtime):
     """The sidecar's Flask app served over HTTP, so the sandbox can deliver webhooks to it."""
     server = serve_in_thread(create_app(runtime=zd_runtime))
     yield server
-    threading.Thread(target=server.stop, daemon=True).start()  # shutdown takes up to 0.5 s; don't wait
+    threading.Thread(
+        target=server.stop, daemon=True
+    ).start()  # shutdown takes up to 0.5 s; don't wait
 
 
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02):
@@ -94,5 +105,6 @@ def settle(sandbox, runtime, *, rounds: int = 10) -> int:
 
 
 def jobs(runtime, kind: str = "zendesk.ticket") -> list[tuple]:
-    return runtime.db.conn.execute("SELECT id, state, payload, dedupe_key FROM jobs WHERE kind = ? ORDER BY id",
-                                   (kind,)).fetchall()
+    return runtime.db.conn.execute(
+        "SELECT id, state, payload, dedupe_key FROM jobs WHERE kind = ? ORDER BY id", (kind,)
+    ).fetchall()

@@ -32,7 +32,9 @@ _engines: weakref.WeakKeyDictionary[Runtime, dict[tuple, Any]] = weakref.WeakKey
 def engine_name(runtime: Runtime, tenant_id: str) -> str:
     name = get_setting(runtime.db, tenant_id, "classifier") or runtime.config.classifier
     if name not in ENGINES:
-        raise ConfigError(f"tenant {tenant_id!r} setting classifier={name!r} is not one of {', '.join(ENGINES)}")
+        raise ConfigError(
+            f"tenant {tenant_id!r} setting classifier={name!r} is not one of {', '.join(ENGINES)}"
+        )
     return name
 
 
@@ -69,10 +71,14 @@ def claude_classifier(runtime: Runtime, tenant_id: str) -> ClaudeClassifier:
     def build() -> ClaudeClassifier:
         client = AnthropicClient.from_config(config, api_key) if api_key else None
         return ClaudeClassifier(
-            client, fallback=lambda: local_classifier(runtime, tenant_id), model=config.claude_model,
-            max_tokens=config.claude_max_tokens, prices=Prices.from_config(config),
+            client,
+            fallback=lambda: local_classifier(runtime, tenant_id),
+            model=config.claude_model,
+            max_tokens=config.claude_max_tokens,
+            prices=Prices.from_config(config),
             not_configured=f"no Anthropic API key is stored for tenant {tenant_id!r} "
-                           "(set DESKGUARD_ANTHROPIC_API_KEY)")
+            "(set DESKGUARD_ANTHROPIC_API_KEY)",
+        )
 
     return _cached(runtime, ("claude", tenant_id, fingerprint, model_dir), build)
 
@@ -109,11 +115,19 @@ class TenantClassifier:
     def classify(self, text: TicketText) -> Reading:
         return get_classifier(self.runtime, self.tenant_id).classify(text)
 
-    def draft_reply(self, ticket_text: TicketText | str, reading: Reading, context_text: str = "",
-                    allowed_promises=(), **kwargs: Any) -> DraftReply:
+    def draft_reply(
+        self,
+        ticket_text: TicketText | str,
+        reading: Reading,
+        context_text: str = "",
+        allowed_promises=(),
+        **kwargs: Any,
+    ) -> DraftReply:
         drafter = get_drafter(self.runtime, self.tenant_id)
         if drafter is None:
-            raise ConfigError("Claude drafts are off (DESKGUARD_CLAUDE_DRAFT_REPLIES) or no Anthropic key is stored")
+            raise ConfigError(
+                "Claude drafts are off (DESKGUARD_CLAUDE_DRAFT_REPLIES) or no Anthropic key is stored"
+            )
         return drafter.draft_reply(ticket_text, reading, context_text, allowed_promises, **kwargs)
 
 

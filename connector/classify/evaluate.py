@@ -29,8 +29,11 @@ def _f1(precision: float, recall: float) -> float:
     return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
 
-def evaluate(outcomes: Sequence[Outcome], categories: Sequence[str] = CATEGORIES,
-             thresholds: Iterable[float] = THRESHOLDS) -> dict:
+def evaluate(
+    outcomes: Sequence[Outcome],
+    categories: Sequence[str] = CATEGORIES,
+    thresholds: Iterable[float] = THRESHOLDS,
+) -> dict:
     """The full report as a JSON-ready dict."""
     n = len(outcomes)
     if n == 0:
@@ -43,8 +46,13 @@ def evaluate(outcomes: Sequence[Outcome], categories: Sequence[str] = CATEGORIES
         support = sum(1 for o in outcomes if o.label == cat)
         precision = tp / predicted if predicted else 0.0
         recall = tp / support if support else 0.0
-        per_category[cat] = {"precision": round(precision, 4), "recall": round(recall, 4),
-                             "f1": round(_f1(precision, recall), 4), "support": support, "predicted": predicted}
+        per_category[cat] = {
+            "precision": round(precision, 4),
+            "recall": round(recall, 4),
+            "f1": round(_f1(precision, recall), 4),
+            "support": support,
+            "predicted": predicted,
+        }
     scored = [c for c in categories if c != "other" and per_category[c]["support"]]
     macro_f1 = sum(per_category[c]["f1"] for c in scored) / len(scored) if scored else 0.0
     confusion = {truth: {pred: 0 for pred in categories} for truth in categories}
@@ -54,9 +62,15 @@ def evaluate(outcomes: Sequence[Outcome], categories: Sequence[str] = CATEGORIES
     at_threshold = []
     for t in thresholds:
         chosen = [ok for o, ok in zip(outcomes, correct, strict=True) if o.confidence >= t]
-        at_threshold.append({"threshold": t, "coverage": round(len(chosen) / n, 4), "answered": len(chosen),
-                             "precision": round(sum(chosen) / len(chosen), 4) if chosen else None,
-                             "wrong": len(chosen) - sum(chosen)})
+        at_threshold.append(
+            {
+                "threshold": t,
+                "coverage": round(len(chosen) / n, 4),
+                "answered": len(chosen),
+                "precision": round(sum(chosen) / len(chosen), 4) if chosen else None,
+                "wrong": len(chosen) - sum(chosen),
+            }
+        )
     return {
         "tickets": n,
         "accuracy": round(sum(correct) / n, 4),
@@ -70,7 +84,9 @@ def evaluate(outcomes: Sequence[Outcome], categories: Sequence[str] = CATEGORIES
     }
 
 
-def by_group(outcomes: Sequence[Outcome], groups: Sequence[str], thresholds: Iterable[float] = (0.9, 0.95)) -> dict:
+def by_group(
+    outcomes: Sequence[Outcome], groups: Sequence[str], thresholds: Iterable[float] = (0.9, 0.95)
+) -> dict:
     """Accuracy, and coverage / precision / wrong at each threshold, per group (a store, a language:
     ``deskguard eval --by store``), groups in order of size."""
     if len(groups) != len(outcomes):
@@ -80,7 +96,10 @@ def by_group(outcomes: Sequence[Outcome], groups: Sequence[str], thresholds: Ite
         members.setdefault(g, []).append(o)
     out = {}
     for g, rows in sorted(members.items(), key=lambda item: (-len(item[1]), item[0])):
-        entry = {"tickets": len(rows), "accuracy": round(sum(o.label == o.category for o in rows) / len(rows), 4)}
+        entry = {
+            "tickets": len(rows),
+            "accuracy": round(sum(o.label == o.category for o in rows) / len(rows), 4),
+        }
         for t in thresholds:
             chosen = [o.label == o.category for o in rows if o.confidence >= t]
             entry[f"coverage_at_{t}"] = round(len(chosen) / len(rows), 4)
@@ -95,7 +114,11 @@ def expected_calibration_error(outcomes: Sequence[Outcome], bins: int = ECE_BINS
     total = 0.0
     for b in range(bins):
         lo, hi = b / bins, (b + 1) / bins
-        members = [o for o in outcomes if lo <= o.confidence < hi or (b == bins - 1 and o.confidence == 1.0)]
+        members = [
+            o
+            for o in outcomes
+            if lo <= o.confidence < hi or (b == bins - 1 and o.confidence == 1.0)
+        ]
         if members:
             accuracy = sum(o.label == o.category for o in members) / len(members)
             confidence = sum(o.confidence for o in members) / len(members)
@@ -108,26 +131,38 @@ def format_report(report: dict, *, title: str = "") -> str:
     lines = []
     if title:
         lines.append(title)
-    lines.append(f"tickets {report['tickets']}   accuracy {report['accuracy']:.3f}   "
-                 f"macro-F1 ({report['macro_f1_categories']} categories, without `other`) {report['macro_f1']:.3f}   "
-                 f"ECE {report['expected_calibration_error']:.3f}")
+    lines.append(
+        f"tickets {report['tickets']}   accuracy {report['accuracy']:.3f}   "
+        f"macro-F1 ({report['macro_f1_categories']} categories, without `other`) {report['macro_f1']:.3f}   "
+        f"ECE {report['expected_calibration_error']:.3f}"
+    )
     lines.append("")
     lines.append("confidence ≥   coverage   precision   wrong")
     for row in report["at_threshold"]:
         precision = "   -  " if row["precision"] is None else f"{row['precision']:.3f}"
-        lines.append(f"  {row['threshold']:<11} {row['coverage']:>8.3f}   {precision:>9}   {row['wrong']:>5}")
+        lines.append(
+            f"  {row['threshold']:<11} {row['coverage']:>8.3f}   {precision:>9}   {row['wrong']:>5}"
+        )
     lines.append("")
     lines.append(f"{'category':<20}{'precision':>10}{'recall':>8}{'f1':>7}{'support':>9}")
     for cat, row in report["per_category"].items():
-        lines.append(f"{cat:<20}{row['precision']:>10.3f}{row['recall']:>8.3f}{row['f1']:>7.3f}{row['support']:>9}")
+        lines.append(
+            f"{cat:<20}{row['precision']:>10.3f}{row['recall']:>8.3f}{row['f1']:>7.3f}{row['support']:>9}"
+        )
     lines.append("")
     for key, groups in report.items():
         if key.startswith("by_") and isinstance(groups, dict):
-            lines.append(f"{key[3:]:<20}{'tickets':>8}{'accuracy':>10}{'cov≥0.9':>9}{'prec≥0.9':>10}{'wrong':>7}")
+            lines.append(
+                f"{key[3:]:<20}{'tickets':>8}{'accuracy':>10}{'cov≥0.9':>9}{'prec≥0.9':>10}{'wrong':>7}"
+            )
             for name, row in groups.items():
-                precision = "-" if row["precision_at_0.9"] is None else f"{row['precision_at_0.9']:.3f}"
-                lines.append(f"{name[:19]:<20}{row['tickets']:>8}{row['accuracy']:>10.3f}{row['coverage_at_0.9']:>9.3f}"
-                             f"{precision:>10}{row['wrong_at_0.9']:>7}")
+                precision = (
+                    "-" if row["precision_at_0.9"] is None else f"{row['precision_at_0.9']:.3f}"
+                )
+                lines.append(
+                    f"{name[:19]:<20}{row['tickets']:>8}{row['accuracy']:>10.3f}{row['coverage_at_0.9']:>9.3f}"
+                    f"{precision:>10}{row['wrong_at_0.9']:>7}"
+                )
             lines.append("")
     cats = list(report["confusion"])
     short = [c[:6] for c in cats]

@@ -34,7 +34,9 @@ FEATURE_SCHEME = 2  # 1: string-hashed bigrams, exact L2 norm (models before 202
 
 _URL = re.compile(r"\bhttps?://\S+|\bwww\.\S+")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}\b")
-_MONEY = re.compile(r"(?:[$€£]\s?\d[\d.,]*|\d[\d.,]*\s?(?:[$€£]|eur\b|usd\b|gbp\b|euros?\b|dollars?\b))")
+_MONEY = re.compile(
+    r"(?:[$€£]\s?\d[\d.,]*|\d[\d.,]*\s?(?:[$€£]|eur\b|usd\b|gbp\b|euros?\b|dollars?\b))"
+)
 _MONEY_HINTS = ("$", "€", "£", "eur", "usd", "gbp", "dollar")  # _MONEY cannot match without one
 _ORDER_REF = re.compile(r"#\s?\d+")
 _HAS_DIGIT = re.compile(r"\d")
@@ -63,7 +65,9 @@ class FeatureConfig:
     char_weight: float = 0.7
     subject_weight: float = 0.6
     concept_weight: float = 3.0
-    lexicon_version: int = LEXICON_VERSION  # connector/classify/concepts.py; 0 = no concept features
+    lexicon_version: int = (
+        LEXICON_VERSION  # connector/classify/concepts.py; 0 = no concept features
+    )
     max_chars: int = 2500
     scheme: int = FEATURE_SCHEME
 
@@ -103,8 +107,12 @@ def _canonical(token: str) -> tuple[str, ...]:
     if token.isdigit():
         return ("xnum",) if len(token) >= 3 else (token,)
     parts = _PARTS.findall(token)
-    if len(token) >= 8 and token.isalnum() and any(p[0].isdigit() for p in parts) and \
-            any(not p[0].isdigit() for p in parts):
+    if (
+        len(token) >= 8
+        and token.isalnum()
+        and any(p[0].isdigit() for p in parts)
+        and any(not p[0].isdigit() for p in parts)
+    ):
         return ("xcode",)
     return tuple("xnum" if p.isdigit() and len(p) >= 3 else p for p in parts)
 
@@ -120,7 +128,7 @@ def _canonical_words(raw: list[str]) -> list[str]:
     if all(alpha):
         return raw
     for i in reversed([i for i, ok in enumerate(alpha) if not ok]):
-        raw[i: i + 1] = _canonical(raw[i])
+        raw[i : i + 1] = _canonical(raw[i])
     return raw
 
 
@@ -163,16 +171,22 @@ class Featurizer:
             raise ValueError("n_buckets must be a power of two")
         self._shift = np.uint64(64 - (self.config.n_buckets.bit_length() - 1))
         if self.config.scheme != FEATURE_SCHEME:
-            raise ValueError(f"model uses feature scheme {self.config.scheme}; this Deskguard reads scheme "
-                             f"{FEATURE_SCHEME}: retrain it (`make model`, or `deskguard train` for a store model)")
+            raise ValueError(
+                f"model uses feature scheme {self.config.scheme}; this Deskguard reads scheme "
+                f"{FEATURE_SCHEME}: retrain it (`make model`, or `deskguard train` for a store model)"
+            )
         self._concepts = bool(self.config.lexicon_version and self.config.concept_weight)
         if self._concepts and self.config.lexicon_version != LEXICON_VERSION:
-            raise ValueError(f"model uses concept lexicon v{self.config.lexicon_version}; "
-                             f"this Deskguard has v{LEXICON_VERSION}: retrain it")
+            raise ValueError(
+                f"model uses concept lexicon v{self.config.lexicon_version}; "
+                f"this Deskguard has v{LEXICON_VERSION}: retrain it"
+            )
         self._word_cache: dict[str, WordFeatures] = {}
         # The weights as float32 values, so lists of them turn into the same float32 arrays.
         self._word_weight, self._char_weight, self._concept_weight = (
-            float(np.float32(w)) for w in (self.config.word_weight, self.config.char_weight, self.config.concept_weight))
+            float(np.float32(w))
+            for w in (self.config.word_weight, self.config.char_weight, self.config.concept_weight)
+        )
         self._concept_cache: dict[str, tuple[int, float]] = {}
 
     # --- words -------------------------------------------------------------------------------
@@ -210,8 +224,11 @@ class Featurizer:
         grams = ["w|" + word]
         if word not in PLACEHOLDERS and len(word) >= 2:
             padded = f"<{word}>"
-            grams += ["c|" + padded[i: i + n] for n in range(cfg.char_min, cfg.char_max + 1)
-                      for i in range(len(padded) - n + 1)]
+            grams += [
+                "c|" + padded[i : i + n]
+                for n in range(cfg.char_min, cfg.char_max + 1)
+                for i in range(len(padded) - n + 1)
+            ]
         weights = [self._word_weight] + [self._char_weight] * (len(grams) - 1)
         concept = concept_of_word(word) if self._concepts else None
         if concept:
@@ -220,7 +237,9 @@ class Featurizer:
         hashes = list(map(zlib.crc32, map(str.encode, grams)))
         mask = self._mask
         values = [w if h & 0x80000000 else -w for h, w in zip(hashes, weights, strict=True)]
-        cached = WordFeatures([h & mask for h in hashes], values, sum(v * v for v in values), word_hash(word))
+        cached = WordFeatures(
+            [h & mask for h in hashes], values, sum(v * v for v in values), word_hash(word)
+        )
         if len(self._word_cache) >= self._CACHE_LIMIT:
             self._word_cache.clear()
         self._word_cache[word] = cached
@@ -229,12 +248,19 @@ class Featurizer:
     def _concept(self, concept: str) -> tuple[int, float]:
         cached = self._concept_cache.get(concept)
         if cached is None:
-            cached = self._concept_cache[concept] = self._hashed("k|" + concept, self.config.concept_weight)
+            cached = self._concept_cache[concept] = self._hashed(
+                "k|" + concept, self.config.concept_weight
+            )
         return cached
 
     # --- features that join words --------------------------------------------------------------
-    def joint_features(self, subject_words: list[str], body_words: list[str], hashes: np.ndarray,
-                       multi_starts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def joint_features(
+        self,
+        subject_words: list[str],
+        body_words: list[str],
+        hashes: np.ndarray,
+        multi_starts: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Subject-word, bigram (within the subject, within the body) and multi-word concept
         features: (bucket ids, signed weights). ``hashes``: uint64 word hashes of subject + body;
         ``multi_starts``: where a multi-word concept may start (all positions when None)."""
@@ -256,8 +282,9 @@ class Featurizer:
             else:
                 starts = multi_starts.tolist()
                 cut = bisect.bisect_left(starts, n_subject)
-                found = multi_word_concepts(subject_words, starts[:cut]) + \
-                    multi_word_concepts(body_words, [i - n_subject for i in starts[cut:]])
+                found = multi_word_concepts(subject_words, starts[:cut]) + multi_word_concepts(
+                    body_words, [i - n_subject for i in starts[cut:]]
+                )
             if found:
                 extra = [self._concept(c) for c in found]
                 ids = np.concatenate([ids, np.array([b for b, _ in extra], np.int64)])
@@ -269,8 +296,9 @@ class Featurizer:
         """Bucket ids (int64, unique), normalised values (float32), and the words they came from."""
         return self.transform_words(*self.text_tokens(subject, body))
 
-    def transform_words(self, subject_words: list[str], body_words: list[str]
-                        ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    def transform_words(
+        self, subject_words: list[str], body_words: list[str]
+    ) -> tuple[np.ndarray, np.ndarray, list[str]]:
         words = subject_words + body_words
         if not words:
             return np.zeros(0, np.int64), np.zeros(0, np.float32), []
@@ -278,11 +306,19 @@ class Featurizer:
         hashes = np.fromiter((wf.hash for wf in per_word), np.uint64, len(per_word))
         joint_ids, joint_values = self.joint_features(subject_words, body_words, hashes)
         kept = joint_values != 0
-        all_ids = np.concatenate([np.fromiter((i for wf in per_word for i in wf.ids), np.int64), joint_ids[kept]])
-        all_values = np.concatenate([np.fromiter((v for wf in per_word for v in wf.values), np.float32),
-                                     joint_values[kept]])
-        norm = np.sqrt(sum(wf.sq for wf in per_word) + float(np.dot(joint_values.astype(np.float64), joint_values)))
-        ids, where = np.unique(all_ids, return_inverse=True)  # one value per bucket: collisions add up
+        all_ids = np.concatenate(
+            [np.fromiter((i for wf in per_word for i in wf.ids), np.int64), joint_ids[kept]]
+        )
+        all_values = np.concatenate(
+            [np.fromiter((v for wf in per_word for v in wf.values), np.float32), joint_values[kept]]
+        )
+        norm = np.sqrt(
+            sum(wf.sq for wf in per_word)
+            + float(np.dot(joint_values.astype(np.float64), joint_values))
+        )
+        ids, where = np.unique(
+            all_ids, return_inverse=True
+        )  # one value per bucket: collisions add up
         values = np.bincount(where, weights=all_values, minlength=len(ids))
         if norm > 0:
             values /= norm

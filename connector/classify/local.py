@@ -85,8 +85,13 @@ class Scored:
     code_share: float = 0.0  # see Novelty.code_full_below
 
 
-CALIBRATION_INPUTS = ("bias", "logit of the top score", "log ratio of the top two scores", "share of known words",
-                      "log(1 + known words)")
+CALIBRATION_INPUTS = (
+    "bias",
+    "logit of the top score",
+    "log ratio of the top two scores",
+    "share of known words",
+    "log(1 + known words)",
+)
 
 
 def calibration_features(probs: np.ndarray, known_ratio: float, known_words: int) -> np.ndarray:
@@ -94,8 +99,10 @@ def calibration_features(probs: np.ndarray, known_ratio: float, known_words: int
     top2 = np.sort(probs)[-2:]
     p1 = float(min(max(top2[1], 1e-6), 1 - 1e-6))
     p2 = float(max(top2[0], 1e-6))
-    return np.array([1.0, math.log(p1 / (1 - p1)), math.log(p1 / p2), known_ratio, math.log1p(known_words)],
-                    dtype=np.float64)
+    return np.array(
+        [1.0, math.log(p1 / (1 - p1)), math.log(p1 / p2), known_ratio, math.log1p(known_words)],
+        dtype=np.float64,
+    )
 
 
 @dataclass(frozen=True)
@@ -121,12 +128,17 @@ class Vocabulary:
         contrib, sq, hashes = data["vocab_contrib"], data["vocab_sq"], data["vocab_hashes"]
         if not (len(words) == len(contrib) == len(sq) == len(hashes)):
             raise ConfigError("model vocabulary arrays disagree in length: rebuild the model")
-        return cls(words, contrib.astype(np.float32), sq.astype(np.float64), hashes.astype(np.uint64))
+        return cls(
+            words, contrib.astype(np.float32), sq.astype(np.float64), hashes.astype(np.uint64)
+        )
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        return {"vocab_words": np.frombuffer("\n".join(self.words).encode("utf-8"), np.uint8),
-                "vocab_contrib": self.contrib.astype(np.float32), "vocab_sq": self.sq.astype(np.float64),
-                "vocab_hashes": self.hashes.astype(np.uint32)}
+        return {
+            "vocab_words": np.frombuffer("\n".join(self.words).encode("utf-8"), np.uint8),
+            "vocab_contrib": self.contrib.astype(np.float32),
+            "vocab_sq": self.sq.astype(np.float64),
+            "vocab_hashes": self.hashes.astype(np.uint32),
+        }
 
 
 class _WordTable:
@@ -146,7 +158,9 @@ class _WordTable:
         self.contrib = np.zeros((size, n_classes), np.float32)
         self.sq = np.zeros(size, np.float64)
         self.hashes = np.zeros(size, np.uint64)
-        self.real = np.zeros(size, bool)  # counts for familiarity (≥ 2 letters, not a number or placeholder)
+        self.real = np.zeros(
+            size, bool
+        )  # counts for familiarity (≥ 2 letters, not a number or placeholder)
         self.known = np.zeros(size, bool)
         self.explains = np.zeros(size, bool)  # may be named in a reading's reasons
         self.multi = np.zeros(size, bool)  # may start a multi-word concept
@@ -160,8 +174,11 @@ class _WordTable:
         idx = [get(w, -1) for w in words]
         if -1 in idx:
             with self.lock:
-                new = [w for w in dict.fromkeys(w for w, i in zip(words, idx, strict=True) if i < 0)
-                       if w not in self.rows]
+                new = [
+                    w
+                    for w in dict.fromkeys(w for w, i in zip(words, idx, strict=True) if i < 0)
+                    if w not in self.rows
+                ]
                 if new:
                     self._add(new)
                 rows = self.rows
@@ -174,8 +191,12 @@ class _WordTable:
         end = start + len(words)
         if end > len(self.sq):
             grow = max(2 * len(self.sq), end)
-            self.contrib = np.concatenate([self.contrib, np.zeros((grow - len(self.contrib), self.contrib.shape[1]),
-                                                                  np.float32)])
+            self.contrib = np.concatenate(
+                [
+                    self.contrib,
+                    np.zeros((grow - len(self.contrib), self.contrib.shape[1]), np.float32),
+                ]
+            )
             self.sq, self.hashes = np.resize(self.sq, grow), np.resize(self.hashes, grow)
             self.real, self.known = np.resize(self.real, grow), np.resize(self.known, grow)
             self.explains, self.multi = np.resize(self.explains, grow), np.resize(self.multi, grow)
@@ -184,8 +205,12 @@ class _WordTable:
         ids = np.fromiter((i for f in feats for i in f.ids), np.intp)
         values = np.fromiter((v for f in feats for v in f.values), np.float32)
         offsets = np.cumsum([0] + [len(f.ids) for f in feats[:-1]])
-        self._fill(words, np.add.reduceat(values[:, None] * model.weights[ids], offsets, axis=0),
-                   [f.sq for f in feats], [f.hash for f in feats])
+        self._fill(
+            words,
+            np.add.reduceat(values[:, None] * model.weights[ids], offsets, axis=0),
+            [f.sq for f in feats],
+            [f.hash for f in feats],
+        )
 
     def _fill(self, words: list[str], contrib, sq, hashes) -> None:
         """Rows ``len(self.words)`` onwards for ``words`` (there is room). Caller holds the lock
@@ -199,13 +224,19 @@ class _WordTable:
         real = [len(w) >= 2 and not w.isdigit() and w not in PLACEHOLDERS for w in words]
         self.real[start:end] = real
         known_words = model.known_words
-        self.known[start:end] = [r and int(h) in known_words for r, h in zip(real, self.hashes[start:end].tolist(),
-                                                                                  strict=True)]
-        self.explains[start:end] = [len(w) >= 3 and w not in PLACEHOLDERS and w not in FUNCTION_WORDS for w in words]
+        self.known[start:end] = [
+            r and int(h) in known_words
+            for r, h in zip(real, self.hashes[start:end].tolist(), strict=True)
+        ]
+        self.explains[start:end] = [
+            len(w) >= 3 and w not in PLACEHOLDERS and w not in FUNCTION_WORDS for w in words
+        ]
         self.multi[start:end] = [w in MULTI_FIRST_WORDS for w in words]
         self.words.extend(words)
         rows = self.rows
-        for row, word in enumerate(words, start):  # last: a reader that finds a row finds it filled in
+        for row, word in enumerate(
+            words, start
+        ):  # last: a reader that finds a row finds it filled in
             rows[word] = row
 
 
@@ -216,8 +247,16 @@ class LocalClassifier:
     _cache: dict[str, tuple[tuple[int, int] | None, LocalClassifier]] = {}
     _cache_lock = threading.Lock()
 
-    def __init__(self, meta: dict, weights: np.ndarray, bias: np.ndarray, known_words: np.ndarray,
-                 path: Path | None = None, *, vocabulary: Vocabulary | list[str] | None = None) -> None:
+    def __init__(
+        self,
+        meta: dict,
+        weights: np.ndarray,
+        bias: np.ndarray,
+        known_words: np.ndarray,
+        path: Path | None = None,
+        *,
+        vocabulary: Vocabulary | list[str] | None = None,
+    ) -> None:
         """``vocabulary``: precomputed rows (from weights.npz), or the words to precompute rows
         for when the model is saved (training passes the words it saw), or None."""
         self.meta = meta
@@ -233,11 +272,14 @@ class LocalClassifier:
         self.weights = np.ascontiguousarray(weights, dtype=np.float32)
         self.bias = np.asarray(bias, dtype=np.float32)
         if self.weights.shape != (self.featurizer.config.n_buckets, len(self.categories)):
-            raise ConfigError(f"model at {path}: weights shape {self.weights.shape} does not match model.json")
+            raise ConfigError(
+                f"model at {path}: weights shape {self.weights.shape} does not match model.json"
+            )
         self.known_words = frozenset(int(h) for h in known_words)
         self._vocabulary = vocabulary if isinstance(vocabulary, Vocabulary) else None
-        self.vocabulary_words: list[str] = list(vocabulary.words if isinstance(vocabulary, Vocabulary)
-                                                else vocabulary or [])
+        self.vocabulary_words: list[str] = list(
+            vocabulary.words if isinstance(vocabulary, Vocabulary) else vocabulary or []
+        )
         self._table = _WordTable(self, self._vocabulary)
         self.temperature = float(meta.get("temperature", 1.0))
         calibrator = np.zeros(len(CALIBRATION_INPUTS))
@@ -271,24 +313,40 @@ class LocalClassifier:
         path = Path(path)
         meta_file, weights_file = path / MODEL_JSON, path / WEIGHTS
         if not meta_file.is_file() or not weights_file.is_file():
-            raise ConfigError(f"no local model at {path} (expected {MODEL_JSON} and {WEIGHTS}); "
-                              "build one with `deskguard train` or `make model`")
+            raise ConfigError(
+                f"no local model at {path} (expected {MODEL_JSON} and {WEIGHTS}); "
+                "build one with `deskguard train` or `make model`"
+            )
         meta = json.loads(meta_file.read_text(encoding="utf-8"))
         if meta.get("format") != FORMAT_VERSION:
-            raise ConfigError(f"model at {path} has format {meta.get('format')!r}; this Deskguard reads "
-                              f"format {FORMAT_VERSION}")
+            raise ConfigError(
+                f"model at {path} has format {meta.get('format')!r}; this Deskguard reads "
+                f"format {FORMAT_VERSION}"
+            )
         with np.load(weights_file) as data:
-            return cls(meta, data["weights"], data["bias"], data["known_words"], path=path,
-                       vocabulary=Vocabulary.from_arrays(data))
+            return cls(
+                meta,
+                data["weights"],
+                data["bias"],
+                data["known_words"],
+                path=path,
+                vocabulary=Vocabulary.from_arrays(data),
+            )
 
     def save(self, path: str | Path, *, extra_arrays: dict[str, np.ndarray] | None = None) -> Path:
         """Write model.json + weights.npz (weights as float16: half the size, same readings)."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        arrays = {"weights": self.weights.astype(np.float16), "bias": self.bias.astype(np.float32),
-                  "known_words": np.array(sorted(self.known_words), dtype=np.uint32), **(extra_arrays or {})}
+        arrays = {
+            "weights": self.weights.astype(np.float16),
+            "bias": self.bias.astype(np.float32),
+            "known_words": np.array(sorted(self.known_words), dtype=np.uint32),
+            **(extra_arrays or {}),
+        }
         if self.vocabulary_words:
-            arrays.update(self._vocabulary_rows(arrays["weights"], arrays["known_words"]).to_arrays())
+            arrays.update(
+                self._vocabulary_rows(arrays["weights"], arrays["known_words"]).to_arrays()
+            )
         np.savez_compressed(path / WEIGHTS, **arrays)
         # The id hashes the arrays, not the file (zip entries carry a timestamp): the same training
         # inputs give the same id.
@@ -298,7 +356,9 @@ class LocalClassifier:
             digest.update(np.ascontiguousarray(arrays[key]).tobytes())
         digest = digest.hexdigest()[:12]
         self.meta["model_id"] = self.model_id = f"{self.meta.get('name', 'local')}-{digest}"
-        (path / MODEL_JSON).write_text(json.dumps(self.meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (path / MODEL_JSON).write_text(
+            json.dumps(self.meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
         return path
 
     def _vocabulary_rows(self, saved_weights: np.ndarray, known: np.ndarray) -> Vocabulary:
@@ -308,7 +368,9 @@ class LocalClassifier:
         table = saved._table
         table.indices(words)
         n = len(table.words)
-        return Vocabulary(table.words[:n], table.contrib[:n].copy(), table.sq[:n].copy(), table.hashes[:n].copy())
+        return Vocabulary(
+            table.words[:n], table.contrib[:n].copy(), table.sq[:n].copy(), table.hashes[:n].copy()
+        )
 
     # --- reading -----------------------------------------------------------------------
     def logits(self, subject: str, body: str) -> tuple[np.ndarray, list[str]]:
@@ -316,12 +378,16 @@ class LocalClassifier:
         logits, words, *_ = self._read(subject, split_email(body)[0])
         return logits, words
 
-    def _read(self, subject: str, latest: str) -> tuple[np.ndarray, list[str], np.ndarray, _WordTable, Parsed]:
+    def _read(
+        self, subject: str, latest: str
+    ) -> tuple[np.ndarray, list[str], np.ndarray, _WordTable, Parsed]:
         """(logits, words, their word-table rows, the table, the parsed text): the same numbers as
         ``featurizer.transform`` times the weights, added up from cached per-word rows instead of
         building the vector."""
         table = self._table
-        if len(table.words) >= table.shipped + _WordTable.LIMIT:  # bounded memory; shipped rows stay
+        if (
+            len(table.words) >= table.shipped + _WordTable.LIMIT
+        ):  # bounded memory; shipped rows stay
             table = self._table = _WordTable(self, self._vocabulary)
         parsed = self.featurizer.parse(subject, latest)
         subject_words, body_words = parsed.subject_words, parsed.body_words
@@ -329,9 +395,13 @@ class LocalClassifier:
         if not words:
             return self.bias.astype(np.float64), words, np.zeros(0, np.intp), table, parsed
         idx = table.indices(words)
-        joint_ids, joint_values = self.featurizer.joint_features(subject_words, body_words, table.hashes[idx],
-                                                                 np.flatnonzero(table.multi[idx]))
-        raw = table.contrib[idx].sum(axis=0, dtype=np.float64) + joint_values @ self.weights[joint_ids]
+        joint_ids, joint_values = self.featurizer.joint_features(
+            subject_words, body_words, table.hashes[idx], np.flatnonzero(table.multi[idx])
+        )
+        raw = (
+            table.contrib[idx].sum(axis=0, dtype=np.float64)
+            + joint_values @ self.weights[joint_ids]
+        )
         norm = math.sqrt(float(table.sq[idx].sum()) + float(np.dot(joint_values, joint_values)))
         return raw / norm + self.bias, words, idx, table, parsed
 
@@ -351,7 +421,9 @@ class LocalClassifier:
     def score(self, subject: str, body: str) -> Scored:
         return self._score(subject, split_email(body)[0])[0]
 
-    def _score(self, subject: str, latest: str) -> tuple[Scored, tuple[np.ndarray, _WordTable], Parsed]:
+    def _score(
+        self, subject: str, latest: str
+    ) -> tuple[Scored, tuple[np.ndarray, _WordTable], Parsed]:
         logits, words, idx, table, parsed = self._read(subject, latest)
         z = logits / self.temperature
         z = np.exp(z - z.max())
@@ -360,21 +432,48 @@ class LocalClassifier:
         feats = calibration_features(probs, known_ratio, known_words)
         confidence = 1.0 / (1.0 + math.exp(-float(feats @ self.calibrator)))
         nov = self.novelty
-        cap = min(1.0, max(0.0, (known_ratio - nov.abstain_below) / max(nov.full_above - nov.abstain_below, 1e-6)))
+        cap = min(
+            1.0,
+            max(
+                0.0,
+                (known_ratio - nov.abstain_below) / max(nov.full_above - nov.abstain_below, 1e-6),
+            ),
+        )
         codeish = code_share(f"{subject}\n{latest}", len(words), nov.code_min_chars)
         if codeish > nov.code_full_below:
-            cap = min(cap, max(0.0, (nov.code_abstain_above - codeish) /
-                               max(nov.code_abstain_above - nov.code_full_below, 1e-6)))
+            cap = min(
+                cap,
+                max(
+                    0.0,
+                    (nov.code_abstain_above - codeish)
+                    / max(nov.code_abstain_above - nov.code_full_below, 1e-6),
+                ),
+            )
         confidence = min(confidence, cap)
         top = int(np.argmax(probs))
-        abstained = known_ratio < nov.abstain_below or known_words < nov.min_known_words or \
-            codeish >= nov.code_abstain_above
+        abstained = (
+            known_ratio < nov.abstain_below
+            or known_words < nov.min_known_words
+            or codeish >= nov.code_abstain_above
+        )
         if abstained:
             top = self._other
             confidence = min(float(probs[self._other]), nov.abstain_confidence)
-        return Scored(probs=probs, category=self.categories[top], confidence=float(confidence),
-                      known_ratio=known_ratio, known_words=known_words, abstained=abstained,
-                      calibration_features=feats, tokens=words, code_share=codeish), (idx, table), parsed
+        return (
+            Scored(
+                probs=probs,
+                category=self.categories[top],
+                confidence=float(confidence),
+                known_ratio=known_ratio,
+                known_words=known_words,
+                abstained=abstained,
+                calibration_features=feats,
+                tokens=words,
+                code_share=codeish,
+            ),
+            (idx, table),
+            parsed,
+        )
 
     def classify(self, text: TicketText) -> Reading:
         started = time.perf_counter()
@@ -382,8 +481,14 @@ class LocalClassifier:
         scored, rows, parsed = self._score(text.subject, parts[0])
         order = np.argsort(-scored.probs)[:3]
         alternatives = tuple((self.categories[i], round(float(scored.probs[i]), 4)) for i in order)
-        signals = read_signals(text.subject, text.body, category=scored.category, parts=parts,
-                               plain=parsed.plain, words=parsed.raw_words)
+        signals = read_signals(
+            text.subject,
+            text.body,
+            category=scored.category,
+            parts=parts,
+            plain=parsed.plain,
+            words=parsed.raw_words,
+        )
         return Reading(
             category=scored.category,
             confidence=round(scored.confidence, 4),
@@ -404,10 +509,14 @@ class LocalClassifier:
         reasons = []
         nov = self.novelty
         if scored.abstained and scored.code_share >= nov.code_abstain_above:
-            reasons.append(f"looks like code or markup, not a customer's message "
-                           f"({scored.code_share:.2f} of {{}};=<>_| per word)")
+            reasons.append(
+                f"looks like code or markup, not a customer's message "
+                f"({scored.code_share:.2f} of {{}};=<>_| per word)"
+            )
         elif scored.abstained:
-            reasons.append(f"unfamiliar text: {scored.known_ratio:.0%} of its words were seen in training")
+            reasons.append(
+                f"unfamiliar text: {scored.known_ratio:.0%} of its words were seen in training"
+            )
         else:
             rows = np.unique(idx[table.explains[idx]]) if len(idx) else idx
             if len(rows):
@@ -417,7 +526,9 @@ class LocalClassifier:
                 if top:
                     reasons.append("key words: " + ", ".join(top))
             if scored.known_ratio < nov.full_above:
-                reasons.append(f"confidence capped: only {scored.known_ratio:.0%} of the words are familiar")
+                reasons.append(
+                    f"confidence capped: only {scored.known_ratio:.0%} of the words are familiar"
+                )
             if scored.code_share > nov.code_full_below:
                 reasons.append("confidence capped: the text looks partly like code or markup")
         return tuple(reasons)

@@ -52,26 +52,37 @@ class Redaction:
 
 # --- keyword context -----------------------------------------------------------------------
 # Multilingual (EN/DE/FR/ES/NL/IT) cue words; a number's nearest cue before it decides what it is.
-_CARD_WORDS = (r"card|credit ?card|debit ?card|visa|master ?card|amex|american express|maestro|discover|"
-               r"diners|jcb|unionpay|cc|karte|kreditkarte|kartennummer|ec-karte|girocard|carte|carte bancaire|"
-               r"carte bleue|cb|tarjeta|kaart|creditcard|pinpas|bankpas|carta|carta di credito|postepay")
-_TRACKING_WORDS = (r"tracking|track|trace|tracking ?(?:number|no|nr|code|id)|sendungsnummer|sendungsverfolgung|"
-                   r"paketnummer|trackingnummer|sendung|suivi|num[ée]ro de suivi|colis|seguimiento|"
-                   r"n[úu]mero de seguimiento|env[íi]o|track ?& ?trace|trackingcode|zending|pakket|tracciamento|"
-                   r"spedizione|ups|dhl|fedex|usps|gls|dpd|hermes|evri|postnl|colissimo|chronopost|correos|"
-                   r"royal mail|la poste|brt|sda|bpost|waybill|awb")
-_PHONE_WORDS = (r"phone|tel|telephone|mobile|cell|call me|whatsapp|telefon|handy|rufnummer|mobil|"
-                r"t[ée]l[ée]phone|portable|t[ée]l|tel[ée]fono|m[óo]vil|telefoon|mobiel|telefono|cellulare|cell")
-_CVC_WORDS = (r"cvc2?|cvv2?|cid|csc|security code|card code|sicherheitscode|pr[üu]fnummer|kartenpr[üu]fnummer|"
-              r"pr[üu]fziffer|cryptogramme(?: visuel)?|code de s[ée]curit[ée]|code cvv|c[óo]digo de seguridad|"
-              r"c[óo]digo cvv|codice di sicurezza|codice cvv|beveiligingscode|veiligheidscode|controlecode")
-_EXPIRY_WORDS = (r"exp|exp\.|expiry|expires|expiration|valid thru|valid until|g[üu]ltig bis|ablaufdatum|"
-                 r"date d'expiration|expire le|caducidad|vencimiento|fecha de caducidad|scadenza|vervaldatum|"
-                 r"geldig tot")
+_CARD_WORDS = (
+    r"card|credit ?card|debit ?card|visa|master ?card|amex|american express|maestro|discover|"
+    r"diners|jcb|unionpay|cc|karte|kreditkarte|kartennummer|ec-karte|girocard|carte|carte bancaire|"
+    r"carte bleue|cb|tarjeta|kaart|creditcard|pinpas|bankpas|carta|carta di credito|postepay"
+)
+_TRACKING_WORDS = (
+    r"tracking|track|trace|tracking ?(?:number|no|nr|code|id)|sendungsnummer|sendungsverfolgung|"
+    r"paketnummer|trackingnummer|sendung|suivi|num[ée]ro de suivi|colis|seguimiento|"
+    r"n[úu]mero de seguimiento|env[íi]o|track ?& ?trace|trackingcode|zending|pakket|tracciamento|"
+    r"spedizione|ups|dhl|fedex|usps|gls|dpd|hermes|evri|postnl|colissimo|chronopost|correos|"
+    r"royal mail|la poste|brt|sda|bpost|waybill|awb"
+)
+_PHONE_WORDS = (
+    r"phone|tel|telephone|mobile|cell|call me|whatsapp|telefon|handy|rufnummer|mobil|"
+    r"t[ée]l[ée]phone|portable|t[ée]l|tel[ée]fono|m[óo]vil|telefoon|mobiel|telefono|cellulare|cell"
+)
+_CVC_WORDS = (
+    r"cvc2?|cvv2?|cid|csc|security code|card code|sicherheitscode|pr[üu]fnummer|kartenpr[üu]fnummer|"
+    r"pr[üu]fziffer|cryptogramme(?: visuel)?|code de s[ée]curit[ée]|code cvv|c[óo]digo de seguridad|"
+    r"c[óo]digo cvv|codice di sicurezza|codice cvv|beveiligingscode|veiligheidscode|controlecode"
+)
+_EXPIRY_WORDS = (
+    r"exp|exp\.|expiry|expires|expiration|valid thru|valid until|g[üu]ltig bis|ablaufdatum|"
+    r"date d'expiration|expire le|caducidad|vencimiento|fecha de caducidad|scadenza|vervaldatum|"
+    r"geldig tot"
+)
 
 _CUE = re.compile(
     rf"(?P<card>\b(?:{_CARD_WORDS})\b)|(?P<tracking>\b(?:{_TRACKING_WORDS})\b)|(?P<phone>\b(?:{_PHONE_WORDS})\b)",
-    re.I)
+    re.I,
+)
 
 
 def _nearest_cue(text: str, start: int, window: int = 50) -> str | None:
@@ -103,7 +114,9 @@ def luhn_valid(digits: str) -> bool:
 _SEP = r"(?:[ \u00a0]{1,2}|[ \u00a0]?[-–.][ \u00a0]?)"
 _DIGIT_RUN = re.compile(rf"(?<!\d)\d+(?:{_SEP}\d+)*(?!\d)")
 # Tracking formats that can be all digits and long enough to hold a Luhn-valid window.
-_TRACKING_FORMATS = re.compile(r"^(?:9[1-5]\d{18,20}|420\d{5}9[1-5]\d{18,20}|00\d{18})$")  # USPS, DHL Paket
+_TRACKING_FORMATS = re.compile(
+    r"^(?:9[1-5]\d{18,20}|420\d{5}9[1-5]\d{18,20}|00\d{18})$"
+)  # USPS, DHL Paket
 
 
 def _is_card(digits: str, text: str, start: int) -> bool:
@@ -117,7 +130,10 @@ def _is_card(digits: str, text: str, start: int) -> bool:
 def _card_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     for run in _DIGIT_RUN.finditer(text):
-        groups = [(m.start() + run.start(), m.end() + run.start()) for m in re.finditer(r"\d+", run.group())]
+        groups = [
+            (m.start() + run.start(), m.end() + run.start())
+            for m in re.finditer(r"\d+", run.group())
+        ]
         total = sum(e - s for s, e in groups)
         if total < 13:
             continue
@@ -127,12 +143,14 @@ def _card_spans(text: str) -> list[tuple[int, int]]:
             continue  # a tracking number: not PII, the classifier needs it
         i = 0
         while i < len(groups):
-            if text[groups[i][0] - 1:groups[i][0]] == "#":  # "#1001 4111 …": an order number starts no card
+            if (
+                text[groups[i][0] - 1 : groups[i][0]] == "#"
+            ):  # "#1001 4111 …": an order number starts no card
                 i += 1
                 continue
             found = None
             for j in range(len(groups) - 1, i - 1, -1):  # longest window first
-                digits = "".join(text[s:e] for s, e in groups[i:j + 1])
+                digits = "".join(text[s:e] for s, e in groups[i : j + 1])
                 if 13 <= len(digits) <= 19 and _is_card(digits, text, run.start()):
                     found = j
                     break
@@ -146,13 +164,75 @@ def _card_spans(text: str) -> list[tuple[int, int]]:
 
 # --- IBAN (ISO 13616 lengths per country; checksum mod 97) ---------------------------------
 IBAN_LENGTHS = {
-    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29,
-    "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24,
-    "FI": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28, "HR": 21,
-    "HU": 28, "IE": 22, "IL": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LI": 21,
-    "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MR": 27, "MT": 31, "MU": 30,
-    "NL": 18, "NO": 15, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "SA": 24,
-    "SE": 24, "SI": 19, "SK": 24, "SM": 27, "TN": 24, "TR": 26, "UA": 29, "VG": 24, "XK": 20,
+    "AD": 24,
+    "AE": 23,
+    "AL": 28,
+    "AT": 20,
+    "AZ": 28,
+    "BA": 20,
+    "BE": 16,
+    "BG": 22,
+    "BH": 22,
+    "BR": 29,
+    "CH": 21,
+    "CR": 22,
+    "CY": 28,
+    "CZ": 24,
+    "DE": 22,
+    "DK": 18,
+    "DO": 28,
+    "EE": 20,
+    "EG": 29,
+    "ES": 24,
+    "FI": 18,
+    "FO": 18,
+    "FR": 27,
+    "GB": 22,
+    "GE": 22,
+    "GI": 23,
+    "GL": 18,
+    "GR": 27,
+    "GT": 28,
+    "HR": 21,
+    "HU": 28,
+    "IE": 22,
+    "IL": 23,
+    "IS": 26,
+    "IT": 27,
+    "JO": 30,
+    "KW": 30,
+    "KZ": 20,
+    "LB": 28,
+    "LI": 21,
+    "LT": 20,
+    "LU": 20,
+    "LV": 21,
+    "MC": 27,
+    "MD": 24,
+    "ME": 22,
+    "MK": 19,
+    "MR": 27,
+    "MT": 31,
+    "MU": 30,
+    "NL": 18,
+    "NO": 15,
+    "PK": 24,
+    "PL": 28,
+    "PS": 29,
+    "PT": 25,
+    "QA": 29,
+    "RO": 24,
+    "RS": 22,
+    "SA": 24,
+    "SE": 24,
+    "SI": 19,
+    "SK": 24,
+    "SM": 27,
+    "TN": 24,
+    "TR": 26,
+    "UA": 29,
+    "VG": 24,
+    "XK": 20,
 }
 _IBAN_START = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{2})(\d{2})")
 
@@ -182,21 +262,32 @@ def _iban_spans(text: str) -> list[tuple[int, int]]:
                 break
             i += 1
         followed_by_alnum = end < len(text) and text[end].isascii() and text[end].isalnum()
-        if count == length and not followed_by_alnum and iban_valid(text[m.start():end]):
+        if count == length and not followed_by_alnum and iban_valid(text[m.start() : end]):
             spans.append((m.start(), end))
     return spans
 
 
 # --- CVC and expiry next to card talk --------------------------------------------------------
 _EXPIRY_DATE = r"(?:0[1-9]|1[0-2])\s?[/\-.]\s?(?:20)?\d{2}(?!\d)"
-_EXPIRY_BY_WORD = re.compile(rf"\b(?:{_EXPIRY_WORDS})(?:\s*[:.]?\s*|\s+(?:date\s*)?[:.]?\s*)(?P<v>{_EXPIRY_DATE})", re.I)
-_AFTER_CARD = r"\[CARD_\d+\](?:[\s,;:|()-]|\[EXPIRY_\d+\]|\b(?:exp\w*|cvc|cvv|code|and|und|et|y|e|en|ed)\b)*?"
+_EXPIRY_BY_WORD = re.compile(
+    rf"\b(?:{_EXPIRY_WORDS})(?:\s*[:.]?\s*|\s+(?:date\s*)?[:.]?\s*)(?P<v>{_EXPIRY_DATE})", re.I
+)
+_AFTER_CARD = (
+    r"\[CARD_\d+\](?:[\s,;:|()-]|\[EXPIRY_\d+\]|\b(?:exp\w*|cvc|cvv|code|and|und|et|y|e|en|ed)\b)*?"
+)
 _EXPIRY_AFTER_CARD = re.compile(rf"{_AFTER_CARD}(?P<v>{_EXPIRY_DATE})", re.I)
-_CVC_BY_WORD = re.compile(rf"\b(?:{_CVC_WORDS})\b[^\d\n]{{0,20}}?(?<![\d#])(?P<v>\d{{3,4}})(?![\d/]|[.,]\d)", re.I)
-_CVC_AFTER_CARD = re.compile(rf"{_AFTER_CARD}(?<![\d#])(?P<v>\d{{3,4}})(?![\d/%€$£]|[.,]\d|\s?(?:€|\$|£|eur|usd|gbp)\b)", re.I)
+_CVC_BY_WORD = re.compile(
+    rf"\b(?:{_CVC_WORDS})\b[^\d\n]{{0,20}}?(?<![\d#])(?P<v>\d{{3,4}})(?![\d/]|[.,]\d)", re.I
+)
+_CVC_AFTER_CARD = re.compile(
+    rf"{_AFTER_CARD}(?<![\d#])(?P<v>\d{{3,4}})(?![\d/%€$£]|[.,]\d|\s?(?:€|\$|£|eur|usd|gbp)\b)",
+    re.I,
+)
 
 # --- email ---------------------------------------------------------------------------------
-_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_EMAIL = re.compile(
+    r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+)
 
 # --- street addresses ----------------------------------------------------------------------
 # A capitalised word with at least one lower-case letter: "Roma", "O'Connell"; not "USPS", "DHL".
@@ -204,20 +295,28 @@ _CAP = r"[A-ZÀ-ÝÄÖÜ](?=[\w'’-]*[a-zà-ÿäöüß])[\wÀ-ÿ'’-]*"
 _PART = r"(?:de|du|des|de la|de l'|d'|la|le|les|l'|del|de los|de las|di|della|dei|degli|van|van de|van der|der|den|am|an|auf|zum|zur|of|the)"
 _NAME_TAIL = rf"(?:{_PART}\s+)*{_CAP}(?:[ -](?:{_PART}\s+)*{_CAP}){{0,3}}"
 _HOUSE_NO = r"\d{1,5}(?:\s?[A-Za-z](?![A-Za-z]))?(?:\s?[-/]\s?\d{1,5}[A-Za-z]?)?"
-_EN_SUFFIX = (r"Street|St|Road|Rd|Avenue|Ave|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|Way|Terrace|"
-              r"Close|Crescent|Square|Sq|Parkway|Pkwy|Highway|Hwy|Circle|Cir|Row|Mews|Gardens|Grove|Hill")
-_COMPOUND_SUFFIX = (r"straße|strasse|str\.|weg|allee|gasse|platz|straat|laan|gracht|plein|kade|singel|dijk|"
-                    r"steeg|dreef|markt")
+_EN_SUFFIX = (
+    r"Street|St|Road|Rd|Avenue|Ave|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|Way|Terrace|"
+    r"Close|Crescent|Square|Sq|Parkway|Pkwy|Highway|Hwy|Circle|Cir|Row|Mews|Gardens|Grove|Hill"
+)
+_COMPOUND_SUFFIX = (
+    r"straße|strasse|str\.|weg|allee|gasse|platz|straat|laan|gracht|plein|kade|singel|dijk|"
+    r"steeg|dreef|markt"
+)
 _COMPOUND_WORD = r"(?:Straße|Strasse|Str\.|Allee|Weg|Platz|Gasse|Laan|Straat|Plein|Kade|Markt)"
 # Street-type words that come first (ES/IT). Capitalised, or lower-case where the word cannot be
 # anything else: "via", "corso", "largo" and "strada" are everyday words in lower case.
-_ROMANCE_PREFIX = (r"Calle|C/|Avda\.?|Avenida|Av\.|Paseo|Plaza|Pza\.|Camino|Carrer|Ronda|Traves[íi]a|Glorieta|"
-                   r"Via|Viale|Piazza|P\.za|Corso|Largo|Vicolo|Piazzale|Strada|Lungomare|Lungotevere|"
-                   r"calle|c/|avda\.?|avenida|paseo|plaza|carrer|viale|piazza|piazzale|vicolo|lungomare")
+_ROMANCE_PREFIX = (
+    r"Calle|C/|Avda\.?|Avenida|Av\.|Paseo|Plaza|Pza\.|Camino|Carrer|Ronda|Traves[íi]a|Glorieta|"
+    r"Via|Viale|Piazza|P\.za|Corso|Largo|Vicolo|Piazzale|Strada|Lungomare|Lungotevere|"
+    r"calle|c/|avda\.?|avenida|paseo|plaza|carrer|viale|piazza|piazzale|vicolo|lungomare"
+)
 _UNIT = r"(?:,?\s*(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|Floor|Wohnung|Whg\.?|App\.?|appt\.?|piso|puerta|scala|interno|int\.)\s*[\w-]{1,6}|,?\s*\d{1,2}\s?º\s?[A-Za-z]?)?"
-_POSTCODE_CITY = (rf"(?:,?\s*(?:[A-Z]-?)?(?:\d{{4}}\s?[A-Z]{{2}}|\d{{4,5}})\s+{_CAP}(?:[ -]{_CAP}){{0,2}}"  # EU
-                  rf"|,\s*{_CAP}(?:\s{_CAP}){{0,2}},?\s+[A-Z]{{2}}\s+\d{{5}}(?:-\d{{4}})?"  # US: City, ST 12345
-                  rf"|,?\s*(?:{_CAP}\s+)?[A-Z]{{1,2}}\d[A-Z\d]?\s?\d[A-Z]{{2}})?")  # UK postcode
+_POSTCODE_CITY = (
+    rf"(?:,?\s*(?:[A-Z]-?)?(?:\d{{4}}\s?[A-Z]{{2}}|\d{{4,5}})\s+{_CAP}(?:[ -]{_CAP}){{0,2}}"  # EU
+    rf"|,\s*{_CAP}(?:\s{_CAP}){{0,2}},?\s+[A-Z]{{2}}\s+\d{{5}}(?:-\d{{4}})?"  # US: City, ST 12345
+    rf"|,?\s*(?:{_CAP}\s+)?[A-Z]{{1,2}}\d[A-Z\d]?\s?\d[A-Z]{{2}})?"
+)  # UK postcode
 _ADDRESS = re.compile(
     r"(?<![\w-])(?:"
     # EN: 221B Baker Street, 1600 Pennsylvania Ave NW
@@ -229,12 +328,18 @@ _ADDRESS = re.compile(
     rf"|{_HOUSE_NO}(?:\s?(?:bis|ter))?,?\s+(?i:rue|avenue|av\.|bd|boulevard|place|chemin|all[ée]e|impasse|quai|route|cours|passage|faubourg)\s+{_NAME_TAIL}"
     # ES/IT: Calle Mayor 5, C/ Alcalá 23, Via Roma 10, Corso Buenos Aires 12
     rf"|(?:{_ROMANCE_PREFIX})\s+{_NAME_TAIL},?\s*(?:n[º°o]\.?\s*|n\.\s*)?\d{{1,5}}(?:\s?[A-Za-z](?![A-Za-z]))?"
-    rf"){_UNIT}{_POSTCODE_CITY}")
+    rf"){_UNIT}{_POSTCODE_CITY}"
+)
 
 # --- phone numbers (after cards, IBANs and emails are out of the way) ------------------------
-_PHONE_RUN = re.compile(r"(?<![\w#+@/.,-])(?:\+|\(\+?)?\d(?:\d|[ \u00a0.\-/]\(?(?=\d)|\)[ \u00a0.\-/]?(?=\d)|\((?=\d))*(?![\w@])")
+_PHONE_RUN = re.compile(
+    r"(?<![\w#+@/.,-])(?:\+|\(\+?)?\d(?:\d|[ \u00a0.\-/]\(?(?=\d)|\)[ \u00a0.\-/]?(?=\d)|\((?=\d))*(?![\w@])"
+)
 _NANP = re.compile(r"^\(?[2-9]\d{2}\)?[ \u00a0.\-]\d{3}[ \u00a0.\-]\d{4}$")
-_ORDER_BEFORE = re.compile(r"(?:#|\b(?:order|bestellung|commande|pedido|bestelling|ordine|invoice|rechnung|facture|factura|factuur|fattura)\b[^\n\d]{0,15})$", re.I)
+_ORDER_BEFORE = re.compile(
+    r"(?:#|\b(?:order|bestellung|commande|pedido|bestelling|ordine|invoice|rechnung|facture|factura|factuur|fattura)\b[^\n\d]{0,15})$",
+    re.I,
+)
 
 
 def _phone_spans(text: str) -> list[tuple[int, int]]:
@@ -243,7 +348,7 @@ def _phone_spans(text: str) -> list[tuple[int, int]]:
         raw = m.group()
         digits = re.sub(r"\D", "", raw)
         cue = _nearest_cue(text, m.start(), 30)
-        if cue == "tracking" or _ORDER_BEFORE.search(text[max(0, m.start() - 25):m.start()]):
+        if cue == "tracking" or _ORDER_BEFORE.search(text[max(0, m.start() - 25) : m.start()]):
             continue
         if raw.startswith(("+", "(+")):
             ok = 8 <= len(digits) <= 15
@@ -261,16 +366,22 @@ def _phone_spans(text: str) -> list[tuple[int, int]]:
 
 
 # --- names (conservative: sign-offs and self-introductions only) ----------------------------
-_CLOSINGS = (r"best regards|kind regards|regards|best wishes|best|thanks|thank you|many thanks|cheers|sincerely|"
-             r"yours sincerely|yours|viele gr[üu]ße|liebe gr[üu]ße|beste gr[üu]ße|mit freundlichen gr[üu]ßen|"
-             r"freundliche gr[üu]ße|gr[üu]ße|lg|mfg|danke|vielen dank|cordialement|bien cordialement|bien à vous|"
-             r"merci|merci beaucoup|salutations|bonne journ[ée]e|saludos|un saludo|atentamente|gracias|"
-             r"muchas gracias|met vriendelijke groet(?:en)?|vriendelijke groet(?:en)?|groetjes|groeten|bedankt|"
-             r"cordiali saluti|distinti saluti|saluti|grazie|grazie mille|un saluto")
+_CLOSINGS = (
+    r"best regards|kind regards|regards|best wishes|best|thanks|thank you|many thanks|cheers|sincerely|"
+    r"yours sincerely|yours|viele gr[üu]ße|liebe gr[üu]ße|beste gr[üu]ße|mit freundlichen gr[üu]ßen|"
+    r"freundliche gr[üu]ße|gr[üu]ße|lg|mfg|danke|vielen dank|cordialement|bien cordialement|bien à vous|"
+    r"merci|merci beaucoup|salutations|bonne journ[ée]e|saludos|un saludo|atentamente|gracias|"
+    r"muchas gracias|met vriendelijke groet(?:en)?|vriendelijke groet(?:en)?|groetjes|groeten|bedankt|"
+    r"cordiali saluti|distinti saluti|saluti|grazie|grazie mille|un saluto"
+)
 _NAME = r"[A-ZÀ-ÝÄÖÜ][a-zà-ÿäöüß'’-]+(?: (?:van |de |von |di |da |van der |van den )?[A-ZÀ-ÝÄÖÜ][a-zà-ÿäöüß'’-]+){0,2}"
-_SIGNOFF = re.compile(rf"(?m)(?:^|[.!?][ \t]+)[ \t]*(?i:{_CLOSINGS})[ \t]*[,!.]?[ \t]*(?:\n[ \t]*)?(?P<v>{_NAME})[ \t]*$")
-_INTRO = re.compile(rf"\b(?i:my name is|my name's|mein name ist|ich hei(?:ß|ss)e|je m'appelle|me llamo|mi nombre es|"
-                    rf"mijn naam is|mi chiamo|il mio nome è)\s+(?P<v>{_NAME})")
+_SIGNOFF = re.compile(
+    rf"(?m)(?:^|[.!?][ \t]+)[ \t]*(?i:{_CLOSINGS})[ \t]*[,!.]?[ \t]*(?:\n[ \t]*)?(?P<v>{_NAME})[ \t]*$"
+)
+_INTRO = re.compile(
+    rf"\b(?i:my name is|my name's|mein name ist|ich hei(?:ß|ss)e|je m'appelle|me llamo|mi nombre es|"
+    rf"mijn naam is|mi chiamo|il mio nome è)\s+(?P<v>{_NAME})"
+)
 
 
 # --- the redactor --------------------------------------------------------------------------
@@ -337,8 +448,16 @@ class Redactor:
             ("EXPIRY", lambda t: self._replace_group(t, "EXPIRY", _EXPIRY_BY_WORD)),
             ("CVC", lambda t: self._replace_group(t, "CVC", _CVC_AFTER_CARD)),
             ("CVC", lambda t: self._replace_group(t, "CVC", _CVC_BY_WORD)),
-            ("EMAIL", lambda t: self._replace_spans(t, "EMAIL", [m.span() for m in _EMAIL.finditer(t)])),
-            ("ADDRESS", lambda t: self._replace_spans(t, "ADDRESS", [m.span() for m in _ADDRESS.finditer(t)])),
+            (
+                "EMAIL",
+                lambda t: self._replace_spans(t, "EMAIL", [m.span() for m in _EMAIL.finditer(t)]),
+            ),
+            (
+                "ADDRESS",
+                lambda t: self._replace_spans(
+                    t, "ADDRESS", [m.span() for m in _ADDRESS.finditer(t)]
+                ),
+            ),
             ("PHONE", lambda t: self._replace_spans(t, "PHONE", _phone_spans(t))),
             ("NAME", lambda t: self._replace_group(t, "NAME", _SIGNOFF)),
             ("NAME", lambda t: self._replace_group(t, "NAME", _INTRO)),

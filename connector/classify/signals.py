@@ -58,21 +58,73 @@ _AMOUNT = re.compile(
 
 
 _HAS_DIGIT = re.compile(r"\d")
-_YEAR_PREPOSITION = re.compile(r"\b(?:from|in|since|of|von|seit|de|depuis|desde|del|uit|van|dal)\s*$")  # "from 2023"
+_YEAR_PREPOSITION = re.compile(
+    r"\b(?:from|in|since|of|von|seit|de|depuis|desde|del|uit|van|dal)\s*$"
+)  # "from 2023"
 _DIGIT_RUN = re.compile(r"\d+")
 # Where a match of each pattern can begin (lower-case literals; see _scan). Keep these in step
 # with the patterns above: tests compare _scan with a plain finditer on hundreds of tickets.
-_ORDER_LEADS = ("order", "ordin", "bestel", "commande", "cde", "pedido", "compra", "purchase", "invoice",
-                "rechnung", "factur", "fattura")
-_TRACKING_LEADS = ("track", "sendungs", "paketnummer", "suivi", "seguimiento", "rastreo", "tracciamento",
-                   "spedizione")
-_AMOUNT_LEADS = ("€", "$", "£", "us$", "ca$", "a$", "chf", "eur", "usd", "gbp", "cad", "aud", "sek", "dkk", "nok",
-                 "pln")
-_AMOUNT_HINTS = (*_AMOUNT_LEADS, "dollar", "pound", "buck", "franc", "kron", "zloty")  # "eur" covers euro(s)
+_ORDER_LEADS = (
+    "order",
+    "ordin",
+    "bestel",
+    "commande",
+    "cde",
+    "pedido",
+    "compra",
+    "purchase",
+    "invoice",
+    "rechnung",
+    "factur",
+    "fattura",
+)
+_TRACKING_LEADS = (
+    "track",
+    "sendungs",
+    "paketnummer",
+    "suivi",
+    "seguimiento",
+    "rastreo",
+    "tracciamento",
+    "spedizione",
+)
+_AMOUNT_LEADS = (
+    "€",
+    "$",
+    "£",
+    "us$",
+    "ca$",
+    "a$",
+    "chf",
+    "eur",
+    "usd",
+    "gbp",
+    "cad",
+    "aud",
+    "sek",
+    "dkk",
+    "nok",
+    "pln",
+)
+_AMOUNT_HINTS = (
+    *_AMOUNT_LEADS,
+    "dollar",
+    "pound",
+    "buck",
+    "franc",
+    "kron",
+    "zloty",
+)  # "eur" covers euro(s)
 
 
-def _scan(pattern: re.Pattern[str], text: str, lowered: str | None, leads: tuple[str, ...], *,
-          digit_runs: bool | list[int] = False) -> list[re.Match[str]]:
+def _scan(
+    pattern: re.Pattern[str],
+    text: str,
+    lowered: str | None,
+    leads: tuple[str, ...],
+    *,
+    digit_runs: bool | list[int] = False,
+) -> list[re.Match[str]]:
     """Exactly ``list(pattern.finditer(text))``, but trying a match only where one of the
     pattern's leading literals occurs (``leads``, found in ``lowered``, the lower-cased text) or,
     with ``digit_runs`` (True, or the runs' starts), where a run of digits starts. A long
@@ -118,7 +170,9 @@ def extract_entities(text: str, *, tracking_possible: bool | None = None) -> Ent
     """Order numbers, emails, tracking numbers and amounts, in order of appearance, no repeats.
     ``tracking_possible=False``: the caller knows no word has a carrier format's start."""
     emails = _dedupe(m.group(0).lower() for m in _EMAIL.finditer(text)) if "@" in text else ()
-    scrubbed = _URL.sub(" ", _EMAIL.sub(" ", text)) if emails or "http" in text or "www." in text else text
+    scrubbed = (
+        _URL.sub(" ", _EMAIL.sub(" ", text)) if emails or "http" in text or "www." in text else text
+    )
     if not _HAS_DIGIT.search(scrubbed):  # every other entity contains a digit
         return Entities(emails=emails)
     lowered: str | None = scrubbed.lower()
@@ -128,8 +182,12 @@ def extract_entities(text: str, *, tracking_possible: bool | None = None) -> Ent
     tracking = []
     # Every carrier format has nine digits in a row, or starts with 1Z or 3S.
     if tracking_possible is None:
-        tracking_possible = lowered is None or "1z" in lowered or "3S" in scrubbed or \
-            any(len(run) >= 9 for run in _DIGIT_RUN.findall(scrubbed))
+        tracking_possible = (
+            lowered is None
+            or "1z" in lowered
+            or "3S" in scrubbed
+            or any(len(run) >= 9 for run in _DIGIT_RUN.findall(scrubbed))
+        )
     if tracking_possible:
         tracking = [(m.start(), m.group(0).upper()) for m in _TRACKING.finditer(scrubbed)]
     for m in _scan(_TRACKING_AFTER_WORD, scrubbed, lowered, _TRACKING_LEADS):
@@ -154,7 +212,7 @@ def extract_entities(text: str, *, tracking_possible: bool | None = None) -> Ent
             if digits.upper() in tracking_numbers or len(digits) > 12:
                 continue
             if _YEARISH.match(digits) and pattern is _ORDER_AFTER_WORD and "#" not in m.group(0):
-                before = scrubbed[max(0, m.start() - 1): start].lower()
+                before = scrubbed[max(0, m.start() - 1) : start].lower()
                 if _YEAR_PREPOSITION.search(before):
                     continue
             orders.append((start, _order_label(m.group(1))))
@@ -172,7 +230,7 @@ def _split_alternatives(body: str) -> list[str]:
     while i < len(body):
         ch = body[i]
         if ch == "\\":
-            current.append(body[i: i + 2])
+            current.append(body[i : i + 2])
             i += 2
             continue
         if ch in "([":
@@ -219,7 +277,7 @@ def _head_split(pattern: str) -> tuple[str, str]:
             continue
         depth += {"(": 1, ")": -1}.get(pattern[end], 0)
         end += 1
-    return pattern[len(head): end - 1], pattern[end:]
+    return pattern[len(head) : end - 1], pattern[end:]
 
 
 # An alternative made only of word characters and regex syntax that cannot match anything else
@@ -240,12 +298,14 @@ def _leads(alternative: str) -> list[tuple[str, bool]] | None:
             leads = _leads(alt)
             if leads is None:
                 return None
-            found.extend((literal, False) for literal, _ in leads)  # what follows the group is unknown
+            found.extend(
+                (literal, False) for literal, _ in leads
+            )  # what follows the group is unknown
         return found
     m = _LEAD.match(alternative)
     if not m:
         return None
-    literal, after = m.group(0), alternative[m.end():]
+    literal, after = m.group(0), alternative[m.end() :]
     quantifier = after[2:3] if after.startswith("\\") else after[1:2]
     optional_next = quantifier in ("?", "*", "{")
     if not after or after[0] in "([" or optional_next or after.startswith("\\w"):
@@ -288,7 +348,9 @@ class _WordList:
         if found == ():
             lits: list[str] = []
             for leads, literals in self._phrases:
-                if leads and any(word == lead if exact else word.startswith(lead) for lead, exact in leads):
+                if leads and any(
+                    word == lead if exact else word.startswith(lead) for lead, exact in leads
+                ):
                     if literals is None:
                         lits = None
                         break
@@ -309,11 +371,16 @@ class _Lexicon:
         self.lists = lists
         self.bit = {name: 1 << (2 * i) for i, name in enumerate(lists)}
         # Marks: one more bit each, for words in which a pattern is found ("could be a tracking number").
-        self.marks = {name: (1 << (2 * len(lists) + i), pattern) for i, (name, pattern) in enumerate(marks.items())}
+        self.marks = {
+            name: (1 << (2 * len(lists) + i), pattern)
+            for i, (name, pattern) in enumerate(marks.items())
+        }
         self.cache: dict[str, int] = {}
         # Every list's word and gate patterns as one alternation: most words match none of them,
         # and one failed match in C is cheaper than a Python loop of failed matches.
-        parts = [f"(?:{p.pattern})" for wl in lists.values() for p in (wl.word, wl.gate) if p is not None]
+        parts = [
+            f"(?:{p.pattern})" for wl in lists.values() for p in (wl.word, wl.gate) if p is not None
+        ]
         self._any = re.compile("|".join(parts), re.I) if parts else None
 
     def bits(self, word: str) -> int:
@@ -361,7 +428,7 @@ def _literals(alternative: str) -> list[str] | None:
     while i < len(alternative):
         ch = alternative[i]
         if ch == "\\":
-            escaped = alternative[i + 1: i + 2]
+            escaped = alternative[i + 1 : i + 2]
             if escaped.isalnum():  # \w, \b, \d, \s: a class or an assertion
                 break
             literal, width = escaped, 2
@@ -369,7 +436,7 @@ def _literals(alternative: str) -> list[str] | None:
             break
         else:
             literal, width = ch, 1
-        quantifier = alternative[i + width: i + width + 1]
+        quantifier = alternative[i + width : i + width + 1]
         if quantifier in ("?", "*", "{"):
             break
         chars.append(literal)
@@ -425,7 +492,9 @@ class _Plain:
             return phrases
         if not phrases:
             return _scan(wl.pattern, self.text, self.lowered, words)
-        return _scan(wl.pattern, self.text, self.lowered, words + tuple(m.group(0) for m in phrases))
+        return _scan(
+            wl.pattern, self.text, self.lowered, words + tuple(m.group(0) for m in phrases)
+        )
 
 
 _WORDS = re.compile(r"\w+")
@@ -454,47 +523,208 @@ def _prepare(text: str, plain: str | None = None, words: list[str] | None = None
 # on every ticket would be ignored.
 _RISK_TERMS: dict[str, tuple[str, ...]] = {
     "legal_threat": (
-        r"lawyers?", r"attorneys?", r"solicitors?", r"legal (?:action|steps|proceedings|advice)", r"sue\b", r"suing",
-        r"lawsuit", r"small claims", r"take (?:you|this) to court", r"court\b", r"trading standards",
-        r"consumer (?:protection|rights|authority|ombudsman)", r"ombudsman", r"better business bureau",
-        r"(?:rechts)?anwalt", r"anwaltlich", r"klage\b", r"verklagen", r"gericht", r"verbraucherzentrale",
-        r"rechtliche schritte", r"avocats?", r"poursuites?", r"tribunal", r"porter plainte", r"action en justice",
-        r"mise en demeure", r"abogados?", r"demandar(?:los|les)?", r"denuncia(?:r)?", r"accion(?:es)? legal(?:es)?",
-        r"oficina del consumidor", r"consumo\b", r"advocaat", r"rechter", r"rechtszaak", r"juridische stappen",
-        r"consumentenbond", r"geschillencommissie", r"avvocat[oi]", r"vie legali", r"azion[ei] legal[ei]",
-        r"tribunale", r"querela",
+        r"lawyers?",
+        r"attorneys?",
+        r"solicitors?",
+        r"legal (?:action|steps|proceedings|advice)",
+        r"sue\b",
+        r"suing",
+        r"lawsuit",
+        r"small claims",
+        r"take (?:you|this) to court",
+        r"court\b",
+        r"trading standards",
+        r"consumer (?:protection|rights|authority|ombudsman)",
+        r"ombudsman",
+        r"better business bureau",
+        r"(?:rechts)?anwalt",
+        r"anwaltlich",
+        r"klage\b",
+        r"verklagen",
+        r"gericht",
+        r"verbraucherzentrale",
+        r"rechtliche schritte",
+        r"avocats?",
+        r"poursuites?",
+        r"tribunal",
+        r"porter plainte",
+        r"action en justice",
+        r"mise en demeure",
+        r"abogados?",
+        r"demandar(?:los|les)?",
+        r"denuncia(?:r)?",
+        r"accion(?:es)? legal(?:es)?",
+        r"oficina del consumidor",
+        r"consumo\b",
+        r"advocaat",
+        r"rechter",
+        r"rechtszaak",
+        r"juridische stappen",
+        r"consumentenbond",
+        r"geschillencommissie",
+        r"avvocat[oi]",
+        r"vie legali",
+        r"azion[ei] legal[ei]",
+        r"tribunale",
+        r"querela",
     ),
     "chargeback_fraud": (
-        r"charge ?backs?", r"dispute (?:the|this|a) (?:charge|payment|transaction)", r"dispute with my (?:bank|card)",
-        r"reverse the (?:charge|payment)", r"fraud", r"scam", r"unauthori[sz]ed", r"(?:did not|didn't|never) authori[sz]e",
-        r"stolen (?:card|credit card)", r"identity theft", r"someone (?:else )?used my card",
-        r"rueckbuchung", r"ruckbuchung", r"rucklastschrift", r"zahlung zuruckbuchen", r"betrug", r"betruger",
-        r"nicht autorisiert", r"retrofacturation", r"fraude", r"arnaque", r"escroquerie", r"opposition bancaire",
-        r"non autoris", r"contracargo", r"estafa", r"no autoriz", r"terugboeking", r"oplicht", r"niet geautoriseerd",
-        r"frode", r"truffa", r"non autorizzat", r"storno",
+        r"charge ?backs?",
+        r"dispute (?:the|this|a) (?:charge|payment|transaction)",
+        r"dispute with my (?:bank|card)",
+        r"reverse the (?:charge|payment)",
+        r"fraud",
+        r"scam",
+        r"unauthori[sz]ed",
+        r"(?:did not|didn't|never) authori[sz]e",
+        r"stolen (?:card|credit card)",
+        r"identity theft",
+        r"someone (?:else )?used my card",
+        r"rueckbuchung",
+        r"ruckbuchung",
+        r"rucklastschrift",
+        r"zahlung zuruckbuchen",
+        r"betrug",
+        r"betruger",
+        r"nicht autorisiert",
+        r"retrofacturation",
+        r"fraude",
+        r"arnaque",
+        r"escroquerie",
+        r"opposition bancaire",
+        r"non autoris",
+        r"contracargo",
+        r"estafa",
+        r"no autoriz",
+        r"terugboeking",
+        r"oplicht",
+        r"niet geautoriseerd",
+        r"frode",
+        r"truffa",
+        r"non autorizzat",
+        r"storno",
     ),
     "safety": (
-        r"burn(?:ed|t|s)? (?:me|my|his|her|their|our)", r"burns?\b", r"caught fire", r"on fire", r"fire hazard",
-        r"smok(?:e|ing)\b", r"explod", r"explosion", r"overheat", r"electric(?:al)? shock", r"electrocut",
-        r"injur", r"bleeding", r"hospital", r"emergency room", r"allergic", r"rash\b", r"chok(?:e|ed|ing)",
-        r"poison", r"toxic", r"swallow", r"sharp edge", r"verbrann", r"verbrennung", r"brand\b", r"rauch",
-        r"explodiert", r"stromschlag", r"verletz", r"krankenhaus", r"allergisch", r"ausschlag", r"erstick",
-        r"giftig", r"brule", r"brulure", r"incendie", r"fumee", r"explose", r"electrocut", r"blesse", r"hopital",
-        r"allergique", r"urgences", r"etouff", r"toxique", r"quemadura", r"quemo", r"incendio", r"humo",
-        r"exploto", r"descarga electrica", r"herid[oa]", r"alergic", r"urgencias", r"toxico", r"verbrand",
-        r"rook\b", r"ontploft", r"stroomschok", r"gewond", r"ziekenhuis", r"allergische", r"uitslag",
-        r"bruciat", r"ustion", r"fumo\b", r"esplos", r"scossa", r"ferit[oa]", r"ospedale", r"pronto soccorso",
-        r"allergic", r"tossic",
+        r"burn(?:ed|t|s)? (?:me|my|his|her|their|our)",
+        r"burns?\b",
+        r"caught fire",
+        r"on fire",
+        r"fire hazard",
+        r"smok(?:e|ing)\b",
+        r"explod",
+        r"explosion",
+        r"overheat",
+        r"electric(?:al)? shock",
+        r"electrocut",
+        r"injur",
+        r"bleeding",
+        r"hospital",
+        r"emergency room",
+        r"allergic",
+        r"rash\b",
+        r"chok(?:e|ed|ing)",
+        r"poison",
+        r"toxic",
+        r"swallow",
+        r"sharp edge",
+        r"verbrann",
+        r"verbrennung",
+        r"brand\b",
+        r"rauch",
+        r"explodiert",
+        r"stromschlag",
+        r"verletz",
+        r"krankenhaus",
+        r"allergisch",
+        r"ausschlag",
+        r"erstick",
+        r"giftig",
+        r"brule",
+        r"brulure",
+        r"incendie",
+        r"fumee",
+        r"explose",
+        r"electrocut",
+        r"blesse",
+        r"hopital",
+        r"allergique",
+        r"urgences",
+        r"etouff",
+        r"toxique",
+        r"quemadura",
+        r"quemo",
+        r"incendio",
+        r"humo",
+        r"exploto",
+        r"descarga electrica",
+        r"herid[oa]",
+        r"alergic",
+        r"urgencias",
+        r"toxico",
+        r"verbrand",
+        r"rook\b",
+        r"ontploft",
+        r"stroomschok",
+        r"gewond",
+        r"ziekenhuis",
+        r"allergische",
+        r"uitslag",
+        r"bruciat",
+        r"ustion",
+        r"fumo\b",
+        r"esplos",
+        r"scossa",
+        r"ferit[oa]",
+        r"ospedale",
+        r"pronto soccorso",
+        r"allergic",
+        r"tossic",
     ),
     "abuse": (
-        r"fuck", r"f\*+ck", r"shit", r"bullshit", r"idiots?\b", r"morons?", r"assholes?", r"bastards?", r"bitch",
-        r"scum", r"go to hell", r"kill you", r"i know where you", r"retard", r"scheiss", r"arschloch", r"idioten",
-        r"wichser", r"vollidiot", r"merde", r"connard", r"putain", r"abrutis?", r"encule", r"mierda",
-        r"idiotas?", r"imbeciles?", r"gilipollas", r"cabrones?", r"joder", r"klootzak", r"idioot", r"godverdomme",
-        r"kanker", r"kut\b", r"cazzo", r"stronz", r"vaffanculo", r"coglion",
+        r"fuck",
+        r"f\*+ck",
+        r"shit",
+        r"bullshit",
+        r"idiots?\b",
+        r"morons?",
+        r"assholes?",
+        r"bastards?",
+        r"bitch",
+        r"scum",
+        r"go to hell",
+        r"kill you",
+        r"i know where you",
+        r"retard",
+        r"scheiss",
+        r"arschloch",
+        r"idioten",
+        r"wichser",
+        r"vollidiot",
+        r"merde",
+        r"connard",
+        r"putain",
+        r"abrutis?",
+        r"encule",
+        r"mierda",
+        r"idiotas?",
+        r"imbeciles?",
+        r"gilipollas",
+        r"cabrones?",
+        r"joder",
+        r"klootzak",
+        r"idioot",
+        r"godverdomme",
+        r"kanker",
+        r"kut\b",
+        r"cazzo",
+        r"stronz",
+        r"vaffanculo",
+        r"coglion",
     ),
 }
-_RISK_RES = {flag: _word_pattern(r"\b(?:" + "|".join(terms) + ")") for flag, terms in _RISK_TERMS.items()}
+_RISK_RES = {
+    flag: _word_pattern(r"\b(?:" + "|".join(terms) + ")") for flag, terms in _RISK_TERMS.items()
+}
 
 
 def _plain(text: str) -> str:
@@ -517,26 +747,46 @@ def _wordset(words: str) -> frozenset[str]:
 
 
 _STOPWORDS: dict[str, frozenset[str]] = {
-    "en": _wordset("the and is are to of my i you it for not have has was with this that your can me we "
-                   "please would could what when where how our on at be do does did will just order still"),
-    "de": _wordset("der die das und ist sind ich nicht ein eine mit fur mein meine ihr sie wir bitte kann "
-                   "konnen habe hat wurde noch auf zu von den dem des wie wann wo ist auch aber sehr danke"),
-    "fr": _wordset("le la les et est sont je ne pas un une avec pour mon ma mes vous nous merci peux pouvez "
-                   "ai avez ete encore sur de du des que qui quand ou comment commande toujours tres bonjour"),
-    "es": _wordset("el la los las y es son yo no un una con para mi mis usted ustedes gracias puedo pueden "
-                   "he ha sido todavia en de del que cuando donde como pedido muy hola por favor esta"),
-    "nl": _wordset("de het een en is zijn ik niet met voor mijn jullie u we wij alstublieft kan kunnen "
-                   "heb heeft nog op te van wanneer waar hoe bestelling al maar erg bedankt graag dank"),
-    "it": _wordset("il lo la gli le e sono io non un una con per mio mia miei voi noi grazie posso potete "
-                   "ho ha stato ancora su di del che quando dove come ordine molto ciao buongiorno"),
-    "pt": _wordset("o a os as e sao eu nao um uma com para meu minha voce voces obrigado obrigada posso "
-                   "tenho foi ainda em de do da que quando onde como pedido muito ola"),
-    "pl": _wordset("i w na nie sie jest to ze z do jak co mnie moje moja prosze dzien dobry zamowienie "
-                   "paczka pieniedzy zwrot czy juz jeszcze pozdrawiam dziekuje"),
-    "sv": _wordset("och att det som en ett jag inte har min mitt mina ni vi kan med for pa till av "
-                   "hej tack bestallning order paket nar var har ar"),
-    "da": _wordset("og at det som en et jeg ikke har min mit mine i vi kan med for pa til af "
-                   "hej tak bestilling ordre pakke hvornar hvor er"),
+    "en": _wordset(
+        "the and is are to of my i you it for not have has was with this that your can me we "
+        "please would could what when where how our on at be do does did will just order still"
+    ),
+    "de": _wordset(
+        "der die das und ist sind ich nicht ein eine mit fur mein meine ihr sie wir bitte kann "
+        "konnen habe hat wurde noch auf zu von den dem des wie wann wo ist auch aber sehr danke"
+    ),
+    "fr": _wordset(
+        "le la les et est sont je ne pas un une avec pour mon ma mes vous nous merci peux pouvez "
+        "ai avez ete encore sur de du des que qui quand ou comment commande toujours tres bonjour"
+    ),
+    "es": _wordset(
+        "el la los las y es son yo no un una con para mi mis usted ustedes gracias puedo pueden "
+        "he ha sido todavia en de del que cuando donde como pedido muy hola por favor esta"
+    ),
+    "nl": _wordset(
+        "de het een en is zijn ik niet met voor mijn jullie u we wij alstublieft kan kunnen "
+        "heb heeft nog op te van wanneer waar hoe bestelling al maar erg bedankt graag dank"
+    ),
+    "it": _wordset(
+        "il lo la gli le e sono io non un una con per mio mia miei voi noi grazie posso potete "
+        "ho ha stato ancora su di del che quando dove come ordine molto ciao buongiorno"
+    ),
+    "pt": _wordset(
+        "o a os as e sao eu nao um uma com para meu minha voce voces obrigado obrigada posso "
+        "tenho foi ainda em de do da que quando onde como pedido muito ola"
+    ),
+    "pl": _wordset(
+        "i w na nie sie jest to ze z do jak co mnie moje moja prosze dzien dobry zamowienie "
+        "paczka pieniedzy zwrot czy juz jeszcze pozdrawiam dziekuje"
+    ),
+    "sv": _wordset(
+        "och att det som en ett jag inte har min mitt mina ni vi kan med for pa till av "
+        "hej tack bestallning order paket nar var har ar"
+    ),
+    "da": _wordset(
+        "og at det som en et jeg ikke har min mit mine i vi kan med for pa til af "
+        "hej tak bestilling ordre pakke hvornar hvor er"
+    ),
 }
 _STOP_LANGS: dict[str, tuple[str, ...]] = {}
 for _lang, _stops in _STOPWORDS.items():
@@ -557,7 +807,8 @@ _WORD = re.compile(r"[^\W\d_]+", re.U)
 # Function words of every language above, plus pleasantries: never a reason for a category.
 FUNCTION_WORDS = frozenset().union(*_STOPWORDS.values()) | _wordset(
     "there here could should about also from they them their then than this these those into just some "
-    "thanks thank hello dear regards best kind hallo bonjour hola ciao hoi salut grazie gracias merci danke bedankt")
+    "thanks thank hello dear regards best kind hallo bonjour hola ciao hoi salut grazie gracias merci danke bedankt"
+)
 
 
 def detect_language(text: str, default: str = "en", *, plain: str | _Plain | None = None) -> str:
@@ -611,7 +862,9 @@ _POSITIVE_WORDS = (
     r"|perfect[oa]|excelente|estupend\w*|maravill\w*|content[oa]|geweldig|fantastisch|tevreden|blij"
     r"|prachtig|fijn|ottim[oa]|perfett[oa]|fantastic[oa]|bellissim[oa]|soddisfatt[oa]|felice|contentissim[oa])\b"
 )
-_NEGATION_BEFORE = re.compile(r"\b(?:not|never|no|nicht|kein\w*|pas|ne|no|niet|geen|non)\s+(?:\w+\s+)?$", re.I)
+_NEGATION_BEFORE = re.compile(
+    r"\b(?:not|never|no|nicht|kein\w*|pas|ne|no|niet|geen|non)\s+(?:\w+\s+)?$", re.I
+)
 _URGENT_SOURCE = (
     r"\b(?:urgent\w*|asap|a\.s\.a\.p|immediately|right now|right away|today|tonight|tomorrow|emergency|as soon as possible"
     r"|dringend|sofort|eilig|heute|morgen|so schnell wie moglich|unverzuglich|immediatement|aujourd'hui|demain"
@@ -625,19 +878,26 @@ _POSITIVE = _word_pattern(_POSITIVE_WORDS)
 _URGENT_WORDS = _word_pattern(_URGENT_SOURCE)
 _SHOUTING = re.compile(r"\b[A-Z]{4,}\b")
 _CAPITALS = re.compile(r"[A-Z]{4}")
-_LISTS = _Lexicon({
-    **{flag: _WordList(r"\b(?:" + "|".join(terms) + ")") for flag, terms in _RISK_TERMS.items()},
-    "negative": _WordList(_NEGATIVE_WORDS), "positive": _WordList(_POSITIVE_WORDS),
-    "urgent": _WordList(_URGENT_SOURCE),
-}, {
-    # Every carrier format has nine digits in a row or starts with 1Z or 3S (lower-case here), so
-    # a text none of whose words has that holds no tracking number in _TRACKING's formats.
-    "tracking": re.compile(r"\d{9}|^1z|3s"),
-})
+_LISTS = _Lexicon(
+    {
+        **{
+            flag: _WordList(r"\b(?:" + "|".join(terms) + ")") for flag, terms in _RISK_TERMS.items()
+        },
+        "negative": _WordList(_NEGATIVE_WORDS),
+        "positive": _WordList(_POSITIVE_WORDS),
+        "urgent": _WordList(_URGENT_SOURCE),
+    },
+    {
+        # Every carrier format has nine digits in a row or starts with 1Z or 3S (lower-case here), so
+        # a text none of whose words has that holds no tracking number in _TRACKING's formats.
+        "tracking": re.compile(r"\d{9}|^1z|3s"),
+    },
+)
 
 
-def sentiment(text: str, *, plain: str | _Plain | None = None,
-              flags: tuple[str, ...] | None = None) -> tuple[str, float]:
+def sentiment(
+    text: str, *, plain: str | _Plain | None = None, flags: tuple[str, ...] | None = None
+) -> tuple[str, float]:
     """(label, score in -1..1) from multilingual polarity words, negation, insults and shouting."""
     prepared = _prepared(text, plain)
     plain = prepared.text
@@ -647,12 +907,15 @@ def sentiment(text: str, *, plain: str | _Plain | None = None,
     if flags is None or "abuse" in flags:
         neg += 1.5 * prepared.count("abuse")
     for m in prepared.finditer("positive"):  # where each one is: "not happy" is negative
-        if _NEGATION_BEFORE.search(plain[max(0, m.start() - 25): m.start()]):
+        if _NEGATION_BEFORE.search(plain[max(0, m.start() - 25) : m.start()]):
             neg += 1.0  # "not happy", "nicht zufrieden"
         else:
             pos += 1.0
-    shouting = sum(1 for w in _SHOUTING.findall(text) if w not in {"ASAP", "HTTP", "HTTPS"}) \
-        if _CAPITALS.search(text) else 0
+    shouting = (
+        sum(1 for w in _SHOUTING.findall(text) if w not in {"ASAP", "HTTP", "HTTPS"})
+        if _CAPITALS.search(text)
+        else 0
+    )
     neg += 0.5 * min(shouting, 4) + 0.25 * min(text.count("!"), 4) * (1.0 if neg else 0.0)
     raw = (pos - neg) / (1.0 + 0.5 * (pos + neg))
     score = max(-1.0, min(1.0, raw))
@@ -665,8 +928,14 @@ _TIME_CRITICAL = frozenset({"cancel_order", "change_address", "order_change"})
 _LOW_STAKES = frozenset({"product_question", "shipping_info", "promo_pricing"})
 
 
-def urgency(text: str, *, category: str | None = None, sentiment_score: float = 0.0,
-            flags: tuple[str, ...] = (), plain: str | _Plain | None = None) -> str:
+def urgency(
+    text: str,
+    *,
+    category: str | None = None,
+    sentiment_score: float = 0.0,
+    flags: tuple[str, ...] = (),
+    plain: str | _Plain | None = None,
+) -> str:
     """low | normal | high | urgent. Risk flags make it urgent; deadlines or anger make it high."""
     if {"legal_threat", "safety", "chargeback_fraud"} & set(flags):
         return "urgent"
@@ -703,19 +972,30 @@ class Signals:
     risk_flags: tuple[str, ...] = field(default_factory=tuple)
 
 
-def read_signals(subject: str, body: str, *, category: str | None = None, parts: tuple[str, str] | None = None,
-                 plain: str | None = None, words: list[str] | None = None) -> Signals:
+def read_signals(
+    subject: str,
+    body: str,
+    *,
+    category: str | None = None,
+    parts: tuple[str, str] | None = None,
+    plain: str | None = None,
+    words: list[str] | None = None,
+) -> Signals:
     """All non-ML signals of a ticket's latest message (quoted thread and signature removed).
     A caller that already has them may pass ``parts`` (``text.split_email(body)``), ``plain``
     (subject + newline + latest message, lower-case, accents stripped) and ``words`` (its
     ``\\w+`` tokens)."""
     latest, quoted = parts if parts is not None else split_email(body)
     subject = (subject or "").strip()
-    text = f"{subject}\n{latest}" if subject else latest  # text.message_text, without splitting again
+    text = (
+        f"{subject}\n{latest}" if subject else latest
+    )  # text.message_text, without splitting again
     plain = _prepare(text, plain, words)
     flags = risk_flags(text, plain=plain)
     label, score = sentiment(text, plain=plain, flags=flags)
-    entities = extract_entities(text, tracking_possible=bool(plain.union & _LISTS.marks["tracking"][0]))
+    entities = extract_entities(
+        text, tracking_possible=bool(plain.union & _LISTS.marks["tracking"][0])
+    )
     if quoted:  # order and tracking numbers quoted from earlier in the thread still help look-ups
         entities = _merge(entities, extract_entities(quoted))
     return Signals(

@@ -46,7 +46,9 @@ from connector.errors import BadRequest
 class TenantRecipe:
     seed: int = 7
     copies: int = 2  # email-dressed variants per store ticket
-    rehearsal_weight: float = 0.5  # total weight of the packaged hand-written tickets vs. the store's
+    rehearsal_weight: float = (
+        0.5  # total weight of the packaged hand-written tickets vs. the store's
+    )
     # Rehearse at most this many packaged tickets per category (a seeded sample): the weight above
     # is fixed, so more would only make `deskguard train` slower (2,670 packaged tickets in 2026-11).
     rehearsal_per_label: int = 64
@@ -59,7 +61,9 @@ class TenantRecipe:
     calibration_l2: float = 0.02
     # The class biases stay the base model's: a store's label mix says little about its next ticket,
     # and moving them shifts every category the store never labelled.
-    fit: FitParams = field(default_factory=lambda: FitParams(epochs=6, learning_rate=0.3, l2=1e-3, fit_bias=False))
+    fit: FitParams = field(
+        default_factory=lambda: FitParams(epochs=6, learning_rate=0.3, l2=1e-3, fit_bias=False)
+    )
 
     def to_dict(self) -> dict:
         return {**{k: v for k, v in self.__dict__.items() if k != "fit"}, "fit": self.fit.__dict__}
@@ -67,10 +71,16 @@ class TenantRecipe:
 
 def _tenant_examples(store: Sequence[Example], recipe: TenantRecipe, seed: int) -> list[Example]:
     rng = random.Random(seed)
-    rows = [Example(**{**ex.__dict__, "source": "store"}) for ex in dress(store, rng, recipe.copies)]
-    rehearsal = [Example(**{**ex.__dict__, "source": "rehearsal"})
-                 for ex in dress(_rehearsal_sample(recipe), rng, 1)]
-    return balance(rows, float(len(rows)), 0.3) + balance(rehearsal, recipe.rehearsal_weight * len(rows), 0.3)
+    rows = [
+        Example(**{**ex.__dict__, "source": "store"}) for ex in dress(store, rng, recipe.copies)
+    ]
+    rehearsal = [
+        Example(**{**ex.__dict__, "source": "rehearsal"})
+        for ex in dress(_rehearsal_sample(recipe), rng, 1)
+    ]
+    return balance(rows, float(len(rows)), 0.3) + balance(
+        rehearsal, recipe.rehearsal_weight * len(rows), 0.3
+    )
 
 
 def _rehearsal_sample(recipe: TenantRecipe) -> list[Example]:
@@ -82,8 +92,11 @@ def _rehearsal_sample(recipe: TenantRecipe) -> list[Example]:
     sample = []
     for label in sorted(by_label):
         tickets = by_label[label]
-        sample.extend(tickets if len(tickets) <= recipe.rehearsal_per_label
-                      else rng.sample(tickets, recipe.rehearsal_per_label))
+        sample.extend(
+            tickets
+            if len(tickets) <= recipe.rehearsal_per_label
+            else rng.sample(tickets, recipe.rehearsal_per_label)
+        )
     return sample
 
 
@@ -95,10 +108,17 @@ def fit_steps_on_top(n_examples: int, recipe: TenantRecipe) -> int:
     return fits * recipe.fit.epochs * math.ceil(rows / recipe.fit.batch_size)
 
 
-def train_on_top(base: LocalClassifier, store: Sequence[Example], out_dir: str | Path | None = None, *,
-                 recipe: TenantRecipe = TenantRecipe(), base_dir: str | Path | None = None, name: str = "tenant",
-                 progress: Progress | None = None, log: Callable[[str], None] = lambda _msg: None
-                 ) -> tuple[LocalClassifier, dict]:
+def train_on_top(
+    base: LocalClassifier,
+    store: Sequence[Example],
+    out_dir: str | Path | None = None,
+    *,
+    recipe: TenantRecipe = TenantRecipe(),
+    base_dir: str | Path | None = None,
+    name: str = "tenant",
+    progress: Progress | None = None,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> tuple[LocalClassifier, dict]:
     """Fine-tune ``base`` on a store's labelled tickets. The base weights are the starting point
     and the L2 prior, and the packaged hand-written tickets are rehearsed, so every category the
     store never labelled keeps what the base model knew. Calibration is re-fitted on out-of-fold
@@ -106,19 +126,26 @@ def train_on_top(base: LocalClassifier, store: Sequence[Example], out_dir: str |
     is accepted for callers of the earlier signature and no longer needed."""
     store = [ex for ex in store if ex.label]
     if not store:
-        raise BadRequest("no labelled tickets to train on (each line needs a \"label\")")
+        raise BadRequest('no labelled tickets to train on (each line needs a "label")')
     featurizer = base.featurizer
     n_buckets, n_classes = featurizer.config.n_buckets, len(base.categories)
     if tuple(base.categories) != tuple(CATEGORIES):
-        raise BadRequest("the base model's categories differ from the default taxonomy; train from the default")
+        raise BadRequest(
+            "the base model's categories differ from the default taxonomy; train from the default"
+        )
     prior = (base.weights, base.bias)
     base_known = np.array(sorted(base.known_words), np.uint32)
 
     def fit(examples: Sequence[Example]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         design = featurize(examples, featurizer, CATEGORIES)
-        weights, bias = fit_linear(design, n_classes, n_buckets, FitParams(**{**recipe.fit.__dict__,
-                                                                              "seed": recipe.seed}),
-                                   prior=prior, progress=progress)
+        weights, bias = fit_linear(
+            design,
+            n_classes,
+            n_buckets,
+            FitParams(**{**recipe.fit.__dict__, "seed": recipe.seed}),
+            prior=prior,
+            progress=progress,
+        )
         known = np.union1d(base_known, known_word_hashes([design], min_count=1)).astype(np.uint32)
         return weights, bias, known
 
@@ -146,26 +173,53 @@ def train_on_top(base: LocalClassifier, store: Sequence[Example], out_dir: str |
     dev_rows = score_rows(model, dev_examples())  # the tenant model never trained on these either
     if store_rows is not None and len(dev_rows):
         total = len(store_rows) + len(dev_rows)
-        rows = CalibrationRows.concat([store_rows.with_total_weight(recipe.store_calibration_share * total),
-                                       dev_rows.with_total_weight((1 - recipe.store_calibration_share) * total)])
+        rows = CalibrationRows.concat(
+            [
+                store_rows.with_total_weight(recipe.store_calibration_share * total),
+                dev_rows.with_total_weight((1 - recipe.store_calibration_share) * total),
+            ]
+        )
     else:
         rows = store_rows if store_rows is not None else dev_rows
     if len(rows):
-        temperature, calibrator = calibrate_from_rows(rows, prior=base.calibrator, l2=recipe.calibration_l2)
+        temperature, calibrator = calibrate_from_rows(
+            rows, prior=base.calibrator, l2=recipe.calibration_l2
+        )
     else:  # nothing held out to calibrate on: keep the base model's calibration
         temperature, calibrator = base.temperature, base.calibrator
-    dev = {"store_out_of_fold": held_out_report(store_rows, temperature, calibrator) if store_rows else None,
-           "dev_set": held_out_report(dev_rows, temperature, calibrator)}
+    dev = {
+        "store_out_of_fold": held_out_report(store_rows, temperature, calibrator)
+        if store_rows
+        else None,
+        "dev_set": held_out_report(dev_rows, temperature, calibrator),
+    }
     counts = Counter(ex.label for ex in store)
-    training = {"base_model": base.model_id, "recipe": recipe.to_dict(), "store_examples": len(store),
-                "labels": dict(sorted(counts.items())), "store_out_of_fold_accuracy": oof_accuracy,
-                "calibration": dev}
-    meta = {**base.meta, "name": name, "temperature": float(temperature),
-            "calibrator": [float(c) for c in calibrator],
-            "created": datetime.now(UTC).replace(microsecond=0).isoformat(), "training": training}
-    store_words = [w for ex in store for part in featurizer.text_tokens(ex.subject, ex.body) for w in part]
-    model = LocalClassifier(meta, weights, bias, known,
-                            vocabulary=list(dict.fromkeys([*base.vocabulary_words, *store_words])))
+    training = {
+        "base_model": base.model_id,
+        "recipe": recipe.to_dict(),
+        "store_examples": len(store),
+        "labels": dict(sorted(counts.items())),
+        "store_out_of_fold_accuracy": oof_accuracy,
+        "calibration": dev,
+    }
+    meta = {
+        **base.meta,
+        "name": name,
+        "temperature": float(temperature),
+        "calibrator": [float(c) for c in calibrator],
+        "created": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "training": training,
+    }
+    store_words = [
+        w for ex in store for part in featurizer.text_tokens(ex.subject, ex.body) for w in part
+    ]
+    model = LocalClassifier(
+        meta,
+        weights,
+        bias,
+        known,
+        vocabulary=list(dict.fromkeys([*base.vocabulary_words, *store_words])),
+    )
     if out_dir is not None:
         model.save(out_dir)
     return model, training

@@ -68,11 +68,17 @@ def latest_message(body: str) -> str:
 def split_email(body: str) -> tuple[str, str]:
     """(latest message, quoted part) of an email body, in one pass: ``latest_message(body)`` and
     ``quoted_part(body)`` together, for readers that need both."""
-    text = (body or "").replace("\r\n", "\n").replace("\r", "\n") if "\r" in (body or "") else (body or "")
-    quote = _first(_QUOTE_START, text) if "\n" in text else None  # a match at the very start is not cut
+    text = (
+        (body or "").replace("\r\n", "\n").replace("\r", "\n")
+        if "\r" in (body or "")
+        else (body or "")
+    )
+    quote = (
+        _first(_QUOTE_START, text) if "\n" in text else None
+    )  # a match at the very start is not cut
     quoted = ""
     if quote and quote.start() > 0:
-        quoted = text[quote.start():]
+        quoted = text[quote.start() :]
         text = text[: quote.start()]
     if ">" in text:
         found = list(_line_matches(_QUOTED_LINE, text))
@@ -80,7 +86,7 @@ def split_email(body: str) -> tuple[str, str]:
         quoted = f"{quoted}\n{lines}".strip() if lines else quoted.strip()
         kept, at = [], 0
         for m in found:
-            kept.append(text[at: m.start()])
+            kept.append(text[at : m.start()])
             at = m.end()
         text = "".join(kept) + text[at:]
     else:
@@ -129,7 +135,7 @@ def quoted_part(body: str) -> str:
 
 
 def strip_accents(text: str) -> str:
-    """"Grüße" → "Gruße", "résumé" → "resume": customers type with and without accents."""
+    """ "Grüße" → "Gruße", "résumé" → "resume": customers type with and without accents."""
     if text.isascii():
         return text
     return _COMBINING.sub("", unicodedata.normalize("NFKD", text))

@@ -46,7 +46,9 @@ class Example:
     group: str = ""  # examples of one group (one written core and its variants) stay in one fold
     lang: str = ""
     source: str = ""
-    extra: tuple[tuple[str, str], ...] = ()  # other scalar fields of the JSONL line ("store": "..."), as text
+    extra: tuple[
+        tuple[str, str], ...
+    ] = ()  # other scalar fields of the JSONL line ("store": "..."), as text
 
     def field(self, name: str) -> str | None:
         """A JSONL field of this ticket as text (``lang`` and ``extra`` fields), None when absent."""
@@ -77,17 +79,30 @@ def read_jsonl(path: str | Path, *, source: str = "", require_label: bool = True
             raise BadRequest(f"{path}:{number}: expected a JSON object")
         label = row.get("label")
         if require_label and not label:
-            raise BadRequest(f"{path}:{number}: missing \"label\"")
+            raise BadRequest(f'{path}:{number}: missing "label"')
         if label is not None and label not in CATEGORIES:
-            raise BadRequest(f"{path}:{number}: unknown label {label!r} (one of: {', '.join(CATEGORIES)})")
+            raise BadRequest(
+                f"{path}:{number}: unknown label {label!r} (one of: {', '.join(CATEGORIES)})"
+            )
         if not isinstance(row.get("body", ""), str) or not isinstance(row.get("subject", ""), str):
-            raise BadRequest(f"{path}:{number}: \"subject\" and \"body\" must be strings")
+            raise BadRequest(f'{path}:{number}: "subject" and "body" must be strings')
         ident = str(row.get("id", f"{path.stem}-{number}"))
-        out.append(Example(id=ident, subject=row.get("subject") or "", body=row.get("body") or "",
-                           label=label or "", group=str(row.get("group", ident)), lang=row.get("lang", ""),
-                           source=source or path.stem,
-                           extra=tuple((k, str(v)) for k, v in row.items()
-                                       if k not in _KNOWN_FIELDS and isinstance(v, str | int | float | bool))))
+        out.append(
+            Example(
+                id=ident,
+                subject=row.get("subject") or "",
+                body=row.get("body") or "",
+                label=label or "",
+                group=str(row.get("group", ident)),
+                lang=row.get("lang", ""),
+                source=source or path.stem,
+                extra=tuple(
+                    (k, str(v))
+                    for k, v in row.items()
+                    if k not in _KNOWN_FIELDS and isinstance(v, str | int | float | bool)
+                ),
+            )
+        )
     return out
 
 
@@ -110,14 +125,27 @@ class Design:
         starts, ends = self.indptr[rows], self.indptr[rows + 1]
         lengths = ends - starts
         indptr = np.concatenate([[0], np.cumsum(lengths)])
-        take = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends, strict=True)]) if len(rows) else \
-            np.zeros(0, np.int64)
-        return Design(indptr, self.ids[take], self.values[take], self.labels[rows], self.weights[rows],
-                      [self.tokens[i] for i in rows])
+        take = (
+            np.concatenate([np.arange(s, e) for s, e in zip(starts, ends, strict=True)])
+            if len(rows)
+            else np.zeros(0, np.int64)
+        )
+        return Design(
+            indptr,
+            self.ids[take],
+            self.values[take],
+            self.labels[rows],
+            self.weights[rows],
+            [self.tokens[i] for i in rows],
+        )
 
 
-def featurize(examples: Sequence[Example], featurizer: Featurizer, categories: Sequence[str],
-              progress: Progress | None = None) -> Design:
+def featurize(
+    examples: Sequence[Example],
+    featurizer: Featurizer,
+    categories: Sequence[str],
+    progress: Progress | None = None,
+) -> Design:
     index = {c: i for i, c in enumerate(categories)}
     ids, values, tokens, lengths = [], [], [], []
     for n, ex in enumerate(examples, 1):
@@ -131,10 +159,14 @@ def featurize(examples: Sequence[Example], featurizer: Featurizer, categories: S
     if progress:
         progress(len(examples) % 500)
     indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    return Design(indptr, np.concatenate(ids) if ids else np.zeros(0, np.int64),
-                  np.concatenate(values) if values else np.zeros(0, np.float32),
-                  np.array([index.get(ex.label, -1) for ex in examples], np.int64),
-                  np.array([ex.weight for ex in examples], np.float64), tokens)
+    return Design(
+        indptr,
+        np.concatenate(ids) if ids else np.zeros(0, np.int64),
+        np.concatenate(values) if values else np.zeros(0, np.float32),
+        np.array([index.get(ex.label, -1) for ex in examples], np.int64),
+        np.array([ex.weight for ex in examples], np.float64),
+        tokens,
+    )
 
 
 def _batch_logits(design: Design, rows: np.ndarray, weights: np.ndarray, bias: np.ndarray):
@@ -151,7 +183,9 @@ def _batch_logits(design: Design, rows: np.ndarray, weights: np.ndarray, bias: n
     return logits + bias, ids, vals, row_of
 
 
-def predict_logits(design: Design, weights: np.ndarray, bias: np.ndarray, batch: int = 2048) -> np.ndarray:
+def predict_logits(
+    design: Design, weights: np.ndarray, bias: np.ndarray, batch: int = 2048
+) -> np.ndarray:
     out = np.zeros((len(design), weights.shape[1]), np.float64)
     for start in range(0, len(design), batch):
         rows = np.arange(start, min(start + batch, len(design)))
@@ -172,11 +206,20 @@ class FitParams:
     learning_rate: float = 0.4
     l2: float = 1e-4  # per-update pull of touched rows toward the prior (zero, or the base model)
     seed: int = 7
-    fit_bias: bool = True  # False keeps the prior's class biases (a store's label mix is not the world's)
+    fit_bias: bool = (
+        True  # False keeps the prior's class biases (a store's label mix is not the world's)
+    )
 
 
-def fit_linear(design: Design, n_classes: int, n_buckets: int, params: FitParams = FitParams(), *,
-               prior: tuple[np.ndarray, np.ndarray] | None = None, progress: Progress | None = None):
+def fit_linear(
+    design: Design,
+    n_classes: int,
+    n_buckets: int,
+    params: FitParams = FitParams(),
+    *,
+    prior: tuple[np.ndarray, np.ndarray] | None = None,
+    progress: Progress | None = None,
+):
     """Weighted multinomial logistic regression by minibatch AdaGrad. Returns (weights, bias)."""
     rng = np.random.default_rng(params.seed)
     if prior is None:
@@ -193,9 +236,11 @@ def fit_linear(design: Design, n_classes: int, n_buckets: int, params: FitParams
     for _ in range(params.epochs):
         order = rng.permutation(labelled)
         for start in range(0, len(order), params.batch_size):
-            rows = order[start: start + params.batch_size]
+            rows = order[start : start + params.batch_size]
             logits, ids, vals, row_of = _batch_logits(design, rows, weights, bias)
-            grad_rows = (_softmax(logits) - onehot[design.labels[rows]]) * (design.weights[rows] / mean_weight)[:, None]
+            grad_rows = (_softmax(logits) - onehot[design.labels[rows]]) * (
+                design.weights[rows] / mean_weight
+            )[:, None]
             grad_rows /= len(rows)
             contrib = vals[:, None] * grad_rows[row_of]
             order_ids = np.argsort(ids, kind="stable")
@@ -206,7 +251,9 @@ def fit_linear(design: Design, n_classes: int, n_buckets: int, params: FitParams
             grad = np.add.reduceat(contrib[order_ids], starts, axis=0)
             grad += params.l2 * (weights[touched] - w0[touched])
             hist[touched] += (grad * grad).astype(np.float32)
-            weights[touched] -= (params.learning_rate * grad / np.sqrt(hist[touched])).astype(np.float32)
+            weights[touched] -= (params.learning_rate * grad / np.sqrt(hist[touched])).astype(
+                np.float32
+            )
             if params.fit_bias:
                 bias_grad = grad_rows.sum(axis=0) + params.l2 * (bias - b0)
                 bias_hist += bias_grad * bias_grad
@@ -238,8 +285,12 @@ class CalibrationRows:
     @classmethod
     def concat(cls, parts: Sequence[CalibrationRows]) -> CalibrationRows:
         parts = [p for p in parts if len(p)]
-        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in
-                     ("logits", "labels", "familiarity", "weights")))
+        return cls(
+            *(
+                np.concatenate([getattr(p, f) for p in parts])
+                for f in ("logits", "labels", "familiarity", "weights")
+            )
+        )
 
     def with_total_weight(self, total: float) -> CalibrationRows:
         """The same rows, reweighted evenly to add up to ``total``."""
@@ -256,18 +307,25 @@ def score_rows(model: LocalClassifier, examples: Sequence[Example]) -> Calibrati
         logits.append(z)
         fam.append((ratio, known))
     n = len(examples)
-    return CalibrationRows(np.array(logits, np.float64).reshape(n, len(model.categories)),
-                           np.array([index[ex.label] for ex in examples], np.int64),
-                           np.array(fam, np.float64).reshape(n, 2), np.ones(n))
+    return CalibrationRows(
+        np.array(logits, np.float64).reshape(n, len(model.categories)),
+        np.array([index[ex.label] for ex in examples], np.int64),
+        np.array(fam, np.float64).reshape(n, 2),
+        np.ones(n),
+    )
 
 
-def fit_temperature(logits: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None) -> float:
+def fit_temperature(
+    logits: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None
+) -> float:
     """The softmax temperature minimising held-out (weighted) negative log-likelihood."""
     w = np.ones(len(labels)) if weights is None else np.asarray(weights, np.float64)
 
     def nll(t: float) -> float:
         p = _softmax(logits / t)
-        return float(-np.sum(w * np.log(np.clip(p[np.arange(len(labels)), labels], 1e-12, 1))) / w.sum())
+        return float(
+            -np.sum(w * np.log(np.clip(p[np.arange(len(labels)), labels], 1e-12, 1))) / w.sum()
+        )
 
     grid = np.exp(np.linspace(np.log(0.05), np.log(20), 80))
     best = min(grid, key=nll)
@@ -275,8 +333,15 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, weights: np.ndarray 
     return float(min(fine, key=nll))
 
 
-def fit_calibrator(features: np.ndarray, correct: np.ndarray, l2: float = 1e-2, iters: int = 50, *,
-                   weights: np.ndarray | None = None, prior: np.ndarray | None = None) -> np.ndarray:
+def fit_calibrator(
+    features: np.ndarray,
+    correct: np.ndarray,
+    l2: float = 1e-2,
+    iters: int = 50,
+    *,
+    weights: np.ndarray | None = None,
+    prior: np.ndarray | None = None,
+) -> np.ndarray:
     """Weighted logistic regression P(top category is right | features) by Newton's method,
     L2-regularised toward ``prior`` (default: zero slopes, free intercept) so a small calibration
     set cannot produce wild slopes; a tenant model's calibrator is pulled toward its base's."""
@@ -304,13 +369,18 @@ def calibration_matrix(rows: CalibrationRows, temperature: float) -> tuple[np.nd
     from connector.classify.local import calibration_features
 
     probs = _softmax(rows.logits / temperature)
-    feats = np.array([calibration_features(p, float(r), int(k)) for p, (r, k) in zip(probs, rows.familiarity,
-                                                                                      strict=True)])
+    feats = np.array(
+        [
+            calibration_features(p, float(r), int(k))
+            for p, (r, k) in zip(probs, rows.familiarity, strict=True)
+        ]
+    )
     return feats.reshape(len(rows), -1), (probs.argmax(1) == rows.labels).astype(np.float64)
 
 
-def calibrate_from_rows(rows: CalibrationRows, *, prior: np.ndarray | None = None, l2: float = 1e-2
-                        ) -> tuple[float, np.ndarray]:
+def calibrate_from_rows(
+    rows: CalibrationRows, *, prior: np.ndarray | None = None, l2: float = 1e-2
+) -> tuple[float, np.ndarray]:
     """Temperature, then the confidence calibrator, fitted on weighted held-out rows."""
     temperature = fit_temperature(rows.logits, rows.labels, rows.weights)
     feats, correct = calibration_matrix(rows, temperature)
@@ -325,32 +395,51 @@ def held_out_report(rows: CalibrationRows, temperature: float, calibrator: np.nd
     feats, correct = calibration_matrix(rows, temperature)
     conf = 1 / (1 + np.exp(-(feats @ calibrator)))
     confident = conf >= 0.9
-    return {"rows": len(rows), "accuracy": round(float(correct.mean()), 4),
-            "coverage_at_0.9": round(float(confident.mean()), 4),
-            "precision_at_0.9": round(float(correct[confident].mean()), 4) if confident.any() else None}
+    return {
+        "rows": len(rows),
+        "accuracy": round(float(correct.mean()), 4),
+        "coverage_at_0.9": round(float(confident.mean()), 4),
+        "precision_at_0.9": round(float(correct[confident].mean()), 4) if confident.any() else None,
+    }
 
 
 def known_word_hashes(designs: Iterable[Design], min_count: int = 2) -> np.ndarray:
     counts: Counter[str] = Counter()
     for design in designs:
         for words in design.tokens:
-            counts.update(w for w in words if len(w) >= 2 and not w.isdigit() and w not in PLACEHOLDERS)
+            counts.update(
+                w for w in words if len(w) >= 2 and not w.isdigit() and w not in PLACEHOLDERS
+            )
     return np.array(sorted({word_hash(w) for w, c in counts.items() if c >= min_count}), np.uint32)
 
 
-def vocabulary_words(designs: Iterable[Design], min_count: int = 2, limit: int = 100_000) -> list[str]:
+def vocabulary_words(
+    designs: Iterable[Design], min_count: int = 2, limit: int = 100_000
+) -> list[str]:
     """The words a model saw at least ``min_count`` times, most frequent first (at most ``limit``):
     their word-table rows ship with the model (``local.Vocabulary``)."""
     counts: Counter[str] = Counter()
     for design in designs:
         for words in design.tokens:
             counts.update(words)
-    return [w for w, c in sorted(counts.items(), key=lambda item: (-item[1], item[0])) if c >= min_count][:limit]
+    return [
+        w for w, c in sorted(counts.items(), key=lambda item: (-item[1], item[0])) if c >= min_count
+    ][:limit]
 
 
-def _model(weights, bias, known, *, name: str, features: FeatureConfig, temperature: float = 1.0,
-           calibrator=None, novelty: Novelty | None = None, training: dict | None = None,
-           vocabulary: list[str] | None = None) -> LocalClassifier:
+def _model(
+    weights,
+    bias,
+    known,
+    *,
+    name: str,
+    features: FeatureConfig,
+    temperature: float = 1.0,
+    calibrator=None,
+    novelty: Novelty | None = None,
+    training: dict | None = None,
+    vocabulary: list[str] | None = None,
+) -> LocalClassifier:
     meta = {
         "format": FORMAT_VERSION,
         "name": name,
@@ -389,8 +478,14 @@ def _packaged(folder_name: str, source: str) -> tuple[Example, ...]:
     return tuple(out)
 
 
-def dress(examples: Sequence[Example], rng: random.Random, copies: int, *, typo_rate: float = 0.04,
-          keep_original: bool = True) -> list[Example]:
+def dress(
+    examples: Sequence[Example],
+    rng: random.Random,
+    copies: int,
+    *,
+    typo_rate: float = 0.04,
+    keep_original: bool = True,
+) -> list[Example]:
     """Each example as written (optionally) plus ``copies`` email-dressed variants in its language."""
     out = []
     for ex in examples:
@@ -408,10 +503,17 @@ def balance(examples: Sequence[Example], total_weight: float, power: float = 0.5
     counts = Counter(ex.label for ex in examples)
     raw = [ex.weight * (1.0 / counts[ex.label]) ** power for ex in examples]
     scale = total_weight / sum(raw) if raw else 0.0
-    return [Example(**{**ex.__dict__, "weight": w * scale}) for ex, w in zip(examples, raw, strict=True)]
+    return [
+        Example(**{**ex.__dict__, "weight": w * scale}) for ex, w in zip(examples, raw, strict=True)
+    ]
 
 
-SHARED_FILES = ("bitext-train.jsonl", "bitext-dev.jsonl", "banking77-train.jsonl", "banking77-test.jsonl")
+SHARED_FILES = (
+    "bitext-train.jsonl",
+    "bitext-dev.jsonl",
+    "banking77-train.jsonl",
+    "banking77-test.jsonl",
+)
 
 
 @dataclass(frozen=True)
@@ -440,8 +542,10 @@ class Recipe:
         return len(dev) / (hand + len(dev)) if dev else 0.0
 
     def to_dict(self) -> dict:
-        return {**{k: v for k, v in self.__dict__.items() if k not in ("fit", "features")},
-                "fit": self.fit.__dict__}
+        return {
+            **{k: v for k, v in self.__dict__.items() if k not in ("fit", "features")},
+            "fit": self.fit.__dict__,
+        }
 
 
 @dataclass
@@ -452,19 +556,31 @@ class _Corpus:
     hand: np.ndarray  # bool per row
 
 
-def _corpus(shared: Sequence[Example], hand: Sequence[Example], recipe: Recipe, featurizer: Featurizer,
-            progress: Progress | None) -> _Corpus:
+def _corpus(
+    shared: Sequence[Example],
+    hand: Sequence[Example],
+    recipe: Recipe,
+    featurizer: Featurizer,
+    progress: Progress | None,
+) -> _Corpus:
     rng = random.Random(recipe.seed)
     shared_rows = list(shared)
     for ex in shared:
         if rng.random() < recipe.shared_dressed_share:
-            shared_rows.append(as_email(ex, rng, lang="en", typo_rate=0.03 if rng.random() < 0.5 else 0.0))
+            shared_rows.append(
+                as_email(ex, rng, lang="en", typo_rate=0.03 if rng.random() < 0.5 else 0.0)
+            )
     hand_rows = dress(hand, rng, recipe.hand_copies)
-    examples = balance(shared_rows, recipe.shared_weight * len(shared_rows), recipe.balance_power) + \
-        balance(hand_rows, recipe.hand_weight * len(shared_rows), recipe.balance_power)
+    examples = balance(
+        shared_rows, recipe.shared_weight * len(shared_rows), recipe.balance_power
+    ) + balance(hand_rows, recipe.hand_weight * len(shared_rows), recipe.balance_power)
     design = featurize(examples, featurizer, CATEGORIES, progress)
-    return _Corpus(examples, design, np.array([ex.group if ex.source == "handwritten" else "" for ex in examples]),
-                   np.array([ex.source == "handwritten" for ex in examples]))
+    return _Corpus(
+        examples,
+        design,
+        np.array([ex.group if ex.source == "handwritten" else "" for ex in examples]),
+        np.array([ex.source == "handwritten" for ex in examples]),
+    )
 
 
 def assign_folds(groups: Iterable[str], folds: int, seed: int) -> dict[str, int]:
@@ -473,28 +589,52 @@ def assign_folds(groups: Iterable[str], folds: int, seed: int) -> dict[str, int]
     return {g: i % folds for i, g in enumerate(unique)}
 
 
-def build_default(shared_dir: str | Path, out_dir: str | Path | None = None, recipe: Recipe = Recipe(), *,
-                  hand: Sequence[Example] | None = None, dev: Sequence[Example] | None = None,
-                  progress: Progress | None = None,
-                  log: Callable[[str], None] = lambda _msg: None) -> tuple[LocalClassifier, dict]:
+def build_default(
+    shared_dir: str | Path,
+    out_dir: str | Path | None = None,
+    recipe: Recipe = Recipe(),
+    *,
+    hand: Sequence[Example] | None = None,
+    dev: Sequence[Example] | None = None,
+    progress: Progress | None = None,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> tuple[LocalClassifier, dict]:
     """Train the default model from the shared datasets plus the hand-written tickets, calibrate
     it on out-of-fold readings of the hand-written tickets and on the hand-written dev set, and
     save it to ``out_dir``."""
     dev = list(dev if dev is not None else dev_examples())
     fitted = fit_default(shared_dir, recipe, hand=hand, progress=progress, log=log)
     dev_rows = score_rows(fitted.model, dev)
-    temperature, calibrator = calibrate_default(fitted.out_of_fold, dev_rows, recipe.dev_share_for(fitted.hand, dev))
+    temperature, calibrator = calibrate_default(
+        fitted.out_of_fold, dev_rows, recipe.dev_share_for(fitted.hand, dev)
+    )
     log(f"temperature {temperature:.3f}; calibrator {np.round(calibrator, 3).tolist()}")
-    training = {"recipe": recipe.to_dict(), "shared_examples": fitted.shared, "hand_written_examples": fitted.hand,
-                "dev_examples": len(dev), "dev_share": round(recipe.dev_share_for(fitted.hand, dev), 4),
-                "rows": len(fitted.corpus.design),
-                "out_of_fold": held_out_report(fitted.out_of_fold, temperature, calibrator),
-                "dev_set": held_out_report(dev_rows, temperature, calibrator),
-                "sources": ["Bitext customer-support (CDLA-Sharing-1.0)", "Banking77 (CC BY 4.0)",
-                            "Deskguard hand-written tickets (Apache-2.0)"]}
-    model = _model(fitted.model.weights, fitted.model.bias, np.array(sorted(fitted.model.known_words), np.uint32),
-                   name="deskguard-local", features=recipe.features, temperature=temperature, calibrator=calibrator,
-                   training=training, vocabulary=vocabulary_words([fitted.corpus.design]))
+    training = {
+        "recipe": recipe.to_dict(),
+        "shared_examples": fitted.shared,
+        "hand_written_examples": fitted.hand,
+        "dev_examples": len(dev),
+        "dev_share": round(recipe.dev_share_for(fitted.hand, dev), 4),
+        "rows": len(fitted.corpus.design),
+        "out_of_fold": held_out_report(fitted.out_of_fold, temperature, calibrator),
+        "dev_set": held_out_report(dev_rows, temperature, calibrator),
+        "sources": [
+            "Bitext customer-support (CDLA-Sharing-1.0)",
+            "Banking77 (CC BY 4.0)",
+            "Deskguard hand-written tickets (Apache-2.0)",
+        ],
+    }
+    model = _model(
+        fitted.model.weights,
+        fitted.model.bias,
+        np.array(sorted(fitted.model.known_words), np.uint32),
+        name="deskguard-local",
+        features=recipe.features,
+        temperature=temperature,
+        calibrator=calibrator,
+        training=training,
+        vocabulary=vocabulary_words([fitted.corpus.design]),
+    )
     if out_dir is not None:
         model.save(out_dir)
     return model, training
@@ -511,24 +651,39 @@ class Fitted:
     hand: int  # hand-written examples
 
 
-def calibrate_default(out_of_fold: CalibrationRows, dev_rows: CalibrationRows, dev_share: float
-                      ) -> tuple[float, np.ndarray]:
+def calibrate_default(
+    out_of_fold: CalibrationRows, dev_rows: CalibrationRows, dev_share: float
+) -> tuple[float, np.ndarray]:
     """Temperature and calibrator from out-of-fold rows and dev rows, the dev rows carrying
     ``dev_share`` of the weight."""
     share = dev_share if len(dev_rows) else 0.0
     total = len(out_of_fold) + len(dev_rows)
-    rows = CalibrationRows.concat([out_of_fold.with_total_weight((1 - share) * total),
-                                   dev_rows.with_total_weight(share * total)])
+    rows = CalibrationRows.concat(
+        [
+            out_of_fold.with_total_weight((1 - share) * total),
+            dev_rows.with_total_weight(share * total),
+        ]
+    )
     return calibrate_from_rows(rows)
 
 
-def fit_default(shared_dir: str | Path, recipe: Recipe = Recipe(), *, hand: Sequence[Example] | None = None,
-                progress: Progress | None = None, log: Callable[[str], None] = lambda _msg: None) -> Fitted:
+def fit_default(
+    shared_dir: str | Path,
+    recipe: Recipe = Recipe(),
+    *,
+    hand: Sequence[Example] | None = None,
+    progress: Progress | None = None,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> Fitted:
     """The expensive part of ``build_default``: featurize, fit a model per fold (their readings of
     the held-out fold are the out-of-fold rows), then the final model on everything."""
     shared_dir = Path(shared_dir)
-    shared = [ex for name in SHARED_FILES if (shared_dir / name).is_file()
-              for ex in read_jsonl(shared_dir / name, source="shared")]
+    shared = [
+        ex
+        for name in SHARED_FILES
+        if (shared_dir / name).is_file()
+        for ex in read_jsonl(shared_dir / name, source="shared")
+    ]
     if not shared:
         raise BadRequest(f"no shared datasets in {shared_dir} (expected {', '.join(SHARED_FILES)})")
     hand = list(hand if hand is not None else packaged_examples())
@@ -545,12 +700,22 @@ def fit_default(shared_dir: str | Path, recipe: Recipe = Recipe(), *, hand: Sequ
         held_rows = np.flatnonzero(row_fold == k)
         train = corpus.design.subset(train_rows)
         weights, bias = fit_linear(train, n_classes, n_buckets, recipe.fit, progress=progress)
-        fold_model = _model(weights, bias, known_word_hashes([train]), name="fold", features=recipe.features)
+        fold_model = _model(
+            weights, bias, known_word_hashes([train]), name="fold", features=recipe.features
+        )
         held = score_rows(fold_model, [corpus.examples[i] for i in held_rows])
         out_of_fold.append(held)
         acc = float((held.logits.argmax(1) == held.labels).mean())
-        log(f"fold {k + 1}/{recipe.folds}: held-out accuracy {acc:.3f} on {len(held_rows)} dressed hand-written rows")
+        log(
+            f"fold {k + 1}/{recipe.folds}: held-out accuracy {acc:.3f} on {len(held_rows)} dressed hand-written rows"
+        )
     oof = CalibrationRows.concat(out_of_fold)
     weights, bias = fit_linear(corpus.design, n_classes, n_buckets, recipe.fit, progress=progress)
-    model = _model(weights, bias, known_word_hashes([corpus.design]), name="deskguard-local", features=recipe.features)
+    model = _model(
+        weights,
+        bias,
+        known_word_hashes([corpus.design]),
+        name="deskguard-local",
+        features=recipe.features,
+    )
     return Fitted(model, oof, corpus, len(shared), len(hand))

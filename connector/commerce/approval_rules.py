@@ -95,7 +95,9 @@ class ApprovalDeferred(audit.Event):
 # --- validation ----------------------------------------------------------------------------
 def _positive_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise BadRequest(f"{name} must be a positive integer in minor units (e.g. cents), got {value!r}")
+        raise BadRequest(
+            f"{name} must be a positive integer in minor units (e.g. cents), got {value!r}"
+        )
     return value
 
 
@@ -118,8 +120,11 @@ def validate_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
         reason = params.get("reason")
         if reason not in REFUND_REASONS:
             raise BadRequest(f"refund reason must be one of {', '.join(REFUND_REASONS)}")
-        out: dict[str, Any] = {"amount": _positive_int(params.get("amount"), "amount"),
-                               "currency": currency.lower(), "reason": reason}
+        out: dict[str, Any] = {
+            "amount": _positive_int(params.get("amount"), "amount"),
+            "currency": currency.lower(),
+            "reason": reason,
+        }
         out["payment_intent" if pi else "charge"] = target
         return out
     order_id, order_name = params.get("order_id"), params.get("order_name")
@@ -133,5 +138,10 @@ def validate_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
     for flag in ("restock", "notify_customer"):
         if not isinstance(params.get(flag), bool):
             raise BadRequest(f"cancel_order needs {flag}: true or false")
-    return {"order_id": order_id, "order_name": order_name, "reason": reason, "restock": params["restock"],
-            "notify_customer": params["notify_customer"]}
+    return {
+        "order_id": order_id,
+        "order_name": order_name,
+        "reason": reason,
+        "restock": params["restock"],
+        "notify_customer": params["notify_customer"],
+    }

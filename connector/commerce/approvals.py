@@ -52,7 +52,14 @@ from connector.commerce.approval_rules import (
 from connector.commerce.payments import format_minor
 from connector.db import transaction
 from connector.domain import to_dict
-from connector.errors import BadRequest, DeskguardError, KillSwitchEngaged, NotFound, TransientError, VendorError
+from connector.errors import (
+    BadRequest,
+    DeskguardError,
+    KillSwitchEngaged,
+    NotFound,
+    TransientError,
+    VendorError,
+)
 from connector.runtime import Runtime
 from connector.worker import handler
 
@@ -98,42 +105,105 @@ class Approval:
         return self.state in OPEN_STATES
 
 
-_COLUMNS = ("id, tenant_id, ticket_id, kind, params, state, proposed_by, reason, idempotency_key, created_at,"
-            " updated_at, decided_by, decision_note, decided_at, executed_at, attempts, deferred_reason, result,"
-            " error, lease_until")
+_COLUMNS = (
+    "id, tenant_id, ticket_id, kind, params, state, proposed_by, reason, idempotency_key, created_at,"
+    " updated_at, decided_by, decision_note, decided_at, executed_at, attempts, deferred_reason, result,"
+    " error, lease_until"
+)
 
 
 def _from_row(row) -> Approval:
-    (id_, tenant_id, ticket_id, kind, params, state, proposed_by, reason, key, created_at, updated_at, decided_by,
-     note, decided_at, executed_at, attempts, deferred, result, error, lease_until) = row
+    (
+        id_,
+        tenant_id,
+        ticket_id,
+        kind,
+        params,
+        state,
+        proposed_by,
+        reason,
+        key,
+        created_at,
+        updated_at,
+        decided_by,
+        note,
+        decided_at,
+        executed_at,
+        attempts,
+        deferred,
+        result,
+        error,
+        lease_until,
+    ) = row
     params = json.loads(params)
-    return Approval(id_, tenant_id, ticket_id, kind, params, state, proposed_by, reason, key, created_at, updated_at,
-                    decided_by, note or "", decided_at, executed_at, attempts, deferred,
-                    json.loads(result) if result else None, error, summarize(kind, params),
-                    params.get("amount") if kind == "refund" else None, params.get("currency", ""), lease_until)
+    return Approval(
+        id_,
+        tenant_id,
+        ticket_id,
+        kind,
+        params,
+        state,
+        proposed_by,
+        reason,
+        key,
+        created_at,
+        updated_at,
+        decided_by,
+        note or "",
+        decided_at,
+        executed_at,
+        attempts,
+        deferred,
+        json.loads(result) if result else None,
+        error,
+        summarize(kind, params),
+        params.get("amount") if kind == "refund" else None,
+        params.get("currency", ""),
+        lease_until,
+    )
 
 
 def summarize(kind: str, params: dict[str, Any]) -> str:
     if kind == "refund":
         target = params.get("payment_intent") or params.get("charge")
-        return (f"Refund {format_minor(params['amount'], params['currency'])} on {target}"
-                f" ({params['reason'].replace('_', ' ')})")
-    flags = [w for w, on in (("restock", params.get("restock")), ("notify customer", params.get("notify_customer")))
-             if on]
-    return f"Cancel order {params['order_name']} ({params['reason'].lower()}" + "".join(f", {f}" for f in flags) + ")"
+        return (
+            f"Refund {format_minor(params['amount'], params['currency'])} on {target}"
+            f" ({params['reason'].replace('_', ' ')})"
+        )
+    flags = [
+        w
+        for w, on in (
+            ("restock", params.get("restock")),
+            ("notify customer", params.get("notify_customer")),
+        )
+        if on
+    ]
+    return (
+        f"Cancel order {params['order_name']} ({params['reason'].lower()}"
+        + "".join(f", {f}" for f in flags)
+        + ")"
+    )
 
 
 # --- reading -------------------------------------------------------------------------------
 def get(db: sqlite_utils.Database, tenant_id: str, approval_id: int) -> Approval:
-    row = db.conn.execute(f"SELECT {_COLUMNS} FROM approvals WHERE tenant_id = ? AND id = ?",
-                          (tenant_id, int(approval_id))).fetchone()
+    row = db.conn.execute(
+        f"SELECT {_COLUMNS} FROM approvals WHERE tenant_id = ? AND id = ?",
+        (tenant_id, int(approval_id)),
+    ).fetchone()
     if row is None:
         raise NotFound(f"no approval {approval_id} for tenant {tenant_id!r}")
     return _from_row(row)
 
 
-def list_approvals(db: sqlite_utils.Database, tenant_id: str, *, ticket_id: int | None = None,
-                   states: tuple[str, ...] | None = None, limit: int = 200) -> list[Approval]:
+def list_approvals(
+    db: sqlite_utils.Database,
+    tenant_id: str,
+    *,
+    ticket_id: int | None = None,
+    states: tuple[str, ...] | None = None,
+    limit: int = 200,
+) -> list[Approval]:
     where, params = ["tenant_id = ?"], [tenant_id]
     if ticket_id is not None:
         where.append("ticket_id = ?")
@@ -141,19 +211,32 @@ def list_approvals(db: sqlite_utils.Database, tenant_id: str, *, ticket_id: int 
     if states:
         where.append(f"state IN ({', '.join('?' * len(states))})")
         params.extend(states)
-    rows = db.conn.execute(f"SELECT {_COLUMNS} FROM approvals WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
-                           (*params, int(limit))).fetchall()
+    rows = db.conn.execute(
+        f"SELECT {_COLUMNS} FROM approvals WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
+        (*params, int(limit)),
+    ).fetchall()
     return [_from_row(r) for r in rows]
 
 
-def list_pending(db: sqlite_utils.Database, tenant_id: str, *, ticket_id: int | None = None) -> list[Approval]:
+def list_pending(
+    db: sqlite_utils.Database, tenant_id: str, *, ticket_id: int | None = None
+) -> list[Approval]:
     """Approvals still waiting for an agent (the side panel's list)."""
     return list_approvals(db, tenant_id, ticket_id=ticket_id, states=("proposed",))
 
 
 # --- proposing and deciding ----------------------------------------------------------------
-def propose(db: sqlite_utils.Database, tenant_id: str, ticket_id: int, kind: str, params: dict[str, Any],
-            proposed_by: str, reason: str = "", *, job_id: int | None = None) -> Approval:
+def propose(
+    db: sqlite_utils.Database,
+    tenant_id: str,
+    ticket_id: int,
+    kind: str,
+    params: dict[str, Any],
+    proposed_by: str,
+    reason: str = "",
+    *,
+    job_id: int | None = None,
+) -> Approval:
     """Record a proposed action for an agent to approve. Joins the caller's transaction."""
     clean = validate_params(kind, params)
     if not proposed_by:
@@ -164,18 +247,32 @@ def propose(db: sqlite_utils.Database, tenant_id: str, ticket_id: int, kind: str
         existing = db.conn.execute(
             f"SELECT {_COLUMNS} FROM approvals WHERE tenant_id = ? AND ticket_id = ? AND kind = ? AND params = ?"
             f" AND state IN ('proposed', 'approved', 'executing') ORDER BY id LIMIT 1",
-            (tenant_id, int(ticket_id), kind, canonical)).fetchone()
+            (tenant_id, int(ticket_id), kind, canonical),
+        ).fetchone()
         if existing:
             return _from_row(existing)
         approval_id = db.conn.execute(
             "INSERT INTO approvals (tenant_id, ticket_id, kind, params, state, proposed_by, reason, idempotency_key,"
             " created_at, updated_at) VALUES (?,?,?,?,'proposed',?,?,'',?,?) RETURNING id",
-            (tenant_id, int(ticket_id), kind, canonical, proposed_by, reason, now, now)).fetchone()[0]
-        db.conn.execute("UPDATE approvals SET idempotency_key = ? WHERE id = ?",
-                        (f"approval-{approval_id}-{kind}", approval_id))
-        audit.record(db, tenant_id, ApprovalProposed(approval_id=approval_id, action=kind, params=clean,
-                                                     proposed_by=proposed_by, reason=reason, ticket_id=int(ticket_id),
-                                                     job_id=job_id))
+            (tenant_id, int(ticket_id), kind, canonical, proposed_by, reason, now, now),
+        ).fetchone()[0]
+        db.conn.execute(
+            "UPDATE approvals SET idempotency_key = ? WHERE id = ?",
+            (f"approval-{approval_id}-{kind}", approval_id),
+        )
+        audit.record(
+            db,
+            tenant_id,
+            ApprovalProposed(
+                approval_id=approval_id,
+                action=kind,
+                params=clean,
+                proposed_by=proposed_by,
+                reason=reason,
+                ticket_id=int(ticket_id),
+                job_id=job_id,
+            ),
+        )
     return get(db, tenant_id, approval_id)
 
 
@@ -186,8 +283,15 @@ def _agent(agent_id: str | None, actor: str | None) -> str:
     return agent
 
 
-def reject(runtime: Runtime, tenant_id: str, approval_id: int, agent_id: str | None = None, *,
-           actor: str | None = None, note: str = "") -> Approval:
+def reject(
+    runtime: Runtime,
+    tenant_id: str,
+    approval_id: int,
+    agent_id: str | None = None,
+    *,
+    actor: str | None = None,
+    note: str = "",
+) -> Approval:
     """Reject a proposal. Rejecting an already-rejected one is a no-op; anything decided is a conflict."""
     agent = _agent(agent_id, actor)
     db = runtime.db
@@ -196,17 +300,38 @@ def reject(runtime: Runtime, tenant_id: str, approval_id: int, agent_id: str | N
         if approval.state == "rejected":
             return approval
         if approval.state != "proposed":
-            raise ApprovalConflict(f"approval {approval_id} is {approval.state}: only a proposed action can be rejected")
+            raise ApprovalConflict(
+                f"approval {approval_id} is {approval.state}: only a proposed action can be rejected"
+            )
         now = now_iso()
-        db.conn.execute("UPDATE approvals SET state = 'rejected', decided_by = ?, decision_note = ?, decided_at = ?,"
-                        " updated_at = ? WHERE id = ?", (agent, note, now, now, approval.id))
-        audit.record(db, tenant_id, ApprovalRejected(approval_id=approval.id, action=approval.kind, agent=agent,
-                                                     note=note, ticket_id=approval.ticket_id))
+        db.conn.execute(
+            "UPDATE approvals SET state = 'rejected', decided_by = ?, decision_note = ?, decided_at = ?,"
+            " updated_at = ? WHERE id = ?",
+            (agent, note, now, now, approval.id),
+        )
+        audit.record(
+            db,
+            tenant_id,
+            ApprovalRejected(
+                approval_id=approval.id,
+                action=approval.kind,
+                agent=agent,
+                note=note,
+                ticket_id=approval.ticket_id,
+            ),
+        )
     return get(db, tenant_id, approval_id)
 
 
-def approve(runtime: Runtime, tenant_id: str, approval_id: int, agent_id: str | None = None, *,
-            actor: str | None = None, note: str = "") -> Approval:
+def approve(
+    runtime: Runtime,
+    tenant_id: str,
+    approval_id: int,
+    agent_id: str | None = None,
+    *,
+    actor: str | None = None,
+    note: str = "",
+) -> Approval:
     """Approve (once) and execute. Safe to call again: double clicks and retries execute once.
 
     Returns the approval after the attempt: ``done`` with its result, ``executing`` when another
@@ -221,10 +346,22 @@ def approve(runtime: Runtime, tenant_id: str, approval_id: int, agent_id: str | 
             raise ApprovalConflict(f"approval {approval_id} was rejected by {approval.decided_by}")
         if approval.state == "proposed":
             now = now_iso()
-            db.conn.execute("UPDATE approvals SET state = 'approved', decided_by = ?, decision_note = ?,"
-                            " decided_at = ?, updated_at = ? WHERE id = ?", (agent, note, now, now, approval.id))
-            audit.record(db, tenant_id, ApprovalApproved(approval_id=approval.id, action=approval.kind, agent=agent,
-                                                         note=note, ticket_id=approval.ticket_id))
+            db.conn.execute(
+                "UPDATE approvals SET state = 'approved', decided_by = ?, decision_note = ?,"
+                " decided_at = ?, updated_at = ? WHERE id = ?",
+                (agent, note, now, now, approval.id),
+            )
+            audit.record(
+                db,
+                tenant_id,
+                ApprovalApproved(
+                    approval_id=approval.id,
+                    action=approval.kind,
+                    agent=agent,
+                    note=note,
+                    ticket_id=approval.ticket_id,
+                ),
+            )
     return execute(runtime, tenant_id, approval_id)
 
 
@@ -234,29 +371,56 @@ def _write_action(runtime: Runtime, approval: Approval, job_id: int | None) -> a
     if approval.kind == "refund":
         stripe = runtime.service("stripe", approval.tenant_id)
         target = {"payment_intent": p.get("payment_intent"), "charge": p.get("charge")}
-        metadata = {"deskguard_tenant": approval.tenant_id, "deskguard_ticket": str(approval.ticket_id),
-                    "deskguard_approval": str(approval.id)}
+        metadata = {
+            "deskguard_tenant": approval.tenant_id,
+            "deskguard_ticket": str(approval.ticket_id),
+            "deskguard_approval": str(approval.id),
+        }
 
         def send_refund(key: str) -> dict[str, Any]:
-            return {"refund": to_dict(stripe.refund(**target, amount=p["amount"], reason=p["reason"],
-                                                    metadata=metadata, idempotency_key=key))}
+            return {
+                "refund": to_dict(
+                    stripe.refund(
+                        **target,
+                        amount=p["amount"],
+                        reason=p["reason"],
+                        metadata=metadata,
+                        idempotency_key=key,
+                    )
+                )
+            }
 
         def reconcile_refund(key: str) -> dict[str, Any] | None:
             found = stripe.find_refund(**target, idempotency_key=key)
             return {"refund": to_dict(found)} if found else None
 
-        return actions.WriteAction("stripe", "stripe.refund", approval.idempotency_key,
-                                   {**p, "approval_id": approval.id}, send_refund, reconcile_refund,
-                                   ticket_id=approval.ticket_id, job_id=job_id)
+        return actions.WriteAction(
+            "stripe",
+            "stripe.refund",
+            approval.idempotency_key,
+            {**p, "approval_id": approval.id},
+            send_refund,
+            reconcile_refund,
+            ticket_id=approval.ticket_id,
+            job_id=job_id,
+        )
 
     shop = runtime.service("shopify", approval.tenant_id)
-    staff_note = (f"Cancelled by Deskguard approval {approval.id} (ticket {approval.ticket_id}), approved by "
-                  f"{approval.decided_by}")
+    staff_note = (
+        f"Cancelled by Deskguard approval {approval.id} (ticket {approval.ticket_id}), approved by "
+        f"{approval.decided_by}"
+    )
 
     def send_cancel(key: str) -> dict[str, Any]:
         # refund=False: money only moves through its own approved Stripe refund.
-        result = shop.cancel_order(p["order_id"], reason=p["reason"], notify_customer=p["notify_customer"],
-                                   restock=p["restock"], staff_note=staff_note, refund=False)
+        result = shop.cancel_order(
+            p["order_id"],
+            reason=p["reason"],
+            notify_customer=p["notify_customer"],
+            restock=p["restock"],
+            staff_note=staff_note,
+            refund=False,
+        )
         return {"cancel": to_dict(result)}
 
     def reconcile_cancel(key: str) -> dict[str, Any] | None:
@@ -266,12 +430,21 @@ def _write_action(runtime: Runtime, approval: Approval, job_id: int | None) -> a
             return {"cancel": found} if found else None
         for order in shop.find_orders(order_name=p["order_name"]):
             if order.id == p["order_id"] and order.cancelled_at is not None:
-                return {"cancel": {"order_id": order.id, "cancelled_at": order.cancelled_at.isoformat()}}
+                return {
+                    "cancel": {"order_id": order.id, "cancelled_at": order.cancelled_at.isoformat()}
+                }
         return None
 
-    return actions.WriteAction("shopify", "shopify.cancel_order", approval.idempotency_key,
-                               {**p, "approval_id": approval.id}, send_cancel, reconcile_cancel,
-                               ticket_id=approval.ticket_id, job_id=job_id)
+    return actions.WriteAction(
+        "shopify",
+        "shopify.cancel_order",
+        approval.idempotency_key,
+        {**p, "approval_id": approval.id},
+        send_cancel,
+        reconcile_cancel,
+        ticket_id=approval.ticket_id,
+        job_id=job_id,
+    )
 
 
 def _claim(runtime: Runtime, tenant_id: str, approval_id: int, clock) -> tuple[Approval, bool]:
@@ -281,42 +454,83 @@ def _claim(runtime: Runtime, tenant_id: str, approval_id: int, clock) -> tuple[A
     with transaction(db):
         approval = get(db, tenant_id, approval_id)
         if approval.state in ("proposed", "rejected"):
-            raise ApprovalConflict(f"approval {approval_id} is {approval.state}: it must be approved first")
+            raise ApprovalConflict(
+                f"approval {approval_id} is {approval.state}: it must be approved first"
+            )
         if approval.state == "done":
             return approval, False
         if approval.state == "executing" and (approval.lease_until or 0) > now:
             return approval, False  # another attempt is in flight (double click, concurrent retry)
         took_over = approval.state == "executing"
-        db.conn.execute("UPDATE approvals SET state = 'executing', lease_until = ?, attempts = attempts + 1,"
-                        " updated_at = ? WHERE id = ?",
-                        (now + runtime.config.approval_lease_seconds, now_iso(), approval.id))
-        audit.record(db, tenant_id, ApprovalExecuting(approval_id=approval.id, action=approval.kind,
-                                                      idempotency_key=approval.idempotency_key,
-                                                      attempt=approval.attempts + 1, took_over=took_over,
-                                                      ticket_id=approval.ticket_id))
+        db.conn.execute(
+            "UPDATE approvals SET state = 'executing', lease_until = ?, attempts = attempts + 1,"
+            " updated_at = ? WHERE id = ?",
+            (now + runtime.config.approval_lease_seconds, now_iso(), approval.id),
+        )
+        audit.record(
+            db,
+            tenant_id,
+            ApprovalExecuting(
+                approval_id=approval.id,
+                action=approval.kind,
+                idempotency_key=approval.idempotency_key,
+                attempt=approval.attempts + 1,
+                took_over=took_over,
+                ticket_id=approval.ticket_id,
+            ),
+        )
     return get(db, tenant_id, approval_id), True
 
 
-def _defer(runtime: Runtime, approval: Approval, reason: str, *, error: str | None = None, enqueue: bool,
-           delay: float = 0.0, event: audit.Event | None = None) -> None:
+def _defer(
+    runtime: Runtime,
+    approval: Approval,
+    reason: str,
+    *,
+    error: str | None = None,
+    enqueue: bool,
+    delay: float = 0.0,
+    event: audit.Event | None = None,
+) -> None:
     """Back to 'approved' with the reason execution waits; optionally queue the retry job."""
     db = runtime.db
     with transaction(db):
-        db.conn.execute("UPDATE approvals SET state = 'approved', lease_until = NULL, deferred_reason = ?, error = ?,"
-                        " updated_at = ? WHERE id = ?", (reason, error, now_iso(), approval.id))
+        db.conn.execute(
+            "UPDATE approvals SET state = 'approved', lease_until = NULL, deferred_reason = ?, error = ?,"
+            " updated_at = ? WHERE id = ?",
+            (reason, error, now_iso(), approval.id),
+        )
         if event is not None:
             audit.record(db, approval.tenant_id, event)
         if approval.deferred_reason != reason:  # once per reason, not on every kill-switch re-check
-            audit.record(db, approval.tenant_id, ApprovalDeferred(approval_id=approval.id, action=approval.kind,
-                                                                  reason=reason, ticket_id=approval.ticket_id))
+            audit.record(
+                db,
+                approval.tenant_id,
+                ApprovalDeferred(
+                    approval_id=approval.id,
+                    action=approval.kind,
+                    reason=reason,
+                    ticket_id=approval.ticket_id,
+                ),
+            )
         if enqueue:
-            runtime.queue.enqueue(approval.tenant_id, EXECUTE_JOB, {"approval_id": approval.id,
-                                                                    "ticket_id": approval.ticket_id},
-                                  f"{approval.idempotency_key}-execute-{approval.attempts}", delay=delay)
+            runtime.queue.enqueue(
+                approval.tenant_id,
+                EXECUTE_JOB,
+                {"approval_id": approval.id, "ticket_id": approval.ticket_id},
+                f"{approval.idempotency_key}-execute-{approval.attempts}",
+                delay=delay,
+            )
 
 
-def execute(runtime: Runtime, tenant_id: str, approval_id: int, *, job_id: int | None = None,
-            clock=time.time) -> Approval:
+def execute(
+    runtime: Runtime,
+    tenant_id: str,
+    approval_id: int,
+    *,
+    job_id: int | None = None,
+    clock=time.time,
+) -> Approval:
     """Run an approved action through ``actions.execute``. Called by ``approve`` and the worker.
 
     From the worker (``job_id`` set) a kill switch or transient error is re-raised so the worker
@@ -328,38 +542,68 @@ def execute(runtime: Runtime, tenant_id: str, approval_id: int, *, job_id: int |
     db = runtime.db
     inline = job_id is None
     try:
-        outcome = actions.execute(db, tenant_id, _write_action(runtime, approval, job_id), clock=clock)
+        outcome = actions.execute(
+            db, tenant_id, _write_action(runtime, approval, job_id), clock=clock
+        )
     except KillSwitchEngaged:
         _defer(runtime, approval, "kill_switch", enqueue=inline)
         if not inline:
             raise
         return get(db, tenant_id, approval_id)
     except VendorError as exc:
-        failed = ApprovalFailed(approval_id=approval.id, action=approval.kind,
-                                idempotency_key=approval.idempotency_key, error=str(exc)[:500],
-                                will_retry=exc.should_retry, ticket_id=approval.ticket_id, job_id=job_id)
+        failed = ApprovalFailed(
+            approval_id=approval.id,
+            action=approval.kind,
+            idempotency_key=approval.idempotency_key,
+            error=str(exc)[:500],
+            will_retry=exc.should_retry,
+            ticket_id=approval.ticket_id,
+            job_id=job_id,
+        )
         if exc.should_retry:
-            _defer(runtime, approval, "vendor_unavailable", error=str(exc)[:2000], enqueue=inline,
-                   delay=max(runtime.queue.backoff(1), exc.retry_after or 0.0), event=failed)
+            _defer(
+                runtime,
+                approval,
+                "vendor_unavailable",
+                error=str(exc)[:2000],
+                enqueue=inline,
+                delay=max(runtime.queue.backoff(1), exc.retry_after or 0.0),
+                event=failed,
+            )
             if not inline:
                 raise
         else:
             with transaction(db):
-                db.conn.execute("UPDATE approvals SET state = 'failed', lease_until = NULL, error = ?, updated_at = ?"
-                                " WHERE id = ?", (str(exc)[:2000], now_iso(), approval.id))
+                db.conn.execute(
+                    "UPDATE approvals SET state = 'failed', lease_until = NULL, error = ?, updated_at = ?"
+                    " WHERE id = ?",
+                    (str(exc)[:2000], now_iso(), approval.id),
+                )
                 audit.record(db, tenant_id, failed)
         return get(db, tenant_id, approval_id)
     # Any other exception (a crash) leaves the approval 'executing' under its lease: once the
     # lease lapses the next attempt takes over, and actions.execute reconciles before sending.
     with transaction(db):
         now = now_iso()
-        db.conn.execute("UPDATE approvals SET state = 'done', result = ?, error = NULL, deferred_reason = NULL,"
-                        " lease_until = NULL, executed_at = ?, updated_at = ? WHERE id = ?",
-                        (audit.canonical_json(outcome.result), now, now, approval.id))
-        audit.record(db, tenant_id, ApprovalExecuted(approval_id=approval.id, action=approval.kind,
-                                                     idempotency_key=approval.idempotency_key, result=outcome.result,
-                                                     replayed=outcome.replayed, reconciled=outcome.reconciled,
-                                                     ticket_id=approval.ticket_id, job_id=job_id))
+        db.conn.execute(
+            "UPDATE approvals SET state = 'done', result = ?, error = NULL, deferred_reason = NULL,"
+            " lease_until = NULL, executed_at = ?, updated_at = ? WHERE id = ?",
+            (audit.canonical_json(outcome.result), now, now, approval.id),
+        )
+        audit.record(
+            db,
+            tenant_id,
+            ApprovalExecuted(
+                approval_id=approval.id,
+                action=approval.kind,
+                idempotency_key=approval.idempotency_key,
+                result=outcome.result,
+                replayed=outcome.replayed,
+                reconciled=outcome.reconciled,
+                ticket_id=approval.ticket_id,
+                job_id=job_id,
+            ),
+        )
     return get(db, tenant_id, approval_id)
 
 
@@ -368,4 +612,6 @@ def execute_job(runtime: Runtime, job) -> None:
     approval = execute(runtime, job.tenant_id, int(job.payload["approval_id"]), job_id=job.id)
     if approval.state == "executing":
         wait = max(1.0, (approval.lease_until or 0) - time.time())
-        raise TransientError(f"approval {approval.id} is being executed by another attempt", retry_after=wait)
+        raise TransientError(
+            f"approval {approval.id} is being executed by another attempt", retry_after=wait
+        )

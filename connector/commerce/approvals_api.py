@@ -38,7 +38,9 @@ def _states() -> tuple[str, ...] | None:
 def _decision_body() -> tuple[str, str]:
     body = request.get_json(silent=True) if request.data else {}
     if body is None or not isinstance(body, dict):
-        raise BadRequest("body must be a JSON object like {\"agent\": \"jo@example.com\", \"note\": \"...\"}")
+        raise BadRequest(
+            'body must be a JSON object like {"agent": "jo@example.com", "note": "..."}'
+        )
     agent = str(body.get("agent") or "admin").strip()
     note = str(body.get("note") or "")
     if len(agent) > 200 or len(note) > 2000:
@@ -48,7 +50,9 @@ def _decision_body() -> tuple[str, str]:
 
 @bp.get("/tickets/<int:ticket_id>/approvals")
 def ticket_approvals(tenant: str, ticket_id: int):
-    items = approvals.list_approvals(get_runtime().db, tenant, ticket_id=ticket_id, states=_states())
+    items = approvals.list_approvals(
+        get_runtime().db, tenant, ticket_id=ticket_id, states=_states()
+    )
     return jsonify({"approvals": [to_dict(a) for a in items]})
 
 

@@ -24,9 +24,13 @@ def lookup() -> None:
 @click.option("--tenant", required=True, help="Tenant id.")
 @click.option("--email", help="Customer email: their most recent orders.")
 @click.option("--order", "order_name", help="Order name as written: #1001, 1001 or 'order 1001'.")
-@click.option("--summary", is_flag=True, help="Also print the agent one-liner and the WISMO readiness.")
+@click.option(
+    "--summary", is_flag=True, help="Also print the agent one-liner and the WISMO readiness."
+)
 @click.pass_context
-def lookup_orders(ctx: click.Context, tenant: str, email: str | None, order_name: str | None, summary: bool) -> None:
+def lookup_orders(
+    ctx: click.Context, tenant: str, email: str | None, order_name: str | None, summary: bool
+) -> None:
     """Shopify orders for an email or an order name, as the adapter maps them (JSON).
 
     Example: deskguard lookup orders --tenant acme --order 1001
@@ -37,8 +41,12 @@ def lookup_orders(ctx: click.Context, tenant: str, email: str | None, order_name
 
     runtime = ready_runtime(ctx)
     orders = runtime.service("shopify", tenant).find_orders(email=email, order_name=order_name)
-    out = {"tenant": tenant, "query": {"email": email, "order": order_name}, "count": len(orders),
-           "orders": [to_dict(o) for o in orders]}
+    out = {
+        "tenant": tenant,
+        "query": {"email": email, "order": order_name},
+        "count": len(orders),
+        "orders": [to_dict(o) for o in orders],
+    }
     if summary:
         ready, why = wismo.wismo_ready(orders)
         out["summaries"] = [wismo.agent_summary(o) for o in orders]

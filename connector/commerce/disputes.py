@@ -75,7 +75,9 @@ def matches_charge(order: Order, charge: Charge | None) -> bool:
         return False
     if charge.metadata.get("order_name") and charge.metadata["order_name"] == order.name:
         return True
-    return order.total.currency.lower() == charge.currency.lower() and _minor(order) == charge.amount
+    return (
+        order.total.currency.lower() == charge.currency.lower() and _minor(order) == charge.amount
+    )
 
 
 def related_orders(runtime: Runtime, tenant_id: str, facts: DisputeFacts) -> DisputeFacts:
@@ -91,8 +93,13 @@ def related_orders(runtime: Runtime, tenant_id: str, facts: DisputeFacts) -> Dis
             logs.log(LOG, logging.WARNING, "dispute.shopify_unavailable", error=str(exc)[:200])
         else:
             # The matching order first, then the rest newest first.
-            facts.orders = sorted(orders, key=lambda o: (not matches_charge(o, facts.charge),
-                                                         -(o.created_at.timestamp() if o.created_at else 0)))
+            facts.orders = sorted(
+                orders,
+                key=lambda o: (
+                    not matches_charge(o, facts.charge),
+                    -(o.created_at.timestamp() if o.created_at else 0),
+                ),
+            )
             if not facts.orders:
                 facts.orders_note = "no Shopify orders for this email"
     return facts
@@ -108,7 +115,13 @@ def dispute_brief(facts: DisputeFacts, *, now: datetime | None = None) -> str:
     due = ""
     if d.due_by:
         days = (d.due_by - now).total_seconds() / 86400
-        due = f" (in {days:.0f} days)" if days >= 1 else " (less than a day left)" if days > 0 else " (PAST DUE)"
+        due = (
+            f" (in {days:.0f} days)"
+            if days >= 1
+            else " (less than a day left)"
+            if days > 0
+            else " (PAST DUE)"
+        )
     lines = [
         "⚠ Stripe dispute (chargeback) opened — respond before the evidence due date.",
         "",
@@ -117,11 +130,14 @@ def dispute_brief(facts: DisputeFacts, *, now: datetime | None = None) -> str:
         f"Status: {d.status.replace('_', ' ')}",
         f"Evidence due: {_date(d.due_by)}{due}",
         f"Customer: {facts.email or 'unknown (no email on the charge or customer)'}",
-        f"Dispute: {d.id} · charge {d.charge or '?'}" + (f" · payment {d.payment_intent}" if d.payment_intent else ""),
+        f"Dispute: {d.id} · charge {d.charge or '?'}"
+        + (f" · payment {d.payment_intent}" if d.payment_intent else ""),
     ]
     if charge:
-        lines.append(f"Charge: {format_minor(charge.amount, charge.currency)} on {_date(charge.created_at)}"
-                     + (f" — {charge.description}" if charge.description else ""))
+        lines.append(
+            f"Charge: {format_minor(charge.amount, charge.currency)} on {_date(charge.created_at)}"
+            + (f" — {charge.description}" if charge.description else "")
+        )
     lines += ["", "Related Shopify orders:"]
     if facts.orders:
         for o in facts.orders[:5]:
@@ -129,19 +145,26 @@ def dispute_brief(facts: DisputeFacts, *, now: datetime | None = None) -> str:
             delivered = next((f.delivered_at for f in o.fulfillments if f.delivered_at), None)
             extra = f", delivered {_date(delivered)}" if delivered else ""
             match = " ← paid by the disputed charge" if matches_charge(o, charge) else ""
-            lines.append(f"- {o.name}: {o.total.amount} {o.total.currency}, {status}{extra}, "
-                         f"ordered {_date(o.created_at)}{match}")
+            lines.append(
+                f"- {o.name}: {o.total.amount} {o.total.currency}, {status}{extra}, "
+                f"ordered {_date(o.created_at)}{match}"
+            )
     else:
         lines.append(f"- none ({facts.orders_note or 'not looked up'})")
-    lines += ["", "Next steps: gather evidence (order, delivery confirmation, customer messages) and submit it "
-                  "in the Stripe Dashboard before the due date. A disputed charge cannot be refunded."]
+    lines += [
+        "",
+        "Next steps: gather evidence (order, delivery confirmation, customer messages) and submit it "
+        "in the Stripe Dashboard before the due date. A disputed charge cannot be refunded.",
+    ]
     return "\n".join(lines)
 
 
 def _subject(facts: DisputeFacts) -> str:
     d = facts.dispute
-    return (f"Chargeback: {format_minor(d.amount, d.currency)} disputed ({d.reason.replace('_', ' ')}), "
-            f"evidence due {d.due_by.date().isoformat() if d.due_by else 'soon'}")
+    return (
+        f"Chargeback: {format_minor(d.amount, d.currency)} disputed ({d.reason.replace('_', ' ')}), "
+        f"evidence due {d.due_by.date().isoformat() if d.due_by else 'soon'}"
+    )
 
 
 def _latest(tickets: list[Ticket]) -> Ticket | None:
@@ -149,23 +172,36 @@ def _latest(tickets: list[Ticket]) -> Ticket | None:
     return max(tickets, key=lambda t: (t.updated_at or t.created_at or floor, t.id), default=None)
 
 
-def deliver_brief(runtime: Runtime, tenant_id: str, facts: DisputeFacts, brief: str, *,
-                  job_id: int | None = None) -> actions.ActionOutcome:
+def deliver_brief(
+    runtime: Runtime, tenant_id: str, facts: DisputeFacts, brief: str, *, job_id: int | None = None
+) -> actions.ActionOutcome:
     zendesk = runtime.service("zendesk", tenant_id)
     key = f"stripe-dispute-{facts.dispute.id}-brief"
     requester = facts.email or runtime.config.stripe_dispute_requester_email
     if not requester:
-        raise PermanentError(f"dispute {facts.dispute.id}: no customer email in Stripe and "
-                             "DESKGUARD_STRIPE_DISPUTE_REQUESTER_EMAIL is empty, so there is no ticket to brief", vendor="stripe")
+        raise PermanentError(
+            f"dispute {facts.dispute.id}: no customer email in Stripe and "
+            "DESKGUARD_STRIPE_DISPUTE_REQUESTER_EMAIL is empty, so there is no ticket to brief",
+            vendor="stripe",
+        )
     open_tickets = zendesk.find_open_tickets(facts.email) if facts.email else []
     target = _latest(open_tickets)
 
     def send(k: str) -> dict[str, Any]:
         if target is not None:
-            result = zendesk.add_internal_note(target.id, brief, marker=k, tags=TAGS, priority="high")
+            result = zendesk.add_internal_note(
+                target.id, brief, marker=k, tags=TAGS, priority="high"
+            )
             return {"mode": "note", "ticket_id": target.id, "zendesk": result}
-        new_id = zendesk.create_ticket(subject=_subject(facts), body=brief, requester_email=requester,
-                                       priority="high", tags=TAGS, public=False, marker=k)
+        new_id = zendesk.create_ticket(
+            subject=_subject(facts),
+            body=brief,
+            requester_email=requester,
+            priority="high",
+            tags=TAGS,
+            public=False,
+            marker=k,
+        )
         return {"mode": "new_ticket", "ticket_id": new_id}
 
     def reconcile(k: str) -> dict[str, Any] | None:
@@ -180,22 +216,48 @@ def deliver_brief(runtime: Runtime, tenant_id: str, facts: DisputeFacts, brief: 
         return None
 
     action = actions.WriteAction(
-        "zendesk", "zendesk.dispute_brief", key,
-        {"dispute": facts.dispute.id, "target_ticket": target.id if target else None,
-         "mode": "note" if target else "new_ticket"},
-        send, reconcile, ticket_id=target.id if target else None, job_id=job_id)
+        "zendesk",
+        "zendesk.dispute_brief",
+        key,
+        {
+            "dispute": facts.dispute.id,
+            "target_ticket": target.id if target else None,
+            "mode": "note" if target else "new_ticket",
+        },
+        send,
+        reconcile,
+        ticket_id=target.id if target else None,
+        job_id=job_id,
+    )
     outcome = actions.execute(runtime.db, tenant_id, action)
     with transaction(runtime.db):
-        audit.record(runtime.db, tenant_id, DisputeBriefDelivered(
-            dispute_id=facts.dispute.id, mode="replayed" if outcome.replayed else str(outcome.result.get("mode")),
-            target_ticket=outcome.result.get("ticket_id"), related_orders=len(facts.orders),
-            ticket_id=outcome.result.get("ticket_id"), job_id=job_id))
+        audit.record(
+            runtime.db,
+            tenant_id,
+            DisputeBriefDelivered(
+                dispute_id=facts.dispute.id,
+                mode="replayed" if outcome.replayed else str(outcome.result.get("mode")),
+                target_ticket=outcome.result.get("ticket_id"),
+                related_orders=len(facts.orders),
+                ticket_id=outcome.result.get("ticket_id"),
+                job_id=job_id,
+            ),
+        )
     return outcome
 
 
 @handler(DISPUTE_JOB)
 def handle_dispute(runtime: Runtime, job) -> None:
-    facts = related_orders(runtime, job.tenant_id, dispute_facts(runtime, job.tenant_id, job.payload["object"]))
+    facts = related_orders(
+        runtime, job.tenant_id, dispute_facts(runtime, job.tenant_id, job.payload["object"])
+    )
     outcome = deliver_brief(runtime, job.tenant_id, facts, dispute_brief(facts), job_id=job.id)
-    logs.log(LOG, logging.INFO, "dispute.briefed", dispute=facts.dispute.id, mode=outcome.result.get("mode"),
-             ticket=outcome.result.get("ticket_id"), replayed=outcome.replayed)
+    logs.log(
+        LOG,
+        logging.INFO,
+        "dispute.briefed",
+        dispute=facts.dispute.id,
+        mode=outcome.result.get("mode"),
+        ticket=outcome.result.get("ticket_id"),
+        replayed=outcome.replayed,
+    )

@@ -40,10 +40,17 @@ def configure_env_tenant(runtime: Runtime, tenant_id: str) -> None:
 def stripe_service(runtime: Runtime, tenant_id: str) -> StripeAdapter:
     key = runtime.secrets.get(runtime.db, tenant_id, API_KEY_SECRET)
     if not key:
-        raise ConfigError(f"Stripe is not configured for tenant {tenant_id!r}: set DESKGUARD_STRIPE_API_KEY")
+        raise ConfigError(
+            f"Stripe is not configured for tenant {tenant_id!r}: set DESKGUARD_STRIPE_API_KEY"
+        )
     cfg = runtime.config
-    return StripeAdapter(key.reveal(), api_base=cfg.stripe_api_base, max_network_retries=cfg.stripe_max_network_retries,
-                         timeout=cfg.stripe_timeout_seconds, lookup_limit=cfg.stripe_lookup_limit)
+    return StripeAdapter(
+        key.reveal(),
+        api_base=cfg.stripe_api_base,
+        max_network_retries=cfg.stripe_max_network_retries,
+        timeout=cfg.stripe_timeout_seconds,
+        lookup_limit=cfg.stripe_lookup_limit,
+    )
 
 
 register_service("stripe", stripe_service)
@@ -63,7 +70,26 @@ def lookup_payments(runtime: Runtime, tenant_id: str, email: str) -> dict[str, A
 
 # Stripe's zero-decimal currencies (amounts are whole units). From Stripe's currency docs; the
 # reference notes for this project mark zero-decimal handling UNCONFIRMED, so only display uses it.
-ZERO_DECIMAL = frozenset(["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"])
+ZERO_DECIMAL = frozenset(
+    [
+        "bif",
+        "clp",
+        "djf",
+        "gnf",
+        "jpy",
+        "kmf",
+        "krw",
+        "mga",
+        "pyg",
+        "rwf",
+        "ugx",
+        "vnd",
+        "vuv",
+        "xaf",
+        "xof",
+        "xpf",
+    ]
+)
 
 
 def format_minor(amount: int, currency: str) -> str:

@@ -40,8 +40,9 @@ def _email(value: str | None) -> str:
     return (value or "").strip().lower()
 
 
-def visible_orders(orders: Sequence[Order], requester_email: str | None,
-                   confirmed_emails: Iterable[str] = ()) -> tuple[list[Order], int]:
+def visible_orders(
+    orders: Sequence[Order], requester_email: str | None, confirmed_emails: Iterable[str] = ()
+) -> tuple[list[Order], int]:
     """(orders whose email is the requester's or agent-confirmed, number withheld)."""
     allowed = {_email(requester_email), *(_email(e) for e in confirmed_emails)} - {""}
     visible = [o for o in orders if _email(o.email) in allowed]
@@ -63,8 +64,11 @@ class CustomerSubject:
     @classmethod
     def from_payload(cls, payload: dict[str, Any], orders_key: str) -> CustomerSubject:
         customer = payload.get("customer") or {}
-        return cls(email=_email(customer.get("email")), customer_id=str(customer.get("id") or ""),
-                   order_ids=tuple(str(i) for i in payload.get(orders_key) or () if i))
+        return cls(
+            email=_email(customer.get("email")),
+            customer_id=str(customer.get("id") or ""),
+            order_ids=tuple(str(i) for i in payload.get(orders_key) or () if i),
+        )
 
     @property
     def requester_hash(self) -> str:
@@ -81,7 +85,9 @@ class CustomerSubject:
         out = [self.email] if self.email else []
         if self.customer_id:
             out.append(_gid("Customer", self.customer_id).lower() + '"')
-        out += [_gid("Order", o).lower() + '"' for o in self.order_ids]  # the closing quote: no prefix matches
+        out += [
+            _gid("Order", o).lower() + '"' for o in self.order_ids
+        ]  # the closing quote: no prefix matches
         return out
 
 
@@ -94,7 +100,9 @@ class PrivacyTable:
     name: str
     ticket_column: str | None = "ticket_id"
     erase: str | tuple[str, ...] = "delete"
-    extra: Callable[[sqlite_utils.Database, list[int]], None] | None = None  # runs first, on the matched rowids
+    extra: Callable[[sqlite_utils.Database, list[int]], None] | None = (
+        None  # runs first, on the matched rowids
+    )
 
 
 TABLES: list[PrivacyTable] = []
@@ -106,13 +114,19 @@ def register_table(table: PrivacyTable) -> None:
 
 def _close_open_jobs(db: sqlite_utils.Database, rowids: list[int]) -> None:
     # a queued job must not run on an erased payload
-    db.conn.executemany("UPDATE jobs SET state = 'dead', last_error = 'erased by a privacy request' "
-                        "WHERE rowid = ? AND state IN ('queued', 'running')", [(r,) for r in rowids])
+    db.conn.executemany(
+        "UPDATE jobs SET state = 'dead', last_error = 'erased by a privacy request' "
+        "WHERE rowid = ? AND state IN ('queued', 'running')",
+        [(r,) for r in rowids],
+    )
 
 
 def _close_open_approvals(db: sqlite_utils.Database, rowids: list[int]) -> None:
-    db.conn.executemany("UPDATE approvals SET state = 'rejected', decided_by = 'privacy-erasure' "
-                        "WHERE rowid = ? AND state IN ('proposed', 'approved')", [(r,) for r in rowids])
+    db.conn.executemany(
+        "UPDATE approvals SET state = 'rejected', decided_by = 'privacy-erasure' "
+        "WHERE rowid = ? AND state IN ('proposed', 'approved')",
+        [(r,) for r in rowids],
+    )
 
 
 # feedback before decisions: feedback.decision_id references decisions
@@ -120,8 +134,13 @@ register_table(PrivacyTable("feedback"))
 register_table(PrivacyTable("decisions"))
 register_table(PrivacyTable("actions", erase=("params", "result", "error")))
 register_table(PrivacyTable("jobs", ticket_column=None, erase=("payload",), extra=_close_open_jobs))
-register_table(PrivacyTable("approvals", erase=("params", "reason", "decision_note", "result", "error"),
-                            extra=_close_open_approvals))
+register_table(
+    PrivacyTable(
+        "approvals",
+        erase=("params", "reason", "decision_note", "result", "error"),
+        extra=_close_open_approvals,
+    )
+)
 
 
 def _columns(db: sqlite_utils.Database, table: str) -> dict[str, str]:
@@ -132,14 +151,24 @@ def _text_columns(cols: dict[str, str]) -> list[str]:
     return [c for c, t in cols.items() if t in ("TEXT", "") and c != "tenant_id"]
 
 
-def _match_rowids(db: sqlite_utils.Database, tenant_id: str, table: PrivacyTable, subject: CustomerSubject | None,
-                  tickets: set[int]) -> list[int]:
+def _match_rowids(
+    db: sqlite_utils.Database,
+    tenant_id: str,
+    table: PrivacyTable,
+    subject: CustomerSubject | None,
+    tickets: set[int],
+) -> list[int]:
     """Row ids of ``table`` that belong to ``subject`` (None: every row of the tenant)."""
     cols = _columns(db, table.name)
     if not cols:
         return []  # table not in this ledger
     if subject is None:
-        return [r[0] for r in db.conn.execute(f"SELECT rowid FROM {table.name} WHERE tenant_id = ?", (tenant_id,))]
+        return [
+            r[0]
+            for r in db.conn.execute(
+                f"SELECT rowid FROM {table.name} WHERE tenant_id = ?", (tenant_id,)
+            )
+        ]
     text = " || char(31) || ".join(f"lower(coalesce({c}, ''))" for c in _text_columns(cols)) or "''"
     where, params = [], []
     for needle in subject.needles():
@@ -170,8 +199,9 @@ def _tickets(db: sqlite_utils.Database, tenant_id: str, subject: CustomerSubject
     return {r[0] for r in db.conn.execute(q, rowids) if r[0] is not None}
 
 
-def _audit_ids(db: sqlite_utils.Database, tenant_id: str, subject: CustomerSubject | None,
-               tickets: set[int]) -> list[int]:
+def _audit_ids(
+    db: sqlite_utils.Database, tenant_id: str, subject: CustomerSubject | None, tickets: set[int]
+) -> list[int]:
     base = "SELECT id FROM audit_log WHERE tenant_id = ? AND kind != ? AND redacted = 0"
     if subject is None:
         return [r[0] for r in db.conn.execute(base, (tenant_id, audit.DataRedacted.kind))]
@@ -209,8 +239,10 @@ def export_dir(config) -> Path:
 def _rows(db: sqlite_utils.Database, table: str, rowids: list[int]) -> list[dict[str, Any]]:
     if not rowids:
         return []
-    cur = db.conn.execute(f"SELECT * FROM {table} WHERE rowid IN ({','.join('?' * len(rowids))}) ORDER BY rowid",
-                          rowids)
+    cur = db.conn.execute(
+        f"SELECT * FROM {table} WHERE rowid IN ({','.join('?' * len(rowids))}) ORDER BY rowid",
+        rowids,
+    )
     names = [d[0] for d in cur.description]
     out = []
     for row in cur.fetchall():
@@ -225,19 +257,30 @@ def _rows(db: sqlite_utils.Database, table: str, rowids: list[int]) -> list[dict
     return out
 
 
-def collect_customer(db: sqlite_utils.Database, tenant_id: str, subject: CustomerSubject) -> dict[str, Any]:
+def collect_customer(
+    db: sqlite_utils.Database, tenant_id: str, subject: CustomerSubject
+) -> dict[str, Any]:
     """Everything Deskguard holds about ``subject`` (what a data request returns)."""
     tickets = _tickets(db, tenant_id, subject)
     data: dict[str, Any] = {"tickets": sorted(tickets)}
     for table in TABLES:
-        data[table.name] = _rows(db, table.name, _match_rowids(db, tenant_id, table, subject, tickets))
+        data[table.name] = _rows(
+            db, table.name, _match_rowids(db, tenant_id, table, subject, tickets)
+        )
     ids = set(_audit_ids(db, tenant_id, subject, tickets))
     data["audit_log"] = [r for r in audit.rows(db, tenant_id=tenant_id) if r["id"] in ids]
     return data
 
 
-def export_customer(db: sqlite_utils.Database, config, tenant_id: str, subject: CustomerSubject, *,
-                    request_id: str, shop_domain: str = "") -> Path:
+def export_customer(
+    db: sqlite_utils.Database,
+    config,
+    tenant_id: str,
+    subject: CustomerSubject,
+    *,
+    request_id: str,
+    shop_domain: str = "",
+) -> Path:
     """Write the subject's data to ``<export dir>/<tenant>/shopify-data-request-<id>.json`` (0600).
 
     Re-running the same request rewrites the same file, so a redelivery after a crash is harmless.
@@ -248,24 +291,43 @@ def export_customer(db: sqlite_utils.Database, config, tenant_id: str, subject: 
     path = folder / f"shopify-data-request-{safe_id}.json"
     with transaction(db):
         data = collect_customer(db, tenant_id, subject)
-        document = {"generated_at": now_iso(), "tenant": tenant_id, "shop_domain": shop_domain,
-                    "data_request_id": str(request_id), "customer": {"email": subject.email,
-                    "shopify_customer_id": subject.customer_id, "orders_requested": list(subject.order_ids)},
-                    "data": data}
+        document = {
+            "generated_at": now_iso(),
+            "tenant": tenant_id,
+            "shop_domain": shop_domain,
+            "data_request_id": str(request_id),
+            "customer": {
+                "email": subject.email,
+                "shopify_customer_id": subject.customer_id,
+                "orders_requested": list(subject.order_ids),
+            },
+            "data": data,
+        }
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(document, fh, indent=2, ensure_ascii=False, default=str)
         os.replace(tmp, path)
         counts = {k: len(v) for k, v in data.items()}
-        audit.record(db, tenant_id, DataExported(subject=subject.label, path=str(path), counts=counts,
-                                                 request=str(request_id)))
+        audit.record(
+            db,
+            tenant_id,
+            DataExported(
+                subject=subject.label, path=str(path), counts=counts, request=str(request_id)
+            ),
+        )
     return path
 
 
 # --- erasure ----------------------------------------------------------------------------------
-def _erase(db: sqlite_utils.Database, tenant_id: str, subject: CustomerSubject | None, *, label: str,
-           request: str) -> dict[str, int]:
+def _erase(
+    db: sqlite_utils.Database,
+    tenant_id: str,
+    subject: CustomerSubject | None,
+    *,
+    label: str,
+    request: str,
+) -> dict[str, int]:
     counts: dict[str, int] = {}
     with transaction(db):
         tickets = _tickets(db, tenant_id, subject) if subject is not None else set()
@@ -277,35 +339,55 @@ def _erase(db: sqlite_utils.Database, tenant_id: str, subject: CustomerSubject |
             if table.extra:
                 table.extra(db, rowids)
             if table.erase == "delete":
-                db.conn.executemany(f"DELETE FROM {table.name} WHERE rowid = ?", [(r,) for r in rowids])
+                db.conn.executemany(
+                    f"DELETE FROM {table.name} WHERE rowid = ?", [(r,) for r in rowids]
+                )
             else:
                 cols = [c for c in table.erase if c in _columns(db, table.name)]
                 sets = ", ".join(f"{c} = CASE WHEN {c} IS NULL THEN NULL ELSE ? END" for c in cols)
-                db.conn.executemany(f"UPDATE {table.name} SET {sets} WHERE rowid = ?",
-                                    [(*([TOMBSTONE] * len(cols)), r) for r in rowids])
+                db.conn.executemany(
+                    f"UPDATE {table.name} SET {sets} WHERE rowid = ?",
+                    [(*([TOMBSTONE] * len(cols)), r) for r in rowids],
+                )
             counts[table.name] = len(rowids)
         if subject is None:
-            cur = db.conn.execute("DELETE FROM secrets WHERE tenant_id = ? AND name LIKE 'shopify%'", (tenant_id,))
+            cur = db.conn.execute(
+                "DELETE FROM secrets WHERE tenant_id = ? AND name LIKE 'shopify%'", (tenant_id,)
+            )
             counts["secrets"] = cur.rowcount
         counts["audit_log"] = len(audit_ids)
         audit.redact(db, tenant_id, audit_ids, subject=label, tables=counts, request=request)
     return counts
 
 
-def erase_customer(db: sqlite_utils.Database, tenant_id: str, subject: CustomerSubject, *,
-                   request: str = "") -> dict[str, int]:
+def erase_customer(
+    db: sqlite_utils.Database, tenant_id: str, subject: CustomerSubject, *, request: str = ""
+) -> dict[str, int]:
     """Erase one customer's data (``customers/redact``). Returns rows affected per table."""
     if not subject.needles():
         return {}
     return _erase(db, tenant_id, subject, label=subject.label, request=request)
 
 
-def erase_shop(db: sqlite_utils.Database, tenant_id: str, shop_domain: str, *, request: str = "") -> dict[str, int]:
+def erase_shop(
+    db: sqlite_utils.Database, tenant_id: str, shop_domain: str, *, request: str = ""
+) -> dict[str, int]:
     """Erase everything the tenant holds from this shop (``shop/redact``, 48 h after uninstall):
     decisions and feedback, action/job/approval payloads (open jobs and approvals are closed so
     nothing runs on erased data), the Shopify secrets, and the audit rows' data."""
     return _erase(db, tenant_id, None, label=f"shop:{shop_domain}", request=request)
 
 
-__all__ = ["TABLES", "CustomerSubject", "DataExported", "PrivacyTable", "collect_customer", "erase_customer",
-           "erase_shop", "export_customer", "export_dir", "register_table", "visible_orders"]
+__all__ = [
+    "TABLES",
+    "CustomerSubject",
+    "DataExported",
+    "PrivacyTable",
+    "collect_customer",
+    "erase_customer",
+    "erase_shop",
+    "export_customer",
+    "export_dir",
+    "register_table",
+    "visible_orders",
+]

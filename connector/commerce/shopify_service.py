@@ -29,16 +29,22 @@ def tenant_shop(db: sqlite_utils.Database, tenant_id: str) -> str:
 
 
 def tenants_for_shop(db: sqlite_utils.Database, shop_domain: str) -> list[str]:
-    return [r[0] for r in db.conn.execute("SELECT id FROM tenants WHERE shopify_shop = ? ORDER BY id",
-                                          (shop_domain.strip().lower(),))]
+    return [
+        r[0]
+        for r in db.conn.execute(
+            "SELECT id FROM tenants WHERE shopify_shop = ? ORDER BY id",
+            (shop_domain.strip().lower(),),
+        )
+    ]
 
 
 def shop_connected(runtime: Runtime, tenant_id: str) -> bool:
     """True when the tenant has a shop domain and a stored access token."""
     if not tenant_shop(runtime.db, tenant_id):
         return False
-    row = runtime.db.conn.execute("SELECT 1 FROM secrets WHERE tenant_id = ? AND name = ?",
-                                  (tenant_id, TOKEN_SECRET)).fetchone()
+    row = runtime.db.conn.execute(
+        "SELECT 1 FROM secrets WHERE tenant_id = ? AND name = ?", (tenant_id, TOKEN_SECRET)
+    ).fetchone()
     return row is not None
 
 
@@ -47,9 +53,12 @@ def credentials(runtime: Runtime, tenant_id: str):
         shop = tenant_shop(runtime.db, tenant_id)
         token = runtime.secrets.get(runtime.db, tenant_id, TOKEN_SECRET) if shop else None
         if not shop or not token:
-            raise PermanentError(f"Shopify is not connected for tenant {tenant_id} (no shop domain or access "
-                                 "token; set DESKGUARD_SHOPIFY_SHOP and DESKGUARD_SHOPIFY_ACCESS_TOKEN)", vendor="shopify",
-                                 code="shopify_not_connected")
+            raise PermanentError(
+                f"Shopify is not connected for tenant {tenant_id} (no shop domain or access "
+                "token; set DESKGUARD_SHOPIFY_SHOP and DESKGUARD_SHOPIFY_ACCESS_TOKEN)",
+                vendor="shopify",
+                code="shopify_not_connected",
+            )
         return shop, token
 
     return read
@@ -59,9 +68,14 @@ def build_adapter(runtime: Runtime, tenant_id: str, **overrides: Any):
     from adapters.shopify import ShopifyAdmin
 
     c = runtime.config
-    kwargs = {"api_version": c.shopify_api_version, "admin_url": c.shopify_admin_url,
-              "timeout": c.shopify_timeout_seconds, "throttle_max_wait": c.shopify_throttle_max_wait_seconds,
-              "lookup_limit": c.shopify_lookup_limit, **overrides}
+    kwargs = {
+        "api_version": c.shopify_api_version,
+        "admin_url": c.shopify_admin_url,
+        "timeout": c.shopify_timeout_seconds,
+        "throttle_max_wait": c.shopify_throttle_max_wait_seconds,
+        "lookup_limit": c.shopify_lookup_limit,
+        **overrides,
+    }
     return ShopifyAdmin(credentials(runtime, tenant_id), **kwargs)
 
 
@@ -75,13 +89,17 @@ def configure_env_tenant(runtime: Runtime, tenant_id: str) -> None:
     config = runtime.config
     if not config.shopify_shop:
         if config.shopify_access_token:
-            raise ConfigError("DESKGUARD_SHOPIFY_ACCESS_TOKEN is set but DESKGUARD_SHOPIFY_SHOP is empty")
+            raise ConfigError(
+                "DESKGUARD_SHOPIFY_ACCESS_TOKEN is set but DESKGUARD_SHOPIFY_SHOP is empty"
+            )
         return
     try:
         shop = clean_shop_domain(config.shopify_shop)
     except InvalidShopDomain:
-        raise ConfigError(f"DESKGUARD_SHOPIFY_SHOP={config.shopify_shop!r} is invalid: it must be exactly "
-                          "<store>.myshopify.com") from None
+        raise ConfigError(
+            f"DESKGUARD_SHOPIFY_SHOP={config.shopify_shop!r} is invalid: it must be exactly "
+            "<store>.myshopify.com"
+        ) from None
     if tenant_shop(runtime.db, tenant_id) != shop:
         ensure_tenant(runtime.db, tenant_id, shopify_shop=shop)
         runtime.forget_services(tenant_id)
@@ -91,9 +109,20 @@ def configure_env_tenant(runtime: Runtime, tenant_id: str) -> None:
         runtime.forget_services(tenant_id)
 
 
-def cancel_write_action(runtime: Runtime, tenant_id: str, *, order_id: str, reason: str, notify_customer: bool,
-                        restock: bool, staff_note: str, idempotency_key: str, refund: bool = False,
-                        ticket_id: int | None = None, job_id: int | None = None) -> WriteAction:
+def cancel_write_action(
+    runtime: Runtime,
+    tenant_id: str,
+    *,
+    order_id: str,
+    reason: str,
+    notify_customer: bool,
+    restock: bool,
+    staff_note: str,
+    idempotency_key: str,
+    refund: bool = False,
+    ticket_id: int | None = None,
+    job_id: int | None = None,
+) -> WriteAction:
     """The ``WriteAction`` for an approved ``orderCancel``; run it with ``actions.execute``.
 
     ``reconcile`` answers an earlier attempt whose outcome is unknown: when the order is already
@@ -102,16 +131,35 @@ def cancel_write_action(runtime: Runtime, tenant_id: str, *, order_id: str, reas
     from adapters.shopify import order_gid
 
     gid = order_gid(order_id)
-    params = {"order_id": gid, "reason": reason, "notify_customer": bool(notify_customer),
-              "restock": bool(restock), "refund": bool(refund), "staff_note": staff_note}
+    params = {
+        "order_id": gid,
+        "reason": reason,
+        "notify_customer": bool(notify_customer),
+        "restock": bool(restock),
+        "refund": bool(refund),
+        "staff_note": staff_note,
+    }
 
     def send(_key: str) -> dict[str, Any]:
         return runtime.service("shopify", tenant_id).cancel_order(
-            gid, reason=reason, notify_customer=notify_customer, restock=restock, staff_note=staff_note,
-            refund=refund)
+            gid,
+            reason=reason,
+            notify_customer=notify_customer,
+            restock=restock,
+            staff_note=staff_note,
+            refund=refund,
+        )
 
     def reconcile(_key: str) -> dict[str, Any] | None:
         return runtime.service("shopify", tenant_id).reconcile_cancel(gid)
 
-    return WriteAction(vendor="shopify", kind="shopify.cancel_order", idempotency_key=idempotency_key,
-                       params=params, send=send, reconcile=reconcile, ticket_id=ticket_id, job_id=job_id)
+    return WriteAction(
+        vendor="shopify",
+        kind="shopify.cancel_order",
+        idempotency_key=idempotency_key,
+        params=params,
+        send=send,
+        reconcile=reconcile,
+        ticket_id=ticket_id,
+        job_id=job_id,
+    )

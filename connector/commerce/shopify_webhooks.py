@@ -100,33 +100,49 @@ def topic(name: str) -> Callable[[Handler], Handler]:
 
 
 @topic("app/uninstalled")
-def app_uninstalled(runtime: Runtime, tenant_id: str, shop: str, payload: dict[str, Any], webhook_id: str) -> str:
+def app_uninstalled(
+    runtime: Runtime, tenant_id: str, shop: str, payload: dict[str, Any], webhook_id: str
+) -> str:
     db = runtime.db
-    cur = db.conn.execute("DELETE FROM secrets WHERE tenant_id = ? AND name LIKE 'shopify%'", (tenant_id,))
-    audit.record(db, tenant_id, ShopifyTokenPurged(shop=shop, reason="app/uninstalled", secrets_deleted=cur.rowcount))
+    cur = db.conn.execute(
+        "DELETE FROM secrets WHERE tenant_id = ? AND name LIKE 'shopify%'", (tenant_id,)
+    )
+    audit.record(
+        db,
+        tenant_id,
+        ShopifyTokenPurged(shop=shop, reason="app/uninstalled", secrets_deleted=cur.rowcount),
+    )
     runtime.forget_services(tenant_id)
     return f"token purged ({cur.rowcount} secret{'s' if cur.rowcount != 1 else ''})"
 
 
 @topic("customers/data_request")
-def customers_data_request(runtime: Runtime, tenant_id: str, shop: str, payload: dict[str, Any],
-                           webhook_id: str) -> str:
+def customers_data_request(
+    runtime: Runtime, tenant_id: str, shop: str, payload: dict[str, Any], webhook_id: str
+) -> str:
     subject = privacy.CustomerSubject.from_payload(payload, "orders_requested")
     request_id = str((payload.get("data_request") or {}).get("id") or webhook_id)
-    path = privacy.export_customer(runtime.db, runtime.config, tenant_id, subject, request_id=request_id,
-                                   shop_domain=shop)
+    path = privacy.export_customer(
+        runtime.db, runtime.config, tenant_id, subject, request_id=request_id, shop_domain=shop
+    )
     return f"exported to {path.name}"
 
 
 @topic("customers/redact")
-def customers_redact(runtime: Runtime, tenant_id: str, shop: str, payload: dict[str, Any], webhook_id: str) -> str:
+def customers_redact(
+    runtime: Runtime, tenant_id: str, shop: str, payload: dict[str, Any], webhook_id: str
+) -> str:
     subject = privacy.CustomerSubject.from_payload(payload, "orders_to_redact")
-    counts = privacy.erase_customer(runtime.db, tenant_id, subject, request=f"customers/redact {webhook_id}")
+    counts = privacy.erase_customer(
+        runtime.db, tenant_id, subject, request=f"customers/redact {webhook_id}"
+    )
     return "erased " + json.dumps(counts, sort_keys=True)
 
 
 @topic("shop/redact")
-def shop_redact(runtime: Runtime, tenant_id: str, shop: str, payload: dict[str, Any], webhook_id: str) -> str:
+def shop_redact(
+    runtime: Runtime, tenant_id: str, shop: str, payload: dict[str, Any], webhook_id: str
+) -> str:
     counts = privacy.erase_shop(runtime.db, tenant_id, shop, request=f"shop/redact {webhook_id}")
     runtime.forget_services(tenant_id)
     return "erased " + json.dumps(counts, sort_keys=True)
@@ -142,42 +158,90 @@ def _clean_shop(value: str) -> str | None:
         return None
 
 
-def _deliver(runtime: Runtime, tenant_id: str, headers: dict[str, str], shop: str, payload: dict[str, Any]) -> dict:
+def _deliver(
+    runtime: Runtime, tenant_id: str, headers: dict[str, str], shop: str, payload: dict[str, Any]
+) -> dict:
     db = runtime.db
     with transaction(db):
         cur = db.conn.execute(
             "INSERT OR IGNORE INTO shopify_webhook_deliveries (tenant_id, webhook_id, event_id, topic, shop_domain,"
             " api_version, triggered_at, received_at) VALUES (?,?,?,?,?,?,?,?)",
-            (tenant_id, headers["webhook_id"], headers["event_id"], headers["topic"], shop,
-             headers["api_version"], headers["triggered_at"], now_iso()))
+            (
+                tenant_id,
+                headers["webhook_id"],
+                headers["event_id"],
+                headers["topic"],
+                shop,
+                headers["api_version"],
+                headers["triggered_at"],
+                now_iso(),
+            ),
+        )
         if cur.rowcount == 0:
             return {"tenant": tenant_id, "duplicate": True}
         handler = HANDLERS.get(headers["topic"])
-        outcome = handler(runtime, tenant_id, shop, payload, headers["webhook_id"]) if handler else "ignored"
-        db.conn.execute("UPDATE shopify_webhook_deliveries SET outcome = ? WHERE tenant_id = ? AND webhook_id = ?",
-                        (outcome, tenant_id, headers["webhook_id"]))
-        audit.record(db, tenant_id, ShopifyWebhookReceived(
-            topic=headers["topic"], shop=shop, webhook_id=headers["webhook_id"], event_id=headers["event_id"],
-            outcome=outcome))
-    logs.log(LOG, logging.INFO, "shopify.webhook", tenant=tenant_id, topic=headers["topic"], outcome=outcome)
+        outcome = (
+            handler(runtime, tenant_id, shop, payload, headers["webhook_id"])
+            if handler
+            else "ignored"
+        )
+        db.conn.execute(
+            "UPDATE shopify_webhook_deliveries SET outcome = ? WHERE tenant_id = ? AND webhook_id = ?",
+            (outcome, tenant_id, headers["webhook_id"]),
+        )
+        audit.record(
+            db,
+            tenant_id,
+            ShopifyWebhookReceived(
+                topic=headers["topic"],
+                shop=shop,
+                webhook_id=headers["webhook_id"],
+                event_id=headers["event_id"],
+                outcome=outcome,
+            ),
+        )
+    logs.log(
+        LOG,
+        logging.INFO,
+        "shopify.webhook",
+        tenant=tenant_id,
+        topic=headers["topic"],
+        outcome=outcome,
+    )
     return {"tenant": tenant_id, "duplicate": False, "outcome": outcome}
 
 
 def _receive(tenant_id: str | None):
     runtime = get_runtime()
     raw = request.get_data(cache=False)
-    if not verify_signature(raw, request.headers.get("X-Shopify-Hmac-Sha256"), runtime.config.shopify_api_secret):
-        logs.log(LOG, logging.WARNING, "shopify.webhook_rejected", reason="bad_signature", tenant=tenant_id)
-        return error_response(401, "invalid_signature", "X-Shopify-Hmac-Sha256 does not match the request body")
+    if not verify_signature(
+        raw, request.headers.get("X-Shopify-Hmac-Sha256"), runtime.config.shopify_api_secret
+    ):
+        logs.log(
+            LOG,
+            logging.WARNING,
+            "shopify.webhook_rejected",
+            reason="bad_signature",
+            tenant=tenant_id,
+        )
+        return error_response(
+            401, "invalid_signature", "X-Shopify-Hmac-Sha256 does not match the request body"
+        )
     h = request.headers
-    headers = {"topic": (h.get("X-Shopify-Topic") or "").strip(), "webhook_id": (h.get("X-Shopify-Webhook-Id") or "").strip(),
-               "event_id": (h.get("X-Shopify-Event-Id") or "").strip(),
-               "api_version": (h.get("X-Shopify-API-Version") or "").strip(),
-               "triggered_at": (h.get("X-Shopify-Triggered-At") or "").strip()}
+    headers = {
+        "topic": (h.get("X-Shopify-Topic") or "").strip(),
+        "webhook_id": (h.get("X-Shopify-Webhook-Id") or "").strip(),
+        "event_id": (h.get("X-Shopify-Event-Id") or "").strip(),
+        "api_version": (h.get("X-Shopify-API-Version") or "").strip(),
+        "triggered_at": (h.get("X-Shopify-Triggered-At") or "").strip(),
+    }
     shop = _clean_shop(h.get("X-Shopify-Shop-Domain") or "")
     if not headers["topic"] or not headers["webhook_id"] or shop is None:
-        return error_response(400, "bad_request",
-                              "X-Shopify-Topic, X-Shopify-Webhook-Id and a valid X-Shopify-Shop-Domain are required")
+        return error_response(
+            400,
+            "bad_request",
+            "X-Shopify-Topic, X-Shopify-Webhook-Id and a valid X-Shopify-Shop-Domain are required",
+        )
     try:
         payload = json.loads(raw)
     except ValueError:
@@ -190,7 +254,9 @@ def _receive(tenant_id: str | None):
             return jsonify({"ok": True, "topic": headers["topic"], "deliveries": []})
     else:
         if tenant_shop(runtime.db, tenant_id) != shop:
-            return error_response(404, "unknown_shop", f"shop {shop} is not connected to tenant {tenant_id}")
+            return error_response(
+                404, "unknown_shop", f"shop {shop} is not connected to tenant {tenant_id}"
+            )
         tenants = [tenant_id]
     deliveries = [_deliver(runtime, t, headers, shop, payload) for t in tenants]
     return jsonify({"ok": True, "topic": headers["topic"], "deliveries": deliveries})
@@ -210,5 +276,13 @@ def register_web(app) -> None:
     app.register_blueprint(blueprint)
 
 
-__all__ = ["HANDLERS", "ShopifyTokenPurged", "ShopifyWebhookReceived", "blueprint", "register_web", "sign",
-           "topic", "verify_signature"]
+__all__ = [
+    "HANDLERS",
+    "ShopifyTokenPurged",
+    "ShopifyWebhookReceived",
+    "blueprint",
+    "register_web",
+    "sign",
+    "topic",
+    "verify_signature",
+]

@@ -24,11 +24,17 @@ from connector.bench import _percentile
 
 def _stats(latencies_s: list[float], elapsed: float) -> dict[str, Any]:
     ms = [x * 1000 for x in latencies_s]
-    return {"n": len(ms), "per_second": round(len(ms) / elapsed, 1) if elapsed else 0.0,
-            "p50_ms": round(_percentile(ms, 50), 2), "p99_ms": round(_percentile(ms, 99), 2)}
+    return {
+        "n": len(ms),
+        "per_second": round(len(ms) / elapsed, 1) if elapsed else 0.0,
+        "p50_ms": round(_percentile(ms, 50), 2),
+        "p99_ms": round(_percentile(ms, 99), 2),
+    }
 
 
-def stripe_benchmark(*, lookups: int = 200, webhooks: int = 500, refunds: int = 100) -> dict[str, Any]:
+def stripe_benchmark(
+    *, lookups: int = 200, webhooks: int = 500, refunds: int = 100
+) -> dict[str, Any]:
     from cryptography.fernet import Fernet
 
     from connector.bootstrap import ensure_env_tenant
@@ -38,11 +44,20 @@ def stripe_benchmark(*, lookups: int = 200, webhooks: int = 500, refunds: int = 
     from connector.sandbox.stripe import DEMO_CUSTOMERS, sign_payload, start_stripe_sandbox
     from connector.web import create_app
 
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access-log line per sandbox request
+    logging.getLogger("werkzeug").setLevel(
+        logging.WARNING
+    )  # no access-log line per sandbox request
     sandbox = start_stripe_sandbox()
     tmp = tempfile.mkdtemp(prefix="deskguard-bench-stripe-")
-    runtime = Runtime({"db_path": os.path.join(tmp, "ledger.db"), "secret_keys": (Fernet.generate_key().decode(),),
-                       "tenant_id": "bench", "log_level": "warning", **sandbox.settings})
+    runtime = Runtime(
+        {
+            "db_path": os.path.join(tmp, "ledger.db"),
+            "secret_keys": (Fernet.generate_key().decode(),),
+            "tenant_id": "bench",
+            "log_level": "warning",
+            **sandbox.settings,
+        }
+    )
     try:
         migrate(runtime.db)
         ensure_env_tenant(runtime)
@@ -60,8 +75,10 @@ def stripe_benchmark(*, lookups: int = 200, webhooks: int = 500, refunds: int = 
             stripe.payment_context(email)
             lat.append(time.perf_counter() - t0)
             per_email[email].append(len(sandbox.state.requests) - before)
-        out["lookup"] = {**_stats(lat, time.perf_counter() - start),
-                         "requests_per_lookup": {e: max(v) for e, v in per_email.items() if v}}
+        out["lookup"] = {
+            **_stats(lat, time.perf_counter() - start),
+            "requests_per_lookup": {e: max(v) for e, v in per_email.items() if v},
+        }
 
         # --- webhook intake ----------------------------------------------------------------
         client = create_app(runtime=runtime).test_client()
@@ -71,13 +88,17 @@ def stripe_benchmark(*, lookups: int = 200, webhooks: int = 500, refunds: int = 
         start = time.perf_counter()
         for _ in range(webhooks):
             body = json.dumps(sandbox.state.event("charge.dispute.created", dispute)).encode()
-            headers = {"Stripe-Signature": sign_payload(body, sandbox.settings["stripe_webhook_secret"]),
-                       "Content-Type": "application/json"}
+            headers = {
+                "Stripe-Signature": sign_payload(body, sandbox.settings["stripe_webhook_secret"]),
+                "Content-Type": "application/json",
+            }
             t0 = time.perf_counter()
             resp = client.post("/webhooks/stripe/bench", data=body, headers=headers)
             lat.append(time.perf_counter() - t0)
             if resp.status_code != 200:
-                raise RuntimeError(f"webhook answered {resp.status_code}: {resp.get_data(as_text=True)}")
+                raise RuntimeError(
+                    f"webhook answered {resp.status_code}: {resp.get_data(as_text=True)}"
+                )
         out["webhooks"] = _stats(lat, time.perf_counter() - start)
 
         # --- approved refunds --------------------------------------------------------------
@@ -87,14 +108,26 @@ def stripe_benchmark(*, lookups: int = 200, webhooks: int = 500, refunds: int = 
         start = time.perf_counter()
         for n, ch in enumerate(charges):
             t0 = time.perf_counter()
-            a = approvals.propose(runtime.db, "bench", 1000 + n, "refund",
-                                  {"charge": ch["id"], "amount": 2500, "currency": "usd",
-                                   "reason": "requested_by_customer"}, "bench")
+            a = approvals.propose(
+                runtime.db,
+                "bench",
+                1000 + n,
+                "refund",
+                {
+                    "charge": ch["id"],
+                    "amount": 2500,
+                    "currency": "usd",
+                    "reason": "requested_by_customer",
+                },
+                "bench",
+            )
             if approvals.approve(runtime, "bench", a.id, "bench").state != "done":
                 raise RuntimeError(f"approval {a.id} did not execute")
             lat.append(time.perf_counter() - t0)
-        out["refunds"] = {**_stats(lat, time.perf_counter() - start),
-                          "refunds_in_stripe": len(sandbox.state.refunds)}
+        out["refunds"] = {
+            **_stats(lat, time.perf_counter() - start),
+            "refunds_in_stripe": len(sandbox.state.refunds),
+        }
         return out
     finally:
         runtime.close()

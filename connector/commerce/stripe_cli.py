@@ -18,17 +18,26 @@ def approvals_group() -> None:
 @approvals_group.command("list")
 @click.option("--tenant", required=True, help="Tenant id.")
 @click.option("--ticket", type=int, help="Only this Zendesk ticket.")
-@click.option("--state", "states", multiple=True, type=click.Choice(approvals.STATES),
-              help="Only these states (repeatable). Default: all.")
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice(approvals.STATES),
+    help="Only these states (repeatable). Default: all.",
+)
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 10_000))
 @click.pass_context
-def approvals_list(ctx: click.Context, tenant: str, ticket: int | None, states: tuple[str, ...], limit: int) -> None:
+def approvals_list(
+    ctx: click.Context, tenant: str, ticket: int | None, states: tuple[str, ...], limit: int
+) -> None:
     """List approvals, newest first.
 
     Example: deskguard approvals list --tenant acme --state proposed
     """
     runtime = ready_runtime(ctx)
-    items = approvals.list_approvals(runtime.db, tenant, ticket_id=ticket, states=states or None, limit=limit)
+    items = approvals.list_approvals(
+        runtime.db, tenant, ticket_id=ticket, states=states or None, limit=limit
+    )
     echo_json({"approvals": [to_dict(a) for a in items]})
 
 
@@ -50,7 +59,9 @@ def approvals_show(ctx: click.Context, approval_id: int, tenant: str) -> None:
 @click.option("--agent", required=True, help="Who approves (recorded in the audit log).")
 @click.option("--note", default="", help="Optional note for the audit log.")
 @click.pass_context
-def approvals_approve(ctx: click.Context, approval_id: int, tenant: str, agent: str, note: str) -> None:
+def approvals_approve(
+    ctx: click.Context, approval_id: int, tenant: str, agent: str, note: str
+) -> None:
     """Approve and execute (refund in Stripe / cancel in Shopify). Running it again never executes twice;
     it retries an approval the kill switch deferred or a vendor error failed.
 
@@ -68,7 +79,9 @@ def approvals_approve(ctx: click.Context, approval_id: int, tenant: str, agent: 
 @click.option("--agent", required=True, help="Who rejects (recorded in the audit log).")
 @click.option("--note", default="", help="Optional reason for the audit log.")
 @click.pass_context
-def approvals_reject(ctx: click.Context, approval_id: int, tenant: str, agent: str, note: str) -> None:
+def approvals_reject(
+    ctx: click.Context, approval_id: int, tenant: str, agent: str, note: str
+) -> None:
     """Reject a proposed action; nothing is sent to any vendor.
 
     Example: deskguard approvals reject 12 --tenant acme --agent jo@example.com --note "already refunded"
@@ -91,9 +104,17 @@ def lookup_payments_cmd(ctx: click.Context, tenant: str, email: str) -> None:
 @click.command("stripe")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8103, show_default=True, type=int)
-@click.option("--webhook-url", help="Deliver signed events here, e.g. http://127.0.0.1:8000/webhooks/stripe/acme.")
-@click.option("--search-lag", default=0.0, show_default=True, type=float,
-              help="Seconds before a new customer shows up in search (exercises the list fallback).")
+@click.option(
+    "--webhook-url",
+    help="Deliver signed events here, e.g. http://127.0.0.1:8000/webhooks/stripe/acme.",
+)
+@click.option(
+    "--search-lag",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="Seconds before a new customer shows up in search (exercises the list fallback).",
+)
 def sandbox_stripe(host: str, port: int, webhook_url: str | None, search_lag: float) -> None:
     """Run the Stripe sandbox with the demo account until Ctrl-C; prints its URL and settings as JSON.
     Open a dispute (and deliver charge.dispute.created) with
@@ -104,9 +125,17 @@ def sandbox_stripe(host: str, port: int, webhook_url: str | None, search_lag: fl
     from connector.cli import _wait_for_signal
     from connector.sandbox.stripe import start_stripe_sandbox
 
-    sandbox = start_stripe_sandbox(host=host, port=port, webhook_url=webhook_url, search_lag_seconds=search_lag)
-    echo_json({"url": sandbox.url, "webhook_url": webhook_url, "env": sandbox.env,
-               "customers": sorted({c["email"] for c in sandbox.state.customers.values()})})
+    sandbox = start_stripe_sandbox(
+        host=host, port=port, webhook_url=webhook_url, search_lag_seconds=search_lag
+    )
+    echo_json(
+        {
+            "url": sandbox.url,
+            "webhook_url": webhook_url,
+            "env": sandbox.env,
+            "customers": sorted({c["email"] for c in sandbox.state.customers.values()}),
+        }
+    )
     try:
         _wait_for_signal()
     finally:
@@ -129,8 +158,13 @@ def sandbox_shopify(host: str, port: int) -> None:
     state = ShopifyState().seed_demo()
     server = serve_in_thread(create_app(state), host=host, port=port)
     env = {setting(name).env: value for name, value in sidecar_settings(state, server.url).items()}
-    echo_json({"url": server.url, "env": env,
-               "customers": sorted({c.email for c in state.customers.values()})})
+    echo_json(
+        {
+            "url": server.url,
+            "env": env,
+            "customers": sorted({c.email for c in state.customers.values()}),
+        }
+    )
     try:
         _wait_for_signal()
     finally:

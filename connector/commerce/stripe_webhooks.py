@@ -57,20 +57,41 @@ def record_event(db, queue, tenant_id: str, event: dict[str, Any]) -> dict[str, 
         cur = db.conn.execute(
             "INSERT INTO stripe_events (tenant_id, event_id, type, object_id, created, received_at)"
             " VALUES (?,?,?,?,?,?) ON CONFLICT (tenant_id, event_id) DO NOTHING",
-            (tenant_id, event_id, type_, object_id, event.get("created"), now_iso()))
+            (tenant_id, event_id, type_, object_id, event.get("created"), now_iso()),
+        )
         if cur.rowcount == 0:
             return {"received": True, "duplicate": True, "event_id": event_id}
         job_id = None
         if job_kind:
             # The queue's own transaction nests as a savepoint inside this one.
-            job_id, _ = queue.enqueue(tenant_id, job_kind, {"event_id": event_id, "type": type_, "object": obj},
-                                      f"stripe-event-{event_id}")
-            db.conn.execute("UPDATE stripe_events SET job_id = ? WHERE tenant_id = ? AND event_id = ?",
-                            (job_id, tenant_id, event_id))
-        audit.record(db, tenant_id, StripeEventReceived(event_id=event_id, type=type_, object_id=object_id,
-                                                        enqueued=job_id is not None, job_id=job_id))
-    return {"received": True, "duplicate": False, "event_id": event_id, "job_id": job_id,
-            "ignored": job_kind is None}
+            job_id, _ = queue.enqueue(
+                tenant_id,
+                job_kind,
+                {"event_id": event_id, "type": type_, "object": obj},
+                f"stripe-event-{event_id}",
+            )
+            db.conn.execute(
+                "UPDATE stripe_events SET job_id = ? WHERE tenant_id = ? AND event_id = ?",
+                (job_id, tenant_id, event_id),
+            )
+        audit.record(
+            db,
+            tenant_id,
+            StripeEventReceived(
+                event_id=event_id,
+                type=type_,
+                object_id=object_id,
+                enqueued=job_id is not None,
+                job_id=job_id,
+            ),
+        )
+    return {
+        "received": True,
+        "duplicate": False,
+        "event_id": event_id,
+        "job_id": job_id,
+        "ignored": job_kind is None,
+    }
 
 
 @bp.post("/webhooks/stripe/<tenant>")
@@ -84,13 +105,27 @@ def stripe_webhook(tenant: str):
     secret = webhook_secret(runtime, tenant)
     if not secret:
         # Not the sender's fault: 503 makes Stripe retry once the secret is configured.
-        return error_response(503, "not_configured", "Stripe webhooks are not configured for this tenant")
+        return error_response(
+            503, "not_configured", "Stripe webhooks are not configured for this tenant"
+        )
     raw = request.get_data(cache=False)  # the exact bytes Stripe signed
-    event = verify_webhook(raw, request.headers.get("Stripe-Signature"), secret,
-                           tolerance=runtime.config.stripe_webhook_tolerance_seconds)
+    event = verify_webhook(
+        raw,
+        request.headers.get("Stripe-Signature"),
+        secret,
+        tolerance=runtime.config.stripe_webhook_tolerance_seconds,
+    )
     outcome = record_event(db, runtime.queue, tenant, event)
-    logs.log(LOG, logging.INFO, "stripe.webhook", tenant=tenant, event_id=outcome["event_id"], type=event["type"],
-             duplicate=outcome["duplicate"], job=outcome.get("job_id"))
+    logs.log(
+        LOG,
+        logging.INFO,
+        "stripe.webhook",
+        tenant=tenant,
+        event_id=outcome["event_id"],
+        type=event["type"],
+        duplicate=outcome["duplicate"],
+        job=outcome.get("job_id"),
+    )
     return jsonify(outcome), 200
 
 

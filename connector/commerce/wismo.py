@@ -23,7 +23,7 @@ PROBLEMS = {"FAILURE", "NOT_DELIVERED", "CANCELED", "LABEL_VOIDED"}
 _PHRASES = {
     "OUT_FOR_DELIVERY": "is out for delivery today",
     "ATTEMPTED_DELIVERY": "had a delivery attempt, but the carrier could not hand it over yet; they usually "
-                          "try again or leave a note on where to collect it",
+    "try again or leave a note on where to collect it",
     "DELAYED": "is on its way, but the carrier reports a delay",
     "READY_FOR_PICKUP": "is ready for you to pick up",
     "IN_TRANSIT": "is on its way",
@@ -47,7 +47,10 @@ def wismo_ready(orders: Sequence[Order]) -> tuple[bool, str]:
     if not orders:
         return False, "no order found for the requester"
     if len(orders) > 1:
-        return False, f"{len(orders)} orders found for the requester; an agent should pick the right one"
+        return (
+            False,
+            f"{len(orders)} orders found for the requester; an agent should pick the right one",
+        )
     order = orders[0]
     if order.cancelled_at is not None:
         return False, f"order {order.name} was cancelled"
@@ -56,7 +59,10 @@ def wismo_ready(orders: Sequence[Order]) -> tuple[bool, str]:
         return False, f"order {order.name} has no tracking information yet"
     problems = sorted({f.status for f in tracked if f.status in PROBLEMS})
     if problems:
-        return False, f"the carrier reports a problem with order {order.name} ({', '.join(problems)})"
+        return (
+            False,
+            f"the carrier reports a problem with order {order.name} ({', '.join(problems)})",
+        )
     return True, f"one order ({order.name}) with tracking information"
 
 
@@ -66,7 +72,9 @@ def _delivered(f: Fulfillment) -> bool:
 
 def _status_sentence(f: Fulfillment) -> str:
     if _delivered(f):
-        return "The carrier reports it was delivered" + (f" on {_day(f.delivered_at)}." if f.delivered_at else ".")
+        return "The carrier reports it was delivered" + (
+            f" on {_day(f.delivered_at)}." if f.delivered_at else "."
+        )
     phrase = _PHRASES.get(f.status, "has shipped")
     good = f.status not in ("DELAYED", "ATTEMPTED_DELIVERY")
     return f"{'Good news: it' if good else 'It'} {phrase}."
@@ -91,10 +99,16 @@ def customer_answer(order: Order, *, customer_name: str = "", now: datetime | No
     now = now or datetime.now(UTC)
     first = (customer_name or "").strip().split(" ")[0]
     placed = f" (placed on {_day(order.created_at)})" if order.created_at else ""
-    out = [f"Hi {first}," if first else "Hi there,", "",
-           f"Thanks for getting in touch about your order {order.name}{placed}."]
+    out = [
+        f"Hi {first}," if first else "Hi there,",
+        "",
+        f"Thanks for getting in touch about your order {order.name}{placed}.",
+    ]
     if order.line_items:
-        titles = [li.title if li.quantity == 1 else f"{li.quantity} × {li.title}" for li in order.line_items[:3]]
+        titles = [
+            li.title if li.quantity == 1 else f"{li.quantity} × {li.title}"
+            for li in order.line_items[:3]
+        ]
         more = f" and {len(order.line_items) - 3} more" if len(order.line_items) > 3 else ""
         out.append(f"It contains: {', '.join(titles)}{more}.")
     out.append("")
@@ -103,9 +117,13 @@ def customer_answer(order: Order, *, customer_name: str = "", now: datetime | No
         out.append(f"This order was cancelled on {_day(order.cancelled_at)}, so it will not ship.")
     elif not tracked:
         if order.fulfillment_status in ("FULFILLED", "PARTIALLY_FULFILLED") or order.fulfillments:
-            out.append("It has left our warehouse; the carrier has not shared a tracking number with us yet.")
+            out.append(
+                "It has left our warehouse; the carrier has not shared a tracking number with us yet."
+            )
         else:
-            out.append("It has not shipped yet. We will email you the tracking details as soon as it does.")
+            out.append(
+                "It has not shipped yet. We will email you the tracking details as soon as it does."
+            )
     elif len(tracked) == 1:
         out += _shipment_lines(tracked[0], now)
     else:
@@ -114,8 +132,14 @@ def customer_answer(order: Order, *, customer_name: str = "", now: datetime | No
             out.append("")
             out += _shipment_lines(f, now, label=f"Parcel {i}: ")
     if order.fulfillment_status == "PARTIALLY_FULFILLED" and not order.cancelled_at:
-        out += ["", "The rest of your order has not shipped yet; you will get tracking details when it does."]
-    out += ["", "If anything looks wrong, just reply to this message and one of our team will help."]
+        out += [
+            "",
+            "The rest of your order has not shipped yet; you will get tracking details when it does.",
+        ]
+    out += [
+        "",
+        "If anything looks wrong, just reply to this message and one of our team will help.",
+    ]
     return "\n".join(out)
 
 
@@ -127,8 +151,10 @@ def agent_summary(order: Order) -> str:
         parts.append(order.created_at.date().isoformat())
     parts.append(f"{order.financial_status or '?'} / {order.fulfillment_status or '?'}")
     if order.cancelled_at:
-        parts.append(f"CANCELLED {order.cancelled_at.date().isoformat()}"
-                     + (f" ({order.cancel_reason})" if order.cancel_reason else ""))
+        parts.append(
+            f"CANCELLED {order.cancelled_at.date().isoformat()}"
+            + (f" ({order.cancel_reason})" if order.cancel_reason else "")
+        )
     parts.append(f"{order.total.amount} {order.total.currency}".strip())
     items = sum(li.quantity for li in order.line_items)
     parts.append(f"{items} item{'s' if items != 1 else ''}")
@@ -144,8 +170,10 @@ def agent_summary(order: Order) -> str:
     if order.customer:
         c = order.customer
         tags = f", tags {', '.join(c.tags)}" if c.tags else ""
-        parts.append(f"customer: {c.order_count} order{'s' if c.order_count != 1 else ''}, {c.lifetime_spend.amount} {c.lifetime_spend.currency} "
-                     f"lifetime{tags}")
+        parts.append(
+            f"customer: {c.order_count} order{'s' if c.order_count != 1 else ''}, {c.lifetime_spend.amount} {c.lifetime_spend.currency} "
+            f"lifetime{tags}"
+        )
     return " · ".join(parts)
 
 

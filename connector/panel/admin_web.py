@@ -12,7 +12,17 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from connector import logs, tenants
 from connector.errors import BadRequest, Forbidden, NotFound, Unauthorized
@@ -20,10 +30,18 @@ from connector.panel import auth, bridges, charts, login_limit, metrics
 from connector.web import admin_token_matches, error_response, get_runtime
 
 LOG = logs.get("admin")
-bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates", static_folder="static",
-               static_url_path="/static")
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none';"
-       " frame-ancestors 'none'")
+bp = Blueprint(
+    "admin",
+    __name__,
+    url_prefix="/admin",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none';"
+    " frame-ancestors 'none'"
+)
 
 
 def _config():
@@ -40,13 +58,27 @@ def _client_ip() -> str:
 
 def _too_many(lockout: login_limit.Lockout, *, form: bool):
     """429 with Retry-After: the login page for the form, the JSON error shape for the API."""
-    logs.log(LOG, logging.WARNING, "admin.login_rate_limited", ip=_client_ip(), scope=lockout.scope,
-             retry_after=lockout.retry_after)
+    logs.log(
+        LOG,
+        logging.WARNING,
+        "admin.login_rate_limited",
+        ip=_client_ip(),
+        scope=lockout.scope,
+        retry_after=lockout.retry_after,
+    )
     if form:
-        resp = current_app.make_response((render_template(
-            "admin/login.html", error=lockout.message(), next=request.values.get("next", "")), 429))
+        resp = current_app.make_response(
+            (
+                render_template(
+                    "admin/login.html", error=lockout.message(), next=request.values.get("next", "")
+                ),
+                429,
+            )
+        )
     else:
-        resp = error_response(429, "too_many_attempts", lockout.message(), retry_after=lockout.retry_after)
+        resp = error_response(
+            429, "too_many_attempts", lockout.message(), retry_after=lockout.retry_after
+        )
         resp = current_app.make_response(resp)
     resp.headers["Retry-After"] = str(lockout.retry_after)
     return resp
@@ -75,7 +107,9 @@ def _authenticate():
     if session is None:
         if _is_api():
             raise Unauthorized("send Authorization: Bearer <DESKGUARD_ADMIN_TOKEN>")
-        return redirect(url_for("admin.login", next=request.full_path if request.method == "GET" else None))
+        return redirect(
+            url_for("admin.login", next=request.full_path if request.method == "GET" else None)
+        )
     g.admin_session = session
     if request.method == "POST" and request.form.get("csrf") != session.get("csrf"):
         raise Forbidden("the form expired; reload the page and try again")
@@ -132,13 +166,22 @@ def login():
             login_limit.clear(db, ip)
             resp = redirect(_safe_next(request.form.get("next")))
             secure = request.is_secure or str(config.public_url).startswith("https://")
-            resp.set_cookie(auth.ADMIN_COOKIE, auth.make_admin_session(config), httponly=True, secure=secure,
-                            samesite="Strict", path="/admin", max_age=int(config.admin_session_hours * 3600))
+            resp.set_cookie(
+                auth.ADMIN_COOKIE,
+                auth.make_admin_session(config),
+                httponly=True,
+                secure=secure,
+                samesite="Strict",
+                path="/admin",
+                max_age=int(config.admin_session_hours * 3600),
+            )
             logs.log(LOG, logging.INFO, "admin.login", ip=ip)
             return resp
         login_limit.record_failure(db, config, ip, via="form")
         error, status = "That is not the admin token.", 401
-    return render_template("admin/login.html", error=error, next=request.values.get("next", "")), status
+    return render_template(
+        "admin/login.html", error=error, next=request.values.get("next", "")
+    ), status
 
 
 @bp.post("/logout")
@@ -163,14 +206,28 @@ def dashboard():
     days = _int_arg("days", 14)
     data = metrics.summary(runtime, tenant, days=days)
     f = _filters()
-    recent = metrics.recent_decisions(runtime, tenant, category=f["category"] or None, outcome=f["outcome"] or None,
-                                      since=f["from"] or None, until=f["to"] or None,
-                                      limit=_int_arg("limit", 50))
+    recent = metrics.recent_decisions(
+        runtime,
+        tenant,
+        category=f["category"] or None,
+        outcome=f["outcome"] or None,
+        since=f["from"] or None,
+        until=f["to"] or None,
+        limit=_int_arg("limit", 50),
+    )
     return render_template(
-        "admin/dashboard.html", m=data, tenant=tenant, tenants=tenants.list_tenants(runtime.db), filters=f,
-        options=metrics.filter_options(runtime, tenant), recent=recent, days=days,
-        volume_svg=charts.volume_chart(data["daily"]), automation_svg=charts.automation_chart(data["daily"]),
-        csrf=g.admin_session.get("csrf"))
+        "admin/dashboard.html",
+        m=data,
+        tenant=tenant,
+        tenants=tenants.list_tenants(runtime.db),
+        filters=f,
+        options=metrics.filter_options(runtime, tenant),
+        recent=recent,
+        days=days,
+        volume_svg=charts.volume_chart(data["daily"]),
+        automation_svg=charts.automation_chart(data["daily"]),
+        csrf=g.admin_session.get("csrf"),
+    )
 
 
 @bp.get("/tickets/<int:ticket_id>")
@@ -178,7 +235,9 @@ def ticket(ticket_id: int):
     runtime = get_runtime()
     tenant = _tenant(request.args.get("tenant"))
     trail = metrics.ticket_trail(runtime, tenant, ticket_id)
-    return render_template("admin/ticket.html", t=trail, tenant=tenant, csrf=g.admin_session.get("csrf"))
+    return render_template(
+        "admin/ticket.html", t=trail, tenant=tenant, csrf=g.admin_session.get("csrf")
+    )
 
 
 @bp.post("/kill-switch")
@@ -200,9 +259,17 @@ def api_metrics(tenant: str):
 @bp.get("/api/<tenant>/decisions")
 def api_decisions(tenant: str):
     f = _filters()
-    return jsonify(metrics.recent_decisions(
-        get_runtime(), _tenant(tenant), category=f["category"] or None, outcome=f["outcome"] or None,
-        since=f["from"] or None, until=f["to"] or None, limit=_int_arg("limit", 50)))
+    return jsonify(
+        metrics.recent_decisions(
+            get_runtime(),
+            _tenant(tenant),
+            category=f["category"] or None,
+            outcome=f["outcome"] or None,
+            since=f["from"] or None,
+            until=f["to"] or None,
+            limit=_int_arg("limit", 50),
+        )
+    )
 
 
 @bp.get("/api/<tenant>/tickets/<int:ticket_id>")
@@ -217,8 +284,13 @@ def api_kill_switch(tenant: str):
         raise BadRequest('expected {"on": true|false, "reason": "..."}')
     tenant = _tenant(tenant)
     runtime = get_runtime()
-    bridges.set_kill_switch(runtime, tenant, body["on"], actor="admin:api",
-                            reason=str(body.get("reason") or "admin API")[:500])
+    bridges.set_kill_switch(
+        runtime,
+        tenant,
+        body["on"],
+        actor="admin:api",
+        reason=str(body.get("reason") or "admin API")[:500],
+    )
     return jsonify({"kill_switch": tenants.kill_switch_on(runtime.db, tenant)})
 
 

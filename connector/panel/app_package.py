@@ -23,7 +23,12 @@ from connector.panel.logo import SIZES, logo_png, png_size
 ROOT = Path(__file__).resolve().parents[2]
 APP_DIR = ROOT / "deploy" / "zendesk-app"
 PANEL_PATH = "/panel/app"
-REQUIRED_FILES = ("manifest.json", "translations/en.json", "assets/logo.png", "assets/logo-small.png")
+REQUIRED_FILES = (
+    "manifest.json",
+    "translations/en.json",
+    "assets/logo.png",
+    "assets/logo-small.png",
+)
 PARAMETERS = {  # name -> (type, secure): the Zendesk emulator and the pipeline read these names
     "sidecar_url": ("url", False),
     "api_token": ("text", True),
@@ -39,8 +44,10 @@ def check_sidecar_url(url: str) -> str:
     url = (url or "").strip().rstrip("/")
     parts = urlsplit(url)
     if not parts.scheme or not parts.netloc:
-        raise BadRequest("the sidecar URL must be absolute, e.g. https://deskguard.example.com "
-                         "(set DESKGUARD_PUBLIC_URL or pass --sidecar-url)")
+        raise BadRequest(
+            "the sidecar URL must be absolute, e.g. https://deskguard.example.com "
+            "(set DESKGUARD_PUBLIC_URL or pass --sidecar-url)"
+        )
     local = parts.hostname in ("localhost", "127.0.0.1", "::1")
     if parts.scheme != "https" and not local:
         raise BadRequest("Zendesk loads the side panel over https only: use an https sidecar URL")
@@ -70,7 +77,9 @@ def project_version() -> str:
         return "0.0.0"
 
 
-def package_files(sidecar_url: str, *, app_dir: Path = APP_DIR, version: str | None = None) -> dict[str, bytes]:
+def package_files(
+    sidecar_url: str, *, app_dir: Path = APP_DIR, version: str | None = None
+) -> dict[str, bytes]:
     template = json.loads((app_dir / "manifest.json").read_text())
     manifest = build_manifest(template, sidecar_url, version or project_version())
     files = {
@@ -147,8 +156,11 @@ def validate_files(files: dict[str, bytes]) -> list[str]:
             if not app.get(key):
                 problems.append(f"translations/en.json lacks app.{key}")
         labels = app.get("parameters", {})
-        problems += [f"translations/en.json lacks a label for {name}" for name in PARAMETERS
-                     if not labels.get(name, {}).get("label")]
+        problems += [
+            f"translations/en.json lacks a label for {name}"
+            for name in PARAMETERS
+            if not labels.get(name, {}).get("label")
+        ]
     return problems
 
 
@@ -164,7 +176,9 @@ def _manifest_problems(m: dict[str, Any]) -> list[str]:
         problems.append(f"location.support.ticket_sidebar.url must point at {PANEL_PATH}")
     host = urlsplit(url).hostname
     if host and host not in (m.get("domainWhitelist") or []):
-        problems.append(f"domainWhitelist must include {host} (secure settings are only sent there)")
+        problems.append(
+            f"domainWhitelist must include {host} (secure settings are only sent there)"
+        )
     params = {p.get("name"): p for p in m.get("parameters") or []}
     for name, (kind, secure) in PARAMETERS.items():
         p = params.get(name)

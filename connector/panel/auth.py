@@ -73,7 +73,8 @@ def issue_token(db: sqlite_utils.Database, tenant_id: str, *, label: str = "") -
     with transaction(db):
         cur = db.conn.execute(
             "INSERT INTO app_tokens (tenant_id, token_sha256, prefix, label, created_at) VALUES (?,?,?,?,?)",
-            (tenant_id, _digest(token), prefix, label, now_iso()))
+            (tenant_id, _digest(token), prefix, label, now_iso()),
+        )
         token_id = int(cur.lastrowid)
         audit.record(db, tenant_id, AppTokenIssued(token_id=token_id, prefix=prefix, label=label))
     return token_id, token
@@ -81,8 +82,10 @@ def issue_token(db: sqlite_utils.Database, tenant_id: str, *, label: str = "") -
 
 def revoke_token(db: sqlite_utils.Database, tenant_id: str, token_id: int) -> bool:
     with transaction(db):
-        row = db.conn.execute("SELECT prefix FROM app_tokens WHERE id = ? AND tenant_id = ? AND revoked_at IS NULL",
-                              (token_id, tenant_id)).fetchone()
+        row = db.conn.execute(
+            "SELECT prefix FROM app_tokens WHERE id = ? AND tenant_id = ? AND revoked_at IS NULL",
+            (token_id, tenant_id),
+        ).fetchone()
         if row is None:
             return False
         db.conn.execute("UPDATE app_tokens SET revoked_at = ? WHERE id = ?", (now_iso(), token_id))
@@ -92,8 +95,13 @@ def revoke_token(db: sqlite_utils.Database, tenant_id: str, token_id: int) -> bo
 
 def list_tokens(db: sqlite_utils.Database, tenant_id: str) -> list[dict]:
     cols = ("id", "prefix", "label", "created_at", "last_used_at", "revoked_at")
-    return [dict(zip(cols, r, strict=True)) for r in db.conn.execute(
-        f"SELECT {', '.join(cols)} FROM app_tokens WHERE tenant_id = ? ORDER BY id", (tenant_id,))]
+    return [
+        dict(zip(cols, r, strict=True))
+        for r in db.conn.execute(
+            f"SELECT {', '.join(cols)} FROM app_tokens WHERE tenant_id = ? ORDER BY id",
+            (tenant_id,),
+        )
+    ]
 
 
 def tenant_for_token(db: sqlite_utils.Database, token: str) -> str | None:
@@ -103,7 +111,9 @@ def tenant_for_token(db: sqlite_utils.Database, token: str) -> str | None:
         return None
     row = db.conn.execute(
         "SELECT t.id, t.tenant_id, t.last_used_at FROM app_tokens t JOIN tenants n ON n.id = t.tenant_id"
-        " WHERE t.token_sha256 = ? AND t.revoked_at IS NULL AND n.active = 1", (_digest(token),)).fetchone()
+        " WHERE t.token_sha256 = ? AND t.revoked_at IS NULL AND n.active = 1",
+        (_digest(token),),
+    ).fetchone()
     if row is None:
         return None
     token_id, tenant, last_used = row
@@ -157,10 +167,13 @@ def panel_agent(request: Request, db: sqlite_utils.Database, url_tenant: str | N
     if url_tenant is not None and url_tenant != tenant:
         # Same answer as an unknown ticket: a token never learns whether another tenant exists.
         raise NotFound("not found")
-    return Agent(tenant, _header_text(request, "X-Deskguard-Agent-Id", 40),
-                 claimed_role=_header_text(request, "X-Deskguard-Agent-Role", 60).lower(),
-                 name=_header_text(request, "X-Deskguard-Agent-Name"),
-                 claimed_custom_role=_header_text(request, "X-Deskguard-Agent-Custom-Role", 60).lower())
+    return Agent(
+        tenant,
+        _header_text(request, "X-Deskguard-Agent-Id", 40),
+        claimed_role=_header_text(request, "X-Deskguard-Agent-Role", 60).lower(),
+        name=_header_text(request, "X-Deskguard-Agent-Name"),
+        claimed_custom_role=_header_text(request, "X-Deskguard-Agent-Custom-Role", 60).lower(),
+    )
 
 
 # --- admin -----------------------------------------------------------------------------------
@@ -180,7 +193,9 @@ def read_admin_session(config, cookie: str | None) -> dict | None:
     if not config.admin_token or not cookie:
         return None
     try:
-        data = _session_serializer(config).loads(cookie, max_age=int(config.admin_session_hours * 3600))
+        data = _session_serializer(config).loads(
+            cookie, max_age=int(config.admin_session_hours * 3600)
+        )
     except (BadSignature, SignatureExpired):
         return None
     return data if isinstance(data, dict) and data.get("admin") else None

@@ -69,8 +69,9 @@ def _approval_dict(item: Any) -> dict[str, Any]:
     }
 
 
-def decide_approval(runtime: Runtime, tenant_id: str, approval_id: int, *, approve: bool, actor: str,
-                    note: str = "") -> dict[str, Any]:
+def decide_approval(
+    runtime: Runtime, tenant_id: str, approval_id: int, *, approve: bool, actor: str, note: str = ""
+) -> dict[str, Any]:
     """Approve or reject one pending action of ``tenant_id``; NotFound when it is not theirs."""
     mod = _approvals()
     fn = getattr(mod, "approve" if approve else "reject", None) if mod else None
@@ -79,7 +80,9 @@ def decide_approval(runtime: Runtime, tenant_id: str, approval_id: int, *, appro
     result = fn(runtime, tenant_id, approval_id, actor=actor, note=note)
     from connector.domain import to_dict
 
-    return to_dict(result) if result is not None and not isinstance(result, dict) else (result or {})
+    return (
+        to_dict(result) if result is not None and not isinstance(result, dict) else (result or {})
+    )
 
 
 def set_kill_switch(runtime: Runtime, tenant_id: str, on: bool, *, actor: str, reason: str) -> bool:

@@ -34,19 +34,24 @@ def _x_labels(days: Sequence[dict[str, Any]], x_of) -> list[str]:
     out = []
     for i, d in enumerate(days):
         if i % every == 0 or (i == n - 1 and i % every >= max(1, every // 2)):
-            out.append(f'<text x="{x_of(i):.1f}" y="{HEIGHT - 8}" text-anchor="middle" font-size="13"'
-                       f' fill="#5f6b7a">{escape(d["date"][5:])}</text>')
+            out.append(
+                f'<text x="{x_of(i):.1f}" y="{HEIGHT - 8}" text-anchor="middle" font-size="13"'
+                f' fill="#5f6b7a">{escape(d["date"][5:])}</text>'
+            )
     return out
 
 
 def _frame(title: str, desc: str, body: list[str], legend: list[tuple[str, str]]) -> Markup:
-    items = "".join(f'<rect x="{PAD_L + i * 130}" y="1" width="11" height="11" fill="{c}"/>'
-                    f'<text x="{PAD_L + i * 130 + 15}" y="11" font-size="13" fill="#1f2933">{escape(t)}</text>'
-                    for i, (t, c) in enumerate(legend))
+    items = "".join(
+        f'<rect x="{PAD_L + i * 130}" y="1" width="11" height="11" fill="{c}"/>'
+        f'<text x="{PAD_L + i * 130 + 15}" y="11" font-size="13" fill="#1f2933">{escape(t)}</text>'
+        for i, (t, c) in enumerate(legend)
+    )
     return Markup(
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT + 16}" role="img" aria-label="{escape(title)}"'
         f' xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title><desc>{escape(desc)}</desc>'
-        f'<g>{items}</g><g transform="translate(0,16)">{"".join(body)}</g></svg>')
+        f'<g>{items}</g><g transform="translate(0,16)">{"".join(body)}</g></svg>'
+    )
 
 
 def _axes(y_max_label: str) -> list[str]:
@@ -76,14 +81,20 @@ def volume_chart(days: Sequence[dict[str, Any]]) -> Markup:
         h_other, h_auto = plot_h * other / top, plot_h * auto / top
         x = x_of(i) - bar_w / 2
         base = HEIGHT - PAD_B
-        tip = f'{escape(d["date"])}: {d["decisions"]} decisions, {auto} automated'
-        body.append(f'<g><title>{tip}</title>'
-                    f'<rect x="{x:.1f}" y="{base - h_other:.1f}" width="{bar_w:.1f}" height="{h_other:.1f}" fill="{OTHER_COLOUR}"/>'
-                    f'<rect x="{x:.1f}" y="{base - h_other - h_auto:.1f}" width="{bar_w:.1f}" height="{h_auto:.1f}" fill="{AUTO_COLOUR}"/></g>')
+        tip = f"{escape(d['date'])}: {d['decisions']} decisions, {auto} automated"
+        body.append(
+            f"<g><title>{tip}</title>"
+            f'<rect x="{x:.1f}" y="{base - h_other:.1f}" width="{bar_w:.1f}" height="{h_other:.1f}" fill="{OTHER_COLOUR}"/>'
+            f'<rect x="{x:.1f}" y="{base - h_other - h_auto:.1f}" width="{bar_w:.1f}" height="{h_auto:.1f}" fill="{AUTO_COLOUR}"/></g>'
+        )
     body += _x_labels(days, x_of)
     total = sum(d["decisions"] for d in days)
-    return _frame("Decisions per day", f"{total} decisions over {len(days)} days",
-                  body, [("automated", AUTO_COLOUR), ("other", OTHER_COLOUR)])
+    return _frame(
+        "Decisions per day",
+        f"{total} decisions over {len(days)} days",
+        body,
+        [("automated", AUTO_COLOUR), ("other", OTHER_COLOUR)],
+    )
 
 
 def automation_chart(days: Sequence[dict[str, Any]]) -> Markup:
@@ -109,13 +120,21 @@ def automation_chart(days: Sequence[dict[str, Any]]) -> Markup:
             segment = []
             continue
         segment.append(f"{x_of(i):.1f},{y_of(rate):.1f}")
-        body.append(f'<circle cx="{x_of(i):.1f}" cy="{y_of(rate):.1f}" r="3" fill="{LINE_COLOUR}">'
-                    f'<title>{escape(d["date"])}: {rate:.0%} automated</title></circle>')
+        body.append(
+            f'<circle cx="{x_of(i):.1f}" cy="{y_of(rate):.1f}" r="3" fill="{LINE_COLOUR}">'
+            f"<title>{escape(d['date'])}: {rate:.0%} automated</title></circle>"
+        )
     if segment:
         segments.append(segment)
     for seg in segments:
         if len(seg) > 1:
-            body.append(f'<polyline points="{" ".join(seg)}" fill="none" stroke="{LINE_COLOUR}" stroke-width="2"/>')
+            body.append(
+                f'<polyline points="{" ".join(seg)}" fill="none" stroke="{LINE_COLOUR}" stroke-width="2"/>'
+            )
     body += _x_labels(days, x_of)
-    return _frame("Automation rate per day", "share of finished decisions answered automatically",
-                  body, [("automation rate", LINE_COLOUR)])
+    return _frame(
+        "Automation rate per day",
+        "share of finished decisions answered automatically",
+        body,
+        [("automation rate", LINE_COLOUR)],
+    )

@@ -45,8 +45,14 @@ def app_token(ctx: click.Context, tenant: str, label: str) -> None:
 
     runtime = _runtime(ctx)
     token_id, token = issue_token(runtime.db, tenant, label=label)
-    _echo_json({"tenant": tenant, "id": token_id, "token": token,
-                "note": "shown once: paste it into the app's API token setting"})
+    _echo_json(
+        {
+            "tenant": tenant,
+            "id": token_id,
+            "token": token,
+            "note": "shown once: paste it into the app's API token setting",
+        }
+    )
 
 
 @app_group.command("tokens")
@@ -64,7 +70,9 @@ def app_tokens(ctx: click.Context, tenant: str) -> None:
 
 @app_group.command("revoke")
 @click.option("--tenant", required=True, help="Tenant id.")
-@click.option("--id", "token_id", required=True, type=int, help="Token id from `deskguard app tokens`.")
+@click.option(
+    "--id", "token_id", required=True, type=int, help="Token id from `deskguard app tokens`."
+)
 @click.pass_context
 def app_revoke(ctx: click.Context, tenant: str, token_id: int) -> None:
     """Revoke an app token; the app gets 401 until a new token is pasted in.
@@ -86,8 +94,12 @@ def feedback_group() -> None:
 
 @feedback_group.command("export")
 @click.option("--tenant", required=True, help="Tenant id.")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write JSONL here instead of stdout.")
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write JSONL here instead of stdout.",
+)
 @click.pass_context
 def feedback_export(ctx: click.Context, tenant: str, out_path: Path | None) -> None:
     """Export judged decisions as training JSONL for `deskguard train`.
@@ -113,12 +125,23 @@ def feedback_export(ctx: click.Context, tenant: str, out_path: Path | None) -> N
 
 # --- the Zendesk app package ------------------------------------------------------------------
 @click.command("package-app")
-@click.option("--sidecar-url", help="Public https URL of the sidecar (default DESKGUARD_PUBLIC_URL).")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("dist/deskguard-zendesk-app.zip"), show_default=True)
-@click.option("--write-assets", is_flag=True, help="Also redraw the logos in deploy/zendesk-app/assets.")
+@click.option(
+    "--sidecar-url", help="Public https URL of the sidecar (default DESKGUARD_PUBLIC_URL)."
+)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("dist/deskguard-zendesk-app.zip"),
+    show_default=True,
+)
+@click.option(
+    "--write-assets", is_flag=True, help="Also redraw the logos in deploy/zendesk-app/assets."
+)
 @click.pass_context
-def package_app(ctx: click.Context, sidecar_url: str | None, out_path: Path, write_assets: bool) -> None:
+def package_app(
+    ctx: click.Context, sidecar_url: str | None, out_path: Path, write_assets: bool
+) -> None:
     """Build the installable Zendesk app zip (manifest, translations, generated logos).
 
     Upload it in Zendesk Admin Center → Apps and integrations → Zendesk Support apps → Upload
@@ -132,8 +155,14 @@ def package_app(ctx: click.Context, sidecar_url: str | None, out_path: Path, wri
     url = sidecar_url or get_runtime(ctx).config.public_url
     written = [str(p) for p in app_package.write_assets()] if write_assets else []
     path = app_package.build_package(out_path, url)
-    _echo_json({"package": str(path), "sidecar_url": app_package.check_sidecar_url(url),
-                "problems": app_package.validate_zip(path), "assets_written": written})
+    _echo_json(
+        {
+            "package": str(path),
+            "sidecar_url": app_package.check_sidecar_url(url),
+            "problems": app_package.validate_zip(path),
+            "assets_written": written,
+        }
+    )
 
 
 def register(cli: click.Group) -> None:

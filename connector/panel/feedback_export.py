@@ -47,8 +47,9 @@ def _text(value: Any) -> dict[str, str] | None:
     return None
 
 
-def training_rows(db: sqlite_utils.Database, tenant_id: str, stats: ExportStats | None = None
-                  ) -> Iterator[dict[str, str]]:
+def training_rows(
+    db: sqlite_utils.Database, tenant_id: str, stats: ExportStats | None = None
+) -> Iterator[dict[str, str]]:
     stats = stats if stats is not None else ExportStats()
     column = _snapshot_column(db)
     snapshot_sql = f"d.{column}" if column else "NULL"
@@ -57,7 +58,9 @@ def training_rows(db: sqlite_utils.Database, tenant_id: str, stats: ExportStats 
         " FROM feedback f JOIN decisions d ON d.id = f.decision_id AND d.tenant_id = f.tenant_id"
         " WHERE f.tenant_id = ? AND f.id = (SELECT f2.id FROM feedback f2 WHERE f2.tenant_id = f.tenant_id"
         "   AND f2.decision_id = f.decision_id ORDER BY f2.created_at DESC, f2.id DESC LIMIT 1)"
-        " ORDER BY f.decision_id", (tenant_id,))
+        " ORDER BY f.decision_id",
+        (tenant_id,),
+    )
     for decision_id, ticket_id, predicted, verdict, correct, reading, snapshot in rows:
         label = predicted if verdict == "right" else correct
         if not label:
@@ -71,8 +74,12 @@ def training_rows(db: sqlite_utils.Database, tenant_id: str, stats: ExportStats 
             stats.skip("no_input_snapshot")
             continue
         stats.exported += 1
-        yield {"id": f"{tenant_id}:{ticket_id}:{decision_id}", "subject": text["subject"], "body": text["body"],
-               "label": label}
+        yield {
+            "id": f"{tenant_id}:{ticket_id}:{decision_id}",
+            "subject": text["subject"],
+            "body": text["body"],
+            "label": label,
+        }
 
 
 def _text_from_reading(reading: str | None) -> dict[str, str] | None:

@@ -73,9 +73,16 @@ class Permissions:
         return f"agent:{self.agent_id}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.agent_id, "name": self.name, "role": self.role, "custom_role": self.custom_role,
-                "custom_role_id": self.custom_role_id, "verified": True, "can_approve": self.can_approve,
-                "can_kill_switch": self.can_kill_switch}
+        return {
+            "id": self.agent_id,
+            "name": self.name,
+            "role": self.role,
+            "custom_role": self.custom_role,
+            "custom_role_id": self.custom_role_id,
+            "verified": True,
+            "can_approve": self.can_approve,
+            "can_kill_switch": self.can_kill_switch,
+        }
 
 
 class RoleCache:
@@ -83,7 +90,13 @@ class RoleCache:
 
     Bounded: forged ids cannot grow it without limit (expired entries go first, then everything)."""
 
-    def __init__(self, ttl_seconds: float, *, clock: Callable[[], float] = time.monotonic, max_entries: int = 10_000):
+    def __init__(
+        self,
+        ttl_seconds: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_entries: int = 10_000,
+    ):
         self.ttl = float(ttl_seconds)
         self.clock = clock
         self.max_entries = max_entries
@@ -117,7 +130,9 @@ class RoleCache:
                 self._entries = {k: v for k, v in self._entries.items() if k[0] != tenant_id}
 
 
-def lookup_user(runtime: Runtime, cache: RoleCache, tenant_id: str, user_id: int) -> DeskUser | None:
+def lookup_user(
+    runtime: Runtime, cache: RoleCache, tenant_id: str, user_id: int
+) -> DeskUser | None:
     """Zendesk's record of one user (None: Zendesk has no such user), through the cache.
 
     Raises RoleCheckUnavailable when Zendesk cannot answer; such failures are never cached."""
@@ -127,18 +142,31 @@ def lookup_user(runtime: Runtime, cache: RoleCache, tenant_id: str, user_id: int
     try:
         user: DeskUser | None = runtime.service("zendesk", tenant_id).get_user(user_id)
     except ConfigError as exc:
-        raise RoleCheckUnavailable(f"roles cannot be checked: Zendesk is not configured for this account ({exc})"
-                                   ) from None
+        raise RoleCheckUnavailable(
+            f"roles cannot be checked: Zendesk is not configured for this account ({exc})"
+        ) from None
     except TransientError as exc:
-        logs.log(LOG, logging.WARNING, "panel.role_check_unavailable", tenant=tenant_id, status=exc.status)
-        raise RoleCheckUnavailable("Zendesk could not be reached to confirm your role, so this action is "
-                                   "refused for now; try again in a minute") from None
+        logs.log(
+            LOG,
+            logging.WARNING,
+            "panel.role_check_unavailable",
+            tenant=tenant_id,
+            status=exc.status,
+        )
+        raise RoleCheckUnavailable(
+            "Zendesk could not be reached to confirm your role, so this action is "
+            "refused for now; try again in a minute"
+        ) from None
     except PermanentError as exc:
         if exc.status != 404:
             # 401/403: Deskguard's own Zendesk credentials are wrong or lack rights; fail closed.
-            logs.log(LOG, logging.ERROR, "panel.role_check_rejected", tenant=tenant_id, status=exc.status)
-            raise RoleCheckUnavailable(f"Zendesk refused the role lookup (HTTP {exc.status}); check Deskguard's "
-                                       "Zendesk API credentials") from None
+            logs.log(
+                LOG, logging.ERROR, "panel.role_check_rejected", tenant=tenant_id, status=exc.status
+            )
+            raise RoleCheckUnavailable(
+                f"Zendesk refused the role lookup (HTTP {exc.status}); check Deskguard's "
+                "Zendesk API credentials"
+            ) from None
         user = None
     cache.put(tenant_id, user_id, user)
     return user
@@ -148,9 +176,16 @@ def _allow_lists(runtime: Runtime, tenant_id: str) -> tuple[set[str], set[str]]:
     from connector.tenants import get_setting
 
     config = runtime.config
-    roles = {str(r).strip().lower() for r in
-             get_setting(runtime.db, tenant_id, "app_approver_roles", None) or config.app_approver_roles}
-    ids = {str(i).strip() for i in get_setting(runtime.db, tenant_id, "app_approver_ids", None) or config.app_approver_ids}
+    roles = {
+        str(r).strip().lower()
+        for r in get_setting(runtime.db, tenant_id, "app_approver_roles", None)
+        or config.app_approver_roles
+    }
+    ids = {
+        str(i).strip()
+        for i in get_setting(runtime.db, tenant_id, "app_approver_ids", None)
+        or config.app_approver_ids
+    }
     return roles, ids
 
 
@@ -166,18 +201,38 @@ def _refusal(user: DeskUser | None, agent_id: str) -> str | None:
     return None
 
 
-def _deny(runtime: Runtime, agent: Agent, action: str, reason: str, zendesk_role: str | None) -> Forbidden:
+def _deny(
+    runtime: Runtime, agent: Agent, action: str, reason: str, zendesk_role: str | None
+) -> Forbidden:
     """Audit a refused permission (a claimed role that Zendesk contradicts shows up here)."""
     with transaction(runtime.db):
-        audit.record(runtime.db, agent.tenant_id, PanelPermissionDenied(
-            agent_id=agent.id, action=action, reason=reason, claimed_role=agent.claimed_role,
-            zendesk_role=zendesk_role))
-    logs.log(LOG, logging.WARNING, "panel.permission_denied", tenant=agent.tenant_id, agent_id=agent.id,
-             action=action, claimed_role=agent.claimed_role, zendesk_role=zendesk_role)
+        audit.record(
+            runtime.db,
+            agent.tenant_id,
+            PanelPermissionDenied(
+                agent_id=agent.id,
+                action=action,
+                reason=reason,
+                claimed_role=agent.claimed_role,
+                zendesk_role=zendesk_role,
+            ),
+        )
+    logs.log(
+        LOG,
+        logging.WARNING,
+        "panel.permission_denied",
+        tenant=agent.tenant_id,
+        agent_id=agent.id,
+        action=action,
+        claimed_role=agent.claimed_role,
+        zendesk_role=zendesk_role,
+    )
     return Forbidden(reason)
 
 
-def permissions(runtime: Runtime, cache: RoleCache, agent: Agent, *, action: str = "check") -> Permissions:
+def permissions(
+    runtime: Runtime, cache: RoleCache, agent: Agent, *, action: str = "check"
+) -> Permissions:
     """The agent's permissions from Zendesk. Raises Forbidden (403, audited) for a missing,
     suspended, inactive or end-user account, and RoleCheckUnavailable (503) when Zendesk cannot say."""
     if not agent.id:
@@ -192,18 +247,40 @@ def permissions(runtime: Runtime, cache: RoleCache, agent: Agent, *, action: str
     roles, ids = _allow_lists(runtime, agent.tenant_id)
     is_admin = user.role == "admin"
     custom = user.custom_role_name.strip().lower()
-    can_approve = (is_admin or user.role in roles or (bool(custom) and custom in roles)
-                   or (user.custom_role_id is not None and str(user.custom_role_id) in roles) or agent.id in ids)
-    return Permissions(agent.tenant_id, agent.id, user.name or agent.name, user.role, user.custom_role_name,
-                       user.custom_role_id, can_approve=can_approve, can_kill_switch=is_admin)
+    can_approve = (
+        is_admin
+        or user.role in roles
+        or (bool(custom) and custom in roles)
+        or (user.custom_role_id is not None and str(user.custom_role_id) in roles)
+        or agent.id in ids
+    )
+    return Permissions(
+        agent.tenant_id,
+        agent.id,
+        user.name or agent.name,
+        user.role,
+        user.custom_role_name,
+        user.custom_role_id,
+        can_approve=can_approve,
+        can_kill_switch=is_admin,
+    )
 
 
 def require(runtime: Runtime, cache: RoleCache, agent: Agent, action: str) -> Permissions:
     """Permissions that include ``action`` ("approve" or "kill_switch"), else Forbidden (audited)."""
     perms = permissions(runtime, cache, agent, action=action)
-    allowed = perms.can_approve if action == "approve" else perms.can_kill_switch if action == "kill_switch" else False
+    allowed = (
+        perms.can_approve
+        if action == "approve"
+        else perms.can_kill_switch
+        if action == "kill_switch"
+        else False
+    )
     if not allowed:
-        reason = ("only admins and agents on the approver list may approve or reject" if action == "approve"
-                  else "only Zendesk admins may flip the kill switch")
+        reason = (
+            "only admins and agents on the approver list may approve or reject"
+            if action == "approve"
+            else "only Zendesk admins may flip the kill switch"
+        )
         raise _deny(runtime, agent, action, reason, perms.role)
     return perms

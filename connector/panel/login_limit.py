@@ -61,32 +61,46 @@ def client_ip(request: Request, trusted_proxy_hops: int) -> str:
     they saw to X-Forwarded-For, the client is the entry that many places from the end (entries
     further left were written by the client and prove nothing)."""
     if trusted_proxy_hops > 0:
-        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+        hops = [
+            h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()
+        ]
         if len(hops) >= trusted_proxy_hops:
             return hops[-trusted_proxy_hops][:64]
     return (request.remote_addr or "unknown")[:64]
 
 
 def _limits(config) -> tuple[int, int, int]:
-    return (int(config.admin_login_max_failures), int(config.admin_login_global_max_failures),
-            int(config.admin_login_window_seconds))
+    return (
+        int(config.admin_login_max_failures),
+        int(config.admin_login_global_max_failures),
+        int(config.admin_login_window_seconds),
+    )
 
 
-def _lockout(db: sqlite_utils.Database, where: str, params: tuple, limit: int, window: int, now: float) -> int | None:
+def _lockout(
+    db: sqlite_utils.Database, where: str, params: tuple, limit: int, window: int, now: float
+) -> int | None:
     """Seconds until the count of failures matching ``where`` in the window drops below ``limit``,
     or None when it already is below."""
     since = now - window
-    count = db.conn.execute(f"SELECT COUNT(*) FROM admin_login_failures WHERE tenant_id = ? AND ts > ? AND {where}",
-                            (ADMIN_SCOPE, since, *params)).fetchone()[0]
+    count = db.conn.execute(
+        f"SELECT COUNT(*) FROM admin_login_failures WHERE tenant_id = ? AND ts > ? AND {where}",
+        (ADMIN_SCOPE, since, *params),
+    ).fetchone()[0]
     if count < limit:
         return None
     # the (count - limit + 1) oldest failures must age out before one more attempt is allowed
-    row = db.conn.execute(f"SELECT ts FROM admin_login_failures WHERE tenant_id = ? AND ts > ? AND {where}"
-                          " ORDER BY ts LIMIT 1 OFFSET ?", (ADMIN_SCOPE, since, *params, count - limit)).fetchone()
+    row = db.conn.execute(
+        f"SELECT ts FROM admin_login_failures WHERE tenant_id = ? AND ts > ? AND {where}"
+        " ORDER BY ts LIMIT 1 OFFSET ?",
+        (ADMIN_SCOPE, since, *params, count - limit),
+    ).fetchone()
     return max(1, math.ceil(row[0] + window - now))
 
 
-def check(db: sqlite_utils.Database, config, ip: str, *, now: float | None = None) -> Lockout | None:
+def check(
+    db: sqlite_utils.Database, config, ip: str, *, now: float | None = None
+) -> Lockout | None:
     """The lockout that applies to an attempt from ``ip`` now, or None."""
     now = time.time() if now is None else now
     per_ip, total, window = _limits(config)
@@ -97,31 +111,64 @@ def check(db: sqlite_utils.Database, config, ip: str, *, now: float | None = Non
     return Lockout("global", wait) if wait is not None else None
 
 
-def record_failure(db: sqlite_utils.Database, config, ip: str, *, via: str, now: float | None = None) -> Lockout | None:
+def record_failure(
+    db: sqlite_utils.Database, config, ip: str, *, via: str, now: float | None = None
+) -> Lockout | None:
     """Count one wrong token from ``ip`` (audited, without the token); returns the lockout that
     now applies to the next attempt, if this failure reached a limit."""
     now = time.time() if now is None else now
     window = int(config.admin_login_window_seconds)
     with transaction(db):
-        db.conn.execute("DELETE FROM admin_login_failures WHERE tenant_id = ? AND ts <= ?", (ADMIN_SCOPE, now - window))
-        db.conn.execute("INSERT INTO admin_login_failures (tenant_id, client_ip, ts) VALUES (?, ?, ?)",
-                        (ADMIN_SCOPE, ip, now))
+        db.conn.execute(
+            "DELETE FROM admin_login_failures WHERE tenant_id = ? AND ts <= ?",
+            (ADMIN_SCOPE, now - window),
+        )
+        db.conn.execute(
+            "INSERT INTO admin_login_failures (tenant_id, client_ip, ts) VALUES (?, ?, ?)",
+            (ADMIN_SCOPE, ip, now),
+        )
         from_ip, overall = db.conn.execute(
             "SELECT SUM(client_ip = ?), COUNT(*) FROM admin_login_failures WHERE tenant_id = ? AND ts > ?",
-            (ip, ADMIN_SCOPE, now - window)).fetchone()
+            (ip, ADMIN_SCOPE, now - window),
+        ).fetchone()
         lockout = check(db, config, ip, now=now)
-        audit.record(db, ADMIN_SCOPE, AdminLoginFailed(client_ip=ip, via=via, failures_from_ip=int(from_ip or 0),
-                                                       failures_total=int(overall), locked=lockout.scope if lockout else ""))
-    logs.log(LOG, logging.WARNING, "admin.login_failed", ip=ip, via=via, failures_from_ip=int(from_ip or 0),
-             failures_total=int(overall), locked=lockout.scope if lockout else "")
+        audit.record(
+            db,
+            ADMIN_SCOPE,
+            AdminLoginFailed(
+                client_ip=ip,
+                via=via,
+                failures_from_ip=int(from_ip or 0),
+                failures_total=int(overall),
+                locked=lockout.scope if lockout else "",
+            ),
+        )
+    logs.log(
+        LOG,
+        logging.WARNING,
+        "admin.login_failed",
+        ip=ip,
+        via=via,
+        failures_from_ip=int(from_ip or 0),
+        failures_total=int(overall),
+        locked=lockout.scope if lockout else "",
+    )
     return lockout
 
 
 def clear(db: sqlite_utils.Database, ip: str) -> None:
     """A correct token from ``ip``: its earlier failures no longer count against it. (A read
     first, so a successful bearer call takes the write lock only when there is something to clear.)"""
-    if db.conn.execute("SELECT 1 FROM admin_login_failures WHERE tenant_id = ? AND client_ip = ? LIMIT 1",
-                       (ADMIN_SCOPE, ip)).fetchone() is None:
+    if (
+        db.conn.execute(
+            "SELECT 1 FROM admin_login_failures WHERE tenant_id = ? AND client_ip = ? LIMIT 1",
+            (ADMIN_SCOPE, ip),
+        ).fetchone()
+        is None
+    ):
         return
     with transaction(db):
-        db.conn.execute("DELETE FROM admin_login_failures WHERE tenant_id = ? AND client_ip = ?", (ADMIN_SCOPE, ip))
+        db.conn.execute(
+            "DELETE FROM admin_login_failures WHERE tenant_id = ? AND client_ip = ?",
+            (ADMIN_SCOPE, ip),
+        )

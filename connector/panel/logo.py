@@ -29,11 +29,20 @@ def png_bytes(rgba: np.ndarray) -> bytes:
     raw = b"".join(b"\x00" + rgba[y].tobytes() for y in range(height))  # filter 0 on every row
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw, 9))
+        + chunk(b"IEND", b"")
+    )
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -63,7 +72,9 @@ def _shield(scale: float) -> np.ndarray:
     pts += [(0.5 + 0.27 * t, 0.17 + 0.07 * t * t) for t in np.linspace(0.1, 1.0, 8)]
     # right side: straight, then a curve into the bottom point
     pts += [(0.77, 0.24 + 0.22 * t) for t in np.linspace(0.1, 1.0, 5)]
-    pts += [(0.5 + 0.27 * np.cos(a), 0.46 + 0.38 * np.sin(a)) for a in np.linspace(0.15, np.pi / 2, 14)]
+    pts += [
+        (0.5 + 0.27 * np.cos(a), 0.46 + 0.38 * np.sin(a)) for a in np.linspace(0.15, np.pi / 2, 14)
+    ]
     right = np.array(pts)
     left = right[::-1].copy()
     left[:, 0] = 1.0 - left[:, 0]
@@ -91,8 +102,13 @@ def draw_logo(size: int) -> np.ndarray:
     tile = np.hypot(qx, qy) <= r
     shield = _inside_polygon(x, y, _shield(1.0))
     inner = _inside_polygon(x, y, _shield(0.8))
-    check = np.minimum(_segment_distance(x, y, (0.36, 0.50), (0.46, 0.61)),
-                       _segment_distance(x, y, (0.46, 0.61), (0.66, 0.39))) <= 0.045
+    check = (
+        np.minimum(
+            _segment_distance(x, y, (0.36, 0.50), (0.46, 0.61)),
+            _segment_distance(x, y, (0.46, 0.61), (0.66, 0.39)),
+        )
+        <= 0.045
+    )
 
     rgb = TOP[None, None, :] * (1 - y[..., None]) + BOTTOM[None, None, :] * y[..., None]
     rgb = np.where(shield[..., None], 255.0, rgb)

@@ -60,12 +60,21 @@ def summary(runtime: Runtime, tenant_id: str, *, days: int = 14) -> dict[str, An
     total, tickets, automated, escalated, cost, failed = q(
         f"SELECT COUNT(*), COUNT(DISTINCT ticket_id), SUM({AUTOMATED}), SUM({escalated_sql}),"
         " COALESCE(SUM(cost_usd), 0), SUM(status = 'failed')"
-        " FROM decisions WHERE tenant_id = ? AND created_at >= ?", (tenant_id, since)).fetchone()
-    done = q("SELECT COUNT(*) FROM decisions WHERE tenant_id = ? AND created_at >= ? AND status = 'done'",
-             (tenant_id, since)).fetchone()[0]
+        " FROM decisions WHERE tenant_id = ? AND created_at >= ?",
+        (tenant_id, since),
+    ).fetchone()
+    done = q(
+        "SELECT COUNT(*) FROM decisions WHERE tenant_id = ? AND created_at >= ? AND status = 'done'",
+        (tenant_id, since),
+    ).fetchone()[0]
     automated, escalated, failed = automated or 0, escalated or 0, failed or 0
-    outcomes = dict(q("SELECT outcome, COUNT(*) FROM decisions WHERE tenant_id = ? AND created_at >= ?"
-                      " GROUP BY outcome ORDER BY COUNT(*) DESC", (tenant_id, since)).fetchall())
+    outcomes = dict(
+        q(
+            "SELECT outcome, COUNT(*) FROM decisions WHERE tenant_id = ? AND created_at >= ?"
+            " GROUP BY outcome ORDER BY COUNT(*) DESC",
+            (tenant_id, since),
+        ).fetchall()
+    )
     data = {
         "tenant": tenant_id,
         "days": days,
@@ -91,13 +100,29 @@ def summary(runtime: Runtime, tenant_id: str, *, days: int = 14) -> dict[str, An
     queries = _pipeline_queries()
     if queries is not None:
         # The decision pipeline owns the caps' limits and the go-live gate: show its figures.
-        pm = queries.metrics(db, tenant_id, since=since, policy_file=runtime.config.get("policy_file") or None)
+        pm = queries.metrics(
+            db, tenant_id, since=since, policy_file=runtime.config.get("policy_file") or None
+        )
         c = pm["caps"]
-        data["caps"] = [{"bucket": "auto_reply", "last_hour": c["used_hour"], "last_day": c["used_day"],
-                         "hour_limit": c["per_hour"], "day_limit": c["per_day"]}]
-        data["go_live"] = {cat: {"mode": v.get("mode"), "ready": v.get("go_live_ready"),
-                                 "agreement": v.get("agreement"), "feedback_tickets": v.get("feedback_tickets")}
-                           for cat, v in pm["categories"].items() if "go_live_ready" in v}
+        data["caps"] = [
+            {
+                "bucket": "auto_reply",
+                "last_hour": c["used_hour"],
+                "last_day": c["used_day"],
+                "hour_limit": c["per_hour"],
+                "day_limit": c["per_day"],
+            }
+        ]
+        data["go_live"] = {
+            cat: {
+                "mode": v.get("mode"),
+                "ready": v.get("go_live_ready"),
+                "agreement": v.get("agreement"),
+                "feedback_tickets": v.get("feedback_tickets"),
+            }
+            for cat, v in pm["categories"].items()
+            if "go_live_ready" in v
+        }
     return data
 
 
@@ -107,9 +132,17 @@ def agreement(runtime: Runtime, tenant_id: str, since: str) -> list[dict[str, An
         "SELECT d.category, COUNT(*), SUM(f.verdict = 'right') FROM feedback f"
         " JOIN decisions d ON d.id = f.decision_id AND d.tenant_id = f.tenant_id"
         " WHERE f.tenant_id = ? AND f.created_at >= ? GROUP BY d.category ORDER BY COUNT(*) DESC",
-        (tenant_id, since)).fetchall()
-    return [{"category": c or "(none)", "judged": n, "right": r or 0, "agreement": round((r or 0) / n, 4)}
-            for c, n, r in rows]
+        (tenant_id, since),
+    ).fetchall()
+    return [
+        {
+            "category": c or "(none)",
+            "judged": n,
+            "right": r or 0,
+            "agreement": round((r or 0) / n, 4),
+        }
+        for c, n, r in rows
+    ]
 
 
 def caps(runtime: Runtime, tenant_id: str) -> list[dict[str, Any]]:
@@ -122,45 +155,85 @@ def caps(runtime: Runtime, tenant_id: str) -> list[dict[str, Any]]:
     now = time.time()
     rows = runtime.db.conn.execute(
         "SELECT bucket, SUM(ts >= ?), SUM(ts >= ?) FROM rate_ledger WHERE tenant_id = ? AND ts >= ?"
-        " GROUP BY bucket ORDER BY bucket", (now - 3600, now - 86400, tenant_id, now - 86400)).fetchall()
+        " GROUP BY bucket ORDER BY bucket",
+        (now - 3600, now - 86400, tenant_id, now - 86400),
+    ).fetchall()
     out = []
     settings = tenants.all_settings(runtime.db, tenant_id)
     for bucket, hour, day in rows:
-        out.append({"bucket": bucket, "last_hour": hour or 0, "last_day": day or 0,
-                    "hour_limit": settings.get(f"{bucket}_per_hour"), "day_limit": settings.get(f"{bucket}_per_day")})
+        out.append(
+            {
+                "bucket": bucket,
+                "last_hour": hour or 0,
+                "last_day": day or 0,
+                "hour_limit": settings.get(f"{bucket}_per_hour"),
+                "day_limit": settings.get(f"{bucket}_per_day"),
+            }
+        )
     return out
 
 
 def daily(runtime: Runtime, tenant_id: str, days: int) -> list[dict[str, Any]]:
     """One row per day of the window (days without decisions included, as zeros)."""
     since = _since_iso(days)
-    found = {r[0]: r[1:] for r in runtime.db.conn.execute(
-        f"SELECT substr(created_at, 1, 10), COUNT(*), SUM({AUTOMATED}), SUM({_escalated_sql(runtime.db)}),"
-        " SUM(status = 'done')"
-        " FROM decisions WHERE tenant_id = ? AND created_at >= ? GROUP BY 1", (tenant_id, since))}
+    found = {
+        r[0]: r[1:]
+        for r in runtime.db.conn.execute(
+            f"SELECT substr(created_at, 1, 10), COUNT(*), SUM({AUTOMATED}), SUM({_escalated_sql(runtime.db)}),"
+            " SUM(status = 'done')"
+            " FROM decisions WHERE tenant_id = ? AND created_at >= ? GROUP BY 1",
+            (tenant_id, since),
+        )
+    }
     start = date.fromisoformat(since)
     out = []
     for i in range(days):
         day = (start + timedelta(days=i)).isoformat()
         total, auto, esc, done = found.get(day, (0, 0, 0, 0))
-        out.append({"date": day, "decisions": total, "automated": auto or 0, "escalated": esc or 0,
-                    "automation_rate": round((auto or 0) / done, 4) if done else None})
+        out.append(
+            {
+                "date": day,
+                "decisions": total,
+                "automated": auto or 0,
+                "escalated": esc or 0,
+                "automation_rate": round((auto or 0) / done, 4) if done else None,
+            }
+        )
     return out
 
 
 def filter_options(runtime: Runtime, tenant_id: str) -> dict[str, list[str]]:
     q = runtime.db.conn.execute
     return {
-        "categories": [r[0] for r in q("SELECT DISTINCT category FROM decisions WHERE tenant_id = ?"
-                                       " AND category IS NOT NULL ORDER BY 1", (tenant_id,))],
-        "outcomes": [r[0] for r in q("SELECT DISTINCT outcome FROM decisions WHERE tenant_id = ? ORDER BY 1",
-                                     (tenant_id,))],
+        "categories": [
+            r[0]
+            for r in q(
+                "SELECT DISTINCT category FROM decisions WHERE tenant_id = ?"
+                " AND category IS NOT NULL ORDER BY 1",
+                (tenant_id,),
+            )
+        ],
+        "outcomes": [
+            r[0]
+            for r in q(
+                "SELECT DISTINCT outcome FROM decisions WHERE tenant_id = ? ORDER BY 1",
+                (tenant_id,),
+            )
+        ],
     }
 
 
-def recent_decisions(runtime: Runtime, tenant_id: str, *, category: str | None = None, outcome: str | None = None,
-                     since: str | None = None, until: str | None = None, ticket_id: int | None = None,
-                     limit: int = 50) -> list[dict[str, Any]]:
+def recent_decisions(
+    runtime: Runtime,
+    tenant_id: str,
+    *,
+    category: str | None = None,
+    outcome: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    ticket_id: int | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
     where, params = ["tenant_id = ?"], [tenant_id]
     if category:
         where.append("category = ?")
@@ -178,11 +251,25 @@ def recent_decisions(runtime: Runtime, tenant_id: str, *, category: str | None =
         where.append("ticket_id = ?")
         params.append(ticket_id)
     limit = max(1, min(int(limit), 500))
-    cols = ("id", "ticket_id", "created_at", "category", "confidence", "mode", "outcome", "rule", "reason",
-            "engine", "cost_usd", "latency_ms", "status")
+    cols = (
+        "id",
+        "ticket_id",
+        "created_at",
+        "category",
+        "confidence",
+        "mode",
+        "outcome",
+        "rule",
+        "reason",
+        "engine",
+        "cost_usd",
+        "latency_ms",
+        "status",
+    )
     rows = runtime.db.conn.execute(
         f"SELECT {', '.join(cols)} FROM decisions WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT {limit}",
-        params)
+        params,
+    )
     return [dict(zip(cols, r, strict=True)) for r in rows]
 
 
@@ -191,14 +278,32 @@ def ticket_trail(runtime: Runtime, tenant_id: str, ticket_id: int) -> dict[str, 
     from connector.panel.ticket_view import DECISION_COLUMNS, decision_row
 
     db = runtime.db
-    decisions = [decision_row(r) for r in db.conn.execute(
-        f"SELECT {', '.join(DECISION_COLUMNS)} FROM decisions WHERE tenant_id = ? AND ticket_id = ? ORDER BY id",
-        (tenant_id, ticket_id))]
-    action_cols = ("id", "idempotency_key", "vendor", "kind", "state", "attempts", "params", "result", "error",
-                   "created_at", "updated_at")
+    decisions = [
+        decision_row(r)
+        for r in db.conn.execute(
+            f"SELECT {', '.join(DECISION_COLUMNS)} FROM decisions WHERE tenant_id = ? AND ticket_id = ? ORDER BY id",
+            (tenant_id, ticket_id),
+        )
+    ]
+    action_cols = (
+        "id",
+        "idempotency_key",
+        "vendor",
+        "kind",
+        "state",
+        "attempts",
+        "params",
+        "result",
+        "error",
+        "created_at",
+        "updated_at",
+    )
     actions = []
-    for r in db.conn.execute(f"SELECT {', '.join(action_cols)} FROM actions WHERE tenant_id = ? AND ticket_id = ?"
-                             " ORDER BY id", (tenant_id, ticket_id)):
+    for r in db.conn.execute(
+        f"SELECT {', '.join(action_cols)} FROM actions WHERE tenant_id = ? AND ticket_id = ?"
+        " ORDER BY id",
+        (tenant_id, ticket_id),
+    ):
         row = dict(zip(action_cols, r, strict=True))
         for key in ("params", "result"):
             try:
@@ -206,10 +311,28 @@ def ticket_trail(runtime: Runtime, tenant_id: str, ticket_id: int) -> dict[str, 
             except ValueError:
                 pass
         actions.append(row)
-    fb_cols = ("id", "decision_id", "agent_id", "verdict", "correct_category", "source", "created_at")
-    feedback = [dict(zip(fb_cols, r, strict=True)) for r in db.conn.execute(
-        f"SELECT {', '.join(fb_cols)} FROM feedback WHERE tenant_id = ? AND ticket_id = ? ORDER BY id",
-        (tenant_id, ticket_id))]
+    fb_cols = (
+        "id",
+        "decision_id",
+        "agent_id",
+        "verdict",
+        "correct_category",
+        "source",
+        "created_at",
+    )
+    feedback = [
+        dict(zip(fb_cols, r, strict=True))
+        for r in db.conn.execute(
+            f"SELECT {', '.join(fb_cols)} FROM feedback WHERE tenant_id = ? AND ticket_id = ? ORDER BY id",
+            (tenant_id, ticket_id),
+        )
+    ]
     events = list(audit.rows(db, tenant_id=tenant_id, ticket_id=ticket_id))
-    return {"tenant": tenant_id, "ticket_id": ticket_id, "decisions": decisions, "actions": actions,
-            "feedback": feedback, "audit": events}
+    return {
+        "tenant": tenant_id,
+        "ticket_id": ticket_id,
+        "decisions": decisions,
+        "actions": actions,
+        "feedback": feedback,
+        "audit": events,
+    }

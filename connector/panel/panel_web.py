@@ -36,8 +36,14 @@ from connector.panel.ticket_view import record_feedback, ticket_view
 from connector.web import get_runtime
 
 LOG = logs.get("panel")
-bp = Blueprint("panel", __name__, url_prefix="/panel", template_folder="templates", static_folder="static",
-               static_url_path="/static")
+bp = Blueprint(
+    "panel",
+    __name__,
+    url_prefix="/panel",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
 DEMO_AGENT = {"id": "demo-agent", "name": "Demo Agent"}
 ROLE_CACHE = "deskguard_panel_role_cache"
 
@@ -50,15 +56,21 @@ def _origin(url: str) -> str:
 def _csp(config, *, demo: bool) -> str:
     scripts = "'self'" if demo else f"'self' {_origin(config.zaf_sdk_url)}".strip()
     ancestors = "'self'" if demo else (config.app_frame_ancestors or "'none'")
-    return ("default-src 'none'; " f"script-src {scripts}; style-src 'self'; img-src 'self' data:; "
-            "connect-src 'self'; base-uri 'none'; form-action 'none'; " f"frame-ancestors {ancestors}")
+    return (
+        "default-src 'none'; "
+        f"script-src {scripts}; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; "
+        f"frame-ancestors {ancestors}"
+    )
 
 
 # --- the page --------------------------------------------------------------------------------
 @bp.get("/app")
 def panel_page():
     config = get_runtime().config
-    resp = current_app.make_response(render_template("panel/panel.html", demo=False, zaf_sdk_url=config.zaf_sdk_url))
+    resp = current_app.make_response(
+        render_template("panel/panel.html", demo=False, zaf_sdk_url=config.zaf_sdk_url)
+    )
     resp.headers["Content-Security-Policy"] = _csp(config, demo=False)
     return resp
 
@@ -86,7 +98,13 @@ def _demo_user(runtime, tenant_id: str, role: str) -> dict[str, Any]:
             user_id = runtime.service("zendesk", tenant_id).api_user_id
             return {"id": int(user_id), "name": "Demo Admin", "role": "admin"}
         except DeskguardError as exc:
-            logs.log(LOG, logging.INFO, "panel.demo_without_zendesk_admin", tenant=tenant_id, error=exc.code)
+            logs.log(
+                LOG,
+                logging.INFO,
+                "panel.demo_without_zendesk_admin",
+                tenant=tenant_id,
+                error=exc.code,
+            )
     return {**DEMO_AGENT, "role": role}
 
 
@@ -106,12 +124,18 @@ def panel_demo():
     if role not in ("admin", "agent"):
         raise BadRequest("role must be admin or agent")
     shim_config = {
-        "settings": {"sidecar_url": request.host_url.rstrip("/"), "kill_switch": tenants.kill_switch_on(
-            runtime.db, tenant_id), "default_mode": "shadow", "auto_categories": ""},
+        "settings": {
+            "sidecar_url": request.host_url.rstrip("/"),
+            "kill_switch": tenants.kill_switch_on(runtime.db, tenant_id),
+            "default_mode": "shadow",
+            "auto_categories": "",
+        },
         "secure": {"api_token": _demo_token(tenant_id)},
         "context": {"ticket.id": ticket_id, "currentUser": _demo_user(runtime, tenant_id, role)},
     }
-    resp = current_app.make_response(render_template("panel/panel.html", demo=True, shim_config=shim_config))
+    resp = current_app.make_response(
+        render_template("panel/panel.html", demo=True, shim_config=shim_config)
+    )
     resp.headers["Content-Security-Policy"] = _csp(runtime.config, demo=True)
     resp.headers["Cache-Control"] = "no-store"
     return resp
@@ -157,8 +181,13 @@ def _json_body() -> dict[str, Any]:
 def api_me():
     agent = _agent(None)
     db = get_runtime().db
-    return jsonify({"tenant": agent.tenant_id, "agent": agent.as_dict(),
-                    "kill_switch": tenants.kill_switch_on(db, agent.tenant_id)})
+    return jsonify(
+        {
+            "tenant": agent.tenant_id,
+            "agent": agent.as_dict(),
+            "kill_switch": tenants.kill_switch_on(db, agent.tenant_id),
+        }
+    )
 
 
 @bp.get("/api/<tenant>/tickets/<int:ticket_id>")
@@ -179,9 +208,18 @@ def api_permissions(tenant: str):
 def api_feedback(tenant: str, ticket_id: int):
     agent = _agent(tenant)
     if not agent.id:
-        raise BadRequest("the agent id header (X-Deskguard-Agent-Id) is required to record feedback")
+        raise BadRequest(
+            "the agent id header (X-Deskguard-Agent-Id) is required to record feedback"
+        )
     saved = record_feedback(get_runtime().db, agent, ticket_id, _json_body())
-    logs.log(LOG, logging.INFO, "panel.feedback", tenant=agent.tenant_id, ticket_id=ticket_id, verdict=saved["verdict"])
+    logs.log(
+        LOG,
+        logging.INFO,
+        "panel.feedback",
+        tenant=agent.tenant_id,
+        ticket_id=ticket_id,
+        verdict=saved["verdict"],
+    )
     return jsonify(saved), 201
 
 
@@ -191,8 +229,14 @@ def api_approval(tenant: str, approval_id: int, choice: str):
     perms = _permissions(agent, "approve")
     body = request.get_json(silent=True) or {}
     note = str(body.get("note", ""))[:500] if isinstance(body, dict) else ""
-    result = bridges.decide_approval(get_runtime(), agent.tenant_id, approval_id, approve=choice == "approve",
-                                     actor=perms.actor, note=note)
+    result = bridges.decide_approval(
+        get_runtime(),
+        agent.tenant_id,
+        approval_id,
+        approve=choice == "approve",
+        actor=perms.actor,
+        note=note,
+    )
     return jsonify({"id": approval_id, "decision": choice, "result": result})
 
 
@@ -206,13 +250,22 @@ def api_kill_switch(tenant: str):
     perms = _permissions(agent, "kill_switch")
     runtime = get_runtime()
     bridges.set_kill_switch(runtime, agent.tenant_id, body["on"], actor=perms.actor, reason=reason)
-    logs.log(LOG, logging.WARNING, "panel.kill_switch", tenant=agent.tenant_id, on=body["on"], actor=perms.actor)
+    logs.log(
+        LOG,
+        logging.WARNING,
+        "panel.kill_switch",
+        tenant=agent.tenant_id,
+        on=body["on"],
+        actor=perms.actor,
+    )
     return jsonify({"kill_switch": tenants.kill_switch_on(runtime.db, agent.tenant_id)})
 
 
 def register(app: Flask) -> None:
     app.register_blueprint(bp)
-    app.extensions[ROLE_CACHE] = identity.RoleCache(app.extensions["deskguard"].config.app_role_cache_seconds)
+    app.extensions[ROLE_CACHE] = identity.RoleCache(
+        app.extensions["deskguard"].config.app_role_cache_seconds
+    )
 
 
 __all__ = ["NotFound", "bp", "register"]

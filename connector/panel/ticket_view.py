@@ -37,9 +37,28 @@ class FeedbackRecorded(audit.Event):
     source: str = "panel"
 
 
-DECISION_COLUMNS = ("id", "ticket_id", "job_id", "created_at", "category", "confidence", "mode", "outcome",
-                    "rule", "reason", "reading", "policy_trace", "context", "brief", "suggested_reply", "engine",
-                    "model", "cost_usd", "latency_ms", "status")
+DECISION_COLUMNS = (
+    "id",
+    "ticket_id",
+    "job_id",
+    "created_at",
+    "category",
+    "confidence",
+    "mode",
+    "outcome",
+    "rule",
+    "reason",
+    "reading",
+    "policy_trace",
+    "context",
+    "brief",
+    "suggested_reply",
+    "engine",
+    "model",
+    "cost_usd",
+    "latency_ms",
+    "status",
+)
 JSON_COLUMNS = ("reading", "policy_trace", "context")
 
 
@@ -59,10 +78,14 @@ def decision_row(row: tuple) -> dict[str, Any]:
     return data
 
 
-def latest_decision(db: sqlite_utils.Database, tenant_id: str, ticket_id: int) -> dict[str, Any] | None:
+def latest_decision(
+    db: sqlite_utils.Database, tenant_id: str, ticket_id: int
+) -> dict[str, Any] | None:
     row = db.conn.execute(
         f"SELECT {', '.join(DECISION_COLUMNS)} FROM decisions WHERE tenant_id = ? AND ticket_id = ?"
-        " ORDER BY id DESC LIMIT 1", (tenant_id, ticket_id)).fetchone()
+        " ORDER BY id DESC LIMIT 1",
+        (tenant_id, ticket_id),
+    ).fetchone()
     return decision_row(row) if row else None
 
 
@@ -80,10 +103,13 @@ def latest_job(db: sqlite_utils.Database, tenant_id: str, ticket_id: int) -> dic
     row = db.conn.execute(
         "SELECT id, kind, state, attempts, last_error, updated_at FROM jobs WHERE tenant_id = ?"
         " AND dedupe_key >= ? AND dedupe_key < ? AND kind = ? ORDER BY id DESC LIMIT 1",
-        (tenant_id, prefix, prefix[:-1] + ";", TICKET_JOB_KIND)).fetchone()
+        (tenant_id, prefix, prefix[:-1] + ";", TICKET_JOB_KIND),
+    ).fetchone()
     if row is None:
         return None
-    return dict(zip(("id", "kind", "state", "attempts", "last_error", "updated_at"), row, strict=True))
+    return dict(
+        zip(("id", "kind", "state", "attempts", "last_error", "updated_at"), row, strict=True)
+    )
 
 
 def _alternatives(reading: dict[str, Any], category: str | None) -> list[dict[str, Any]]:
@@ -121,8 +147,13 @@ def _decision_for_panel(d: dict[str, Any]) -> dict[str, Any]:
         "reasons": list(reading.get("reasons") or []),
         "engine": d["engine"] or reading.get("engine"),
         "model": d["model"] or reading.get("model"),
-        "policy": {"mode": d["mode"], "outcome": d["outcome"], "rule": d["rule"], "reason": d["reason"],
-                   "trace": d["policy_trace"] if isinstance(d["policy_trace"], list) else []},
+        "policy": {
+            "mode": d["mode"],
+            "outcome": d["outcome"],
+            "rule": d["rule"],
+            "reason": d["reason"],
+            "trace": d["policy_trace"] if isinstance(d["policy_trace"], list) else [],
+        },
         "orders": list(context.get("orders") or []),
         "payments": payments if isinstance(payments, dict) else {},
         "context_notes": list(context.get("notes") or context.get("errors") or []),
@@ -130,10 +161,14 @@ def _decision_for_panel(d: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def my_feedback(db: sqlite_utils.Database, tenant_id: str, decision_id: int, agent_id: str) -> dict | None:
+def my_feedback(
+    db: sqlite_utils.Database, tenant_id: str, decision_id: int, agent_id: str
+) -> dict | None:
     row = db.conn.execute(
         "SELECT verdict, correct_category, created_at FROM feedback WHERE tenant_id = ? AND decision_id = ?"
-        " AND agent_id = ? AND source = 'panel'", (tenant_id, decision_id, agent_id)).fetchone()
+        " AND agent_id = ? AND source = 'panel'",
+        (tenant_id, decision_id, agent_id),
+    ).fetchone()
     return {"verdict": row[0], "correct_category": row[1], "created_at": row[2]} if row else None
 
 
@@ -156,20 +191,35 @@ def ticket_view(runtime: Runtime, agent, ticket_id: int) -> dict[str, Any]:
     }
     newer_job = job and (decision is None or job["id"] != decision["job_id"])
     if job and job["state"] == "dead" and (decision is None or newer_job):
-        view["state"], view["message"] = "failed", "Processing failed: " + (job["last_error"] or "unknown error")
+        view["state"], view["message"] = (
+            "failed",
+            "Processing failed: " + (job["last_error"] or "unknown error"),
+        )
     elif decision is None:
         if job and job["state"] in ("queued", "running"):
-            view["state"], view["message"] = "queued", "Deskguard is reading this ticket; refresh in a moment."
+            view["state"], view["message"] = (
+                "queued",
+                "Deskguard is reading this ticket; refresh in a moment.",
+            )
         else:
-            view["state"], view["message"] = "not_processed", "Deskguard has not processed this ticket yet."
+            view["state"], view["message"] = (
+                "not_processed",
+                "Deskguard has not processed this ticket yet.",
+            )
     elif decision["status"] == "failed":
-        view["state"], view["message"] = "failed", "Processing failed: " + (decision["reason"] or "see the audit log")
+        view["state"], view["message"] = (
+            "failed",
+            "Processing failed: " + (decision["reason"] or "see the audit log"),
+        )
     else:
         view["state"] = "deferred" if decision["status"] == "deferred" else "processed"
         view["message"] = ""
         if view["state"] == "deferred":
-            view["message"] = ("Held by the kill switch: Deskguard writes nothing until it is turned off."
-                               if view["kill_switch"] else "Deferred: Deskguard will finish this ticket shortly.")
+            view["message"] = (
+                "Held by the kill switch: Deskguard writes nothing until it is turned off."
+                if view["kill_switch"]
+                else "Deferred: Deskguard will finish this ticket shortly."
+            )
     if decision is not None:
         view["decision"] = _decision_for_panel(decision)
         if agent.id:
@@ -180,7 +230,9 @@ def ticket_view(runtime: Runtime, agent, ticket_id: int) -> dict[str, Any]:
     return view
 
 
-def record_feedback(db: sqlite_utils.Database, agent, ticket_id: int, body: dict[str, Any]) -> dict[str, Any]:
+def record_feedback(
+    db: sqlite_utils.Database, agent, ticket_id: int, body: dict[str, Any]
+) -> dict[str, Any]:
     """Store an agent's verdict on the latest (or the named) decision of a ticket.
 
     ``{"verdict": "right"|"wrong", "correct_category": "<id>"?, "decision_id": N?}``. Naming a
@@ -199,13 +251,19 @@ def record_feedback(db: sqlite_utils.Database, agent, ticket_id: int, body: dict
         raise BadRequest("decision_id must be an integer")
     with transaction(db):
         if decision_id is None:
-            row = db.conn.execute("SELECT id, category FROM decisions WHERE tenant_id = ? AND ticket_id = ?"
-                                  " ORDER BY id DESC LIMIT 1", (tenant_id, ticket_id)).fetchone()
+            row = db.conn.execute(
+                "SELECT id, category FROM decisions WHERE tenant_id = ? AND ticket_id = ?"
+                " ORDER BY id DESC LIMIT 1",
+                (tenant_id, ticket_id),
+            ).fetchone()
             if row is None:
                 raise NotProcessed("this ticket has no Deskguard decision to judge yet")
         else:
-            row = db.conn.execute("SELECT id, category FROM decisions WHERE tenant_id = ? AND ticket_id = ?"
-                                  " AND id = ?", (tenant_id, ticket_id, decision_id)).fetchone()
+            row = db.conn.execute(
+                "SELECT id, category FROM decisions WHERE tenant_id = ? AND ticket_id = ?"
+                " AND id = ?",
+                (tenant_id, ticket_id, decision_id),
+            ).fetchone()
             if row is None:
                 raise NotFound("no such decision for this ticket")
         decision_id, predicted = row
@@ -225,8 +283,18 @@ def record_feedback(db: sqlite_utils.Database, agent, ticket_id: int, body: dict
             " ON CONFLICT (tenant_id, decision_id, agent_id, source) WHERE decision_id IS NOT NULL"
             " DO UPDATE SET verdict = excluded.verdict, correct_category = excluded.correct_category,"
             " created_at = excluded.created_at",
-            (tenant_id, ticket_id, decision_id, agent.id, verdict, correct, now_iso()))
-        audit.record(db, tenant_id, FeedbackRecorded(
-            decision_id=decision_id, agent_id=agent.id, verdict=verdict, correct_category=correct,
-            predicted_category=predicted, ticket_id=ticket_id))
+            (tenant_id, ticket_id, decision_id, agent.id, verdict, correct, now_iso()),
+        )
+        audit.record(
+            db,
+            tenant_id,
+            FeedbackRecorded(
+                decision_id=decision_id,
+                agent_id=agent.id,
+                verdict=verdict,
+                correct_category=correct,
+                predicted_category=predicted,
+                ticket_id=ticket_id,
+            ),
+        )
     return {"decision_id": decision_id, "verdict": verdict, "correct_category": correct}

@@ -27,5 +27,12 @@ def register_schedules(scheduler, runtime) -> None:
     register(scheduler, runtime)
 
 
-__all__ = ["Result", "process_ticket", "register_cli", "register_schedules", "register_web",
-           "set_category_modes", "set_default_mode"]
+__all__ = [
+    "Result",
+    "process_ticket",
+    "register_cli",
+    "register_schedules",
+    "register_web",
+    "set_category_modes",
+    "set_default_mode",
+]

@@ -61,8 +61,9 @@ def kill_switch_set(tenant: str):
     body = _body()
     if not isinstance(body.get("on"), bool):
         raise BadRequest('give "on": true or false')
-    changed = queries.set_kill_switch(get_runtime(), tenant, body["on"], actor=_actor(),
-                                      reason=_text(body, "reason"))
+    changed = queries.set_kill_switch(
+        get_runtime(), tenant, body["on"], actor=_actor(), reason=_text(body, "reason")
+    )
     return jsonify({**queries.kill_switch_status(get_runtime(), tenant), "changed": changed})
 
 
@@ -77,8 +78,15 @@ def policy_patch(tenant: str):
     patch = body.get("policy")
     if not isinstance(patch, dict):
         raise BadRequest('give {"policy": {...partial policy...}}')
-    policy.update(get_runtime().db, tenant, patch, actor=_actor(), reason=_text(body, "reason"),
-                  override_reason=_text(body, "override_reason") or None, policy_file=_policy_file())
+    policy.update(
+        get_runtime().db,
+        tenant,
+        patch,
+        actor=_actor(),
+        reason=_text(body, "reason"),
+        override_reason=_text(body, "override_reason") or None,
+        policy_file=_policy_file(),
+    )
     return jsonify(queries.policy_view(get_runtime().db, tenant, policy_file=_policy_file()))
 
 
@@ -88,13 +96,31 @@ def modes_put(tenant: str):
     modes = body.get("modes") or {}
     if not isinstance(modes, dict) or not all(isinstance(v, str) for v in modes.values()):
         raise BadRequest('give {"modes": {"<category>|*": "off|shadow|assist|auto"}}')
-    db, reason, override = get_runtime().db, _text(body, "reason"), _text(body, "override_reason") or None
+    db, reason, override = (
+        get_runtime().db,
+        _text(body, "reason"),
+        _text(body, "override_reason") or None,
+    )
     if body.get("default_mode") is not None:
-        policy.set_default_mode(db, tenant, str(body["default_mode"]), actor=_actor(), reason=reason,
-                                override_reason=override, policy_file=_policy_file())
+        policy.set_default_mode(
+            db,
+            tenant,
+            str(body["default_mode"]),
+            actor=_actor(),
+            reason=reason,
+            override_reason=override,
+            policy_file=_policy_file(),
+        )
     if modes:
-        policy.set_category_modes(db, tenant, modes, actor=_actor(), reason=reason, override_reason=override,
-                                  policy_file=_policy_file())
+        policy.set_category_modes(
+            db,
+            tenant,
+            modes,
+            actor=_actor(),
+            reason=reason,
+            override_reason=override,
+            policy_file=_policy_file(),
+        )
     return jsonify(queries.policy_view(db, tenant, policy_file=_policy_file()))
 
 
@@ -108,10 +134,18 @@ def decisions_list(tenant: str):
     except ValueError:
         raise BadRequest("limit and offset must be whole numbers") from None
     since = parse_since(args["since"]) if args.get("since") else None
-    rows = queries.recent_decisions(get_runtime().db, tenant, limit=limit, offset=offset,
-                                    category=args.get("category"), outcome=args.get("outcome"),
-                                    mode=args.get("mode"), status=args.get("status"), since=since,
-                                    full=args.get("full") in ("1", "true"))
+    rows = queries.recent_decisions(
+        get_runtime().db,
+        tenant,
+        limit=limit,
+        offset=offset,
+        category=args.get("category"),
+        outcome=args.get("outcome"),
+        mode=args.get("mode"),
+        status=args.get("status"),
+        since=since,
+        full=args.get("full") in ("1", "true"),
+    )
     return jsonify({"decisions": rows})
 
 
@@ -125,7 +159,9 @@ def metrics(tenant: str):
     from connector.timeutil import parse_since
 
     since = parse_since(request.args["since"]) if request.args.get("since") else None
-    return jsonify(queries.metrics(get_runtime().db, tenant, since=since, policy_file=_policy_file()))
+    return jsonify(
+        queries.metrics(get_runtime().db, tenant, since=since, policy_file=_policy_file())
+    )
 
 
 def register_web(app) -> None:

@@ -29,8 +29,15 @@ def _runtime(tmp: Path, extra: dict | None = None):
     from connector.db import migrate
     from connector.runtime import Runtime
 
-    rt = Runtime({"db_path": str(tmp / "ledger.db"), "secret_keys": (Fernet.generate_key().decode(),),
-                  "tenant_id": "bench", "log_level": "error", **(extra or {})})
+    rt = Runtime(
+        {
+            "db_path": str(tmp / "ledger.db"),
+            "secret_keys": (Fernet.generate_key().decode(),),
+            "tenant_id": "bench",
+            "log_level": "error",
+            **(extra or {}),
+        }
+    )
     migrate(rt.db)
     ensure_env_tenant(rt)
     return rt
@@ -41,21 +48,33 @@ def _stage_summary(contexts) -> dict[str, dict[str, float]]:
     for ctx in contexts:
         for name, ms in ctx.timings_ms.items():
             stages.setdefault(name, []).append(ms)
-    return {name: {"p50_ms": round(_percentile(v, 50), 3), "p95_ms": round(_percentile(v, 95), 3)}
-            for name, v in stages.items()}
+    return {
+        name: {"p50_ms": round(_percentile(v, 50), 3), "p95_ms": round(_percentile(v, 95), 3)}
+        for name, v in stages.items()
+    }
 
 
 def bench_in_memory(tickets: int, threads: int) -> dict:
     from connector.pipeline import process_ticket, set_category_modes
-    from connector.pipeline.testing import FakeClassifier, FakeDesk, FakeOrders, make_order, make_reading
+    from connector.pipeline.testing import (
+        FakeClassifier,
+        FakeDesk,
+        FakeOrders,
+        make_order,
+        make_reading,
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         rt = _runtime(Path(tmp))
         desk = FakeDesk()
         rt.override("zendesk", desk)
         rt.override("classifier", FakeClassifier(make_reading("order_status", 0.97)))
-        rt.override("shopify", FakeOrders([make_order(email=f"c{i}@example.com", name=f"#{1000 + i}")
-                                           for i in range(tickets)]))
+        rt.override(
+            "shopify",
+            FakeOrders(
+                [make_order(email=f"c{i}@example.com", name=f"#{1000 + i}") for i in range(tickets)]
+            ),
+        )
         set_category_modes(rt.db, "bench", {"*": "assist"}, actor="bench")
         for tid in range(1, tickets + 1):
             desk.add_ticket(tid, "Where is my order?", email=f"c{tid - 1}@example.com")
@@ -83,10 +102,16 @@ def bench_in_memory(tickets: int, threads: int) -> dict:
         elapsed = time.perf_counter() - started
         notes = sum(1 for w in desk.writes if w[0] == "internal_note")
         rt.close()
-    return {"threads": threads, "tickets": tickets, "notes_written": notes, "decisions_per_s": round(tickets / elapsed, 1),
-            "ticket_p50_ms": round(_percentile(latencies, 50), 2), "ticket_p95_ms": round(_percentile(latencies, 95), 2),
-            "ticket_p99_ms": round(_percentile(latencies, 99), 2),
-            "stages": _stage_summary(r.context for r in results)}
+    return {
+        "threads": threads,
+        "tickets": tickets,
+        "notes_written": notes,
+        "decisions_per_s": round(tickets / elapsed, 1),
+        "ticket_p50_ms": round(_percentile(latencies, 50), 2),
+        "ticket_p95_ms": round(_percentile(latencies, 95), 2),
+        "ticket_p99_ms": round(_percentile(latencies, 99), 2),
+        "stages": _stage_summary(r.context for r in results),
+    }
 
 
 def bench_sandboxes(tickets: int) -> dict:
@@ -98,22 +123,42 @@ def bench_sandboxes(tickets: int) -> dict:
     from connector.sandbox.zendesk import start_zendesk_sandbox
 
     zd = start_zendesk_sandbox(rate_limit_per_minute=None, export_rate_limit_per_minute=None)
-    shop_state = ShopifyState(shop_domain="bench.myshopify.com", access_token="shpat_bench", api_secret="x",
-                              maximum_available=1e9, restore_rate=1e9).seed_demo()
+    shop_state = ShopifyState(
+        shop_domain="bench.myshopify.com",
+        access_token="shpat_bench",
+        api_secret="x",
+        maximum_available=1e9,
+        restore_rate=1e9,
+    ).seed_demo()
     shop = serve_in_thread(shopify_app(shop_state))
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            rt = _runtime(Path(tmp), {
-                "zendesk_url": zd.url, "zendesk_email": zd.agent_email, "zendesk_api_token": zd.agent_token,
-                "shopify_shop": "bench.myshopify.com", "shopify_access_token": "shpat_bench",
-                "shopify_admin_url": shop.url})
+            rt = _runtime(
+                Path(tmp),
+                {
+                    "zendesk_url": zd.url,
+                    "zendesk_email": zd.agent_email,
+                    "zendesk_api_token": zd.agent_token,
+                    "shopify_shop": "bench.myshopify.com",
+                    "shopify_access_token": "shpat_bench",
+                    "shopify_admin_url": shop.url,
+                },
+            )
             rt.override("classifier", FakeClassifier(make_reading("order_status", 0.97)))
             set_category_modes(rt.db, "bench", {"*": "assist"}, actor="bench")
             # One customer asks many times here; do not turn that into repeat-contact escalations.
-            policy.update(rt.db, "bench", {"escalation": {"repeat_contact_prior_contacts": 0}}, actor="bench")
-            ids = [zd.state.customer_writes(subject="Where is my order?", body="Where is my order #1001?",
-                                            name="Jane Doe", email="jane.doe@example.com")["id"]
-                   for _ in range(tickets)]
+            policy.update(
+                rt.db, "bench", {"escalation": {"repeat_contact_prior_contacts": 0}}, actor="bench"
+            )
+            ids = [
+                zd.state.customer_writes(
+                    subject="Where is my order?",
+                    body="Where is my order #1001?",
+                    name="Jane Doe",
+                    email="jane.doe@example.com",
+                )["id"]
+                for _ in range(tickets)
+            ]
             desk = rt.service("zendesk", "bench")
             results, latencies = [], []
             calls_before = getattr(desk, "api_calls", 0)
@@ -131,10 +176,15 @@ def bench_sandboxes(tickets: int) -> dict:
     outcomes: dict[str, int] = {}
     for r in results:
         outcomes[r.outcome] = outcomes.get(r.outcome, 0) + 1
-    return {"tickets": tickets, "outcomes": outcomes, "decisions_per_s": round(tickets / elapsed, 1),
-            "ticket_p50_ms": round(_percentile(latencies, 50), 2), "ticket_p95_ms": round(_percentile(latencies, 95), 2),
-            "zendesk_api_calls_per_ticket": round(calls / tickets, 2) if calls else None,
-            "stages": _stage_summary(r.context for r in results)}
+    return {
+        "tickets": tickets,
+        "outcomes": outcomes,
+        "decisions_per_s": round(tickets / elapsed, 1),
+        "ticket_p50_ms": round(_percentile(latencies, 50), 2),
+        "ticket_p95_ms": round(_percentile(latencies, 95), 2),
+        "zendesk_api_calls_per_ticket": round(calls / tickets, 2) if calls else None,
+        "stages": _stage_summary(r.context for r in results),
+    }
 
 
 def bench_caps(requests: int, threads: int = 16) -> dict:
@@ -151,7 +201,9 @@ def bench_caps(requests: int, threads: int = 16) -> dict:
             barrier.wait()
             for k in range(i, requests, threads):
                 t0 = time.perf_counter()
-                ok = caps.reserve(db, "bench", f"k{k}", per_hour=requests // 2, per_day=requests).allowed
+                ok = caps.reserve(
+                    db, "bench", f"k{k}", per_hour=requests // 2, per_day=requests
+                ).allowed
                 with lock:
                     latencies.append((time.perf_counter() - t0) * 1000)
                     granted.append(ok)
@@ -165,16 +217,32 @@ def bench_caps(requests: int, threads: int = 16) -> dict:
         elapsed = time.perf_counter() - started
         rows = rt.db.conn.execute("SELECT COUNT(*) FROM rate_ledger").fetchone()[0]
         rt.close()
-    return {"threads": threads, "requests": requests, "cap_per_hour": requests // 2, "granted": sum(granted),
-            "rows": rows, "reservations_per_s": round(requests / elapsed, 1),
-            "p50_ms": round(_percentile(latencies, 50), 3), "p99_ms": round(_percentile(latencies, 99), 3)}
+    return {
+        "threads": threads,
+        "requests": requests,
+        "cap_per_hour": requests // 2,
+        "granted": sum(granted),
+        "rows": rows,
+        "reservations_per_s": round(requests / elapsed, 1),
+        "p50_ms": round(_percentile(latencies, 50), 3),
+        "p99_ms": round(_percentile(latencies, 99), 3),
+    }
 
 
 @click.command("pipeline")
 @click.option("--tickets", default=300, show_default=True, help="Tickets per in-memory run.")
-@click.option("--threads", default="1,4", show_default=True, help="Comma list of worker-thread counts.")
-@click.option("--sandbox-tickets", default=50, show_default=True, help="Tickets through the emulators (0: skip).")
-@click.option("--cap-requests", default=2000, show_default=True, help="Slot requests in the caps race.")
+@click.option(
+    "--threads", default="1,4", show_default=True, help="Comma list of worker-thread counts."
+)
+@click.option(
+    "--sandbox-tickets",
+    default=50,
+    show_default=True,
+    help="Tickets through the emulators (0: skip).",
+)
+@click.option(
+    "--cap-requests", default=2000, show_default=True, help="Slot requests in the caps race."
+)
 def bench_pipeline(tickets: int, threads: str, sandbox_tickets: int, cap_requests: int) -> None:
     """Decisions/s and per-stage time of process_ticket; caps under 16 racing threads.
 

@@ -18,7 +18,15 @@ _OUTCOME_LABEL = {
     SHADOW: "SHADOW: recorded only",
     OFF: "OFF for this category",
 }
-_MARK = {"pass": "✓", "fail": "✗", "escalate": "⚑", "info": "·", "n/a": "–", "propose": "➜", "blocked": "⛔"}
+_MARK = {
+    "pass": "✓",
+    "fail": "✗",
+    "escalate": "⚑",
+    "info": "·",
+    "n/a": "–",
+    "propose": "➜",
+    "blocked": "⛔",
+}
 
 
 def _minor(amount: int, currency: str) -> str:
@@ -26,8 +34,12 @@ def _minor(amount: int, currency: str) -> str:
 
 
 def order_line(order: Order) -> str:
-    parts = [f"**{order.name}**", order.financial_status.lower(), order.fulfillment_status.lower(),
-             f"{order.total.amount} {order.total.currency}"]
+    parts = [
+        f"**{order.name}**",
+        order.financial_status.lower(),
+        order.fulfillment_status.lower(),
+        f"{order.total.amount} {order.total.currency}",
+    ]
     if order.cancelled_at:
         parts.append("cancelled")
     line = " · ".join(p for p in parts if p)
@@ -43,8 +55,9 @@ def order_line(order: Order) -> str:
 def payments_lines(p: PaymentContext) -> list[str]:
     lines = []
     for c in p.charges[:5]:
-        extra = (f", refunded {_minor(c.amount_refunded, c.currency)}" if c.amount_refunded else "") + \
-                (", DISPUTED" if c.disputed else "")
+        extra = (
+            f", refunded {_minor(c.amount_refunded, c.currency)}" if c.amount_refunded else ""
+        ) + (", DISPUTED" if c.disputed else "")
         lines.append(f"- charge {_minor(c.amount, c.currency)} · {c.status}{extra}")
     for r in p.refunds[:5]:
         lines.append(f"- refund {_minor(r.amount, r.currency)} · {r.status}")
@@ -58,24 +71,38 @@ def decision_brief(ctx: TicketContext) -> str:
     assert r is not None and d is not None
     runners = ", ".join(f"{c} {s:.0%}" for c, s in r.alternatives if c != r.category)
     lines = [f"**Deskguard** · {_OUTCOME_LABEL.get(d.outcome, d.outcome)}", ""]
-    lines.append(f"**Category:** {r.category} ({r.confidence:.0%})" + (f" · runners-up: {runners}" if runners else ""))
-    lines.append(f"**Sentiment:** {r.sentiment} ({r.sentiment_score:+.2f}) · **Urgency:** {r.urgency}"
-                 + (f" · **Language:** {r.language}" if r.language else ""))
+    lines.append(
+        f"**Category:** {r.category} ({r.confidence:.0%})"
+        + (f" · runners-up: {runners}" if runners else "")
+    )
+    lines.append(
+        f"**Sentiment:** {r.sentiment} ({r.sentiment_score:+.2f}) · **Urgency:** {r.urgency}"
+        + (f" · **Language:** {r.language}" if r.language else "")
+    )
     if r.risk_flags:
         lines.append("**Risk:** " + ", ".join(r.risk_flags))
     if r.reasons:
         lines.append("**Why:** " + "; ".join(r.reasons[:4]))
-    lines += ["", f"**Decision:** {d.reason} (rule `{d.rule}`, mode {d.mode}"
-              + (f", configured {d.configured_mode}" if d.configured_mode != d.mode else "") + ")"]
+    lines += [
+        "",
+        f"**Decision:** {d.reason} (rule `{d.rule}`, mode {d.mode}"
+        + (f", configured {d.configured_mode}" if d.configured_mode != d.mode else "")
+        + ")",
+    ]
     if d.escalated:
         esc = [v for v in d.trace if v.verdict == "escalate"]
         lines.append("**Needs a person because:** " + "; ".join(v.detail for v in esc))
     if d.fallback_gate:
         failed = next((v for v in reversed(d.trace) if v.rule == d.fallback_gate), None)
-        lines.append(f"**Not automated:** gate `{d.fallback_gate}` failed" + (f" — {failed.detail}" if failed else ""))
+        lines.append(
+            f"**Not automated:** gate `{d.fallback_gate}` failed"
+            + (f" — {failed.detail}" if failed else "")
+        )
     if ctx.proposals:
         lines += proposal_lines(ctx)
-    checks = [f"{_MARK.get(v.verdict, '·')} {v.rule}: {v.detail}" for v in d.trace if v.verdict != "n/a"]
+    checks = [
+        f"{_MARK.get(v.verdict, '·')} {v.rule}: {v.detail}" for v in d.trace if v.verdict != "n/a"
+    ]
     if checks:
         lines += ["", "**Policy checks:**", *[f"- {c}" for c in checks]]
 
@@ -88,12 +115,16 @@ def decision_brief(ctx: TicketContext) -> str:
     if not e.orders:
         lines.append("- no order found for the requester's email")
     if e.hidden_orders:
-        lines.append(f"- {e.hidden_orders} order(s) matched a number in the ticket but belong to another email: "
-                     "details withheld")
+        lines.append(
+            f"- {e.hidden_orders} order(s) matched a number in the ticket but belong to another email: "
+            "details withheld"
+        )
     if e.customer is not None:
-        lines.append(f"- customer: {e.customer.order_count} order(s), lifetime "
-                     f"{e.customer.lifetime_spend.amount} {e.customer.lifetime_spend.currency}"
-                     + (f", tags {', '.join(e.customer.tags)}" if e.customer.tags else ""))
+        lines.append(
+            f"- customer: {e.customer.order_count} order(s), lifetime "
+            f"{e.customer.lifetime_spend.amount} {e.customer.lifetime_spend.currency}"
+            + (f", tags {', '.join(e.customer.tags)}" if e.customer.tags else "")
+        )
     if e.payments is not None:
         lines += payments_lines(e.payments)
     lines += [f"- _{n}_" for n in e.notes]

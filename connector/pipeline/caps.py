@@ -33,32 +33,72 @@ class CapCheck:
     already_reserved: bool = False
 
 
-def usage(db: sqlite_utils.Database, tenant_id: str, *, now: float | None = None) -> tuple[int, int]:
+def usage(
+    db: sqlite_utils.Database, tenant_id: str, *, now: float | None = None
+) -> tuple[int, int]:
     now = time.time() if now is None else now
     row = db.conn.execute(
         "SELECT COALESCE(SUM(ts > ?), 0), COUNT(*) FROM rate_ledger WHERE tenant_id = ? AND bucket = ? AND ts > ?",
-        (now - HOUR, tenant_id, BUCKET, now - DAY)).fetchone()
+        (now - HOUR, tenant_id, BUCKET, now - DAY),
+    ).fetchone()
     return int(row[0]), int(row[1])
 
 
-def reserve(db: sqlite_utils.Database, tenant_id: str, key: str, *, per_hour: int, per_day: int,
-            ticket_id: int | None = None, now: float | None = None) -> CapCheck:
+def reserve(
+    db: sqlite_utils.Database,
+    tenant_id: str,
+    key: str,
+    *,
+    per_hour: int,
+    per_day: int,
+    ticket_id: int | None = None,
+    now: float | None = None,
+) -> CapCheck:
     """Take one automated-reply slot for ``key`` if both caps allow it (atomic)."""
     now = time.time() if now is None else now
     with transaction(db):
         used_hour, used_day = usage(db, tenant_id, now=now)
-        mine = db.conn.execute("SELECT 1 FROM rate_ledger WHERE tenant_id = ? AND bucket = ? AND key = ?",
-                               (tenant_id, BUCKET, key)).fetchone()
+        mine = db.conn.execute(
+            "SELECT 1 FROM rate_ledger WHERE tenant_id = ? AND bucket = ? AND key = ?",
+            (tenant_id, BUCKET, key),
+        ).fetchone()
         if mine:
-            return CapCheck(True, used_hour, used_day, per_hour, per_day, "slot already reserved for this action",
-                            already_reserved=True)
+            return CapCheck(
+                True,
+                used_hour,
+                used_day,
+                per_hour,
+                per_day,
+                "slot already reserved for this action",
+                already_reserved=True,
+            )
         if used_hour >= per_hour:
-            return CapCheck(False, used_hour, used_day, per_hour, per_day,
-                            f"hourly cap reached ({used_hour}/{per_hour} automated replies in the last hour)")
+            return CapCheck(
+                False,
+                used_hour,
+                used_day,
+                per_hour,
+                per_day,
+                f"hourly cap reached ({used_hour}/{per_hour} automated replies in the last hour)",
+            )
         if used_day >= per_day:
-            return CapCheck(False, used_hour, used_day, per_hour, per_day,
-                            f"daily cap reached ({used_day}/{per_day} automated replies in the last 24 hours)")
-        db.conn.execute("INSERT INTO rate_ledger (tenant_id, bucket, ts, ticket_id, key) VALUES (?,?,?,?,?)",
-                        (tenant_id, BUCKET, now, ticket_id, key))
-    return CapCheck(True, used_hour + 1, used_day + 1, per_hour, per_day,
-                    f"{used_hour + 1}/{per_hour} this hour, {used_day + 1}/{per_day} today")
+            return CapCheck(
+                False,
+                used_hour,
+                used_day,
+                per_hour,
+                per_day,
+                f"daily cap reached ({used_day}/{per_day} automated replies in the last 24 hours)",
+            )
+        db.conn.execute(
+            "INSERT INTO rate_ledger (tenant_id, bucket, ts, ticket_id, key) VALUES (?,?,?,?,?)",
+            (tenant_id, BUCKET, now, ticket_id, key),
+        )
+    return CapCheck(
+        True,
+        used_hour + 1,
+        used_day + 1,
+        per_hour,
+        per_day,
+        f"{used_hour + 1}/{per_hour} this hour, {used_day + 1}/{per_day} today",
+    )

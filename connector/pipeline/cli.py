@@ -32,7 +32,9 @@ def _policy_file(runtime) -> str | None:
 @click.option("--reason", default="", help="Why (recorded in the audit log).")
 @click.option("--actor", default="cli", show_default=True, help="Who is flipping it (recorded).")
 @click.pass_context
-def kill_switch(ctx: click.Context, action: str, tenant: str | None, reason: str, actor: str) -> None:
+def kill_switch(
+    ctx: click.Context, action: str, tenant: str | None, reason: str, actor: str
+) -> None:
     """Stop (on) or resume (off) every write to Zendesk, Shopify and Stripe for a tenant.
 
     Takes effect for the very next write, including jobs already running; blocked jobs are
@@ -43,7 +45,9 @@ def kill_switch(ctx: click.Context, action: str, tenant: str | None, reason: str
     runtime, tenant_id = _tenant(ctx, tenant)
     changed = None
     if action != "status":
-        changed = queries.set_kill_switch(runtime, tenant_id, action == "on", actor=f"cli:{actor}", reason=reason)
+        changed = queries.set_kill_switch(
+            runtime, tenant_id, action == "on", actor=f"cli:{actor}", reason=reason
+        )
     out = queries.kill_switch_status(runtime, tenant_id)
     if changed is not None:
         out["changed"] = changed
@@ -70,14 +74,32 @@ def policy_show(ctx: click.Context, tenant: str | None) -> None:
 @policy_group.command("set-mode")
 @click.argument("assignments", nargs=-1)
 @click.option("--tenant", help=TENANT_HELP)
-@click.option("--default", "default_mode", type=click.Choice(["off", "shadow", "assist", "auto"]),
-              help="Mode of every category without its own.")
-@click.option("--rollout", "rollouts", multiple=True, help="CATEGORY=PERCENT: share of tickets that get the mode.")
+@click.option(
+    "--default",
+    "default_mode",
+    type=click.Choice(["off", "shadow", "assist", "auto"]),
+    help="Mode of every category without its own.",
+)
+@click.option(
+    "--rollout",
+    "rollouts",
+    multiple=True,
+    help="CATEGORY=PERCENT: share of tickets that get the mode.",
+)
 @click.option("--reason", default="", help="Why (recorded in the audit log).")
-@click.option("--override-reason", help="Switch to auto although the go-live gate is not met (recorded).")
+@click.option(
+    "--override-reason", help="Switch to auto although the go-live gate is not met (recorded)."
+)
 @click.pass_context
-def policy_set_mode(ctx: click.Context, assignments: tuple[str, ...], tenant: str | None, default_mode: str | None,
-                    rollouts: tuple[str, ...], reason: str, override_reason: str | None) -> None:
+def policy_set_mode(
+    ctx: click.Context,
+    assignments: tuple[str, ...],
+    tenant: str | None,
+    default_mode: str | None,
+    rollouts: tuple[str, ...],
+    reason: str,
+    override_reason: str | None,
+) -> None:
     """Set modes: CATEGORY=MODE ... (``*`` means every category). Auto needs the go-live gate.
 
     Example: deskguard policy set-mode --tenant acme order_status=auto refund=assist --rollout order_status=25
@@ -92,31 +114,57 @@ def policy_set_mode(ctx: click.Context, assignments: tuple[str, ...], tenant: st
             cat, value = r.split("=", 1)
             pct[cat.strip()] = float(value)
     except ValueError:
-        raise BadRequest("write assignments as CATEGORY=MODE and rollouts as CATEGORY=PERCENT") from None
+        raise BadRequest(
+            "write assignments as CATEGORY=MODE and rollouts as CATEGORY=PERCENT"
+        ) from None
     if not (modes or pct or default_mode):
         raise BadRequest("nothing to change: give CATEGORY=MODE, --rollout or --default")
     if default_mode:
-        policy.set_default_mode(runtime.db, tenant_id, default_mode, actor="cli", reason=reason,
-                                override_reason=override_reason, policy_file=_policy_file(runtime))
+        policy.set_default_mode(
+            runtime.db,
+            tenant_id,
+            default_mode,
+            actor="cli",
+            reason=reason,
+            override_reason=override_reason,
+            policy_file=_policy_file(runtime),
+        )
     if modes or pct:
-        policy.set_category_modes(runtime.db, tenant_id, modes, actor="cli", reason=reason,
-                                  override_reason=override_reason, rollout_percent=pct,
-                                  policy_file=_policy_file(runtime))
+        policy.set_category_modes(
+            runtime.db,
+            tenant_id,
+            modes,
+            actor="cli",
+            reason=reason,
+            override_reason=override_reason,
+            rollout_percent=pct,
+            policy_file=_policy_file(runtime),
+        )
     view = queries.policy_view(runtime.db, tenant_id, policy_file=_policy_file(runtime))
-    echo_json({"default_mode": view["default_mode"],
-               "modes": {c: v["mode"] for c, v in view["categories"].items()},
-               "rollout_percent": {c: v["rollout_percent"] for c, v in view["categories"].items()
-                                   if v["rollout_percent"] < 100}})
+    echo_json(
+        {
+            "default_mode": view["default_mode"],
+            "modes": {c: v["mode"] for c, v in view["categories"].items()},
+            "rollout_percent": {
+                c: v["rollout_percent"]
+                for c, v in view["categories"].items()
+                if v["rollout_percent"] < 100
+            },
+        }
+    )
 
 
 @policy_group.command("patch")
 @click.argument("document")
 @click.option("--tenant", help=TENANT_HELP)
 @click.option("--reason", default="", help="Why (recorded in the audit log).")
-@click.option("--override-reason", help="Switch to auto although the go-live gate is not met (recorded).")
+@click.option(
+    "--override-reason", help="Switch to auto although the go-live gate is not met (recorded)."
+)
 @click.pass_context
-def policy_patch(ctx: click.Context, document: str, tenant: str | None, reason: str,
-                 override_reason: str | None) -> None:
+def policy_patch(
+    ctx: click.Context, document: str, tenant: str | None, reason: str, override_reason: str | None
+) -> None:
     """Deep-merge a partial policy (JSON text, or @file.json) into the tenant's overrides.
 
     Example: deskguard policy patch '{"caps": {"auto_replies_per_hour": 10}}' --tenant acme
@@ -127,8 +175,15 @@ def policy_patch(ctx: click.Context, document: str, tenant: str | None, reason: 
         patch = json.loads(text)
     except ValueError as exc:
         raise BadRequest(f"not valid JSON: {exc}") from None
-    policy.update(runtime.db, tenant_id, patch, actor="cli", reason=reason, override_reason=override_reason,
-                  policy_file=_policy_file(runtime))
+    policy.update(
+        runtime.db,
+        tenant_id,
+        patch,
+        actor="cli",
+        reason=reason,
+        override_reason=override_reason,
+        policy_file=_policy_file(runtime),
+    )
     echo_json(queries.policy_view(runtime.db, tenant_id, policy_file=_policy_file(runtime)))
 
 
@@ -153,19 +208,35 @@ def decisions_group() -> None:
 @decisions_group.command("list")
 @click.option("--tenant", help=TENANT_HELP)
 @click.option("--category")
-@click.option("--outcome", type=click.Choice(["off", "shadow", "assist_note", "escalate", "auto_reply"]))
+@click.option(
+    "--outcome", type=click.Choice(["off", "shadow", "assist_note", "escalate", "auto_reply"])
+)
 @click.option("--since", help="ISO date/time or an age like 7d.")
 @click.option("--limit", default=20, show_default=True, type=int)
 @click.pass_context
-def decisions_list(ctx: click.Context, tenant: str | None, category: str | None, outcome: str | None,
-                   since: str | None, limit: int) -> None:
+def decisions_list(
+    ctx: click.Context,
+    tenant: str | None,
+    category: str | None,
+    outcome: str | None,
+    since: str | None,
+    limit: int,
+) -> None:
     """Recent decisions, newest first.
 
     Example: deskguard decisions list --tenant acme --outcome escalate --since 1d
     """
     runtime, tenant_id = _tenant(ctx, tenant)
-    echo_json(queries.recent_decisions(runtime.db, tenant_id, limit=limit, category=category, outcome=outcome,
-                                       since=parse_since(since) if since else None))
+    echo_json(
+        queries.recent_decisions(
+            runtime.db,
+            tenant_id,
+            limit=limit,
+            category=category,
+            outcome=outcome,
+            since=parse_since(since) if since else None,
+        )
+    )
 
 
 @decisions_group.command("show")
@@ -191,8 +262,14 @@ def decisions_metrics(ctx: click.Context, tenant: str | None, since: str | None)
     Example: deskguard decisions metrics --tenant acme --since 7d
     """
     runtime, tenant_id = _tenant(ctx, tenant)
-    echo_json(queries.metrics(runtime.db, tenant_id, since=parse_since(since) if since else None,
-                              policy_file=_policy_file(runtime)))
+    echo_json(
+        queries.metrics(
+            runtime.db,
+            tenant_id,
+            since=parse_since(since) if since else None,
+            policy_file=_policy_file(runtime),
+        )
+    )
 
 
 @click.command("replay")
@@ -201,7 +278,9 @@ def decisions_metrics(ctx: click.Context, tenant: str | None, since: str | None)
 @click.option("--limit", type=int, help="Stop after this many tickets.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
 @click.pass_context
-def replay_cmd(ctx: click.Context, tenant: str | None, since: str, limit: int | None, progress: bool) -> None:
+def replay_cmd(
+    ctx: click.Context, tenant: str | None, since: str, limit: int | None, progress: bool
+) -> None:
     """Run the pipeline in shadow over past tickets and report, per category, the volume, what
     would have been automated, agreement with what agents did, and the estimated cost.
 
@@ -214,9 +293,16 @@ def replay_cmd(ctx: click.Context, tenant: str | None, since: str, limit: int | 
     runtime, tenant_id = _tenant(ctx, tenant)
     since_iso = parse_since(since)
     if progress:
-        with click.progressbar(length=limit or 0, label="replaying", file=sys.stderr,
-                               show_pos=True, show_percent=bool(limit)) as bar:
-            report = replay(runtime, tenant_id, since_iso, limit=limit, on_ticket=lambda _t: bar.update(1))
+        with click.progressbar(
+            length=limit or 0,
+            label="replaying",
+            file=sys.stderr,
+            show_pos=True,
+            show_percent=bool(limit),
+        ) as bar:
+            report = replay(
+                runtime, tenant_id, since_iso, limit=limit, on_ticket=lambda _t: bar.update(1)
+            )
     else:
         report = replay(runtime, tenant_id, since_iso, limit=limit)
     echo_json(report)

@@ -6,7 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from connector.domain import Comment, CustomerSummary, Order, PaymentContext, Reading, Ticket, TicketText
+from connector.domain import (
+    Comment,
+    CustomerSummary,
+    Order,
+    PaymentContext,
+    Reading,
+    Ticket,
+    TicketText,
+)
 from connector.pipeline.policy import CategoryPolicy, Policy
 
 # Outcomes written to decisions.outcome
@@ -24,7 +32,9 @@ class RuleVerdict:
     """One line of the policy trace: which rule looked, what it said, and why."""
 
     rule: str
-    verdict: str  # pass | fail | escalate | info | n/a; proposal rules: propose | blocked | info | n/a
+    verdict: (
+        str  # pass | fail | escalate | info | n/a; proposal rules: propose | blocked | info | n/a
+    )
     detail: str = ""
     tag: str | None = None  # Zendesk tag the rule adds when it fires
     priority: str | None = None  # Zendesk priority the rule asks for when it escalates
@@ -64,19 +74,29 @@ class Decision:
     would_automate: bool = False  # every auto gate passed and nothing escalated (caps aside)
     fallback_gate: str | None = None  # auto → assist: the gate that failed
 
-    def with_outcome(self, outcome: str, rule: str, reason: str, *extra: RuleVerdict,
-                     tags: tuple[str, ...] = ()) -> Decision:
+    def with_outcome(
+        self, outcome: str, rule: str, reason: str, *extra: RuleVerdict, tags: tuple[str, ...] = ()
+    ) -> Decision:
         from dataclasses import replace
 
-        return replace(self, outcome=outcome, rule=rule, reason=reason, trace=(*self.trace, *extra),
-                       tags=tuple(dict.fromkeys((*self.tags, *tags))),
-                       fallback_gate=rule if outcome == ASSIST_NOTE and self.outcome == AUTO_REPLY
-                       else self.fallback_gate)
+        return replace(
+            self,
+            outcome=outcome,
+            rule=rule,
+            reason=reason,
+            trace=(*self.trace, *extra),
+            tags=tuple(dict.fromkeys((*self.tags, *tags))),
+            fallback_gate=rule
+            if outcome == ASSIST_NOTE and self.outcome == AUTO_REPLY
+            else self.fallback_gate,
+        )
 
 
 @dataclass
 class Enrichment:
-    orders: list[Order] = field(default_factory=list)  # visible to this requester (privacy rule applied)
+    orders: list[Order] = field(
+        default_factory=list
+    )  # visible to this requester (privacy rule applied)
     hidden_orders: int = 0  # orders found but withheld by the privacy rule
     customer: CustomerSummary | None = None
     payments: PaymentContext | None = None
@@ -106,10 +126,14 @@ class TicketContext:
     prior_contacts: int = 0
     order_refs: tuple[str, ...] = ()
     suggested: SuggestedReply | None = None  # shown to agents in the brief (may be a Claude draft)
-    auto_reply: SuggestedReply | None = None  # what an automated reply would say: template/WISMO only
+    auto_reply: SuggestedReply | None = (
+        None  # what an automated reply would say: template/WISMO only
+    )
     draft_cost_usd: float = 0.0
     decision: Decision | None = None
-    proposals: list[Any] = field(default_factory=list)  # proposals.Proposal: refund/cancel for an agent to approve
+    proposals: list[Any] = field(
+        default_factory=list
+    )  # proposals.Proposal: refund/cancel for an agent to approve
     brief: str = ""
     public_text: str = ""
     action_kind: str = ""

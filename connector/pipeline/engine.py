@@ -57,7 +57,9 @@ class Result:
     context: TicketContext | None = None
 
 
-def run_stages(runtime: Runtime, ctx: TicketContext, stage_list: tuple[Stage, ...] = STAGES) -> TicketContext:
+def run_stages(
+    runtime: Runtime, ctx: TicketContext, stage_list: tuple[Stage, ...] = STAGES
+) -> TicketContext:
     for stage in stage_list:
         started = time.perf_counter()
         try:
@@ -81,18 +83,46 @@ def _complete(runtime: Runtime, ctx: TicketContext, status: str, error: str = ""
         db.conn.execute(
             "UPDATE decisions SET status = ?, outcome = ?, rule = ?, reason = ?, action = ?, action_result = ?,"
             " latency_ms = ?, stage_ms = ? WHERE id = ?",
-            (status, ctx.decision.outcome, ctx.decision.rule,
-             ctx.decision.reason if status == "done" else f"{status}: {error or ctx.decision.reason}",
-             ctx.action_kind or None, audit.canonical_json(result), total, audit.canonical_json(ctx.timings_ms),
-             ctx.decision_id))
-        audit.record(db, ctx.tenant_id, events.DecisionCompleted(
-            decision_id=ctx.decision_id, status=status, outcome=ctx.decision.outcome, action=ctx.action_kind,
-            result=result, stage_ms=dict(ctx.timings_ms), total_ms=total, ticket_id=ctx.ticket_id,
-            job_id=ctx.job_id))
+            (
+                status,
+                ctx.decision.outcome,
+                ctx.decision.rule,
+                ctx.decision.reason
+                if status == "done"
+                else f"{status}: {error or ctx.decision.reason}",
+                ctx.action_kind or None,
+                audit.canonical_json(result),
+                total,
+                audit.canonical_json(ctx.timings_ms),
+                ctx.decision_id,
+            ),
+        )
+        audit.record(
+            db,
+            ctx.tenant_id,
+            events.DecisionCompleted(
+                decision_id=ctx.decision_id,
+                status=status,
+                outcome=ctx.decision.outcome,
+                action=ctx.action_kind,
+                result=result,
+                stage_ms=dict(ctx.timings_ms),
+                total_ms=total,
+                ticket_id=ctx.ticket_id,
+                job_id=ctx.job_id,
+            ),
+        )
 
 
-def process_ticket(runtime: Runtime, tenant_id: str, ticket_id: int, *, job: Any = None,
-                   dry_run: bool = False, ticket: Ticket | None = None) -> Result:
+def process_ticket(
+    runtime: Runtime,
+    tenant_id: str,
+    ticket_id: int,
+    *,
+    job: Any = None,
+    dry_run: bool = False,
+    ticket: Ticket | None = None,
+) -> Result:
     """Run the whole pipeline for one ticket event.
 
     Raises ``KillSwitchEngaged`` when a write was blocked (the worker defers the job; the
@@ -103,8 +133,13 @@ def process_ticket(runtime: Runtime, tenant_id: str, ticket_id: int, *, job: Any
     """
     if ticket is not None and int(ticket.id) != int(ticket_id):
         raise ValueError(f"preloaded ticket {ticket.id} is not ticket {ticket_id}")
-    ctx = TicketContext(tenant_id=tenant_id, ticket_id=int(ticket_id), job_id=getattr(job, "id", None),
-                        dry_run=dry_run, ticket=ticket)
+    ctx = TicketContext(
+        tenant_id=tenant_id,
+        ticket_id=int(ticket_id),
+        job_id=getattr(job, "id", None),
+        dry_run=dry_run,
+        ticket=ticket,
+    )
     with logs.bind(tenant=tenant_id, ticket=int(ticket_id)):
         try:
             ctx = run_stages(runtime, ctx)
@@ -116,12 +151,35 @@ def process_ticket(runtime: Runtime, tenant_id: str, ticket_id: int, *, job: Any
             raise
         if ctx.stop:
             if not dry_run:
-                audit.record(runtime.db, tenant_id, events.PipelineSkipped(
-                    reason=ctx.stop, version=ctx.version, ticket_id=ctx.ticket_id, job_id=ctx.job_id))
+                audit.record(
+                    runtime.db,
+                    tenant_id,
+                    events.PipelineSkipped(
+                        reason=ctx.stop,
+                        version=ctx.version,
+                        ticket_id=ctx.ticket_id,
+                        job_id=ctx.job_id,
+                    ),
+                )
             return Result(ctx.ticket_id, SKIP, ctx.stop, context=ctx)
         _complete(runtime, ctx, "done")
         d = ctx.decision
-        logs.log(LOG, 20, "pipeline.decided", category=ctx.reading.category, outcome=d.outcome, rule=d.rule,
-                 ms=round(sum(ctx.timings_ms.values()), 1))
-        return Result(ctx.ticket_id, d.outcome, d.reason, ctx.decision_id, d.rule, ctx.reading.category,
-                      d.would_automate, context=ctx)
+        logs.log(
+            LOG,
+            20,
+            "pipeline.decided",
+            category=ctx.reading.category,
+            outcome=d.outcome,
+            rule=d.rule,
+            ms=round(sum(ctx.timings_ms.values()), 1),
+        )
+        return Result(
+            ctx.ticket_id,
+            d.outcome,
+            d.reason,
+            ctx.decision_id,
+            d.rule,
+            ctx.reading.category,
+            d.would_automate,
+            context=ctx,
+        )

@@ -65,41 +65,64 @@ class GoLiveStatus:
 
     def explain(self) -> str:
         pct = "no feedback yet" if self.agreement is None else f"{self.agreement:.0%} agreement"
-        return (f"{pct} over {self.tickets} ticket(s); needs ≥ {self.min_agreement:.0%} over "
-                f"≥ {self.min_tickets}")
+        return (
+            f"{pct} over {self.tickets} ticket(s); needs ≥ {self.min_agreement:.0%} over "
+            f"≥ {self.min_tickets}"
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        return {"category": self.category, "tickets": self.tickets, "agreed": self.agreed,
-                "agreement": self.agreement, "ready": self.ready, "min_agreement": self.min_agreement,
-                "min_tickets": self.min_tickets, "explain": self.explain()}
+        return {
+            "category": self.category,
+            "tickets": self.tickets,
+            "agreed": self.agreed,
+            "agreement": self.agreement,
+            "ready": self.ready,
+            "min_agreement": self.min_agreement,
+            "min_tickets": self.min_tickets,
+            "explain": self.explain(),
+        }
 
 
 def agreement_counts(db: sqlite_utils.Database, tenant_id: str) -> dict[str, tuple[int, int]]:
     """category -> (tickets with agent feedback, tickets where the agent agreed)."""
-    return {row[0]: (int(row[1]), int(row[2] or 0)) for row in db.conn.execute(_AGREEMENT_SQL, {"t": tenant_id})}
+    return {
+        row[0]: (int(row[1]), int(row[2] or 0))
+        for row in db.conn.execute(_AGREEMENT_SQL, {"t": tenant_id})
+    }
 
 
-def go_live_status(db: sqlite_utils.Database, tenant_id: str, category: str, policy) -> GoLiveStatus:
+def go_live_status(
+    db: sqlite_utils.Database, tenant_id: str, category: str, policy
+) -> GoLiveStatus:
     tickets, agreed = agreement_counts(db, tenant_id).get(category, (0, 0))
     gl = policy.go_live
-    return GoLiveStatus(category, tickets, agreed, float(gl["min_agreement"]), int(gl["min_tickets"]))
+    return GoLiveStatus(
+        category, tickets, agreed, float(gl["min_agreement"]), int(gl["min_tickets"])
+    )
 
 
 def all_statuses(db: sqlite_utils.Database, tenant_id: str, policy) -> list[GoLiveStatus]:
     counts = agreement_counts(db, tenant_id)
     gl = policy.go_live
-    return [GoLiveStatus(c, *counts.get(c, (0, 0)), float(gl["min_agreement"]), int(gl["min_tickets"]))
-            for c in CATEGORIES]
+    return [
+        GoLiveStatus(c, *counts.get(c, (0, 0)), float(gl["min_agreement"]), int(gl["min_tickets"]))
+        for c in CATEGORIES
+    ]
 
 
 def agent_category(ticket: Ticket, prefix: str) -> str | None:
     """The category an agent tagged (e.g. ``cat_refund``); None when no or several differing tags."""
-    found = {t[len(prefix):] for t in ticket.tags if t.startswith(prefix) and t[len(prefix):] in CATEGORIES}
+    found = {
+        t[len(prefix) :]
+        for t in ticket.tags
+        if t.startswith(prefix) and t[len(prefix) :] in CATEGORIES
+    }
     return found.pop() if len(found) == 1 else None
 
 
-def learn_from_tags(db: sqlite_utils.Database, tenant_id: str, ticket: Ticket, policy, *,
-                    job_id: int | None = None) -> bool:
+def learn_from_tags(
+    db: sqlite_utils.Database, tenant_id: str, ticket: Ticket, policy, *, job_id: int | None = None
+) -> bool:
     """Record the agent's category tag on a solved/closed ticket as feedback. True when recorded."""
     if ticket.status not in ("solved", "closed"):
         return False
@@ -109,23 +132,40 @@ def learn_from_tags(db: sqlite_utils.Database, tenant_id: str, ticket: Ticket, p
     with transaction(db):
         decision = db.conn.execute(
             "SELECT id, category FROM decisions WHERE tenant_id = ? AND ticket_id = ? AND category IS NOT NULL"
-            " ORDER BY id DESC LIMIT 1", (tenant_id, ticket.id)).fetchone()
+            " ORDER BY id DESC LIMIT 1",
+            (tenant_id, ticket.id),
+        ).fetchone()
         if decision is None:
             return False
         verdict = "right" if decision[1] == truth else "wrong"
         existing = db.conn.execute(
             "SELECT id, correct_category, decision_id FROM feedback WHERE tenant_id = ? AND ticket_id = ?"
-            " AND source = 'tag'", (tenant_id, ticket.id)).fetchone()
+            " AND source = 'tag'",
+            (tenant_id, ticket.id),
+        ).fetchone()
         if existing and existing[1] == truth and existing[2] == decision[0]:
             return False
         if existing:
-            db.conn.execute("UPDATE feedback SET decision_id = ?, verdict = ?, correct_category = ?, created_at = ?"
-                            " WHERE id = ?", (decision[0], verdict, truth, now_iso(), existing[0]))
+            db.conn.execute(
+                "UPDATE feedback SET decision_id = ?, verdict = ?, correct_category = ?, created_at = ?"
+                " WHERE id = ?",
+                (decision[0], verdict, truth, now_iso(), existing[0]),
+            )
         else:
             db.conn.execute(
                 "INSERT INTO feedback (tenant_id, ticket_id, decision_id, agent_id, verdict, correct_category,"
                 " source, created_at) VALUES (?,?,?,?,?,?,'tag',?)",
-                (tenant_id, ticket.id, decision[0], "", verdict, truth, now_iso()))
-        audit.record(db, tenant_id, TagFeedbackRecorded(predicted=decision[1], agent_category=truth, verdict=verdict,
-                                                        ticket_id=ticket.id, job_id=job_id))
+                (tenant_id, ticket.id, decision[0], "", verdict, truth, now_iso()),
+            )
+        audit.record(
+            db,
+            tenant_id,
+            TagFeedbackRecorded(
+                predicted=decision[1],
+                agent_category=truth,
+                verdict=verdict,
+                ticket_id=ticket.id,
+                job_id=job_id,
+            ),
+        )
     return True

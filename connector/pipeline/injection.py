@@ -27,12 +27,21 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(ignorera|glöm)\b[^.\n]{0,40}\b(instruktioner|regler)\b",
     ),
     "role play / new identity": (
-        r"\byou are (now|no longer)\b", r"\b(act|behave|pretend) as\b[^.\n]{0,30}\b(admin|administrator|system|developer|agent|supervisor)",
-        r"\b(developer|god|admin|jailbreak|dan) mode\b", r"\bsystem\s*prompt\b", r"^\s*(system|assistant|developer)\s*:",
-        r"\[\s*(system|admin|instructions?)\s*\]", r"<\s*/?\s*(system|instructions?)\s*>",
-        r"\bdu bist (jetzt|ab sofort)\b", r"\btu es (maintenant|désormais)\b", r"\b(ahora eres|a partir de ahora eres)\b",
-        r"\b(new|updated) instructions?\s*:", r"\bneue anweisung(en)?\s*:", r"\bnouvelles? instructions?\s*:",
-        r"\bnuevas instrucciones\s*:", r"\bnuove istruzioni\s*:",
+        r"\byou are (now|no longer)\b",
+        r"\b(act|behave|pretend) as\b[^.\n]{0,30}\b(admin|administrator|system|developer|agent|supervisor)",
+        r"\b(developer|god|admin|jailbreak|dan) mode\b",
+        r"\bsystem\s*prompt\b",
+        r"^\s*(system|assistant|developer)\s*:",
+        r"\[\s*(system|admin|instructions?)\s*\]",
+        r"<\s*/?\s*(system|instructions?)\s*>",
+        r"\bdu bist (jetzt|ab sofort)\b",
+        r"\btu es (maintenant|désormais)\b",
+        r"\b(ahora eres|a partir de ahora eres)\b",
+        r"\b(new|updated) instructions?\s*:",
+        r"\bneue anweisung(en)?\s*:",
+        r"\bnouvelles? instructions?\s*:",
+        r"\bnuevas instrucciones\s*:",
+        r"\bnuove istruzioni\s*:",
     ),
     "tells the assistant to change the ticket": (
         r"\b(mark|set|close|resolve|change)\b[^.\n]{0,30}\b(ticket|this|status)\b[^.\n]{0,20}\b(as\s+)?(solved|closed|resolved|done|priority)\b",
@@ -68,7 +77,11 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-_COMPILED = [(label, re.compile(p, re.IGNORECASE | re.MULTILINE)) for label, ps in _PATTERNS.items() for p in ps]
+_COMPILED = [
+    (label, re.compile(p, re.IGNORECASE | re.MULTILINE))
+    for label, ps in _PATTERNS.items()
+    for p in ps
+]
 
 
 def _normalise(text: str) -> str:

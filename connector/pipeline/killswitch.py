@@ -25,7 +25,14 @@ from connector.db import transaction
 from connector.errors import ConfigError, DeskguardError
 from connector.pipeline.events import KillSwitchSynced
 from connector.runtime import Runtime
-from connector.tenants import KILL_SWITCH, get_setting, get_tenant, kill_switch_on, list_tenants, set_kill_switch
+from connector.tenants import (
+    KILL_SWITCH,
+    get_setting,
+    get_tenant,
+    kill_switch_on,
+    list_tenants,
+    set_kill_switch,
+)
 
 LOG = logs.get("pipeline.kill_switch")
 APP_SEEN = "kill_switch_app_seen"  # the app checkbox's last observed value (JSON bool)
@@ -48,20 +55,35 @@ def _truthy(value: Any) -> bool | None:
 
 def status(db: sqlite_utils.Database, tenant_id: str) -> dict[str, Any]:
     get_tenant(db, tenant_id)  # NotFound for an unknown tenant
-    row = db.conn.execute("SELECT updated_at, updated_by FROM tenant_settings WHERE tenant_id = ? AND name = ?",
-                          (tenant_id, KILL_SWITCH)).fetchone()
+    row = db.conn.execute(
+        "SELECT updated_at, updated_by FROM tenant_settings WHERE tenant_id = ? AND name = ?",
+        (tenant_id, KILL_SWITCH),
+    ).fetchone()
     last = db.conn.execute(
         "SELECT data FROM audit_log WHERE tenant_id = ? AND kind = 'setting.changed'"
-        " AND json_extract(data, '$.name') = ? ORDER BY id DESC LIMIT 1", (tenant_id, KILL_SWITCH)).fetchone()
+        " AND json_extract(data, '$.name') = ? ORDER BY id DESC LIMIT 1",
+        (tenant_id, KILL_SWITCH),
+    ).fetchone()
     reason = json.loads(last[0]).get("reason", "") if last else ""
-    blocked = db.conn.execute("SELECT COUNT(*) FROM jobs WHERE tenant_id = ? AND state = 'queued' AND"
-                              " last_error LIKE 'kill switch%'", (tenant_id,)).fetchone()[0]
-    return {"tenant": tenant_id, "on": kill_switch_on(db, tenant_id), "updated_at": row[0] if row else None,
-            "updated_by": row[1] if row else None, "reason": reason, "deferred_jobs": blocked,
-            "app_setting_seen": get_setting(db, tenant_id, APP_SEEN)}
+    blocked = db.conn.execute(
+        "SELECT COUNT(*) FROM jobs WHERE tenant_id = ? AND state = 'queued' AND"
+        " last_error LIKE 'kill switch%'",
+        (tenant_id,),
+    ).fetchone()[0]
+    return {
+        "tenant": tenant_id,
+        "on": kill_switch_on(db, tenant_id),
+        "updated_at": row[0] if row else None,
+        "updated_by": row[1] if row else None,
+        "reason": reason,
+        "deferred_jobs": blocked,
+        "app_setting_seen": get_setting(db, tenant_id, APP_SEEN),
+    }
 
 
-def set_switch(db: sqlite_utils.Database, tenant_id: str, on: bool, *, actor: str, reason: str = "") -> bool:
+def set_switch(
+    db: sqlite_utils.Database, tenant_id: str, on: bool, *, actor: str, reason: str = ""
+) -> bool:
     """Turn the switch on/off (audited with actor and reason). True when it changed."""
     get_tenant(db, tenant_id)
     return set_kill_switch(db, tenant_id, bool(on), actor=actor, reason=reason)
@@ -91,15 +113,30 @@ def sync_from_app(runtime: Runtime, tenant_id: str) -> bool | None:
         db.conn.execute(
             "INSERT INTO tenant_settings (tenant_id, name, value, updated_at, updated_by) VALUES (?,?,?,?,?)"
             " ON CONFLICT (tenant_id, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at,"
-            " updated_by = excluded.updated_by", (tenant_id, APP_SEEN, json.dumps(value), audit.now_iso(),
-                                                  "zendesk_app"))
+            " updated_by = excluded.updated_by",
+            (tenant_id, APP_SEEN, json.dumps(value), audit.now_iso(), "zendesk_app"),
+        )
         if seen is None and not value:
-            return current  # first look and the app says off: never overrides an "on" from elsewhere
+            return (
+                current  # first look and the app says off: never overrides an "on" from elsewhere
+            )
         if value != current:
-            set_kill_switch(db, tenant_id, value, actor="zendesk_app",
-                            reason=f"Zendesk app setting {name!r} changed to {value}")
-            audit.record(db, tenant_id, KillSwitchSynced(on=value, source="zendesk_app",
-                                                         latency_hint_s=round(time.monotonic() - started, 3)))
+            set_kill_switch(
+                db,
+                tenant_id,
+                value,
+                actor="zendesk_app",
+                reason=f"Zendesk app setting {name!r} changed to {value}",
+            )
+            audit.record(
+                db,
+                tenant_id,
+                KillSwitchSynced(
+                    on=value,
+                    source="zendesk_app",
+                    latency_hint_s=round(time.monotonic() - started, 3),
+                ),
+            )
             logs.log(LOG, logging.WARNING, "kill_switch.synced", tenant=tenant_id, on=value)
         return value
 
@@ -123,14 +160,28 @@ def schedule_tenants(scheduler, runtime: Runtime) -> list[str]:
         job_id = SYNC_JOB_PREFIX + tenant_id
         if job_id in existing:
             continue
-        scheduler.add_job(sync_tick, "interval", seconds=interval, args=(runtime, tenant_id), id=job_id,
-                          replace_existing=True, max_instances=1, coalesce=True,
-                          misfire_grace_time=max(1, int(interval)))
+        scheduler.add_job(
+            sync_tick,
+            "interval",
+            seconds=interval,
+            args=(runtime, tenant_id),
+            id=job_id,
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=max(1, int(interval)),
+        )
         added.append(tenant_id)
     return added
 
 
 def register_schedules(scheduler, runtime: Runtime) -> None:
     schedule_tenants(scheduler, runtime)
-    scheduler.add_job(schedule_tenants, "interval", seconds=60, args=(scheduler, runtime),
-                      id="kill_switch_sync:tenants", replace_existing=True)
+    scheduler.add_job(
+        schedule_tenants,
+        "interval",
+        seconds=60,
+        args=(scheduler, runtime),
+        id="kill_switch_sync:tenants",
+        replace_existing=True,
+    )

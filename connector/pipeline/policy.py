@@ -59,7 +59,9 @@ def _load_file(path: str) -> dict[str, Any]:
     try:
         data = tomllib.loads(text) if p.suffix == ".toml" else json.loads(text)
     except (ValueError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"DESKGUARD_POLICY_FILE: {path} is not valid {p.suffix[1:] or 'json'}: {exc}") from None
+        raise ConfigError(
+            f"DESKGUARD_POLICY_FILE: {path} is not valid {p.suffix[1:] or 'json'}: {exc}"
+        ) from None
     data.pop("_comment", None)
     problems = validate(data, complete=True)
     if problems:
@@ -112,22 +114,34 @@ def validate(doc: Mapping[str, Any], *, complete: bool = False) -> list[str]:
     if "min_confidence" in esc and not _is_prob(esc["min_confidence"]):
         problems.append("escalation.min_confidence must be between 0 and 1")
     if "negative_sentiment_at_or_below" in esc and not (
-            isinstance(esc["negative_sentiment_at_or_below"], (int, float))
-            and -1.0 <= esc["negative_sentiment_at_or_below"] <= 1.0):
+        isinstance(esc["negative_sentiment_at_or_below"], (int, float))
+        and -1.0 <= esc["negative_sentiment_at_or_below"] <= 1.0
+    ):
         problems.append("escalation.negative_sentiment_at_or_below must be between -1 and 1")
     for key in ("urgencies", "vip_tags", "risk_flags"):
-        if key in esc and not (isinstance(esc[key], list) and all(isinstance(v, str) for v in esc[key])):
+        if key in esc and not (
+            isinstance(esc[key], list) and all(isinstance(v, str) for v in esc[key])
+        ):
             problems.append(f"escalation.{key} must be a list of strings")
     for key in ("vip_lifetime_spend", "repeat_contact_window_days"):
-        if key in esc and not (isinstance(esc[key], (int, float)) and not isinstance(esc[key], bool) and esc[key] >= 0):
+        if key in esc and not (
+            isinstance(esc[key], (int, float)) and not isinstance(esc[key], bool) and esc[key] >= 0
+        ):
             problems.append(f"escalation.{key} must be a number ≥ 0")
-    if "repeat_contact_prior_contacts" in esc and not _is_count(esc["repeat_contact_prior_contacts"]):
-        problems.append("escalation.repeat_contact_prior_contacts must be a whole number ≥ 0 (0 turns it off)")
-    if "agent_category_tag_prefix" in golive and not (isinstance(golive["agent_category_tag_prefix"], str)
-                                                      and golive["agent_category_tag_prefix"]):
+    if "repeat_contact_prior_contacts" in esc and not _is_count(
+        esc["repeat_contact_prior_contacts"]
+    ):
+        problems.append(
+            "escalation.repeat_contact_prior_contacts must be a whole number ≥ 0 (0 turns it off)"
+        )
+    if "agent_category_tag_prefix" in golive and not (
+        isinstance(golive["agent_category_tag_prefix"], str) and golive["agent_category_tag_prefix"]
+    ):
         problems.append("go_live.agent_category_tag_prefix must be a non-empty string")
     answers = doc.get("answers", {})
-    if not isinstance(answers, Mapping) or not all(c in CATEGORIES and isinstance(t, str) for c, t in answers.items()):
+    if not isinstance(answers, Mapping) or not all(
+        c in CATEGORIES and isinstance(t, str) for c, t in answers.items()
+    ):
         problems.append("answers must map category ids to the store's answer text")
     cats = doc.get("categories", {})
     if not isinstance(cats, Mapping):
@@ -144,7 +158,9 @@ def validate(doc: Mapping[str, Any], *, complete: bool = False) -> list[str]:
         if "min_confidence" in spec and not _is_prob(spec["min_confidence"]):
             problems.append(f"categories.{cat}.min_confidence must be between 0 and 1")
         if "rollout_percent" in spec and not (
-                isinstance(spec["rollout_percent"], (int, float)) and 0 <= spec["rollout_percent"] <= 100):
+            isinstance(spec["rollout_percent"], (int, float))
+            and 0 <= spec["rollout_percent"] <= 100
+        ):
             problems.append(f"categories.{cat}.rollout_percent must be between 0 and 100")
         unknown = [p for p in spec.get("prerequisites", []) if p not in known_prerequisites()]
         if unknown:
@@ -210,15 +226,26 @@ class Policy:
         return {c: self.category(c).mode for c in CATEGORIES}
 
 
-def load(db: sqlite_utils.Database, tenant_id: str, *, policy_file: str | Path | None = None) -> Policy:
+def load(
+    db: sqlite_utils.Database, tenant_id: str, *, policy_file: str | Path | None = None
+) -> Policy:
     doc = deep_merge(defaults(policy_file), get_setting(db, tenant_id, POLICY_SETTING, {}) or {})
-    mode = get_setting(db, tenant_id, DEFAULT_MODE_SETTING, None) or doc.get("default_mode", "shadow")
+    mode = get_setting(db, tenant_id, DEFAULT_MODE_SETTING, None) or doc.get(
+        "default_mode", "shadow"
+    )
     return Policy(doc=doc, default_mode=mode)
 
 
-def update(db: sqlite_utils.Database, tenant_id: str, patch: Mapping[str, Any], *, actor: str,
-           reason: str = "", override_reason: str | None = None,
-           policy_file: str | Path | None = None) -> Policy:
+def update(
+    db: sqlite_utils.Database,
+    tenant_id: str,
+    patch: Mapping[str, Any],
+    *,
+    actor: str,
+    reason: str = "",
+    override_reason: str | None = None,
+    policy_file: str | Path | None = None,
+) -> Policy:
     """Deep-merge ``patch`` into the tenant's overrides; refuses auto modes that fail the go-live gate."""
     problems = validate(patch)
     if problems:
@@ -227,14 +254,24 @@ def update(db: sqlite_utils.Database, tenant_id: str, patch: Mapping[str, Any], 
         current = get_setting(db, tenant_id, POLICY_SETTING, {}) or {}
         before = load(db, tenant_id, policy_file=policy_file)
         overrides = deep_merge(current, patch)
-        after = Policy(doc=deep_merge(defaults(policy_file), overrides), default_mode=before.default_mode)
+        after = Policy(
+            doc=deep_merge(defaults(policy_file), overrides), default_mode=before.default_mode
+        )
         _check_go_live(db, tenant_id, before, after, actor=actor, override_reason=override_reason)
         set_setting(db, tenant_id, POLICY_SETTING, overrides, actor=actor, reason=reason)
     return load(db, tenant_id, policy_file=policy_file)
 
 
-def set_default_mode(db: sqlite_utils.Database, tenant_id: str, mode: str, *, actor: str, reason: str = "",
-                     override_reason: str | None = None, policy_file: str | Path | None = None) -> Policy:
+def set_default_mode(
+    db: sqlite_utils.Database,
+    tenant_id: str,
+    mode: str,
+    *,
+    actor: str,
+    reason: str = "",
+    override_reason: str | None = None,
+    policy_file: str | Path | None = None,
+) -> Policy:
     if mode not in MODES:
         raise BadRequest(f"mode must be one of {', '.join(MODES)}")
     with transaction(db):
@@ -245,10 +282,17 @@ def set_default_mode(db: sqlite_utils.Database, tenant_id: str, mode: str, *, ac
     return load(db, tenant_id, policy_file=policy_file)
 
 
-def set_category_modes(db: sqlite_utils.Database, tenant_id: str, modes: Mapping[str, str], *,
-                       actor: str, reason: str = "", override_reason: str | None = None,
-                       rollout_percent: Mapping[str, float] | None = None,
-                       policy_file: str | Path | None = None) -> Policy:
+def set_category_modes(
+    db: sqlite_utils.Database,
+    tenant_id: str,
+    modes: Mapping[str, str],
+    *,
+    actor: str,
+    reason: str = "",
+    override_reason: str | None = None,
+    rollout_percent: Mapping[str, float] | None = None,
+    policy_file: str | Path | None = None,
+) -> Policy:
     """Set several categories' modes in one call; ``"*"`` means every category.
 
     Example (the demo): ``set_category_modes(db, "acme", {"*": "assist", "order_status": "auto"},
@@ -261,21 +305,44 @@ def set_category_modes(db: sqlite_utils.Database, tenant_id: str, modes: Mapping
     patch: dict[str, Any] = {"categories": {c: {"mode": m} for c, m in expanded.items()}}
     for c, pct in (rollout_percent or {}).items():
         patch["categories"].setdefault(c, {})["rollout_percent"] = pct
-    return update(db, tenant_id, patch, actor=actor, reason=reason, override_reason=override_reason,
-                  policy_file=policy_file)
+    return update(
+        db,
+        tenant_id,
+        patch,
+        actor=actor,
+        reason=reason,
+        override_reason=override_reason,
+        policy_file=policy_file,
+    )
 
 
-def _check_go_live(db, tenant_id: str, before: Policy, after: Policy, *, actor: str,
-                   override_reason: str | None) -> None:
+def _check_go_live(
+    db, tenant_id: str, before: Policy, after: Policy, *, actor: str, override_reason: str | None
+) -> None:
     from connector.pipeline.golive import go_live_status
 
-    newly_auto = [c for c in CATEGORIES if after.category(c).mode == "auto" and before.category(c).mode != "auto"]
+    newly_auto = [
+        c
+        for c in CATEGORIES
+        if after.category(c).mode == "auto" and before.category(c).mode != "auto"
+    ]
     for category in newly_auto:
         status = go_live_status(db, tenant_id, category, after)
         if status.ready:
             continue
         if not (override_reason or "").strip():
-            raise GoLiveBlocked(f"{category} cannot switch to auto yet: {status.explain()}. "
-                                "An admin may override with a recorded reason.")
-        audit.record(db, tenant_id, GoLiveOverridden(category=category, actor=actor, reason=override_reason.strip(),
-                                                     agreement=status.agreement, tickets=status.tickets))
+            raise GoLiveBlocked(
+                f"{category} cannot switch to auto yet: {status.explain()}. "
+                "An admin may override with a recorded reason."
+            )
+        audit.record(
+            db,
+            tenant_id,
+            GoLiveOverridden(
+                category=category,
+                actor=actor,
+                reason=override_reason.strip(),
+                agreement=status.agreement,
+                tickets=status.tickets,
+            ),
+        )

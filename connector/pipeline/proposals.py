@@ -43,8 +43,26 @@ REFUND_CATEGORIES = ("refund", "return_exchange", "shipping_problem")
 PAID_STATUSES = ("PAID", "PARTIALLY_REFUNDED")
 CLOSED_DISPUTES = ("won", "lost", "warning_closed")
 # Stripe's zero-decimal currencies (see connector/commerce/payments.py).
-_ZERO_DECIMAL = frozenset(["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd",
-                           "vuv", "xaf", "xof", "xpf"])
+_ZERO_DECIMAL = frozenset(
+    [
+        "bif",
+        "clp",
+        "djf",
+        "gnf",
+        "jpy",
+        "kmf",
+        "krw",
+        "mga",
+        "pyg",
+        "rwf",
+        "ugx",
+        "vnd",
+        "vuv",
+        "xaf",
+        "xof",
+        "xpf",
+    ]
+)
 
 
 @dataclass
@@ -62,9 +80,16 @@ class Proposal:
     reused: bool = False  # an earlier proposal of this ticket stands instead of a new one
 
     def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "params": dict(self.params), "rule": self.rule, "reason": self.reason,
-                "summary": self.summary, "approval_id": self.approval_id, "state": self.state or "not_created",
-                "reused": self.reused}
+        return {
+            "kind": self.kind,
+            "params": dict(self.params),
+            "rule": self.rule,
+            "reason": self.reason,
+            "summary": self.summary,
+            "approval_id": self.approval_id,
+            "state": self.state or "not_created",
+            "reused": self.reused,
+        }
 
 
 def validate_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -83,6 +108,7 @@ def proposal_rule(name: str) -> Callable[[ProposalRule], ProposalRule]:
     def register(fn: ProposalRule) -> ProposalRule:
         PROPOSAL_RULES[name] = fn
         return fn
+
     return register
 
 
@@ -100,7 +126,8 @@ _MONEY_BACK = re.compile(
     r"reembols\w*|devoluci[oó]n\s+del\s+dinero|devolver\s+(el|mi)\s+dinero|"
     r"rimbors\w*|"
     r"terugbetal\w*|geld\s+terug|restitutie)",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 # A refusal right before the ask ("I don't want a refund", "instead of a refund", "pas de
 # remboursement"). Only the words directly in front count: "I have not received it, refund me" asks.
 _ARTICLE = r"(a|an|any|the|my|full|partial|ein\w*|un|une|el|il|di|de|d['’]|del|een)"
@@ -109,13 +136,17 @@ _NOT_ASKING = re.compile(
     r"\bwithout|\binstead\s+of|\brather\s+than|\bkein\w*|\bstatt|\banstatt|\bnicht\s+(um|nach)|\bpas|"
     r"\bsans|\bplutôt\s+qu['’]\s*(un|une)?|\bsin|\ben\s+lugar\s+de|\bno\s+quiero|\bnon\s+voglio|\binvece|"
     r"\bgeen)(\s+" + _ARTICLE + r")*\s*$",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 def asks_for_money_back(text: str) -> bool:
     """True when the text asks for the money back (not when it declines it: "no refund, just a swap")."""
     text = text or ""
-    return any(not _NOT_ASKING.search(text[max(0, m.start() - 40):m.start()]) for m in _MONEY_BACK.finditer(text))
+    return any(
+        not _NOT_ASKING.search(text[max(0, m.start() - 40) : m.start()])
+        for m in _MONEY_BACK.finditer(text)
+    )
 
 
 def _ticket_text(ctx: TicketContext) -> str:
@@ -177,14 +208,23 @@ def charges_for(order: Order, payments: PaymentContext) -> list[Charge]:
     named = [c for c in payments.charges if c.metadata.get("order_name") == order.name]
     if named:
         return named
-    return [c for c in payments.charges if not c.metadata.get("order_name") and _same_money(order, c.amount, c.currency)]
+    return [
+        c
+        for c in payments.charges
+        if not c.metadata.get("order_name") and _same_money(order, c.amount, c.currency)
+    ]
 
 
 def _intents_for(order: Order, payments: PaymentContext) -> list[PaymentIntent]:
     """Succeeded PaymentIntents for the order whose charge the lookup did not list."""
     listed = {c.id for c in payments.charges}
-    return [pi for pi in payments.payment_intents if pi.status == "succeeded" and pi.latest_charge not in listed
-            and _same_money(order, pi.amount, pi.currency)]
+    return [
+        pi
+        for pi in payments.payment_intents
+        if pi.status == "succeeded"
+        and pi.latest_charge not in listed
+        and _same_money(order, pi.amount, pi.currency)
+    ]
 
 
 def money(amount: int, currency: str) -> str:
@@ -197,18 +237,30 @@ def money(amount: int, currency: str) -> str:
     return f"{amount / 100:,.2f} {cur.upper()}"
 
 
-def _refund_target(order: Order, payments: PaymentContext) -> tuple[dict[str, Any] | None, str, bool]:
+def _refund_target(
+    order: Order, payments: PaymentContext
+) -> tuple[dict[str, Any] | None, str, bool]:
     """(refund params without reason, why not, blocked) for the payment of ``order``."""
     charges = charges_for(order, payments)
     if not charges:
         intents = _intents_for(order, payments)
-        touched = {r.payment_intent for r in payments.refunds} | {d.payment_intent for d in payments.disputes}
+        touched = {r.payment_intent for r in payments.refunds} | {
+            d.payment_intent for d in payments.disputes
+        }
         if len(intents) == 1 and intents[0].id not in touched:
             pi = intents[0]
-            return {"payment_intent": pi.id, "amount": pi.amount, "currency": pi.currency.lower()}, "", False
+            return (
+                {"payment_intent": pi.id, "amount": pi.amount, "currency": pi.currency.lower()},
+                "",
+                False,
+            )
         return None, f"no Stripe charge matches order {order.name}", False
     if len(charges) > 1:
-        return None, f"{len(charges)} Stripe charges match order {order.name}: which one to refund is unclear", False
+        return (
+            None,
+            f"{len(charges)} Stripe charges match order {order.name}: which one to refund is unclear",
+            False,
+        )
     c = charges[0]
     if c.disputed or any(d.charge == c.id for d in payments.disputes):
         return None, f"charge {c.id} for {order.name} was disputed", True
@@ -219,7 +271,9 @@ def _refund_target(order: Order, payments: PaymentContext) -> tuple[dict[str, An
         return None, f"charge {c.id} for {order.name} is already refunded", False
     total = order_minor(order)
     if total is not None and order.total.currency.lower() == c.currency.lower():
-        remaining = min(remaining, total)  # a charge covering more than this order: refund this order only
+        remaining = min(
+            remaining, total
+        )  # a charge covering more than this order: refund this order only
     return {"charge": c.id, "amount": remaining, "currency": c.currency.lower()}, "", False
 
 
@@ -231,31 +285,52 @@ def propose_refund(ctx: TicketContext) -> tuple[RuleVerdict, Proposal | None]:
         return RuleVerdict(name, "n/a", f"{category} is not about money back"), None
     asked = asks_for_money_back(_ticket_text(ctx))
     if category != "refund" and not asked:
-        return RuleVerdict(name, "info", f"{category}: the customer does not ask for their money back"), None
+        return RuleVerdict(
+            name, "info", f"{category}: the customer does not ask for their money back"
+        ), None
     blocked = safety_block(ctx)
     if blocked:
-        return RuleVerdict(name, "blocked", f"no refund proposed: {blocked}; a person decides"), None
+        return RuleVerdict(
+            name, "blocked", f"no refund proposed: {blocked}; a person decides"
+        ), None
     pool, why = _pool(ctx)
     if len(pool) != 1:
-        return RuleVerdict(name, "info", why or f"{len(pool)} orders could be meant (need exactly one)"), None
+        return RuleVerdict(
+            name, "info", why or f"{len(pool)} orders could be meant (need exactly one)"
+        ), None
     order = pool[0]
     if order.financial_status.upper() not in PAID_STATUSES:
-        return RuleVerdict(name, "info", f"order {order.name} is {order.financial_status.lower()}, not paid"), None
+        return RuleVerdict(
+            name, "info", f"order {order.name} is {order.financial_status.lower()}, not paid"
+        ), None
     if ctx.enrichment.payments is None:
         return RuleVerdict(name, "info", "no Stripe payments for the requester to refund"), None
     target, why, blocked_charge = _refund_target(order, ctx.enrichment.payments)
     if target is None:
-        return RuleVerdict(name, "blocked" if blocked_charge else "info", f"no refund proposed: {why}"), None
+        return RuleVerdict(
+            name, "blocked" if blocked_charge else "info", f"no refund proposed: {why}"
+        ), None
     try:
         params = validate_params("refund", {**target, "reason": "requested_by_customer"})
     except BadRequest as exc:
         return RuleVerdict(name, "info", f"no refund proposed: {exc}"), None
-    on = f"charge {params['charge']}" if "charge" in params else f"payment {params['payment_intent']}"
-    summary = f"refund of {money(params['amount'], params['currency'])} on {on} (order {order.name})"
-    reason = (f"{category.replace('_', ' ')} ticket" + (": the customer asks for their money back" if asked else "")
-              + f"; order {order.name} is {order.financial_status.lower()} and {on} is refundable")
-    return (RuleVerdict(name, "propose", summary),
-            Proposal("refund", params, name, reason, summary))
+    on = (
+        f"charge {params['charge']}"
+        if "charge" in params
+        else f"payment {params['payment_intent']}"
+    )
+    summary = (
+        f"refund of {money(params['amount'], params['currency'])} on {on} (order {order.name})"
+    )
+    reason = (
+        f"{category.replace('_', ' ')} ticket"
+        + (": the customer asks for their money back" if asked else "")
+        + f"; order {order.name} is {order.financial_status.lower()} and {on} is refundable"
+    )
+    return (
+        RuleVerdict(name, "propose", summary),
+        Proposal("refund", params, name, reason, summary),
+    )
 
 
 @proposal_rule("propose_cancel_order")
@@ -265,26 +340,42 @@ def propose_cancel_order(ctx: TicketContext) -> tuple[RuleVerdict, Proposal | No
         return RuleVerdict(name, "n/a", f"{category} is not a cancellation request"), None
     blocked = safety_block(ctx)
     if blocked:
-        return RuleVerdict(name, "blocked", f"no cancellation proposed: {blocked}; a person decides"), None
+        return RuleVerdict(
+            name, "blocked", f"no cancellation proposed: {blocked}; a person decides"
+        ), None
     pool, why = _pool(ctx)
     if not pool:
         return RuleVerdict(name, "info", why), None
-    open_orders = [o for o in pool if o.fulfillment_status.upper() == "UNFULFILLED" and o.cancelled_at is None]
+    open_orders = [
+        o for o in pool if o.fulfillment_status.upper() == "UNFULFILLED" and o.cancelled_at is None
+    ]
     if len(open_orders) != 1:
-        detail = (f"{len(open_orders)} of {len(pool)} order(s) unfulfilled and not cancelled (need exactly one)"
-                  if len(pool) > 1 or open_orders else
-                  f"order {pool[0].name} is {'cancelled' if pool[0].cancelled_at else pool[0].fulfillment_status.lower()}"
-                  ": too late to cancel before shipping")
+        detail = (
+            f"{len(open_orders)} of {len(pool)} order(s) unfulfilled and not cancelled (need exactly one)"
+            if len(pool) > 1 or open_orders
+            else f"order {pool[0].name} is {'cancelled' if pool[0].cancelled_at else pool[0].fulfillment_status.lower()}"
+            ": too late to cancel before shipping"
+        )
         return RuleVerdict(name, "info", detail), None
     order = open_orders[0]
     try:
-        params = validate_params("cancel_order", {"order_id": order.id, "order_name": order.name, "reason": "CUSTOMER",
-                                                  "restock": True, "notify_customer": True})
+        params = validate_params(
+            "cancel_order",
+            {
+                "order_id": order.id,
+                "order_name": order.name,
+                "reason": "CUSTOMER",
+                "restock": True,
+                "notify_customer": True,
+            },
+        )
     except BadRequest as exc:
         return RuleVerdict(name, "info", f"no cancellation proposed: {exc}"), None
     summary = f"cancel order {order.name} (restock, notify the customer; no refund: that needs its own approval)"
     reason = f"cancellation request; order {order.name} is unfulfilled and not cancelled"
-    return RuleVerdict(name, "propose", summary), Proposal("cancel_order", params, name, reason, summary)
+    return RuleVerdict(name, "propose", summary), Proposal(
+        "cancel_order", params, name, reason, summary
+    )
 
 
 def passed_to_team(ctx: TicketContext) -> SuggestedReply:
@@ -294,7 +385,9 @@ def passed_to_team(ctx: TicketContext) -> SuggestedReply:
     if not order and len(ctx.enrichment.orders) == 1:
         order = ctx.enrichment.orders[0].name
     name = ctx.ticket.requester.name if ctx.ticket else ""
-    text, language = replies.passed_to_team_text(ctx.reading.language or "en", name=name, order=order)
+    text, language = replies.passed_to_team_text(
+        ctx.reading.language or "en", name=name, order=order
+    )
     return SuggestedReply(text, "template", language, replies.check_reply(text))
 
 
@@ -305,7 +398,11 @@ def _earlier(db, ctx: TicketContext, proposal: Proposal):
     the same kind (one open proposal per kind per ticket)."""
     from connector.commerce import approvals
 
-    mine = [a for a in approvals.list_approvals(db, ctx.tenant_id, ticket_id=ctx.ticket_id) if a.kind == proposal.kind]
+    mine = [
+        a
+        for a in approvals.list_approvals(db, ctx.tenant_id, ticket_id=ctx.ticket_id)
+        if a.kind == proposal.kind
+    ]
     same = [a for a in mine if a.params == proposal.params]
     if same:
         return same[0]
@@ -318,7 +415,9 @@ def propose_actions(rt: Runtime, ctx: TicketContext) -> TicketContext:
     if not ctx.proposals:
         return ctx
     s = ctx.suggested
-    if s is None or s.source != "claude" or not s.ok:  # a clean Claude draft may stay; anything else: neutral
+    if (
+        s is None or s.source != "claude" or not s.ok
+    ):  # a clean Claude draft may stay; anything else: neutral
         ctx.suggested = passed_to_team(ctx)
     d = ctx.decision
     if ctx.dry_run or d.mode not in ("assist", "auto"):
@@ -328,21 +427,37 @@ def propose_actions(rt: Runtime, ctx: TicketContext) -> TicketContext:
     notes = []
     db = rt.db
     for p in ctx.proposals:
-        with transaction(db):  # look and propose atomically: concurrent runs of one version propose once
+        with transaction(
+            db
+        ):  # look and propose atomically: concurrent runs of one version propose once
             earlier = _earlier(db, ctx, p)
             if earlier is not None:
                 p.reused = True
                 row = earlier
             else:
-                row = approvals.propose(db, ctx.tenant_id, ctx.ticket_id, p.kind, p.params, f"policy:{p.rule}",
-                                        p.reason, job_id=ctx.job_id)
+                row = approvals.propose(
+                    db,
+                    ctx.tenant_id,
+                    ctx.ticket_id,
+                    p.kind,
+                    p.params,
+                    f"policy:{p.rule}",
+                    p.reason,
+                    job_id=ctx.job_id,
+                )
         p.approval_id, p.state, p.decided_by = row.id, row.state, row.decided_by
         if p.reused and row.params != p.params:
             p.summary = row.summary[0].lower() + row.summary[1:]
         what = p.kind.replace("_", " ")
-        notes.append(RuleVerdict("approvals", "info",
-                                 f"{what}: approval #{row.id} already stands for this ({row.state}), not proposed again"
-                                 if p.reused else f"{what}: approval #{row.id} created, awaiting an agent"))
+        notes.append(
+            RuleVerdict(
+                "approvals",
+                "info",
+                f"{what}: approval #{row.id} already stands for this ({row.state}), not proposed again"
+                if p.reused
+                else f"{what}: approval #{row.id} created, awaiting an agent",
+            )
+        )
     ctx.decision = replace(d, trace=(*d.trace, *notes))
     return ctx
 
@@ -355,17 +470,33 @@ def brief_lines(ctx: TicketContext) -> list[str]:
     for p in ctx.proposals:
         ref = f" (approval #{p.approval_id})" if p.approval_id else ""
         if shadow:
-            lines.append(f"**Would propose:** {p.summary} — shadow mode: recorded only, nothing to approve")
+            lines.append(
+                f"**Would propose:** {p.summary} — shadow mode: recorded only, nothing to approve"
+            )
         elif p.state == "proposed":
-            lines.append(f"**Proposed:** {p.summary} — awaiting agent approval in the Deskguard panel{ref}")
+            lines.append(
+                f"**Proposed:** {p.summary} — awaiting agent approval in the Deskguard panel{ref}"
+            )
         elif p.state == "rejected":
-            lines.append(f"**Not proposed again:** {p.summary} — rejected by {p.decided_by or 'an agent'}{ref}")
+            lines.append(
+                f"**Not proposed again:** {p.summary} — rejected by {p.decided_by or 'an agent'}{ref}"
+            )
         elif p.state == "done":
-            lines.append(f"**Already done:** {p.summary} — approved by {p.decided_by or 'an agent'} and executed{ref}")
+            lines.append(
+                f"**Already done:** {p.summary} — approved by {p.decided_by or 'an agent'} and executed{ref}"
+            )
         elif p.state == "failed":
-            lines.append(f"**Proposed earlier, failed:** {p.summary} — approve again in the Deskguard panel to "
-                         f"retry{ref}")
+            lines.append(
+                f"**Proposed earlier, failed:** {p.summary} — approve again in the Deskguard panel to "
+                f"retry{ref}"
+            )
         else:  # approved (execution deferred: kill switch or vendor outage) or executing
-            what = "being executed" if p.state == "executing" else "execution waiting (kill switch or vendor outage)"
-            lines.append(f"**Approved:** {p.summary} — approved by {p.decided_by or 'an agent'}, {what}{ref}")
+            what = (
+                "being executed"
+                if p.state == "executing"
+                else "execution waiting (kill switch or vendor outage)"
+            )
+            lines.append(
+                f"**Approved:** {p.summary} — approved by {p.decided_by or 'an agent'}, {what}{ref}"
+            )
     return lines

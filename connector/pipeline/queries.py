@@ -13,14 +13,58 @@ from connector.pipeline import caps, golive, killswitch, policy
 from connector.runtime import Runtime
 from connector.tenants import kill_switch_on
 
-COLUMNS = ("id", "ticket_id", "job_id", "created_at", "category", "confidence", "mode", "configured_mode", "outcome",
-           "rule", "reason", "escalated", "priority", "tags", "would_automate", "fallback_gate", "reading",
-           "policy_trace", "context", "brief", "suggested_reply", "engine", "model", "cost_usd", "input_tokens",
-           "output_tokens", "latency_ms", "stage_ms", "action", "action_result", "status", "version",
-           "snapshot_digest")
+COLUMNS = (
+    "id",
+    "ticket_id",
+    "job_id",
+    "created_at",
+    "category",
+    "confidence",
+    "mode",
+    "configured_mode",
+    "outcome",
+    "rule",
+    "reason",
+    "escalated",
+    "priority",
+    "tags",
+    "would_automate",
+    "fallback_gate",
+    "reading",
+    "policy_trace",
+    "context",
+    "brief",
+    "suggested_reply",
+    "engine",
+    "model",
+    "cost_usd",
+    "input_tokens",
+    "output_tokens",
+    "latency_ms",
+    "stage_ms",
+    "action",
+    "action_result",
+    "status",
+    "version",
+    "snapshot_digest",
+)
 JSON_COLUMNS = ("tags", "reading", "policy_trace", "context", "stage_ms", "action_result")
-SUMMARY = ("id", "ticket_id", "created_at", "category", "confidence", "mode", "outcome", "rule", "reason",
-           "escalated", "would_automate", "cost_usd", "latency_ms", "status")
+SUMMARY = (
+    "id",
+    "ticket_id",
+    "created_at",
+    "category",
+    "confidence",
+    "mode",
+    "outcome",
+    "rule",
+    "reason",
+    "escalated",
+    "would_automate",
+    "cost_usd",
+    "latency_ms",
+    "status",
+)
 
 
 def _row(values: tuple, columns: tuple[str, ...] = COLUMNS) -> dict[str, Any]:
@@ -37,23 +81,40 @@ def _row(values: tuple, columns: tuple[str, ...] = COLUMNS) -> dict[str, Any]:
     return data
 
 
-def recent_decisions(db: sqlite_utils.Database, tenant_id: str, *, limit: int = 50, offset: int = 0,
-                     category: str | None = None, outcome: str | None = None, mode: str | None = None,
-                     status: str | None = None, since: str | None = None, ticket_id: int | None = None,
-                     full: bool = False) -> list[dict[str, Any]]:
+def recent_decisions(
+    db: sqlite_utils.Database,
+    tenant_id: str,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    category: str | None = None,
+    outcome: str | None = None,
+    mode: str | None = None,
+    status: str | None = None,
+    since: str | None = None,
+    ticket_id: int | None = None,
+    full: bool = False,
+) -> list[dict[str, Any]]:
     """Newest first. ``full`` adds the brief, reading, trace and context; otherwise a summary."""
     cols = COLUMNS if full else SUMMARY
     where, params = ["tenant_id = ?"], [tenant_id]
-    for name, value in (("category", category), ("outcome", outcome), ("mode", mode), ("status", status),
-                        ("ticket_id", ticket_id)):
+    for name, value in (
+        ("category", category),
+        ("outcome", outcome),
+        ("mode", mode),
+        ("status", status),
+        ("ticket_id", ticket_id),
+    ):
         if value is not None:
             where.append(f"{name} = ?")
             params.append(value)
     if since:
         where.append("created_at >= ?")
         params.append(since)
-    sql = (f"SELECT {', '.join(cols)} FROM decisions WHERE {' AND '.join(where)} ORDER BY id DESC"
-           f" LIMIT {max(1, min(int(limit), 1000))} OFFSET {max(0, int(offset))}")
+    sql = (
+        f"SELECT {', '.join(cols)} FROM decisions WHERE {' AND '.join(where)} ORDER BY id DESC"
+        f" LIMIT {max(1, min(int(limit), 1000))} OFFSET {max(0, int(offset))}"
+    )
     return [_row(r, cols) for r in db.conn.execute(sql, params)]
 
 
@@ -61,14 +122,25 @@ def ticket_decision(db: sqlite_utils.Database, tenant_id: str, ticket_id: int) -
     """One ticket: its latest decision (full), earlier decisions (summaries) and its audit trail."""
     rows = recent_decisions(db, tenant_id, ticket_id=ticket_id, limit=100)
     latest = recent_decisions(db, tenant_id, ticket_id=ticket_id, limit=1, full=True)
-    trail = [{"id": r["id"], "ts": r["ts"], "kind": r["kind"], "job_id": r["job_id"], "data": r["data"]}
-             for r in audit.rows(db, tenant_id=tenant_id, ticket_id=ticket_id)]
-    return {"ticket_id": ticket_id, "decision": latest[0] if latest else None, "history": rows[1:],
-            "audit": trail}
+    trail = [
+        {"id": r["id"], "ts": r["ts"], "kind": r["kind"], "job_id": r["job_id"], "data": r["data"]}
+        for r in audit.rows(db, tenant_id=tenant_id, ticket_id=ticket_id)
+    ]
+    return {
+        "ticket_id": ticket_id,
+        "decision": latest[0] if latest else None,
+        "history": rows[1:],
+        "audit": trail,
+    }
 
 
-def metrics(db: sqlite_utils.Database, tenant_id: str, *, since: str | None = None,
-            policy_file: str | None = None) -> dict[str, Any]:
+def metrics(
+    db: sqlite_utils.Database,
+    tenant_id: str,
+    *,
+    since: str | None = None,
+    policy_file: str | None = None,
+) -> dict[str, Any]:
     where, params = "tenant_id = ? AND status = 'done'", [tenant_id]
     if since:
         where += " AND created_at >= ?"
@@ -77,19 +149,33 @@ def metrics(db: sqlite_utils.Database, tenant_id: str, *, since: str | None = No
         f"SELECT COUNT(*), COUNT(DISTINCT ticket_id), COALESCE(SUM(cost_usd), 0),"
         f" COALESCE(SUM(outcome = 'auto_reply'), 0), COALESCE(SUM(escalated), 0),"
         f" COALESCE(SUM(would_automate), 0), COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0),"
-        f" AVG(latency_ms) FROM decisions WHERE {where}", params).fetchone()
-    by_outcome = dict(db.conn.execute(f"SELECT outcome, COUNT(*) FROM decisions WHERE {where} GROUP BY outcome",
-                                      params).fetchall())
+        f" AVG(latency_ms) FROM decisions WHERE {where}",
+        params,
+    ).fetchone()
+    by_outcome = dict(
+        db.conn.execute(
+            f"SELECT outcome, COUNT(*) FROM decisions WHERE {where} GROUP BY outcome", params
+        ).fetchall()
+    )
     per_category = {}
     for cat, n, c_auto, c_esc, c_would, c_cost in db.conn.execute(
-            f"SELECT category, COUNT(*), SUM(outcome = 'auto_reply'), SUM(escalated), SUM(would_automate),"
-            f" SUM(cost_usd) FROM decisions WHERE {where} GROUP BY category ORDER BY COUNT(*) DESC", params):
-        per_category[cat] = {"processed": n, "automated": c_auto, "escalated": c_esc, "would_automate": c_would,
-                             "cost_usd": round(c_cost or 0.0, 6)}
+        f"SELECT category, COUNT(*), SUM(outcome = 'auto_reply'), SUM(escalated), SUM(would_automate),"
+        f" SUM(cost_usd) FROM decisions WHERE {where} GROUP BY category ORDER BY COUNT(*) DESC",
+        params,
+    ):
+        per_category[cat] = {
+            "processed": n,
+            "automated": c_auto,
+            "escalated": c_esc,
+            "would_automate": c_would,
+            "cost_usd": round(c_cost or 0.0, 6),
+        }
     pol = policy.load(db, tenant_id, policy_file=policy_file)
     for status in golive.all_statuses(db, tenant_id, pol):
-        entry = per_category.setdefault(status.category, {"processed": 0, "automated": 0, "escalated": 0,
-                                                          "would_automate": 0, "cost_usd": 0.0})
+        entry = per_category.setdefault(
+            status.category,
+            {"processed": 0, "automated": 0, "escalated": 0, "would_automate": 0, "cost_usd": 0.0},
+        )
         entry["agreement"] = status.agreement
         entry["feedback_tickets"] = status.tickets
         entry["go_live_ready"] = status.ready
@@ -108,24 +194,42 @@ def metrics(db: sqlite_utils.Database, tenant_id: str, *, since: str | None = No
         "cost_usd_per_ticket": round(cost / tickets, 6) if tickets else None,
         "tokens": {"input": tokens_in, "output": tokens_out},
         "avg_latency_ms": round(latency, 1) if latency is not None else None,
-        "caps": {"used_hour": used_hour, "per_hour": pol.caps["auto_replies_per_hour"],
-                 "used_day": used_day, "per_day": pol.caps["auto_replies_per_day"]},
+        "caps": {
+            "used_hour": used_hour,
+            "per_hour": pol.caps["auto_replies_per_hour"],
+            "used_day": used_day,
+            "per_day": pol.caps["auto_replies_per_day"],
+        },
         "kill_switch": kill_switch_on(db, tenant_id),
         "categories": per_category,
     }
 
 
-def policy_view(db: sqlite_utils.Database, tenant_id: str, *, policy_file: str | None = None) -> dict[str, Any]:
+def policy_view(
+    db: sqlite_utils.Database, tenant_id: str, *, policy_file: str | None = None
+) -> dict[str, Any]:
     pol = policy.load(db, tenant_id, policy_file=policy_file)
     statuses = {s.category: s for s in golive.all_statuses(db, tenant_id, pol)}
     cats = {}
     for cat, status in statuses.items():
         cp = pol.category(cat)
-        cats[cat] = {"mode": cp.mode, "auto_allowed": cp.auto_allowed, "min_confidence": cp.min_confidence,
-                     "prerequisites": list(cp.prerequisites), "rollout_percent": cp.rollout_percent,
-                     "go_live": status.as_dict()}
-    return {"tenant": tenant_id, "default_mode": pol.default_mode, "categories": cats, "caps": pol.caps,
-            "escalation": pol.escalation, "go_live": pol.go_live, "answers": pol.answers}
+        cats[cat] = {
+            "mode": cp.mode,
+            "auto_allowed": cp.auto_allowed,
+            "min_confidence": cp.min_confidence,
+            "prerequisites": list(cp.prerequisites),
+            "rollout_percent": cp.rollout_percent,
+            "go_live": status.as_dict(),
+        }
+    return {
+        "tenant": tenant_id,
+        "default_mode": pol.default_mode,
+        "categories": cats,
+        "caps": pol.caps,
+        "escalation": pol.escalation,
+        "go_live": pol.go_live,
+        "answers": pol.answers,
+    }
 
 
 # --- kill switch (the panel and dashboard call these) ------------------------------------------
@@ -133,12 +237,28 @@ def kill_switch_status(runtime: Runtime, tenant_id: str) -> dict[str, Any]:
     return killswitch.status(runtime.db, tenant_id)
 
 
-def set_kill_switch(runtime: Runtime, tenant_id: str, on: bool, *, actor: str, reason: str = "") -> bool:
+def set_kill_switch(
+    runtime: Runtime, tenant_id: str, on: bool, *, actor: str, reason: str = ""
+) -> bool:
     return killswitch.set_switch(runtime.db, tenant_id, on, actor=actor, reason=reason)
 
 
-def set_modes(runtime: Runtime, tenant_id: str, modes: dict[str, str], *, actor: str, reason: str = "",
-              override_reason: str | None = None) -> dict[str, Any]:
-    policy.set_category_modes(runtime.db, tenant_id, modes, actor=actor, reason=reason,
-                              override_reason=override_reason, policy_file=runtime.config.get("policy_file") or None)
+def set_modes(
+    runtime: Runtime,
+    tenant_id: str,
+    modes: dict[str, str],
+    *,
+    actor: str,
+    reason: str = "",
+    override_reason: str | None = None,
+) -> dict[str, Any]:
+    policy.set_category_modes(
+        runtime.db,
+        tenant_id,
+        modes,
+        actor=actor,
+        reason=reason,
+        override_reason=override_reason,
+        policy_file=runtime.config.get("policy_file") or None,
+    )
     return policy_view(runtime.db, tenant_id, policy_file=runtime.config.get("policy_file") or None)

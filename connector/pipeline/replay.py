@@ -21,8 +21,14 @@ from connector.pipeline.context import TicketContext
 from connector.pipeline.engine import run_stages
 from connector.runtime import Runtime
 
-REPLAY_STAGES = (stages.redact_input, stages.classify, stages.enrich, stages.look_up_history,
-                 stages.suggest_reply, stages.decide)
+REPLAY_STAGES = (
+    stages.redact_input,
+    stages.classify,
+    stages.enrich,
+    stages.look_up_history,
+    stages.suggest_reply,
+    stages.decide,
+)
 
 
 def _tickets(batches: Iterable[Any]) -> Iterator[Ticket]:
@@ -39,15 +45,23 @@ def _agent_truth(db, tenant_id: str, ticket: Ticket, prefix: str) -> str | None:
         return tagged
     row = db.conn.execute(
         "SELECT f.verdict, f.correct_category, d.category FROM feedback f LEFT JOIN decisions d ON d.id = f.decision_id"
-        " WHERE f.tenant_id = ? AND f.ticket_id = ? ORDER BY f.id DESC LIMIT 1", (tenant_id, ticket.id)).fetchone()
+        " WHERE f.tenant_id = ? AND f.ticket_id = ? ORDER BY f.id DESC LIMIT 1",
+        (tenant_id, ticket.id),
+    ).fetchone()
     if row is None:
         return None
     verdict, correct, predicted = row
     return correct or (predicted if verdict == "right" else None)
 
 
-def replay(runtime: Runtime, tenant_id: str, since: str, *, limit: int | None = None,
-           on_ticket: Callable[[Ticket], None] | None = None) -> dict[str, Any]:
+def replay(
+    runtime: Runtime,
+    tenant_id: str,
+    since: str,
+    *,
+    limit: int | None = None,
+    on_ticket: Callable[[Ticket], None] | None = None,
+) -> dict[str, Any]:
     """``since`` is an ISO-8601 timestamp. Returns the report (also recorded in the audit log)."""
     desk = runtime.service("zendesk", tenant_id)
     start = int(datetime.fromisoformat(since).timestamp())
@@ -70,12 +84,24 @@ def replay(runtime: Runtime, tenant_id: str, since: str, *, limit: int | None = 
             continue
         ctx = run_stages(runtime, ctx, REPLAY_STAGES)
         r, d = ctx.reading, ctx.decision
-        c = cats.setdefault(r.category, {"volume": 0, "would_automate": 0, "would_propose": 0, "escalated": 0,
-                                         "agent_labelled": 0, "agreed": 0, "cost_usd": 0.0,
-                                         "mode": pol.category(r.category).mode})
+        c = cats.setdefault(
+            r.category,
+            {
+                "volume": 0,
+                "would_automate": 0,
+                "would_propose": 0,
+                "escalated": 0,
+                "agent_labelled": 0,
+                "agreed": 0,
+                "cost_usd": 0.0,
+                "mode": pol.category(r.category).mode,
+            },
+        )
         c["volume"] += 1
         c["would_automate"] += int(d.would_automate)
-        c["would_propose"] += len(ctx.proposals)  # refunds / cancellations an agent would be asked to approve
+        c["would_propose"] += len(
+            ctx.proposals
+        )  # refunds / cancellations an agent would be asked to approve
         c["escalated"] += int(d.escalated)
         c["cost_usd"] += r.cost_usd
         truth = _agent_truth(runtime.db, tenant_id, ticket, prefix)
@@ -90,8 +116,15 @@ def replay(runtime: Runtime, tenant_id: str, since: str, *, limit: int | None = 
         c["cost_usd"] = round(c["cost_usd"], 6)
         c["cost_per_ticket_usd"] = round(c["cost_usd"] / c["volume"], 6) if c["volume"] else 0.0
     total_cost = round(sum(c["cost_usd"] for c in cats.values()), 6)
-    report = {"tenant": tenant_id, "since": since, "tickets": n,
-              "would_automate": sum(c["would_automate"] for c in cats.values()),
-              "cost_usd": total_cost, "categories": dict(sorted(cats.items(), key=lambda kv: -kv[1]["volume"]))}
-    audit.record(runtime.db, tenant_id, events.ReplayCompleted(since=since, tickets=n, report=report))
+    report = {
+        "tenant": tenant_id,
+        "since": since,
+        "tickets": n,
+        "would_automate": sum(c["would_automate"] for c in cats.values()),
+        "cost_usd": total_cost,
+        "categories": dict(sorted(cats.items(), key=lambda kv: -kv[1]["volume"])),
+    }
+    audit.record(
+        runtime.db, tenant_id, events.ReplayCompleted(since=since, tickets=n, report=report)
+    )
     return report

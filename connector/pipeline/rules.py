@@ -29,6 +29,7 @@ def escalation_rule(name: str) -> Callable[[Rule], Rule]:
     def register(fn: Rule) -> Rule:
         ESCALATION_RULES[name] = fn
         return fn
+
     return register
 
 
@@ -36,6 +37,7 @@ def auto_gate(name: str) -> Callable[[Rule], Rule]:
     def register(fn: Rule) -> Rule:
         AUTO_GATES[name] = fn
         return fn
+
     return register
 
 
@@ -43,6 +45,7 @@ def prerequisite(name: str) -> Callable[[Rule], Rule]:
     def register(fn: Rule) -> Rule:
         PREREQUISITES[name] = fn
         return fn
+
     return register
 
 
@@ -58,21 +61,35 @@ def money_amount(text: str) -> float:
 def risk_flags(ctx: TicketContext) -> RuleVerdict:
     watched = set(ctx.policy.escalation["risk_flags"])
     flags = [f for f in ctx.reading.risk_flags if f in watched]
-    disputes = [d for d in (ctx.enrichment.payments.disputes if ctx.enrichment.payments else ())
-                if d.status not in ("won", "lost", "warning_closed")]
+    disputes = [
+        d
+        for d in (ctx.enrichment.payments.disputes if ctx.enrichment.payments else ())
+        if d.status not in ("won", "lost", "warning_closed")
+    ]
     if disputes and "chargeback_fraud" in watched and "chargeback_fraud" not in flags:
         flags.append("chargeback_fraud")
     if flags:
-        detail = "risk: " + ", ".join(flags) + (f" ({len(disputes)} open Stripe dispute(s))" if disputes else "")
-        return RuleVerdict("risk_flags", "escalate", detail, tag="deskguard_risk", priority="urgent")
+        detail = (
+            "risk: "
+            + ", ".join(flags)
+            + (f" ({len(disputes)} open Stripe dispute(s))" if disputes else "")
+        )
+        return RuleVerdict(
+            "risk_flags", "escalate", detail, tag="deskguard_risk", priority="urgent"
+        )
     return RuleVerdict("risk_flags", "pass", "no legal, chargeback/fraud or safety risk")
 
 
 @escalation_rule("urgency")
 def urgency(ctx: TicketContext) -> RuleVerdict:
     if ctx.reading.urgency in ctx.policy.escalation["urgencies"]:
-        return RuleVerdict("urgency", "escalate", f"urgency is {ctx.reading.urgency}", tag="deskguard_urgent",
-                           priority="urgent")
+        return RuleVerdict(
+            "urgency",
+            "escalate",
+            f"urgency is {ctx.reading.urgency}",
+            tag="deskguard_urgent",
+            priority="urgent",
+        )
     return RuleVerdict("urgency", "pass", f"urgency {ctx.reading.urgency}")
 
 
@@ -81,8 +98,13 @@ def negative_sentiment(ctx: TicketContext) -> RuleVerdict:
     limit = float(ctx.policy.escalation["negative_sentiment_at_or_below"])
     score = ctx.reading.sentiment_score
     if score <= limit:
-        return RuleVerdict("negative_sentiment", "escalate", f"sentiment {score:+.2f} ≤ {limit:+.2f}",
-                           tag="deskguard_negative", priority="high")
+        return RuleVerdict(
+            "negative_sentiment",
+            "escalate",
+            f"sentiment {score:+.2f} ≤ {limit:+.2f}",
+            tag="deskguard_negative",
+            priority="high",
+        )
     return RuleVerdict("negative_sentiment", "pass", f"sentiment {score:+.2f} > {limit:+.2f}")
 
 
@@ -96,14 +118,20 @@ def vip(ctx: TicketContext) -> RuleVerdict:
         tags |= {t.lower() for t in customer.tags}
     hit = sorted(tags & vip_tags)
     if hit:
-        return RuleVerdict("vip", "escalate", "VIP tag " + ", ".join(hit), tag="deskguard_vip", priority="high")
+        return RuleVerdict(
+            "vip", "escalate", "VIP tag " + ", ".join(hit), tag="deskguard_vip", priority="high"
+        )
     if customer is not None:
         spend = money_amount(customer.lifetime_spend.amount)
         limit = float(esc["vip_lifetime_spend"])
         if spend >= limit:
-            return RuleVerdict("vip", "escalate",
-                               f"lifetime spend {spend:.2f} {customer.lifetime_spend.currency} ≥ {limit:.2f}",
-                               tag="deskguard_vip", priority="high")
+            return RuleVerdict(
+                "vip",
+                "escalate",
+                f"lifetime spend {spend:.2f} {customer.lifetime_spend.currency} ≥ {limit:.2f}",
+                tag="deskguard_vip",
+                priority="high",
+            )
         return RuleVerdict("vip", "pass", f"lifetime spend {spend:.2f} < {limit:.2f}")
     return RuleVerdict("vip", "pass", "no VIP tag; lifetime spend unknown")
 
@@ -115,29 +143,49 @@ def repeat_contact(ctx: TicketContext) -> RuleVerdict:
     days = esc["repeat_contact_window_days"]
     about = "order " + ", ".join(ctx.order_refs) if ctx.order_refs else "the same subject"
     if limit and ctx.prior_contacts >= limit:
-        return RuleVerdict("repeat_contact", "escalate",
-                           f"{ctx.prior_contacts} earlier contact(s) about {about} in {days} days",
-                           tag="deskguard_repeat_contact", priority="high")
-    return RuleVerdict("repeat_contact", "pass", f"{ctx.prior_contacts} earlier contact(s) in {days} days")
+        return RuleVerdict(
+            "repeat_contact",
+            "escalate",
+            f"{ctx.prior_contacts} earlier contact(s) about {about} in {days} days",
+            tag="deskguard_repeat_contact",
+            priority="high",
+        )
+    return RuleVerdict(
+        "repeat_contact", "pass", f"{ctx.prior_contacts} earlier contact(s) in {days} days"
+    )
 
 
 @escalation_rule("low_confidence")
 def low_confidence(ctx: TicketContext) -> RuleVerdict:
     limit = float(ctx.policy.escalation["min_confidence"])
     if ctx.reading.confidence < limit:
-        return RuleVerdict("low_confidence", "escalate", f"confidence {ctx.reading.confidence:.2f} < {limit:.2f}",
-                           tag="deskguard_low_confidence", priority="normal")
-    return RuleVerdict("low_confidence", "pass", f"confidence {ctx.reading.confidence:.2f} ≥ {limit:.2f}")
+        return RuleVerdict(
+            "low_confidence",
+            "escalate",
+            f"confidence {ctx.reading.confidence:.2f} < {limit:.2f}",
+            tag="deskguard_low_confidence",
+            priority="normal",
+        )
+    return RuleVerdict(
+        "low_confidence", "pass", f"confidence {ctx.reading.confidence:.2f} ≥ {limit:.2f}"
+    )
 
 
 @escalation_rule("injection")
 def injection(ctx: TicketContext) -> RuleVerdict:
     if ctx.injection_hits and ctx.policy.escalation.get("injection_escalates", True):
-        return RuleVerdict("injection", "escalate",
-                           "ticket text contains instructions aimed at the assistant: " + "; ".join(ctx.injection_hits[:3]),
-                           tag="deskguard_injection_suspected", priority="normal")
+        return RuleVerdict(
+            "injection",
+            "escalate",
+            "ticket text contains instructions aimed at the assistant: "
+            + "; ".join(ctx.injection_hits[:3]),
+            tag="deskguard_injection_suspected",
+            priority="normal",
+        )
     if ctx.injection_hits:
-        return RuleVerdict("injection", "info", "instructions to the assistant found (escalation disabled)")
+        return RuleVerdict(
+            "injection", "info", "instructions to the assistant found (escalation disabled)"
+        )
     return RuleVerdict("injection", "pass", "no instructions aimed at the assistant")
 
 
@@ -146,15 +194,23 @@ def injection(ctx: TicketContext) -> RuleVerdict:
 def category_allows_auto(ctx: TicketContext) -> RuleVerdict:
     cp = ctx.category_policy
     if cp.auto_allowed:
-        return RuleVerdict("category_allows_auto", "pass", f"{cp.category} may be answered automatically")
-    return RuleVerdict("category_allows_auto", "fail", f"{cp.category} is never answered automatically by policy")
+        return RuleVerdict(
+            "category_allows_auto", "pass", f"{cp.category} may be answered automatically"
+        )
+    return RuleVerdict(
+        "category_allows_auto", "fail", f"{cp.category} is never answered automatically by policy"
+    )
 
 
 @auto_gate("confidence")
 def confidence(ctx: TicketContext) -> RuleVerdict:
     need = ctx.category_policy.min_confidence
     got = ctx.reading.confidence
-    return RuleVerdict("confidence", "pass" if got >= need else "fail", f"confidence {got:.2f} vs {need:.2f} needed")
+    return RuleVerdict(
+        "confidence",
+        "pass" if got >= need else "fail",
+        f"confidence {got:.2f} vs {need:.2f} needed",
+    )
 
 
 @auto_gate("prerequisites")
@@ -173,12 +229,18 @@ def prerequisites(ctx: TicketContext) -> RuleVerdict:
 def reply_ready(ctx: TicketContext) -> RuleVerdict:
     s = ctx.auto_reply
     if s is None or not s.text:
-        return RuleVerdict("reply_ready", "fail", "no reply available for this category and language")
+        return RuleVerdict(
+            "reply_ready", "fail", "no reply available for this category and language"
+        )
     if s.problems:
-        return RuleVerdict("reply_ready", "fail", "reply rejected by the promise checker: " + "; ".join(s.problems))
+        return RuleVerdict(
+            "reply_ready", "fail", "reply rejected by the promise checker: " + "; ".join(s.problems)
+        )
     wanted = ctx.reading.language or "en"
     if s.language != wanted:
-        return RuleVerdict("reply_ready", "fail", f"no {s.source} reply in the customer's language ({wanted})")
+        return RuleVerdict(
+            "reply_ready", "fail", f"no {s.source} reply in the customer's language ({wanted})"
+        )
     return RuleVerdict("reply_ready", "pass", f"{s.source} reply in {s.language}")
 
 
@@ -191,8 +253,11 @@ def _has_tracking(order) -> bool:
 def single_order_with_tracking(ctx: TicketContext) -> RuleVerdict:
     orders = ctx.enrichment.orders
     if len(orders) != 1:
-        return RuleVerdict("single_order_with_tracking", "fail",
-                           f"{len(orders)} orders found for the requester (need exactly one)")
+        return RuleVerdict(
+            "single_order_with_tracking",
+            "fail",
+            f"{len(orders)} orders found for the requester (need exactly one)",
+        )
     order = orders[0]
     if order.cancelled_at is not None:
         return RuleVerdict("single_order_with_tracking", "fail", f"order {order.name} is cancelled")
@@ -201,7 +266,9 @@ def single_order_with_tracking(ctx: TicketContext) -> RuleVerdict:
     verdict = wismo_ready(orders)
     ready, why = verdict if verdict is not None else (_has_tracking(order), "")
     if not ready:
-        return RuleVerdict("single_order_with_tracking", "fail", why or f"order {order.name} has no tracking yet")
+        return RuleVerdict(
+            "single_order_with_tracking", "fail", why or f"order {order.name} has no tracking yet"
+        )
     return RuleVerdict("single_order_with_tracking", "pass", f"order {order.name} with tracking")
 
 
@@ -209,8 +276,12 @@ def single_order_with_tracking(ctx: TicketContext) -> RuleVerdict:
 def tenant_answer(ctx: TicketContext) -> RuleVerdict:
     category = ctx.reading.category
     if (ctx.policy.answers.get(category) or "").strip():
-        return RuleVerdict("tenant_answer", "pass", f"the store's own answer for {category} is configured")
-    return RuleVerdict("tenant_answer", "fail", f"no store answer configured (policy answers.{category})")
+        return RuleVerdict(
+            "tenant_answer", "pass", f"the store's own answer for {category} is configured"
+        )
+    return RuleVerdict(
+        "tenant_answer", "fail", f"no store answer configured (policy answers.{category})"
+    )
 
 
 # --- rollout ------------------------------------------------------------------------------

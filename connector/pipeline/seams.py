@@ -54,7 +54,12 @@ def redact(subject: str, body: str) -> tuple[str, str, dict[str, str], dict[str,
     if mod is not None and hasattr(mod, "Redactor"):
         redactor = mod.Redactor()
         s, b = redactor.redact(subject), redactor.redact(body)
-        return _texts(s), _texts(b), dict(getattr(redactor, "placeholders", {}) or {}), _counts(redactor)
+        return (
+            _texts(s),
+            _texts(b),
+            dict(getattr(redactor, "placeholders", {}) or {}),
+            _counts(redactor),
+        )
     if mod is not None and hasattr(mod, "redact"):
         rs, rb = mod.redact(subject), mod.redact(body)
         return rs.text, rb.text, {**rs.placeholders, **rb.placeholders}, {**rs.counts, **rb.counts}
@@ -68,6 +73,7 @@ def redact(subject: str, body: str) -> tuple[str, str, dict[str, str], dict[str,
             key = f"[{kind}_{counts[kind]}]"
             placeholders[key] = m.group(0)
             return key
+
         return pattern.sub(repl, text)
 
     out = []
@@ -96,8 +102,9 @@ def restore_value(value: str, placeholders: Mapping[str, str]) -> str:
 
 
 # --- commerce (issue #6) ------------------------------------------------------------------
-def visible_orders(orders: list[Order], requester_email: str,
-                   confirmed_emails: Iterable[str] = ()) -> tuple[list[Order], int]:
+def visible_orders(
+    orders: list[Order], requester_email: str, confirmed_emails: Iterable[str] = ()
+) -> tuple[list[Order], int]:
     """The privacy rule: (orders placed with the requester's own or a confirmed email, number withheld)."""
     fn = _fn([("connector.commerce.privacy", "visible_orders")])
     if fn is not None:

@@ -96,9 +96,17 @@ def redact_input(rt: Runtime, ctx: TicketContext) -> TicketContext:
 
 def placeholder_reading() -> Reading:
     """Used only when no classifier service is registered; says so in its reasons."""
-    return Reading(category="other", confidence=0.0, alternatives=(("other", 0.0),), sentiment="neutral",
-                   sentiment_score=0.0, urgency="normal", language="",
-                   reasons=("PLACEHOLDER reading: no classifier is configured",), engine="none")
+    return Reading(
+        category="other",
+        confidence=0.0,
+        alternatives=(("other", 0.0),),
+        sentiment="neutral",
+        sentiment_score=0.0,
+        urgency="normal",
+        language="",
+        reasons=("PLACEHOLDER reading: no classifier is configured",),
+        engine="none",
+    )
 
 
 def classify(rt: Runtime, ctx: TicketContext) -> TicketContext:
@@ -109,7 +117,9 @@ def classify(rt: Runtime, ctx: TicketContext) -> TicketContext:
         except ConfigError:
             classifier = None
     ctx.reading = classifier.classify(ctx.text) if classifier is not None else placeholder_reading()
-    ctx.injection_hits = find_injection(ctx.ticket.subject or "", ctx.latest.body if ctx.latest else "")
+    ctx.injection_hits = find_injection(
+        ctx.ticket.subject or "", ctx.latest.body if ctx.latest else ""
+    )
     return ctx
 
 
@@ -127,14 +137,20 @@ def _vendor_call(ctx: TicketContext, vendor: str, fn, *args, **kwargs) -> Any:
     try:
         return fn(*args, **kwargs)
     except TransientError as exc:
-        ctx.enrichment.notes.append(f"{vendor} unavailable right now ({exc.status or 'timeout'}): "
-                                    f"continuing without {vendor} context")
+        ctx.enrichment.notes.append(
+            f"{vendor} unavailable right now ({exc.status or 'timeout'}): "
+            f"continuing without {vendor} context"
+        )
     except PermanentError as exc:
         if str(getattr(exc, "code", "")).endswith("not_connected"):
-            ctx.enrichment.notes.append(f"{vendor} is not connected for this account: no {vendor} context")
+            ctx.enrichment.notes.append(
+                f"{vendor} is not connected for this account: no {vendor} context"
+            )
         else:
-            ctx.enrichment.notes.append(f"{vendor} refused the lookup ({exc.status or 'error'}): "
-                                        f"continuing without {vendor} context")
+            ctx.enrichment.notes.append(
+                f"{vendor} refused the lookup ({exc.status or 'error'}): "
+                f"continuing without {vendor} context"
+            )
     return None
 
 
@@ -146,7 +162,9 @@ def _service(rt: Runtime, ctx: TicketContext, name: str, label: str) -> Any:
     try:
         return rt.service(name, ctx.tenant_id)
     except ConfigError:
-        ctx.enrichment.notes.append(f"{label} is not configured for this account: no {label} context")
+        ctx.enrichment.notes.append(
+            f"{label} is not configured for this account: no {label} context"
+        )
         return None
 
 
@@ -164,9 +182,13 @@ def enrich(rt: Runtime, ctx: TicketContext) -> TicketContext:
                 for o in _vendor_call(ctx, "Shopify", shop.find_orders, order_name=name) or ():
                     found[o.id] = o
         visible, e.hidden_orders = seams.visible_orders(list(found.values()), email)
-        e.orders = sorted(visible, key=lambda o: o.created_at.timestamp() if o.created_at else 0, reverse=True)
+        e.orders = sorted(
+            visible, key=lambda o: o.created_at.timestamp() if o.created_at else 0, reverse=True
+        )
         e.customer = next((o.customer for o in e.orders if o.customer is not None), None)
-        e.agent_order_summaries = [s for s in (seams.agent_order_summary(o) for o in e.orders[:5]) if s]
+        e.agent_order_summaries = [
+            s for s in (seams.agent_order_summary(o) for o in e.orders[:5]) if s
+        ]
     stripe = _service(rt, ctx, "stripe", "Stripe")
     if stripe is not None and email:
         e.payments = _vendor_call(ctx, "Stripe", stripe.payment_context, email)
@@ -183,12 +205,17 @@ def look_up_history(rt: Runtime, ctx: TicketContext) -> TicketContext:
         return ctx
     days = float(ctx.policy.escalation["repeat_contact_window_days"])
     since = datetime.fromtimestamp(time.time() - days * 86400, UTC).isoformat()
-    sql = ("SELECT COUNT(DISTINCT d.ticket_id || ':' || d.version) FROM decisions d WHERE d.tenant_id = ?"
-           " AND d.requester_hash = ? AND d.created_at >= ? AND NOT (d.ticket_id = ? AND d.version = ?)")
+    sql = (
+        "SELECT COUNT(DISTINCT d.ticket_id || ':' || d.version) FROM decisions d WHERE d.tenant_id = ?"
+        " AND d.requester_hash = ? AND d.created_at >= ? AND NOT (d.ticket_id = ? AND d.version = ?)"
+    )
     params: list[Any] = [ctx.tenant_id, who, since, ctx.ticket_id, ctx.version]
     if refs:
-        sql += (" AND EXISTS (SELECT 1 FROM json_each(d.order_refs) j WHERE j.value IN ("
-                + ",".join("?" * len(refs)) + "))")
+        sql += (
+            " AND EXISTS (SELECT 1 FROM json_each(d.order_refs) j WHERE j.value IN ("
+            + ",".join("?" * len(refs))
+            + "))"
+        )
         params += refs
     else:
         sql += " AND d.category = ?"
@@ -212,15 +239,27 @@ def suggest_reply(rt: Runtime, ctx: TicketContext) -> TicketContext:
         if wismo:
             fixed = SuggestedReply(wismo, "wismo", "en", replies.check_reply(wismo))
     if fixed is None:
-        filled = replies.fill(r.category, language, name=name, orders=orders,
-                              answer=ctx.policy.answers.get(r.category, ""))
+        filled = replies.fill(
+            r.category,
+            language,
+            name=name,
+            orders=orders,
+            answer=ctx.policy.answers.get(r.category, ""),
+        )
         if filled:
             fixed = SuggestedReply(filled[0], "template", filled[1], replies.check_reply(filled[0]))
     ctx.auto_reply = fixed
     ctx.suggested = fixed
     if not ctx.dry_run:
-        drafted = seams.claude_draft(rt, ctx.tenant_id, ticket_text=ctx.text, reading=r, orders=orders,
-                                     language=language, placeholders=ctx.placeholders)
+        drafted = seams.claude_draft(
+            rt,
+            ctx.tenant_id,
+            ticket_text=ctx.text,
+            reading=r,
+            orders=orders,
+            language=language,
+            placeholders=ctx.placeholders,
+        )
         if drafted:
             text, ctx.draft_cost_usd = drafted
             ctx.suggested = SuggestedReply(text, "claude", language, replies.check_reply(text))
@@ -239,10 +278,16 @@ def decide(rt: Runtime, ctx: TicketContext) -> TicketContext:
     if cp.rollout_percent < 100 and mode in ("auto", "assist"):
         bucket = rules.rollout_bucket(ctx.tenant_id, r.category, ctx.ticket_id)
         if bucket < cp.rollout_percent:
-            trace.append(RuleVerdict("rollout", "pass", f"bucket {bucket} < {cp.rollout_percent:g}%"))
+            trace.append(
+                RuleVerdict("rollout", "pass", f"bucket {bucket} < {cp.rollout_percent:g}%")
+            )
         else:
             mode = _step_down(mode)
-            trace.append(RuleVerdict("rollout", "fail", f"bucket {bucket} ≥ {cp.rollout_percent:g}%: {mode} instead"))
+            trace.append(
+                RuleVerdict(
+                    "rollout", "fail", f"bucket {bucket} ≥ {cp.rollout_percent:g}%: {mode} instead"
+                )
+            )
 
     escalations = []
     for rule in rules.ESCALATION_RULES.values():
@@ -257,7 +302,9 @@ def decide(rt: Runtime, ctx: TicketContext) -> TicketContext:
         if verdict.verdict != "pass" and failed_gate is None:
             failed_gate = verdict
     ctx.proposals = []
-    if mode != "off":  # collaborative actions for an agent to approve (connector/pipeline/proposals.py)
+    if (
+        mode != "off"
+    ):  # collaborative actions for an agent to approve (connector/pipeline/proposals.py)
         for verdict, proposal in proposals.evaluate(ctx):
             trace.append(verdict)
             if proposal is not None:
@@ -266,35 +313,63 @@ def decide(rt: Runtime, ctx: TicketContext) -> TicketContext:
     would_automate = not escalations and failed_gate is None and not ctx.proposals
 
     order = {"urgent": 3, "high": 2, "normal": 1, "low": 0}
-    priority = max((v.priority for v in escalations if v.priority), key=lambda p: order.get(p, 0), default=None)
+    priority = max(
+        (v.priority for v in escalations if v.priority), key=lambda p: order.get(p, 0), default=None
+    )
     tags = (*BASE_TAGS, f"deskguard_{r.category}")
     if escalations:
         tags += (rules.ESCALATED_TAG, *(v.tag for v in escalations if v.tag))
-    base = Decision(configured_mode=cp.mode, mode=mode, outcome=SHADOW, rule="", reason="", trace=tuple(trace),
-                    escalated=bool(escalations), priority=priority, tags=tuple(dict.fromkeys(tags)),
-                    would_automate=would_automate)
+    base = Decision(
+        configured_mode=cp.mode,
+        mode=mode,
+        outcome=SHADOW,
+        rule="",
+        reason="",
+        trace=tuple(trace),
+        escalated=bool(escalations),
+        priority=priority,
+        tags=tuple(dict.fromkeys(tags)),
+        would_automate=would_automate,
+    )
     if mode == "off":
         d = base.with_outcome(OFF, "mode_off", f"{r.category} is switched off: nothing written")
     elif mode == "shadow":
-        what = "would escalate" if escalations else ("would auto-reply" if would_automate else "would suggest")
+        what = (
+            "would escalate"
+            if escalations
+            else ("would auto-reply" if would_automate else "would suggest")
+        )
         what += "".join(f"; would propose {p.kind.replace('_', ' ')}" for p in ctx.proposals)
         d = base.with_outcome(SHADOW, "mode_shadow", f"shadow mode: recorded only ({what})")
     elif escalations:
-        d = base.with_outcome(ESCALATE, escalations[0].rule, "needs a person: " + escalations[0].detail)
+        d = base.with_outcome(
+            ESCALATE, escalations[0].rule, "needs a person: " + escalations[0].detail
+        )
     elif mode == "assist":
-        d = base.with_outcome(ASSIST_NOTE, "mode_assist", "assist mode: internal note with a suggested reply")
+        d = base.with_outcome(
+            ASSIST_NOTE, "mode_assist", "assist mode: internal note with a suggested reply"
+        )
     elif would_automate:
-        d = base.with_outcome(AUTO_REPLY, "auto_gates_passed", "every auto gate passed: automated public reply")
+        d = base.with_outcome(
+            AUTO_REPLY, "auto_gates_passed", "every auto gate passed: automated public reply"
+        )
     elif ctx.proposals and failed_gate is None:
         waiting = ", ".join(p.kind.replace("_", " ") for p in ctx.proposals)
-        d = base.with_outcome(ASSIST_NOTE, "proposal_pending",
-                              f"auto fell back to assist: a proposed {waiting} awaits an agent's approval",
-                              RuleVerdict("proposal_pending", "fail", f"proposed {waiting} awaits an agent"),
-                              tags=("deskguard_auto_fallback",))
+        d = base.with_outcome(
+            ASSIST_NOTE,
+            "proposal_pending",
+            f"auto fell back to assist: a proposed {waiting} awaits an agent's approval",
+            RuleVerdict("proposal_pending", "fail", f"proposed {waiting} awaits an agent"),
+            tags=("deskguard_auto_fallback",),
+        )
         d = replace(d, fallback_gate="proposal_pending")
     else:
-        d = base.with_outcome(ASSIST_NOTE, failed_gate.rule, f"auto fell back to assist: {failed_gate.detail}",
-                              tags=("deskguard_auto_fallback",))
+        d = base.with_outcome(
+            ASSIST_NOTE,
+            failed_gate.rule,
+            f"auto fell back to assist: {failed_gate.detail}",
+            tags=("deskguard_auto_fallback",),
+        )
         d = replace(d, fallback_gate=failed_gate.rule)
     ctx.decision = d
     return ctx
@@ -308,15 +383,26 @@ def apply_caps(rt: Runtime, ctx: TicketContext) -> TicketContext:
     if kill_switch_on(rt.db, ctx.tenant_id):
         return ctx  # the write will be blocked and deferred; keep the budget for when it runs
     c = ctx.policy.caps
-    check = caps.reserve(rt.db, ctx.tenant_id, action_key(ctx, "zendesk.public_reply"),
-                         per_hour=int(c["auto_replies_per_hour"]), per_day=int(c["auto_replies_per_day"]),
-                         ticket_id=ctx.ticket_id)
+    check = caps.reserve(
+        rt.db,
+        ctx.tenant_id,
+        action_key(ctx, "zendesk.public_reply"),
+        per_hour=int(c["auto_replies_per_hour"]),
+        per_day=int(c["auto_replies_per_day"]),
+        ticket_id=ctx.ticket_id,
+    )
     if check.allowed:
-        ctx.decision = d.with_outcome(AUTO_REPLY, d.rule, d.reason, RuleVerdict("caps", "pass", check.reason))
+        ctx.decision = d.with_outcome(
+            AUTO_REPLY, d.rule, d.reason, RuleVerdict("caps", "pass", check.reason)
+        )
     else:
-        ctx.decision = d.with_outcome(ASSIST_NOTE, "caps", f"auto fell back to assist: {check.reason}",
-                                      RuleVerdict("caps", "fail", check.reason),
-                                      tags=("deskguard_cap_reached", "deskguard_auto_fallback"))
+        ctx.decision = d.with_outcome(
+            ASSIST_NOTE,
+            "caps",
+            f"auto fell back to assist: {check.reason}",
+            RuleVerdict("caps", "fail", check.reason),
+            tags=("deskguard_cap_reached", "deskguard_auto_fallback"),
+        )
     return ctx
 
 
@@ -329,8 +415,12 @@ def compose(rt: Runtime, ctx: TicketContext) -> TicketContext:
         problems = replies.check_reply(ctx.public_text)
         if problems:  # belt and braces: the notice and template together must still pass
             ctx.decision = ctx.decision.with_outcome(
-                ASSIST_NOTE, "reply_ready", "auto fell back to assist: " + "; ".join(problems),
-                RuleVerdict("reply_ready", "fail", "; ".join(problems)), tags=("deskguard_auto_fallback",))
+                ASSIST_NOTE,
+                "reply_ready",
+                "auto fell back to assist: " + "; ".join(problems),
+                RuleVerdict("reply_ready", "fail", "; ".join(problems)),
+                tags=("deskguard_auto_fallback",),
+            )
             ctx.public_text = ""
             ctx.brief = decision_brief(ctx)
     return ctx
@@ -338,10 +428,17 @@ def compose(rt: Runtime, ctx: TicketContext) -> TicketContext:
 
 def context_json(ctx: TicketContext) -> dict[str, Any]:
     e = ctx.enrichment
-    return {"orders": to_dict(e.orders), "hidden_orders": e.hidden_orders, "customer": to_dict(e.customer),
-            "payments": to_dict(e.payments) if e.payments else {}, "notes": list(e.notes),
-            "order_refs": list(ctx.order_refs), "prior_contacts": ctx.prior_contacts,
-            "injection": list(ctx.injection_hits), "proposals": [p.as_dict() for p in ctx.proposals]}
+    return {
+        "orders": to_dict(e.orders),
+        "hidden_orders": e.hidden_orders,
+        "customer": to_dict(e.customer),
+        "payments": to_dict(e.payments) if e.payments else {},
+        "notes": list(e.notes),
+        "order_refs": list(ctx.order_refs),
+        "prior_contacts": ctx.prior_contacts,
+        "injection": list(ctx.injection_hits),
+        "proposals": [p.as_dict() for p in ctx.proposals],
+    }
 
 
 def record_decision(rt: Runtime, ctx: TicketContext) -> TicketContext:
@@ -361,27 +458,91 @@ def record_decision(rt: Runtime, ctx: TicketContext) -> TicketContext:
             " status, version, requester_hash, order_refs, configured_mode, escalated, priority, tags,"
             " would_automate, fallback_gate, input_snapshot, snapshot_digest, input_tokens, output_tokens)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'pending',?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
-            (ctx.tenant_id, ctx.ticket_id, ctx.job_id, audit.now_iso(), r.category, r.confidence, d.mode, d.outcome,
-             d.rule, d.reason, audit.canonical_json(to_dict(r)), json.dumps([v.as_dict() for v in d.trace]),
-             audit.canonical_json(context_json(ctx)), ctx.brief, ctx.suggested.text if ctx.suggested else "",
-             r.engine, r.model, r.cost_usd + ctx.draft_cost_usd, ctx.version, requester_hash(ctx.requester_email),
-             json.dumps(list(ctx.order_refs)), d.configured_mode, int(d.escalated), d.priority,
-             json.dumps(list(d.tags)), int(d.would_automate), d.fallback_gate, audit.canonical_json(snapshot),
-             ctx.snapshot_digest, usage.input_tokens if usage else 0, usage.output_tokens if usage else 0),
+            (
+                ctx.tenant_id,
+                ctx.ticket_id,
+                ctx.job_id,
+                audit.now_iso(),
+                r.category,
+                r.confidence,
+                d.mode,
+                d.outcome,
+                d.rule,
+                d.reason,
+                audit.canonical_json(to_dict(r)),
+                json.dumps([v.as_dict() for v in d.trace]),
+                audit.canonical_json(context_json(ctx)),
+                ctx.brief,
+                ctx.suggested.text if ctx.suggested else "",
+                r.engine,
+                r.model,
+                r.cost_usd + ctx.draft_cost_usd,
+                ctx.version,
+                requester_hash(ctx.requester_email),
+                json.dumps(list(ctx.order_refs)),
+                d.configured_mode,
+                int(d.escalated),
+                d.priority,
+                json.dumps(list(d.tags)),
+                int(d.would_automate),
+                d.fallback_gate,
+                audit.canonical_json(snapshot),
+                ctx.snapshot_digest,
+                usage.input_tokens if usage else 0,
+                usage.output_tokens if usage else 0,
+            ),
         ).fetchone()[0]
         common = {"ticket_id": ctx.ticket_id, "job_id": ctx.job_id, "decision_id": ctx.decision_id}
-        audit.record(db, ctx.tenant_id, events.DecisionInput(
-            version=ctx.version, snapshot=snapshot, digest=ctx.snapshot_digest,
-            redactions=ctx.action_result.pop("redactions", {}), **common))
-        audit.record(db, ctx.tenant_id, events.DecisionReading(
-            reading=to_dict(r), engine=r.engine, model=r.model, input_tokens=usage.input_tokens if usage else 0,
-            output_tokens=usage.output_tokens if usage else 0, cost_usd=r.cost_usd, **common))
-        audit.record(db, ctx.tenant_id, events.DecisionPolicy(
-            configured_mode=d.configured_mode, mode=d.mode, outcome=d.outcome, rule=d.rule, reason=d.reason,
-            trace=[v.as_dict() for v in d.trace], escalated=d.escalated, would_automate=d.would_automate, **common))
-        audit.record(db, ctx.tenant_id, events.DecisionOutput(
-            brief=ctx.brief, suggested_reply=ctx.suggested.text if ctx.suggested else "",
-            reply_source=ctx.suggested.source if ctx.suggested else "", public_reply=ctx.public_text, **common))
+        audit.record(
+            db,
+            ctx.tenant_id,
+            events.DecisionInput(
+                version=ctx.version,
+                snapshot=snapshot,
+                digest=ctx.snapshot_digest,
+                redactions=ctx.action_result.pop("redactions", {}),
+                **common,
+            ),
+        )
+        audit.record(
+            db,
+            ctx.tenant_id,
+            events.DecisionReading(
+                reading=to_dict(r),
+                engine=r.engine,
+                model=r.model,
+                input_tokens=usage.input_tokens if usage else 0,
+                output_tokens=usage.output_tokens if usage else 0,
+                cost_usd=r.cost_usd,
+                **common,
+            ),
+        )
+        audit.record(
+            db,
+            ctx.tenant_id,
+            events.DecisionPolicy(
+                configured_mode=d.configured_mode,
+                mode=d.mode,
+                outcome=d.outcome,
+                rule=d.rule,
+                reason=d.reason,
+                trace=[v.as_dict() for v in d.trace],
+                escalated=d.escalated,
+                would_automate=d.would_automate,
+                **common,
+            ),
+        )
+        audit.record(
+            db,
+            ctx.tenant_id,
+            events.DecisionOutput(
+                brief=ctx.brief,
+                suggested_reply=ctx.suggested.text if ctx.suggested else "",
+                reply_source=ctx.suggested.source if ctx.suggested else "",
+                public_reply=ctx.public_text,
+                **common,
+            ),
+        )
     return ctx
 
 
@@ -403,7 +564,10 @@ def act(rt: Runtime, ctx: TicketContext) -> TicketContext:
         kind, body, tags, priority = "zendesk.internal_note", ctx.brief, d.tags, d.priority
 
         def send(key: str) -> dict[str, Any]:
-            return dict(desk.add_internal_note(ticket_id, body, marker=key, tags=tags, priority=priority) or {})
+            return dict(
+                desk.add_internal_note(ticket_id, body, marker=key, tags=tags, priority=priority)
+                or {}
+            )
 
     def reconcile(key: str) -> dict[str, Any] | None:
         found = desk.find_comment_with_marker(ticket_id, key)
@@ -411,12 +575,35 @@ def act(rt: Runtime, ctx: TicketContext) -> TicketContext:
 
     ctx.action_kind = kind
     key = action_key(ctx, kind)
-    params = {"ticket_id": ticket_id, "outcome": d.outcome, "rule": d.rule, "tags": list(tags),
-              "priority": d.priority, "chars": len(body), "marker": DESKGUARD_MARKER}
-    outcome = actions.execute(rt.db, ctx.tenant_id, actions.WriteAction(
-        vendor="zendesk", kind=kind, idempotency_key=key, params=params, send=send,
-        reconcile=reconcile, ticket_id=ticket_id, job_id=ctx.job_id,
-        lease_seconds=min(60.0, float(rt.config.queue_lease_seconds))))
-    ctx.action_result = {"action_id": outcome.action_id, "state": outcome.state, "replayed": outcome.replayed,
-                         "reconciled": outcome.reconciled, **outcome.result}
+    params = {
+        "ticket_id": ticket_id,
+        "outcome": d.outcome,
+        "rule": d.rule,
+        "tags": list(tags),
+        "priority": d.priority,
+        "chars": len(body),
+        "marker": DESKGUARD_MARKER,
+    }
+    outcome = actions.execute(
+        rt.db,
+        ctx.tenant_id,
+        actions.WriteAction(
+            vendor="zendesk",
+            kind=kind,
+            idempotency_key=key,
+            params=params,
+            send=send,
+            reconcile=reconcile,
+            ticket_id=ticket_id,
+            job_id=ctx.job_id,
+            lease_seconds=min(60.0, float(rt.config.queue_lease_seconds)),
+        ),
+    )
+    ctx.action_result = {
+        "action_id": outcome.action_id,
+        "state": outcome.state,
+        "replayed": outcome.replayed,
+        "reconciled": outcome.reconciled,
+        **outcome.result,
+    }
     return ctx

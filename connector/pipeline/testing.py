@@ -31,7 +31,9 @@ from connector.domain import (
 class FakeDesk:
     """A TicketDesk keeping tickets in memory; records every write in ``writes``."""
 
-    def __init__(self, tickets: list[Ticket] | None = None, *, app_settings: dict[str, Any] | None = None):
+    def __init__(
+        self, tickets: list[Ticket] | None = None, *, app_settings: dict[str, Any] | None = None
+    ):
         self.tickets: dict[int, Ticket] = {t.id: t for t in tickets or ()}
         self.writes: list[tuple[str, int, dict[str, Any]]] = []
         self.app_settings: dict[str, Any] = dict(app_settings or {})
@@ -41,12 +43,29 @@ class FakeDesk:
         self.fail_next: Exception | None = None
 
     # --- helpers for tests -------------------------------------------------------------
-    def add_ticket(self, ticket_id: int, body: str, *, subject: str = "Help", email: str = "jane@example.com",
-                   tags: tuple[str, ...] = (), status: str = "open") -> Ticket:
-        comment = Comment(id=next(self._ids), author_id=500, public=True, body=body,
-                          created_at=datetime.now(UTC))
-        ticket = Ticket(id=ticket_id, subject=subject, requester=Person(500, "Jane", email), status=status,
-                        tags=tags, comments=(comment,), created_at=datetime.now(UTC), updated_at=datetime.now(UTC))
+    def add_ticket(
+        self,
+        ticket_id: int,
+        body: str,
+        *,
+        subject: str = "Help",
+        email: str = "jane@example.com",
+        tags: tuple[str, ...] = (),
+        status: str = "open",
+    ) -> Ticket:
+        comment = Comment(
+            id=next(self._ids), author_id=500, public=True, body=body, created_at=datetime.now(UTC)
+        )
+        ticket = Ticket(
+            id=ticket_id,
+            subject=subject,
+            requester=Person(500, "Jane", email),
+            status=status,
+            tags=tags,
+            comments=(comment,),
+            created_at=datetime.now(UTC),
+            updated_at=datetime.now(UTC),
+        )
         self.tickets[ticket_id] = ticket
         return ticket
 
@@ -59,18 +78,31 @@ class FakeDesk:
             raise ValueError(f"marker must be the bare idempotency key, got {key!r}")
         return f"{DESKGUARD_MARKER} {key}"
 
-    def _append(self, ticket_id: int, body: str, public: bool, marker: str, **changes: Any) -> Comment:
+    def _append(
+        self, ticket_id: int, body: str, public: bool, marker: str, **changes: Any
+    ) -> Comment:
         line = self.marker_line(marker)
         with self._lock:
             if self.fail_next is not None:
                 exc, self.fail_next = self.fail_next, None
                 raise exc
             t = self.tickets[ticket_id]
-            comment = Comment(id=next(self._ids), author_id=1, public=public, body=f"{body.rstrip()}\n\n{line}",
-                              created_at=datetime.now(UTC), by_deskguard=True)
+            comment = Comment(
+                id=next(self._ids),
+                author_id=1,
+                public=public,
+                body=f"{body.rstrip()}\n\n{line}",
+                created_at=datetime.now(UTC),
+                by_deskguard=True,
+            )
             tags = tuple(dict.fromkeys((*t.tags, *changes.pop("tags", ()))))
-            self.tickets[ticket_id] = replace(t, comments=(*t.comments, comment), tags=tags,
-                                              updated_at=datetime.now(UTC), **changes)
+            self.tickets[ticket_id] = replace(
+                t,
+                comments=(*t.comments, comment),
+                tags=tags,
+                updated_at=datetime.now(UTC),
+                **changes,
+            )
             return comment
 
     # --- TicketDesk --------------------------------------------------------------------
@@ -90,7 +122,9 @@ class FakeDesk:
         if priority:
             changes["priority"] = priority
         c = self._append(ticket_id, body, False, marker, **changes)
-        self.writes.append(("internal_note", ticket_id, {"body": body, "tags": tags, "priority": priority}))
+        self.writes.append(
+            ("internal_note", ticket_id, {"body": body, "tags": tags, "priority": priority})
+        )
         return {"comment_id": c.id}
 
     def public_reply(self, ticket_id, body, *, marker, solve=True, tags=()):
@@ -99,7 +133,9 @@ class FakeDesk:
         if solve:
             changes["status"] = "solved"
         c = self._append(ticket_id, body, True, marker, **changes)
-        self.writes.append(("public_reply", ticket_id, {"body": body, "tags": tags, "solve": solve}))
+        self.writes.append(
+            ("public_reply", ticket_id, {"body": body, "tags": tags, "solve": solve})
+        )
         return {"comment_id": c.id, "status": "solved" if solve else None}
 
     def add_tags(self, ticket_id, tags):
@@ -118,13 +154,18 @@ class FakeDesk:
         self.api_calls += 1
         for c in self.tickets[ticket_id].comments:
             lines = [x.strip() for x in c.body.splitlines() if x.strip()]
-            if lines and lines[-1] == line:  # the last line, exactly: key "k:1" must not match "k:10"
+            if (
+                lines and lines[-1] == line
+            ):  # the last line, exactly: key "k:1" must not match "k:10"
                 return c
         return None
 
     def find_open_tickets(self, requester_email):
-        return [t for t in self.tickets.values()
-                if t.requester.email == requester_email and t.status not in ("solved", "closed")]
+        return [
+            t
+            for t in self.tickets.values()
+            if t.requester.email == requester_email and t.status not in ("solved", "closed")
+        ]
 
     def create_ticket(self, **kwargs):  # pragma: no cover - the pipeline never creates tickets
         raise NotImplementedError
@@ -136,9 +177,11 @@ class FakeDesk:
     def export_tickets(self, start_time):
         """Batches of tickets updated at or after ``start_time`` (unix seconds)."""
         tickets = sorted(self.tickets.values(), key=lambda t: t.id)
-        chosen = [t for t in tickets if t.updated_at is None or t.updated_at.timestamp() >= start_time]
+        chosen = [
+            t for t in tickets if t.updated_at is None or t.updated_at.timestamp() >= start_time
+        ]
         for i in range(0, len(chosen), 100):
-            yield chosen[i:i + 100]
+            yield chosen[i : i + 100]
 
 
 class FakeClassifier:
@@ -156,23 +199,53 @@ class FakeClassifier:
 def make_reading(category: str = "order_status", confidence: float = 0.97, **kw: Any) -> Reading:
     fields: dict[str, Any] = {
         "alternatives": ((category, confidence), ("other", round(1 - confidence, 3))),
-        "sentiment": "neutral", "sentiment_score": 0.0, "urgency": "normal", "language": "en",
-        "entities": Entities(), "reasons": (f"mentions {category.replace('_', ' ')}",),
-        "engine": "local", "model": "fake",
+        "sentiment": "neutral",
+        "sentiment_score": 0.0,
+        "urgency": "normal",
+        "language": "en",
+        "entities": Entities(),
+        "reasons": (f"mentions {category.replace('_', ' ')}",),
+        "engine": "local",
+        "model": "fake",
     }
     fields.update(kw)
     return Reading(category=category, confidence=confidence, **fields)
 
 
-def make_order(email: str = "jane@example.com", name: str = "#1001", *, spend: str = "120.00",
-               tags: tuple[str, ...] = (), tracking: bool = True) -> Order:
+def make_order(
+    email: str = "jane@example.com",
+    name: str = "#1001",
+    *,
+    spend: str = "120.00",
+    tags: tuple[str, ...] = (),
+    tracking: bool = True,
+) -> Order:
     """A paid, shipped order (with DHL tracking unless ``tracking=False``)."""
-    fulfillments = (Fulfillment(status="IN_TRANSIT", tracking_company="DHL", tracking_number=f"JD{name[1:]}",
-                                tracking_url=f"https://track.example/JD{name[1:]}"),) if tracking else ()
-    return Order(id=f"gid://shopify/Order/{name[1:]}", name=name, email=email, created_at=None,
-                 financial_status="PAID", fulfillment_status="FULFILLED" if tracking else "UNFULFILLED",
-                 total=Money("49.90", "EUR"), fulfillments=fulfillments,
-                 customer=CustomerSummary(email=email, order_count=2, lifetime_spend=Money(spend, "EUR"), tags=tags))
+    fulfillments = (
+        (
+            Fulfillment(
+                status="IN_TRANSIT",
+                tracking_company="DHL",
+                tracking_number=f"JD{name[1:]}",
+                tracking_url=f"https://track.example/JD{name[1:]}",
+            ),
+        )
+        if tracking
+        else ()
+    )
+    return Order(
+        id=f"gid://shopify/Order/{name[1:]}",
+        name=name,
+        email=email,
+        created_at=None,
+        financial_status="PAID",
+        fulfillment_status="FULFILLED" if tracking else "UNFULFILLED",
+        total=Money("49.90", "EUR"),
+        fulfillments=fulfillments,
+        customer=CustomerSummary(
+            email=email, order_count=2, lifetime_spend=Money(spend, "EUR"), tags=tags
+        ),
+    )
 
 
 class FakeOrders:
@@ -183,8 +256,12 @@ class FakeOrders:
     def find_orders(self, *, email=None, order_name=None):
         if self.error:
             raise self.error
-        return [o for o in self.orders if (email is None or o.email.lower() == email.lower())
-                and (order_name is None or o.name == order_name)]
+        return [
+            o
+            for o in self.orders
+            if (email is None or o.email.lower() == email.lower())
+            and (order_name is None or o.name == order_name)
+        ]
 
 
 class FakePayments:

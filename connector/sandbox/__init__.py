@@ -43,6 +43,8 @@ class _QuietHandler(WSGIRequestHandler):
 def serve_in_thread(app, *, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Serve a WSGI app (threaded) on loopback; port 0 picks a free port."""
     server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, name=f"sandbox-{server.server_port}", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, name=f"sandbox-{server.server_port}", daemon=True
+    )
     thread.start()
     return RunningServer(server, thread)

@@ -52,20 +52,53 @@ DEMO_API_KEY = "sk-ant-sandbox-deskguard-demo"
 CHARS_PER_TOKEN = 4.0
 # Minimum cacheable prefix per model (INTEGRATIONS §4 [A8, A9]); others default to 1024.
 MIN_CACHE_TOKENS = {
-    "claude-haiku-4-5": 4096, "claude-haiku-4-5-20251001": 4096,
-    "claude-opus-4-5": 4096, "claude-opus-4-6": 4096,
-    "claude-sonnet-4-5": 1024, "claude-opus-4-1": 1024, "claude-opus-4": 1024,
-    "claude-3-5-haiku-latest": 2048, "claude-3-haiku-20240307": 2048,
+    "claude-haiku-4-5": 4096,
+    "claude-haiku-4-5-20251001": 4096,
+    "claude-opus-4-5": 4096,
+    "claude-opus-4-6": 4096,
+    "claude-sonnet-4-5": 1024,
+    "claude-opus-4-1": 1024,
+    "claude-opus-4": 1024,
+    "claude-3-5-haiku-latest": 2048,
+    "claude-3-haiku-20240307": 2048,
 }
 DEFAULT_MIN_CACHE_TOKENS = 1024
 TTL_SECONDS = {"5m": 300.0, "1h": 3600.0}
-ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-               404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
-               500: "api_error", 503: "api_error", 529: "overloaded_error"}
-KNOWN_PARAMS = {"model", "max_tokens", "messages", "system", "tools", "tool_choice", "metadata", "stop_sequences",
-                "stream", "temperature", "top_p", "top_k", "thinking", "service_tier", "output_config",
-                "cache_control", "container", "inference_geo", "speed", "diagnostics", "user_profile_id",
-                "workspace_id"}
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    503: "api_error",
+    529: "overloaded_error",
+}
+KNOWN_PARAMS = {
+    "model",
+    "max_tokens",
+    "messages",
+    "system",
+    "tools",
+    "tool_choice",
+    "metadata",
+    "stop_sequences",
+    "stream",
+    "temperature",
+    "top_p",
+    "top_k",
+    "thinking",
+    "service_tier",
+    "output_config",
+    "cache_control",
+    "container",
+    "inference_geo",
+    "speed",
+    "diagnostics",
+    "user_profile_id",
+    "workspace_id",
+}
 
 
 class ApiError(Exception):
@@ -74,8 +107,11 @@ class ApiError(Exception):
         self.status, self.message, self.headers = status, message, headers or {}
 
     def body(self, request_id: str) -> dict[str, Any]:
-        return {"type": "error", "error": {"type": ERROR_TYPES.get(self.status, "api_error"),
-                                            "message": self.message}, "request_id": request_id}
+        return {
+            "type": "error",
+            "error": {"type": ERROR_TYPES.get(self.status, "api_error"), "message": self.message},
+            "request_id": request_id,
+        }
 
 
 @dataclass
@@ -161,7 +197,9 @@ class AnthropicState:
 
 # --- token estimates and the cached prefix ---------------------------------------------------
 def estimate_tokens(value: Any) -> int:
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False)
+    text = (
+        value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False)
+    )
     return max(1, math.ceil(len(text) / CHARS_PER_TOKEN)) if text else 0
 
 
@@ -184,21 +222,25 @@ def _blocks(body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 def usage_for(state: AnthropicState, api_key: str, body: dict[str, Any]) -> dict[str, int]:
     blocks = _blocks(body)
-    sizes = [estimate_tokens({k: v for k, v in b.items() if k != "cache_control"}) for _, b in blocks]
+    sizes = [
+        estimate_tokens({k: v for k, v in b.items() if k != "cache_control"}) for _, b in blocks
+    ]
     total = sum(sizes) + 4 * len(body["messages"])  # a few tokens of role framing per turn
-    breakpoints = [i for i, (_, b) in enumerate(blocks) if isinstance(b, dict) and b.get("cache_control")]
+    breakpoints = [
+        i for i, (_, b) in enumerate(blocks) if isinstance(b, dict) and b.get("cache_control")
+    ]
     if body.get("cache_control") and blocks:  # top-level: automatic breakpoint on the last block
         breakpoints.append(len(blocks) - 1)
     usage = {"input_tokens": total, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
     if not breakpoints:
         return usage
     last = max(breakpoints)
-    prefix_tokens = sum(sizes[:last + 1])
+    prefix_tokens = sum(sizes[: last + 1])
     if prefix_tokens < state.min_cache_tokens.get(body["model"], DEFAULT_MIN_CACHE_TOKENS):
         return usage  # too short: silently not cached (both counters stay 0)
     control = blocks[last][1].get("cache_control") or body.get("cache_control") or {}
     ttl = TTL_SECONDS.get(control.get("ttl", "5m"), TTL_SECONDS["5m"])
-    prefix = json.dumps([b for _, b in blocks[:last + 1]], sort_keys=True, ensure_ascii=False)
+    prefix = json.dumps([b for _, b in blocks[: last + 1]], sort_keys=True, ensure_ascii=False)
     key = hashlib.sha256(f"{api_key}\0{body['model']}\0{prefix}".encode()).hexdigest()
     hit = state._cache_lookup(key, ttl)
     usage["input_tokens"] = total - prefix_tokens
@@ -230,13 +272,23 @@ def validate(body: Any) -> None:
     if messages[0]["role"] != "user":
         raise ApiError(400, "messages: the first message must use the user role")
     system = body.get("system")
-    if system is not None and not isinstance(system, str) and not (
-            isinstance(system, list) and all(isinstance(b, dict) and b.get("type") == "text" for b in system)):
+    if (
+        system is not None
+        and not isinstance(system, str)
+        and not (
+            isinstance(system, list)
+            and all(isinstance(b, dict) and b.get("type") == "text" for b in system)
+        )
+    ):
         raise ApiError(400, "system: must be a string or a list of text blocks")
     tools = body.get("tools") or []
     names = set()
     for i, tool in enumerate(tools):
-        if not isinstance(tool, dict) or not tool.get("name") or not isinstance(tool.get("input_schema"), dict):
+        if (
+            not isinstance(tool, dict)
+            or not tool.get("name")
+            or not isinstance(tool.get("input_schema"), dict)
+        ):
             raise ApiError(400, f"tools.{i}: a custom tool needs name and input_schema")
         names.add(tool["name"])
     choice = body.get("tool_choice")
@@ -270,24 +322,113 @@ def _local_classifier() -> Any:
 
 
 KEYWORDS: dict[str, tuple[str, ...]] = {
-    "refund": ("refund", "money back", "erstatt", "rückerstattung", "rembours", "reembols", "terugbetal", "rimbors"),
+    "refund": (
+        "refund",
+        "money back",
+        "erstatt",
+        "rückerstattung",
+        "rembours",
+        "reembols",
+        "terugbetal",
+        "rimbors",
+    ),
     "cancel_order": ("cancel", "stornier", "annul", "cancelar", "annuleren", "annullare"),
-    "payment_billing": ("charged", "charge", "payment", "abgebucht", "zahlung", "débit", "paiement", "cobro",
-                        "pago", "betaling", "betaald", "addebit", "pagamento", "invoice"),
+    "payment_billing": (
+        "charged",
+        "charge",
+        "payment",
+        "abgebucht",
+        "zahlung",
+        "débit",
+        "paiement",
+        "cobro",
+        "pago",
+        "betaling",
+        "betaald",
+        "addebit",
+        "pagamento",
+        "invoice",
+    ),
     "change_address": ("address", "adresse", "dirección", "adres", "indirizzo"),
-    "shipping_problem": ("damaged", "lost", "never arrived", "beschädigt", "kaputt", "cassé", "roto", "kapot",
-                         "rotto", "not arrived", "nicht angekommen"),
-    "order_status": ("where is", "tracking", "wo ist", "sendung", "où est", "suivi", "dónde está", "waar is",
-                     "dov'è", "status"),
-    "return_exchange": ("return", "exchange", "umtausch", "rücksend", "retour", "échange", "devol", "cambio",
-                        "ruilen", "reso"),
-    "promo_pricing": ("discount", "coupon", "promo", "rabatt", "gutschein", "réduction", "descuento", "korting",
-                      "sconto"),
-    "product_question": ("size", "stock", "größe", "taille", "talla", "maat", "taglia", "ingredient"),
-    "account": ("password", "login", "log in", "account", "passwort", "konto", "mot de passe", "contraseña",
-                "wachtwoord"),
-    "complaint_feedback": ("terrible", "disappointed", "unacceptable", "enttäuscht", "déçu", "decepcionado",
-                           "teleurgesteld", "deluso"),
+    "shipping_problem": (
+        "damaged",
+        "lost",
+        "never arrived",
+        "beschädigt",
+        "kaputt",
+        "cassé",
+        "roto",
+        "kapot",
+        "rotto",
+        "not arrived",
+        "nicht angekommen",
+    ),
+    "order_status": (
+        "where is",
+        "tracking",
+        "wo ist",
+        "sendung",
+        "où est",
+        "suivi",
+        "dónde está",
+        "waar is",
+        "dov'è",
+        "status",
+    ),
+    "return_exchange": (
+        "return",
+        "exchange",
+        "umtausch",
+        "rücksend",
+        "retour",
+        "échange",
+        "devol",
+        "cambio",
+        "ruilen",
+        "reso",
+    ),
+    "promo_pricing": (
+        "discount",
+        "coupon",
+        "promo",
+        "rabatt",
+        "gutschein",
+        "réduction",
+        "descuento",
+        "korting",
+        "sconto",
+    ),
+    "product_question": (
+        "size",
+        "stock",
+        "größe",
+        "taille",
+        "talla",
+        "maat",
+        "taglia",
+        "ingredient",
+    ),
+    "account": (
+        "password",
+        "login",
+        "log in",
+        "account",
+        "passwort",
+        "konto",
+        "mot de passe",
+        "contraseña",
+        "wachtwoord",
+    ),
+    "complaint_feedback": (
+        "terrible",
+        "disappointed",
+        "unacceptable",
+        "enttäuscht",
+        "déçu",
+        "decepcionado",
+        "teleurgesteld",
+        "deluso",
+    ),
 }
 
 
@@ -301,16 +442,27 @@ def _heuristic_reading(subject: str, body: str) -> dict[str, Any]:
     total = sum(v for _, v in ranked) or 1
     confidence = round(min(0.9, 0.4 + 0.5 * hits / total), 3) if hits else 0.35
     alternatives = [{"category": top, "score": confidence}]
-    alternatives += [{"category": c, "score": round(v / total * (1 - confidence), 3)}
-                     for c, v in ranked if c != top and v][:2]
+    alternatives += [
+        {"category": c, "score": round(v / total * (1 - confidence), 3)}
+        for c, v in ranked
+        if c != top and v
+    ][:2]
     return {
-        "category": top, "confidence": confidence, "alternatives": alternatives,
+        "category": top,
+        "confidence": confidence,
+        "alternatives": alternatives,
         "sentiment": "negative" if scores["complaint_feedback"] else "neutral",
         "sentiment_score": -0.5 if scores["complaint_feedback"] else 0.0,
-        "urgency": "normal", "language": "en",
-        "entities": {"order_numbers": re.findall(r"#\d{3,}", text), "emails": [], "tracking_numbers": [],
-                     "amounts": []},
-        "reasons": ["sandbox keyword heuristic"], "risk_flags": [],
+        "urgency": "normal",
+        "language": "en",
+        "entities": {
+            "order_numbers": re.findall(r"#\d{3,}", text),
+            "emails": [],
+            "tracking_numbers": [],
+            "amounts": [],
+        },
+        "reasons": ["sandbox keyword heuristic"],
+        "risk_flags": [],
     }
 
 
@@ -323,21 +475,37 @@ def reading_input(subject: str, body: str) -> dict[str, Any]:
 
     r = model.classify(TicketText(subject=subject, body=body))
     return {
-        "category": r.category, "confidence": round(float(r.confidence), 4),
-        "alternatives": [{"category": c, "score": round(float(s), 4)} for c, s in r.alternatives][:3],
-        "sentiment": r.sentiment, "sentiment_score": round(float(r.sentiment_score), 3),
-        "urgency": r.urgency, "language": r.language,
-        "entities": {"order_numbers": list(r.entities.order_numbers), "emails": list(r.entities.emails),
-                     "tracking_numbers": list(r.entities.tracking_numbers), "amounts": list(r.entities.amounts)},
+        "category": r.category,
+        "confidence": round(float(r.confidence), 4),
+        "alternatives": [{"category": c, "score": round(float(s), 4)} for c, s in r.alternatives][
+            :3
+        ],
+        "sentiment": r.sentiment,
+        "sentiment_score": round(float(r.sentiment_score), 3),
+        "urgency": r.urgency,
+        "language": r.language,
+        "entities": {
+            "order_numbers": list(r.entities.order_numbers),
+            "emails": list(r.entities.emails),
+            "tracking_numbers": list(r.entities.tracking_numbers),
+            "amounts": list(r.entities.amounts),
+        },
         "reasons": [*list(r.reasons)[:4], "sandbox: answered by the local model"],
         "risk_flags": [f for f in r.risk_flags if f in RISK_FLAGS],
     }
 
 
 INVALID_READING = {  # breaks the schema four ways: category, confidence, sentiment, alternatives
-    "category": "refund_immediately", "confidence": 1.7, "alternatives": "refund",
-    "sentiment": "furious", "sentiment_score": 0.0, "urgency": "normal", "language": "en",
-    "entities": {}, "reasons": [], "risk_flags": [],
+    "category": "refund_immediately",
+    "confidence": 1.7,
+    "alternatives": "refund",
+    "sentiment": "furious",
+    "sentiment_score": 0.0,
+    "urgency": "normal",
+    "language": "en",
+    "entities": {},
+    "reasons": [],
+    "risk_flags": [],
 }
 
 
@@ -348,7 +516,9 @@ def _user_texts(body: dict[str, Any]) -> str:
             continue
         content = message["content"]
         blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
-        parts += [b.get("text", "") for b in blocks if isinstance(b, dict) and b.get("type") == "text"]
+        parts += [
+            b.get("text", "") for b in blocks if isinstance(b, dict) and b.get("type") == "text"
+        ]
     return "\n".join(parts)
 
 
@@ -375,10 +545,10 @@ def _example_from_schema(schema: dict[str, Any]) -> Any:
 
 DRAFTS = {
     "order_status": "here is the latest on your order: we are checking the tracking details and will confirm the "
-                    "delivery status shortly.",
+    "delivery status shortly.",
     "refund": "we have received your refund request and a colleague is reviewing it now.",
     "cancel_order": "we have received your cancellation request and a colleague is checking whether the order can "
-                    "still be stopped.",
+    "still be stopped.",
 }
 
 
@@ -386,8 +556,12 @@ def draft_text(prompt: str) -> str:
     category = (re.search(r'category="?([a-z_]+)', prompt) or [None, "other"])[1]
     name = re.search(r"\[NAME_\d+\]", _tag(prompt, "ticket") or "")
     greeting = f"Hello {name.group()}," if name else "Hello,"
-    line = DRAFTS.get(category, "thank you for your message; a colleague is looking into it and will reply soon.")
-    return f"{greeting}\n\nThank you for getting in touch: {line}\n\nKind regards,\nCustomer Support"
+    line = DRAFTS.get(
+        category, "thank you for your message; a colleague is looking into it and will reply soon."
+    )
+    return (
+        f"{greeting}\n\nThank you for getting in touch: {line}\n\nKind regards,\nCustomer Support"
+    )
 
 
 def answer(state: AnthropicState, body: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
@@ -403,7 +577,9 @@ def answer(state: AnthropicState, body: dict[str, Any]) -> tuple[list[dict[str, 
     if tool is None:
         with state.lock:
             scripted = state.scripted_texts.pop(0) if state.scripted_texts else None
-        return [{"type": "text", "text": scripted if scripted is not None else draft_text(prompt)}], "end_turn"
+        return [
+            {"type": "text", "text": scripted if scripted is not None else draft_text(prompt)}
+        ], "end_turn"
     with state.lock:
         invalid = state.invalid_outputs > 0
         state.invalid_outputs -= 1 if invalid else 0
@@ -411,10 +587,17 @@ def answer(state: AnthropicState, body: dict[str, Any]) -> tuple[list[dict[str, 
         tool_input: Any = dict(INVALID_READING)
     elif "category" in tool["input_schema"].get("properties", {}):
         subject, text = _tag(prompt, "subject"), _tag(prompt, "body")
-        tool_input = reading_input(subject or "", text if text is not None else (_tag(prompt, "ticket") or prompt))
+        tool_input = reading_input(
+            subject or "", text if text is not None else (_tag(prompt, "ticket") or prompt)
+        )
     else:
         tool_input = _example_from_schema(tool["input_schema"])
-    block = {"type": "tool_use", "id": state.new_id("toolu"), "name": tool["name"], "input": tool_input}
+    block = {
+        "type": "tool_use",
+        "id": state.new_id("toolu"),
+        "name": tool["name"],
+        "input": tool_input,
+    }
     return [block], "tool_use"
 
 
@@ -424,8 +607,9 @@ def create_app(state: AnthropicState | None = None) -> Flask:
     app = Flask("deskguard-sandbox-anthropic")
     app.config["anthropic_state"] = state
 
-    def respond(status: int, payload: dict[str, Any], request_id: str,
-                headers: dict[str, str] | None = None) -> Response:
+    def respond(
+        status: int, payload: dict[str, Any], request_id: str, headers: dict[str, str] | None = None
+    ) -> Response:
         out = Response(json.dumps(payload), status=status, mimetype="application/json")
         out.headers["request-id"] = request_id
         for k, v in (headers or {}).items():
@@ -436,10 +620,16 @@ def create_app(state: AnthropicState | None = None) -> Flask:
     def messages():
         request_id = state.new_id("req")
         raw = request.get_data(as_text=True)
-        given_key = request.headers.get("x-api-key") or request.headers.get("Authorization", "").removeprefix(
-            "Bearer ")
-        entry: dict[str, Any] = {"id": request_id, "path": request.path, "body": raw, "status": None,
-                                 "anthropic_version": request.headers.get("anthropic-version")}
+        given_key = request.headers.get("x-api-key") or request.headers.get(
+            "Authorization", ""
+        ).removeprefix("Bearer ")
+        entry: dict[str, Any] = {
+            "id": request_id,
+            "path": request.path,
+            "body": raw,
+            "status": None,
+            "anthropic_version": request.headers.get("anthropic-version"),
+        }
         with state.lock:
             state.requests.append(entry)
             delay = state.delay_seconds
@@ -453,12 +643,19 @@ def create_app(state: AnthropicState | None = None) -> Flask:
             if failure is not None:
                 headers = {}
                 if failure.retry_after is not None:
-                    headers = {"retry-after": str(max(1, math.ceil(failure.retry_after))),
-                               "retry-after-ms": str(int(failure.retry_after * 1000))}
-                messages_ = {429: "Number of request tokens has exceeded your per-minute rate limit",
-                             529: "Overloaded"}
-                raise ApiError(failure.status, messages_.get(failure.status, "Internal server error"),
-                               headers=headers)
+                    headers = {
+                        "retry-after": str(max(1, math.ceil(failure.retry_after))),
+                        "retry-after-ms": str(int(failure.retry_after * 1000)),
+                    }
+                messages_ = {
+                    429: "Number of request tokens has exceeded your per-minute rate limit",
+                    529: "Overloaded",
+                }
+                raise ApiError(
+                    failure.status,
+                    messages_.get(failure.status, "Internal server error"),
+                    headers=headers,
+                )
             if not request.headers.get("anthropic-version"):
                 raise ApiError(400, "anthropic-version: header is required")
             try:
@@ -470,14 +667,27 @@ def create_app(state: AnthropicState | None = None) -> Flask:
                 usage = usage_for(state, given_key, body)
             content, stop_reason = answer(state, body)
             usage["output_tokens"] = estimate_tokens(content)
-            usage["cache_creation"] = {"ephemeral_5m_input_tokens": usage["cache_creation_input_tokens"],
-                                       "ephemeral_1h_input_tokens": 0}
+            usage["cache_creation"] = {
+                "ephemeral_5m_input_tokens": usage["cache_creation_input_tokens"],
+                "ephemeral_1h_input_tokens": 0,
+            }
             usage["service_tier"] = "standard"
             entry["status"] = 200
             entry["usage"] = dict(usage)
-            return respond(200, {"id": state.new_id("msg"), "type": "message", "role": "assistant",
-                                 "model": body["model"], "content": content, "stop_reason": stop_reason,
-                                 "stop_sequence": None, "usage": usage}, request_id)
+            return respond(
+                200,
+                {
+                    "id": state.new_id("msg"),
+                    "type": "message",
+                    "role": "assistant",
+                    "model": body["model"],
+                    "content": content,
+                    "stop_reason": stop_reason,
+                    "stop_sequence": None,
+                    "usage": usage,
+                },
+                request_id,
+            )
         except ApiError as exc:
             entry["status"] = exc.status
             return respond(exc.status, exc.body(request_id), request_id, exc.headers)
@@ -492,8 +702,11 @@ def create_app(state: AnthropicState | None = None) -> Flask:
     def sandbox_fail():
         data = request.get_json(force=True)
         retry_after = data.get("retry_after")
-        state.fail(int(data.get("status", 529)), int(data.get("times", 1)),
-                   None if retry_after is None else float(retry_after))
+        state.fail(
+            int(data.get("status", 529)),
+            int(data.get("times", 1)),
+            None if retry_after is None else float(retry_after),
+        )
         return {"ok": True}
 
     @app.post("/_sandbox/invalid")
@@ -537,19 +750,35 @@ class AnthropicSandbox:
     @property
     def env(self) -> dict[str, str]:
         """The settings that point Deskguard at this sandbox."""
-        return {"DESKGUARD_CLASSIFIER": "claude", "DESKGUARD_ANTHROPIC_BASE_URL": self.url,
-                "DESKGUARD_ANTHROPIC_API_KEY": self.api_key}
+        return {
+            "DESKGUARD_CLASSIFIER": "claude",
+            "DESKGUARD_ANTHROPIC_BASE_URL": self.url,
+            "DESKGUARD_ANTHROPIC_API_KEY": self.api_key,
+        }
 
     def stop(self) -> None:
         self.server.stop()
 
 
-def start_anthropic_sandbox(state: AnthropicState | None = None, *, api_key: str = DEMO_API_KEY,
-                            host: str = "127.0.0.1", port: int = 0) -> AnthropicSandbox:
+def start_anthropic_sandbox(
+    state: AnthropicState | None = None,
+    *,
+    api_key: str = DEMO_API_KEY,
+    host: str = "127.0.0.1",
+    port: int = 0,
+) -> AnthropicSandbox:
     """Serve the emulator (port 0: a free loopback port) for tests and ``make demo``."""
     state = state or AnthropicState()
     state.add_key(api_key)
-    return AnthropicSandbox(serve_in_thread(create_app(state), host=host, port=port), state, api_key)
+    return AnthropicSandbox(
+        serve_in_thread(create_app(state), host=host, port=port), state, api_key
+    )
 
 
-__all__ = ["DEMO_API_KEY", "AnthropicSandbox", "AnthropicState", "create_app", "start_anthropic_sandbox"]
+__all__ = [
+    "DEMO_API_KEY",
+    "AnthropicSandbox",
+    "AnthropicState",
+    "create_app",
+    "start_anthropic_sandbox",
+]

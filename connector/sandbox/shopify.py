@@ -116,9 +116,16 @@ class ShopOrder:
 class ShopifyState:
     """One shop's data plus the knobs tests turn (throttling, delays, request log)."""
 
-    def __init__(self, *, shop_domain: str = "deskguard-demo.myshopify.com",
-                 access_token: str = "shpat_sandbox_token", api_secret: str = "shpss_sandbox_secret",
-                 maximum_available: float = 2000.0, restore_rate: float = 100.0, clock=time.monotonic):
+    def __init__(
+        self,
+        *,
+        shop_domain: str = "deskguard-demo.myshopify.com",
+        access_token: str = "shpat_sandbox_token",
+        api_secret: str = "shpss_sandbox_secret",
+        maximum_available: float = 2000.0,
+        restore_rate: float = 100.0,
+        clock=time.monotonic,
+    ):
         self.lock = threading.RLock()
         self.shop_domain = shop_domain
         self.access_tokens = {access_token}
@@ -199,8 +206,9 @@ class ShopifyState:
     # -- leaky bucket ----------------------------------------------------------------------
     def _refill(self) -> None:
         now = self._clock()
-        self._available = min(self.maximum_available,
-                               self._available + (now - self._refilled_at) * self.restore_rate)
+        self._available = min(
+            self.maximum_available, self._available + (now - self._refilled_at) * self.restore_rate
+        )
         self._refilled_at = now
 
     def spend(self, cost: int) -> tuple[bool, dict[str, float]]:
@@ -212,9 +220,11 @@ class ShopifyState:
                 self._forced_throttles -= 1
             if allowed:
                 self._available -= cost
-            return allowed, {"maximumAvailable": self.maximum_available,
-                             "currentlyAvailable": int(self._available),
-                             "restoreRate": self.restore_rate}
+            return allowed, {
+                "maximumAvailable": self.maximum_available,
+                "currentlyAvailable": int(self._available),
+                "restoreRate": self.restore_rate,
+            }
 
 
 # --- resolvers: plain dicts keyed by GraphQL field name; callables receive (info, **args) --------
@@ -223,7 +233,9 @@ def _money(amount: str, currency: str) -> dict[str, Any]:
     return {"shopMoney": money, "presentmentMoney": money}
 
 
-def _page(items: list[Any], first: int | None, after: str | None, last: int | None = None) -> tuple[list, dict]:
+def _page(
+    items: list[Any], first: int | None, after: str | None, last: int | None = None
+) -> tuple[list, dict]:
     start = 0
     if after:
         try:
@@ -236,9 +248,12 @@ def _page(items: list[Any], first: int | None, after: str | None, last: int | No
     elif last is not None:
         window = window[-last:] if last else []
     end = start + len(window) - 1
-    info = {"hasNextPage": end + 1 < len(items), "hasPreviousPage": start > 0,
-            "startCursor": base64.b64encode(f"cursor:{start}".encode()).decode() if window else None,
-            "endCursor": base64.b64encode(f"cursor:{end}".encode()).decode() if window else None}
+    info = {
+        "hasNextPage": end + 1 < len(items),
+        "hasPreviousPage": start > 0,
+        "startCursor": base64.b64encode(f"cursor:{start}".encode()).decode() if window else None,
+        "endCursor": base64.b64encode(f"cursor:{end}".encode()).decode() if window else None,
+    }
     return window, info
 
 
@@ -250,27 +265,50 @@ class _Root:
         c = self.state.customers.get(customer_id) if customer_id else None
         if c is None:
             return None
-        return {"id": gid("Customer", c.id), "numberOfOrders": str(c.number_of_orders),  # UnsignedInt64 → string
-                "amountSpent": {"amount": c.amount_spent, "currencyCode": c.currency},
-                "tags": list(c.tags), "displayName": f"{c.first_name} {c.last_name}".strip()}
+        return {
+            "id": gid("Customer", c.id),
+            "numberOfOrders": str(c.number_of_orders),  # UnsignedInt64 → string
+            "amountSpent": {"amount": c.amount_spent, "currencyCode": c.currency},
+            "tags": list(c.tags),
+            "displayName": f"{c.first_name} {c.last_name}".strip(),
+        }
 
     def order_view(self, o: ShopOrder) -> dict[str, Any]:
         def line_items(info, first=None, after=None, last=None, before=None, reverse=False):
             items = list(reversed(o.line_items)) if reverse else list(o.line_items)
             window, page = _page(items, first, after, last)
-            return {"nodes": [{"id": gid("LineItem", li.id), "title": li.title, "quantity": li.quantity,
-                               "sku": li.sku} for li in window], "pageInfo": page}
+            return {
+                "nodes": [
+                    {
+                        "id": gid("LineItem", li.id),
+                        "title": li.title,
+                        "quantity": li.quantity,
+                        "sku": li.sku,
+                    }
+                    for li in window
+                ],
+                "pageInfo": page,
+            }
 
         def fulfillments(info, first=None):
             items = o.fulfillments[:first] if first is not None else o.fulfillments
             return [self.fulfillment_view(f) for f in items]
 
-        return {"id": gid("Order", o.id), "name": o.name, "createdAt": iso(o.created_at), "email": o.email,
-                "cancelledAt": iso(o.cancelled_at), "cancelReason": o.cancel_reason, "closed": o.closed,
-                "displayFinancialStatus": o.financial_status,
-                "displayFulfillmentStatus": o.fulfillment_status,
-                "totalPriceSet": _money(o.total, o.currency), "lineItems": line_items,
-                "fulfillments": fulfillments, "customer": self.customer_view(o.customer_id)}
+        return {
+            "id": gid("Order", o.id),
+            "name": o.name,
+            "createdAt": iso(o.created_at),
+            "email": o.email,
+            "cancelledAt": iso(o.cancelled_at),
+            "cancelReason": o.cancel_reason,
+            "closed": o.closed,
+            "displayFinancialStatus": o.financial_status,
+            "displayFulfillmentStatus": o.fulfillment_status,
+            "totalPriceSet": _money(o.total, o.currency),
+            "lineItems": line_items,
+            "fulfillments": fulfillments,
+            "customer": self.customer_view(o.customer_id),
+        }
 
     @staticmethod
     def fulfillment_view(f: ShopFulfillment) -> dict[str, Any]:
@@ -278,13 +316,29 @@ class _Root:
             items = f.tracking[:first] if first is not None else f.tracking
             return [{"company": t.company, "number": t.number, "url": t.url} for t in items]
 
-        return {"id": gid("Fulfillment", f.id), "status": f.status, "displayStatus": f.display_status,
-                "createdAt": iso(f.created_at), "estimatedDeliveryAt": iso(f.estimated_delivery_at),
-                "deliveredAt": iso(f.delivered_at), "trackingInfo": tracking}
+        return {
+            "id": gid("Fulfillment", f.id),
+            "status": f.status,
+            "displayStatus": f.display_status,
+            "createdAt": iso(f.created_at),
+            "estimatedDeliveryAt": iso(f.estimated_delivery_at),
+            "deliveredAt": iso(f.delivered_at),
+            "trackingInfo": tracking,
+        }
 
     # QueryRoot
-    def orders(self, info, first=None, after=None, last=None, before=None, reverse=False,
-               sortKey="ID", query=None, savedSearchId=None):
+    def orders(
+        self,
+        info,
+        first=None,
+        after=None,
+        last=None,
+        before=None,
+        reverse=False,
+        sortKey="ID",
+        query=None,
+        savedSearchId=None,
+    ):
         from graphql import GraphQLError
 
         if first is None and last is None:
@@ -293,8 +347,11 @@ class _Root:
             raise GraphQLError("The maximum number of items a connection can return is 250")
         terms = parse_search(query)
         found = [o for o in self.state.orders.values() if order_matches(o, terms)]
-        keys = {"CREATED_AT": lambda o: (o.created_at, o.id), "ORDER_NUMBER": lambda o: o.number,
-                "UPDATED_AT": lambda o: (o.created_at, o.id)}
+        keys = {
+            "CREATED_AT": lambda o: (o.created_at, o.id),
+            "ORDER_NUMBER": lambda o: o.number,
+            "UPDATED_AT": lambda o: (o.created_at, o.id),
+        }
         found.sort(key=keys.get(sortKey, lambda o: o.id), reverse=bool(reverse))
         window, page = _page(found, first, after, last)
         return {"nodes": [self.order_view(o) for o in window], "pageInfo": page}
@@ -308,13 +365,18 @@ class _Root:
         return {"id": id, "done": self.state.jobs[id]} if id in self.state.jobs else None
 
     # Mutation
-    def orderCancel(self, info, orderId, refund, restock, reason, notifyCustomer=False, staffNote=None):
+    def orderCancel(
+        self, info, orderId, refund, restock, reason, notifyCustomer=False, staffNote=None
+    ):
         state = self.state
         number = parse_gid(orderId, "Order")
         o = state.orders.get(number) if number is not None else None
 
         def error(code: str, message: str):
-            return {"job": None, "orderCancelUserErrors": [{"code": code, "field": ["orderId"], "message": message}]}
+            return {
+                "job": None,
+                "orderCancelUserErrors": [{"code": code, "field": ["orderId"], "message": message}],
+            }
 
         if o is None:
             return error("NOT_FOUND", "Order does not exist.")
@@ -331,8 +393,16 @@ class _Root:
             o.financial_status = "VOIDED"
         job_id = gid("Job", uuid.uuid4().int % 10**12)
         state.jobs[job_id] = True  # applied at once; the first answer still says done: false
-        state.cancellations.append({"order_id": orderId, "reason": reason, "refund": refund, "restock": restock,
-                                    "notify_customer": notifyCustomer, "staff_note": staffNote})
+        state.cancellations.append(
+            {
+                "order_id": orderId,
+                "reason": reason,
+                "refund": refund,
+                "restock": restock,
+                "notify_customer": notifyCustomer,
+                "staff_note": staffNote,
+            }
+        )
         return {"job": {"id": job_id, "done": False}, "orderCancelUserErrors": []}
 
 
@@ -349,7 +419,9 @@ def create_app(state: ShopifyState | None = None) -> Flask:
 
     @app.post("/admin/api/<version>/graphql.json")
     def graphql_endpoint(version: str):
-        state = app.extensions["shopify_state"]  # looked up per request: tests may swap in a fresh shop
+        state = app.extensions[
+            "shopify_state"
+        ]  # looked up per request: tests may swap in a fresh shop
         if request.headers.get("X-Shopify-Access-Token") not in state.access_tokens:
             return jsonify({"errors": INVALID_TOKEN}), 401
         if not API_VERSION_RE.match(version):
@@ -361,9 +433,22 @@ def create_app(state: ShopifyState | None = None) -> Flask:
         if failure:
             status, retry_after = failure
             extra = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
-            texts = {402: "Unavailable Shop", 423: "Locked", 429: "Exceeded 2 calls per second for api client."}
-            return jsonify({"errors": texts.get(status, "Internal Server Error" if status >= 500 else "Error")}), \
-                status, extra
+            texts = {
+                402: "Unavailable Shop",
+                423: "Locked",
+                429: "Exceeded 2 calls per second for api client.",
+            }
+            return (
+                jsonify(
+                    {
+                        "errors": texts.get(
+                            status, "Internal Server Error" if status >= 500 else "Error"
+                        )
+                    }
+                ),
+                status,
+                extra,
+            )
         body = request.get_json(silent=True)
         if not isinstance(body, dict) or not isinstance(body.get("query"), str):
             return jsonify({"errors": {"query": "Required parameter missing or invalid"}}), 400
@@ -379,18 +464,49 @@ def create_app(state: ShopifyState | None = None) -> Flask:
             return jsonify({"errors": [e.formatted for e in errors]}), 200, headers
         cost = query_cost(schema, document, op_name, variables)
         allowed, throttle = state.spend(cost)
-        extensions = {"cost": {"requestedQueryCost": cost, "actualQueryCost": cost if allowed else None,
-                               "throttleStatus": throttle}}
+        extensions = {
+            "cost": {
+                "requestedQueryCost": cost,
+                "actualQueryCost": cost if allowed else None,
+                "throttleStatus": throttle,
+            }
+        }
         with state.lock:
-            state.requests.append({"operation": op_name, "variables": variables, "cost": cost,
-                                   "throttled": not allowed})
+            state.requests.append(
+                {
+                    "operation": op_name,
+                    "variables": variables,
+                    "cost": cost,
+                    "throttled": not allowed,
+                }
+            )
         if not allowed:
-            return jsonify({"errors": [{"message": "Throttled", "extensions": {
-                "code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
-                "extensions": extensions}), 200, headers
+            return (
+                jsonify(
+                    {
+                        "errors": [
+                            {
+                                "message": "Throttled",
+                                "extensions": {
+                                    "code": "THROTTLED",
+                                    "documentation": "https://shopify.dev/api/usage/rate-limits",
+                                },
+                            }
+                        ],
+                        "extensions": extensions,
+                    }
+                ),
+                200,
+                headers,
+            )
         with state.lock:  # resolvers read and mutate shared state
-            result = execute(schema, document, root_value=_Root(state), variable_values=variables,
-                             operation_name=op_name)
+            result = execute(
+                schema,
+                document,
+                root_value=_Root(state),
+                variable_values=variables,
+                operation_name=op_name,
+            )
         out: dict[str, Any] = {"data": result.data}
         if result.errors:
             out["errors"] = [e.formatted for e in result.errors]
@@ -406,9 +522,17 @@ def sign_webhook(body: bytes, secret: str) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
-def webhook_headers(topic: str, body: bytes, *, secret: str, shop_domain: str, webhook_id: str | None = None,
-                    event_id: str | None = None, api_version: str = "2025-01",
-                    triggered_at: datetime | None = None) -> dict[str, str]:
+def webhook_headers(
+    topic: str,
+    body: bytes,
+    *,
+    secret: str,
+    shop_domain: str,
+    webhook_id: str | None = None,
+    event_id: str | None = None,
+    api_version: str = "2025-01",
+    triggered_at: datetime | None = None,
+) -> dict[str, str]:
     return {
         "Content-Type": "application/json",
         "X-Shopify-Topic": topic,
@@ -421,27 +545,51 @@ def webhook_headers(topic: str, body: bytes, *, secret: str, shop_domain: str, w
     }
 
 
-def send_webhook(url: str, topic: str, payload: dict[str, Any], *, secret: str, shop_domain: str,
-                 webhook_id: str | None = None, event_id: str | None = None, timeout: float = 5.0,
-                 api_version: str = "2025-01"):
+def send_webhook(
+    url: str,
+    topic: str,
+    payload: dict[str, Any],
+    *,
+    secret: str,
+    shop_domain: str,
+    webhook_id: str | None = None,
+    event_id: str | None = None,
+    timeout: float = 5.0,
+    api_version: str = "2025-01",
+):
     """POST a signed webhook to ``url`` (e.g. the sidecar's /webhooks/shopify/<tenant>)."""
     import requests
 
     body = json.dumps(payload).encode()
-    headers = webhook_headers(topic, body, secret=secret, shop_domain=shop_domain, webhook_id=webhook_id,
-                              event_id=event_id, api_version=api_version)
+    headers = webhook_headers(
+        topic,
+        body,
+        secret=secret,
+        shop_domain=shop_domain,
+        webhook_id=webhook_id,
+        event_id=event_id,
+        api_version=api_version,
+    )
     return requests.post(url, data=body, headers=headers, timeout=timeout)
 
 
-def send_state_webhook(state: ShopifyState, url: str, topic: str, payload: dict[str, Any], **kwargs):
+def send_state_webhook(
+    state: ShopifyState, url: str, topic: str, payload: dict[str, Any], **kwargs
+):
     """``send_webhook`` signed with this shop's app secret and domain."""
-    return send_webhook(url, topic, payload, secret=state.api_secret, shop_domain=state.shop_domain, **kwargs)
+    return send_webhook(
+        url, topic, payload, secret=state.api_secret, shop_domain=state.shop_domain, **kwargs
+    )
 
 
 def sidecar_settings(state: ShopifyState, url: str) -> dict[str, Any]:
     """The Deskguard settings that point the real adapter at this emulator (for the demo and tests)."""
-    return {"shopify_shop": state.shop_domain, "shopify_access_token": state.access_token,
-            "shopify_api_secret": state.api_secret, "shopify_admin_url": url}
+    return {
+        "shopify_shop": state.shop_domain,
+        "shopify_access_token": state.access_token,
+        "shopify_api_secret": state.api_secret,
+        "shopify_admin_url": url,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -465,9 +613,23 @@ def main(argv: list[str] | None = None) -> None:
         server.stop()
 
 
-__all__ = ["ShopCustomer", "ShopFulfillment", "ShopLineItem", "ShopOrder", "ShopTracking", "ShopifyState",
-           "create_app", "gid", "main", "parse_gid", "send_state_webhook", "send_webhook",
-           "sidecar_settings", "sign_webhook", "webhook_headers"]
+__all__ = [
+    "ShopCustomer",
+    "ShopFulfillment",
+    "ShopLineItem",
+    "ShopOrder",
+    "ShopTracking",
+    "ShopifyState",
+    "create_app",
+    "gid",
+    "main",
+    "parse_gid",
+    "send_state_webhook",
+    "send_webhook",
+    "sidecar_settings",
+    "sign_webhook",
+    "webhook_headers",
+]
 
 
 if __name__ == "__main__":

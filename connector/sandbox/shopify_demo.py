@@ -36,7 +36,9 @@ def _ups(number: str) -> ShopTracking:
 
 
 def _usps(number: str) -> ShopTracking:
-    return ShopTracking("USPS", number, f"https://tools.usps.com/go/TrackConfirmAction?tLabels={number}")
+    return ShopTracking(
+        "USPS", number, f"https://tools.usps.com/go/TrackConfirmAction?tLabels={number}"
+    )
 
 
 def _fedex(number: str) -> ShopTracking:
@@ -44,8 +46,11 @@ def _fedex(number: str) -> ShopTracking:
 
 
 def _dhl(number: str) -> ShopTracking:
-    return ShopTracking("DHL Express", number,
-                        f"https://www.dhl.com/us-en/home/tracking/tracking-express.html?tracking-id={number}")
+    return ShopTracking(
+        "DHL Express",
+        number,
+        f"https://www.dhl.com/us-en/home/tracking/tracking-express.html?tracking-id={number}",
+    )
 
 
 def seed(state: ShopifyState, now: datetime) -> None:
@@ -54,7 +59,15 @@ def seed(state: ShopifyState, now: datetime) -> None:
         ShopCustomer(7001, "jane.doe@example.com", "Jane", "Doe", 2, "164.35"),
         ShopCustomer(7002, "marco.rossi@example.com", "Marco", "Rossi", 1, "129.00"),
         ShopCustomer(7003, "li.wei@example.com", "Li", "Wei", 4, "231.60"),
-        ShopCustomer(7004, "sam.vip@example.com", "Sam", "Okafor", 23, "4318.75", tags=["VIP", "wholesale-interest"]),
+        ShopCustomer(
+            7004,
+            "sam.vip@example.com",
+            "Sam",
+            "Okafor",
+            23,
+            "4318.75",
+            tags=["VIP", "wholesale-interest"],
+        ),
         ShopCustomer(7005, "pat.chargeback@example.com", "Pat", "Morgan", 1, "249.00"),
         ShopCustomer(7006, "ana.garcia@example.com", "Ana", "García", 2, "97.80"),
         ShopCustomer(7007, "tom.becker@example.com", "Tom", "Becker", 3, "310.45"),
@@ -64,61 +77,169 @@ def seed(state: ShopifyState, now: datetime) -> None:
 
     def order(number, customer, days_ago, financial, fulfillment, total, items, fulfillments=()):
         oid = 5_500_000_000 + number
-        return state.add_order(ShopOrder(
-            id=oid, number=number, email=customer.email, created_at=now - days_ago * day,
-            financial_status=financial, fulfillment_status=fulfillment, total=total,
-            customer_id=customer.id,
-            line_items=[ShopLineItem(oid * 10 + i, title, qty, sku, price)
-                        for i, (title, qty, sku, price) in enumerate(items, start=1)],
-            fulfillments=list(fulfillments)))
+        return state.add_order(
+            ShopOrder(
+                id=oid,
+                number=number,
+                email=customer.email,
+                created_at=now - days_ago * day,
+                financial_status=financial,
+                fulfillment_status=fulfillment,
+                total=total,
+                customer_id=customer.id,
+                line_items=[
+                    ShopLineItem(oid * 10 + i, title, qty, sku, price)
+                    for i, (title, qty, sku, price) in enumerate(items, start=1)
+                ],
+                fulfillments=list(fulfillments),
+            )
+        )
 
-    def shipped(number, days_ago, tracking, display="IN_TRANSIT", eta_days=None, delivered_days_ago=None):
+    def shipped(
+        number, days_ago, tracking, display="IN_TRANSIT", eta_days=None, delivered_days_ago=None
+    ):
         return ShopFulfillment(
-            id=4_400_000_000 + number, status="SUCCESS", display_status=display,
-            created_at=now - days_ago * day, tracking=[tracking],
-            estimated_delivery_at=(now + eta_days * day).replace(hour=18, minute=0, second=0, microsecond=0)
-            if eta_days is not None else None,
-            delivered_at=now - delivered_days_ago * day if delivered_days_ago is not None else None)
+            id=4_400_000_000 + number,
+            status="SUCCESS",
+            display_status=display,
+            created_at=now - days_ago * day,
+            tracking=[tracking],
+            estimated_delivery_at=(now + eta_days * day).replace(
+                hour=18, minute=0, second=0, microsecond=0
+            )
+            if eta_days is not None
+            else None,
+            delivered_at=now - delivered_days_ago * day if delivered_days_ago is not None else None,
+        )
 
     jane, marco, li, sam, pat, ana, tom = customers
     # Jane: shipped with UPS, on its way, two items.
-    order(1001, jane, 4, "PAID", "FULFILLED", "84.50",
-          [("Merino Wool Beanie – Charcoal", 1, "BEANIE-MER-CH", "39.00"),
-           ("Organic Cotton Socks (3-pack)", 1, "SOCK-ORG-3P", "38.00")],
-          [shipped(1001, 2, _ups("1Z999AA10123456784"), eta_days=2)])
+    order(
+        1001,
+        jane,
+        4,
+        "PAID",
+        "FULFILLED",
+        "84.50",
+        [
+            ("Merino Wool Beanie – Charcoal", 1, "BEANIE-MER-CH", "39.00"),
+            ("Organic Cotton Socks (3-pack)", 1, "SOCK-ORG-3P", "38.00"),
+        ],
+        [shipped(1001, 2, _ups("1Z999AA10123456784"), eta_days=2)],
+    )
     # Marco: paid, not shipped yet (cancellable).
-    order(1002, marco, 1, "PAID", "UNFULFILLED", "129.00",
-          [("Waxed Canvas Weekender Bag – Olive", 1, "BAG-WKD-OL", "129.00")])
+    order(
+        1002,
+        marco,
+        1,
+        "PAID",
+        "UNFULFILLED",
+        "129.00",
+        [("Waxed Canvas Weekender Bag – Olive", 1, "BAG-WKD-OL", "129.00")],
+    )
     # Li: delivered three days ago.
-    order(1003, li, 9, "PAID", "FULFILLED", "58.90",
-          [("Ceramic Pour-Over Coffee Set", 1, "COF-POUR-SET", "52.00")],
-          [shipped(1003, 7, _usps("9400111899223197428490"), display="DELIVERED", delivered_days_ago=3)])
+    order(
+        1003,
+        li,
+        9,
+        "PAID",
+        "FULFILLED",
+        "58.90",
+        [("Ceramic Pour-Over Coffee Set", 1, "COF-POUR-SET", "52.00")],
+        [
+            shipped(
+                1003, 7, _usps("9400111899223197428490"), display="DELIVERED", delivered_days_ago=3
+            )
+        ],
+    )
     # Sam: VIP, 23 lifetime orders; the latest ships with FedEx.
-    order(1004, sam, 3, "PAID", "FULFILLED", "412.00",
-          [("Cashmere Crew Sweater – Navy", 2, "SWT-CSH-NV-M", "179.00"),
-           ("Leather Card Holder – Tan", 1, "ACC-CARD-TN", "48.00")],
-          [shipped(1004, 1, _fedex("771234567890"), eta_days=3)])
-    order(1009, sam, 20, "PAID", "FULFILLED", "96.00",
-          [("Silk Pocket Square – Burgundy", 2, "ACC-SQ-BG", "48.00")],
-          [shipped(1009, 18, _fedex("771234560011"), display="DELIVERED", delivered_days_ago=15)])
+    order(
+        1004,
+        sam,
+        3,
+        "PAID",
+        "FULFILLED",
+        "412.00",
+        [
+            ("Cashmere Crew Sweater – Navy", 2, "SWT-CSH-NV-M", "179.00"),
+            ("Leather Card Holder – Tan", 1, "ACC-CARD-TN", "48.00"),
+        ],
+        [shipped(1004, 1, _fedex("771234567890"), eta_days=3)],
+    )
+    order(
+        1009,
+        sam,
+        20,
+        "PAID",
+        "FULFILLED",
+        "96.00",
+        [("Silk Pocket Square – Burgundy", 2, "ACC-SQ-BG", "48.00")],
+        [shipped(1009, 18, _fedex("771234560011"), display="DELIVERED", delivered_days_ago=15)],
+    )
     # Pat: delivered per the carrier; the payment is disputed in Stripe.
-    order(1005, pat, 25, "PAID", "FULFILLED", "249.00",
-          [("Noise-Cancelling Headphones – Black", 1, "AUD-NC-BLK", "249.00")],
-          [shipped(1005, 23, _ups("1Z999AA10123450005"), display="DELIVERED", delivered_days_ago=19)])
+    order(
+        1005,
+        pat,
+        25,
+        "PAID",
+        "FULFILLED",
+        "249.00",
+        [("Noise-Cancelling Headphones – Black", 1, "AUD-NC-BLK", "249.00")],
+        [shipped(1005, 23, _ups("1Z999AA10123450005"), display="DELIVERED", delivered_days_ago=19)],
+    )
     # Ana: one delivered, one waiting to ship.
-    order(1006, ana, 30, "PAID", "FULFILLED", "42.80",
-          [("Linen Tea Towels (2-pack)", 1, "HOME-LIN-2P", "34.00")],
-          [shipped(1006, 28, _dhl("1234567890"), display="DELIVERED", delivered_days_ago=24)])
-    order(1008, ana, 2, "PAID", "UNFULFILLED", "55.00",
-          [("Beeswax Candle – Large", 1, "HOME-CND-L", "55.00")])
+    order(
+        1006,
+        ana,
+        30,
+        "PAID",
+        "FULFILLED",
+        "42.80",
+        [("Linen Tea Towels (2-pack)", 1, "HOME-LIN-2P", "34.00")],
+        [shipped(1006, 28, _dhl("1234567890"), display="DELIVERED", delivered_days_ago=24)],
+    )
+    order(
+        1008,
+        ana,
+        2,
+        "PAID",
+        "UNFULFILLED",
+        "55.00",
+        [("Beeswax Candle – Large", 1, "HOME-CND-L", "55.00")],
+    )
     # Tom: three orders, one partly refunded, one in transit without an ETA.
-    order(1007, tom, 45, "PARTIALLY_REFUNDED", "FULFILLED", "148.00",
-          [("Trail Running Shoes – Size 44", 1, "SHO-TRL-44", "120.00"),
-           ("Performance Insoles", 1, "SHO-INS", "28.00")],
-          [shipped(1007, 43, _ups("1Z999AA10123450007"), display="DELIVERED", delivered_days_ago=40)])
-    order(1010, tom, 12, "PAID", "FULFILLED", "89.95",
-          [("Insulated Water Bottle 1L", 1, "BTL-INS-1L", "34.95"),
-           ("Running Cap – Grey", 1, "CAP-RUN-GR", "55.00")],
-          [shipped(1010, 10, _usps("9400111899223197420011"), display="IN_TRANSIT")])
-    order(1011, tom, 0, "AUTHORIZED", "UNFULFILLED", "72.50",
-          [("Merino Running Tee – M", 1, "TEE-MER-M", "72.50")])
+    order(
+        1007,
+        tom,
+        45,
+        "PARTIALLY_REFUNDED",
+        "FULFILLED",
+        "148.00",
+        [
+            ("Trail Running Shoes – Size 44", 1, "SHO-TRL-44", "120.00"),
+            ("Performance Insoles", 1, "SHO-INS", "28.00"),
+        ],
+        [shipped(1007, 43, _ups("1Z999AA10123450007"), display="DELIVERED", delivered_days_ago=40)],
+    )
+    order(
+        1010,
+        tom,
+        12,
+        "PAID",
+        "FULFILLED",
+        "89.95",
+        [
+            ("Insulated Water Bottle 1L", 1, "BTL-INS-1L", "34.95"),
+            ("Running Cap – Grey", 1, "CAP-RUN-GR", "55.00"),
+        ],
+        [shipped(1010, 10, _usps("9400111899223197420011"), display="IN_TRANSIT")],
+    )
+    order(
+        1011,
+        tom,
+        0,
+        "AUTHORIZED",
+        "UNFULFILLED",
+        "72.50",
+        [("Merino Running Tee – M", 1, "TEE-MER-M", "72.50")],
+    )

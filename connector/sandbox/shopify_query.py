@@ -31,9 +31,14 @@ def query_cost(schema, document, operation_name: str | None, variables: dict[str
         value_from_ast_untyped,
     )
 
-    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
     ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    op = next((o for o in ops if operation_name is None or (o.name and o.name.value == operation_name)), None)
+    op = next(
+        (o for o in ops if operation_name is None or (o.name and o.name.value == operation_name)),
+        None,
+    )
     if op is None:
         return 0
 
@@ -72,7 +77,9 @@ def query_cost(schema, document, operation_name: str | None, variables: dict[str
                 total += 2 + size * per_node
             else:
                 ftype = fdef.type.of_type if is_non_null_type(fdef.type) else fdef.type
-                total += (size if is_list_type(ftype) else 1) * (1 + cost(node.selection_set, named))
+                total += (size if is_list_type(ftype) else 1) * (
+                    1 + cost(node.selection_set, named)
+                )
         return total
 
     root = schema.mutation_type if op.operation.value == "mutation" else schema.query_type

@@ -20,8 +20,14 @@ from flask import Flask, Response, g, jsonify, request
 from connector.sandbox import RunningServer, serve_in_thread
 from connector.sandbox.zendesk_state import ApiError, ZendeskState, parse_iso, sign_webhook
 
-__all__ = ["ZendeskSandbox", "ZendeskState", "create_zendesk_app", "parse_iso", "sign_webhook",
-           "start_zendesk_sandbox"]
+__all__ = [
+    "ZendeskSandbox",
+    "ZendeskState",
+    "create_zendesk_app",
+    "parse_iso",
+    "sign_webhook",
+    "start_zendesk_sandbox",
+]
 
 API = "/api/v2"
 
@@ -46,21 +52,33 @@ def _page(items: list[dict[str, Any]], key: str, **extra: Any) -> dict[str, Any]
     if "page[size]" in request.args or "page[after]" in request.args:
         size = min(int(request.args.get("page[size]", 100)), 100)
         start = _uncursor(request.args["page[after]"]) if "page[after]" in request.args else 0
-        chunk = items[start:start + size]
+        chunk = items[start : start + size]
         has_more = start + size < len(items)
         after = _cursor(start + len(chunk))
-        return {key: chunk, **extra,
-                "meta": {"has_more": has_more, "after_cursor": after if has_more else None,
-                         "before_cursor": _cursor(start) if start else None},
-                "links": {"next": f"{base}?page[size]={size}&page[after]={after}" if has_more else None,
-                          "prev": None}}
+        return {
+            key: chunk,
+            **extra,
+            "meta": {
+                "has_more": has_more,
+                "after_cursor": after if has_more else None,
+                "before_cursor": _cursor(start) if start else None,
+            },
+            "links": {
+                "next": f"{base}?page[size]={size}&page[after]={after}" if has_more else None,
+                "prev": None,
+            },
+        }
     per_page = min(int(request.args.get("per_page", 100)), 100)
     page = max(int(request.args.get("page", 1)), 1)
-    chunk = items[(page - 1) * per_page: page * per_page]
+    chunk = items[(page - 1) * per_page : page * per_page]
     more = page * per_page < len(items)
-    return {key: chunk, **extra, "count": len(items),
-            "next_page": f"{base}?page={page + 1}&per_page={per_page}" if more else None,
-            "previous_page": f"{base}?page={page - 1}&per_page={per_page}" if page > 1 else None}
+    return {
+        key: chunk,
+        **extra,
+        "count": len(items),
+        "next_page": f"{base}?page={page + 1}&per_page={per_page}" if more else None,
+        "previous_page": f"{base}?page={page - 1}&per_page={per_page}" if page > 1 else None,
+    }
 
 
 def _body(key: str | None = None) -> Any:
@@ -87,10 +105,12 @@ def create_zendesk_app(state: ZendeskState) -> Flask:
 
     def route(rule: str, methods: tuple[str, ...] = ("GET",)):
         """Register a rule with and without the ``.json`` suffix (zenpy uses both forms)."""
+
         def decorate(fn):
             app.add_url_rule(API + rule, fn.__name__, fn, methods=list(methods))
             app.add_url_rule(API + rule + ".json", fn.__name__ + "_json", fn, methods=list(methods))
             return fn
+
         return decorate
 
     @app.errorhandler(ApiError)
@@ -110,8 +130,12 @@ def create_zendesk_app(state: ZendeskState) -> Flask:
             return jsonify({"error": "Couldn't authenticate you"}), 401
         wait = state.rate_limit_wait(export=request.path.startswith(API + "/incremental/"))
         if wait:
-            response = jsonify({"error": "APIRateLimitExceeded",
-                                "description": "Number of allowed API requests per minute exceeded"})
+            response = jsonify(
+                {
+                    "error": "APIRateLimitExceeded",
+                    "description": "Number of allowed API requests per minute exceeded",
+                }
+            )
             response.status_code = 429
             response.headers["Retry-After"] = str(wait)
             return response
@@ -124,20 +148,32 @@ def create_zendesk_app(state: ZendeskState) -> Flask:
 
     @app.after_request
     def _record(response: Response):
-        body = request.get_json(silent=True) if request.method in ("POST", "PUT", "PATCH", "DELETE") else None
-        state.log_request(method=request.method, path=request.path, query=request.query_string.decode(),
-                          json=body, status=response.status_code,
-                          user=(g.get("user") or {}).get("email"))
+        body = (
+            request.get_json(silent=True)
+            if request.method in ("POST", "PUT", "PATCH", "DELETE")
+            else None
+        )
+        state.log_request(
+            method=request.method,
+            path=request.path,
+            query=request.query_string.decode(),
+            json=body,
+            status=response.status_code,
+            user=(g.get("user") or {}).get("email"),
+        )
         if state.limiter.per_minute:
             response.headers["X-Rate-Limit"] = str(state.limiter.per_minute)
             response.headers["X-Rate-Limit-Remaining"] = str(
-                max(0, state.limiter.per_minute - len(state.limiter.calls)))
+                max(0, state.limiter.per_minute - len(state.limiter.calls))
+            )
         return response
 
     def me() -> int:
         return g.user["id"]
 
-    def sideload(payload: dict[str, Any], tickets: list[dict[str, Any]], *, last_audits: bool = True) -> dict[str, Any]:
+    def sideload(
+        payload: dict[str, Any], tickets: list[dict[str, Any]], *, last_audits: bool = True
+    ) -> dict[str, Any]:
         """Ticket sideloads (``include=``): ``users`` (requester, submitter, assignee),
         ``comment_count`` (on each ticket) and ``last_audits`` (each ticket's most recent audit,
         with its events: a ``Comment`` event carries id, author_id, body, public). Zendesk does not
@@ -147,7 +183,12 @@ def create_zendesk_app(state: ZendeskState) -> Flask:
             found = (state.last_audit(t["id"]) for t in tickets)
             payload["last_audits"] = [a for a in found if a is not None]
         if "users" in include:
-            ids = {t[k] for t in tickets for k in ("requester_id", "submitter_id", "assignee_id") if t.get(k)}
+            ids = {
+                t[k]
+                for t in tickets
+                for k in ("requester_id", "submitter_id", "assignee_id")
+                if t.get(k)
+            }
             with state.lock:
                 payload["users"] = [dict(state.users[i]) for i in sorted(ids) if i in state.users]
         if "comment_count" in include:
@@ -162,8 +203,11 @@ def create_zendesk_app(state: ZendeskState) -> Flask:
             ticket, audit = state.create_ticket(_body("ticket"), author_id=me())
             return jsonify({"ticket": ticket, "audit": audit}), 201
         with state.lock:
-            items = [dict(t) for t in sorted(state.tickets.values(), key=lambda t: t["id"])
-                     if t["status"] != "deleted"]
+            items = [
+                dict(t)
+                for t in sorted(state.tickets.values(), key=lambda t: t["id"])
+                if t["status"] != "deleted"
+            ]
         return jsonify(_page(items, "tickets"))
 
     @route("/tickets/show_many")
@@ -239,7 +283,9 @@ def create_zendesk_app(state: ZendeskState) -> Flask:
         if "cursor" in request.args and "start_time" in request.args:
             raise ApiError(400, "InvalidValue", "send either start_time or cursor")
         if "cursor" in request.args:
-            items, last, end = state.export_since(seq=_uncursor(request.args["cursor"]), limit=per_page)
+            items, last, end = state.export_since(
+                seq=_uncursor(request.args["cursor"]), limit=per_page
+            )
         elif "start_time" in request.args:
             try:
                 start = int(request.args["start_time"])
@@ -252,13 +298,22 @@ def create_zendesk_app(state: ZendeskState) -> Flask:
             raise ApiError(400, "InvalidValue", "start_time or cursor is required")
         after = _cursor(last)
         base = request.base_url
-        payload = {"tickets": items, "after_cursor": after, "after_url": f"{base}?cursor={after}&per_page={per_page}",
-                   "before_cursor": None, "before_url": None, "end_of_stream": end}
+        payload = {
+            "tickets": items,
+            "after_cursor": after,
+            "after_url": f"{base}?cursor={after}&per_page={per_page}",
+            "before_cursor": None,
+            "before_url": None,
+            "end_of_stream": end,
+        }
         return jsonify(sideload(payload, items, last_audits=False))
 
     @route("/search")
     def search():
-        results = [{**t, "result_type": "ticket"} for t in state.search_tickets(request.args.get("query", ""))]
+        results = [
+            {**t, "result_type": "ticket"}
+            for t in state.search_tickets(request.args.get("query", ""))
+        ]
         payload = _page(results, "results", facets=None)
         payload.pop("meta", None)
         payload.pop("links", None)
@@ -272,7 +327,9 @@ def create_zendesk_app(state: ZendeskState) -> Flask:
     @route("/users/show_many")
     def users_many():
         with state.lock:
-            return jsonify({"users": [dict(state.users[i]) for i in _ids_arg() if i in state.users]})
+            return jsonify(
+                {"users": [dict(state.users[i]) for i in _ids_arg() if i in state.users]}
+            )
 
     @route("/users/<int:user_id>")
     def user(user_id: int):
@@ -298,8 +355,13 @@ def create_zendesk_app(state: ZendeskState) -> Flask:
         contains = request.args.get("filter[name_contains]", "").lower()
         with state.lock:
             hooks = [dict(h) for h in state.webhooks.values() if contains in h["name"].lower()]
-        return jsonify({"webhooks": hooks, "meta": {"has_more": False, "after_cursor": None, "before_cursor": None},
-                        "links": {"next": None, "prev": None}})
+        return jsonify(
+            {
+                "webhooks": hooks,
+                "meta": {"has_more": False, "after_cursor": None, "before_cursor": None},
+                "links": {"next": None, "prev": None},
+            }
+        )
 
     @route("/webhooks/<webhook_id>", ("GET", "DELETE"))
     def webhook(webhook_id: str):
@@ -320,7 +382,10 @@ def create_zendesk_app(state: ZendeskState) -> Flask:
         if request.method == "POST":
             return jsonify({"trigger": state.create_trigger(_body("trigger"))}), 201
         with state.lock:
-            items = [json.loads(json.dumps(t)) for t in sorted(state.triggers.values(), key=lambda t: t["position"])]
+            items = [
+                json.loads(json.dumps(t))
+                for t in sorted(state.triggers.values(), key=lambda t: t["position"])
+            ]
         return jsonify(_page(items, "triggers"))
 
     @route("/triggers/<int:trigger_id>", ("GET", "DELETE"))
@@ -371,11 +436,17 @@ class ZendeskSandbox:
         self.state.close()
 
 
-def start_zendesk_sandbox(state: ZendeskState | None = None, *, host: str = "127.0.0.1", port: int = 0,
-                          **state_options: Any) -> ZendeskSandbox:
+def start_zendesk_sandbox(
+    state: ZendeskState | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    **state_options: Any,
+) -> ZendeskSandbox:
     """Serve a Zendesk sandbox in a background thread (port 0 picks a free port)."""
     state = state or ZendeskState(**state_options)
     server = serve_in_thread(create_zendesk_app(state), host=host, port=port)
-    state.base_url = server.url if host in ("127.0.0.1", "0.0.0.0") else f"http://{host}:{server.port}"
+    state.base_url = (
+        server.url if host in ("127.0.0.1", "0.0.0.0") else f"http://{host}:{server.port}"
+    )
     return ZendeskSandbox(state, server)
-

@@ -102,18 +102,36 @@ class RateLimiter:
 class ZendeskState:
     """One Zendesk account. Helpers for tests and the demo are the public methods below."""
 
-    def __init__(self, *, subdomain: str = "sandbox", agent_email: str = "deskguard@example.com",
-                 agent_token: str | None = None, rate_limit_per_minute: int | None = 700,
-                 export_rate_limit_per_minute: int | None = 10, job_delay: float = 0.05,
-                 delivery_retries: int = 3, delivery_timeout: float = 10.0,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        *,
+        subdomain: str = "sandbox",
+        agent_email: str = "deskguard@example.com",
+        agent_token: str | None = None,
+        rate_limit_per_minute: int | None = 700,
+        export_rate_limit_per_minute: int | None = 10,
+        job_delay: float = 0.05,
+        delivery_retries: int = 3,
+        delivery_timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ):
         self.subdomain = subdomain
         self.clock = clock
         self.lock = threading.RLock()
         self.base_url = ""  # set by the server once it knows its port (used in `url` fields)
-        self._ids = {name: itertools.count(start) for name, start in (
-            ("user", 10_001), ("ticket", 1), ("comment", 5_000_001), ("audit", 7_000_001),
-            ("trigger", 360_001), ("installation", 9_001), ("event", 8_000_001), ("custom_role", 360_101))}
+        self._ids = {
+            name: itertools.count(start)
+            for name, start in (
+                ("user", 10_001),
+                ("ticket", 1),
+                ("comment", 5_000_001),
+                ("audit", 7_000_001),
+                ("trigger", 360_001),
+                ("installation", 9_001),
+                ("event", 8_000_001),
+                ("custom_role", 360_101),
+            )
+        }
         self._seq = itertools.count(1)
         self.users: dict[int, dict[str, Any]] = {}
         self.custom_roles: dict[int, dict[str, Any]] = {}
@@ -152,18 +170,33 @@ class ZendeskState:
     def url(self, path: str) -> str:
         return f"{self.base_url}/api/v2/{path}"
 
-    def add_user(self, name: str, email: str, *, role: str = "end-user",
-                 custom_role_id: int | None = None) -> dict[str, Any]:
+    def add_user(
+        self, name: str, email: str, *, role: str = "end-user", custom_role_id: int | None = None
+    ) -> dict[str, Any]:
         with self.lock:
             for user in self.users.values():
                 if user["email"].lower() == email.lower():
                     return user
             uid = self._next("user")
             now = iso(self.clock())
-            user = {"id": uid, "url": self.url(f"users/{uid}.json"), "name": name, "email": email, "role": role,
-                    "active": True, "verified": True, "suspended": False, "custom_role_id": custom_role_id,
-                    "role_type": self._role_type(role, custom_role_id), "created_at": now, "updated_at": now,
-                    "time_zone": "UTC", "locale": "en-US", "tags": [], "user_fields": {}}
+            user = {
+                "id": uid,
+                "url": self.url(f"users/{uid}.json"),
+                "name": name,
+                "email": email,
+                "role": role,
+                "active": True,
+                "verified": True,
+                "suspended": False,
+                "custom_role_id": custom_role_id,
+                "role_type": self._role_type(role, custom_role_id),
+                "created_at": now,
+                "updated_at": now,
+                "time_zone": "UTC",
+                "locale": "en-US",
+                "tags": [],
+                "user_fields": {},
+            }
             self.users[uid] = user
             return user
 
@@ -191,13 +224,23 @@ class ZendeskState:
             user["updated_at"] = iso(self.clock())
             return dict(user)
 
-    def add_custom_role(self, name: str, *, role_type: int = 0, description: str = "") -> dict[str, Any]:
+    def add_custom_role(
+        self, name: str, *, role_type: int = 0, description: str = ""
+    ) -> dict[str, Any]:
         """A custom agent role (Enterprise); assign it with ``add_user(..., role="agent", custom_role_id=)``."""
         with self.lock:
             rid = self._next("custom_role")
             now = iso(self.clock())
-            role = {"id": rid, "name": name, "description": description, "role_type": role_type,
-                    "team_member_count": 0, "created_at": now, "updated_at": now, "configuration": {}}
+            role = {
+                "id": rid,
+                "name": name,
+                "description": description,
+                "role_type": role_type,
+                "team_member_count": 0,
+                "created_at": now,
+                "updated_at": now,
+                "configuration": {},
+            }
             self.custom_roles[rid] = role
             return dict(role)
 
@@ -240,8 +283,11 @@ class ZendeskState:
 
     def calls(self, method: str | None = None, path_contains: str = "") -> list[dict[str, Any]]:
         with self.lock:
-            return [r for r in self.requests
-                    if (method is None or r["method"] == method) and path_contains in r["path"]]
+            return [
+                r
+                for r in self.requests
+                if (method is None or r["method"] == method) and path_contains in r["path"]
+            ]
 
     # --- tickets ----------------------------------------------------------------------------
     def _touch(self, ticket: dict[str, Any]) -> None:
@@ -255,22 +301,37 @@ class ZendeskState:
     def _requester(self, spec: dict[str, Any] | None, requester_id: int | None) -> int:
         if requester_id:
             if requester_id not in self.users:
-                raise ApiError(422, "RecordInvalid", "Record validation errors",
-                               {"requester": [{"description": "Requester: is invalid"}]})
+                raise ApiError(
+                    422,
+                    "RecordInvalid",
+                    "Record validation errors",
+                    {"requester": [{"description": "Requester: is invalid"}]},
+                )
             return requester_id
         if spec and spec.get("email"):
-            return self.add_user(spec.get("name") or spec["email"].split("@")[0], spec["email"])["id"]
-        raise ApiError(422, "RecordInvalid", "Record validation errors",
-                       {"requester": [{"description": "Requester: cannot be blank"}]})
+            return self.add_user(spec.get("name") or spec["email"].split("@")[0], spec["email"])[
+                "id"
+            ]
+        raise ApiError(
+            422,
+            "RecordInvalid",
+            "Record validation errors",
+            {"requester": [{"description": "Requester: cannot be blank"}]},
+        )
 
-    def create_ticket(self, data: dict[str, Any], *, author_id: int, channel: str = "api",
-                      fire: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
+    def create_ticket(
+        self, data: dict[str, Any], *, author_id: int, channel: str = "api", fire: bool = True
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Create a ticket from an API-style ``ticket`` object. Returns (ticket, audit)."""
         comment = data.get("comment") or {}
         body = comment.get("body") or comment.get("html_body") or data.get("description") or ""
         if not body:
-            raise ApiError(422, "RecordInvalid", "Record validation errors",
-                           {"description": [{"description": "Description: cannot be blank"}]})
+            raise ApiError(
+                422,
+                "RecordInvalid",
+                "Record validation errors",
+                {"description": [{"description": "Description: cannot be blank"}]},
+            )
         with self.lock:
             tid = self._next("ticket")
             requester_id = self._requester(data.get("requester"), data.get("requester_id"))
@@ -278,27 +339,58 @@ class ZendeskState:
             now = iso(self.clock())
             public = bool(comment.get("public", True))
             ticket = {
-                "url": self.url(f"tickets/{tid}.json"), "id": tid, "external_id": data.get("external_id"),
+                "url": self.url(f"tickets/{tid}.json"),
+                "id": tid,
+                "external_id": data.get("external_id"),
                 "via": {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}},
-                "created_at": now, "updated_at": None, "type": data.get("type"),
-                "subject": data.get("subject") or "", "raw_subject": data.get("subject") or "",
-                "description": body, "priority": data.get("priority"), "status": data.get("status") or "new",
-                "recipient": None, "requester_id": requester_id, "submitter_id": submitter_id,
-                "assignee_id": data.get("assignee_id"), "organization_id": None, "group_id": None,
-                "collaborator_ids": [], "follower_ids": [], "email_cc_ids": [], "forum_topic_id": None,
-                "problem_id": None, "has_incidents": False, "is_public": public, "due_at": None,
-                "tags": _unique(data.get("tags") or []), "custom_fields": [], "fields": [],
-                "satisfaction_rating": None, "sharing_agreement_ids": [], "followup_ids": [],
-                "brand_id": None, "allow_channelback": False, "allow_attachments": True,
+                "created_at": now,
+                "updated_at": None,
+                "type": data.get("type"),
+                "subject": data.get("subject") or "",
+                "raw_subject": data.get("subject") or "",
+                "description": body,
+                "priority": data.get("priority"),
+                "status": data.get("status") or "new",
+                "recipient": None,
+                "requester_id": requester_id,
+                "submitter_id": submitter_id,
+                "assignee_id": data.get("assignee_id"),
+                "organization_id": None,
+                "group_id": None,
+                "collaborator_ids": [],
+                "follower_ids": [],
+                "email_cc_ids": [],
+                "forum_topic_id": None,
+                "problem_id": None,
+                "has_incidents": False,
+                "is_public": public,
+                "due_at": None,
+                "tags": _unique(data.get("tags") or []),
+                "custom_fields": [],
+                "fields": [],
+                "satisfaction_rating": None,
+                "sharing_agreement_ids": [],
+                "followup_ids": [],
+                "brand_id": None,
+                "allow_channelback": False,
+                "allow_attachments": True,
                 "from_messaging_channel": False,
             }
             self._set_custom_fields(ticket, data.get("custom_fields") or [])
             self.tickets[tid] = ticket
             self.comments[tid] = []
             audit = self._new_audit(ticket, submitter_id, channel)
-            self._add_comment(ticket, audit, {"body": body, "public": public, "author_id": submitter_id}, channel)
-            audit["events"].append({"id": self._next("event"), "type": "Create", "field_name": "status",
-                                    "value": ticket["status"]})
+            self._add_comment(
+                ticket, audit, {"body": body, "public": public, "author_id": submitter_id}, channel
+            )
+            audit["events"].append(
+                {
+                    "id": self._next("event"),
+                    "type": "Create",
+                    "field_name": "status",
+                    "value": ticket["status"],
+                }
+            )
             self._touch(ticket)
             if fire:
                 self._fire_triggers(ticket, "Create")
@@ -307,9 +399,15 @@ class ZendeskState:
     def _new_audit(self, ticket: dict[str, Any], author_id: int, channel: str) -> dict[str, Any]:
         """A new audit (one per create/update, as Zendesk stores them), kept for the ``last_audits``
         sideload; the caller appends its events."""
-        audit = {"id": self._next("audit"), "ticket_id": ticket["id"], "created_at": iso(self.clock()),
-                 "author_id": author_id, "metadata": {"system": {}, "custom": {}},
-                 "via": {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}}, "events": []}
+        audit = {
+            "id": self._next("audit"),
+            "ticket_id": ticket["id"],
+            "created_at": iso(self.clock()),
+            "author_id": author_id,
+            "metadata": {"system": {}, "custom": {}},
+            "via": {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}},
+            "events": [],
+        }
         self.audits.setdefault(ticket["id"], []).append(audit)
         return audit
 
@@ -319,22 +417,46 @@ class ZendeskState:
             audits = self.audits.get(ticket_id)
             return _copy(audits[-1]) if audits else None
 
-    def _add_comment(self, ticket: dict[str, Any], audit: dict[str, Any], comment: dict[str, Any],
-                     channel: str) -> dict[str, Any]:
+    def _add_comment(
+        self, ticket: dict[str, Any], audit: dict[str, Any], comment: dict[str, Any], channel: str
+    ) -> dict[str, Any]:
         body = comment.get("body") or comment.get("html_body") or ""
         author_id = comment.get("author_id") or audit["author_id"]
         # Zendesk: an explicit `public` wins; otherwise the ticket's creation value carries over.
         public = bool(comment["public"]) if "public" in comment else ticket["is_public"]
-        record = {"id": self._next("comment"), "type": "Comment", "author_id": author_id, "body": body,
-                  "html_body": f"<div class=\"zd-comment\"><p>{body}</p></div>", "plain_body": body,
-                  "public": public, "attachments": [], "audit_id": audit["id"],
-                  "via": {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}},
-                  "created_at": iso(self.clock()), "metadata": {"system": {}, "custom": {}}}
+        record = {
+            "id": self._next("comment"),
+            "type": "Comment",
+            "author_id": author_id,
+            "body": body,
+            "html_body": f'<div class="zd-comment"><p>{body}</p></div>',
+            "plain_body": body,
+            "public": public,
+            "attachments": [],
+            "audit_id": audit["id"],
+            "via": {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}},
+            "created_at": iso(self.clock()),
+            "metadata": {"system": {}, "custom": {}},
+        }
         self.comments[ticket["id"]].append(record)
         if public:
             ticket["is_public"] = True
-        audit["events"].append({k: record[k] for k in ("id", "type", "author_id", "body", "html_body",
-                                                       "plain_body", "public", "attachments", "audit_id")})
+        audit["events"].append(
+            {
+                k: record[k]
+                for k in (
+                    "id",
+                    "type",
+                    "author_id",
+                    "body",
+                    "html_body",
+                    "plain_body",
+                    "public",
+                    "attachments",
+                    "audit_id",
+                )
+            }
+        )
         return record
 
     @staticmethod
@@ -352,26 +474,48 @@ class ZendeskState:
                 raise ApiError(404, "RecordNotFound", "Not found")
             return _copy(ticket)
 
-    def update_ticket(self, ticket_id: int, data: dict[str, Any], *, author_id: int, channel: str = "api",
-                      fire: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
+    def update_ticket(
+        self,
+        ticket_id: int,
+        data: dict[str, Any],
+        *,
+        author_id: int,
+        channel: str = "api",
+        fire: bool = True,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Apply a PUT /tickets/{id} ``ticket`` object. Returns (ticket, audit)."""
         with self.lock:
             ticket = self.tickets.get(ticket_id)
             if ticket is None or ticket["status"] == "deleted":
                 raise ApiError(404, "RecordNotFound", "Not found")
             if ticket["status"] == "closed":
-                raise ApiError(422, "RecordInvalid", "Record validation errors",
-                               {"status": [{"description": "Status: closed prevents ticket update"}]})
+                raise ApiError(
+                    422,
+                    "RecordInvalid",
+                    "Record validation errors",
+                    {"status": [{"description": "Status: closed prevents ticket update"}]},
+                )
             audit = self._new_audit(ticket, author_id, channel)
             if data.get("comment"):
                 self._add_comment(ticket, audit, data["comment"], channel)
                 author = self.users.get(data["comment"].get("author_id") or author_id) or {}
-                if ticket["status"] == "new" and author.get("role") in ("agent", "admin") and "status" not in data:
+                if (
+                    ticket["status"] == "new"
+                    and author.get("role") in ("agent", "admin")
+                    and "status" not in data
+                ):
                     data = {**data, "status": "open"}  # an agent's comment opens a new ticket
             for name in ("status", "priority", "subject", "type", "assignee_id"):
                 if name in data and data[name] != ticket.get(name):
-                    audit["events"].append({"id": self._next("event"), "type": "Change", "field_name": name,
-                                            "value": data[name], "previous_value": ticket.get(name)})
+                    audit["events"].append(
+                        {
+                            "id": self._next("event"),
+                            "type": "Change",
+                            "field_name": name,
+                            "value": data[name],
+                            "previous_value": ticket.get(name),
+                        }
+                    )
                     ticket[name] = data[name]
             tags = list(ticket["tags"])
             if "tags" in data:
@@ -379,8 +523,15 @@ class ZendeskState:
             tags = _unique([*tags, *(data.get("additional_tags") or [])])
             tags = [t for t in tags if t not in set(data.get("remove_tags") or [])]
             if tags != ticket["tags"]:
-                audit["events"].append({"id": self._next("event"), "type": "Change", "field_name": "tags",
-                                        "value": tags, "previous_value": ticket["tags"]})
+                audit["events"].append(
+                    {
+                        "id": self._next("event"),
+                        "type": "Change",
+                        "field_name": "tags",
+                        "value": tags,
+                        "previous_value": ticket["tags"],
+                    }
+                )
                 ticket["tags"] = tags
             if data.get("custom_fields"):
                 self._set_custom_fields(ticket, data["custom_fields"])
@@ -389,7 +540,9 @@ class ZendeskState:
                 self._fire_triggers(ticket, "Change")
             return _copy(ticket), audit
 
-    def change_tags(self, ticket_id: int, tags: list[str], how: str, *, author_id: int) -> list[str]:
+    def change_tags(
+        self, ticket_id: int, tags: list[str], how: str, *, author_id: int
+    ) -> list[str]:
         """The tags endpoint: PUT adds, POST sets, DELETE removes."""
         key = {"add": "additional_tags", "set": "tags", "remove": "remove_tags"}[how]
         ticket, _ = self.update_ticket(ticket_id, {key: tags}, author_id=author_id)
@@ -400,8 +553,9 @@ class ZendeskState:
             self.get_ticket(ticket_id)
             return [dict(c) for c in self.comments[ticket_id]]
 
-    def export_since(self, *, seq: int = 0, start_time: float | None = None,
-                     limit: int = 1000) -> tuple[list[dict[str, Any]], int, bool]:
+    def export_since(
+        self, *, seq: int = 0, start_time: float | None = None, limit: int = 1000
+    ) -> tuple[list[dict[str, Any]], int, bool]:
         """Tickets changed after ``seq`` (or at/after ``start_time``), oldest change first.
 
         Returns (tickets, last sequence number included, end_of_stream). A ticket appears once,
@@ -410,15 +564,27 @@ class ZendeskState:
         with self.lock:
             rows = sorted((s, tid) for tid, s in self.change_seq.items())
             if start_time is not None:
-                rows = [(s, tid) for s, tid in rows if self.tickets[tid]["generated_timestamp"] >= start_time]
+                rows = [
+                    (s, tid)
+                    for s, tid in rows
+                    if self.tickets[tid]["generated_timestamp"] >= start_time
+                ]
             else:
                 rows = [(s, tid) for s, tid in rows if s > seq]
             page = rows[:limit]
-            last = page[-1][0] if page else (seq if start_time is None else self._seq_before(start_time))
+            last = (
+                page[-1][0]
+                if page
+                else (seq if start_time is None else self._seq_before(start_time))
+            )
             return [_copy(self.tickets[tid]) for _, tid in page], last, len(rows) <= limit
 
     def _seq_before(self, start_time: float) -> int:
-        earlier = [s for tid, s in self.change_seq.items() if self.tickets[tid]["generated_timestamp"] < start_time]
+        earlier = [
+            s
+            for tid, s in self.change_seq.items()
+            if self.tickets[tid]["generated_timestamp"] < start_time
+        ]
         return max(earlier, default=0)
 
     def search_tickets(self, query: str) -> list[dict[str, Any]]:
@@ -428,23 +594,42 @@ class ZendeskState:
             m = re.fullmatch(r"(-?)(\w+)([:<>]=?)(.+)", token)
             if not m:
                 words = token.lower().strip('"')
-                filters.append(lambda t, w=words: w in (t["subject"] + " " + t["description"]).lower())
+                filters.append(
+                    lambda t, w=words: w in (t["subject"] + " " + t["description"]).lower()
+                )
                 continue
-            negate, key, op, value = m.group(1) == "-", m.group(2), m.group(3), m.group(4).strip('"')
+            negate, key, op, value = (
+                m.group(1) == "-",
+                m.group(2),
+                m.group(3),
+                m.group(4).strip('"'),
+            )
             if key == "type":
                 if value != "ticket":
                     return []
                 continue
             filters.append(self._search_filter(key, op, value, negate))
         with self.lock:
-            found = [t for t in self.tickets.values() if t["status"] != "deleted" and all(f(t) for f in filters)]
+            found = [
+                t
+                for t in self.tickets.values()
+                if t["status"] != "deleted" and all(f(t) for f in filters)
+            ]
             return [_copy(t) for t in sorted(found, key=lambda t: t["id"])]
 
-    def _search_filter(self, key: str, op: str, value: str, negate: bool) -> Callable[[dict[str, Any]], bool]:
+    def _search_filter(
+        self, key: str, op: str, value: str, negate: bool
+    ) -> Callable[[dict[str, Any]], bool]:
         def status_cmp(t: dict[str, Any]) -> bool:
             mine, other = STATUS_ORDER.index(t["status"]), STATUS_ORDER.index(value)
-            return {":": mine == other, "<": mine < other, ">": mine > other,
-                    "<=": mine <= other, ">=": mine >= other, ":=": mine == other}[op]
+            return {
+                ":": mine == other,
+                "<": mine < other,
+                ">": mine > other,
+                "<=": mine <= other,
+                ">=": mine >= other,
+                ":=": mine == other,
+            }[op]
 
         def requester(t: dict[str, Any]) -> bool:
             user = self.users.get(t["requester_id"]) or {}
@@ -465,8 +650,16 @@ class ZendeskState:
         if len(items) > 100:
             raise ApiError(400, "TooManyValues", "You may update up to 100 tickets at once")
         job_id = secrets.token_hex(16)
-        job = {"id": job_id, "url": self.url(f"job_statuses/{job_id}.json"), "total": len(items), "progress": 0,
-               "status": "queued", "message": None, "results": [], "job_type": "Bulk Update Tickets"}
+        job = {
+            "id": job_id,
+            "url": self.url(f"job_statuses/{job_id}.json"),
+            "total": len(items),
+            "progress": 0,
+            "status": "queued",
+            "message": None,
+            "results": [],
+            "job_type": "Bulk Update Tickets",
+        }
         with self.lock:
             self.jobs[job_id] = job
         timer = threading.Timer(self.job_delay, self._run_job, args=(job_id, items, author_id))
@@ -482,10 +675,23 @@ class ZendeskState:
             data = {k: v for k, v in item.items() if k != "id"}
             try:
                 self.update_ticket(int(item["id"]), data, author_id=author_id)
-                result = {"id": item["id"], "index": index, "action": "update", "success": True, "status": "Updated"}
+                result = {
+                    "id": item["id"],
+                    "index": index,
+                    "action": "update",
+                    "success": True,
+                    "status": "Updated",
+                }
             except ApiError as exc:
-                result = {"id": item["id"], "index": index, "action": "update", "success": False,
-                          "status": "Failed", "error": exc.body["error"], "details": exc.body.get("description", "")}
+                result = {
+                    "id": item["id"],
+                    "index": index,
+                    "action": "update",
+                    "success": False,
+                    "status": "Failed",
+                    "error": exc.body["error"],
+                    "details": exc.body.get("description", ""),
+                }
             with self.lock:
                 job["results"].append(result)
                 job["progress"] = index + 1
@@ -502,8 +708,18 @@ class ZendeskState:
 
     # --- webhooks and triggers ----------------------------------------------------------------
     def create_webhook(self, data: dict[str, Any], *, author_id: int) -> dict[str, Any]:
-        missing = [k for k in ("name", "endpoint", "http_method", "request_format", "status", "subscriptions")
-                   if not data.get(k)]
+        missing = [
+            k
+            for k in (
+                "name",
+                "endpoint",
+                "http_method",
+                "request_format",
+                "status",
+                "subscriptions",
+            )
+            if not data.get(k)
+        ]
         if missing:
             raise ApiError(400, "InvalidValue", "missing " + ", ".join(missing))
         if not str(data["endpoint"]).startswith(("http://", "https://")):
@@ -511,11 +727,20 @@ class ZendeskState:
         with self.lock:
             wid = "01" + secrets.token_hex(12).upper()
             now = iso(self.clock())
-            hook = {"id": wid, "name": data["name"], "description": data.get("description", ""),
-                    "endpoint": data["endpoint"], "http_method": data["http_method"],
-                    "request_format": data["request_format"], "status": data["status"],
-                    "subscriptions": list(data["subscriptions"]), "created_at": now, "created_by": str(author_id),
-                    "updated_at": now, "updated_by": str(author_id)}
+            hook = {
+                "id": wid,
+                "name": data["name"],
+                "description": data.get("description", ""),
+                "endpoint": data["endpoint"],
+                "http_method": data["http_method"],
+                "request_format": data["request_format"],
+                "status": data["status"],
+                "subscriptions": list(data["subscriptions"]),
+                "created_at": now,
+                "created_by": str(author_id),
+                "updated_at": now,
+                "updated_by": str(author_id),
+            }
             self.webhooks[wid] = hook
             self.webhook_secrets[wid] = base64.b64encode(secrets.token_bytes(30)).decode()
             return dict(hook)
@@ -530,40 +755,68 @@ class ZendeskState:
         with self.lock:
             self.get_webhook(webhook_id)
             if reset:
-                self.webhook_secrets[webhook_id] = base64.b64encode(secrets.token_bytes(30)).decode()
+                self.webhook_secrets[webhook_id] = base64.b64encode(
+                    secrets.token_bytes(30)
+                ).decode()
             return self.webhook_secrets[webhook_id]
 
     def create_trigger(self, data: dict[str, Any]) -> dict[str, Any]:
         if not data.get("title") or not data.get("actions") or not data.get("conditions"):
-            raise ApiError(422, "RecordInvalid", "Record validation errors",
-                           {"base": [{"description": "title, conditions and actions are required"}]})
+            raise ApiError(
+                422,
+                "RecordInvalid",
+                "Record validation errors",
+                {"base": [{"description": "title, conditions and actions are required"}]},
+            )
         with self.lock:
             for action in data["actions"]:
                 if action.get("field") == "notification_webhook":
                     webhook_id = action["value"][0]
                     hook = self.webhooks.get(webhook_id)
                     if hook is None or hook["subscriptions"] != ["conditional_ticket_events"]:
-                        raise ApiError(422, "RecordInvalid", "Record validation errors",
-                                       {"actions": [{"description": "webhook cannot be used in triggers"}]})
+                        raise ApiError(
+                            422,
+                            "RecordInvalid",
+                            "Record validation errors",
+                            {"actions": [{"description": "webhook cannot be used in triggers"}]},
+                        )
             tid = self._next("trigger")
             now = iso(self.clock())
-            trigger = {"id": tid, "url": self.url(f"triggers/{tid}.json"), "title": data["title"],
-                       "active": data.get("active", True), "position": len(self.triggers) + 1,
-                       "conditions": {"all": data["conditions"].get("all", []),
-                                      "any": data["conditions"].get("any", [])},
-                       "actions": data["actions"], "description": data.get("description"),
-                       "created_at": now, "updated_at": now, "category_id": data.get("category_id")}
+            trigger = {
+                "id": tid,
+                "url": self.url(f"triggers/{tid}.json"),
+                "title": data["title"],
+                "active": data.get("active", True),
+                "position": len(self.triggers) + 1,
+                "conditions": {
+                    "all": data["conditions"].get("all", []),
+                    "any": data["conditions"].get("any", []),
+                },
+                "actions": data["actions"],
+                "description": data.get("description"),
+                "created_at": now,
+                "updated_at": now,
+                "category_id": data.get("category_id"),
+            }
             self.triggers[tid] = trigger
             return json.loads(json.dumps(trigger))
 
     def _matches(self, condition: dict[str, Any], ticket: dict[str, Any], update_type: str) -> bool:
-        field_name, op, value = condition.get("field"), condition.get("operator"), condition.get("value")
+        field_name, op, value = (
+            condition.get("field"),
+            condition.get("operator"),
+            condition.get("value"),
+        )
         if field_name == "update_type":
             return (update_type == value) == (op == "is")
         if field_name == "status":
             mine, other = STATUS_ORDER.index(ticket["status"]), STATUS_ORDER.index(value)
-            return {"is": mine == other, "is_not": mine != other, "less_than": mine < other,
-                    "greater_than": mine > other}.get(op, False)
+            return {
+                "is": mine == other,
+                "is_not": mine != other,
+                "less_than": mine < other,
+                "greater_than": mine > other,
+            }.get(op, False)
         if field_name == "current_tags":
             wanted = set(str(value).split())
             has = bool(wanted & set(ticket["tags"]))
@@ -577,7 +830,9 @@ class ZendeskState:
             conds = trigger["conditions"]
             if not all(self._matches(c, ticket, update_type) for c in conds["all"]):
                 continue
-            if conds["any"] and not any(self._matches(c, ticket, update_type) for c in conds["any"]):
+            if conds["any"] and not any(
+                self._matches(c, ticket, update_type) for c in conds["any"]
+            ):
                 continue
             for action in trigger["actions"]:
                 if action.get("field") != "notification_webhook":
@@ -586,7 +841,9 @@ class ZendeskState:
                 hook = self.webhooks.get(webhook_id)
                 if hook is None or hook["status"] != "active":
                     continue
-                self._enqueue_delivery(Delivery(webhook_id, ticket["id"], render_placeholders(template, ticket)))
+                self._enqueue_delivery(
+                    Delivery(webhook_id, ticket["id"], render_placeholders(template, ticket))
+                )
 
     # --- webhook delivery -----------------------------------------------------------------------
     def _enqueue_delivery(self, delivery: Delivery) -> None:
@@ -594,8 +851,9 @@ class ZendeskState:
             self.deliveries.append(delivery)
             self._inflight += 1
             if self._delivery_thread is None:
-                self._delivery_thread = threading.Thread(target=self._deliver_loop, name="zendesk-sandbox-webhooks",
-                                                         daemon=True)
+                self._delivery_thread = threading.Thread(
+                    target=self._deliver_loop, name="zendesk-sandbox-webhooks", daemon=True
+                )
                 self._delivery_thread.start()
         self._outbox.put(delivery)
 
@@ -623,18 +881,33 @@ class ZendeskState:
                 return  # Zendesk retries only some statuses (INTEGRATIONS §1.1)
             time.sleep(min(0.2 * (attempt + 1), 1.0))
 
-    def send_signed(self, webhook_id: str, body: bytes, *, timestamp: str | None = None,
-                    record: Delivery | None = None, secret: str | None = None) -> int | str:
+    def send_signed(
+        self,
+        webhook_id: str,
+        body: bytes,
+        *,
+        timestamp: str | None = None,
+        record: Delivery | None = None,
+        secret: str | None = None,
+    ) -> int | str:
         """POST a signed delivery to the webhook's endpoint now; returns the status (or an error)."""
         with self.lock:
             hook = dict(self.webhooks[webhook_id])
             secret = secret or self.webhook_secrets[webhook_id]
         timestamp = timestamp or iso(self.clock())
-        request = urllib.request.Request(hook["endpoint"], data=body, method=hook["http_method"], headers={
-            "Content-Type": "application/json", "User-Agent": "Zendesk Webhook",
-            "X-Zendesk-Webhook-Id": webhook_id, "X-Zendesk-Webhook-Invocation-Id": secrets.token_hex(8),
-            "X-Zendesk-Webhook-Signature-Timestamp": timestamp,
-            "X-Zendesk-Webhook-Signature": sign_webhook(secret, timestamp, body)})
+        request = urllib.request.Request(
+            hook["endpoint"],
+            data=body,
+            method=hook["http_method"],
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": "Zendesk Webhook",
+                "X-Zendesk-Webhook-Id": webhook_id,
+                "X-Zendesk-Webhook-Invocation-Id": secrets.token_hex(8),
+                "X-Zendesk-Webhook-Signature-Timestamp": timestamp,
+                "X-Zendesk-Webhook-Signature": sign_webhook(secret, timestamp, body),
+            },
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.delivery_timeout) as response:
                 status: int | str = response.status
@@ -669,19 +942,29 @@ class ZendeskState:
             self._delivery_thread = None
 
     # --- apps --------------------------------------------------------------------------------
-    def install_app(self, settings: dict[str, Any], *, app_id: int = 424242, enabled: bool = True) -> dict[str, Any]:
+    def install_app(
+        self, settings: dict[str, Any], *, app_id: int = 424242, enabled: bool = True
+    ) -> dict[str, Any]:
         with self.lock:
             now = iso(self.clock())
-            inst = {"id": self._next("installation"), "app_id": app_id, "product": "support",
-                    "settings": {"name": "Deskguard", "title": "Deskguard", **settings}, "enabled": enabled,
-                    "created_at": now, "updated_at": now}
+            inst = {
+                "id": self._next("installation"),
+                "app_id": app_id,
+                "product": "support",
+                "settings": {"name": "Deskguard", "title": "Deskguard", **settings},
+                "enabled": enabled,
+                "created_at": now,
+                "updated_at": now,
+            }
             self.installations.append(inst)
             return json.loads(json.dumps(inst))
 
     def set_app_settings(self, **settings: Any) -> None:
         """Edit the Deskguard installation's settings, as an admin would in Admin Center."""
         with self.lock:
-            inst = next((i for i in self.installations if i["settings"].get("name") == "Deskguard"), None)
+            inst = next(
+                (i for i in self.installations if i["settings"].get("name") == "Deskguard"), None
+            )
             if inst is None:
                 inst = self.installations[-1] if self.installations else None
             if inst is None:
@@ -691,14 +974,31 @@ class ZendeskState:
             inst["updated_at"] = iso(self.clock())
 
     # --- demo / test helpers ------------------------------------------------------------------
-    def customer_writes(self, *, subject: str, body: str, name: str, email: str, tags: Iterable[str] = (),
-                        channel: str = "email", priority: str | None = None) -> dict[str, Any]:
+    def customer_writes(
+        self,
+        *,
+        subject: str,
+        body: str,
+        name: str,
+        email: str,
+        tags: Iterable[str] = (),
+        channel: str = "email",
+        priority: str | None = None,
+    ) -> dict[str, Any]:
         """A customer opens a ticket by email: the requester is the first comment's author."""
         user = self.add_user(name, email)
-        ticket, _ = self.create_ticket({"subject": subject, "comment": {"body": body, "public": True},
-                                        "requester_id": user["id"], "submitter_id": user["id"],
-                                        "tags": list(tags), "priority": priority},
-                                       author_id=user["id"], channel=channel)
+        ticket, _ = self.create_ticket(
+            {
+                "subject": subject,
+                "comment": {"body": body, "public": True},
+                "requester_id": user["id"],
+                "submitter_id": user["id"],
+                "tags": list(tags),
+                "priority": priority,
+            },
+            author_id=user["id"],
+            channel=channel,
+        )
         return ticket
 
     def customer_replies(self, ticket_id: int, body: str) -> dict[str, Any]:
@@ -714,20 +1014,33 @@ class ZendeskState:
         """Create demo tickets from dicts with subject, body, name, email and optional tags."""
         ids = []
         for t in tickets:
-            ticket = self.customer_writes(subject=t["subject"], body=t["body"], name=t.get("name", ""),
-                                          email=t["email"], tags=t.get("tags", ()), priority=t.get("priority"))
+            ticket = self.customer_writes(
+                subject=t["subject"],
+                body=t["body"],
+                name=t.get("name", ""),
+                email=t["email"],
+                tags=t.get("tags", ()),
+                priority=t.get("priority"),
+            )
             ids.append(ticket["id"])
         return ids
 
-    def notes(self, ticket_id: int, *, public: bool | None = None, by: int | None = None) -> list[dict[str, Any]]:
+    def notes(
+        self, ticket_id: int, *, public: bool | None = None, by: int | None = None
+    ) -> list[dict[str, Any]]:
         """Comments on a ticket, optionally only public/internal ones or those by one author."""
-        return [c for c in self.list_comments(ticket_id)
-                if (public is None or c["public"] == public) and (by is None or c["author_id"] == by)]
+        return [
+            c
+            for c in self.list_comments(ticket_id)
+            if (public is None or c["public"] == public) and (by is None or c["author_id"] == by)
+        ]
 
 
 def demo_tickets() -> list[dict[str, Any]]:
     """Realistic store tickets for the demo (``zendesk_demo_tickets.json`` next to this module)."""
-    return json.loads((Path(__file__).with_name("zendesk_demo_tickets.json")).read_text(encoding="utf-8"))
+    return json.loads(
+        (Path(__file__).with_name("zendesk_demo_tickets.json")).read_text(encoding="utf-8")
+    )
 
 
 PLACEHOLDER = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
@@ -748,7 +1061,9 @@ def render_placeholders(template: str, ticket: dict[str, Any]) -> str:
 
 
 def _unique(items: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(str(i).strip().lower().replace(" ", "_") for i in items if str(i).strip()))
+    return list(
+        dict.fromkeys(str(i).strip().lower().replace(" ", "_") for i in items if str(i).strip())
+    )
 
 
 def _copy(obj: dict[str, Any]) -> dict[str, Any]:

@@ -58,12 +58,18 @@ class Member:
 
 def queued_elsewhere(db, tenant_id: str, key: str) -> bool:
     """A ``zendesk.ticket`` job or a batch already holds this ticket version."""
-    return (db.conn.execute("SELECT 1 FROM jobs WHERE tenant_id = ? AND dedupe_key = ?", (tenant_id, key)).fetchone()
-            is not None or batch_holding(db, tenant_id, key) is not None)
+    return (
+        db.conn.execute(
+            "SELECT 1 FROM jobs WHERE tenant_id = ? AND dedupe_key = ?", (tenant_id, key)
+        ).fetchone()
+        is not None
+        or batch_holding(db, tenant_id, key) is not None
+    )
 
 
-def enqueue_batches(runtime: Runtime, tenant_id: str, versions: Sequence[tuple[int, str]], *,
-                    source: str = "poll") -> tuple[list[int], int]:
+def enqueue_batches(
+    runtime: Runtime, tenant_id: str, versions: Sequence[tuple[int, str]], *, source: str = "poll"
+) -> tuple[list[int], int]:
     """Enqueue ``zendesk.batch`` jobs (≤ 100 ticket versions each) for ``(ticket id, updated_at)``
     pairs, leaving out versions already queued (as a single job or in a batch) and repeats.
 
@@ -85,39 +91,57 @@ def enqueue_batches(runtime: Runtime, tenant_id: str, versions: Sequence[tuple[i
             members.append(Member(int(ticket_id), version, key))
         job_ids = []
         for start in range(0, len(members), BATCH_SIZE):
-            chunk = members[start:start + BATCH_SIZE]
-            digest = hashlib.sha256("\n".join(m.dedupe_key for m in chunk).encode()).hexdigest()[:24]
-            payload = {"tickets": [{"ticket_id": m.ticket_id, "updated_at": m.updated_at} for m in chunk],
-                       "source": source}
-            job_id, created = runtime.queue.enqueue(tenant_id, BATCH_KIND, payload, f"{BATCH_KIND}:{digest}")
+            chunk = members[start : start + BATCH_SIZE]
+            digest = hashlib.sha256("\n".join(m.dedupe_key for m in chunk).encode()).hexdigest()[
+                :24
+            ]
+            payload = {
+                "tickets": [{"ticket_id": m.ticket_id, "updated_at": m.updated_at} for m in chunk],
+                "source": source,
+            }
+            job_id, created = runtime.queue.enqueue(
+                tenant_id, BATCH_KIND, payload, f"{BATCH_KIND}:{digest}"
+            )
             if not created:  # the same chunk was enqueued before: its rows exist (left out above)
                 continue
             db.conn.executemany(
                 "INSERT INTO zendesk_batch_tickets (tenant_id, dedupe_key, batch_job_id, ticket_id, updated_at,"
                 " position) VALUES (?,?,?,?,?,?)",
-                [(tenant_id, m.dedupe_key, job_id, m.ticket_id, m.updated_at, i) for i, m in enumerate(chunk)])
+                [
+                    (tenant_id, m.dedupe_key, job_id, m.ticket_id, m.updated_at, i)
+                    for i, m in enumerate(chunk)
+                ],
+            )
             job_ids.append(job_id)
     return job_ids, duplicates
 
 
 def pending_members(db, tenant_id: str, job_id: int) -> list[Member]:
-    rows = db.conn.execute("SELECT ticket_id, updated_at, dedupe_key FROM zendesk_batch_tickets WHERE tenant_id = ?"
-                           " AND batch_job_id = ? AND done_at IS NULL ORDER BY position", (tenant_id, job_id))
+    rows = db.conn.execute(
+        "SELECT ticket_id, updated_at, dedupe_key FROM zendesk_batch_tickets WHERE tenant_id = ?"
+        " AND batch_job_id = ? AND done_at IS NULL ORDER BY position",
+        (tenant_id, job_id),
+    )
     return [Member(*row) for row in rows]
 
 
 def batch_outcomes(db, tenant_id: str, job_id: int) -> dict[int, str | None]:
     """Ticket id → outcome of each version in a batch (None while pending)."""
-    rows = db.conn.execute("SELECT ticket_id, outcome FROM zendesk_batch_tickets WHERE tenant_id = ?"
-                           " AND batch_job_id = ? ORDER BY position", (tenant_id, job_id))
+    rows = db.conn.execute(
+        "SELECT ticket_id, outcome FROM zendesk_batch_tickets WHERE tenant_id = ?"
+        " AND batch_job_id = ? ORDER BY position",
+        (tenant_id, job_id),
+    )
     return dict(rows.fetchall())
 
 
 def _done(db, tenant_id: str, member: Member, outcome: str, handed_off: int | None = None) -> None:
     with transaction(db):
-        db.conn.execute("UPDATE zendesk_batch_tickets SET done_at = ?, outcome = ?, handed_off_job_id = ?"
-                        " WHERE tenant_id = ? AND dedupe_key = ?",
-                        (time.time(), outcome, handed_off, tenant_id, member.dedupe_key))
+        db.conn.execute(
+            "UPDATE zendesk_batch_tickets SET done_at = ?, outcome = ?, handed_off_job_id = ?"
+            " WHERE tenant_id = ? AND dedupe_key = ?",
+            (time.time(), outcome, handed_off, tenant_id, member.dedupe_key),
+        )
 
 
 @handler(BATCH_KIND)
@@ -132,8 +156,13 @@ def handle_batch(runtime: Runtime, job: Job) -> None:
     for m in members:
         if is_own_update(db, tenant_id, m.ticket_id, m.updated_at):
             with transaction(db):
-                audit.record(db, tenant_id, OwnEchoSkipped(updated_at=m.updated_at, source=source,
-                                                           ticket_id=m.ticket_id, job_id=job.id))
+                audit.record(
+                    db,
+                    tenant_id,
+                    OwnEchoSkipped(
+                        updated_at=m.updated_at, source=source, ticket_id=m.ticket_id, job_id=job.id
+                    ),
+                )
             _done(db, tenant_id, m, "own_echo")
         else:
             to_read.append(m)
@@ -163,8 +192,15 @@ def handle_batch(runtime: Runtime, job: Job) -> None:
         if not runtime.queue.extend_lease(job):
             logs.log(LOG, logging.WARNING, "zendesk.batch_lease_lost", processed=processed)
             return
-    logs.log(LOG, logging.INFO, "zendesk.batch_processed", tickets=len(members), processed=processed,
-             read_calls=read_calls, api_calls=getattr(desk, "thread_api_calls", 0) - before)
+    logs.log(
+        LOG,
+        logging.INFO,
+        "zendesk.batch_processed",
+        tickets=len(members),
+        processed=processed,
+        read_calls=read_calls,
+        api_calls=getattr(desk, "thread_api_calls", 0) - before,
+    )
 
 
 def _hand_off(runtime: Runtime, job: Job, member: Member, exc: Exception) -> None:
@@ -172,13 +208,40 @@ def _hand_off(runtime: Runtime, job: Job, member: Member, exc: Exception) -> Non
     db = runtime.db
     error = f"{type(exc).__name__}: {exc}"[:500]
     with transaction(db):
-        single_id, _ = enqueue_ticket(runtime.queue, job.tenant_id, member.ticket_id, member.updated_at,
-                                      job.payload.get("source", "poll"), in_batch_ok=True)
-        audit.record(db, job.tenant_id, BatchTicketHandedOff(updated_at=member.updated_at, error=error,
-                                                             single_job_id=single_id, ticket_id=member.ticket_id,
-                                                             job_id=job.id))
+        single_id, _ = enqueue_ticket(
+            runtime.queue,
+            job.tenant_id,
+            member.ticket_id,
+            member.updated_at,
+            job.payload.get("source", "poll"),
+            in_batch_ok=True,
+        )
+        audit.record(
+            db,
+            job.tenant_id,
+            BatchTicketHandedOff(
+                updated_at=member.updated_at,
+                error=error,
+                single_job_id=single_id,
+                ticket_id=member.ticket_id,
+                job_id=job.id,
+            ),
+        )
         _done(db, job.tenant_id, member, "handed_off", single_id)
-    logs.log(LOG, logging.WARNING, "zendesk.batch_ticket_handed_off", ticket=member.ticket_id, error=error)
+    logs.log(
+        LOG,
+        logging.WARNING,
+        "zendesk.batch_ticket_handed_off",
+        ticket=member.ticket_id,
+        error=error,
+    )
 
 
-__all__ = ["BATCH_KIND", "BATCH_SIZE", "JOB_KIND", "batch_outcomes", "enqueue_batches", "handle_batch"]
+__all__ = [
+    "BATCH_KIND",
+    "BATCH_SIZE",
+    "JOB_KIND",
+    "batch_outcomes",
+    "enqueue_batches",
+    "handle_batch",
+]

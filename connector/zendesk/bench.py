@@ -50,17 +50,49 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 30.0) -> No
     raise RuntimeError("deskguard serve did not become ready")
 
 
-def _load(port: int, secret: str, mode: str, seconds: float, connections: int, rate: float, start_id: int) -> dict:
-    cmd = [sys.executable, "-m", "connector.zendesk.bench_load", "--port", str(port), "--tenant", TENANT,
-           "--mode", mode, "--seconds", str(seconds), "--connections", str(connections), "--rate", str(rate),
-           "--start-id", str(start_id)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
-                         env={**os.environ, "DESKGUARD_BENCH_WEBHOOK_SECRET": secret})
+def _load(
+    port: int, secret: str, mode: str, seconds: float, connections: int, rate: float, start_id: int
+) -> dict:
+    cmd = [
+        sys.executable,
+        "-m",
+        "connector.zendesk.bench_load",
+        "--port",
+        str(port),
+        "--tenant",
+        TENANT,
+        "--mode",
+        mode,
+        "--seconds",
+        str(seconds),
+        "--connections",
+        str(connections),
+        "--rate",
+        str(rate),
+        "--start-id",
+        str(start_id),
+    ]
+    out = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "DESKGUARD_BENCH_WEBHOOK_SECRET": secret},
+    )
     return json.loads(out.stdout)
 
 
-def intake_benchmark(*, seconds: float, connections: int, rate: float, web_workers: int, web_threads: int,
-                     tickets: int, workdir: str | None = None, calls_only: bool = False) -> dict[str, Any]:
+def intake_benchmark(
+    *,
+    seconds: float,
+    connections: int,
+    rate: float,
+    web_workers: int,
+    web_threads: int,
+    tickets: int,
+    workdir: str | None = None,
+    calls_only: bool = False,
+) -> dict[str, Any]:
     from cryptography.fernet import Fernet
 
     from connector.db import connect
@@ -72,32 +104,63 @@ def intake_benchmark(*, seconds: float, connections: int, rate: float, web_worke
         db_path = str(Path(tmp.name) / "ledger.db")
         secret = "bench-" + Fernet.generate_key().decode()[:32]
         port = _free_port()
-        env = {**os.environ, "DESKGUARD_DB_PATH": db_path, "DESKGUARD_SECRET_KEYS": Fernet.generate_key().decode(),
-               "DESKGUARD_TENANT_ID": TENANT, "DESKGUARD_ZENDESK_WEBHOOK_SECRET": secret,
-               "DESKGUARD_LOG_LEVEL": "error"}
+        env = {
+            **os.environ,
+            "DESKGUARD_DB_PATH": db_path,
+            "DESKGUARD_SECRET_KEYS": Fernet.generate_key().decode(),
+            "DESKGUARD_TENANT_ID": TENANT,
+            "DESKGUARD_ZENDESK_WEBHOOK_SECRET": secret,
+            "DESKGUARD_LOG_LEVEL": "error",
+        }
         server = subprocess.Popen(
-            [sys.executable, "-m", "connector", "serve", "--port", str(port), "--workers", str(web_workers),
-             "--threads", str(web_threads)], env=env, cwd=tmp.name, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE)
+            [
+                sys.executable,
+                "-m",
+                "connector",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(web_workers),
+                "--threads",
+                str(web_threads),
+            ],
+            env=env,
+            cwd=tmp.name,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         try:
             _wait_healthy(f"http://127.0.0.1:{port}", server)
-            _load(port, secret, "closed", 1.0, connections, rate, 1)  # warm-up (keep-alive, imports)
+            _load(
+                port, secret, "closed", 1.0, connections, rate, 1
+            )  # warm-up (keep-alive, imports)
             closed = _load(port, secret, "closed", seconds, connections, rate, 1_000_000)
             opened = _load(port, secret, "open", seconds, connections, rate, 5_000_000)
         finally:
             server.terminate()
             server.wait(15)
         db = connect(db_path)
-        queued = {row[0] for row in db.conn.execute(
-            "SELECT json_extract(payload, '$.ticket_id') FROM jobs WHERE tenant_id = ? AND kind = 'zendesk.ticket'",
-            (TENANT,))}
+        queued = {
+            row[0]
+            for row in db.conn.execute(
+                "SELECT json_extract(payload, '$.ticket_id') FROM jobs WHERE tenant_id = ? AND kind = 'zendesk.ticket'",
+                (TENANT,),
+            )
+        }
         db.close()
         accepted = set(closed.pop("accepted_ids")) | set(opened.pop("accepted_ids"))
         missing = accepted - queued
         calls = api_calls_per_ticket(tickets, workdir=tmp.name)
-        return {"closed": closed, "open": opened, "accepted": len(accepted), "jobs_in_queue_for_them": len(accepted) - len(missing),
-                "missing": len(missing), "web": {"workers": web_workers, "threads": web_threads},
-                "api_calls": calls}
+        return {
+            "closed": closed,
+            "open": opened,
+            "accepted": len(accepted),
+            "jobs_in_queue_for_them": len(accepted) - len(missing),
+            "missing": len(missing),
+            "web": {"workers": web_workers, "threads": web_threads},
+            "api_calls": calls,
+        }
     finally:
         tmp.cleanup()
 
@@ -108,12 +171,20 @@ def api_calls_per_ticket(tickets: int, *, workdir: str) -> dict[str, Any]:
     batches in shadow mode (reads only)."""
     import logging
 
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access-log line per sandbox request
-    return {"tickets": tickets,
-            "webhook": _webhook_mode(tickets, workdir),
-            "poll": _poll_mode(tickets, workdir, "poll", batch_threshold=0, mode="assist"),
-            "poll_batched": _poll_mode(tickets, workdir, "poll-batched", batch_threshold=10, mode="assist"),
-            "poll_batched_shadow": _poll_mode(tickets, workdir, "poll-shadow", batch_threshold=10, mode="shadow")}
+    logging.getLogger("werkzeug").setLevel(
+        logging.WARNING
+    )  # no access-log line per sandbox request
+    return {
+        "tickets": tickets,
+        "webhook": _webhook_mode(tickets, workdir),
+        "poll": _poll_mode(tickets, workdir, "poll", batch_threshold=0, mode="assist"),
+        "poll_batched": _poll_mode(
+            tickets, workdir, "poll-batched", batch_threshold=10, mode="assist"
+        ),
+        "poll_batched_shadow": _poll_mode(
+            tickets, workdir, "poll-shadow", batch_threshold=10, mode="shadow"
+        ),
+    }
 
 
 def _runtime_for(sandbox, workdir: str, name: str, *, mode: str = "assist", **extra: Any):
@@ -124,9 +195,18 @@ def _runtime_for(sandbox, workdir: str, name: str, *, mode: str = "assist", **ex
     from connector.db import migrate
     from connector.runtime import Runtime
 
-    rt = Runtime({"db_path": str(Path(workdir) / f"{name}.db"), "secret_keys": (Fernet.generate_key().decode(),),
-                  "tenant_id": TENANT, "zendesk_url": sandbox.url, "zendesk_email": sandbox.agent_email,
-                  "zendesk_api_token": sandbox.agent_token, "log_level": "error", **extra})
+    rt = Runtime(
+        {
+            "db_path": str(Path(workdir) / f"{name}.db"),
+            "secret_keys": (Fernet.generate_key().decode(),),
+            "tenant_id": TENANT,
+            "zendesk_url": sandbox.url,
+            "zendesk_email": sandbox.agent_email,
+            "zendesk_api_token": sandbox.agent_token,
+            "log_level": "error",
+            **extra,
+        }
+    )
     migrate(rt.db)
     ensure_env_tenant(rt)
     tenants.set_setting(rt.db, TENANT, "default_mode", mode, actor="bench")
@@ -134,14 +214,23 @@ def _runtime_for(sandbox, workdir: str, name: str, *, mode: str = "assist", **ex
 
 
 def _seed(sandbox, n: int, offset: int) -> list[int]:
-    return sandbox.state.seed([{"subject": f"Where is my order #{1000 + offset + i}?",
-                                "body": f"Hi, order #{1000 + offset + i} has not arrived yet. Any news?",
-                                "name": f"Customer {i}", "email": f"customer{offset + i}@example.com"}
-                               for i in range(n)])
+    return sandbox.state.seed(
+        [
+            {
+                "subject": f"Where is my order #{1000 + offset + i}?",
+                "body": f"Hi, order #{1000 + offset + i} has not arrived yet. Any news?",
+                "name": f"Customer {i}",
+                "email": f"customer{offset + i}@example.com",
+            }
+            for i in range(n)
+        ]
+    )
 
 
 def _notes(sandbox, ids: list[int]) -> int:
-    return sum(1 for t in ids for c in sandbox.state.list_comments(t) if "deskguard-ref:" in c["body"])
+    return sum(
+        1 for t in ids for c in sandbox.state.list_comments(t) if "deskguard-ref:" in c["body"]
+    )
 
 
 def _webhook_mode(tickets: int, workdir: str) -> dict[str, Any]:
@@ -163,16 +252,23 @@ def _webhook_mode(tickets: int, workdir: str) -> dict[str, Any]:
         ids = _seed(sandbox, tickets, 0)
         processed = _settle(sandbox, rt, drain)
         calls = len(sandbox.state.calls()) - before
-        return {"jobs_processed": processed, "notes_written": _notes(sandbox, ids), "api_calls": calls,
-                "per_ticket": round(calls / tickets, 3), "by_endpoint": _by_endpoint(sandbox, before),
-                "classifier": classifier}
+        return {
+            "jobs_processed": processed,
+            "notes_written": _notes(sandbox, ids),
+            "api_calls": calls,
+            "per_ticket": round(calls / tickets, 3),
+            "by_endpoint": _by_endpoint(sandbox, before),
+            "classifier": classifier,
+        }
     finally:
         web.stop()
         rt.close()
         sandbox.stop()
 
 
-def _poll_mode(tickets: int, workdir: str, name: str, *, batch_threshold: int, mode: str) -> dict[str, Any]:
+def _poll_mode(
+    tickets: int, workdir: str, name: str, *, batch_threshold: int, mode: str
+) -> dict[str, Any]:
     """No webhook: a backlog read from the incremental export (its own 10 requests/minute limit),
     then processed by the workers; ``batch_threshold=0`` is one job per ticket."""
     from connector.sandbox.zendesk import start_zendesk_sandbox
@@ -180,7 +276,9 @@ def _poll_mode(tickets: int, workdir: str, name: str, *, batch_threshold: int, m
     from connector.zendesk.poller import poll_tenant
 
     sandbox = start_zendesk_sandbox(rate_limit_per_minute=None, export_rate_limit_per_minute=10)
-    rt, classifier = _runtime_for(sandbox, workdir, name, mode=mode, zendesk_batch_threshold=batch_threshold)
+    rt, classifier = _runtime_for(
+        sandbox, workdir, name, mode=mode, zendesk_batch_threshold=batch_threshold
+    )
     try:
         rt.service("zendesk", TENANT).api_user_id  # noqa: B018
         before = len(sandbox.state.calls())
@@ -191,13 +289,24 @@ def _poll_mode(tickets: int, workdir: str, name: str, *, batch_threshold: int, m
         processed = drain(rt)
         seconds = time.perf_counter() - started
         calls = len(sandbox.state.calls()) - before
-        decided = rt.db.conn.execute("SELECT COUNT(*) FROM decisions WHERE tenant_id = ?", (TENANT,)).fetchone()[0]
-        return {"mode": mode, "batch_threshold": batch_threshold, "jobs_processed": processed,
-                "batches": polled.batches, "decisions": decided, "notes_written": _notes(sandbox, ids),
-                "api_calls": calls, "per_ticket": round(calls / tickets, 3), "export_requests": polled.requests,
-                "intake_calls_per_ticket": round(intake_calls / tickets, 4),
-                "processing_seconds": round(seconds, 2), "by_endpoint": _by_endpoint(sandbox, before),
-                "classifier": classifier}
+        decided = rt.db.conn.execute(
+            "SELECT COUNT(*) FROM decisions WHERE tenant_id = ?", (TENANT,)
+        ).fetchone()[0]
+        return {
+            "mode": mode,
+            "batch_threshold": batch_threshold,
+            "jobs_processed": processed,
+            "batches": polled.batches,
+            "decisions": decided,
+            "notes_written": _notes(sandbox, ids),
+            "api_calls": calls,
+            "per_ticket": round(calls / tickets, 3),
+            "export_requests": polled.requests,
+            "intake_calls_per_ticket": round(intake_calls / tickets, 4),
+            "processing_seconds": round(seconds, 2),
+            "by_endpoint": _by_endpoint(sandbox, before),
+            "classifier": classifier,
+        }
     finally:
         rt.close()
         sandbox.stop()
@@ -209,7 +318,9 @@ def _classifier_note(rt) -> str:
     from connector.domain import TicketText
 
     try:
-        rt.service("classifier", TENANT).classify(TicketText(subject="Where is my order?", body="Order #1001"))
+        rt.service("classifier", TENANT).classify(
+            TicketText(subject="Where is my order?", body="Order #1001")
+        )
         return rt.config.get("classifier", "local")
     except Exception as exc:  # no trained model in this checkout, etc.
         from connector.pipeline.testing import FakeClassifier
@@ -234,6 +345,10 @@ def _by_endpoint(sandbox, start: int) -> dict[str, int]:
 
     counts: dict[str, int] = {}
     for call in sandbox.state.calls()[start:]:
-        key = call["method"] + " " + re.sub(r"/\d+", "/{id}", re.sub(r"/[0-9a-f]{32}", "/{job}", call["path"]))
+        key = (
+            call["method"]
+            + " "
+            + re.sub(r"/\d+", "/{id}", re.sub(r"/[0-9a-f]{32}", "/{job}", call["path"]))
+        )
         counts[key] = counts.get(key, 0) + 1
     return counts

@@ -55,7 +55,9 @@ class Connection:
                     name, _, value = line.partition(b":")
                     if name.strip().lower() == b"content-length":
                         length = int(value.strip())
-                    elif name.strip().lower() == b"connection" and value.strip().lower() == b"close":
+                    elif (
+                        name.strip().lower() == b"connection" and value.strip().lower() == b"close"
+                    ):
                         close = True
                 if length:
                     await self.reader.readexactly(length)
@@ -78,10 +80,14 @@ def build_request(host: str, port: int, tenant: str, secret: str, ticket_id: int
     now = time.gmtime()
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", now)
     body = json.dumps({"ticket_id": str(ticket_id), "updated_at": stamp, "status": "new"}).encode()
-    signature = base64.b64encode(hmac.new(secret.encode(), stamp.encode() + body, hashlib.sha256).digest()).decode()
-    head = (f"POST /webhooks/zendesk/{tenant} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nUser-Agent: Zendesk Webhook\r\n"
-            f"X-Zendesk-Webhook-Signature: {signature}\r\nX-Zendesk-Webhook-Signature-Timestamp: {stamp}\r\n\r\n")
+    signature = base64.b64encode(
+        hmac.new(secret.encode(), stamp.encode() + body, hashlib.sha256).digest()
+    ).decode()
+    head = (
+        f"POST /webhooks/zendesk/{tenant} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nUser-Agent: Zendesk Webhook\r\n"
+        f"X-Zendesk-Webhook-Signature: {signature}\r\nX-Zendesk-Webhook-Signature-Timestamp: {stamp}\r\n\r\n"
+    )
     return head.encode() + body
 
 
@@ -130,7 +136,9 @@ async def run_open(args) -> dict:
         conn = await idle.get()
         tid = args.start_id + i
         try:
-            status = await conn.request(build_request(args.host, args.port, args.tenant, args.secret, tid))
+            status = await conn.request(
+                build_request(args.host, args.port, args.tenant, args.secret, tid)
+            )
         finally:
             idle.put_nowait(conn)
         latencies.append(time.perf_counter() - scheduled)
@@ -144,12 +152,21 @@ async def run_open(args) -> dict:
 
 
 def _report(mode, statuses, accepted, latencies, elapsed, **extra) -> dict:
-    return {"mode": mode, **extra, "sent": sum(statuses.values()), "statuses": statuses, "accepted_ids": accepted,
-            "seconds": round(elapsed, 3), "throughput_per_s": round(sum(statuses.values()) / elapsed, 1),
-            "latency_ms": {"p50": round(_percentile(latencies, 50) * 1000, 2),
-                           "p90": round(_percentile(latencies, 90) * 1000, 2),
-                           "p99": round(_percentile(latencies, 99) * 1000, 2),
-                           "max": round(max(latencies, default=0) * 1000, 2)}}
+    return {
+        "mode": mode,
+        **extra,
+        "sent": sum(statuses.values()),
+        "statuses": statuses,
+        "accepted_ids": accepted,
+        "seconds": round(elapsed, 3),
+        "throughput_per_s": round(sum(statuses.values()) / elapsed, 1),
+        "latency_ms": {
+            "p50": round(_percentile(latencies, 50) * 1000, 2),
+            "p90": round(_percentile(latencies, 90) * 1000, 2),
+            "p99": round(_percentile(latencies, 99) * 1000, 2),
+            "max": round(max(latencies, default=0) * 1000, 2),
+        },
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -157,8 +174,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--tenant", required=True)
-    parser.add_argument("--secret", default=os.environ.get("DESKGUARD_BENCH_WEBHOOK_SECRET", ""),
-                        help="Signing secret (default: $DESKGUARD_BENCH_WEBHOOK_SECRET).")
+    parser.add_argument(
+        "--secret",
+        default=os.environ.get("DESKGUARD_BENCH_WEBHOOK_SECRET", ""),
+        help="Signing secret (default: $DESKGUARD_BENCH_WEBHOOK_SECRET).",
+    )
     parser.add_argument("--mode", choices=("closed", "open"), default="closed")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=16)

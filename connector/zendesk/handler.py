@@ -29,8 +29,16 @@ def handle_ticket(runtime: Runtime, job: Job) -> None:
     db = runtime.db
     if updated_at and is_own_update(db, job.tenant_id, ticket_id, updated_at):
         with transaction(db):
-            audit.record(db, job.tenant_id, OwnEchoSkipped(updated_at=updated_at, source=job.payload.get("source", ""),
-                                                           ticket_id=ticket_id, job_id=job.id))
+            audit.record(
+                db,
+                job.tenant_id,
+                OwnEchoSkipped(
+                    updated_at=updated_at,
+                    source=job.payload.get("source", ""),
+                    ticket_id=ticket_id,
+                    job_id=job.id,
+                ),
+            )
         logs.log(LOG, logging.INFO, "zendesk.own_echo_skipped", api_calls=0)
         return
     from connector.pipeline import process_ticket
@@ -38,5 +46,11 @@ def handle_ticket(runtime: Runtime, job: Job) -> None:
     desk = runtime.service("zendesk", job.tenant_id)
     before = getattr(desk, "thread_api_calls", 0)
     result = process_ticket(runtime, job.tenant_id, ticket_id, job=job)
-    logs.log(LOG, logging.INFO, "zendesk.ticket_processed", outcome=getattr(result, "outcome", None),
-             reason=getattr(result, "reason", None), api_calls=getattr(desk, "thread_api_calls", 0) - before)
+    logs.log(
+        LOG,
+        logging.INFO,
+        "zendesk.ticket_processed",
+        outcome=getattr(result, "outcome", None),
+        reason=getattr(result, "reason", None),
+        api_calls=getattr(desk, "thread_api_calls", 0) - before,
+    )

@@ -23,13 +23,22 @@ def dedupe_key(ticket_id: int, updated_at: str) -> str:
 
 def batch_holding(db, tenant_id: str, key: str) -> int | None:
     """The ``zendesk.batch`` job that holds this ticket version (connector/zendesk/batch.py), if any."""
-    row = db.conn.execute("SELECT batch_job_id FROM zendesk_batch_tickets WHERE tenant_id = ? AND dedupe_key = ?",
-                          (tenant_id, key)).fetchone()
+    row = db.conn.execute(
+        "SELECT batch_job_id FROM zendesk_batch_tickets WHERE tenant_id = ? AND dedupe_key = ?",
+        (tenant_id, key),
+    ).fetchone()
     return row[0] if row else None
 
 
-def enqueue_ticket(queue: Queue, tenant_id: str, ticket_id: int, updated_at: str, source: str, *,
-                   in_batch_ok: bool = False) -> tuple[int, bool]:
+def enqueue_ticket(
+    queue: Queue,
+    tenant_id: str,
+    ticket_id: int,
+    updated_at: str,
+    source: str,
+    *,
+    in_batch_ok: bool = False,
+) -> tuple[int, bool]:
     """Enqueue one ticket change; returns (job id, created). Duplicate changes return the first job;
     a change already in a poller batch returns that batch's job id, not created (unless
     ``in_batch_ok``: the batch hands a failed ticket over to its own job)."""

@@ -38,7 +38,9 @@ def marker_line(key: str) -> str:
     if not key:
         raise ValueError("a Deskguard comment needs a marker (the write's idempotency key)")
     if key.startswith(DESKGUARD_MARKER):
-        raise ValueError(f"marker must be the bare idempotency key, not a {DESKGUARD_MARKER!r} line: {key!r}")
+        raise ValueError(
+            f"marker must be the bare idempotency key, not a {DESKGUARD_MARKER!r} line: {key!r}"
+        )
     if "\n" in key or "\r" in key:
         raise ValueError("marker must be a single line")
     return f"{DESKGUARD_MARKER} {key}"

@@ -29,7 +29,12 @@ from connector.tenants import list_tenants
 from connector.zendesk.batch import enqueue_batches
 from connector.zendesk.events import PollCursorReset
 from connector.zendesk.intake import enqueue_ticket
-from connector.zendesk.service import OWN_UPDATES_KEEP_SECONDS, is_own_update, prune, zendesk_configured
+from connector.zendesk.service import (
+    OWN_UPDATES_KEEP_SECONDS,
+    is_own_update,
+    prune,
+    zendesk_configured,
+)
 
 LOG = logs.get("zendesk.poller")
 SKIP_STATUSES = ("deleted", "closed")  # closed tickets cannot be updated; deleted ones are gone
@@ -56,20 +61,41 @@ class PollResult:
 
 def _load(db, tenant_id: str, start_time: int) -> dict:
     with transaction(db):
-        db.conn.execute("INSERT INTO zendesk_poll_state (tenant_id, start_time) VALUES (?, ?)"
-                        " ON CONFLICT (tenant_id) DO NOTHING", (tenant_id, start_time))
-        row = db.conn.execute("SELECT cursor, start_time, recent_calls, tickets_enqueued FROM zendesk_poll_state"
-                              " WHERE tenant_id = ?", (tenant_id,)).fetchone()
-    return {"cursor": row[0], "start_time": row[1], "recent_calls": json.loads(row[2] or "[]"),
-            "tickets_enqueued": row[3]}
+        db.conn.execute(
+            "INSERT INTO zendesk_poll_state (tenant_id, start_time) VALUES (?, ?)"
+            " ON CONFLICT (tenant_id) DO NOTHING",
+            (tenant_id, start_time),
+        )
+        row = db.conn.execute(
+            "SELECT cursor, start_time, recent_calls, tickets_enqueued FROM zendesk_poll_state"
+            " WHERE tenant_id = ?",
+            (tenant_id,),
+        ).fetchone()
+    return {
+        "cursor": row[0],
+        "start_time": row[1],
+        "recent_calls": json.loads(row[2] or "[]"),
+        "tickets_enqueued": row[3],
+    }
 
 
 def poll_state(db, tenant_id: str) -> dict | None:
-    row = db.conn.execute("SELECT cursor, start_time, recent_calls, last_poll_at, caught_up, tickets_enqueued,"
-                          " last_error FROM zendesk_poll_state WHERE tenant_id = ?", (tenant_id,)).fetchone()
+    row = db.conn.execute(
+        "SELECT cursor, start_time, recent_calls, last_poll_at, caught_up, tickets_enqueued,"
+        " last_error FROM zendesk_poll_state WHERE tenant_id = ?",
+        (tenant_id,),
+    ).fetchone()
     if row is None:
         return None
-    keys = ("cursor", "start_time", "recent_calls", "last_poll_at", "caught_up", "tickets_enqueued", "last_error")
+    keys = (
+        "cursor",
+        "start_time",
+        "recent_calls",
+        "last_poll_at",
+        "caught_up",
+        "tickets_enqueued",
+        "last_error",
+    )
     out = dict(zip(keys, row, strict=True))
     out["recent_calls"] = json.loads(out["recent_calls"] or "[]")
     out["caught_up"] = bool(out["caught_up"])
@@ -80,14 +106,22 @@ def reset_cursor(runtime: Runtime, tenant_id: str, *, start_time: int, actor: st
     """Forget the cursor: the next poll starts again at ``start_time`` (duplicates are deduplicated)."""
     db = runtime.db
     with transaction(db):
-        db.conn.execute("INSERT INTO zendesk_poll_state (tenant_id, start_time) VALUES (?, ?) ON CONFLICT (tenant_id)"
-                        " DO UPDATE SET cursor = NULL, start_time = excluded.start_time, caught_up = 0",
-                        (tenant_id, int(start_time)))
+        db.conn.execute(
+            "INSERT INTO zendesk_poll_state (tenant_id, start_time) VALUES (?, ?) ON CONFLICT (tenant_id)"
+            " DO UPDATE SET cursor = NULL, start_time = excluded.start_time, caught_up = 0",
+            (tenant_id, int(start_time)),
+        )
         audit.record(db, tenant_id, PollCursorReset(start_time=int(start_time), actor=actor))
 
 
-def poll_tenant(runtime: Runtime, tenant_id: str, *, max_requests: int | None = None, per_page: int = 1000,
-                clock: Callable[[], float] = time.time) -> PollResult:
+def poll_tenant(
+    runtime: Runtime,
+    tenant_id: str,
+    *,
+    max_requests: int | None = None,
+    per_page: int = 1000,
+    clock: Callable[[], float] = time.time,
+) -> PollResult:
     """Walk the export from the stored cursor until caught up, rate-limited or ``max_requests``."""
     config = runtime.config
     db = runtime.db
@@ -124,7 +158,11 @@ def poll_tenant(runtime: Runtime, tenant_id: str, *, max_requests: int | None = 
             for ticket in page.tickets:
                 result.tickets_seen += 1
                 version = ticket.updated_at.isoformat() if ticket.updated_at else None
-                if ticket.status in SKIP_STATUSES or version is None or is_own_update(db, tenant_id, ticket.id, version):
+                if (
+                    ticket.status in SKIP_STATUSES
+                    or version is None
+                    or is_own_update(db, tenant_id, ticket.id, version)
+                ):
                     result.skipped += 1
                     continue
                 changed.append((ticket.id, version))
@@ -136,7 +174,9 @@ def poll_tenant(runtime: Runtime, tenant_id: str, *, max_requests: int | None = 
                 result.job_ids.extend(batch_ids)
                 changed = []
             for ticket_id, version in changed:
-                job_id, created = enqueue_ticket(runtime.queue, tenant_id, ticket_id, version, "poll")
+                job_id, created = enqueue_ticket(
+                    runtime.queue, tenant_id, ticket_id, version, "poll"
+                )
                 if created:
                     enqueued += 1
                     result.job_ids.append(job_id)
@@ -148,17 +188,36 @@ def poll_tenant(runtime: Runtime, tenant_id: str, *, max_requests: int | None = 
             _save(db, tenant_id, result, recent, clock(), enqueued=enqueued)
         if page.end_of_stream:
             break
-    logs.log(LOG, logging.INFO, "zendesk.poll_done", tenant=tenant_id, requests=result.requests,
-             enqueued=result.enqueued, caught_up=result.caught_up, rate_limited=result.rate_limited)
+    logs.log(
+        LOG,
+        logging.INFO,
+        "zendesk.poll_done",
+        tenant=tenant_id,
+        requests=result.requests,
+        enqueued=result.enqueued,
+        caught_up=result.caught_up,
+        rate_limited=result.rate_limited,
+    )
     return result
 
 
-def _save(db, tenant_id: str, result: PollResult, recent: list[float], now: float, *, enqueued: int) -> None:
+def _save(
+    db, tenant_id: str, result: PollResult, recent: list[float], now: float, *, enqueued: int
+) -> None:
     with transaction(db):
         db.conn.execute(
             "UPDATE zendesk_poll_state SET cursor = ?, recent_calls = ?, last_poll_at = ?, caught_up = ?,"
             " tickets_enqueued = tickets_enqueued + ?, last_error = ? WHERE tenant_id = ?",
-            (result.cursor, json.dumps(recent), now, int(result.caught_up), enqueued, result.error, tenant_id))
+            (
+                result.cursor,
+                json.dumps(recent),
+                now,
+                int(result.caught_up),
+                enqueued,
+                result.error,
+                tenant_id,
+            ),
+        )
 
 
 # --- scheduling --------------------------------------------------------------------------------------
@@ -182,27 +241,51 @@ def sync_poll_jobs(scheduler, runtime: Runtime) -> list[str]:
     interval = float(runtime.config.get("zendesk_poll_interval_seconds", 60))
     wanted = {poll_job_id(t): t for t in list_tenants(runtime.db) if zendesk_configured(runtime, t)}
     for job in scheduler.get_jobs():
-        if job.id.startswith("zendesk.poll.") and job.id not in (SYNC_JOB_ID,) and job.id not in wanted:
+        if (
+            job.id.startswith("zendesk.poll.")
+            and job.id not in (SYNC_JOB_ID,)
+            and job.id not in wanted
+        ):
             job.remove()
     for job_id, tenant_id in wanted.items():
         if scheduler.get_job(job_id) is None:
-            scheduler.add_job(run_scheduled_poll, "interval", seconds=interval, args=[runtime, tenant_id],
-                              id=job_id, replace_existing=True, next_run_time=_now())
+            scheduler.add_job(
+                run_scheduled_poll,
+                "interval",
+                seconds=interval,
+                args=[runtime, tenant_id],
+                id=job_id,
+                replace_existing=True,
+                next_run_time=_now(),
+            )
     return sorted(wanted.values())
 
 
 def run_prune(runtime: Runtime) -> None:
     tolerance = float(runtime.config.get("zendesk_webhook_tolerance_seconds", 300))
     now = time.time()
-    prune(runtime.db, webhook_seen_before=now - 2 * tolerance, own_updates_before=now - OWN_UPDATES_KEEP_SECONDS)
+    prune(
+        runtime.db,
+        webhook_seen_before=now - 2 * tolerance,
+        own_updates_before=now - OWN_UPDATES_KEEP_SECONDS,
+    )
 
 
 def register_schedules(scheduler, runtime: Runtime) -> None:
-    scheduler.add_job(run_prune, "interval", minutes=10, args=[runtime], id=PRUNE_JOB_ID, replace_existing=True)
+    scheduler.add_job(
+        run_prune, "interval", minutes=10, args=[runtime], id=PRUNE_JOB_ID, replace_existing=True
+    )
     if not runtime.config.get("zendesk_poll", True):
         return
-    scheduler.add_job(sync_poll_jobs, "interval", minutes=5, args=[scheduler, runtime], id=SYNC_JOB_ID,
-                      replace_existing=True, next_run_time=_now())
+    scheduler.add_job(
+        sync_poll_jobs,
+        "interval",
+        minutes=5,
+        args=[scheduler, runtime],
+        id=SYNC_JOB_ID,
+        replace_existing=True,
+        next_run_time=_now(),
+    )
 
 
 def _now():

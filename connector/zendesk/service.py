@@ -34,8 +34,11 @@ def normalize_updated_at(value: Any) -> str:
         moment = datetime.fromtimestamp(float(value), UTC)
     elif isinstance(value, str) and value.strip():
         text = value.strip()
-        moment = (datetime.fromtimestamp(int(text), UTC) if text.isdigit()
-                  else datetime.fromisoformat(text.replace("Z", "+00:00")))
+        moment = (
+            datetime.fromtimestamp(int(text), UTC)
+            if text.isdigit()
+            else datetime.fromisoformat(text.replace("Z", "+00:00"))
+        )
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
     elif isinstance(value, datetime):
@@ -59,12 +62,21 @@ def configure_env_tenant(runtime: Runtime, tenant_id: str) -> None:
     config = runtime.config
     db = runtime.db
     url = zendesk_url_from_config(config)
-    fields = {k: v for k, v in (("zendesk_url", url), ("zendesk_email", config.get("zendesk_email") or ""),
-                                ("zendesk_subdomain", config.get("zendesk_subdomain") or "")) if v}
+    fields = {
+        k: v
+        for k, v in (
+            ("zendesk_url", url),
+            ("zendesk_email", config.get("zendesk_email") or ""),
+            ("zendesk_subdomain", config.get("zendesk_subdomain") or ""),
+        )
+        if v
+    }
     if fields:
         ensure_tenant(db, tenant_id, **fields)
-    for name, value in ((API_TOKEN, config.get("zendesk_api_token")),
-                        (WEBHOOK_SECRET, config.get("zendesk_webhook_secret"))):
+    for name, value in (
+        (API_TOKEN, config.get("zendesk_api_token")),
+        (WEBHOOK_SECRET, config.get("zendesk_webhook_secret")),
+    ):
         if not value:
             continue
         current = runtime.secrets.get(db, tenant_id, name)
@@ -79,20 +91,30 @@ def build_desk(runtime: Runtime, tenant_id: str):
     db = runtime.db
     tenant = get_tenant(db, tenant_id)
     url = tenant.get("zendesk_url") or (
-        f"https://{tenant['zendesk_subdomain']}.zendesk.com" if tenant.get("zendesk_subdomain") else "")
+        f"https://{tenant['zendesk_subdomain']}.zendesk.com"
+        if tenant.get("zendesk_subdomain")
+        else ""
+    )
     if not url:
         raise ConfigError(f"tenant {tenant_id!r} has no Zendesk URL: set DESKGUARD_ZENDESK_URL")
     token = runtime.secrets.get(db, tenant_id, API_TOKEN)
     if token is None:
-        raise ConfigError(f"tenant {tenant_id!r} has no Zendesk API token: set DESKGUARD_ZENDESK_API_TOKEN")
+        raise ConfigError(
+            f"tenant {tenant_id!r} has no Zendesk API token: set DESKGUARD_ZENDESK_API_TOKEN"
+        )
     config = runtime.config
     return ZendeskDesk(
-        url, tenant.get("zendesk_email") or "", token.reveal(),
+        url,
+        tenant.get("zendesk_email") or "",
+        token.reveal(),
         timeout=config.get("zendesk_timeout_seconds", 15.0),
         ratelimit_budget=config.get("zendesk_ratelimit_budget_seconds", 60),
         api_user_id=account(db, tenant_id).get("api_user_id"),
-        on_own_update=lambda ticket_id, updated_at: record_own_update(runtime.db, tenant_id, ticket_id, updated_at),
-        on_api_user=lambda user_id: save_account(runtime.db, tenant_id, api_user_id=user_id))
+        on_own_update=lambda ticket_id, updated_at: record_own_update(
+            runtime.db, tenant_id, ticket_id, updated_at
+        ),
+        on_api_user=lambda user_id: save_account(runtime.db, tenant_id, api_user_id=user_id),
+    )
 
 
 def zendesk_configured(runtime: Runtime, tenant_id: str) -> bool:
@@ -101,16 +123,29 @@ def zendesk_configured(runtime: Runtime, tenant_id: str) -> bool:
     except Exception:
         return False
     has_url = bool(tenant.get("zendesk_url") or tenant.get("zendesk_subdomain"))
-    return has_url and bool(tenant.get("zendesk_email")) and runtime.secrets.get(runtime.db, tenant_id, API_TOKEN) is not None
+    return (
+        has_url
+        and bool(tenant.get("zendesk_email"))
+        and runtime.secrets.get(runtime.db, tenant_id, API_TOKEN) is not None
+    )
 
 
 # --- ledger records --------------------------------------------------------------------------------
 def account(db: sqlite_utils.Database, tenant_id: str) -> dict[str, Any]:
-    row = db.conn.execute("SELECT api_user_id, webhook_id, webhook_endpoint, trigger_id, updated_at"
-                          " FROM zendesk_accounts WHERE tenant_id = ?", (tenant_id,)).fetchone()
+    row = db.conn.execute(
+        "SELECT api_user_id, webhook_id, webhook_endpoint, trigger_id, updated_at"
+        " FROM zendesk_accounts WHERE tenant_id = ?",
+        (tenant_id,),
+    ).fetchone()
     if row is None:
         return {}
-    return dict(zip(("api_user_id", "webhook_id", "webhook_endpoint", "trigger_id", "updated_at"), row, strict=True))
+    return dict(
+        zip(
+            ("api_user_id", "webhook_id", "webhook_endpoint", "trigger_id", "updated_at"),
+            row,
+            strict=True,
+        )
+    )
 
 
 def save_account(db: sqlite_utils.Database, tenant_id: str, **fields: Any) -> None:
@@ -118,28 +153,53 @@ def save_account(db: sqlite_utils.Database, tenant_id: str, **fields: Any) -> No
     if set(fields) - allowed:
         raise ValueError(f"unknown account fields: {sorted(set(fields) - allowed)}")
     with transaction(db):
-        db.conn.execute("INSERT INTO zendesk_accounts (tenant_id, updated_at) VALUES (?, ?)"
-                        " ON CONFLICT (tenant_id) DO NOTHING", (tenant_id, now_iso()))
+        db.conn.execute(
+            "INSERT INTO zendesk_accounts (tenant_id, updated_at) VALUES (?, ?)"
+            " ON CONFLICT (tenant_id) DO NOTHING",
+            (tenant_id, now_iso()),
+        )
         for name, value in fields.items():
-            db.conn.execute(f"UPDATE zendesk_accounts SET {name} = ?, updated_at = ? WHERE tenant_id = ?",
-                            (value, now_iso(), tenant_id))
+            db.conn.execute(
+                f"UPDATE zendesk_accounts SET {name} = ?, updated_at = ? WHERE tenant_id = ?",
+                (value, now_iso(), tenant_id),
+            )
 
 
-def record_own_update(db: sqlite_utils.Database, tenant_id: str, ticket_id: int, updated_at: str) -> None:
+def record_own_update(
+    db: sqlite_utils.Database, tenant_id: str, ticket_id: int, updated_at: str
+) -> None:
     with transaction(db):
-        db.conn.execute("INSERT OR IGNORE INTO zendesk_own_updates (tenant_id, ticket_id, updated_at, created_at)"
-                        " VALUES (?,?,?,?)", (tenant_id, int(ticket_id), normalize_updated_at(updated_at), time.time()))
+        db.conn.execute(
+            "INSERT OR IGNORE INTO zendesk_own_updates (tenant_id, ticket_id, updated_at, created_at)"
+            " VALUES (?,?,?,?)",
+            (tenant_id, int(ticket_id), normalize_updated_at(updated_at), time.time()),
+        )
 
 
-def is_own_update(db: sqlite_utils.Database, tenant_id: str, ticket_id: int, updated_at: str) -> bool:
-    return db.conn.execute("SELECT 1 FROM zendesk_own_updates WHERE tenant_id = ? AND ticket_id = ? AND updated_at = ?",
-                           (tenant_id, int(ticket_id), normalize_updated_at(updated_at))).fetchone() is not None
+def is_own_update(
+    db: sqlite_utils.Database, tenant_id: str, ticket_id: int, updated_at: str
+) -> bool:
+    return (
+        db.conn.execute(
+            "SELECT 1 FROM zendesk_own_updates WHERE tenant_id = ? AND ticket_id = ? AND updated_at = ?",
+            (tenant_id, int(ticket_id), normalize_updated_at(updated_at)),
+        ).fetchone()
+        is not None
+    )
 
 
-def prune(db: sqlite_utils.Database, *, webhook_seen_before: float, own_updates_before: float) -> dict[str, int]:
+def prune(
+    db: sqlite_utils.Database, *, webhook_seen_before: float, own_updates_before: float
+) -> dict[str, int]:
     """Forget replay signatures older than the tolerance window and old own-update versions."""
     with transaction(db):
-        seen = db.conn.execute("DELETE FROM zendesk_webhook_seen WHERE seen_at < ?", (webhook_seen_before,)).rowcount
-        own = db.conn.execute("DELETE FROM zendesk_own_updates WHERE created_at < ?", (own_updates_before,)).rowcount
-        batched = db.conn.execute("DELETE FROM zendesk_batch_tickets WHERE done_at < ?", (own_updates_before,)).rowcount
+        seen = db.conn.execute(
+            "DELETE FROM zendesk_webhook_seen WHERE seen_at < ?", (webhook_seen_before,)
+        ).rowcount
+        own = db.conn.execute(
+            "DELETE FROM zendesk_own_updates WHERE created_at < ?", (own_updates_before,)
+        ).rowcount
+        batched = db.conn.execute(
+            "DELETE FROM zendesk_batch_tickets WHERE done_at < ?", (own_updates_before,)
+        ).rowcount
     return {"webhook_seen": seen, "own_updates": own, "batch_tickets": batched}

@@ -26,10 +26,20 @@ from connector.zendesk.service import WEBHOOK_SECRET, save_account
 
 TRIGGER_TITLE = "Deskguard: send ticket changes to the sidecar"
 # ``{{ticket.updated_at_with_timestamp}}`` renders ISO-8601; it versions the event for deduplication.
-TRIGGER_BODY = json.dumps({"ticket_id": "{{ticket.id}}", "updated_at": "{{ticket.updated_at_with_timestamp}}",
-                           "status": "{{ticket.status}}"})
-TRIGGER_CONDITIONS = {"all": [], "any": [{"field": "update_type", "operator": "is", "value": "Create"},
-                                         {"field": "update_type", "operator": "is", "value": "Change"}]}
+TRIGGER_BODY = json.dumps(
+    {
+        "ticket_id": "{{ticket.id}}",
+        "updated_at": "{{ticket.updated_at_with_timestamp}}",
+        "status": "{{ticket.status}}",
+    }
+)
+TRIGGER_CONDITIONS = {
+    "all": [],
+    "any": [
+        {"field": "update_type", "operator": "is", "value": "Create"},
+        {"field": "update_type", "operator": "is", "value": "Change"},
+    ],
+}
 
 
 def webhook_endpoint(public_url: str, tenant_id: str) -> str:
@@ -43,11 +53,15 @@ def _webhook_of(trigger: dict[str, Any]) -> str | None:
     return None
 
 
-def setup_zendesk(runtime: Runtime, tenant_id: str, public_url: str | None = None) -> dict[str, Any]:
+def setup_zendesk(
+    runtime: Runtime, tenant_id: str, public_url: str | None = None
+) -> dict[str, Any]:
     public_url = (public_url or runtime.config.get("public_url") or "").rstrip("/")
     if not public_url.startswith(("http://", "https://")):
-        raise ConfigError("the sidecar's public URL is unknown: set DESKGUARD_PUBLIC_URL or pass --url "
-                          "(e.g. https://deskguard.example.com)")
+        raise ConfigError(
+            "the sidecar's public URL is unknown: set DESKGUARD_PUBLIC_URL or pass --url "
+            "(e.g. https://deskguard.example.com)"
+        )
     db = runtime.db
     desk = runtime.service("zendesk", tenant_id)
     me = desk.current_user()
@@ -60,12 +74,21 @@ def setup_zendesk(runtime: Runtime, tenant_id: str, public_url: str | None = Non
     if existing:
         hook = existing[0]
     else:
-        hook = actions.execute(db, tenant_id, actions.WriteAction(
-            vendor="zendesk", kind="zendesk.webhook_create", idempotency_key=f"{tenant_id}:zendesk.setup:webhook:{uuid.uuid4()}",
-            params={"name": name, "endpoint": endpoint},
-            send=lambda _key: desk.create_webhook(name=name, endpoint=endpoint),
-            reconcile=lambda _key: next((h for h in desk.find_webhooks("Deskguard") if h.get("endpoint") == endpoint),
-                                        None))).result
+        hook = actions.execute(
+            db,
+            tenant_id,
+            actions.WriteAction(
+                vendor="zendesk",
+                kind="zendesk.webhook_create",
+                idempotency_key=f"{tenant_id}:zendesk.setup:webhook:{uuid.uuid4()}",
+                params={"name": name, "endpoint": endpoint},
+                send=lambda _key: desk.create_webhook(name=name, endpoint=endpoint),
+                reconcile=lambda _key: next(
+                    (h for h in desk.find_webhooks("Deskguard") if h.get("endpoint") == endpoint),
+                    None,
+                ),
+            ),
+        ).result
 
     secret = desk.webhook_signing_secret(hook["id"])
     current = runtime.secrets.get(db, tenant_id, WEBHOOK_SECRET)
@@ -79,21 +102,48 @@ def setup_zendesk(runtime: Runtime, tenant_id: str, public_url: str | None = Non
         trigger = triggers[0]
     else:
         trigger_actions = [{"field": "notification_webhook", "value": [hook["id"], TRIGGER_BODY]}]
-        trigger = actions.execute(db, tenant_id, actions.WriteAction(
-            vendor="zendesk", kind="zendesk.trigger_create", idempotency_key=f"{tenant_id}:zendesk.setup:trigger:{uuid.uuid4()}",
-            params={"title": TRIGGER_TITLE, "webhook_id": hook["id"]},
-            send=lambda _key: desk.create_trigger(title=TRIGGER_TITLE, conditions=TRIGGER_CONDITIONS,
-                                                  actions=trigger_actions),
-            reconcile=lambda _key: next((t for t in desk.list_triggers() if _webhook_of(t) == str(hook["id"])),
-                                        None))).result
+        trigger = actions.execute(
+            db,
+            tenant_id,
+            actions.WriteAction(
+                vendor="zendesk",
+                kind="zendesk.trigger_create",
+                idempotency_key=f"{tenant_id}:zendesk.setup:trigger:{uuid.uuid4()}",
+                params={"title": TRIGGER_TITLE, "webhook_id": hook["id"]},
+                send=lambda _key: desk.create_trigger(
+                    title=TRIGGER_TITLE, conditions=TRIGGER_CONDITIONS, actions=trigger_actions
+                ),
+                reconcile=lambda _key: next(
+                    (t for t in desk.list_triggers() if _webhook_of(t) == str(hook["id"])), None
+                ),
+            ),
+        ).result
 
-    save_account(db, tenant_id, webhook_id=str(hook["id"]), webhook_endpoint=endpoint, trigger_id=int(trigger["id"]))
+    save_account(
+        db,
+        tenant_id,
+        webhook_id=str(hook["id"]),
+        webhook_endpoint=endpoint,
+        trigger_id=int(trigger["id"]),
+    )
     with transaction(db):
-        audit.record(db, tenant_id, ZendeskSetupCompleted(
-            webhook_id=str(hook["id"]), webhook_endpoint=endpoint, trigger_id=int(trigger["id"]),
-            webhook_created=webhook_created, trigger_created=trigger_created, secret_changed=secret_changed,
-            api_user_id=int(me["id"])))
-    return {"tenant": tenant_id, "api_user": {"id": me["id"], "email": me["email"]},
-            "webhook": {"id": hook["id"], "endpoint": endpoint, "created": webhook_created},
-            "trigger": {"id": trigger["id"], "title": trigger.get("title"), "created": trigger_created},
-            "signing_secret": "stored (encrypted)" + (", changed" if secret_changed else ", unchanged")}
+        audit.record(
+            db,
+            tenant_id,
+            ZendeskSetupCompleted(
+                webhook_id=str(hook["id"]),
+                webhook_endpoint=endpoint,
+                trigger_id=int(trigger["id"]),
+                webhook_created=webhook_created,
+                trigger_created=trigger_created,
+                secret_changed=secret_changed,
+                api_user_id=int(me["id"]),
+            ),
+        )
+    return {
+        "tenant": tenant_id,
+        "api_user": {"id": me["id"], "email": me["email"]},
+        "webhook": {"id": hook["id"], "endpoint": endpoint, "created": webhook_created},
+        "trigger": {"id": trigger["id"], "title": trigger.get("title"), "created": trigger_created},
+        "signing_secret": "stored (encrypted)" + (", changed" if secret_changed else ", unchanged"),
+    }

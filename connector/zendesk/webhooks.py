@@ -51,12 +51,22 @@ def compute_signature(secret: str, timestamp: str, body: bytes) -> str:
 def sign_payload(secret: str, body: bytes, *, timestamp: str | None = None) -> dict[str, str]:
     """Headers of a correctly signed delivery (tests, the benchmark and the sandbox use this)."""
     timestamp = timestamp or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    return {SIGNATURE_HEADER: compute_signature(secret, timestamp, body), TIMESTAMP_HEADER: timestamp,
-            "Content-Type": "application/json"}
+    return {
+        SIGNATURE_HEADER: compute_signature(secret, timestamp, body),
+        TIMESTAMP_HEADER: timestamp,
+        "Content-Type": "application/json",
+    }
 
 
-def verify_signature(secret: str, timestamp: str, body: bytes, signature: str, *, tolerance: float,
-                     now: float | None = None) -> None:
+def verify_signature(
+    secret: str,
+    timestamp: str,
+    body: bytes,
+    signature: str,
+    *,
+    tolerance: float,
+    now: float | None = None,
+) -> None:
     """Raise ``WebhookRejected`` unless the signature matches and the timestamp is fresh."""
     if not signature or not timestamp:
         raise WebhookRejected("missing Zendesk webhook signature headers", code="missing_signature")
@@ -73,8 +83,9 @@ def verify_signature(secret: str, timestamp: str, body: bytes, signature: str, *
         raise WebhookRejected("webhook timestamp is not ISO-8601", code="stale_timestamp") from None
     now = time.time() if now is None else now
     if abs(now - signed_at) > tolerance:
-        raise WebhookRejected(f"webhook timestamp is outside the {int(tolerance)} s tolerance",
-                              code="stale_timestamp")
+        raise WebhookRejected(
+            f"webhook timestamp is outside the {int(tolerance)} s tolerance", code="stale_timestamp"
+        )
 
 
 @dataclass(frozen=True)
@@ -91,18 +102,25 @@ def parse_event(body: bytes) -> TicketEvent:
         raise BadRequest("body is not valid JSON", code="invalid_json") from None
     if not isinstance(data, dict):
         raise BadRequest("body must be a JSON object", code="invalid_payload")
-    raw_id = data.get("ticket_id", (data.get("ticket") or {}).get("id") if isinstance(data.get("ticket"), dict) else None)
+    raw_id = data.get(
+        "ticket_id",
+        (data.get("ticket") or {}).get("id") if isinstance(data.get("ticket"), dict) else None,
+    )
     try:
         ticket_id = int(str(raw_id).strip())
         if ticket_id <= 0:
             raise ValueError
     except (TypeError, ValueError):
-        raise BadRequest("ticket_id is missing or not a positive integer", code="invalid_payload") from None
+        raise BadRequest(
+            "ticket_id is missing or not a positive integer", code="invalid_payload"
+        ) from None
     try:
         updated_at = normalize_updated_at(data.get("updated_at"))
     except (TypeError, ValueError):
-        raise BadRequest("updated_at is missing or not a timestamp (use {{ticket.updated_at_with_timestamp}})",
-                         code="invalid_payload") from None
+        raise BadRequest(
+            "updated_at is missing or not a timestamp (use {{ticket.updated_at_with_timestamp}})",
+            code="invalid_payload",
+        ) from None
     return TicketEvent(ticket_id, updated_at)
 
 
@@ -116,7 +134,9 @@ class _SecretCache:
     def get(self, runtime, tenant_id: str) -> str | None:
         row = runtime.db.conn.execute(
             "SELECT s.ciphertext FROM tenants t LEFT JOIN secrets s ON s.tenant_id = t.id AND s.name = ?"
-            " WHERE t.id = ? AND t.active = 1", (WEBHOOK_SECRET, tenant_id)).fetchone()
+            " WHERE t.id = ? AND t.active = 1",
+            (WEBHOOK_SECRET, tenant_id),
+        ).fetchone()
         if row is None:
             raise NotFound(f"unknown tenant {tenant_id!r}", code="unknown_tenant")
         token = row[0]
@@ -141,27 +161,55 @@ def receive(tenant_id: str):
     try:
         secret = SECRETS.get(runtime, tenant_id)
         if not secret:
-            raise WebhookRejected("no webhook signing secret is configured for this tenant "
-                                  "(run `deskguard zendesk setup`)", code="webhook_not_configured")
+            raise WebhookRejected(
+                "no webhook signing secret is configured for this tenant "
+                "(run `deskguard zendesk setup`)",
+                code="webhook_not_configured",
+            )
         signature = request.headers.get(SIGNATURE_HEADER, "")
-        verify_signature(secret, request.headers.get(TIMESTAMP_HEADER, ""), body, signature,
-                         tolerance=runtime.config.get("zendesk_webhook_tolerance_seconds", 300))
+        verify_signature(
+            secret,
+            request.headers.get(TIMESTAMP_HEADER, ""),
+            body,
+            signature,
+            tolerance=runtime.config.get("zendesk_webhook_tolerance_seconds", 300),
+        )
         event = parse_event(body)
         db = runtime.db
         with transaction(db):
             # Replay protection and the enqueue commit together: a delivery that failed to enqueue
             # may be re-sent with the same signature and still be accepted.
-            seen = db.conn.execute("INSERT INTO zendesk_webhook_seen (tenant_id, signature, seen_at) VALUES (?,?,?)"
-                                   " ON CONFLICT DO NOTHING", (tenant_id, signature, time.time())).rowcount
+            seen = db.conn.execute(
+                "INSERT INTO zendesk_webhook_seen (tenant_id, signature, seen_at) VALUES (?,?,?)"
+                " ON CONFLICT DO NOTHING",
+                (tenant_id, signature, time.time()),
+            ).rowcount
             if not seen:
-                raise WebhookRejected("this delivery was already received (replayed signature)", code="replayed")
-            job_id, created = enqueue_ticket(runtime.queue, tenant_id, event.ticket_id, event.updated_at, "webhook")
+                raise WebhookRejected(
+                    "this delivery was already received (replayed signature)", code="replayed"
+                )
+            job_id, created = enqueue_ticket(
+                runtime.queue, tenant_id, event.ticket_id, event.updated_at, "webhook"
+            )
     except DeskguardError as exc:
-        logs.log(LOG, logging.WARNING, "zendesk.webhook_refused", tenant=tenant_id, code=exc.code,
-                 status=exc.http_status)
+        logs.log(
+            LOG,
+            logging.WARNING,
+            "zendesk.webhook_refused",
+            tenant=tenant_id,
+            code=exc.code,
+            status=exc.http_status,
+        )
         raise
-    return jsonify({"status": "accepted", "job_id": job_id, "duplicate": not created,
-                    "ticket_id": event.ticket_id, "updated_at": event.updated_at}), 202
+    return jsonify(
+        {
+            "status": "accepted",
+            "job_id": job_id,
+            "duplicate": not created,
+            "ticket_id": event.ticket_id,
+            "updated_at": event.updated_at,
+        }
+    ), 202
 
 
 def register(app) -> None:

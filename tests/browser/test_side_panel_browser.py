@@ -48,18 +48,31 @@ CHROMEDRIVER = _find("chromedriver")
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     if not CHROMIUM or not CHROMEDRIVER:
-        pytest.skip("headless Chromium is not installed (apt-get install chromium chromium-driver, "
-                    "or `make browser`)")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[dev]')")
+        pytest.skip(
+            "headless Chromium is not installed (apt-get install chromium chromium-driver, "
+            "or `make browser`)"
+        )
+    webdriver = pytest.importorskip(
+        "selenium.webdriver", reason="selenium is not installed (pip install -e '.[dev]')"
+    )
     from selenium.webdriver.chrome.service import Service
 
     os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager reach for the network
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-extensions", "--no-first-run",
-                "--disable-sync", "--disable-component-update", "--hide-scrollbars",
-                f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-extensions",
+        "--no-first-run",
+        "--disable-sync",
+        "--disable-component-update",
+        "--hide-scrollbars",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
@@ -97,35 +110,62 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-SHIM = (Path(__file__).resolve().parents[2] / "connector" / "panel" / "static" / "zaf-shim.js").read_text()
+SHIM = (
+    Path(__file__).resolve().parents[2] / "connector" / "panel" / "static" / "zaf-shim.js"
+).read_text()
 REPLY = "Hi Jane, your order #1001 shipped today with DHL (JD0002)."
 
 
 @contextlib.contextmanager
-def zaf_stand_in(driver, *, sidecar_url: str, token: str, ticket_id: int, role: str = "agent",
-                 agent_id: int = 501):
+def zaf_stand_in(
+    driver,
+    *,
+    sidecar_url: str,
+    token: str,
+    ticket_id: int,
+    role: str = "agent",
+    agent_id: int = 501,
+):
     """Inject the ZAF stand-in into every page loaded inside the block."""
-    config = {"settings": {"sidecar_url": sidecar_url, "kill_switch": False, "default_mode": "assist",
-                           "auto_categories": ""},
-              "secure": {"api_token": token},
-              "context": {"ticket.id": ticket_id, "currentUser": {"id": agent_id, "name": "Ana Agent", "role": role}}}
+    config = {
+        "settings": {
+            "sidecar_url": sidecar_url,
+            "kill_switch": False,
+            "default_mode": "assist",
+            "auto_categories": "",
+        },
+        "secure": {"api_token": token},
+        "context": {
+            "ticket.id": ticket_id,
+            "currentUser": {"id": agent_id, "name": "Ana Agent", "role": role},
+        },
+    }
     driver.execute_cdp_cmd("Network.enable", {})
     driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*zdassets.com*"]})
-    script = driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {
-        "source": f"window.DESKGUARD_ZAF_SHIM = {json.dumps(config)};\n{SHIM}"})
+    script = driver.execute_cdp_cmd(
+        "Page.addScriptToEvaluateOnNewDocument",
+        {"source": f"window.DESKGUARD_ZAF_SHIM = {json.dumps(config)};\n{SHIM}"},
+    )
     try:
         yield
     finally:
-        driver.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]})
+        driver.execute_cdp_cmd(
+            "Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]}
+        )
 
 
 def full_page_screenshot(driver, path: Path) -> None:
     """The whole page at the current width (a plain screenshot stops at the viewport)."""
     driver.execute_script("window.scrollTo(0, 0)")
     size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
-    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}})
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1},
+        },
+    )
     path.write_bytes(base64.b64decode(shot["data"]))
 
 
@@ -135,13 +175,20 @@ def wait_for(driver, condition, timeout: float = 10):
     from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout, ignored_exceptions=(NoSuchElementException,
-                                                              StaleElementReferenceException)).until(condition)
+    return WebDriverWait(
+        driver, timeout, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
+    ).until(condition)
 
 
 def state_is(*states):
     def check(driver):
-        return driver.execute_script("return document.getElementById('app').getAttribute('data-state')") in states
+        return (
+            driver.execute_script(
+                "return document.getElementById('app').getAttribute('data-state')"
+            )
+            in states
+        )
+
     return check
 
 
@@ -163,17 +210,24 @@ def test_side_panel_renders_inserts_and_records_feedback(browser, sidecar, runti
 
     db = runtime.db
     token = issue_token(db, TENANT)[1]
-    decision_id = add_decision(db, TENANT, 7, category="order_status", confidence=0.93, suggested_reply=REPLY)
+    decision_id = add_decision(
+        db, TENANT, 7, category="order_status", confidence=0.93, suggested_reply=REPLY
+    )
     browser.set_window_size(320, 1000)
     with zaf_stand_in(browser, sidecar_url=sidecar.url, token=token, ticket_id=7):
         browser.get(f"{sidecar.url}/panel/app?origin=https://acme.zendesk.com&app_guid=test")
         wait_for(browser, state_is("processed", "error"))
-        assert browser.execute_script("return document.getElementById('app').dataset.state") == "processed"
+        assert (
+            browser.execute_script("return document.getElementById('app').dataset.state")
+            == "processed"
+        )
 
         assert text_of(browser, "#category").lower() == "order status"
         assert text_of(browser, "#confidence") == "93%"
         assert "shipping problem 4%" in text_of(browser, "#runners-up")
-        assert "sentiment: negative" in text_of(browser, ".chips") and "urgency: high" in text_of(browser, ".chips")
+        assert "sentiment: negative" in text_of(browser, ".chips") and "urgency: high" in text_of(
+            browser, ".chips"
+        )
         assert "mentions order #1001" in text_of(browser, "#reasons")
         assert text_of(browser, "#outcome").lower() == "assist note"
         context = text_of(browser, "#context")
@@ -192,15 +246,19 @@ def test_side_panel_renders_inserts_and_records_feedback(browser, sidecar, runti
 
         click(browser, "#feedback-right")
         wait_for(browser, lambda d: "You said: right" in text_of(d, "#feedback-status"))
-        rows = db.conn.execute("SELECT decision_id, agent_id, verdict, correct_category, source FROM feedback"
-                               " WHERE tenant_id = ?", (TENANT,)).fetchall()
+        rows = db.conn.execute(
+            "SELECT decision_id, agent_id, verdict, correct_category, source FROM feedback"
+            " WHERE tenant_id = ?",
+            (TENANT,),
+        ).fetchall()
         assert rows == [(decision_id, "501", "right", "order_status", "panel")]
 
         Select(browser.find_element(By.ID, "feedback-category")).select_by_value("shipping_problem")
         click(browser, "#feedback-save")
         wait_for(browser, lambda d: "shipping problem" in text_of(d, "#feedback-status"))
-        rows = db.conn.execute("SELECT verdict, correct_category FROM feedback WHERE tenant_id = ?",
-                               (TENANT,)).fetchall()
+        rows = db.conn.execute(
+            "SELECT verdict, correct_category FROM feedback WHERE tenant_id = ?", (TENANT,)
+        ).fetchall()
         assert rows == [("wrong", "shipping_problem")]
         full_page_screenshot(browser, artifacts / "side-panel.png")
     assert (artifacts / "side-panel.png").stat().st_size > 0
@@ -208,8 +266,13 @@ def test_side_panel_renders_inserts_and_records_feedback(browser, sidecar, runti
 
 def permissions_are(*states):
     def check(driver):
-        return driver.execute_script(
-            "return document.getElementById('app').getAttribute('data-permissions')") in states
+        return (
+            driver.execute_script(
+                "return document.getElementById('app').getAttribute('data-permissions')"
+            )
+            in states
+        )
+
     return check
 
 
@@ -218,7 +281,14 @@ def test_unprocessed_ticket_and_admin_kill_switch(browser, zd_sidecar, zendesk):
     admin = zendesk.state.add_user("Ada Admin", "ada@shop.example", role="admin")
     token = issue_token(runtime.db, TENANT)[1]
     browser.set_window_size(320, 800)
-    with zaf_stand_in(browser, sidecar_url=sidecar.url, token=token, ticket_id=99, role="admin", agent_id=admin["id"]):
+    with zaf_stand_in(
+        browser,
+        sidecar_url=sidecar.url,
+        token=token,
+        ticket_id=99,
+        role="admin",
+        agent_id=admin["id"],
+    ):
         browser.get(f"{sidecar.url}/panel/app")
         wait_for(browser, state_is("not_processed", "error"))
         assert "has not processed this ticket yet" in text_of(browser, ".state")
@@ -232,20 +302,43 @@ def test_unprocessed_ticket_and_admin_kill_switch(browser, zd_sidecar, zendesk):
     assert tenants.kill_switch_on(runtime.db, TENANT) is True
 
 
-def test_a_claimed_admin_role_shows_no_admin_controls_and_zendesk_down_says_so(browser, zd_sidecar, zendesk):
+def test_a_claimed_admin_role_shows_no_admin_controls_and_zendesk_down_says_so(
+    browser, zd_sidecar, zendesk
+):
     from selenium.webdriver.common.by import By
 
-    approvals = pytest.importorskip("connector.commerce.approvals", reason="approvals module not installed")
+    approvals = pytest.importorskip(
+        "connector.commerce.approvals", reason="approvals module not installed"
+    )
     runtime, sidecar = zd_sidecar
     agent = zendesk.state.add_user("Ana Agent", "ana@shop.example", role="agent")
     admin = zendesk.state.add_user("Ada Admin", "ada@shop.example", role="admin")
     add_decision(runtime.db, TENANT, 7, suggested_reply=REPLY)
-    approvals.propose(runtime.db, TENANT, 7, "refund", {"payment_intent": "pi_1", "amount": 1500, "currency": "eur",
-                                                        "reason": "requested_by_customer"}, "policy:test", "damaged")
+    approvals.propose(
+        runtime.db,
+        TENANT,
+        7,
+        "refund",
+        {
+            "payment_intent": "pi_1",
+            "amount": 1500,
+            "currency": "eur",
+            "reason": "requested_by_customer",
+        },
+        "policy:test",
+        "damaged",
+    )
     token = issue_token(runtime.db, TENANT)[1]
     browser.set_window_size(320, 1000)
     # an agent whose browser says "admin": Zendesk says agent, so no approve buttons, no kill switch
-    with zaf_stand_in(browser, sidecar_url=sidecar.url, token=token, ticket_id=7, role="admin", agent_id=agent["id"]):
+    with zaf_stand_in(
+        browser,
+        sidecar_url=sidecar.url,
+        token=token,
+        ticket_id=7,
+        role="admin",
+        agent_id=agent["id"],
+    ):
         browser.get(f"{sidecar.url}/panel/app")
         wait_for(browser, state_is("processed", "error"))
         wait_for(browser, permissions_are("ok"))
@@ -254,10 +347,20 @@ def test_a_claimed_admin_role_shows_no_admin_controls_and_zendesk_down_says_so(b
         assert not browser.find_elements(By.ID, "kill-switch")
     # a real admin while Zendesk is down: the brief still renders; approving says why it is unavailable
     zendesk.state.fail_next.extend([(503, "ServiceUnavailable")] * 100)
-    with zaf_stand_in(browser, sidecar_url=sidecar.url, token=token, ticket_id=7, role="admin", agent_id=admin["id"]):
+    with zaf_stand_in(
+        browser,
+        sidecar_url=sidecar.url,
+        token=token,
+        ticket_id=7,
+        role="admin",
+        agent_id=admin["id"],
+    ):
         browser.get(f"{sidecar.url}/panel/app")
         wait_for(browser, state_is("processed", "error"))
-        assert browser.execute_script("return document.getElementById('app').dataset.state") == "processed"
+        assert (
+            browser.execute_script("return document.getElementById('app').dataset.state")
+            == "processed"
+        )
         wait_for(browser, permissions_are("unavailable"))
         assert "Zendesk could not be reached" in text_of(browser, "#approvals .role-check")
         assert text_of(browser, "#suggested-reply") == REPLY
@@ -298,7 +401,9 @@ def test_admin_dashboard_on_a_phone(browser, sidecar, runtime, artifacts):
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
     wait_for(browser, lambda d: d.find_elements(By.ID, "card-processed"))
     assert text_of(browser, "#card-automation .value") == "50%"
-    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    assert browser.execute_script(
+        "return document.documentElement.scrollWidth <= window.innerWidth"
+    )
     browser.find_element(By.CSS_SELECTOR, "#decisions a").click()
     wait_for(browser, lambda d: "Audit trail" in d.page_source)
     assert "Ticket #103" in browser.find_element(By.TAG_NAME, "h1").text

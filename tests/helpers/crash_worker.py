@@ -49,14 +49,32 @@ def effect(runtime, job):
         conn.close()
         return {"applied": key} if found else None
 
-    actions.execute(runtime.db, job.tenant_id, actions.WriteAction(
-        "zendesk", "crashtest.note", f"crash-{i}", {"i": i}, send=send, reconcile=reconcile,
-        job_id=job.id, lease_seconds=1.0))
+    actions.execute(
+        runtime.db,
+        job.tenant_id,
+        actions.WriteAction(
+            "zendesk",
+            "crashtest.note",
+            f"crash-{i}",
+            {"i": i},
+            send=send,
+            reconcile=reconcile,
+            job_id=job.id,
+            lease_seconds=1.0,
+        ),
+    )
 
 
 if __name__ == "__main__":
-    rt = Runtime({"db_path": DB, "secret_keys": None, "tenant_id": "acme", "queue_lease_seconds": "1",
-                  "queue_backoff_base": "0.05"})
+    rt = Runtime(
+        {
+            "db_path": DB,
+            "secret_keys": None,
+            "tenant_id": "acme",
+            "queue_lease_seconds": "1",
+            "queue_backoff_base": "0.05",
+        }
+    )
     pool = WorkerPool(rt, 4, idle_sleep=0.05)
     pool.start()
     deadline = time.time() + 60

@@ -36,8 +36,11 @@ def fragments() -> dict[str, str]:
 
 def operation_names() -> list[str]:
     """Every operation document's name (file stem), e.g. ``orders_find``."""
-    return sorted(p.name[: -len(".graphql")] for p in HERE.glob("*.graphql")
-                  if not p.name.endswith(".fragment.graphql"))
+    return sorted(
+        p.name[: -len(".graphql")]
+        for p in HERE.glob("*.graphql")
+        if not p.name.endswith(".fragment.graphql")
+    )
 
 
 @functools.cache
