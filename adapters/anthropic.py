@@ -1,8 +1,8 @@
 """Anthropic Messages API adapter: the only module that imports the ``anthropic`` SDK.
 
 It owns one ``anthropic.Anthropic`` client per tenant, with timeout and retries set explicitly
-from settings (the SDK's own defaults are 600 s and 2 retries; see INTEGRATIONS §4), and turns
-every reply into our ``ModelReply`` and every SDK error into ``TransientError`` /
+from settings (the SDK's own defaults are 600 s and 2 retries; see docs/vendors/anthropic.md),
+and turns every reply into our ``ModelReply`` and every SDK error into ``TransientError`` /
 ``PermanentError`` at the boundary. The SDK retries 408/409/429/5xx (incl. 529) and connection
 errors itself, honouring ``retry-after``; what reaches us has exhausted those retries.
 

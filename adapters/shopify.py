@@ -18,8 +18,8 @@ Choices, and why:
 - **Session state per call, thread-safe.** ShopifyAPI keeps the session on class attributes with
   thread-local copies, and ``GraphQL()`` snapshots them when built. Each call activates a session,
   points ``ShopifyResource.site`` at the configured Admin URL (the sandbox emulator in tests, see
-  INTEGRATIONS §2.3), snapshots it into the client and clears the session again, under a lock; the
-  HTTP request itself runs outside the lock.
+  docs/vendors/shopify.md), snapshots it into the client and clears the session again, under a
+  lock; the HTTP request itself runs outside the lock.
 - **Throttling** follows ``extensions.cost.throttleStatus``: before a query, wait until the bucket
   should hold what the same document cost last time; on a ``THROTTLED`` answer wait for the missing
   points and retry, bounded by ``throttle_max_wait`` in total, then raise ``TransientError`` with

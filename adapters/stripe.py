@@ -1,8 +1,8 @@
 """Stripe adapter on the official SDK (``stripe.StripeClient``): PaymentSource + PaymentActions.
 
 - Reads: customer by email (search, then the list endpoint because the search index lags
-  writes by up to a minute, up to an hour in outages — INTEGRATIONS.md §3), recent charges and
-  PaymentIntents, their refunds and disputes → ``PaymentContext``.
+  writes by up to a minute, up to an hour in outages — docs/vendors/stripe.md), recent charges
+  and PaymentIntents, their refunds and disputes → ``PaymentContext``.
 - Writes: ``refund`` with an explicit ``Idempotency-Key``; callers reach it only through
   ``connector.actions.execute`` (an approved collaborative action). ``find_refund`` reconciles a
   refund whose outcome was lost (crash after send) by the key we put in its metadata, which
@@ -33,7 +33,8 @@ REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 IDEMPOTENCY_METADATA = "deskguard_idempotency_key"
 
 # What each call needs from a restricted key: (what we were doing, the key permission).
-# Stripe's dashboard calls these "<Resource>: Read/Write" (labels UNCONFIRMED, INTEGRATIONS.md §3).
+# Stripe's dashboard calls these "<Resource>: Read/Write" (labels UNCONFIRMED, see
+# docs/vendors/stripe.md).
 OPERATIONS: dict[str, tuple[str, str]] = {
     "customers.search": ("search customers by email", "Customers: Read"),
     "customers.list": ("list customers by email", "Customers: Read"),

@@ -1,7 +1,8 @@
 """Zendesk adapter on zenpy: implements ``connector.domain.TicketDesk`` and returns our dataclasses.
 
-Transport seam (INTEGRATIONS §1.6). zenpy builds every URL as ``{protocol}://{subdomain}.{domain}``
-with ``protocol`` hard-coded to https per API object, and its response handlers only accept
+Transport seam (see docs/vendors/zendesk.md, zenpy). zenpy builds every URL as
+``{protocol}://{subdomain}.{domain}`` with ``protocol`` hard-coded to https per API object, and
+its response handlers only accept
 responses whose URL contains that host. Rather than the process-wide ``ZENPY_FORCE_*`` variables,
 each client is pointed at its own base URL: the URL's host is split at its first dot into
 ``subdomain`` and ``domain`` (``acme.zendesk.com`` → ``acme`` + ``zendesk.com``;
@@ -55,7 +56,7 @@ from connector.errors import ConfigError, PermanentError, TransientError
 from connector.zendesk.loop_safety import has_marker, is_deskguard_comment, marker_line, with_marker
 
 VENDOR = "zendesk"
-UPDATE_MANY_LIMIT = 100  # tickets per update_many request (Zendesk's limit, INTEGRATIONS §1.3)
+UPDATE_MANY_LIMIT = 100  # Zendesk's limit per update_many request (docs/vendors/zendesk.md)
 _RETRYABLE = {409, 429, 500, 502, 503, 504}
 
 

@@ -71,7 +71,8 @@ def _blocked(
     before_send: bool = False,
 ) -> KillSwitchEngaged:
     """Audit the block. ``before_send``: this attempt holds the lease and has not sent, so the row
-    may leave 'sending' (otherwise a 'sending' row may be a crashed attempt: leave it for reconcile)."""
+    may leave 'sending' (otherwise a 'sending' row may be a crashed attempt: leave it for
+    reconcile)."""
     states = "('pending', 'blocked', 'sending')" if before_send else "('pending', 'blocked')"
     with transaction(db):
         audit.record(
@@ -87,7 +88,8 @@ def _blocked(
             ),
         )
         db.conn.execute(
-            "UPDATE actions SET state = 'blocked', updated_at = ?, lease_owner = NULL, lease_expires_at = NULL"
+            "UPDATE actions SET state = 'blocked', updated_at = ?, lease_owner = NULL,"
+            " lease_expires_at = NULL"
             f" WHERE tenant_id = ? AND idempotency_key = ? AND state IN {states}",
             (now_iso(), tenant_id, action.idempotency_key),
         )
@@ -126,8 +128,8 @@ def execute(
         previous_state = row[1] if row else None
         if row is None:
             action_id = db.conn.execute(
-                "INSERT INTO actions (tenant_id, idempotency_key, vendor, kind, ticket_id, params, state,"
-                " attempts, created_at, updated_at, lease_owner, lease_expires_at)"
+                "INSERT INTO actions (tenant_id, idempotency_key, vendor, kind, ticket_id, params,"
+                " state, attempts, created_at, updated_at, lease_owner, lease_expires_at)"
                 " VALUES (?,?,?,?,?,?,'sending',1,?,?,?,?) RETURNING id",
                 (
                     tenant_id,

@@ -16,12 +16,11 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
-import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TextIO, TypeVar
 
 import sqlite_utils
 
@@ -53,13 +52,16 @@ class Event:
     job_id: int | None = field(default=None, kw_only=True)
 
     def payload(self) -> dict[str, Any]:
-        data = to_dict(self)
+        data: dict[str, Any] = to_dict(self)
         data.pop("ticket_id", None)
         data.pop("job_id", None)
         return data
 
 
-def event(cls: type[Event]) -> type[Event]:
+_E = TypeVar("_E", bound=Event)
+
+
+def event(cls: type[_E]) -> type[_E]:
     """Register an event class by its ``kind`` (class decorator)."""
     if not cls.kind:
         raise TypeError(f"{cls.__name__} needs a kind")
@@ -174,7 +176,15 @@ def _row_hash(prev_hash: str, header: dict[str, Any]) -> str:
     return sha256(prev_hash + canonical_json(header))
 
 
-def _header(row_id: int, tenant_id: str, ts: str, kind: str, ticket_id, job_id, data_digest: str):
+def _header(
+    row_id: int,
+    tenant_id: str,
+    ts: str,
+    kind: str,
+    ticket_id: int | None,
+    job_id: int | None,
+    data_digest: str,
+) -> dict[str, Any]:
     return {
         "id": row_id,
         "tenant_id": tenant_id,
@@ -235,7 +245,8 @@ def redact(
         for row_id in ids:
             tombstone = canonical_json({"redacted": 1, "subject": subject})
             db.conn.execute(
-                "UPDATE audit_log SET data = ?, redacted = 1 WHERE id = ? AND tenant_id = ? AND redacted = 0",
+                "UPDATE audit_log SET data = ?, redacted = 1"
+                " WHERE id = ? AND tenant_id = ? AND redacted = 0",
                 (tombstone, row_id, tenant_id),
             )
         return record(
@@ -262,8 +273,8 @@ def verify(db: sqlite_utils.Database) -> VerifyResult:
     pending_tombstones: dict[int, int] = {}
     count = 0
     cursor = db.conn.execute(
-        "SELECT id, tenant_id, ts, kind, ticket_id, job_id, data, data_digest, redacted, prev_hash, hash"
-        " FROM audit_log ORDER BY id"
+        "SELECT id, tenant_id, ts, kind, ticket_id, job_id, data, data_digest, redacted,"
+        " prev_hash, hash FROM audit_log ORDER BY id"
     )
     for (
         row_id,
@@ -310,7 +321,8 @@ def rows(
     ticket_id: int | None = None,
     limit: int | None = None,
 ) -> Iterator[dict[str, Any]]:
-    where, params = [], []
+    where: list[str] = []
+    params: list[str | int] = []
     if tenant_id is not None:
         where.append("tenant_id = ?")
         params.append(tenant_id)
@@ -342,7 +354,7 @@ def rows(
 
 def export(
     db: sqlite_utils.Database,
-    out: io.TextIOBase,
+    out: TextIO,
     *,
     fmt: str = "jsonl",
     since: str | None = None,

@@ -1,97 +1,34 @@
-"""The ``deskguard`` command line (also ``python -m connector``).
+"""The ``deskguard`` command line (also ``python -m connector``): the root group, which adds
+every command group by name.
 
-One click group; areas add their own commands through ``register_cli`` (connector/areas.py).
-Commands print JSON for machines unless they say otherwise, and turn Deskguard's errors into
-one friendly line with a non-zero exit code.
+Commands print JSON for machines unless they say otherwise, and turn Deskguard's errors into one
+friendly line with a non-zero exit code. Area modules keep their heavy imports inside the
+commands, so ``deskguard --help`` and ``deskguard classify`` start fast.
 """
 
 from __future__ import annotations
 
-import json
-import signal
 import sys
-import threading
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-from connector import areas, logs
+from connector.classify import cli as classify_cli
+from connector.cli_context import ROOT, echo_json, get_runtime, ready_runtime, wait_for_signal
+from connector.commerce import cli as commerce_cli
+from connector.devkit import cli as devkit_cli
 from connector.errors import DeskguardError
-from connector.settings import SETTINGS, load_config, write_docs
-
-if TYPE_CHECKING:
-    from connector.runtime import Runtime
-
-ROOT = Path(__file__).resolve().parent.parent
-
-# Commands that read tickets with the local model start without loading every area (the web
-# app, the vendor SDKs, the ledger): `deskguard classify` on a file should spend its time reading,
-# not importing. Every other command loads all areas first, exactly as before.
-FAST_COMMANDS = {
-    "classify": "connector.classify.cli:classify_cmd",
-    "eval": "connector.classify.cli:eval_cmd",
-    "train": "connector.classify.cli:train_cmd",
-}
+from connector.panel import cli as panel_cli
+from connector.pipeline import cli as pipeline_cli
+from connector.settings import load_config, write_docs
+from connector.zendesk import cli as zendesk_cli
 
 
 class DeskguardGroup(click.Group):
-    _areas_loaded = False
-
-    def invoke(self, ctx):
+    def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except DeskguardError as exc:
             raise click.ClickException(exc.message or exc.code) from None
-
-    def get_command(self, ctx, cmd_name):
-        if cmd_name in FAST_COMMANDS and cmd_name not in self.commands:
-            import importlib
-
-            module, attr = FAST_COMMANDS[cmd_name].split(":")
-            self.add_command(getattr(importlib.import_module(module), attr), cmd_name)
-        elif cmd_name not in FAST_COMMANDS:
-            self.load_areas()
-        return super().get_command(ctx, cmd_name)
-
-    def list_commands(self, ctx):
-        self.load_areas()
-        return super().list_commands(ctx)
-
-    def load_areas(self) -> None:
-        """Let every area add its commands (once)."""
-        if not DeskguardGroup._areas_loaded:
-            DeskguardGroup._areas_loaded = True
-            _register_areas()
-
-
-def echo_json(value) -> None:
-    click.echo(json.dumps(value, indent=2, default=str, ensure_ascii=False))
-
-
-def get_runtime(ctx: click.Context) -> Runtime:
-    """The runtime for this invocation, built lazily so `--help` never needs a config."""
-    obj = ctx.ensure_object(dict)
-    if "runtime" not in obj:
-        from connector.runtime import Runtime
-
-        config = load_config(obj.get("overrides"))
-        logs.configure(config.log_level, config.log_format)
-        obj["runtime"] = Runtime(config)
-        ctx.call_on_close(obj["runtime"].close)
-    return obj["runtime"]
-
-
-def ready_runtime(ctx: click.Context) -> Runtime:
-    """A runtime whose ledger is migrated and whose env tenant exists."""
-    from connector.bootstrap import ensure_env_tenant
-    from connector.db import migrate as apply_migrations
-
-    runtime = get_runtime(ctx)
-    runtime.secrets  # noqa: B018 - a missing or malformed DESKGUARD_SECRET_KEYS fails here, at start-up
-    apply_migrations(runtime.db)
-    ensure_env_tenant(runtime)
-    return runtime
 
 
 @click.group(cls=DeskguardGroup)
@@ -275,14 +212,6 @@ def queue_retry_dead(ctx: click.Context, tenant: str | None, job_ids: tuple[int,
     echo_json({"requeued": ready_runtime(ctx).queue.retry_dead(tenant, list(job_ids) or None)})
 
 
-def _wait_for_signal() -> None:
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    while not stop.is_set():
-        stop.wait(0.5)
-
-
 @cli.command()
 @click.option("--threads", type=int, help="Worker threads (default DESKGUARD_WORKER_THREADS).")
 @click.option(
@@ -297,20 +226,20 @@ def worker(ctx: click.Context, threads: int | None, scheduler: bool | None) -> N
     Example: deskguard worker --threads 4
     """
     from connector import scheduler as scheduler_mod
-    from connector.worker import WorkerPool
+    from connector.jobs import worker_pool
 
     runtime = ready_runtime(ctx)
     run_sched = runtime.config.run_scheduler if scheduler is None else scheduler
     sched = lock = None
     if run_sched:
         sched, lock = scheduler_mod.start(runtime)
-    pool = WorkerPool(runtime, threads or runtime.config.worker_threads)
+    pool = worker_pool(runtime, threads or runtime.config.worker_threads)
     pool.start()
     click.echo(
         f"deskguard worker: {pool.threads} threads, scheduler {'on' if sched else 'off'}", err=True
     )
     try:
-        _wait_for_signal()
+        wait_for_signal()
     finally:
         pool.stop()
         if sched:
@@ -330,7 +259,7 @@ def scheduler_cmd(ctx: click.Context) -> None:
     runtime = ready_runtime(ctx)
     sched, lock = scheduler_mod.start(runtime)
     try:
-        _wait_for_signal()
+        wait_for_signal()
     finally:
         sched.shutdown(wait=False)
         lock.release()
@@ -353,46 +282,25 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, threads: int) 
     run(host=host, port=port, workers=workers, threads=threads, overrides=ctx.obj.get("overrides"))
 
 
-SANDBOX_HELP = """Run the vendor sandboxes (emulators) standalone.
-
-Example: deskguard sandbox stripe --port 8103
-"""
-LOOKUP_HELP = """Look up a customer's context in Shopify and Stripe (JSON).
-
-Example: deskguard lookup orders --tenant acme --email jane.doe@example.com
-"""
-
-
-def shared_group(cli_group: click.Group, name: str, help_text: str) -> click.Group:
-    """A command group several areas add to (`sandbox`, `lookup`, ...): the existing one, or a new one.
-
-    Areas register in a fixed order (connector/areas.py), but none should depend on it.
-    """
-    group = cli_group.commands.get(name)
-    if group is None:
-        group = click.Group(name, help=help_text)
-        cli_group.add_command(group)
-    if not isinstance(group, click.Group):
-        raise TypeError(f"`deskguard {name}` is a command, not a group")
-    return group
-
-
-def _register_areas() -> None:
-    from connector.bench import bench
-    from connector.demo import demo_command
-
-    cli.add_command(bench)
-    cli.add_command(demo_command)
-    for register in areas.hook("register_cli"):
-        register(cli)
+# Every command group, by name. The dev kit (emulators, benchmarks, the demo) is added here and
+# nowhere else: no product module imports it.
+for _command in (
+    classify_cli.classify_cmd,
+    classify_cli.eval_cmd,
+    classify_cli.train_cmd,
+    commerce_cli.lookup,
+    commerce_cli.approvals_group,
+    panel_cli.app_group,
+    panel_cli.feedback_group,
+    pipeline_cli.kill_switch,
+    pipeline_cli.policy_group,
+    pipeline_cli.decisions_group,
+    pipeline_cli.replay_cmd,
+    zendesk_cli.zendesk_group,
+    *devkit_cli.COMMANDS,
+):
+    cli.add_command(_command)
 
 
 def main() -> None:
     cli(obj={})
-
-
-# Areas register their commands on first use of the group (DeskguardGroup.load_areas), so
-# `CliRunner().invoke(cli, ...)` and `deskguard --help` still see every command.
-
-
-__all__ = ["SETTINGS", "cli", "echo_json", "get_runtime", "main", "ready_runtime"]

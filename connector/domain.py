@@ -35,13 +35,17 @@ CATEGORIES: tuple[str, ...] = (
 CATEGORY_DESCRIPTIONS: dict[str, str] = {
     "order_status": "where is my order, tracking, when will it arrive",
     "shipping_problem": "late, lost, damaged in transit, missing item, delivered-but-not-received",
-    "shipping_info": "shipping options, costs, countries/postcodes served, delivery times in general",
+    "shipping_info": (
+        "shipping options, costs, countries/postcodes served, delivery times in general"
+    ),
     "change_address": "change or set the shipping address",
     "cancel_order": "cancel an order",
     "order_change": "change items, quantity, size or shipping speed of an existing order",
     "return_exchange": "return, exchange or replace an item",
     "refund": "ask for a refund, refund status, refund policy",
-    "payment_billing": "payment failed, methods, double or unknown charge, invoice, subscription billing",
+    "payment_billing": (
+        "payment failed, methods, double or unknown charge, invoice, subscription billing"
+    ),
     "promo_pricing": "discount codes, offers, price match, price drops",
     "product_question": "product details, sizing, stock, ingredients, warranty, recommendations",
     "account": "login, password, registration, profile, delete account, newsletter",
@@ -94,7 +98,8 @@ class DeskUser:
 
     @property
     def is_staff(self) -> bool:
-        """An active, unsuspended agent or admin (end-users and light/chat roles still say agent)."""
+        """An active, unsuspended agent or admin (end-users and light/chat roles still say
+        agent)."""
         return self.active and not self.suspended and self.role in ("agent", "admin")
 
 
@@ -372,7 +377,8 @@ class TicketDesk(Protocol):
 
 
 class AgentDirectory(Protocol):
-    """Who a Zendesk user is (the side panel's permission checks; ``adapters.zendesk.ZendeskDesk``)."""
+    """Who a Zendesk user is (the side panel's permission checks;
+    ``adapters.zendesk.ZendeskDesk``)."""
 
     def get_user(self, user_id: int) -> DeskUser: ...
 

@@ -15,7 +15,7 @@ import re
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 _context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
     "deskguard_log_context", default=None
@@ -64,7 +64,7 @@ class ConsoleFormatter(JsonFormatter):
         return head + (f"  {tail}" if tail else "") + (f"\n{exc}" if exc else "")
 
 
-def configure(level: str = "info", fmt: str = "json", stream=None) -> None:
+def configure(level: str = "info", fmt: str = "json", stream: TextIO | None = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else ConsoleFormatter())
     root = logging.getLogger("deskguard")

@@ -18,12 +18,15 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connector import audit
 from connector.db import Ledger, transaction
+
+if TYPE_CHECKING:
+    from connector.settings import Config
 
 _JOB_COLUMNS = (
     "id, tenant_id, kind, payload, dedupe_key, state, attempts, max_attempts, run_at,"
@@ -47,7 +50,7 @@ class Job:
     last_error: str | None
 
     @classmethod
-    def from_row(cls, row) -> Job:
+    def from_row(cls, row: Sequence[Any]) -> Job:
         return cls(row[0], row[1], row[2], json.loads(row[3]), *row[4:])
 
 
@@ -72,7 +75,7 @@ class Queue:
         self.clock = clock
 
     @classmethod
-    def from_config(cls, ledger: Ledger, config, **kwargs) -> Queue:
+    def from_config(cls, ledger: Ledger, config: Config, **kwargs: Any) -> Queue:
         return cls(
             ledger,
             lease_seconds=config.queue_lease_seconds,
@@ -124,15 +127,17 @@ class Queue:
     def claim(self, owner: str, *, kinds: tuple[str, ...] | None = None) -> Job | None:
         db = self.ledger.db
         now = self.clock()
-        kind_sql, kind_params = "", ()
+        kind_sql = ""
+        kind_params: tuple[str, ...] = ()
         if kinds:
             kind_sql = f" AND kind IN ({', '.join('?' * len(kinds))})"
             kind_params = tuple(kinds)
         with transaction(db):
             # A job whose worker died after its last allowed attempt is dead, not re-run.
             dead = db.conn.execute(
-                "UPDATE jobs SET state = 'dead', lease_owner = NULL, finished_at = ?, updated_at = ?,"
-                " last_error = COALESCE(last_error, 'lease expired') WHERE state = 'running'"
+                "UPDATE jobs SET state = 'dead', lease_owner = NULL, finished_at = ?,"
+                " updated_at = ?, last_error = COALESCE(last_error, 'lease expired')"
+                " WHERE state = 'running'"
                 " AND lease_expires_at <= ? AND attempts >= max_attempts"
                 " RETURNING id, tenant_id, kind, attempts, last_error",
                 (now, now, now),
@@ -160,7 +165,8 @@ class Queue:
         expires = self.clock() + self.lease_seconds
         with transaction(db):
             cur = db.conn.execute(
-                "UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND lease_owner = ? AND state = 'running'",
+                "UPDATE jobs SET lease_expires_at = ?"
+                " WHERE id = ? AND lease_owner = ? AND state = 'running'",
                 (expires, job.id, job.lease_owner),
             )
         if cur.rowcount:
@@ -174,20 +180,23 @@ class Queue:
         with transaction(db):
             cur = db.conn.execute(
                 "UPDATE jobs SET state = 'done', lease_owner = NULL, lease_expires_at = NULL,"
-                " finished_at = ?, updated_at = ? WHERE id = ? AND lease_owner = ? AND state = 'running'",
+                " finished_at = ?, updated_at = ?"
+                " WHERE id = ? AND lease_owner = ? AND state = 'running'",
                 (now, now, job.id, job.lease_owner),
             )
         return cur.rowcount > 0
 
     def backoff(self, attempts: int) -> float:
         """Delay before the next attempt: base·2^(n-1), capped, scaled by jitter in [0.5, 1.5)."""
-        delay = min(self.backoff_max, self.backoff_base * (2 ** max(0, attempts - 1)))
+        factor: int = 2 ** max(0, attempts - 1)  # int ** int is typed Any (it can be a float)
+        delay = min(self.backoff_max, self.backoff_base * factor)
         return delay * (0.5 + self.jitter())
 
     def fail(
         self, job: Job, error: str, *, retry_after: float | None = None, permanent: bool = False
     ) -> str | None:
-        """Record a failure. Returns the new state ('queued' or 'dead'), None if the lease was lost."""
+        """Record a failure. Returns the new state ('queued' or 'dead'), None if the lease was
+        lost."""
         db = self.ledger.db
         now = self.clock()
         dead = permanent or job.attempts >= job.max_attempts
@@ -195,8 +204,8 @@ class Queue:
             if dead:
                 cur = db.conn.execute(
                     "UPDATE jobs SET state = 'dead', lease_owner = NULL, lease_expires_at = NULL,"
-                    " last_error = ?, finished_at = ?, updated_at = ? WHERE id = ? AND lease_owner = ?"
-                    " AND state = 'running'",
+                    " last_error = ?, finished_at = ?, updated_at = ?"
+                    " WHERE id = ? AND lease_owner = ? AND state = 'running'",
                     (error[:2000], now, now, job.id, job.lease_owner),
                 )
                 if cur.rowcount:
@@ -228,8 +237,9 @@ class Queue:
         now = self.clock()
         with transaction(db):
             cur = db.conn.execute(
-                "UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), lease_owner = NULL,"
-                " lease_expires_at = NULL, last_error = ?, run_at = ?, updated_at = ?"
+                "UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0),"
+                " lease_owner = NULL, lease_expires_at = NULL, last_error = ?, run_at = ?,"
+                " updated_at = ?"
                 " WHERE id = ? AND lease_owner = ? AND state = 'running'",
                 (reason, now + delay, now, job.id, job.lease_owner),
             )
@@ -270,7 +280,8 @@ class Queue:
     def retry_dead(self, tenant_id: str | None = None, job_ids: list[int] | None = None) -> int:
         db = self.ledger.db
         now = self.clock()
-        where, params = ["state = 'dead'"], [now, now]
+        where: list[str] = ["state = 'dead'"]
+        params: list[float | str] = [now, now]
         if tenant_id:
             where.append("tenant_id = ?")
             params.append(tenant_id)

@@ -1,9 +1,8 @@
-"""The running product: config, ledger, queue, secrets, and vendor services per tenant.
+"""The running product in one process: config, ledger, queue, secrets and each tenant's services.
 
-Areas register *service factories* by name (``register_service("zendesk", factory)``); a
-factory takes ``(runtime, tenant_id)`` and returns an adapter. Tests swap a service for an
-in-memory fake with ``runtime.override("zendesk", fake)``. This is the one seam between the
-pipeline and the vendors, in the spirit of stripe-python's ``http_client=``.
+``Runtime.services(tenant_id)`` returns the tenant's vendor clients (connector/services.py),
+built once and cached until ``forget_services`` (after a credential change or `app/uninstalled`).
+Tests hand in fakes through ``fakes`` (see ``connector/devkit/fakes.py``: ``inject``).
 """
 
 from __future__ import annotations
@@ -15,33 +14,35 @@ from typing import Any
 from connector.db import Ledger
 from connector.queue import Queue
 from connector.secrets import SecretBox, SecretStore
+from connector.services import TenantServices, build_services
 from connector.settings import Config, load_config
-
-ServiceFactory = Callable[["Runtime", str], Any]
-SERVICE_FACTORIES: dict[str, ServiceFactory] = {}
-
-
-def register_service(name: str, factory: ServiceFactory) -> None:
-    SERVICE_FACTORIES[name] = factory
 
 
 class Runtime:
     def __init__(
-        self, config: Config | Mapping[str, Any] | None = None, *, jitter=None, clock=None
-    ):
+        self,
+        config: Config | Mapping[str, Any] | None = None,
+        *,
+        jitter: Callable[[], float] | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         if not isinstance(config, Config):
             config = load_config(config)
         self.config = config
         self.ledger = Ledger(config.db_path, busy_timeout_ms=config.busy_timeout_ms)
-        kwargs = {k: v for k, v in (("jitter", jitter), ("clock", clock)) if v is not None}
+        kwargs: dict[str, Any] = {
+            k: v for k, v in (("jitter", jitter), ("clock", clock)) if v is not None
+        }
         self.queue = Queue.from_config(self.ledger, config, **kwargs)
+        # Clients that replace the real ones for every tenant (keyword arguments of
+        # build_services: desk, orders, payments, classifier). Set by tests and benchmarks.
+        self.fakes: dict[str, Any] = {}
         self._box: SecretBox | None = None
-        self._services: dict[tuple[str, str], Any] = {}
-        self._overrides: dict[str, Any] = {}
+        self._services: dict[str, TenantServices] = {}
         self._lock = threading.Lock()
 
     @property
-    def db(self):
+    def db(self) -> Any:
         return self.ledger.db
 
     @property
@@ -51,29 +52,22 @@ class Runtime:
             self._box = SecretBox(self.config.secret_keys)
         return SecretStore(self._box)
 
-    def service(self, name: str, tenant_id: str) -> Any:
-        if name in self._overrides:
-            return self._overrides[name]
-        key = (name, tenant_id)
+    def services(self, tenant_id: str) -> TenantServices:
+        """The tenant's vendor clients (desk, orders, payments, classifier), built once."""
         with self._lock:
-            if key not in self._services:
-                if name not in SERVICE_FACTORIES:
-                    raise KeyError(f"no service {name!r} registered")
-                self._services[key] = SERVICE_FACTORIES[name](self, tenant_id)
-            return self._services[key]
-
-    def has_service(self, name: str) -> bool:
-        return name in self._overrides or name in SERVICE_FACTORIES
-
-    def override(self, name: str, service: Any) -> None:
-        self._overrides[name] = service
+            services = self._services.get(tenant_id)
+            if services is None:
+                services = build_services(self, tenant_id, **self.fakes)
+                self._services[tenant_id] = services
+            return services
 
     def forget_services(self, tenant_id: str | None = None) -> None:
-        """Drop cached adapters (after a credential change or `app/uninstalled`)."""
+        """Drop cached clients (after a credential change or `app/uninstalled`)."""
         with self._lock:
-            for key in list(self._services):
-                if tenant_id is None or key[1] == tenant_id:
-                    del self._services[key]
+            if tenant_id is None:
+                self._services.clear()
+            else:
+                self._services.pop(tenant_id, None)
 
     def close(self) -> None:
         self.ledger.close()

@@ -12,12 +12,17 @@ from __future__ import annotations
 import fcntl
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from connector import areas, logs
+from connector import logs
 from connector.errors import ConfigError
-from connector.runtime import Runtime
+from connector.pipeline import killswitch
+from connector.zendesk import poller
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
 
 LOG = logs.get("scheduler")
 
@@ -51,8 +56,11 @@ def build(runtime: Runtime) -> BackgroundScheduler:
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
         timezone="UTC",
     )
-    for register in areas.hook("register_schedules"):
-        register(scheduler, runtime)
+    # Every periodic job, by name: the incremental-export poll per tenant and ledger pruning
+    # (connector/zendesk/poller.py), and the kill-switch sync from the Zendesk app's settings
+    # (connector/pipeline/killswitch.py).
+    poller.register_schedules(scheduler, runtime)
+    killswitch.register_schedules(scheduler, runtime)
     return scheduler
 
 

@@ -104,7 +104,8 @@ class SecretStore:
                 "SELECT tenant_id, name, ciphertext FROM secrets"
             ).fetchall():
                 db.conn.execute(
-                    "UPDATE secrets SET ciphertext = ?, updated_at = ? WHERE tenant_id = ? AND name = ?",
+                    "UPDATE secrets SET ciphertext = ?, updated_at = ?"
+                    " WHERE tenant_id = ? AND name = ?",
                     (self.box.rotate_token(token), now_iso(), tenant_id, name),
                 )
                 count += 1

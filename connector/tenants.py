@@ -94,7 +94,8 @@ def set_setting(
         if old == value:
             return False
         db.conn.execute(
-            "INSERT INTO tenant_settings (tenant_id, name, value, updated_at, updated_by) VALUES (?,?,?,?,?)"
+            "INSERT INTO tenant_settings (tenant_id, name, value, updated_at, updated_by)"
+            " VALUES (?,?,?,?,?)"
             " ON CONFLICT (tenant_id, name) DO UPDATE SET value = excluded.value,"
             " updated_at = excluded.updated_at, updated_by = excluded.updated_by",
             (tenant_id, name, json.dumps(value), now_iso(), actor),

@@ -1,4 +1,4 @@
-"""The Flask app factory and the parts every area shares: one JSON error shape, health checks.
+"""The Flask app factory: every blueprint registered by name, one JSON error shape, health checks.
 
 Every error answers ``{"error": {"code": "...", "message": "..."}}`` with a fitting status.
 """
@@ -8,21 +8,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, abort, current_app, jsonify, request
+from flask import Flask, abort, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from connector import areas, logs
+from connector import logs
 from connector.db import pending_migrations
-from connector.errors import DeskguardError, Unauthorized
+from connector.errors import DeskguardError
 from connector.runtime import Runtime
 from connector.settings import Config
+from connector.web_context import error_response
 
 LOG = logs.get("web")
-
-
-def error_response(status: int, code: str, message: str, **extra: Any):
-    body = {"error": {"code": code, "message": message, **extra}}
-    return jsonify(body), status
 
 
 def create_app(
@@ -78,59 +74,23 @@ def create_app(
             )
         return jsonify({"status": "ready"})
 
-    for register in areas.hook("register_web"):
-        register(app)
+    register_blueprints(app)
     return app
 
 
-def get_runtime() -> Runtime:
-    return current_app.extensions["deskguard"]
+def register_blueprints(app: Flask) -> None:
+    """Every URL area of the sidecar, by name."""
+    from connector.commerce import shopify_webhooks, stripe_webhooks
+    from connector.commerce import web as approvals_web
+    from connector.panel import admin_web
+    from connector.panel import web as panel_web
+    from connector.pipeline import web as pipeline_web
+    from connector.zendesk import web as zendesk_web
 
-
-class AdminApiDisabled(DeskguardError):
-    http_status = 403
-    code = "admin_api_disabled"
-
-
-class TooManyAttempts(DeskguardError):
-    http_status = 429
-    code = "too_many_attempts"
-
-    def __init__(self, message: str, *, retry_after: int):
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-def admin_token_matches(config, presented: str | None) -> bool:
-    """Constant-time check of a presented token against DESKGUARD_ADMIN_TOKEN (unset: never matches)."""
-    import hmac
-
-    expected = config.admin_token
-    if not expected or not presented:
-        return False
-    return hmac.compare_digest(presented.encode("utf-8"), str(expected).encode("utf-8"))
-
-
-def require_admin() -> None:
-    """``before_request`` guard for the admin API: bearer DESKGUARD_ADMIN_TOKEN, and a known tenant."""
-    from connector.panel import login_limit  # shares the /admin sign-in's failure counter
-    from connector.tenants import get_tenant
-
-    runtime = get_runtime()
-    config = runtime.config
-    if not config.admin_token:
-        raise AdminApiDisabled("the admin API is off: set DESKGUARD_ADMIN_TOKEN")
-    ip = login_limit.client_ip(request, config.trusted_proxy_hops)
-    lockout = login_limit.check(runtime.db, config, ip)
-    if lockout is not None:
-        raise TooManyAttempts(lockout.message(), retry_after=lockout.retry_after)
-    header = request.headers.get("Authorization", "")
-    presented = header[7:].strip() if header.startswith("Bearer ") else ""
-    if not admin_token_matches(config, presented):
-        login_limit.record_failure(runtime.db, config, ip, via="admin_api")
-        raise Unauthorized(
-            "a valid admin token is required (Authorization: Bearer <DESKGUARD_ADMIN_TOKEN>)"
-        )
-    tenant = (request.view_args or {}).get("tenant")
-    if tenant is not None:
-        get_tenant(get_runtime().db, tenant)  # NotFound → 404
+    app.register_blueprint(zendesk_web.bp)  # POST /webhooks/zendesk/<tenant>
+    app.register_blueprint(shopify_webhooks.blueprint)  # POST /webhooks/shopify[/<tenant>]
+    app.register_blueprint(stripe_webhooks.bp)  # POST /webhooks/stripe/<tenant>
+    app.register_blueprint(pipeline_web.bp)  # /api/v1/tenants/<tenant>/{decisions,policy,...}
+    app.register_blueprint(approvals_web.bp)  # /api/v1/tenants/<tenant>/approvals
+    app.register_blueprint(panel_web.bp)  # /panel: the Zendesk app's side panel
+    app.register_blueprint(admin_web.bp)  # /admin: the dashboard

@@ -1,7 +1,8 @@
 """Workers: threads that claim jobs from the durable queue and run their handlers.
 
-Handlers are registered per job kind with ``@handler("zendesk.ticket")`` and are called as
-``fn(runtime, job)``. The outcome decides what happens to the job:
+The table from job kind to handler is passed in (the product's is ``connector/jobs.py``:
+``JOB_HANDLERS``); a handler is called as ``fn(runtime, job)``. A job of a kind the table does
+not name is dead-lettered. The outcome decides what happens to the job:
 
 - returns normally → ack
 - raises ``KillSwitchEngaged`` → deferred (no attempt spent; retried when the switch is off)
@@ -18,37 +19,34 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from connector import logs
 from connector.errors import KillSwitchEngaged, PermanentError
 from connector.queue import Job
-from connector.runtime import Runtime
 
-Handler = Callable[[Runtime, Job], None]
-HANDLERS: dict[str, Handler] = {}
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
+
+Handler = Callable[["Runtime", Job], None]
+Handlers = Mapping[str, Handler]
 LOG = logs.get("worker")
 KILL_SWITCH_RECHECK_SECONDS = 5.0
-
-
-def handler(kind: str) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        HANDLERS[kind] = fn
-        return fn
-
-    return register
 
 
 def owner_id(thread: int = 0) -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{thread}:{uuid.uuid4().hex[:6]}"
 
 
-def run_one(runtime: Runtime, owner: str, *, kinds: tuple[str, ...] | None = None) -> Job | None:
+def run_one(
+    runtime: Runtime, handlers: Handlers, owner: str, *, kinds: tuple[str, ...] | None = None
+) -> Job | None:
     """Claim and process at most one job. Returns the job, or None when nothing was ready."""
     job = runtime.queue.claim(owner, kinds=kinds)
     if job is None:
         return None
-    fn = HANDLERS.get(job.kind)
+    fn = handlers.get(job.kind)
     payload_ticket = job.payload.get("ticket_id") if isinstance(job.payload, dict) else None
     with logs.bind(tenant=job.tenant_id, job=job.id, ticket=payload_ticket, kind=job.kind):
         started = time.perf_counter()
@@ -96,12 +94,14 @@ class WorkerPool:
     def __init__(
         self,
         runtime: Runtime,
+        handlers: Handlers,
         threads: int,
         *,
         idle_sleep: float = 0.2,
         kinds: tuple[str, ...] | None = None,
-    ):
+    ) -> None:
         self.runtime = runtime
+        self.handlers = handlers
         self.threads = threads
         self.idle_sleep = idle_sleep
         self.kinds = kinds
@@ -112,7 +112,7 @@ class WorkerPool:
         owner = owner_id(index)
         while not self.stop_event.is_set():
             try:
-                job = run_one(self.runtime, owner, kinds=self.kinds)
+                job = run_one(self.runtime, self.handlers, owner, kinds=self.kinds)
             except Exception:
                 LOG.exception("worker.loop_error")
                 job = None
@@ -134,10 +134,16 @@ class WorkerPool:
         self._threads.clear()
 
 
-def drain(runtime: Runtime, *, max_jobs: int = 10_000, kinds: tuple[str, ...] | None = None) -> int:
+def drain(
+    runtime: Runtime,
+    handlers: Handlers,
+    *,
+    max_jobs: int = 10_000,
+    kinds: tuple[str, ...] | None = None,
+) -> int:
     """Process ready jobs in this thread until none is ready (tests, demo --once, replay)."""
     owner = owner_id()
     n = 0
-    while n < max_jobs and run_one(runtime, owner, kinds=kinds) is not None:
+    while n < max_jobs and run_one(runtime, handlers, owner, kinds=kinds) is not None:
         n += 1
     return n

@@ -1,10 +1,9 @@
-"""Foundation schema (issue #2): tenants, tenant settings, queue, audit log, rate ledger, secrets,
+"""Foundation schema: tenants, tenant settings, queue, audit log, rate ledger, secrets,
 actions (vendor writes with idempotency keys), decisions and agent feedback."""
 
-from migrations import MIGRATIONS, execute_statements
+from migrations.sql import execute_statements
 
 
-@MIGRATIONS(name="m001_foundation")
 def m001_foundation(db):
     execute_statements(
         db,
@@ -170,7 +169,6 @@ def m001_foundation(db):
     )
 
 
-@MIGRATIONS(name="m001_action_leases")
 def m001_action_leases(db):
     # One sender at a time per idempotency key: two jobs for the same ticket version (a webhook and
     # the poller, say) must not both reach the vendor while the first send is in flight.

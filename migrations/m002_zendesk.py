@@ -1,10 +1,9 @@
-"""Schema steps for Zendesk intake (issue #3). Register with ``@MIGRATIONS(name="m002_...")``;
+"""Schema steps for Zendesk intake. Steps are listed in order in migrations/__init__.py;
 use ``execute_statements(db, sql)`` for multi-statement SQL (never ``executescript``)."""
 
-from migrations import MIGRATIONS, execute_statements
+from migrations.sql import execute_statements
 
 
-@MIGRATIONS(name="m002_zendesk_intake")
 def m002_zendesk_intake(db):
     execute_statements(
         db,
@@ -54,7 +53,6 @@ def m002_zendesk_intake(db):
     )
 
 
-@MIGRATIONS(name="m002_zendesk_batches")
 def m002_zendesk_batches(db):
     execute_statements(
         db,

@@ -1,10 +1,9 @@
-"""Schema steps for decision engine (issue #5). Register with ``@MIGRATIONS(name="m004_...")``;
+"""Schema steps for decision engine. Steps are listed in order in migrations/__init__.py;
 use ``execute_statements(db, sql)`` for multi-statement SQL (never ``executescript``)."""
 
-from migrations import MIGRATIONS, execute_statements
+from migrations.sql import execute_statements
 
 
-@MIGRATIONS(name="m004_decision_details")
 def m004_decision_details(db):
     execute_statements(
         db,

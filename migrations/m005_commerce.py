@@ -1,10 +1,9 @@
-"""Schema steps for Shopify and Stripe (issue #6). Register with ``@MIGRATIONS(name="m005_...")``;
+"""Schema steps for Shopify and Stripe. Steps are listed in order in migrations/__init__.py;
 use ``execute_statements(db, sql)`` for multi-statement SQL (never ``executescript``)."""
 
-from migrations import MIGRATIONS, execute_statements
+from migrations.sql import execute_statements
 
 
-@MIGRATIONS(name="m005_stripe_events")
 def m005_stripe_events(db):
     # Stripe redelivers events (retries for days, no ordering): one row per event id dedupes them.
     execute_statements(
@@ -24,7 +23,6 @@ def m005_stripe_events(db):
     )
 
 
-@MIGRATIONS(name="m005_approvals")
 def m005_approvals(db):
     # Collaborative actions (refund, cancel_order) proposed by the policy, executed only after an
     # agent approves (connector/commerce/approvals.py).
@@ -60,12 +58,11 @@ def m005_approvals(db):
     )
 
 
-@MIGRATIONS(name="m005_shopify_webhooks")
 def m005_shopify_webhooks(db):
     # Shopify delivers at least once: one row per X-Shopify-Webhook-Id dedupes redeliveries. The
     # event id is kept too (older docs dedupe on it). No payload is stored: privacy topics carry
     # personal data and are acted on in the same transaction that records the delivery.
-    from migrations import execute_statements
+    from migrations.sql import execute_statements
 
     execute_statements(
         db,

@@ -1,12 +1,11 @@
-"""Schema steps for the Zendesk app, side panel and admin dashboard (issue #7).
+"""Schema steps for the Zendesk app, side panel and admin dashboard.
 
-Register with ``@MIGRATIONS(name="m006_...")``; use ``execute_statements(db, sql)`` for
+Steps are listed in order in migrations/__init__.py; use ``execute_statements(db, sql)`` for
 multi-statement SQL (never ``executescript``)."""
 
-from migrations import MIGRATIONS, execute_statements
+from migrations.sql import execute_statements
 
 
-@MIGRATIONS(name="m006_app_tokens")
 def m006_app_tokens(db):
     execute_statements(
         db,
@@ -33,7 +32,6 @@ def m006_app_tokens(db):
     )
 
 
-@MIGRATIONS(name="m006_admin_login_failures")
 def m006_admin_login_failures(db):
     execute_statements(
         db,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connector.sandbox.anthropic import start_anthropic_sandbox
+from connector.devkit.sandbox.anthropic import start_anthropic_sandbox
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from typing import Any
 
 from connector import audit
 from connector.db import transaction
+from connector.devkit.fakes import inject
 from connector.domain import DeskUser, Entities, Reading, to_dict
 from connector.errors import PermanentError, TransientError
 from connector.panel.auth import issue_token
@@ -187,5 +188,5 @@ def install_zendesk_users(runtime) -> FakeZendeskUsers:
     fake.add(502, "agent", name="Bo Agent")
     fake.add(42, "admin", name="Ada Admin")
     fake.add(900, "admin", name="Ian Admin")
-    runtime.override("zendesk", fake)
+    inject(runtime, desk=fake)
     return fake

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from connector.sandbox import RunningServer, serve_in_thread
-from connector.sandbox.shopify import ShopifyState, create_app
+from connector.devkit.sandbox import RunningServer, serve_in_thread
+from connector.devkit.sandbox.shopify import ShopifyState, create_app
 
 SHOP = "deskguard-demo.myshopify.com"
 TOKEN = "shpat_test_token_0123456789"

@@ -12,9 +12,8 @@ from typing import Any
 
 import pytest
 
-from connector.domain import DESKGUARD_MARKER, Comment, Person, Ticket
-from connector.sandbox import RunningServer, serve_in_thread
-from connector.sandbox.stripe import (
+from connector.devkit.sandbox import RunningServer, serve_in_thread
+from connector.devkit.sandbox.stripe import (
     DEMO_SECRET_KEY,
     DEMO_WEBHOOK_SECRET,
     StripeState,
@@ -22,6 +21,7 @@ from connector.sandbox.stripe import (
     seed_demo,
     sign_payload,
 )
+from connector.domain import DESKGUARD_MARKER, Comment, Person, Ticket
 
 
 @dataclass

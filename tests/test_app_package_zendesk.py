@@ -5,19 +5,14 @@ from __future__ import annotations
 
 import json
 
-import pytest
+import zendesk_support
 from panel_support import TENANT, agent_headers
 
 from connector.panel import app_package
 from connector.panel.auth import issue_token
+from connector.pipeline import killswitch
 from connector.web import create_app
 
-zendesk_support = pytest.importorskip(
-    "zendesk_support", reason="Zendesk sandbox helpers (issue #3) not installed"
-)
-killswitch = pytest.importorskip(
-    "connector.pipeline.killswitch", reason="kill-switch sync (issue #5) not installed"
-)
 sandbox, zd_runtime = zendesk_support.sandbox, zendesk_support.zd_runtime
 
 
@@ -30,7 +25,7 @@ def installed_settings(sidecar_url: str) -> dict:
 
 def test_app_settings_flow_from_the_installation_to_the_panel(sandbox, zd_runtime):
     sandbox.state.install_app(installed_settings("https://deskguard.acme-shop.com"))
-    desk = zd_runtime.service("zendesk", TENANT)
+    desk = zd_runtime.services(TENANT).require_desk()
     settings = desk.app_installation_settings()
     assert {
         k: settings[k] for k in ("sidecar_url", "kill_switch", "default_mode", "auto_categories")

@@ -11,9 +11,10 @@ from stripe_support import stripe_sandbox_fixture, stripe_settings  # noqa: F401
 from connector import audit
 from connector.commerce import approvals
 from connector.commerce.approvals import ApprovalConflict
+from connector.devkit.fakes import inject
 from connector.errors import BadRequest, NotFound
+from connector.jobs import drain
 from connector.tenants import ensure_tenant, set_kill_switch
-from connector.worker import drain
 
 LI = "li.wei@example.com"
 
@@ -178,9 +179,9 @@ def test_concurrent_approvals_execute_once(runtime, stripe_sandbox, li_charge):
 
 
 def test_crash_between_send_and_record_is_reconciled_by_the_key(runtime, stripe_sandbox, li_charge):
-    real = runtime.service("stripe", "acme")
+    real = runtime.services("acme").require_payments()
     a = propose_refund(runtime, li_charge)
-    runtime.override("stripe", CrashAfterRefund(real))
+    inject(runtime, payments=CrashAfterRefund(real))
     with pytest.raises(RuntimeError):
         approvals.approve(runtime, "acme", a.id, "agent:jo")
     assert approvals.get(runtime.db, "acme", a.id).state == "executing"
@@ -324,7 +325,7 @@ class FakeShop:
 
 def test_cancel_order_executes_once_and_reconciles_by_reading_the_order(runtime):
     shop = FakeShop()
-    runtime.override("shopify", shop)
+    inject(runtime, orders=shop)
     params = {
         "order_id": "gid://shopify/Order/5500001002",
         "order_name": "#1002",

@@ -198,7 +198,7 @@ def test_stripe_credentials_are_stored_encrypted(runtime, config):
     from connector.errors import ConfigError
 
     with pytest.raises(ConfigError, match="DESKGUARD_STRIPE_API_KEY"):
-        runtime.service("stripe", "unconfigured")
+        runtime.services("unconfigured").require_payments()
 
 
 def test_money_formatting():

@@ -106,7 +106,7 @@ def test_happy_path_forced_tool_use_with_usage_and_cost(sandbox, local):
             "cache_control": {"type": "ephemeral"},
         }
     ]
-    assert "temperature" not in body  # SDK 2.12 rejects it (INTEGRATIONS §4)
+    assert "temperature" not in body  # SDK 2.12 rejects it (docs/vendors/anthropic.md)
     recorded = sandbox.state.recorded()[0]
     assert recorded["anthropic_version"]  # the SDK sent the version header
 

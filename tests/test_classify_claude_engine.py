@@ -7,7 +7,7 @@ import pytest
 
 from connector import audit
 from connector.bootstrap import ensure_env_tenant
-from connector.classify import engine
+from connector.classify import service as engine
 from connector.classify.claude import ClaudeClassifier, DraftReply
 from connector.classify.claude import draft_reply as pipeline_draft_reply
 from connector.domain import CATEGORIES, Reading, TicketText
@@ -60,7 +60,7 @@ def test_the_env_key_is_stored_encrypted_once(runtime, sandbox):
 
 
 def test_the_classifier_service_reads_with_claude_through_the_sdk(runtime, sandbox):
-    service = runtime.service("classifier", TENANT)
+    service = runtime.services(TENANT).classifier
     assert service.engine == "claude"
     reading = service.classify(TICKET)
     assert reading.engine == "claude" and reading.fallback_reason is None
@@ -69,7 +69,7 @@ def test_the_classifier_service_reads_with_claude_through_the_sdk(runtime, sandb
 
 
 def test_tenant_setting_overrides_the_engine_and_takes_effect_at_once(runtime):
-    service = runtime.service("classifier", TENANT)
+    service = runtime.services(TENANT).classifier
     assert service.engine == "claude"
     set_setting(runtime.db, TENANT, "classifier", "local", actor="test")
     assert service.engine == "local"
@@ -110,16 +110,16 @@ def test_no_stored_key_means_no_client(config, tmp_path):
 
 
 def test_pipeline_draft_seam_is_off_by_default(runtime, sandbox):
-    assert pipeline_draft_reply(runtime, TENANT, ticket_text=TICKET, reading=READING) is None
+    assert pipeline_draft_reply(engine.get_drafter(runtime, TENANT), TENANT, ticket_text=TICKET, reading=READING) is None
     with pytest.raises(ConfigError, match="drafts are off"):
-        runtime.service("classifier", TENANT).draft_reply(TICKET, READING)
+        runtime.services(TENANT).classifier.draft_reply(TICKET, READING)
     assert sandbox.state.recorded() == []
 
 
 def test_pipeline_draft_seam_drafts_when_enabled(runtime, sandbox):
     set_setting(runtime.db, TENANT, "claude_draft_replies", True, actor="test")
     draft = pipeline_draft_reply(
-        runtime,
+        engine.get_drafter(runtime, TENANT),
         TENANT,
         ticket_text=TICKET,
         reading=READING,
@@ -129,16 +129,16 @@ def test_pipeline_draft_seam_drafts_when_enabled(runtime, sandbox):
     )
     assert isinstance(draft, DraftReply) and draft.startswith("Hello")
     assert draft.cost_usd > 0
-    via_service = runtime.service("classifier", TENANT).draft_reply(TICKET, READING, "", ())
+    via_service = runtime.services(TENANT).classifier.draft_reply(TICKET, READING, "", ())
     assert isinstance(via_service, DraftReply)
 
 
 def test_pipeline_draft_seam_returns_none_when_claude_fails(runtime, sandbox, caplog):
     set_setting(runtime.db, TENANT, "claude_draft_replies", True, actor="test")
     sandbox.state.fail(529, times=1)
-    assert pipeline_draft_reply(runtime, TENANT, ticket_text=TICKET, reading=READING) is None
+    assert pipeline_draft_reply(engine.get_drafter(runtime, TENANT), TENANT, ticket_text=TICKET, reading=READING) is None
     runtime.secrets.put(runtime.db, TENANT, engine.API_KEY_SECRET, "sk-ant-wrong")
-    assert pipeline_draft_reply(runtime, TENANT, ticket_text=TICKET, reading=READING) is None
+    assert pipeline_draft_reply(engine.get_drafter(runtime, TENANT), TENANT, ticket_text=TICKET, reading=READING) is None
     assert [r["status"] for r in sandbox.state.recorded()] == [529, 401]
 
 
@@ -189,7 +189,7 @@ def tiny_model_dir(tmp_path):
 def test_local_engine_uses_the_tenant_model_dir(runtime, sandbox, tiny_model_dir):
     set_setting(runtime.db, TENANT, "classifier", "local", actor="test")
     set_setting(runtime.db, TENANT, "model_dir", str(tiny_model_dir), actor="test")
-    reading = runtime.service("classifier", TENANT).classify(TICKET)
+    reading = runtime.services(TENANT).classifier.classify(TICKET)
     assert reading.engine == "local" and reading.model.startswith("tiny-test")
     assert reading.fallback_reason is None and sandbox.state.recorded() == []
 
@@ -197,7 +197,7 @@ def test_local_engine_uses_the_tenant_model_dir(runtime, sandbox, tiny_model_dir
 def test_claude_failure_falls_back_to_the_tenant_local_model(runtime, sandbox, tiny_model_dir):
     set_setting(runtime.db, TENANT, "model_dir", str(tiny_model_dir), actor="test")
     sandbox.state.fail(401)
-    reading = runtime.service("classifier", TENANT).classify(
+    reading = runtime.services(TENANT).classifier.classify(
         TicketText(
             subject="Refund",
             body="Please refund order #1001 to my card 4111 1111 1111 1111",
@@ -211,7 +211,7 @@ def test_claude_failure_falls_back_to_the_tenant_local_model(runtime, sandbox, t
 def test_the_sandbox_answers_with_a_real_local_model(monkeypatch, tiny_model_dir):
     from connector.classify.claude import validate_reading
     from connector.classify.local import LocalClassifier
-    from connector.sandbox import anthropic as sandbox_module
+    from connector.devkit.sandbox import anthropic as sandbox_module
 
     monkeypatch.setattr(sandbox_module, "_local_model", LocalClassifier.load(tiny_model_dir))
     answer = sandbox_module.reading_input(

@@ -182,16 +182,17 @@ def test_bench_local_prints_measured_figures(cli_runner, tickets_file):
 
 
 def test_clearing_the_signal_caches_changes_no_reading():
-    from connector.classify.signals import _LISTS, clear_caches, read_signals
+    from connector.classify.signals import clear_caches, read_signals
+    from connector.classify.signals.lexicon import LISTS
 
     text = (
         "Order #1001 never arrived",
         "I'm furious, my lawyer will call you tomorrow. Tracking 1Z999AA10123456784",
     )
     first = read_signals(*text)
-    assert _LISTS.cache  # it learnt per-word facts
+    assert LISTS.cache  # it learnt per-word facts
     clear_caches()
-    assert not _LISTS.cache
+    assert not LISTS.cache
     assert read_signals(*text) == first
 
 
@@ -292,29 +293,26 @@ def test_classify_starts_without_loading_the_web_stack_or_the_ledger():
         "assert r.exit_code == 0, r.output\n"
         "print(r.output.strip())\n"
         "print(sorted(m for m in ('flask', 'sqlite_utils', 'stripe', 'zenpy', 'shopify', 'anthropic',\n"
-        "      'connector.runtime', 'connector.classify.engine') if m in sys.modules))\n"
+        "      'connector.runtime', 'connector.classify.service') if m in sys.modules))\n"
     )
     reading, loaded = out.strip().splitlines()
     assert json.loads(reading)["category"] == "order_status"
     assert loaded == "[]"
 
 
-def test_loading_the_areas_registers_the_classifier_service():
-    """The pipeline falls back to a placeholder reading without it: the wiring must not be lost."""
+def test_every_tenant_has_a_classifier_service():
+    """The pipeline reads every ticket with the tenant's classifier: it is always built."""
     out = _fresh_python(
-        "from connector import areas\n"
-        "from connector.runtime import SERVICE_FACTORIES\n"
-        "assert 'classifier' not in SERVICE_FACTORIES\n"
-        "areas.load()\n"
-        "print('classifier' in SERVICE_FACTORIES)\n"
+        "import tempfile, os\n"
+        "from connector.runtime import Runtime\n"
+        "from connector.db import migrate\n"
+        "from connector.tenants import ensure_tenant\n"
+        "rt = Runtime({'db_path': os.path.join(tempfile.mkdtemp(), 'l.db'), 'secret_keys': ''})\n"
+        "migrate(rt.db)\n"
+        "ensure_tenant(rt.db, 'acme')\n"
+        "services = rt.services('acme')\n"
+        "print(type(services.classifier).__name__, services.desk is None,"
+        " sorted(services.problems))\n"
     )
-    assert out.strip() == "True"
-    out = _fresh_python(  # any command other than the fast ones loads every area first
-        "from click.testing import CliRunner\n"
-        "from connector.cli import cli\n"
-        "from connector.runtime import SERVICE_FACTORIES\n"
-        "r = CliRunner().invoke(cli, ['queue', '--help'], obj={})\n"
-        "assert r.exit_code == 0, r.output\n"
-        "print('classifier' in SERVICE_FACTORIES)\n"
-    )
-    assert out.strip() == "True"
+    assert out.strip() == "TenantClassifier True ['desk', 'payments']"
+

@@ -26,14 +26,14 @@ ROOT = Path(__file__).resolve().parent.parent
 # --- settings ---------------------------------------------------------------------------
 def test_every_setting_is_in_env_example_and_readme():
     env_example = (ROOT / ".env.example").read_text()
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs/configuration.md").read_text()
     missing_env = [s.env for s in SETTINGS if not re.search(rf"^# {s.env}=", env_example, re.M)]
     missing_readme = [s.env for s in SETTINGS if f"`{s.env}`" not in readme]
     assert not missing_env, (
         f"missing from .env.example (run `deskguard config docs --write`): {missing_env}"
     )
     assert not missing_readme, (
-        f"missing from README.md (run `deskguard config docs --write`): {missing_readme}"
+        f"missing from docs/configuration.md (`deskguard config docs --write`): {missing_readme}"
     )
     # and both are exactly what the table generates (help and defaults stay true too)
     assert env_example == env_example_text()

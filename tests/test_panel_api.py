@@ -14,6 +14,7 @@ from panel_support import (
 )
 
 from connector import audit, tenants
+from connector.devkit.fakes import inject
 from connector.panel.auth import issue_token, revoke_token
 from connector.web import create_app
 
@@ -277,7 +278,7 @@ def test_roles_and_allow_lists(client, runtime, token, zendesk_users):
 
 def test_approver_settings_from_config(runtime, config, zendesk_users):
     rt = type(runtime)(config | {"app_approver_ids": "900,502", "app_approver_roles": "lead"})
-    rt.override("zendesk", zendesk_users)
+    inject(rt, desk=zendesk_users)
     zendesk_users.add(504, "agent", custom_role_id=8, custom_role_name="Lead")
     app = create_app(runtime=rt)
     token = issue_token(rt.db, TENANT)[1]
@@ -341,7 +342,7 @@ def test_demo_page_carries_a_working_demo_token(runtime, config):
     rt = type(runtime)(config | {"demo_mode": "true"})
     app = create_app(runtime=rt)
     c = app.test_client()
-    from connector.panel import demo_links
+    from connector.devkit.demo import demo_links
 
     links = demo_links("http://localhost:8000/", TENANT, 5)
     assert links == {

@@ -12,12 +12,10 @@ import pytest
 from panel_support import TENANT, agent_headers, install_zendesk_users, tenant_with_token
 
 from connector import tenants
+from connector.commerce import approvals
+from connector.devkit.fakes import inject
 from connector.domain import Refund
 from connector.panel.auth import issue_token
-
-approvals = pytest.importorskip(
-    "connector.commerce.approvals", reason="approvals module (issue #6) not installed"
-)
 
 
 class FakeStripe:
@@ -42,7 +40,7 @@ class FakeStripe:
 @pytest.fixture
 def stripe(runtime):
     fake = FakeStripe()
-    runtime.override("stripe", fake)
+    inject(runtime, payments=fake)
     return fake
 
 

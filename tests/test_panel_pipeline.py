@@ -8,26 +8,24 @@ import json
 import pytest
 from panel_support import TENANT, agent_headers
 
+from connector.devkit import fakes as testing
+from connector.devkit.fakes import inject
 from connector.errors import KillSwitchEngaged
 from connector.panel.auth import issue_token
 from connector.panel.feedback_export import training_rows
+from connector.pipeline.engine import process_ticket
+from connector.pipeline.policy import set_category_modes
 from connector.tenants import set_kill_switch
-
-pipeline = pytest.importorskip(
-    "connector.pipeline", reason="decision pipeline (issue #5) not installed"
-)
-testing = pytest.importorskip("connector.pipeline.testing")
 
 
 @pytest.fixture
 def desk(runtime):
     d = testing.FakeDesk()
-    runtime.override("zendesk", d)
-    runtime.override(
-        "classifier", testing.FakeClassifier(testing.make_reading("order_status", 0.96))
+    inject(runtime, desk=d)
+    inject(runtime, classifier=testing.FakeClassifier(testing.make_reading("order_status", 0.96))
     )
-    runtime.override("shopify", testing.FakeOrders([testing.make_order()]))
-    pipeline.set_category_modes(
+    inject(runtime, orders=testing.FakeOrders([testing.make_order()]))
+    set_category_modes(
         runtime.db, TENANT, {"order_status": "assist"}, actor="test", override_reason="panel test"
     )
     return d
@@ -35,7 +33,7 @@ def desk(runtime):
 
 def test_panel_shows_the_pipeline_decision(client, runtime, desk):
     desk.add_ticket(31, "Where is my order #1001? It is late.", subject="Order late")
-    result = pipeline.process_ticket(runtime, TENANT, 31)
+    result = process_ticket(runtime, TENANT, 31)
     assert result.outcome == "assist_note"
     token = issue_token(runtime.db, TENANT)[1]
     v = client.get(f"/panel/api/{TENANT}/tickets/31", headers=agent_headers(token)).get_json()
@@ -69,7 +67,7 @@ def test_panel_shows_a_deferred_decision_under_the_kill_switch(client, runtime, 
     desk.add_ticket(32, "Where is my order #1001?")
     set_kill_switch(runtime.db, TENANT, True, actor="test")
     with pytest.raises(KillSwitchEngaged):
-        pipeline.process_ticket(runtime, TENANT, 32)
+        process_ticket(runtime, TENANT, 32)
     token = issue_token(runtime.db, TENANT)[1]
     v = client.get(f"/panel/api/{TENANT}/tickets/32", headers=agent_headers(token)).get_json()
     assert v["state"] == "deferred" and v["kill_switch"] is True and "kill switch" in v["message"]

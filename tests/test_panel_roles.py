@@ -17,17 +17,15 @@ from zendesk_support import make_runtime, zendesk_config
 
 from adapters.zendesk import ZendeskDesk
 from connector import audit, tenants
+from connector.commerce import approvals
+from connector.devkit.fakes import inject
+from connector.devkit.sandbox.zendesk import start_zendesk_sandbox
 from connector.domain import DeskUser
 from connector.errors import PermanentError
 from connector.panel.auth import issue_token
 from connector.panel.identity import RoleCache
-from connector.panel.panel_web import ROLE_CACHE
-from connector.sandbox.zendesk import start_zendesk_sandbox
+from connector.panel.web import ROLE_CACHE
 from connector.web import create_app
-
-approvals = pytest.importorskip(
-    "connector.commerce.approvals", reason="approvals module (issue #6) not installed"
-)
 
 
 @pytest.fixture
@@ -115,7 +113,7 @@ def propose_refund(db, ticket_id=21):
 
 
 def test_adapter_reads_users_and_custom_roles(zd_runtime, sandbox, people):
-    desk: ZendeskDesk = zd_runtime.service("zendesk", TENANT)
+    desk: ZendeskDesk = zd_runtime.services(TENANT).require_desk()
     admin = desk.get_user(int(people["admin"]))
     assert admin == DeskUser(
         id=int(people["admin"]),
@@ -167,7 +165,7 @@ def test_a_real_admin_can_reject_approve_and_flip_the_kill_switch(
     client, zd_runtime, token, people
 ):
     stripe = RecordingStripe()
-    zd_runtime.override("stripe", stripe)
+    inject(zd_runtime, payments=stripe)
     admin = agent_headers(
         token, agent_id=people["admin"], role="agent"
     )  # the claimed role plays no part

@@ -10,11 +10,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connector.db import Ledger, migrate
-from connector.pipeline import caps, process_ticket, set_category_modes
-from connector.pipeline.testing import FakeClassifier, FakeDesk, FakeOrders, make_reading
-from connector.pipeline.testing import make_order as shipped_order
+from connector.devkit.fakes import FakeClassifier, FakeDesk, FakeOrders, inject, make_reading
+from connector.devkit.fakes import make_order as shipped_order
+from connector.pipeline import caps
+from connector.pipeline.engine import process_ticket
+from connector.pipeline.policy import set_category_modes
 from connector.tenants import ensure_tenant
-from connector.worker import WorkerPool, handler
+from connector.worker import WorkerPool
 
 TENANT = "acme"
 
@@ -81,9 +83,9 @@ def test_windows_slide(runtime):
 
 def test_at_the_cap_auto_falls_back_to_assist_and_tags(runtime):
     desk = FakeDesk()
-    runtime.override("zendesk", desk)
-    runtime.override("classifier", FakeClassifier(make_reading()))
-    runtime.override("shopify", FakeOrders([shipped_order()]))
+    inject(runtime, desk=desk)
+    inject(runtime, classifier=FakeClassifier(make_reading()))
+    inject(runtime, orders=FakeOrders([shipped_order()]))
     set_category_modes(
         runtime.db, TENANT, {"order_status": "auto"}, actor="t", override_reason="test"
     )
@@ -93,7 +95,7 @@ def test_at_the_cap_auto_falls_back_to_assist_and_tags(runtime):
     outcomes = []
     for tid in range(1, 5):
         desk.add_ticket(tid, "Where is my parcel?", email=f"c{tid}@example.com")
-        runtime.override("shopify", FakeOrders([shipped_order(email=f"c{tid}@example.com")]))
+        inject(runtime, orders=FakeOrders([shipped_order(email=f"c{tid}@example.com")]))
         outcomes.append(process_ticket(runtime, TENANT, tid))
     assert [o.outcome for o in outcomes] == [
         "auto_reply",
@@ -108,19 +110,19 @@ def test_at_the_cap_auto_falls_back_to_assist_and_tags(runtime):
     assert len([w for w in desk.writes if w[0] == "public_reply"]) == 2
 
 
-@handler("pipeline.caps_test_ticket")
 def _caps_job(runtime, job):
     process_ticket(runtime, job.tenant_id, job.payload["ticket_id"], job=job)
 
 
+HANDLERS = {"pipeline.caps_test_ticket": _caps_job}
+
+
 def test_sixteen_worker_threads_never_send_more_replies_than_the_cap(runtime):
     desk = FakeDesk()
-    runtime.override("zendesk", desk)
-    runtime.override("classifier", FakeClassifier(make_reading()))
+    inject(runtime, desk=desk)
+    inject(runtime, classifier=FakeClassifier(make_reading()))
     n = 60
-    runtime.override(
-        "shopify",
-        FakeOrders(
+    inject(runtime, orders=FakeOrders(
             [shipped_order(email=f"c{i}@example.com", name=f"#{2000 + i}") for i in range(1, n + 1)]
         ),
     )
@@ -133,7 +135,7 @@ def test_sixteen_worker_threads_never_send_more_replies_than_the_cap(runtime):
     for tid in range(1, n + 1):
         desk.add_ticket(tid, "Where is my parcel?", email=f"c{tid}@example.com")
         runtime.queue.enqueue(TENANT, "pipeline.caps_test_ticket", {"ticket_id": tid}, f"caps{tid}")
-    pool = WorkerPool(runtime, 16, idle_sleep=0.01)
+    pool = WorkerPool(runtime, HANDLERS, 16, idle_sleep=0.01)
     pool.start()
     try:
         deadline = time.monotonic() + 60

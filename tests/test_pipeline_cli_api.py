@@ -9,14 +9,16 @@ from zendesk_support import TENANT, sandbox  # noqa: F401  (fixtures)
 
 from connector import audit
 from connector.cli import cli
-from connector.pipeline import process_ticket, set_category_modes
-from connector.pipeline.testing import (
+from connector.devkit.fakes import (
     FakeClassifier,
     FakeDesk,
     FakeOrders,
+    inject,
     make_order,
     make_reading,
 )
+from connector.pipeline.engine import process_ticket
+from connector.pipeline.policy import set_category_modes
 
 AUTH = {"Authorization": "Bearer test-admin-token"}
 
@@ -25,10 +27,8 @@ AUTH = {"Authorization": "Bearer test-admin-token"}
 def processed(runtime):
     """Four decisions: two assist notes, one escalation, one automated reply."""
     desk = FakeDesk()
-    runtime.override("zendesk", desk)
-    runtime.override(
-        "shopify",
-        FakeOrders(
+    inject(runtime, desk=desk)
+    inject(runtime, orders=FakeOrders(
             [make_order(email=f"c{i}@example.com", name=f"#10{i:02d}") for i in range(1, 5)]
         ),
     )
@@ -46,7 +46,7 @@ def processed(runtime):
         make_reading("order_status", 0.99),
     ]
     for tid, reading in enumerate(readings, start=1):
-        runtime.override("classifier", FakeClassifier(reading))
+        inject(runtime, classifier=FakeClassifier(reading))
         desk.add_ticket(tid, "Hello", email=f"c{tid}@example.com")
         process_ticket(runtime, TENANT, tid)
     return desk
@@ -188,7 +188,7 @@ def test_cli_decisions_commands(processed, cli_runner, config, secret_key):
 
 @pytest.fixture
 def claude():
-    from connector.sandbox.anthropic import start_anthropic_sandbox
+    from connector.devkit.sandbox.anthropic import start_anthropic_sandbox
 
     sb = start_anthropic_sandbox()
     yield sb

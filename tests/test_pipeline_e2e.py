@@ -12,10 +12,12 @@ from zendesk_support import TENANT, sandbox, zendesk_config  # noqa: F401  (fixt
 
 from connector.bootstrap import ensure_env_tenant
 from connector.db import migrate
+from connector.devkit.fakes import FakeClassifier, inject, make_reading
 from connector.domain import DESKGUARD_MARKER
-from connector.pipeline import killswitch, process_ticket, set_category_modes
+from connector.pipeline import killswitch
+from connector.pipeline.engine import process_ticket
+from connector.pipeline.policy import set_category_modes
 from connector.pipeline.replay import replay
-from connector.pipeline.testing import FakeClassifier, make_reading
 from connector.runtime import Runtime
 from connector.tenants import kill_switch_on
 from connector.timeutil import parse_since
@@ -29,9 +31,7 @@ def rt(config, sandbox, shop):  # noqa: F811
     migrate(runtime.db)
     ensure_env_tenant(runtime)
     # The reading is pinned (these tests are about deciding and acting, not reading).
-    runtime.override(
-        "classifier",
-        FakeClassifier(make_reading("order_status", 0.97, entities=_entities("#1001"))),
+    inject(runtime, classifier=FakeClassifier(make_reading("order_status", 0.97, entities=_entities("#1001"))),
     )
     yield runtime
     runtime.close()
@@ -114,9 +114,7 @@ def test_wismo_with_a_mismatched_email_gets_no_order_details(rt, sandbox):  # no
 
 def test_vip_is_escalated_with_priority_and_tag(rt, sandbox):  # noqa: F811
     set_category_modes(rt.db, TENANT, {"order_status": "auto"}, actor="test", override_reason="e2e")
-    rt.override(
-        "classifier",
-        FakeClassifier(make_reading("order_status", 0.99, entities=_entities("#1004"))),
+    inject(rt, classifier=FakeClassifier(make_reading("order_status", 0.99, entities=_entities("#1004"))),
     )
     tid = ask(sandbox, email="sam.vip@example.com", name="Sam Okafor", body="Where is #1004?")
     result = process_ticket(rt, TENANT, tid)
@@ -178,7 +176,7 @@ def test_replay_reports_per_category_and_writes_nothing(rt, sandbox):  # noqa: F
 
 @pytest.fixture
 def claude():
-    from connector.sandbox.anthropic import start_anthropic_sandbox
+    from connector.devkit.sandbox.anthropic import start_anthropic_sandbox
 
     sb = start_anthropic_sandbox()
     yield sb
@@ -198,9 +196,7 @@ def drafting_rt(config, sandbox, shop, claude):  # noqa: F811
     )
     migrate(runtime.db)
     ensure_env_tenant(runtime)
-    runtime.override(
-        "classifier",
-        FakeClassifier(make_reading("order_status", 0.97, entities=_entities("#1001"))),
+    inject(runtime, classifier=FakeClassifier(make_reading("order_status", 0.97, entities=_entities("#1001"))),
     )
     yield runtime
     runtime.close()
@@ -237,9 +233,7 @@ def test_claude_drafts_the_suggestion_but_never_the_automated_reply(drafting_rt,
     set_category_modes(rt.db, TENANT, {"order_status": "auto"}, actor="test", override_reason="e2e")
     claude.state.script_text("Hello! Everything is fine, trust me.")
     # (Jane has now asked about #1001 twice: a third time would escalate as a repeat contact.)
-    rt.override(
-        "classifier",
-        FakeClassifier(make_reading("order_status", 0.97, entities=_entities("#1003"))),
+    inject(rt, classifier=FakeClassifier(make_reading("order_status", 0.97, entities=_entities("#1003"))),
     )
     tid3 = ask(sandbox, email="li.wei@example.com", name="Li Wei", body="Where is order #1003?")
     assert process_ticket(rt, TENANT, tid3).outcome == "auto_reply"

@@ -14,11 +14,12 @@ from zendesk_support import TENANT, sandbox, zendesk_config  # noqa: F401  (fixt
 
 from connector.bootstrap import ensure_env_tenant
 from connector.db import migrate
+from connector.devkit.fakes import FakeClassifier, inject, make_reading
+from connector.devkit.sandbox import serve_in_thread
 from connector.domain import DESKGUARD_MARKER, Entities
-from connector.pipeline import process_ticket, set_category_modes
-from connector.pipeline.testing import FakeClassifier, make_reading
+from connector.pipeline.engine import process_ticket
+from connector.pipeline.policy import set_category_modes
 from connector.runtime import Runtime
-from connector.sandbox import serve_in_thread
 from connector.web import create_app
 
 LI = "li.wei@example.com"
@@ -35,9 +36,7 @@ def rt(config, sandbox, shop, stripe_sandbox):  # noqa: F811
     migrate(runtime.db)
     ensure_env_tenant(runtime)
     # The reading is pinned: these tests are about proposing and approving, not about reading.
-    runtime.override(
-        "classifier",
-        FakeClassifier(make_reading("refund", 0.96, entities=Entities(order_numbers=("#1003",)))),
+    inject(runtime, classifier=FakeClassifier(make_reading("refund", 0.96, entities=Entities(order_numbers=("#1003",)))),
     )
     sidecar = serve_in_thread(create_app(runtime=runtime))
     runtime.sidecar_url = sidecar.url
@@ -183,9 +182,7 @@ def test_shadow_records_the_refund_proposal_and_writes_nothing(rt, sandbox, stri
 
 def test_disputed_payment_is_escalated_not_proposed(rt, sandbox, stripe_sandbox):  # noqa: F811
     set_category_modes(rt.db, TENANT, {"refund": "assist"}, actor="test")
-    rt.override(
-        "classifier",
-        FakeClassifier(make_reading("refund", 0.96, entities=Entities(order_numbers=("#1005",)))),
+    inject(rt, classifier=FakeClassifier(make_reading("refund", 0.96, entities=Entities(order_numbers=("#1005",)))),
     )
     tid = sandbox.state.customer_writes(
         subject="Refund #1005",

@@ -7,23 +7,25 @@ import json
 import pytest
 
 from connector import audit
+from connector.devkit.fakes import (
+    FakeClassifier,
+    FakeDesk,
+    FakeOrders,
+    FakePayments,
+    inject,
+    make_reading,
+)
+from connector.devkit.fakes import make_order as shipped_order
 from connector.domain import (
     Dispute,
     Entities,
     PaymentContext,
 )
 from connector.errors import KillSwitchEngaged, TransientError
-from connector.pipeline import process_ticket, set_category_modes, stages
+from connector.pipeline import stages
 from connector.pipeline.context import TicketContext
-from connector.pipeline.engine import STAGES, run_stages
-from connector.pipeline.testing import (
-    FakeClassifier,
-    FakeDesk,
-    FakeOrders,
-    FakePayments,
-    make_reading,
-)
-from connector.pipeline.testing import make_order as shipped_order
+from connector.pipeline.engine import STAGES, process_ticket, run_stages
+from connector.pipeline.policy import set_category_modes
 from connector.tenants import set_kill_switch
 
 TENANT = "acme"
@@ -32,16 +34,16 @@ TENANT = "acme"
 @pytest.fixture
 def desk(runtime):
     d = FakeDesk()
-    runtime.override("zendesk", d)
+    inject(runtime, desk=d)
     return d
 
 
 def use(runtime, reading=None, orders=None, payments=None, **kw):
-    runtime.override("classifier", FakeClassifier(reading or make_reading(**kw)))
+    inject(runtime, classifier=FakeClassifier(reading or make_reading(**kw)))
     if orders is not None:
-        runtime.override("shopify", FakeOrders(orders))
+        inject(runtime, orders=FakeOrders(orders))
     if payments is not None:
-        runtime.override("stripe", FakePayments(payments))
+        inject(runtime, payments=FakePayments(payments))
 
 
 def modes(runtime, **m):
@@ -181,9 +183,8 @@ def test_off_records_but_writes_nothing(runtime, desk):
 
 def test_vendor_outage_continues_without_context_and_says_so(runtime, desk):
     desk.add_ticket(1, "Where is my order?")
-    runtime.override("classifier", FakeClassifier(make_reading()))
-    runtime.override(
-        "shopify", FakeOrders(error=TransientError("down", vendor="shopify", status=503))
+    inject(runtime, classifier=FakeClassifier(make_reading()))
+    inject(runtime, orders=FakeOrders(error=TransientError("down", vendor="shopify", status=503))
     )
     modes(runtime, order_status="auto")
     result = process_ticket(runtime, TENANT, 1)

@@ -10,19 +10,24 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from connector import audit
 from connector.cli import cli
-from connector.pipeline import killswitch, process_ticket, register_schedules, set_category_modes
-from connector.pipeline.testing import FakeClassifier, FakeDesk, make_reading
+from connector.devkit.fakes import FakeClassifier, FakeDesk, inject, make_reading
+from connector.pipeline import killswitch
+from connector.pipeline.engine import process_ticket
+from connector.pipeline.killswitch import register_schedules
+from connector.pipeline.policy import set_category_modes
 from connector.runtime import Runtime
 from connector.tenants import kill_switch_on, set_kill_switch
-from connector.worker import WorkerPool, drain, handler
+from connector.worker import WorkerPool, drain
 
 TENANT = "acme"
 AUTH = {"Authorization": "Bearer test-admin-token"}
 
 
-@handler("pipeline.test_ticket")
 def _test_ticket_job(runtime, job):
     process_ticket(runtime, job.tenant_id, job.payload["ticket_id"], job=job)
+
+
+HANDLERS = {"pipeline.test_ticket": _test_ticket_job}
 
 
 class TimedDesk(FakeDesk):
@@ -52,14 +57,14 @@ def test_cli_flip_stops_writes_within_one_second_and_loses_nothing(
     migrate(runtime.db)
     ensure_env_tenant(runtime)
     desk = TimedDesk()
-    runtime.override("zendesk", desk)
-    runtime.override("classifier", FakeClassifier(make_reading(category="product_question")))
+    inject(runtime, desk=desk)
+    inject(runtime, classifier=FakeClassifier(make_reading(category="product_question")))
     set_category_modes(runtime.db, TENANT, {"*": "assist"}, actor="test")
     n = 300
     for tid in range(1, n + 1):
         desk.add_ticket(tid, "Is this jacket waterproof?", email=f"c{tid}@example.com")
         runtime.queue.enqueue(TENANT, "pipeline.test_ticket", {"ticket_id": tid}, f"t{tid}")
-    pool = WorkerPool(runtime, 4, idle_sleep=0.01)
+    pool = WorkerPool(runtime, HANDLERS, 4, idle_sleep=0.01)
     pool.start()
     try:
         deadline = time.monotonic() + 20
@@ -100,7 +105,7 @@ def test_cli_flip_stops_writes_within_one_second_and_loses_nothing(
     assert "dead" not in states and states.get("queued", 0) > 0  # deferred, not lost
     set_kill_switch(runtime.db, TENANT, False, actor="test")
     offset[0] = 60.0  # past the deferral delay
-    drain(runtime)
+    drain(runtime, HANDLERS)
     per_ticket = {}
     for _kind, tid, _ in desk.writes:
         per_ticket[tid] = per_ticket.get(tid, 0) + 1
@@ -110,8 +115,8 @@ def test_cli_flip_stops_writes_within_one_second_and_loses_nothing(
 
 def test_admin_api_flip_is_immediate_and_audited(runtime, client):
     desk = FakeDesk()
-    runtime.override("zendesk", desk)
-    runtime.override("classifier", FakeClassifier(make_reading()))
+    inject(runtime, desk=desk)
+    inject(runtime, classifier=FakeClassifier(make_reading()))
     set_category_modes(runtime.db, TENANT, {"*": "assist"}, actor="test")
     desk.add_ticket(1, "Where is my order?")
     t0 = time.monotonic()
@@ -189,7 +194,7 @@ def test_cli_status_and_errors(runtime, cli_runner, config, secret_key):
 
 def test_app_setting_sync_is_edge_triggered(runtime):
     desk = FakeDesk(app_settings={"kill_switch": False})
-    runtime.override("zendesk", desk)
+    inject(runtime, desk=desk)
     assert killswitch.sync_from_app(runtime, TENANT) is False
     # An operator turns it on from the CLI; the app still says off: the sync must not undo that.
     set_kill_switch(runtime.db, TENANT, True, actor="cli")
@@ -210,7 +215,7 @@ def test_app_setting_sync_is_edge_triggered(runtime):
 
 
 def test_app_setting_first_seen_on_turns_the_switch_on(runtime):
-    runtime.override("zendesk", FakeDesk(app_settings={"kill_switch": True}))
+    inject(runtime, desk=FakeDesk(app_settings={"kill_switch": True}))
     assert killswitch.sync_from_app(runtime, TENANT) is True
     assert kill_switch_on(runtime.db, TENANT)
 
@@ -219,7 +224,7 @@ def test_app_setting_flip_takes_effect_within_ten_seconds(runtime):
     """Real APScheduler at the default interval (DESKGUARD_KILL_SWITCH_SYNC_SECONDS=5)."""
     assert runtime.config.kill_switch_sync_seconds <= 5
     desk = FakeDesk(app_settings={"kill_switch": False})
-    runtime.override("zendesk", desk)
+    inject(runtime, desk=desk)
     killswitch.sync_from_app(runtime, TENANT)  # the sync has seen "off" before
     scheduler = BackgroundScheduler(timezone="UTC")
     register_schedules(scheduler, runtime)

@@ -15,19 +15,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connector.domain import CATEGORIES, MODES, RISK_FLAGS, Entities
-from connector.errors import KillSwitchEngaged
-from connector.pipeline import policy, process_ticket, set_category_modes
-from connector.pipeline.injection import find_injection
-from connector.pipeline.replies import check_reply
-from connector.pipeline.testing import (
+from connector.devkit.fakes import (
     FakeClassifier,
     FakeDesk,
     FakeOrders,
     FakePayments,
+    inject,
     make_order,
     make_reading,
 )
+from connector.domain import CATEGORIES, MODES, RISK_FLAGS, Entities
+from connector.errors import KillSwitchEngaged
+from connector.pipeline import policy
+from connector.pipeline.engine import process_ticket
+from connector.pipeline.injection import find_injection
+from connector.pipeline.policy import set_category_modes
+from connector.pipeline.replies import check_reply
 from connector.tenants import set_kill_switch
 
 TENANT = "acme"
@@ -89,11 +92,11 @@ class Recorder:
 
 def setup(runtime, reading, found_orders, modes, rollout):
     desk = FakeDesk()
-    runtime.override("zendesk", desk)
-    runtime.override("classifier", FakeClassifier(reading))
+    inject(runtime, desk=desk)
+    inject(runtime, classifier=FakeClassifier(reading))
     shop, pay = Recorder(FakeOrders(found_orders)), Recorder(FakePayments())
-    runtime.override("shopify", shop)
-    runtime.override("stripe", pay)
+    inject(runtime, orders=shop)
+    inject(runtime, payments=pay)
     set_category_modes(
         runtime.db,
         TENANT,
@@ -136,7 +139,7 @@ def test_kill_switch_on_means_no_vendor_write(runtime, reading, found, modes, ro
 def test_kill_switch_flipped_mid_ticket_still_stops_the_write(runtime, reading, found, modes):
     desk, shop, pay, tid = setup(runtime, reading, found, modes, {})
     set_kill_switch(runtime.db, TENANT, False, actor="prop")
-    real = runtime.service("classifier", TENANT)
+    real = runtime.services(TENANT).classifier
 
     class FlipWhileReading:
         def classify(self, text):
@@ -145,7 +148,7 @@ def test_kill_switch_flipped_mid_ticket_still_stops_the_write(runtime, reading, 
             )  # the flip lands mid-pipeline
             return real.classify(text)
 
-    runtime.override("classifier", FlipWhileReading())
+    inject(runtime, classifier=FlipWhileReading())
     mark = last_action(runtime)
     try:
         process_ticket(runtime, TENANT, tid)
@@ -186,13 +189,12 @@ def test_injected_instructions_cause_no_unauthorised_write(runtime, case, claime
     auto-reply would otherwise go out), and a gullible classifier that is 99 % sure of whatever
     category the attacker aimed for."""
     desk = FakeDesk()
-    runtime.override("zendesk", desk)
-    runtime.override(
-        "classifier", FakeClassifier(make_reading(category=claimed, confidence=0.99, language="en"))
+    inject(runtime, desk=desk)
+    inject(runtime, classifier=FakeClassifier(make_reading(category=claimed, confidence=0.99, language="en"))
     )
     shop, pay = Recorder(FakeOrders([make_order()])), Recorder(FakePayments())
-    runtime.override("shopify", shop)
-    runtime.override("stripe", pay)
+    inject(runtime, orders=shop)
+    inject(runtime, payments=pay)
     policy.update(
         runtime.db,
         TENANT,
@@ -218,13 +220,12 @@ def test_without_the_detector_structure_still_prevents_harm(runtime, case):
     """Second line: with injection escalation switched off, the only possible public reply is the
     fixed order-status answer; refunds, cancellations and discounts are never written."""
     desk = FakeDesk()
-    runtime.override("zendesk", desk)
-    runtime.override(
-        "classifier", FakeClassifier(make_reading(category="order_status", confidence=0.99))
+    inject(runtime, desk=desk)
+    inject(runtime, classifier=FakeClassifier(make_reading(category="order_status", confidence=0.99))
     )
     shop, pay = Recorder(FakeOrders([make_order()])), Recorder(FakePayments())
-    runtime.override("shopify", shop)
-    runtime.override("stripe", pay)
+    inject(runtime, orders=shop)
+    inject(runtime, payments=pay)
     policy.update(runtime.db, TENANT, {"escalation": {"injection_escalates": False}}, actor="t")
     set_category_modes(runtime.db, TENANT, {"*": "auto"}, actor="t", override_reason="worst case")
     desk.add_ticket(1, case["body"], subject=case["subject"])

@@ -11,19 +11,22 @@ from datetime import UTC, datetime
 import pytest
 
 from connector.commerce import approvals
-from connector.domain import Charge, Comment, Dispute, Entities, PaymentContext, PaymentIntent
-from connector.errors import KillSwitchEngaged
-from connector.pipeline import policy, process_ticket, set_category_modes
-from connector.pipeline.proposals import asks_for_money_back
-from connector.pipeline.replies import check_reply
-from connector.pipeline.testing import (
+from connector.devkit.fakes import (
     FakeClassifier,
     FakeDesk,
     FakeOrders,
     FakePayments,
+    inject,
     make_order,
     make_reading,
 )
+from connector.domain import Charge, Comment, Dispute, Entities, PaymentContext, PaymentIntent
+from connector.errors import KillSwitchEngaged
+from connector.pipeline import policy
+from connector.pipeline.engine import process_ticket
+from connector.pipeline.policy import set_category_modes
+from connector.pipeline.proposals import asks_for_money_back
+from connector.pipeline.replies import check_reply
 from connector.tenants import set_kill_switch
 
 TENANT = "acme"
@@ -33,7 +36,7 @@ JANE = "jane@example.com"
 @pytest.fixture
 def desk(runtime):
     d = FakeDesk()
-    runtime.override("zendesk", d)
+    inject(runtime, desk=d)
     return d
 
 
@@ -66,15 +69,13 @@ def unshipped(name="#1002", email=JANE, **changes):
 
 
 def use(runtime, category, *, orders=(), pays=None, mentions=(), **reading):
-    runtime.override(
-        "classifier",
-        FakeClassifier(
+    inject(runtime, classifier=FakeClassifier(
             make_reading(category, entities=Entities(order_numbers=mentions), **reading)
         ),
     )
-    runtime.override("shopify", FakeOrders(list(orders)))
+    inject(runtime, orders=FakeOrders(list(orders)))
     if pays is not None:
-        runtime.override("stripe", FakePayments(pays))
+        inject(runtime, payments=FakePayments(pays))
 
 
 def modes(runtime, **m):

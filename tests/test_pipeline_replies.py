@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from connector.devkit.fakes import make_order, make_reading
 from connector.domain import CATEGORIES, Dispute, PaymentContext, Person, Ticket
 from connector.pipeline import policy, rules
 from connector.pipeline.brief import decision_brief
@@ -15,7 +16,6 @@ from connector.pipeline.context import (
     TicketContext,
 )
 from connector.pipeline.replies import AUTO_NOTICE, TEMPLATES, check_reply, fill, with_notice
-from connector.pipeline.testing import make_order, make_reading
 
 
 @pytest.mark.parametrize("category", CATEGORIES)
@@ -184,12 +184,12 @@ def test_the_commerce_order_answer_passes_the_checker_in_every_state():
     from dataclasses import replace
     from datetime import UTC, datetime
 
-    from connector.pipeline import seams
+    from connector.commerce.wismo import customer_answer
 
     for order in (
         make_order(),
         make_order(tracking=False),
         replace(make_order(), cancelled_at=datetime.now(UTC)),
     ):
-        text = seams.wismo_customer_text(order, "en", "Jane Doe")
+        text = customer_answer(order, customer_name="Jane Doe")
         assert text and check_reply(text) == (), text

@@ -234,3 +234,12 @@ def test_agent_category_tags_on_solved_tickets_become_feedback(runtime):
     )
     assert golive.agent_category(ambiguous, "cat_") is None
     assert all(c in CATEGORIES for c in golive.agreement_counts(db, TENANT))
+
+
+def test_the_prerequisites_a_policy_may_name_are_the_ones_the_rules_implement():
+    from connector.pipeline import rules
+    from connector.pipeline.policy import PREREQUISITE_NAMES
+
+    assert set(PREREQUISITE_NAMES) == set(rules.PREREQUISITES)
+    assert all(fn.__name__ == name for name, fn in rules.ESCALATION_RULES.items())
+    assert all(fn.__name__ == name for name, fn in rules.AUTO_GATES.items())

@@ -28,7 +28,7 @@ def config(config, shop):  # the conftest config plus the sandbox shop
 
 @pytest.fixture
 def adapter(runtime):
-    return runtime.service("shopify", "acme")
+    return runtime.services("acme").require_orders()
 
 
 def fixed(shop_url: str, **kwargs) -> ShopifyAdmin:
@@ -152,7 +152,7 @@ def test_clean_shop_domain_accepts_real_domains():
 
 
 def test_sdk_session_rewrites_bad_domains_silently_which_is_why_we_validate_first():
-    # the reason clean_shop_domain exists (INTEGRATIONS §2.1): ShopifyAPI does not refuse this
+    # why clean_shop_domain exists (docs/vendors/shopify.md): ShopifyAPI does not refuse this
     assert shopify.Session("evil.com/x.myshopify.com", "2025-01", "t").url == "evil.myshopify.com"
 
 
@@ -243,7 +243,7 @@ def test_concurrent_calls_to_two_shops_never_mix_sessions():
 
 # --- timeouts, transport errors ---------------------------------------------------------------
 def test_every_call_has_a_timeout(runtime, shop):
-    adapter = runtime.service("shopify", "acme")
+    adapter = runtime.services("acme").require_orders()
     assert adapter.timeout == 5.0  # from DESKGUARD_SHOPIFY_TIMEOUT_SECONDS
     slow = fixed(shop.url, timeout=0.3)
     shop.state.delay_next(2.0)

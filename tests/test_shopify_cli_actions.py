@@ -10,7 +10,7 @@ from shopify_support import SHOP, TOKEN, shop_settings
 
 from connector import actions, audit
 from connector.cli import cli
-from connector.commerce.shopify_service import cancel_write_action
+from connector.commerce.service import cancel_write_action
 from connector.errors import KillSwitchEngaged
 from connector.tenants import set_kill_switch
 
@@ -75,7 +75,7 @@ def test_lookup_help_has_an_example(cli_runner):
 
 # --- cancel as a WriteAction ----------------------------------------------------------------------
 def marco_order(runtime) -> str:
-    [order] = runtime.service("shopify", "acme").find_orders(order_name="1002")
+    [order] = runtime.services("acme").require_orders().find_orders(order_name="1002")
     return order.id
 
 
@@ -106,7 +106,7 @@ def test_cancel_runs_once_through_actions_execute(runtime, shop):
 def test_unknown_outcome_is_reconciled_instead_of_cancelling_twice(runtime, shop):
     order_id = marco_order(runtime)
     # an earlier attempt reached Shopify, then the process died before recording the outcome
-    runtime.service("shopify", "acme").cancel_order(
+    runtime.services("acme").require_orders().cancel_order(
         order_id, reason="CUSTOMER", notify_customer=True, restock=True, staff_note=""
     )
     runtime.db.conn.execute(

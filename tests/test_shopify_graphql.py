@@ -9,7 +9,12 @@ from graphql import build_client_schema, parse, validate
 from graphql.validation import NoDeprecatedCustomRule
 
 from connector.commerce.graphql import document, fragments, operation_names
-from connector.sandbox.shopify_schema import SDL_PATH, load_schema, read_introspection, subset_sdl
+from connector.devkit.sandbox.shopify_schema import (
+    SDL_PATH,
+    load_schema,
+    read_introspection,
+    subset_sdl,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT.parent / "shared" / "specs" / "shopify-admin-2025-01.introspection.json.gz"
@@ -60,7 +65,7 @@ def test_validation_catches_a_wrong_field(real_schema):
 @needs_spec
 def test_emulator_schema_slice_is_generated_from_the_real_schema(introspection):
     assert SDL_PATH.read_text() == subset_sdl(introspection), (
-        "regenerate: python -m connector.sandbox.shopify_schema " + str(SPEC)
+        "regenerate: python -m connector.devkit.sandbox.shopify_schema " + str(SPEC)
     )
 
 

@@ -16,9 +16,9 @@ from connector import actions, audit
 from connector.cli import cli
 from connector.commerce.shopify_webhooks import sign, verify_signature
 from connector.db import transaction
+from connector.devkit.sandbox import serve_in_thread
+from connector.devkit.sandbox.shopify import send_state_webhook, webhook_headers
 from connector.errors import PermanentError
-from connector.sandbox import serve_in_thread
-from connector.sandbox.shopify import send_state_webhook, webhook_headers
 from connector.web import create_app
 
 JANE, LI = "jane.doe@example.com", "li.wei@example.com"
@@ -147,7 +147,7 @@ def has_token(runtime) -> bool:
 # --- signature ------------------------------------------------------------------------------------
 def test_sign_matches_the_emulator_and_verify_is_strict():
     body = b'{"id": 1}'
-    from connector.sandbox.shopify import sign_webhook
+    from connector.devkit.sandbox.shopify import sign_webhook
 
     assert sign(body, "s") == sign_webhook(body, "s")
     assert verify_signature(body, sign(body, "s"), "s")
@@ -232,7 +232,7 @@ def test_app_level_route_finds_the_tenant_by_shop(client, runtime):
 
 # --- dedupe, app/uninstalled ----------------------------------------------------------------------
 def test_app_uninstalled_purges_the_token_and_redelivery_is_deduped(client, runtime):
-    adapter = runtime.service("shopify", "acme")
+    adapter = runtime.services("acme").require_orders()
     assert adapter.find_orders(order_name="1001")
     response = post(
         client,
@@ -246,7 +246,7 @@ def test_app_uninstalled_purges_the_token_and_redelivery_is_deduped(client, runt
     )
     assert not has_token(runtime)
     with pytest.raises(PermanentError):
-        runtime.service("shopify", "acme").find_orders(order_name="1001")
+        runtime.services("acme").require_orders().find_orders(order_name="1001")
     kinds = [r["kind"] for r in audit.rows(runtime.db, tenant_id="acme")]
     assert kinds.count("shopify.token_purged") == 1 and kinds.count("shopify.webhook_received") == 1
 

@@ -72,7 +72,7 @@ def test_agent_confirmed_emails_are_visible_and_no_requester_sees_nothing():
 
 def test_an_order_named_in_someone_elses_ticket_reveals_nothing(runtime):
     # Li writes "where is order 1001?" — that is Jane's order: the lookup finds it, the rule withholds it.
-    found = runtime.service("shopify", "acme").find_orders(order_name="order 1001")
+    found = runtime.services("acme").require_orders().find_orders(order_name="order 1001")
     visible, withheld = visible_orders(found, "li.wei@example.com")
     assert [o.name for o in found] == ["#1001"] and visible == [] and withheld == 1
     assert wismo_ready(visible) == (False, "no order found for the requester")
@@ -152,7 +152,7 @@ def test_agent_summary_is_one_line_with_what_an_agent_needs():
 
 
 def test_answers_for_the_demo_orders(runtime):
-    adapter = runtime.service("shopify", "acme")
+    adapter = runtime.services("acme").require_orders()
     [jane] = adapter.find_orders(email="jane.doe@example.com")
     assert wismo_ready([jane])[0]
     text = customer_answer(jane, customer_name="Jane Doe")

@@ -6,8 +6,8 @@ import pytest
 from stripe_support import start_sandbox, stripe_sandbox_fixture  # noqa: F401
 
 from adapters.stripe import StripeAdapter
+from connector.devkit.sandbox.stripe import DEMO_SECRET_KEY, READ_ONLY_PERMISSIONS
 from connector.errors import ConfigError, PermanentError, TransientError
-from connector.sandbox.stripe import DEMO_SECRET_KEY, READ_ONLY_PERMISSIONS
 
 
 def adapter(sandbox, key: str = DEMO_SECRET_KEY, **kwargs) -> StripeAdapter:

@@ -11,10 +11,11 @@ import pytest
 from stripe_support import FakeDesk, signed, stripe_sandbox_fixture, stripe_settings  # noqa: F401
 
 from connector import audit
+from connector.devkit.fakes import inject
 from connector.domain import Fulfillment, Money, Order
 from connector.errors import TransientError
+from connector.jobs import drain
 from connector.tenants import set_kill_switch
-from connector.worker import drain
 
 URL = "/webhooks/stripe/acme"
 PAT = "pat.chargeback@example.com"
@@ -58,7 +59,7 @@ def order(name, total, *, days_ago, email=PAT, delivered=False):
 @pytest.fixture
 def desk(runtime):
     fake = FakeDesk()
-    runtime.override("zendesk", fake)
+    inject(runtime, desk=fake)
     return fake
 
 
@@ -67,7 +68,7 @@ def shop(runtime):
     fake = FakeShop(
         [order("#0990", "12.00", days_ago=2), order("#1005", "249.00", days_ago=25, delivered=True)]
     )
-    runtime.override("shopify", fake)
+    inject(runtime, orders=fake)
     return fake
 
 
@@ -188,7 +189,7 @@ def test_kill_switch_defers_the_brief_until_released(client, runtime, stripe_san
 
 
 def test_shopify_outage_degrades_the_brief(client, runtime, stripe_sandbox, desk):
-    runtime.override("shopify", FakeShop(error=TransientError("shopify down", vendor="shopify")))
+    inject(runtime, orders=FakeShop(error=TransientError("shopify down", vendor="shopify")))
     desk.add_ticket(601, PAT)
     post_dispute(client, stripe_sandbox)
     drain(runtime)

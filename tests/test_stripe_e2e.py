@@ -13,11 +13,12 @@ from stripe_support import stripe_sandbox_fixture, stripe_settings  # noqa: F401
 from zendesk_support import sandbox, zendesk_config  # noqa: F401
 
 from connector.commerce import approvals
+from connector.devkit.fakes import inject
+from connector.devkit.sandbox import serve_in_thread
+from connector.devkit.sandbox.stripe import DEMO_WEBHOOK_SECRET
 from connector.domain import DESKGUARD_MARKER
-from connector.sandbox import serve_in_thread
-from connector.sandbox.stripe import DEMO_WEBHOOK_SECRET
+from connector.jobs import drain
 from connector.web import create_app
-from connector.worker import drain
 
 PAT = "pat.chargeback@example.com"
 
@@ -153,7 +154,7 @@ def test_order_cancellation_approved_lands_in_shopify_once(e2e, sandbox, shop): 
     assert shop.state.order_by_name("#1002").cancelled_at is not None
     assert approvals.approve(runtime, "acme", proposal.id, "agent:jo").result == done.result
     # Crash after Shopify cancelled, before Deskguard recorded it: the takeover reads the order back.
-    real = runtime.service("shopify", "acme")
+    real = runtime.services("acme").require_orders()
 
     class CrashAfterCancel:  # our OrderActions port around the real adapter
         def cancel_order(self, order_id, **kwargs):
@@ -178,7 +179,7 @@ def test_order_cancellation_approved_lands_in_shopify_once(e2e, sandbox, shop): 
         },
         "policy:cancel",
     )
-    runtime.override("shopify", CrashAfterCancel())
+    inject(runtime, orders=CrashAfterCancel())
     with pytest.raises(RuntimeError):
         approvals.approve(runtime, "acme", second.id, "agent:jo")
     runtime._overrides.pop("shopify")

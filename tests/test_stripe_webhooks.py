@@ -8,8 +8,8 @@ import pytest
 from stripe_support import signed, stripe_sandbox_fixture, stripe_settings  # noqa: F401
 
 from connector import audit
-from connector.sandbox import serve_in_thread
-from connector.sandbox.stripe import DEMO_WEBHOOK_SECRET
+from connector.devkit.sandbox import serve_in_thread
+from connector.devkit.sandbox.stripe import DEMO_WEBHOOK_SECRET
 
 URL = "/webhooks/stripe/acme"
 
@@ -137,7 +137,7 @@ def test_the_emulator_delivers_a_signed_event_to_the_running_sidecar(app, runtim
 def test_sandbox_control_plane_opens_a_dispute_and_delivers_it(app, runtime):
     import requests
 
-    from connector.sandbox.stripe import start_stripe_sandbox
+    from connector.devkit.sandbox.stripe import start_stripe_sandbox
 
     sidecar = serve_in_thread(app)
     sandbox = start_stripe_sandbox(webhook_url=f"{sidecar.url}{URL}")

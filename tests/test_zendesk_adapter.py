@@ -11,9 +11,9 @@ import pytest
 from zendesk_support import sandbox  # noqa: F401  (fixture)
 
 from adapters.zendesk import ZendeskDesk, split_base_url
+from connector.devkit.sandbox.zendesk import start_zendesk_sandbox
 from connector.domain import DESKGUARD_MARKER, Ticket
 from connector.errors import ConfigError, PermanentError, TransientError
-from connector.sandbox.zendesk import start_zendesk_sandbox
 
 
 @pytest.fixture

@@ -19,11 +19,11 @@ from zendesk_support import (  # noqa: F401  (fixtures)
 )
 
 from connector import tenants
+from connector.devkit.fakes import FakeClassifier, FakeDesk, inject
 from connector.domain import DESKGUARD_MARKER
 from connector.errors import PermanentError, TransientError
-from connector.pipeline import process_ticket
-from connector.pipeline.testing import FakeClassifier, FakeDesk
-from connector.worker import drain
+from connector.jobs import drain
+from connector.pipeline.engine import process_ticket
 from connector.zendesk.batch import BATCH_KIND, batch_outcomes, enqueue_batches
 from connector.zendesk.intake import enqueue_ticket
 from connector.zendesk.poller import poll_tenant
@@ -64,7 +64,7 @@ def requests_since(sb, start: int) -> dict[str, int]:
 # --- end to end over HTTP --------------------------------------------------------------------------
 def test_a_backlog_is_read_100_tickets_per_request_and_noted_once_each(sandbox, zd_runtime):  # noqa: F811
     ids = customers(sandbox, 120)
-    assert zd_runtime.service("zendesk", TENANT).api_user_id  # once per process, not per ticket
+    assert zd_runtime.services(TENANT).require_desk().api_user_id  # once per process, not per ticket
     start = len(sandbox.state.calls())
     polled = poll_tenant(zd_runtime, TENANT)
     assert polled.enqueued == 120 and polled.batches == 2 and polled.caught_up
@@ -89,7 +89,7 @@ def test_a_backlog_is_read_100_tickets_per_request_and_noted_once_each(sandbox, 
 def test_a_backlog_in_shadow_mode_costs_one_read_per_100_tickets_and_no_write(sandbox, zd_runtime):  # noqa: F811
     tenants.set_setting(zd_runtime.db, TENANT, "default_mode", "shadow", actor="test")
     ids = customers(sandbox, 30)
-    assert zd_runtime.service("zendesk", TENANT).api_user_id
+    assert zd_runtime.services(TENANT).require_desk().api_user_id
     start = len(sandbox.state.calls())
     assert poll_tenant(zd_runtime, TENANT).batches == 1
     drain(zd_runtime)
@@ -147,8 +147,8 @@ def fake(runtime):
     desk = FakeDesk()
     for i in range(1, 13):
         desk.add_ticket(i, f"Where is order #{1000 + i}?", email=f"c{i}@example.com")
-    runtime.override("zendesk", desk)
-    runtime.override("classifier", FakeClassifier())
+    inject(runtime, desk=desk)
+    inject(runtime, classifier=FakeClassifier())
     tenants.set_setting(runtime.db, TENANT, "default_mode", "assist", actor="test")
     return desk
 

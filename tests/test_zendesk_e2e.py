@@ -20,10 +20,10 @@ from zendesk_support import (  # noqa: F401  (fixtures)
     zendesk_config,
 )
 
+from connector.devkit.sandbox import serve_in_thread
 from connector.domain import DESKGUARD_MARKER
-from connector.sandbox import serve_in_thread
+from connector.jobs import drain
 from connector.web import create_app
-from connector.worker import drain
 from connector.zendesk.setup import setup_zendesk
 
 
@@ -198,7 +198,7 @@ def test_429s_longer_than_the_budget_requeue_the_job_after_retry_after(sandbox, 
 
 def test_api_calls_per_processed_ticket_via_webhook(wired):
     sb, rt = wired
-    desk = rt.service("zendesk", TENANT)
+    desk = rt.services(TENANT).require_desk()
     desk.get_ticket(
         new_ticket(sb, email="warmup@example.com")
     )  # first read also resolves the API user

@@ -22,7 +22,7 @@ from zendesk_support import (  # noqa: F401  (fixtures)
 )
 
 from connector.domain import DESKGUARD_MARKER
-from connector.worker import drain
+from connector.jobs import drain
 from connector.zendesk.poller import (
     poll_state,
     poll_tenant,
@@ -57,7 +57,7 @@ class Clock:
 def test_tickets_created_while_the_sidecar_was_down_are_polled_after_restart(sandbox, config):  # noqa: F811
     cfg = zendesk_config(config, sandbox)
     first = make_runtime(cfg)
-    from connector.sandbox import serve_in_thread
+    from connector.devkit.sandbox import serve_in_thread
     from connector.web import create_app
 
     server = serve_in_thread(create_app(runtime=first))
@@ -132,7 +132,7 @@ def test_the_poller_keeps_to_the_export_rate_limit_and_resumes_later(sandbox, zd
 
 
 def test_a_backlog_poll_never_draws_a_429_from_the_export_limit(config):
-    from connector.sandbox.zendesk import start_zendesk_sandbox
+    from connector.devkit.sandbox.zendesk import start_zendesk_sandbox
 
     sb = start_zendesk_sandbox(rate_limit_per_minute=None, export_rate_limit_per_minute=10)
     rt = make_runtime(zendesk_config(config, sb))

@@ -172,7 +172,7 @@ def test_env_credentials_are_stored_encrypted_once(env, sandbox):  # noqa: F811
         assert (
             tenant["zendesk_url"] == sandbox.url and tenant["zendesk_email"] == sandbox.agent_email
         )
-        assert rt.service("zendesk", TENANT).get_tickets([]) == []
+        assert rt.services(TENANT).require_desk().get_tickets([]) == []
     finally:
         rt.close()
 

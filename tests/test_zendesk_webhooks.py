@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from connector.sandbox.zendesk_state import sign_webhook
+from connector.devkit.sandbox.zendesk_state import sign_webhook
 from connector.zendesk.service import WEBHOOK_SECRET, normalize_updated_at
-from connector.zendesk.webhooks import (
+from connector.zendesk.web import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     WebhookRejected,

@@ -15,12 +15,12 @@ import pytest
 from connector import tenants
 from connector.bootstrap import ensure_env_tenant
 from connector.db import migrate
-from connector.pipeline.testing import FakeClassifier
+from connector.devkit.fakes import FakeClassifier, inject
+from connector.devkit.sandbox import serve_in_thread
+from connector.devkit.sandbox.zendesk import start_zendesk_sandbox
+from connector.jobs import drain
 from connector.runtime import Runtime
-from connector.sandbox import serve_in_thread
-from connector.sandbox.zendesk import start_zendesk_sandbox
 from connector.web import create_app
-from connector.worker import drain
 
 logging.getLogger("werkzeug").setLevel(
     logging.WARNING
@@ -56,7 +56,7 @@ def make_runtime(cfg: dict) -> Runtime:
     migrate(rt.db)
     ensure_env_tenant(rt)
     tenants.set_setting(rt.db, TENANT, "default_mode", "assist", actor="test")
-    rt.override("classifier", FakeClassifier())
+    inject(rt, classifier=FakeClassifier())
     return rt
 
 

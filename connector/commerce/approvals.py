@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
@@ -60,8 +60,9 @@ from connector.errors import (
     TransientError,
     VendorError,
 )
-from connector.runtime import Runtime
-from connector.worker import handler
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
 
 STATES = ("proposed", "approved", "executing", "done", "failed", "rejected")
 OPEN_STATES = ("proposed", "approved", "executing", "failed")
@@ -369,7 +370,7 @@ def approve(
 def _write_action(runtime: Runtime, approval: Approval, job_id: int | None) -> actions.WriteAction:
     p = approval.params
     if approval.kind == "refund":
-        stripe = runtime.service("stripe", approval.tenant_id)
+        stripe = runtime.services(approval.tenant_id).require_payments()
         target = {"payment_intent": p.get("payment_intent"), "charge": p.get("charge")}
         metadata = {
             "deskguard_tenant": approval.tenant_id,
@@ -405,7 +406,7 @@ def _write_action(runtime: Runtime, approval: Approval, job_id: int | None) -> a
             job_id=job_id,
         )
 
-    shop = runtime.service("shopify", approval.tenant_id)
+    shop = runtime.services(approval.tenant_id).require_orders()
     staff_note = (
         f"Cancelled by Deskguard approval {approval.id} (ticket {approval.ticket_id}), approved by "
         f"{approval.decided_by}"
@@ -607,7 +608,6 @@ def execute(
     return get(db, tenant_id, approval_id)
 
 
-@handler(EXECUTE_JOB)
 def execute_job(runtime: Runtime, job) -> None:
     approval = execute(runtime, job.tenant_id, int(job.payload["approval_id"]), job_id=job.id)
     if approval.state == "executing":

@@ -1,15 +1,16 @@
-"""``deskguard lookup ...``: what the vendor adapters find for a customer, as JSON (support diagnostics).
-
-This module owns the ``lookup`` group and ``lookup orders``; the Stripe half adds ``lookup payments``
-to the same group (connector/commerce/stripe_cli.py).
-"""
+"""``deskguard lookup ...`` (what the vendor adapters find for a customer, as JSON: support
+diagnostics) and ``deskguard approvals ...`` (refunds and cancellations waiting for an agent)."""
 
 from __future__ import annotations
 
 import click
 
-from connector.cli import echo_json, ready_runtime
+from connector.cli_context import echo_json, ready_runtime
 from connector.domain import to_dict
+
+# The states of an approval (connector/commerce/approvals.py: STATES), repeated here so that
+# `deskguard --help` does not load the approvals module; a test checks they agree.
+APPROVAL_STATES = ("proposed", "approved", "executing", "done", "failed", "rejected")
 
 
 @click.group("lookup")
@@ -40,7 +41,9 @@ def lookup_orders(
     from connector.commerce import wismo
 
     runtime = ready_runtime(ctx)
-    orders = runtime.service("shopify", tenant).find_orders(email=email, order_name=order_name)
+    orders = (
+        runtime.services(tenant).require_orders().find_orders(email=email, order_name=order_name)
+    )
     out = {
         "tenant": tenant,
         "query": {"email": email, "order": order_name},
@@ -54,14 +57,102 @@ def lookup_orders(
     echo_json(out)
 
 
-def register_cli(cli: click.Group) -> None:
-    from connector.commerce.shopify_bench import bench_shopify
+@click.group("approvals")
+def approvals_group() -> None:
+    """Refunds and order cancellations waiting for (or decided by) an agent."""
 
-    bench = cli.commands.get("bench")
-    if isinstance(bench, click.Group) and "shopify" not in bench.commands:
-        bench.add_command(bench_shopify)
-    existing = cli.commands.get("lookup")
-    if existing is None:
-        cli.add_command(lookup)
-    elif "orders" not in getattr(existing, "commands", {}):
-        existing.add_command(lookup_orders)
+
+@approvals_group.command("list")
+@click.option("--tenant", required=True, help="Tenant id.")
+@click.option("--ticket", type=int, help="Only this Zendesk ticket.")
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice(APPROVAL_STATES),
+    help="Only these states (repeatable). Default: all.",
+)
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 10_000))
+@click.pass_context
+def approvals_list(
+    ctx: click.Context, tenant: str, ticket: int | None, states: tuple[str, ...], limit: int
+) -> None:
+    """List approvals, newest first.
+
+    Example: deskguard approvals list --tenant acme --state proposed
+    """
+    from connector.commerce import approvals
+
+    runtime = ready_runtime(ctx)
+    items = approvals.list_approvals(
+        runtime.db, tenant, ticket_id=ticket, states=states or None, limit=limit
+    )
+    echo_json({"approvals": [to_dict(a) for a in items]})
+
+
+@approvals_group.command("show")
+@click.argument("approval_id", type=int)
+@click.option("--tenant", required=True, help="Tenant id.")
+@click.pass_context
+def approvals_show(ctx: click.Context, approval_id: int, tenant: str) -> None:
+    """Show one approval with its result or error.
+
+    Example: deskguard approvals show 12 --tenant acme
+    """
+    from connector.commerce import approvals
+
+    echo_json(to_dict(approvals.get(ready_runtime(ctx).db, tenant, approval_id)))
+
+
+@approvals_group.command("approve")
+@click.argument("approval_id", type=int)
+@click.option("--tenant", required=True, help="Tenant id.")
+@click.option("--agent", required=True, help="Who approves (recorded in the audit log).")
+@click.option("--note", default="", help="Optional note for the audit log.")
+@click.pass_context
+def approvals_approve(
+    ctx: click.Context, approval_id: int, tenant: str, agent: str, note: str
+) -> None:
+    """Approve and execute (refund in Stripe / cancel in Shopify). Running it again never executes twice;
+    it retries an approval the kill switch deferred or a vendor error failed.
+
+    Example: deskguard approvals approve 12 --tenant acme --agent jo@example.com
+    """
+    from connector.commerce import approvals
+
+    approval = approvals.approve(ready_runtime(ctx), tenant, approval_id, agent, note=note)
+    echo_json(to_dict(approval))
+    if approval.state == "failed":
+        ctx.exit(1)
+
+
+@approvals_group.command("reject")
+@click.argument("approval_id", type=int)
+@click.option("--tenant", required=True, help="Tenant id.")
+@click.option("--agent", required=True, help="Who rejects (recorded in the audit log).")
+@click.option("--note", default="", help="Optional reason for the audit log.")
+@click.pass_context
+def approvals_reject(
+    ctx: click.Context, approval_id: int, tenant: str, agent: str, note: str
+) -> None:
+    """Reject a proposed action; nothing is sent to any vendor.
+
+    Example: deskguard approvals reject 12 --tenant acme --agent jo@example.com --note "already refunded"
+    """
+    from connector.commerce import approvals
+
+    echo_json(to_dict(approvals.reject(ready_runtime(ctx), tenant, approval_id, agent, note=note)))
+
+
+@lookup.command("payments")
+@click.option("--tenant", required=True, help="Tenant id.")
+@click.option("--email", required=True, help="Customer email.")
+@click.pass_context
+def lookup_payments_cmd(ctx: click.Context, tenant: str, email: str) -> None:
+    """Stripe customer, recent charges and PaymentIntents, refunds and disputes for an email (JSON).
+
+    Example: deskguard lookup payments --tenant acme --email jane.doe@example.com
+    """
+    from connector.commerce.payments import lookup_payments
+
+    echo_json(lookup_payments(ready_runtime(ctx), tenant, email))

@@ -20,17 +20,17 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from adapters.stripe import dispute_from_stripe
 from connector import actions, audit, logs
 from connector.commerce.payments import ZERO_DECIMAL, format_minor
-from connector.commerce.stripe_webhooks import DISPUTE_JOB
 from connector.db import transaction
 from connector.domain import Charge, Dispute, Order, Ticket
 from connector.errors import ConfigError, PermanentError, VendorError
-from connector.runtime import Runtime
-from connector.worker import handler
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
 
 LOG = logs.get("stripe.disputes")
 TAGS = ("deskguard", "deskguard_dispute")
@@ -57,7 +57,7 @@ class DisputeFacts:
 
 def dispute_facts(runtime: Runtime, tenant_id: str, obj: dict[str, Any]) -> DisputeFacts:
     dispute = dispute_from_stripe(obj)
-    charge = runtime.service("stripe", tenant_id).charge(dispute.charge) if dispute.charge else None
+    charge = runtime.services(tenant_id).require_payments().charge(dispute.charge) if dispute.charge else None
     return DisputeFacts(dispute, charge, (charge.email if charge else "").strip().lower())
 
 
@@ -83,11 +83,9 @@ def matches_charge(order: Order, charge: Charge | None) -> bool:
 def related_orders(runtime: Runtime, tenant_id: str, facts: DisputeFacts) -> DisputeFacts:
     if not facts.email:
         facts.orders_note = "no customer email in Stripe"
-    elif not runtime.has_service("shopify"):
-        facts.orders_note = "Shopify is not connected"
     else:
         try:
-            orders = runtime.service("shopify", tenant_id).find_orders(email=facts.email)
+            orders = runtime.services(tenant_id).require_orders().find_orders(email=facts.email)
         except (VendorError, ConfigError) as exc:
             facts.orders_note = f"Shopify lookup failed ({type(exc).__name__})"
             logs.log(LOG, logging.WARNING, "dispute.shopify_unavailable", error=str(exc)[:200])
@@ -175,7 +173,7 @@ def _latest(tickets: list[Ticket]) -> Ticket | None:
 def deliver_brief(
     runtime: Runtime, tenant_id: str, facts: DisputeFacts, brief: str, *, job_id: int | None = None
 ) -> actions.ActionOutcome:
-    zendesk = runtime.service("zendesk", tenant_id)
+    zendesk = runtime.services(tenant_id).require_desk()
     key = f"stripe-dispute-{facts.dispute.id}-brief"
     requester = facts.email or runtime.config.stripe_dispute_requester_email
     if not requester:
@@ -246,7 +244,6 @@ def deliver_brief(
     return outcome
 
 
-@handler(DISPUTE_JOB)
 def handle_dispute(runtime: Runtime, job) -> None:
     facts = related_orders(
         runtime, job.tenant_id, dispute_facts(runtime, job.tenant_id, job.payload["object"])

@@ -1,69 +1,26 @@
-"""Stripe as a runtime service: credentials per tenant, the ``"stripe"`` service, payment lookups.
+"""Stripe payment lookups for the CLI, and amounts in minor units shown to people.
 
-The Stripe key and webhook secret live encrypted in the secret store (``stripe_api_key``,
-``stripe_webhook_secret``); ``configure_env_tenant`` copies them there from the settings for a
-self-hosted tenant. The service factory builds one ``StripeAdapter`` per tenant from them.
+The tenant's Stripe adapter is built in connector/commerce/service.py.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from adapters.stripe import StripeAdapter, context_summary
+from adapters.stripe import context_summary
 from connector import logs
 from connector.domain import PaymentContext, to_dict
-from connector.errors import ConfigError
-from connector.runtime import Runtime, register_service
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
 
 LOG = logs.get("stripe")
-API_KEY_SECRET = "stripe_api_key"
-WEBHOOK_SECRET = "stripe_webhook_secret"
-
-
-def configure_env_tenant(runtime: Runtime, tenant_id: str) -> None:
-    """Store the env Stripe credentials for the self-host tenant (only when set and changed)."""
-    cfg = runtime.config
-    wanted = {API_KEY_SECRET: cfg.stripe_api_key, WEBHOOK_SECRET: cfg.stripe_webhook_secret}
-    if not any(wanted.values()):
-        return
-    store = runtime.secrets
-    changed = False
-    for name, value in wanted.items():
-        if value and store.get(runtime.db, tenant_id, name) != value:
-            store.put(runtime.db, tenant_id, name, str(value))
-            changed = True
-    if changed:
-        runtime.forget_services(tenant_id)
-
-
-def stripe_service(runtime: Runtime, tenant_id: str) -> StripeAdapter:
-    key = runtime.secrets.get(runtime.db, tenant_id, API_KEY_SECRET)
-    if not key:
-        raise ConfigError(
-            f"Stripe is not configured for tenant {tenant_id!r}: set DESKGUARD_STRIPE_API_KEY"
-        )
-    cfg = runtime.config
-    return StripeAdapter(
-        key.reveal(),
-        api_base=cfg.stripe_api_base,
-        max_network_retries=cfg.stripe_max_network_retries,
-        timeout=cfg.stripe_timeout_seconds,
-        lookup_limit=cfg.stripe_lookup_limit,
-    )
-
-
-register_service("stripe", stripe_service)
-
-
-def webhook_secret(runtime: Runtime, tenant_id: str) -> str | None:
-    value = runtime.secrets.get(runtime.db, tenant_id, WEBHOOK_SECRET)
-    return value.reveal() if value else None
 
 
 def lookup_payments(runtime: Runtime, tenant_id: str, email: str) -> dict[str, Any]:
     """The Stripe context for one email, as JSON (``deskguard lookup payments``)."""
-    ctx: PaymentContext = runtime.service("stripe", tenant_id).payment_context(email)
+    ctx: PaymentContext = runtime.services(tenant_id).require_payments().payment_context(email)
     logs.log(LOG, logging.INFO, "stripe.lookup", tenant=tenant_id, **context_summary(ctx))
     return to_dict(ctx)
 

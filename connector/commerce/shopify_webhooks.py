@@ -29,17 +29,19 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from flask import Blueprint, jsonify, request
 
 from connector import audit, logs
 from connector.audit import now_iso
 from connector.commerce import privacy
-from connector.commerce.shopify_service import tenant_shop, tenants_for_shop
+from connector.commerce.service import tenant_shop, tenants_for_shop
 from connector.db import transaction
-from connector.runtime import Runtime
-from connector.web import error_response, get_runtime
+from connector.web_context import error_response, get_runtime
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
 
 LOG = logs.get("commerce.shopify_webhooks")
 blueprint = Blueprint("shopify_webhooks", __name__)
@@ -87,7 +89,7 @@ def verify_signature(body: bytes, header: str | None, secrets: str | None) -> bo
 
 
 # --- topic handlers: fn(runtime, tenant_id, shop, payload, webhook_id) -> outcome ----------------
-Handler = Callable[[Runtime, str, str, dict[str, Any], str], str]
+Handler = Callable[["Runtime", str, str, dict[str, Any], str], str]
 HANDLERS: dict[str, Handler] = {}
 
 
@@ -272,16 +274,11 @@ def receive_for_app():
     return _receive(None)
 
 
-def register_web(app) -> None:
-    app.register_blueprint(blueprint)
-
-
 __all__ = [
     "HANDLERS",
     "ShopifyTokenPurged",
     "ShopifyWebhookReceived",
     "blueprint",
-    "register_web",
     "sign",
     "topic",
     "verify_signature",

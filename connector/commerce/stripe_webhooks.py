@@ -24,11 +24,11 @@ from flask import Blueprint, jsonify, request
 from adapters.stripe import verify_webhook
 from connector import audit, logs
 from connector.audit import now_iso
-from connector.commerce.payments import webhook_secret
+from connector.commerce.service import stripe_webhook_secret as webhook_secret
 from connector.db import transaction
 from connector.errors import DeskguardError
 from connector.tenants import get_tenant
-from connector.web import error_response, get_runtime
+from connector.web_context import error_response, get_runtime
 
 LOG = logs.get("stripe.webhooks")
 bp = Blueprint("stripe_webhooks", __name__)
@@ -127,7 +127,3 @@ def stripe_webhook(tenant: str):
         job=outcome.get("job_id"),
     )
     return jsonify(outcome), 200
-
-
-def register_web(app) -> None:
-    app.register_blueprint(bp)

@@ -14,7 +14,6 @@ import logging
 
 from flask import (
     Blueprint,
-    Flask,
     current_app,
     g,
     jsonify,
@@ -26,8 +25,9 @@ from flask import (
 
 from connector import logs, tenants
 from connector.errors import BadRequest, Forbidden, NotFound, Unauthorized
-from connector.panel import auth, bridges, charts, login_limit, metrics
-from connector.web import admin_token_matches, error_response, get_runtime
+from connector.panel import auth, charts, login_limit, metrics
+from connector.pipeline import queries
+from connector.web_context import admin_token_matches, error_response, get_runtime
 
 LOG = logs.get("admin")
 bp = Blueprint(
@@ -245,7 +245,7 @@ def kill_switch_form():
     tenant = _tenant(request.form.get("tenant"))
     on = request.form.get("on") == "1"
     reason = (request.form.get("reason") or "flipped from the admin dashboard")[:500]
-    bridges.set_kill_switch(get_runtime(), tenant, on, actor="admin:dashboard", reason=reason)
+    queries.set_kill_switch(get_runtime(), tenant, on, actor="admin:dashboard", reason=reason)
     logs.log(LOG, logging.WARNING, "admin.kill_switch", tenant=tenant, on=on)
     return redirect(url_for("admin.dashboard", tenant=tenant))
 
@@ -284,7 +284,7 @@ def api_kill_switch(tenant: str):
         raise BadRequest('expected {"on": true|false, "reason": "..."}')
     tenant = _tenant(tenant)
     runtime = get_runtime()
-    bridges.set_kill_switch(
+    queries.set_kill_switch(
         runtime,
         tenant,
         body["on"],
@@ -294,13 +294,11 @@ def api_kill_switch(tenant: str):
     return jsonify({"kill_switch": tenants.kill_switch_on(runtime.db, tenant)})
 
 
-def register(app: Flask) -> None:
-    app.register_blueprint(bp)
+@bp.app_template_filter("dg_pct")
+def _pct(value):
+    return "—" if value is None else f"{value:.0%}"
 
-    @app.template_filter("dg_pct")
-    def _pct(value):
-        return "—" if value is None else f"{value:.0%}"
 
-    @app.template_filter("dg_usd")
-    def _usd(value):
-        return "—" if value is None else f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
+@bp.app_template_filter("dg_usd")
+def _usd(value):
+    return "—" if value is None else f"${value:,.4f}" if value < 1 else f"${value:,.2f}"

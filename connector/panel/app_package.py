@@ -4,7 +4,7 @@ The directory holds the manifest, translations and the generated logos. The buil
 ``ticket_sidebar`` location and ``domainWhitelist`` at the sidecar's public URL, sets the
 ``sidecar_url`` parameter's default, stamps the project version, redraws the logos (so the zip
 never ships stale art) and checks the result with ``validate_package`` — the checks Zendesk's own
-validator is documented to make (INTEGRATIONS.md §1.7), which cannot be called offline.
+validator is documented to make (docs/vendors/zendesk.md), which cannot be called offline.
 """
 
 from __future__ import annotations

@@ -3,10 +3,10 @@
 Side panel (the choice, and its trade-off, is documented in README "Zendesk app and dashboard"):
 the app keeps a per-tenant token in the **secure** installation setting ``api_token``. The panel's
 JavaScript never sees it: it calls ``client.request({secure: true, headers: {Authorization:
-'Bearer {{setting.api_token}}'}})`` and the Zendesk proxy substitutes the value (INTEGRATIONS.md
-§1.7). A valid token therefore proves the call came through *this tenant's* app installation (or
-from whoever else holds the token). The token decides the tenant; a URL naming another tenant
-answers 404, exactly like a ticket that does not exist.
+'Bearer {{setting.api_token}}'}})`` and the Zendesk proxy substitutes the value (see
+docs/vendors/zendesk.md, ZAF). A valid token therefore proves the call came through *this
+tenant's* app installation (or from whoever else holds the token). The token decides the
+tenant; a URL naming another tenant answers 404, exactly like a ticket that does not exist.
 
 The agent's id and role arrive as ``X-Deskguard-Agent-Id`` / ``X-Deskguard-Agent-Role`` headers,
 read by the app from ``client.get('currentUser')``. They are asserted by the agent's browser: any

@@ -24,14 +24,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from connector import audit, logs
 from connector.db import transaction
 from connector.domain import DeskUser
 from connector.errors import ConfigError, DeskguardError, Forbidden, PermanentError, TransientError
 from connector.panel.auth import Agent
-from connector.runtime import Runtime
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
 
 LOG = logs.get("panel.identity")
 _MISSING = object()
@@ -140,7 +142,7 @@ def lookup_user(
     if cached is not _MISSING:
         return cached
     try:
-        user: DeskUser | None = runtime.service("zendesk", tenant_id).get_user(user_id)
+        user: DeskUser | None = runtime.services(tenant_id).require_desk().get_user(user_id)
     except ConfigError as exc:
         raise RoleCheckUnavailable(
             f"roles cannot be checked: Zendesk is not configured for this account ({exc})"

@@ -1,7 +1,7 @@
 """The Deskguard logo, drawn by code: a white shield with a check mark on a blue rounded square.
 
 Zendesk wants ``assets/logo.png`` at 320×320 and ``assets/logo-small.png`` at 128×128
-(INTEGRATIONS.md §1.7). Drawing with numpy (4× supersampling for smooth edges) and writing the
+(docs/vendors/zendesk.md). Drawing with numpy (4× supersampling for smooth edges) and writing the
 PNG with zlib keeps the package build free of image libraries and byte-for-byte reproducible.
 """
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connector import audit, tenants
 from connector.errors import BadRequest
-from connector.runtime import Runtime
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
 
 AUTOMATED = "outcome LIKE 'auto%'"
 ESCALATED = "outcome LIKE 'escalat%'"

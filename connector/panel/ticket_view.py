@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlite_utils
 
 from connector import audit, tenants
 from connector.audit import now_iso
+from connector.commerce import approvals
 from connector.db import transaction
-from connector.domain import CATEGORIES, CATEGORY_DESCRIPTIONS
+from connector.domain import CATEGORIES, CATEGORY_DESCRIPTIONS, to_dict
 from connector.errors import BadRequest, DeskguardError, NotFound
-from connector.runtime import Runtime
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
 
 
 class NotProcessed(DeskguardError):
@@ -224,10 +227,37 @@ def ticket_view(runtime: Runtime, agent, ticket_id: int) -> dict[str, Any]:
         view["decision"] = _decision_for_panel(decision)
         if agent.id:
             view["feedback"] = my_feedback(db, tenant_id, decision["id"], agent.id)
-    from connector.panel import bridges
-
-    view["approvals"] = bridges.pending_approvals(runtime, tenant_id, ticket_id)
+    view["approvals"] = [
+        approval_for_panel(a)
+        for a in approvals.list_approvals(
+            runtime.db, tenant_id, ticket_id=ticket_id, states=approvals.OPEN_STATES
+        )
+    ]
     return view
+
+
+def approval_for_panel(approval: Any) -> dict[str, Any]:
+    """One open collaborative action (refund, cancel) as the panel shows it: waiting for an agent,
+    or approved and still executing, deferred (kill switch) or failed."""
+    data = to_dict(approval)
+    state = data.get("state") or "proposed"
+    return {
+        "id": data.get("id"),
+        "kind": data.get("kind") or "",
+        "state": state,
+        "summary": data.get("summary") or "",
+        "reason": data.get("reason") or "",
+        "amount": data.get("amount"),
+        "currency": data.get("currency") or "",
+        "requested_at": data.get("created_at") or "",
+        "requested_by": data.get("proposed_by") or "",
+        "decided_by": data.get("decided_by") or "",
+        "deferred_reason": data.get("deferred_reason") or "",
+        "error": data.get("error") or "",
+        # what an agent may still do: decide a proposal, or approve a failed one again (retry)
+        "can_decide": state == "proposed",
+        "can_retry": state == "failed",
+    }
 
 
 def record_feedback(

@@ -8,10 +8,8 @@ from pathlib import Path
 
 import click
 
-from connector.bootstrap import env_tenant_id
-from connector.cli import echo_json, ready_runtime
+from connector.cli_context import echo_json, ready_runtime
 from connector.errors import BadRequest
-from connector.pipeline import policy, queries
 from connector.timeutil import parse_since
 
 TENANT_HELP = "Tenant id (default: the env tenant, DESKGUARD_TENANT_ID)."
@@ -19,6 +17,8 @@ TENANT_HELP = "Tenant id (default: the env tenant, DESKGUARD_TENANT_ID)."
 
 def _tenant(ctx: click.Context, tenant: str | None):
     runtime = ready_runtime(ctx)
+    from connector.bootstrap import env_tenant_id
+
     return runtime, tenant or env_tenant_id(runtime)
 
 
@@ -42,6 +42,8 @@ def kill_switch(
 
     Example: deskguard kill-switch on --tenant acme --reason "bad replies"
     """
+    from connector.pipeline import queries
+
     runtime, tenant_id = _tenant(ctx, tenant)
     changed = None
     if action != "status":
@@ -67,6 +69,8 @@ def policy_show(ctx: click.Context, tenant: str | None) -> None:
 
     Example: deskguard policy show --tenant acme
     """
+    from connector.pipeline import queries
+
     runtime, tenant_id = _tenant(ctx, tenant)
     echo_json(queries.policy_view(runtime.db, tenant_id, policy_file=_policy_file(runtime)))
 
@@ -104,6 +108,8 @@ def policy_set_mode(
 
     Example: deskguard policy set-mode --tenant acme order_status=auto refund=assist --rollout order_status=25
     """
+    from connector.pipeline import policy, queries
+
     runtime, tenant_id = _tenant(ctx, tenant)
     modes, pct = {}, {}
     try:
@@ -169,6 +175,8 @@ def policy_patch(
 
     Example: deskguard policy patch '{"caps": {"auto_replies_per_hour": 10}}' --tenant acme
     """
+    from connector.pipeline import policy, queries
+
     runtime, tenant_id = _tenant(ctx, tenant)
     text = Path(document[1:]).read_text(encoding="utf-8") if document.startswith("@") else document
     try:
@@ -195,6 +203,8 @@ def policy_go_live(ctx: click.Context, tenant: str | None) -> None:
 
     Example: deskguard policy go-live --tenant acme
     """
+    from connector.pipeline import queries
+
     runtime, tenant_id = _tenant(ctx, tenant)
     view = queries.policy_view(runtime.db, tenant_id, policy_file=_policy_file(runtime))
     echo_json({c: v["go_live"] for c, v in view["categories"].items()})
@@ -226,6 +236,8 @@ def decisions_list(
 
     Example: deskguard decisions list --tenant acme --outcome escalate --since 1d
     """
+    from connector.pipeline import queries
+
     runtime, tenant_id = _tenant(ctx, tenant)
     echo_json(
         queries.recent_decisions(
@@ -248,6 +260,8 @@ def decisions_show(ctx: click.Context, ticket_id: int, tenant: str | None) -> No
 
     Example: deskguard decisions show 1234 --tenant acme
     """
+    from connector.pipeline import queries
+
     runtime, tenant_id = _tenant(ctx, tenant)
     echo_json(queries.ticket_decision(runtime.db, tenant_id, ticket_id))
 
@@ -261,6 +275,8 @@ def decisions_metrics(ctx: click.Context, tenant: str | None, since: str | None)
 
     Example: deskguard decisions metrics --tenant acme --since 7d
     """
+    from connector.pipeline import queries
+
     runtime, tenant_id = _tenant(ctx, tenant)
     echo_json(
         queries.metrics(
@@ -306,13 +322,3 @@ def replay_cmd(
     else:
         report = replay(runtime, tenant_id, since_iso, limit=limit)
     echo_json(report)
-
-
-def register_cli(cli: click.Group) -> None:
-    from connector.pipeline.bench import bench_pipeline
-
-    for command in (kill_switch, policy_group, decisions_group, replay_cmd):
-        cli.add_command(command)
-    bench = cli.commands.get("bench")
-    if isinstance(bench, click.Group):
-        bench.add_command(bench_pipeline)

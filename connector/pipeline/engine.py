@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connector import audit, logs
 from connector.db import transaction
@@ -22,10 +22,12 @@ from connector.domain import Ticket
 from connector.errors import KillSwitchEngaged, VendorError
 from connector.pipeline import events, proposals, stages
 from connector.pipeline.context import SKIP, TicketContext
-from connector.runtime import Runtime
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
 
 LOG = logs.get("pipeline")
-Stage = Callable[[Runtime, TicketContext], TicketContext]
+Stage = Callable[["Runtime", TicketContext], TicketContext]
 
 STAGES: tuple[Stage, ...] = (
     stages.load_ticket,

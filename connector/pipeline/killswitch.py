@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
@@ -24,7 +24,6 @@ from connector import audit, logs
 from connector.db import transaction
 from connector.errors import ConfigError, DeskguardError
 from connector.pipeline.events import KillSwitchSynced
-from connector.runtime import Runtime
 from connector.tenants import (
     KILL_SWITCH,
     get_setting,
@@ -33,6 +32,9 @@ from connector.tenants import (
     list_tenants,
     set_kill_switch,
 )
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
 
 LOG = logs.get("pipeline.kill_switch")
 APP_SEEN = "kill_switch_app_seen"  # the app checkbox's last observed value (JSON bool)
@@ -95,7 +97,7 @@ def sync_from_app(runtime: Runtime, tenant_id: str) -> bool | None:
     name = runtime.config.get("kill_switch_app_setting", "kill_switch")
     started = time.monotonic()
     try:
-        settings = runtime.service("zendesk", tenant_id).app_installation_settings() or {}
+        settings = runtime.services(tenant_id).require_desk().app_installation_settings() or {}
     except (DeskguardError, KeyError) as exc:
         # A tenant without Zendesk credentials is normal (quiet); anything else is worth a warning.
         level = logging.DEBUG if isinstance(exc, (ConfigError, KeyError)) else logging.WARNING
@@ -151,8 +153,6 @@ def sync_tick(runtime: Runtime, tenant_id: str) -> None:
 
 def schedule_tenants(scheduler, runtime: Runtime) -> list[str]:
     """Add one sync job per active tenant that has none yet (run at start and every minute)."""
-    if not runtime.has_service("zendesk"):
-        return []
     interval = float(runtime.config.get("kill_switch_sync_seconds", 5.0))
     added = []
     existing = {j.id for j in scheduler.get_jobs()}

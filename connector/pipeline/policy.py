@@ -172,10 +172,13 @@ def validate(doc: Mapping[str, Any], *, complete: bool = False) -> list[str]:
     return problems
 
 
-def known_prerequisites() -> set[str]:
-    from connector.pipeline.rules import PREREQUISITES
+# The per-category conditions a policy may name; connector/pipeline/rules.py implements each
+# (PREREQUISITES there; a test checks the two agree).
+PREREQUISITE_NAMES = ("single_order_with_tracking", "tenant_answer")
 
-    return set(PREREQUISITES)
+
+def known_prerequisites() -> set[str]:
+    return set(PREREQUISITE_NAMES)
 
 
 @dataclass(frozen=True)

@@ -30,14 +30,16 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connector.db import transaction
 from connector.domain import Charge, Order, PaymentContext, PaymentIntent
 from connector.errors import BadRequest
 from connector.pipeline import replies
 from connector.pipeline.context import RuleVerdict, SuggestedReply, TicketContext
-from connector.runtime import Runtime
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
 
 REFUND_CATEGORIES = ("refund", "return_exchange", "shipping_problem")
 PAID_STATUSES = ("PAID", "PARTIALLY_REFUNDED")

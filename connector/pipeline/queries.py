@@ -4,14 +4,16 @@ of them re-derives policy results from raw rows. Every query carries ``tenant_id
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
 from connector import audit
 from connector.pipeline import caps, golive, killswitch, policy
-from connector.runtime import Runtime
 from connector.tenants import kill_switch_on
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
 
 COLUMNS = (
     "id",

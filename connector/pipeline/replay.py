@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connector import audit
 from connector.domain import Ticket
 from connector.pipeline import events, golive, policy, stages
 from connector.pipeline.context import TicketContext
 from connector.pipeline.engine import run_stages
-from connector.runtime import Runtime
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
 
 REPLAY_STAGES = (
     stages.redact_input,
@@ -63,7 +65,7 @@ def replay(
     on_ticket: Callable[[Ticket], None] | None = None,
 ) -> dict[str, Any]:
     """``since`` is an ISO-8601 timestamp. Returns the report (also recorded in the audit log)."""
-    desk = runtime.service("zendesk", tenant_id)
+    desk = runtime.services(tenant_id).require_desk()
     start = int(datetime.fromisoformat(since).timestamp())
     pol = policy.load(runtime.db, tenant_id, policy_file=runtime.config.get("policy_file") or None)
     prefix = pol.go_live["agent_category_tag_prefix"]

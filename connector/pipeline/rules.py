@@ -15,38 +15,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
+from connector.commerce.wismo import wismo_ready
 from connector.pipeline.context import RuleVerdict, TicketContext
 
 Rule = Callable[[TicketContext], RuleVerdict]
-ESCALATION_RULES: dict[str, Rule] = {}
-AUTO_GATES: dict[str, Rule] = {}
-PREREQUISITES: dict[str, Rule] = {}
-
 ESCALATED_TAG = "deskguard_escalated"
-
-
-def escalation_rule(name: str) -> Callable[[Rule], Rule]:
-    def register(fn: Rule) -> Rule:
-        ESCALATION_RULES[name] = fn
-        return fn
-
-    return register
-
-
-def auto_gate(name: str) -> Callable[[Rule], Rule]:
-    def register(fn: Rule) -> Rule:
-        AUTO_GATES[name] = fn
-        return fn
-
-    return register
-
-
-def prerequisite(name: str) -> Callable[[Rule], Rule]:
-    def register(fn: Rule) -> Rule:
-        PREREQUISITES[name] = fn
-        return fn
-
-    return register
 
 
 def money_amount(text: str) -> float:
@@ -57,7 +30,6 @@ def money_amount(text: str) -> float:
 
 
 # --- escalation --------------------------------------------------------------------------
-@escalation_rule("risk_flags")
 def risk_flags(ctx: TicketContext) -> RuleVerdict:
     watched = set(ctx.policy.escalation["risk_flags"])
     flags = [f for f in ctx.reading.risk_flags if f in watched]
@@ -80,7 +52,6 @@ def risk_flags(ctx: TicketContext) -> RuleVerdict:
     return RuleVerdict("risk_flags", "pass", "no legal, chargeback/fraud or safety risk")
 
 
-@escalation_rule("urgency")
 def urgency(ctx: TicketContext) -> RuleVerdict:
     if ctx.reading.urgency in ctx.policy.escalation["urgencies"]:
         return RuleVerdict(
@@ -93,7 +64,6 @@ def urgency(ctx: TicketContext) -> RuleVerdict:
     return RuleVerdict("urgency", "pass", f"urgency {ctx.reading.urgency}")
 
 
-@escalation_rule("negative_sentiment")
 def negative_sentiment(ctx: TicketContext) -> RuleVerdict:
     limit = float(ctx.policy.escalation["negative_sentiment_at_or_below"])
     score = ctx.reading.sentiment_score
@@ -108,7 +78,6 @@ def negative_sentiment(ctx: TicketContext) -> RuleVerdict:
     return RuleVerdict("negative_sentiment", "pass", f"sentiment {score:+.2f} > {limit:+.2f}")
 
 
-@escalation_rule("vip")
 def vip(ctx: TicketContext) -> RuleVerdict:
     esc = ctx.policy.escalation
     vip_tags = {t.lower() for t in esc["vip_tags"]}
@@ -136,7 +105,6 @@ def vip(ctx: TicketContext) -> RuleVerdict:
     return RuleVerdict("vip", "pass", "no VIP tag; lifetime spend unknown")
 
 
-@escalation_rule("repeat_contact")
 def repeat_contact(ctx: TicketContext) -> RuleVerdict:
     esc = ctx.policy.escalation
     limit = int(esc["repeat_contact_prior_contacts"])
@@ -155,7 +123,6 @@ def repeat_contact(ctx: TicketContext) -> RuleVerdict:
     )
 
 
-@escalation_rule("low_confidence")
 def low_confidence(ctx: TicketContext) -> RuleVerdict:
     limit = float(ctx.policy.escalation["min_confidence"])
     if ctx.reading.confidence < limit:
@@ -171,7 +138,6 @@ def low_confidence(ctx: TicketContext) -> RuleVerdict:
     )
 
 
-@escalation_rule("injection")
 def injection(ctx: TicketContext) -> RuleVerdict:
     if ctx.injection_hits and ctx.policy.escalation.get("injection_escalates", True):
         return RuleVerdict(
@@ -190,7 +156,6 @@ def injection(ctx: TicketContext) -> RuleVerdict:
 
 
 # --- auto gates -------------------------------------------------------------------------
-@auto_gate("category_allows_auto")
 def category_allows_auto(ctx: TicketContext) -> RuleVerdict:
     cp = ctx.category_policy
     if cp.auto_allowed:
@@ -202,7 +167,6 @@ def category_allows_auto(ctx: TicketContext) -> RuleVerdict:
     )
 
 
-@auto_gate("confidence")
 def confidence(ctx: TicketContext) -> RuleVerdict:
     need = ctx.category_policy.min_confidence
     got = ctx.reading.confidence
@@ -213,7 +177,6 @@ def confidence(ctx: TicketContext) -> RuleVerdict:
     )
 
 
-@auto_gate("prerequisites")
 def prerequisites(ctx: TicketContext) -> RuleVerdict:
     names = ctx.category_policy.prerequisites
     if not names:
@@ -225,7 +188,6 @@ def prerequisites(ctx: TicketContext) -> RuleVerdict:
     return RuleVerdict("prerequisites", "pass", ", ".join(names))
 
 
-@auto_gate("reply_ready")
 def reply_ready(ctx: TicketContext) -> RuleVerdict:
     s = ctx.auto_reply
     if s is None or not s.text:
@@ -245,11 +207,6 @@ def reply_ready(ctx: TicketContext) -> RuleVerdict:
 
 
 # --- prerequisites ------------------------------------------------------------------------
-def _has_tracking(order) -> bool:
-    return any(f.tracking_number or f.tracking_url for f in order.fulfillments)
-
-
-@prerequisite("single_order_with_tracking")
 def single_order_with_tracking(ctx: TicketContext) -> RuleVerdict:
     orders = ctx.enrichment.orders
     if len(orders) != 1:
@@ -261,10 +218,7 @@ def single_order_with_tracking(ctx: TicketContext) -> RuleVerdict:
     order = orders[0]
     if order.cancelled_at is not None:
         return RuleVerdict("single_order_with_tracking", "fail", f"order {order.name} is cancelled")
-    from connector.pipeline.seams import wismo_ready
-
-    verdict = wismo_ready(orders)
-    ready, why = verdict if verdict is not None else (_has_tracking(order), "")
+    ready, why = wismo_ready(orders)
     if not ready:
         return RuleVerdict(
             "single_order_with_tracking", "fail", why or f"order {order.name} has no tracking yet"
@@ -272,7 +226,6 @@ def single_order_with_tracking(ctx: TicketContext) -> RuleVerdict:
     return RuleVerdict("single_order_with_tracking", "pass", f"order {order.name} with tracking")
 
 
-@prerequisite("tenant_answer")
 def tenant_answer(ctx: TicketContext) -> RuleVerdict:
     category = ctx.reading.category
     if (ctx.policy.answers.get(category) or "").strip():
@@ -291,5 +244,24 @@ def rollout_bucket(tenant_id: str, category: str, ticket_id: int) -> int:
     return int.from_bytes(digest[:8], "big") % 100
 
 
-def in_rollout(tenant_id: str, category: str, ticket_id: int, percent: float) -> bool:
-    return rollout_bucket(tenant_id, category, ticket_id) < percent
+# The rules, by name (a decision records the name of the rule that decided). Order matters
+# for AUTO_GATES: the first gate that fails is reported.
+ESCALATION_RULES: dict[str, Rule] = {
+    "risk_flags": risk_flags,
+    "urgency": urgency,
+    "negative_sentiment": negative_sentiment,
+    "vip": vip,
+    "repeat_contact": repeat_contact,
+    "low_confidence": low_confidence,
+    "injection": injection,
+}
+AUTO_GATES: dict[str, Rule] = {
+    "category_allows_auto": category_allows_auto,
+    "confidence": confidence,
+    "prerequisites": prerequisites,
+    "reply_ready": reply_ready,
+}
+PREREQUISITES: dict[str, Rule] = {
+    "single_order_with_tracking": single_order_with_tracking,
+    "tenant_answer": tenant_answer,
+}

@@ -9,13 +9,18 @@ import json
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from connector import actions, audit, logs
+from connector.classify.claude import draft_reply
+from connector.classify.redact import Redactor
+from connector.classify.service import get_drafter
+from connector.commerce.privacy import visible_orders
+from connector.commerce.wismo import agent_summary, customer_answer
 from connector.db import transaction
-from connector.domain import DESKGUARD_MARKER, Reading, TicketText, to_dict
-from connector.errors import ConfigError, PermanentError, TransientError
-from connector.pipeline import caps, golive, policy, proposals, replies, rules, seams
+from connector.domain import DESKGUARD_MARKER, TicketText, to_dict
+from connector.errors import PermanentError, TransientError
+from connector.pipeline import caps, golive, policy, proposals, replies, rules
 from connector.pipeline.brief import decision_brief
 from connector.pipeline.context import (
     ASSIST_NOTE,
@@ -29,11 +34,15 @@ from connector.pipeline.context import (
     TicketContext,
 )
 from connector.pipeline.injection import find_injection
-from connector.runtime import Runtime
 from connector.tenants import kill_switch_on
+from connector.zendesk.loop_safety import needs_processing
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
 
 LOG = logs.get("pipeline")
 BASE_TAGS = ("deskguard",)
+T = TypeVar("T")
 
 
 def action_key(ctx: TicketContext, kind: str) -> str:
@@ -50,7 +59,7 @@ def load_ticket(rt: Runtime, ctx: TicketContext) -> TicketContext:
     """Read the ticket through the Zendesk adapter, unless the caller preloaded it (batches)."""
     ticket = ctx.ticket
     if ticket is None:
-        ticket = rt.service("zendesk", ctx.tenant_id).get_ticket(int(ctx.ticket_id))
+        ticket = rt.services(ctx.tenant_id).require_desk().get_ticket(int(ctx.ticket_id))
     return attach_ticket(rt, ctx, ticket)
 
 
@@ -76,7 +85,7 @@ def learn_from_agent_tags(rt: Runtime, ctx: TicketContext) -> TicketContext:
 def check_new_from_person(rt: Runtime, ctx: TicketContext) -> TicketContext:
     if ctx.dry_run:
         return ctx  # replay reads history: every ticket counts
-    if not seams.needs_processing(ctx.ticket):
+    if not needs_processing(ctx.ticket):
         ctx.stop = "nothing new from a person"
     elif ctx.ticket.status == "closed":
         ctx.stop = "ticket is closed"
@@ -86,7 +95,13 @@ def check_new_from_person(rt: Runtime, ctx: TicketContext) -> TicketContext:
 # --- 2. understand ------------------------------------------------------------------------
 def redact_input(rt: Runtime, ctx: TicketContext) -> TicketContext:
     body = ctx.latest.body if ctx.latest is not None else ""
-    subject, body, placeholders, counts = seams.redact(ctx.ticket.subject or "", body or "")
+    redactor = Redactor()  # one numbering of placeholders for subject and body
+    subject, body = redactor.redact(ctx.ticket.subject or ""), redactor.redact(body or "")
+    placeholders = dict(redactor.placeholders)
+    counts: dict[str, int] = {}
+    for key in placeholders:
+        kind = key.strip("[]").split("_", 1)[0]
+        counts[kind] = counts.get(kind, 0) + 1
     ctx.text = TicketText(subject=subject, body=body, id=str(ctx.ticket_id))
     ctx.placeholders = placeholders
     ctx.action_result["redactions"] = counts
@@ -94,29 +109,8 @@ def redact_input(rt: Runtime, ctx: TicketContext) -> TicketContext:
     return ctx
 
 
-def placeholder_reading() -> Reading:
-    """Used only when no classifier service is registered; says so in its reasons."""
-    return Reading(
-        category="other",
-        confidence=0.0,
-        alternatives=(("other", 0.0),),
-        sentiment="neutral",
-        sentiment_score=0.0,
-        urgency="normal",
-        language="",
-        reasons=("PLACEHOLDER reading: no classifier is configured",),
-        engine="none",
-    )
-
-
 def classify(rt: Runtime, ctx: TicketContext) -> TicketContext:
-    classifier = None
-    if rt.has_service("classifier"):
-        try:
-            classifier = rt.service("classifier", ctx.tenant_id)
-        except ConfigError:
-            classifier = None
-    ctx.reading = classifier.classify(ctx.text) if classifier is not None else placeholder_reading()
+    ctx.reading = rt.services(ctx.tenant_id).classifier.classify(ctx.text)
     ctx.injection_hits = find_injection(
         ctx.ticket.subject or "", ctx.latest.body if ctx.latest else ""
     )
@@ -127,7 +121,7 @@ def classify(rt: Runtime, ctx: TicketContext) -> TicketContext:
 def _order_names(ctx: TicketContext) -> list[str]:
     names = []
     for raw in ctx.reading.entities.order_numbers:
-        value = seams.restore_value(raw, ctx.placeholders).strip()
+        value = ctx.placeholders.get(raw, raw).strip()
         if value and not value.startswith("["):
             names.append(value if value.startswith("#") else f"#{value}")
     return list(dict.fromkeys(names))
@@ -154,24 +148,20 @@ def _vendor_call(ctx: TicketContext, vendor: str, fn, *args, **kwargs) -> Any:
     return None
 
 
-def _service(rt: Runtime, ctx: TicketContext, name: str, label: str) -> Any:
-    """The vendor service, or None (with a note for the brief) when it is not set up for this tenant."""
-    if not rt.has_service(name):
-        ctx.enrichment.notes.append(f"{label} is not connected: no {label} context")
-        return None
-    try:
-        return rt.service(name, ctx.tenant_id)
-    except ConfigError:
+def _not_configured(ctx: TicketContext, client: T | None, label: str) -> T | None:
+    """The vendor client, or None with a note for the brief when it is not set up."""
+    if client is None:
         ctx.enrichment.notes.append(
             f"{label} is not configured for this account: no {label} context"
         )
-        return None
+    return client
 
 
 def enrich(rt: Runtime, ctx: TicketContext) -> TicketContext:
     e = ctx.enrichment
     email = ctx.requester_email
-    shop = _service(rt, ctx, "shopify", "Shopify")
+    services = rt.services(ctx.tenant_id)
+    shop = _not_configured(ctx, services.orders, "Shopify")
     if shop is not None and (email or ctx.reading.entities.order_numbers):
         found = {}
         by_email = _vendor_call(ctx, "Shopify", shop.find_orders, email=email) if email else []
@@ -181,15 +171,15 @@ def enrich(rt: Runtime, ctx: TicketContext) -> TicketContext:
             if not any(o.name == name for o in found.values()):
                 for o in _vendor_call(ctx, "Shopify", shop.find_orders, order_name=name) or ():
                     found[o.id] = o
-        visible, e.hidden_orders = seams.visible_orders(list(found.values()), email)
+        visible, e.hidden_orders = visible_orders(list(found.values()), email)
         e.orders = sorted(
             visible, key=lambda o: o.created_at.timestamp() if o.created_at else 0, reverse=True
         )
         e.customer = next((o.customer for o in e.orders if o.customer is not None), None)
         e.agent_order_summaries = [
-            s for s in (seams.agent_order_summary(o) for o in e.orders[:5]) if s
+            s for s in (agent_summary(o) for o in e.orders[:5]) if s
         ]
-    stripe = _service(rt, ctx, "stripe", "Stripe")
+    stripe = _not_configured(ctx, services.payments, "Stripe")
     if stripe is not None and email:
         e.payments = _vendor_call(ctx, "Stripe", stripe.payment_context, email)
     return ctx
@@ -235,7 +225,8 @@ def suggest_reply(rt: Runtime, ctx: TicketContext) -> TicketContext:
     orders = ctx.enrichment.orders
     fixed = None
     if r.category == "order_status" and len(orders) == 1:
-        wismo = seams.wismo_customer_text(orders[0], language, name)
+        # The order-status answer exists in English only.
+        wismo = customer_answer(orders[0], customer_name=name) if language == "en" else ""
         if wismo:
             fixed = SuggestedReply(wismo, "wismo", "en", replies.check_reply(wismo))
     if fixed is None:
@@ -251,8 +242,9 @@ def suggest_reply(rt: Runtime, ctx: TicketContext) -> TicketContext:
     ctx.auto_reply = fixed
     ctx.suggested = fixed
     if not ctx.dry_run:
-        drafted = seams.claude_draft(
-            rt,
+        # None when drafting is off, not configured or Claude is unavailable: templates stay.
+        drafted = draft_reply(
+            get_drafter(rt, ctx.tenant_id),
             ctx.tenant_id,
             ticket_text=ctx.text,
             reading=r,
@@ -260,8 +252,9 @@ def suggest_reply(rt: Runtime, ctx: TicketContext) -> TicketContext:
             language=language,
             placeholders=ctx.placeholders,
         )
-        if drafted:
-            text, ctx.draft_cost_usd = drafted
+        if drafted is not None and drafted.text:
+            text = drafted.text
+            ctx.draft_cost_usd = float(drafted.cost_usd or 0.0)
             ctx.suggested = SuggestedReply(text, "claude", language, replies.check_reply(text))
     return ctx
 
@@ -552,7 +545,7 @@ def act(rt: Runtime, ctx: TicketContext) -> TicketContext:
     if ctx.dry_run or d.outcome in (OFF, SHADOW):
         ctx.action_kind = ""
         return ctx
-    desk = rt.service("zendesk", ctx.tenant_id)
+    desk = rt.services(ctx.tenant_id).require_desk()
     ticket_id = ctx.ticket_id
     if d.outcome == AUTO_REPLY:
         kind, body = "zendesk.public_reply", ctx.public_text

@@ -33,16 +33,18 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from connector import audit, logs
 from connector.db import transaction
 from connector.errors import KillSwitchEngaged
 from connector.queue import Job
-from connector.runtime import Runtime
-from connector.worker import handler
 from connector.zendesk.events import BatchTicketHandedOff, OwnEchoSkipped
 from connector.zendesk.intake import JOB_KIND, batch_holding, dedupe_key, enqueue_ticket
 from connector.zendesk.service import is_own_update, normalize_updated_at
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
 
 LOG = logs.get("zendesk.batch")
 BATCH_KIND = "zendesk.batch"
@@ -144,9 +146,8 @@ def _done(db, tenant_id: str, member: Member, outcome: str, handed_off: int | No
         )
 
 
-@handler(BATCH_KIND)
 def handle_batch(runtime: Runtime, job: Job) -> None:
-    from connector.pipeline import process_ticket
+    from connector.pipeline.engine import process_ticket
 
     db = runtime.db
     tenant_id = job.tenant_id
@@ -168,7 +169,7 @@ def handle_batch(runtime: Runtime, job: Job) -> None:
             to_read.append(m)
     if not to_read:
         return
-    desk = runtime.service("zendesk", tenant_id)
+    desk = runtime.services(tenant_id).require_desk()
     before = getattr(desk, "thread_api_calls", 0)
     tickets = {t.id: t for t in desk.get_tickets([m.ticket_id for m in to_read])}
     read_calls = getattr(desk, "thread_api_calls", 0) - before

@@ -1,4 +1,4 @@
-"""Polling the incremental cursor ticket export (INTEGRATIONS §1.2), one APScheduler job per tenant.
+"""Polling Zendesk's cursor ticket export (docs/vendors/zendesk.md), one APScheduler job per tenant.
 
 Each poll walks pages from the stored ``after_cursor`` (the first ever poll starts at
 ``now - DESKGUARD_ZENDESK_POLL_LOOKBACK_SECONDS`` by ``start_time``), enqueues every changed
@@ -20,11 +20,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 from connector import audit, logs
 from connector.db import transaction
 from connector.errors import VendorError
-from connector.runtime import Runtime
 from connector.tenants import list_tenants
 from connector.zendesk.batch import enqueue_batches
 from connector.zendesk.events import PollCursorReset
@@ -35,6 +35,9 @@ from connector.zendesk.service import (
     prune,
     zendesk_configured,
 )
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
 
 LOG = logs.get("zendesk.poller")
 SKIP_STATUSES = ("deleted", "closed")  # closed tickets cannot be updated; deleted ones are gone
@@ -128,9 +131,9 @@ def poll_tenant(
     per_minute = int(config.get("zendesk_export_requests_per_minute", 10))
     batch_threshold = int(config.get("zendesk_batch_threshold", 10))
     lookback = int(config.get("zendesk_poll_lookback_seconds", 3600))
-    # Zendesk wants start_time at least a minute in the past (INTEGRATIONS §1.2).
+    # Zendesk wants start_time at least a minute in the past (docs/vendors/zendesk.md).
     state = _load(db, tenant_id, int(clock()) - max(lookback, 60))
-    desk = runtime.service("zendesk", tenant_id)
+    desk = runtime.services(tenant_id).require_desk()
     result = PollResult(tenant_id, cursor=state["cursor"])
     recent = [t for t in state["recent_calls"] if t > clock() - 60]
     while max_requests is None or result.requests < max_requests:

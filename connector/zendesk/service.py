@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
 from connector.audit import now_iso
 from connector.db import transaction
 from connector.errors import ConfigError
-from connector.runtime import Runtime
 from connector.tenants import ensure_tenant, get_tenant
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
 
 API_TOKEN = "zendesk_api_token"  # secret names in the secret store
 WEBHOOK_SECRET = "zendesk_webhook_secret"

@@ -3,7 +3,7 @@ changes to Deskguard, and store the webhook's signing secret encrypted.
 
 - The webhook is found by its endpoint URL (``<public url>/webhooks/zendesk/<tenant>``); it is
   created only when no webhook has that endpoint. Its ``subscriptions`` must be exactly
-  ``["conditional_ticket_events"]`` to be usable from a trigger (INTEGRATIONS §1.1).
+  ``["conditional_ticket_events"]`` to be usable from a trigger (docs/vendors/zendesk.md).
 - The trigger is found by having a ``notification_webhook`` action for that webhook; it fires on
   every ticket create and update, and its body carries ids only. Deskguard re-reads the ticket
   through the API, so no free-text placeholder can break the JSON.
@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connector import actions, audit
 from connector.db import transaction
 from connector.errors import ConfigError
-from connector.runtime import Runtime
 from connector.zendesk.events import ZendeskSetupCompleted
 from connector.zendesk.service import WEBHOOK_SECRET, save_account
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
 
 TRIGGER_TITLE = "Deskguard: send ticket changes to the sidecar"
 # ``{{ticket.updated_at_with_timestamp}}`` renders ISO-8601; it versions the event for deduplication.
@@ -63,7 +65,7 @@ def setup_zendesk(
             "(e.g. https://deskguard.example.com)"
         )
     db = runtime.db
-    desk = runtime.service("zendesk", tenant_id)
+    desk = runtime.services(tenant_id).require_desk()
     me = desk.current_user()
     save_account(db, tenant_id, api_user_id=int(me["id"]))
     endpoint = webhook_endpoint(public_url, tenant_id)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from connector import actions
 from connector.runtime import Runtime
-from connector.worker import WorkerPool, handler
+from connector.worker import WorkerPool
 
 DB, VENDOR = sys.argv[1], sys.argv[2]
 PAUSE_AT = int(os.environ.get("PAUSE_AFTER_SEND", "-1"))
@@ -29,7 +29,6 @@ def vendor_conn():
     return conn
 
 
-@handler("crashtest.effect")
 def effect(runtime, job):
     i = job.payload["i"]
 
@@ -65,6 +64,9 @@ def effect(runtime, job):
     )
 
 
+HANDLERS = {"crashtest.effect": effect}
+
+
 if __name__ == "__main__":
     rt = Runtime(
         {
@@ -75,7 +77,7 @@ if __name__ == "__main__":
             "queue_backoff_base": "0.05",
         }
     )
-    pool = WorkerPool(rt, 4, idle_sleep=0.05)
+    pool = WorkerPool(rt, HANDLERS, 4, idle_sleep=0.05)
     pool.start()
     deadline = time.time() + 60
     while time.time() < deadline:

@@ -1,7 +1,7 @@
 /* A stand-in for the Zendesk Apps Framework client (ZAFClient), for the demo page and the
  * browser tests. It answers metadata()/get() from a JSON config, records every invoke() call in
  * window.__zafCalls, and performs request() with fetch after substituting {{setting.NAME}}
- * placeholders from the secure settings, like the Zendesk proxy does (INTEGRATIONS.md §1.7).
+ * placeholders from the secure settings, like the Zendesk proxy does (docs/vendors/zendesk.md).
  * Config: window.DESKGUARD_ZAF_SHIM, or <script type="application/json" id="zaf-shim-config">. */
 (function () {
   "use strict";

@@ -1,0 +1,73 @@
+"""What every blueprint shares: the runtime of the app, the one JSON error shape, the admin
+bearer-token guard.
+
+Every error answers ``{"error": {"code": "...", "message": "..."}}`` with a fitting status.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import TYPE_CHECKING, Any
+
+from flask import current_app, jsonify, request
+
+from connector.errors import DeskguardError, Unauthorized
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
+
+
+def error_response(status: int, code: str, message: str, **extra: Any):
+    body = {"error": {"code": code, "message": message, **extra}}
+    return jsonify(body), status
+
+
+def get_runtime() -> Runtime:
+    return current_app.extensions["deskguard"]
+
+
+class AdminApiDisabled(DeskguardError):
+    http_status = 403
+    code = "admin_api_disabled"
+
+
+class TooManyAttempts(DeskguardError):
+    http_status = 429
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def admin_token_matches(config, presented: str | None) -> bool:
+    """Constant-time check of a presented token against DESKGUARD_ADMIN_TOKEN (unset: never matches)."""
+    expected = config.admin_token
+    if not expected or not presented:
+        return False
+    return hmac.compare_digest(presented.encode("utf-8"), str(expected).encode("utf-8"))
+
+
+def require_admin() -> None:
+    """``before_request`` guard for the admin API: bearer DESKGUARD_ADMIN_TOKEN, and a known tenant."""
+    from connector.panel import login_limit  # shares the /admin sign-in's failure counter
+    from connector.tenants import get_tenant
+
+    runtime = get_runtime()
+    config = runtime.config
+    if not config.admin_token:
+        raise AdminApiDisabled("the admin API is off: set DESKGUARD_ADMIN_TOKEN")
+    ip = login_limit.client_ip(request, config.trusted_proxy_hops)
+    lockout = login_limit.check(runtime.db, config, ip)
+    if lockout is not None:
+        raise TooManyAttempts(lockout.message(), retry_after=lockout.retry_after)
+    header = request.headers.get("Authorization", "")
+    presented = header[7:].strip() if header.startswith("Bearer ") else ""
+    if not admin_token_matches(config, presented):
+        login_limit.record_failure(runtime.db, config, ip, via="admin_api")
+        raise Unauthorized(
+            "a valid admin token is required (Authorization: Bearer <DESKGUARD_ADMIN_TOKEN>)"
+        )
+    tenant = (request.view_args or {}).get("tenant")
+    if tenant is not None:
+        get_tenant(get_runtime().db, tenant)  # NotFound → 404
