@@ -151,7 +151,10 @@ def _http_error(exc: urllib.error.HTTPError) -> Exception:
             f"Shopify answered HTTP {status}", vendor=VENDOR, status=status, retry_after=retry_after
         )
     reasons = {
-        401: "the access token was rejected (reinstall the app or replace DESKGUARD_SHOPIFY_ACCESS_TOKEN)",
+        401: (
+            "the access token was rejected"
+            " (reinstall the app or replace DESKGUARD_SHOPIFY_ACCESS_TOKEN)"
+        ),
         402: "the shop is frozen (unpaid Shopify plan)",
         403: "the access token lacks a required scope (read_orders, read_customers, write_orders)",
         404: "no such shop or API version",
@@ -362,7 +365,10 @@ class ShopifyAdmin:
         }
 
     def reconcile_cancel(self, order_id: str) -> dict[str, Any] | None:
-        """After a crash or timeout: the order's cancel state if it is already cancelled, else None."""
+        """After a crash or timeout: the order's cancel state if it is already cancelled.
+
+        None when the order is not cancelled.
+        """
         order = self.get_order(order_id)
         if order is None:
             raise PermanentError(f"order {order_id} does not exist", vendor=VENDOR, status=404)

@@ -235,7 +235,10 @@ def _escape_query_value(value: str) -> str:
 
 
 class StripeAdapter:
-    """One ``StripeClient`` per tenant. Thread-safe: the SDK's requests client keeps a session per thread."""
+    """One ``StripeClient`` per tenant.
+
+    Thread-safe: the SDK's requests client keeps a session per thread.
+    """
 
     def __init__(
         self,
@@ -252,7 +255,8 @@ class StripeAdapter:
         api_key = str.__str__(api_key) if api_key else ""
         if not api_key.startswith(("sk_", "rk_")):
             raise ConfigError(
-                "DESKGUARD_STRIPE_API_KEY must be a secret key (sk_...) or a restricted key (rk_...)"
+                "DESKGUARD_STRIPE_API_KEY must be a secret key (sk_...)"
+                " or a restricted key (rk_...)"
             )
         self.restricted = api_key.startswith("rk_")
         self.api_base = api_base.rstrip("/")
@@ -423,7 +427,10 @@ class StripeAdapter:
     def find_refund(
         self, *, payment_intent: str | None, charge: str | None, idempotency_key: str
     ) -> Refund | None:
-        """The refund an earlier attempt with this key created, if Stripe has it (crash reconciliation)."""
+        """The refund an earlier attempt with this key created, if Stripe has it.
+
+        Used for crash reconciliation.
+        """
         params = {k: v for k, v in (("charge", charge), ("payment_intent", payment_intent)) if v}
         first = self._call(
             "refunds.list", self._client.v1.refunds.list, params={**params, "limit": self.page_size}

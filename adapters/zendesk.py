@@ -87,7 +87,8 @@ def split_base_url(base_url: str) -> tuple[str, str, str]:
     subdomain, dot, domain = parts.netloc.partition(".")
     if not dot or not subdomain or not domain:
         raise ConfigError(
-            f"DESKGUARD_ZENDESK_URL={base_url!r}: the host needs a dot (use 127.0.0.1, not localhost)"
+            f"DESKGUARD_ZENDESK_URL={base_url!r}: the host needs a dot"
+            " (use 127.0.0.1, not localhost)"
         )
     return parts.scheme, subdomain, domain
 
@@ -189,7 +190,8 @@ class ZendeskDesk:
     @contextmanager
     def _call(self, operation: str, *, ratelimit_budget: int | None = None) -> Iterator[Zenpy]:
         """One adapter operation: a fresh 429 budget, and vendor errors translated at the boundary.
-        ``ratelimit_budget`` overrides the adapter's for calls a person is waiting on (1: no wait)."""
+        ``ratelimit_budget`` overrides the adapter's for calls a person is waiting on
+        (1: no wait)."""
         client = self._client()
         session: _CountingSession = self._local.session
         session.last_retry_after = None
@@ -318,7 +320,8 @@ class ZendeskDesk:
     def get_tickets(self, ids: Sequence[int]) -> list[Ticket]:
         """Tickets by id, 100 per request (show_many with ``include=users,last_audits``), each with
         its latest comment like ``get_ticket``. A ticket whose latest audit carries no comment has
-        its thread listed (one more request for that ticket). Missing or deleted ids are left out."""
+        its thread listed (one more request for that ticket). Missing or deleted ids are left
+        out."""
         api_user_id = self.api_user_id
         out: list[Ticket] = []
         for chunk in _chunks(list(dict.fromkeys(int(i) for i in ids)), 100):
@@ -401,8 +404,9 @@ class ZendeskDesk:
         return ExportPage(tickets, data.get("after_cursor"), bool(data.get("end_of_stream")))
 
     def export_tickets(self, start_time: int, *, per_page: int = 1000) -> Iterator[Ticket]:
-        """Every ticket changed since ``start_time``, a page (≤ 1000) per request, until end_of_stream.
-        Each ticket carries its description as its single comment (id 0: not a real comment id)."""
+        """Every ticket changed since ``start_time``, a page (≤ 1000) per request, until
+        end_of_stream. Each ticket carries its description as its single comment (id 0: not a real
+        comment id)."""
         page = self.export_page(start_time=int(start_time), per_page=per_page, include_users=True)
         while True:
             yield from page.tickets
@@ -422,7 +426,10 @@ class ZendeskDesk:
         return None
 
     def find_open_tickets(self, requester_email: str) -> list[Ticket]:
-        """Unsolved tickets of a requester (search API: ``type:ticket requester:EMAIL status<solved``)."""
+        """Unsolved tickets of a requester.
+
+        Search API: ``type:ticket requester:EMAIL status<solved``.
+        """
         email = requester_email.strip()
         if not email or any(ch.isspace() or ch == '"' for ch in email):
             raise PermanentError(f"not a searchable email: {requester_email!r}", vendor=VENDOR)
@@ -484,8 +491,9 @@ class ZendeskDesk:
         tags: tuple[str, ...] = (),
         priority: str | None = None,
     ) -> dict[str, Any]:
-        """An internal note (``public`` explicitly false: Zendesk otherwise carries over the ticket's
-        creation value); tags are added with ``additional_tags``, never replacing the others."""
+        """An internal note (``public`` explicitly false: Zendesk otherwise carries over the
+        ticket's creation value); tags are added with ``additional_tags``, never replacing the
+        others."""
         ticket = ZTicket(id=int(ticket_id))
         ticket.comment = ZComment(body=with_marker(body, marker), public=False)
         if tags:
@@ -512,7 +520,10 @@ class ZendeskDesk:
         return self._update("tickets.public_reply", ticket)
 
     def add_tags(self, ticket_id: int, tags: tuple[str, ...]) -> list[str]:
-        """Adds tags with the tags endpoint (PUT adds; a ``tags`` array on the ticket would replace)."""
+        """Adds tags with the tags endpoint.
+
+        PUT adds; a ``tags`` array on the ticket would replace.
+        """
         with self._call("tickets.tags") as client:
             result = client.tickets.add_tags(int(ticket_id), list(tags))
             return [str(t) for t in result]
@@ -547,7 +558,8 @@ class ZendeskDesk:
 
     def update_many(self, changes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Apply per-ticket changes (each a dict with ``id``) in update_many jobs of ≤ 100 tickets,
-        following each job to completion. Returns one result per ticket (``success`` false on failure)."""
+        following each job to completion. Returns one result per ticket (``success`` false on
+        failure)."""
         results: list[dict[str, Any]] = []
         for chunk in _chunks(list(changes), UPDATE_MANY_LIMIT):
             tickets = []
@@ -677,7 +689,10 @@ def _ticket(
 
 
 def _description(t: Mapping[str, Any], api_user_id: int | None) -> Comment:
-    """The ticket's description as a comment (id 0: the export and show_many carry no comment ids)."""
+    """The ticket's description as a comment.
+
+    Its id is 0: the export and show_many carry no comment ids.
+    """
     body = t.get("description") or ""
     author = t.get("submitter_id")
     via = t.get("via") or {}

@@ -77,9 +77,9 @@ def config_check(ctx: click.Context) -> None:
 
 
 @config.command("docs")
-@click.option("--write", is_flag=True, help="Rewrite .env.example and the README table.")
+@click.option("--write", is_flag=True, help="Rewrite .env.example and docs/configuration.md.")
 def config_docs(write: bool) -> None:
-    """Print (or --write) .env.example and the README settings table from the settings table.
+    """Print (or --write) .env.example and the docs/configuration.md table from the settings table.
 
     Example: deskguard config docs --write
     """

@@ -49,7 +49,9 @@ class TenantServices:
 
     def _require(self, name: str, value: T | None) -> T:
         if value is None:
-            raise ConfigError(self.problems.get(name) or f"{name} is not set up for {self.tenant_id}")
+            raise ConfigError(
+                self.problems.get(name) or f"{name} is not set up for {self.tenant_id}"
+            )
         return value
 
 

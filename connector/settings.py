@@ -3,8 +3,8 @@
 Every setting is declared here once: name, environment variable, default, help, whether it is a
 secret, and how its text is parsed. Values come from (lowest to highest precedence) the defaults,
 a ``.env`` file, the process environment, and a mapping passed to ``load_config`` (tests and
-``create_app(config)``). ``.env.example`` and the README's configuration table are generated
-from this table (``deskguard config docs --write``) and a test fails when they drift.
+``create_app(config)``). ``.env.example`` and the settings table in docs/configuration.md are
+generated from this table (``deskguard config docs --write``) and a test fails when they drift.
 
 Per-tenant runtime overrides (kill switch, modes, thresholds) live in the ``tenant_settings``
 table, not here; these are process-wide settings.
@@ -13,7 +13,7 @@ table, not here; these are process-wide settings.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -211,13 +211,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Largest request body the web app accepts (413 above).",
         parse=_positive_int,
     ),
-    # --- app (issue #7: Zendesk app, side panel, admin dashboard) ------------------------------
+    # --- app (Zendesk app, side panel, admin dashboard) ----------------------------------
     Setting(
         "public_url",
         "DESKGUARD_PUBLIC_URL",
         "",
-        "Public https URL of this sidecar as Zendesk and browsers reach it (e.g. https://deskguard.example.com). "
-        "`deskguard zendesk package-app` puts it in the app manifest; secure admin cookies need https.",
+        "Public https URL of this sidecar as Zendesk and browsers reach it (e.g. "
+        "https://deskguard.example.com). `deskguard zendesk package-app` puts it in the app "
+        "manifest; secure admin cookies need https.",
         parse=_url,
         section="app",
     ),
@@ -225,7 +226,8 @@ SETTINGS: tuple[Setting, ...] = (
         "zaf_sdk_url",
         "DESKGUARD_ZAF_SDK_URL",
         "https://static.zdassets.com/zendesk_app_framework_sdk/2.0/zaf_sdk.min.js",
-        "Where the side panel page loads the Zendesk Apps Framework SDK from (inside Zendesk only).",
+        "Where the side panel page loads the Zendesk Apps Framework SDK from (inside Zendesk "
+        "only).",
         parse=_url,
         section="app",
     ),
@@ -265,8 +267,8 @@ SETTINGS: tuple[Setting, ...] = (
         "demo_mode",
         "DESKGUARD_DEMO_MODE",
         "false",
-        "Enables /panel/demo (the side panel in a normal browser with a stand-in Zendesk client and a "
-        "demo token). Never enable in production.",
+        "Enables /panel/demo (the side panel in a normal browser with a stand-in Zendesk client "
+        "and a demo token). Never enable in production.",
         parse=_bool,
         section="app",
     ),
@@ -274,8 +276,8 @@ SETTINGS: tuple[Setting, ...] = (
         "app_role_cache_seconds",
         "DESKGUARD_APP_ROLE_CACHE_SECONDS",
         "300",
-        "How long the side panel trusts Zendesk's answer about an agent's role (approve, kill switch) "
-        "before asking again; 0 asks on every permissioned action.",
+        "How long the side panel trusts Zendesk's answer about an agent's role (approve, kill "
+        "switch) before asking again; 0 asks on every permissioned action.",
         parse=_non_negative_int,
         section="app",
     ),
@@ -283,8 +285,8 @@ SETTINGS: tuple[Setting, ...] = (
         "admin_login_max_failures",
         "DESKGUARD_ADMIN_LOGIN_MAX_FAILURES",
         "5",
-        "Wrong admin tokens (login form or bearer on /admin) one client IP may send per window before "
-        "/admin answers 429.",
+        "Wrong admin tokens (login form or bearer on /admin) one client IP may send per window "
+        "before /admin answers 429.",
         parse=_positive_int,
         section="app",
     ),
@@ -292,7 +294,8 @@ SETTINGS: tuple[Setting, ...] = (
         "admin_login_global_max_failures",
         "DESKGUARD_ADMIN_LOGIN_GLOBAL_MAX_FAILURES",
         "50",
-        "Wrong admin tokens from all IPs together per window before every /admin login answers 429.",
+        "Wrong admin tokens from all IPs together per window before every /admin login answers "
+        "429.",
         parse=_positive_int,
         section="app",
     ),
@@ -308,18 +311,19 @@ SETTINGS: tuple[Setting, ...] = (
         "trusted_proxy_hops",
         "DESKGUARD_TRUSTED_PROXY_HOPS",
         "0",
-        "Reverse proxies in front of the sidecar that append to X-Forwarded-For (1 behind the example "
-        "nginx); the admin login limits then count the client address those proxies saw.",
+        "Reverse proxies in front of the sidecar that append to X-Forwarded-For (1 behind the "
+        "example nginx); the admin login limits then count the client address those proxies saw.",
         parse=_non_negative_int,
         section="app",
     ),
-    # --- stripe (issue #6: Stripe adapter, webhooks, approved refunds) --------------------------
+    # --- stripe (Stripe adapter, webhooks, approved refunds) -----------------------------
     Setting(
         "stripe_api_key",
         "DESKGUARD_STRIPE_API_KEY",
         None,
-        "Stripe secret key (sk_...) or restricted key (rk_...: read on Customers, Charges, PaymentIntents, "
-        "Refunds and Disputes; write on Refunds). Stored encrypted for the env tenant at start-up.",
+        "Stripe secret key (sk_...) or restricted key (rk_...: read on Customers, Charges, "
+        "PaymentIntents, Refunds and Disputes; write on Refunds). Stored encrypted for the env "
+        "tenant at start-up.",
         secret=True,
         section="stripe",
     ),
@@ -376,34 +380,36 @@ SETTINGS: tuple[Setting, ...] = (
         "stripe_dispute_requester_email",
         "DESKGUARD_STRIPE_DISPUTE_REQUESTER_EMAIL",
         "",
-        "Requester of the ticket opened for a dispute whose customer has no email in Stripe. Empty: such "
-        "a dispute job fails to the dead-letter queue, visible in `deskguard queue status`.",
+        "Requester of the ticket opened for a dispute whose customer has no email in Stripe. "
+        "Empty: such a dispute job fails to the dead-letter queue, visible in `deskguard queue "
+        "status`.",
         section="stripe",
     ),
     Setting(
         "approval_lease_seconds",
         "DESKGUARD_APPROVAL_LEASE_SECONDS",
         "300",
-        "How long one execution of an approved refund or cancellation holds the approval; a second click "
-        "meanwhile waits for it, and after a crash the next attempt takes over and reconciles.",
+        "How long one execution of an approved refund or cancellation holds the approval; a second "
+        "click meanwhile waits for it, and after a crash the next attempt takes over and "
+        "reconciles.",
         parse=_positive_float,
         section="stripe",
     ),
-    # --- shopify (issue #6: Shopify adapter, webhooks, privacy) ---------------------------------
+    # --- shopify (Shopify adapter, webhooks, privacy) ------------------------------------
     Setting(
         "shopify_shop",
         "DESKGUARD_SHOPIFY_SHOP",
         "",
-        "The store's myshopify.com domain (e.g. acme-store.myshopify.com) for the env tenant. Empty "
-        "disables Shopify order context.",
+        "The store's myshopify.com domain (e.g. acme-store.myshopify.com) for the env tenant. "
+        "Empty disables Shopify order context.",
         section="shopify",
     ),
     Setting(
         "shopify_access_token",
         "DESKGUARD_SHOPIFY_ACCESS_TOKEN",
         None,
-        "Admin API access token (shpat_...; scopes read_orders, read_customers, write_orders for approved "
-        "cancellations). Stored encrypted for the env tenant at start-up.",
+        "Admin API access token (shpat_...; scopes read_orders, read_customers, write_orders for "
+        "approved cancellations). Stored encrypted for the env tenant at start-up.",
         secret=True,
         section="shopify",
     ),
@@ -411,9 +417,9 @@ SETTINGS: tuple[Setting, ...] = (
         "shopify_api_secret",
         "DESKGUARD_SHOPIFY_API_SECRET",
         None,
-        "The app's client secret: verifies X-Shopify-Hmac-Sha256 on /webhooks/shopify[/<tenant>]. During a "
-        "rotation give new,old (Shopify may sign with the old one for up to an hour). Unset: every Shopify "
-        "webhook is refused with 401.",
+        "The app's client secret: verifies X-Shopify-Hmac-Sha256 on /webhooks/shopify[/<tenant>]. "
+        "During a rotation give new,old (Shopify may sign with the old one for up to an hour). "
+        "Unset: every Shopify webhook is refused with 401.",
         secret=True,
         section="shopify",
     ),
@@ -429,8 +435,9 @@ SETTINGS: tuple[Setting, ...] = (
         "shopify_admin_url",
         "DESKGUARD_SHOPIFY_ADMIN_URL",
         "https://{shop}",
-        "Admin API base URL; {shop} is replaced by the shop domain and /admin/api/<version>/graphql.json "
-        "is appended. The sandbox emulator's URL in the demo and tests.",
+        "Admin API base URL; {shop} is replaced by the shop domain and "
+        "/admin/api/<version>/graphql.json is appended. The sandbox emulator's URL in the demo and "
+        "tests.",
         parse=_url_template,
         section="shopify",
     ),
@@ -446,8 +453,8 @@ SETTINGS: tuple[Setting, ...] = (
         "shopify_throttle_max_wait_seconds",
         "DESKGUARD_SHOPIFY_THROTTLE_MAX_WAIT_SECONDS",
         "10",
-        "Longest a lookup waits in total for Shopify's query-cost bucket to refill before it gives up "
-        "and the job is retried later.",
+        "Longest a lookup waits in total for Shopify's query-cost bucket to refill before it gives "
+        "up and the job is retried later.",
         parse=_positive_float,
         section="shopify",
     ),
@@ -463,17 +470,18 @@ SETTINGS: tuple[Setting, ...] = (
         "privacy_export_dir",
         "DESKGUARD_PRIVACY_EXPORT_DIR",
         "",
-        "Where customers/data_request exports are written (JSON, mode 0600). Empty: a privacy-exports "
-        "directory next to the ledger file.",
+        "Where customers/data_request exports are written (JSON, mode 0600). Empty: a "
+        "privacy-exports directory next to the ledger file.",
         section="shopify",
     ),
-    # --- claude (issue #4 part B: Claude engine, Anthropic API, PII redaction) -------------------
+    # --- claude (Claude engine, Anthropic API, PII redaction) ----------------------------
     Setting(
         "classifier",
         "DESKGUARD_CLASSIFIER",
         "local",
         "Which engine reads tickets: local (the embedded model; no key, no network) or claude (the "
-        "Anthropic API, with the local model as fallback). A tenant setting `classifier` overrides it.",
+        "Anthropic API, with the local model as fallback). A tenant setting `classifier` overrides "
+        "it.",
         parse=_choice("local", "claude"),
         section="claude",
     ),
@@ -481,8 +489,8 @@ SETTINGS: tuple[Setting, ...] = (
         "anthropic_api_key",
         "DESKGUARD_ANTHROPIC_API_KEY",
         None,
-        "Anthropic API key (sk-ant-...). Stored encrypted for the env tenant at start-up; needed only "
-        "when the classifier is claude or Claude drafts replies.",
+        "Anthropic API key (sk-ant-...). Stored encrypted for the env tenant at start-up; needed "
+        "only when the classifier is claude or Claude drafts replies.",
         secret=True,
         section="claude",
     ),
@@ -570,27 +578,28 @@ SETTINGS: tuple[Setting, ...] = (
         "claude_draft_replies",
         "DESKGUARD_CLAUDE_DRAFT_REPLIES",
         "false",
-        "Whether Claude drafts the suggested reply in the decision brief (needs an Anthropic key; the "
-        "ticket and context are redacted first).",
+        "Whether Claude drafts the suggested reply in the decision brief (needs an Anthropic key; "
+        "the ticket and context are redacted first).",
         parse=_bool,
         section="claude",
     ),
-    # --- policy (issue #5) -------------------------------------------------------------------
+    # --- policy (decision policy file, kill switch) --------------------------------------
     Setting(
         "policy_file",
         "DESKGUARD_POLICY_FILE",
         "",
-        "Decision policy defaults (JSON or TOML): modes, thresholds, caps, go-live gate, per-category "
-        "prerequisites. Empty means the bundled connector/pipeline/policy_defaults.json. Tenants override "
-        "keys through `deskguard policy` or the admin API.",
+        "Decision policy defaults (JSON or TOML): modes, thresholds, caps, go-live gate, "
+        "per-category prerequisites. Empty means the bundled "
+        "connector/pipeline/policy_defaults.json. Tenants override keys through `deskguard policy` "
+        "or the admin API.",
         section="policy",
     ),
     Setting(
         "kill_switch_sync_seconds",
         "DESKGUARD_KILL_SWITCH_SYNC_SECONDS",
         "5",
-        "How often the scheduler reads the kill switch from the Zendesk app's installation settings "
-        "(keep ≤ 5 so a flip there takes effect within 10 s).",
+        "How often the scheduler reads the kill switch from the Zendesk app's installation "
+        "settings (keep ≤ 5 so a flip there takes effect within 10 s).",
         parse=_positive_float,
         section="policy",
     ),
@@ -601,13 +610,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Name of the Zendesk app setting (checkbox) that mirrors the kill switch.",
         section="policy",
     ),
-    # --- zendesk (issue #3: intake, webhooks, poller, write-back) ----------------------------
+    # --- zendesk (intake, webhooks, poller, write-back) ----------------------------------
     Setting(
         "zendesk_url",
         "DESKGUARD_ZENDESK_URL",
         "",
-        "Zendesk base URL of the env tenant, e.g. https://acme.zendesk.com (the sandbox's http://127.0.0.1:PORT "
-        "in the demo and tests). Empty: https://<DESKGUARD_ZENDESK_SUBDOMAIN>.zendesk.com.",
+        "Zendesk base URL of the env tenant, e.g. https://acme.zendesk.com (the sandbox's "
+        "http://127.0.0.1:PORT in the demo and tests). Empty: "
+        "https://<DESKGUARD_ZENDESK_SUBDOMAIN>.zendesk.com.",
         parse=_url,
         section="zendesk",
     ),
@@ -615,15 +625,16 @@ SETTINGS: tuple[Setting, ...] = (
         "zendesk_subdomain",
         "DESKGUARD_ZENDESK_SUBDOMAIN",
         "",
-        "Zendesk subdomain (acme for acme.zendesk.com); the tenant id when DESKGUARD_TENANT_ID is empty.",
+        "Zendesk subdomain (acme for acme.zendesk.com); the tenant id when DESKGUARD_TENANT_ID is "
+        "empty.",
         section="zendesk",
     ),
     Setting(
         "zendesk_email",
         "DESKGUARD_ZENDESK_EMAIL",
         "",
-        "Email of the Zendesk agent Deskguard acts as (API token auth). Use a dedicated agent: loop safety "
-        "recognises Deskguard's comments by this author plus the deskguard-ref marker.",
+        "Email of the Zendesk agent Deskguard acts as (API token auth). Use a dedicated agent: "
+        "loop safety recognises Deskguard's comments by this author plus the deskguard-ref marker.",
         section="zendesk",
     ),
     Setting(
@@ -638,8 +649,8 @@ SETTINGS: tuple[Setting, ...] = (
         "zendesk_webhook_secret",
         "DESKGUARD_ZENDESK_WEBHOOK_SECRET",
         None,
-        "Signing secret of the Zendesk webhook. Normally stored by `deskguard zendesk setup`; set it only "
-        "when you created the webhook by hand.",
+        "Signing secret of the Zendesk webhook. Normally stored by `deskguard zendesk setup`; set "
+        "it only when you created the webhook by hand.",
         secret=True,
         section="zendesk",
     ),
@@ -655,8 +666,8 @@ SETTINGS: tuple[Setting, ...] = (
         "zendesk_ratelimit_budget_seconds",
         "DESKGUARD_ZENDESK_RATELIMIT_BUDGET_SECONDS",
         "60",
-        "Longest one Zendesk operation waits out 429 Retry-After periods before it gives up and the job "
-        "is retried later.",
+        "Longest one Zendesk operation waits out 429 Retry-After periods before it gives up and "
+        "the job is retried later.",
         parse=_positive_int,
         section="zendesk",
     ),
@@ -664,7 +675,8 @@ SETTINGS: tuple[Setting, ...] = (
         "zendesk_webhook_tolerance_seconds",
         "DESKGUARD_ZENDESK_WEBHOOK_TOLERANCE_SECONDS",
         "300",
-        "Webhook deliveries whose signed timestamp is further than this from now are refused (401).",
+        "Webhook deliveries whose signed timestamp is further than this from now are refused "
+        "(401).",
         parse=_positive_int,
         section="zendesk",
     ),
@@ -672,8 +684,8 @@ SETTINGS: tuple[Setting, ...] = (
         "zendesk_poll",
         "DESKGUARD_ZENDESK_POLL",
         "true",
-        "Poll the incremental ticket export as well as receiving webhooks (catches missed deliveries; the "
-        "two deduplicate against each other).",
+        "Poll the incremental ticket export as well as receiving webhooks (catches missed "
+        "deliveries; the two deduplicate against each other).",
         parse=_bool,
         section="zendesk",
     ),
@@ -689,8 +701,8 @@ SETTINGS: tuple[Setting, ...] = (
         "zendesk_poll_lookback_seconds",
         "DESKGUARD_ZENDESK_POLL_LOOKBACK_SECONDS",
         "3600",
-        "Where a tenant's very first poll starts (seconds before now); later polls resume from the stored "
-        "cursor.",
+        "Where a tenant's very first poll starts (seconds before now); later polls resume from the "
+        "stored cursor.",
         parse=_non_negative_int,
         section="zendesk",
     ),
@@ -698,8 +710,8 @@ SETTINGS: tuple[Setting, ...] = (
         "zendesk_export_requests_per_minute",
         "DESKGUARD_ZENDESK_EXPORT_REQUESTS_PER_MINUTE",
         "10",
-        "Requests per minute the poller allows itself on the incremental export (Zendesk's own limit is "
-        "10; 30 with the High Volume add-on).",
+        "Requests per minute the poller allows itself on the incremental export (Zendesk's own "
+        "limit is 10; 30 with the High Volume add-on).",
         parse=_positive_int,
         section="zendesk",
     ),
@@ -707,9 +719,9 @@ SETTINGS: tuple[Setting, ...] = (
         "zendesk_batch_threshold",
         "DESKGUARD_ZENDESK_BATCH_THRESHOLD",
         "10",
-        "Backlogs: when one export page brings at least this many changed tickets, the poller enqueues "
-        "batch jobs of up to 100 tickets, each read in one request (show_many) instead of one per ticket. "
-        "0 turns batching off.",
+        "Backlogs: when one export page brings at least this many changed tickets, the poller "
+        "enqueues batch jobs of up to 100 tickets, each read in one request (show_many) instead of "
+        "one per ticket. 0 turns batching off.",
         parse=_non_negative_int,
         section="zendesk",
     ),
@@ -734,7 +746,7 @@ class Config(Mapping[str, Any]):
     def __getitem__(self, name: str) -> Any:
         return self._values[name]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._values)
 
     def __len__(self) -> int:
@@ -824,8 +836,9 @@ def setting(name: str) -> Setting:
 
 
 # --- generated documentation ---------------------------------------------------------------
-README_BEGIN = "<!-- settings-table:begin (generated by `deskguard config docs --write`) -->"
-README_END = "<!-- settings-table:end -->"
+CONFIGURATION_DOC = Path("docs/configuration.md")
+TABLE_BEGIN = "<!-- settings-table:begin (generated by `deskguard config docs --write`) -->"
+TABLE_END = "<!-- settings-table:end -->"
 
 
 def env_example_text() -> str:
@@ -845,31 +858,39 @@ def env_example_text() -> str:
     return "\n".join(lines) + "\n"
 
 
-def readme_table_text() -> str:
+def settings_table_text() -> str:
+    """The markdown settings table of docs/configuration.md, markers included."""
     rows = ["| Variable | Default | Secret | What it does |", "|---|---|---|---|"]
     for s in SETTINGS:
         default = "" if s.default is None else f"`{s.default}`" if s.default else "(empty)"
         rows.append(
             f"| `{s.env}` | {default} | {'yes' if s.secret else ''} | {s.help.replace('|', '/')} |"
         )
-    return "\n".join([README_BEGIN, *rows, README_END])
+    return "\n".join([TABLE_BEGIN, *rows, TABLE_END])
+
+
+# The table's former name, kept for callers that still import it.
+readme_table_text = settings_table_text
 
 
 def write_docs(root: Path) -> list[Path]:
-    """Rewrite .env.example and the README's settings table. Returns the files changed."""
+    """Rewrite .env.example and the settings table in docs/configuration.md.
+
+    Returns the files changed.
+    """
     changed = []
     env_file = root / ".env.example"
     text = env_example_text()
     if not env_file.exists() or env_file.read_text() != text:
         env_file.write_text(text)
         changed.append(env_file)
-    readme = root / "README.md"
-    content = readme.read_text()
-    start, end = content.find(README_BEGIN), content.find(README_END)
-    if start < 0 or end < 0:
-        raise ConfigError("README.md lacks the settings-table markers")
-    new = content[:start] + readme_table_text() + content[end + len(README_END) :]
+    doc = root / CONFIGURATION_DOC
+    content = doc.read_text() if doc.exists() else ""
+    start, end = content.find(TABLE_BEGIN), content.find(TABLE_END)
+    if start < 0 or end < start:
+        raise ConfigError(f"{CONFIGURATION_DOC} lacks the settings-table markers")
+    new = content[:start] + settings_table_text() + content[end + len(TABLE_END) :]
     if new != content:
-        readme.write_text(new)
-        changed.append(readme)
+        doc.write_text(new)
+        changed.append(doc)
     return changed

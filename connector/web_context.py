@@ -41,7 +41,10 @@ class TooManyAttempts(DeskguardError):
 
 
 def admin_token_matches(config, presented: str | None) -> bool:
-    """Constant-time check of a presented token against DESKGUARD_ADMIN_TOKEN (unset: never matches)."""
+    """Constant-time check of a presented token against DESKGUARD_ADMIN_TOKEN.
+
+    When DESKGUARD_ADMIN_TOKEN is unset, nothing matches.
+    """
     expected = config.admin_token
     if not expected or not presented:
         return False
@@ -49,7 +52,10 @@ def admin_token_matches(config, presented: str | None) -> bool:
 
 
 def require_admin() -> None:
-    """``before_request`` guard for the admin API: bearer DESKGUARD_ADMIN_TOKEN, and a known tenant."""
+    """``before_request`` guard for the admin API.
+
+    It needs DESKGUARD_ADMIN_TOKEN as a bearer token, and a known tenant.
+    """
     from connector.panel import login_limit  # shares the /admin sign-in's failure counter
     from connector.tenants import get_tenant
 

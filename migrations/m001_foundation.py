@@ -135,7 +135,8 @@ def m001_foundation(db):
             category TEXT,
             confidence REAL,
             mode TEXT,                        -- off | shadow | assist | auto
-            outcome TEXT NOT NULL,            -- e.g. auto_reply, assist_note, escalate, shadow, skip
+            -- e.g. auto_reply, assist_note, escalate, shadow, skip
+            outcome TEXT NOT NULL,
             rule TEXT,                        -- the policy rule that decided
             reason TEXT,
             reading TEXT,                     -- JSON (domain.Reading)

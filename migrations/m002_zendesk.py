@@ -11,7 +11,7 @@ def m002_zendesk_intake(db):
         -- What `deskguard zendesk setup` created in the account, and who Deskguard writes as.
         CREATE TABLE zendesk_accounts (
             tenant_id TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
-            api_user_id INTEGER,              -- comment author of Deskguard's own writes (loop safety)
+            api_user_id INTEGER,              -- author of Deskguard's own comments (loop safety)
             webhook_id TEXT,
             webhook_endpoint TEXT,
             trigger_id INTEGER,
@@ -23,7 +23,8 @@ def m002_zendesk_intake(db):
             tenant_id TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
             cursor TEXT,                      -- after_cursor of the last page processed
             start_time INTEGER,               -- where the very first export started (unix seconds)
-            recent_calls TEXT NOT NULL DEFAULT '[]',  -- JSON unix times of export requests, last 60 s
+            -- JSON list of the unix times of export requests in the last 60 s
+            recent_calls TEXT NOT NULL DEFAULT '[]',
             last_poll_at REAL,
             caught_up INTEGER NOT NULL DEFAULT 0,     -- last page said end_of_stream
             tickets_enqueued INTEGER NOT NULL DEFAULT 0,
@@ -58,8 +59,9 @@ def m002_zendesk_batches(db):
         db,
         """
         -- Ticket versions the poller put in a `zendesk.batch` job (a backlog read 100 per request).
-        -- The primary key is the same dedupe key a `zendesk.ticket` job would have, so a webhook for a
-        -- version already in a batch is a duplicate, and the batch skips versions already queued.
+        -- The primary key is the same dedupe key a `zendesk.ticket` job would have, so a webhook
+        -- for a version already in a batch is a duplicate, and the batch skips versions already
+        -- queued.
         CREATE TABLE zendesk_batch_tickets (
             tenant_id TEXT NOT NULL,
             dedupe_key TEXT NOT NULL,          -- zendesk.ticket:<ticket id>:<updated_at>
@@ -67,9 +69,9 @@ def m002_zendesk_batches(db):
             ticket_id INTEGER NOT NULL,
             updated_at TEXT NOT NULL,          -- normalised ISO-8601 UTC, second resolution
             position INTEGER NOT NULL,         -- order within the batch (the export's order)
-            done_at REAL,                      -- processed (or handed off); a retried batch skips it
-            outcome TEXT,                      -- the pipeline's outcome, own_echo, missing or handed_off
-            handed_off_job_id INTEGER,         -- the zendesk.ticket job that took over after an error
+            done_at REAL,                      -- processed or handed off; a retried batch skips it
+            outcome TEXT,                      -- pipeline outcome, own_echo, missing or handed_off
+            handed_off_job_id INTEGER,         -- zendesk.ticket job that took over after an error
             PRIMARY KEY (tenant_id, dedupe_key)
         ) WITHOUT ROWID;
         CREATE INDEX zendesk_batch_tickets_job ON zendesk_batch_tickets (batch_job_id, position);

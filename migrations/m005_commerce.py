@@ -36,14 +36,16 @@ def m005_approvals(db):
             kind TEXT NOT NULL CHECK (kind IN ('refund', 'cancel_order')),
             params TEXT NOT NULL,             -- JSON, validated per kind
             state TEXT NOT NULL DEFAULT 'proposed'
-                CHECK (state IN ('proposed', 'approved', 'executing', 'done', 'failed', 'rejected')),
+                CHECK (
+                    state IN ('proposed', 'approved', 'executing', 'done', 'failed', 'rejected')
+                ),
             proposed_by TEXT NOT NULL,
             reason TEXT NOT NULL DEFAULT '',
             decided_by TEXT,
             decision_note TEXT NOT NULL DEFAULT '',
             idempotency_key TEXT NOT NULL,    -- approval-<id>-<kind>: the vendor write's key
             attempts INTEGER NOT NULL DEFAULT 0,
-            lease_until REAL,                 -- unix time; an execution in flight holds the approval
+            lease_until REAL,                 -- unix time: an execution in flight holds it
             deferred_reason TEXT,             -- e.g. kill_switch: approved, execution waits
             result TEXT,                      -- JSON of the vendor result
             error TEXT,

@@ -26,7 +26,8 @@ def m006_app_tokens(db):
         CREATE INDEX app_tokens_tenant ON app_tokens (tenant_id);
 
         -- One panel verdict per agent per decision: a changed mind replaces the earlier one.
-        CREATE UNIQUE INDEX feedback_panel_once ON feedback (tenant_id, decision_id, agent_id, source)
+        CREATE UNIQUE INDEX feedback_panel_once
+            ON feedback (tenant_id, decision_id, agent_id, source)
             WHERE decision_id IS NOT NULL;
         """,
     )

@@ -6,7 +6,7 @@ import pytest
 
 from connector.classify.claude import validate_reading
 from connector.classify.claude_prompt import READING_TOOL
-from connector.sandbox.anthropic import (
+from connector.devkit.sandbox.anthropic import (
     DEMO_API_KEY,
     INVALID_READING,
     AnthropicState,

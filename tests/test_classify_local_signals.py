@@ -284,34 +284,38 @@ def _corpus_texts() -> list[str]:
 
 
 def test_word_lists_match_exactly_what_their_full_patterns_match():
-    from connector.classify import signals
+    from connector.classify.signals.lexicon import _plain, prepare
+    from connector.classify.signals.risk import _RISK_RES
+    from connector.classify.signals.sentiment import _NEGATIVE, _POSITIVE
+    from connector.classify.signals.urgency import _URGENT
 
     for text in _corpus_texts():
-        plain = signals._plain(text)
-        prepared = signals._prepare(text, plain)
-        for flag, pattern in signals._RISK_RES.items():
+        plain = _plain(text)
+        prepared = prepare(text, plain)
+        for flag, pattern in _RISK_RES.items():
             assert prepared.search(flag) == bool(pattern.search(plain)), (flag, text)
-        assert prepared.count("abuse") == len(signals._RISK_RES["abuse"].findall(plain)), text
-        assert prepared.count("negative") == len(signals._NEGATIVE.findall(plain)), text
+        assert prepared.count("abuse") == len(_RISK_RES["abuse"].findall(plain)), text
+        assert prepared.count("negative") == len(_NEGATIVE.findall(plain)), text
         assert [m.span() for m in prepared.finditer("positive")] == [
-            m.span() for m in signals._POSITIVE.finditer(plain)
+            m.span() for m in _POSITIVE.finditer(plain)
         ], text
-        assert prepared.search("urgent") == bool(signals._URGENT_WORDS.search(plain)), text
+        assert prepared.search("urgent") == bool(_URGENT.search(plain)), text
 
 
 def test_entity_scans_find_exactly_what_finditer_finds():
-    from connector.classify import signals
+    from connector.classify.signals import entities
+    from connector.classify.signals.patterns import scan
 
     cases = [
-        (signals._ORDER_AFTER_WORD, signals._ORDER_LEADS, False),
-        (signals._TRACKING_AFTER_WORD, signals._TRACKING_LEADS, False),
-        (signals._AMOUNT, signals._AMOUNT_LEADS, True),
-        (signals._HASH_NUMBER, ("#",), False),
+        (entities._ORDER_AFTER_WORD, entities._ORDER_LEADS, False),
+        (entities._TRACKING_AFTER_WORD, entities._TRACKING_LEADS, False),
+        (entities._AMOUNT, entities._AMOUNT_LEADS, True),
+        (entities._HASH_NUMBER, ("#",), False),
     ]
     for text in _corpus_texts():
         lowered = text.lower()
         for pattern, leads, digit_runs in cases:
-            fast = signals._scan(
+            fast = scan(
                 pattern,
                 text,
                 lowered if len(lowered) == len(text) else None,

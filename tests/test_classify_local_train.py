@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from connector.classify import tenant, train
+from connector.classify import store_training, train
 from connector.classify.evaluate import Outcome, evaluate
 from connector.classify.features import FeatureConfig, Featurizer
 from connector.classify.local import FORMAT_VERSION, LocalClassifier, default_model_dir
@@ -224,7 +224,7 @@ def _accuracy(model: LocalClassifier, tickets: list[Example]) -> float:
 def store_model(tmp_path_factory) -> tuple[LocalClassifier, dict, Path]:
     out = tmp_path_factory.mktemp("store") / "model"
     base = LocalClassifier.load(None)
-    model, report = tenant.train_on_top(
+    model, report = store_training.train_on_top(
         base,
         read_jsonl(DATA / "store_history.jsonl"),
         out,
@@ -281,7 +281,7 @@ def test_a_store_model_still_knows_the_categories_its_data_lacks(tmp_path):
     base = LocalClassifier.load(None)
     kept = {"order_change", "cancel_order", "account", "promo_pricing"}
     store = [ex for ex in read_jsonl(DATA / "store_history.jsonl") if ex.label in kept]
-    model, _ = tenant.train_on_top(base, store, tmp_path / "m")
+    model, _ = store_training.train_on_top(base, store, tmp_path / "m")
     assert model.categories == CATEGORIES
     others = [ex for ex in read_jsonl(DATA / "eval_tickets.jsonl") if ex.label not in kept]
     assert len({ex.label for ex in others}) == len(CATEGORIES) - len(kept)
@@ -290,7 +290,7 @@ def test_a_store_model_still_knows_the_categories_its_data_lacks(tmp_path):
 
 def test_training_needs_labelled_tickets(tmp_path):
     with pytest.raises(BadRequest, match="no labelled tickets"):
-        tenant.train_on_top(
+        store_training.train_on_top(
             LocalClassifier.load(None), [Example("1", "", "hi", "")], tmp_path / "m"
         )
 

@@ -1,4 +1,5 @@
-"""The Shopify sandbox speaks the wire format: auth, GraphQL validation, cost extension, pagination."""
+"""The Shopify sandbox speaks the wire format: auth, GraphQL validation, cost extension,
+pagination."""
 
 from __future__ import annotations
 
@@ -58,7 +59,8 @@ def test_cost_extension_and_bucket(shop):
 
 def test_search_sort_and_pagination(shop):
     query = (
-        '{ orders(first: 2, sortKey: CREATED_AT, reverse: true, query: "email:tom.becker@example.com") '
+        "{ orders(first: 2, sortKey: CREATED_AT, reverse: true, "
+        'query: "email:tom.becker@example.com") '
         "{ nodes { name } pageInfo { hasNextPage endCursor } } }"
     )
     page = gql(shop, query).json()["data"]["orders"]

@@ -15,8 +15,8 @@ import pytest
 import requests
 from zendesk_support import sandbox  # noqa: F401  (fixture)
 
-from connector.sandbox.zendesk import start_zendesk_sandbox
-from connector.sandbox.zendesk_state import demo_tickets, render_placeholders
+from connector.devkit.sandbox.zendesk import start_zendesk_sandbox
+from connector.devkit.sandbox.zendesk_state import demo_tickets, render_placeholders
 
 
 @pytest.fixture
@@ -134,7 +134,7 @@ def test_update_returns_ticket_and_audit_and_comment_public_carries_over(sandbox
     comment_event = next(e for e in data["audit"]["events"] if e["type"] == "Comment")
     assert (
         comment_event["public"] is False
-    )  # Zendesk's carry-over of the creation value (INTEGRATIONS §1.2)
+    )  # Zendesk's carry-over of the creation value (docs/vendors/zendesk.md)
 
 
 def test_tags_endpoint_put_adds_post_sets_delete_removes(sandbox, api):  # noqa: F811

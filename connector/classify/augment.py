@@ -301,7 +301,8 @@ def as_email(
     keep_subject: float = 0.6,
     typo_rate: float = 0.0,
 ) -> Any:
-    """A copy of ``example`` (anything with subject/body, e.g. train.Example) dressed as an email."""
+    """A copy of ``example`` (anything with subject/body, e.g. train.Example) dressed as an
+    email."""
     lang = lang if lang in GREETINGS else "en"
     parts = []
     if rng.random() < 0.8:

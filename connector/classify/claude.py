@@ -159,7 +159,8 @@ def validate_reading(data: Any) -> list[str]:
             for k in ("order_numbers", "emails", "tracking_numbers", "amounts")
         ):
             errors.append(
-                "entities must map order_numbers/emails/tracking_numbers/amounts to lists of strings"
+                "entities must map order_numbers/emails/tracking_numbers/amounts to lists of "
+                "strings"
             )
     if "reasons" in data and not _strings(data["reasons"]):
         errors.append("reasons must be a list of strings")
@@ -428,7 +429,8 @@ def order_context(orders: Iterable[Order]) -> str:
         items = ", ".join(f"{li.quantity}× {li.title}" for li in o.line_items)
         line = (
             f"Order {o.name}: placed {o.created_at.date() if o.created_at else 'unknown'}, payment "
-            f"{o.financial_status}, fulfilment {o.fulfillment_status}, total {o.total.amount} {o.total.currency}"
+            f"{o.financial_status}, fulfilment {o.fulfillment_status}, "
+            f"total {o.total.amount} {o.total.currency}"
         )
         if o.cancelled_at:
             line += ", cancelled"
@@ -436,13 +438,16 @@ def order_context(orders: Iterable[Order]) -> str:
             line += f"; items: {items}"
         for f in o.fulfillments:
             if f.tracking_number:
-                line += f"; shipped with {f.tracking_company or 'carrier'} {f.tracking_number} ({f.status})"
+                line += (
+                    f"; shipped with {f.tracking_company or 'carrier'} {f.tracking_number} "
+                    f"({f.status})"
+                )
         lines.append(line)
     return "\n".join(lines)
 
 
 def draft_reply(
-    runtime: Any,
+    drafter: ClaudeClassifier | None,
     tenant_id: str,
     *,
     ticket_text: TicketText | str,
@@ -453,11 +458,10 @@ def draft_reply(
     placeholders: Mapping[str, str] | None = None,
     language: str = "",
 ) -> DraftReply | None:
-    """The pipeline's entry point: a Claude draft, or None when drafting is off, not configured,
-    or Claude is unavailable (the caller then uses its templates). Never raises a vendor error."""
-    from connector.classify.engine import get_drafter
-
-    drafter = get_drafter(runtime, tenant_id)
+    """The pipeline's entry point: ``drafter``'s draft with the orders as context, or None when
+    there is no drafter (drafting is off or not configured: the caller passes
+    ``service.get_drafter(runtime, tenant_id)``) or Claude is unavailable (the caller then uses
+    its templates). ``tenant_id`` names the tenant in the log. Never raises a vendor error."""
     if drafter is None:
         return None
     context = "\n".join(t for t in (order_context(orders), context_text) if t)

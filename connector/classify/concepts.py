@@ -1000,11 +1000,3 @@ def multi_word_concepts(words: list[str], starts=None) -> list[str]:
                 at = i + k
                 break
     return found
-
-
-def concepts_in(normalized_text: str) -> list[str]:
-    """Every concept in lower-cased, accent-stripped text: per word, then the multi-word ones."""
-    from connector.classify.features import tokens
-
-    words = tokens(normalized_text)
-    return [c for c in map(concept_of_word, words) if c] + multi_word_concepts(words)

@@ -133,7 +133,8 @@ def format_report(report: dict, *, title: str = "") -> str:
         lines.append(title)
     lines.append(
         f"tickets {report['tickets']}   accuracy {report['accuracy']:.3f}   "
-        f"macro-F1 ({report['macro_f1_categories']} categories, without `other`) {report['macro_f1']:.3f}   "
+        f"macro-F1 ({report['macro_f1_categories']} categories, without `other`) "
+        f"{report['macro_f1']:.3f}   "
         f"ECE {report['expected_calibration_error']:.3f}"
     )
     lines.append("")
@@ -147,20 +148,23 @@ def format_report(report: dict, *, title: str = "") -> str:
     lines.append(f"{'category':<20}{'precision':>10}{'recall':>8}{'f1':>7}{'support':>9}")
     for cat, row in report["per_category"].items():
         lines.append(
-            f"{cat:<20}{row['precision']:>10.3f}{row['recall']:>8.3f}{row['f1']:>7.3f}{row['support']:>9}"
+            f"{cat:<20}{row['precision']:>10.3f}{row['recall']:>8.3f}{row['f1']:>7.3f}"
+            f"{row['support']:>9}"
         )
     lines.append("")
     for key, groups in report.items():
         if key.startswith("by_") and isinstance(groups, dict):
             lines.append(
-                f"{key[3:]:<20}{'tickets':>8}{'accuracy':>10}{'cov≥0.9':>9}{'prec≥0.9':>10}{'wrong':>7}"
+                f"{key[3:]:<20}{'tickets':>8}{'accuracy':>10}{'cov≥0.9':>9}{'prec≥0.9':>10}"
+                f"{'wrong':>7}"
             )
             for name, row in groups.items():
                 precision = (
                     "-" if row["precision_at_0.9"] is None else f"{row['precision_at_0.9']:.3f}"
                 )
                 lines.append(
-                    f"{name[:19]:<20}{row['tickets']:>8}{row['accuracy']:>10.3f}{row['coverage_at_0.9']:>9.3f}"
+                    f"{name[:19]:<20}{row['tickets']:>8}{row['accuracy']:>10.3f}"
+                    f"{row['coverage_at_0.9']:>9.3f}"
                     f"{precision:>10}{row['wrong_at_0.9']:>7}"
                 )
             lines.append("")

@@ -12,10 +12,10 @@ Numbers, emails, links, money and codes become placeholder words: "order 1043" a
 Built for speed on long emails (feature scheme 2): everything that depends on one word only — its
 unigram, character n-grams and concept — is computed once per distinct word and cached; the
 features that join words (bigrams, subject words) are hashed from the words' cached 32-bit hashes
-with numpy (multiplicative hashing), not from strings. The vector is divided by the square root of the sum of its squared
-entries *before* entries landing in the same bucket are added up, so a model can add up cached
-per-word contributions instead of building the vector (``LocalClassifier`` does; tests check
-that both give the same logits).
+with numpy (multiplicative hashing), not from strings. The vector is divided by the square root
+of the sum of its squared entries *before* entries landing in the same bucket are added up, so a
+model can add up cached per-word contributions instead of building the vector
+(``LocalClassifier`` does; tests check that both give the same logits).
 """
 
 from __future__ import annotations
@@ -173,7 +173,8 @@ class Featurizer:
         if self.config.scheme != FEATURE_SCHEME:
             raise ValueError(
                 f"model uses feature scheme {self.config.scheme}; this Deskguard reads scheme "
-                f"{FEATURE_SCHEME}: retrain it (`make model`, or `deskguard train` for a store model)"
+                f"{FEATURE_SCHEME}: retrain it (`make model`, or `deskguard train` for a store "
+                "model)"
             )
         self._concepts = bool(self.config.lexicon_version and self.config.concept_weight)
         if self._concepts and self.config.lexicon_version != LEXICON_VERSION:

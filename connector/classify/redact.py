@@ -1,4 +1,4 @@
-"""PII redaction before any ticket text leaves the machine for an LLM (issue #4).
+"""PII redaction before any ticket text leaves the machine for an LLM.
 
 ``redact(text)`` replaces card numbers, CVCs and expiry dates next to card talk, IBANs, email
 addresses, street addresses, phone numbers and (conservatively) names with stable placeholders
@@ -69,9 +69,10 @@ _PHONE_WORDS = (
     r"t[ée]l[ée]phone|portable|t[ée]l|tel[ée]fono|m[óo]vil|telefoon|mobiel|telefono|cellulare|cell"
 )
 _CVC_WORDS = (
-    r"cvc2?|cvv2?|cid|csc|security code|card code|sicherheitscode|pr[üu]fnummer|kartenpr[üu]fnummer|"
-    r"pr[üu]fziffer|cryptogramme(?: visuel)?|code de s[ée]curit[ée]|code cvv|c[óo]digo de seguridad|"
-    r"c[óo]digo cvv|codice di sicurezza|codice cvv|beveiligingscode|veiligheidscode|controlecode"
+    r"cvc2?|cvv2?|cid|csc|security code|card code|sicherheitscode|pr[üu]fnummer|"
+    r"kartenpr[üu]fnummer|pr[üu]fziffer|cryptogramme(?: visuel)?|code de s[ée]curit[ée]|code cvv|"
+    r"c[óo]digo de seguridad|c[óo]digo cvv|codice di sicurezza|codice cvv|beveiligingscode|"
+    r"veiligheidscode|controlecode"
 )
 _EXPIRY_WORDS = (
     r"exp|exp\.|expiry|expires|expiration|valid thru|valid until|g[üu]ltig bis|ablaufdatum|"
@@ -80,7 +81,9 @@ _EXPIRY_WORDS = (
 )
 
 _CUE = re.compile(
-    rf"(?P<card>\b(?:{_CARD_WORDS})\b)|(?P<tracking>\b(?:{_TRACKING_WORDS})\b)|(?P<phone>\b(?:{_PHONE_WORDS})\b)",
+    rf"(?P<card>\b(?:{_CARD_WORDS})\b)"
+    rf"|(?P<tracking>\b(?:{_TRACKING_WORDS})\b)"
+    rf"|(?P<phone>\b(?:{_PHONE_WORDS})\b)",
     re.I,
 )
 
@@ -292,7 +295,10 @@ _EMAIL = re.compile(
 # --- street addresses ----------------------------------------------------------------------
 # A capitalised word with at least one lower-case letter: "Roma", "O'Connell"; not "USPS", "DHL".
 _CAP = r"[A-ZÀ-ÝÄÖÜ](?=[\w'’-]*[a-zà-ÿäöüß])[\wÀ-ÿ'’-]*"
-_PART = r"(?:de|du|des|de la|de l'|d'|la|le|les|l'|del|de los|de las|di|della|dei|degli|van|van de|van der|der|den|am|an|auf|zum|zur|of|the)"
+_PART = (
+    r"(?:de|du|des|de la|de l'|d'|la|le|les|l'|del|de los|de las|di|della|dei|degli|van|van de"
+    r"|van der|der|den|am|an|auf|zum|zur|of|the)"
+)
 _NAME_TAIL = rf"(?:{_PART}\s+)*{_CAP}(?:[ -](?:{_PART}\s+)*{_CAP}){{0,3}}"
 _HOUSE_NO = r"\d{1,5}(?:\s?[A-Za-z](?![A-Za-z]))?(?:\s?[-/]\s?\d{1,5}[A-Za-z]?)?"
 _EN_SUFFIX = (
@@ -311,7 +317,10 @@ _ROMANCE_PREFIX = (
     r"Via|Viale|Piazza|P\.za|Corso|Largo|Vicolo|Piazzale|Strada|Lungomare|Lungotevere|"
     r"calle|c/|avda\.?|avenida|paseo|plaza|carrer|viale|piazza|piazzale|vicolo|lungomare"
 )
-_UNIT = r"(?:,?\s*(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|Floor|Wohnung|Whg\.?|App\.?|appt\.?|piso|puerta|scala|interno|int\.)\s*[\w-]{1,6}|,?\s*\d{1,2}\s?º\s?[A-Za-z]?)?"
+_UNIT = (
+    r"(?:,?\s*(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|Floor|Wohnung|Whg\.?|App\.?|appt\.?|piso"
+    r"|puerta|scala|interno|int\.)\s*[\w-]{1,6}|,?\s*\d{1,2}\s?º\s?[A-Za-z]?)?"
+)
 _POSTCODE_CITY = (
     rf"(?:,?\s*(?:[A-Z]-?)?(?:\d{{4}}\s?[A-Z]{{2}}|\d{{4,5}})\s+{_CAP}(?:[ -]{_CAP}){{0,2}}"  # EU
     rf"|,\s*{_CAP}(?:\s{_CAP}){{0,2}},?\s+[A-Z]{{2}}\s+\d{{5}}(?:-\d{{4}})?"  # US: City, ST 12345
@@ -320,24 +329,32 @@ _POSTCODE_CITY = (
 _ADDRESS = re.compile(
     r"(?<![\w-])(?:"
     # EN: 221B Baker Street, 1600 Pennsylvania Ave NW
-    rf"{_HOUSE_NO},?\s+{_CAP}(?:\s+{_CAP}){{0,3}}\s+(?:{_EN_SUFFIX})\b\.?(?:\s+(?:NW|NE|SW|SE|N|S|E|W)\b)?"
+    rf"{_HOUSE_NO},?\s+{_CAP}(?:\s+{_CAP}){{0,3}}\s+(?:{_EN_SUFFIX})\b\.?"
+    r"(?:\s+(?:NW|NE|SW|SE|N|S|E|W)\b)?"
     # DE/NL: Musterstraße 12, Berliner Straße 5a, Keizersgracht 123-2
-    rf"|(?:{_CAP}\s+)?(?:[A-ZÄÖÜ][a-zäöüß-]{{2,}}(?:{_COMPOUND_SUFFIX})|{_COMPOUND_WORD})\s*{_HOUSE_NO}"
+    rf"|(?:{_CAP}\s+)?(?:[A-ZÄÖÜ][a-zäöüß-]{{2,}}(?:{_COMPOUND_SUFFIX})|{_COMPOUND_WORD})"
+    rf"\s*{_HOUSE_NO}"
     r"|Laan van [A-Z][\w-]+\s+\d{1,5}[A-Za-z]?"
     # FR: 12 rue de la Paix, 5 bis avenue des Champs-Élysées
-    rf"|{_HOUSE_NO}(?:\s?(?:bis|ter))?,?\s+(?i:rue|avenue|av\.|bd|boulevard|place|chemin|all[ée]e|impasse|quai|route|cours|passage|faubourg)\s+{_NAME_TAIL}"
+    rf"|{_HOUSE_NO}(?:\s?(?:bis|ter))?,?\s+"
+    r"(?i:rue|avenue|av\.|bd|boulevard|place|chemin|all[ée]e|impasse|quai|route|cours|passage"
+    r"|faubourg)"
+    rf"\s+{_NAME_TAIL}"
     # ES/IT: Calle Mayor 5, C/ Alcalá 23, Via Roma 10, Corso Buenos Aires 12
-    rf"|(?:{_ROMANCE_PREFIX})\s+{_NAME_TAIL},?\s*(?:n[º°o]\.?\s*|n\.\s*)?\d{{1,5}}(?:\s?[A-Za-z](?![A-Za-z]))?"
+    rf"|(?:{_ROMANCE_PREFIX})\s+{_NAME_TAIL},?\s*(?:n[º°o]\.?\s*|n\.\s*)?\d{{1,5}}"
+    r"(?:\s?[A-Za-z](?![A-Za-z]))?"
     rf"){_UNIT}{_POSTCODE_CITY}"
 )
 
 # --- phone numbers (after cards, IBANs and emails are out of the way) ------------------------
 _PHONE_RUN = re.compile(
-    r"(?<![\w#+@/.,-])(?:\+|\(\+?)?\d(?:\d|[ \u00a0.\-/]\(?(?=\d)|\)[ \u00a0.\-/]?(?=\d)|\((?=\d))*(?![\w@])"
+    r"(?<![\w#+@/.,-])(?:\+|\(\+?)?\d"
+    r"(?:\d|[ \u00a0.\-/]\(?(?=\d)|\)[ \u00a0.\-/]?(?=\d)|\((?=\d))*(?![\w@])"
 )
 _NANP = re.compile(r"^\(?[2-9]\d{2}\)?[ \u00a0.\-]\d{3}[ \u00a0.\-]\d{4}$")
 _ORDER_BEFORE = re.compile(
-    r"(?:#|\b(?:order|bestellung|commande|pedido|bestelling|ordine|invoice|rechnung|facture|factura|factuur|fattura)\b[^\n\d]{0,15})$",
+    r"(?:#|\b(?:order|bestellung|commande|pedido|bestelling|ordine|invoice|rechnung|facture|factura"
+    r"|factuur|fattura)\b[^\n\d]{0,15})$",
     re.I,
 )
 
@@ -367,20 +384,26 @@ def _phone_spans(text: str) -> list[tuple[int, int]]:
 
 # --- names (conservative: sign-offs and self-introductions only) ----------------------------
 _CLOSINGS = (
-    r"best regards|kind regards|regards|best wishes|best|thanks|thank you|many thanks|cheers|sincerely|"
-    r"yours sincerely|yours|viele gr[üu]ße|liebe gr[üu]ße|beste gr[üu]ße|mit freundlichen gr[üu]ßen|"
-    r"freundliche gr[üu]ße|gr[üu]ße|lg|mfg|danke|vielen dank|cordialement|bien cordialement|bien à vous|"
-    r"merci|merci beaucoup|salutations|bonne journ[ée]e|saludos|un saludo|atentamente|gracias|"
-    r"muchas gracias|met vriendelijke groet(?:en)?|vriendelijke groet(?:en)?|groetjes|groeten|bedankt|"
-    r"cordiali saluti|distinti saluti|saluti|grazie|grazie mille|un saluto"
+    r"best regards|kind regards|regards|best wishes|best|thanks|thank you|many thanks|cheers"
+    r"|sincerely|yours sincerely|yours|viele gr[üu]ße|liebe gr[üu]ße|beste gr[üu]ße"
+    r"|mit freundlichen gr[üu]ßen|freundliche gr[üu]ße|gr[üu]ße|lg|mfg|danke|vielen dank"
+    r"|cordialement|bien cordialement|bien à vous|merci|merci beaucoup|salutations|bonne journ[ée]e"
+    r"|saludos|un saludo|atentamente|gracias|muchas gracias|met vriendelijke groet(?:en)?"
+    r"|vriendelijke groet(?:en)?|groetjes|groeten|bedankt|cordiali saluti|distinti saluti|saluti"
+    r"|grazie|grazie mille|un saluto"
 )
-_NAME = r"[A-ZÀ-ÝÄÖÜ][a-zà-ÿäöüß'’-]+(?: (?:van |de |von |di |da |van der |van den )?[A-ZÀ-ÝÄÖÜ][a-zà-ÿäöüß'’-]+){0,2}"
+_NAME = (
+    r"[A-ZÀ-ÝÄÖÜ][a-zà-ÿäöüß'’-]+"
+    r"(?: (?:van |de |von |di |da |van der |van den )?[A-ZÀ-ÝÄÖÜ][a-zà-ÿäöüß'’-]+){0,2}"
+)
 _SIGNOFF = re.compile(
-    rf"(?m)(?:^|[.!?][ \t]+)[ \t]*(?i:{_CLOSINGS})[ \t]*[,!.]?[ \t]*(?:\n[ \t]*)?(?P<v>{_NAME})[ \t]*$"
+    rf"(?m)(?:^|[.!?][ \t]+)[ \t]*(?i:{_CLOSINGS})[ \t]*[,!.]?[ \t]*(?:\n[ \t]*)?"
+    rf"(?P<v>{_NAME})[ \t]*$"
 )
 _INTRO = re.compile(
-    rf"\b(?i:my name is|my name's|mein name ist|ich hei(?:ß|ss)e|je m'appelle|me llamo|mi nombre es|"
-    rf"mijn naam is|mi chiamo|il mio nome è)\s+(?P<v>{_NAME})"
+    r"\b(?i:my name is|my name's|mein name ist|ich hei(?:ß|ss)e|je m'appelle|me llamo"
+    r"|mi nombre es|mijn naam is|mi chiamo|il mio nome è)"
+    rf"\s+(?P<v>{_NAME})"
 )
 
 

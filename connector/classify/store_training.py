@@ -46,11 +46,11 @@ from connector.errors import BadRequest
 class TenantRecipe:
     seed: int = 7
     copies: int = 2  # email-dressed variants per store ticket
-    rehearsal_weight: float = (
-        0.5  # total weight of the packaged hand-written tickets vs. the store's
-    )
+    # Total weight of the packaged hand-written tickets, relative to the store's own.
+    rehearsal_weight: float = 0.5
     # Rehearse at most this many packaged tickets per category (a seeded sample): the weight above
-    # is fixed, so more would only make `deskguard train` slower (2,670 packaged tickets in 2026-11).
+    # is fixed, so more would only make `deskguard train` slower (2,670 packaged tickets in
+    # 2026-11).
     rehearsal_per_label: int = 64
     folds: int = 3  # out-of-fold store predictions re-fit the calibration (when there are enough)
     min_for_calibration: int = 60

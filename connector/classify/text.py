@@ -17,10 +17,13 @@ import unicodedata
 # A line that starts a quoted earlier message; everything from it on is dropped.
 _QUOTE_START = re.compile(
     r"""^\s*(?:
-        -{2,}\s*(?:original\s+message|forwarded\s+message|ursprüngliche\s+nachricht|weitergeleitete\s+nachricht
-                  |message\s+d'origine|mensaje\s+original|oorspronkelijk\s+bericht|messaggio\s+originale)\s*-{2,}
-      | (?:on|am|le|el|op|il)\b.{3,200}?\b(?:wrote|schrieb|a\s+écrit|escribió|schreef|ha\s+scritto)\s*:?\s*$
-      | (?:from|von|de|van|da)\s*:\s*.+\s*$(?=[\s\S]*?^\s*(?:sent|gesendet|envoyé|enviado|verzonden|inviato)\s*:)
+        -{2,}\s*(?:original\s+message|forwarded\s+message|ursprüngliche\s+nachricht
+                  |weitergeleitete\s+nachricht|message\s+d'origine|mensaje\s+original
+                  |oorspronkelijk\s+bericht|messaggio\s+originale)\s*-{2,}
+      | (?:on|am|le|el|op|il)\b.{3,200}?\b
+        (?:wrote|schrieb|a\s+écrit|escribió|schreef|ha\s+scritto)\s*:?\s*$
+      | (?:from|von|de|van|da)\s*:\s*.+\s*$
+        (?=[\s\S]*?^\s*(?:sent|gesendet|envoyé|enviado|verzonden|inviato)\s*:)
       | _{8,}\s*$
     )""",
     re.I | re.M | re.X,
@@ -31,20 +34,25 @@ _SIGNATURE_START = re.compile(
         --\s*$
       | sent\s+from\s+my\b.* | get\s+outlook\s+for\b.*
       | von\s+meinem\b.*gesendet.* | gesendet\s+von\s+meinem\b.*
-      | envoyé\s+de\s+mon\b.* | enviado\s+desde\s+mi\b.* | verstuurd\s+vanaf\s+mijn\b.* | inviato\s+da\b.*
+      | envoyé\s+de\s+mon\b.* | enviado\s+desde\s+mi\b.*
+      | verstuurd\s+vanaf\s+mijn\b.* | inviato\s+da\b.*
     )$""",
     re.I | re.M | re.X,
 )
 # Closing formulas; the rest of the message after one is a signature (name, phone, address).
 _CLOSING = re.compile(
     r"""^\s*(?:
-        (?:best|kind|warm|many)?\s*(?:regards|wishes)|best|cheers|thanks(?:\s+again)?|thank\s+you|many\s+thanks
+        (?:best|kind|warm|many)?\s*(?:regards|wishes)|best|cheers|thanks(?:\s+again)?
+      | thank\s+you|many\s+thanks
       | sincerely|yours\s+(?:sincerely|faithfully|truly)|all\s+the\s+best
-      | mit\s+freundlichen\s+grüßen|mit\s+freundlichen\s+grüssen|(?:viele|liebe|beste)\s+grüße|(?:viele|liebe|beste)\s+grüsse
+      | mit\s+freundlichen\s+grüßen|mit\s+freundlichen\s+grüssen
+      | (?:viele|liebe|beste)\s+grüße|(?:viele|liebe|beste)\s+grüsse
       | mfg|lg|vg|gruß|gruss
-      | cordialement|bien\s+(?:à\s+vous|cordialement)|salutations(?:\s+distinguées)?|merci(?:\s+d'avance)?|bonne\s+journée
+      | cordialement|bien\s+(?:à\s+vous|cordialement)|salutations(?:\s+distinguées)?
+      | merci(?:\s+d'avance)?|bonne\s+journée
       | (?:un\s+)?saludos?(?:\s+cordiales)?|atentamente|gracias(?:\s+de\s+antemano)?|un\s+abrazo
-      | met\s+vriendelijke\s+groet(?:en)?|vriendelijke\s+groet(?:en)?|groet(?:en|jes)?|alvast\s+bedankt|mvg
+      | met\s+vriendelijke\s+groet(?:en)?|vriendelijke\s+groet(?:en)?|groet(?:en|jes)?
+      | alvast\s+bedankt|mvg
       | cordiali\s+saluti|distinti\s+saluti|saluti|grazie(?:\s+mille)?|un\s+saluto
     )\s*[,.!]*\s*$""",
     re.I | re.M | re.X,

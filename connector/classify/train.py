@@ -8,14 +8,13 @@ Everything is numpy and seeded, so the same inputs give the same model bit for b
 * ``fit_temperature`` / ``fit_calibrator``: confidence calibration on *held-out* realistic
   tickets (out-of-fold predictions), never on the data the weights were fitted to.
 * ``build_default``: the shipped model (scripts/train_default_model.py).
-* ``connector.classify.tenant.train_on_top`` (``deskguard train``) builds on these.
+* ``connector.classify.store_training.train_on_top`` (``deskguard train``) builds on these.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import math
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -51,7 +50,8 @@ class Example:
     ] = ()  # other scalar fields of the JSONL line ("store": "..."), as text
 
     def field(self, name: str) -> str | None:
-        """A JSONL field of this ticket as text (``lang`` and ``extra`` fields), None when absent."""
+        """A JSONL field of this ticket as text (``lang`` and ``extra`` fields), None when
+        absent."""
         if name == "lang":
             return self.lang or None
         return dict(self.extra).get(name)
@@ -61,7 +61,8 @@ _KNOWN_FIELDS = frozenset({"id", "subject", "body", "label", "group", "lang"})
 
 
 def read_jsonl(path: str | Path, *, source: str = "", require_label: bool = True) -> list[Example]:
-    """Examples from a JSONL file of {"id","subject","body","label"?}; clear errors with line numbers."""
+    """Examples from a JSONL file of {"id","subject","body","label"?}; clear errors with line
+    numbers."""
     path = Path(path)
     out = []
     try:
@@ -263,11 +264,6 @@ def fit_linear(
     return weights, bias
 
 
-def steps_per_fit(design: Design, params: FitParams) -> int:
-    n = int((design.labels >= 0).sum())
-    return params.epochs * math.ceil(n / params.batch_size)
-
-
 # --- calibration --------------------------------------------------------------------------------
 @dataclass
 class CalibrationRows:
@@ -299,7 +295,8 @@ class CalibrationRows:
 
 
 def score_rows(model: LocalClassifier, examples: Sequence[Example]) -> CalibrationRows:
-    """Read labelled tickets with ``model`` (never trained on them) the way a live reading is made."""
+    """Read labelled tickets with ``model`` (never trained on them) the way a live reading is
+    made."""
     index = {c: i for i, c in enumerate(model.categories)}
     logits, fam = [], []
     for ex in examples:
@@ -486,7 +483,8 @@ def dress(
     typo_rate: float = 0.04,
     keep_original: bool = True,
 ) -> list[Example]:
-    """Each example as written (optionally) plus ``copies`` email-dressed variants in its language."""
+    """Each example as written (optionally) plus ``copies`` email-dressed variants in its
+    language."""
     out = []
     for ex in examples:
         lang = ex.lang or detect_language(f"{ex.subject} {ex.body}")
@@ -707,7 +705,8 @@ def fit_default(
         out_of_fold.append(held)
         acc = float((held.logits.argmax(1) == held.labels).mean())
         log(
-            f"fold {k + 1}/{recipe.folds}: held-out accuracy {acc:.3f} on {len(held_rows)} dressed hand-written rows"
+            f"fold {k + 1}/{recipe.folds}: held-out accuracy {acc:.3f} on {len(held_rows)} "
+            "dressed hand-written rows"
         )
     oof = CalibrationRows.concat(out_of_fold)
     weights, bias = fit_linear(corpus.design, n_classes, n_buckets, recipe.fit, progress=progress)

@@ -111,8 +111,8 @@ def sandbox_zendesk(
     help="Seconds before a new customer shows up in search (exercises the list fallback).",
 )
 def sandbox_stripe(host: str, port: int, webhook_url: str | None, search_lag: float) -> None:
-    """Run the Stripe sandbox with the demo account until Ctrl-C; prints its URL and settings as JSON.
-    Open a dispute (and deliver charge.dispute.created) with
+    """Run the Stripe sandbox with the demo account until Ctrl-C; prints its URL and settings as
+    JSON. Open a dispute (and deliver charge.dispute.created) with
     `curl -X POST <url>/_sandbox/disputes -d '{"email": "jane.doe@example.com"}'`.
 
     Example: deskguard sandbox stripe --port 8103 --webhook-url http://127.0.0.1:8000/webhooks/stripe/acme
@@ -140,7 +140,8 @@ def sandbox_stripe(host: str, port: int, webhook_url: str | None, search_lag: fl
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8102, show_default=True, type=int)
 def sandbox_shopify(host: str, port: int) -> None:
-    """Run the Shopify Admin GraphQL sandbox with the demo shop until Ctrl-C; prints its settings as JSON.
+    """Run the Shopify Admin GraphQL sandbox with the demo shop until Ctrl-C; prints its settings
+    as JSON.
 
     Example: deskguard sandbox shopify --port 8102
     """
@@ -170,7 +171,8 @@ def sandbox_shopify(host: str, port: int) -> None:
 @click.option("--api-key", default=None, help="Key to accept (default: the sandbox demo key).")
 def sandbox_anthropic(host: str, port: int, api_key: str | None) -> None:
     """Run the Anthropic Messages API sandbox until Ctrl-C; prints its URL and settings as JSON.
-    Make the next 3 requests fail with `curl -X POST <url>/_sandbox/fail -d '{"status": 529, "times": 3}'`.
+    Make the next 3 requests fail with
+    `curl -X POST <url>/_sandbox/fail -d '{"status": 529, "times": 3}'`.
 
     Example: deskguard sandbox anthropic --port 8104
     """

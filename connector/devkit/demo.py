@@ -51,8 +51,8 @@ SCENARIOS = [
         "wismo",
         "auto: a WISMO question answered and solved automatically",
         "Where is my order #1001?",
-        "Hi there,\n\nI ordered the trail running shoes last week (order #1001). Could you tell me where "
-        "my package is and when it will arrive?\n\nThanks,\nJane",
+        "Hi there,\n\nI ordered the trail running shoes last week (order #1001). "
+        "Could you tell me where my package is and when it will arrive?\n\nThanks,\nJane",
         "Jane Doe",
         "jane.doe@example.com",
         ("auto_reply",),
@@ -71,8 +71,9 @@ SCENARIOS = [
         "escalate",
         "escalation: an angry VIP customer threatening legal action goes to a human, with priority",
         "This is unacceptable - order #1004",
-        "I have spent thousands in your store and this is how you treat me? Order #1004 arrived broken "
-        "and nobody answers. If this is not fixed today I will contact my lawyer.\nSam",
+        "I have spent thousands in your store and this is how you treat me? "
+        "Order #1004 arrived broken and nobody answers. "
+        "If this is not fixed today I will contact my lawyer.\nSam",
         "Sam Vip",
         "sam.vip@example.com",
         ("escalate",),
@@ -81,7 +82,8 @@ SCENARIOS = [
         "refund",
         "collaborative: a refund proposed for an agent to approve (nothing paid out yet)",
         "Refund for order #1003",
-        "Hello,\n\nthe jacket from order #1003 does not fit and I would like my money back please.\n\n"
+        "Hello,\n\nthe jacket from order #1003 does not fit "
+        "and I would like my money back please.\n\n"
         "Best,\nLi Wei",
         "Li Wei",
         "li.wei@example.com",
@@ -223,15 +225,15 @@ class Demo:
 
     def run_workers(self) -> None:
         from connector import scheduler
-        from connector.worker import WorkerPool
+        from connector.jobs import worker_pool
 
-        self.pool = WorkerPool(self.runtime, 2, idle_sleep=0.1)
+        self.pool = worker_pool(self.runtime, 2, idle_sleep=0.1)
         self.pool.start()
         self.sched, self.sched_lock = scheduler.start(self.runtime)
 
     # --- the scenarios ----------------------------------------------------------------------
     def _decision(self, ticket_id: int) -> dict[str, Any] | None:
-        from connector.pipeline.queries import recent_decisions
+        from connector.pipeline.decisions import recent_decisions
 
         rows = recent_decisions(self.runtime.db, TENANT, ticket_id=ticket_id, limit=1)
         return rows[0] if rows else None
@@ -252,10 +254,10 @@ class Demo:
         # The admin pulls the kill switch (as from the CLI or the dashboard). An agent then approves
         # the proposed refund, and a customer writes again: both writes wait, nothing is lost.
         from connector.commerce import approvals
-        from connector.pipeline.queries import set_kill_switch
+        from connector.pipeline.killswitch import set_switch
 
-        set_kill_switch(
-            self.runtime, TENANT, True, actor="demo", reason="demo: show a blocked action"
+        set_switch(
+            self.runtime.db, TENANT, True, actor="demo", reason="demo: show a blocked action"
         )
         refund = next(sc for sc in SCENARIOS if sc.key == "refund")
         pending = approvals.list_pending(self.runtime.db, TENANT, ticket_id=refund.ticket_id)
@@ -300,8 +302,6 @@ class Demo:
     def summary(self) -> tuple[list[dict[str, Any]], bool]:
         from connector import audit
         from connector.commerce import approvals
-        from connector.panel import demo_links
-
         state = self.zendesk.state
         me = state.agent["id"]
         rows, ok = [], True
@@ -359,7 +359,10 @@ class Demo:
         rows.append(
             {
                 "ticket": next(sc.ticket_id for sc in SCENARIOS if sc.key == "refund"),
-                "shows": "blocked: an agent approved the refund, but the kill switch holds it (deferred, audited)",
+                "shows": (
+                    "blocked: an agent approved the refund,"
+                    " but the kill switch holds it (deferred, audited)"
+                ),
                 "outcome": "blocked" if refund_blocked else "not blocked",
                 "ok": refund_blocked,
             }
@@ -384,7 +387,8 @@ class Demo:
 def print_summary(demo: Demo, rows: list[dict[str, Any]], ok: bool) -> None:
     click.echo("")
     click.echo(
-        "Deskguard demo — sample tickets (Zendesk, Shopify and Stripe sandboxes; local model; SQLite)"
+        "Deskguard demo — sample tickets"
+        " (Zendesk, Shopify and Stripe sandboxes; local model; SQLite)"
     )
     click.echo("")
     for r in rows:
@@ -444,7 +448,8 @@ def demo_command(once: bool, port: int, engine: str, as_json: bool) -> None:
     try:
         demo.start()
         click.echo(
-            f"Deskguard demo on {demo.sidecar_url} — side panel: {demo.sidecar_url}/panel/demo?tenant={TENANT}"
+            f"Deskguard demo on {demo.sidecar_url}"
+            f" — side panel: {demo.sidecar_url}/panel/demo?tenant={TENANT}"
             f" · dashboard: {demo.sidecar_url}/admin/ (admin token {demo.admin_token})",
             err=True,
         )

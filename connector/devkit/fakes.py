@@ -37,12 +37,17 @@ def inject(runtime: Runtime, **fakes: Any) -> Runtime:
     """Use these clients instead of the real ones for every tenant of ``runtime``.
 
     Names are the keyword arguments of ``connector.services.build_services``: ``desk``, ``orders``,
-    ``payments``, ``classifier``. Cached services are dropped so the next call sees the fakes.
+    ``payments``, ``classifier``. ``None`` puts the real client back. Cached services are dropped
+    so the next call sees the change.
     """
     unknown = set(fakes) - set(SERVICE_NAMES)
     if unknown:
         raise TypeError(f"unknown service {sorted(unknown)}; use one of {SERVICE_NAMES}")
-    runtime.fakes.update(fakes)
+    for name, fake in fakes.items():
+        if fake is None:
+            runtime.fakes.pop(name, None)
+        else:
+            runtime.fakes[name] = fake
     runtime.forget_services()
     return runtime
 
@@ -91,7 +96,8 @@ class FakeDesk:
     @staticmethod
     def marker_line(key: str) -> str:
         """The adapter's convention (DESKGUARD_MARKER in connector/domain.py): ``marker=`` is the
-        bare idempotency key and the desk appends ``DESKGUARD_MARKER key``; a full line is refused."""
+        bare idempotency key and the desk appends ``DESKGUARD_MARKER key``; a full line is
+        refused."""
         key = (key or "").strip()
         if not key or key.startswith(DESKGUARD_MARKER) or "\n" in key:
             raise ValueError(f"marker must be the bare idempotency key, got {key!r}")
@@ -130,7 +136,8 @@ class FakeDesk:
         return self.tickets[ticket_id]
 
     def get_tickets(self, ids) -> list[Ticket]:
-        """Like the adapter's show_many read: one call for up to 100 tickets, missing ids left out."""
+        """Like the adapter's show_many read: one call for up to 100 tickets, missing ids left
+        out."""
         ids = list(dict.fromkeys(int(i) for i in ids))
         self.api_calls += (len(ids) + 99) // 100
         return [self.tickets[i] for i in ids if i in self.tickets]

@@ -26,7 +26,7 @@ from flask import (
 from connector import logs, tenants
 from connector.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from connector.panel import auth, charts, login_limit, metrics
-from connector.pipeline import queries
+from connector.pipeline import killswitch
 from connector.web_context import admin_token_matches, error_response, get_runtime
 
 LOG = logs.get("admin")
@@ -39,8 +39,8 @@ bp = Blueprint(
     static_url_path="/static",
 )
 CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none';"
-    " frame-ancestors 'none'"
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self';"
+    " base-uri 'none'; frame-ancestors 'none'"
 )
 
 
@@ -245,7 +245,7 @@ def kill_switch_form():
     tenant = _tenant(request.form.get("tenant"))
     on = request.form.get("on") == "1"
     reason = (request.form.get("reason") or "flipped from the admin dashboard")[:500]
-    queries.set_kill_switch(get_runtime(), tenant, on, actor="admin:dashboard", reason=reason)
+    killswitch.set_switch(get_runtime().db, tenant, on, actor="admin:dashboard", reason=reason)
     logs.log(LOG, logging.WARNING, "admin.kill_switch", tenant=tenant, on=on)
     return redirect(url_for("admin.dashboard", tenant=tenant))
 
@@ -284,8 +284,8 @@ def api_kill_switch(tenant: str):
         raise BadRequest('expected {"on": true|false, "reason": "..."}')
     tenant = _tenant(tenant)
     runtime = get_runtime()
-    queries.set_kill_switch(
-        runtime,
+    killswitch.set_switch(
+        runtime.db,
         tenant,
         body["on"],
         actor="admin:api",

@@ -1,19 +1,21 @@
 """Who is calling: per-tenant app tokens, the agent behind a side-panel call, admin sessions.
 
-Side panel (the choice, and its trade-off, is documented in README "Zendesk app and dashboard"):
-the app keeps a per-tenant token in the **secure** installation setting ``api_token``. The panel's
-JavaScript never sees it: it calls ``client.request({secure: true, headers: {Authorization:
-'Bearer {{setting.api_token}}'}})`` and the Zendesk proxy substitutes the value (see
-docs/vendors/zendesk.md, ZAF). A valid token therefore proves the call came through *this
-tenant's* app installation (or from whoever else holds the token). The token decides the
-tenant; a URL naming another tenant answers 404, exactly like a ticket that does not exist.
+Side panel (the choice, and its trade-off, is documented in docs/panel-and-dashboard.md, "How the
+panel authenticates, and how far to trust it"): the app keeps a per-tenant token in the **secure**
+installation setting ``api_token``. The panel's JavaScript never sees it: it calls
+``client.request({secure: true, headers: {Authorization: 'Bearer {{setting.api_token}}'}})``
+and the Zendesk proxy substitutes the value (see docs/vendors/zendesk.md, ZAF). A valid token
+therefore proves the call came through *this tenant's* app installation (or from whoever else
+holds the token). The token decides the tenant; a URL naming another tenant answers 404, exactly
+like a ticket that does not exist.
 
 The agent's id and role arrive as ``X-Deskguard-Agent-Id`` / ``X-Deskguard-Agent-Role`` headers,
 read by the app from ``client.get('currentUser')``. They are asserted by the agent's browser: any
 signed-in agent of the account could send other values through the same proxy. So the claimed
 role is never used for a permission: ``identity.py`` looks the claimed id up in Zendesk and
 decides on the role Zendesk reports. The id itself stays a claim (used for attribution, feedback
-and that lookup); README names ZAF signed URLs as what would bind it, and says it is not built.
+and that lookup); docs/panel-and-dashboard.md ("What is still open") names ZAF signed URLs as
+what would bind it, and says it is not built.
 
 Admin dashboard: ``DESKGUARD_ADMIN_TOKEN`` as a bearer token (API) or through a login form that
 sets an HttpOnly, SameSite=Strict cookie signed with a key derived from that token (so changing
@@ -72,7 +74,8 @@ def issue_token(db: sqlite_utils.Database, tenant_id: str, *, label: str = "") -
     prefix = token[: len(TOKEN_PREFIX) + 6]
     with transaction(db):
         cur = db.conn.execute(
-            "INSERT INTO app_tokens (tenant_id, token_sha256, prefix, label, created_at) VALUES (?,?,?,?,?)",
+            "INSERT INTO app_tokens (tenant_id, token_sha256, prefix, label, created_at)"
+            " VALUES (?,?,?,?,?)",
             (tenant_id, _digest(token), prefix, label, now_iso()),
         )
         token_id = int(cur.lastrowid)
@@ -110,7 +113,8 @@ def tenant_for_token(db: sqlite_utils.Database, token: str) -> str | None:
     if not token.startswith(TOKEN_PREFIX):
         return None
     row = db.conn.execute(
-        "SELECT t.id, t.tenant_id, t.last_used_at FROM app_tokens t JOIN tenants n ON n.id = t.tenant_id"
+        "SELECT t.id, t.tenant_id, t.last_used_at"
+        " FROM app_tokens t JOIN tenants n ON n.id = t.tenant_id"
         " WHERE t.token_sha256 = ? AND t.revoked_at IS NULL AND n.active = 1",
         (_digest(token),),
     ).fetchone()

@@ -48,8 +48,9 @@ def _frame(title: str, desc: str, body: list[str], legend: list[tuple[str, str]]
         for i, (t, c) in enumerate(legend)
     )
     return Markup(
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT + 16}" role="img" aria-label="{escape(title)}"'
-        f' xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title><desc>{escape(desc)}</desc>'
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT + 16}" role="img"'
+        f' aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">'
+        f"<title>{escape(title)}</title><desc>{escape(desc)}</desc>"
         f'<g>{items}</g><g transform="translate(0,16)">{"".join(body)}</g></svg>'
     )
 
@@ -59,8 +60,10 @@ def _axes(y_max_label: str) -> list[str]:
     return [
         f'<line x1="{PAD_L}" y1="{bottom}" x2="{WIDTH - PAD_R}" y2="{bottom}" stroke="#d8dee4"/>',
         f'<line x1="{PAD_L}" y1="{PAD_T}" x2="{WIDTH - PAD_R}" y2="{PAD_T}" stroke="#eef1f4"/>',
-        f'<text x="{PAD_L - 6}" y="{PAD_T + 4}" text-anchor="end" font-size="13" fill="#5f6b7a">{escape(y_max_label)}</text>',
-        f'<text x="{PAD_L - 6}" y="{bottom + 4}" text-anchor="end" font-size="13" fill="#5f6b7a">0</text>',
+        f'<text x="{PAD_L - 6}" y="{PAD_T + 4}" text-anchor="end" font-size="13"'
+        f' fill="#5f6b7a">{escape(y_max_label)}</text>',
+        f'<text x="{PAD_L - 6}" y="{bottom + 4}" text-anchor="end" font-size="13"'
+        ' fill="#5f6b7a">0</text>',
     ]
 
 
@@ -84,8 +87,10 @@ def volume_chart(days: Sequence[dict[str, Any]]) -> Markup:
         tip = f"{escape(d['date'])}: {d['decisions']} decisions, {auto} automated"
         body.append(
             f"<g><title>{tip}</title>"
-            f'<rect x="{x:.1f}" y="{base - h_other:.1f}" width="{bar_w:.1f}" height="{h_other:.1f}" fill="{OTHER_COLOUR}"/>'
-            f'<rect x="{x:.1f}" y="{base - h_other - h_auto:.1f}" width="{bar_w:.1f}" height="{h_auto:.1f}" fill="{AUTO_COLOUR}"/></g>'
+            f'<rect x="{x:.1f}" y="{base - h_other:.1f}" width="{bar_w:.1f}"'
+            f' height="{h_other:.1f}" fill="{OTHER_COLOUR}"/>'
+            f'<rect x="{x:.1f}" y="{base - h_other - h_auto:.1f}" width="{bar_w:.1f}"'
+            f' height="{h_auto:.1f}" fill="{AUTO_COLOUR}"/></g>'
         )
     body += _x_labels(days, x_of)
     total = sum(d["decisions"] for d in days)
@@ -129,7 +134,8 @@ def automation_chart(days: Sequence[dict[str, Any]]) -> Markup:
     for seg in segments:
         if len(seg) > 1:
             body.append(
-                f'<polyline points="{" ".join(seg)}" fill="none" stroke="{LINE_COLOUR}" stroke-width="2"/>'
+                f'<polyline points="{" ".join(seg)}" fill="none"'
+                f' stroke="{LINE_COLOUR}" stroke-width="2"/>'
             )
     body += _x_labels(days, x_of)
     return _frame(

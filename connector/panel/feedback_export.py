@@ -54,9 +54,11 @@ def training_rows(
     column = _snapshot_column(db)
     snapshot_sql = f"d.{column}" if column else "NULL"
     rows = db.conn.execute(
-        f"SELECT f.decision_id, d.ticket_id, d.category, f.verdict, f.correct_category, d.reading, {snapshot_sql}"
+        "SELECT f.decision_id, d.ticket_id, d.category, f.verdict, f.correct_category, d.reading,"
+        f" {snapshot_sql}"
         " FROM feedback f JOIN decisions d ON d.id = f.decision_id AND d.tenant_id = f.tenant_id"
-        " WHERE f.tenant_id = ? AND f.id = (SELECT f2.id FROM feedback f2 WHERE f2.tenant_id = f.tenant_id"
+        " WHERE f.tenant_id = ? AND f.id = (SELECT f2.id FROM feedback f2"
+        " WHERE f2.tenant_id = f.tenant_id"
         "   AND f2.decision_id = f.decision_id ORDER BY f2.created_at DESC, f2.id DESC LIMIT 1)"
         " ORDER BY f.decision_id",
         (tenant_id,),

@@ -14,7 +14,8 @@ decides on the role Zendesk answers with:
   so a demoted or suspended admin keeps their rights at most that long.
 
 What this does not close: the id itself is still the browser's claim, so an agent who knows an
-admin's Zendesk user id can present it (README "How the panel authenticates").
+admin's Zendesk user id can present it (docs/panel-and-dashboard.md, "How the panel
+authenticates, and how far to trust it").
 """
 
 from __future__ import annotations
@@ -236,7 +237,8 @@ def permissions(
     runtime: Runtime, cache: RoleCache, agent: Agent, *, action: str = "check"
 ) -> Permissions:
     """The agent's permissions from Zendesk. Raises Forbidden (403, audited) for a missing,
-    suspended, inactive or end-user account, and RoleCheckUnavailable (503) when Zendesk cannot say."""
+    suspended, inactive or end-user account, and RoleCheckUnavailable (503) when Zendesk cannot
+    say."""
     if not agent.id:
         raise Forbidden("the agent id (X-Deskguard-Agent-Id) is required for this action")
     if not agent.id.isdigit() or len(agent.id) > 19:
@@ -269,7 +271,10 @@ def permissions(
 
 
 def require(runtime: Runtime, cache: RoleCache, agent: Agent, action: str) -> Permissions:
-    """Permissions that include ``action`` ("approve" or "kill_switch"), else Forbidden (audited)."""
+    """Permissions that include ``action`` ("approve" or "kill_switch").
+
+    Raises Forbidden (audited) otherwise.
+    """
     perms = permissions(runtime, cache, agent, action=action)
     allowed = (
         perms.can_approve

@@ -53,7 +53,8 @@ class Lockout:
     def message(self) -> str:
         minutes = max(1, math.ceil(self.retry_after / 60))
         who = "from your address" if self.scope == "ip" else "from many addresses"
-        return f"Too many wrong admin tokens {who}; try again in {minutes} minute{'s' if minutes > 1 else ''}."
+        plural = "s" if minutes > 1 else ""
+        return f"Too many wrong admin tokens {who}; try again in {minutes} minute{plural}."
 
 
 def client_ip(request: Request, trusted_proxy_hops: int) -> str:
@@ -128,7 +129,8 @@ def record_failure(
             (ADMIN_SCOPE, ip, now),
         )
         from_ip, overall = db.conn.execute(
-            "SELECT SUM(client_ip = ?), COUNT(*) FROM admin_login_failures WHERE tenant_id = ? AND ts > ?",
+            "SELECT SUM(client_ip = ?), COUNT(*) FROM admin_login_failures"
+            " WHERE tenant_id = ? AND ts > ?",
             (ip, ADMIN_SCOPE, now - window),
         ).fetchone()
         lockout = check(db, config, ip, now=now)
@@ -158,7 +160,8 @@ def record_failure(
 
 def clear(db: sqlite_utils.Database, ip: str) -> None:
     """A correct token from ``ip``: its earlier failures no longer count against it. (A read
-    first, so a successful bearer call takes the write lock only when there is something to clear.)"""
+    first, so a successful bearer call takes the write lock only when there is something to
+    clear.)"""
     if (
         db.conn.execute(
             "SELECT 1 FROM admin_login_failures WHERE tenant_id = ? AND client_ip = ? LIMIT 1",

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from connector import audit, tenants
 from connector.errors import BadRequest
+from connector.pipeline import decisions
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
@@ -28,14 +29,6 @@ def _escalated_sql(db) -> str:
     raised priority; use it when the ledger has it."""
     names = {r[1] for r in db.conn.execute("PRAGMA table_info(decisions)")}
     return f"({ESCALATED} OR escalated = 1)" if "escalated" in names else ESCALATED
-
-
-def _pipeline_queries():
-    try:
-        from connector.pipeline import queries
-    except ImportError:
-        return None
-    return queries if hasattr(queries, "metrics") else None
 
 
 def _since_iso(days: int) -> str:
@@ -66,7 +59,8 @@ def summary(runtime: Runtime, tenant_id: str, *, days: int = 14) -> dict[str, An
         (tenant_id, since),
     ).fetchone()
     done = q(
-        "SELECT COUNT(*) FROM decisions WHERE tenant_id = ? AND created_at >= ? AND status = 'done'",
+        "SELECT COUNT(*) FROM decisions"
+        " WHERE tenant_id = ? AND created_at >= ? AND status = 'done'",
         (tenant_id, since),
     ).fetchone()[0]
     automated, escalated, failed = automated or 0, escalated or 0, failed or 0
@@ -99,32 +93,30 @@ def summary(runtime: Runtime, tenant_id: str, *, days: int = 14) -> dict[str, An
         "daily": daily(runtime, tenant_id, days),
         "go_live": {},
     }
-    queries = _pipeline_queries()
-    if queries is not None:
-        # The decision pipeline owns the caps' limits and the go-live gate: show its figures.
-        pm = queries.metrics(
-            db, tenant_id, since=since, policy_file=runtime.config.get("policy_file") or None
-        )
-        c = pm["caps"]
-        data["caps"] = [
-            {
-                "bucket": "auto_reply",
-                "last_hour": c["used_hour"],
-                "last_day": c["used_day"],
-                "hour_limit": c["per_hour"],
-                "day_limit": c["per_day"],
-            }
-        ]
-        data["go_live"] = {
-            cat: {
-                "mode": v.get("mode"),
-                "ready": v.get("go_live_ready"),
-                "agreement": v.get("agreement"),
-                "feedback_tickets": v.get("feedback_tickets"),
-            }
-            for cat, v in pm["categories"].items()
-            if "go_live_ready" in v
+    # The decision pipeline owns the caps' limits and the go-live gate: show its figures.
+    pm = decisions.metrics(
+        db, tenant_id, since=since, policy_file=runtime.config.get("policy_file") or None
+    )
+    c = pm["caps"]
+    data["caps"] = [
+        {
+            "bucket": "auto_reply",
+            "last_hour": c["used_hour"],
+            "last_day": c["used_day"],
+            "hour_limit": c["per_hour"],
+            "day_limit": c["per_day"],
         }
+    ]
+    data["go_live"] = {
+        cat: {
+            "mode": v.get("mode"),
+            "ready": v.get("go_live_ready"),
+            "agreement": v.get("agreement"),
+            "feedback_tickets": v.get("feedback_tickets"),
+        }
+        for cat, v in pm["categories"].items()
+        if "go_live_ready" in v
+    }
     return data
 
 
@@ -181,7 +173,8 @@ def daily(runtime: Runtime, tenant_id: str, days: int) -> list[dict[str, Any]]:
     found = {
         r[0]: r[1:]
         for r in runtime.db.conn.execute(
-            f"SELECT substr(created_at, 1, 10), COUNT(*), SUM({AUTOMATED}), SUM({_escalated_sql(runtime.db)}),"
+            f"SELECT substr(created_at, 1, 10), COUNT(*), SUM({AUTOMATED}),"
+            f" SUM({_escalated_sql(runtime.db)}),"
             " SUM(status = 'done')"
             " FROM decisions WHERE tenant_id = ? AND created_at >= ? GROUP BY 1",
             (tenant_id, since),
@@ -269,7 +262,8 @@ def recent_decisions(
         "status",
     )
     rows = runtime.db.conn.execute(
-        f"SELECT {', '.join(cols)} FROM decisions WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT {limit}",
+        f"SELECT {', '.join(cols)} FROM decisions WHERE {' AND '.join(where)}"
+        f" ORDER BY id DESC LIMIT {limit}",
         params,
     )
     return [dict(zip(cols, r, strict=True)) for r in rows]
@@ -283,7 +277,8 @@ def ticket_trail(runtime: Runtime, tenant_id: str, ticket_id: int) -> dict[str, 
     decisions = [
         decision_row(r)
         for r in db.conn.execute(
-            f"SELECT {', '.join(DECISION_COLUMNS)} FROM decisions WHERE tenant_id = ? AND ticket_id = ? ORDER BY id",
+            f"SELECT {', '.join(DECISION_COLUMNS)} FROM decisions"
+            " WHERE tenant_id = ? AND ticket_id = ? ORDER BY id",
             (tenant_id, ticket_id),
         )
     ]
@@ -325,7 +320,8 @@ def ticket_trail(runtime: Runtime, tenant_id: str, ticket_id: int) -> dict[str, 
     feedback = [
         dict(zip(fb_cols, r, strict=True))
         for r in db.conn.execute(
-            f"SELECT {', '.join(fb_cols)} FROM feedback WHERE tenant_id = ? AND ticket_id = ? ORDER BY id",
+            f"SELECT {', '.join(fb_cols)} FROM feedback"
+            " WHERE tenant_id = ? AND ticket_id = ? ORDER BY id",
             (tenant_id, ticket_id),
         )
     ]

@@ -168,7 +168,8 @@ def my_feedback(
     db: sqlite_utils.Database, tenant_id: str, decision_id: int, agent_id: str
 ) -> dict | None:
     row = db.conn.execute(
-        "SELECT verdict, correct_category, created_at FROM feedback WHERE tenant_id = ? AND decision_id = ?"
+        "SELECT verdict, correct_category, created_at FROM feedback"
+        " WHERE tenant_id = ? AND decision_id = ?"
         " AND agent_id = ? AND source = 'panel'",
         (tenant_id, decision_id, agent_id),
     ).fetchone()
@@ -308,10 +309,11 @@ def record_feedback(
         elif correct == predicted:
             raise BadRequest("a 'wrong' verdict needs a category other than the predicted one")
         db.conn.execute(
-            "INSERT INTO feedback (tenant_id, ticket_id, decision_id, agent_id, verdict, correct_category, source,"
-            " created_at) VALUES (?,?,?,?,?,?, 'panel', ?)"
+            "INSERT INTO feedback (tenant_id, ticket_id, decision_id, agent_id, verdict,"
+            " correct_category, source, created_at) VALUES (?,?,?,?,?,?, 'panel', ?)"
             " ON CONFLICT (tenant_id, decision_id, agent_id, source) WHERE decision_id IS NOT NULL"
-            " DO UPDATE SET verdict = excluded.verdict, correct_category = excluded.correct_category,"
+            " DO UPDATE SET verdict = excluded.verdict,"
+            " correct_category = excluded.correct_category,"
             " created_at = excluded.created_at",
             (tenant_id, ticket_id, decision_id, agent.id, verdict, correct, now_iso()),
         )

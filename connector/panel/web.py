@@ -7,12 +7,12 @@ signed-in agent, then calls the API below through the Zendesk proxy with the sec
 
 API (JSON; 401 without a valid token; 404 for another tenant's URL):
 
-- ``GET  /panel/api/me``                                  → tenant, the agent as claimed, kill switch
-- ``GET  /panel/api/<tenant>/tickets/<id>``               → everything the panel shows
-- ``GET  /panel/api/<tenant>/permissions``                → what the agent may do, per Zendesk's role
-- ``POST /panel/api/<tenant>/tickets/<id>/feedback``      → ``{"verdict", "correct_category"}``
+- ``GET  /panel/api/me``                                → tenant, the agent as claimed, kill switch
+- ``GET  /panel/api/<tenant>/tickets/<id>``             → everything the panel shows
+- ``GET  /panel/api/<tenant>/permissions``              → what the agent may do, per Zendesk's role
+- ``POST /panel/api/<tenant>/tickets/<id>/feedback``    → ``{"verdict", "correct_category"}``
 - ``POST /panel/api/<tenant>/approvals/<id>/approve|reject``  (approvers only)
-- ``POST /panel/api/<tenant>/kill-switch``                → ``{"on": bool, "reason"}`` (admins only)
+- ``POST /panel/api/<tenant>/kill-switch``              → ``{"on": bool, "reason"}`` (admins only)
 
 Reading (me, tickets, feedback) never calls Zendesk. The permissions endpoint and the two
 permissioned actions look the agent up in Zendesk (``identity.py``, cached): 403 when Zendesk's
@@ -36,7 +36,7 @@ from connector.domain import to_dict
 from connector.errors import BadRequest, DeskguardError, NotFound
 from connector.panel import auth, identity
 from connector.panel.ticket_view import record_feedback, ticket_view
-from connector.pipeline import queries
+from connector.pipeline import killswitch
 from connector.web_context import get_runtime
 
 LOG = logs.get("panel")
@@ -248,9 +248,7 @@ def api_kill_switch(tenant: str):
     reason = str(body.get("reason") or "flipped from the side panel")[:500]
     perms = _permissions(agent, "kill_switch")
     runtime = get_runtime()
-    queries.set_kill_switch(
-        runtime, agent.tenant_id, body["on"], actor=perms.actor, reason=reason
-    )
+    killswitch.set_switch(runtime.db, agent.tenant_id, body["on"], actor=perms.actor, reason=reason)
     logs.log(
         LOG,
         logging.WARNING,

@@ -42,15 +42,15 @@ def kill_switch(
 
     Example: deskguard kill-switch on --tenant acme --reason "bad replies"
     """
-    from connector.pipeline import queries
+    from connector.pipeline import killswitch
 
     runtime, tenant_id = _tenant(ctx, tenant)
     changed = None
     if action != "status":
-        changed = queries.set_kill_switch(
-            runtime, tenant_id, action == "on", actor=f"cli:{actor}", reason=reason
+        changed = killswitch.set_switch(
+            runtime.db, tenant_id, action == "on", actor=f"cli:{actor}", reason=reason
         )
-    out = queries.kill_switch_status(runtime, tenant_id)
+    out = killswitch.status(runtime.db, tenant_id)
     if changed is not None:
         out["changed"] = changed
     echo_json(out)
@@ -69,10 +69,10 @@ def policy_show(ctx: click.Context, tenant: str | None) -> None:
 
     Example: deskguard policy show --tenant acme
     """
-    from connector.pipeline import queries
+    from connector.pipeline import decisions
 
     runtime, tenant_id = _tenant(ctx, tenant)
-    echo_json(queries.policy_view(runtime.db, tenant_id, policy_file=_policy_file(runtime)))
+    echo_json(decisions.policy_view(runtime.db, tenant_id, policy_file=_policy_file(runtime)))
 
 
 @policy_group.command("set-mode")
@@ -108,7 +108,7 @@ def policy_set_mode(
 
     Example: deskguard policy set-mode --tenant acme order_status=auto refund=assist --rollout order_status=25
     """
-    from connector.pipeline import policy, queries
+    from connector.pipeline import decisions, policy
 
     runtime, tenant_id = _tenant(ctx, tenant)
     modes, pct = {}, {}
@@ -146,7 +146,7 @@ def policy_set_mode(
             rollout_percent=pct,
             policy_file=_policy_file(runtime),
         )
-    view = queries.policy_view(runtime.db, tenant_id, policy_file=_policy_file(runtime))
+    view = decisions.policy_view(runtime.db, tenant_id, policy_file=_policy_file(runtime))
     echo_json(
         {
             "default_mode": view["default_mode"],
@@ -175,7 +175,7 @@ def policy_patch(
 
     Example: deskguard policy patch '{"caps": {"auto_replies_per_hour": 10}}' --tenant acme
     """
-    from connector.pipeline import policy, queries
+    from connector.pipeline import decisions, policy
 
     runtime, tenant_id = _tenant(ctx, tenant)
     text = Path(document[1:]).read_text(encoding="utf-8") if document.startswith("@") else document
@@ -192,7 +192,7 @@ def policy_patch(
         override_reason=override_reason,
         policy_file=_policy_file(runtime),
     )
-    echo_json(queries.policy_view(runtime.db, tenant_id, policy_file=_policy_file(runtime)))
+    echo_json(decisions.policy_view(runtime.db, tenant_id, policy_file=_policy_file(runtime)))
 
 
 @policy_group.command("go-live")
@@ -203,10 +203,10 @@ def policy_go_live(ctx: click.Context, tenant: str | None) -> None:
 
     Example: deskguard policy go-live --tenant acme
     """
-    from connector.pipeline import queries
+    from connector.pipeline import decisions
 
     runtime, tenant_id = _tenant(ctx, tenant)
-    view = queries.policy_view(runtime.db, tenant_id, policy_file=_policy_file(runtime))
+    view = decisions.policy_view(runtime.db, tenant_id, policy_file=_policy_file(runtime))
     echo_json({c: v["go_live"] for c, v in view["categories"].items()})
 
 
@@ -236,11 +236,11 @@ def decisions_list(
 
     Example: deskguard decisions list --tenant acme --outcome escalate --since 1d
     """
-    from connector.pipeline import queries
+    from connector.pipeline import decisions
 
     runtime, tenant_id = _tenant(ctx, tenant)
     echo_json(
-        queries.recent_decisions(
+        decisions.recent_decisions(
             runtime.db,
             tenant_id,
             limit=limit,
@@ -260,10 +260,10 @@ def decisions_show(ctx: click.Context, ticket_id: int, tenant: str | None) -> No
 
     Example: deskguard decisions show 1234 --tenant acme
     """
-    from connector.pipeline import queries
+    from connector.pipeline import decisions
 
     runtime, tenant_id = _tenant(ctx, tenant)
-    echo_json(queries.ticket_decision(runtime.db, tenant_id, ticket_id))
+    echo_json(decisions.ticket_decision(runtime.db, tenant_id, ticket_id))
 
 
 @decisions_group.command("metrics")
@@ -275,11 +275,11 @@ def decisions_metrics(ctx: click.Context, tenant: str | None, since: str | None)
 
     Example: deskguard decisions metrics --tenant acme --since 7d
     """
-    from connector.pipeline import queries
+    from connector.pipeline import decisions
 
     runtime, tenant_id = _tenant(ctx, tenant)
     echo_json(
-        queries.metrics(
+        decisions.metrics(
             runtime.db,
             tenant_id,
             since=parse_since(since) if since else None,

@@ -20,7 +20,7 @@ from connector import audit, logs
 from connector.db import transaction
 from connector.domain import Ticket
 from connector.errors import KillSwitchEngaged, VendorError
-from connector.pipeline import events, proposals, stages
+from connector.pipeline import decisions, events, proposals, stages
 from connector.pipeline.context import SKIP, TicketContext
 
 if TYPE_CHECKING:
@@ -82,22 +82,19 @@ def _complete(runtime: Runtime, ctx: TicketContext, status: str, error: str = ""
         result["error"] = error[:500]
     db = runtime.db
     with transaction(db):
-        db.conn.execute(
-            "UPDATE decisions SET status = ?, outcome = ?, rule = ?, reason = ?, action = ?, action_result = ?,"
-            " latency_ms = ?, stage_ms = ? WHERE id = ?",
-            (
-                status,
-                ctx.decision.outcome,
-                ctx.decision.rule,
-                ctx.decision.reason
-                if status == "done"
-                else f"{status}: {error or ctx.decision.reason}",
-                ctx.action_kind or None,
-                audit.canonical_json(result),
-                total,
-                audit.canonical_json(ctx.timings_ms),
-                ctx.decision_id,
-            ),
+        decisions.complete(
+            db,
+            ctx.decision_id,
+            status=status,
+            outcome=ctx.decision.outcome,
+            rule=ctx.decision.rule,
+            reason=ctx.decision.reason
+            if status == "done"
+            else f"{status}: {error or ctx.decision.reason}",
+            action=ctx.action_kind or None,
+            action_result=audit.canonical_json(result),
+            latency_ms=total,
+            stage_ms=audit.canonical_json(ctx.timings_ms),
         )
         audit.record(
             db,

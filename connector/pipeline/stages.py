@@ -20,7 +20,7 @@ from connector.commerce.wismo import agent_summary, customer_answer
 from connector.db import transaction
 from connector.domain import DESKGUARD_MARKER, TicketText, to_dict
 from connector.errors import PermanentError, TransientError
-from connector.pipeline import caps, golive, policy, proposals, replies, rules
+from connector.pipeline import caps, decisions, golive, policy, proposals, replies, rules
 from connector.pipeline.brief import decision_brief
 from connector.pipeline.context import (
     ASSIST_NOTE,
@@ -176,9 +176,7 @@ def enrich(rt: Runtime, ctx: TicketContext) -> TicketContext:
             visible, key=lambda o: o.created_at.timestamp() if o.created_at else 0, reverse=True
         )
         e.customer = next((o.customer for o in e.orders if o.customer is not None), None)
-        e.agent_order_summaries = [
-            s for s in (agent_summary(o) for o in e.orders[:5]) if s
-        ]
+        e.agent_order_summaries = [s for s in (agent_summary(o) for o in e.orders[:5]) if s]
     stripe = _not_configured(ctx, services.payments, "Stripe")
     if stripe is not None and email:
         e.payments = _vendor_call(ctx, "Stripe", stripe.payment_context, email)
@@ -195,22 +193,16 @@ def look_up_history(rt: Runtime, ctx: TicketContext) -> TicketContext:
         return ctx
     days = float(ctx.policy.escalation["repeat_contact_window_days"])
     since = datetime.fromtimestamp(time.time() - days * 86400, UTC).isoformat()
-    sql = (
-        "SELECT COUNT(DISTINCT d.ticket_id || ':' || d.version) FROM decisions d WHERE d.tenant_id = ?"
-        " AND d.requester_hash = ? AND d.created_at >= ? AND NOT (d.ticket_id = ? AND d.version = ?)"
+    ctx.prior_contacts = decisions.prior_contacts(
+        rt.db,
+        ctx.tenant_id,
+        requester_hash=who,
+        since=since,
+        ticket_id=ctx.ticket_id,
+        version=ctx.version,
+        order_refs=refs,
+        category=ctx.reading.category,
     )
-    params: list[Any] = [ctx.tenant_id, who, since, ctx.ticket_id, ctx.version]
-    if refs:
-        sql += (
-            " AND EXISTS (SELECT 1 FROM json_each(d.order_refs) j WHERE j.value IN ("
-            + ",".join("?" * len(refs))
-            + "))"
-        )
-        params += refs
-    else:
-        sql += " AND d.category = ?"
-        params.append(ctx.reading.category)
-    ctx.prior_contacts = int(rt.db.conn.execute(sql, params).fetchone()[0])
     return ctx
 
 
@@ -445,46 +437,42 @@ def record_decision(rt: Runtime, ctx: TicketContext) -> TicketContext:
     snapshot = {"subject": ctx.text.subject, "body": ctx.text.body}
     db = rt.db
     with transaction(db):
-        ctx.decision_id = db.conn.execute(
-            "INSERT INTO decisions (tenant_id, ticket_id, job_id, created_at, category, confidence, mode, outcome,"
-            " rule, reason, reading, policy_trace, context, brief, suggested_reply, engine, model, cost_usd,"
-            " status, version, requester_hash, order_refs, configured_mode, escalated, priority, tags,"
-            " would_automate, fallback_gate, input_snapshot, snapshot_digest, input_tokens, output_tokens)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'pending',?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
-            (
-                ctx.tenant_id,
-                ctx.ticket_id,
-                ctx.job_id,
-                audit.now_iso(),
-                r.category,
-                r.confidence,
-                d.mode,
-                d.outcome,
-                d.rule,
-                d.reason,
-                audit.canonical_json(to_dict(r)),
-                json.dumps([v.as_dict() for v in d.trace]),
-                audit.canonical_json(context_json(ctx)),
-                ctx.brief,
-                ctx.suggested.text if ctx.suggested else "",
-                r.engine,
-                r.model,
-                r.cost_usd + ctx.draft_cost_usd,
-                ctx.version,
-                requester_hash(ctx.requester_email),
-                json.dumps(list(ctx.order_refs)),
-                d.configured_mode,
-                int(d.escalated),
-                d.priority,
-                json.dumps(list(d.tags)),
-                int(d.would_automate),
-                d.fallback_gate,
-                audit.canonical_json(snapshot),
-                ctx.snapshot_digest,
-                usage.input_tokens if usage else 0,
-                usage.output_tokens if usage else 0,
-            ),
-        ).fetchone()[0]
+        ctx.decision_id = decisions.insert(
+            db,
+            {
+                "tenant_id": ctx.tenant_id,
+                "ticket_id": ctx.ticket_id,
+                "job_id": ctx.job_id,
+                "created_at": audit.now_iso(),
+                "category": r.category,
+                "confidence": r.confidence,
+                "mode": d.mode,
+                "outcome": d.outcome,
+                "rule": d.rule,
+                "reason": d.reason,
+                "reading": audit.canonical_json(to_dict(r)),
+                "policy_trace": json.dumps([v.as_dict() for v in d.trace]),
+                "context": audit.canonical_json(context_json(ctx)),
+                "brief": ctx.brief,
+                "suggested_reply": ctx.suggested.text if ctx.suggested else "",
+                "engine": r.engine,
+                "model": r.model,
+                "cost_usd": r.cost_usd + ctx.draft_cost_usd,
+                "version": ctx.version,
+                "requester_hash": requester_hash(ctx.requester_email),
+                "order_refs": json.dumps(list(ctx.order_refs)),
+                "configured_mode": d.configured_mode,
+                "escalated": int(d.escalated),
+                "priority": d.priority,
+                "tags": json.dumps(list(d.tags)),
+                "would_automate": int(d.would_automate),
+                "fallback_gate": d.fallback_gate,
+                "input_snapshot": audit.canonical_json(snapshot),
+                "snapshot_digest": ctx.snapshot_digest,
+                "input_tokens": usage.input_tokens if usage else 0,
+                "output_tokens": usage.output_tokens if usage else 0,
+            },
+        )
         common = {"ticket_id": ctx.ticket_id, "job_id": ctx.job_id, "decision_id": ctx.decision_id}
         audit.record(
             db,

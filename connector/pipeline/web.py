@@ -20,7 +20,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 
 from connector.errors import BadRequest
-from connector.pipeline import policy, queries
+from connector.pipeline import decisions, killswitch, policy
 from connector.web_context import get_runtime, require_admin
 
 bp = Blueprint("pipeline_api", __name__, url_prefix="/api/v1/tenants/<tenant>")
@@ -53,7 +53,7 @@ def _policy_file() -> str | None:
 
 @bp.get("/kill-switch")
 def kill_switch_get(tenant: str):
-    return jsonify(queries.kill_switch_status(get_runtime(), tenant))
+    return jsonify(killswitch.status(get_runtime().db, tenant))
 
 
 @bp.route("/kill-switch", methods=["PUT", "POST"])
@@ -61,15 +61,16 @@ def kill_switch_set(tenant: str):
     body = _body()
     if not isinstance(body.get("on"), bool):
         raise BadRequest('give "on": true or false')
-    changed = queries.set_kill_switch(
-        get_runtime(), tenant, body["on"], actor=_actor(), reason=_text(body, "reason")
+    db = get_runtime().db
+    changed = killswitch.set_switch(
+        db, tenant, body["on"], actor=_actor(), reason=_text(body, "reason")
     )
-    return jsonify({**queries.kill_switch_status(get_runtime(), tenant), "changed": changed})
+    return jsonify({**killswitch.status(db, tenant), "changed": changed})
 
 
 @bp.get("/policy")
 def policy_get(tenant: str):
-    return jsonify(queries.policy_view(get_runtime().db, tenant, policy_file=_policy_file()))
+    return jsonify(decisions.policy_view(get_runtime().db, tenant, policy_file=_policy_file()))
 
 
 @bp.patch("/policy")
@@ -87,7 +88,7 @@ def policy_patch(tenant: str):
         override_reason=_text(body, "override_reason") or None,
         policy_file=_policy_file(),
     )
-    return jsonify(queries.policy_view(get_runtime().db, tenant, policy_file=_policy_file()))
+    return jsonify(decisions.policy_view(get_runtime().db, tenant, policy_file=_policy_file()))
 
 
 @bp.put("/modes")
@@ -121,7 +122,7 @@ def modes_put(tenant: str):
             override_reason=override,
             policy_file=_policy_file(),
         )
-    return jsonify(queries.policy_view(db, tenant, policy_file=_policy_file()))
+    return jsonify(decisions.policy_view(db, tenant, policy_file=_policy_file()))
 
 
 @bp.get("/decisions")
@@ -134,7 +135,7 @@ def decisions_list(tenant: str):
     except ValueError:
         raise BadRequest("limit and offset must be whole numbers") from None
     since = parse_since(args["since"]) if args.get("since") else None
-    rows = queries.recent_decisions(
+    rows = decisions.recent_decisions(
         get_runtime().db,
         tenant,
         limit=limit,
@@ -151,7 +152,7 @@ def decisions_list(tenant: str):
 
 @bp.get("/tickets/<int:ticket_id>/decision")
 def ticket_decision(tenant: str, ticket_id: int):
-    return jsonify(queries.ticket_decision(get_runtime().db, tenant, ticket_id))
+    return jsonify(decisions.ticket_decision(get_runtime().db, tenant, ticket_id))
 
 
 @bp.get("/metrics")
@@ -160,5 +161,5 @@ def metrics(tenant: str):
 
     since = parse_since(request.args["since"]) if request.args.get("since") else None
     return jsonify(
-        queries.metrics(get_runtime().db, tenant, since=since, policy_file=_policy_file())
+        decisions.metrics(get_runtime().db, tenant, since=since, policy_file=_policy_file())
     )

@@ -6,17 +6,18 @@ Instead the poller enqueues ``zendesk.batch`` jobs of ≤ 100 ticket versions ea
 (``DESKGUARD_ZENDESK_BATCH_THRESHOLD``), and the handler:
 
 1. skips the versions Deskguard itself produced (its own echoes, no request);
-2. reads the others with ONE request: ``GET /tickets/show_many.json?ids=…&include=users,last_audits``
-   (the requester and each ticket's latest audit, whose comment is what loop safety and the
-   classifier need; a ticket whose latest audit has no comment costs one more request);
+2. reads the others with ONE request:
+   ``GET /tickets/show_many.json?ids=…&include=users,last_audits`` (the requester and each
+   ticket's latest audit, whose comment is what loop safety and the classifier need; a ticket
+   whose latest audit has no comment costs one more request);
 3. runs the pipeline per ticket with the preloaded ticket
    (``connector.pipeline.process_ticket(..., ticket=...)``). Writes stay per ticket, through
    ``connector.actions`` (idempotent); in shadow mode there are none.
 
 Deduplication with the webhook: each ticket version in a batch is a row of
 ``zendesk_batch_tickets`` keyed by the same dedupe key a ``zendesk.ticket`` job would have
-(``intake.dedupe_key``). The poller leaves out versions already queued, and ``intake.enqueue_ticket``
-treats a version already in a batch as a duplicate.
+(``intake.dedupe_key``). The poller leaves out versions already queued, and
+``intake.enqueue_ticket`` treats a version already in a batch as a duplicate.
 
 Failure handling, per ticket version: a processed version is marked done, so a retried batch
 continues where it stopped. The kill switch defers the whole batch (the worker's usual rule; done
@@ -107,8 +108,9 @@ def enqueue_batches(
             if not created:  # the same chunk was enqueued before: its rows exist (left out above)
                 continue
             db.conn.executemany(
-                "INSERT INTO zendesk_batch_tickets (tenant_id, dedupe_key, batch_job_id, ticket_id, updated_at,"
-                " position) VALUES (?,?,?,?,?,?)",
+                "INSERT INTO zendesk_batch_tickets"
+                " (tenant_id, dedupe_key, batch_job_id, ticket_id, updated_at, position)"
+                " VALUES (?,?,?,?,?,?)",
                 [
                     (tenant_id, m.dedupe_key, job_id, m.ticket_id, m.updated_at, i)
                     for i, m in enumerate(chunk)
@@ -205,7 +207,10 @@ def handle_batch(runtime: Runtime, job: Job) -> None:
 
 
 def _hand_off(runtime: Runtime, job: Job, member: Member, exc: Exception) -> None:
-    """Give one ticket version its own ``zendesk.ticket`` job (own attempts and dead-letter entry)."""
+    """Give one ticket version its own ``zendesk.ticket`` job.
+
+    The job has its own attempts and, if it keeps failing, its own dead-letter entry.
+    """
     db = runtime.db
     error = f"{type(exc).__name__}: {exc}"[:500]
     with transaction(db):

@@ -73,7 +73,8 @@ def poll_cmd(
 @click.option("--check", is_flag=True, help="Also call Zendesk to verify the credentials.")
 @click.pass_context
 def status_cmd(ctx: click.Context, tenant: str | None, check: bool) -> None:
-    """Setup record, poll cursor, intake queue counts and backlog batch progress for a tenant (no secrets).
+    """Setup record, poll cursor, intake queue counts and backlog batch progress for a tenant
+    (no secrets).
 
     Example: deskguard zendesk status --tenant acme --check
     """
@@ -99,7 +100,8 @@ def status_cmd(ctx: click.Context, tenant: str | None, check: bool) -> None:
         "jobs": counts,
         "batches": dict(
             db.conn.execute(
-                "SELECT CASE WHEN done_at IS NULL THEN 'pending' ELSE COALESCE(outcome, 'done') END, COUNT(*)"
+                "SELECT CASE WHEN done_at IS NULL THEN 'pending'"
+                " ELSE COALESCE(outcome, 'done') END, COUNT(*)"
                 " FROM zendesk_batch_tickets WHERE tenant_id = ? GROUP BY 1",
                 (tenant_id,),
             ).fetchall()

@@ -42,8 +42,8 @@ class PollCursorReset(audit.Event):
 @audit.event
 @dataclass(frozen=True)
 class BatchTicketHandedOff(audit.Event):
-    """A ticket version in a ``zendesk.batch`` job failed with a non-retryable error and was given its
-    own ``zendesk.ticket`` job (its own attempts and dead-letter entry); the batch went on."""
+    """A ticket version in a ``zendesk.batch`` job failed with a non-retryable error and was given
+    its own ``zendesk.ticket`` job (its own attempts and dead-letter entry); the batch went on."""
 
     kind: ClassVar[str] = "zendesk.batch_ticket_handed_off"
     updated_at: str

@@ -22,7 +22,10 @@ def dedupe_key(ticket_id: int, updated_at: str) -> str:
 
 
 def batch_holding(db, tenant_id: str, key: str) -> int | None:
-    """The ``zendesk.batch`` job that holds this ticket version (connector/zendesk/batch.py), if any."""
+    """The ``zendesk.batch`` job that holds this ticket version, if any.
+
+    See connector/zendesk/batch.py.
+    """
     row = db.conn.execute(
         "SELECT batch_job_id FROM zendesk_batch_tickets WHERE tenant_id = ? AND dedupe_key = ?",
         (tenant_id, key),

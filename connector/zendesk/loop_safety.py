@@ -105,7 +105,8 @@ def needs_processing(ticket: Ticket) -> Verdict:
 
 
 def activity_key(ticket: Ticket) -> str:
-    """Identifies the person activity an event is about (``<ticket id>:<latest person comment id>``),
-    so shadow/assist decisions can be keyed on it and a field-only change does not count twice."""
+    """Identifies the person activity an event is about
+    (``<ticket id>:<latest person comment id>``), so shadow/assist decisions can be keyed on it and
+    a field-only change does not count twice."""
     latest = ticket.latest_person_comment
     return f"{ticket.id}:{latest.id if latest else 0}"

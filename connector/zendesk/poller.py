@@ -5,8 +5,9 @@ Each poll walks pages from the stored ``after_cursor`` (the first ever poll star
 ticket with the same dedupe key the webhook uses, and stores the new cursor **in the same
 transaction** as the enqueues: a crash between pages re-reads at most one page, whose tickets
 deduplicate. It stops at ``end_of_stream`` (caught up; the cursor is kept for the next poll) or
-when the export's own limit would be exceeded: at most ``DESKGUARD_ZENDESK_EXPORT_REQUESTS_PER_MINUTE``
-requests in any 60 s, counted in the ledger so a restart does not reset the window.
+when the export's own limit would be exceeded: at most
+``DESKGUARD_ZENDESK_EXPORT_REQUESTS_PER_MINUTE`` requests in any 60 s, counted in the ledger so a
+restart does not reset the window.
 
 Backlogs: when a page brings at least ``DESKGUARD_ZENDESK_BATCH_THRESHOLD`` changed tickets, they
 go into ``zendesk.batch`` jobs of up to 100 (``batch.py``: one read request per batch instead of
@@ -106,11 +107,15 @@ def poll_state(db, tenant_id: str) -> dict | None:
 
 
 def reset_cursor(runtime: Runtime, tenant_id: str, *, start_time: int, actor: str) -> None:
-    """Forget the cursor: the next poll starts again at ``start_time`` (duplicates are deduplicated)."""
+    """Forget the cursor: the next poll starts again at ``start_time``.
+
+    Tickets read again are deduplicated.
+    """
     db = runtime.db
     with transaction(db):
         db.conn.execute(
-            "INSERT INTO zendesk_poll_state (tenant_id, start_time) VALUES (?, ?) ON CONFLICT (tenant_id)"
+            "INSERT INTO zendesk_poll_state (tenant_id, start_time) VALUES (?, ?)"
+            " ON CONFLICT (tenant_id)"
             " DO UPDATE SET cursor = NULL, start_time = excluded.start_time, caught_up = 0",
             (tenant_id, int(start_time)),
         )
@@ -209,8 +214,9 @@ def _save(
 ) -> None:
     with transaction(db):
         db.conn.execute(
-            "UPDATE zendesk_poll_state SET cursor = ?, recent_calls = ?, last_poll_at = ?, caught_up = ?,"
-            " tickets_enqueued = tickets_enqueued + ?, last_error = ? WHERE tenant_id = ?",
+            "UPDATE zendesk_poll_state SET cursor = ?, recent_calls = ?, last_poll_at = ?,"
+            " caught_up = ?, tickets_enqueued = tickets_enqueued + ?, last_error = ?"
+            " WHERE tenant_id = ?",
             (
                 result.cursor,
                 json.dumps(recent),
@@ -223,7 +229,7 @@ def _save(
         )
 
 
-# --- scheduling --------------------------------------------------------------------------------------
+# --- scheduling ----------------------------------------------------------------------------------
 SYNC_JOB_ID = "zendesk.poll.sync"
 PRUNE_JOB_ID = "zendesk.prune"
 
@@ -240,7 +246,10 @@ def run_scheduled_poll(runtime: Runtime, tenant_id: str) -> None:
 
 
 def sync_poll_jobs(scheduler, runtime: Runtime) -> list[str]:
-    """One interval job per tenant with Zendesk configured; new tenants get one, removed ones lose it."""
+    """One interval job per tenant with Zendesk configured.
+
+    New tenants get one, removed ones lose it.
+    """
     interval = float(runtime.config.get("zendesk_poll_interval_seconds", 60))
     wanted = {poll_job_id(t): t for t in list_tenants(runtime.db) if zendesk_configured(runtime, t)}
     for job in scheduler.get_jobs():

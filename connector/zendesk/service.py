@@ -132,7 +132,7 @@ def zendesk_configured(runtime: Runtime, tenant_id: str) -> bool:
     )
 
 
-# --- ledger records --------------------------------------------------------------------------------
+# --- ledger records ------------------------------------------------------------------------------
 def account(db: sqlite_utils.Database, tenant_id: str) -> dict[str, Any]:
     row = db.conn.execute(
         "SELECT api_user_id, webhook_id, webhook_endpoint, trigger_id, updated_at"
@@ -172,8 +172,8 @@ def record_own_update(
 ) -> None:
     with transaction(db):
         db.conn.execute(
-            "INSERT OR IGNORE INTO zendesk_own_updates (tenant_id, ticket_id, updated_at, created_at)"
-            " VALUES (?,?,?,?)",
+            "INSERT OR IGNORE INTO zendesk_own_updates"
+            " (tenant_id, ticket_id, updated_at, created_at) VALUES (?,?,?,?)",
             (tenant_id, int(ticket_id), normalize_updated_at(updated_at), time.time()),
         )
 
@@ -183,7 +183,8 @@ def is_own_update(
 ) -> bool:
     return (
         db.conn.execute(
-            "SELECT 1 FROM zendesk_own_updates WHERE tenant_id = ? AND ticket_id = ? AND updated_at = ?",
+            "SELECT 1 FROM zendesk_own_updates"
+            " WHERE tenant_id = ? AND ticket_id = ? AND updated_at = ?",
             (tenant_id, int(ticket_id), normalize_updated_at(updated_at)),
         ).fetchone()
         is not None

@@ -1,5 +1,5 @@
-"""``deskguard zendesk setup``: create (idempotently) the webhook and the trigger that deliver ticket
-changes to Deskguard, and store the webhook's signing secret encrypted.
+"""``deskguard zendesk setup``: create (idempotently) the webhook and the trigger that deliver
+ticket changes to Deskguard, and store the webhook's signing secret encrypted.
 
 - The webhook is found by its endpoint URL (``<public url>/webhooks/zendesk/<tenant>``); it is
   created only when no webhook has that endpoint. Its ``subscriptions`` must be exactly
@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from connector.runtime import Runtime
 
 TRIGGER_TITLE = "Deskguard: send ticket changes to the sidecar"
-# ``{{ticket.updated_at_with_timestamp}}`` renders ISO-8601; it versions the event for deduplication.
+# ``{{ticket.updated_at_with_timestamp}}`` renders ISO-8601; it versions the event for
+# deduplication.
 TRIGGER_BODY = json.dumps(
     {
         "ticket_id": "{{ticket.id}}",

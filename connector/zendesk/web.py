@@ -1,9 +1,10 @@
 """``POST /webhooks/zendesk/<tenant>``: signed Zendesk webhook deliveries.
 
-Order matters (the stripe-python habit): size limit, then the signature over the *raw* body in
-constant time, then the timestamp tolerance and replay check, and only then JSON parsing. A
-delivery that passes is enqueued durably (deduplicated) and answered 202; Zendesk is never
-called inline, so the answer stays fast and a slow Zendesk cannot make deliveries time out.
+Order matters: size limit, then the signature over the *raw* body in constant time (the bytes
+Zendesk signed, before anything parses them), then the timestamp tolerance and replay check, and
+only then JSON parsing, so an unsigned or forged delivery is never parsed. A delivery that passes
+is enqueued durably (deduplicated) and answered 202; Zendesk is never called inline, so the answer
+stays fast and a slow Zendesk cannot make deliveries time out.
 
 Signature (see docs/vendors/zendesk.md): ``X-Zendesk-Webhook-Signature`` =
 base64(HMAC-SHA256(secret, X-Zendesk-Webhook-Signature-Timestamp + raw body)), the secret's bytes
@@ -134,7 +135,8 @@ class _SecretCache:
 
     def get(self, runtime, tenant_id: str) -> str | None:
         row = runtime.db.conn.execute(
-            "SELECT s.ciphertext FROM tenants t LEFT JOIN secrets s ON s.tenant_id = t.id AND s.name = ?"
+            "SELECT s.ciphertext FROM tenants t"
+            " LEFT JOIN secrets s ON s.tenant_id = t.id AND s.name = ?"
             " WHERE t.id = ? AND t.active = 1",
             (WEBHOOK_SECRET, tenant_id),
         ).fetchone()

@@ -1,1 +1,2 @@
-"""Hand-written calibration (dev) tickets: never trained on; confidence is fitted on them (connector.classify.train)."""
+"""Hand-written calibration (dev) tickets: never trained on; confidence is fitted on them
+(connector.classify.train)."""

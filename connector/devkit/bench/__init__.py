@@ -44,7 +44,8 @@ def _run_threads(n: int, fn) -> tuple[float, list[float]]:
 
 
 def queue_benchmark(db_dir: str, threads: int, jobs: int) -> dict:
-    """Enqueue `jobs` jobs from `threads` threads, then claim→ack them all from `threads` threads."""
+    """Enqueue `jobs` jobs from `threads` threads, then claim→ack them all from `threads`
+    threads."""
     import os
     import time
 

@@ -138,6 +138,9 @@ def bench_claude(corpus: Path, tickets: int) -> None:
                 "cost_usd_mean": round(statistics.mean(r.cost_usd for r in warm), 6),
             },
             "total_cost_usd": round(sum(r.cost_usd for r in readings), 6),
-            "note": "sandbox token estimates (characters/4), priced with the DESKGUARD_CLAUDE_PRICE_* settings",
+            "note": (
+                "sandbox token estimates (characters/4),"
+                " priced with the DESKGUARD_CLAUDE_PRICE_* settings"
+            ),
         }
     )

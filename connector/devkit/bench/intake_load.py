@@ -1,6 +1,6 @@
 """Load generator for ``deskguard bench intake``: signed Zendesk webhook deliveries over keep-alive
-HTTP/1.1 connections, run as its own process (``python -m connector.devkit.bench.intake_load``) so the
-client does not share the server's interpreter.
+HTTP/1.1 connections, run as its own process (``python -m connector.devkit.bench.intake_load``) so
+the client does not share the server's interpreter.
 
 Two modes:
 
@@ -85,8 +85,10 @@ def build_request(host: str, port: int, tenant: str, secret: str, ticket_id: int
     ).decode()
     head = (
         f"POST /webhooks/zendesk/{tenant} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nUser-Agent: Zendesk Webhook\r\n"
-        f"X-Zendesk-Webhook-Signature: {signature}\r\nX-Zendesk-Webhook-Signature-Timestamp: {stamp}\r\n\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        "User-Agent: Zendesk Webhook\r\n"
+        f"X-Zendesk-Webhook-Signature: {signature}\r\n"
+        f"X-Zendesk-Webhook-Signature-Timestamp: {stamp}\r\n\r\n"
     )
     return head.encode() + body
 

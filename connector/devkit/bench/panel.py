@@ -107,19 +107,21 @@ def _seed(db, tenant: str, decisions: int, tickets: int, rng: random.Random) -> 
                 )
             )
         db.conn.executemany(
-            "INSERT INTO decisions (tenant_id, ticket_id, job_id, created_at, category, confidence, mode, outcome,"
-            " rule, reason, reading, policy_trace, context, brief, suggested_reply, engine, model, cost_usd,"
-            " latency_ms, status) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO decisions (tenant_id, ticket_id, job_id, created_at, category, confidence,"
+            " mode, outcome, rule, reason, reading, policy_trace, context, brief, suggested_reply,"
+            " engine, model, cost_usd, latency_ms, status)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             rows,
         )
         db.conn.executemany(
-            "INSERT INTO jobs (tenant_id, kind, payload, dedupe_key, state, attempts, max_attempts, run_at,"
-            " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO jobs (tenant_id, kind, payload, dedupe_key, state, attempts, max_attempts,"
+            " run_at, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
             jobs,
         )
         db.conn.execute(
-            "INSERT INTO feedback (tenant_id, ticket_id, decision_id, agent_id, verdict, correct_category, source,"
-            " created_at) SELECT tenant_id, ticket_id, id, '501', 'right', category, 'panel', created_at"
+            "INSERT INTO feedback (tenant_id, ticket_id, decision_id, agent_id, verdict,"
+            " correct_category, source, created_at)"
+            " SELECT tenant_id, ticket_id, id, '501', 'right', category, 'panel', created_at"
             " FROM decisions WHERE id % 10 = 0"
         )
 

@@ -74,8 +74,9 @@ def _seed_ledger(path: str, tickets: int) -> None:
         }
         with transaction(db):
             db.conn.execute(
-                "INSERT INTO decisions (tenant_id, ticket_id, created_at, category, outcome, context, brief,"
-                " requester_hash) VALUES ('bench', ?, '2025-01-01', 'order_status', 'assist_note', ?, ?, ?)",
+                "INSERT INTO decisions (tenant_id, ticket_id, created_at, category, outcome,"
+                " context, brief, requester_hash)"
+                " VALUES ('bench', ?, '2025-01-01', 'order_status', 'assist_note', ?, ?, ?)",
                 (
                     t,
                     json.dumps(context),
@@ -155,7 +156,8 @@ def _privacy_benchmark(tickets: int) -> dict[str, Any]:
     help="Tickets (decision + keyed note + audit rows each) in the privacy ledger.",
 )
 def bench_shopify(lookups: int, tickets: int) -> None:
-    """Order lookups through ShopifyAPI against the sandbox, and privacy webhook work on a big ledger.
+    """Order lookups through ShopifyAPI against the sandbox, and privacy webhook work on a big
+    ledger.
 
     Example: deskguard bench shopify --lookups 200 --tickets 5000
     """

@@ -148,7 +148,8 @@ def intake_benchmark(
         queued = {
             row[0]
             for row in db.conn.execute(
-                "SELECT json_extract(payload, '$.ticket_id') FROM jobs WHERE tenant_id = ? AND kind = 'zendesk.ticket'",
+                "SELECT json_extract(payload, '$.ticket_id') FROM jobs"
+                " WHERE tenant_id = ? AND kind = 'zendesk.ticket'",
                 (TENANT,),
             )
         }

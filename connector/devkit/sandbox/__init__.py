@@ -2,8 +2,9 @@
 
 They speak the vendors' wire formats, auth, pagination, signatures, rate limits and errors, so
 the real SDKs talk to them over HTTP on 127.0.0.1 in integration tests and in ``make demo``.
-Each emulator is a Flask app built by a factory; ``serve_in_thread`` runs any WSGI app on a free
-loopback port.
+Each emulator is a subpackage (``zendesk``, ``shopify``, ``stripe``, ``anthropic``) whose Flask
+app factory registers one blueprint per API resource; ``serve_in_thread`` runs any WSGI app on a
+free loopback port.
 """
 
 from __future__ import annotations

@@ -8,16 +8,18 @@ Shopify's default 60-day read window (older orders need the ``read_all_orders`` 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from connector.sandbox.shopify import (
+from connector.devkit.sandbox.shopify.model import (
     ShopCustomer,
     ShopFulfillment,
-    ShopifyState,
     ShopLineItem,
     ShopOrder,
     ShopTracking,
 )
+
+DAY = timedelta(days=1)
 
 # email → (order names) the demo relies on
 DEMO_CUSTOMERS: dict[str, tuple[str, ...]] = {
@@ -53,9 +55,8 @@ def _dhl(number: str) -> ShopTracking:
     )
 
 
-def seed(state: ShopifyState, now: datetime) -> None:
-    day = timedelta(days=1)
-    customers = [
+def _customers() -> list[ShopCustomer]:
+    return [
         ShopCustomer(7001, "jane.doe@example.com", "Jane", "Doe", 2, "164.35"),
         ShopCustomer(7002, "marco.rossi@example.com", "Marco", "Rossi", 1, "129.00"),
         ShopCustomer(7003, "li.wei@example.com", "Li", "Wei", 4, "231.60"),
@@ -72,174 +73,201 @@ def seed(state: ShopifyState, now: datetime) -> None:
         ShopCustomer(7006, "ana.garcia@example.com", "Ana", "García", 2, "97.80"),
         ShopCustomer(7007, "tom.becker@example.com", "Tom", "Becker", 3, "310.45"),
     ]
-    for c in customers:
-        state.add_customer(c)
 
-    def order(number, customer, days_ago, financial, fulfillment, total, items, fulfillments=()):
-        oid = 5_500_000_000 + number
-        return state.add_order(
-            ShopOrder(
-                id=oid,
-                number=number,
-                email=customer.email,
-                created_at=now - days_ago * day,
-                financial_status=financial,
-                fulfillment_status=fulfillment,
-                total=total,
-                customer_id=customer.id,
-                line_items=[
-                    ShopLineItem(oid * 10 + i, title, qty, sku, price)
-                    for i, (title, qty, sku, price) in enumerate(items, start=1)
-                ],
-                fulfillments=list(fulfillments),
-            )
-        )
 
-    def shipped(
-        number, days_ago, tracking, display="IN_TRANSIT", eta_days=None, delivered_days_ago=None
-    ):
-        return ShopFulfillment(
-            id=4_400_000_000 + number,
-            status="SUCCESS",
-            display_status=display,
-            created_at=now - days_ago * day,
-            tracking=[tracking],
-            estimated_delivery_at=(now + eta_days * day).replace(
-                hour=18, minute=0, second=0, microsecond=0
-            )
-            if eta_days is not None
-            else None,
-            delivered_at=now - delivered_days_ago * day if delivered_days_ago is not None else None,
-        )
+@dataclass(frozen=True)
+class _Shipment:
+    """One fulfillment of a demo order, in days relative to ``now``."""
 
-    jane, marco, li, sam, pat, ana, tom = customers
+    days_ago: int
+    tracking: ShopTracking
+    display: str = "IN_TRANSIT"
+    eta_days: int | None = None
+    delivered_days_ago: int | None = None
+
+
+@dataclass(frozen=True)
+class _DemoOrder:
+    number: int
+    email: str
+    days_ago: int
+    financial: str
+    fulfillment: str
+    total: str
+    items: tuple[tuple[str, int, str, str], ...]  # (title, quantity, sku, unit price)
+    shipment: _Shipment | None = None
+
+
+DEMO_ORDERS: tuple[_DemoOrder, ...] = (
     # Jane: shipped with UPS, on its way, two items.
-    order(
+    _DemoOrder(
         1001,
-        jane,
+        "jane.doe@example.com",
         4,
         "PAID",
         "FULFILLED",
         "84.50",
-        [
+        (
             ("Merino Wool Beanie – Charcoal", 1, "BEANIE-MER-CH", "39.00"),
             ("Organic Cotton Socks (3-pack)", 1, "SOCK-ORG-3P", "38.00"),
-        ],
-        [shipped(1001, 2, _ups("1Z999AA10123456784"), eta_days=2)],
-    )
+        ),
+        _Shipment(2, _ups("1Z999AA10123456784"), eta_days=2),
+    ),
     # Marco: paid, not shipped yet (cancellable).
-    order(
+    _DemoOrder(
         1002,
-        marco,
+        "marco.rossi@example.com",
         1,
         "PAID",
         "UNFULFILLED",
         "129.00",
-        [("Waxed Canvas Weekender Bag – Olive", 1, "BAG-WKD-OL", "129.00")],
-    )
+        (("Waxed Canvas Weekender Bag – Olive", 1, "BAG-WKD-OL", "129.00"),),
+    ),
     # Li: delivered three days ago.
-    order(
+    _DemoOrder(
         1003,
-        li,
+        "li.wei@example.com",
         9,
         "PAID",
         "FULFILLED",
         "58.90",
-        [("Ceramic Pour-Over Coffee Set", 1, "COF-POUR-SET", "52.00")],
-        [
-            shipped(
-                1003, 7, _usps("9400111899223197428490"), display="DELIVERED", delivered_days_ago=3
-            )
-        ],
-    )
+        (("Ceramic Pour-Over Coffee Set", 1, "COF-POUR-SET", "52.00"),),
+        _Shipment(7, _usps("9400111899223197428490"), "DELIVERED", delivered_days_ago=3),
+    ),
     # Sam: VIP, 23 lifetime orders; the latest ships with FedEx.
-    order(
+    _DemoOrder(
         1004,
-        sam,
+        "sam.vip@example.com",
         3,
         "PAID",
         "FULFILLED",
         "412.00",
-        [
+        (
             ("Cashmere Crew Sweater – Navy", 2, "SWT-CSH-NV-M", "179.00"),
             ("Leather Card Holder – Tan", 1, "ACC-CARD-TN", "48.00"),
-        ],
-        [shipped(1004, 1, _fedex("771234567890"), eta_days=3)],
-    )
-    order(
+        ),
+        _Shipment(1, _fedex("771234567890"), eta_days=3),
+    ),
+    _DemoOrder(
         1009,
-        sam,
+        "sam.vip@example.com",
         20,
         "PAID",
         "FULFILLED",
         "96.00",
-        [("Silk Pocket Square – Burgundy", 2, "ACC-SQ-BG", "48.00")],
-        [shipped(1009, 18, _fedex("771234560011"), display="DELIVERED", delivered_days_ago=15)],
-    )
+        (("Silk Pocket Square – Burgundy", 2, "ACC-SQ-BG", "48.00"),),
+        _Shipment(18, _fedex("771234560011"), "DELIVERED", delivered_days_ago=15),
+    ),
     # Pat: delivered per the carrier; the payment is disputed in Stripe.
-    order(
+    _DemoOrder(
         1005,
-        pat,
+        "pat.chargeback@example.com",
         25,
         "PAID",
         "FULFILLED",
         "249.00",
-        [("Noise-Cancelling Headphones – Black", 1, "AUD-NC-BLK", "249.00")],
-        [shipped(1005, 23, _ups("1Z999AA10123450005"), display="DELIVERED", delivered_days_ago=19)],
-    )
+        (("Noise-Cancelling Headphones – Black", 1, "AUD-NC-BLK", "249.00"),),
+        _Shipment(23, _ups("1Z999AA10123450005"), "DELIVERED", delivered_days_ago=19),
+    ),
     # Ana: one delivered, one waiting to ship.
-    order(
+    _DemoOrder(
         1006,
-        ana,
+        "ana.garcia@example.com",
         30,
         "PAID",
         "FULFILLED",
         "42.80",
-        [("Linen Tea Towels (2-pack)", 1, "HOME-LIN-2P", "34.00")],
-        [shipped(1006, 28, _dhl("1234567890"), display="DELIVERED", delivered_days_ago=24)],
-    )
-    order(
+        (("Linen Tea Towels (2-pack)", 1, "HOME-LIN-2P", "34.00"),),
+        _Shipment(28, _dhl("1234567890"), "DELIVERED", delivered_days_ago=24),
+    ),
+    _DemoOrder(
         1008,
-        ana,
+        "ana.garcia@example.com",
         2,
         "PAID",
         "UNFULFILLED",
         "55.00",
-        [("Beeswax Candle – Large", 1, "HOME-CND-L", "55.00")],
-    )
+        (("Beeswax Candle – Large", 1, "HOME-CND-L", "55.00"),),
+    ),
     # Tom: three orders, one partly refunded, one in transit without an ETA.
-    order(
+    _DemoOrder(
         1007,
-        tom,
+        "tom.becker@example.com",
         45,
         "PARTIALLY_REFUNDED",
         "FULFILLED",
         "148.00",
-        [
+        (
             ("Trail Running Shoes – Size 44", 1, "SHO-TRL-44", "120.00"),
             ("Performance Insoles", 1, "SHO-INS", "28.00"),
-        ],
-        [shipped(1007, 43, _ups("1Z999AA10123450007"), display="DELIVERED", delivered_days_ago=40)],
-    )
-    order(
+        ),
+        _Shipment(43, _ups("1Z999AA10123450007"), "DELIVERED", delivered_days_ago=40),
+    ),
+    _DemoOrder(
         1010,
-        tom,
+        "tom.becker@example.com",
         12,
         "PAID",
         "FULFILLED",
         "89.95",
-        [
+        (
             ("Insulated Water Bottle 1L", 1, "BTL-INS-1L", "34.95"),
             ("Running Cap – Grey", 1, "CAP-RUN-GR", "55.00"),
-        ],
-        [shipped(1010, 10, _usps("9400111899223197420011"), display="IN_TRANSIT")],
-    )
-    order(
+        ),
+        _Shipment(10, _usps("9400111899223197420011"), "IN_TRANSIT"),
+    ),
+    _DemoOrder(
         1011,
-        tom,
+        "tom.becker@example.com",
         0,
         "AUTHORIZED",
         "UNFULFILLED",
         "72.50",
-        [("Merino Running Tee – M", 1, "TEE-MER-M", "72.50")],
+        (("Merino Running Tee – M", 1, "TEE-MER-M", "72.50"),),
+    ),
+)
+
+
+def _fulfillment(number: int, shipment: _Shipment, now: datetime) -> ShopFulfillment:
+    eta = None
+    if shipment.eta_days is not None:
+        eta = (now + shipment.eta_days * DAY).replace(hour=18, minute=0, second=0, microsecond=0)
+    delivered = None
+    if shipment.delivered_days_ago is not None:
+        delivered = now - shipment.delivered_days_ago * DAY
+    return ShopFulfillment(
+        id=4_400_000_000 + number,
+        status="SUCCESS",
+        display_status=shipment.display,
+        created_at=now - shipment.days_ago * DAY,
+        tracking=[replace(shipment.tracking)],
+        estimated_delivery_at=eta,
+        delivered_at=delivered,
     )
+
+
+def _order(spec: _DemoOrder, customer: ShopCustomer, now: datetime) -> ShopOrder:
+    oid = 5_500_000_000 + spec.number
+    return ShopOrder(
+        id=oid,
+        number=spec.number,
+        email=customer.email,
+        created_at=now - spec.days_ago * DAY,
+        financial_status=spec.financial,
+        fulfillment_status=spec.fulfillment,
+        total=spec.total,
+        customer_id=customer.id,
+        line_items=[
+            ShopLineItem(oid * 10 + i, title, qty, sku, price)
+            for i, (title, qty, sku, price) in enumerate(spec.items, start=1)
+        ],
+        fulfillments=[_fulfillment(spec.number, spec.shipment, now)] if spec.shipment else [],
+    )
+
+
+def demo_shop(now: datetime) -> tuple[list[ShopCustomer], list[ShopOrder]]:
+    """Fresh customers and orders of the demo shop, dated relative to ``now``."""
+    customers = _customers()
+    by_email: dict[str, ShopCustomer] = {c.email: c for c in customers}
+    orders = [_order(spec, by_email[spec.email], now) for spec in DEMO_ORDERS]
+    return customers, orders

@@ -1,4 +1,4 @@
-"""Query cost and search syntax for the Shopify sandbox (connector/sandbox/shopify.py).
+"""Query cost and search syntax for the Shopify sandbox.
 
 ``query_cost`` prices a document the way Shopify documents it (approximately), so the emulator's
 leaky bucket behaves like Shopify's; ``parse_search`` / ``order_matches`` implement the subset of

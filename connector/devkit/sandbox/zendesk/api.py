@@ -128,7 +128,10 @@ def sideload(
         payload["last_audits"] = [a for a in found if a is not None]
     if "users" in include:
         ids = {
-            t[k] for t in tickets for k in ("requester_id", "submitter_id", "assignee_id") if t.get(k)
+            t[k]
+            for t in tickets
+            for k in ("requester_id", "submitter_id", "assignee_id")
+            if t.get(k)
         }
         with state.lock:
             payload["users"] = [dict(state.users[i]) for i in sorted(ids) if i in state.users]

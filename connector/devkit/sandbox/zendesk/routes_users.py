@@ -19,9 +19,7 @@ def users_blueprint(state: ZendeskState) -> Blueprint:
     @api_route(bp, "/users/show_many")
     def users_many():
         with state.lock:
-            return jsonify(
-                {"users": [dict(state.users[i]) for i in ids_arg() if i in state.users]}
-            )
+            return jsonify({"users": [dict(state.users[i]) for i in ids_arg() if i in state.users]})
 
     @api_route(bp, "/users/<int:user_id>")
     def user(user_id: int):

@@ -283,4 +283,3 @@ class ZendeskState(TicketState):
             for c in self.list_comments(ticket_id)
             if (public is None or c["public"] == public) and (by is None or c["author_id"] == by)
         ]
-

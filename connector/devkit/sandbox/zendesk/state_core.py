@@ -147,7 +147,8 @@ class AccountState:
     def add_custom_role(
         self, name: str, *, role_type: int = 0, description: str = ""
     ) -> dict[str, Any]:
-        """A custom agent role (Enterprise); assign it with ``add_user(..., role="agent", custom_role_id=)``."""
+        """A custom agent role (Enterprise); assign it with
+        ``add_user(..., role="agent", custom_role_id=)``."""
         with self.lock:
             rid = self._next("custom_role")
             now = iso(self.clock())
@@ -208,4 +209,3 @@ class AccountState:
                 for r in self.requests
                 if (method is None or r["method"] == method) and path_contains in r["path"]
             ]
-

@@ -1,5 +1,5 @@
 """The tickets layer of the Zendesk sandbox's state: tickets, their comments and audits, tags
-and custom fields, with the JSON shapes of the Zendesk Support API (INTEGRATIONS.md §1).
+and custom fields, in the Zendesk Support API's JSON shapes (see docs/vendors/zendesk.md).
 
 Timestamps are ISO-8601 with one-second resolution, as Zendesk's. The emulator keeps each
 ticket's ``updated_at`` strictly increasing so that every change is a distinct event; real
@@ -66,46 +66,16 @@ class TicketState(WebhookState):
             tid = self._next("ticket")
             requester_id = self._requester(data.get("requester"), data.get("requester_id"))
             submitter_id = data.get("submitter_id") or comment.get("author_id") or author_id
-            now = iso(self.clock())
             public = bool(comment.get("public", True))
-            ticket = {
-                "url": self.url(f"tickets/{tid}.json"),
-                "id": tid,
-                "external_id": data.get("external_id"),
-                "via": {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}},
-                "created_at": now,
-                "updated_at": None,
-                "type": data.get("type"),
-                "subject": data.get("subject") or "",
-                "raw_subject": data.get("subject") or "",
-                "description": body,
-                "priority": data.get("priority"),
-                "status": data.get("status") or "new",
-                "recipient": None,
-                "requester_id": requester_id,
-                "submitter_id": submitter_id,
-                "assignee_id": data.get("assignee_id"),
-                "organization_id": None,
-                "group_id": None,
-                "collaborator_ids": [],
-                "follower_ids": [],
-                "email_cc_ids": [],
-                "forum_topic_id": None,
-                "problem_id": None,
-                "has_incidents": False,
-                "is_public": public,
-                "due_at": None,
-                "tags": unique_tags(data.get("tags") or []),
-                "custom_fields": [],
-                "fields": [],
-                "satisfaction_rating": None,
-                "sharing_agreement_ids": [],
-                "followup_ids": [],
-                "brand_id": None,
-                "allow_channelback": False,
-                "allow_attachments": True,
-                "from_messaging_channel": False,
-            }
+            ticket = self._ticket_record(
+                tid,
+                data,
+                body,
+                channel=channel,
+                public=public,
+                requester_id=requester_id,
+                submitter_id=submitter_id,
+            )
             self._set_custom_fields(ticket, data.get("custom_fields") or [])
             self.tickets[tid] = ticket
             self.comments[tid] = []
@@ -125,6 +95,58 @@ class TicketState(WebhookState):
             if fire:
                 self._fire_triggers(ticket, "Create")
             return deep_copy(ticket), audit
+
+    def _ticket_record(
+        self,
+        tid: int,
+        data: dict[str, Any],
+        body: str,
+        *,
+        channel: str,
+        public: bool,
+        requester_id: int,
+        submitter_id: int,
+    ) -> dict[str, Any]:
+        """A new ticket as Zendesk stores it (custom fields, comments and audit come after)."""
+        now = iso(self.clock())
+        return {
+            "url": self.url(f"tickets/{tid}.json"),
+            "id": tid,
+            "external_id": data.get("external_id"),
+            "via": {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}},
+            "created_at": now,
+            "updated_at": None,
+            "type": data.get("type"),
+            "subject": data.get("subject") or "",
+            "raw_subject": data.get("subject") or "",
+            "description": body,
+            "priority": data.get("priority"),
+            "status": data.get("status") or "new",
+            "recipient": None,
+            "requester_id": requester_id,
+            "submitter_id": submitter_id,
+            "assignee_id": data.get("assignee_id"),
+            "organization_id": None,
+            "group_id": None,
+            "collaborator_ids": [],
+            "follower_ids": [],
+            "email_cc_ids": [],
+            "forum_topic_id": None,
+            "problem_id": None,
+            "has_incidents": False,
+            "is_public": public,
+            "due_at": None,
+            "tags": unique_tags(data.get("tags") or []),
+            "custom_fields": [],
+            "fields": [],
+            "satisfaction_rating": None,
+            "sharing_agreement_ids": [],
+            "followup_ids": [],
+            "brand_id": None,
+            "allow_channelback": False,
+            "allow_attachments": True,
+            "from_messaging_channel": False,
+        }
 
     def _new_audit(self, ticket: dict[str, Any], author_id: int, channel: str) -> dict[str, Any]:
         """A new audit (one per create/update, as Zendesk stores them), kept for the ``last_audits``
@@ -277,4 +299,3 @@ class TicketState(WebhookState):
         with self.lock:
             self.get_ticket(ticket_id)
             return [dict(c) for c in self.comments[ticket_id]]
-

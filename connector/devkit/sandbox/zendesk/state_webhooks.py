@@ -4,7 +4,7 @@ itself, which is what makes loop safety testable), and the delivery of signed we
 
 Deliveries go out from a background thread, after the request that caused them has answered, as
 Zendesk does. ``X-Zendesk-Webhook-Signature`` is base64(HMAC-SHA256(secret, timestamp + body)),
-the secret's bytes used as-is (INTEGRATIONS.md §1.1).
+the secret's bytes used as-is (docs/vendors/zendesk.md, webhook signatures).
 """
 
 from __future__ import annotations
@@ -237,7 +237,8 @@ class WebhookState(AccountState):
         record: Delivery | None = None,
         secret: str | None = None,
     ) -> int | str:
-        """POST a signed delivery to the webhook's endpoint now; returns the status (or an error)."""
+        """POST a signed delivery to the webhook's endpoint now; returns the status (or an
+        error)."""
         with self.lock:
             hook = dict(self.webhooks[webhook_id])
             secret = secret or self.webhook_secrets[webhook_id]
@@ -287,4 +288,3 @@ class WebhookState(AccountState):
             self._outbox.put(None)
             self._delivery_thread.join(5)
             self._delivery_thread = None
-

@@ -1,19 +1,17 @@
-"""Read API over decisions for the side panel, the dashboard, the admin API and the CLI, so none
-of them re-derives policy results from raw rows. Every query carries ``tenant_id``."""
+"""The decisions ledger: every read and write of the ``decisions`` table, for the pipeline, the
+side panel, the dashboard, the admin API and the CLI (none of them re-derives policy results from
+raw rows). Every query carries ``tenant_id``."""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlite_utils
 
 from connector import audit
-from connector.pipeline import caps, golive, killswitch, policy
+from connector.pipeline import caps, golive, policy
 from connector.tenants import kill_switch_on
-
-if TYPE_CHECKING:
-    from connector.runtime import Runtime
 
 COLUMNS = (
     "id",
@@ -234,33 +232,44 @@ def policy_view(
     }
 
 
-# --- kill switch (the panel and dashboard call these) ------------------------------------------
-def kill_switch_status(runtime: Runtime, tenant_id: str) -> dict[str, Any]:
-    return killswitch.status(runtime.db, tenant_id)
+# --- writes by the pipeline --------------------------------------------------------------------
+def insert(db: sqlite_utils.Database, row: dict[str, Any]) -> int:
+    """A new decision (status ``pending``); returns its id. Call inside the caller's transaction,
+    with the audit events that record it."""
+    table = db.table("decisions")
+    table.insert({**row, "status": "pending"})
+    return int(table.last_pk)
 
 
-def set_kill_switch(
-    runtime: Runtime, tenant_id: str, on: bool, *, actor: str, reason: str = ""
-) -> bool:
-    return killswitch.set_switch(runtime.db, tenant_id, on, actor=actor, reason=reason)
+def complete(db: sqlite_utils.Database, decision_id: int, **fields: Any) -> None:
+    """Record how a decision ended (status, outcome, action and its result, timings)."""
+    db.table("decisions").update(decision_id, fields)
 
 
-def set_modes(
-    runtime: Runtime,
+def prior_contacts(
+    db: sqlite_utils.Database,
     tenant_id: str,
-    modes: dict[str, str],
     *,
-    actor: str,
-    reason: str = "",
-    override_reason: str | None = None,
-) -> dict[str, Any]:
-    policy.set_category_modes(
-        runtime.db,
-        tenant_id,
-        modes,
-        actor=actor,
-        reason=reason,
-        override_reason=override_reason,
-        policy_file=runtime.config.get("policy_file") or None,
+    requester_hash: str,
+    since: str,
+    ticket_id: int,
+    version: str,
+    order_refs: list[str],
+    category: str,
+) -> int:
+    """Earlier ticket events of the same requester since ``since``: about one of ``order_refs``,
+    or (without order references) in the same category. The current event does not count."""
+    sql = (
+        "SELECT COUNT(DISTINCT d.ticket_id || ':' || d.version) FROM decisions d"
+        " WHERE d.tenant_id = ? AND d.requester_hash = ? AND d.created_at >= ?"
+        " AND NOT (d.ticket_id = ? AND d.version = ?)"
     )
-    return policy_view(runtime.db, tenant_id, policy_file=runtime.config.get("policy_file") or None)
+    params: list[Any] = [tenant_id, requester_hash, since, ticket_id, version]
+    if order_refs:
+        marks = ",".join("?" * len(order_refs))
+        sql += f" AND EXISTS (SELECT 1 FROM json_each(d.order_refs) j WHERE j.value IN ({marks}))"
+        params += order_refs
+    else:
+        sql += " AND d.category = ?"
+        params.append(category)
+    return int(db.conn.execute(sql, params).fetchone()[0])
