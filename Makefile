@@ -1,12 +1,12 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11 and make:
 #   make demo   - run the product on its embedded defaults (sandbox vendors, local model, SQLite)
-#   make test   - lint + the whole test suite (installs headless Chromium for the browser tests)
+#   make test   - lint, type check and the whole test suite (installs headless Chromium for the browser tests)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install browser clean docs bench model
+.PHONY: demo test lint install browser clean docs model
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,10 +24,10 @@ browser:
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-
-test: $(STAMP) browser
-	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m mypy
+
+test: $(STAMP) browser lint
 	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 docs: $(STAMP)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -450,10 +450,3 @@ def context_summary(ctx: PaymentContext) -> dict[str, Any]:
         "disputes": len(ctx.disputes),
         "payment_intents": len(ctx.payment_intents),
     }
-
-
-def iter_refundable(charges: Iterable[Charge]) -> Iterator[Charge]:
-    """Succeeded, undisputed charges with something left to refund."""
-    for c in charges:
-        if c.status == "succeeded" and not c.disputed and c.amount_refunded < c.amount:
-            yield c

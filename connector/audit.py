@@ -14,7 +14,6 @@ SQLite triggers reject UPDATE/DELETE outright (see migrations/m001_foundation.py
 from __future__ import annotations
 
 import csv
-import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
@@ -388,10 +387,6 @@ def export(
     else:
         raise ValueError(f"unknown format {fmt!r}")
     return n
-
-
-def event_fields(kind: str) -> list[str]:
-    return [f.name for f in dataclasses.fields(EVENT_TYPES[kind])]
 
 
 __all__ = [

@@ -83,14 +83,14 @@ def config_docs(write: bool) -> None:
 
     Example: deskguard config docs --write
     """
-    from connector.settings import env_example_text, readme_table_text
+    from connector.settings import env_example_text, settings_table_text
 
     if write:
         changed = write_docs(ROOT)
         click.echo("updated: " + (", ".join(p.name for p in changed) or "nothing"))
     else:
         click.echo(env_example_text())
-        click.echo(readme_table_text())
+        click.echo(settings_table_text())
 
 
 # --- ledger ---------------------------------------------------------------------------

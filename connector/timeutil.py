@@ -26,7 +26,3 @@ def parse_since(text: str, *, now: datetime | None = None) -> str:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC).isoformat()
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

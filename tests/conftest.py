@@ -1,4 +1,4 @@
-"""Shared fixtures (the flaskr habit: `app`, `client`, `runner`, plus a migrated `runtime`)."""
+"""Shared fixtures: a migrated `runtime`, the Flask `app` and its test `client`, `cli_runner`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The /admin dashboard: login and bearer auth, figures, filters, audit trail, kill switch, charts."""
+"""The /admin dashboard: login and bearer auth, figures, filters, audit trail, kill switch,
+charts."""
 
 from __future__ import annotations
 

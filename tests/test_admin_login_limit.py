@@ -37,7 +37,8 @@ def failures(db):
 
 
 def age_failures(db, seconds):
-    """Move every recorded failure ``seconds`` into the past (instead of sleeping through the window)."""
+    """Move every recorded failure ``seconds`` into the past (instead of sleeping through the
+    window)."""
     db.conn.execute("UPDATE admin_login_failures SET ts = ts - ?", (seconds,))
     db.conn.commit()
 
@@ -196,7 +197,8 @@ def test_retry_after_counts_from_the_failure_that_must_expire(runtime):
 
 
 def test_admin_api_bearer_failures_share_the_limit(runtime, client):
-    """The /api/v1 admin API counts wrong bearer tokens against the same limit as the sign-in form."""
+    """The /api/v1 admin API counts wrong bearer tokens against the same limit as the sign-in
+    form."""
     url = "/api/v1/tenants/acme/kill-switch"
     limit = runtime.config.admin_login_max_failures
     for _ in range(limit):

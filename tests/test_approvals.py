@@ -1,4 +1,5 @@
-"""Collaborative actions: proposed → approved → executed once (real stripe SDK against the sandbox)."""
+"""Collaborative actions: proposed → approved → executed once (real stripe SDK against the
+sandbox)."""
 
 from __future__ import annotations
 
@@ -343,7 +344,8 @@ def test_cancel_order_executes_once_and_reconciles_by_reading_the_order(runtime)
     approvals.approve(runtime, "acme", a.id, "agent:jo")
     assert len(shop.cancelled) == 1
 
-    # Crash after Shopify accepted the cancel: the takeover reads the order back instead of re-sending.
+    # Crash after Shopify accepted the cancel: the takeover reads the order back instead of
+    # re-sending.
     b = approvals.propose(
         runtime.db,
         "acme",

@@ -1,4 +1,5 @@
-"""The Claude engine, driven through the real anthropic SDK over HTTP against the sandbox emulator."""
+"""The Claude engine, driven through the real anthropic SDK over HTTP against the sandbox
+emulator."""
 
 from __future__ import annotations
 
@@ -272,7 +273,7 @@ def test_entities_come_back_restored_but_never_card_data(sandbox, local):
     )
 
 
-# --- drafting ---------------------------------------------------------------------------------------
+# --- drafting -------------------------------------------------------------------------------------
 def _reading(category="refund") -> Reading:
     return Reading(
         category=category,
@@ -351,7 +352,7 @@ def test_draft_of_pipeline_redacted_text_uses_the_pipeline_mapping(sandbox, loca
     )
 
 
-# --- the redaction corpus: nothing card-like leaves the machine or reaches a log ---------------------
+# --- the redaction corpus: nothing card-like leaves the machine or reaches a log ------------------
 def _digit_runs(value: str) -> list[str]:
     return [re.sub(r"\D", "", m.group()) for m in re.finditer(r"\d(?:[\d \u00a0.\-–]*\d)?", value)]
 

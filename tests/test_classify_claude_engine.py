@@ -110,7 +110,12 @@ def test_no_stored_key_means_no_client(config, tmp_path):
 
 
 def test_pipeline_draft_seam_is_off_by_default(runtime, sandbox):
-    assert pipeline_draft_reply(engine.get_drafter(runtime, TENANT), TENANT, ticket_text=TICKET, reading=READING) is None
+    assert (
+        pipeline_draft_reply(
+            engine.get_drafter(runtime, TENANT), TENANT, ticket_text=TICKET, reading=READING
+        )
+        is None
+    )
     with pytest.raises(ConfigError, match="drafts are off"):
         runtime.services(TENANT).classifier.draft_reply(TICKET, READING)
     assert sandbox.state.recorded() == []
@@ -136,9 +141,19 @@ def test_pipeline_draft_seam_drafts_when_enabled(runtime, sandbox):
 def test_pipeline_draft_seam_returns_none_when_claude_fails(runtime, sandbox, caplog):
     set_setting(runtime.db, TENANT, "claude_draft_replies", True, actor="test")
     sandbox.state.fail(529, times=1)
-    assert pipeline_draft_reply(engine.get_drafter(runtime, TENANT), TENANT, ticket_text=TICKET, reading=READING) is None
+    assert (
+        pipeline_draft_reply(
+            engine.get_drafter(runtime, TENANT), TENANT, ticket_text=TICKET, reading=READING
+        )
+        is None
+    )
     runtime.secrets.put(runtime.db, TENANT, engine.API_KEY_SECRET, "sk-ant-wrong")
-    assert pipeline_draft_reply(engine.get_drafter(runtime, TENANT), TENANT, ticket_text=TICKET, reading=READING) is None
+    assert (
+        pipeline_draft_reply(
+            engine.get_drafter(runtime, TENANT), TENANT, ticket_text=TICKET, reading=READING
+        )
+        is None
+    )
     assert [r["status"] for r in sandbox.state.recorded()] == [529, 401]
 
 

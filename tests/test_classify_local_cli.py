@@ -71,7 +71,7 @@ def test_classify_reads_stdin(cli_runner, tickets_file):
 def test_classify_with_engine_claude_goes_through_the_engine_factory(
     cli_runner, tickets_file, config, secret_key
 ):
-    # No Anthropic key is stored: part B's engine answers with the local model and says why.
+    # No Anthropic key is stored: the Claude engine answers with the local model and says why.
     result = invoke(
         cli_runner,
         "--db",
@@ -288,11 +288,13 @@ def test_classify_starts_without_loading_the_web_stack_or_the_ledger():
         "import sys\n"
         "from click.testing import CliRunner\n"
         "from connector.cli import cli\n"
-        "r = CliRunner().invoke(cli, ['classify', '--input', '-'], input='{\"id\":\"1\",\"subject\":\"\",'\n"
+        "r = CliRunner().invoke(cli, ['classify', '--input', '-'],"
+        ' input=\'{"id":"1","subject":"",\'\n'
         '                       \'"body":"where is my order #1001?"}\\n\', obj={})\n'
         "assert r.exit_code == 0, r.output\n"
         "print(r.output.strip())\n"
-        "print(sorted(m for m in ('flask', 'sqlite_utils', 'stripe', 'zenpy', 'shopify', 'anthropic',\n"
+        "print(sorted(m for m in ('flask', 'sqlite_utils', 'stripe', 'zenpy', 'shopify',"
+        " 'anthropic',\n"
         "      'connector.runtime', 'connector.classify.service') if m in sys.modules))\n"
     )
     reading, loaded = out.strip().splitlines()
@@ -315,4 +317,3 @@ def test_every_tenant_has_a_classifier_service():
         " sorted(services.problems))\n"
     )
     assert out.strip() == "TenantClassifier True ['desk', 'payments']"
-

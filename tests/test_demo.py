@@ -1,4 +1,5 @@
-"""`deskguard demo --once`: the whole product on its embedded defaults, end to end (what CI runs)."""
+"""`deskguard demo --once`: the whole product on its embedded defaults, end to end (what CI
+runs)."""
 
 from __future__ import annotations
 

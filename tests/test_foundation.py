@@ -17,27 +17,27 @@ from connector.db import connect, migrate, pending_migrations
 from connector.errors import ConfigError
 from connector.runtime import Runtime
 from connector.secrets import SecretBox, SecretValue
-from connector.settings import SETTINGS, env_example_text, load_config, readme_table_text
+from connector.settings import SETTINGS, env_example_text, load_config, settings_table_text
 from connector.web import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 # --- settings ---------------------------------------------------------------------------
-def test_every_setting_is_in_env_example_and_readme():
+def test_every_setting_is_in_env_example_and_configuration_docs():
     env_example = (ROOT / ".env.example").read_text()
-    readme = (ROOT / "docs/configuration.md").read_text()
+    doc = (ROOT / "docs/configuration.md").read_text()
     missing_env = [s.env for s in SETTINGS if not re.search(rf"^# {s.env}=", env_example, re.M)]
-    missing_readme = [s.env for s in SETTINGS if f"`{s.env}`" not in readme]
+    missing_doc = [s.env for s in SETTINGS if f"`{s.env}`" not in doc]
     assert not missing_env, (
         f"missing from .env.example (run `deskguard config docs --write`): {missing_env}"
     )
-    assert not missing_readme, (
-        f"missing from docs/configuration.md (`deskguard config docs --write`): {missing_readme}"
+    assert not missing_doc, (
+        f"missing from docs/configuration.md (`deskguard config docs --write`): {missing_doc}"
     )
     # and both are exactly what the table generates (help and defaults stay true too)
     assert env_example == env_example_text()
-    assert readme_table_text() in readme
+    assert settings_table_text() in doc
 
 
 def test_settings_are_unique_and_documented():

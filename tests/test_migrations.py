@@ -1,4 +1,5 @@
-"""The schema steps are one explicit ordered list; ledgers migrated by earlier releases keep working."""
+"""The schema steps are one explicit ordered list; ledgers migrated by earlier releases keep
+working."""
 
 from __future__ import annotations
 

@@ -144,7 +144,8 @@ def test_processed_ticket_view(client, runtime, token):
     assert d["orders"][0]["name"] == "#1001"
     assert d["payments"]["charges"][0]["amount"] == 4990
     assert d["suggested_reply"].startswith("Hi Jane")
-    # the agent as the app claims it, for display and attribution; permissions come from /permissions
+    # the agent as the app claims it, for display and attribution; permissions come from
+    # /permissions
     assert v["agent"] == {"id": "501", "name": "Ana Agent", "claimed_role": "agent"}
     assert len(v["categories"]) == 14 and v["kill_switch"] is False and v["feedback"] is None
 

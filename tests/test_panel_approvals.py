@@ -1,4 +1,5 @@
-"""Approve / reject refunds and cancellations from the side panel (through connector.commerce.approvals).
+"""Approve / reject refunds and cancellations from the side panel (through
+connector.commerce.approvals).
 
 The Stripe service is swapped for a small in-memory fake of our PaymentActions port (unit level),
 and Zendesk's user directory for the panel_support fake (agents 501/502, admins 42/900); the

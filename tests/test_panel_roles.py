@@ -44,7 +44,8 @@ def zd_runtime(config, sandbox):
 
 @pytest.fixture
 def people(sandbox):
-    """Zendesk users of the account: an admin, an agent, a suspended admin, an end-user, a team lead."""
+    """Zendesk users of the account: an admin, an agent, a suspended admin, an end-user, a team
+    lead."""
     state = sandbox.state
     lead_role = state.add_custom_role("Team Lead")
     users = {

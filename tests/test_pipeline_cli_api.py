@@ -28,7 +28,9 @@ def processed(runtime):
     """Four decisions: two assist notes, one escalation, one automated reply."""
     desk = FakeDesk()
     inject(runtime, desk=desk)
-    inject(runtime, orders=FakeOrders(
+    inject(
+        runtime,
+        orders=FakeOrders(
             [make_order(email=f"c{i}@example.com", name=f"#10{i:02d}") for i in range(1, 5)]
         ),
     )
@@ -203,7 +205,8 @@ def test_cli_replay_over_the_sandboxes_estimates_claude_cost(
     sandbox,  # noqa: F811
     claude,
 ):
-    """The real command: zenpy export against the Zendesk sandbox, Claude (anthropic SDK) against its sandbox."""
+    """The real command: zenpy export against the Zendesk sandbox, Claude (anthropic SDK) against
+    its sandbox."""
     for body in (
         "Where is my order #1001? It has been a week.",
         "I want a refund for my broken mug.",

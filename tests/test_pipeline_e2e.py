@@ -1,5 +1,5 @@
 """The pipeline end to end through the emulators: real zenpy against the Zendesk sandbox, real
-ShopifyAPI against the Shopify sandbox, for each mode; the WISMO auto-reply of issue #6; replay
+ShopifyAPI against the Shopify sandbox, for each mode; the WISMO (order status) auto-reply; replay
 over the real export; the kill switch read from the app's installation settings."""
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ def rt(config, sandbox, shop):  # noqa: F811
     migrate(runtime.db)
     ensure_env_tenant(runtime)
     # The reading is pinned (these tests are about deciding and acting, not reading).
-    inject(runtime, classifier=FakeClassifier(make_reading("order_status", 0.97, entities=_entities("#1001"))),
+    inject(
+        runtime,
+        classifier=FakeClassifier(make_reading("order_status", 0.97, entities=_entities("#1001"))),
     )
     yield runtime
     runtime.close()
@@ -114,7 +116,9 @@ def test_wismo_with_a_mismatched_email_gets_no_order_details(rt, sandbox):  # no
 
 def test_vip_is_escalated_with_priority_and_tag(rt, sandbox):  # noqa: F811
     set_category_modes(rt.db, TENANT, {"order_status": "auto"}, actor="test", override_reason="e2e")
-    inject(rt, classifier=FakeClassifier(make_reading("order_status", 0.99, entities=_entities("#1004"))),
+    inject(
+        rt,
+        classifier=FakeClassifier(make_reading("order_status", 0.99, entities=_entities("#1004"))),
     )
     tid = ask(sandbox, email="sam.vip@example.com", name="Sam Okafor", body="Where is #1004?")
     result = process_ticket(rt, TENANT, tid)
@@ -196,7 +200,9 @@ def drafting_rt(config, sandbox, shop, claude):  # noqa: F811
     )
     migrate(runtime.db)
     ensure_env_tenant(runtime)
-    inject(runtime, classifier=FakeClassifier(make_reading("order_status", 0.97, entities=_entities("#1001"))),
+    inject(
+        runtime,
+        classifier=FakeClassifier(make_reading("order_status", 0.97, entities=_entities("#1001"))),
     )
     yield runtime
     runtime.close()
@@ -233,7 +239,9 @@ def test_claude_drafts_the_suggestion_but_never_the_automated_reply(drafting_rt,
     set_category_modes(rt.db, TENANT, {"order_status": "auto"}, actor="test", override_reason="e2e")
     claude.state.script_text("Hello! Everything is fine, trust me.")
     # (Jane has now asked about #1001 twice: a third time would escalate as a repeat contact.)
-    inject(rt, classifier=FakeClassifier(make_reading("order_status", 0.97, entities=_entities("#1003"))),
+    inject(
+        rt,
+        classifier=FakeClassifier(make_reading("order_status", 0.97, entities=_entities("#1003"))),
     )
     tid3 = ask(sandbox, email="li.wei@example.com", name="Li Wei", body="Where is order #1003?")
     assert process_ticket(rt, TENANT, tid3).outcome == "auto_reply"

@@ -1,6 +1,7 @@
-"""Issue #6 end to end with every real SDK: a refund ticket in the Zendesk sandbox (zenpy) is
-enriched from the Shopify (ShopifyAPI) and Stripe (stripe) sandboxes, the policy proposes the
-refund, an agent approves it through the running sidecar's API, and Stripe refunds once."""
+"""Agent-approved refunds end to end with every real SDK: a refund ticket in the Zendesk sandbox
+(zenpy) is enriched from the Shopify (ShopifyAPI) and Stripe (stripe) sandboxes, the policy
+proposes the refund, an agent approves it through the running sidecar's API, and Stripe refunds
+once."""
 
 from __future__ import annotations
 
@@ -36,7 +37,11 @@ def rt(config, sandbox, shop, stripe_sandbox):  # noqa: F811
     migrate(runtime.db)
     ensure_env_tenant(runtime)
     # The reading is pinned: these tests are about proposing and approving, not about reading.
-    inject(runtime, classifier=FakeClassifier(make_reading("refund", 0.96, entities=Entities(order_numbers=("#1003",)))),
+    inject(
+        runtime,
+        classifier=FakeClassifier(
+            make_reading("refund", 0.96, entities=Entities(order_numbers=("#1003",)))
+        ),
     )
     sidecar = serve_in_thread(create_app(runtime=runtime))
     runtime.sidecar_url = sidecar.url
@@ -93,7 +98,8 @@ def test_refund_proposed_approved_through_the_api_and_executed_once_in_stripe(
     [note] = ours(sandbox, tid)
     assert note["public"] is False
     assert (
-        f"**Proposed:** refund of $58.90 on charge {charge['id']} (order #1003) — awaiting agent approval in "
+        f"**Proposed:** refund of $58.90 on charge {charge['id']} (order #1003) — "
+        "awaiting agent approval in "
         f"the Deskguard panel (approval #{pending['id']})"
     ) in note["body"]
     assert "passed your request to the team" in note["body"]
@@ -182,7 +188,11 @@ def test_shadow_records_the_refund_proposal_and_writes_nothing(rt, sandbox, stri
 
 def test_disputed_payment_is_escalated_not_proposed(rt, sandbox, stripe_sandbox):  # noqa: F811
     set_category_modes(rt.db, TENANT, {"refund": "assist"}, actor="test")
-    inject(rt, classifier=FakeClassifier(make_reading("refund", 0.96, entities=Entities(order_numbers=("#1005",)))),
+    inject(
+        rt,
+        classifier=FakeClassifier(
+            make_reading("refund", 0.96, entities=Entities(order_numbers=("#1005",)))
+        ),
     )
     tid = sandbox.state.customer_writes(
         subject="Refund #1005",

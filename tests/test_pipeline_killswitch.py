@@ -92,7 +92,8 @@ def test_cli_flip_stops_writes_within_one_second_and_loses_nothing(
             after = [s - t0 for s in desk.started if s > t0]
         latency = max(after, default=0.0)
         print(
-            f"kill switch via CLI: last write started {latency * 1000:.1f} ms after the flip began; "
+            f"kill switch via CLI: last write started {latency * 1000:.1f} ms "
+            "after the flip began; "
             f"{len(desk.started)} of {n} written before it"
         )
         assert latency <= 1.0

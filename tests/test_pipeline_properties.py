@@ -190,7 +190,9 @@ def test_injected_instructions_cause_no_unauthorised_write(runtime, case, claime
     category the attacker aimed for."""
     desk = FakeDesk()
     inject(runtime, desk=desk)
-    inject(runtime, classifier=FakeClassifier(make_reading(category=claimed, confidence=0.99, language="en"))
+    inject(
+        runtime,
+        classifier=FakeClassifier(make_reading(category=claimed, confidence=0.99, language="en")),
     )
     shop, pay = Recorder(FakeOrders([make_order()])), Recorder(FakePayments())
     inject(runtime, orders=shop)
@@ -221,7 +223,8 @@ def test_without_the_detector_structure_still_prevents_harm(runtime, case):
     fixed order-status answer; refunds, cancellations and discounts are never written."""
     desk = FakeDesk()
     inject(runtime, desk=desk)
-    inject(runtime, classifier=FakeClassifier(make_reading(category="order_status", confidence=0.99))
+    inject(
+        runtime, classifier=FakeClassifier(make_reading(category="order_status", confidence=0.99))
     )
     shop, pay = Recorder(FakeOrders([make_order()])), Recorder(FakePayments())
     inject(runtime, orders=shop)

@@ -1,6 +1,6 @@
-"""The policy proposes refunds and cancellations for an agent to approve (issue #6), over the
-pipeline's in-memory fakes: each proposal rule, each "must not propose" case, the modes, and
-idempotency (connector/pipeline/proposals.py)."""
+"""The policy proposes refunds and cancellations for an agent to approve, over the pipeline's
+in-memory fakes: each proposal rule, each "must not propose" case, the modes, and idempotency
+(connector/pipeline/proposals.py)."""
 
 from __future__ import annotations
 
@@ -69,7 +69,9 @@ def unshipped(name="#1002", email=JANE, **changes):
 
 
 def use(runtime, category, *, orders=(), pays=None, mentions=(), **reading):
-    inject(runtime, classifier=FakeClassifier(
+    inject(
+        runtime,
+        classifier=FakeClassifier(
             make_reading(category, entities=Entities(order_numbers=mentions), **reading)
         ),
     )
@@ -144,7 +146,8 @@ def test_refund_ticket_in_assist_proposes_the_refund_and_the_note_says_so(runtim
     [(kind, _, note)] = desk.writes
     assert kind == "internal_note"
     assert (
-        "Proposed:** refund of €49.90 on charge ch_1001 (order #1001) — awaiting agent approval in the "
+        "Proposed:** refund of €49.90 on charge ch_1001 (order #1001) — "
+        "awaiting agent approval in the "
         f"Deskguard panel (approval #{a.id})"
     ) in note["body"]
     # The suggested reply hands over without promising anything.
@@ -612,6 +615,7 @@ def test_an_open_proposal_of_the_same_kind_stands_instead_of_a_second_one(runtim
     ]
     body = desk.writes[0][2]["body"]
     assert (
-        f"**Approved:** refund 10.00 EUR on ch_1001 (requested by customer) — approved by agent:kim, execution "
+        "**Approved:** refund 10.00 EUR on ch_1001 (requested by customer) — "
+        "approved by agent:kim, execution "
         f"waiting (kill switch or vendor outage) (approval #{earlier.id})"
     ) in body

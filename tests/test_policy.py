@@ -126,7 +126,8 @@ def test_set_category_modes_in_one_call(runtime):
 
 def _decision(db, ticket_id: int, category: str, mode: str = "shadow") -> int:
     return db.conn.execute(
-        "INSERT INTO decisions (tenant_id, ticket_id, created_at, category, confidence, mode, outcome)"
+        "INSERT INTO decisions"
+        " (tenant_id, ticket_id, created_at, category, confidence, mode, outcome)"
         " VALUES (?,?,?,?,?,?,?) RETURNING id",
         (TENANT, ticket_id, now_iso(), category, 0.9, mode, mode),
     ).fetchone()[0]
@@ -136,7 +137,8 @@ def _feedback(
     db, ticket_id: int, decision_id: int, verdict: str, correct: str | None = None, agent="agent1"
 ):
     db.conn.execute(
-        "INSERT INTO feedback (tenant_id, ticket_id, decision_id, agent_id, verdict, correct_category,"
+        "INSERT INTO feedback"
+        " (tenant_id, ticket_id, decision_id, agent_id, verdict, correct_category,"
         " source, created_at) VALUES (?,?,?,?,?,?,'panel',?)",
         (TENANT, ticket_id, decision_id, agent, verdict, correct, now_iso()),
     )

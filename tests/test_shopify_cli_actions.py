@@ -110,8 +110,9 @@ def test_unknown_outcome_is_reconciled_instead_of_cancelling_twice(runtime, shop
         order_id, reason="CUSTOMER", notify_customer=True, restock=True, staff_note=""
     )
     runtime.db.conn.execute(
-        "INSERT INTO actions (tenant_id, idempotency_key, vendor, kind, ticket_id, params, state, attempts,"
-        " created_at, updated_at) VALUES ('acme', 'approval-7-cancel_order', 'shopify', 'shopify.cancel_order',"
+        "INSERT INTO actions (tenant_id, idempotency_key, vendor, kind, ticket_id, params, state,"
+        " attempts, created_at, updated_at)"
+        " VALUES ('acme', 'approval-7-cancel_order', 'shopify', 'shopify.cancel_order',"
         " 42, '{}', 'sending', 1, 'x', 'x')"
     )
     outcome = actions.execute(runtime.db, "acme", cancel_action(runtime, order_id))

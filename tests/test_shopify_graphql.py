@@ -1,4 +1,5 @@
-"""Every GraphQL document Deskguard sends validates against Shopify's 2025-01 introspection schema."""
+"""Every GraphQL document Deskguard sends validates against Shopify's 2025-01 introspection
+schema."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Shopify webhooks: signature before anything, dedupe, app/uninstalled, and the mandatory privacy
-topics (data_request export, customers/redact and shop/redact erasure with a verifiable audit chain)."""
+topics (data_request export, customers/redact and shop/redact erasure with a verifiable audit
+chain)."""
 
 from __future__ import annotations
 
@@ -84,8 +85,9 @@ def seed_customer_data(runtime, ticket_id: int, email: str, order_id: int, name:
     context = {"orders": [{"id": f"gid://shopify/Order/{order_id}", "name": name, "email": email}]}
     with transaction(db):
         decision_id = db.conn.execute(
-            "INSERT INTO decisions (tenant_id, ticket_id, created_at, category, outcome, context, brief,"
-            " requester_hash) VALUES ('acme', ?, '2025-01-01T00:00:00Z', 'order_status', 'assist_note', ?, ?, ?)"
+            "INSERT INTO decisions (tenant_id, ticket_id, created_at, category, outcome, context,"
+            " brief, requester_hash)"
+            " VALUES ('acme', ?, '2025-01-01T00:00:00Z', 'order_status', 'assist_note', ?, ?, ?)"
             " RETURNING id",
             (
                 ticket_id,
@@ -95,7 +97,8 @@ def seed_customer_data(runtime, ticket_id: int, email: str, order_id: int, name:
             ),
         ).fetchone()[0]
         db.conn.execute(
-            "INSERT INTO feedback (tenant_id, ticket_id, decision_id, agent_id, verdict, created_at)"
+            "INSERT INTO feedback"
+            " (tenant_id, ticket_id, decision_id, agent_id, verdict, created_at)"
             " VALUES ('acme', ?, ?, 'agent-1', 'right', '2025-01-01T00:00:00Z')",
             (ticket_id, decision_id),
         )

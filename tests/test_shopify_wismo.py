@@ -1,4 +1,5 @@
-"""The privacy rule and the WISMO (order status) answer, on our dataclasses and on sandbox orders."""
+"""The privacy rule and the WISMO (order status) answer, on our dataclasses and on sandbox
+orders."""
 
 from __future__ import annotations
 
@@ -71,7 +72,8 @@ def test_agent_confirmed_emails_are_visible_and_no_requester_sees_nothing():
 
 
 def test_an_order_named_in_someone_elses_ticket_reveals_nothing(runtime):
-    # Li writes "where is order 1001?" — that is Jane's order: the lookup finds it, the rule withholds it.
+    # Li writes "where is order 1001?" — that is Jane's order: the lookup finds it, the rule
+    # withholds it.
     found = runtime.services("acme").require_orders().find_orders(order_name="order 1001")
     visible, withheld = visible_orders(found, "li.wei@example.com")
     assert [o.name for o in found] == ["#1001"] and visible == [] and withheld == 1

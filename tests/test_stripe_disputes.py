@@ -150,7 +150,8 @@ def test_a_second_job_for_the_same_dispute_replays(client, runtime, stripe_sandb
     desk.add_ticket(301, PAT)
     dispute, _ = post_dispute(client, stripe_sandbox)
     drain(runtime)
-    # A different event about the same dispute (e.g. re-sent from the Dashboard) → new job, same key.
+    # A different event about the same dispute (e.g. re-sent from the Dashboard) → new job, same
+    # key.
     body, headers = signed(stripe_sandbox.state.event("charge.dispute.created", dispute))
     client.post(URL, data=body, headers=headers)
     assert drain(runtime) == 1

@@ -153,7 +153,8 @@ def test_order_cancellation_approved_lands_in_shopify_once(e2e, sandbox, shop): 
     assert done.state == "done" and done.result["cancel"]["order_id"] == gid
     assert shop.state.order_by_name("#1002").cancelled_at is not None
     assert approvals.approve(runtime, "acme", proposal.id, "agent:jo").result == done.result
-    # Crash after Shopify cancelled, before Deskguard recorded it: the takeover reads the order back.
+    # Crash after Shopify cancelled, before Deskguard recorded it: the takeover reads the order
+    # back.
     real = runtime.services("acme").require_orders()
 
     class CrashAfterCancel:  # our OrderActions port around the real adapter

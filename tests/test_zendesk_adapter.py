@@ -281,7 +281,7 @@ def test_export_page_needs_exactly_one_of_cursor_and_start_time(desk):
         desk.export_page(cursor="x", start_time=1)
 
 
-# --- errors and rate limits ------------------------------------------------------------------------
+# --- errors and rate limits -----------------------------------------------------------------------
 def test_not_found_and_validation_errors_are_permanent(desk, sandbox, ticket_id):  # noqa: F811
     with pytest.raises(PermanentError) as missing:
         desk.get_ticket(987_654)
@@ -377,7 +377,7 @@ def test_the_429_budget_is_per_operation_not_per_client_lifetime(sandbox, ticket
         )  # 2 s each time; zenpy alone would run out at 3 s
 
 
-# --- per-client base URL ------------------------------------------------------------------------------
+# --- per-client base URL --------------------------------------------------------------------------
 def test_two_clients_point_at_two_accounts_without_process_wide_overrides(sandbox, ticket_id):  # noqa: F811
     assert "ZENPY_FORCE_NETLOC" not in os.environ and "ZENPY_FORCE_SCHEME" not in os.environ
     other = start_zendesk_sandbox(rate_limit_per_minute=None)

@@ -61,10 +61,11 @@ def requests_since(sb, start: int) -> dict[str, int]:
     return counts
 
 
-# --- end to end over HTTP --------------------------------------------------------------------------
+# --- end to end over HTTP -------------------------------------------------------------------------
 def test_a_backlog_is_read_100_tickets_per_request_and_noted_once_each(sandbox, zd_runtime):  # noqa: F811
     ids = customers(sandbox, 120)
-    assert zd_runtime.services(TENANT).require_desk().api_user_id  # once per process, not per ticket
+    # once per process, not per ticket
+    assert zd_runtime.services(TENANT).require_desk().api_user_id
     start = len(sandbox.state.calls())
     polled = poll_tenant(zd_runtime, TENANT)
     assert polled.enqueued == 120 and polled.batches == 2 and polled.caught_up
@@ -80,7 +81,8 @@ def test_a_backlog_is_read_100_tickets_per_request_and_noted_once_each(sandbox, 
     }
     assert all(len(our_notes(sandbox, t)) == 1 for t in ids)
     assert set(batch_outcomes(zd_runtime.db, TENANT, batches[0][0]).values()) == {"assist_note"}
-    # Our 120 notes changed 120 tickets: the next poll sees them and enqueues nothing (own versions).
+    # Our 120 notes changed 120 tickets: the next poll sees them and enqueues nothing (own
+    # versions).
     again = poll_tenant(zd_runtime, TENANT)
     assert again.tickets_seen == 120 and again.enqueued == 0 and again.skipped == 120
     assert drain(zd_runtime) == 0
@@ -141,7 +143,7 @@ def test_webhooks_and_batches_deduplicate_against_each_other(sandbox, zd_runtime
     )  # our echoes started nothing
 
 
-# --- the handler's rules, with the pipeline's in-memory desk -------------------------------------------
+# --- the handler's rules, with the pipeline's in-memory desk --------------------------------------
 @pytest.fixture
 def fake(runtime):
     desk = FakeDesk()
@@ -244,7 +246,7 @@ def test_versions_already_queued_are_left_out_and_the_webhook_sees_the_batch(run
     assert enqueue_batches(runtime, TENANT, [(5, "2026-01-01T00:00:05Z")]) == ([], 1)
 
 
-# --- the pipeline seam and the marker convention ------------------------------------------------------
+# --- the pipeline seam and the marker convention --------------------------------------------------
 def test_a_preloaded_ticket_skips_the_read(runtime, fake):
     before = fake.api_calls
     result = process_ticket(runtime, TENANT, 3, ticket=fake.tickets[3])

@@ -1,4 +1,5 @@
-"""Loop safety rules on their own (no HTTP): which comments are Deskguard's, which events to process."""
+"""Loop safety rules on their own (no HTTP): which comments are Deskguard's, which events to
+process."""
 
 from __future__ import annotations
 

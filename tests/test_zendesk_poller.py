@@ -1,5 +1,5 @@
-"""Polling the incremental cursor export: missed webhooks, restarts, cursor persistence, the export's
-own rate limit, dedupe with webhooks, and the per-tenant APScheduler jobs."""
+"""Polling the incremental cursor export: missed webhooks, restarts, cursor persistence, the
+export's own rate limit, dedupe with webhooks, and the per-tenant APScheduler jobs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""`deskguard zendesk setup|poll|status`, `deskguard sandbox zendesk`, and the env tenant's credentials."""
+"""`deskguard zendesk setup|poll|status`, `deskguard sandbox zendesk`, and the env tenant's
+credentials."""
 
 from __future__ import annotations
 

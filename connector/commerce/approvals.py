@@ -5,8 +5,11 @@ Life of an approval (table ``approvals``)::
 
     proposed ──approve──▶ approved ──▶ executing ──▶ done
         │                    ▲  │           │
-        └──reject──▶ rejected│  │           └──▶ failed (permanent vendor error; approve again to retry)
-                             └──┘ kill switch on / transient error: stays approved, execution deferred
+        └──reject──▶ rejected│  │           └──▶ failed (1)
+                             └──┘ (2)
+
+    (1) a permanent vendor error; approve again to retry
+    (2) kill switch on, or a transient error: it stays approved, execution deferred
 
 - ``propose(db, tenant_id, ticket_id, kind, params, proposed_by, reason)`` validates the
   params per kind (``refund``: payment_intent|charge, amount in minor units, currency, reason;
@@ -39,7 +42,8 @@ import sqlite_utils
 
 from connector import actions, audit
 from connector.audit import now_iso
-from connector.commerce.approval_rules import (
+from connector.commerce.approval_params import validate_params
+from connector.commerce.events import (
     ApprovalApproved,
     ApprovalDeferred,
     ApprovalExecuted,
@@ -47,7 +51,6 @@ from connector.commerce.approval_rules import (
     ApprovalFailed,
     ApprovalProposed,
     ApprovalRejected,
-    validate_params,
 )
 from connector.commerce.payments import format_minor
 from connector.db import transaction
@@ -107,8 +110,10 @@ class Approval:
 
 
 _COLUMNS = (
-    "id, tenant_id, ticket_id, kind, params, state, proposed_by, reason, idempotency_key, created_at,"
-    " updated_at, decided_by, decision_note, decided_at, executed_at, attempts, deferred_reason, result,"
+    "id, tenant_id, ticket_id, kind, params, state, proposed_by, reason, idempotency_key, "
+    "created_at,"
+    " updated_at, decided_by, decision_note, decided_at, executed_at, attempts, deferred_reason, "
+    "result,"
     " error, lease_until"
 )
 
@@ -246,14 +251,16 @@ def propose(
     now = now_iso()
     with transaction(db):
         existing = db.conn.execute(
-            f"SELECT {_COLUMNS} FROM approvals WHERE tenant_id = ? AND ticket_id = ? AND kind = ? AND params = ?"
+            f"SELECT {_COLUMNS} FROM approvals WHERE tenant_id = ? AND ticket_id = ? AND kind = ? "
+            f"AND params = ?"
             f" AND state IN ('proposed', 'approved', 'executing') ORDER BY id LIMIT 1",
             (tenant_id, int(ticket_id), kind, canonical),
         ).fetchone()
         if existing:
             return _from_row(existing)
         approval_id = db.conn.execute(
-            "INSERT INTO approvals (tenant_id, ticket_id, kind, params, state, proposed_by, reason, idempotency_key,"
+            "INSERT INTO approvals (tenant_id, ticket_id, kind, params, state, proposed_by, "
+            "reason, idempotency_key,"
             " created_at, updated_at) VALUES (?,?,?,?,'proposed',?,?,'',?,?) RETURNING id",
             (tenant_id, int(ticket_id), kind, canonical, proposed_by, reason, now, now),
         ).fetchone()[0]
@@ -293,7 +300,8 @@ def reject(
     actor: str | None = None,
     note: str = "",
 ) -> Approval:
-    """Reject a proposal. Rejecting an already-rejected one is a no-op; anything decided is a conflict."""
+    """Reject a proposal. Rejecting an already-rejected one is a no-op; anything decided is a
+    conflict."""
     agent = _agent(agent_id, actor)
     db = runtime.db
     with transaction(db):
@@ -302,11 +310,13 @@ def reject(
             return approval
         if approval.state != "proposed":
             raise ApprovalConflict(
-                f"approval {approval_id} is {approval.state}: only a proposed action can be rejected"
+                f"approval {approval_id} is {approval.state}: only a proposed action can be "
+                f"rejected"
             )
         now = now_iso()
         db.conn.execute(
-            "UPDATE approvals SET state = 'rejected', decided_by = ?, decision_note = ?, decided_at = ?,"
+            "UPDATE approvals SET state = 'rejected', decided_by = ?, decision_note = ?, "
+            "decided_at = ?,"
             " updated_at = ? WHERE id = ?",
             (agent, note, now, now, approval.id),
         )
@@ -497,7 +507,8 @@ def _defer(
     db = runtime.db
     with transaction(db):
         db.conn.execute(
-            "UPDATE approvals SET state = 'approved', lease_until = NULL, deferred_reason = ?, error = ?,"
+            "UPDATE approvals SET state = 'approved', lease_until = NULL, deferred_reason = ?, "
+            "error = ?,"
             " updated_at = ? WHERE id = ?",
             (reason, error, now_iso(), approval.id),
         )
@@ -576,7 +587,8 @@ def execute(
         else:
             with transaction(db):
                 db.conn.execute(
-                    "UPDATE approvals SET state = 'failed', lease_until = NULL, error = ?, updated_at = ?"
+                    "UPDATE approvals SET state = 'failed', lease_until = NULL, error = ?, "
+                    "updated_at = ?"
                     " WHERE id = ?",
                     (str(exc)[:2000], now_iso(), approval.id),
                 )

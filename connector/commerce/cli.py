@@ -113,8 +113,8 @@ def approvals_show(ctx: click.Context, approval_id: int, tenant: str) -> None:
 def approvals_approve(
     ctx: click.Context, approval_id: int, tenant: str, agent: str, note: str
 ) -> None:
-    """Approve and execute (refund in Stripe / cancel in Shopify). Running it again never executes twice;
-    it retries an approval the kill switch deferred or a vendor error failed.
+    """Approve and execute (refund in Stripe / cancel in Shopify). Running it again never executes
+    twice; it retries an approval the kill switch deferred or a vendor error failed.
 
     Example: deskguard approvals approve 12 --tenant acme --agent jo@example.com
     """
@@ -137,7 +137,7 @@ def approvals_reject(
 ) -> None:
     """Reject a proposed action; nothing is sent to any vendor.
 
-    Example: deskguard approvals reject 12 --tenant acme --agent jo@example.com --note "already refunded"
+    Example: deskguard approvals reject 12 --tenant acme --agent jo@example.com --note "refunded"
     """
     from connector.commerce import approvals
 

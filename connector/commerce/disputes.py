@@ -20,10 +20,11 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from adapters.stripe import dispute_from_stripe
 from connector import actions, audit, logs
+from connector.commerce.events import DisputeBriefDelivered
 from connector.commerce.payments import ZERO_DECIMAL, format_minor
 from connector.db import transaction
 from connector.domain import Charge, Dispute, Order, Ticket
@@ -34,16 +35,6 @@ if TYPE_CHECKING:
 
 LOG = logs.get("stripe.disputes")
 TAGS = ("deskguard", "deskguard_dispute")
-
-
-@audit.event
-@dataclass(frozen=True)
-class DisputeBriefDelivered(audit.Event):
-    kind: ClassVar[str] = "stripe.dispute_brief"
-    dispute_id: str
-    mode: str  # note | new_ticket | replayed
-    target_ticket: int | None
-    related_orders: int
 
 
 @dataclass
@@ -57,7 +48,8 @@ class DisputeFacts:
 
 def dispute_facts(runtime: Runtime, tenant_id: str, obj: dict[str, Any]) -> DisputeFacts:
     dispute = dispute_from_stripe(obj)
-    charge = runtime.services(tenant_id).require_payments().charge(dispute.charge) if dispute.charge else None
+    payments = runtime.services(tenant_id).require_payments()
+    charge = payments.charge(dispute.charge) if dispute.charge else None
     return DisputeFacts(dispute, charge, (charge.email if charge else "").strip().lower())
 
 
@@ -151,7 +143,8 @@ def dispute_brief(facts: DisputeFacts, *, now: datetime | None = None) -> str:
         lines.append(f"- none ({facts.orders_note or 'not looked up'})")
     lines += [
         "",
-        "Next steps: gather evidence (order, delivery confirmation, customer messages) and submit it "
+        "Next steps: gather evidence (order, delivery confirmation, customer messages) and submit "
+        "it "
         "in the Stripe Dashboard before the due date. A disputed charge cannot be refunded.",
     ]
     return "\n".join(lines)
@@ -160,7 +153,8 @@ def dispute_brief(facts: DisputeFacts, *, now: datetime | None = None) -> str:
 def _subject(facts: DisputeFacts) -> str:
     d = facts.dispute
     return (
-        f"Chargeback: {format_minor(d.amount, d.currency)} disputed ({d.reason.replace('_', ' ')}), "
+        f"Chargeback: {format_minor(d.amount, d.currency)} disputed "
+        f"({d.reason.replace('_', ' ')}), "
         f"evidence due {d.due_by.date().isoformat() if d.due_by else 'soon'}"
     )
 

@@ -12,7 +12,7 @@ How rows are matched to a customer: the email (case-insensitive) anywhere in a r
 or as the decisions' ``requester_hash``, and the Shopify customer / order GIDs from the request.
 Every decision found that way names a ticket; everything else tied to that ticket (other
 decisions, feedback, actions, jobs, approvals, audit rows) is the customer's too. Phone numbers
-are not matched (too many spellings). Other areas add their own tables with ``register_table``.
+are not matched (too many spellings).
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import sqlite_utils
 
 from connector import audit
 from connector.audit import canonical_json, now_iso
+from connector.commerce.events import DataExported
 from connector.db import transaction
 from connector.domain import Order
 
@@ -105,13 +106,6 @@ class PrivacyTable:
     )
 
 
-TABLES: list[PrivacyTable] = []
-
-
-def register_table(table: PrivacyTable) -> None:
-    TABLES[:] = [t for t in TABLES if t.name != table.name] + [table]
-
-
 def _close_open_jobs(db: sqlite_utils.Database, rowids: list[int]) -> None:
     # a queued job must not run on an erased payload
     db.conn.executemany(
@@ -129,17 +123,18 @@ def _close_open_approvals(db: sqlite_utils.Database, rowids: list[int]) -> None:
     )
 
 
-# feedback before decisions: feedback.decision_id references decisions
-register_table(PrivacyTable("feedback"))
-register_table(PrivacyTable("decisions"))
-register_table(PrivacyTable("actions", erase=("params", "result", "error")))
-register_table(PrivacyTable("jobs", ticket_column=None, erase=("payload",), extra=_close_open_jobs))
-register_table(
+# Every ledger table that holds a customer's data, in erasure order (feedback before decisions:
+# feedback.decision_id references decisions).
+TABLES: tuple[PrivacyTable, ...] = (
+    PrivacyTable("feedback"),
+    PrivacyTable("decisions"),
+    PrivacyTable("actions", erase=("params", "result", "error")),
+    PrivacyTable("jobs", ticket_column=None, erase=("payload",), extra=_close_open_jobs),
     PrivacyTable(
         "approvals",
         erase=("params", "reason", "decision_note", "result", "error"),
         extra=_close_open_approvals,
-    )
+    ),
 )
 
 
@@ -216,17 +211,6 @@ def _audit_ids(
         return []
     sql = f"{base} AND ({' OR '.join(where)})"
     return [r[0] for r in db.conn.execute(sql, (tenant_id, audit.DataRedacted.kind, *params))]
-
-
-# --- export -----------------------------------------------------------------------------------
-@audit.event
-@dataclass(frozen=True)
-class DataExported(audit.Event):
-    kind: ClassVar[str] = "privacy.data_exported"
-    subject: str
-    path: str
-    counts: dict[str, int]
-    request: str = ""
 
 
 def export_dir(config) -> Path:
@@ -388,6 +372,5 @@ __all__ = [
     "erase_shop",
     "export_customer",
     "export_dir",
-    "register_table",
     "visible_orders",
 ]

@@ -1,10 +1,11 @@
-"""The commerce services of a tenant: Shopify (orders) and Stripe (payments), and their credentials.
+"""A tenant's commerce clients, Shopify (orders) and Stripe (payments), and their credentials.
 
 - The shop domain lives on the tenant row (``tenants.shopify_shop``); the Admin API access token
   lives encrypted in the secret store under ``shopify_access_token``. Both are read on every call,
   so a token purged by the ``app/uninstalled`` webhook in one process is gone for all of them.
-- ``configure_env_tenant`` stores ``DESKGUARD_SHOPIFY_SHOP`` / ``DESKGUARD_SHOPIFY_ACCESS_TOKEN`` for the self-host
-  tenant at start-up (a malicious or malformed domain fails here with a clear ConfigError).
+- ``configure_env_tenant`` stores ``DESKGUARD_SHOPIFY_SHOP`` and
+  ``DESKGUARD_SHOPIFY_ACCESS_TOKEN`` for the self-host tenant at start-up (a malicious or
+  malformed domain fails here with a clear ConfigError).
 - The Stripe key and webhook secret live encrypted in the secret store (``stripe_api_key``,
   ``stripe_webhook_secret``); ``configure_env_tenant`` copies them there from the settings too.
 - ``cancel_write_action`` builds the keyed, audited ``WriteAction`` for an approved cancellation,
@@ -44,16 +45,6 @@ def tenants_for_shop(db: sqlite_utils.Database, shop_domain: str) -> list[str]:
             (shop_domain.strip().lower(),),
         )
     ]
-
-
-def shop_connected(runtime: Runtime, tenant_id: str) -> bool:
-    """True when the tenant has a shop domain and a stored access token."""
-    if not tenant_shop(runtime.db, tenant_id):
-        return False
-    row = runtime.db.conn.execute(
-        "SELECT 1 FROM secrets WHERE tenant_id = ? AND name = ?", (tenant_id, TOKEN_SECRET)
-    ).fetchone()
-    return row is not None
 
 
 def credentials(runtime: Runtime, tenant_id: str):
@@ -124,7 +115,10 @@ def configure_env_shop(runtime: Runtime, tenant_id: str) -> None:
 def configure_env_stripe(runtime: Runtime, tenant_id: str) -> None:
     """Store the env Stripe credentials for the self-host tenant (only when set and changed)."""
     cfg = runtime.config
-    wanted = {STRIPE_API_KEY_SECRET: cfg.stripe_api_key, STRIPE_WEBHOOK_SECRET: cfg.stripe_webhook_secret}
+    wanted = {
+        STRIPE_API_KEY_SECRET: cfg.stripe_api_key,
+        STRIPE_WEBHOOK_SECRET: cfg.stripe_webhook_secret,
+    }
     if not any(wanted.values()):
         return
     store = runtime.secrets
@@ -193,13 +187,17 @@ def cancel_write_action(
     }
 
     def send(_key: str) -> dict[str, Any]:
-        return runtime.services(tenant_id).require_orders().cancel_order(
-            gid,
-            reason=reason,
-            notify_customer=notify_customer,
-            restock=restock,
-            staff_note=staff_note,
-            refund=refund,
+        return (
+            runtime.services(tenant_id)
+            .require_orders()
+            .cancel_order(
+                gid,
+                reason=reason,
+                notify_customer=notify_customer,
+                restock=restock,
+                staff_note=staff_note,
+                refund=refund,
+            )
         )
 
     def reconcile(_key: str) -> dict[str, Any] | None:

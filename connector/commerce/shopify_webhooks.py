@@ -5,9 +5,9 @@ once per app, not per shop).
 Order of checks, each before the next step reads anything more:
 
 1. ``X-Shopify-Hmac-Sha256`` = base64 HMAC-SHA256 of the *raw* body with the app's client secret
-   (``DESKGUARD_SHOPIFY_API_SECRET``; a comma list is accepted during a secret rotation, when Shopify may
-   keep signing with the old one for up to an hour), compared in constant time. Bad or missing:
-   401 and nothing else happens (Shopify requires 401 for the privacy topics).
+   (``DESKGUARD_SHOPIFY_API_SECRET``; a comma list is accepted during a secret rotation, when
+   Shopify may keep signing with the old one for up to an hour), compared in constant time. Bad
+   or missing: 401 and nothing else happens (Shopify requires 401 for the privacy topics).
 2. Headers, tenant and shop: the shop domain must be a valid myshopify.com domain connected to
    the tenant.
 3. Dedupe on ``X-Shopify-Webhook-Id`` (the event id is stored too): a redelivery answers 200 and
@@ -28,14 +28,14 @@ import hmac
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, jsonify, request
 
 from connector import audit, logs
 from connector.audit import now_iso
 from connector.commerce import privacy
+from connector.commerce.events import ShopifyTokenPurged, ShopifyWebhookReceived
 from connector.commerce.service import tenant_shop, tenants_for_shop
 from connector.db import transaction
 from connector.web_context import error_response, get_runtime
@@ -45,27 +45,6 @@ if TYPE_CHECKING:
 
 LOG = logs.get("commerce.shopify_webhooks")
 blueprint = Blueprint("shopify_webhooks", __name__)
-
-
-# --- audit events -----------------------------------------------------------------------------
-@audit.event
-@dataclass(frozen=True)
-class ShopifyWebhookReceived(audit.Event):
-    kind: ClassVar[str] = "shopify.webhook_received"
-    topic: str
-    shop: str
-    webhook_id: str
-    event_id: str
-    outcome: str
-
-
-@audit.event
-@dataclass(frozen=True)
-class ShopifyTokenPurged(audit.Event):
-    kind: ClassVar[str] = "shopify.token_purged"
-    shop: str
-    reason: str
-    secrets_deleted: int
 
 
 # --- signature --------------------------------------------------------------------------------
@@ -90,18 +69,8 @@ def verify_signature(body: bytes, header: str | None, secrets: str | None) -> bo
 
 # --- topic handlers: fn(runtime, tenant_id, shop, payload, webhook_id) -> outcome ----------------
 Handler = Callable[["Runtime", str, str, dict[str, Any], str], str]
-HANDLERS: dict[str, Handler] = {}
 
 
-def topic(name: str) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        HANDLERS[name] = fn
-        return fn
-
-    return register
-
-
-@topic("app/uninstalled")
 def app_uninstalled(
     runtime: Runtime, tenant_id: str, shop: str, payload: dict[str, Any], webhook_id: str
 ) -> str:
@@ -118,7 +87,6 @@ def app_uninstalled(
     return f"token purged ({cur.rowcount} secret{'s' if cur.rowcount != 1 else ''})"
 
 
-@topic("customers/data_request")
 def customers_data_request(
     runtime: Runtime, tenant_id: str, shop: str, payload: dict[str, Any], webhook_id: str
 ) -> str:
@@ -130,7 +98,6 @@ def customers_data_request(
     return f"exported to {path.name}"
 
 
-@topic("customers/redact")
 def customers_redact(
     runtime: Runtime, tenant_id: str, shop: str, payload: dict[str, Any], webhook_id: str
 ) -> str:
@@ -141,13 +108,21 @@ def customers_redact(
     return "erased " + json.dumps(counts, sort_keys=True)
 
 
-@topic("shop/redact")
 def shop_redact(
     runtime: Runtime, tenant_id: str, shop: str, payload: dict[str, Any], webhook_id: str
 ) -> str:
     counts = privacy.erase_shop(runtime.db, tenant_id, shop, request=f"shop/redact {webhook_id}")
     runtime.forget_services(tenant_id)
     return "erased " + json.dumps(counts, sort_keys=True)
+
+
+# Each topic's handler: fn(runtime, tenant_id, shop, payload, webhook_id) -> outcome.
+HANDLERS: dict[str, Handler] = {
+    "app/uninstalled": app_uninstalled,
+    "customers/data_request": customers_data_request,
+    "customers/redact": customers_redact,
+    "shop/redact": shop_redact,
+}
 
 
 # --- the endpoint -----------------------------------------------------------------------------
@@ -166,7 +141,8 @@ def _deliver(
     db = runtime.db
     with transaction(db):
         cur = db.conn.execute(
-            "INSERT OR IGNORE INTO shopify_webhook_deliveries (tenant_id, webhook_id, event_id, topic, shop_domain,"
+            "INSERT OR IGNORE INTO shopify_webhook_deliveries (tenant_id, webhook_id, event_id, "
+            "topic, shop_domain,"
             " api_version, triggered_at, received_at) VALUES (?,?,?,?,?,?,?,?)",
             (
                 tenant_id,
@@ -188,7 +164,8 @@ def _deliver(
             else "ignored"
         )
         db.conn.execute(
-            "UPDATE shopify_webhook_deliveries SET outcome = ? WHERE tenant_id = ? AND webhook_id = ?",
+            "UPDATE shopify_webhook_deliveries SET outcome = ? WHERE tenant_id = ? AND webhook_id "
+            "= ?",
             (outcome, tenant_id, headers["webhook_id"]),
         )
         audit.record(
@@ -280,6 +257,5 @@ __all__ = [
     "ShopifyWebhookReceived",
     "blueprint",
     "sign",
-    "topic",
     "verify_signature",
 ]

@@ -16,14 +16,14 @@ The answer is fast and the work happens in the worker (connector/commerce/disput
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from flask import Blueprint, jsonify, request
 
 from adapters.stripe import verify_webhook
 from connector import audit, logs
 from connector.audit import now_iso
+from connector.commerce.events import StripeEventReceived
 from connector.commerce.service import stripe_webhook_secret as webhook_secret
 from connector.db import transaction
 from connector.errors import DeskguardError
@@ -35,16 +35,6 @@ bp = Blueprint("stripe_webhooks", __name__)
 DISPUTE_JOB = "stripe.dispute"
 # Event types that start work; everything else is recorded (deduped) and acknowledged.
 HANDLED_EVENTS = {"charge.dispute.created": DISPUTE_JOB}
-
-
-@audit.event
-@dataclass(frozen=True)
-class StripeEventReceived(audit.Event):
-    kind: ClassVar[str] = "stripe.event_received"
-    event_id: str
-    type: str
-    object_id: str
-    enqueued: bool
 
 
 def record_event(db, queue, tenant_id: str, event: dict[str, Any]) -> dict[str, Any]:

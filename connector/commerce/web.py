@@ -1,10 +1,10 @@
 """HTTP API for collaborative actions (Flask blueprint).
 
-- ``GET  /api/v1/tenants/<t>/tickets/<id>/approvals``       a ticket's approvals (``?state=`` filter)
-- ``GET  /api/v1/tenants/<t>/approvals``                    the tenant's approvals (``?state=``)
-- ``GET  /api/v1/tenants/<t>/approvals/<id>``               one approval
-- ``POST /api/v1/tenants/<t>/approvals/<id>/approve``       body ``{"agent": "...", "note": "..."}``
-- ``POST /api/v1/tenants/<t>/approvals/<id>/reject``        same body
+- ``GET  /api/v1/tenants/<t>/tickets/<id>/approvals``  a ticket's approvals (``?state=`` filter)
+- ``GET  /api/v1/tenants/<t>/approvals``               the tenant's approvals (``?state=``)
+- ``GET  /api/v1/tenants/<t>/approvals/<id>``          one approval
+- ``POST /api/v1/tenants/<t>/approvals/<id>/approve``  body ``{"agent": "...", "note": "..."}``
+- ``POST /api/v1/tenants/<t>/approvals/<id>/reject``   same body
 
 Authenticated with the admin bearer token (``Authorization: Bearer $DESKGUARD_ADMIN_TOKEN``);
 with no token configured the API is off (403). The side panel calls the same functions in

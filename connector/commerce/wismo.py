@@ -22,8 +22,8 @@ DELIVERED = {"DELIVERED", "PICKED_UP"}
 PROBLEMS = {"FAILURE", "NOT_DELIVERED", "CANCELED", "LABEL_VOIDED"}
 _PHRASES = {
     "OUT_FOR_DELIVERY": "is out for delivery today",
-    "ATTEMPTED_DELIVERY": "had a delivery attempt, but the carrier could not hand it over yet; they usually "
-    "try again or leave a note on where to collect it",
+    "ATTEMPTED_DELIVERY": "had a delivery attempt, but the carrier could not hand it over yet; "
+    "they usually try again or leave a note on where to collect it",
     "DELAYED": "is on its way, but the carrier reports a delay",
     "READY_FOR_PICKUP": "is ready for you to pick up",
     "IN_TRANSIT": "is on its way",
@@ -118,7 +118,8 @@ def customer_answer(order: Order, *, customer_name: str = "", now: datetime | No
     elif not tracked:
         if order.fulfillment_status in ("FULFILLED", "PARTIALLY_FULFILLED") or order.fulfillments:
             out.append(
-                "It has left our warehouse; the carrier has not shared a tracking number with us yet."
+                "It has left our warehouse; the carrier has not shared a tracking number with us "
+                "yet."
             )
         else:
             out.append(
@@ -134,7 +135,8 @@ def customer_answer(order: Order, *, customer_name: str = "", now: datetime | No
     if order.fulfillment_status == "PARTIALLY_FULFILLED" and not order.cancelled_at:
         out += [
             "",
-            "The rest of your order has not shipped yet; you will get tracking details when it does.",
+            "The rest of your order has not shipped yet; you will get tracking details when it "
+            "does.",
         ]
     out += [
         "",
@@ -144,8 +146,8 @@ def customer_answer(order: Order, *, customer_name: str = "", now: datetime | No
 
 
 def agent_summary(order: Order) -> str:
-    """One line for the decision brief, e.g.
-    ``#1001 · 2025-11-18 · PAID / FULFILLED · 84.50 USD · 2 items · UPS 1Z… IN_TRANSIT, ETA 2025-11-25``."""
+    """One line for the decision brief, e.g. ``#1001 · 2025-11-18 · PAID / FULFILLED · 84.50 USD ·
+    2 items · UPS 1Z… IN_TRANSIT, ETA 2025-11-25``."""
     parts = [order.name]
     if order.created_at:
         parts.append(order.created_at.date().isoformat())
@@ -171,7 +173,8 @@ def agent_summary(order: Order) -> str:
         c = order.customer
         tags = f", tags {', '.join(c.tags)}" if c.tags else ""
         parts.append(
-            f"customer: {c.order_count} order{'s' if c.order_count != 1 else ''}, {c.lifetime_spend.amount} {c.lifetime_spend.currency} "
+            f"customer: {c.order_count} order{'s' if c.order_count != 1 else ''}, "
+            f"{c.lifetime_spend.amount} {c.lifetime_spend.currency} "
             f"lifetime{tags}"
         )
     return " · ".join(parts)

@@ -48,9 +48,7 @@ def sandbox(ctx: click.Context) -> None:
 @click.option(
     "--email", default="deskguard@example.com", show_default=True, help="API agent email."
 )
-@click.option(
-    "--token", default=None, help="API token to accept (default: a random one, printed)."
-)
+@click.option("--token", default=None, help="API token to accept (default: a random one, printed).")
 @click.option(
     "--rate-limit", default=700, type=int, show_default=True, help="API requests per minute."
 )

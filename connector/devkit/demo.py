@@ -302,6 +302,7 @@ class Demo:
     def summary(self) -> tuple[list[dict[str, Any]], bool]:
         from connector import audit
         from connector.commerce import approvals
+
         state = self.zendesk.state
         me = state.agent["id"]
         rows, ok = [], True

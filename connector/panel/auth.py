@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import ClassVar
 
 import sqlite_utils
 from flask import Request
@@ -37,27 +36,10 @@ from connector import audit
 from connector.audit import now_iso
 from connector.db import transaction
 from connector.errors import NotFound, Unauthorized
+from connector.panel.events import AppTokenIssued, AppTokenRevoked
 
 TOKEN_PREFIX = "dgapp_"
 ADMIN_COOKIE = "deskguard_admin"
-
-
-# --- audit events ----------------------------------------------------------------------------
-@audit.event
-@dataclass(frozen=True)
-class AppTokenIssued(audit.Event):
-    kind: ClassVar[str] = "app.token_issued"
-    token_id: int
-    prefix: str
-    label: str
-
-
-@audit.event
-@dataclass(frozen=True)
-class AppTokenRevoked(audit.Event):
-    kind: ClassVar[str] = "app.token_revoked"
-    token_id: int
-    prefix: str
 
 
 # --- app tokens ------------------------------------------------------------------------------

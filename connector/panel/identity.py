@@ -25,13 +25,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from connector import audit, logs
 from connector.db import transaction
 from connector.domain import DeskUser
 from connector.errors import ConfigError, DeskguardError, Forbidden, PermanentError, TransientError
 from connector.panel.auth import Agent
+from connector.panel.events import PanelPermissionDenied
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
@@ -45,17 +46,6 @@ class RoleCheckUnavailable(DeskguardError):
 
     http_status = 503
     code = "role_check_unavailable"
-
-
-@audit.event
-@dataclass(frozen=True)
-class PanelPermissionDenied(audit.Event):
-    kind: ClassVar[str] = "app.permission_denied"
-    agent_id: str
-    action: str
-    reason: str
-    claimed_role: str
-    zendesk_role: str | None
 
 
 @dataclass(frozen=True)

@@ -22,27 +22,16 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import ClassVar
 
 import sqlite_utils
 from flask import Request
 
 from connector import audit, logs
 from connector.db import transaction
+from connector.panel.events import AdminLoginFailed
 
 ADMIN_SCOPE = "*"  # tenant_id of admin-wide rows and audit events: the admin token is no tenant's
 LOG = logs.get("admin")
-
-
-@audit.event
-@dataclass(frozen=True)
-class AdminLoginFailed(audit.Event):
-    kind: ClassVar[str] = "admin.login_failed"
-    client_ip: str
-    via: str  # "form" or "bearer"
-    failures_from_ip: int  # in the window, this one included
-    failures_total: int
-    locked: str  # "ip" or "global" when this failure reached a limit, else ""
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,7 @@ tenant the app token belongs to: every query carries ``tenant_id``.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
@@ -18,6 +17,7 @@ from connector.commerce import approvals
 from connector.db import transaction
 from connector.domain import CATEGORIES, CATEGORY_DESCRIPTIONS, to_dict
 from connector.errors import BadRequest, DeskguardError, NotFound
+from connector.panel.events import FeedbackRecorded
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
@@ -26,18 +26,6 @@ if TYPE_CHECKING:
 class NotProcessed(DeskguardError):
     http_status = 409
     code = "not_processed"
-
-
-@audit.event
-@dataclass(frozen=True)
-class FeedbackRecorded(audit.Event):
-    kind: ClassVar[str] = "feedback.recorded"
-    decision_id: int
-    agent_id: str
-    verdict: str
-    correct_category: str | None
-    predicted_category: str | None
-    source: str = "panel"
 
 
 DECISION_COLUMNS = (

@@ -1,10 +1,10 @@
-"""The typed values that flow through the pipeline (the structlog habit: each stage takes and
-returns one context object; ``engine.process_ticket`` orders the stages)."""
+"""The typed values that flow through the pipeline: each stage takes and returns one context
+object; ``engine.process_ticket`` orders the stages."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from connector.domain import (
     Comment,
@@ -16,6 +16,11 @@ from connector.domain import (
     TicketText,
 )
 from connector.pipeline.policy import CategoryPolicy, Policy
+
+if TYPE_CHECKING:
+    from connector.pipeline.proposals import Proposal
+
+T = TypeVar("T")
 
 # Outcomes written to decisions.outcome
 SKIP = "skip"
@@ -131,9 +136,9 @@ class TicketContext:
     )
     draft_cost_usd: float = 0.0
     decision: Decision | None = None
-    proposals: list[Any] = field(
+    proposals: list[Proposal] = field(
         default_factory=list
-    )  # proposals.Proposal: refund/cancel for an agent to approve
+    )  # refund/cancel for an agent to approve
     brief: str = ""
     public_text: str = ""
     action_kind: str = ""
@@ -141,11 +146,43 @@ class TicketContext:
     decision_id: int | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
 
+    # The fields an earlier stage sets, for the stages after it: each raises a clear error when a
+    # stage runs before the one that sets its field.
+    def require_ticket(self) -> Ticket:
+        """The ticket (set by the load stage)."""
+        return _required(self.ticket, "ticket", "load_ticket")
+
+    def require_policy(self) -> Policy:
+        """The tenant's effective policy (set by the load stage)."""
+        return _required(self.policy, "policy", "load_ticket")
+
+    def require_text(self) -> TicketText:
+        """The redacted subject and body (set by the redact stage)."""
+        return _required(self.text, "text", "redact_input")
+
+    def require_reading(self) -> Reading:
+        """The classifier's reading (set by the classify stage)."""
+        return _required(self.reading, "reading", "classify")
+
+    def require_decision(self) -> Decision:
+        """The decision (set by the decide stage)."""
+        return _required(self.decision, "decision", "decide")
+
     @property
     def category_policy(self) -> CategoryPolicy:
-        assert self.policy is not None and self.reading is not None
-        return self.policy.category(self.reading.category)
+        return self.require_policy().category(self.require_reading().category)
 
     @property
     def requester_email(self) -> str:
         return (self.ticket.requester.email if self.ticket else "") or ""
+
+
+class StageOrderError(RuntimeError):
+    """A stage read a context field that the stage meant to set it has not set (stages run out
+    of order, or a caller skipped one)."""
+
+
+def _required(value: T | None, name: str, stage: str) -> T:
+    if value is None:
+        raise StageOrderError(f"TicketContext.{name} is not set: the {stage} stage has not run")
+    return value

@@ -104,3 +104,25 @@ class ReplayCompleted(audit.Event):
     since: str
     tickets: int
     report: dict[str, Any]
+
+
+# --- policy ------------------------------------------------------------------------------------
+@audit.event
+@dataclass(frozen=True)
+class GoLiveOverridden(audit.Event):
+    kind: ClassVar[str] = "policy.go_live_overridden"
+    category: str
+    actor: str
+    reason: str
+    agreement: float | None
+    tickets: int
+
+
+# --- golive ------------------------------------------------------------------------------------
+@audit.event
+@dataclass(frozen=True)
+class TagFeedbackRecorded(audit.Event):
+    kind: ClassVar[str] = "feedback.from_tag"
+    predicted: str
+    agent_category: str
+    verdict: str

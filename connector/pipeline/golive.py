@@ -10,7 +10,7 @@ the correct category) or from the category tag an agent left on the solved ticke
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import sqlite_utils
 
@@ -18,6 +18,7 @@ from connector import audit
 from connector.audit import now_iso
 from connector.db import transaction
 from connector.domain import CATEGORIES, Ticket
+from connector.pipeline.events import TagFeedbackRecorded
 
 _AGREEMENT_SQL = """
 WITH latest_decision AS (
@@ -36,15 +37,6 @@ SELECT ld.category, COUNT(*),
 FROM latest_decision ld JOIN latest_feedback lf ON lf.ticket_id = ld.ticket_id
 GROUP BY ld.category
 """
-
-
-@audit.event
-@dataclass(frozen=True)
-class TagFeedbackRecorded(audit.Event):
-    kind: ClassVar[str] = "feedback.from_tag"
-    predicted: str
-    agent_category: str
-    verdict: str
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import sqlite_utils
 
@@ -24,6 +24,7 @@ from connector import audit
 from connector.db import transaction
 from connector.domain import CATEGORIES, MODES
 from connector.errors import BadRequest, ConfigError, DeskguardError
+from connector.pipeline.events import GoLiveOverridden
 from connector.tenants import get_setting, set_setting
 
 DEFAULT_POLICY_FILE = Path(__file__).with_name("policy_defaults.json")
@@ -36,17 +37,6 @@ class GoLiveBlocked(DeskguardError):
 
     http_status = 409
     code = "go_live_blocked"
-
-
-@audit.event
-@dataclass(frozen=True)
-class GoLiveOverridden(audit.Event):
-    kind: ClassVar[str] = "policy.go_live_overridden"
-    category: str
-    actor: str
-    reason: str
-    agreement: float | None
-    tickets: int
 
 
 @functools.lru_cache(maxsize=8)

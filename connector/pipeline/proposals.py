@@ -72,7 +72,7 @@ class Proposal:
     """One collaborative action the policy proposes for this ticket."""
 
     kind: str  # refund | cancel_order
-    params: dict[str, Any]  # as connector.commerce.approval_rules.validate_params returns them
+    params: dict[str, Any]  # as connector.commerce.approval_params.validate_params returns them
     rule: str  # the proposal rule that made it
     reason: str  # why, for the approvals row (agents read it in the panel)
     summary: str  # "refund of $58.90 on charge ch_… (order #1003)"
@@ -97,25 +97,16 @@ class Proposal:
 def validate_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
     """The approvals module's own validation (imported when first needed: the commerce area loads
     the vendor SDKs, which the pipeline does not need until it proposes something)."""
-    from connector.commerce.approval_rules import validate_params as validate
+    from connector.commerce.approval_params import validate_params as validate
 
     return validate(kind, params)
 
 
 ProposalRule = Callable[[TicketContext], tuple[RuleVerdict, Proposal | None]]
-PROPOSAL_RULES: dict[str, ProposalRule] = {}
-
-
-def proposal_rule(name: str) -> Callable[[ProposalRule], ProposalRule]:
-    def register(fn: ProposalRule) -> ProposalRule:
-        PROPOSAL_RULES[name] = fn
-        return fn
-
-    return register
 
 
 def evaluate(ctx: TicketContext) -> list[tuple[RuleVerdict, Proposal | None]]:
-    """Every proposal rule's verdict, in registration order (decide calls this; mode off skips it)."""
+    """Every proposal rule's verdict, in table order (decide calls this; mode off skips it)."""
     return [rule(ctx) for rule in PROPOSAL_RULES.values()]
 
 
@@ -280,7 +271,6 @@ def _refund_target(
 
 
 # --- the rules --------------------------------------------------------------------------------
-@proposal_rule("propose_refund")
 def propose_refund(ctx: TicketContext) -> tuple[RuleVerdict, Proposal | None]:
     name, category = "propose_refund", ctx.reading.category
     if category not in REFUND_CATEGORIES:
@@ -335,7 +325,6 @@ def propose_refund(ctx: TicketContext) -> tuple[RuleVerdict, Proposal | None]:
     )
 
 
-@proposal_rule("propose_cancel_order")
 def propose_cancel_order(ctx: TicketContext) -> tuple[RuleVerdict, Proposal | None]:
     name, category = "propose_cancel_order", ctx.reading.category
     if category != "cancel_order":
@@ -378,6 +367,13 @@ def propose_cancel_order(ctx: TicketContext) -> tuple[RuleVerdict, Proposal | No
     return RuleVerdict(name, "propose", summary), Proposal(
         "cancel_order", params, name, reason, summary
     )
+
+
+# The proposal rules, by name; each says whether to propose a collaborative action and why.
+PROPOSAL_RULES: dict[str, ProposalRule] = {
+    "propose_refund": propose_refund,
+    "propose_cancel_order": propose_cancel_order,
+}
 
 
 def passed_to_team(ctx: TicketContext) -> SuggestedReply:

@@ -9,6 +9,7 @@ import json
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from connector import actions, audit, logs
@@ -18,7 +19,7 @@ from connector.classify.service import get_drafter
 from connector.commerce.privacy import visible_orders
 from connector.commerce.wismo import agent_summary, customer_answer
 from connector.db import transaction
-from connector.domain import DESKGUARD_MARKER, TicketText, to_dict
+from connector.domain import DESKGUARD_MARKER, Order, Ticket, TicketText, to_dict
 from connector.errors import PermanentError, TransientError
 from connector.pipeline import caps, decisions, golive, policy, proposals, replies, rules
 from connector.pipeline.brief import decision_brief
@@ -63,14 +64,14 @@ def load_ticket(rt: Runtime, ctx: TicketContext) -> TicketContext:
     return attach_ticket(rt, ctx, ticket)
 
 
-def attach_ticket(rt: Runtime, ctx: TicketContext, ticket) -> TicketContext:
+def attach_ticket(rt: Runtime, ctx: TicketContext, ticket: Ticket) -> TicketContext:
     """Put an already-read ticket into the context (replay reads tickets in batches)."""
     ctx.ticket = ticket
-    ctx.latest = ctx.ticket.latest_person_comment
+    ctx.latest = ticket.latest_person_comment
     if ctx.latest is not None:
         ctx.version = str(ctx.latest.id)
     else:
-        ctx.version = ctx.ticket.updated_at.isoformat() if ctx.ticket.updated_at else "0"
+        ctx.version = ticket.updated_at.isoformat() if ticket.updated_at else "0"
     ctx.policy = policy.load(rt.db, ctx.tenant_id, policy_file=rt.config.get("policy_file") or None)
     return ctx
 
@@ -78,16 +79,19 @@ def attach_ticket(rt: Runtime, ctx: TicketContext, ticket) -> TicketContext:
 def learn_from_agent_tags(rt: Runtime, ctx: TicketContext) -> TicketContext:
     """Solved tickets carry the agents' own category tag: the go-live gate's second signal."""
     if not ctx.dry_run:
-        golive.learn_from_tags(rt.db, ctx.tenant_id, ctx.ticket, ctx.policy, job_id=ctx.job_id)
+        golive.learn_from_tags(
+            rt.db, ctx.tenant_id, ctx.require_ticket(), ctx.require_policy(), job_id=ctx.job_id
+        )
     return ctx
 
 
 def check_new_from_person(rt: Runtime, ctx: TicketContext) -> TicketContext:
     if ctx.dry_run:
         return ctx  # replay reads history: every ticket counts
-    if not needs_processing(ctx.ticket):
+    ticket = ctx.require_ticket()
+    if not needs_processing(ticket):
         ctx.stop = "nothing new from a person"
-    elif ctx.ticket.status == "closed":
+    elif ticket.status == "closed":
         ctx.stop = "ticket is closed"
     return ctx
 
@@ -96,7 +100,8 @@ def check_new_from_person(rt: Runtime, ctx: TicketContext) -> TicketContext:
 def redact_input(rt: Runtime, ctx: TicketContext) -> TicketContext:
     body = ctx.latest.body if ctx.latest is not None else ""
     redactor = Redactor()  # one numbering of placeholders for subject and body
-    subject, body = redactor.redact(ctx.ticket.subject or ""), redactor.redact(body or "")
+    subject = redactor.redact(ctx.require_ticket().subject or "")
+    body = redactor.redact(body or "")
     placeholders = dict(redactor.placeholders)
     counts: dict[str, int] = {}
     for key in placeholders:
@@ -110,24 +115,26 @@ def redact_input(rt: Runtime, ctx: TicketContext) -> TicketContext:
 
 
 def classify(rt: Runtime, ctx: TicketContext) -> TicketContext:
-    ctx.reading = rt.services(ctx.tenant_id).classifier.classify(ctx.text)
+    ctx.reading = rt.services(ctx.tenant_id).classifier.classify(ctx.require_text())
     ctx.injection_hits = find_injection(
-        ctx.ticket.subject or "", ctx.latest.body if ctx.latest else ""
+        ctx.require_ticket().subject or "", ctx.latest.body if ctx.latest else ""
     )
     return ctx
 
 
 # --- 3. enrich ------------------------------------------------------------------------------
 def _order_names(ctx: TicketContext) -> list[str]:
-    names = []
-    for raw in ctx.reading.entities.order_numbers:
+    names: list[str] = []
+    for raw in ctx.require_reading().entities.order_numbers:
         value = ctx.placeholders.get(raw, raw).strip()
         if value and not value.startswith("["):
             names.append(value if value.startswith("#") else f"#{value}")
     return list(dict.fromkeys(names))
 
 
-def _vendor_call(ctx: TicketContext, vendor: str, fn, *args, **kwargs) -> Any:
+def _vendor_call(
+    ctx: TicketContext, vendor: str, fn: Callable[..., T], *args: Any, **kwargs: Any
+) -> T | None:
     try:
         return fn(*args, **kwargs)
     except TransientError as exc:
@@ -162,8 +169,8 @@ def enrich(rt: Runtime, ctx: TicketContext) -> TicketContext:
     email = ctx.requester_email
     services = rt.services(ctx.tenant_id)
     shop = _not_configured(ctx, services.orders, "Shopify")
-    if shop is not None and (email or ctx.reading.entities.order_numbers):
-        found = {}
+    if shop is not None and (email or ctx.require_reading().entities.order_numbers):
+        found: dict[str, Order] = {}
         by_email = _vendor_call(ctx, "Shopify", shop.find_orders, email=email) if email else []
         for o in by_email or ():
             found[o.id] = o
@@ -191,7 +198,7 @@ def look_up_history(rt: Runtime, ctx: TicketContext) -> TicketContext:
     who = requester_hash(ctx.requester_email)
     if not who:
         return ctx
-    days = float(ctx.policy.escalation["repeat_contact_window_days"])
+    days = float(ctx.require_policy().escalation["repeat_contact_window_days"])
     since = datetime.fromtimestamp(time.time() - days * 86400, UTC).isoformat()
     ctx.prior_contacts = decisions.prior_contacts(
         rt.db,
@@ -201,7 +208,7 @@ def look_up_history(rt: Runtime, ctx: TicketContext) -> TicketContext:
         ticket_id=ctx.ticket_id,
         version=ctx.version,
         order_refs=refs,
-        category=ctx.reading.category,
+        category=ctx.require_reading().category,
     )
     return ctx
 
@@ -211,7 +218,7 @@ def suggest_reply(rt: Runtime, ctx: TicketContext) -> TicketContext:
     """The reply agents see (a Claude draft when drafting is on) and the one an automated reply
     would send. Automated replies only ever use the fixed templates / the commerce area's order
     answer, filled from systems of record: no model-written text goes out without an agent."""
-    r = ctx.reading
+    r = ctx.require_reading()
     name = ctx.ticket.requester.name if ctx.ticket else ""
     language = r.language or "en"
     orders = ctx.enrichment.orders
@@ -227,7 +234,7 @@ def suggest_reply(rt: Runtime, ctx: TicketContext) -> TicketContext:
             language,
             name=name,
             orders=orders,
-            answer=ctx.policy.answers.get(r.category, ""),
+            answer=ctx.require_policy().answers.get(r.category, ""),
         )
         if filled:
             fixed = SuggestedReply(filled[0], "template", filled[1], replies.check_reply(filled[0]))
@@ -238,7 +245,7 @@ def suggest_reply(rt: Runtime, ctx: TicketContext) -> TicketContext:
         drafted = draft_reply(
             get_drafter(rt, ctx.tenant_id),
             ctx.tenant_id,
-            ticket_text=ctx.text,
+            ticket_text=ctx.require_text(),
             reading=r,
             orders=orders,
             language=language,
@@ -257,7 +264,7 @@ def _step_down(mode: str) -> str:
 
 
 def decide(rt: Runtime, ctx: TicketContext) -> TicketContext:
-    r, cp = ctx.reading, ctx.category_policy
+    r, cp = ctx.require_reading(), ctx.category_policy
     trace: list[RuleVerdict] = [RuleVerdict("mode", "info", f"{r.category} is in {cp.mode} mode")]
     mode = cp.mode
     if cp.rollout_percent < 100 and mode in ("auto", "assist"):
@@ -274,13 +281,13 @@ def decide(rt: Runtime, ctx: TicketContext) -> TicketContext:
                 )
             )
 
-    escalations = []
+    escalations: list[RuleVerdict] = []
     for rule in rules.ESCALATION_RULES.values():
         verdict = rule(ctx)
         trace.append(verdict)
         if verdict.verdict == "escalate":
             escalations.append(verdict)
-    failed_gate = None
+    failed_gate: RuleVerdict | None = None
     for gate in rules.AUTO_GATES.values():
         verdict = gate(ctx)
         trace.append(verdict)
@@ -301,7 +308,7 @@ def decide(rt: Runtime, ctx: TicketContext) -> TicketContext:
     priority = max(
         (v.priority for v in escalations if v.priority), key=lambda p: order.get(p, 0), default=None
     )
-    tags = (*BASE_TAGS, f"deskguard_{r.category}")
+    tags: tuple[str, ...] = (*BASE_TAGS, f"deskguard_{r.category}")
     if escalations:
         tags += (rules.ESCALATED_TAG, *(v.tag for v in escalations if v.tag))
     base = Decision(
@@ -349,6 +356,8 @@ def decide(rt: Runtime, ctx: TicketContext) -> TicketContext:
         )
         d = replace(d, fallback_gate="proposal_pending")
     else:
+        # Not escalated, not automated and no proposal alone held it back: a gate failed.
+        assert failed_gate is not None
         d = base.with_outcome(
             ASSIST_NOTE,
             failed_gate.rule,
@@ -362,12 +371,12 @@ def decide(rt: Runtime, ctx: TicketContext) -> TicketContext:
 
 def apply_caps(rt: Runtime, ctx: TicketContext) -> TicketContext:
     """The last gate: one slot of the hourly/daily automated-reply budget, taken atomically."""
-    d = ctx.decision
+    d = ctx.require_decision()
     if d.outcome != AUTO_REPLY or ctx.dry_run:
         return ctx
     if kill_switch_on(rt.db, ctx.tenant_id):
         return ctx  # the write will be blocked and deferred; keep the budget for when it runs
-    c = ctx.policy.caps
+    c = ctx.require_policy().caps
     check = caps.reserve(
         rt.db,
         ctx.tenant_id,
@@ -394,12 +403,15 @@ def apply_caps(rt: Runtime, ctx: TicketContext) -> TicketContext:
 # --- 6. write -------------------------------------------------------------------------------
 def compose(rt: Runtime, ctx: TicketContext) -> TicketContext:
     ctx.brief = decision_brief(ctx)
-    if ctx.decision.outcome == AUTO_REPLY:
+    d = ctx.require_decision()
+    if d.outcome == AUTO_REPLY:
         s = ctx.auto_reply
+        if s is None:  # the reply_ready gate lets no automated reply through without one
+            raise RuntimeError("an automated reply was decided without an auto_reply text")
         ctx.public_text = replies.with_notice(s.text, s.language)
         problems = replies.check_reply(ctx.public_text)
         if problems:  # belt and braces: the notice and template together must still pass
-            ctx.decision = ctx.decision.with_outcome(
+            ctx.decision = d.with_outcome(
                 ASSIST_NOTE,
                 "reply_ready",
                 "auto fell back to assist: " + "; ".join(problems),
@@ -432,12 +444,12 @@ def record_decision(rt: Runtime, ctx: TicketContext) -> TicketContext:
 
     if ctx.dry_run:
         return ctx
-    r, d = ctx.reading, ctx.decision
+    r, d, text = ctx.require_reading(), ctx.require_decision(), ctx.require_text()
     usage = r.usage
-    snapshot = {"subject": ctx.text.subject, "body": ctx.text.body}
+    snapshot = {"subject": text.subject, "body": text.body}
     db = rt.db
     with transaction(db):
-        ctx.decision_id = decisions.insert(
+        decision_id = ctx.decision_id = decisions.insert(
             db,
             {
                 "tenant_id": ctx.tenant_id,
@@ -473,7 +485,7 @@ def record_decision(rt: Runtime, ctx: TicketContext) -> TicketContext:
                 "output_tokens": usage.output_tokens if usage else 0,
             },
         )
-        common = {"ticket_id": ctx.ticket_id, "job_id": ctx.job_id, "decision_id": ctx.decision_id}
+        common = {"ticket_id": ctx.ticket_id, "job_id": ctx.job_id}
         audit.record(
             db,
             ctx.tenant_id,
@@ -482,6 +494,7 @@ def record_decision(rt: Runtime, ctx: TicketContext) -> TicketContext:
                 snapshot=snapshot,
                 digest=ctx.snapshot_digest,
                 redactions=ctx.action_result.pop("redactions", {}),
+                decision_id=decision_id,
                 **common,
             ),
         )
@@ -495,6 +508,7 @@ def record_decision(rt: Runtime, ctx: TicketContext) -> TicketContext:
                 input_tokens=usage.input_tokens if usage else 0,
                 output_tokens=usage.output_tokens if usage else 0,
                 cost_usd=r.cost_usd,
+                decision_id=decision_id,
                 **common,
             ),
         )
@@ -510,6 +524,7 @@ def record_decision(rt: Runtime, ctx: TicketContext) -> TicketContext:
                 trace=[v.as_dict() for v in d.trace],
                 escalated=d.escalated,
                 would_automate=d.would_automate,
+                decision_id=decision_id,
                 **common,
             ),
         )
@@ -521,6 +536,7 @@ def record_decision(rt: Runtime, ctx: TicketContext) -> TicketContext:
                 suggested_reply=ctx.suggested.text if ctx.suggested else "",
                 reply_source=ctx.suggested.source if ctx.suggested else "",
                 public_reply=ctx.public_text,
+                decision_id=decision_id,
                 **common,
             ),
         )
@@ -529,7 +545,7 @@ def record_decision(rt: Runtime, ctx: TicketContext) -> TicketContext:
 
 def act(rt: Runtime, ctx: TicketContext) -> TicketContext:
     """The only stage that writes to Zendesk, and only through connector.actions."""
-    d = ctx.decision
+    d = ctx.require_decision()
     if ctx.dry_run or d.outcome in (OFF, SHADOW):
         ctx.action_kind = ""
         return ctx

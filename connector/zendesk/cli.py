@@ -41,6 +41,7 @@ def setup_cmd(ctx: click.Context, tenant: str | None, public_url: str | None) ->
     runtime = ready_runtime(ctx)
     echo_json(setup_zendesk(runtime, _tenant(runtime, tenant), public_url))
 
+
 @zendesk_group.command("poll")
 @click.option("--tenant", help="Tenant id (default: the env tenant).")
 @click.option("--max-requests", type=int, help="Stop after this many export requests.")
@@ -67,6 +68,7 @@ def poll_cmd(
     result = poll_tenant(runtime, tenant_id, max_requests=max_requests).to_dict()
     result.pop("job_ids", None)
     echo_json(result)
+
 
 @zendesk_group.command("status")
 @click.option("--tenant", help="Tenant id (default: the env tenant).")

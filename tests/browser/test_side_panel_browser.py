@@ -344,7 +344,8 @@ def test_a_claimed_admin_role_shows_no_admin_controls_and_zendesk_down_says_so(
         assert "An admin or an approver must approve this." in text_of(browser, "#approvals")
         assert not browser.find_elements(By.CSS_SELECTOR, "#approvals button")
         assert not browser.find_elements(By.ID, "kill-switch")
-    # a real admin while Zendesk is down: the brief still renders; approving says why it is unavailable
+    # a real admin while Zendesk is down: the brief still renders; approving says why it is
+    # unavailable
     zendesk.state.fail_next.extend([(503, "ServiceUnavailable")] * 100)
     with zaf_stand_in(
         browser,

@@ -373,9 +373,7 @@ def _by_endpoint(sandbox, start: int) -> dict[str, int]:
 @click.option(
     "--web-workers", default=2, show_default=True, help="gunicorn workers of `deskguard serve`."
 )
-@click.option(
-    "--web-threads", default=4, show_default=True, help="Threads per gunicorn worker."
-)
+@click.option("--web-threads", default=4, show_default=True, help="Threads per gunicorn worker.")
 @click.option(
     "--tickets",
     default=50,

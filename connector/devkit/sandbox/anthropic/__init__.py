@@ -1,7 +1,7 @@
 """An Anthropic Messages API emulator: ``POST /v1/messages`` over the real wire format.
 
 The real ``anthropic`` SDK talks to it over HTTP (``Anthropic(api_key=..., base_url=url)``).
-What it reproduces, because Deskguard's behaviour depends on it (INTEGRATIONS.md §4):
+What it reproduces, because Deskguard's behaviour depends on it (docs/vendors/anthropic.md):
 
 - auth: ``x-api-key`` (or ``Authorization: Bearer``) must be a known key, else 401 with the
   error shape ``{"type": "error", "error": {"type": "authentication_error", "message"}}``;

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DEMO_API_KEY = "sk-ant-sandbox-deskguard-demo"
-# Minimum cacheable prefix per model (INTEGRATIONS §4 [A8, A9]); others default to 1024.
+# Minimum cacheable prefix per model (docs/vendors/anthropic.md, prompt caching); others 1024.
 MIN_CACHE_TOKENS = {
     "claude-haiku-4-5": 4096,
     "claude-haiku-4-5-20251001": 4096,

@@ -1,7 +1,7 @@
 """A Stripe API emulator: the endpoints Deskguard uses, over Stripe's wire format.
 
 The real ``stripe`` SDK talks to it over HTTP (``StripeClient(key, base_addresses={"api": url})``).
-What it reproduces, because Deskguard's behaviour depends on it (INTEGRATIONS.md §3):
+What it reproduces, because Deskguard's behaviour depends on it (docs/vendors/stripe.md):
 
 - auth: ``Authorization: Bearer <key>`` or basic auth with the key as user; unknown key → 401.
   Restricted keys (``rk_test_...``) carry a permission set; a missing one → 403 naming it.

@@ -30,7 +30,7 @@ from connector.devkit.sandbox.zendesk.records import (
 )
 from connector.devkit.sandbox.zendesk.state_core import AccountState
 
-RETRIED_STATUSES = (409, 429, 500, 502, 503, 504)  # the statuses Zendesk retries (§1.1)
+RETRIED_STATUSES = (409, 429, 500, 502, 503, 504)  # docs/vendors/zendesk.md, delivery and retries
 
 
 @dataclass

@@ -1,95 +1,16 @@
-"""What an approval is made of: per-kind parameter rules and the typed audit events.
-
-Split from connector/commerce/approvals.py (the state machine) so each reads in one sitting.
-"""
+"""What an approval is made of: its kinds, and the parameter rules each kind's parameters must
+pass before an approval is proposed (the state machine is connector/commerce/approvals.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
-from connector import audit
 from connector.errors import BadRequest
 
 KINDS = ("refund", "cancel_order")
 REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 # Shopify's OrderCancelReason enum (Admin GraphQL 2025-01).
 CANCEL_REASONS = ("CUSTOMER", "DECLINED", "FRAUD", "INVENTORY", "OTHER", "STAFF")
-
-
-# --- typed audit events --------------------------------------------------------------------
-@audit.event
-@dataclass(frozen=True)
-class ApprovalProposed(audit.Event):
-    kind: ClassVar[str] = "approval.proposed"
-    approval_id: int
-    action: str
-    params: dict[str, Any]
-    proposed_by: str
-    reason: str
-
-
-@audit.event
-@dataclass(frozen=True)
-class ApprovalApproved(audit.Event):
-    kind: ClassVar[str] = "approval.approved"
-    approval_id: int
-    action: str
-    agent: str
-    note: str = ""
-
-
-@audit.event
-@dataclass(frozen=True)
-class ApprovalRejected(audit.Event):
-    kind: ClassVar[str] = "approval.rejected"
-    approval_id: int
-    action: str
-    agent: str
-    note: str = ""
-
-
-@audit.event
-@dataclass(frozen=True)
-class ApprovalExecuting(audit.Event):
-    kind: ClassVar[str] = "approval.executing"
-    approval_id: int
-    action: str
-    idempotency_key: str
-    attempt: int
-    took_over: bool = False  # an earlier execution's lease had lapsed (crash): reconcile first
-
-
-@audit.event
-@dataclass(frozen=True)
-class ApprovalExecuted(audit.Event):
-    kind: ClassVar[str] = "approval.executed"
-    approval_id: int
-    action: str
-    idempotency_key: str
-    result: dict[str, Any]
-    replayed: bool = False
-    reconciled: bool = False
-
-
-@audit.event
-@dataclass(frozen=True)
-class ApprovalFailed(audit.Event):
-    kind: ClassVar[str] = "approval.failed"
-    approval_id: int
-    action: str
-    idempotency_key: str
-    error: str
-    will_retry: bool
-
-
-@audit.event
-@dataclass(frozen=True)
-class ApprovalDeferred(audit.Event):
-    kind: ClassVar[str] = "approval.deferred"
-    approval_id: int
-    action: str
-    reason: str
 
 
 # --- validation ----------------------------------------------------------------------------
