@@ -10,7 +10,7 @@ the correct category) or from the category tag an agent left on the solved ticke
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
@@ -19,6 +19,9 @@ from connector.audit import now_iso
 from connector.db import transaction
 from connector.domain import CATEGORIES, Ticket
 from connector.pipeline.events import TagFeedbackRecorded
+
+if TYPE_CHECKING:
+    from connector.pipeline.policy import Policy
 
 _AGREEMENT_SQL = """
 WITH latest_decision AS (
@@ -84,7 +87,7 @@ def agreement_counts(db: sqlite_utils.Database, tenant_id: str) -> dict[str, tup
 
 
 def go_live_status(
-    db: sqlite_utils.Database, tenant_id: str, category: str, policy
+    db: sqlite_utils.Database, tenant_id: str, category: str, policy: Policy
 ) -> GoLiveStatus:
     tickets, agreed = agreement_counts(db, tenant_id).get(category, (0, 0))
     gl = policy.go_live
@@ -93,7 +96,9 @@ def go_live_status(
     )
 
 
-def all_statuses(db: sqlite_utils.Database, tenant_id: str, policy) -> list[GoLiveStatus]:
+def all_statuses(
+    db: sqlite_utils.Database, tenant_id: str, policy: Policy
+) -> list[GoLiveStatus]:
     counts = agreement_counts(db, tenant_id)
     gl = policy.go_live
     return [
@@ -113,7 +118,12 @@ def agent_category(ticket: Ticket, prefix: str) -> str | None:
 
 
 def learn_from_tags(
-    db: sqlite_utils.Database, tenant_id: str, ticket: Ticket, policy, *, job_id: int | None = None
+    db: sqlite_utils.Database,
+    tenant_id: str,
+    ticket: Ticket,
+    policy: Policy,
+    *,
+    job_id: int | None = None,
 ) -> bool:
     """Record the agent's category tag on a solved/closed ticket as feedback. True when recorded."""
     if ticket.status not in ("solved", "closed"):

@@ -201,19 +201,23 @@ class Policy:
 
     @property
     def escalation(self) -> dict[str, Any]:
-        return self.doc["escalation"]
+        section: dict[str, Any] = self.doc["escalation"]
+        return section
 
     @property
     def caps(self) -> dict[str, int]:
-        return self.doc["caps"]
+        section: dict[str, int] = self.doc["caps"]
+        return section
 
     @property
     def go_live(self) -> dict[str, Any]:
-        return self.doc["go_live"]
+        section: dict[str, Any] = self.doc["go_live"]
+        return section
 
     @property
     def answers(self) -> dict[str, str]:
-        return self.doc.get("answers", {})
+        section: dict[str, str] = self.doc.get("answers", {})
+        return section
 
     def modes(self) -> dict[str, str]:
         return {c: self.category(c).mode for c in CATEGORIES}
@@ -310,7 +314,8 @@ def set_category_modes(
 
 
 def _check_go_live(
-    db, tenant_id: str, before: Policy, after: Policy, *, actor: str, override_reason: str | None
+    db: sqlite_utils.Database,
+    tenant_id: str, before: Policy, after: Policy, *, actor: str, override_reason: str | None
 ) -> None:
     from connector.pipeline.golive import go_live_status
 
@@ -323,7 +328,8 @@ def _check_go_live(
         status = go_live_status(db, tenant_id, category, after)
         if status.ready:
             continue
-        if not (override_reason or "").strip():
+        reason = (override_reason or "").strip()
+        if not reason:
             raise GoLiveBlocked(
                 f"{category} cannot switch to auto yet: {status.explain()}. "
                 "An admin may override with a recorded reason."
@@ -334,7 +340,7 @@ def _check_go_live(
             GoLiveOverridden(
                 category=category,
                 actor=actor,
-                reason=override_reason.strip(),
+                reason=reason,
                 agreement=status.agreement,
                 tickets=status.tickets,
             ),

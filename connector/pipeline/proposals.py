@@ -1,9 +1,9 @@
-"""Collaborative actions the policy proposes (issue #6): a refund or an order cancellation that an
-agent approves in the Deskguard panel before anything reaches Stripe or Shopify.
+"""Collaborative actions the policy proposes: a refund or an order cancellation that an agent
+approves in the Deskguard panel before anything reaches Stripe or Shopify.
 
-Each proposal rule is a plain registered function, like the escalation rules in rules.py: it looks
-at the pipeline context and answers one ``RuleVerdict`` for the policy trace, plus the proposal
-when it makes one.
+Each proposal rule is a plain function listed by name in ``PROPOSAL_RULES``, like the escalation
+rules in rules.py: it looks at the pipeline context and answers one ``RuleVerdict`` for the policy
+trace, plus the proposal when it makes one.
 
 - ``propose_refund``: category ``refund`` (or ``return_exchange`` / ``shipping_problem`` when the
   customer explicitly asks for their money back), exactly one visible (privacy rule) paid order,
@@ -33,12 +33,15 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from connector.db import transaction
-from connector.domain import Charge, Order, PaymentContext, PaymentIntent
+from connector.domain import Charge, Dispute, Order, PaymentContext, PaymentIntent
 from connector.errors import BadRequest
 from connector.pipeline import replies
 from connector.pipeline.context import RuleVerdict, SuggestedReply, TicketContext
 
 if TYPE_CHECKING:
+    import sqlite_utils
+
+    from connector.commerce.approvals import Approval
     from connector.runtime import Runtime
 
 REFUND_CATEGORIES = ("refund", "return_exchange", "shipping_problem")
@@ -147,13 +150,13 @@ def _ticket_text(ctx: TicketContext) -> str:
 
 
 # --- safety ---------------------------------------------------------------------------------
-def open_disputes(payments: PaymentContext | None) -> list:
+def open_disputes(payments: PaymentContext | None) -> list[Dispute]:
     return [d for d in (payments.disputes if payments else ()) if d.status not in CLOSED_DISPUTES]
 
 
 def safety_block(ctx: TicketContext) -> str | None:
     """Why no money or order action may be proposed for this ticket, or None."""
-    r = ctx.reading
+    r = ctx.require_reading()
     if r.risk_flags:
         return "risk " + ", ".join(r.risk_flags)
     disputes = open_disputes(ctx.enrichment.payments)
@@ -161,7 +164,7 @@ def safety_block(ctx: TicketContext) -> str | None:
         return f"{len(disputes)} open Stripe dispute(s) for this customer"
     if ctx.injection_hits:
         return "the ticket text holds instructions aimed at the assistant"
-    limit = float(ctx.policy.escalation["min_confidence"])
+    limit = float(ctx.require_policy().escalation["min_confidence"])
     if r.confidence < limit:
         return f"confidence {r.confidence:.2f} < {limit:.2f}"
     return None
@@ -272,7 +275,7 @@ def _refund_target(
 
 # --- the rules --------------------------------------------------------------------------------
 def propose_refund(ctx: TicketContext) -> tuple[RuleVerdict, Proposal | None]:
-    name, category = "propose_refund", ctx.reading.category
+    name, category = "propose_refund", ctx.require_reading().category
     if category not in REFUND_CATEGORIES:
         return RuleVerdict(name, "n/a", f"{category} is not about money back"), None
     asked = asks_for_money_back(_ticket_text(ctx))
@@ -326,7 +329,7 @@ def propose_refund(ctx: TicketContext) -> tuple[RuleVerdict, Proposal | None]:
 
 
 def propose_cancel_order(ctx: TicketContext) -> tuple[RuleVerdict, Proposal | None]:
-    name, category = "propose_cancel_order", ctx.reading.category
+    name, category = "propose_cancel_order", ctx.require_reading().category
     if category != "cancel_order":
         return RuleVerdict(name, "n/a", f"{category} is not a cancellation request"), None
     blocked = safety_block(ctx)
@@ -378,19 +381,23 @@ PROPOSAL_RULES: dict[str, ProposalRule] = {
 
 def passed_to_team(ctx: TicketContext) -> SuggestedReply:
     """The neutral reply agents may send while a proposal waits: no promise of the outcome."""
-    orders = {p.params.get("order_name") for p in ctx.proposals if p.params.get("order_name")}
+    orders: set[str] = {
+        p.params["order_name"] for p in ctx.proposals if p.params.get("order_name")
+    }
     order = next(iter(orders)) if len(orders) == 1 else ""
     if not order and len(ctx.enrichment.orders) == 1:
         order = ctx.enrichment.orders[0].name
     name = ctx.ticket.requester.name if ctx.ticket else ""
     text, language = replies.passed_to_team_text(
-        ctx.reading.language or "en", name=name, order=order
+        ctx.require_reading().language or "en", name=name, order=order
     )
     return SuggestedReply(text, "template", language, replies.check_reply(text))
 
 
 # --- the stage: record proposals where agents can act on them -------------------------------
-def _earlier(db, ctx: TicketContext, proposal: Proposal):
+def _earlier(
+    db: sqlite_utils.Database, ctx: TicketContext, proposal: Proposal
+) -> Approval | None:
     """An approval of this ticket that stands for ``proposal``: the same params in any state (an
     agent's rejection is not re-proposed, a done one is not repeated), else any still-open one of
     the same kind (one open proposal per kind per ticket)."""
@@ -417,12 +424,12 @@ def propose_actions(rt: Runtime, ctx: TicketContext) -> TicketContext:
         s is None or s.source != "claude" or not s.ok
     ):  # a clean Claude draft may stay; anything else: neutral
         ctx.suggested = passed_to_team(ctx)
-    d = ctx.decision
+    d = ctx.require_decision()
     if ctx.dry_run or d.mode not in ("assist", "auto"):
         return ctx  # shadow: the decision and its audit record the proposal; nothing is created
     from connector.commerce import approvals
 
-    notes = []
+    notes: list[RuleVerdict] = []
     db = rt.db
     for p in ctx.proposals:
         with transaction(
@@ -464,7 +471,7 @@ def propose_actions(rt: Runtime, ctx: TicketContext) -> TicketContext:
 def brief_lines(ctx: TicketContext) -> list[str]:
     """The decision brief's lines about proposals (internal note: agents only)."""
     lines = []
-    shadow = ctx.dry_run or ctx.decision.mode not in ("assist", "auto")
+    shadow = ctx.dry_run or ctx.require_decision().mode not in ("assist", "auto")
     for p in ctx.proposals:
         ref = f" (approval #{p.approval_id})" if p.approval_id else ""
         if shadow:

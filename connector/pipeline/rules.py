@@ -1,5 +1,5 @@
-"""Guardrails as plain, registered functions (the datasette habit): each looks at the pipeline
-context and returns one ``RuleVerdict``; the decision names the rule that decided.
+"""Guardrails as plain functions, listed by name in the tables at the end: each looks at the
+pipeline context and returns one ``RuleVerdict``; the decision names the rule that decided.
 
 - ESCALATION_RULES: any rule answering ``escalate`` sends the ticket to a human, with a tag and
   a priority, whatever the category's mode.
@@ -7,7 +7,8 @@ context and returns one ``RuleVerdict``; the decision names the rule that decide
   named in the brief when auto falls back to assist.
 - PREREQUISITES: per-category conditions named in the policy (``categories.<c>.prerequisites``).
 
-The hourly/daily caps are the last gate, enforced atomically at act time (connector/pipeline/caps.py).
+The hourly/daily caps are the last gate, enforced atomically at act time
+(connector/pipeline/caps.py).
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ def money_amount(text: str) -> float:
 
 # --- escalation --------------------------------------------------------------------------
 def risk_flags(ctx: TicketContext) -> RuleVerdict:
-    watched = set(ctx.policy.escalation["risk_flags"])
-    flags = [f for f in ctx.reading.risk_flags if f in watched]
+    watched = set(ctx.require_policy().escalation["risk_flags"])
+    flags = [f for f in ctx.require_reading().risk_flags if f in watched]
     disputes = [
         d
         for d in (ctx.enrichment.payments.disputes if ctx.enrichment.payments else ())
@@ -53,20 +54,21 @@ def risk_flags(ctx: TicketContext) -> RuleVerdict:
 
 
 def urgency(ctx: TicketContext) -> RuleVerdict:
-    if ctx.reading.urgency in ctx.policy.escalation["urgencies"]:
+    level = ctx.require_reading().urgency
+    if level in ctx.require_policy().escalation["urgencies"]:
         return RuleVerdict(
             "urgency",
             "escalate",
-            f"urgency is {ctx.reading.urgency}",
+            f"urgency is {level}",
             tag="deskguard_urgent",
             priority="urgent",
         )
-    return RuleVerdict("urgency", "pass", f"urgency {ctx.reading.urgency}")
+    return RuleVerdict("urgency", "pass", f"urgency {level}")
 
 
 def negative_sentiment(ctx: TicketContext) -> RuleVerdict:
-    limit = float(ctx.policy.escalation["negative_sentiment_at_or_below"])
-    score = ctx.reading.sentiment_score
+    limit = float(ctx.require_policy().escalation["negative_sentiment_at_or_below"])
+    score = ctx.require_reading().sentiment_score
     if score <= limit:
         return RuleVerdict(
             "negative_sentiment",
@@ -79,7 +81,7 @@ def negative_sentiment(ctx: TicketContext) -> RuleVerdict:
 
 
 def vip(ctx: TicketContext) -> RuleVerdict:
-    esc = ctx.policy.escalation
+    esc = ctx.require_policy().escalation
     vip_tags = {t.lower() for t in esc["vip_tags"]}
     customer = ctx.enrichment.customer
     tags = {t.lower() for t in (ctx.ticket.tags if ctx.ticket else ())}
@@ -106,7 +108,7 @@ def vip(ctx: TicketContext) -> RuleVerdict:
 
 
 def repeat_contact(ctx: TicketContext) -> RuleVerdict:
-    esc = ctx.policy.escalation
+    esc = ctx.require_policy().escalation
     limit = int(esc["repeat_contact_prior_contacts"])
     days = esc["repeat_contact_window_days"]
     about = "order " + ", ".join(ctx.order_refs) if ctx.order_refs else "the same subject"
@@ -124,22 +126,21 @@ def repeat_contact(ctx: TicketContext) -> RuleVerdict:
 
 
 def low_confidence(ctx: TicketContext) -> RuleVerdict:
-    limit = float(ctx.policy.escalation["min_confidence"])
-    if ctx.reading.confidence < limit:
+    limit = float(ctx.require_policy().escalation["min_confidence"])
+    got = ctx.require_reading().confidence
+    if got < limit:
         return RuleVerdict(
             "low_confidence",
             "escalate",
-            f"confidence {ctx.reading.confidence:.2f} < {limit:.2f}",
+            f"confidence {got:.2f} < {limit:.2f}",
             tag="deskguard_low_confidence",
             priority="normal",
         )
-    return RuleVerdict(
-        "low_confidence", "pass", f"confidence {ctx.reading.confidence:.2f} ≥ {limit:.2f}"
-    )
+    return RuleVerdict("low_confidence", "pass", f"confidence {got:.2f} ≥ {limit:.2f}")
 
 
 def injection(ctx: TicketContext) -> RuleVerdict:
-    if ctx.injection_hits and ctx.policy.escalation.get("injection_escalates", True):
+    if ctx.injection_hits and ctx.require_policy().escalation.get("injection_escalates", True):
         return RuleVerdict(
             "injection",
             "escalate",
@@ -169,7 +170,7 @@ def category_allows_auto(ctx: TicketContext) -> RuleVerdict:
 
 def confidence(ctx: TicketContext) -> RuleVerdict:
     need = ctx.category_policy.min_confidence
-    got = ctx.reading.confidence
+    got = ctx.require_reading().confidence
     return RuleVerdict(
         "confidence",
         "pass" if got >= need else "fail",
@@ -198,7 +199,7 @@ def reply_ready(ctx: TicketContext) -> RuleVerdict:
         return RuleVerdict(
             "reply_ready", "fail", "reply rejected by the promise checker: " + "; ".join(s.problems)
         )
-    wanted = ctx.reading.language or "en"
+    wanted = ctx.require_reading().language or "en"
     if s.language != wanted:
         return RuleVerdict(
             "reply_ready", "fail", f"no {s.source} reply in the customer's language ({wanted})"
@@ -227,8 +228,8 @@ def single_order_with_tracking(ctx: TicketContext) -> RuleVerdict:
 
 
 def tenant_answer(ctx: TicketContext) -> RuleVerdict:
-    category = ctx.reading.category
-    if (ctx.policy.answers.get(category) or "").strip():
+    category = ctx.require_reading().category
+    if (ctx.require_policy().answers.get(category) or "").strip():
         return RuleVerdict(
             "tenant_answer", "pass", f"the store's own answer for {category} is configured"
         )
@@ -239,7 +240,8 @@ def tenant_answer(ctx: TicketContext) -> RuleVerdict:
 
 # --- rollout ------------------------------------------------------------------------------
 def rollout_bucket(tenant_id: str, category: str, ticket_id: int) -> int:
-    """A stable 0..99 bucket per (tenant, category, ticket): a ticket always gets the same decision."""
+    """A stable 0..99 bucket per (tenant, category, ticket): a ticket always gets the same
+    decision."""
     digest = hashlib.sha256(f"{tenant_id}:{category}:{ticket_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") % 100
 
