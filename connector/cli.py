@@ -242,7 +242,7 @@ def worker(ctx: click.Context, threads: int | None, scheduler: bool | None) -> N
         wait_for_signal()
     finally:
         pool.stop()
-        if sched:
+        if sched and lock is not None:
             sched.shutdown(wait=False)
             lock.release()
 

@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 # --- Taxonomy ----------------------------------------------------------------------------
-# The default 14 categories. Ids are fixed (issue #4); tenants may add or rename labels later.
+# The default 14 categories. Ids are fixed (stored in decisions and models); tenants may add or
+# rename labels later.
 CATEGORIES: tuple[str, ...] = (
     "order_status",
     "shipping_problem",

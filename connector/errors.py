@@ -1,7 +1,7 @@
 """Errors with retry semantics.
 
-Adapters translate every vendor error into one of these at the boundary (the stripe-python
-habit: errors carry ``should_retry`` / ``retry_after``; nothing matches on message strings).
+Adapters translate every vendor error into one of these at the boundary. Errors carry
+``should_retry`` / ``retry_after``, so nothing has to match on message strings.
 The worker reads these attributes to decide between a backoff retry and the dead-letter state.
 """
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import fcntl
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -30,18 +30,18 @@ LOG = logs.get("scheduler")
 class SchedulerLock:
     def __init__(self, db_path: str):
         self.path = Path(f"{os.path.abspath(db_path)}.scheduler.lock")
-        self._fh = None
+        self._fh: IO[str] | None = None
 
     def acquire(self) -> bool:
-        self._fh = open(self.path, "w")  # noqa: SIM115 - held for the life of the process
+        self._fh = fh = open(self.path, "w")  # noqa: SIM115 - held for the life of the process
         try:
-            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            self._fh.close()
+            fh.close()
             self._fh = None
             return False
-        self._fh.write(str(os.getpid()))
-        self._fh.flush()
+        fh.write(str(os.getpid()))
+        fh.flush()
         return True
 
     def release(self) -> None:

@@ -9,21 +9,25 @@ from __future__ import annotations
 import hmac
 from typing import TYPE_CHECKING, Any
 
-from flask import current_app, jsonify, request
+from flask import Response, current_app, jsonify, request
 
 from connector.errors import DeskguardError, Unauthorized
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
+    from connector.settings import Config
 
 
-def error_response(status: int, code: str, message: str, **extra: Any):
+def error_response(status: int, code: str, message: str, **extra: Any) -> Response:
     body = {"error": {"code": code, "message": message, **extra}}
-    return jsonify(body), status
+    response = jsonify(body)
+    response.status_code = status
+    return response
 
 
 def get_runtime() -> Runtime:
-    return current_app.extensions["deskguard"]
+    runtime: Runtime = current_app.extensions["deskguard"]  # create_app puts it there
+    return runtime
 
 
 class AdminApiDisabled(DeskguardError):
@@ -40,7 +44,7 @@ class TooManyAttempts(DeskguardError):
         self.retry_after = retry_after
 
 
-def admin_token_matches(config, presented: str | None) -> bool:
+def admin_token_matches(config: Config, presented: str | None) -> bool:
     """Constant-time check of a presented token against DESKGUARD_ADMIN_TOKEN.
 
     When DESKGUARD_ADMIN_TOKEN is unset, nothing matches.

@@ -1,6 +1,6 @@
-"""Shopify webhooks: ``POST /webhooks/shopify/<tenant>`` (and ``POST /webhooks/shopify``, which
-finds the tenants by ``X-Shopify-Shop-Domain``: Shopify's mandatory privacy topics are configured
-once per app, not per shop).
+"""Shopify webhooks, received at ``POST /webhooks/shopify/<tenant>`` and ``POST /webhooks/shopify``
+(connector/commerce/web.py; the second finds the tenants by ``X-Shopify-Shop-Domain``: Shopify's
+mandatory privacy topics are configured once per app, not per shop).
 
 Order of checks, each before the next step reads anything more:
 
@@ -30,21 +30,16 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, jsonify, request
-
 from connector import audit, logs
 from connector.audit import now_iso
 from connector.commerce import privacy
 from connector.commerce.events import ShopifyTokenPurged, ShopifyWebhookReceived
-from connector.commerce.service import tenant_shop, tenants_for_shop
 from connector.db import transaction
-from connector.web_context import error_response, get_runtime
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
 
 LOG = logs.get("commerce.shopify_webhooks")
-blueprint = Blueprint("shopify_webhooks", __name__)
 
 
 # --- signature --------------------------------------------------------------------------------
@@ -125,8 +120,8 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-# --- the endpoint -----------------------------------------------------------------------------
-def _clean_shop(value: str) -> str | None:
+# --- a delivery --------------------------------------------------------------------------------
+def clean_shop(value: str) -> str | None:
     from adapters.shopify import InvalidShopDomain, clean_shop_domain
 
     try:
@@ -135,15 +130,15 @@ def _clean_shop(value: str) -> str | None:
         return None
 
 
-def _deliver(
+def deliver(
     runtime: Runtime, tenant_id: str, headers: dict[str, str], shop: str, payload: dict[str, Any]
 ) -> dict:
     db = runtime.db
     with transaction(db):
         cur = db.conn.execute(
-            "INSERT OR IGNORE INTO shopify_webhook_deliveries (tenant_id, webhook_id, event_id, "
-            "topic, shop_domain,"
-            " api_version, triggered_at, received_at) VALUES (?,?,?,?,?,?,?,?)",
+            "INSERT OR IGNORE INTO shopify_webhook_deliveries (tenant_id, webhook_id, event_id,"
+            " topic, shop_domain, api_version, triggered_at, received_at)"
+            " VALUES (?,?,?,?,?,?,?,?)",
             (
                 tenant_id,
                 headers["webhook_id"],
@@ -164,8 +159,8 @@ def _deliver(
             else "ignored"
         )
         db.conn.execute(
-            "UPDATE shopify_webhook_deliveries SET outcome = ? WHERE tenant_id = ? AND webhook_id "
-            "= ?",
+            "UPDATE shopify_webhook_deliveries SET outcome = ?"
+            " WHERE tenant_id = ? AND webhook_id = ?",
             (outcome, tenant_id, headers["webhook_id"]),
         )
         audit.record(
@@ -190,72 +185,10 @@ def _deliver(
     return {"tenant": tenant_id, "duplicate": False, "outcome": outcome}
 
 
-def _receive(tenant_id: str | None):
-    runtime = get_runtime()
-    raw = request.get_data(cache=False)
-    if not verify_signature(
-        raw, request.headers.get("X-Shopify-Hmac-Sha256"), runtime.config.shopify_api_secret
-    ):
-        logs.log(
-            LOG,
-            logging.WARNING,
-            "shopify.webhook_rejected",
-            reason="bad_signature",
-            tenant=tenant_id,
-        )
-        return error_response(
-            401, "invalid_signature", "X-Shopify-Hmac-Sha256 does not match the request body"
-        )
-    h = request.headers
-    headers = {
-        "topic": (h.get("X-Shopify-Topic") or "").strip(),
-        "webhook_id": (h.get("X-Shopify-Webhook-Id") or "").strip(),
-        "event_id": (h.get("X-Shopify-Event-Id") or "").strip(),
-        "api_version": (h.get("X-Shopify-API-Version") or "").strip(),
-        "triggered_at": (h.get("X-Shopify-Triggered-At") or "").strip(),
-    }
-    shop = _clean_shop(h.get("X-Shopify-Shop-Domain") or "")
-    if not headers["topic"] or not headers["webhook_id"] or shop is None:
-        return error_response(
-            400,
-            "bad_request",
-            "X-Shopify-Topic, X-Shopify-Webhook-Id and a valid X-Shopify-Shop-Domain are required",
-        )
-    try:
-        payload = json.loads(raw)
-    except ValueError:
-        return error_response(400, "bad_request", "the body is not JSON")
-    if not isinstance(payload, dict):
-        return error_response(400, "bad_request", "the body is not a JSON object")
-    if tenant_id is None:
-        tenants = tenants_for_shop(runtime.db, shop)
-        if not tenants:  # we hold nothing for a shop no tenant is connected to
-            return jsonify({"ok": True, "topic": headers["topic"], "deliveries": []})
-    else:
-        if tenant_shop(runtime.db, tenant_id) != shop:
-            return error_response(
-                404, "unknown_shop", f"shop {shop} is not connected to tenant {tenant_id}"
-            )
-        tenants = [tenant_id]
-    deliveries = [_deliver(runtime, t, headers, shop, payload) for t in tenants]
-    return jsonify({"ok": True, "topic": headers["topic"], "deliveries": deliveries})
-
-
-@blueprint.post("/webhooks/shopify/<tenant_id>")
-def receive_for_tenant(tenant_id: str):
-    return _receive(tenant_id)
-
-
-@blueprint.post("/webhooks/shopify")
-def receive_for_app():
-    return _receive(None)
-
-
 __all__ = [
     "HANDLERS",
     "ShopifyTokenPurged",
     "ShopifyWebhookReceived",
-    "blueprint",
     "sign",
     "verify_signature",
 ]

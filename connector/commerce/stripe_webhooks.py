@@ -1,6 +1,7 @@
-"""``POST /webhooks/stripe/<tenant>``: signed Stripe events in, jobs out.
+"""Stripe webhooks (``POST /webhooks/stripe/<tenant>``, connector/commerce/web.py): signed events
+in, jobs out.
 
-Order of work (stripe-python's "verify before you parse"):
+Order of work (the signature is verified on the raw body before anything is parsed):
 
 1. the tenant must exist and have a webhook signing secret (else 404 / 503, nothing stored);
 2. ``adapters.stripe.verify_webhook`` checks ``Stripe-Signature`` on the raw body
@@ -15,23 +16,14 @@ The answer is fast and the work happens in the worker (connector/commerce/disput
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from flask import Blueprint, jsonify, request
-
-from adapters.stripe import verify_webhook
 from connector import audit, logs
 from connector.audit import now_iso
 from connector.commerce.events import StripeEventReceived
-from connector.commerce.service import stripe_webhook_secret as webhook_secret
 from connector.db import transaction
-from connector.errors import DeskguardError
-from connector.tenants import get_tenant
-from connector.web_context import error_response, get_runtime
 
 LOG = logs.get("stripe.webhooks")
-bp = Blueprint("stripe_webhooks", __name__)
 DISPUTE_JOB = "stripe.dispute"
 # Event types that start work; everything else is recorded (deduped) and acknowledged.
 HANDLED_EVENTS = {"charge.dispute.created": DISPUTE_JOB}
@@ -82,38 +74,3 @@ def record_event(db, queue, tenant_id: str, event: dict[str, Any]) -> dict[str, 
         "job_id": job_id,
         "ignored": job_kind is None,
     }
-
-
-@bp.post("/webhooks/stripe/<tenant>")
-def stripe_webhook(tenant: str):
-    runtime = get_runtime()
-    db = runtime.db
-    try:
-        get_tenant(db, tenant)
-    except DeskguardError:
-        return error_response(404, "unknown_tenant", f"unknown tenant {tenant!r}")
-    secret = webhook_secret(runtime, tenant)
-    if not secret:
-        # Not the sender's fault: 503 makes Stripe retry once the secret is configured.
-        return error_response(
-            503, "not_configured", "Stripe webhooks are not configured for this tenant"
-        )
-    raw = request.get_data(cache=False)  # the exact bytes Stripe signed
-    event = verify_webhook(
-        raw,
-        request.headers.get("Stripe-Signature"),
-        secret,
-        tolerance=runtime.config.stripe_webhook_tolerance_seconds,
-    )
-    outcome = record_event(db, runtime.queue, tenant, event)
-    logs.log(
-        LOG,
-        logging.INFO,
-        "stripe.webhook",
-        tenant=tenant,
-        event_id=outcome["event_id"],
-        type=event["type"],
-        duplicate=outcome["duplicate"],
-        job=outcome.get("job_id"),
-    )
-    return jsonify(outcome), 200

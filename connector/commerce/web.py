@@ -1,4 +1,12 @@
-"""HTTP API for collaborative actions (Flask blueprint).
+"""The commerce area's HTTP endpoints: Shopify and Stripe webhooks, and the approvals API.
+
+Webhooks (verified on the raw body before anything is parsed):
+
+- ``POST /webhooks/shopify/<tenant>`` and ``POST /webhooks/shopify``
+  (connector/commerce/shopify_webhooks.py)
+- ``POST /webhooks/stripe/<tenant>`` (connector/commerce/stripe_webhooks.py)
+
+Collaborative actions:
 
 - ``GET  /api/v1/tenants/<t>/tickets/<id>/approvals``  a ticket's approvals (``?state=`` filter)
 - ``GET  /api/v1/tenants/<t>/approvals``               the tenant's approvals (``?state=``)
@@ -13,13 +21,24 @@ connector/commerce/approvals.py with its own agent authentication.
 
 from __future__ import annotations
 
+import json
+import logging
+
 from flask import Blueprint, jsonify, request
 
-from connector.commerce import approvals
+from adapters.stripe import verify_webhook
+from connector import logs
+from connector.commerce import approvals, shopify_webhooks, stripe_webhooks
+from connector.commerce.service import stripe_webhook_secret, tenant_shop, tenants_for_shop
 from connector.domain import to_dict
-from connector.errors import BadRequest
-from connector.web_context import get_runtime, require_admin
+from connector.errors import BadRequest, DeskguardError
+from connector.tenants import get_tenant
+from connector.web_context import error_response, get_runtime, require_admin
 
+SHOPIFY_LOG = logs.get("commerce.shopify_webhooks")
+STRIPE_LOG = logs.get("stripe.webhooks")
+shopify_bp = Blueprint("shopify_webhooks", __name__)
+stripe_bp = Blueprint("stripe_webhooks", __name__)
 bp = Blueprint("approvals_api", __name__, url_prefix="/api/v1/tenants/<tenant>")
 
 
@@ -73,3 +92,101 @@ def decide(tenant: str, approval_id: int, decision: str):
     fn = approvals.approve if decision == "approve" else approvals.reject
     approval = fn(get_runtime(), tenant, approval_id, agent, note=note)
     return jsonify(to_dict(approval))
+
+
+# --- Shopify webhooks -----------------------------------------------------------------------------
+def _receive_shopify(tenant_id: str | None):
+    runtime = get_runtime()
+    raw = request.get_data(cache=False)
+    if not shopify_webhooks.verify_signature(
+        raw, request.headers.get("X-Shopify-Hmac-Sha256"), runtime.config.shopify_api_secret
+    ):
+        logs.log(
+            SHOPIFY_LOG,
+            logging.WARNING,
+            "shopify.webhook_rejected",
+            reason="bad_signature",
+            tenant=tenant_id,
+        )
+        return error_response(
+            401, "invalid_signature", "X-Shopify-Hmac-Sha256 does not match the request body"
+        )
+    h = request.headers
+    headers = {
+        "topic": (h.get("X-Shopify-Topic") or "").strip(),
+        "webhook_id": (h.get("X-Shopify-Webhook-Id") or "").strip(),
+        "event_id": (h.get("X-Shopify-Event-Id") or "").strip(),
+        "api_version": (h.get("X-Shopify-API-Version") or "").strip(),
+        "triggered_at": (h.get("X-Shopify-Triggered-At") or "").strip(),
+    }
+    shop = shopify_webhooks.clean_shop(h.get("X-Shopify-Shop-Domain") or "")
+    if not headers["topic"] or not headers["webhook_id"] or shop is None:
+        return error_response(
+            400,
+            "bad_request",
+            "X-Shopify-Topic, X-Shopify-Webhook-Id and a valid X-Shopify-Shop-Domain are required",
+        )
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        return error_response(400, "bad_request", "the body is not JSON")
+    if not isinstance(payload, dict):
+        return error_response(400, "bad_request", "the body is not a JSON object")
+    if tenant_id is None:
+        tenants = tenants_for_shop(runtime.db, shop)
+        if not tenants:  # we hold nothing for a shop no tenant is connected to
+            return jsonify({"ok": True, "topic": headers["topic"], "deliveries": []})
+    else:
+        if tenant_shop(runtime.db, tenant_id) != shop:
+            return error_response(
+                404, "unknown_shop", f"shop {shop} is not connected to tenant {tenant_id}"
+            )
+        tenants = [tenant_id]
+    deliveries = [shopify_webhooks.deliver(runtime, t, headers, shop, payload) for t in tenants]
+    return jsonify({"ok": True, "topic": headers["topic"], "deliveries": deliveries})
+
+
+@shopify_bp.post("/webhooks/shopify/<tenant_id>")
+def receive_for_tenant(tenant_id: str):
+    return _receive_shopify(tenant_id)
+
+
+@shopify_bp.post("/webhooks/shopify")
+def receive_for_app():
+    return _receive_shopify(None)
+
+
+# --- Stripe webhooks ------------------------------------------------------------------------------
+@stripe_bp.post("/webhooks/stripe/<tenant>")
+def stripe_webhook(tenant: str):
+    runtime = get_runtime()
+    db = runtime.db
+    try:
+        get_tenant(db, tenant)
+    except DeskguardError:
+        return error_response(404, "unknown_tenant", f"unknown tenant {tenant!r}")
+    secret = stripe_webhook_secret(runtime, tenant)
+    if not secret:
+        # Not the sender's fault: 503 makes Stripe retry once the secret is configured.
+        return error_response(
+            503, "not_configured", "Stripe webhooks are not configured for this tenant"
+        )
+    raw = request.get_data(cache=False)  # the exact bytes Stripe signed
+    event = verify_webhook(
+        raw,
+        request.headers.get("Stripe-Signature"),
+        secret,
+        tolerance=runtime.config.stripe_webhook_tolerance_seconds,
+    )
+    outcome = stripe_webhooks.record_event(db, runtime.queue, tenant, event)
+    logs.log(
+        STRIPE_LOG,
+        logging.INFO,
+        "stripe.webhook",
+        tenant=tenant,
+        event_id=outcome["event_id"],
+        type=event["type"],
+        duplicate=outcome["duplicate"],
+        job=outcome.get("job_id"),
+    )
+    return jsonify(outcome), 200

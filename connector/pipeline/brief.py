@@ -67,8 +67,7 @@ def payments_lines(p: PaymentContext) -> list[str]:
 
 
 def decision_brief(ctx: TicketContext) -> str:
-    r, d = ctx.reading, ctx.decision
-    assert r is not None and d is not None
+    r, d = ctx.require_reading(), ctx.require_decision()
     runners = ", ".join(f"{c} {s:.0%}" for c, s in r.alternatives if c != r.category)
     lines = [f"**Deskguard** · {_OUTCOME_LABEL.get(d.outcome, d.outcome)}", ""]
     lines.append(
@@ -116,8 +115,8 @@ def decision_brief(ctx: TicketContext) -> str:
         lines.append("- no order found for the requester's email")
     if e.hidden_orders:
         lines.append(
-            f"- {e.hidden_orders} order(s) matched a number in the ticket but belong to another email: "
-            "details withheld"
+            f"- {e.hidden_orders} order(s) matched a number in the ticket but belong to another "
+            "email: details withheld"
         )
     if e.customer is not None:
         lines.append(

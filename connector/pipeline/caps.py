@@ -38,7 +38,8 @@ def usage(
 ) -> tuple[int, int]:
     now = time.time() if now is None else now
     row = db.conn.execute(
-        "SELECT COALESCE(SUM(ts > ?), 0), COUNT(*) FROM rate_ledger WHERE tenant_id = ? AND bucket = ? AND ts > ?",
+        "SELECT COALESCE(SUM(ts > ?), 0), COUNT(*) FROM rate_ledger"
+        " WHERE tenant_id = ? AND bucket = ? AND ts > ?",
         (now - HOUR, tenant_id, BUCKET, now - DAY),
     ).fetchone()
     return int(row[0]), int(row[1])

@@ -1,10 +1,12 @@
-"""``deskguard kill-switch``, ``deskguard policy``, ``deskguard decisions`` and ``deskguard replay``."""
+"""``deskguard kill-switch``, ``deskguard policy``, ``deskguard decisions`` and
+``deskguard replay``."""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,17 +14,20 @@ from connector.cli_context import echo_json, ready_runtime
 from connector.errors import BadRequest
 from connector.timeutil import parse_since
 
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
+
 TENANT_HELP = "Tenant id (default: the env tenant, DESKGUARD_TENANT_ID)."
 
 
-def _tenant(ctx: click.Context, tenant: str | None):
+def _tenant(ctx: click.Context, tenant: str | None) -> tuple[Runtime, str]:
     runtime = ready_runtime(ctx)
     from connector.bootstrap import env_tenant_id
 
     return runtime, tenant or env_tenant_id(runtime)
 
 
-def _policy_file(runtime) -> str | None:
+def _policy_file(runtime: Runtime) -> str | None:
     return runtime.config.get("policy_file") or None
 
 
@@ -106,7 +111,8 @@ def policy_set_mode(
 ) -> None:
     """Set modes: CATEGORY=MODE ... (``*`` means every category). Auto needs the go-live gate.
 
-    Example: deskguard policy set-mode --tenant acme order_status=auto refund=assist --rollout order_status=25
+    Example: deskguard policy set-mode --tenant acme order_status=auto refund=assist
+    --rollout order_status=25
     """
     from connector.pipeline import decisions, policy
 

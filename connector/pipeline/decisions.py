@@ -67,7 +67,7 @@ SUMMARY = (
 )
 
 
-def _row(values: tuple, columns: tuple[str, ...] = COLUMNS) -> dict[str, Any]:
+def _row(values: tuple[Any, ...], columns: tuple[str, ...] = COLUMNS) -> dict[str, Any]:
     data = dict(zip(columns, values, strict=True))
     for col in JSON_COLUMNS:
         if col in data and isinstance(data[col], str):
@@ -97,7 +97,8 @@ def recent_decisions(
 ) -> list[dict[str, Any]]:
     """Newest first. ``full`` adds the brief, reading, trace and context; otherwise a summary."""
     cols = COLUMNS if full else SUMMARY
-    where, params = ["tenant_id = ?"], [tenant_id]
+    where: list[str] = ["tenant_id = ?"]
+    params: list[str | int] = [tenant_id]
     for name, value in (
         ("category", category),
         ("outcome", outcome),
@@ -148,7 +149,8 @@ def metrics(
     total, tickets, cost, auto, escalated, would, tokens_in, tokens_out, latency = db.conn.execute(
         f"SELECT COUNT(*), COUNT(DISTINCT ticket_id), COALESCE(SUM(cost_usd), 0),"
         f" COALESCE(SUM(outcome = 'auto_reply'), 0), COALESCE(SUM(escalated), 0),"
-        f" COALESCE(SUM(would_automate), 0), COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0),"
+        f" COALESCE(SUM(would_automate), 0), COALESCE(SUM(input_tokens), 0),"
+        f" COALESCE(SUM(output_tokens), 0),"
         f" AVG(latency_ms) FROM decisions WHERE {where}",
         params,
     ).fetchone()
@@ -159,8 +161,9 @@ def metrics(
     )
     per_category = {}
     for cat, n, c_auto, c_esc, c_would, c_cost in db.conn.execute(
-        f"SELECT category, COUNT(*), SUM(outcome = 'auto_reply'), SUM(escalated), SUM(would_automate),"
-        f" SUM(cost_usd) FROM decisions WHERE {where} GROUP BY category ORDER BY COUNT(*) DESC",
+        f"SELECT category, COUNT(*), SUM(outcome = 'auto_reply'), SUM(escalated),"
+        f" SUM(would_automate), SUM(cost_usd) FROM decisions WHERE {where}"
+        f" GROUP BY category ORDER BY COUNT(*) DESC",
         params,
     ):
         per_category[cat] = {
@@ -238,7 +241,10 @@ def insert(db: sqlite_utils.Database, row: dict[str, Any]) -> int:
     with the audit events that record it."""
     table = db.table("decisions")
     table.insert({**row, "status": "pending"})
-    return int(table.last_pk)
+    pk = table.last_pk
+    if pk is None:
+        raise RuntimeError("inserting a decision returned no id")
+    return int(pk)
 
 
 def complete(db: sqlite_utils.Database, decision_id: int, **fields: Any) -> None:

@@ -76,6 +76,7 @@ def run_stages(
 def _complete(runtime: Runtime, ctx: TicketContext, status: str, error: str = "") -> None:
     if ctx.decision_id is None:
         return
+    d = ctx.require_decision()
     total = round(sum(ctx.timings_ms.values()), 2)
     result = dict(ctx.action_result)
     if error:
@@ -86,11 +87,9 @@ def _complete(runtime: Runtime, ctx: TicketContext, status: str, error: str = ""
             db,
             ctx.decision_id,
             status=status,
-            outcome=ctx.decision.outcome,
-            rule=ctx.decision.rule,
-            reason=ctx.decision.reason
-            if status == "done"
-            else f"{status}: {error or ctx.decision.reason}",
+            outcome=d.outcome,
+            rule=d.rule,
+            reason=d.reason if status == "done" else f"{status}: {error or d.reason}",
             action=ctx.action_kind or None,
             action_result=audit.canonical_json(result),
             latency_ms=total,
@@ -102,7 +101,7 @@ def _complete(runtime: Runtime, ctx: TicketContext, status: str, error: str = ""
             events.DecisionCompleted(
                 decision_id=ctx.decision_id,
                 status=status,
-                outcome=ctx.decision.outcome,
+                outcome=d.outcome,
                 action=ctx.action_kind,
                 result=result,
                 stage_ms=dict(ctx.timings_ms),
@@ -162,12 +161,12 @@ def process_ticket(
                 )
             return Result(ctx.ticket_id, SKIP, ctx.stop, context=ctx)
         _complete(runtime, ctx, "done")
-        d = ctx.decision
+        d, category = ctx.require_decision(), ctx.require_reading().category
         logs.log(
             LOG,
             20,
             "pipeline.decided",
-            category=ctx.reading.category,
+            category=category,
             outcome=d.outcome,
             rule=d.rule,
             ms=round(sum(ctx.timings_ms.values()), 1),
@@ -178,7 +177,7 @@ def process_ticket(
             d.reason,
             ctx.decision_id,
             d.rule,
-            ctx.reading.category,
+            category,
             d.would_automate,
             context=ctx,
         )

@@ -23,23 +23,26 @@ from connector.pipeline.events import TagFeedbackRecorded
 if TYPE_CHECKING:
     from connector.pipeline.policy import Policy
 
-_AGREEMENT_SQL = """
-WITH latest_decision AS (
-    SELECT d.ticket_id, d.category FROM decisions d
-    WHERE d.tenant_id = :t AND d.id = (
-        SELECT MAX(d2.id) FROM decisions d2 WHERE d2.tenant_id = d.tenant_id AND d2.ticket_id = d.ticket_id
-        AND d2.mode IN ('shadow', 'assist') AND d2.category IS NOT NULL)
-), latest_feedback AS (
-    SELECT f.ticket_id, f.verdict, f.correct_category FROM feedback f
-    WHERE f.tenant_id = :t AND f.id = (
-        SELECT MAX(f2.id) FROM feedback f2 WHERE f2.tenant_id = f.tenant_id AND f2.ticket_id = f.ticket_id)
+_AGREEMENT_SQL = (
+    "\n"
+    "WITH latest_decision AS (\n"
+    "    SELECT d.ticket_id, d.category FROM decisions d\n"
+    "    WHERE d.tenant_id = :t AND d.id = (\n"
+    "        SELECT MAX(d2.id) FROM decisions d2"
+    " WHERE d2.tenant_id = d.tenant_id AND d2.ticket_id = d.ticket_id\n"
+    "        AND d2.mode IN ('shadow', 'assist') AND d2.category IS NOT NULL)\n"
+    "), latest_feedback AS (\n"
+    "    SELECT f.ticket_id, f.verdict, f.correct_category FROM feedback f\n"
+    "    WHERE f.tenant_id = :t AND f.id = (\n"
+    "        SELECT MAX(f2.id) FROM feedback f2"
+    " WHERE f2.tenant_id = f.tenant_id AND f2.ticket_id = f.ticket_id)\n"
+    ")\n"
+    "SELECT ld.category, COUNT(*),\n"
+    "       SUM(CASE WHEN lf.correct_category IS NOT NULL THEN lf.correct_category = ld.category\n"
+    "                ELSE lf.verdict = 'right' END)\n"
+    "FROM latest_decision ld JOIN latest_feedback lf ON lf.ticket_id = ld.ticket_id\n"
+    "GROUP BY ld.category\n"
 )
-SELECT ld.category, COUNT(*),
-       SUM(CASE WHEN lf.correct_category IS NOT NULL THEN lf.correct_category = ld.category
-                ELSE lf.verdict = 'right' END)
-FROM latest_decision ld JOIN latest_feedback lf ON lf.ticket_id = ld.ticket_id
-GROUP BY ld.category
-"""
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,8 @@ def all_statuses(
 
 
 def agent_category(ticket: Ticket, prefix: str) -> str | None:
-    """The category an agent tagged (e.g. ``cat_refund``); None when no or several differing tags."""
+    """The category an agent tagged (e.g. ``cat_refund``); None when no or several differing
+    tags."""
     found = {
         t[len(prefix) :]
         for t in ticket.tags
@@ -133,30 +137,30 @@ def learn_from_tags(
         return False
     with transaction(db):
         decision = db.conn.execute(
-            "SELECT id, category FROM decisions WHERE tenant_id = ? AND ticket_id = ? AND category IS NOT NULL"
-            " ORDER BY id DESC LIMIT 1",
+            "SELECT id, category FROM decisions WHERE tenant_id = ? AND ticket_id = ?"
+            " AND category IS NOT NULL ORDER BY id DESC LIMIT 1",
             (tenant_id, ticket.id),
         ).fetchone()
         if decision is None:
             return False
         verdict = "right" if decision[1] == truth else "wrong"
         existing = db.conn.execute(
-            "SELECT id, correct_category, decision_id FROM feedback WHERE tenant_id = ? AND ticket_id = ?"
-            " AND source = 'tag'",
+            "SELECT id, correct_category, decision_id FROM feedback"
+            " WHERE tenant_id = ? AND ticket_id = ? AND source = 'tag'",
             (tenant_id, ticket.id),
         ).fetchone()
         if existing and existing[1] == truth and existing[2] == decision[0]:
             return False
         if existing:
             db.conn.execute(
-                "UPDATE feedback SET decision_id = ?, verdict = ?, correct_category = ?, created_at = ?"
-                " WHERE id = ?",
+                "UPDATE feedback SET decision_id = ?, verdict = ?, correct_category = ?,"
+                " created_at = ? WHERE id = ?",
                 (decision[0], verdict, truth, now_iso(), existing[0]),
             )
         else:
             db.conn.execute(
-                "INSERT INTO feedback (tenant_id, ticket_id, decision_id, agent_id, verdict, correct_category,"
-                " source, created_at) VALUES (?,?,?,?,?,?,'tag',?)",
+                "INSERT INTO feedback (tenant_id, ticket_id, decision_id, agent_id, verdict,"
+                " correct_category, source, created_at) VALUES (?,?,?,?,?,?,'tag',?)",
                 (tenant_id, ticket.id, decision[0], "", verdict, truth, now_iso()),
             )
         audit.record(

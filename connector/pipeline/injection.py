@@ -17,18 +17,23 @@ import unicodedata
 
 _PATTERNS: dict[str, tuple[str, ...]] = {
     "ignore the rules": (
-        r"\b(ignore|disregard|forget|override|bypass|skip)\b[^.\n]{0,40}\b(rules?|instructions?|polic(y|ies)|guidelines?|prompts?|guardrails?|restrictions?|programming)\b",
-        r"\bignor(iere|ier|ieren)\b[^.\n]{0,40}\b(anweisungen|regeln|richtlinien|vorgaben|instruktionen)\b",
+        r"\b(ignore|disregard|forget|override|bypass|skip)"
+        r"\b[^.\n]{0,40}\b(rules?|instructions?|polic(y|ies)|guidelines?|prompts?|guardrails?|"
+        r"restrictions?|programming)\b",
+        r"\bignor(iere|ier|ieren)\b[^.\n]{0,40}\b(anweisungen|regeln|richtlinien|vorgaben|"
+        r"instruktionen)\b",
         r"\b(vergiss|vergessen sie)\b[^.\n]{0,40}\b(anweisungen|regeln)\b",
         r"\b(ignore[rz]?|oublie[rz]?)\b[^.\n]{0,40}\b(instructions?|r[eè]gles?|consignes?)\b",
-        r"\b(ignora|ignore|olvida|ignorar)\b[^.\n]{0,40}\b(instrucciones|reglas|normas|istruzioni|regole|instruções|regras)\b",
+        r"\b(ignora|ignore|olvida|ignorar)\b[^.\n]{0,40}\b(instrucciones|reglas|normas|istruzioni|"
+        r"regole|instruções|regras)\b",
         r"\b(negeer|vergeet)\b[^.\n]{0,40}\b(instructies|regels)\b",
         r"\b(zignoruj|ignoruj|zapomnij)\b[^.\n]{0,40}\b(instrukcje|zasady|polecenia|reguły)\b",
         r"\b(ignorera|glöm)\b[^.\n]{0,40}\b(instruktioner|regler)\b",
     ),
     "role play / new identity": (
         r"\byou are (now|no longer)\b",
-        r"\b(act|behave|pretend) as\b[^.\n]{0,30}\b(admin|administrator|system|developer|agent|supervisor)",
+        r"\b(act|behave|pretend) as\b[^.\n]{0,30}\b(admin|administrator|system|developer|agent|"
+        r"supervisor)",
         r"\b(developer|god|admin|jailbreak|dan) mode\b",
         r"\bsystem\s*prompt\b",
         r"^\s*(system|assistant|developer)\s*:",
@@ -44,7 +49,8 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bnuove istruzioni\s*:",
     ),
     "tells the assistant to change the ticket": (
-        r"\b(mark|set|close|resolve|change)\b[^.\n]{0,30}\b(ticket|this|status)\b[^.\n]{0,20}\b(as\s+)?(solved|closed|resolved|done|priority)\b",
+        r"\b(mark|set|close|resolve|change)\b[^.\n]{0,30}\b(ticket|this|status)"
+        r"\b[^.\n]{0,20}\b(as\s+)?(solved|closed|resolved|done|priority)\b",
         r"\b(mark|set)\b[^.\n]{0,20}\bas (solved|closed|resolved)\b",
         r"\b(markiere|setze|schließe)\b[^.\n]{0,40}\b(gelöst|geschlossen|erledigt)\b",
         r"\b(marque[rz]?|ferme[rz]?|cl[oô]ture[rz]?)\b[^.\n]{0,40}\b(résolu|fermé|clos)\b",
@@ -55,11 +61,15 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(marque|feche)\b[^.\n]{0,40}\b(resolvido|fechado)\b",
     ),
     "tells the assistant to approve money or actions": (
-        r"\b(approve|authori[sz]e|execute|process|issue|trigger)\b[^.\n]{0,30}\b(refund|cancellation|payout|credit|discount)\b[^.\n]{0,40}\b(without|no need|automatically|immediately|now)\b",
+        r"\b(approve|authori[sz]e|execute|process|issue|trigger)"
+        r"\b[^.\n]{0,30}\b(refund|cancellation|payout|credit|discount)"
+        r"\b[^.\n]{0,40}\b(without|no need|automatically|immediately|now)\b",
         r"\bwithout\b[^.\n]{0,20}\b(verification|approval|checks?|asking)\b",
-        r"\b(genehmige|veranlasse|führe)\b[^.\n]{0,40}\b(erstattung|rückerstattung|stornierung|gutschrift)\b",
+        r"\b(genehmige|veranlasse|führe)\b[^.\n]{0,40}\b(erstattung|rückerstattung|stornierung|"
+        r"gutschrift)\b",
         r"\bohne\b[^.\n]{0,20}\b(prüfung|rückfrage|genehmigung)\b",
-        r"\b(approuve[rz]?|effectue[rz]?|déclenche[rz]?)\b[^.\n]{0,40}\b(remboursement|annulation)\b",
+        r"\b(approuve[rz]?|effectue[rz]?|déclenche[rz]?)\b[^.\n]{0,40}\b(remboursement|annulation)"
+        r"\b",
         r"\bsans\b[^.\n]{0,20}\b(vérification|validation|approbation)\b",
         r"\b(aprueba|procesa|ejecuta|emite)\b[^.\n]{0,40}\b(reembolso|cancelación|devolución)\b",
         r"\bsin\b[^.\n]{0,20}\b(verificación|aprobación|comprobación)\b",
@@ -71,7 +81,8 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bbez\b[^.\n]{0,20}\b(weryfikacji|zatwierdzenia|sprawdzania)\b",
     ),
     "asks the assistant to reveal or reply verbatim": (
-        r"\b(print|reveal|show|repeat|output)\b[^.\n]{0,30}\b(your|the)\b[^.\n]{0,20}\b(prompt|instructions|rules|configuration|api key|token|secret)s?\b",
+        r"\b(print|reveal|show|repeat|output)\b[^.\n]{0,30}\b(your|the)"
+        r"\b[^.\n]{0,20}\b(prompt|instructions|rules|configuration|api key|token|secret)s?\b",
         r"\b(reply|respond|answer)\b[^.\n]{0,20}\bwith (exactly|only|the following)\b",
         r"\b(als (ki|ai|assistent)|as an ai|en tant qu'ia|como ia)\b",
     ),

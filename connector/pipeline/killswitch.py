@@ -34,6 +34,8 @@ from connector.tenants import (
 )
 
 if TYPE_CHECKING:
+    from apscheduler.schedulers.base import BaseScheduler
+
     from connector.runtime import Runtime
 
 LOG = logs.get("pipeline.kill_switch")
@@ -113,9 +115,10 @@ def sync_from_app(runtime: Runtime, tenant_id: str) -> bool | None:
         if seen == value:
             return current
         db.conn.execute(
-            "INSERT INTO tenant_settings (tenant_id, name, value, updated_at, updated_by) VALUES (?,?,?,?,?)"
-            " ON CONFLICT (tenant_id, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at,"
-            " updated_by = excluded.updated_by",
+            "INSERT INTO tenant_settings (tenant_id, name, value, updated_at, updated_by)"
+            " VALUES (?,?,?,?,?)"
+            " ON CONFLICT (tenant_id, name) DO UPDATE SET value = excluded.value,"
+            " updated_at = excluded.updated_at, updated_by = excluded.updated_by",
             (tenant_id, APP_SEEN, json.dumps(value), audit.now_iso(), "zendesk_app"),
         )
         if seen is None and not value:
@@ -151,10 +154,10 @@ def sync_tick(runtime: Runtime, tenant_id: str) -> None:
         LOG.exception("kill_switch.sync_error")
 
 
-def schedule_tenants(scheduler, runtime: Runtime) -> list[str]:
+def schedule_tenants(scheduler: BaseScheduler, runtime: Runtime) -> list[str]:
     """Add one sync job per active tenant that has none yet (run at start and every minute)."""
     interval = float(runtime.config.get("kill_switch_sync_seconds", 5.0))
-    added = []
+    added: list[str] = []
     existing = {j.id for j in scheduler.get_jobs()}
     for tenant_id in list_tenants(runtime.db):
         job_id = SYNC_JOB_PREFIX + tenant_id
@@ -175,7 +178,7 @@ def schedule_tenants(scheduler, runtime: Runtime) -> list[str]:
     return added
 
 
-def register_schedules(scheduler, runtime: Runtime) -> None:
+def register_schedules(scheduler: BaseScheduler, runtime: Runtime) -> None:
     schedule_tenants(scheduler, runtime)
     scheduler.add_job(
         schedule_tenants,

@@ -243,7 +243,8 @@ def update(
     override_reason: str | None = None,
     policy_file: str | Path | None = None,
 ) -> Policy:
-    """Deep-merge ``patch`` into the tenant's overrides; refuses auto modes that fail the go-live gate."""
+    """Deep-merge ``patch`` into the tenant's overrides; refuses auto modes that fail the go-live
+    gate."""
     problems = validate(patch)
     if problems:
         raise BadRequest("invalid policy: " + "; ".join(problems))

@@ -21,6 +21,8 @@ from connector.pipeline.context import TicketContext
 from connector.pipeline.engine import run_stages
 
 if TYPE_CHECKING:
+    import sqlite_utils
+
     from connector.runtime import Runtime
 
 REPLAY_STAGES = (
@@ -41,12 +43,13 @@ def _tickets(batches: Iterable[Any]) -> Iterator[Ticket]:
             yield from item
 
 
-def _agent_truth(db, tenant_id: str, ticket: Ticket, prefix: str) -> str | None:
+def _agent_truth(db: sqlite_utils.Database, tenant_id: str, ticket: Ticket, prefix: str) -> str | None:
     tagged = golive.agent_category(ticket, prefix)
     if tagged:
         return tagged
     row = db.conn.execute(
-        "SELECT f.verdict, f.correct_category, d.category FROM feedback f LEFT JOIN decisions d ON d.id = f.decision_id"
+        "SELECT f.verdict, f.correct_category, d.category FROM feedback f"
+        " LEFT JOIN decisions d ON d.id = f.decision_id"
         " WHERE f.tenant_id = ? AND f.ticket_id = ? ORDER BY f.id DESC LIMIT 1",
         (tenant_id, ticket.id),
     ).fetchone()
@@ -85,7 +88,7 @@ def replay(
                 on_ticket(ticket)
             continue
         ctx = run_stages(runtime, ctx, REPLAY_STAGES)
-        r, d = ctx.reading, ctx.decision
+        r, d = ctx.require_reading(), ctx.require_decision()
         c = cats.setdefault(
             r.category,
             {
@@ -118,13 +121,14 @@ def replay(
         c["cost_usd"] = round(c["cost_usd"], 6)
         c["cost_per_ticket_usd"] = round(c["cost_usd"] / c["volume"], 6) if c["volume"] else 0.0
     total_cost = round(sum(c["cost_usd"] for c in cats.values()), 6)
+    by_volume = sorted(cats.items(), key=lambda kv: -kv[1]["volume"])
     report = {
         "tenant": tenant_id,
         "since": since,
         "tickets": n,
         "would_automate": sum(c["would_automate"] for c in cats.values()),
         "cost_usd": total_cost,
-        "categories": dict(sorted(cats.items(), key=lambda kv: -kv[1]["volume"])),
+        "categories": dict(by_volume),
     }
     audit.record(
         runtime.db, tenant_id, events.ReplayCompleted(since=since, tickets=n, report=report)

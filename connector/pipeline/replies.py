@@ -17,12 +17,21 @@ from connector.domain import Order
 
 # --- the automated-reply notice (one short line, in the customer's language) ---------------
 AUTO_NOTICE: dict[str, str] = {
-    "en": "This reply was written automatically. If it does not answer your question, just reply and a person from our team will help.",
-    "de": "Diese Antwort wurde automatisch erstellt. Falls sie Ihre Frage nicht beantwortet, antworten Sie einfach – jemand aus unserem Team hilft Ihnen.",
-    "fr": "Cette réponse a été rédigée automatiquement. Si elle ne répond pas à votre question, répondez simplement et un membre de notre équipe vous aidera.",
-    "es": "Esta respuesta se ha escrito automáticamente. Si no responde a su pregunta, conteste a este mensaje y una persona de nuestro equipo le ayudará.",
-    "nl": "Dit antwoord is automatisch geschreven. Beantwoordt het uw vraag niet, reageer dan gewoon en iemand van ons team helpt u verder.",
-    "it": "Questa risposta è stata scritta automaticamente. Se non risponde alla sua domanda, risponda pure e una persona del nostro team la aiuterà.",
+    "en": "This reply was written automatically. If it does not answer your question, "
+    "just reply and a person from our team will help.",
+    "de": "Diese Antwort wurde automatisch erstellt. "
+    "Falls sie Ihre Frage nicht beantwortet, antworten Sie einfach – jemand aus unserem Team "
+    "hilft Ihnen.",
+    "fr": "Cette réponse a été rédigée automatiquement. "
+    "Si elle ne répond pas à votre question, répondez simplement et un membre de notre équipe "
+    "vous aidera.",
+    "es": "Esta respuesta se ha escrito automáticamente. "
+    "Si no responde a su pregunta, conteste a este mensaje y una persona de nuestro equipo le "
+    "ayudará.",
+    "nl": "Dit antwoord is automatisch geschreven. "
+    "Beantwoordt het uw vraag niet, reageer dan gewoon en iemand van ons team helpt u verder.",
+    "it": "Questa risposta è stata scritta automaticamente. "
+    "Se non risponde alla sua domanda, risponda pure e una persona del nostro team la aiuterà.",
 }
 
 # --- templates ----------------------------------------------------------------------------
@@ -30,14 +39,22 @@ AUTO_NOTICE: dict[str, str] = {
 # {tracking_url} {answer} (the store's own answer from policy `answers.<category>`).
 TEMPLATES: dict[str, dict[str, str]] = {
     "order_status": {
-        "en": "Hi {name},\n\nThanks for getting in touch. Your order {order} is on its way with {carrier}. "
-        "You can follow it here: {tracking_url} (tracking number {tracking_number}).\n\nBest regards",
-        "de": "Hallo {name},\n\ndanke für Ihre Nachricht. Ihre Bestellung {order} ist mit {carrier} unterwegs. "
-        "Sie können sie hier verfolgen: {tracking_url} (Sendungsnummer {tracking_number}).\n\nViele Grüße",
-        "fr": "Bonjour {name},\n\nMerci pour votre message. Votre commande {order} est en route avec {carrier}. "
-        "Vous pouvez la suivre ici : {tracking_url} (numéro de suivi {tracking_number}).\n\nBien cordialement",
-        "es": "Hola {name}:\n\nGracias por escribirnos. Su pedido {order} está en camino con {carrier}. "
-        "Puede seguirlo aquí: {tracking_url} (número de seguimiento {tracking_number}).\n\nUn saludo",
+        "en": "Hi {name},\n\nThanks for getting in touch. "
+        "Your order {order} is on its way with {carrier}. "
+        "You can follow it here: {tracking_url} (tracking number {tracking_number}).\n\n"
+        "Best regards",
+        "de": "Hallo {name},\n\ndanke für Ihre Nachricht. "
+        "Ihre Bestellung {order} ist mit {carrier} unterwegs. "
+        "Sie können sie hier verfolgen: {tracking_url} (Sendungsnummer {tracking_number}).\n\n"
+        "Viele Grüße",
+        "fr": "Bonjour {name},\n\nMerci pour votre message. "
+        "Votre commande {order} est en route avec {carrier}. "
+        "Vous pouvez la suivre ici : {tracking_url} (numéro de suivi {tracking_number}).\n\n"
+        "Bien cordialement",
+        "es": "Hola {name}:\n\nGracias por escribirnos. "
+        "Su pedido {order} está en camino con {carrier}. "
+        "Puede seguirlo aquí: {tracking_url} (número de seguimiento {tracking_number}).\n\n"
+        "Un saludo",
     },
     "shipping_info": {"en": "Hi {name},\n\nThanks for your question. {answer}\n\nBest regards"},
     "account": {"en": "Hi {name},\n\nThanks for getting in touch. {answer}\n\nBest regards"},
@@ -51,11 +68,13 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "order{order_phrase} can still be changed and will confirm shortly.\n\nBest regards"
     },
     "cancel_order": {
-        "en": "Hi {name},\n\nThanks for your message. I'm checking the status of your order{order_phrase} "
+        "en": "Hi {name},\n\nThanks for your message. "
+        "I'm checking the status of your order{order_phrase} "
         "and will let you know the options shortly.\n\nBest regards"
     },
     "order_change": {
-        "en": "Hi {name},\n\nThanks for your message. I'm checking whether order{order_phrase} can still "
+        "en": "Hi {name},\n\nThanks for your message. "
+        "I'm checking whether order{order_phrase} can still "
         "be changed and will get back to you shortly.\n\nBest regards"
     },
     "return_exchange": {
@@ -63,19 +82,23 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "I'm looking into it and will send you the next steps shortly.\n\nBest regards"
     },
     "refund": {
-        "en": "Hi {name},\n\nThanks for your message about order{order_phrase}. A colleague is reviewing your "
+        "en": "Hi {name},\n\nThanks for your message about order{order_phrase}. "
+        "A colleague is reviewing your "
         "request and will get back to you with the next steps.\n\nBest regards"
     },
     "payment_billing": {
-        "en": "Hi {name},\n\nThanks for letting us know about this payment question. I'm checking the "
+        "en": "Hi {name},\n\nThanks for letting us know about this payment question. "
+        "I'm checking the "
         "details{order_phrase} and will get back to you shortly.\n\nBest regards"
     },
     "promo_pricing": {
-        "en": "Hi {name},\n\nThanks for your question about pricing. I'm checking the details and will "
+        "en": "Hi {name},\n\nThanks for your question about pricing. "
+        "I'm checking the details and will "
         "get back to you shortly.\n\nBest regards"
     },
     "product_question": {
-        "en": "Hi {name},\n\nThanks for your question. I'm checking the product details and will get "
+        "en": "Hi {name},\n\nThanks for your question. "
+        "I'm checking the product details and will get "
         "back to you shortly.\n\nBest regards"
     },
     "complaint_feedback": {
@@ -83,7 +106,8 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "your experience; I'm looking into it personally and will get back to you.\n\nBest regards"
     },
     "other": {
-        "en": "Hi {name},\n\nThanks for your message. I'm looking into it and will get back to you shortly."
+        "en": "Hi {name},\n\nThanks for your message. "
+        "I'm looking into it and will get back to you shortly."
         "\n\nBest regards"
     },
 }
@@ -91,13 +115,17 @@ TEMPLATES: dict[str, dict[str, str]] = {
 
 # While a refund or cancellation waits for an agent's approval: acknowledge, promise nothing.
 PASSED_TO_TEAM: dict[str, str] = {
-    "en": "Hi {name},\n\nThanks for your message{about}. We've passed your request to the team, and a colleague "
+    "en": "Hi {name},\n\nThanks for your message{about}. "
+    "We've passed your request to the team, and a colleague "
     "will get back to you shortly.\n\nBest regards",
-    "de": "Hallo {name},\n\ndanke für Ihre Nachricht{about_de}. Wir haben Ihr Anliegen an unser Team weitergegeben; "
+    "de": "Hallo {name},\n\ndanke für Ihre Nachricht{about_de}. "
+    "Wir haben Ihr Anliegen an unser Team weitergegeben; "
     "eine Kollegin oder ein Kollege meldet sich in Kürze bei Ihnen.\n\nViele Grüße",
-    "fr": "Bonjour {name},\n\nMerci pour votre message{about_fr}. Nous avons transmis votre demande à l'équipe ; "
+    "fr": "Bonjour {name},\n\nMerci pour votre message{about_fr}. "
+    "Nous avons transmis votre demande à l'équipe ; "
     "un collègue reviendra vers vous rapidement.\n\nBien cordialement",
-    "es": "Hola {name}:\n\nGracias por su mensaje{about_es}. Hemos pasado su solicitud al equipo y un compañero "
+    "es": "Hola {name}:\n\nGracias por su mensaje{about_es}. "
+    "Hemos pasado su solicitud al equipo y un compañero "
     "se pondrá en contacto con usted en breve.\n\nUn saludo",
 }
 
@@ -168,23 +196,29 @@ def with_notice(text: str, language: str) -> str:
 # --- the promise checker ------------------------------------------------------------------
 _PROMISES: dict[str, tuple[str, ...]] = {
     "refund": (
-        r"\b(we|i)\s*(['’]ll|will|have|['’]ve|shall|can|are going to|am going to)\s+(now\s+|already\s+|just\s+)?"
-        r"(refund|reimburse|issue[d]?\s+(you\s+)?(a\s+|the\s+|your\s+)?(full\s+|partial\s+)?refund|processed\s+(a\s+|the\s+|your\s+)?refund|refunded)",
-        r"\brefund\b[^.\n]{0,40}\b(has|have)\s+been\s+(issued|processed|approved|sent|initiated|made)\b",
+        r"\b(we|i)\s*(['’]ll|will|have|['’]ve|shall|can|are going to|am going to)\s+(now\s+|"
+        r"already\s+|just\s+)?"
+        r"(refund|reimburse|issue[d]?\s+(you\s+)?(a\s+|the\s+|your\s+)?(full\s+|partial\s+)?refund|"
+        r"processed\s+(a\s+|the\s+|your\s+)?refund|refunded)",
+        r"\brefund\b[^.\n]{0,40}\b(has|have)\s+been\s+(issued|processed|approved|sent|initiated|"
+        r"made)\b",
         r"\b(will|is going to|has been|have been)\s+(be\s+)?refunded\b",
-        r"\byou['’]?(ll| will)\s+(get|receive)\s+(a\s+|your\s+)?(full\s+|partial\s+)?(refund|money back)\b",
+        r"\byou['’]?(ll| will)\s+(get|receive)\s+(a\s+|your\s+)?(full\s+|partial\s+)?(refund|"
+        r"money back)\b",
         r"\b(we|i)\b[^.\n]{0,40}\b(refunded|reimbursed)\b",
         r"\b(erstatten|überweisen)\s+wir\b",
         r"\b(wir|ich)\s+(erstatten|überweisen)\b",
         r"\b(wir|ich)\s+(werden|haben|habe)\b[^.\n]{0,40}\b(erstattet|zurückerstattet|erstatten)\b",
-        r"\b(rück)?erstattung\b[^.\n]{0,30}\b(wurde|wird|ist)\s+(veranlasst|bearbeitet|ausgezahlt|angewiesen|genehmigt)\b",
+        r"\b(rück)?erstattung\b[^.\n]{0,30}\b(wurde|wird|ist)\s+(veranlasst|bearbeitet|ausgezahlt|"
+        r"angewiesen|genehmigt)\b",
         r"\bnous\s+(allons\s+|avons\s+)?(vous\s+)?rembours",
         r"\bremboursement\b[^.\n]{0,30}\b(a\s+été|sera)\s+(effectué|émis|traité|approuvé|validé)",
         r"\b(le\s+|te\s+)?(reembolsaremos|hemos\s+reembolsado|vamos\s+a\s+reembolsar)\b",
         r"\breembolso\b[^.\n]{0,30}\b(ha\s+sido|será)\s+(procesado|emitido|aprobado|realizado)",
     ),
     "cancellation": (
-        r"\b(we|i)\s*(['’]ll|will|have|['’]ve|can|are going to|am going to)\s+(now\s+|already\s+|just\s+)?cancel",
+        r"\b(we|i)\s*(['’]ll|will|have|['’]ve|can|are going to|am going to)\s+(now\s+|already\s+|"
+        r"just\s+)?cancel",
         r"\b(order|subscription)\b[^.\n]{0,40}\b(has\s+been|is\s+now|will\s+be)\s+(cancell?ed)\b",
         r"\b(we|i)\b[^.\n]{0,40}\bcancell?ed\b",
         r"\b(wir|ich)\s+(werden|haben|habe|stornieren)\b[^.\n]{0,40}\bstorn",
@@ -195,7 +229,9 @@ _PROMISES: dict[str, tuple[str, ...]] = {
         r"\bpedido\b[^.\n]{0,30}\b(ha\s+sido|será)\s+cancelado",
     ),
     "discount": (
-        r"\b(we|i)\s*(['’]ll|will|can|are going to|am going to|['’]d like to|would like to)\s+(give|offer|send|apply)\b[^.\n]{0,40}\b(discount|voucher|coupon|store credit|gift card|\d+\s?%)",
+        r"\b(we|i)\s*(['’]ll|will|can|are going to|am going to|['’]d like to|"
+        r"would like to)\s+(give|offer|send|apply)"
+        r"\b[^.\n]{0,40}\b(discount|voucher|coupon|store credit|gift card|\d+\s?%)",
         r"\b(here\s+is|here['’]s)\s+(a|your)\b[^.\n]{0,20}\b(discount|coupon|voucher|code)\b",
         r"\b\d+\s?%\s+(off|discount)\b",
         r"\buse\s+(the\s+)?code\b",

@@ -1,14 +1,16 @@
 """Admin API for the decision pipeline (Flask blueprint), bearer ``DESKGUARD_ADMIN_TOKEN``.
 
-- ``GET  /api/v1/tenants/<t>/kill-switch``            state, who flipped it, why, deferred jobs
-- ``PUT  /api/v1/tenants/<t>/kill-switch``            ``{"on": true, "reason": "..."}`` (POST too)
-- ``GET  /api/v1/tenants/<t>/policy``                 effective policy, modes and go-live status
-- ``PATCH /api/v1/tenants/<t>/policy``                ``{"policy": {...partial...}, "reason", "override_reason"}``
-- ``PUT  /api/v1/tenants/<t>/modes``                  ``{"modes": {"order_status": "auto", "*": "assist"},
-                                                        "default_mode"?, "reason", "override_reason"?}``
-- ``GET  /api/v1/tenants/<t>/decisions``              ``?category=&outcome=&mode=&status=&since=&limit=&offset=``
-- ``GET  /api/v1/tenants/<t>/tickets/<id>/decision``  latest decision, history and audit trail
-- ``GET  /api/v1/tenants/<t>/metrics``                ``?since=7d``
+Under ``/api/v1/tenants/<t>``:
+
+- ``GET   /kill-switch``            state, who flipped it, why, deferred jobs
+- ``PUT   /kill-switch``            ``{"on": true, "reason": "..."}`` (POST too)
+- ``GET   /policy``                 effective policy, modes and go-live status
+- ``PATCH /policy``                 ``{"policy": {...partial...}, "reason", "override_reason"}``
+- ``PUT   /modes``                  ``{"modes": {"order_status": "auto", "*": "assist"},
+                                    "default_mode"?, "reason", "override_reason"?}``
+- ``GET   /decisions``              ``?category=&outcome=&mode=&status=&since=&limit=&offset=``
+- ``GET   /tickets/<id>/decision``  latest decision, history and audit trail
+- ``GET   /metrics``                ``?since=7d``
 
 With no admin token configured the API is off (403).
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from connector.errors import BadRequest
 from connector.pipeline import decisions, killswitch, policy
@@ -52,12 +54,12 @@ def _policy_file() -> str | None:
 
 
 @bp.get("/kill-switch")
-def kill_switch_get(tenant: str):
+def kill_switch_get(tenant: str) -> Response:
     return jsonify(killswitch.status(get_runtime().db, tenant))
 
 
 @bp.route("/kill-switch", methods=["PUT", "POST"])
-def kill_switch_set(tenant: str):
+def kill_switch_set(tenant: str) -> Response:
     body = _body()
     if not isinstance(body.get("on"), bool):
         raise BadRequest('give "on": true or false')
@@ -69,12 +71,12 @@ def kill_switch_set(tenant: str):
 
 
 @bp.get("/policy")
-def policy_get(tenant: str):
+def policy_get(tenant: str) -> Response:
     return jsonify(decisions.policy_view(get_runtime().db, tenant, policy_file=_policy_file()))
 
 
 @bp.patch("/policy")
-def policy_patch(tenant: str):
+def policy_patch(tenant: str) -> Response:
     body = _body()
     patch = body.get("policy")
     if not isinstance(patch, dict):
@@ -92,7 +94,7 @@ def policy_patch(tenant: str):
 
 
 @bp.put("/modes")
-def modes_put(tenant: str):
+def modes_put(tenant: str) -> Response:
     body = _body()
     modes = body.get("modes") or {}
     if not isinstance(modes, dict) or not all(isinstance(v, str) for v in modes.values()):
@@ -126,7 +128,7 @@ def modes_put(tenant: str):
 
 
 @bp.get("/decisions")
-def decisions_list(tenant: str):
+def decisions_list(tenant: str) -> Response:
     from connector.timeutil import parse_since
 
     args = request.args
@@ -151,12 +153,12 @@ def decisions_list(tenant: str):
 
 
 @bp.get("/tickets/<int:ticket_id>/decision")
-def ticket_decision(tenant: str, ticket_id: int):
+def ticket_decision(tenant: str, ticket_id: int) -> Response:
     return jsonify(decisions.ticket_decision(get_runtime().db, tenant, ticket_id))
 
 
 @bp.get("/metrics")
-def metrics(tenant: str):
+def metrics(tenant: str) -> Response:
     from connector.timeutil import parse_since
 
     since = parse_since(request.args["since"]) if request.args.get("since") else None
