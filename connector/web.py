@@ -81,7 +81,7 @@ def create_app(
 def register_blueprints(app: Flask) -> None:
     """Every URL area of the sidecar, by name."""
     from connector.commerce import web as commerce_web
-    from connector.panel import admin_web
+    from connector.dashboard import web as dashboard_web
     from connector.panel import web as panel_web
     from connector.pipeline import web as pipeline_web
     from connector.zendesk import web as zendesk_web
@@ -92,4 +92,4 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(pipeline_web.bp)  # /api/v1/tenants/<tenant>/{decisions,policy,...}
     app.register_blueprint(commerce_web.bp)  # /api/v1/tenants/<tenant>/approvals
     app.register_blueprint(panel_web.bp)  # /panel: the Zendesk app's side panel
-    app.register_blueprint(admin_web.bp)  # /admin: the dashboard
+    app.register_blueprint(dashboard_web.bp)  # /admin: the dashboard

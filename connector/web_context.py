@@ -60,7 +60,7 @@ def require_admin() -> None:
 
     It needs DESKGUARD_ADMIN_TOKEN as a bearer token, and a known tenant.
     """
-    from connector.panel import login_limit  # shares the /admin sign-in's failure counter
+    from connector.dashboard import login_limit  # shares the /admin sign-in's failure counter
     from connector.tenants import get_tenant
 
     runtime = get_runtime()

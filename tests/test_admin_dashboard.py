@@ -11,7 +11,7 @@ import pytest
 from panel_support import TENANT, add_decision, agent_headers, tenant_with_token
 
 from connector import tenants
-from connector.panel import charts
+from connector.dashboard import charts
 from connector.panel.auth import issue_token
 from connector.web import create_app
 

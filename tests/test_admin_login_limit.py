@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from connector import audit
-from connector.panel import login_limit
+from connector.dashboard import login_limit
 from connector.runtime import Runtime
 from connector.web import create_app
 

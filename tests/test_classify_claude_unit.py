@@ -1,4 +1,5 @@
-"""Pure parts of the Claude engine: tool-input validation, normalisation, reason codes, drafts' context."""
+"""Pure parts of the Claude engine: tool-input validation, normalisation, reason codes, drafts'
+context."""
 
 from __future__ import annotations
 

@@ -85,7 +85,8 @@ def test_a_reading_has_the_full_schema(model):
     reading = model.classify(
         TicketText(
             subject="Where is my order #1001?",
-            body="Hi, I ordered a lamp last week and the tracking still shows nothing. Can you check? "
+            body="Hi, I ordered a lamp last week and the tracking still shows nothing. "
+            "Can you check? "
             "Reach me at anna@example.com. Thanks, Anna",
             id="t1",
         )
@@ -231,12 +232,14 @@ def _junk() -> list[tuple[str, str]]:
         ),
         (
             "bug",
-            "import os\n\ndef main(argv):\n    for path in argv[1:]:\n        with open(path) as fh:\n"
+            "import os\n\ndef main(argv):\n    for path in argv[1:]:\n        with open(path) as "
+            "fh:\n"
             "            print(len(fh.read()))\n    return 0\n",
         ),
         (
             "",
-            "SELECT customer_id, SUM(total) FROM payments GROUP BY customer_id HAVING SUM(total) > 100;",
+            "SELECT customer_id, SUM(total) FROM payments GROUP BY customer_id HAVING SUM(total) > "
+            "100;",
         ),
         (
             "Grandma's lemon cake",
@@ -274,7 +277,8 @@ def test_a_store_signature_and_quoted_reply_do_not_change_the_category(model):
     noisy = model.classify(
         TicketText(
             "Refund",
-            "Hello,\n\nI returned the jacket two weeks ago and have no refund yet.\n\nKind regards,\nMaria Lopez\n"
+            "Hello,\n\nI returned the jacket two weeks ago and have no refund yet.\n\nKind "
+            "regards,\nMaria Lopez\n"
             "Sent from my iPhone\n\nOn Tue, 4 Jun 2024, Shop <help@shop.example> wrote:\n"
             "> Would you like to change your delivery address or cancel your order?",
         )
@@ -340,7 +344,10 @@ def test_code_and_markup_abstain_but_no_customer_message_is_taken_for_code(model
     from connector.classify.text import split_email
     from connector.classify.train import dev_examples, packaged_examples
 
-    log = "ERROR [worker-3] payment_intent=pi_3Nx failed; retry={attempt: 2, delay_ms: 500} -> refund_queue"
+    log = (
+        "ERROR [worker-3] payment_intent=pi_3Nx failed; "
+        "retry={attempt: 2, delay_ms: 500} -> refund_queue"
+    )
     reading = model.classify(TicketText("", log))
     assert reading.category == "other" and reading.confidence <= 0.5
     assert any("code or markup" in r for r in reading.reasons)

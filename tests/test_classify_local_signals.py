@@ -1,4 +1,5 @@
-"""Non-ML signals: entities, risk flags, language, sentiment, urgency, and latest-message cleaning."""
+"""Non-ML signals: entities, risk flags, language, sentiment, urgency, and latest-message
+cleaning."""
 
 from __future__ import annotations
 
@@ -137,7 +138,7 @@ def test_ordinary_tickets_raise_no_risk_flag(text):
         assert flags == ()
 
 
-# --- language, sentiment, urgency ------------------------------------------------------------------
+# --- language, sentiment, urgency -----------------------------------------------------------
 @pytest.mark.parametrize(
     "text, lang",
     [
@@ -272,13 +273,20 @@ def _corpus_texts() -> list[str]:
                 row = json.loads(line)
                 texts.append(f"{row.get('subject', '')}\n{row['body']}")
     tricky = [
-        "I will take you to court, my lawyer says; this is fraud, a chargeback, charge back, charge-backs.",
-        "You f***ck idiots, go to hell. I know where you live. Didn't authorise it, never authorized.",
-        "It burned my hand, caught fire, electrical shock, electric shock. Not happy, never again, fed up.",
-        "Well done! Not great. Nicht zufrieden, super. ASAP a.s.a.p as soon as possible aujourd'hui right now",
-        "order #1001, Order 2023, from 2023, #SH-4410, $49.90, US$ 12, 35,90 €, 30 euros, neur 5, CHF 20",
-        "1Z999AA10123456784 RR123456789FR 3SABCD1234567 tracking number is 4829103391 track & trace 3SABC1234567",
-        "Bestellnummer: 4521, n° 7781, cde 1234, pedido: 9981, İstanbul order 1234, ÀÉÎ 5 EUR, factuur 88812",
+        "I will take you to court, my lawyer says; this is fraud, a chargeback, charge back, "
+        "charge-backs.",
+        "You f***ck idiots, go to hell. I know where you live. Didn't authorise it, never "
+        "authorized.",
+        "It burned my hand, caught fire, electrical shock, electric shock. Not happy, never again, "
+        "fed up.",
+        "Well done! Not great. Nicht zufrieden, super. ASAP a.s.a.p as soon as possible "
+        "aujourd'hui right now",
+        "order #1001, Order 2023, from 2023, #SH-4410, $49.90, US$ 12, 35,90 €, 30 euros, neur 5, "
+        "CHF 20",
+        "1Z999AA10123456784 RR123456789FR 3SABCD1234567 tracking number is 4829103391 track & "
+        "trace 3SABC1234567",
+        "Bestellnummer: 4521, n° 7781, cde 1234, pedido: 9981, İstanbul order 1234, ÀÉÎ 5 EUR, "
+        "factuur 88812",
     ]
     return texts + tricky
 

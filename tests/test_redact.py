@@ -1,4 +1,5 @@
-"""PII redaction (connector/classify/redact.py): what is replaced, what survives, what comes back."""
+"""PII redaction (connector/classify/redact.py): what is replaced, what survives, what comes
+back."""
 
 from __future__ import annotations
 
@@ -113,7 +114,8 @@ def test_same_value_same_placeholder_across_one_ticket():
     redactor = Redactor()
     subject = redactor.redact("Refund to 4111 1111 1111 1111?")
     body = redactor.redact(
-        "I mean 4111-1111-1111-1111, not 5555 5555 5555 4444. Mail JANE@example.com or jane@example.com"
+        "I mean 4111-1111-1111-1111, not 5555 5555 5555 4444. Mail JANE@example.com or "
+        "jane@example.com"
     )
     assert subject == "Refund to [CARD_1]?"
     assert body == "I mean [CARD_1], not [CARD_2]. Mail [EMAIL_1] or [EMAIL_1]"

@@ -108,7 +108,8 @@ def classify_cmd(
     "by_fields",
     multiple=True,
     metavar="FIELD",
-    help="Also report accuracy and precision at ≥ 0.9 per value of this JSONL field (e.g. lang, store; "
+    help="Also report accuracy and precision at ≥ 0.9 per value of this JSONL field "
+    "(e.g. lang, store; "
     'repeatable). Tickets without the field count as "-".',
 )
 @click.pass_context

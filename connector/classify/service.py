@@ -128,10 +128,10 @@ class TenantClassifier:
         drafter = get_drafter(self.runtime, self.tenant_id)
         if drafter is None:
             raise ConfigError(
-                "Claude drafts are off (DESKGUARD_CLAUDE_DRAFT_REPLIES) or no Anthropic key is stored"
+                "Claude drafts are off (DESKGUARD_CLAUDE_DRAFT_REPLIES) or no Anthropic key is "
+                "stored"
             )
         return drafter.draft_reply(ticket_text, reading, context_text, allowed_promises, **kwargs)
-
 
 
 def configure_env_tenant(runtime: Runtime, tenant_id: str) -> None:

@@ -1,2 +1,3 @@
-"""The Zendesk app: the agent side panel (``web.py``), the admin dashboard (``admin_web.py``),
-agent identity and roles, and the app package (``app_package.py``)."""
+"""The Zendesk app: the agent side panel (``web.py``), agent identity and roles
+(``identity.py``), app tokens and admin sessions (``auth.py``), and the app package
+(``app_package.py``). The admin dashboard is connector/dashboard/."""

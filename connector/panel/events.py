@@ -8,18 +8,6 @@ from typing import ClassVar
 from connector import audit
 
 
-# --- login limit -------------------------------------------------------------------------------
-@audit.event
-@dataclass(frozen=True)
-class AdminLoginFailed(audit.Event):
-    kind: ClassVar[str] = "admin.login_failed"
-    client_ip: str
-    via: str  # "form" or "bearer"
-    failures_from_ip: int  # in the window, this one included
-    failures_total: int
-    locked: str  # "ip" or "global" when this failure reached a limit, else ""
-
-
 # --- auth --------------------------------------------------------------------------------------
 @audit.event
 @dataclass(frozen=True)

@@ -136,9 +136,7 @@ class TicketContext:
     )
     draft_cost_usd: float = 0.0
     decision: Decision | None = None
-    proposals: list[Proposal] = field(
-        default_factory=list
-    )  # refund/cancel for an agent to approve
+    proposals: list[Proposal] = field(default_factory=list)  # refund/cancel for an agent to approve
     brief: str = ""
     public_text: str = ""
     action_kind: str = ""
@@ -150,11 +148,11 @@ class TicketContext:
     # stage runs before the one that sets its field.
     def require_ticket(self) -> Ticket:
         """The ticket (set by the load stage)."""
-        return _required(self.ticket, "ticket", "load_ticket")
+        return _required(self.ticket, "ticket", "load_ticket (or attach_ticket)")
 
     def require_policy(self) -> Policy:
         """The tenant's effective policy (set by the load stage)."""
-        return _required(self.policy, "policy", "load_ticket")
+        return _required(self.policy, "policy", "load_ticket (or attach_ticket)")
 
     def require_text(self) -> TicketText:
         """The redacted subject and body (set by the redact stage)."""
@@ -178,8 +176,8 @@ class TicketContext:
 
 
 class StageOrderError(RuntimeError):
-    """A stage read a context field that the stage meant to set it has not set (stages run out
-    of order, or a caller skipped one)."""
+    """A stage read a context field before the stage that sets it ran (stages out of order, or
+    a caller skipped one)."""
 
 
 def _required(value: T | None, name: str, stage: str) -> T:

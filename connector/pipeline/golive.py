@@ -99,9 +99,7 @@ def go_live_status(
     )
 
 
-def all_statuses(
-    db: sqlite_utils.Database, tenant_id: str, policy: Policy
-) -> list[GoLiveStatus]:
+def all_statuses(db: sqlite_utils.Database, tenant_id: str, policy: Policy) -> list[GoLiveStatus]:
     counts = agreement_counts(db, tenant_id)
     gl = policy.go_live
     return [

@@ -17,8 +17,8 @@ import unicodedata
 
 _PATTERNS: dict[str, tuple[str, ...]] = {
     "ignore the rules": (
-        r"\b(ignore|disregard|forget|override|bypass|skip)"
-        r"\b[^.\n]{0,40}\b(rules?|instructions?|polic(y|ies)|guidelines?|prompts?|guardrails?|"
+        r"\b(ignore|disregard|forget|override|bypass|skip)\b"
+        r"[^.\n]{0,40}\b(rules?|instructions?|polic(y|ies)|guidelines?|prompts?|guardrails?|"
         r"restrictions?|programming)\b",
         r"\bignor(iere|ier|ieren)\b[^.\n]{0,40}\b(anweisungen|regeln|richtlinien|vorgaben|"
         r"instruktionen)\b",
@@ -32,8 +32,8 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
     ),
     "role play / new identity": (
         r"\byou are (now|no longer)\b",
-        r"\b(act|behave|pretend) as\b[^.\n]{0,30}\b(admin|administrator|system|developer|agent|"
-        r"supervisor)",
+        r"\b(act|behave|pretend) as\b[^.\n]{0,30}\b(admin|administrator|system|developer|"
+        r"agent|supervisor)",
         r"\b(developer|god|admin|jailbreak|dan) mode\b",
         r"\bsystem\s*prompt\b",
         r"^\s*(system|assistant|developer)\s*:",
@@ -49,8 +49,8 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bnuove istruzioni\s*:",
     ),
     "tells the assistant to change the ticket": (
-        r"\b(mark|set|close|resolve|change)\b[^.\n]{0,30}\b(ticket|this|status)"
-        r"\b[^.\n]{0,20}\b(as\s+)?(solved|closed|resolved|done|priority)\b",
+        r"\b(mark|set|close|resolve|change)\b[^.\n]{0,30}\b(ticket|this|status)\b"
+        r"[^.\n]{0,20}\b(as\s+)?(solved|closed|resolved|done|priority)\b",
         r"\b(mark|set)\b[^.\n]{0,20}\bas (solved|closed|resolved)\b",
         r"\b(markiere|setze|schließe)\b[^.\n]{0,40}\b(gelöst|geschlossen|erledigt)\b",
         r"\b(marque[rz]?|ferme[rz]?|cl[oô]ture[rz]?)\b[^.\n]{0,40}\b(résolu|fermé|clos)\b",
@@ -61,15 +61,15 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(marque|feche)\b[^.\n]{0,40}\b(resolvido|fechado)\b",
     ),
     "tells the assistant to approve money or actions": (
-        r"\b(approve|authori[sz]e|execute|process|issue|trigger)"
-        r"\b[^.\n]{0,30}\b(refund|cancellation|payout|credit|discount)"
-        r"\b[^.\n]{0,40}\b(without|no need|automatically|immediately|now)\b",
+        r"\b(approve|authori[sz]e|execute|process|issue|trigger)\b"
+        r"[^.\n]{0,30}\b(refund|cancellation|payout|credit|discount)\b"
+        r"[^.\n]{0,40}\b(without|no need|automatically|immediately|now)\b",
         r"\bwithout\b[^.\n]{0,20}\b(verification|approval|checks?|asking)\b",
         r"\b(genehmige|veranlasse|führe)\b[^.\n]{0,40}\b(erstattung|rückerstattung|stornierung|"
         r"gutschrift)\b",
         r"\bohne\b[^.\n]{0,20}\b(prüfung|rückfrage|genehmigung)\b",
-        r"\b(approuve[rz]?|effectue[rz]?|déclenche[rz]?)\b[^.\n]{0,40}\b(remboursement|annulation)"
-        r"\b",
+        r"\b(approuve[rz]?|effectue[rz]?|déclenche[rz]?)\b"
+        r"[^.\n]{0,40}\b(remboursement|annulation)\b",
         r"\bsans\b[^.\n]{0,20}\b(vérification|validation|approbation)\b",
         r"\b(aprueba|procesa|ejecuta|emite)\b[^.\n]{0,40}\b(reembolso|cancelación|devolución)\b",
         r"\bsin\b[^.\n]{0,20}\b(verificación|aprobación|comprobación)\b",
@@ -81,8 +81,8 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bbez\b[^.\n]{0,20}\b(weryfikacji|zatwierdzenia|sprawdzania)\b",
     ),
     "asks the assistant to reveal or reply verbatim": (
-        r"\b(print|reveal|show|repeat|output)\b[^.\n]{0,30}\b(your|the)"
-        r"\b[^.\n]{0,20}\b(prompt|instructions|rules|configuration|api key|token|secret)s?\b",
+        r"\b(print|reveal|show|repeat|output)\b[^.\n]{0,30}\b(your|the)\b"
+        r"[^.\n]{0,20}\b(prompt|instructions|rules|configuration|api key|token|secret)s?\b",
         r"\b(reply|respond|answer)\b[^.\n]{0,20}\bwith (exactly|only|the following)\b",
         r"\b(als (ki|ai|assistent)|as an ai|en tant qu'ia|como ia)\b",
     ),

@@ -316,7 +316,12 @@ def set_category_modes(
 
 def _check_go_live(
     db: sqlite_utils.Database,
-    tenant_id: str, before: Policy, after: Policy, *, actor: str, override_reason: str | None
+    tenant_id: str,
+    before: Policy,
+    after: Policy,
+    *,
+    actor: str,
+    override_reason: str | None,
 ) -> None:
     from connector.pipeline.golive import go_live_status
 

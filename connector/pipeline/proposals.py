@@ -137,7 +137,8 @@ _NOT_ASKING = re.compile(
 
 
 def asks_for_money_back(text: str) -> bool:
-    """True when the text asks for the money back (not when it declines it: "no refund, just a swap")."""
+    """True when the text asks for the money back (not when it declines it: "no refund, just a
+    swap")."""
     text = text or ""
     return any(
         not _NOT_ASKING.search(text[max(0, m.start() - 40) : m.start()])
@@ -254,7 +255,8 @@ def _refund_target(
     if len(charges) > 1:
         return (
             None,
-            f"{len(charges)} Stripe charges match order {order.name}: which one to refund is unclear",
+            f"{len(charges)} Stripe charges match order {order.name}: "
+            "which one to refund is unclear",
             False,
         )
     c = charges[0]
@@ -345,9 +347,11 @@ def propose_cancel_order(ctx: TicketContext) -> tuple[RuleVerdict, Proposal | No
     ]
     if len(open_orders) != 1:
         detail = (
-            f"{len(open_orders)} of {len(pool)} order(s) unfulfilled and not cancelled (need exactly one)"
+            f"{len(open_orders)} of {len(pool)} order(s) unfulfilled and not cancelled"
+            " (need exactly one)"
             if len(pool) > 1 or open_orders
-            else f"order {pool[0].name} is {'cancelled' if pool[0].cancelled_at else pool[0].fulfillment_status.lower()}"
+            else f"order {pool[0].name} is "
+            f"{'cancelled' if pool[0].cancelled_at else pool[0].fulfillment_status.lower()}"
             ": too late to cancel before shipping"
         )
         return RuleVerdict(name, "info", detail), None
@@ -365,7 +369,10 @@ def propose_cancel_order(ctx: TicketContext) -> tuple[RuleVerdict, Proposal | No
         )
     except BadRequest as exc:
         return RuleVerdict(name, "info", f"no cancellation proposed: {exc}"), None
-    summary = f"cancel order {order.name} (restock, notify the customer; no refund: that needs its own approval)"
+    summary = (
+        f"cancel order {order.name} (restock, notify the customer; no refund: "
+        "that needs its own approval)"
+    )
     reason = f"cancellation request; order {order.name} is unfulfilled and not cancelled"
     return RuleVerdict(name, "propose", summary), Proposal(
         "cancel_order", params, name, reason, summary
@@ -381,9 +388,7 @@ PROPOSAL_RULES: dict[str, ProposalRule] = {
 
 def passed_to_team(ctx: TicketContext) -> SuggestedReply:
     """The neutral reply agents may send while a proposal waits: no promise of the outcome."""
-    orders: set[str] = {
-        p.params["order_name"] for p in ctx.proposals if p.params.get("order_name")
-    }
+    orders: set[str] = {p.params["order_name"] for p in ctx.proposals if p.params.get("order_name")}
     order = next(iter(orders)) if len(orders) == 1 else ""
     if not order and len(ctx.enrichment.orders) == 1:
         order = ctx.enrichment.orders[0].name
@@ -395,9 +400,7 @@ def passed_to_team(ctx: TicketContext) -> SuggestedReply:
 
 
 # --- the stage: record proposals where agents can act on them -------------------------------
-def _earlier(
-    db: sqlite_utils.Database, ctx: TicketContext, proposal: Proposal
-) -> Approval | None:
+def _earlier(db: sqlite_utils.Database, ctx: TicketContext, proposal: Proposal) -> Approval | None:
     """An approval of this ticket that stands for ``proposal``: the same params in any state (an
     agent's rejection is not re-proposed, a done one is not repeated), else any still-open one of
     the same kind (one open proposal per kind per ticket)."""
@@ -458,7 +461,8 @@ def propose_actions(rt: Runtime, ctx: TicketContext) -> TicketContext:
             RuleVerdict(
                 "approvals",
                 "info",
-                f"{what}: approval #{row.id} already stands for this ({row.state}), not proposed again"
+                f"{what}: approval #{row.id} already stands for this ({row.state}), "
+                "not proposed again"
                 if p.reused
                 else f"{what}: approval #{row.id} created, awaiting an agent",
             )
@@ -484,16 +488,18 @@ def brief_lines(ctx: TicketContext) -> list[str]:
             )
         elif p.state == "rejected":
             lines.append(
-                f"**Not proposed again:** {p.summary} — rejected by {p.decided_by or 'an agent'}{ref}"
+                f"**Not proposed again:** {p.summary} — "
+                f"rejected by {p.decided_by or 'an agent'}{ref}"
             )
         elif p.state == "done":
             lines.append(
-                f"**Already done:** {p.summary} — approved by {p.decided_by or 'an agent'} and executed{ref}"
+                f"**Already done:** {p.summary} — "
+                f"approved by {p.decided_by or 'an agent'} and executed{ref}"
             )
         elif p.state == "failed":
             lines.append(
-                f"**Proposed earlier, failed:** {p.summary} — approve again in the Deskguard panel to "
-                f"retry{ref}"
+                f"**Proposed earlier, failed:** {p.summary} — "
+                f"approve again in the Deskguard panel to retry{ref}"
             )
         else:  # approved (execution deferred: kill switch or vendor outage) or executing
             what = (

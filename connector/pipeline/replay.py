@@ -43,7 +43,9 @@ def _tickets(batches: Iterable[Any]) -> Iterator[Ticket]:
             yield from item
 
 
-def _agent_truth(db: sqlite_utils.Database, tenant_id: str, ticket: Ticket, prefix: str) -> str | None:
+def _agent_truth(
+    db: sqlite_utils.Database, tenant_id: str, ticket: Ticket, prefix: str
+) -> str | None:
     tagged = golive.agent_category(ticket, prefix)
     if tagged:
         return tagged

@@ -69,13 +69,13 @@ TEMPLATES: dict[str, dict[str, str]] = {
     },
     "cancel_order": {
         "en": "Hi {name},\n\nThanks for your message. "
-        "I'm checking the status of your order{order_phrase} "
-        "and will let you know the options shortly.\n\nBest regards"
+        "I'm checking the status of your order{order_phrase} and will let you know the options "
+        "shortly.\n\nBest regards"
     },
     "order_change": {
         "en": "Hi {name},\n\nThanks for your message. "
-        "I'm checking whether order{order_phrase} can still "
-        "be changed and will get back to you shortly.\n\nBest regards"
+        "I'm checking whether order{order_phrase} can still be changed and will get back to you "
+        "shortly.\n\nBest regards"
     },
     "return_exchange": {
         "en": "Hi {name},\n\nThanks for getting in touch about a return or exchange{order_phrase}. "
@@ -83,23 +83,20 @@ TEMPLATES: dict[str, dict[str, str]] = {
     },
     "refund": {
         "en": "Hi {name},\n\nThanks for your message about order{order_phrase}. "
-        "A colleague is reviewing your "
-        "request and will get back to you with the next steps.\n\nBest regards"
+        "A colleague is reviewing your request and will get back to you with the next steps."
+        "\n\nBest regards"
     },
     "payment_billing": {
         "en": "Hi {name},\n\nThanks for letting us know about this payment question. "
-        "I'm checking the "
-        "details{order_phrase} and will get back to you shortly.\n\nBest regards"
+        "I'm checking the details{order_phrase} and will get back to you shortly.\n\nBest regards"
     },
     "promo_pricing": {
         "en": "Hi {name},\n\nThanks for your question about pricing. "
-        "I'm checking the details and will "
-        "get back to you shortly.\n\nBest regards"
+        "I'm checking the details and will get back to you shortly.\n\nBest regards"
     },
     "product_question": {
         "en": "Hi {name},\n\nThanks for your question. "
-        "I'm checking the product details and will get "
-        "back to you shortly.\n\nBest regards"
+        "I'm checking the product details and will get back to you shortly.\n\nBest regards"
     },
     "complaint_feedback": {
         "en": "Hi {name},\n\nThank you for taking the time to tell us about this. I'm sorry about "
@@ -116,8 +113,8 @@ TEMPLATES: dict[str, dict[str, str]] = {
 # While a refund or cancellation waits for an agent's approval: acknowledge, promise nothing.
 PASSED_TO_TEAM: dict[str, str] = {
     "en": "Hi {name},\n\nThanks for your message{about}. "
-    "We've passed your request to the team, and a colleague "
-    "will get back to you shortly.\n\nBest regards",
+    "We've passed your request to the team, and a colleague will get back to you shortly."
+    "\n\nBest regards",
     "de": "Hallo {name},\n\ndanke für Ihre Nachricht{about_de}. "
     "Wir haben Ihr Anliegen an unser Team weitergegeben; "
     "eine Kollegin oder ein Kollege meldet sich in Kürze bei Ihnen.\n\nViele Grüße",
@@ -200,8 +197,8 @@ _PROMISES: dict[str, tuple[str, ...]] = {
         r"already\s+|just\s+)?"
         r"(refund|reimburse|issue[d]?\s+(you\s+)?(a\s+|the\s+|your\s+)?(full\s+|partial\s+)?refund|"
         r"processed\s+(a\s+|the\s+|your\s+)?refund|refunded)",
-        r"\brefund\b[^.\n]{0,40}\b(has|have)\s+been\s+(issued|processed|approved|sent|initiated|"
-        r"made)\b",
+        r"\brefund\b[^.\n]{0,40}\b(has|have)\s+been\s+(issued|processed|approved|sent|"
+        r"initiated|made)\b",
         r"\b(will|is going to|has been|have been)\s+(be\s+)?refunded\b",
         r"\byou['’]?(ll| will)\s+(get|receive)\s+(a\s+|your\s+)?(full\s+|partial\s+)?(refund|"
         r"money back)\b",
@@ -230,8 +227,8 @@ _PROMISES: dict[str, tuple[str, ...]] = {
     ),
     "discount": (
         r"\b(we|i)\s*(['’]ll|will|can|are going to|am going to|['’]d like to|"
-        r"would like to)\s+(give|offer|send|apply)"
-        r"\b[^.\n]{0,40}\b(discount|voucher|coupon|store credit|gift card|\d+\s?%)",
+        r"would like to)\s+(give|offer|send|apply)\b"
+        r"[^.\n]{0,40}\b(discount|voucher|coupon|store credit|gift card|\d+\s?%)",
         r"\b(here\s+is|here['’]s)\s+(a|your)\b[^.\n]{0,20}\b(discount|coupon|voucher|code)\b",
         r"\b\d+\s?%\s+(off|discount)\b",
         r"\buse\s+(the\s+)?code\b",

@@ -268,10 +268,6 @@ class WebhookState(AccountState):
                 record.attempts.append(status)
         return status
 
-    def redeliver(self, delivery: Delivery) -> None:
-        """Deliver the same event again, freshly signed (Zendesk's duplicate invocations)."""
-        self._enqueue_delivery(Delivery(delivery.webhook_id, delivery.ticket_id, delivery.body))
-
     def wait_for_deliveries(self, timeout: float = 10.0) -> bool:
         """Block until every queued webhook delivery has been attempted (tests)."""
         deadline = time.monotonic() + timeout

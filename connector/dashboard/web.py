@@ -24,8 +24,9 @@ from flask import (
 )
 
 from connector import logs, tenants
+from connector.dashboard import charts, login_limit, metrics
 from connector.errors import BadRequest, Forbidden, NotFound, Unauthorized
-from connector.panel import auth, charts, login_limit, metrics
+from connector.panel import auth
 from connector.pipeline import killswitch
 from connector.web_context import admin_token_matches, error_response, get_runtime
 

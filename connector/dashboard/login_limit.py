@@ -27,8 +27,8 @@ import sqlite_utils
 from flask import Request
 
 from connector import audit, logs
+from connector.dashboard.events import AdminLoginFailed
 from connector.db import transaction
-from connector.panel.events import AdminLoginFailed
 
 ADMIN_SCOPE = "*"  # tenant_id of admin-wide rows and audit events: the admin token is no tenant's
 LOG = logs.get("admin")
