@@ -21,8 +21,8 @@ from connector.commerce.approvals import EXECUTE_JOB, execute_job
 from connector.commerce.disputes import handle_dispute
 from connector.commerce.stripe_webhooks import DISPUTE_JOB
 from connector.worker import Handler
-from connector.zendesk.batch import BATCH_KIND, handle_batch
-from connector.zendesk.handlers import handle_ticket
+from connector.zendesk.batch import BATCH_KIND
+from connector.zendesk.handlers import handle_batch, handle_ticket
 from connector.zendesk.intake import JOB_KIND as TICKET_KIND
 
 if TYPE_CHECKING:

@@ -22,8 +22,7 @@ from connector.tenants import set_kill_switch
 def desk(runtime):
     d = testing.FakeDesk()
     inject(runtime, desk=d)
-    inject(runtime, classifier=testing.FakeClassifier(testing.make_reading("order_status", 0.96))
-    )
+    inject(runtime, classifier=testing.FakeClassifier(testing.make_reading("order_status", 0.96)))
     inject(runtime, orders=testing.FakeOrders([testing.make_order()]))
     set_category_modes(
         runtime.db, TENANT, {"order_status": "assist"}, actor="test", override_reason="panel test"

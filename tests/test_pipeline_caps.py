@@ -122,7 +122,9 @@ def test_sixteen_worker_threads_never_send_more_replies_than_the_cap(runtime):
     inject(runtime, desk=desk)
     inject(runtime, classifier=FakeClassifier(make_reading()))
     n = 60
-    inject(runtime, orders=FakeOrders(
+    inject(
+        runtime,
+        orders=FakeOrders(
             [shipped_order(email=f"c{i}@example.com", name=f"#{2000 + i}") for i in range(1, n + 1)]
         ),
     )

@@ -184,8 +184,7 @@ def test_off_records_but_writes_nothing(runtime, desk):
 def test_vendor_outage_continues_without_context_and_says_so(runtime, desk):
     desk.add_ticket(1, "Where is my order?")
     inject(runtime, classifier=FakeClassifier(make_reading()))
-    inject(runtime, orders=FakeOrders(error=TransientError("down", vendor="shopify", status=503))
-    )
+    inject(runtime, orders=FakeOrders(error=TransientError("down", vendor="shopify", status=503)))
     modes(runtime, order_status="auto")
     result = process_ticket(runtime, TENANT, 1)
     assert result.outcome == "assist_note"  # no order → the WISMO prerequisite fails

@@ -11,7 +11,8 @@ Instead the poller enqueues ``zendesk.batch`` jobs of ≤ 100 ticket versions ea
    ticket's latest audit, whose comment is what loop safety and the classifier need; a ticket
    whose latest audit has no comment costs one more request);
 3. runs the pipeline per ticket with the preloaded ticket
-   (``connector.pipeline.process_ticket(..., ticket=...)``). Writes stay per ticket, through
+   (``connector.pipeline.engine.process_ticket(..., ticket=...)``; the handler is
+   ``handle_batch`` in connector/zendesk/handlers.py). Writes stay per ticket, through
    ``connector.actions`` (idempotent); in shadow mode there are none.
 
 Deduplication with the webhook: each ticket version in a batch is a row of
@@ -38,11 +39,10 @@ from typing import TYPE_CHECKING
 
 from connector import audit, logs
 from connector.db import transaction
-from connector.errors import KillSwitchEngaged
 from connector.queue import Job
-from connector.zendesk.events import BatchTicketHandedOff, OwnEchoSkipped
+from connector.zendesk.events import BatchTicketHandedOff
 from connector.zendesk.intake import JOB_KIND, batch_holding, dedupe_key, enqueue_ticket
-from connector.zendesk.service import is_own_update, normalize_updated_at
+from connector.zendesk.service import normalize_updated_at
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
@@ -139,7 +139,9 @@ def batch_outcomes(db, tenant_id: str, job_id: int) -> dict[int, str | None]:
     return dict(rows.fetchall())
 
 
-def _done(db, tenant_id: str, member: Member, outcome: str, handed_off: int | None = None) -> None:
+def mark_done(
+    db, tenant_id: str, member: Member, outcome: str, handed_off: int | None = None
+) -> None:
     with transaction(db):
         db.conn.execute(
             "UPDATE zendesk_batch_tickets SET done_at = ?, outcome = ?, handed_off_job_id = ?"
@@ -148,65 +150,7 @@ def _done(db, tenant_id: str, member: Member, outcome: str, handed_off: int | No
         )
 
 
-def handle_batch(runtime: Runtime, job: Job) -> None:
-    from connector.pipeline.engine import process_ticket
-
-    db = runtime.db
-    tenant_id = job.tenant_id
-    members = pending_members(db, tenant_id, job.id)
-    source = job.payload.get("source", "poll")
-    to_read: list[Member] = []
-    for m in members:
-        if is_own_update(db, tenant_id, m.ticket_id, m.updated_at):
-            with transaction(db):
-                audit.record(
-                    db,
-                    tenant_id,
-                    OwnEchoSkipped(
-                        updated_at=m.updated_at, source=source, ticket_id=m.ticket_id, job_id=job.id
-                    ),
-                )
-            _done(db, tenant_id, m, "own_echo")
-        else:
-            to_read.append(m)
-    if not to_read:
-        return
-    desk = runtime.services(tenant_id).require_desk()
-    before = getattr(desk, "thread_api_calls", 0)
-    tickets = {t.id: t for t in desk.get_tickets([m.ticket_id for m in to_read])}
-    read_calls = getattr(desk, "thread_api_calls", 0) - before
-    processed = 0
-    for m in to_read:
-        ticket = tickets.get(m.ticket_id)
-        if ticket is None:  # deleted (or merged away) since the export saw it
-            _done(db, tenant_id, m, "missing")
-            continue
-        try:
-            result = process_ticket(runtime, tenant_id, m.ticket_id, job=job, ticket=ticket)
-        except KillSwitchEngaged:
-            raise  # the worker defers the whole batch; what is done stays done
-        except Exception as exc:
-            if getattr(exc, "should_retry", False):
-                raise  # 429/5xx/timeout: the batch is retried with backoff and resumes here
-            _hand_off(runtime, job, m, exc)
-        else:
-            _done(db, tenant_id, m, str(getattr(result, "outcome", "done")))
-        processed += 1
-        if not runtime.queue.extend_lease(job):
-            logs.log(LOG, logging.WARNING, "zendesk.batch_lease_lost", processed=processed)
-            return
-    logs.log(
-        LOG,
-        logging.INFO,
-        "zendesk.batch_processed",
-        tickets=len(members),
-        processed=processed,
-        read_calls=read_calls,
-        api_calls=getattr(desk, "thread_api_calls", 0) - before,
-    )
-
-
-def _hand_off(runtime: Runtime, job: Job, member: Member, exc: Exception) -> None:
+def hand_off(runtime: Runtime, job: Job, member: Member, exc: Exception) -> None:
     """Give one ticket version its own ``zendesk.ticket`` job.
 
     The job has its own attempts and, if it keeps failing, its own dead-letter entry.
@@ -233,7 +177,7 @@ def _hand_off(runtime: Runtime, job: Job, member: Member, exc: Exception) -> Non
                 job_id=job.id,
             ),
         )
-        _done(db, job.tenant_id, member, "handed_off", single_id)
+        mark_done(db, job.tenant_id, member, "handed_off", single_id)
     logs.log(
         LOG,
         logging.WARNING,
@@ -249,5 +193,4 @@ __all__ = [
     "JOB_KIND",
     "batch_outcomes",
     "enqueue_batches",
-    "handle_batch",
 ]

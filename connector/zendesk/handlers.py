@@ -1,4 +1,6 @@
-"""The ``zendesk.ticket`` job handler: hand a ticket change to the decision pipeline.
+"""The Zendesk job handlers: ``zendesk.ticket`` hands one ticket change to the decision pipeline;
+``zendesk.batch`` reads up to 100 changed tickets in one request (connector/zendesk/batch.py)
+and runs the pipeline on each.
 
 Before any Zendesk call, a job for a ticket version Deskguard itself produced (its own note or
 reply coming back through the trigger) is acknowledged and audited as an echo: zero API calls.
@@ -13,7 +15,10 @@ from typing import TYPE_CHECKING
 
 from connector import audit, logs
 from connector.db import transaction
+from connector.errors import KillSwitchEngaged
+from connector.pipeline.engine import process_ticket
 from connector.queue import Job
+from connector.zendesk import batch
 from connector.zendesk.events import OwnEchoSkipped
 from connector.zendesk.service import is_own_update
 
@@ -21,6 +26,7 @@ if TYPE_CHECKING:
     from connector.runtime import Runtime
 
 LOG = logs.get("zendesk.handler")
+BATCH_LOG = logs.get("zendesk.batch")
 
 
 def handle_ticket(runtime: Runtime, job: Job) -> None:
@@ -41,8 +47,6 @@ def handle_ticket(runtime: Runtime, job: Job) -> None:
             )
         logs.log(LOG, logging.INFO, "zendesk.own_echo_skipped", api_calls=0)
         return
-    from connector.pipeline.engine import process_ticket
-
     desk = runtime.services(job.tenant_id).require_desk()
     before = getattr(desk, "thread_api_calls", 0)
     result = process_ticket(runtime, job.tenant_id, ticket_id, job=job)
@@ -52,5 +56,61 @@ def handle_ticket(runtime: Runtime, job: Job) -> None:
         "zendesk.ticket_processed",
         outcome=getattr(result, "outcome", None),
         reason=getattr(result, "reason", None),
+        api_calls=getattr(desk, "thread_api_calls", 0) - before,
+    )
+
+
+def handle_batch(runtime: Runtime, job: Job) -> None:
+    db = runtime.db
+    tenant_id = job.tenant_id
+    members = batch.pending_members(db, tenant_id, job.id)
+    source = job.payload.get("source", "poll")
+    to_read: list[batch.Member] = []
+    for m in members:
+        if is_own_update(db, tenant_id, m.ticket_id, m.updated_at):
+            with transaction(db):
+                audit.record(
+                    db,
+                    tenant_id,
+                    OwnEchoSkipped(
+                        updated_at=m.updated_at, source=source, ticket_id=m.ticket_id, job_id=job.id
+                    ),
+                )
+            batch.mark_done(db, tenant_id, m, "own_echo")
+        else:
+            to_read.append(m)
+    if not to_read:
+        return
+    desk = runtime.services(tenant_id).require_desk()
+    before = getattr(desk, "thread_api_calls", 0)
+    tickets = {t.id: t for t in desk.get_tickets([m.ticket_id for m in to_read])}
+    read_calls = getattr(desk, "thread_api_calls", 0) - before
+    processed = 0
+    for m in to_read:
+        ticket = tickets.get(m.ticket_id)
+        if ticket is None:  # deleted (or merged away) since the export saw it
+            batch.mark_done(db, tenant_id, m, "missing")
+            continue
+        try:
+            result = process_ticket(runtime, tenant_id, m.ticket_id, job=job, ticket=ticket)
+        except KillSwitchEngaged:
+            raise  # the worker defers the whole batch; what is done stays done
+        except Exception as exc:
+            if getattr(exc, "should_retry", False):
+                raise  # 429/5xx/timeout: the batch is retried with backoff and resumes here
+            batch.hand_off(runtime, job, m, exc)
+        else:
+            batch.mark_done(db, tenant_id, m, str(getattr(result, "outcome", "done")))
+        processed += 1
+        if not runtime.queue.extend_lease(job):
+            logs.log(BATCH_LOG, logging.WARNING, "zendesk.batch_lease_lost", processed=processed)
+            return
+    logs.log(
+        BATCH_LOG,
+        logging.INFO,
+        "zendesk.batch_processed",
+        tickets=len(members),
+        processed=processed,
+        read_calls=read_calls,
         api_calls=getattr(desk, "thread_api_calls", 0) - before,
     )

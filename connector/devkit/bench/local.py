@@ -155,5 +155,3 @@ def _lengthened(tickets, chars: int) -> list[TicketText]:
         body = "\n\n".join(paragraphs) + (f"\n\n{quoted}" if quoted else "")
         texts.append(TicketText(ex.subject, body, ex.id))
     return texts
-
-
