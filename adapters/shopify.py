@@ -41,7 +41,7 @@ import urllib.request
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import shopify
 
@@ -123,7 +123,9 @@ class _TimedGraphQL(shopify.GraphQL):
 
     def __init__(self, timeout: float):
         super().__init__()
-        self.headers = dict(self.headers)  # the SDK hands out its thread-local dict itself
+        self.headers: dict[str, str] = dict(
+            self.headers
+        )  # the SDK hands out its thread-local dict itself
         self.timeout = timeout
 
     def execute(self, query, variables=None, operation_name=None):
@@ -178,6 +180,14 @@ def _money(node: dict[str, Any] | None) -> Money:
     return Money(str(node.get("amount") or "0"), str(node.get("currencyCode") or ""))
 
 
+class _FulfillmentCommon(TypedDict):
+    """The Fulfillment fields shared by every parcel of one fulfillment."""
+
+    status: str
+    estimated_delivery_at: datetime | None
+    delivered_at: datetime | None
+
+
 def order_from_node(node: dict[str, Any]) -> Order:
     email = (node.get("email") or "").strip()
     customer = node.get("customer")
@@ -195,7 +205,7 @@ def order_from_node(node: dict[str, Any]) -> Order:
     fulfillments = []
     for f in node.get("fulfillments") or ():
         status = f.get("displayStatus") or f.get("status") or ""
-        common = {
+        common: _FulfillmentCommon = {
             "status": status,
             "estimated_delivery_at": _dt(f.get("estimatedDeliveryAt")),
             "delivered_at": _dt(f.get("deliveredAt")),

@@ -370,3 +370,18 @@ def test_the_graph_sees_function_local_and_skips_type_checking_imports(tmp_path)
     assert len(GRAPH.modules) > 100, f"only {len(GRAPH.modules)} modules found"
     assert GRAPH.edge_count > 200, f"only {GRAPH.edge_count} edges found"
     assert all(m in GRAPH.modules for m in CORE), "core modules missing from the graph"
+
+
+def test_no_module_of_ours_is_imported_by_string():
+    """The graph cannot see ``importlib.import_module("connector.x")``; so none may exist."""
+    offenders = []
+    for package in PACKAGES:
+        for path in sorted((REPO_ROOT / package).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if not isinstance(node, ast.Call):
+                    continue
+                name = ast.unparse(node.func)
+                if name in ("importlib.import_module", "import_module", "__import__"):
+                    offenders.append(f"{path.relative_to(REPO_ROOT)}:{node.lineno}")
+    assert not offenders, "imports by string hide the wiring: " + ", ".join(offenders)

@@ -303,7 +303,7 @@ class ClaudeClassifier:
                 if call
                 else [f"no {prompt.TOOL_NAME} call in the reply (stop_reason {reply.stop_reason})"]
             )
-            if not problems:
+            if not problems and call is not None:  # no problems: there is a call
                 reading = build_reading(
                     call.input,
                     placeholders=redactor.placeholders,

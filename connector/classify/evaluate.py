@@ -96,7 +96,7 @@ def by_group(
         members.setdefault(g, []).append(o)
     out = {}
     for g, rows in sorted(members.items(), key=lambda item: (-len(item[1]), item[0])):
-        entry = {
+        entry: dict[str, float | None] = {
             "tickets": len(rows),
             "accuracy": round(sum(o.label == o.category for o in rows) / len(rows), 4),
         }

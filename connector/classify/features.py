@@ -320,7 +320,8 @@ class Featurizer:
         ids, where = np.unique(
             all_ids, return_inverse=True
         )  # one value per bucket: collisions add up
-        values = np.bincount(where, weights=all_values, minlength=len(ids))
+        # float64 (weighted): the stubs type bincount as int whatever the weights.
+        values: np.ndarray = np.bincount(where, weights=all_values, minlength=len(ids))
         if norm > 0:
             values /= norm
         return ids, values.astype(np.float32), words

@@ -210,7 +210,8 @@ def list_approvals(
     states: tuple[str, ...] | None = None,
     limit: int = 200,
 ) -> list[Approval]:
-    where, params = ["tenant_id = ?"], [tenant_id]
+    where = ["tenant_id = ?"]
+    params: list[str | int] = [tenant_id]
     if ticket_id is not None:
         where.append("ticket_id = ?")
         params.append(int(ticket_id))

@@ -165,7 +165,8 @@ def _match_rowids(
             )
         ]
     text = " || char(31) || ".join(f"lower(coalesce({c}, ''))" for c in _text_columns(cols)) or "''"
-    where, params = [], []
+    where: list[str] = []
+    params: list[str | int] = []
     for needle in subject.needles():
         where.append(f"instr({text}, ?) > 0")
         params.append(needle)
@@ -200,7 +201,8 @@ def _audit_ids(
     base = "SELECT id FROM audit_log WHERE tenant_id = ? AND kind != ? AND redacted = 0"
     if subject is None:
         return [r[0] for r in db.conn.execute(base, (tenant_id, audit.DataRedacted.kind))]
-    where, params = [], []
+    where: list[str] = []
+    params: list[str | int] = []
     for needle in subject.needles():
         where.append("instr(lower(data), ?) > 0")
         params.append(needle)

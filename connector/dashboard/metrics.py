@@ -37,8 +37,10 @@ def _since_iso(days: int) -> str:
 
 
 def parse_day(text: str | None, name: str) -> str | None:
-    if not text:
-        return None
+    return _iso_day(text, name) if text else None
+
+
+def _iso_day(text: str, name: str) -> str:
     try:
         return date.fromisoformat(text).isoformat()
     except ValueError:
@@ -229,7 +231,8 @@ def recent_decisions(
     ticket_id: int | None = None,
     limit: int = 50,
 ) -> list[dict[str, Any]]:
-    where, params = ["tenant_id = ?"], [tenant_id]
+    where = ["tenant_id = ?"]
+    params: list[str | int] = [tenant_id]
     if category:
         where.append("category = ?")
         params.append(category)
@@ -238,10 +241,10 @@ def recent_decisions(
         params.append(outcome)
     if since:
         where.append("created_at >= ?")
-        params.append(parse_day(since, "from"))
+        params.append(_iso_day(since, "from"))
     if until:
         where.append("created_at < ?")
-        params.append((date.fromisoformat(parse_day(until, "to")) + timedelta(days=1)).isoformat())
+        params.append((date.fromisoformat(_iso_day(until, "to")) + timedelta(days=1)).isoformat())
     if ticket_id is not None:
         where.append("ticket_id = ?")
         params.append(ticket_id)

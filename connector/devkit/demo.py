@@ -45,6 +45,12 @@ class Scenario:
     ticket_id: int | None = None
     result: dict[str, Any] = field(default_factory=dict)
 
+    def require_ticket_id(self) -> int:
+        """The scenario's ticket (set by Demo.play, which runs before anything reads it)."""
+        if self.ticket_id is None:
+            raise RuntimeError(f"scenario {self.key!r} has no ticket yet: Demo.play has not run")
+        return self.ticket_id
+
 
 SCENARIOS = [
     Scenario(
@@ -244,7 +250,7 @@ class Demo:
             sc.ticket_id = state.customer_writes(
                 subject=sc.subject, body=sc.body, name=sc.name, email=sc.email
             )["id"]
-        _wait(lambda: all(self._decision(sc.ticket_id) for sc in SCENARIOS), timeout)
+        _wait(lambda: all(self._decision(sc.require_ticket_id()) for sc in SCENARIOS), timeout)
         # A chargeback arrives from Stripe: the dispute brief lands on the customer's open ticket,
         # or opens a new high-priority ticket.
         self.dispute = self._post(
@@ -307,8 +313,8 @@ class Demo:
         me = state.agent["id"]
         rows, ok = [], True
         for sc in [*SCENARIOS, BLOCKED]:
-            d = self._decision(sc.ticket_id) or {}
-            ours = state.notes(sc.ticket_id, by=me)
+            d = self._decision(sc.require_ticket_id()) or {}
+            ours = state.notes(sc.require_ticket_id(), by=me)
             outcome = d.get("outcome", "none")
             if sc is BLOCKED:
                 outcome = "blocked" if self._blocked_seen() else outcome

@@ -60,7 +60,8 @@ def issue_token(db: sqlite_utils.Database, tenant_id: str, *, label: str = "") -
             " VALUES (?,?,?,?,?)",
             (tenant_id, _digest(token), prefix, label, now_iso()),
         )
-        token_id = int(cur.lastrowid)
+        assert cur.lastrowid is not None  # set by the INSERT
+        token_id = cur.lastrowid
         audit.record(db, tenant_id, AppTokenIssued(token_id=token_id, prefix=prefix, label=label))
     return token_id, token
 

@@ -139,7 +139,8 @@ def extract_entities(text: str, *, tracking_possible: bool | None = None) -> Ent
     )
     if not _HAS_DIGIT.search(scrubbed):  # every other entity contains a digit
         return Entities(emails=emails)
-    lowered: str | None = scrubbed.lower()
+    lowered: str | None
+    lowered = scrubbed.lower()
     if len(lowered) != len(scrubbed):
         lowered = None
 

@@ -104,7 +104,8 @@ class _WordList:
     def __init__(self, pattern: str) -> None:
         self.pattern = word_pattern(pattern)
         inner, suffix = head_split(pattern)
-        single, other = [], []
+        single: list[str] = []
+        other: list[str] = []
         for alt in split_alternatives(inner):
             one = _ONE_WORD.fullmatch(alt) is not None and re.match(alt, "") is None
             (single if one else other).append(alt)
@@ -126,15 +127,16 @@ class _WordList:
         found = self._literals_of.get(word, ())
         if found == ():
             lits: list[str] = []
+            anywhere = False
             for leads, literals in self._phrases:
                 if leads and any(
                     word == lead if exact else word.startswith(lead) for lead, exact in leads
                 ):
                     if literals is None:
-                        lits = None
+                        anywhere = True
                         break
                     lits.extend(literals)
-            found = None if lits is None else tuple(dict.fromkeys(lits))
+            found = None if anywhere else tuple(dict.fromkeys(lits))
             if len(self._literals_of) < 10_000:
                 self._literals_of[word] = found
         return found

@@ -44,11 +44,11 @@ def read_signals(
     text = (
         f"{subject}\n{latest}" if subject else latest
     )  # text.message_text, without splitting again
-    plain = prepare(text, plain, words)
-    flags = risk_flags(text, plain=plain)
-    label, score = sentiment(text, plain=plain, flags=flags)
+    prepared = prepare(text, plain, words)
+    flags = risk_flags(text, plain=prepared)
+    label, score = sentiment(text, plain=prepared, flags=flags)
     entities = extract_entities(
-        text, tracking_possible=bool(plain.union & LISTS.marks["tracking"][0])
+        text, tracking_possible=bool(prepared.union & LISTS.marks["tracking"][0])
     )
     if quoted:  # order and tracking numbers quoted from earlier in the thread still help look-ups
         entities = merge_quoted(entities, extract_entities(quoted))
@@ -56,7 +56,9 @@ def read_signals(
         entities=entities,
         sentiment=label,
         sentiment_score=score,
-        urgency=urgency(text, category=category, sentiment_score=score, flags=flags, plain=plain),
-        language=detect_language(text, plain=plain),
+        urgency=urgency(
+            text, category=category, sentiment_score=score, flags=flags, plain=prepared
+        ),
+        language=detect_language(text, plain=prepared),
         risk_flags=flags,
     )

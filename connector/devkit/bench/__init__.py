@@ -128,6 +128,7 @@ def bench_queue(jobs: int, thread_counts: str, db_dir: str | None) -> None:
     Example: deskguard bench queue --jobs 4000 --threads 1,4,16
     """
     import json
+    import os
     import platform
     import tempfile
 
@@ -139,7 +140,7 @@ def bench_queue(jobs: int, thread_counts: str, db_dir: str | None) -> None:
             {
                 "benchmark": "queue",
                 "python": platform.python_version(),
-                "cpus": __import__("os").cpu_count(),
+                "cpus": os.cpu_count(),
                 "results": results,
             },
             indent=2,

@@ -6,10 +6,14 @@ import json
 import statistics
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from connector.cli_context import ROOT, echo_json
+
+if TYPE_CHECKING:
+    from connector.domain import Reading, Usage
 
 DEFAULT_CORPUS = ROOT / "tests" / "data" / "redaction_corpus.jsonl"
 
@@ -23,6 +27,12 @@ def _load_tickets(path: Path) -> list[tuple[str, str]]:
         json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
     ]
     return [(r.get("subject", ""), r.get("body", "")) for r in rows]
+
+
+def _usage(reading: Reading) -> Usage:
+    """A Claude reading's token counts (the engine sets them on every reading it returns)."""
+    assert reading.usage is not None
+    return reading.usage
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -84,7 +94,7 @@ def bench_claude(corpus: Path, tickets: int) -> None:
     from adapters.anthropic import AnthropicClient
     from connector.classify.claude import ClaudeClassifier, Prices
     from connector.devkit.sandbox.anthropic import start_anthropic_sandbox
-    from connector.domain import Reading, TicketText
+    from connector.domain import TicketText
     from connector.settings import load_config
 
     class NoFallback:
@@ -124,17 +134,17 @@ def bench_claude(corpus: Path, tickets: int) -> None:
             "model": config.claude_model,
             "ms_per_reading": {"p50": _pct(wall, 50), "p95": _pct(wall, 95)},
             "first_reading": {
-                "cache_write_tokens": readings[0].usage.cache_creation_input_tokens,
+                "cache_write_tokens": _usage(readings[0]).cache_creation_input_tokens,
                 "cost_usd": readings[0].cost_usd,
             },
             "later_readings": {
                 "cache_read_tokens_mean": round(
-                    statistics.mean(r.usage.cache_read_input_tokens for r in warm)
+                    statistics.mean(_usage(r).cache_read_input_tokens for r in warm)
                 ),
                 "uncached_input_tokens_mean": round(
-                    statistics.mean(r.usage.input_tokens for r in warm)
+                    statistics.mean(_usage(r).input_tokens for r in warm)
                 ),
-                "output_tokens_mean": round(statistics.mean(r.usage.output_tokens for r in warm)),
+                "output_tokens_mean": round(statistics.mean(_usage(r).output_tokens for r in warm)),
                 "cost_usd_mean": round(statistics.mean(r.cost_usd for r in warm), 6),
             },
             "total_cost_usd": round(sum(r.cost_usd for r in readings), 6),

@@ -44,6 +44,7 @@ class Connection:
         for attempt in range(2):  # gunicorn may close an idle keep-alive connection: reconnect once
             if self.writer is None:
                 self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            assert self.reader is not None  # set and cleared with the writer
             try:
                 self.writer.write(raw)
                 await self.writer.drain()

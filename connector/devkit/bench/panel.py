@@ -236,8 +236,8 @@ def bench_panel(decisions: int, tickets: int, n_requests: int, seed: int) -> Non
                 }
         finally:
             session.close()
-            for server in servers.values():
-                server.stop()
+            for running in servers.values():
+                running.stop()
             runtime.close()
             zendesk.stop()
     echo_json(

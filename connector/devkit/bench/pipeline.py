@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -254,7 +255,9 @@ def bench_pipeline(tickets: int, threads: str, sandbox_tickets: int, cap_request
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    out = {"in_memory": [bench_in_memory(tickets, int(n)) for n in threads.split(",") if n.strip()]}
+    out: dict[str, Any] = {
+        "in_memory": [bench_in_memory(tickets, int(n)) for n in threads.split(",") if n.strip()]
+    }
     if sandbox_tickets:
         out["sandboxes"] = bench_sandboxes(sandbox_tickets)
     out["caps"] = bench_caps(cap_requests)

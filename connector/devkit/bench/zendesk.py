@@ -243,8 +243,8 @@ def _webhook_mode(tickets: int, workdir: str) -> dict[str, Any]:
     echoes of our own notes, which must cost nothing)."""
     from connector.devkit.sandbox import serve_in_thread
     from connector.devkit.sandbox.zendesk import start_zendesk_sandbox
+    from connector.jobs import drain
     from connector.web import create_app
-    from connector.worker import drain
     from connector.zendesk.setup import setup_zendesk
 
     sandbox = start_zendesk_sandbox(rate_limit_per_minute=None, export_rate_limit_per_minute=None)
@@ -277,7 +277,7 @@ def _poll_mode(
     """No webhook: a backlog read from the incremental export (its own 10 requests/minute limit),
     then processed by the workers; ``batch_threshold=0`` is one job per ticket."""
     from connector.devkit.sandbox.zendesk import start_zendesk_sandbox
-    from connector.worker import drain
+    from connector.jobs import drain
     from connector.zendesk.poller import poll_tenant
 
     sandbox = start_zendesk_sandbox(rate_limit_per_minute=None, export_rate_limit_per_minute=10)

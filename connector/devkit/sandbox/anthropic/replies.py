@@ -71,7 +71,8 @@ DRAFTS = {
 
 
 def draft_text(prompt: str) -> str:
-    category = (re.search(r'category="?([a-z_]+)', prompt) or [None, "other"])[1]
+    found = re.search(r'category="?([a-z_]+)', prompt)
+    category = found[1] if found else "other"
     name = re.search(r"\[NAME_\d+\]", _tag(prompt, "ticket") or "")
     greeting = f"Hello {name.group()}," if name else "Hello,"
     line = DRAFTS.get(

@@ -75,7 +75,7 @@ def _refusal(state: ShopifyState, version: str):
 
 def _answer(state: ShopifyState, schema: Any, body: dict[str, Any], headers: dict[str, str]):
     """Parse, validate, price and (when the bucket allows) execute one GraphQL request."""
-    from graphql import GraphQLError, execute, parse, validate
+    from graphql import ExecutionResult, GraphQLError, execute, parse, validate
 
     variables = body.get("variables") or {}
     op_name = body.get("operationName")
@@ -109,6 +109,7 @@ def _answer(state: ShopifyState, schema: Any, body: dict[str, Any], headers: dic
             variable_values=variables,
             operation_name=op_name,
         )
+    assert isinstance(result, ExecutionResult)  # the resolvers are synchronous: never awaitable
     out: dict[str, Any] = {"data": result.data}
     if result.errors:
         out["errors"] = [e.formatted for e in result.errors]

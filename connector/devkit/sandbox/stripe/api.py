@@ -12,8 +12,8 @@ import base64
 import hashlib
 import json
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import HTTPException
@@ -100,7 +100,7 @@ def unknown_urls_blueprint(state: StripeState) -> Blueprint:
     return bp
 
 
-def _view_for(path: str) -> tuple[Callable[..., Response], dict[str, Any]] | None:
+def _view_for(path: str) -> tuple[Callable[..., Response], Mapping[str, Any]] | None:
     adapter = current_app.create_url_adapter(request)
     if adapter is None:
         return None
@@ -110,7 +110,8 @@ def _view_for(path: str) -> tuple[Callable[..., Response], dict[str, Any]] | Non
         return None
     if endpoint == "unknown_urls.unknown_url":
         return None
-    return current_app.view_functions[endpoint], args
+    # Every /v1 view is a stripe_route or unknown_url view: it returns a Response.
+    return cast("Callable[..., Response]", current_app.view_functions[endpoint]), args
 
 
 # --- the pipeline ---------------------------------------------------------------------------
@@ -123,7 +124,7 @@ def dispatch(state: StripeState, handler: Handler | None) -> Response:
     params = parse_params(form.items(multi=True))
     idem = request.headers.get("Idempotency-Key") if method == "POST" else None
     with state.lock:
-        entry = {
+        entry: dict[str, Any] = {
             "method": method,
             "path": "/v1/" + path,
             "params": params,
@@ -261,8 +262,9 @@ def fingerprint(method: str, path: str, params: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps([method, path, params], sort_keys=True).encode()).hexdigest()
 
 
-def get_obj(table: dict[str, dict[str, Any]], obj_id: str, kind: str) -> dict[str, Any]:
-    obj = table.get(obj_id)
+def get_obj(table: dict[str, dict[str, Any]], obj_id: str | None, kind: str) -> dict[str, Any]:
+    """The object ``obj_id`` names (None: no id, e.g. a PaymentIntent with no charge), or 404."""
+    obj = table.get(obj_id) if obj_id is not None else None
     if obj is None:
         raise StripeApiError(
             404,

@@ -7,7 +7,7 @@ from connector.devkit.sandbox.stripe.state import DAY, DEMO_SECRET_KEY, StripeSt
 
 # email, name, [(amount in cents, Shopify order name, days ago)]. Amounts and dates match the
 # sandbox Shopify's demo orders (``shopify/demo.py``), so briefs can pair them.
-DEMO_CUSTOMERS: tuple[tuple[str, str, list[tuple[int, str, float]]], ...] = (
+DEMO_CUSTOMERS: tuple[tuple[str, str, list[tuple[int, str, int]]], ...] = (
     ("jane.doe@example.com", "Jane Doe", [(8450, "#1001", 4)]),
     ("marco.rossi@example.com", "Marco Rossi", [(12900, "#1002", 1)]),
     ("li.wei@example.com", "Li Wei", [(5890, "#1003", 9)]),

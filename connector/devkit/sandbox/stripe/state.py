@@ -119,7 +119,7 @@ class StripeState:
         metadata: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         with self.lock:
-            cus = {
+            cus: dict[str, Any] = {
                 "id": self.new_id("cus"),
                 "object": "customer",
                 "email": email,

@@ -78,9 +78,7 @@ class ZendeskState(TicketState):
             m = re.fullmatch(r"(-?)(\w+)([:<>]=?)(.+)", token)
             if not m:
                 words = token.lower().strip('"')
-                filters.append(
-                    lambda t, w=words: w in (t["subject"] + " " + t["description"]).lower()
-                )
+                filters.append(self._text_filter(words))
                 continue
             negate, key, op, value = (
                 m.group(1) == "-",
@@ -100,6 +98,13 @@ class ZendeskState(TicketState):
                 if t["status"] != "deleted" and all(f(t) for f in filters)
             ]
             return [deep_copy(t) for t in sorted(found, key=lambda t: t["id"])]
+
+    @staticmethod
+    def _text_filter(words: str) -> Callable[[dict[str, Any]], bool]:
+        def text(t: dict[str, Any]) -> bool:
+            return words in (t["subject"] + " " + t["description"]).lower()
+
+        return text
 
     def _search_filter(
         self, key: str, op: str, value: str, negate: bool

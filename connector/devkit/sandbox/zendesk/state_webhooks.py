@@ -158,12 +158,13 @@ class WebhookState(AccountState):
             return (update_type == value) == (op == "is")
         if field_name == "status":
             mine, other = STATUS_ORDER.index(ticket["status"]), STATUS_ORDER.index(value)
-            return {
+            by_op: dict[str | None, bool] = {
                 "is": mine == other,
                 "is_not": mine != other,
                 "less_than": mine < other,
                 "greater_than": mine > other,
-            }.get(op, False)
+            }
+            return by_op.get(op, False)
         if field_name == "current_tags":
             wanted = set(str(value).split())
             has = bool(wanted & set(ticket["tags"]))
