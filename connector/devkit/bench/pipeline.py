@@ -60,6 +60,7 @@ def bench_in_memory(tickets: int, threads: int) -> dict:
         FakeClassifier,
         FakeDesk,
         FakeOrders,
+        inject,
         make_order,
         make_reading,
     )
@@ -69,11 +70,11 @@ def bench_in_memory(tickets: int, threads: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         rt = _runtime(Path(tmp))
         desk = FakeDesk()
-        rt.override("zendesk", desk)
-        rt.override("classifier", FakeClassifier(make_reading("order_status", 0.97)))
-        rt.override(
-            "shopify",
-            FakeOrders(
+        inject(rt, desk=desk)
+        inject(rt, classifier=FakeClassifier(make_reading("order_status", 0.97)))
+        inject(
+            rt,
+            orders=FakeOrders(
                 [make_order(email=f"c{i}@example.com", name=f"#{1000 + i}") for i in range(tickets)]
             ),
         )
@@ -117,7 +118,7 @@ def bench_in_memory(tickets: int, threads: int) -> dict:
 
 
 def bench_sandboxes(tickets: int) -> dict:
-    from connector.devkit.fakes import FakeClassifier, make_reading
+    from connector.devkit.fakes import FakeClassifier, inject, make_reading
     from connector.devkit.sandbox import serve_in_thread
     from connector.devkit.sandbox.shopify import ShopifyState
     from connector.devkit.sandbox.shopify import create_app as shopify_app
@@ -148,7 +149,7 @@ def bench_sandboxes(tickets: int) -> dict:
                     "shopify_admin_url": shop.url,
                 },
             )
-            rt.override("classifier", FakeClassifier(make_reading("order_status", 0.97)))
+            inject(rt, classifier=FakeClassifier(make_reading("order_status", 0.97)))
             set_category_modes(rt.db, "bench", {"*": "assist"}, actor="bench")
             # One customer asks many times here; do not turn that into repeat-contact escalations.
             policy.update(

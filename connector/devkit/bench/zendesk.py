@@ -328,9 +328,9 @@ def _classifier_note(rt) -> str:
         )
         return rt.config.get("classifier", "local")
     except Exception as exc:  # no trained model in this checkout, etc.
-        from connector.devkit.fakes import FakeClassifier
+        from connector.devkit.fakes import FakeClassifier, inject
 
-        rt.override("classifier", FakeClassifier())
+        inject(rt, classifier=FakeClassifier())
         return f"fake ({type(exc).__name__})"
 
 

@@ -1,0 +1,81 @@
+"""Every `deskguard bench` command runs to the end on its smallest inputs.
+
+The figures themselves belong in docs/BENCHMARKS.md (never asserted here); this only keeps the
+commands working as the product's wiring changes under them.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from connector.cli import cli
+
+SMALLEST = {
+    "claude": ["--tickets", "3"],
+    "intake": ["--calls-only", "--tickets", "3"],
+    "local": ["--seconds", "0.1", "--loads", "1", "--cold-passes", "1"],
+    "panel": ["--decisions", "10", "--requests", "5", "--tickets", "3"],
+    "pipeline": [
+        "--tickets",
+        "5",
+        "--threads",
+        "1",
+        "--sandbox-tickets",
+        "2",
+        "--cap-requests",
+        "20",
+    ],
+    "queue": ["--jobs", "20", "--threads", "1"],
+    "redact": ["--repeat", "1"],
+    "shopify": ["--lookups", "3", "--tickets", "3"],
+    "stripe": ["--lookups", "3", "--webhooks", "3", "--refunds", "1"],
+}
+
+
+def test_the_table_names_every_bench_command():
+    assert set(SMALLEST) == set(cli.commands["bench"].commands)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SMALLEST))
+def test_bench_command_runs_on_its_smallest_inputs(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["bench", name, *SMALLEST[name]], obj={})
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert isinstance(json.loads(result.output), dict)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("vendor", ["zendesk", "shopify", "stripe", "anthropic"])
+def test_sandbox_command_serves_until_sigterm(vendor):
+    """`deskguard sandbox <vendor>` prints its URL as JSON, answers on it, and stops on SIGTERM."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+
+    binary = os.path.join(os.path.dirname(sys.executable), "deskguard")
+    proc = subprocess.Popen(
+        [binary, "sandbox", vendor, "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        printed, info = b"", None
+        while info is None:  # the JSON is printed once it is serving
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read().decode()
+            printed += line
+            if line.startswith(b"}"):  # the closing brace of the top-level object
+                info = json.loads(printed)
+        url = info["url"]
+        try:
+            urllib.request.urlopen(f"{url}/", timeout=10)
+        except urllib.error.HTTPError as exc:  # any HTTP answer shows it is serving
+            assert exc.code < 500
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
