@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from cryptography.fernet import Fernet
 
 TENANT = "demo"
 
@@ -166,9 +165,7 @@ class Demo:
         self.admin_token = secrets.token_urlsafe(18)
         config: dict[str, Any] = {
             "db_path": str(self.data_dir / "deskguard.db"),
-            "secret_keys": (
-                Fernet.generate_key().decode(),
-            ),  # ephemeral: the demo ledger is thrown away
+            "secret_keys": (_new_fernet_key(),),  # ephemeral: the demo ledger is thrown away
             "tenant_id": TENANT,
             "admin_token": self.admin_token,
             "demo_mode": True,
@@ -485,3 +482,9 @@ def demo_command(once: bool, port: int, engine: str, as_json: bool) -> None:
     finally:
         demo.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _new_fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()

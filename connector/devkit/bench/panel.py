@@ -21,9 +21,7 @@ import time
 from pathlib import Path
 
 import click
-import requests
 
-from connector.devkit.sandbox import serve_in_thread
 from connector.domain import CATEGORIES
 
 
@@ -155,10 +153,12 @@ def bench_panel(decisions: int, tickets: int, n_requests: int, seed: int) -> Non
 
     Example: deskguard bench panel --decisions 50000 --requests 500
     """
+    import requests
     from cryptography.fernet import Fernet
 
     from connector.cli_context import echo_json
     from connector.db import migrate
+    from connector.devkit.sandbox import serve_in_thread
     from connector.devkit.sandbox.zendesk import start_zendesk_sandbox
     from connector.panel.auth import issue_token
     from connector.panel.identity import RoleCache
