@@ -195,6 +195,32 @@ class Classifier(Protocol):
     def classify(self, text: TicketText) -> Reading: ...
 
 
+# --- Money -------------------------------------------------------------------------------
+# Currencies whose amounts have no minor unit (Stripe's zero-decimal currencies; still marked
+# unconfirmed in docs/vendors/stripe.md). Used to show amounts and to turn order totals into
+# minor units when matching orders with payments.
+ZERO_DECIMAL = frozenset(
+    [
+        "bif",
+        "clp",
+        "djf",
+        "gnf",
+        "jpy",
+        "kmf",
+        "krw",
+        "mga",
+        "pyg",
+        "rwf",
+        "ugx",
+        "vnd",
+        "vuv",
+        "xaf",
+        "xof",
+        "xpf",
+    ]
+)
+
+
 # --- Shopify -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Money:

@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 from adapters.stripe import dispute_from_stripe
 from connector import actions, audit, logs
 from connector.commerce.events import DisputeBriefDelivered
-from connector.commerce.payments import ZERO_DECIMAL, format_minor
+from connector.commerce.payments import format_minor
 from connector.db import transaction
-from connector.domain import Charge, Dispute, Order, Ticket
+from connector.domain import ZERO_DECIMAL, Charge, Dispute, Order, Ticket
 from connector.errors import ConfigError, PermanentError, VendorError
 
 if TYPE_CHECKING:

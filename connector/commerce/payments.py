@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.stripe import context_summary
 from connector import logs
-from connector.domain import PaymentContext, to_dict
+from connector.domain import ZERO_DECIMAL, PaymentContext, to_dict
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
@@ -23,30 +23,6 @@ def lookup_payments(runtime: Runtime, tenant_id: str, email: str) -> dict[str, A
     ctx: PaymentContext = runtime.services(tenant_id).require_payments().payment_context(email)
     logs.log(LOG, logging.INFO, "stripe.lookup", tenant=tenant_id, **context_summary(ctx))
     return to_dict(ctx)
-
-
-# Stripe's zero-decimal currencies (amounts are whole units). From Stripe's currency docs; the
-# reference notes for this project mark zero-decimal handling UNCONFIRMED, so only display uses it.
-ZERO_DECIMAL = frozenset(
-    [
-        "bif",
-        "clp",
-        "djf",
-        "gnf",
-        "jpy",
-        "kmf",
-        "krw",
-        "mga",
-        "pyg",
-        "rwf",
-        "ugx",
-        "vnd",
-        "vuv",
-        "xaf",
-        "xof",
-        "xpf",
-    ]
-)
 
 
 def format_minor(amount: int, currency: str) -> str:

@@ -33,7 +33,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from connector.db import transaction
-from connector.domain import Charge, Dispute, Order, PaymentContext, PaymentIntent
+from connector.domain import ZERO_DECIMAL, Charge, Dispute, Order, PaymentContext, PaymentIntent
 from connector.errors import BadRequest
 from connector.pipeline import replies
 from connector.pipeline.context import RuleVerdict, SuggestedReply, TicketContext
@@ -47,27 +47,6 @@ if TYPE_CHECKING:
 REFUND_CATEGORIES = ("refund", "return_exchange", "shipping_problem")
 PAID_STATUSES = ("PAID", "PARTIALLY_REFUNDED")
 CLOSED_DISPUTES = ("won", "lost", "warning_closed")
-# Stripe's zero-decimal currencies (see connector/commerce/payments.py).
-_ZERO_DECIMAL = frozenset(
-    [
-        "bif",
-        "clp",
-        "djf",
-        "gnf",
-        "jpy",
-        "kmf",
-        "krw",
-        "mga",
-        "pyg",
-        "rwf",
-        "ugx",
-        "vnd",
-        "vuv",
-        "xaf",
-        "xof",
-        "xpf",
-    ]
-)
 
 
 @dataclass
@@ -188,7 +167,7 @@ def _pool(ctx: TicketContext) -> tuple[list[Order], str]:
 def order_minor(order: Order) -> int | None:
     """The order total in minor units, or None when it cannot be read."""
     try:
-        exp = 0 if order.total.currency.lower() in _ZERO_DECIMAL else 2
+        exp = 0 if order.total.currency.lower() in ZERO_DECIMAL else 2
         value = Decimal(order.total.amount).scaleb(exp)
     except (InvalidOperation, ValueError, AttributeError):
         return None
@@ -229,7 +208,7 @@ def money(amount: int, currency: str) -> str:
     symbol = {"usd": "$", "eur": "€", "gbp": "£"}.get(cur)
     if symbol:
         return f"{symbol}{amount / 100:,.2f}"
-    if cur in _ZERO_DECIMAL:
+    if cur in ZERO_DECIMAL:
         return f"{amount} {cur.upper()}"
     return f"{amount / 100:,.2f} {cur.upper()}"
 
