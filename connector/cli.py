@@ -32,6 +32,7 @@ class DeskguardGroup(click.Group):
 
 
 @click.group(cls=DeskguardGroup)
+@click.version_option(package_name="deskguard", message="deskguard %(version)s")
 @click.option("--db", "db_path", help="Ledger file (overrides DESKGUARD_DB_PATH).")
 @click.pass_context
 def cli(ctx: click.Context, db_path: str | None) -> None:
@@ -280,6 +281,52 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, threads: int) 
     from connector.gunicorn_app import run
 
     run(host=host, port=port, workers=workers, threads=threads, overrides=ctx.obj.get("overrides"))
+
+
+# --- backups --------------------------------------------------------------------------
+@cli.command("backup")
+@click.option("--dest", help="Folder for the copy (default DESKGUARD_BACKUP_DIR).")
+@click.option("--keep", type=click.IntRange(min=1), help="Backups to keep (DESKGUARD_BACKUP_KEEP).")
+@click.pass_context
+def backup_cmd(ctx: click.Context, dest: str | None, keep: int | None) -> None:
+    """Copy the live ledger with SQLite's online backup API, verify the copy, rotate old ones.
+
+    Safe while web and worker processes run. Prints the new file, its size and row counts.
+
+    Example: deskguard backup --dest /var/backups/deskguard --keep 30
+    """
+    from connector.backup import backup
+
+    cfg = load_config(ctx.obj.get("overrides"))
+    result = backup(
+        cfg.db_path, dest or cfg.backup_dir, keep=keep if keep is not None else cfg.backup_keep
+    )
+    echo_json(result.as_dict())
+
+
+@cli.command("restore")
+@click.argument("backup_file", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite even if the ledger looks in use.")
+@click.option(
+    "--idle-seconds",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="A ledger written more recently than this counts as live.",
+)
+@click.pass_context
+def restore_cmd(ctx: click.Context, backup_file: str, force: bool, idle_seconds: float) -> None:
+    """Replace the ledger with a verified backup (the old ledger is kept beside it).
+
+    Refuses while a worker holds the scheduler lock or the ledger was written recently; stop
+    `deskguard serve` and `deskguard worker` first.
+
+    Example: deskguard restore backups/deskguard-20261207T030000000000Z.db
+    """
+    from connector.backup import restore
+
+    cfg = load_config(ctx.obj.get("overrides"))
+    echo_json(restore(backup_file, cfg.db_path, force=force, idle_seconds=idle_seconds))
 
 
 # Every command group, by name. The dev kit (emulators, benchmarks, the demo) is added here and

@@ -112,6 +112,19 @@ SETTINGS: tuple[Setting, ...] = (
         "SQLite ledger file (WAL mode). Holds the queue, audit log, rate ledger and secrets.",
     ),
     Setting(
+        "backup_dir",
+        "DESKGUARD_BACKUP_DIR",
+        "backups",
+        "Folder where `deskguard backup` writes verified ledger copies (deskguard-<time>.db).",
+    ),
+    Setting(
+        "backup_keep",
+        "DESKGUARD_BACKUP_KEEP",
+        "14",
+        "How many backups `deskguard backup` keeps; older ones are deleted after a good copy.",
+        parse=_positive_int,
+    ),
+    Setting(
         "secret_keys",
         "DESKGUARD_SECRET_KEYS",
         None,

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from connector.cli import cli
 
 SMALLEST = {
+    "backup": ["--decisions", "50", "--dir", "."],
     "claude": ["--tickets", "3"],
     "intake": ["--calls-only", "--tickets", "3"],
     "local": ["--seconds", "0.1", "--loads", "1", "--cold-passes", "1"],

@@ -15,6 +15,7 @@ import click
 from connector.cli_context import echo_json
 from connector.cli_context import wait_for_signal as _wait_for_signal
 from connector.devkit.bench import bench
+from connector.devkit.bench.backup import bench_backup
 from connector.devkit.bench.claude import bench_claude, bench_redact
 from connector.devkit.bench.local import bench_local
 from connector.devkit.bench.panel import bench_panel
@@ -188,6 +189,7 @@ for _command in (sandbox_zendesk, sandbox_shopify, sandbox_stripe, sandbox_anthr
     sandbox.add_command(_command)
 
 for _command in (
+    bench_backup,
     bench_claude,
     bench_intake,
     bench_local,

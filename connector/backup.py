@@ -1,0 +1,223 @@
+"""Online backups of the SQLite ledger, and a careful restore.
+
+``backup`` copies the ledger with SQLite's online backup API (``sqlite3.Connection.backup``), which
+takes a consistent snapshot while web and worker processes keep writing; the copy is written to a
+temporary name, checked (``PRAGMA integrity_check`` and the row counts of the main tables), and only
+then renamed into place, so a file named ``deskguard-*.db`` in the backup folder is always a
+verified, complete ledger. The oldest backups beyond ``keep`` are deleted afterwards.
+
+``restore`` refuses to overwrite a ledger that looks live (a process holds the scheduler lock, or
+it was written in the last ``idle_seconds``) unless forced, checks the backup first, keeps the
+ledger it replaces beside it (``<db>.pre-restore-<time>``) and swaps the file in with one rename.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from connector.errors import ConfigError
+
+PREFIX = "deskguard-"
+SUFFIX = ".db"
+# Tables whose row counts are compared between the ledger and its copy; a table a given ledger
+# does not have yet (an older schema) is skipped.
+COUNTED = ("jobs", "decisions", "audit_log", "actions", "secrets", "tenants")
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    path: str
+    bytes: int
+    seconds: float
+    rows: dict[str, int]
+    deleted: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "bytes": self.bytes,
+            "seconds": round(self.seconds, 3),
+            "rows": self.rows,
+            "deleted": list(self.deleted),
+        }
+
+
+def _row_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return {
+        t: int(conn.execute(f"SELECT count(*) FROM [{t}]").fetchone()[0])
+        for t in COUNTED
+        if t in names
+    }
+
+
+def check_ledger_file(path: str | Path) -> dict[str, int]:
+    """Open ``path`` read-only, run the integrity check, return its row counts.
+
+    Raises ConfigError naming the file when it is missing, not a database or damaged.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p} does not exist")
+    try:
+        conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+        try:
+            result = conn.execute("PRAGMA integrity_check").fetchall()
+            if result != [("ok",)]:
+                problems = "; ".join(str(r[0]) for r in result[:3])
+                raise ConfigError(f"{p} failed the integrity check: {problems}")
+            return _row_counts(conn)
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise ConfigError(f"{p} is not a readable SQLite ledger: {exc}") from None
+
+
+def backup(
+    db_path: str | Path,
+    dest_dir: str | Path,
+    *,
+    keep: int,
+    now: datetime | None = None,
+    pages_per_step: int = 1024,
+) -> BackupResult:
+    """Copy the live ledger into ``dest_dir``, verify the copy, and rotate old copies."""
+    source = Path(db_path)
+    if not source.is_file():
+        raise ConfigError(f"the ledger {source} does not exist (DESKGUARD_DB_PATH)")
+    if keep < 1:
+        raise ConfigError("keep must be at least 1")
+    folder = Path(dest_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
+    final = folder / f"{PREFIX}{stamp}{SUFFIX}"
+    partial = folder / f".{final.name}.partial"
+    started = time.perf_counter()
+    src = sqlite3.connect(str(source), timeout=30)
+    try:
+        dst = sqlite3.connect(str(partial))
+        try:
+            # Steps of N pages let writers in between; the copy is still one consistent snapshot
+            # (SQLite restarts the copy if the source changes through another connection).
+            src.backup(dst, pages=pages_per_step)
+            source_rows = _row_counts(dst)
+            dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+        finally:
+            dst.close()
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        src.close()
+    try:
+        rows = check_ledger_file(partial)
+    except ConfigError:
+        partial.unlink(missing_ok=True)
+        raise
+    if rows != source_rows:  # pragma: no cover - would mean the file changed after writing
+        partial.unlink(missing_ok=True)
+        raise ConfigError(f"backup {final} does not read back the rows written: {rows}")
+    with open(partial, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(partial, final)
+    deleted = rotate(folder, keep=keep)
+    return BackupResult(
+        path=str(final),
+        bytes=final.stat().st_size,
+        seconds=time.perf_counter() - started,
+        rows=rows,
+        deleted=tuple(str(p) for p in deleted),
+    )
+
+
+def list_backups(dest_dir: str | Path) -> list[Path]:
+    """Completed backups in ``dest_dir``, oldest first (their names sort by time)."""
+    folder = Path(dest_dir)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob(f"{PREFIX}*{SUFFIX}") if p.is_file())
+
+
+def rotate(dest_dir: str | Path, *, keep: int) -> list[Path]:
+    backups = list_backups(dest_dir)
+    doomed = backups[:-keep] if len(backups) > keep else []
+    for path in doomed:
+        path.unlink(missing_ok=True)
+    return doomed
+
+
+def _scheduler_lock_held(db_path: Path) -> bool:
+    lock = Path(f"{os.path.realpath(db_path)}.scheduler.lock")
+    if not lock.exists():
+        return False
+    with open(lock, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    return False
+
+
+def live_reason(db_path: str | Path, *, idle_seconds: float) -> str | None:
+    """Why the ledger at ``db_path`` looks in use, or None."""
+    target = Path(db_path)
+    if not target.exists():
+        return None
+    if _scheduler_lock_held(target):
+        return "a worker or scheduler holds its lock"
+    newest = max(p.stat().st_mtime for p in (target, Path(f"{target}-wal")) if p.exists())
+    age = time.time() - newest
+    if age < idle_seconds:
+        return f"it was written {age:.0f} s ago (less than {idle_seconds:.0f} s)"
+    return None
+
+
+def restore(
+    backup_path: str | Path,
+    db_path: str | Path,
+    *,
+    force: bool = False,
+    idle_seconds: float = 60.0,
+) -> dict[str, object]:
+    """Replace the ledger with a verified backup; the old ledger is kept beside it."""
+    source = Path(backup_path)
+    rows = check_ledger_file(source)
+    target = Path(db_path)
+    reason = live_reason(target, idle_seconds=idle_seconds)
+    if reason and not force:
+        raise ConfigError(
+            f"refusing to overwrite {target}: {reason}. Stop the web and worker processes "
+            "first, or pass --force"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = target.with_name(f".{target.name}.restoring")
+    kept: Path | None = None
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        dst = sqlite3.connect(str(staged))
+        try:
+            src.backup(dst)
+            dst.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    if target.exists():
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        kept = target.with_name(f"{target.name}.pre-restore-{stamp}")
+        # A checkpoint folds the WAL into the file, so the kept copy is complete on its own.
+        with contextlib.closing(sqlite3.connect(str(target))) as old:
+            old.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        os.replace(target, kept)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+    os.replace(staged, target)
+    return {"restored": str(target), "from": str(source), "rows": rows, "kept": str(kept or "")}
