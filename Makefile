@@ -4,33 +4,44 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUNTIME := $(VENV)/.installed-runtime
+DEV := $(VENV)/.installed-dev
+LOCK := constraints.txt
 
-.PHONY: demo test lint install browser clean docs model
+.PHONY: demo test lint install browser clean docs model constraints
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+$(BIN)/python:
+	@echo "==> creating the virtual environment $(VENV) with $(PYTHON)"
+	$(PYTHON) -m venv $(VENV)
 
-install: $(STAMP)
+$(RUNTIME): pyproject.toml $(LOCK) | $(BIN)/python
+	@echo "==> installing Deskguard and its runtime dependencies (pinned by $(LOCK))"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --constraint $(LOCK) -e .
+	touch $@
 
-demo: $(STAMP)
+$(DEV): $(RUNTIME)
+	@echo "==> installing the test and lint tools (pytest, hypothesis, ruff, mypy, selenium)"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --constraint $(LOCK) -e '.[dev]'
+	touch $@
+
+install: $(DEV)
+
+demo: $(RUNTIME)
+	@echo "==> starting the demo: vendor emulators, the sidecar and a worker (Ctrl-C stops it)"
 	$(BIN)/deskguard demo
 
 browser:
 	@bash deploy/install-browser.sh
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m mypy
 
-test: $(STAMP) browser lint
+test: $(DEV) browser lint
 	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
-docs: $(STAMP)
+docs: $(RUNTIME)
 	$(BIN)/deskguard config docs --write
 
 clean:
@@ -39,5 +50,14 @@ clean:
 # Rebuild the shipped local model (connector/classify/model/) from the shared datasets (not in the
 # repo; default ../shared/datasets) and the hand-written tickets. Seeded: same inputs, same model.
 SHARED_DATASETS ?= ../shared/datasets
-model: $(STAMP)
+model: $(DEV)
 	$(BIN)/python scripts/train_default_model.py --shared $(SHARED_DATASETS)
+
+# Re-pin constraints.txt: resolve pyproject.toml (runtime + dev) in a scratch venv and freeze it.
+constraints:
+	rm -rf $(VENV)-lock && $(PYTHON) -m venv $(VENV)-lock
+	$(VENV)-lock/bin/python -m pip install --quiet --disable-pip-version-check '.[dev]'
+	{ echo "# Exact versions make, the Dockerfile and CI install (runtime and dev tools), tested together."; \
+	  echo "# Regenerate with 'make constraints' after changing dependencies in pyproject.toml."; \
+	  $(VENV)-lock/bin/python -m pip freeze --exclude-editable | grep -v '^deskguard'; } > $(LOCK)
+	rm -rf $(VENV)-lock
