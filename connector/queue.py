@@ -9,8 +9,11 @@
   cannot overwrite the new holder's outcome.
 - ``fail`` retries with exponential backoff and jitter (jitter is injectable for tests); after
   ``max_attempts`` the job goes to the ``dead`` state, where ``retry_dead`` can revive it.
-- ``defer`` puts a job back without spending an attempt (kill switch on: work is deferred,
-  not lost).
+- ``defer`` puts a job back without spending an attempt.
+- ``park`` holds a job the tenant's kill switch blocked (``queued`` with ``held_by =
+  'kill_switch'``, no attempt spent): it is not claimed again while the switch is on, and
+  ``claim`` takes it again as soon as the switch is off, oldest first (it keeps its place in the
+  ``run_at`` order). Held work is neither lost nor re-run every few seconds.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from connector import audit
 from connector.db import Ledger, transaction
+from connector.logs import mask_cards
+from connector.tenants import KILL_SWITCH
 
 if TYPE_CHECKING:
     from connector.settings import Config
@@ -52,6 +57,13 @@ class Job:
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Job:
         return cls(row[0], row[1], row[2], json.loads(row[3]), *row[4:])
+
+
+# The job's tenant has its kill switch off (the value is stored as JSON: ``true`` when on).
+_SWITCH_OFF = (
+    "NOT EXISTS (SELECT 1 FROM tenant_settings s WHERE s.tenant_id = jobs.tenant_id"
+    " AND s.name = ? AND s.value = 'true')"
+)
 
 
 class Queue:
@@ -152,11 +164,13 @@ class Queue:
                 )
             row = db.conn.execute(
                 f"UPDATE jobs SET state = 'running', lease_owner = ?, lease_expires_at = ?,"
-                f" attempts = attempts + 1, updated_at = ?"
-                f" WHERE id = (SELECT id FROM jobs WHERE ((state = 'queued' AND run_at <= ?)"
-                f" OR (state = 'running' AND lease_expires_at <= ?)){kind_sql}"
+                f" attempts = attempts + 1, updated_at = ?, held_by = NULL"
+                f" WHERE id = (SELECT id FROM jobs WHERE"
+                f" ((state = 'queued' AND held_by IS NULL AND run_at <= ?)"
+                f" OR (state = 'running' AND lease_expires_at <= ?)"
+                f" OR (state = 'queued' AND held_by = 'kill_switch' AND {_SWITCH_OFF})){kind_sql}"
                 f" ORDER BY run_at, id LIMIT 1) RETURNING {_JOB_COLUMNS}",
-                (owner, now + self.lease_seconds, now, now, now, *kind_params),
+                (owner, now + self.lease_seconds, now, now, now, KILL_SWITCH, *kind_params),
             ).fetchone()
         return Job.from_row(row) if row else None
 
@@ -196,7 +210,9 @@ class Queue:
         self, job: Job, error: str, *, retry_after: float | None = None, permanent: bool = False
     ) -> str | None:
         """Record a failure. Returns the new state ('queued' or 'dead'), None if the lease was
-        lost."""
+        lost. The error text is stored with card numbers masked (an exception may quote ticket
+        text)."""
+        error = mask_cards(error)
         db = self.ledger.db
         now = self.clock()
         dead = permanent or job.attempts >= job.max_attempts
@@ -245,6 +261,29 @@ class Queue:
             )
         return cur.rowcount > 0
 
+    def park(self, job: Job, reason: str) -> bool:
+        """Hold a job the kill switch blocked until the switch is off (no attempt spent)."""
+        reason = mask_cards(reason)
+        db = self.ledger.db
+        now = self.clock()
+        with transaction(db):
+            cur = db.conn.execute(
+                "UPDATE jobs SET state = 'queued', held_by = 'kill_switch',"
+                " attempts = MAX(attempts - 1, 0),"
+                " lease_owner = NULL, lease_expires_at = NULL, last_error = ?, updated_at = ?"
+                " WHERE id = ? AND lease_owner = ? AND state = 'running'",
+                (reason, now, job.id, job.lease_owner),
+            )
+        return cur.rowcount > 0
+
+    def parked(self, tenant_id: str | None = None) -> int:
+        where, params = ("AND tenant_id = ?", (tenant_id,)) if tenant_id else ("", ())
+        row = self.ledger.db.conn.execute(
+            f"SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND held_by IS NOT NULL {where}",
+            params,
+        ).fetchone()
+        return int(row[0])
+
     # --- operating ---------------------------------------------------------------------
     def status(self, tenant_id: str | None = None) -> dict[str, Any]:
         db = self.ledger.db
@@ -256,7 +295,7 @@ class Queue:
             counts[state] = n
         now = self.clock()
         ready = db.conn.execute(
-            "SELECT COUNT(*), MIN(run_at) FROM jobs WHERE state = 'queued'"
+            "SELECT COUNT(*), MIN(run_at) FROM jobs WHERE state = 'queued' AND held_by IS NULL"
             + (" AND tenant_id = ?" if tenant_id else ""),
             params,
         ).fetchone()
@@ -273,6 +312,7 @@ class Queue:
         return {
             "counts": counts,
             "depth": counts["queued"] + counts["running"],
+            "held": self.parked(tenant_id),
             "oldest_queued_age_s": round(max(0.0, now - oldest), 3) if oldest else 0.0,
             "dead_recent": dead,
         }

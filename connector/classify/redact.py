@@ -7,9 +7,11 @@ ticket (``Redactor`` keeps the numbering across subject, body and context). ``re
 mapping)`` puts emails, names, phones and addresses back into a suggested reply; card numbers,
 CVCs, expiry dates and IBANs are NEVER restored.
 
-Order numbers (``#1001``) and tracking numbers are not PII and survive: the classifier needs
-them. Detection is pattern-based; its limits are listed in the README section "Claude engine and PII
-redaction".
+Card numbers are found in any layout (any script's digits, any separators, invisible
+characters, HTML, quoted replies) by the scanner in ``connector/logs.py``; the rules here decide
+which of its Luhn-valid windows are cards. Order numbers (``#1001``) and tracking numbers are not
+PII and survive: the classifier needs them. Detection is pattern-based; its limits are listed in
+docs/classifier.md ("Known limits of redaction").
 
 Detectors run in a fixed order because later patterns would otherwise eat parts of earlier
 ones: IBAN before cards (an IBAN's digits can look like a card), cards before CVC/expiry (which
@@ -19,8 +21,12 @@ look for a card placeholder nearby), emails before phones (an address can hold d
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+
+from connector.logs import DigitGroup, card_digits, digit_runs, luhn_windows
+from connector.logs import luhn_valid as luhn_valid  # re-exported: callers check numbers here
 
 # Kinds whose original value may go back into a reply to the customer (it is their own data).
 RESTORABLE = frozenset({"EMAIL", "NAME", "PHONE", "ADDRESS"})
@@ -97,72 +103,98 @@ def _nearest_cue(text: str, start: int, window: int = 50) -> str | None:
 
 
 # --- numbers -------------------------------------------------------------------------------
-def luhn_valid(digits: str) -> bool:
-    if not digits.isdigit():
-        return False
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
-
-
-# A run of digit groups joined by one separator: 1-2 spaces (incl. no-break space), or a dash
-# or dot with optional spaces. Card numbers are written in groups ("4111 1111 1111 1111",
-# "3782-822463-10005"); the run is then searched group-aligned for 13–19 digit windows.
-_SEP = r"(?:[ \u00a0]{1,2}|[ \u00a0]?[-–.][ \u00a0]?)"
-_DIGIT_RUN = re.compile(rf"(?<!\d)\d+(?:{_SEP}\d+)*(?!\d)")
+# Card numbers are found in any layout: the scanner in connector/logs.py maps the text to a
+# skeleton (NFKC, every script's digits to ASCII, format characters dropped, every space and
+# every other non-alphanumeric character a possible separator, HTML tags and entities read as
+# shown) and yields runs of digit groups with short gaps; a card is a group-aligned window of
+# 13–19 digits that passes the Luhn check. The rules below decide which windows are cards.
+#
 # Tracking formats that can be all digits and long enough to hold a Luhn-valid window.
 _TRACKING_FORMATS = re.compile(
     r"^(?:9[1-5]\d{18,20}|420\d{5}9[1-5]\d{18,20}|00\d{18})$"
 )  # USPS, DHL Paket
 
+# Issuer ranges (IIN prefixes) and lengths of the payment card brands. A Luhn-valid number that
+# fits one of them is a card whatever the words around it say ("tracking", "#"): these are the
+# numbers a customer pastes. Ranges as listed in "Payment card number" (Wikipedia,
+# https://en.wikipedia.org/wiki/Payment_card_number; read in the mirror
+# http://chaos.owiki.org/wiki/Payment_card_number), which follows ISO/IEC 7812.
+_BRANDS: tuple[tuple[str, str, range], ...] = (
+    ("4", "4", range(13, 20, 3)),  # Visa: 13, 16, 19
+    ("51", "55", range(16, 17)),  # Mastercard
+    ("2221", "2720", range(16, 17)),  # Mastercard 2-series
+    ("34", "34", range(15, 16)),  # American Express
+    ("37", "37", range(15, 16)),
+    ("6011", "6011", range(16, 20)),  # Discover
+    ("644", "649", range(16, 20)),
+    ("65", "65", range(16, 20)),
+    ("3528", "3589", range(16, 20)),  # JCB
+    ("36", "36", range(14, 20)),  # Diners Club International
+    ("300", "305", range(16, 20)),
+    ("38", "39", range(16, 20)),
+    ("62", "62", range(16, 20)),  # UnionPay
+    ("2200", "2204", range(16, 20)),  # Mir
+)
 
-def _is_card(digits: str, text: str, start: int) -> bool:
-    if not 13 <= len(digits) <= 19 or not luhn_valid(digits):
-        return False
-    if digits[0] in "123456":  # major industry identifiers used by payment cards
-        return True
-    return _nearest_cue(text, start) == "card"  # 7/8/9/0-prefixed: only with card talk
+
+def brand_shaped(digits: str) -> bool:
+    """The number has a card brand's issuer prefix and one of that brand's lengths."""
+    return any(
+        len(digits) in lengths and low <= digits[: len(low)] <= high
+        for low, high, lengths in _BRANDS
+    )
+
+
+def _after_hash(text: str, start: int) -> bool:
+    """``#1001``: an order number (a full-width "＃" too)."""
+    return start > 0 and unicodedata.normalize("NFKC", text[start - 1]) == "#"
 
 
 def _card_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
-    for run in _DIGIT_RUN.finditer(text):
-        groups = [
-            (m.start() + run.start(), m.end() + run.start())
-            for m in re.finditer(r"\d+", run.group())
-        ]
-        total = sum(e - s for s, e in groups)
-        if total < 13:
-            continue
-        cue = _nearest_cue(text, run.start())
-        run_digits = re.sub(r"\D", "", run.group())
-        if cue == "tracking" or (_TRACKING_FORMATS.match(run_digits) and cue != "card"):
-            continue  # a tracking number: not PII, the classifier needs it
-        i = 0
-        while i < len(groups):
-            if (
-                text[groups[i][0] - 1 : groups[i][0]] == "#"
-            ):  # "#1001 4111 …": an order number starts no card
-                i += 1
-                continue
-            found = None
-            for j in range(len(groups) - 1, i - 1, -1):  # longest window first
-                digits = "".join(text[s:e] for s, e in groups[i : j + 1])
-                if 13 <= len(digits) <= 19 and _is_card(digits, text, run.start()):
-                    found = j
-                    break
-            if found is None:
-                i += 1
-                continue
-            spans.append((groups[i][0], groups[found][1]))
-            i = found + 1
+    for groups in digit_runs(text):
+        spans += [(groups[a].start, groups[b].end) for a, b in _cards_in_run(text, groups)]
     return spans
+
+
+def _cards_in_run(text: str, groups: list[DigitGroup]) -> list[tuple[int, int]]:
+    """The card windows of one run, as group index ranges."""
+    cue = _nearest_cue(text, groups[0].start)
+    run_digits = "".join(g.digits for g in groups)
+    # a tracking number: not PII, the classifier needs it (unless it is shaped like a card)
+    tracking = cue == "tracking" or (
+        cue != "card" and _TRACKING_FORMATS.match(run_digits) is not None
+    )
+
+    def is_card(digits: str, first: int) -> bool:
+        if brand_shaped(digits):
+            return not _after_hash(text, groups[first].start)  # "#1001 4111 …": 2nd pass
+        if tracking or _after_hash(text, groups[first].start):
+            return False
+        # major industry identifiers 1-6 are payment cards; 7/8/9/0 only with card talk
+        return digits[0] in "123456" or cue == "card"
+
+    found = luhn_windows(groups, is_card)
+    # Second pass: what is left may still start at "#" ("order #4111 1111 1111 1111"); a
+    # brand-shaped number there is a card all the same.
+    covered = {k for first, last in found for k in range(first, last + 1)}
+    for segment in _uncovered(groups, covered):
+        offset = segment[0][0]
+        found += [
+            (offset + a, offset + b)
+            for a, b in luhn_windows([g for _, g in segment], lambda d, _i: brand_shaped(d))
+        ]
+    return found
+
+
+def _uncovered(groups: list[DigitGroup], covered: set[int]) -> list[list[tuple[int, DigitGroup]]]:
+    segments: list[list[tuple[int, DigitGroup]]] = [[]]
+    for k, group in enumerate(groups):
+        if k in covered:
+            segments.append([])
+        else:
+            segments[-1].append((k, group))
+    return [s for s in segments if s]
 
 
 # --- IBAN (ISO 13616 lengths per country; checksum mod 97) ---------------------------------
@@ -409,7 +441,9 @@ _INTRO = re.compile(
 
 # --- the redactor --------------------------------------------------------------------------
 def _normalise(kind: str, value: str) -> str:
-    if kind in ("CARD", "PHONE", "CVC", "EXPIRY"):
+    if kind == "CARD":
+        return card_digits(value)  # "٤١١١ …" and "4111 …" are the same card
+    if kind in ("PHONE", "CVC", "EXPIRY"):
         return re.sub(r"\D", "", value)
     if kind == "IBAN":
         return value.replace(" ", "").upper()
