@@ -20,6 +20,7 @@ from connector.db import transaction
 from connector.devkit.sandbox import serve_in_thread
 from connector.devkit.sandbox.shopify import send_state_webhook, webhook_headers
 from connector.errors import PermanentError
+from connector.tenants import ensure_tenant
 from connector.web import create_app
 
 JANE, LI = "jane.doe@example.com", "li.wei@example.com"
@@ -65,6 +66,16 @@ def redact_payload(email=JANE, customer_id=7001, orders=(JANE_ORDER,)):
         "shop_domain": SHOP,
         "customer": {"id": customer_id, "email": email, "phone": "555-625-1199"},
         "orders_to_redact": list(orders),
+    }
+
+
+def shop_payload(shop_domain=SHOP, shop_id=954889):
+    """The ``app/uninstalled`` body: the shop, as Shopify's REST Shop resource."""
+    return {
+        "id": shop_id,
+        "name": "Deskguard Demo",
+        "domain": "shop.example.com",
+        "myshopify_domain": shop_domain,
     }
 
 
@@ -201,12 +212,19 @@ def test_without_a_configured_secret_every_webhook_is_401(config, tmp_path):
 # --- routing, headers ---------------------------------------------------------------------------
 def test_shop_must_be_connected_to_the_tenant(client, runtime):
     assert (
-        post(client, "app/uninstalled", {}, shop_domain="other-store.myshopify.com").status_code
+        post(
+            client,
+            "app/uninstalled",
+            shop_payload("other-store.myshopify.com"),
+            shop_domain="other-store.myshopify.com",
+        ).status_code
         == 404
     )
-    assert post(client, "app/uninstalled", {}, tenant="nobody").status_code == 404
+    assert post(client, "app/uninstalled", shop_payload(), tenant="nobody").status_code == 404
     assert (
-        post(client, "app/uninstalled", {}, shop_domain="evil.com/x.myshopify.com").status_code
+        post(
+            client, "app/uninstalled", shop_payload(), shop_domain="evil.com/x.myshopify.com"
+        ).status_code
         == 400
     )
     assert has_token(runtime)
@@ -218,7 +236,7 @@ def test_malformed_body_with_a_valid_signature_is_400(client, runtime):
 
 
 def test_app_level_route_finds_the_tenant_by_shop(client, runtime):
-    response = post(client, "app/uninstalled", {"id": 1}, tenant=None)
+    response = post(client, "app/uninstalled", shop_payload(), tenant=None)
     assert response.status_code == 200
     assert [d["tenant"] for d in response.get_json()["deliveries"]] == ["acme"]
     assert not has_token(runtime)
@@ -226,7 +244,7 @@ def test_app_level_route_finds_the_tenant_by_shop(client, runtime):
     response = post(
         client,
         "shop/redact",
-        {"shop_domain": "unknown.myshopify.com"},
+        {"shop_id": 1, "shop_domain": "unknown.myshopify.com"},
         tenant=None,
         shop_domain="unknown.myshopify.com",
     )
@@ -240,7 +258,7 @@ def test_app_uninstalled_purges_the_token_and_redelivery_is_deduped(client, runt
     response = post(
         client,
         "app/uninstalled",
-        {"id": 954889, "domain": SHOP},
+        shop_payload(),
         webhook_id="wh-1",
         event_id="ev-1",
     )
@@ -253,11 +271,13 @@ def test_app_uninstalled_purges_the_token_and_redelivery_is_deduped(client, runt
     kinds = [r["kind"] for r in audit.rows(runtime.db, tenant_id="acme")]
     assert kinds.count("shopify.token_purged") == 1 and kinds.count("shopify.webhook_received") == 1
 
+    # The uninstall also unlinked the shop; a reinstall links it again with a new token.
+    ensure_tenant(runtime.db, "acme", shopify_shop=SHOP)
     runtime.secrets.put(runtime.db, "acme", "shopify_access_token", "shpat_reinstalled")
     again = post(
         client,
         "app/uninstalled",
-        {"id": 954889, "domain": SHOP},
+        shop_payload(),
         webhook_id="wh-1",
         event_id="ev-1",
     )
@@ -282,7 +302,7 @@ def test_real_http_delivery_from_the_emulator(runtime, shop):
             shop.state,
             f"{sidecar.url}/webhooks/shopify/acme",
             "app/uninstalled",
-            {"id": 954889, "domain": SHOP},
+            shop_payload(),
         )
         assert response.status_code == 200
         assert not has_token(runtime)

@@ -3,7 +3,10 @@
 - ``visible_orders``: never reveal an order in a reply or note unless its email matches the ticket
   requester (or an agent confirmed the match). The rest are *withheld* and only counted.
 - ``export_customer``: what Deskguard holds about one customer, as a JSON file (mode 0600) under
-  the export directory, audited (``customers/data_request``).
+  the export directory, audited (``customers/data_request``). An export is itself personal data:
+  ``customers/redact`` deletes that customer's files, ``shop/redact`` the tenant's, and every
+  file is deleted ``DESKGUARD_PRIVACY_EXPORT_TTL_DAYS`` after it was written (``expire_exports``,
+  hourly from the scheduler and at each Shopify delivery).
 - ``erase_customer`` / ``erase_shop``: delete or tombstone that customer's (or shop's) data in our
   tables, and turn the matching audit rows into redaction tombstones with ``audit.redact`` so
   ``deskguard audit verify`` still passes (``customers/redact``, ``shop/redact``).
@@ -19,7 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,13 +32,16 @@ from typing import Any
 
 import sqlite_utils
 
-from connector import audit
+from connector import audit, logs
 from connector.audit import canonical_json, now_iso
 from connector.commerce.events import DataExported
 from connector.db import transaction
 from connector.domain import Order
 
 TOMBSTONE = canonical_json({"redacted": 1})
+EXPORT_PREFIX = "shopify-data-request-"
+EXPIRE_JOB_ID = "privacy.expire_exports"
+LOG = logs.get("commerce.privacy")
 
 
 # --- the privacy rule -----------------------------------------------------------------------
@@ -64,11 +72,16 @@ class CustomerSubject:
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any], orders_key: str) -> CustomerSubject:
-        customer = payload.get("customer") or {}
+        """From a body already checked against its topic's shape (connector/commerce/
+        shopify_shapes.py); anything that is not the documented type counts as absent."""
+        customer = payload.get("customer")
+        customer = customer if isinstance(customer, dict) else {}
+        orders = payload.get(orders_key)
+        email = customer.get("email")
         return cls(
-            email=_email(customer.get("email")),
+            email=_email(email if isinstance(email, str) else ""),
             customer_id=str(customer.get("id") or ""),
-            order_ids=tuple(str(i) for i in payload.get(orders_key) or () if i),
+            order_ids=tuple(str(i) for i in (orders if isinstance(orders, list) else ()) if i),
         )
 
     @property
@@ -222,6 +235,89 @@ def export_dir(config) -> Path:
     return Path(config.db_path).resolve().parent / "privacy-exports"
 
 
+def tenant_export_dir(config, tenant_id: str) -> Path:
+    return export_dir(config) / "".join(ch for ch in tenant_id if ch.isalnum() or ch in "-_.")
+
+
+def _export_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return [
+        p
+        for p in folder.iterdir()
+        if p.name.startswith(EXPORT_PREFIX) and p.suffix in (".json", ".tmp") and p.is_file()
+    ]
+
+
+def _unlink(path: Path) -> int:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return 0
+    return 1
+
+
+def _export_names(path: Path, subject: CustomerSubject) -> bool:
+    """Whether an export file is this subject's (same Shopify customer id, or same email)."""
+    try:
+        customer = json.loads(path.read_text(encoding="utf-8")).get("customer") or {}
+    except (OSError, ValueError, AttributeError):
+        return False  # half-written or foreign: left to expire_exports
+    same_id = bool(subject.customer_id) and str(customer.get("shopify_customer_id")) == str(
+        subject.customer_id
+    )
+    same_email = bool(subject.email) and _email(customer.get("email")) == subject.email
+    return same_id or same_email
+
+
+def delete_customer_exports(config, tenant_id: str, subject: CustomerSubject) -> int:
+    """Delete the tenant's export files about ``subject`` (``customers/redact``)."""
+    files = _export_files(tenant_export_dir(config, tenant_id))
+    return sum(_unlink(p) for p in files if p.suffix == ".json" and _export_names(p, subject))
+
+
+def delete_tenant_exports(config, tenant_id: str) -> int:
+    """Delete every export file of the tenant (``shop/redact``)."""
+    return sum(_unlink(p) for p in _export_files(tenant_export_dir(config, tenant_id)))
+
+
+def expire_exports(config, *, tenant_id: str | None = None, now: float | None = None) -> int:
+    """Delete export files older than ``privacy_export_ttl_days`` (one tenant's, or all)."""
+    cutoff = (time.time() if now is None else now) - config.privacy_export_ttl_days * 86400
+    root = export_dir(config)
+    if tenant_id is not None:
+        folders = [tenant_export_dir(config, tenant_id)]
+    else:
+        folders = [p for p in root.iterdir() if p.is_dir()] if root.is_dir() else []
+    removed = 0
+    for folder in folders:
+        for path in _export_files(folder):
+            try:
+                if path.stat().st_mtime < cutoff:
+                    removed += _unlink(path)
+            except FileNotFoundError:
+                continue
+    return removed
+
+
+def run_expire_exports(runtime) -> None:
+    """The scheduler's hourly sweep of expired export files."""
+    removed = expire_exports(runtime.config)
+    if removed:
+        logs.log(LOG, logging.INFO, "privacy.exports_expired", files=removed)
+
+
+def register_schedules(scheduler, runtime) -> None:
+    scheduler.add_job(
+        run_expire_exports,
+        "interval",
+        hours=1,
+        args=[runtime],
+        id=EXPIRE_JOB_ID,
+        replace_existing=True,
+    )
+
+
 def _rows(db: sqlite_utils.Database, table: str, rowids: list[int]) -> list[dict[str, Any]]:
     if not rowids:
         return []
@@ -272,9 +368,9 @@ def export_customer(
     Re-running the same request rewrites the same file, so a redelivery after a crash is harmless.
     """
     safe_id = "".join(ch for ch in str(request_id) if ch.isalnum() or ch in "-_")[:80] or "unknown"
-    folder = export_dir(config) / "".join(ch for ch in tenant_id if ch.isalnum() or ch in "-_.")
+    folder = tenant_export_dir(config, tenant_id)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = folder / f"shopify-data-request-{safe_id}.json"
+    path = folder / f"{EXPORT_PREFIX}{safe_id}.json"
     with transaction(db):
         data = collect_customer(db, tenant_id, subject)
         document = {
@@ -370,8 +466,11 @@ __all__ = [
     "DataExported",
     "PrivacyTable",
     "collect_customer",
+    "delete_customer_exports",
+    "delete_tenant_exports",
     "erase_customer",
     "erase_shop",
+    "expire_exports",
     "export_customer",
     "export_dir",
     "visible_orders",

@@ -21,19 +21,24 @@ connector/commerce/approvals.py with its own agent authentication.
 
 from __future__ import annotations
 
-import json
 import logging
 
 from flask import Blueprint, jsonify, request
 
-from adapters.stripe import verify_webhook
 from connector import logs
-from connector.commerce import approvals, shopify_webhooks, stripe_webhooks
-from connector.commerce.service import stripe_webhook_secret, tenant_shop, tenants_for_shop
+from connector.commerce import (
+    approvals,
+    shopify_oauth,
+    shopify_shapes,
+    shopify_webhooks,
+    stripe_webhooks,
+)
+from connector.commerce.service import stripe_webhook_secrets, tenant_shop, tenants_for_shop
 from connector.domain import to_dict
 from connector.errors import BadRequest, DeskguardError
 from connector.tenants import get_tenant
 from connector.web_context import error_response, get_runtime, require_admin
+from connector.webhook_shapes import loads_object
 
 SHOPIFY_LOG = logs.get("commerce.shopify_webhooks")
 STRIPE_LOG = logs.get("stripe.webhooks")
@@ -112,38 +117,55 @@ def _receive_shopify(tenant_id: str | None):
             401, "invalid_signature", "X-Shopify-Hmac-Sha256 does not match the request body"
         )
     h = request.headers
-    headers = {
-        "topic": (h.get("X-Shopify-Topic") or "").strip(),
-        "webhook_id": (h.get("X-Shopify-Webhook-Id") or "").strip(),
-        "event_id": (h.get("X-Shopify-Event-Id") or "").strip(),
-        "api_version": (h.get("X-Shopify-API-Version") or "").strip(),
-        "triggered_at": (h.get("X-Shopify-Triggered-At") or "").strip(),
-    }
+    topic = (h.get("X-Shopify-Topic") or "").strip()
+    webhook_id = (h.get("X-Shopify-Webhook-Id") or "").strip()
     shop = shopify_webhooks.clean_shop(h.get("X-Shopify-Shop-Domain") or "")
-    if not headers["topic"] or not headers["webhook_id"] or shop is None:
+    if not topic or not webhook_id or shop is None:
         return error_response(
             400,
             "bad_request",
             "X-Shopify-Topic, X-Shopify-Webhook-Id and a valid X-Shopify-Shop-Domain are required",
         )
     try:
-        payload = json.loads(raw)
-    except ValueError:
-        return error_response(400, "bad_request", "the body is not JSON")
-    if not isinstance(payload, dict):
-        return error_response(400, "bad_request", "the body is not a JSON object")
+        payload = loads_object(raw)
+        # The topic and shop headers are unsigned: the signed body must be that topic's shape
+        # and name that shop before anything is looked up or done.
+        signed = shopify_shapes.check(topic, payload, shop)
+    except DeskguardError as exc:
+        logs.log(
+            SHOPIFY_LOG,
+            logging.WARNING,
+            "shopify.webhook_rejected",
+            reason=exc.code,
+            topic=topic,
+            tenant=tenant_id,
+        )
+        raise
+    delivery = shopify_webhooks.Delivery(
+        topic=topic,
+        webhook_id=webhook_id,
+        event_id=(h.get("X-Shopify-Event-Id") or "").strip(),
+        api_version=(h.get("X-Shopify-API-Version") or "").strip(),
+        triggered_at=(h.get("X-Shopify-Triggered-At") or "").strip(),
+        shop=shop,
+        body_sha256=shopify_webhooks.body_digest(raw),
+        payload=payload,
+        signed=signed,
+    )
     if tenant_id is None:
         tenants = tenants_for_shop(runtime.db, shop)
-        if not tenants:  # we hold nothing for a shop no tenant is connected to
-            return jsonify({"ok": True, "topic": headers["topic"], "deliveries": []})
+        if not tenants:  # no tenant holds this shop (at most an install not linked yet)
+            if topic == "app/uninstalled":
+                shopify_oauth.unlink_shop(runtime, shop, reason="app/uninstalled")
+            return jsonify({"ok": True, "topic": topic, "deliveries": []})
     else:
         if tenant_shop(runtime.db, tenant_id) != shop:
             return error_response(
                 404, "unknown_shop", f"shop {shop} is not connected to tenant {tenant_id}"
             )
         tenants = [tenant_id]
-    deliveries = [shopify_webhooks.deliver(runtime, t, headers, shop, payload) for t in tenants]
-    return jsonify({"ok": True, "topic": headers["topic"], "deliveries": deliveries})
+    deliveries = [shopify_webhooks.deliver(runtime, t, delivery) for t in tenants]
+    return jsonify({"ok": True, "topic": topic, "deliveries": deliveries})
 
 
 @shopify_bp.post("/webhooks/shopify/<tenant_id>")
@@ -165,19 +187,26 @@ def stripe_webhook(tenant: str):
         get_tenant(db, tenant)
     except DeskguardError:
         return error_response(404, "unknown_tenant", f"unknown tenant {tenant!r}")
-    secret = stripe_webhook_secret(runtime, tenant)
-    if not secret:
+    secrets = stripe_webhook_secrets(runtime, tenant)
+    if not secrets:
         # Not the sender's fault: 503 makes Stripe retry once the secret is configured.
         return error_response(
             503, "not_configured", "Stripe webhooks are not configured for this tenant"
         )
     raw = request.get_data(cache=False)  # the exact bytes Stripe signed
-    event = verify_webhook(
-        raw,
-        request.headers.get("Stripe-Signature"),
-        secret,
-        tolerance=runtime.config.stripe_webhook_tolerance_seconds,
-    )
+    try:
+        event = stripe_webhooks.verify_event(
+            raw,
+            request.headers.get("Stripe-Signature"),
+            secrets,
+            tolerance=runtime.config.stripe_webhook_tolerance_seconds,
+        )
+        stripe_webhooks.check_event(event)
+    except DeskguardError as exc:
+        logs.log(
+            STRIPE_LOG, logging.WARNING, "stripe.webhook_rejected", tenant=tenant, reason=exc.code
+        )
+        raise
     outcome = stripe_webhooks.record_event(db, runtime.queue, tenant, event)
     logs.log(
         STRIPE_LOG,

@@ -15,6 +15,7 @@ from connector.zendesk.service import normalize_updated_at
 
 JOB_KIND = "zendesk.ticket"
 SOURCES = ("webhook", "poll")
+MAX_TICKET_ID = 2**63 - 1  # SQLite's INTEGER; Zendesk ids are far below it
 
 
 def dedupe_key(ticket_id: int, updated_at: str) -> str:
@@ -47,6 +48,10 @@ def enqueue_ticket(
     ``in_batch_ok``: the batch hands a failed ticket over to its own job)."""
     if source not in SOURCES:
         raise ValueError(f"unknown intake source {source!r}")
+    if isinstance(ticket_id, bool) or not 0 < int(ticket_id) <= MAX_TICKET_ID:
+        # The webhook validates this at the door (400); a job with an id SQLite cannot hold
+        # would fail on every attempt, so nothing else may enqueue one either.
+        raise ValueError(f"ticket id {ticket_id!r} is not a positive 64-bit integer")
     version = normalize_updated_at(updated_at)
     key = dedupe_key(ticket_id, version)
     if not in_batch_ok:

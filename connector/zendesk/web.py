@@ -10,7 +10,13 @@ Signature (see docs/vendors/zendesk.md): ``X-Zendesk-Webhook-Signature`` =
 base64(HMAC-SHA256(secret, X-Zendesk-Webhook-Signature-Timestamp + raw body)), the secret's bytes
 used as-is.
 Every refusal answers the JSON error shape and enqueues nothing: 401 (unsigned, forged, stale,
-replayed), 413 (too large), 400 (not JSON, or no ticket id / updated_at).
+replayed), 413 (too large), 400 (not JSON, or a body whose ``ticket_id`` / ``updated_at`` is not
+the documented shape: a positive id below 2^63 and a real timestamp; connector/webhook_shapes.py).
+
+Replays are recognised by the signature's *decoded* digest, stored in its canonical base64 form:
+base64 has several spellings of the same 32 bytes (the unused low bits of the last character, and
+the decoder ignores them), so keying on the header text would let a re-spelled copy of a captured
+signature through the replay table.
 """
 
 from __future__ import annotations
@@ -19,7 +25,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -29,8 +34,15 @@ from flask import Blueprint, jsonify, request
 
 from connector import logs
 from connector.db import transaction
-from connector.errors import BadRequest, DeskguardError, NotFound, Unauthorized
+from connector.errors import DeskguardError, NotFound, Unauthorized
 from connector.web_context import get_runtime
+from connector.webhook_shapes import (
+    MAX_UNIX_SECONDS,
+    InvalidPayload,
+    finite_number,
+    loads_object,
+    positive_id,
+)
 from connector.zendesk.intake import enqueue_ticket
 from connector.zendesk.service import WEBHOOK_SECRET, normalize_updated_at
 
@@ -68,8 +80,10 @@ def verify_signature(
     *,
     tolerance: float,
     now: float | None = None,
-) -> None:
-    """Raise ``WebhookRejected`` unless the signature matches and the timestamp is fresh."""
+) -> bytes:
+    """Raise ``WebhookRejected`` unless the signature matches and the timestamp is fresh.
+
+    Returns the decoded HMAC digest: the replay key (every base64 spelling of it is the same)."""
     if not signature or not timestamp:
         raise WebhookRejected("missing Zendesk webhook signature headers", code="missing_signature")
     try:
@@ -81,13 +95,19 @@ def verify_signature(
         raise WebhookRejected("webhook signature does not match")
     try:
         signed_at = datetime.fromisoformat(timestamp.strip().replace("Z", "+00:00")).timestamp()
-    except ValueError:
+    except (ValueError, OverflowError):
         raise WebhookRejected("webhook timestamp is not ISO-8601", code="stale_timestamp") from None
     now = time.time() if now is None else now
     if abs(now - signed_at) > tolerance:
         raise WebhookRejected(
             f"webhook timestamp is outside the {int(tolerance)} s tolerance", code="stale_timestamp"
         )
+    return given
+
+
+def replay_key(digest: bytes) -> str:
+    """The canonical base64 of a verified digest: what the replay table stores."""
+    return base64.b64encode(digest).decode()
 
 
 @dataclass(frozen=True)
@@ -97,33 +117,41 @@ class TicketEvent:
 
 
 def parse_event(body: bytes) -> TicketEvent:
-    """The trigger body carries ids only: ``{"ticket_id": ..., "updated_at": ...}``."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("body is not valid JSON", code="invalid_json") from None
-    if not isinstance(data, dict):
-        raise BadRequest("body must be a JSON object", code="invalid_payload")
-    raw_id = data.get(
-        "ticket_id",
-        (data.get("ticket") or {}).get("id") if isinstance(data.get("ticket"), dict) else None,
+    """The trigger body carries ids only: ``{"ticket_id": ..., "updated_at": ...}`` (or the id as
+    ``{"ticket": {"id": ...}}``). Anything else is ``InvalidPayload`` / ``InvalidJson`` (400)."""
+    data = loads_object(body)
+    ticket = data.get("ticket")
+    raw_id = data.get("ticket_id", ticket.get("id") if isinstance(ticket, dict) else None)
+    if raw_id is None:
+        raise InvalidPayload("ticket_id is missing")
+    ticket_id = positive_id(raw_id, "ticket_id")
+    return TicketEvent(ticket_id, signed_updated_at(data.get("updated_at")))
+
+
+def signed_updated_at(value: object) -> str:
+    """``updated_at`` as our normalised version string; a value no real ticket can have (a
+    boolean, ``1e20``, a date past the year 9999, a non-ISO string) is ``InvalidPayload``."""
+    problem = InvalidPayload(
+        "updated_at is missing or not a timestamp (use {{ticket.updated_at_with_timestamp}})"
     )
+    if isinstance(value, bool) or value is None:
+        raise problem
+    if isinstance(value, int | float):
+        seconds = finite_number(value, "updated_at")
+        if not 0 <= seconds <= MAX_UNIX_SECONDS:
+            raise problem
+    elif isinstance(value, str):
+        digits = value.strip()
+        if digits.isdigit() and not (
+            digits.isascii() and len(digits) <= 12 and int(digits) <= MAX_UNIX_SECONDS
+        ):
+            raise problem
+    else:
+        raise problem
     try:
-        ticket_id = int(str(raw_id).strip())
-        if ticket_id <= 0:
-            raise ValueError
-    except (TypeError, ValueError):
-        raise BadRequest(
-            "ticket_id is missing or not a positive integer", code="invalid_payload"
-        ) from None
-    try:
-        updated_at = normalize_updated_at(data.get("updated_at"))
-    except (TypeError, ValueError):
-        raise BadRequest(
-            "updated_at is missing or not a timestamp (use {{ticket.updated_at_with_timestamp}})",
-            code="invalid_payload",
-        ) from None
-    return TicketEvent(ticket_id, updated_at)
+        return normalize_updated_at(value)
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise problem from None
 
 
 class _SecretCache:
@@ -170,7 +198,7 @@ def receive(tenant_id: str):
                 code="webhook_not_configured",
             )
         signature = request.headers.get(SIGNATURE_HEADER, "")
-        verify_signature(
+        digest = verify_signature(
             secret,
             request.headers.get(TIMESTAMP_HEADER, ""),
             body,
@@ -185,7 +213,7 @@ def receive(tenant_id: str):
             seen = db.conn.execute(
                 "INSERT INTO zendesk_webhook_seen (tenant_id, signature, seen_at) VALUES (?,?,?)"
                 " ON CONFLICT DO NOTHING",
-                (tenant_id, signature, time.time()),
+                (tenant_id, replay_key(digest), time.time()),
             ).rowcount
             if not seen:
                 raise WebhookRejected(

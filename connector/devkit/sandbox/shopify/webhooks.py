@@ -1,5 +1,7 @@
 """Signed Shopify webhooks, as Shopify sends them: ``X-Shopify-Hmac-Sha256`` is the base64
-HMAC-SHA256 of the raw body, keyed with the app secret, alongside the real header set."""
+HMAC-SHA256 of the raw body, keyed with the app secret, alongside the real header set, and the
+bodies Shopify documents for the topics Deskguard acts on (``topic_payload``; see
+docs/vendors/shopify.md, webhooks)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,45 @@ import requests
 from connector.devkit.sandbox.shopify.model import iso
 from connector.devkit.sandbox.shopify.state import ShopifyState
 
+SANDBOX_SHOP_ID = 954889  # the shop id in Shopify's own compliance-webhook examples
+
+
+def shop_payload(shop_domain: str, shop_id: int = SANDBOX_SHOP_ID) -> dict[str, Any]:
+    """The ``app/uninstalled`` body: the shop, as the REST ``Shop`` resource (the fields the
+    sidecar reads, plus a few others a real one carries)."""
+    return {
+        "id": shop_id,
+        "name": "Deskguard Demo",
+        "email": "owner@example.com",
+        "domain": "shop.example.com",
+        "myshopify_domain": shop_domain,
+        "currency": "EUR",
+        "iana_timezone": "Europe/Amsterdam",
+    }
+
+
+def topic_payload(
+    topic: str,
+    shop_domain: str,
+    *,
+    shop_id: int = SANDBOX_SHOP_ID,
+    customer: dict[str, Any] | None = None,
+    orders: list[int] | None = None,
+    request_id: int = 9999,
+) -> dict[str, Any]:
+    """The body Shopify sends for ``topic`` (the three compliance topics and app/uninstalled)."""
+    if topic == "app/uninstalled":
+        return shop_payload(shop_domain, shop_id)
+    body: dict[str, Any] = {"shop_id": shop_id, "shop_domain": shop_domain}
+    if topic == "shop/redact":
+        return body
+    body["customer"] = customer or {"id": 191167, "email": "john@example.com", "phone": None}
+    if topic == "customers/redact":
+        return {**body, "orders_to_redact": list(orders or [])}
+    if topic == "customers/data_request":
+        return {**body, "orders_requested": list(orders or []), "data_request": {"id": request_id}}
+    raise ValueError(f"no documented body for topic {topic!r}")
+
 
 def sign_webhook(body: bytes, secret: str) -> str:
     """``X-Shopify-Hmac-Sha256``: base64 of the HMAC-SHA256 of the raw body, keyed with the app
@@ -31,7 +72,7 @@ def webhook_headers(
     shop_domain: str,
     webhook_id: str | None = None,
     event_id: str | None = None,
-    api_version: str = "2025-01",
+    api_version: str = "2026-10",
     triggered_at: datetime | None = None,
 ) -> dict[str, str]:
     return {
@@ -56,7 +97,7 @@ def send_webhook(
     webhook_id: str | None = None,
     event_id: str | None = None,
     timeout: float = 5.0,
-    api_version: str = "2025-01",
+    api_version: str = "2026-10",
 ):
     """POST a signed webhook to ``url`` (e.g. the sidecar's /webhooks/shopify/<tenant>)."""
     body = json.dumps(payload).encode()

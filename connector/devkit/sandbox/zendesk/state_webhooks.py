@@ -16,6 +16,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,12 @@ from connector.devkit.sandbox.zendesk.records import (
 from connector.devkit.sandbox.zendesk.state_core import AccountState
 
 RETRIED_STATUSES = (409, 429, 500, 502, 503, 504)  # docs/vendors/zendesk.md, delivery and retries
+
+
+def sandbox_account_id(subdomain: str) -> int:
+    """A stable numeric account id for the sandbox account (real accounts have one; the sandbox
+    derives it from its subdomain so every run sends the same header)."""
+    return zlib.crc32(subdomain.encode()) % 9_000_000 + 1_000_000
 
 
 @dataclass
@@ -251,6 +258,9 @@ class WebhookState(AccountState):
             headers={
                 "Content-Type": "application/json",
                 "User-Agent": "Zendesk Webhook",
+                # The headers of every Zendesk webhook request ("Anatomy of a webhook request",
+                # https://developer.zendesk.com/documentation/webhooks/anatomy-of-a-webhook-request/)
+                "X-Zendesk-Account-Id": str(sandbox_account_id(self.subdomain)),
                 "X-Zendesk-Webhook-Id": webhook_id,
                 "X-Zendesk-Webhook-Invocation-Id": secrets.token_hex(8),
                 "X-Zendesk-Webhook-Signature-Timestamp": timestamp,
