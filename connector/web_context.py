@@ -58,7 +58,10 @@ def admin_token_matches(config: Config, presented: str | None) -> bool:
 def require_admin() -> None:
     """``before_request`` guard for the admin API.
 
-    It needs DESKGUARD_ADMIN_TOKEN as a bearer token, and a known tenant.
+    It needs DESKGUARD_ADMIN_TOKEN as a bearer token, and a known tenant. The token is compared
+    before any rate limit is consulted: the correct token is never refused (a guesser cannot
+    lock the admin out of the kill switch); wrong ones count towards the client's limit and get
+    429 past it (``connector/dashboard/login_limit.py``).
     """
     from connector.dashboard import login_limit  # shares the /admin sign-in's failure counter
     from connector.tenants import get_tenant
@@ -68,13 +71,14 @@ def require_admin() -> None:
     if not config.admin_token:
         raise AdminApiDisabled("the admin API is off: set DESKGUARD_ADMIN_TOKEN")
     ip = login_limit.client_ip(request, config.trusted_proxy_hops)
-    lockout = login_limit.check(runtime.db, config, ip)
-    if lockout is not None:
-        raise TooManyAttempts(lockout.message(), retry_after=lockout.retry_after)
     header = request.headers.get("Authorization", "")
     presented = header[7:].strip() if header.startswith("Bearer ") else ""
-    if not admin_token_matches(config, presented):
-        login_limit.record_failure(runtime.db, config, ip, via="admin_api")
+    if admin_token_matches(config, presented):
+        login_limit.clear(runtime.db, ip)
+    else:
+        lockout = login_limit.wrong_bearer(runtime.db, config, ip, via="admin_api")
+        if lockout is not None:
+            raise TooManyAttempts(lockout.message(), retry_after=lockout.retry_after)
         raise Unauthorized(
             "a valid admin token is required (Authorization: Bearer <DESKGUARD_ADMIN_TOKEN>)"
         )

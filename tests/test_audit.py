@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from connector import audit
+from connector import audit, audit_keys
 from connector.cli import cli
 
 
@@ -93,7 +93,7 @@ def test_rewriting_the_whole_tail_still_breaks_the_chain(runtime):
     header = audit._header(row[0], row[1], row[2], row[3], row[4], row[5], digest)
     conn.execute(
         "UPDATE audit_log SET data = ?, data_digest = ?, hash = ? WHERE id = ?",
-        (data, digest, audit._row_hash(row[6], header), row[0]),
+        (data, digest, audit._row_hash(audit_keys.for_db(runtime.db), row[6], header), row[0]),
     )
     result = audit.verify(runtime.db)
     assert not result.ok and result.bad_row == row[0] + 1
