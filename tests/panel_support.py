@@ -1,11 +1,13 @@
 """Test helpers for the side panel and dashboard: ledger rows shaped like the pipeline writes them,
-the request headers the Zendesk app sends, and an in-memory Zendesk user directory (a fake of our
-``AgentDirectory`` port) for unit tests; tests/test_panel_roles.py drives the real adapter against
-the Zendesk sandbox."""
+the request headers the Zendesk app sends, side-panel sessions (minted directly for unit tests, or
+through the Zendesk emulator's signed launch), and an in-memory Zendesk user directory (a fake of
+our ``AgentDirectory`` port) for unit tests; tests/test_panel_roles.py drives the real adapter
+against the Zendesk sandbox."""
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,8 +16,9 @@ from connector.db import transaction
 from connector.devkit.fakes import inject
 from connector.domain import DeskUser, Entities, Reading, to_dict
 from connector.errors import PermanentError, TransientError
+from connector.panel import sessions
 from connector.panel.auth import issue_token
-from connector.tenants import ensure_tenant
+from connector.tenants import ensure_tenant, get_setting, set_setting
 
 TENANT = "acme"  # the tenant of the shared `runtime` fixture (tests/conftest.py)
 
@@ -136,6 +139,22 @@ def tenant_with_token(db, tenant_id: str) -> str:
     return issue_token(db, tenant_id, label="test")[1]
 
 
+UNIT_INSTALLATION = "777001"  # the app installation of unit tests without the Zendesk emulator
+
+
+def panel_session(runtime, agent_id: str, *, tenant: str = TENANT, name: str = "") -> str:
+    """A side-panel session for ``agent_id`` as a verified signed launch issues it (unit tests;
+    the launch itself is tested against the emulator). Gives the tenant an app installation id
+    when it has none."""
+    installation = get_setting(runtime.db, tenant, "app_installation_id", None)
+    if not installation:
+        installation = UNIT_INSTALLATION
+        set_setting(runtime.db, tenant, "app_installation_id", installation, actor="test")
+    return sessions.issue(
+        runtime.config, sessions.PanelSession(tenant, str(installation), agent_id, name)
+    )
+
+
 def agent_headers(
     token: str | None,
     *,
@@ -143,7 +162,12 @@ def agent_headers(
     role: str = "agent",
     name: str = "Ana Agent",
     custom_role: str | None = None,
+    runtime=None,
+    session: str | None = None,
 ) -> dict[str, str]:
+    """Headers of a panel API call. The ``X-Deskguard-Agent-*`` headers are what the browser
+    claims (older app versions sent them; the sidecar ignores them). The agent is the one of the
+    session: ``session``, or one minted for ``agent_id`` when ``runtime`` is given."""
     headers = {
         "X-Deskguard-Agent-Id": agent_id,
         "X-Deskguard-Agent-Role": role,
@@ -153,12 +177,52 @@ def agent_headers(
         headers["X-Deskguard-Agent-Custom-Role"] = custom_role
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
+    if session is None and runtime is not None and agent_id.isdigit():
+        session = panel_session(runtime, agent_id)
+    if session:
+        headers[sessions.HEADER] = session
     return headers
+
+
+SESSION_META = re.compile(r'<meta name="deskguard-session" content="([^"]*)">')
+
+
+def session_from_page(html: str) -> str:
+    """The session the panel page carries ('' when it carries none)."""
+    found = SESSION_META.search(html)
+    assert found is not None, "the panel page has no session meta tag"
+    return found.group(1)
+
+
+def signed_launch(client, sandbox, installation_id: int, user_id: int, **claims):
+    """Open the panel as Zendesk does: the emulator signs a launch for ``user_id`` and the form
+    is POSTed to /panel/app. Returns the response."""
+    from connector.devkit.sandbox.zendesk.app_signing import launch_token
+
+    token = launch_token(sandbox.state, installation_id, user_id, **claims)
+    return client.post("/panel/app?origin=x&app_guid=y", data={"token": token})
+
+
+def launch_session(client, sandbox, installation_id: int, user_id: int) -> str:
+    resp = signed_launch(client, sandbox, installation_id, user_id)
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
+    return session_from_page(resp.get_data(as_text=True))
+
+
+def install_app_for(runtime, sandbox, sidecar_url: str = "http://127.0.0.1:1", tenant=TENANT):
+    """Install the Deskguard app in the emulator and tell the sidecar its ids (the settings an
+    admin copies from Zendesk). Returns the installation."""
+    inst = sandbox.state.install_app({"sidecar_url": sidecar_url})
+    set_setting(runtime.db, tenant, "app_id", str(inst["app_id"]), actor="test")
+    set_setting(runtime.db, tenant, "app_installation_id", str(inst["id"]), actor="test")
+    return inst
 
 
 class FakeZendeskUsers:
     """In-memory fake of ``connector.domain.AgentDirectory``: Zendesk's users by id, a call log,
     and a switch that makes Zendesk unreachable."""
+
+    api_user_id = 10  # Deskguard's own Zendesk user (users/me of the tenant's credentials)
 
     def __init__(self) -> None:
         self.users: dict[int, DeskUser] = {}
@@ -182,8 +246,10 @@ class FakeZendeskUsers:
 
 
 def install_zendesk_users(runtime) -> FakeZendeskUsers:
-    """Zendesk as the panel's role checks see it: 501 and 502 are agents, 42 and 900 admins."""
+    """Zendesk as the panel's role checks see it: 501 and 502 are agents, 42 and 900 admins, 10
+    Deskguard's own API user (an admin)."""
     fake = FakeZendeskUsers()
+    fake.add(10, "admin", name="Deskguard Bot")
     fake.add(501, "agent", name="Ana Agent")
     fake.add(502, "agent", name="Bo Agent")
     fake.add(42, "admin", name="Ada Admin")

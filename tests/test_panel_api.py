@@ -57,7 +57,7 @@ def test_api_needs_a_valid_token(client, runtime, token):
     assert resp.status_code == 401
     assert resp.get_json()["error"]["code"] == "unauthorized"
     assert client.get("/panel/api/me", headers={"Authorization": "Basic abc"}).status_code == 401
-    ok = client.get("/panel/api/me", headers=agent_headers(token))
+    ok = client.get("/panel/api/me", headers=agent_headers(token, runtime=runtime))
     assert ok.status_code == 200
     assert ok.get_json()["tenant"] == TENANT
 
@@ -65,11 +65,17 @@ def test_api_needs_a_valid_token(client, runtime, token):
 def test_revoked_token_and_inactive_tenant_are_refused(client, runtime, token):
     token_id = runtime.db.conn.execute("SELECT id FROM app_tokens").fetchone()[0]
     assert revoke_token(runtime.db, TENANT, token_id)
-    assert client.get("/panel/api/me", headers=agent_headers(token)).status_code == 401
+    assert (
+        client.get("/panel/api/me", headers=agent_headers(token, runtime=runtime)).status_code
+        == 401
+    )
     other = issue_token(runtime.db, TENANT)[1]
     runtime.db.conn.execute("UPDATE tenants SET active = 0 WHERE id = ?", (TENANT,))
     runtime.db.conn.commit()
-    assert client.get("/panel/api/me", headers=agent_headers(other)).status_code == 401
+    assert (
+        client.get("/panel/api/me", headers=agent_headers(other, runtime=runtime)).status_code
+        == 401
+    )
 
 
 def test_tokens_are_stored_hashed(runtime, token):
@@ -88,10 +94,12 @@ def test_a_tenant_token_never_reaches_another_tenant(client, runtime, token):
     token_b = tenant_with_token(db, "globex")
     mine = add_decision(db, TENANT, 42, category="order_status", suggested_reply="acme reply")
     theirs = add_decision(db, "globex", 42, category="refund", suggested_reply="globex reply")
-    admin_b = agent_headers(token, role="admin")
+    admin_b = agent_headers(token, runtime=runtime, role="admin")
 
     # the same ticket number shows only the token's own tenant's decision
-    view = client.get(f"/panel/api/{TENANT}/tickets/42", headers=agent_headers(token)).get_json()
+    view = client.get(
+        f"/panel/api/{TENANT}/tickets/42", headers=agent_headers(token, runtime=runtime)
+    ).get_json()
     assert view["decision"]["id"] == mine and view["decision"]["suggested_reply"] == "acme reply"
     # tenant A's token on tenant B's URLs: 404, and nothing changes
     for method, url, body in [
@@ -106,7 +114,7 @@ def test_a_tenant_token_never_reaches_another_tenant(client, runtime, token):
     # naming another tenant's decision id under one's own tenant is also not found
     resp = client.post(
         f"/panel/api/{TENANT}/tickets/42/feedback",
-        headers=agent_headers(token),
+        headers=agent_headers(token, runtime=runtime),
         json={"verdict": "right", "decision_id": theirs},
     )
     assert resp.status_code == 404
@@ -117,14 +125,19 @@ def test_a_tenant_token_never_reaches_another_tenant(client, runtime, token):
     assert view_b["decision"]["id"] == theirs
     # an unknown tenant looks the same as another tenant
     assert (
-        client.get("/panel/api/nobody/tickets/42", headers=agent_headers(token)).status_code == 404
+        client.get(
+            "/panel/api/nobody/tickets/42", headers=agent_headers(token, runtime=runtime)
+        ).status_code
+        == 404
     )
 
 
 # --- what the panel shows --------------------------------------------------------------------
 def test_processed_ticket_view(client, runtime, token):
     decision_id = add_decision(runtime.db, TENANT, 7, category="order_status", confidence=0.93)
-    resp = client.get(f"/panel/api/{TENANT}/tickets/7", headers=agent_headers(token))
+    resp = client.get(
+        f"/panel/api/{TENANT}/tickets/7", headers=agent_headers(token, runtime=runtime)
+    )
     assert resp.status_code == 200
     assert resp.headers["Server-Timing"].startswith("app;dur=")
     assert resp.headers["Cache-Control"] == "no-store"
@@ -146,12 +159,13 @@ def test_processed_ticket_view(client, runtime, token):
     assert d["suggested_reply"].startswith("Hi Jane")
     # the agent as the app claims it, for display and attribution; permissions come from
     # /permissions
-    assert v["agent"] == {"id": "501", "name": "Ana Agent", "claimed_role": "agent"}
+    # the agent is the session's (Zendesk's signed launch); the claimed name and role are ignored
+    assert v["agent"] == {"id": "501", "name": "", "verified": True}
     assert len(v["categories"]) == 14 and v["kill_switch"] is False and v["feedback"] is None
 
 
 def test_unprocessed_queued_and_failed_states(client, runtime, token):
-    h = agent_headers(token)
+    h = agent_headers(token, runtime=runtime)
     v = client.get(f"/panel/api/{TENANT}/tickets/8", headers=h).get_json()
     assert v["state"] == "not_processed" and v["decision"] is None
     assert "not processed" in v["message"]
@@ -180,12 +194,16 @@ def test_feedback_right_wrong_and_change_of_mind(client, runtime, token):
     db = runtime.db
     decision_id = add_decision(db, TENANT, 11, category="order_status")
     url = f"/panel/api/{TENANT}/tickets/11/feedback"
-    resp = client.post(url, headers=agent_headers(token), json={"verdict": "right"})
+    resp = client.post(
+        url, headers=agent_headers(token, runtime=runtime), json={"verdict": "right"}
+    )
     assert resp.status_code == 201
     assert feedback_rows(db) == [(TENANT, 11, decision_id, "501", "right", "order_status", "panel")]
 
     resp = client.post(
-        url, headers=agent_headers(token), json={"correct_category": "shipping_problem"}
+        url,
+        headers=agent_headers(token, runtime=runtime),
+        json={"correct_category": "shipping_problem"},
     )
     assert resp.status_code == 201 and resp.get_json()["verdict"] == "wrong"
     # one verdict per agent per decision: the change of mind replaced the first
@@ -193,9 +211,15 @@ def test_feedback_right_wrong_and_change_of_mind(client, runtime, token):
         (TENANT, 11, decision_id, "501", "wrong", "shipping_problem", "panel")
     ]
     # another agent adds their own
-    client.post(url, headers=agent_headers(token, agent_id="777"), json={"verdict": "wrong"})
+    client.post(
+        url,
+        headers=agent_headers(token, runtime=runtime, agent_id="777"),
+        json={"verdict": "wrong"},
+    )
     assert len(feedback_rows(db)) == 2
-    v = client.get(f"/panel/api/{TENANT}/tickets/11", headers=agent_headers(token)).get_json()
+    v = client.get(
+        f"/panel/api/{TENANT}/tickets/11", headers=agent_headers(token, runtime=runtime)
+    ).get_json()
     assert (
         v["feedback"]["verdict"] == "wrong"
         and v["feedback"]["correct_category"] == "shipping_problem"
@@ -222,7 +246,9 @@ def test_feedback_right_wrong_and_change_of_mind(client, runtime, token):
 def test_bad_feedback_is_refused(client, runtime, token, body, status):
     add_decision(runtime.db, TENANT, 12, category="order_status")
     resp = client.post(
-        f"/panel/api/{TENANT}/tickets/12/feedback", headers=agent_headers(token), json=body
+        f"/panel/api/{TENANT}/tickets/12/feedback",
+        headers=agent_headers(token, runtime=runtime),
+        json=body,
     )
     assert resp.status_code == status
     assert feedback_rows(runtime.db) == []
@@ -230,12 +256,18 @@ def test_bad_feedback_is_refused(client, runtime, token, body, status):
 
 def test_feedback_needs_a_decision_and_an_agent(client, runtime, token):
     url = f"/panel/api/{TENANT}/tickets/13/feedback"
-    resp = client.post(url, headers=agent_headers(token), json={"verdict": "right"})
+    resp = client.post(
+        url, headers=agent_headers(token, runtime=runtime), json={"verdict": "right"}
+    )
     assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "not_processed"
     add_decision(runtime.db, TENANT, 13)
-    resp = client.post(url, headers=agent_headers(token, agent_id=""), json={"verdict": "right"})
-    assert resp.status_code == 400
-    assert client.post(url, headers=agent_headers(token), data="not json").status_code == 400
+    # without a verified session (no signed launch) there is nobody to attribute feedback to
+    resp = client.post(url, headers=agent_headers(token, agent_id="501"), json={"verdict": "right"})
+    assert resp.status_code == 401 and feedback_rows(runtime.db) == []
+    assert (
+        client.post(url, headers=agent_headers(token, runtime=runtime), data="not json").status_code
+        == 400
+    )
 
 
 # --- permissions and the kill switch ---------------------------------------------------------
@@ -243,7 +275,9 @@ def test_feedback_needs_a_decision_and_an_agent(client, runtime, token):
 # ignored. tests/test_panel_roles.py checks the same against the Zendesk sandbox with zenpy.
 def test_roles_and_allow_lists(client, runtime, token, zendesk_users):
     def perms(**kw):
-        resp = client.get(f"/panel/api/{TENANT}/permissions", headers=agent_headers(token, **kw))
+        resp = client.get(
+            f"/panel/api/{TENANT}/permissions", headers=agent_headers(token, runtime=runtime, **kw)
+        )
         assert resp.status_code == 200, resp.get_json()
         return resp.get_json()["agent"]
 
@@ -261,10 +295,10 @@ def test_roles_and_allow_lists(client, runtime, token, zendesk_users):
     assert perms(role="admin")["role"] == "agent"
     assert (
         client.get(
-            f"/panel/api/{TENANT}/permissions",  # no identity, no privilege
-            headers=agent_headers(token, role="admin", agent_id=""),
+            f"/panel/api/{TENANT}/permissions",  # no verified identity, no privilege
+            headers=agent_headers(token, role="admin", agent_id="42"),
         ).status_code
-        == 403
+        == 401
     )
     tenants.set_setting(runtime.db, TENANT, "app_approver_ids", ["501"], actor="test")
     assert perms(role="agent")["can_approve"] is True
@@ -287,7 +321,8 @@ def test_approver_settings_from_config(runtime, config, zendesk_users):
 
     def can_approve(agent_id):
         return c.get(
-            f"/panel/api/{TENANT}/permissions", headers=agent_headers(token, agent_id=agent_id)
+            f"/panel/api/{TENANT}/permissions",
+            headers=agent_headers(token, runtime=runtime, agent_id=agent_id),
         ).get_json()["agent"]["can_approve"]
 
     assert can_approve("502") and can_approve("504") and not can_approve("501")
@@ -298,10 +333,14 @@ def test_kill_switch_from_the_panel_is_admin_only_and_audited(
     client, runtime, token, zendesk_users
 ):
     url = f"/panel/api/{TENANT}/kill-switch"
-    resp = client.post(url, headers=agent_headers(token, role="agent"), json={"on": True})
+    resp = client.post(
+        url, headers=agent_headers(token, runtime=runtime, role="agent"), json={"on": True}
+    )
     assert resp.status_code == 403 and tenants.kill_switch_on(runtime.db, TENANT) is False
     # claiming admin changes nothing: Zendesk says 501 is an agent
-    resp = client.post(url, headers=agent_headers(token, role="admin"), json={"on": True})
+    resp = client.post(
+        url, headers=agent_headers(token, runtime=runtime, role="admin"), json={"on": True}
+    )
     assert resp.status_code == 403 and tenants.kill_switch_on(runtime.db, TENANT) is False
     denied = [
         r["data"]
@@ -311,18 +350,20 @@ def test_kill_switch_from_the_panel_is_admin_only_and_audited(
     assert denied[-1] | {} == {
         "agent_id": "501",
         "action": "kill_switch",
-        "claimed_role": "admin",
+        "claimed_role": "",  # what the browser claims is never read
         "zendesk_role": "agent",
         "reason": "only Zendesk admins may flip the kill switch",
     }
     assert (
         client.post(
-            url, headers=agent_headers(token, agent_id="42"), json={"on": "yes"}
+            url, headers=agent_headers(token, runtime=runtime, agent_id="42"), json={"on": "yes"}
         ).status_code
         == 400
     )
     resp = client.post(
-        url, headers=agent_headers(token, role="agent", agent_id="42"), json={"on": True}
+        url,
+        headers=agent_headers(token, runtime=runtime, role="agent", agent_id="42"),
+        json={"on": True},
     )
     assert resp.status_code == 200 and resp.get_json() == {"kill_switch": True}
     assert tenants.kill_switch_on(runtime.db, TENANT) is True
@@ -330,38 +371,32 @@ def test_kill_switch_from_the_panel_is_admin_only_and_audited(
         r for r in audit.rows(runtime.db, tenant_id=TENANT) if r["kind"] == "setting.changed"
     ][-1]
     assert change["data"]["actor"] == "agent:42" and change["data"]["new"] is True
-    v = client.get(f"/panel/api/{TENANT}/tickets/1", headers=agent_headers(token)).get_json()
+    v = client.get(
+        f"/panel/api/{TENANT}/tickets/1", headers=agent_headers(token, runtime=runtime)
+    ).get_json()
     assert v["kill_switch"] is True
 
 
 # --- demo page -------------------------------------------------------------------------------
-def test_demo_page_is_off_by_default(client):
+def test_there_is_no_unsigned_demo_page(runtime, config, client):
+    """The demo opens the panel through the Zendesk emulator's signed launch
+    (tests/test_panel_roles.py); the sidecar has no page that hands out an identity."""
     assert client.get(f"/panel/demo?tenant={TENANT}&ticket=1").status_code == 404
-
-
-def test_demo_page_carries_a_working_demo_token(runtime, config):
     rt = type(runtime)(config | {"demo_mode": "true"})
-    app = create_app(runtime=rt)
-    c = app.test_client()
-    from connector.devkit.demo import demo_links
-
-    links = demo_links("http://localhost:8000/", TENANT, 5)
-    assert links == {
-        "side_panel": f"http://localhost:8000/panel/demo?tenant={TENANT}&ticket=5",
-        "dashboard": "http://localhost:8000/admin/",
-    }
-    resp = c.get(links["side_panel"].removeprefix("http://localhost:8000"))
-    assert resp.status_code == 200
-    html = resp.get_data(as_text=True)
-    assert "zaf-shim.js" in html and "zaf_sdk.min.js" not in html
-    shim = json.loads(html.split('id="zaf-shim-config">', 1)[1].split("</script>", 1)[0])
-    assert shim["context"]["ticket.id"] == 5 and shim["context"]["currentUser"]["role"] == "admin"
-    token = shim["secure"]["api_token"]
-    assert c.get("/panel/api/me", headers=agent_headers(token)).get_json()["tenant"] == TENANT
-    # one demo token per tenant per process
-    again = c.get(f"/panel/demo?tenant={TENANT}&ticket=6").get_data(as_text=True)
-    assert token in again
-    assert "frame-ancestors 'self'" in resp.headers["Content-Security-Policy"]
-    assert c.get("/panel/demo?tenant=nobody&ticket=5").status_code == 404
-    assert c.get(f"/panel/demo?tenant={TENANT}&ticket=x").status_code == 400
+    c = create_app(runtime=rt).test_client()
+    assert c.get(f"/panel/demo?tenant={TENANT}&ticket=1").status_code == 404
+    assert c.post("/panel/app?shim=1&ticket=1", data={}).status_code == 401
+    page = c.get("/panel/app?shim=1&ticket=1").get_data(as_text=True)
+    assert "zaf-shim" not in page and 'name="deskguard-session" content=""' in page
     rt.close()
+
+
+def test_panel_script_never_parses_data_as_html():
+    """The panel renders ticket text, replies and vendor data with textContent only."""
+    from pathlib import Path
+
+    static = Path(__file__).resolve().parents[1] / "connector" / "panel" / "static"
+    for name in ("panel.js", "zaf-shim.js"):
+        source = (static / name).read_text()
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+            assert sink not in source, f"{name} uses {sink}"

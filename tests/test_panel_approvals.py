@@ -76,18 +76,22 @@ def test_pending_approval_is_listed_and_agents_without_rights_cannot_decide(
     client, runtime, token, stripe, zendesk_users
 ):
     a = propose_refund(runtime.db)
-    v = client.get(f"/panel/api/{TENANT}/tickets/21", headers=agent_headers(token)).get_json()
+    v = client.get(
+        f"/panel/api/{TENANT}/tickets/21", headers=agent_headers(token, runtime=runtime)
+    ).get_json()
     assert [(x["id"], x["kind"], x["state"], x["can_decide"]) for x in v["approvals"]] == [
         (a.id, "refund", "proposed", True)
     ]
     assert v["approvals"][0]["amount"] == 1500 and "15.00" in v["approvals"][0]["summary"]
     resp = client.post(
-        f"/panel/api/{TENANT}/approvals/{a.id}/approve", headers=agent_headers(token)
+        f"/panel/api/{TENANT}/approvals/{a.id}/approve",
+        headers=agent_headers(token, runtime=runtime),
     )
     assert resp.status_code == 403
     # an agent whose browser claims admin is still an agent in Zendesk
     resp = client.post(
-        f"/panel/api/{TENANT}/approvals/{a.id}/approve", headers=agent_headers(token, role="admin")
+        f"/panel/api/{TENANT}/approvals/{a.id}/approve",
+        headers=agent_headers(token, runtime=runtime, role="admin"),
     )
     assert resp.status_code == 403 and resp.get_json()["error"]["code"] == "forbidden"
     assert approvals.get(runtime.db, TENANT, a.id).state == "proposed" and stripe.refunds == []
@@ -98,14 +102,20 @@ def test_admin_approves_once_and_the_refund_runs_once(
 ):
     a = propose_refund(runtime.db)
     url = f"/panel/api/{TENANT}/approvals/{a.id}/approve"
-    resp = client.post(url, headers=agent_headers(token, role="admin", agent_id="900"))
+    resp = client.post(
+        url, headers=agent_headers(token, runtime=runtime, role="admin", agent_id="900")
+    )
     assert resp.status_code == 200
     assert resp.get_json()["result"]["state"] == "done"
-    client.post(url, headers=agent_headers(token, role="admin", agent_id="900"))  # a double click
+    client.post(
+        url, headers=agent_headers(token, runtime=runtime, role="admin", agent_id="900")
+    )  # a double click
     assert stripe.refunds == [("pi_1", 1500, f"approval-{a.id}-refund")]
     done = approvals.get(runtime.db, TENANT, a.id)
     assert done.decided_by == "agent:900"
-    v = client.get(f"/panel/api/{TENANT}/tickets/21", headers=agent_headers(token)).get_json()
+    v = client.get(
+        f"/panel/api/{TENANT}/tickets/21", headers=agent_headers(token, runtime=runtime)
+    ).get_json()
     assert v["approvals"] == []  # done is no longer open
 
 
@@ -114,7 +124,7 @@ def test_approver_allow_list_rejects(client, runtime, token, stripe, zendesk_use
     a = propose_refund(runtime.db)
     resp = client.post(
         f"/panel/api/{TENANT}/approvals/{a.id}/reject",
-        headers=agent_headers(token, agent_id="502"),
+        headers=agent_headers(token, runtime=runtime, agent_id="502"),
         json={"note": "customer withdrew"},
     )
     assert resp.status_code == 200
@@ -132,11 +142,13 @@ def test_kill_switch_defers_an_approved_refund(client, runtime, token, stripe, z
     a = propose_refund(runtime.db)
     resp = client.post(
         f"/panel/api/{TENANT}/approvals/{a.id}/approve",
-        headers=agent_headers(token, agent_id="900"),
+        headers=agent_headers(token, runtime=runtime, agent_id="900"),
     )
     assert resp.status_code == 200
     assert stripe.refunds == []
-    v = client.get(f"/panel/api/{TENANT}/tickets/21", headers=agent_headers(token)).get_json()
+    v = client.get(
+        f"/panel/api/{TENANT}/tickets/21", headers=agent_headers(token, runtime=runtime)
+    ).get_json()
     assert [(x["state"], x["deferred_reason"], x["can_decide"]) for x in v["approvals"]] == [
         ("approved", "kill_switch", False)
     ]
@@ -148,7 +160,7 @@ def test_another_tenants_approval_is_not_found(client, runtime, token, stripe, z
     theirs = propose_refund(runtime.db, "globex")
     resp = client.post(
         f"/panel/api/{TENANT}/approvals/{theirs.id}/approve",
-        headers=agent_headers(token, agent_id="900"),
+        headers=agent_headers(token, runtime=runtime, agent_id="900"),
     )
     assert resp.status_code == 404
     assert (

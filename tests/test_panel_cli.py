@@ -22,7 +22,10 @@ def test_app_token_lifecycle(cli_runner, config, runtime, client):
     issued = json.loads(result.output)
     token = issued["token"]
     assert token.startswith("dgapp_") and len(token) > 40
-    assert client.get("/panel/api/me", headers=agent_headers(token)).status_code == 200
+    assert (
+        client.get("/panel/api/me", headers=agent_headers(token, runtime=runtime)).status_code
+        == 200
+    )
 
     listed = json.loads(invoke(cli_runner, config, "app", "tokens", "--tenant", TENANT).output)
     assert [(t["id"], t["label"], t["revoked_at"]) for t in listed] == [
@@ -36,7 +39,10 @@ def test_app_token_lifecycle(cli_runner, config, runtime, client):
         ).exit_code
         == 0
     )
-    assert client.get("/panel/api/me", headers=agent_headers(token)).status_code == 401
+    assert (
+        client.get("/panel/api/me", headers=agent_headers(token, runtime=runtime)).status_code
+        == 401
+    )
     again = invoke(
         cli_runner, config, "app", "revoke", "--tenant", TENANT, "--id", str(issued["id"])
     )
@@ -64,17 +70,17 @@ def test_feedback_export_writes_training_jsonl(cli_runner, config, runtime, clie
     post = client.post
     post(
         f"/panel/api/{TENANT}/tickets/1/feedback",
-        headers=agent_headers(token),
+        headers=agent_headers(token, runtime=runtime),
         json={"verdict": "right"},
     )
     post(
         f"/panel/api/{TENANT}/tickets/2/feedback",
-        headers=agent_headers(token),
+        headers=agent_headers(token, runtime=runtime),
         json={"verdict": "wrong", "correct_category": "refund"},
     )
     post(
         f"/panel/api/{TENANT}/tickets/3/feedback",
-        headers=agent_headers(token),
+        headers=agent_headers(token, runtime=runtime),
         json={"verdict": "wrong"},
     )
 
@@ -109,10 +115,12 @@ def test_feedback_export_latest_verdict_wins(cli_runner, config, runtime, client
     ]
     add_decision(db, TENANT, 5, category="order_status")
     url = f"/panel/api/{TENANT}/tickets/5/feedback"
-    client.post(url, headers=agent_headers(token, agent_id="1"), json={"verdict": "right"})
+    client.post(
+        url, headers=agent_headers(token, runtime=runtime, agent_id="1"), json={"verdict": "right"}
+    )
     client.post(
         url,
-        headers=agent_headers(token, agent_id="2"),
+        headers=agent_headers(token, runtime=runtime, agent_id="2"),
         json={"correct_category": "shipping_problem"},
     )
     result = invoke(cli_runner, config, "feedback", "export", "--tenant", TENANT)

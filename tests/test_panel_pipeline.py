@@ -35,7 +35,9 @@ def test_panel_shows_the_pipeline_decision(client, runtime, desk):
     result = process_ticket(runtime, TENANT, 31)
     assert result.outcome == "assist_note"
     token = issue_token(runtime.db, TENANT)[1]
-    v = client.get(f"/panel/api/{TENANT}/tickets/31", headers=agent_headers(token)).get_json()
+    v = client.get(
+        f"/panel/api/{TENANT}/tickets/31", headers=agent_headers(token, runtime=runtime)
+    ).get_json()
     assert v["state"] == "processed"
     d = v["decision"]
     assert d["id"] == result.decision_id
@@ -44,10 +46,20 @@ def test_panel_shows_the_pipeline_decision(client, runtime, desk):
     assert d["policy"]["trace"] and all("rule" in t for t in d["policy"]["trace"])
     assert [o["name"] for o in d["orders"]] == ["#1001"]
     assert d["suggested_reply"]  # the pipeline's suggestion, insertable from the panel
+    # what the pipeline recorded, in words
+    assert d["confidence_text"] == "96%" and d["category_label"] == "Order status"
+    assert d["policy"]["outcome_text"] == "Suggested reply for an agent"
+    assert d["policy"]["rule_text"] and "_" not in d["policy"]["rule_text"]
+    assert all(t["text"] and "_" not in t["text"] for t in d["policy"]["trace_text"])
+    order = d["orders"][0]
+    assert order["financial_status_text"] and order["financial_status_text"] != order.get(
+        "financial_status"
+    )
+    assert d["happened"]["kind"] == "note" and d["answered"] is False
 
     resp = client.post(
         f"/panel/api/{TENANT}/tickets/31/feedback",
-        headers=agent_headers(token),
+        headers=agent_headers(token, runtime=runtime),
         json={"correct_category": "shipping_problem"},
     )
     assert resp.status_code == 201
@@ -68,6 +80,9 @@ def test_panel_shows_a_deferred_decision_under_the_kill_switch(client, runtime, 
     with pytest.raises(KillSwitchEngaged):
         process_ticket(runtime, TENANT, 32)
     token = issue_token(runtime.db, TENANT)[1]
-    v = client.get(f"/panel/api/{TENANT}/tickets/32", headers=agent_headers(token)).get_json()
+    v = client.get(
+        f"/panel/api/{TENANT}/tickets/32", headers=agent_headers(token, runtime=runtime)
+    ).get_json()
     assert v["state"] == "deferred" and v["kill_switch"] is True and "kill switch" in v["message"]
     assert v["decision"]["category"] == "order_status"
+    assert v["decision"]["happened"]["kind"] == "held" and v["decision"]["answered"] is False

@@ -12,7 +12,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from panel_support import TENANT, add_decision, agent_headers
+from panel_support import (
+    TENANT,
+    add_decision,
+    agent_headers,
+    install_app_for,
+    launch_session,
+    panel_session,
+)
 from zendesk_support import make_runtime, zendesk_config
 
 from adapters.zendesk import ZendeskDesk
@@ -76,6 +83,24 @@ def token(zd_runtime):
     return issue_token(zd_runtime.db, TENANT)[1]
 
 
+@pytest.fixture(autouse=True)
+def inst(zd_runtime, sandbox):
+    """The Deskguard app installed in the emulated account; the sidecar knows its ids."""
+    return install_app_for(zd_runtime, sandbox)
+
+
+@pytest.fixture
+def launched(client, sandbox, inst, token):
+    """Headers of an agent who opened the panel through Zendesk's signed launch (plus whatever
+    the browser claims, which is ignored)."""
+
+    def headers(agent_id: str, **claimed) -> dict[str, str]:
+        session = launch_session(client, sandbox, inst["id"], int(agent_id))
+        return agent_headers(token, agent_id=agent_id, session=session, **claimed)
+
+    return headers
+
+
 class RecordingStripe:
     def __init__(self):
         self.refunds = []
@@ -136,10 +161,10 @@ def test_adapter_reads_users_and_custom_roles(zd_runtime, sandbox, people):
 
 
 def test_claimed_admin_who_is_an_agent_cannot_approve_or_flip_the_kill_switch(
-    client, zd_runtime, token, people
+    client, zd_runtime, token, people, launched
 ):
     a = propose_refund(zd_runtime.db)
-    forged = agent_headers(token, agent_id=people["agent"], role="admin", name="Ana Agent")
+    forged = launched(people["agent"], role="admin", name="Ana Agent")
     me = client.get(f"/panel/api/{TENANT}/permissions", headers=forged).get_json()["agent"]
     assert (me["role"], me["can_approve"], me["can_kill_switch"]) == ("agent", False, False)
     for action in ("approve", "reject"):
@@ -156,20 +181,18 @@ def test_claimed_admin_who_is_an_agent_cannot_approve_or_flip_the_kill_switch(
         if r["kind"] == "app.permission_denied"
     ]
     assert [(d["action"], d["claimed_role"], d["zendesk_role"]) for d in denied] == [
-        ("approve", "admin", "agent"),
-        ("approve", "admin", "agent"),
-        ("kill_switch", "admin", "agent"),
+        ("approve", "", "agent"),
+        ("approve", "", "agent"),
+        ("kill_switch", "", "agent"),
     ]
 
 
 def test_a_real_admin_can_reject_approve_and_flip_the_kill_switch(
-    client, zd_runtime, token, people
+    client, zd_runtime, token, people, launched
 ):
     stripe = RecordingStripe()
     inject(zd_runtime, payments=stripe)
-    admin = agent_headers(
-        token, agent_id=people["admin"], role="agent"
-    )  # the claimed role plays no part
+    admin = launched(people["admin"], role="agent")  # the claimed role plays no part
     first, second = propose_refund(zd_runtime.db, 21), propose_refund(zd_runtime.db, 22)
     resp = client.post(
         f"/panel/api/{TENANT}/approvals/{first.id}/reject", headers=admin, json={"note": "no"}
@@ -190,10 +213,10 @@ def test_a_real_admin_can_reject_approve_and_flip_the_kill_switch(
 
 
 def test_custom_role_on_the_approver_list_can_approve_but_not_flip_the_kill_switch(
-    client, zd_runtime, token, people
+    client, zd_runtime, token, people, launched
 ):
     tenants.set_setting(zd_runtime.db, TENANT, "app_approver_roles", ["team lead"], actor="test")
-    lead = agent_headers(token, agent_id=people["lead"])
+    lead = launched(people["lead"])
     perms = client.get(f"/panel/api/{TENANT}/permissions", headers=lead).get_json()["agent"]
     assert (perms["custom_role"], perms["can_approve"], perms["can_kill_switch"]) == (
         "Team Lead",
@@ -217,8 +240,14 @@ def test_custom_role_on_the_approver_list_can_approve_but_not_flip_the_kill_swit
         ("customer", "only Zendesk agents and admins"),
     ],
 )
-def test_suspended_users_and_end_users_are_refused(client, zd_runtime, token, people, who, reason):
-    headers = agent_headers(token, agent_id=people[who], role="admin")
+def test_suspended_users_and_end_users_are_refused(
+    client, zd_runtime, token, people, who, reason, launched
+):
+    # Zendesk shows apps to active agents only; a session issued before the user was suspended
+    # (or demoted to end-user) still names them: the role check refuses.
+    headers = agent_headers(
+        token, agent_id=people[who], role="admin", session=panel_session(zd_runtime, people[who])
+    )
     a = propose_refund(zd_runtime.db)
     for resp in (
         client.get(f"/panel/api/{TENANT}/permissions", headers=headers),
@@ -232,23 +261,29 @@ def test_suspended_users_and_end_users_are_refused(client, zd_runtime, token, pe
     assert tenants.kill_switch_on(zd_runtime.db, TENANT) is False
 
 
-def test_unknown_or_malformed_ids_are_refused(client, token, people):
-    for agent_id in ("999999", "demo-agent", "1 OR 1=1"):
+def test_unknown_or_malformed_ids_are_refused(client, zd_runtime, token, people):
+    # a session for a user Zendesk no longer has (deleted after the launch): 403
+    gone = agent_headers(token, agent_id="999999", session=panel_session(zd_runtime, "999999"))
+    resp = client.post(f"/panel/api/{TENANT}/kill-switch", headers=gone, json={"on": True})
+    assert resp.status_code == 403
+    # ids claimed by the browser, without a session: 401 whatever they say
+    for agent_id in ("999999", "demo-agent", "1 OR 1=1", people["admin"]):
         resp = client.post(
             f"/panel/api/{TENANT}/kill-switch",
             headers=agent_headers(token, agent_id=agent_id, role="admin"),
             json={"on": True},
         )
-        assert resp.status_code == 403, agent_id
+        assert resp.status_code == 401, agent_id
+    assert tenants.kill_switch_on(zd_runtime.db, TENANT) is False
 
 
 @pytest.mark.parametrize("outage", ["503", "429", "stopped"])
 def test_zendesk_down_fails_closed_while_the_view_keeps_working(
-    client, zd_runtime, sandbox, token, people, outage
+    client, zd_runtime, sandbox, token, people, outage, launched
 ):
     add_decision(zd_runtime.db, TENANT, 7)
     a = propose_refund(zd_runtime.db, 7)
-    admin = agent_headers(token, agent_id=people["admin"])
+    admin = launched(people["admin"])
     if outage == "503":
         sandbox.state.fail_next.extend([(503, "ServiceUnavailable")] * 100)  # urllib3 retries 503s
     elif outage == "429":
@@ -277,32 +312,23 @@ def test_zendesk_down_fails_closed_while_the_view_keeps_working(
     assert view["state"] == "processed" and [x["id"] for x in view["approvals"]] == [a.id]
 
 
-def test_viewing_never_asks_zendesk(client, zd_runtime, sandbox, token, people):
+def test_viewing_never_asks_zendesk(client, zd_runtime, sandbox, token, people, launched):
     add_decision(zd_runtime.db, TENANT, 7)
+    admin = launched(people["admin"], role="admin")
     before = len(sandbox.state.calls())
     for _ in range(3):
-        assert (
-            client.get(
-                f"/panel/api/{TENANT}/tickets/7",
-                headers=agent_headers(token, agent_id=people["admin"], role="admin"),
-            ).status_code
-            == 200
-        )
-        assert (
-            client.get(
-                "/panel/api/me", headers=agent_headers(token, agent_id=people["admin"])
-            ).status_code
-            == 200
-        )
+        view = client.get(f"/panel/api/{TENANT}/tickets/7", headers=admin)
+        assert view.status_code == 200
+        assert client.get("/panel/api/me", headers=admin).status_code == 200
     assert len(sandbox.state.calls()) == before
 
 
 def test_role_lookups_are_cached_per_tenant_for_the_ttl(
-    app, client, zd_runtime, sandbox, token, people
+    app, client, zd_runtime, sandbox, token, people, launched
 ):
     now = [1000.0]
     app.extensions[ROLE_CACHE] = RoleCache(300, clock=lambda: now[0])
-    admin = agent_headers(token, agent_id=people["admin"])
+    admin = launched(people["admin"])
     for _ in range(3):
         assert client.get(f"/panel/api/{TENANT}/permissions", headers=admin).status_code == 200
     client.post(f"/panel/api/{TENANT}/kill-switch", headers=admin, json={"on": True})
@@ -344,8 +370,10 @@ def test_role_lookups_are_cached_per_tenant_for_the_ttl(
 def test_cache_ttl_zero_asks_every_time(config, sandbox, people):
     rt = make_runtime(zendesk_config(config, sandbox, app_role_cache_seconds="0"))
     try:
+        inst = install_app_for(rt, sandbox)
         c = create_app(runtime=rt).test_client()
-        headers = agent_headers(issue_token(rt.db, TENANT)[1], agent_id=people["admin"])
+        session = launch_session(c, sandbox, inst["id"], int(people["admin"]))
+        headers = agent_headers(issue_token(rt.db, TENANT)[1], session=session)
         for _ in range(3):
             assert c.get(f"/panel/api/{TENANT}/permissions", headers=headers).status_code == 200
         assert len(user_lookups(sandbox)) == 3
@@ -353,30 +381,35 @@ def test_cache_ttl_zero_asks_every_time(config, sandbox, people):
         rt.close()
 
 
-def test_demo_page_admin_is_a_real_zendesk_admin_and_gets_no_shortcut(config, sandbox):
+def test_demo_launch_goes_through_zendesk_and_gets_no_shortcut(config, sandbox, people):
+    """The demo opens the panel as Zendesk would: the emulator signs the launch; in demo mode
+    the page gets the stand-in ZAF client with a demo app token. Deskguard's own Zendesk user
+    (an admin in the emulator) is refused like any forged id."""
+    from connector.devkit.sandbox.zendesk.app_signing import launch_form
+
     rt = make_runtime(zendesk_config(config, sandbox, demo_mode="true"))
     try:
+        inst = install_app_for(rt, sandbox)
         c = create_app(runtime=rt).test_client()
 
-        def shim(query):
-            html = c.get(f"/panel/demo?tenant={TENANT}&ticket=5{query}").get_data(as_text=True)
-            return json.loads(html.split('id="zaf-shim-config">', 1)[1].split("</script>", 1)[0])
+        def open_panel(user_id: int):
+            action, fields = launch_form(sandbox.state, inst["id"], user_id, ticket_id=5)
+            html = c.post(action.split("/panel/app", 1)[1].join(["/panel/app", ""]), data=fields)
+            page = html.get_data(as_text=True)
+            shim = json.loads(page.split('id="zaf-shim-config">', 1)[1].split("</script>", 1)[0])
+            return shim, page.split('name="deskguard-session" content="', 1)[1].split('"', 1)[0]
 
-        admin = shim("")
-        user = admin["context"]["currentUser"]
-        assert (
-            user["id"] == sandbox.state.agent["id"]
-        )  # Deskguard's API user: an admin in the demo sandbox
-        headers = agent_headers(
-            admin["secure"]["api_token"], agent_id=str(user["id"]), role=user["role"]
-        )
+        shim, session = open_panel(int(people["admin"]))
+        assert shim["context"] == {
+            "ticket.id": 5,
+            "currentUser": {"id": int(people["admin"]), "name": ""},
+        }
+        headers = agent_headers(shim["secure"]["api_token"], session=session)
         perms = c.get(f"/panel/api/{TENANT}/permissions", headers=headers).get_json()["agent"]
         assert perms["can_kill_switch"] is True and perms["role"] == "admin"
-        # the agent view claims an id Zendesk does not know: refused like any forged id
-        agent = shim("&role=agent")["context"]["currentUser"]
-        headers = agent_headers(
-            admin["secure"]["api_token"], agent_id=str(agent["id"]), role="admin"
-        )
+        api_user = int(rt.services(TENANT).require_desk().api_user_id)
+        shim, session = open_panel(api_user)
+        headers = agent_headers(shim["secure"]["api_token"], session=session)
         assert c.get(f"/panel/api/{TENANT}/permissions", headers=headers).status_code == 403
     finally:
         rt.close()

@@ -1,10 +1,12 @@
-"""Build the installable Zendesk app zip from ``deploy/zendesk-app/``.
+"""Build the installable Zendesk app zip from ``connector/panel/zendesk_app/``.
 
-The directory holds the manifest, translations and the generated logos. The build points the
-``ticket_sidebar`` location and ``domainWhitelist`` at the sidecar's public URL, sets the
-``sidecar_url`` parameter's default, stamps the project version, redraws the logos (so the zip
-never ships stale art) and checks the result with ``validate_package`` — the checks Zendesk's own
-validator is documented to make (docs/vendors/zendesk.md), which cannot be called offline.
+The directory holds the manifest, translations and the generated logos. The manifest asks for
+``signedUrls`` (Zendesk then POSTs the panel's first page with a signed token naming the agent;
+``launch.py``). The build points the ``ticket_sidebar`` location and ``domainWhitelist`` at the
+sidecar's public URL, sets the ``sidecar_url`` parameter's default, stamps the project version,
+redraws the logos (so the zip never ships stale art) and checks the result with
+``validate_package`` — the checks Zendesk's own validator is documented to make
+(docs/vendors/zendesk.md), which cannot be called offline.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from urllib.parse import urlsplit
 from connector.errors import BadRequest
 from connector.panel.logo import SIZES, logo_png, png_size
 
-ROOT = Path(__file__).resolve().parents[2]
-APP_DIR = ROOT / "deploy" / "zendesk-app"
+# The app's sources ship inside the package, so `deskguard zendesk package-app` works from an
+# installed wheel as well as from a clone.
+APP_DIR = Path(__file__).resolve().parent / "zendesk_app"
 PANEL_PATH = "/panel/app"
 REQUIRED_FILES = (
     "manifest.json",
@@ -168,6 +171,10 @@ def _manifest_problems(m: dict[str, Any]) -> list[str]:
     problems = []
     if m.get("frameworkVersion") != "2.0":
         problems.append("frameworkVersion must be '2.0'")
+    if m.get("signedUrls") is not True:
+        # Without it Zendesk sends no signed token and the panel cannot know who the agent is
+        # ("Building a server-side app - Part 5: Securing the app", "Enabling the ZAF JWT").
+        problems.append("signedUrls must be true (the panel verifies the agent from it)")
     author = m.get("author") or {}
     problems += [f"author.{k} is required" for k in ("name", "email", "url") if not author.get(k)]
     sidebar = (m.get("location") or {}).get("support", {}).get("ticket_sidebar", {})

@@ -1,21 +1,18 @@
 """Who is calling: per-tenant app tokens, the agent behind a side-panel call, admin sessions.
 
 Side panel (the choice, and its trade-off, is documented in docs/panel-and-dashboard.md, "How the
-panel authenticates, and how far to trust it"): the app keeps a per-tenant token in the **secure**
-installation setting ``api_token``. The panel's JavaScript never sees it: it calls
-``client.request({secure: true, headers: {Authorization: 'Bearer {{setting.api_token}}'}})``
-and the Zendesk proxy substitutes the value (see docs/vendors/zendesk.md, ZAF). A valid token
-therefore proves the call came through *this tenant's* app installation (or from whoever else
-holds the token). The token decides the tenant; a URL naming another tenant answers 404, exactly
-like a ticket that does not exist.
+panel authenticates"): two things travel with every panel API call.
 
-The agent's id and role arrive as ``X-Deskguard-Agent-Id`` / ``X-Deskguard-Agent-Role`` headers,
-read by the app from ``client.get('currentUser')``. They are asserted by the agent's browser: any
-signed-in agent of the account could send other values through the same proxy. So the claimed
-role is never used for a permission: ``identity.py`` looks the claimed id up in Zendesk and
-decides on the role Zendesk reports. The id itself stays a claim (used for attribution, feedback
-and that lookup); docs/panel-and-dashboard.md ("What is still open") names ZAF signed URLs as
-what would bind it, and says it is not built.
+- The per-tenant app token, kept in the app's **secure** installation setting ``api_token``. The
+  panel's JavaScript never sees it: it calls ``client.request({secure: true, headers:
+  {Authorization: 'Bearer {{setting.api_token}}'}})`` and the Zendesk proxy substitutes the value
+  (docs/vendors/zendesk.md, ZAF). It proves the call came through *this tenant's* app
+  installation and decides the tenant; a URL naming another tenant answers 404, exactly like a
+  ticket that does not exist.
+- The agent's session (``X-Deskguard-Session``, ``sessions.py``), issued when Zendesk's signed
+  launch of the panel page verified (``launch.py``). It is the only source of the agent's id: the
+  ``X-Deskguard-Agent-*`` headers older app versions send are ignored. A call without a session
+  can read the panel but not act, give feedback or be attributed.
 
 Admin dashboard: ``DESKGUARD_ADMIN_TOKEN`` as a bearer token (API) or through a login form that
 sets an HttpOnly, SameSite=Strict cookie signed with a key derived from that token (so changing
@@ -26,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlite_utils
@@ -37,6 +35,8 @@ from connector.audit import now_iso
 from connector.db import transaction
 from connector.errors import NotFound, Unauthorized
 from connector.panel.events import AppTokenIssued, AppTokenRevoked
+from connector.panel.sessions import HEADER as SESSION_HEADER
+from connector.panel.sessions import PanelSession
 
 TOKEN_PREFIX = "dgapp_"
 ADMIN_COOKIE = "deskguard_admin"
@@ -123,30 +123,36 @@ def bearer(request: Request) -> str | None:
 # --- the agent behind a panel call -----------------------------------------------------------
 @dataclass(frozen=True)
 class Agent:
-    """Who the app says is calling: the tenant (proved by the token) and the agent's id, name and
-    role as the browser claims them. Permissions are never read from here (see identity.py)."""
+    """Who is calling: the tenant (proved by the app token) and, when the call carries a valid
+    session, the agent Zendesk's signed launch named (``verified``). Without a session the id is
+    empty. Permissions are never read from here (see identity.py)."""
 
     tenant_id: str
-    id: str
-    claimed_role: str = ""
+    id: str = ""
     name: str = ""
-    claimed_custom_role: str = ""
+    installation_id: str = ""
+    verified: bool = False
+    claimed_role: str = ""  # kept for the audit event's shape; nothing sets it any more
 
     @property
     def actor(self) -> str:
         return f"agent:{self.id or 'unknown'}"
 
     def as_dict(self) -> dict:
-        return {"id": self.id, "name": self.name, "claimed_role": self.claimed_role}
+        return {"id": self.id, "name": self.name, "verified": self.verified}
 
 
-def _header_text(request: Request, name: str, limit: int = 120) -> str:
-    value = request.headers.get(name, "")
-    return "".join(ch for ch in value if ch.isprintable())[:limit].strip()
+def panel_agent(
+    request: Request,
+    db: sqlite_utils.Database,
+    url_tenant: str | None,
+    session_reader: Callable[[str, str], PanelSession] | None = None,
+) -> Agent:
+    """Authenticate a side-panel API call; raises Unauthorized (401) or NotFound (404).
 
-
-def panel_agent(request: Request, db: sqlite_utils.Database, url_tenant: str | None) -> Agent:
-    """Authenticate a side-panel API call; raises Unauthorized (401) or NotFound (404)."""
+    ``session_reader(tenant, token)`` checks an ``X-Deskguard-Session`` value for the token's
+    tenant (``web.py`` binds it to the tenant's installation); a session that does not verify is
+    401, never a silent downgrade to an anonymous caller."""
     token = bearer(request)
     tenant = tenant_for_token(db, token) if token else None
     if tenant is None:
@@ -154,12 +160,16 @@ def panel_agent(request: Request, db: sqlite_utils.Database, url_tenant: str | N
     if url_tenant is not None and url_tenant != tenant:
         # Same answer as an unknown ticket: a token never learns whether another tenant exists.
         raise NotFound("not found")
+    session_token = request.headers.get(SESSION_HEADER, "").strip()
+    if not session_token or session_reader is None:
+        return Agent(tenant)
+    session = session_reader(tenant, session_token)
     return Agent(
         tenant,
-        _header_text(request, "X-Deskguard-Agent-Id", 40),
-        claimed_role=_header_text(request, "X-Deskguard-Agent-Role", 60).lower(),
-        name=_header_text(request, "X-Deskguard-Agent-Name"),
-        claimed_custom_role=_header_text(request, "X-Deskguard-Agent-Custom-Role", 60).lower(),
+        session.agent_id,
+        name=session.name,
+        installation_id=session.installation_id,
+        verified=True,
     )
 
 

@@ -136,7 +136,9 @@ def feedback_export(ctx: click.Context, tenant: str, out_path: Path | None) -> N
     show_default=True,
 )
 @click.option(
-    "--write-assets", is_flag=True, help="Also redraw the logos in deploy/zendesk-app/assets."
+    "--write-assets",
+    is_flag=True,
+    help="Also redraw the logos in connector/panel/zendesk_app/assets.",
 )
 @click.pass_context
 def package_app(

@@ -1,21 +1,19 @@
-"""Permissions from the role Zendesk reports, not from what the agent's browser claims.
+"""Permissions from the role Zendesk reports, for the agent Zendesk's signed launch named.
 
-The side panel's calls carry the agent's id as ``X-Deskguard-Agent-Id`` (from ZAF's
-``currentUser``): the app token proves the call came through the tenant's app installation, but
-any agent of the account could put another value there (see ``auth.py``). So a request that needs
-a permission (approve or reject a refund or cancellation, flip the kill switch) looks the claimed
-id up in Zendesk (``GET /api/v2/users/{id}.json`` through the tenant's ``zendesk`` service) and
-decides on the role Zendesk answers with:
+The agent's id comes only from the session that a verified signed launch issued (``launch.py``,
+``sessions.py``); what the browser claims is ignored. A request that needs a permission (approve
+or reject a refund or cancellation, flip the kill switch) looks that id up in Zendesk
+(``GET /api/v2/users/{id}.json`` through the tenant's ``zendesk`` service) and decides on the role
+Zendesk answers with:
 
+- no verified session: 401 (the panel was not opened through Zendesk's signed launch);
+- Deskguard's own Zendesk API user (``users/me`` of the tenant's credentials, the author of every
+  note Deskguard writes): 403, audited, whatever its role: it is never an actor;
 - suspended or inactive users, end-users and ids Zendesk does not know: 403 (audited);
 - Zendesk unreachable, rate limited or misconfigured: 503, the action is refused (fail closed);
   reading the panel never needs the lookup and keeps working;
 - answers are cached per tenant and user for ``DESKGUARD_APP_ROLE_CACHE_SECONDS`` (per process),
   so a demoted or suspended admin keeps their rights at most that long.
-
-What this does not close: the id itself is still the browser's claim, so an agent who knows an
-admin's Zendesk user id can present it (docs/panel-and-dashboard.md, "How the panel
-authenticates, and how far to trust it").
 """
 
 from __future__ import annotations
@@ -30,7 +28,14 @@ from typing import TYPE_CHECKING, Any
 from connector import audit, logs
 from connector.db import transaction
 from connector.domain import DeskUser
-from connector.errors import ConfigError, DeskguardError, Forbidden, PermanentError, TransientError
+from connector.errors import (
+    ConfigError,
+    DeskguardError,
+    Forbidden,
+    PermanentError,
+    TransientError,
+    Unauthorized,
+)
 from connector.panel.auth import Agent
 from connector.panel.events import PanelPermissionDenied
 
@@ -165,6 +170,37 @@ def lookup_user(
     return user
 
 
+def stored_api_user_id(runtime: Runtime, tenant_id: str) -> int | None:
+    """Deskguard's own Zendesk user as the ledger remembers it (setup and the adapter store it),
+    without asking Zendesk."""
+    from connector.zendesk.service import account
+
+    stored = account(runtime.db, tenant_id).get("api_user_id")
+    return int(stored) if stored else None
+
+
+def api_user_id(runtime: Runtime, tenant_id: str) -> int | None:
+    """Deskguard's own Zendesk user (``users/me``); None when the tenant has no Zendesk
+    credentials (then there is no such user). RoleCheckUnavailable when Zendesk cannot say."""
+    stored = stored_api_user_id(runtime, tenant_id)
+    if stored is not None:
+        return stored
+    try:
+        desk = runtime.services(tenant_id).require_desk()
+    except ConfigError:
+        return None
+    try:
+        return int(desk.api_user_id)
+    except (TransientError, PermanentError) as exc:
+        logs.log(
+            LOG, logging.WARNING, "panel.api_user_unknown", tenant=tenant_id, status=exc.status
+        )
+        raise RoleCheckUnavailable(
+            "Zendesk could not be reached to confirm which user Deskguard acts as, so this "
+            "action is refused for now; try again in a minute"
+        ) from None
+
+
 def _allow_lists(runtime: Runtime, tenant_id: str) -> tuple[set[str], set[str]]:
     from connector.tenants import get_setting
 
@@ -229,10 +265,17 @@ def permissions(
     """The agent's permissions from Zendesk. Raises Forbidden (403, audited) for a missing,
     suspended, inactive or end-user account, and RoleCheckUnavailable (503) when Zendesk cannot
     say."""
-    if not agent.id:
-        raise Forbidden("the agent id (X-Deskguard-Agent-Id) is required for this action")
-    if not agent.id.isdigit() or len(agent.id) > 19:
+    if not agent.verified or not agent.id:
+        raise Unauthorized(
+            "this needs the agent Zendesk signed the panel's launch for: open the Deskguard app "
+            "from a ticket in Zendesk"
+        )
+    if not (agent.id.isascii() and agent.id.isdecimal()) or len(agent.id) > 19:
         raise _deny(runtime, agent, action, "the agent id is not a Zendesk user id", None)
+    if int(agent.id) == api_user_id(runtime, agent.tenant_id):
+        raise _deny(
+            runtime, agent, action, "Deskguard's own Zendesk user never acts from the panel", None
+        )
     user = lookup_user(runtime, cache, agent.tenant_id, int(agent.id))
     refusal = _refusal(user, agent.id)
     if refusal is not None:
@@ -251,7 +294,7 @@ def permissions(
     return Permissions(
         agent.tenant_id,
         agent.id,
-        user.name or agent.name,
+        user.name,
         user.role,
         user.custom_role_name,
         user.custom_role_id,

@@ -1,22 +1,27 @@
 """The side panel: the page Zendesk frames in the ticket sidebar, and its JSON API.
 
-The page itself is a static shell (no ticket data, no auth): Zendesk loads it into the iframe
-without any credentials. Its script asks the Zendesk Apps Framework for the ticket id and the
-signed-in agent, then calls the API below through the Zendesk proxy with the secure
-``api_token`` setting (see ``connector/panel/auth.py`` for what that proves).
+The page: the app's manifest sets ``signedUrls: true``, so Zendesk loads ``/panel/app`` with a POST
+whose form field ``token`` is a JWT it signed for the signed-in agent (``launch.py`` checks it).
+The answer is the panel page carrying a short-lived session for that agent (``sessions.py``) in a
+``<meta name="deskguard-session">``; the page's script sends it back as ``X-Deskguard-Session``
+on every API call, which go through the Zendesk proxy with the secure ``api_token`` setting (see
+``connector/panel/auth.py`` for what each proves). A plain GET of the page (no signed token)
+renders the same shell without a session: the panel can be read, nothing can be done from it.
 
-API (JSON; 401 without a valid token; 404 for another tenant's URL):
+API (JSON; 401 without a valid app token or with a session that does not verify; 404 for another
+tenant's URL):
 
-- ``GET  /panel/api/me``                                → tenant, the agent as claimed, kill switch
+- ``GET  /panel/api/me``                                → tenant, the verified agent, kill switch
 - ``GET  /panel/api/<tenant>/tickets/<id>``             → everything the panel shows
 - ``GET  /panel/api/<tenant>/permissions``              → what the agent may do, per Zendesk's role
 - ``POST /panel/api/<tenant>/tickets/<id>/feedback``    → ``{"verdict", "correct_category"}``
 - ``POST /panel/api/<tenant>/approvals/<id>/approve|reject``  (approvers only)
 - ``POST /panel/api/<tenant>/kill-switch``              → ``{"on": bool, "reason"}`` (admins only)
 
-Reading (me, tickets, feedback) never calls Zendesk. The permissions endpoint and the two
-permissioned actions look the agent up in Zendesk (``identity.py``, cached): 403 when Zendesk's
-role does not allow it, 503 when Zendesk cannot be asked (fail closed).
+Reading (me, tickets) never calls Zendesk. Feedback needs a verified session. The permissions
+endpoint and the two permissioned actions need one too and look the agent up in Zendesk
+(``identity.py``, cached): 403 when Zendesk's role does not allow it, 503 when Zendesk cannot be
+asked (fail closed).
 """
 
 from __future__ import annotations
@@ -27,14 +32,14 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, current_app, g, jsonify, render_template, request
+from flask import Blueprint, Flask, current_app, g, jsonify, render_template, request
 from flask.blueprints import BlueprintSetupState
 
 from connector import logs, tenants
 from connector.commerce import approvals
-from connector.domain import to_dict
-from connector.errors import BadRequest, DeskguardError, NotFound
-from connector.panel import auth, identity
+from connector.domain import DeskUser, to_dict
+from connector.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from connector.panel import auth, identity, launch, sessions
 from connector.panel.ticket_view import record_feedback, ticket_view
 from connector.pipeline import killswitch
 from connector.web_context import get_runtime
@@ -48,8 +53,8 @@ bp = Blueprint(
     static_folder="static",
     static_url_path="/static",
 )
-DEMO_AGENT = {"id": "demo-agent", "name": "Demo Agent"}
 ROLE_CACHE = "deskguard_panel_role_cache"
+PUBLIC_KEYS = "deskguard_panel_public_keys"
 
 
 def _origin(url: str) -> str:
@@ -71,11 +76,35 @@ def _csp(config, *, demo: bool) -> str:
 # --- the page --------------------------------------------------------------------------------
 @bp.get("/app")
 def panel_page():
-    config = get_runtime().config
-    resp = current_app.make_response(
-        render_template("panel/panel.html", demo=False, zaf_sdk_url=config.zaf_sdk_url)
+    """The shell without a session (opened outside Zendesk's signed launch): read-only."""
+    return _render_panel(None)
+
+
+@bp.post("/app")
+def panel_launch():
+    """Zendesk's signed launch: verify the ``token`` form field, then serve the page with a
+    session for the agent it names (Part 5, "Retrieving the ZAF JWT in your server-side app":
+    the token arrives in the form data of the first page request)."""
+    runtime = get_runtime()
+    verified = launch.verify_launch(runtime, public_keys(), request.form.get("token", ""))
+    return _render_panel(verified)
+
+
+def _render_panel(verified: sessions.PanelSession | None):
+    runtime = get_runtime()
+    config = runtime.config
+    session = sessions.issue(config, verified) if verified is not None else ""
+    shim = _demo_shim(verified)
+    html = render_template(
+        "panel/panel.html",
+        demo=shim is not None,
+        shim_config=shim,
+        zaf_sdk_url=config.zaf_sdk_url,
+        session=session,
     )
-    resp.headers["Content-Security-Policy"] = _csp(config, demo=False)
+    resp = current_app.make_response(html)
+    resp.headers["Content-Security-Policy"] = _csp(config, demo=shim is not None)
+    resp.headers["Cache-Control"] = "no-store"  # the page carries the agent's session
     return resp
 
 
@@ -92,42 +121,19 @@ def _demo_token(tenant_id: str) -> str:
         return cache[tenant_id]
 
 
-def _demo_user(runtime, tenant_id: str, role: str) -> dict[str, Any]:
-    """The ZAF ``currentUser`` of the demo page. The demo gets no shortcut around the role check:
-    its admin is a real user of the tenant's Zendesk (Deskguard's own API user, an admin in the
-    demo's sandbox), looked up like anyone else's; the agent view (and a demo without Zendesk)
-    uses an id Zendesk does not know, so approving and the kill switch are refused."""
-    if role == "admin":
-        try:
-            user_id = runtime.services(tenant_id).require_desk().api_user_id
-            return {"id": int(user_id), "name": "Demo Admin", "role": "admin"}
-        except DeskguardError as exc:
-            logs.log(
-                LOG,
-                logging.INFO,
-                "panel.demo_without_zendesk_admin",
-                tenant=tenant_id,
-                error=exc.code,
-            )
-    return {**DEMO_AGENT, "role": role}
-
-
-@bp.get("/demo")
-def panel_demo():
-    """The side panel in an ordinary browser, with the ZAF stand-in; only in demo mode."""
+def _demo_shim(verified: sessions.PanelSession | None) -> dict[str, Any] | None:
+    """In demo mode only, a launch with ``?shim=1`` (the Zendesk emulator's launch page adds it)
+    gets the stand-in ZAF client instead of Zendesk's SDK, so the panel runs in a plain browser.
+    Its identity is still the signed launch's: the stand-in's ``currentUser`` is only shown."""
     runtime = get_runtime()
-    if not runtime.config.demo_mode:
-        abort(404)
-    tenant_id = request.args.get("tenant") or ""
+    if verified is None or not runtime.config.demo_mode or request.args.get("shim") != "1":
+        return None
     try:
         ticket_id = int(request.args.get("ticket", ""))
     except ValueError:
-        raise BadRequest("ticket must be a number: /panel/demo?tenant=T&ticket=N") from None
-    tenants.get_tenant(runtime.db, tenant_id)  # 404 for an unknown tenant
-    role = request.args.get("role", "admin")
-    if role not in ("admin", "agent"):
-        raise BadRequest("role must be admin or agent")
-    shim_config = {
+        raise BadRequest("the demo launch needs ?ticket=N") from None
+    tenant_id = verified.tenant_id
+    return {
         "settings": {
             "sidecar_url": request.host_url.rstrip("/"),
             "kill_switch": tenants.kill_switch_on(runtime.db, tenant_id),
@@ -135,14 +141,11 @@ def panel_demo():
             "auto_categories": "",
         },
         "secure": {"api_token": _demo_token(tenant_id)},
-        "context": {"ticket.id": ticket_id, "currentUser": _demo_user(runtime, tenant_id, role)},
+        "context": {
+            "ticket.id": ticket_id,
+            "currentUser": {"id": int(verified.agent_id), "name": verified.name},
+        },
     }
-    resp = current_app.make_response(
-        render_template("panel/panel.html", demo=True, shim_config=shim_config)
-    )
-    resp.headers["Content-Security-Policy"] = _csp(runtime.config, demo=True)
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
 
 
 # --- the API ---------------------------------------------------------------------------------
@@ -161,8 +164,20 @@ def _server_timing(resp):
     return resp
 
 
+def _read_session(tenant_id: str, token: str) -> sessions.PanelSession:
+    runtime = get_runtime()
+    return sessions.read(
+        runtime.config, tenant_id, launch.installation_id(runtime, tenant_id), token
+    )
+
+
 def _agent(url_tenant: str | None) -> auth.Agent:
-    return auth.panel_agent(request, get_runtime().db, url_tenant)
+    return auth.panel_agent(request, get_runtime().db, url_tenant, _read_session)
+
+
+def public_keys(app: Flask | None = None) -> launch.PublicKeys:
+    """This app's cache of the tenants' app public keys (per process)."""
+    return (app or current_app).extensions[PUBLIC_KEYS]
 
 
 def role_cache(app: Flask | None = None) -> identity.RoleCache:
@@ -197,7 +212,22 @@ def api_me():
 @bp.get("/api/<tenant>/tickets/<int:ticket_id>")
 def api_ticket(tenant: str, ticket_id: int):
     agent = _agent(tenant)
-    return jsonify(ticket_view(get_runtime(), agent, ticket_id))
+    return jsonify(ticket_view(get_runtime(), agent, ticket_id, names=_known_names(agent)))
+
+
+def _known_names(agent: auth.Agent):
+    """Names of agents this process already looked up in Zendesk (the role cache), so "approved
+    by agent:42" reads as a name; reading the panel itself never asks Zendesk."""
+    cache = role_cache()
+
+    def name(actor: str) -> str | None:
+        prefix, _, user_id = actor.partition(":")
+        if prefix != "agent" or not (user_id.isascii() and user_id.isdecimal()):
+            return None
+        user = cache.get(agent.tenant_id, int(user_id))
+        return user.name if isinstance(user, DeskUser) and user.name else None
+
+    return name
 
 
 @bp.get("/api/<tenant>/permissions")
@@ -211,11 +241,15 @@ def api_permissions(tenant: str):
 @bp.post("/api/<tenant>/tickets/<int:ticket_id>/feedback")
 def api_feedback(tenant: str, ticket_id: int):
     agent = _agent(tenant)
-    if not agent.id:
-        raise BadRequest(
-            "the agent id header (X-Deskguard-Agent-Id) is required to record feedback"
+    if not agent.verified:
+        raise Unauthorized(
+            "feedback is recorded under the agent Zendesk signed the panel's launch for: open the "
+            "Deskguard app from a ticket in Zendesk"
         )
-    saved = record_feedback(get_runtime().db, agent, ticket_id, _json_body())
+    runtime = get_runtime()
+    if agent.id == str(identity.stored_api_user_id(runtime, agent.tenant_id)):
+        raise Forbidden("Deskguard's own Zendesk user never gives feedback")
+    saved = record_feedback(runtime.db, agent, ticket_id, _json_body())
     logs.log(
         LOG,
         logging.INFO,
@@ -261,11 +295,12 @@ def api_kill_switch(tenant: str):
 
 
 @bp.record_once
-def _role_cache(state: BlueprintSetupState) -> None:
-    """One cache of agents' Zendesk roles per app, made when the blueprint is registered."""
-    state.app.extensions[ROLE_CACHE] = identity.RoleCache(
-        state.app.extensions["deskguard"].config.app_role_cache_seconds
-    )
+def _caches(state: BlueprintSetupState) -> None:
+    """One cache of agents' Zendesk roles and one of the apps' public keys per app, made when the
+    blueprint is registered."""
+    config = state.app.extensions["deskguard"].config
+    state.app.extensions[ROLE_CACHE] = identity.RoleCache(config.app_role_cache_seconds)
+    state.app.extensions[PUBLIC_KEYS] = launch.PublicKeys(config.app_public_key_cache_seconds)
 
 
 __all__ = ["NotFound", "bp"]

@@ -1,12 +1,14 @@
 """The side panel and dashboard in headless Chromium.
 
-The production page (/panel/app) is loaded as Zendesk would frame it. A stand-in for the ZAF
-client (connector/panel/static/zaf-shim.js, the same file the demo page uses) is injected before
-any page script runs; it records `invoke` calls and performs `request` with the secure token
-substituted, like the Zendesk proxy. The real ZAF SDK URL is blocked, so nothing leaves the
-machine. Effects are checked where they land: the recorded insert call and the feedback row in
-SQLite. What an agent may do (approve, kill switch) comes from the Zendesk sandbox, as in
-production: the stand-in's ``currentUser`` only claims an id and a role.
+The production page (/panel/app) is opened as Zendesk opens it: the Zendesk sandbox's launch page
+makes the browser POST a launch token it signed for one agent, and the sidecar verifies it against
+the sandbox's public key. A stand-in for the ZAF client (connector/panel/static/zaf-shim.js, the
+same file the demo uses) is injected before any page script runs; it records `invoke` calls and
+performs `request` with the secure token substituted, like the Zendesk proxy. The real ZAF SDK URL
+is blocked, so nothing leaves the machine. Effects are checked where they land: the recorded
+insert call and the feedback row in SQLite. Who the agent is comes from the signed launch; what
+they may do (approve, kill switch) from the Zendesk sandbox, as in production: the stand-in's
+``currentUser`` only claims an id and a role, and is ignored.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from panel_support import TENANT, add_decision
+from panel_support import TENANT, add_decision, install_app_for
 from zendesk_support import make_runtime, zendesk_config
 
 from connector import tenants
 from connector.devkit.sandbox import serve_in_thread
 from connector.devkit.sandbox.zendesk import start_zendesk_sandbox
+from connector.devkit.sandbox.zendesk.app_signing import launch_page_url
 from connector.panel.auth import issue_token
 from connector.web import create_app
 
@@ -96,12 +99,20 @@ def zendesk():
 
 @pytest.fixture
 def zd_sidecar(config, zendesk):
-    """The sidecar against the Zendesk sandbox (where the role checks look agents up)."""
+    """The sidecar against the Zendesk sandbox (which signs the panel's launches and where the
+    role checks look agents up), with the Deskguard app installed there."""
     rt = make_runtime(zendesk_config(config, zendesk))
     server = serve_in_thread(create_app(runtime=rt))
+    install_app_for(rt, zendesk, server.url)
     yield rt, server
     server.stop()
     rt.close()
+
+
+def open_panel(driver, zendesk, user_id: int, ticket_id: int) -> None:
+    """Open the panel as Zendesk does for ``user_id``: a signed launch, POSTed by the browser."""
+    installation = zendesk.state.installations[-1]["id"]
+    driver.get(launch_page_url(zendesk.state, installation, user_id, ticket_id))
 
 
 @pytest.fixture
@@ -204,18 +215,21 @@ def click(driver, css: str) -> None:
     driver.find_element(By.CSS_SELECTOR, css).click()
 
 
-def test_side_panel_renders_inserts_and_records_feedback(browser, sidecar, runtime, artifacts):
+def test_side_panel_renders_inserts_and_records_feedback(browser, zd_sidecar, zendesk, artifacts):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
+    runtime, sidecar = zd_sidecar
+    agent = zendesk.state.add_user("Ana Agent", "ana@shop.example", role="agent")
     db = runtime.db
     token = issue_token(db, TENANT)[1]
     decision_id = add_decision(
         db, TENANT, 7, category="order_status", confidence=0.93, suggested_reply=REPLY
     )
     browser.set_window_size(320, 1000)
+    # the stand-in claims agent 501; the signed launch says Ana: feedback is Ana's
     with zaf_stand_in(browser, sidecar_url=sidecar.url, token=token, ticket_id=7):
-        browser.get(f"{sidecar.url}/panel/app?origin=https://acme.zendesk.com&app_guid=test")
+        open_panel(browser, zendesk, agent["id"], 7)
         wait_for(browser, state_is("processed", "error"))
         assert (
             browser.execute_script("return document.getElementById('app').dataset.state")
@@ -224,12 +238,11 @@ def test_side_panel_renders_inserts_and_records_feedback(browser, sidecar, runti
 
         assert text_of(browser, "#category").lower() == "order status"
         assert text_of(browser, "#confidence") == "93%"
-        assert "shipping problem 4%" in text_of(browser, "#runners-up")
-        assert "sentiment: negative" in text_of(browser, ".chips") and "urgency: high" in text_of(
-            browser, ".chips"
-        )
+        assert "Shipping problem 4%" in text_of(browser, "#runners-up")
+        assert "Upset" in text_of(browser, ".chips") and "Urgent" in text_of(browser, ".chips")
         assert "mentions order #1001" in text_of(browser, "#reasons")
-        assert text_of(browser, "#outcome").lower() == "assist note"
+        assert text_of(browser, "#outcome") == "Suggested reply for an agent"
+        assert "PAID" not in text_of(browser, "#context")  # words, not Shopify's codes
         context = text_of(browser, "#context")
         assert "#1001" in context and "49.90 EUR" in context and "JD0002" in context
         assert text_of(browser, "#suggested-reply") == REPLY
@@ -251,11 +264,11 @@ def test_side_panel_renders_inserts_and_records_feedback(browser, sidecar, runti
             " WHERE tenant_id = ?",
             (TENANT,),
         ).fetchall()
-        assert rows == [(decision_id, "501", "right", "order_status", "panel")]
+        assert rows == [(decision_id, str(agent["id"]), "right", "order_status", "panel")]
 
         Select(browser.find_element(By.ID, "feedback-category")).select_by_value("shipping_problem")
         click(browser, "#feedback-save")
-        wait_for(browser, lambda d: "shipping problem" in text_of(d, "#feedback-status"))
+        wait_for(browser, lambda d: "Shipping problem" in text_of(d, "#feedback-status"))
         rows = db.conn.execute(
             "SELECT verdict, correct_category FROM feedback WHERE tenant_id = ?", (TENANT,)
         ).fetchall()
@@ -289,7 +302,7 @@ def test_unprocessed_ticket_and_admin_kill_switch(browser, zd_sidecar, zendesk):
         role="admin",
         agent_id=admin["id"],
     ):
-        browser.get(f"{sidecar.url}/panel/app")
+        open_panel(browser, zendesk, admin["id"], 99)
         wait_for(browser, state_is("not_processed", "error"))
         assert "has not processed this ticket yet" in text_of(browser, ".state")
         wait_for(browser, permissions_are("ok"))
@@ -298,7 +311,7 @@ def test_unprocessed_ticket_and_admin_kill_switch(browser, zd_sidecar, zendesk):
         assert text_of(browser, "#kill-switch-toggle") == "Click again to confirm"
         assert tenants.kill_switch_on(runtime.db, TENANT) is False
         click(browser, "#kill-switch-toggle")
-        wait_for(browser, lambda d: text_of(d, "#kill-switch-state").startswith("ON"))
+        wait_for(browser, lambda d: "ON" in text_of(d, "#kill-switch-state"))
     assert tenants.kill_switch_on(runtime.db, TENANT) is True
 
 
@@ -329,16 +342,17 @@ def test_a_claimed_admin_role_shows_no_admin_controls_and_zendesk_down_says_so(
     )
     token = issue_token(runtime.db, TENANT)[1]
     browser.set_window_size(320, 1000)
-    # an agent whose browser says "admin": Zendesk says agent, so no approve buttons, no kill switch
+    # an agent whose browser claims to be the admin: the signed launch says Ana, Zendesk says
+    # agent, so no approve buttons and no kill switch
     with zaf_stand_in(
         browser,
         sidecar_url=sidecar.url,
         token=token,
         ticket_id=7,
         role="admin",
-        agent_id=agent["id"],
+        agent_id=admin["id"],
     ):
-        browser.get(f"{sidecar.url}/panel/app")
+        open_panel(browser, zendesk, agent["id"], 7)
         wait_for(browser, state_is("processed", "error"))
         wait_for(browser, permissions_are("ok"))
         assert "An admin or an approver must approve this." in text_of(browser, "#approvals")
@@ -355,7 +369,7 @@ def test_a_claimed_admin_role_shows_no_admin_controls_and_zendesk_down_says_so(
         role="admin",
         agent_id=admin["id"],
     ):
-        browser.get(f"{sidecar.url}/panel/app")
+        open_panel(browser, zendesk, admin["id"], 7)
         wait_for(browser, state_is("processed", "error"))
         assert (
             browser.execute_script("return document.getElementById('app').dataset.state")
@@ -375,14 +389,20 @@ def test_bad_token_shows_a_clear_error(browser, sidecar, runtime):
         assert "API token is missing or not valid" in text_of(browser, ".state-error")
 
 
-def test_demo_page_works_in_a_plain_browser(browser, runtime, config):
-    rt = type(runtime)(config | {"demo_mode": "true"})
+def test_demo_link_works_in_a_plain_browser(browser, config, zendesk):
+    """The demo's side-panel link: the sandbox's launch page, then the sidecar's stand-in client
+    (demo mode only); no injected script."""
+    rt = make_runtime(zendesk_config(config, zendesk, demo_mode="true"))
     add_decision(rt.db, TENANT, 3, suggested_reply=REPLY)
     server = serve_in_thread(create_app(runtime=rt))
+    install_app_for(rt, zendesk, server.url)
+    agent = zendesk.state.add_user("Ana Agent", "ana@shop.example", role="agent")
     try:
         browser.set_window_size(360, 900)
-        browser.get(f"{server.url}/panel/demo?tenant={TENANT}&ticket=3")
+        open_panel(browser, zendesk, agent["id"], 3)
         wait_for(browser, state_is("processed", "error"))
+        # the panel renders again when Zendesk's answer on the agent's role arrives
+        wait_for(browser, permissions_are("ok", "unavailable", "denied"))
         click(browser, "#insert-reply")
         wait_for(browser, lambda d: text_of(d, "#demo-inserted-text") == REPLY)
     finally:

@@ -139,6 +139,26 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
+def _signed_launch_session(runtime, zendesk, app, user_id: int) -> str:
+    """Open the panel as Zendesk does (the emulator signs the launch) and return the session
+    the page carries, as the panel's own script would."""
+    import re
+
+    from connector.devkit.sandbox.zendesk.app_signing import launch_token
+    from connector.tenants import set_setting
+
+    inst = zendesk.state.install_app({"sidecar_url": "http://127.0.0.1:1"})
+    set_setting(runtime.db, "bench", "app_id", str(inst["app_id"]), actor="bench")
+    set_setting(runtime.db, "bench", "app_installation_id", str(inst["id"]), actor="bench")
+    page = app.test_client().post(
+        "/panel/app", data={"token": launch_token(zendesk.state, inst["id"], user_id)}
+    )
+    found = re.search(r'<meta name="deskguard-session" content="([^"]+)">', page.get_data(True))
+    if page.status_code != 200 or found is None:
+        raise click.ClickException(f"signed launch failed: HTTP {page.status_code}")
+    return found.group(1)
+
+
 @click.command("panel")
 @click.option("--decisions", default=50_000, show_default=True, help="Decision rows in the ledger.")
 @click.option(
@@ -196,8 +216,7 @@ def bench_panel(decisions: int, tickets: int, n_requests: int, seed: int) -> Non
         cold_app.extensions[ROLE_CACHE] = RoleCache(0)  # every check asks Zendesk
         headers = {
             "Authorization": f"Bearer {token}",
-            "X-Deskguard-Agent-Id": str(admin["id"]),
-            "X-Deskguard-Agent-Role": "admin",
+            "X-Deskguard-Session": _signed_launch_session(runtime, zendesk, app, admin["id"]),
         }
         results = {}
         servers = {"warm": serve_in_thread(app), "cold": serve_in_thread(cold_app)}
