@@ -37,10 +37,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
 import requests
+from authlib.integrations.requests_client import OAuth2Session
 from requests.adapters import HTTPAdapter
 from zenpy import Zenpy
 from zenpy.lib.api import BaseApi
@@ -93,27 +94,80 @@ def split_base_url(base_url: str) -> tuple[str, str, str]:
     return parts.scheme, subdomain, domain
 
 
-class _CountingSession(requests.Session):
-    """Counts every API request (per adapter and per thread) and remembers the last Retry-After."""
+class AccessTokens(Protocol):
+    """Where an OAuth adapter gets its Bearer token (``connector/zendesk/oauth.py``: TenantTokens):
+    ``current()`` is a token valid for at least the refresh margin (refreshing first when it is
+    not); ``after_rejection(token)`` is called once when Zendesk answered 401 to ``token`` and
+    returns the token to retry with (a new one after a refresh, or one another thread or process
+    already obtained)."""
 
-    def __init__(self, owner: ZendeskDesk):
-        super().__init__()
+    def current(self) -> str: ...
+
+    def after_rejection(self, rejected: str) -> str: ...
+
+
+class _Counting:
+    """Counts every API request (per adapter and per thread) and remembers the last Retry-After.
+    Mixed into the session zenpy is handed (API token or OAuth)."""
+
+    _owner: ZendeskDesk
+    last_retry_after: float | None
+
+    def _setup_counting(self, owner: ZendeskDesk) -> None:
         self._owner = owner
-        self.last_retry_after: float | None = None
+        self.last_retry_after = None
         # zenpy mounts its retry adapter (3 tries on 413/503, not 429) only on sessions it creates.
         adapter = HTTPAdapter(**Zenpy.http_adapter_kwargs())
-        self.mount("https://", adapter)
-        self.mount("http://", adapter)
+        self.mount("https://", adapter)  # type: ignore[attr-defined]
+        self.mount("http://", adapter)  # type: ignore[attr-defined]
 
-    def request(self, method, url, *args, **kwargs):  # type: ignore[override]
+    def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def]
         self._owner._count_call()
-        response = super().request(method, url, *args, **kwargs)
+        response = super().request(method, url, *args, **kwargs)  # type: ignore[misc]
         if response.status_code == 429:
             try:
                 self.last_retry_after = float(response.headers.get("Retry-After", ""))
             except ValueError:
                 self.last_retry_after = None
         return response
+
+
+class _CountingSession(_Counting, requests.Session):
+    """The session of an API-token (basic auth) adapter; zenpy sets the auth on it."""
+
+    def __init__(self, owner: ZendeskDesk):
+        requests.Session.__init__(self)
+        self._setup_counting(owner)
+
+
+class _OAuthSession(_Counting, OAuth2Session):
+    """An Authlib OAuth 2 session handed to zenpy (``session=``; zenpy sends a fixed token and
+    cannot refresh: zenpy GitHub issue 678, open). Before each request it takes the tenant's
+    current token
+    from ``AccessTokens`` (refreshed there, one refresh at a time across threads and processes);
+    on a 401 it asks once for a fresh token and re-sends. Authlib's own refresh is not used: it
+    knows neither the ledger lock nor the other processes."""
+
+    authorized = True  # zenpy leaves the auth of an "authorized" session alone
+
+    def __init__(self, owner: ZendeskDesk, tokens: AccessTokens):
+        OAuth2Session.__init__(self, leeway=0)
+        self._setup_counting(owner)
+        self._tokens = tokens
+
+    def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+        used = self._tokens.current()
+        self.token = {"access_token": used, "token_type": "bearer"}
+        response = super().request(method, url, *args, **kwargs)
+        if response.status_code != 401:
+            return response
+        # An access token can expire or be revoked between our check and Zendesk's: refresh once
+        # and retry ("Working with OAuth refresh tokens": refresh when the token is expired).
+        fresh = self._tokens.after_rejection(used)
+        if fresh == used:
+            return response
+        self.token = {"access_token": fresh, "token_type": "bearer"}
+        return super().request(method, url, *args, **kwargs)
 
 
 class ZendeskDesk:
@@ -132,11 +186,13 @@ class ZendeskDesk:
         on_api_user: Callable[[int], None] | None = None,
         job_poll_interval: float = 0.5,
         job_timeout: float = 300.0,
+        oauth: AccessTokens | None = None,
+        former_api_user_ids: Sequence[int] = (),
     ):
-        if not email or not token:
+        if oauth is None and (not email or not token):
             raise ConfigError(
-                "Zendesk credentials are missing: set DESKGUARD_ZENDESK_EMAIL and "
-                "DESKGUARD_ZENDESK_API_TOKEN (stored encrypted at start-up)"
+                "Zendesk credentials are missing: connect Zendesk by OAuth "
+                "(DESKGUARD_ZENDESK_OAUTH_CLIENT_ID and _SECRET, or /connect/zendesk)"
             )
         self.base_url = base_url.rstrip("/")
         self._scheme, self._subdomain, self._domain = split_base_url(base_url)
@@ -145,6 +201,10 @@ class ZendeskDesk:
         self.timeout = timeout
         self.ratelimit_budget = max(1, int(ratelimit_budget))
         self._api_user_id = api_user_id
+        self._oauth = oauth
+        # Users Deskguard wrote as before (e.g. the API-token agent before a move to OAuth):
+        # their marked comments are still Deskguard's (loop safety).
+        self.former_api_user_ids = frozenset(int(i) for i in former_api_user_ids)
         self.on_own_update = on_own_update
         self.on_api_user = on_api_user
         self.job_poll_interval = job_poll_interval
@@ -154,7 +214,13 @@ class ZendeskDesk:
         self.api_calls = 0
 
     def __repr__(self) -> str:  # never shows the token
-        return f"ZendeskDesk({self.base_url!r}, email={self._email!r})"
+        auth = "oauth" if self._oauth is not None else f"email={self._email!r}"
+        return f"ZendeskDesk({self.base_url!r}, {auth})"
+
+    @property
+    def auth_kind(self) -> str:
+        """``oauth`` or ``api_token`` (deprecated: Zendesk deactivates API tokens 30 Apr 2027)."""
+        return "oauth" if self._oauth is not None else "api_token"
 
     # --- plumbing ------------------------------------------------------------------------------
     def _count_call(self) -> None:
@@ -170,12 +236,17 @@ class ZendeskDesk:
     def _client(self) -> Zenpy:
         client = getattr(self._local, "client", None)
         if client is None:
-            session = _CountingSession(self)
+            session: _CountingSession | _OAuthSession
+            if self._oauth is not None:
+                session = _OAuthSession(self, self._oauth)
+                credentials: dict[str, Any] = {}
+            else:
+                session = _CountingSession(self)
+                credentials = {"email": self._email, "token": self._token}
             client = Zenpy(
                 subdomain=self._subdomain,
                 domain=self._domain,
-                email=self._email,
-                token=self._token,
+                **credentials,
                 session=session,
                 timeout=self.timeout,
                 ratelimit_budget=self.ratelimit_budget,
@@ -193,7 +264,7 @@ class ZendeskDesk:
         ``ratelimit_budget`` overrides the adapter's for calls a person is waiting on
         (1: no wait)."""
         client = self._client()
-        session: _CountingSession = self._local.session
+        session: _CountingSession | _OAuthSession = self._local.session
         session.last_retry_after = None
         budget = (
             self.ratelimit_budget if ratelimit_budget is None else max(1, int(ratelimit_budget))
@@ -288,6 +359,16 @@ class ZendeskDesk:
                 self.on_api_user(self._api_user_id)
         return self._api_user_id
 
+    def _own_authors(self) -> frozenset[int]:
+        """Every user Deskguard writes or wrote as (looks the current one up once)."""
+        return self.former_api_user_ids | {self.api_user_id}
+
+    def _known_authors(self) -> frozenset[int] | None:
+        """As ``_own_authors`` without a request; None while the current user is unknown."""
+        if self._api_user_id is None:
+            return None
+        return self.former_api_user_ids | {self._api_user_id}
+
     # --- reading -------------------------------------------------------------------------------
     def get_ticket(self, ticket_id: int, *, full: bool = False) -> Ticket:
         """The ticket with its requester and its latest comment, in one request.
@@ -300,7 +381,7 @@ class ZendeskDesk:
         no comment (an agent changed a field or a tag), or with ``full=True``, the thread is
         listed too: one more request per 100 comments.
         """
-        api_user_id = self.api_user_id
+        api_user_id = self._own_authors()
         with self._call("tickets.show") as client:
             data = self._get_sideloaded(client, id=int(ticket_id))
             raw = data["ticket"]
@@ -313,7 +394,7 @@ class ZendeskDesk:
 
     def get_comments(self, ticket_id: int) -> tuple[Comment, ...]:
         """Every comment on the ticket, oldest first (cursor pages of 100)."""
-        api_user_id = self.api_user_id
+        api_user_id = self._own_authors()
         with self._call("tickets.comments") as client:
             return self._list_comments(client, int(ticket_id), api_user_id)
 
@@ -322,7 +403,7 @@ class ZendeskDesk:
         its latest comment like ``get_ticket``. A ticket whose latest audit carries no comment has
         its thread listed (one more request for that ticket). Missing or deleted ids are left
         out."""
-        api_user_id = self.api_user_id
+        api_user_id = self._own_authors()
         out: list[Ticket] = []
         for chunk in _chunks(list(dict.fromkeys(int(i) for i in ids)), 100):
             with self._call("tickets.show_many") as client:
@@ -350,14 +431,14 @@ class ZendeskDesk:
         return api._get(url, raw_response=True).json()
 
     def _list_comments(
-        self, client: Zenpy, ticket_id: int, api_user_id: int | None
+        self, client: Zenpy, ticket_id: int, api_user_id: frozenset[int] | None
     ) -> tuple[Comment, ...]:
         return tuple(
             self._comment(c.to_dict(), api_user_id)
             for c in client.tickets.comments(ticket=ticket_id)
         )
 
-    def _comment(self, c: Mapping[str, Any], api_user_id: int | None) -> Comment:
+    def _comment(self, c: Mapping[str, Any], api_user_id: frozenset[int] | None) -> Comment:
         via = c.get("via") or {}
         body = c.get("body") or c.get("plain_body") or ""
         return Comment(
@@ -391,7 +472,7 @@ class ZendeskDesk:
                 include="users" if include_users else None,
             )
         users = _users(data)
-        api_user_id = self._api_user_id
+        api_user_id = self._known_authors()
         tickets = tuple(
             _ticket(
                 t,
@@ -418,7 +499,7 @@ class ZendeskDesk:
         """The comment we wrote for this idempotency key (crash reconciliation), or None. Lists the
         comments: it runs only after a crash, when a write's outcome is unknown."""
         marker_line(marker)  # a bare key, or a clear error before any request
-        api_user_id = self.api_user_id
+        api_user_id = self._own_authors()
         with self._call("tickets.comments") as client:
             for c in client.tickets.comments(ticket=int(ticket_id)):
                 if has_marker(c.body or "", marker):
@@ -463,6 +544,14 @@ class ZendeskDesk:
             ]
             chosen = chosen or [i for i in installs if "kill_switch" in (i.get("settings") or {})]
         return dict(chosen[0].get("settings") or {}) if chosen else {}
+
+    def app_public_key_pem(self, app_id: int) -> bytes:
+        """The PEM public key Zendesk signs the app's signed URLs with (Apps API, "Get App
+        Public Key": GET /api/v2/apps/{app_id}/public_key.pem; docs/vendors/zendesk.md)."""
+        with self._call("apps.public_key", ratelimit_budget=1) as client:
+            api = client.tickets
+            url = f"{self._scheme}://{api.base_url}/api/v2/apps/{int(app_id)}/public_key.pem"
+            return bytes(api._get(url, raw_response=True).content)
 
     # --- writing (always called from inside connector.actions.execute) ---------------------------
     def _update(self, operation: str, ticket: ZTicket) -> dict[str, Any]:
@@ -544,17 +633,30 @@ class ZendeskDesk:
         tags: tuple[str, ...] = (),
         public: bool = False,
         marker: str = "",
+        external_id: str = "",
     ) -> int:
+        """Create a ticket. ``external_id`` (our idempotency key) lets a retry whose first
+        outcome is unknown find the ticket with ``find_tickets_by_external_id`` instead of
+        search, which lags new tickets (docs/vendors/zendesk.md)."""
+        fields: dict[str, Any] = {"external_id": external_id} if external_id else {}
         ticket = ZTicket(
             subject=subject,
             requester=ZUser(email=requester_email, name=requester_email.split("@")[0]),
             comment=ZComment(body=with_marker(body, marker) if marker else body, public=public),
             priority=priority,
             tags=list(tags),
+            **fields,
         )
         with self._call("tickets.create") as client:
             audit = client.tickets.create(ticket)
         return int(audit.ticket.id)
+
+    def find_tickets_by_external_id(self, external_id: str) -> list[int]:
+        """Ids of the tickets carrying ``external_id`` (Tickets API, "List Tickets" with the
+        ``external_id`` filter: read straight from the tickets, not from the search index)."""
+        with self._call("tickets.by_external_id") as client:
+            data = self._get_json(client, "tickets.json", external_id=external_id)
+        return [int(t["id"]) for t in data.get("tickets") or [] if t.get("id") is not None]
 
     def update_many(self, changes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Apply per-ticket changes (each a dict with ``id``) in update_many jobs of ≤ 100 tickets,
@@ -625,13 +727,35 @@ class ZendeskDesk:
                 ZTrigger(title=title, conditions=conditions, actions=actions)
             ).to_dict()
 
+    def delete_webhook(self, webhook_id: str) -> bool:
+        """Delete our webhook (disconnect); False when it was already gone (404)."""
+        try:
+            with self._call("webhooks.delete") as client:
+                client.webhooks.delete(ZWebhook(id=str(webhook_id)))
+        except PermanentError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def delete_trigger(self, trigger_id: int) -> bool:
+        """Delete our trigger (disconnect); False when it was already gone (404)."""
+        try:
+            with self._call("triggers.delete") as client:
+                client.triggers.delete(ZTrigger(id=int(trigger_id)))
+        except PermanentError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
 
 # --- mapping to our dataclasses -------------------------------------------------------------------
 def _users(data: Mapping[str, Any]) -> dict[Any, Mapping[str, Any]]:
     return {u["id"]: u for u in data.get("users") or ()}
 
 
-def _latest_comments(audits: Any, api_user_id: int | None) -> dict[int, Comment]:
+def _latest_comments(audits: Any, api_user_id: frozenset[int] | None) -> dict[int, Comment]:
     """Ticket id → the comment of its latest audit, for the tickets whose latest audit added one.
 
     ``last_audits`` holds each ticket's most recent audit (``ticket_id``, ``author_id``,
@@ -688,7 +812,7 @@ def _ticket(
     )
 
 
-def _description(t: Mapping[str, Any], api_user_id: int | None) -> Comment:
+def _description(t: Mapping[str, Any], api_user_id: frozenset[int] | None) -> Comment:
     """The ticket's description as a comment.
 
     Its id is 0: the export and show_many carry no comment ids.

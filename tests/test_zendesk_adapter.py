@@ -251,6 +251,26 @@ def test_create_ticket_and_app_installation_settings(desk, sandbox):  # noqa: F8
     assert desk.app_installation_settings(app_id=1) == {}
 
 
+def test_a_ticket_is_found_by_external_id_while_search_still_lags(desk, sandbox):  # noqa: F811
+    import requests
+
+    requests.post(f"{sandbox.url}/_sandbox/search_lag", json={"seconds": 120}, timeout=5)
+    try:
+        tid = desk.create_ticket(
+            subject="Chargeback",
+            body="brief",
+            requester_email="lag@example.com",
+            marker="stripe-dispute-dp_1-brief",
+            external_id="stripe-dispute-dp_1-brief",
+        )
+        assert desk.find_open_tickets("lag@example.com") == []  # not indexed yet
+    finally:
+        requests.post(f"{sandbox.url}/_sandbox/search_lag", json={"seconds": 0}, timeout=5)
+    assert sandbox.state.get_ticket(tid)["external_id"] == "stripe-dispute-dp_1-brief"
+    assert desk.find_tickets_by_external_id("stripe-dispute-dp_1-brief") == [tid]
+    assert desk.find_tickets_by_external_id("stripe-dispute-dp_2-brief") == []
+
+
 def test_export_tickets_reads_in_batches_until_end_of_stream(desk, sandbox):  # noqa: F811
     ids = sandbox.state.seed(
         [

@@ -18,6 +18,21 @@ from connector.zendesk.setup import TRIGGER_BODY
 
 @pytest.fixture
 def env(sandbox, tmp_path, secret_key):  # noqa: F811
+    """The self-hosted tenant on OAuth: the sandbox account's own confidential client."""
+    return {
+        "DESKGUARD_DB_PATH": str(tmp_path / "cli.db"),
+        "DESKGUARD_SECRET_KEYS": secret_key,
+        "DESKGUARD_TENANT_ID": TENANT,
+        "DESKGUARD_ZENDESK_URL": sandbox.url,
+        "DESKGUARD_ZENDESK_OAUTH_CLIENT_ID": sandbox.state.oauth_client.identifier,
+        "DESKGUARD_ZENDESK_OAUTH_CLIENT_SECRET": sandbox.state.oauth_client.secret,
+        "DESKGUARD_LOG_LEVEL": "warning",
+    }
+
+
+@pytest.fixture
+def api_token_env(sandbox, tmp_path, secret_key):  # noqa: F811
+    """The deprecated fallback: an agent's email and API token."""
     return {
         "DESKGUARD_DB_PATH": str(tmp_path / "cli.db"),
         "DESKGUARD_SECRET_KEYS": secret_key,
@@ -152,12 +167,15 @@ def test_every_command_documents_an_example(cli_runner, command):
     assert result.exit_code == 0 and "Example: deskguard" in result.output
 
 
-def test_env_credentials_are_stored_encrypted_once(env, sandbox):  # noqa: F811
+def test_env_api_token_fallback_is_stored_encrypted_once_and_still_works(
+    api_token_env,
+    sandbox,  # noqa: F811
+):
     from connector.bootstrap import ensure_env_tenant
     from connector.db import migrate
     from connector.settings import load_config
 
-    config = load_config(environ=env, dotenv_path=None)
+    config = load_config(environ=api_token_env, dotenv_path=None)
     rt = Runtime(config)
     try:
         migrate(rt.db)
@@ -173,7 +191,8 @@ def test_env_credentials_are_stored_encrypted_once(env, sandbox):  # noqa: F811
         assert (
             tenant["zendesk_url"] == sandbox.url and tenant["zendesk_email"] == sandbox.agent_email
         )
-        assert rt.services(TENANT).require_desk().get_tickets([]) == []
+        desk = rt.services(TENANT).require_desk()
+        assert desk.auth_kind == "api_token" and desk.get_tickets([]) == []
     finally:
         rt.close()
 
@@ -184,7 +203,7 @@ def test_the_service_factory_needs_url_and_token(runtime):
     tenants.ensure_tenant(
         runtime.db, "acme", zendesk_url="https://acme.zendesk.com", zendesk_email="a@example.com"
     )
-    with pytest.raises(ConfigError, match="API token"):
+    with pytest.raises(ConfigError, match=r"no Zendesk credentials.*OAUTH_CLIENT_ID"):
         build_desk(runtime, "acme")
     runtime.secrets.put(runtime.db, "acme", API_TOKEN, "tok")
     desk = build_desk(runtime, "acme")

@@ -37,6 +37,21 @@ def sandbox():
 
 
 def zendesk_config(config: dict, sb, **extra) -> dict:
+    """The env tenant on OAuth: the sandbox's confidential client ``deskguard`` (created by the
+    agent), tokens by the client-credentials grant."""
+    return {
+        **config,
+        "zendesk_url": sb.url,
+        "zendesk_oauth_client_id": sb.state.oauth_client.identifier,
+        "zendesk_oauth_client_secret": sb.state.oauth_client.secret,
+        "zendesk_ratelimit_budget_seconds": 10,
+        "zendesk_timeout_seconds": 5,
+        **extra,
+    }
+
+
+def api_token_config(config: dict, sb, **extra) -> dict:
+    """The deprecated fallback: an agent's email and API token (no OAuth client)."""
     return {
         **config,
         "zendesk_url": sb.url,

@@ -81,7 +81,7 @@ def status_cmd(ctx: click.Context, tenant: str | None, check: bool) -> None:
     Example: deskguard zendesk status --tenant acme --check
     """
     from connector.zendesk.poller import poll_state
-    from connector.zendesk.service import WEBHOOK_SECRET, account, zendesk_configured
+    from connector.zendesk.service import WEBHOOK_SECRET, account, auth_kind, zendesk_configured
 
     runtime = ready_runtime(ctx)
     tenant_id = _tenant(runtime, tenant)
@@ -96,6 +96,7 @@ def status_cmd(ctx: click.Context, tenant: str | None, check: bool) -> None:
     out = {
         "tenant": tenant_id,
         "credentials_configured": zendesk_configured(runtime, tenant_id),
+        "auth": auth_kind(runtime, tenant_id),
         "webhook_secret_stored": runtime.secrets.get(db, tenant_id, WEBHOOK_SECRET) is not None,
         "account": account(db, tenant_id),
         "poll": poll_state(db, tenant_id),
@@ -112,6 +113,40 @@ def status_cmd(ctx: click.Context, tenant: str | None, check: bool) -> None:
     if check:
         out["api_user"] = runtime.services(tenant_id).require_desk().current_user()
     echo_json(out)
+
+
+@zendesk_group.command("migrate-auth")
+@click.option("--tenant", help="Tenant id (default: the env tenant).")
+@click.pass_context
+def migrate_auth_cmd(ctx: click.Context, tenant: str | None) -> None:
+    """Move a tenant from its (deprecated) API token to OAuth, keeping its webhook, trigger,
+    signing secret, poll cursor and settings.
+
+    Needs DESKGUARD_ZENDESK_OAUTH_CLIENT_ID and _SECRET. Obtains a token by the client-credentials
+    grant, checks it with /users/me, remembers the API-token agent as a former Deskguard author
+    (loop safety), then deletes the stored API token. Zendesk deactivates API tokens on 30 April
+    2027. Remove DESKGUARD_ZENDESK_EMAIL/_API_TOKEN from the environment afterwards.
+
+    Example: deskguard zendesk migrate-auth --tenant acme
+    """
+    from connector.zendesk.service import migrate_to_oauth
+
+    runtime = ready_runtime(ctx)
+    echo_json(migrate_to_oauth(runtime, _tenant(runtime, tenant)))
+
+
+@zendesk_group.command("disconnect")
+@click.option("--tenant", help="Tenant id (default: the env tenant).")
+@click.pass_context
+def disconnect_cmd(ctx: click.Context, tenant: str | None) -> None:
+    """Delete Deskguard's trigger and webhook in Zendesk, revoke the OAuth token and forget it.
+
+    Example: deskguard zendesk disconnect --tenant acme
+    """
+    from connector.zendesk.connect import disconnect
+
+    runtime = ready_runtime(ctx)
+    echo_json(disconnect(runtime, _tenant(runtime, tenant), actor="cli"))
 
 
 zendesk_group.add_command(package_app)

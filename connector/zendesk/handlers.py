@@ -11,11 +11,12 @@ the adapter and applies ``connector.zendesk.loop_safety.needs_processing``.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from connector import audit, logs
+from connector import actions, audit, logs
 from connector.db import transaction
-from connector.errors import KillSwitchEngaged
+from connector.errors import KillSwitchEngaged, PermanentError
 from connector.pipeline.engine import process_ticket
 from connector.queue import Job
 from connector.zendesk import batch
@@ -29,9 +30,29 @@ LOG = logs.get("zendesk.handler")
 BATCH_LOG = logs.get("zendesk.batch")
 
 
+# Zendesk ticket ids are positive 64-bit integers (they are stored as SQLite INTEGERs too).
+MAX_TICKET_ID = 2**63 - 1
+COMMENT_WRITES = ("zendesk.internal_note", "zendesk.public_reply")
+
+
+def ticket_id_of(payload: Any) -> int:
+    """The job's ticket id; a payload without a valid one fails for good (nothing to retry)."""
+    raw = payload.get("ticket_id") if isinstance(payload, dict) else None
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        raise PermanentError(f"job payload has no valid ticket_id: {raw!r}")
+    text = str(raw)
+    if not (text.isascii() and text.isdecimal()) or not 0 < int(text) <= MAX_TICKET_ID:
+        raise PermanentError(
+            f"job payload has no valid ticket_id: {text[:40]!r}", vendor="deskguard"
+        )
+    return int(text)
+
+
 def handle_ticket(runtime: Runtime, job: Job) -> None:
-    ticket_id = int(job.payload["ticket_id"])
+    ticket_id = ticket_id_of(job.payload)
     updated_at = job.payload.get("updated_at")
+    if updated_at is not None and not isinstance(updated_at, str):
+        raise PermanentError(f"job payload updated_at is not a string: {updated_at!r}")
     db = runtime.db
     if updated_at and is_own_update(db, job.tenant_id, ticket_id, updated_at):
         with transaction(db):
@@ -114,3 +135,20 @@ def handle_batch(runtime: Runtime, job: Job) -> None:
         read_calls=read_calls,
         api_calls=getattr(desk, "thread_api_calls", 0) - before,
     )
+
+
+def comment_lookup(
+    runtime: Runtime, action: actions.Interrupted
+) -> Callable[[str], dict[str, Any] | None] | None:
+    """How the reconciler finds an interrupted note or reply: our marker in the ticket's comments
+    (the same check the write path's own reconcile makes)."""
+    if action.kind not in COMMENT_WRITES or not action.ticket_id:
+        return None
+    desk = runtime.services(action.tenant_id).require_desk()
+    ticket_id = int(action.ticket_id)
+
+    def lookup(key: str) -> dict[str, Any] | None:
+        found = desk.find_comment_with_marker(ticket_id, key)
+        return {"comment_id": found.id, "reconciled": True} if found is not None else None
+
+    return lookup

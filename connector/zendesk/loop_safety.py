@@ -8,7 +8,9 @@ a new webhook (and shows up in the incremental export). Two rules keep that from
    comment is Deskguard's when its last non-empty line is such a marker line *and*, when the
    Deskguard API user's id is known, that user is the comment's author. Requiring both means a
    customer quoting our reply, or a human agent who shares the API user's login, is not
-   mistaken for Deskguard.
+   mistaken for Deskguard. With OAuth the API user is the user the token acts as: the admin
+   who created the OAuth client (client-credentials grant) or who clicked Allow (authorization
+   code); ``/users/me`` names it, and a move from an API token keeps the former agent's id too.
 2. **Which events to process.** A ticket event whose latest comment is ours is skipped: nothing
    new came from a person since Deskguard last wrote. Field or tag changes that come after our
    note (an agent changes the priority) therefore do not start another round either. The adapter
@@ -23,7 +25,7 @@ ticket is acknowledged without any Zendesk call.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 from connector.domain import DESKGUARD_MARKER, Ticket
@@ -70,11 +72,19 @@ def has_marker(body: str, key: str | None = None) -> bool:
     return last.startswith(DESKGUARD_MARKER)
 
 
-def is_deskguard_comment(body: str, author_id: int | None, api_user_id: int | None) -> bool:
-    """Rule 1 above. ``api_user_id`` None means "not known yet": the marker alone decides."""
+def is_deskguard_comment(
+    body: str, author_id: int | None, api_user_id: int | Collection[int] | None
+) -> bool:
+    """Rule 1 above. ``api_user_id`` None means "not known yet": the marker alone decides. A
+    collection holds every user Deskguard writes or wrote as: the OAuth token's user now, and
+    the API-token agent it wrote as before ``deskguard zendesk migrate-auth``."""
     if not has_marker(body):
         return False
-    return api_user_id is None or author_id == api_user_id
+    if api_user_id is None:
+        return True
+    if isinstance(api_user_id, int):
+        return author_id == api_user_id
+    return author_id in api_user_id
 
 
 @dataclass(frozen=True)

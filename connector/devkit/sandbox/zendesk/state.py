@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from connector.devkit.sandbox.zendesk.records import STATUS_ORDER, ApiError, deep_copy, iso
+from connector.devkit.sandbox.zendesk.state_oauth import OAuthState
 from connector.devkit.sandbox.zendesk.state_tickets import TicketState
 
 
@@ -27,11 +28,24 @@ class ZendeskState(TicketState):
     Options (all keyword-only): ``subdomain``, ``agent_email``, ``agent_token`` (random when not
     given), ``rate_limit_per_minute`` (700), ``export_rate_limit_per_minute`` (10),
     ``job_delay`` (seconds before a bulk-update job runs), ``delivery_retries``,
-    ``delivery_timeout`` and ``clock``.
+    ``delivery_timeout`` and ``clock``. OAuth (``state_oauth.py``): ``oauth_min_expires_in``
+    (Zendesk's 300 by default; tests lower it) and ``refuse_api_tokens`` (answer API-token basic
+    auth with 401, as Zendesk will from 30 April 2027). The OAuth client ``deskguard``, created
+    by the agent, is registered from the start (``oauth_client``).
     """
 
-    def __init__(self, *, job_delay: float = 0.05, **options: Any):
+    def __init__(
+        self,
+        *,
+        job_delay: float = 0.05,
+        oauth_min_expires_in: int = 300,
+        refuse_api_tokens: bool = False,
+        **options: Any,
+    ):
         super().__init__(**options)
+        self.oauth = OAuthState(self.clock, min_expires_in=oauth_min_expires_in)
+        self.oauth_client = self.oauth.add_client("deskguard", user_id=self.agent["id"])
+        self.refuse_api_tokens = refuse_api_tokens
         self.job_delay = job_delay
         self.jobs: dict[str, dict[str, Any]] = {}
         self.installations: list[dict[str, Any]] = []

@@ -82,6 +82,9 @@ class AccountState:
         self.agent = self.add_user("Deskguard Bot", agent_email, role="admin")
         self.agent_token = agent_token or secrets.token_urlsafe(24)
         self.credentials[agent_email] = self.agent_token
+        # Who is signed in to the emulator's browser pages (the OAuth authorization page);
+        # None: the agent above. Tests set it to sign in as another admin or an agent.
+        self.browser_user_id: int | None = None
 
     # --- ids and users --------------------------------------------------------------------
     def _next(self, name: str) -> int:
