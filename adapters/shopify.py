@@ -4,8 +4,23 @@ Implements ``OrderSource`` and ``OrderActions`` (connector/domain.py) and return
 
 Choices, and why:
 
-- **Admin GraphQL only** (REST is legacy since 2024-10). Documents live as files in
-  connector/commerce/graphql/ and are validated against the 2025-01 schema in a test.
+- **Admin GraphQL only** (REST is legacy since 2024-10), API version 2026-10 by default
+  (``DESKGUARD_SHOPIFY_API_VERSION``). Documents live as files in connector/commerce/graphql/ and
+  are validated against the 2026-10 schema in a test, which also fails on any deprecated field,
+  argument or enum value they use.
+- **Versions are watched, not assumed.** Shopify supports a stable version for at least 12
+  months, then serves its requests with the oldest supported version instead ("falls forward"),
+  and names the version that answered in ``X-Shopify-API-Version``; a request that uses
+  deprecated schema parts is answered with ``X-Shopify-API-Deprecated-Reason`` listing them
+  ("About Shopify API versioning", https://shopify.dev/docs/api/usage/versioning; "The
+  X-Shopify-API-Deprecated-Reason HTTP header will return actual GraphQL deprecations if any",
+  https://shopify.dev/changelog/graphql-return-actual-deprecation-reasons). The adapter logs the
+  answered version with every query, warns (once per value) when it is not the one requested,
+  and warns (once per reason) with the deprecation header's text. ``answered_version`` and
+  ``deprecations`` keep the latest for diagnostics.
+- **Enum values stay strings.** Order and fulfillment statuses are copied as Shopify sends them:
+  a value added in a later version (``FULFILLMENT_NOT_REQUIRED`` in 2026-10) is shown as it is,
+  never an error.
 - **Shop domains are validated with an anchored pattern first**: ``shopify.Session`` silently
   rewrites a malicious domain (``evil.com/x.myshopify.com`` becomes ``evil.myshopify.com``), so a
   domain that is not exactly ``<handle>.myshopify.com`` never reaches it.
@@ -26,6 +41,19 @@ Choices, and why:
   ``retry_after`` so the job is retried later.
 - **Credentials** are read per call (shop from the tenant row, token from the encrypted secret
   store), so a token purged by ``app/uninstalled`` in the web process is gone for the worker too.
+  When Shopify answers 401 and the caller gave ``on_rejected_token``, the adapter reports the
+  token once (the caller renews it) and retries the request once with the new one.
+- **Access tokens** (``client_credentials_token``, ``authorization_code_token``): a Dev Dashboard
+  app's token for its own store comes from the client credentials grant, through Shopify's own
+  ``shopifyapp`` package (``exchange_using_client_credentials``); its httpx client is the seam that
+  points it at ``DESKGUARD_SHOPIFY_ADMIN_URL`` (the package itself always calls
+  ``https://<shop>.myshopify.com``). ``shopifyapp`` has no authorization-code exchange (it offers
+  token exchange for embedded apps instead), so the marketplace install's code exchange is a
+  plain POST here. Sources: "Using the client credentials grant"
+  (https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens/client-credentials-grant),
+  "Implement authorization code grant manually"
+  (https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens/authorization-code-grant),
+  shopifyapp on PyPI (https://pypi.org/project/shopifyapp/).
 """
 
 from __future__ import annotations
@@ -37,13 +65,17 @@ import re
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
+import httpx
 import shopify
+import shopify_app
 
 from connector import logs
 from connector.commerce.graphql import document
@@ -61,6 +93,7 @@ _ORDER_TOKEN = re.compile(r"#?([A-Za-z]{0,8}-?\d{1,12})")
 _ORDER_PREFIX = re.compile(
     r"^(?:(?:order|ord)\b\.?\s*)?(?:(?:number|num|no|nr)\b\.?\s*)?[:\s]*", re.I
 )
+API_VERSION = "2026-10"  # the version the GraphQL documents are validated against
 CANCEL_REASONS = ("CUSTOMER", "DECLINED", "FRAUD", "INVENTORY", "STAFF", "OTHER")
 MIN_THROTTLE_WAIT = 0.5  # seconds, when Shopify says THROTTLED but the bucket looks full
 MAX_ATTEMPTS = 8
@@ -129,13 +162,19 @@ class _TimedGraphQL(shopify.GraphQL):
         self.timeout = timeout
 
     def execute(self, query, variables=None, operation_name=None):
+        return self.post(query, variables, operation_name)[0]
+
+    def post(
+        self, query: str, variables: Any = None, operation_name: str | None = None
+    ) -> tuple[str, Any]:
+        """The answer's body text and its response headers."""
         headers = self.merge_headers(
             {"Accept": "application/json", "Content-Type": "application/json"}, self.headers
         )
         data = json.dumps({"query": query, "variables": variables, "operationName": operation_name})
         req = urllib.request.Request(self.endpoint, data.encode("utf-8"), headers, method="POST")
         with _OPENER.open(req, timeout=self.timeout) as response:
-            return response.read().decode("utf-8")
+            return response.read().decode("utf-8"), response.headers
 
 
 def _retry_after(headers) -> float | None:
@@ -168,6 +207,157 @@ def _http_error(exc: urllib.error.HTTPError) -> Exception:
             "Shopify redirected the request; check DESKGUARD_SHOPIFY_ADMIN_URL and the shop domain"
         )
     return PermanentError(f"Shopify answered HTTP {status}: {text}", vendor=VENDOR, status=status)
+
+
+# --- access tokens ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AccessToken:
+    """An Admin API access token. ``expires_at``: unix seconds, None when it does not expire."""
+
+    token: str = field(repr=False)
+    scope: str
+    expires_at: float | None
+
+
+class _AdminUrlTransport(httpx.BaseTransport):
+    """Sends ``https://<shop>.myshopify.com/...`` to the configured Admin URL instead (the sandbox
+    emulator in tests); with the default ``https://{shop}`` nothing changes."""
+
+    def __init__(self, admin_url: str, shop: str):
+        self._base = httpx.URL(admin_url.rstrip("/").replace("{shop}", shop))
+        self._inner = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.url = request.url.copy_with(
+            scheme=self._base.scheme, host=self._base.host, port=self._base.port
+        )
+        request.headers["Host"] = self._base.netloc.decode("ascii")
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def client_credentials_token(
+    shop: str,
+    client_id: str,
+    client_secret: str,
+    *,
+    admin_url: str = "https://{shop}",
+    timeout: float = 10.0,
+    clock: Callable[[], float] = time.time,
+) -> AccessToken:
+    """A token for the app's own store by the client credentials grant (shopifyapp).
+
+    ``expires_at`` is on ``clock``: shopifyapp turns ``expires_in`` into a UTC time by the wall
+    clock, which is moved onto the caller's clock here.
+
+    Shopify: ``POST https://{shop}/admin/oauth/access_token`` with ``grant_type=client_credentials``
+    answers ``access_token``, ``scope`` and ``expires_in`` (seconds; reported as 24 h). Only for
+    apps of the store's own organization ("Using the client credentials grant",
+    https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens/client-credentials-grant).
+    """
+    shop = _clean_or_permanent(shop)
+    handle = shop.removesuffix(".myshopify.com")
+    config: Any = {"client_id": client_id, "client_secret": str.__str__(client_secret)}
+    transport = _AdminUrlTransport(admin_url, shop)
+    with httpx.Client(transport=transport, timeout=timeout, follow_redirects=False) as client:
+        result = shopify_app.exchange_using_client_credentials(handle, config, http_client=client)
+    if result.ok and result.access_token is not None and result.access_token.token:
+        granted = result.access_token
+        expires = _iso_to_unix(granted.expires)
+        expires_at = None if expires is None else clock() + (expires - time.time())
+        return AccessToken(granted.token, granted.scope or "", expires_at)
+    status = result.http_logs[-1].res.status if result.http_logs else None
+    code = result.log.code
+    if code == "invalid_client":
+        raise PermanentError(
+            "Shopify refused the client credentials (check DESKGUARD_SHOPIFY_CLIENT_ID and "
+            "DESKGUARD_SHOPIFY_API_SECRET, and that the app is installed on the store)",
+            vendor=VENDOR,
+            status=status,
+            code="shopify_invalid_client",
+        )
+    if code == "network_error" or not status or status == 429 or status >= 500:
+        raise TransientError(
+            f"Shopify token request failed ({code}, HTTP {status})", vendor=VENDOR, status=status
+        )
+    raise PermanentError(
+        f"Shopify refused the token request ({code}, HTTP {status})",
+        vendor=VENDOR,
+        status=status,
+        code="shopify_token_refused",
+    )
+
+
+def authorization_code_token(
+    shop: str,
+    client_id: str,
+    client_secret: str,
+    code: str,
+    *,
+    admin_url: str = "https://{shop}",
+    timeout: float = 10.0,
+) -> AccessToken:
+    """Exchange an install's authorization code for an offline token.
+
+    ``POST https://{shop}/admin/oauth/access_token`` with ``client_id``, ``client_secret`` and
+    ``code`` answers ``access_token`` and ``scope`` ("Implement authorization code grant
+    manually", step 4,
+    https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens/authorization-code-grant).
+    """
+    shop = _clean_or_permanent(shop)
+    url = f"{admin_url.rstrip('/').replace('{shop}', shop)}/admin/oauth/access_token"
+    body = urllib.parse.urlencode(
+        {"client_id": client_id, "client_secret": str.__str__(client_secret), "code": code}
+    ).encode()
+    req = urllib.request.Request(
+        url,
+        body,
+        {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
+        method="POST",
+    )
+    try:
+        with _OPENER.open(req, timeout=timeout) as response:
+            data = json.loads(response.read().decode("utf-8"))
+    except urllib.error.HTTPError as exc:
+        with exc:
+            if exc.code == 429 or exc.code >= 500:
+                raise TransientError(
+                    f"Shopify answered HTTP {exc.code} to the code exchange",
+                    vendor=VENDOR,
+                    status=exc.code,
+                ) from None
+            raise PermanentError(
+                f"Shopify refused the authorization code (HTTP {exc.code}); start the install "
+                "again",
+                vendor=VENDOR,
+                status=exc.code,
+                code="shopify_code_refused",
+            ) from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise TransientError(
+            f"cannot exchange the code with Shopify: {type(exc).__name__}", vendor=VENDOR
+        ) from None
+    token = data.get("access_token") if isinstance(data, dict) else None
+    if not token:
+        raise PermanentError("Shopify answered the code exchange without a token", vendor=VENDOR)
+    expires_in = data.get("expires_in")
+    expires_at = time.time() + float(expires_in) if expires_in else None
+    return AccessToken(str(token), str(data.get("scope") or ""), expires_at)
+
+
+def _clean_or_permanent(shop: str) -> str:
+    try:
+        return clean_shop_domain(shop)
+    except InvalidShopDomain as exc:
+        raise PermanentError(str(exc), vendor=VENDOR, code="shopify_invalid_shop") from None
+
+
+def _iso_to_unix(value: str | None) -> float | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
 # --- mapping to our dataclasses -----------------------------------------------------------
@@ -255,17 +445,19 @@ class ShopifyAdmin:
         self,
         credentials: Credentials,
         *,
-        api_version: str = "2025-01",
+        api_version: str = API_VERSION,
         admin_url: str = "https://{shop}",
         timeout: float = 10.0,
         throttle_max_wait: float = 10.0,
         lookup_limit: int = 10,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        on_rejected_token: Callable[[str], None] | None = None,
     ):
         if timeout <= 0:
             raise ValueError("timeout must be > 0")
         self._credentials = credentials
+        self._on_rejected_token = on_rejected_token
         self.api_version = api_version
         self.admin_url = admin_url.rstrip("/")
         self.timeout = timeout
@@ -281,6 +473,9 @@ class ShopifyAdmin:
         self.throttle_waits: deque[float] = deque(
             maxlen=100
         )  # recent waits for the bucket (diagnostics)
+        self.answered_version: str | None = None  # X-Shopify-API-Version of the latest answer
+        self.deprecations: deque[str] = deque(maxlen=20)  # distinct deprecation headers seen
+        self._warned_versions: set[str] = set()
 
     # -- OrderSource -----------------------------------------------------------------------
     def find_orders(
@@ -344,12 +539,18 @@ class ShopifyAdmin:
                 f"cancel reason must be one of {', '.join(CANCEL_REASONS)}, not {reason!r}",
                 vendor=VENDOR,
             )
+        # refundMethod (OrderCancelRefundMethodInput, oneOf): money back to the original payment
+        # methods or not at all; store credit is not offered. The Boolean `refund` argument is
+        # deprecated since 2025-07 and refundMethod documented as required from 2026-07
+        # ("orderCancel", https://shopify.dev/docs/api/admin-graphql/2026-07/mutations/orderCancel;
+        # "Order cancellation now supports refunds to store credit",
+        # https://shopify.dev/changelog/ordercancel-mutation-now-supports-refunds-to-store-credit).
         data = self.execute(
             "order_cancel",
             {
                 "orderId": gid,
                 "reason": reason_enum,
-                "refund": bool(refund),
+                "refundMethod": {"originalPaymentMethodsRefund": bool(refund)},
                 "restock": bool(restock),
                 "notifyCustomer": bool(notify_customer),
                 "staffNote": (staff_note or "")[:255] or None,
@@ -411,6 +612,7 @@ class ShopifyAdmin:
                 logging.DEBUG,
                 "shopify.query",
                 document=name,
+                api_version=self.answered_version,
                 cost=cost.get("requestedQueryCost"),
                 available=(cost.get("throttleStatus") or {}).get("currentlyAvailable"),
                 ms=round((time.perf_counter() - started) * 1000, 1),
@@ -429,7 +631,21 @@ class ShopifyAdmin:
         )
 
     def _post(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """One request; on a 401 the rejected token is reported once and the request retried with
+        whatever token the credentials give next (an expiring token renewed early, or revoked)."""
         shop, token = self._credentials()
+        try:
+            return self._post_with(shop, token, query, variables)
+        except PermanentError as exc:
+            if exc.status != 401 or self._on_rejected_token is None:
+                raise
+        self._on_rejected_token(token)
+        shop, token = self._credentials()
+        return self._post_with(shop, token, query, variables)
+
+    def _post_with(
+        self, shop: str, token: str, query: str, variables: dict[str, Any]
+    ) -> dict[str, Any]:
         try:
             shop = clean_shop_domain(shop)  # again here: the one place a domain becomes a session
         except InvalidShopDomain as exc:
@@ -446,7 +662,7 @@ class ShopifyAdmin:
                 shopify.ShopifyResource.clear_session()
             self.api_calls += 1
         try:
-            text = client.execute(query, variables)
+            text, headers = client.post(query, variables)
         except urllib.error.HTTPError as exc:
             with exc:
                 raise _http_error(exc) from None
@@ -471,7 +687,42 @@ class ShopifyAdmin:
             ) from None
         if not isinstance(body, dict):
             raise TransientError("Shopify answered with an unexpected JSON shape", vendor=VENDOR)
+        self._note_versions(headers)
         return body
+
+    def _note_versions(self, headers: Any) -> None:
+        """Log the version that answered (a warning, once per value, when it is not the one
+        requested: Shopify fell forward from a version past its support window) and the
+        deprecation header (a warning, once per distinct text)."""
+        answered = (headers.get("X-Shopify-API-Version") or "").strip() if headers else ""
+        reason = (headers.get("X-Shopify-API-Deprecated-Reason") or "").strip() if headers else ""
+        with self._lock:
+            self.answered_version = answered or None
+            new_version = bool(answered) and answered != self.api_version
+            new_version = new_version and answered not in self._warned_versions
+            if new_version:
+                self._warned_versions.add(answered)
+            new_reason = bool(reason) and reason not in self.deprecations
+            if new_reason:
+                self.deprecations.append(reason)
+        if new_version:
+            logs.log(
+                LOG,
+                logging.WARNING,
+                "shopify.api_version_mismatch",
+                requested=self.api_version,
+                answered=answered,
+                hint="the requested version is out of Shopify's support window or unknown; "
+                "set DESKGUARD_SHOPIFY_API_VERSION to a supported version",
+            )
+        if new_reason:
+            logs.log(
+                LOG,
+                logging.WARNING,
+                "shopify.deprecated",
+                reason=reason[:500],
+                api_version=answered or self.api_version,
+            )
 
     def _note_cost(self, name: str, cost: dict[str, Any]) -> None:
         status = cost.get("throttleStatus")

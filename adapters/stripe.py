@@ -9,8 +9,28 @@
   outlives Stripe's ≥24 h idempotency-key retention.
 - Webhooks: ``verify_webhook`` runs ``stripe.Webhook.construct_event`` on the raw body.
 - Retries: ``max_network_retries`` is set explicitly (the client's own default is zero).
+- API version: sent explicitly as ``Stripe-Version`` on every request (``api_version``, from
+  ``DESKGUARD_STRIPE_API_VERSION``), so an SDK upgrade never changes the version behind our
+  back; the default is the version stripe-python 16.1 pins (``SDK_API_VERSION`` is what the
+  installed SDK pins; ``config check`` warns when ours is older). "Set a Stripe API version",
+  https://docs.stripe.com/sdks/set-version; "How API versioning works",
+  https://docs.stripe.com/api-versions.
+- Calls go through ``StripeClient.v1.*``: the service accessors directly on ``StripeClient``
+  (``client.customers``) are deprecated since stripe-python 13 (stripe/stripe-python pull
+  request 1575, "Deprecate and move V1 services living directly under StripeClient").
+- Objects: since stripe-python 15 a ``StripeObject`` is no longer a ``dict`` (no ``.get``,
+  ``.items``; "Migration guide for v15",
+  https://github.com/stripe/stripe-python/wiki/Migration-guide-for-v15). Every object the SDK
+  returns is turned into plain dicts with ``to_dict()`` before our mappers read it, so the
+  mappers read Stripe objects and webhook payloads the same way.
 - Every SDK error becomes ``TransientError`` / ``PermanentError``; a restricted key (``rk_``)
   missing a permission gives a PermanentError naming the permission the call needs.
+- Connecting a key (connector/commerce/stripe_connect.py): ``missing_permissions`` probes each
+  permission Deskguard needs with a call that changes nothing and names those Stripe refuses
+  with its permission error (HTTP 403, ``stripe.PermissionError``; "Restricted API keys",
+  https://docs.stripe.com/keys/restricted-api-keys); ``ensure_webhook_endpoint`` creates our
+  webhook endpoint once (``POST /v1/webhook_endpoints`` returns its signing ``secret`` only at
+  creation; "Webhook Endpoints", https://stripe.com/docs/api/webhook_endpoints).
 
 This is the only module that imports ``stripe``.
 """
@@ -20,6 +40,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +50,8 @@ from connector.domain import Charge, Dispute, PaymentContext, PaymentIntent, Ref
 from connector.errors import BadRequest, ConfigError, PermanentError, TransientError, Unauthorized
 
 VENDOR = "stripe"
+API_VERSION = "2026-10-28.endive"  # the default of DESKGUARD_STRIPE_API_VERSION
+SDK_API_VERSION: str = stripe.api_version  # what the installed stripe-python pins
 REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 IDEMPOTENCY_METADATA = "deskguard_idempotency_key"
 
@@ -45,7 +68,14 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "refunds.list": ("list refunds", "Refunds: Read"),
     "refunds.create": ("create a refund", "Refunds: Write"),
     "disputes.list": ("list disputes", "Disputes: Read"),
+    "webhook_endpoints.list": ("list webhook endpoints", "Webhook Endpoints: Read"),
+    "webhook_endpoints.create": ("create a webhook endpoint", "Webhook Endpoints: Write"),
+    "webhook_endpoints.delete": ("delete a webhook endpoint", "Webhook Endpoints: Write"),
 }
+# What a key needs for Deskguard, in the order they are checked: every operation above.
+REQUIRED_PERMISSIONS = tuple(dict.fromkeys(p for _what, p in OPERATIONS.values()))
+ENDPOINT_METADATA = "deskguard_tenant"
+_EMPTY: Any = {}  # the write probes' deliberately incomplete parameters
 
 
 class BadWebhookSignature(Unauthorized):
@@ -60,12 +90,20 @@ def _ts(value: Any) -> datetime | None:
     return datetime.fromtimestamp(int(value), UTC) if value else None
 
 
+def plain(obj: Any) -> Any:
+    """A StripeObject (not a dict since stripe-python 15) as plain dicts and lists, recursively;
+    anything else unchanged."""
+    if isinstance(obj, stripe.StripeObject):
+        return obj.to_dict()
+    if isinstance(obj, list):
+        return [plain(o) for o in obj]
+    return obj
+
+
 def _get(obj: Any, name: str, default: Any = None) -> Any:
-    """Field of a StripeObject or a plain dict (webhook payloads)."""
-    try:
-        value = obj.get(name, default) if hasattr(obj, "get") else getattr(obj, name, default)
-    except (AttributeError, KeyError):
-        return default
+    """Field of a Stripe object (converted with ``plain``) or a webhook payload's dict."""
+    data = plain(obj)
+    value = data.get(name, default) if isinstance(data, dict) else default
     return default if value is None else value
 
 
@@ -78,13 +116,11 @@ def _id(value: Any) -> str | None:
 
 def _metadata(obj: Any) -> dict[str, str]:
     meta = _get(obj, "metadata", {}) or {}
-    return {
-        str(k): str(v)
-        for k, v in (meta.to_dict() if hasattr(meta, "to_dict") else dict(meta)).items()
-    }
+    return {str(k): str(v) for k, v in meta.items()} if isinstance(meta, dict) else {}
 
 
 def charge_from_stripe(obj: Any, *, email: str = "") -> Charge:
+    obj = plain(obj)
     billing = _get(obj, "billing_details", {}) or {}
     return Charge(
         id=obj["id"],
@@ -103,6 +139,7 @@ def charge_from_stripe(obj: Any, *, email: str = "") -> Charge:
 
 
 def refund_from_stripe(obj: Any) -> Refund:
+    obj = plain(obj)
     return Refund(
         id=obj["id"],
         amount=int(_get(obj, "amount", 0)),
@@ -116,6 +153,7 @@ def refund_from_stripe(obj: Any) -> Refund:
 
 def dispute_from_stripe(obj: Any) -> Dispute:
     """Also used for the ``data.object`` of a ``charge.dispute.*`` webhook event (a plain dict)."""
+    obj = plain(obj)
     evidence = _get(obj, "evidence_details", {}) or {}
     return Dispute(
         id=obj["id"],
@@ -131,6 +169,7 @@ def dispute_from_stripe(obj: Any) -> Dispute:
 
 
 def payment_intent_from_stripe(obj: Any) -> PaymentIntent:
+    obj = plain(obj)
     return PaymentIntent(
         id=obj["id"],
         amount=int(_get(obj, "amount", 0)),
@@ -234,6 +273,16 @@ def _escape_query_value(value: str) -> str:
     return value.replace("\\", "\\\\").replace("'", "\\'")
 
 
+def retries_within(wanted: int, max_wait_seconds: float) -> int:
+    """How many network retries fit in ``max_wait_seconds`` of sleeping. stripe-python sleeps
+    between retries itself, at most ``HTTPClient.MAX_DELAY`` (5 s) each with exponential backoff,
+    and does not read ``Retry-After`` (stripe/_http_client.py, ``_sleep_time_seconds``); so N
+    retries sleep at most N x MAX_DELAY. Beyond that the call fails as transient and the worker
+    re-queues the job (connector/waits.py)."""
+    per_retry = float(stripe.HTTPClient.MAX_DELAY)
+    return max(0, min(int(wanted), int(max_wait_seconds // per_retry)))
+
+
 class StripeAdapter:
     """One ``StripeClient`` per tenant.
 
@@ -245,12 +294,14 @@ class StripeAdapter:
         api_key: str,
         *,
         api_base: str = "https://api.stripe.com",
+        api_version: str = API_VERSION,
         max_network_retries: int = 2,
         timeout: float = 20.0,
         lookup_limit: int = 10,
         page_size: int = 100,
         max_customers: int = 3,
         http_client: stripe.HTTPClient | None = None,
+        max_wait_seconds: float | None = None,
     ):
         api_key = str.__str__(api_key) if api_key else ""
         if not api_key.startswith(("sk_", "rk_")):
@@ -258,7 +309,13 @@ class StripeAdapter:
                 "DESKGUARD_STRIPE_API_KEY must be a secret key (sk_...)"
                 " or a restricted key (rk_...)"
             )
+        if not api_version or not api_version.strip():
+            raise ConfigError("DESKGUARD_STRIPE_API_VERSION must name a Stripe API version")
+        if max_wait_seconds is not None:
+            max_network_retries = retries_within(max_network_retries, max_wait_seconds)
+        self.max_network_retries = max_network_retries
         self.restricted = api_key.startswith("rk_")
+        self.api_version = api_version.strip()
         self.api_base = api_base.rstrip("/")
         self.lookup_limit = lookup_limit
         self.page_size = max(1, min(page_size, 100))
@@ -267,6 +324,7 @@ class StripeAdapter:
         self._client = stripe.StripeClient(
             api_key,
             base_addresses={"api": self.api_base},
+            stripe_version=self.api_version,
             max_network_retries=max_network_retries,
             http_client=http_client or stripe.RequestsClient(timeout=timeout),
         )
@@ -280,13 +338,14 @@ class StripeAdapter:
             raise translate_error(exc, operation) from None
 
     def _paged(self, operation: str, first_page, limit: int) -> Iterator[Any]:
-        """Up to ``limit`` objects, following ``has_more``/``starting_after`` across pages."""
+        """Up to ``limit`` objects (as plain dicts), following ``has_more``/``starting_after``
+        across pages."""
         iterator = iter(first_page.data)
         page = first_page
         count = 0
         while count < limit:
             for obj in iterator:
-                yield obj
+                yield plain(obj)
                 count += 1
                 if count >= limit:
                     return
@@ -312,7 +371,7 @@ class StripeAdapter:
             self._client.v1.customers.search,
             params={"query": query, "limit": self.max_customers},
         )
-        customers = list(found.data)
+        customers = [plain(c) for c in found.data]
         if not customers:
             customers = self._list(
                 "customers.list", self._client.v1.customers, {"email": email}, self.max_customers
@@ -382,7 +441,7 @@ class StripeAdapter:
 
     def charge(self, charge_id: str) -> Charge:
         """One charge, with the customer's email filled in when the charge itself has none."""
-        obj = self._call("charges.retrieve", self._client.v1.charges.retrieve, charge_id)
+        obj = plain(self._call("charges.retrieve", self._client.v1.charges.retrieve, charge_id))
         charge = charge_from_stripe(obj)
         if not charge.email and charge.customer_id:
             cus = self._call(
@@ -439,6 +498,103 @@ class StripeAdapter:
             if _metadata(obj).get(IDEMPOTENCY_METADATA) == idempotency_key:
                 return refund_from_stripe(obj)
         return None
+
+
+@dataclass(frozen=True)
+class WebhookEndpoint:
+    id: str
+    url: str
+    secret: str | None = field(default=None, repr=False)  # only when created just now
+    created: bool = False
+
+
+def _probe_refused(exc: stripe.StripeError) -> bool:
+    """True when Stripe refused the probe for lack of permission (anything else, e.g. the 400
+    for the empty parameters a write probe sends, means the key may make the call)."""
+    return isinstance(exc, stripe.PermissionError) or getattr(exc, "http_status", None) == 403
+
+
+class StripeKeyCheck:
+    """Checks a key's permissions and sets up our webhook endpoint (on a ``StripeAdapter``)."""
+
+    def __init__(self, adapter: StripeAdapter):
+        self._adapter = adapter
+        self._client = adapter._client
+
+    def _probes(self) -> list[tuple[str, Any]]:
+        v1 = self._client.v1
+        return [
+            ("customers.list", lambda: v1.customers.list(params={"limit": 1})),
+            ("charges.list", lambda: v1.charges.list(params={"limit": 1})),
+            ("payment_intents.list", lambda: v1.payment_intents.list(params={"limit": 1})),
+            ("refunds.list", lambda: v1.refunds.list(params={"limit": 1})),
+            # A refund with no charge: Stripe answers 400 when the key may create refunds.
+            ("refunds.create", lambda: v1.refunds.create(params={})),
+            ("disputes.list", lambda: v1.disputes.list(params={"limit": 1})),
+            ("webhook_endpoints.list", lambda: v1.webhook_endpoints.list(params={"limit": 1})),
+            # An endpoint with no url: 400 when the key may create endpoints.
+            ("webhook_endpoints.create", lambda: v1.webhook_endpoints.create(params=_EMPTY)),
+        ]
+
+    def missing_permissions(self) -> list[str]:
+        """The permissions (labels of ``OPERATIONS``) Stripe refuses this key; [] when none.
+
+        Raises PermanentError for a key Stripe does not know (401), TransientError when Stripe
+        cannot be reached."""
+        missing: list[str] = []
+        for operation, call in self._probes():
+            self._adapter.api_calls += 1
+            try:
+                call()
+            except stripe.StripeError as exc:
+                if _probe_refused(exc):
+                    missing.append(OPERATIONS[operation][1])
+                    continue
+                error = translate_error(exc, operation)
+                if isinstance(error, TransientError) or isinstance(exc, stripe.AuthenticationError):
+                    raise error from None
+        return list(dict.fromkeys(missing))
+
+    def ensure_webhook_endpoint(
+        self, url: str, events: list[str], *, tenant_id: str, have_secret: bool
+    ) -> WebhookEndpoint:
+        """Our endpoint for ``url``: the existing one when we still hold its secret; else any
+        old ones at ``url`` are deleted and one is created (Stripe shows a secret only once).
+        No idempotency key on the create: after a crash between create and storing the secret,
+        the next attempt finds that endpoint without a secret, deletes it and creates another,
+        whereas a replayed key would hand back an endpoint deleted in the meantime."""
+        adapter = self._adapter
+        v1 = self._client.v1
+        first = adapter._call(
+            "webhook_endpoints.list", v1.webhook_endpoints.list, params={"limit": 100}
+        )
+        ours = [
+            e
+            for e in adapter._paged("webhook_endpoints.list", first, 1000)
+            if _get(e, "url") == url
+        ]
+        if ours and have_secret:
+            return WebhookEndpoint(id=ours[0]["id"], url=url)
+        for old in ours:
+            adapter._call("webhook_endpoints.delete", v1.webhook_endpoints.delete, old["id"])
+        created = plain(
+            adapter._call(
+                "webhook_endpoints.create",
+                v1.webhook_endpoints.create,
+                params={
+                    "url": url,
+                    "enabled_events": list(events),
+                    "description": f"Deskguard (tenant {tenant_id})",
+                    # events to this endpoint are rendered in the version we read them with,
+                    # not the account default ("Webhook Endpoints", create: api_version)
+                    "api_version": adapter.api_version,
+                    "metadata": {ENDPOINT_METADATA: tenant_id},
+                },
+            )
+        )
+        return WebhookEndpoint(
+            id=created["id"], url=url, secret=_get(created, "secret"), created=True
+        )
 
 
 def context_summary(ctx: PaymentContext) -> dict[str, Any]:

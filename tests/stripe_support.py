@@ -79,6 +79,8 @@ class FakeDesk:
     created: list[dict[str, Any]] = field(default_factory=list)
     api_calls: int = 0
     fail_after_write: bool = False  # simulate a crash after the vendor applied the write
+    search_lags: bool = False  # search does not see the tickets created here yet
+    external_ids: dict[str, int] = field(default_factory=dict)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(9000))
 
     def add_ticket(
@@ -103,13 +105,20 @@ class FakeDesk:
         self.tickets[ticket_id] = replace(t, comments=(*t.comments, c))
 
     def find_open_tickets(self, requester_email: str) -> list[Ticket]:
+        """Zendesk search: with ``search_lags`` it does not see tickets created here yet (real
+        search indexes new tickets after a delay)."""
         self.api_calls += 1
         return [
             t
             for t in self.tickets.values()
             if t.requester.email == requester_email
             and t.status in ("new", "open", "pending", "hold")
+            and not (self.search_lags and t.id in self.external_ids.values())
         ]
+
+    def find_tickets_by_external_id(self, external_id: str) -> list[int]:
+        self.api_calls += 1
+        return [tid for key, tid in self.external_ids.items() if key == external_id]
 
     def add_internal_note(self, ticket_id: int, body: str, *, marker: str, tags=(), priority=None):
         self.api_calls += 1
@@ -132,10 +141,20 @@ class FakeDesk:
         return {"ticket_id": ticket_id}
 
     def create_ticket(
-        self, *, subject, body, requester_email, priority="normal", tags=(), public=False, marker=""
+        self,
+        *,
+        subject,
+        body,
+        requester_email,
+        priority="normal",
+        tags=(),
+        public=False,
+        marker="",
+        external_id="",
     ):
         self.api_calls += 1
         ticket_id = next(self._ids)
+        self.external_ids[external_id or f"none-{ticket_id}"] = ticket_id
         self.tickets[ticket_id] = Ticket(
             ticket_id,
             subject,

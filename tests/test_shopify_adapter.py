@@ -313,11 +313,15 @@ def test_cancel_order_via_the_adapter(adapter, shop):
             "order_id": order.id,
             "reason": "CUSTOMER",
             "refund": False,
+            "refund_method": "none",  # refundMethod {originalPaymentMethodsRefund: false}
             "restock": True,
             "notify_customer": True,
             "staff_note": "Approved in Zendesk ticket 42",
         }
     ]
+    sent = shop.state.requests[-1]["variables"]
+    assert sent["refundMethod"] == {"originalPaymentMethodsRefund": False}
+    assert "refund" not in sent  # the deprecated Boolean argument is never sent
     cancelled = adapter.get_order(order.id)
     assert cancelled.cancelled_at is not None and cancelled.cancel_reason == "CUSTOMER"
     reconciled = adapter.reconcile_cancel(order.id)

@@ -16,7 +16,7 @@ shop = shopify_support.shop
 
 
 def gql(
-    shop, query: str, variables: dict | None = None, *, token: str = TOKEN, version: str = "2025-01"
+    shop, query: str, variables: dict | None = None, *, token: str = TOKEN, version: str = "2026-10"
 ):
     return requests.post(
         f"{shop.url}/admin/api/{version}/graphql.json",

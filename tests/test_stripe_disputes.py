@@ -177,6 +177,24 @@ def test_crash_after_the_note_was_written_is_reconciled_not_reposted(
     assert succeeded[-1]["data"]["reconciled"] is True
 
 
+def test_a_crash_after_opening_a_ticket_is_reconciled_by_external_id_despite_search_lag(
+    client, runtime, stripe_sandbox, desk, shop
+):
+    # No open ticket: the brief opens one. The write lands, then the worker "crashes"; Zendesk
+    # search has not indexed the new ticket yet, so only its external id can find it.
+    desk.search_lags = True
+    desk.fail_after_write = True
+    dispute, job_id = post_dispute(client, stripe_sandbox)
+    drain(runtime)
+    assert job_state(runtime, job_id)[0] == "queued" and len(desk.created) == 1
+    desk.fail_after_write = False
+    runtime.db.conn.execute("UPDATE jobs SET run_at = 0 WHERE id = ?", (job_id,))
+    drain(runtime)
+    assert job_state(runtime, job_id)[0] == "done"
+    key = f"stripe-dispute-{dispute['id']}-brief"
+    assert len(desk.created) == 1 and desk.external_ids[key] == desk.created[0]["ticket_id"]
+
+
 def test_kill_switch_defers_the_brief_until_released(client, runtime, stripe_sandbox, desk, shop):
     desk.add_ticket(501, PAT)
     set_kill_switch(runtime.db, "acme", True, actor="test")

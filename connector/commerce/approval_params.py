@@ -9,7 +9,7 @@ from connector.errors import BadRequest
 
 KINDS = ("refund", "cancel_order")
 REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
-# Shopify's OrderCancelReason enum (Admin GraphQL 2025-01).
+# Shopify's OrderCancelReason enum (Admin GraphQL 2026-10; checked against the schema in tests).
 CANCEL_REASONS = ("CUSTOMER", "DECLINED", "FRAUD", "INVENTORY", "OTHER", "STAFF")
 
 

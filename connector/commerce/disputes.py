@@ -17,6 +17,7 @@ The ``stripe.dispute`` job (queued by ``POST /webhooks/stripe/<tenant>`` for
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -193,12 +194,19 @@ def deliver_brief(
             tags=TAGS,
             public=False,
             marker=k,
+            external_id=k,
         )
         return {"mode": "new_ticket", "ticket_id": new_id}
 
     def reconcile(k: str) -> dict[str, Any] | None:
-        # Wherever an earlier attempt put the brief (a note, or a ticket it opened), its marker is
-        # there. The chosen ticket is read directly first: Zendesk search lags new tickets.
+        # A ticket an earlier attempt opened carries the key as its external id: found by the
+        # tickets list's external_id filter, which does not wait for the search index.
+        if target is None:
+            opened = zendesk.find_tickets_by_external_id(k)
+            if opened:
+                return {"mode": "reconciled", "ticket_id": min(opened)}
+        # A note on an existing ticket carries the key as its marker. The chosen ticket is read
+        # directly first: Zendesk search lags new tickets.
         candidates = [target.id] if target is not None else []
         candidates += [t.id for t in zendesk.find_open_tickets(requester) if t.id not in candidates]
         for ticket_id in candidates:
@@ -238,10 +246,43 @@ def deliver_brief(
     return outcome
 
 
-def handle_dispute(runtime: Runtime, job) -> None:
-    facts = related_orders(
-        runtime, job.tenant_id, dispute_facts(runtime, job.tenant_id, job.payload["object"])
-    )
+def dispute_object(payload: Any) -> dict[str, Any]:
+    """The Stripe dispute object of a job; a payload without a usable one fails for good."""
+    obj = payload.get("object") if isinstance(payload, dict) else None
+    if not isinstance(obj, dict) or not isinstance(obj.get("id"), str) or not obj["id"]:
+        raise PermanentError("stripe.dispute job without a dispute object id", vendor="stripe")
+    try:
+        dispute_from_stripe(obj)
+    except (KeyError, ValueError, TypeError, OverflowError) as exc:
+        raise PermanentError(
+            f"stripe.dispute job with a malformed dispute object: {type(exc).__name__}: {exc}",
+            vendor="stripe",
+        ) from exc
+    return obj
+
+
+def brief_lookup(
+    runtime: Runtime, action: actions.Interrupted
+) -> Callable[[str], dict[str, Any] | None] | None:
+    """How the reconciler finds an interrupted dispute brief posted as a note: its marker on the
+    ticket chosen. A brief that opened a new ticket is left to the job's own re-run."""
+    target = action.params.get("target_ticket")
+    if action.kind != "zendesk.dispute_brief" or not isinstance(target, int):
+        return None
+    zendesk = runtime.services(action.tenant_id).require_desk()
+
+    def lookup(key: str) -> dict[str, Any] | None:
+        comment = zendesk.find_comment_with_marker(target, key)
+        if comment is None:
+            return None
+        return {"mode": "reconciled", "ticket_id": target, "comment_id": comment.id}
+
+    return lookup
+
+
+def handle_dispute(runtime: Runtime, job: Any) -> None:
+    obj = dispute_object(job.payload)
+    facts = related_orders(runtime, job.tenant_id, dispute_facts(runtime, job.tenant_id, obj))
     outcome = deliver_brief(runtime, job.tenant_id, facts, dispute_brief(facts), job_id=job.id)
     logs.log(
         LOG,

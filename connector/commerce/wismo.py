@@ -8,7 +8,10 @@
 - ``agent_summary(order)``: one line per order for the decision brief.
 
 Dates are shown as the shop reported them (UTC); the wording never promises more than the
-carrier data says.
+carrier data says. Statuses are Shopify's enum values as strings: a value added in a later API
+version (``FULFILLMENT_NOT_REQUIRED`` in 2026-10, "OrderDisplayFulfillmentStatus",
+https://shopify.dev/docs/api/admin-graphql/2026-10/enums/OrderDisplayFulfillmentStatus) or one
+this module has never seen is shown as it comes and never treated as a delivery or a problem.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from connector.domain import Fulfillment, Order
 
 DELIVERED = {"DELIVERED", "PICKED_UP"}
 PROBLEMS = {"FAILURE", "NOT_DELIVERED", "CANCELED", "LABEL_VOIDED"}
+# OrderDisplayFulfillmentStatus values meaning the order has no items to fulfil (digital goods).
+NOTHING_TO_SHIP = {"FULFILLMENT_NOT_REQUIRED"}
 _PHRASES = {
     "OUT_FOR_DELIVERY": "is out for delivery today",
     "ATTEMPTED_DELIVERY": "had a delivery attempt, but the carrier could not hand it over yet; "
@@ -55,6 +60,8 @@ def wismo_ready(orders: Sequence[Order]) -> tuple[bool, str]:
     if order.cancelled_at is not None:
         return False, f"order {order.name} was cancelled"
     tracked = _tracked(order)
+    if not tracked and order.fulfillment_status in NOTHING_TO_SHIP:
+        return False, f"order {order.name} has nothing to ship ({order.fulfillment_status})"
     if not tracked:
         return False, f"order {order.name} has no tracking information yet"
     problems = sorted({f.status for f in tracked if f.status in PROBLEMS})
@@ -115,6 +122,8 @@ def customer_answer(order: Order, *, customer_name: str = "", now: datetime | No
     tracked = _tracked(order)
     if order.cancelled_at is not None:
         out.append(f"This order was cancelled on {_day(order.cancelled_at)}, so it will not ship.")
+    elif not tracked and order.fulfillment_status in NOTHING_TO_SHIP:
+        out.append("Nothing in this order needs shipping, so there is no parcel to track.")
     elif not tracked:
         if order.fulfillment_status in ("FULFILLED", "PARTIALLY_FULFILLED") or order.fulfillments:
             out.append(

@@ -3,7 +3,8 @@
 Each ``<name>.graphql`` holds one operation; ``*.fragment.graphql`` files hold fragments.
 ``document(name)`` returns the operation text followed by every fragment it uses (transitively),
 which is exactly what goes over the wire. A test validates every document against the Shopify
-Admin 2025-01 introspection schema, so a misspelt field fails in CI rather than in a shop.
+Admin 2026-10 introspection schema, and fails on any deprecated field, argument or enum value they
+use, so a misspelt or retiring field fails in CI rather than in a shop.
 """
 
 from __future__ import annotations

@@ -1,16 +1,21 @@
-"""The slice of the real Shopify Admin GraphQL schema (2025-01) that the emulator serves.
+"""The slice of the real Shopify Admin GraphQL schema (2026-10) that the emulator serves.
 
 The emulator parses, validates and executes every request with graphql-core against this slice,
 so a document the real API would reject (unknown field, wrong argument type, bad variable) is
 rejected here too. The slice is *generated* from Shopify's own introspection result by keeping
 the fields listed in ``SUPPORTED`` (with their real arguments and types) plus every enum, scalar
-and input type they reference, and is committed as ``shopify_admin_2025_01.graphql`` so the
-sandbox works without the full 600 KB spec. A test regenerates it from the spec and fails on drift.
+and input type they reference, and is committed as ``shopify_admin_2026_10.graphql`` so the
+sandbox works without the full 900 KB spec. A test regenerates it from the spec and fails on drift.
+Deprecations (fields, arguments, input fields, enum values) are kept as ``@deprecated`` so the
+emulator can name the deprecated parts a request uses, as Shopify's
+``X-Shopify-API-Deprecated-Reason`` header does. Shopify's ``@oneOf`` input types are not
+expressible in graphql-core 3.2's SDL; the one the emulator takes (``OrderCancelRefundMethodInput``)
+is checked by its resolver.
 
 Regenerate::
 
     python -m connector.devkit.sandbox.shopify_schema \
-        path/to/shopify-admin-2025-01.introspection.json.gz
+        tests/data/shopify/admin-2026-10.introspection.json.gz
 """
 
 from __future__ import annotations
@@ -22,8 +27,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-SDL_PATH = Path(__file__).resolve().parent / "shopify_admin_2025_01.graphql"
-API_VERSION = "2025-01"
+SDL_PATH = Path(__file__).resolve().parent / "shopify_admin_2026_10.graphql"
+API_VERSION = "2026-10"
 
 # Object type → the fields the emulator resolves. Everything else of the real schema is left out.
 SUPPORTED: dict[str, tuple[str, ...]] = {
@@ -101,7 +106,7 @@ def _args_text(args: list[dict[str, Any]]) -> str:
         text = f"{a['name']}: {_type_text(a['type'])}"
         if a.get("defaultValue") is not None:
             text += f" = {a['defaultValue']}"
-        parts.append(text)
+        parts.append(text + _deprecated(a))
     return "(" + ", ".join(parts) + ")"
 
 
@@ -155,7 +160,9 @@ def subset_sdl(introspection: dict[str, Any]) -> str:
             values = "\n".join(f"  {v['name']}{_deprecated(v)}" for v in t["enumValues"])
             out.append(f"enum {name} {{\n{values}\n}}")
         elif kind == "INPUT_OBJECT":
-            fields = "\n".join(f"  {f['name']}: {_type_text(f['type'])}" for f in t["inputFields"])
+            fields = "\n".join(
+                f"  {f['name']}: {_type_text(f['type'])}{_deprecated(f)}" for f in t["inputFields"]
+            )
             out.append(f"input {name} {{\n{fields}\n}}")
         elif kind == "OBJECT":
             by_name = {f["name"]: f for f in t["fields"]}
@@ -176,7 +183,7 @@ def read_introspection(path: str | Path) -> dict[str, Any]:
 @functools.cache
 def load_schema():
     """The emulator's executable schema (built once per process)."""
-    from graphql import build_schema  # dev/sandbox dependency; never needed in production
+    from graphql import build_schema
 
     return build_schema(SDL_PATH.read_text())
 

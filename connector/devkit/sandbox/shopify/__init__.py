@@ -1,7 +1,7 @@
 """Shopify Admin GraphQL emulator (sandbox): the real ShopifyAPI SDK talks to it over HTTP.
 
 - ``POST /admin/api/<version>/graphql.json`` (``routes_graphql.py``), parsed, validated and
-  executed by graphql-core against a slice of the real 2025-01 schema (see
+  executed by graphql-core against a slice of the real 2026-10 schema (see
   ``shopify_schema.py``). Supported: ``orders(first, after, query, sortKey, reverse)``,
   ``order(id)``, ``job(id)`` and the ``orderCancel`` mutation (``resolvers.py``).
 - Every answer carries ``extensions.cost`` with a leaky-bucket ``throttleStatus``. Tests can
@@ -11,7 +11,7 @@
 
 Orders, customers and fulfillments (``model.py``) live in memory in a thread-safe
 ``ShopifyState`` (``state.py``); ``seed_demo`` loads the demo shop (``demo.py``). Imports no
-vendor SDK; graphql-core (a dev dependency) is imported only when an app is built or a document
+vendor SDK; graphql-core is imported only when an app is built or a document
 is resolved.
 """
 

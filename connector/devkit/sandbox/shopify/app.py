@@ -10,6 +10,7 @@ from flask import Flask
 
 from connector.devkit.sandbox import serve_in_thread
 from connector.devkit.sandbox.shopify.routes_graphql import graphql_blueprint
+from connector.devkit.sandbox.shopify.routes_oauth import oauth_blueprint
 from connector.devkit.sandbox.shopify.state import ShopifyState
 from connector.devkit.sandbox.shopify_schema import load_schema
 
@@ -21,15 +22,16 @@ def create_app(state: ShopifyState | None = None) -> Flask:
     app = Flask("shopify-sandbox")
     app.extensions["shopify_state"] = state
     app.register_blueprint(graphql_blueprint(load_schema()))
+    app.register_blueprint(oauth_blueprint())
     return app
 
 
 def sidecar_settings(state: ShopifyState, url: str) -> dict[str, Any]:
     """The Deskguard settings that point the real adapter at this emulator (for the demo and
-    tests)."""
+    tests): the store's own Dev Dashboard app, on expiring client-credentials tokens."""
     return {
         "shopify_shop": state.shop_domain,
-        "shopify_access_token": state.access_token,
+        "shopify_client_id": state.oauth.client_id,
         "shopify_api_secret": state.api_secret,
         "shopify_admin_url": url,
     }

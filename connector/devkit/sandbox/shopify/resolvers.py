@@ -160,28 +160,44 @@ class ShopRoot:
 
     # Mutation
     def orderCancel(
-        self, info, orderId, refund, restock, reason, notifyCustomer=False, staffNote=None
+        self,
+        info,
+        orderId,
+        restock,
+        reason,
+        notifyCustomer=False,
+        staffNote=None,
+        refundMethod=None,
+        refund=None,
     ):
+        """2026-10: ``refundMethod`` (a oneOf input) says how money goes back; the deprecated
+        Boolean ``refund`` is still accepted (the endpoint names it in the deprecation header).
+        With neither, the cancellation is refused: Shopify documents ``refundMethod`` as required
+        from 2026-07."""
         state = self.state
         number = parse_gid(orderId, "Order")
         o = state.orders.get(number) if number is not None else None
 
-        def error(code: str, message: str):
+        def error(code: str, message: str, field: str = "orderId"):
             return {
                 "job": None,
-                "orderCancelUserErrors": [{"code": code, "field": ["orderId"], "message": message}],
+                "orderCancelUserErrors": [{"code": code, "field": [field], "message": message}],
             }
 
+        method = _refund_method(refundMethod, refund)
+        if method is None:
+            return error("INVALID", "A refund method is required.", "refundMethod")
         if o is None:
             return error("NOT_FOUND", "Order does not exist.")
         if o.cancelled_at is not None:
             return error("INVALID", "Order has already been cancelled.")
         if o.fulfillment_status in ("FULFILLED", "PARTIALLY_FULFILLED"):
             return error("INVALID", "Cannot cancel an order that has fulfilled items.")
+        refunds = method != "none"
         o.cancelled_at = datetime.now(UTC)
         o.cancel_reason = reason
         o.closed = True
-        if refund and o.financial_status in ("PAID", "PARTIALLY_PAID", "PARTIALLY_REFUNDED"):
+        if refunds and o.financial_status in ("PAID", "PARTIALLY_PAID", "PARTIALLY_REFUNDED"):
             o.financial_status = "REFUNDED"
         elif o.financial_status in ("AUTHORIZED", "PENDING"):
             o.financial_status = "VOIDED"
@@ -191,10 +207,28 @@ class ShopRoot:
             {
                 "order_id": orderId,
                 "reason": reason,
-                "refund": refund,
+                "refund": refunds,
+                "refund_method": method,
                 "restock": restock,
                 "notify_customer": notifyCustomer,
                 "staff_note": staffNote,
             }
         )
         return {"job": {"id": job_id, "done": False}, "orderCancelUserErrors": []}
+
+
+def _refund_method(refund_method: dict[str, Any] | None, refund: bool | None) -> str | None:
+    """``original``, ``store_credit`` or ``none`` from the arguments; None when neither was
+    given. ``OrderCancelRefundMethodInput`` is a oneOf input: exactly one field, not null."""
+    from graphql import GraphQLError
+
+    if refund_method is None:
+        return None if refund is None else ("original" if refund else "none")
+    given = {k: v for k, v in refund_method.items() if v is not None}
+    if len(given) != 1 or len(refund_method) != 1:
+        raise GraphQLError(
+            'OneOf Input Object "OrderCancelRefundMethodInput" must specify exactly one key.'
+        )
+    if "storeCreditRefund" in given:
+        return "store_credit"
+    return "original" if given["originalPaymentMethodsRefund"] else "none"

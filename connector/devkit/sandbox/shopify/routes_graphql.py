@@ -2,9 +2,16 @@
 
 Requests need ``X-Shopify-Access-Token`` (401 otherwise, with Shopify's error body) and a valid
 API version (404). graphql-core parses, validates and executes them against a slice of the real
-2025-01 schema, so invalid documents fail as they would in a shop. Every answer carries
+2026-10 schema, so invalid documents fail as they would in a shop. Every answer carries
 ``extensions.cost`` with a leaky-bucket ``throttleStatus``; a query costing more than the bucket
 holds gets Shopify's ``THROTTLED`` error (HTTP 200).
+
+Versions, as Shopify answers them ("About Shopify API versioning",
+https://shopify.dev/docs/api/usage/versioning): ``X-Shopify-API-Version`` names the version that
+served the request; a version past its support window falls forward to the oldest supported one
+(the emulator still executes the 2026-10 slice). A request using deprecated schema parts is
+answered with ``X-Shopify-API-Deprecated-Reason`` naming them (``deprecations.py``);
+``ShopifyState.answer_version`` and ``deprecation_reason`` force either header for tests.
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
+from connector.api_versions import shopify_answered_version
+from connector.devkit.sandbox.shopify.deprecations import deprecated_usage
 from connector.devkit.sandbox.shopify.query import query_cost
 from connector.devkit.sandbox.shopify.resolvers import ShopRoot
 from connector.devkit.sandbox.shopify.state import ShopifyState
@@ -49,7 +58,10 @@ def graphql_blueprint(schema: Any) -> Blueprint:
         body = request.get_json(silent=True)
         if not isinstance(body, dict) or not isinstance(body.get("query"), str):
             return jsonify({"errors": {"query": "Required parameter missing or invalid"}}), 400
-        return _answer(state, schema, body, {"X-Shopify-API-Version": version})
+        answered = state.answer_version or shopify_answered_version(version, state.today())
+        with state.lock:
+            state.versions_requested.append(version)
+        return _answer(state, schema, body, {"X-Shopify-API-Version": answered})
 
     return bp
 
@@ -57,7 +69,7 @@ def graphql_blueprint(schema: Any) -> Blueprint:
 def _refusal(state: ShopifyState, version: str):
     """The answer for a bad token, an unknown API version or an injected failure (after any
     injected delay); None when the request may go on."""
-    if request.headers.get("X-Shopify-Access-Token") not in state.access_tokens:
+    if not state.token_valid(request.headers.get("X-Shopify-Access-Token")):
         return jsonify({"errors": INVALID_TOKEN}), 401
     if not API_VERSION_RE.match(version):
         return jsonify({"errors": "Not Found"}), 404
@@ -86,6 +98,10 @@ def _answer(state: ShopifyState, schema: Any, body: dict[str, Any], headers: dic
     errors = validate(schema, document)
     if errors:
         return jsonify({"errors": [e.formatted for e in errors]}), 200, headers
+    used = deprecated_usage(schema, document, variables if isinstance(variables, dict) else None)
+    reason = state.deprecation_reason or ", ".join(used)
+    if reason:
+        headers = {**headers, "X-Shopify-API-Deprecated-Reason": reason}
     cost = query_cost(schema, document, op_name, variables)
     allowed, throttle = state.spend(cost)
     extensions = {

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from typing import Any
 
 from connector.devkit.sandbox.shopify.demo import demo_shop
 from connector.devkit.sandbox.shopify.model import ShopCustomer, ShopOrder
+from connector.devkit.sandbox.shopify.oauth_state import OAuthApp
 
 
 class ShopifyState:
@@ -24,6 +26,9 @@ class ShopifyState:
         maximum_available: float = 2000.0,
         restore_rate: float = 100.0,
         clock=time.monotonic,
+        client_id: str = "sandbox_client_id",
+        token_ttl_seconds: float = 86400.0,
+        wall_clock=time.time,
     ):
         self.lock = threading.RLock()
         self.shop_domain = shop_domain
@@ -34,6 +39,14 @@ class ShopifyState:
         self.jobs: dict[str, bool] = {}
         self.cancellations: list[dict[str, Any]] = []  # what orderCancel was asked (for tests)
         self.requests: list[dict[str, Any]] = []  # operation name, variables, cost, outcome
+        self.versions_requested: list[str] = []  # the <version> of every GraphQL request's URL
+        # Versions: X-Shopify-API-Version answers with `answer_version` when set, else the
+        # requested version, fallen forward when it is past its support window on `today()`.
+        # `deprecation_reason`, when set, is sent as X-Shopify-API-Deprecated-Reason on every
+        # answer (otherwise only requests using deprecated schema parts get it).
+        self.answer_version: str | None = None
+        self.deprecation_reason: str | None = None
+        self.today: Callable[[], date] = lambda: datetime.now(UTC).date()
         self.maximum_available = maximum_available
         self.restore_rate = restore_rate
         self._available = maximum_available
@@ -43,6 +56,23 @@ class ShopifyState:
         self._delays: list[float] = []
         self._failures: list[tuple[int, float | None]] = []
         self._ids = iter(range(9_000_000, 10**12))
+        # The app's OAuth side: client credentials, install codes, expiring tokens (oauth_state.py)
+        self.oauth = OAuthApp(
+            client_id=client_id,
+            client_secret=api_secret,
+            shop_domain=shop_domain,
+            token_ttl_seconds=token_ttl_seconds,
+            clock=wall_clock,
+        )
+
+    def token_valid(self, token: str | None) -> bool:
+        """A static token given at start-up, or an OAuth token that has not expired."""
+        if not token:
+            return False
+        with self.lock:
+            if token in self.access_tokens:
+                return True
+        return self.oauth.token_valid(token)
 
     @property
     def access_token(self) -> str:

@@ -129,6 +129,7 @@ def dispatch(state: StripeState, handler: Handler | None) -> Response:
             "path": "/v1/" + path,
             "params": params,
             "idempotency_key": idem,
+            "stripe_version": request.headers.get("Stripe-Version"),
             "status": None,
         }
         state.requests.append(entry)
@@ -142,7 +143,7 @@ def dispatch(state: StripeState, handler: Handler | None) -> Response:
         except StripeApiError as exc:
             status, body, headers = exc.status, exc.body(), exc.headers
         entry["status"] = status
-        return respond(status, body, headers)
+        return respond(status, body, headers, default_version=state.api_version)
 
 
 def _run(
@@ -181,11 +182,19 @@ def _run(
     return status, body, {"Idempotency-Key": idem}
 
 
-def respond(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    """A JSON response with Stripe's ``Request-Id`` and ``Stripe-Version`` headers."""
+def respond(
+    status: int,
+    body: dict[str, Any],
+    headers: dict[str, str] | None = None,
+    *,
+    default_version: str = API_VERSION,
+) -> Response:
+    """A JSON response with Stripe's ``Request-Id`` and ``Stripe-Version`` headers: the version
+    the request named, else the account's default ("How API versioning works",
+    https://docs.stripe.com/api-versions)."""
     resp = Response(json.dumps(body), status=status, mimetype="application/json")
     resp.headers["Request-Id"] = "req_" + uuid.uuid4().hex[:14]
-    resp.headers["Stripe-Version"] = request.headers.get("Stripe-Version", API_VERSION)
+    resp.headers["Stripe-Version"] = request.headers.get("Stripe-Version") or default_version
     for k, v in (headers or {}).items():
         resp.headers[k] = v
     return resp

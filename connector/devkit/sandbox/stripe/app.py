@@ -15,6 +15,7 @@ from connector.devkit.sandbox.stripe.routes_disputes import disputes_blueprint
 from connector.devkit.sandbox.stripe.routes_payment_intents import payment_intents_blueprint
 from connector.devkit.sandbox.stripe.routes_refunds import refunds_blueprint
 from connector.devkit.sandbox.stripe.routes_sandbox import sandbox_control_blueprint
+from connector.devkit.sandbox.stripe.routes_webhook_endpoints import webhook_endpoints_blueprint
 from connector.devkit.sandbox.stripe.state import StripeState
 
 BLUEPRINTS: tuple[Callable[[StripeState], Blueprint], ...] = (
@@ -23,6 +24,7 @@ BLUEPRINTS: tuple[Callable[[StripeState], Blueprint], ...] = (
     payment_intents_blueprint,
     refunds_blueprint,
     disputes_blueprint,
+    webhook_endpoints_blueprint,
     unknown_urls_blueprint,
     sandbox_control_blueprint,
 )

@@ -18,7 +18,10 @@ from typing import Any
 
 import requests
 
-API_VERSION = "2025-01-27.acacia"
+# The version the emulated account answers with when a request names none (its "default API
+# version"), and the one Deskguard sends (DESKGUARD_STRIPE_API_VERSION's default; a test keeps
+# them equal).
+API_VERSION = "2026-10-28.endive"
 REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 DEMO_SECRET_KEY = "sk_test_deskguard_demo"
 DEMO_WEBHOOK_SECRET = "whsec_deskguard_demo"
@@ -30,6 +33,9 @@ PERMISSIONS = {
     ("GET", "refunds"): "rak_refund_read",
     ("POST", "refunds"): "rak_refund_write",
     ("GET", "disputes"): "rak_dispute_read",
+    ("GET", "webhook_endpoints"): "rak_webhook_read",
+    ("POST", "webhook_endpoints"): "rak_webhook_write",
+    ("DELETE", "webhook_endpoints"): "rak_webhook_write",
 }
 READ_ONLY_PERMISSIONS = frozenset(p for (m, _), p in PERMISSIONS.items() if m == "GET")
 DEFAULT_RESTRICTED_PERMISSIONS = frozenset(PERMISSIONS.values())
@@ -71,7 +77,14 @@ class StripeState:
     failures: list[Failure] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     webhook_endpoints: list[tuple[str, str]] = field(default_factory=list)
+    # Endpoints created through the API (routes_webhook_endpoints.py): id -> object; each also
+    # has its (url, secret) in webhook_endpoints, where deliveries go.
+    endpoint_objects: dict[str, dict[str, Any]] = field(default_factory=dict)
     deliveries: list[Delivery] = field(default_factory=list)
+    # The account's default API version: answered when a request sends no Stripe-Version. A
+    # request naming another version is served anyway (as Stripe does) and listed by
+    # ``version_mismatches`` for tests.
+    api_version: str = API_VERSION
     lock: threading.RLock = field(default_factory=threading.RLock)
     _seq: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -109,6 +122,48 @@ class StripeState:
     def add_webhook_endpoint(self, url: str, secret: str) -> None:
         with self.lock:
             self.webhook_endpoints.append((url, secret))
+
+    def create_webhook_endpoint(
+        self,
+        url: str,
+        enabled_events: list[str],
+        *,
+        description: str | None = None,
+        metadata: dict[str, str] | None = None,
+        api_version: str | None = None,
+    ) -> dict[str, Any]:
+        """A webhook endpoint as ``POST /v1/webhook_endpoints`` creates it (with its secret).
+        ``api_version``: the version its events are rendered in (None: the account default)."""
+        with self.lock:
+            endpoint_id = self.new_id("we")
+            secret = "whsec_" + uuid.uuid4().hex + uuid.uuid4().hex[:8]
+            endpoint: dict[str, Any] = {
+                "id": endpoint_id,
+                "object": "webhook_endpoint",
+                "api_version": api_version,
+                "application": None,
+                "created": self.now(),
+                "description": description,
+                "enabled_events": list(enabled_events),
+                "livemode": False,
+                "metadata": dict(metadata or {}),
+                "secret": secret,
+                "status": "enabled",
+                "url": url,
+            }
+            self.endpoint_objects[endpoint_id] = endpoint
+            self.webhook_endpoints.append((url, secret))
+            return dict(endpoint)
+
+    def delete_webhook_endpoint(self, endpoint_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            endpoint = self.endpoint_objects.pop(endpoint_id, None)
+            if endpoint is None:
+                return None
+            pair = (endpoint["url"], endpoint["secret"])
+            if pair in self.webhook_endpoints:
+                self.webhook_endpoints.remove(pair)
+            return {"id": endpoint_id, "object": "webhook_endpoint", "deleted": True}
 
     def add_customer(
         self,
@@ -239,6 +294,16 @@ class StripeState:
             ids = {c["id"] for c in self.customers.values() if c["email"] == email}
             return [dict(ch) for ch in self.charges.values() if ch["customer"] in ids]
 
+    def versions_sent(self) -> list[str | None]:
+        """The ``Stripe-Version`` header of every API request, in order (None: not sent)."""
+        with self.lock:
+            return [r.get("stripe_version") for r in self.requests]
+
+    def version_mismatches(self) -> list[dict[str, Any]]:
+        """API requests whose ``Stripe-Version`` was missing or not the account's version."""
+        with self.lock:
+            return [r for r in self.requests if r.get("stripe_version") != self.api_version]
+
     def requests_to(self, method: str, path: str) -> list[dict[str, Any]]:
         with self.lock:
             return [
@@ -250,7 +315,7 @@ class StripeState:
         return {
             "id": self.new_id("evt"),
             "object": "event",
-            "api_version": API_VERSION,
+            "api_version": self.api_version,
             "created": self.now(),
             "type": type_,
             "livemode": False,
@@ -299,8 +364,13 @@ class StripeState:
 
 def sign_payload(payload: bytes | str, secret: str, *, timestamp: int | None = None) -> str:
     """The ``Stripe-Signature`` header Stripe sends for ``payload`` (HMAC-SHA256 hex of
-    ``t.body``)."""
+    ``t.body``). A comma-separated ``secret`` signs with each (one ``v1=`` apiece), as Stripe
+    does while an endpoint's rolled secret and its predecessor are both live."""
     body = payload.decode("utf-8") if isinstance(payload, bytes) else payload
     t = int(time.time()) if timestamp is None else int(timestamp)
-    mac = hmac.new(secret.encode(), f"{t}.{body}".encode(), hashlib.sha256).hexdigest()
-    return f"t={t},v1={mac}"
+    macs = [
+        hmac.new(key.strip().encode(), f"{t}.{body}".encode(), hashlib.sha256).hexdigest()
+        for key in secret.split(",")
+        if key.strip()
+    ]
+    return ",".join([f"t={t}", *(f"v1={mac}" for mac in macs)])
