@@ -3,14 +3,24 @@
 It owns one ``anthropic.Anthropic`` client per tenant, with timeout and retries set explicitly
 from settings (the SDK's own defaults are 600 s and 2 retries; see docs/vendors/anthropic.md),
 and turns every reply into our ``ModelReply`` and every SDK error into ``TransientError`` /
-``PermanentError`` at the boundary. The SDK retries 408/409/429/5xx (incl. 529) and connection
-errors itself, honouring ``retry-after``; what reaches us has exhausted those retries.
+``PermanentError`` at the boundary.
+
+Retries are ours, not the SDK's: the SDK honours any ``retry-after`` with no cap (two 429s with
+``retry-after: 600`` would hold a worker 20 minutes), so its client is built with
+``max_retries=0`` and ``create_message`` retries 408/409/429/5xx and connection errors itself,
+waiting through a ``connector.waits.WaitBudget``: a wait that fits DESKGUARD_VENDOR_MAX_WAIT_SECONDS
+is spent in place, a longer one ends the call with ``TransientError(retry_after=...)`` and the
+worker re-queues the job with that delay. The SDK's own schedule is kept when the API gives no
+``retry-after``: 0.5 s doubling to at most 8 s ("Retries" in the anthropic-sdk-python README,
+https://github.com/anthropics/anthropic-sdk-python#retries).
 
 Note: SDK 2.12 rejects ``temperature`` (TypeError), so no sampling parameters are passed.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,8 +29,11 @@ import httpx2
 
 from connector.domain import Usage
 from connector.errors import PermanentError, TransientError
+from connector.waits import DEFAULT_MAX_WAIT, WaitBudget
 
 VENDOR = "anthropic"
+INITIAL_RETRY_DELAY = 0.5  # the SDK's schedule when the API gives no retry-after
+MAX_RETRY_DELAY = 8.0
 
 
 @dataclass(frozen=True)
@@ -94,14 +107,18 @@ class AnthropicClient:
         timeout: float,
         connect_timeout: float,
         max_retries: int,
+        max_wait: float = DEFAULT_MAX_WAIT,
+        sleep: Callable[[float], None] = time.sleep,
     ):
         self.timeout = httpx2.Timeout(timeout, connect=connect_timeout)
         self.max_retries = max_retries
+        self.max_wait = max_wait
+        self._sleep = sleep
         self._client = anthropic.Anthropic(
             api_key=api_key,
             base_url=base_url,
             timeout=self.timeout,
-            max_retries=max_retries,
+            max_retries=0,  # retried by create_message, with bounded waits
             open_telemetry=False,  # no spans carrying request content
         )
 
@@ -113,14 +130,26 @@ class AnthropicClient:
             timeout=config.claude_timeout_seconds,
             connect_timeout=config.claude_connect_timeout_seconds,
             max_retries=config.claude_max_retries,
+            max_wait=float(config.get("vendor_max_wait_seconds", DEFAULT_MAX_WAIT)),
         )
 
     def create_message(self, **params: Any) -> ModelReply:
         """POST /v1/messages. Raises TransientError / PermanentError."""
-        try:
-            message = self._client.messages.create(**params)
-        except anthropic.AnthropicError as exc:
-            raise translate_error(exc) from None
+        budget = WaitBudget(self.max_wait, sleep=self._sleep)
+        attempt = 0
+        while True:
+            try:
+                message = self._client.messages.create(**params)
+                break
+            except anthropic.AnthropicError as exc:
+                error = translate_error(exc)
+            if not error.should_retry or attempt >= self.max_retries:
+                raise error from None
+            delay = error.retry_after
+            if delay is None:
+                delay = min(MAX_RETRY_DELAY, INITIAL_RETRY_DELAY * 2**attempt)
+            budget.wait(delay, vendor=VENDOR, status=error.status)  # or TransientError: requeue
+            attempt += 1
         text_parts, calls = [], []
         for block in message.content:
             if block.type == "text":

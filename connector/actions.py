@@ -239,3 +239,111 @@ def _fail(
                 job_id=action.job_id,
             ),
         )
+
+
+# --- repairing writes a crash interrupted ------------------------------------------------------
+@dataclass
+class Interrupted:
+    """An action left ``sending`` whose lease ran out: its sender died mid-write."""
+
+    id: int
+    tenant_id: str
+    idempotency_key: str
+    vendor: str
+    kind: str
+    ticket_id: int | None
+    params: dict[str, Any]
+
+
+def interrupted(db: sqlite_utils.Database, *, now: float | None = None) -> list[Interrupted]:
+    """Actions in ``sending`` with no live lease (oldest first)."""
+    now = time.time() if now is None else now
+    return [
+        Interrupted(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6] or "{}"))
+        for r in db.conn.execute(
+            "SELECT id, tenant_id, idempotency_key, vendor, kind, ticket_id, params FROM actions"
+            " WHERE state = 'sending' AND (lease_expires_at IS NULL OR lease_expires_at <= ?)"
+            " ORDER BY id",
+            (now,),
+        )
+    ]
+
+
+def finish_interrupted(
+    db: sqlite_utils.Database,
+    action: Interrupted,
+    lookup: Callable[[str], dict[str, Any] | None],
+    *,
+    lease_seconds: float = 60.0,
+    clock: Callable[[], float] = time.time,
+) -> str | None:
+    """Ask the vendor (``lookup``, the action's reconcile) whether an interrupted write landed.
+
+    Found: the action is ``done`` with the vendor's result (audited as reconciled). Not found: the
+    action is ``failed`` (not applied), so the next attempt sends it. Returns the new state, or None
+    when another process holds the action now. The action is leased while we look, so two
+    reconcilers (or a reconciler and a re-run job) never both decide it.
+    """
+    owner = uuid.uuid4().hex
+    started = clock()
+    with transaction(db):
+        cur = db.conn.execute(
+            "UPDATE actions SET lease_owner = ?, lease_expires_at = ? WHERE id = ?"
+            " AND state = 'sending' AND (lease_expires_at IS NULL OR lease_expires_at <= ?)",
+            (owner, started + lease_seconds, action.id, started),
+        )
+    if not cur.rowcount:
+        return None
+    try:
+        result = lookup(action.idempotency_key)
+    except BaseException:
+        with transaction(db):
+            db.conn.execute(
+                "UPDATE actions SET lease_owner = NULL, lease_expires_at = NULL"
+                " WHERE id = ? AND lease_owner = ?",
+                (action.id, owner),
+            )
+        raise
+    with transaction(db):
+        if result is not None:
+            db.conn.execute(
+                "UPDATE actions SET state = 'done', result = ?, error = NULL, updated_at = ?,"
+                " lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?",
+                (audit.canonical_json(result), now_iso(), action.id, owner),
+            )
+            audit.record(
+                db,
+                action.tenant_id,
+                audit.ActionSucceeded(
+                    action_id=action.id,
+                    vendor=action.vendor,
+                    action=action.kind,
+                    idempotency_key=action.idempotency_key,
+                    result=result,
+                    reconciled=True,
+                    ticket_id=action.ticket_id,
+                    job_id=None,
+                ),
+            )
+            return "done"
+        error = "interrupted before the vendor applied it (reconciled: not found)"
+        db.conn.execute(
+            "UPDATE actions SET state = 'failed', error = ?, updated_at = ?,"
+            " lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?",
+            (error, now_iso(), action.id, owner),
+        )
+        audit.record(
+            db,
+            action.tenant_id,
+            audit.ActionFailed(
+                action_id=action.id,
+                vendor=action.vendor,
+                action=action.kind,
+                idempotency_key=action.idempotency_key,
+                error=error,
+                will_retry=True,
+                ticket_id=action.ticket_id,
+                job_id=None,
+            ),
+        )
+        return "failed"

@@ -398,7 +398,10 @@ class TicketDesk(Protocol):
         tags: tuple[str, ...] = (),
         public: bool = False,
         marker: str = "",
+        external_id: str = "",
     ) -> int: ...
+
+    def find_tickets_by_external_id(self, external_id: str) -> list[int]: ...
 
     def app_installation_settings(self, app_id: int | None = None) -> dict[str, Any]: ...
 

@@ -5,7 +5,7 @@ The table from job kind to handler is passed in (the product's is ``connector/jo
 not name is dead-lettered. The outcome decides what happens to the job:
 
 - returns normally → ack
-- raises ``KillSwitchEngaged`` → deferred (no attempt spent; retried when the switch is off)
+- raises ``KillSwitchEngaged`` → parked (no attempt spent; claimed again once the switch is off)
 - raises an error with ``should_retry`` → backoff retry, honouring ``retry_after``
 - raises anything else → also retried (a bug may be transient), until max attempts → dead
 - raises ``PermanentError`` → dead-lettered at once
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 Handler = Callable[["Runtime", Job], None]
 Handlers = Mapping[str, Handler]
 LOG = logs.get("worker")
-KILL_SWITCH_RECHECK_SECONDS = 5.0
 
 
 def owner_id(thread: int = 0) -> str:
@@ -55,8 +55,9 @@ def run_one(
                 raise PermanentError(f"no handler for job kind {job.kind!r}")
             fn(runtime, job)
         except KillSwitchEngaged as exc:
-            runtime.queue.defer(job, KILL_SWITCH_RECHECK_SECONDS, str(exc))
-            logs.log(LOG, logging.INFO, "job.deferred", reason="kill_switch")
+            # Held, not spun: the job waits in the queue until the switch is off.
+            runtime.queue.park(job, str(exc))
+            logs.log(LOG, logging.INFO, "job.parked", reason="kill_switch")
         except Exception as exc:
             permanent = isinstance(exc, PermanentError) or (
                 hasattr(exc, "should_retry") and not exc.should_retry
@@ -99,8 +100,12 @@ class WorkerPool:
         *,
         idle_sleep: float = 0.2,
         kinds: tuple[str, ...] | None = None,
+        maintenance: Callable[[Runtime], object] | None = None,
+        maintenance_seconds: float = 60.0,
     ) -> None:
         self.runtime = runtime
+        self.maintenance = maintenance  # e.g. the reconciler: at start, then every N seconds
+        self.maintenance_seconds = maintenance_seconds
         self.handlers = handlers
         self.threads = threads
         self.idle_sleep = idle_sleep
@@ -119,7 +124,21 @@ class WorkerPool:
             if job is None:
                 self.stop_event.wait(self.idle_sleep)
 
+    def _maintain(self) -> None:
+        assert self.maintenance is not None
+        while True:
+            try:
+                self.maintenance(self.runtime)
+            except Exception:
+                LOG.exception("worker.maintenance_error")
+            if self.stop_event.wait(self.maintenance_seconds):
+                return
+
     def start(self) -> None:
+        if self.maintenance is not None:
+            t = threading.Thread(target=self._maintain, name="deskguard-maintenance", daemon=True)
+            t.start()
+            self._threads.append(t)
         for i in range(self.threads):
             t = threading.Thread(
                 target=self._loop, args=(i,), name=f"deskguard-worker-{i}", daemon=True
@@ -147,3 +166,13 @@ def drain(
     while n < max_jobs and run_one(runtime, handlers, owner, kinds=kinds) is not None:
         n += 1
     return n
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGINT or SIGTERM. A worker installs it before anything slow (migrations,
+    the scheduler, threads), so a stop request that arrives while it is still starting ends it
+    cleanly (exit 0) instead of killing it half-started."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop

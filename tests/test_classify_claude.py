@@ -239,7 +239,8 @@ def test_client_timeout_and_retries_come_from_settings():
     client = AnthropicClient.from_config(config, "sk-ant-x")
     sdk = client._client  # the SDK's own view: what every request uses
     assert sdk.timeout == httpx2.Timeout(12.5, connect=3.0)
-    assert sdk.max_retries == 4
+    # Deskguard retries itself within the wait budget (connector/waits.py): the SDK never does.
+    assert client.max_retries == 4 and sdk.max_retries == 0
     assert str(sdk.base_url).rstrip("/") == "http://127.0.0.1:9"
     defaults = load_config({}, environ={}, dotenv_path=None)
     assert (defaults.claude_timeout_seconds, defaults.claude_max_retries) == (

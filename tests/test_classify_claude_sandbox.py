@@ -21,7 +21,7 @@ BIG_SYSTEM = [{"type": "text", "text": "rules " * 4000, "cache_control": {"type"
 def message(**extra) -> dict:
     return {
         "model": "claude-haiku-4-5",
-        "max_tokens": 64,
+        "max_tokens": 1024,  # a forced reading is ~150 tokens; the emulator truncates at the cap
         "messages": [
             {
                 "role": "user",

@@ -520,9 +520,11 @@ def test_kill_switch_on_still_proposes_once_and_a_rerun_of_the_version_reuses_it
     [same] = rows(runtime)
     assert same.id == first.id
     assert f"(approval #{first.id})" in desk.writes[0][2]["body"]
+    # The held decision is finished, not decided again: its trace is the one recorded on hold.
     assert decision(runtime)["trace"]["approvals"]["detail"] == (
-        f"refund: approval #{first.id} already stands for this (proposed), not proposed again"
+        f"refund: approval #{first.id} created, awaiting an agent"
     )
+    assert runtime.db.conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 1
     assert process_ticket(runtime, TENANT, 1).outcome == "skip"
     assert len(rows(runtime)) == 1
 

@@ -13,6 +13,7 @@ import urllib.request
 
 import pytest
 from cryptography.fernet import Fernet
+from helpers.processes import wait_for_line
 
 from connector.scheduler import SchedulerLock
 
@@ -68,11 +69,8 @@ def test_worker_starts_scheduler_once_and_stops_on_sigterm(env, tmp_path):
         [BIN, "worker", "--threads", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     try:
-        lock_path = f"{tmp_path / 'p.db'}.scheduler.lock"
-        deadline = time.time() + 20
-        while not os.path.exists(lock_path) and time.time() < deadline:
-            time.sleep(0.1)
-        time.sleep(0.5)
+        wait_for_line(first, b"scheduler on, ready")  # the worker's readiness line
+        assert os.path.exists(f"{tmp_path / 'p.db'}.scheduler.lock")
         second = subprocess.run(
             [BIN, "worker", "--threads", "1"], env=env, capture_output=True, timeout=30
         )
@@ -83,13 +81,28 @@ def test_worker_starts_scheduler_once_and_stops_on_sigterm(env, tmp_path):
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        time.sleep(1.5)
+        wait_for_line(third, b"scheduler off, ready")
         assert third.poll() is None  # extra workers without the scheduler are fine
         third.send_signal(signal.SIGTERM)
         assert third.wait(20) == 0
     finally:
         first.send_signal(signal.SIGTERM)
         assert first.wait(20) == 0
+
+
+def test_a_worker_stopped_while_it_starts_exits_cleanly(env):
+    """SIGTERM the moment the worker command runs (before migrations, the scheduler or threads):
+    the handler is already installed, so it stops with 0, not killed by the signal (-15)."""
+    proc = subprocess.Popen(
+        [BIN, "worker", "--threads", "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        wait_for_line(proc, b"deskguard worker: starting")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
 
 
 def test_scheduler_lock_is_exclusive(tmp_path):

@@ -196,6 +196,9 @@ class FakeDesk:
     def create_ticket(self, **kwargs):  # pragma: no cover - the pipeline never creates tickets
         raise NotImplementedError
 
+    def find_tickets_by_external_id(self, external_id):  # pragma: no cover - as create_ticket
+        raise NotImplementedError
+
     def app_installation_settings(self, app_id=None):
         self.api_calls += 1
         return dict(self.app_settings)

@@ -10,8 +10,8 @@ from typing import Any
 import sqlite_utils
 
 from connector import audit
-from connector.pipeline import caps, golive, policy
-from connector.tenants import kill_switch_on
+from connector.pipeline import golive, policy
+from connector.pipeline import metrics as pipeline_metrics
 
 COLUMNS = (
     "id",
@@ -142,70 +142,8 @@ def metrics(
     since: str | None = None,
     policy_file: str | None = None,
 ) -> dict[str, Any]:
-    where, params = "tenant_id = ? AND status = 'done'", [tenant_id]
-    if since:
-        where += " AND created_at >= ?"
-        params.append(since)
-    total, tickets, cost, auto, escalated, would, tokens_in, tokens_out, latency = db.conn.execute(
-        f"SELECT COUNT(*), COUNT(DISTINCT ticket_id), COALESCE(SUM(cost_usd), 0),"
-        f" COALESCE(SUM(outcome = 'auto_reply'), 0), COALESCE(SUM(escalated), 0),"
-        f" COALESCE(SUM(would_automate), 0), COALESCE(SUM(input_tokens), 0),"
-        f" COALESCE(SUM(output_tokens), 0),"
-        f" AVG(latency_ms) FROM decisions WHERE {where}",
-        params,
-    ).fetchone()
-    by_outcome = dict(
-        db.conn.execute(
-            f"SELECT outcome, COUNT(*) FROM decisions WHERE {where} GROUP BY outcome", params
-        ).fetchall()
-    )
-    per_category = {}
-    for cat, n, c_auto, c_esc, c_would, c_cost in db.conn.execute(
-        f"SELECT category, COUNT(*), SUM(outcome = 'auto_reply'), SUM(escalated),"
-        f" SUM(would_automate), SUM(cost_usd) FROM decisions WHERE {where}"
-        f" GROUP BY category ORDER BY COUNT(*) DESC",
-        params,
-    ):
-        per_category[cat] = {
-            "processed": n,
-            "automated": c_auto,
-            "escalated": c_esc,
-            "would_automate": c_would,
-            "cost_usd": round(c_cost or 0.0, 6),
-        }
-    pol = policy.load(db, tenant_id, policy_file=policy_file)
-    for status in golive.all_statuses(db, tenant_id, pol):
-        entry = per_category.setdefault(
-            status.category,
-            {"processed": 0, "automated": 0, "escalated": 0, "would_automate": 0, "cost_usd": 0.0},
-        )
-        entry["agreement"] = status.agreement
-        entry["feedback_tickets"] = status.tickets
-        entry["go_live_ready"] = status.ready
-        entry["mode"] = pol.category(status.category).mode
-    used_hour, used_day = caps.usage(db, tenant_id)
-    return {
-        "tenant": tenant_id,
-        "since": since,
-        "processed": total,
-        "tickets": tickets,
-        "by_outcome": by_outcome,
-        "automation_rate": (auto / total) if total else None,
-        "escalation_rate": (escalated / total) if total else None,
-        "would_automate_rate": (would / total) if total else None,
-        "cost_usd_total": round(cost, 6),
-        "cost_usd_per_ticket": round(cost / tickets, 6) if tickets else None,
-        "tokens": {"input": tokens_in, "output": tokens_out},
-        "avg_latency_ms": round(latency, 1) if latency is not None else None,
-        "caps": {
-            "used_hour": used_hour,
-            "per_hour": pol.caps["auto_replies_per_hour"],
-            "used_day": used_day,
-            "per_day": pol.caps["auto_replies_per_day"],
-        },
-        "kill_switch": kill_switch_on(db, tenant_id),
-        "categories": per_category,
-    }
+    """The tenant's figures since ``since``; defined once in ``connector/pipeline/metrics.py``."""
+    return pipeline_metrics.figures(db, tenant_id, since=since, policy_file=policy_file)
 
 
 def policy_view(
@@ -304,3 +242,107 @@ def prior_contacts(
         sql += " AND d.category = ?"
         params.append(category)
     return int(db.conn.execute(sql, params).fetchone()[0])
+
+
+# --- held and interrupted decisions --------------------------------------------------------------
+# A decision is recorded once per ticket event (ticket + version). When its write could not finish
+# (the kill switch held it: ``deferred``; a crash interrupted it: ``pending``), the next run of the
+# same event finishes that decision instead of reading, classifying and recording it again.
+UNFINISHED = ("pending", "deferred")
+
+
+def unfinished_for_event(
+    db: sqlite_utils.Database, tenant_id: str, ticket_id: int, version: str
+) -> dict[str, Any] | None:
+    """The newest unfinished decision of this ticket event, with its public reply text."""
+    marks = ",".join("?" * len(UNFINISHED))
+    row = db.conn.execute(
+        f"SELECT {', '.join(COLUMNS)} FROM decisions WHERE tenant_id = ? AND ticket_id = ?"
+        f" AND version = ? AND status IN ({marks}) ORDER BY id DESC LIMIT 1",
+        (tenant_id, ticket_id, version, *UNFINISHED),
+    ).fetchone()
+    if row is None:
+        return None
+    decision = _row(row)
+    decision["public_reply"] = _event_field(
+        db, tenant_id, decision, "decision.output", "public_reply"
+    )
+    # A held decision's reason column says why it waits; the policy's own reason is in its event.
+    decision["policy_reason"] = _event_field(db, tenant_id, decision, "decision.policy", "reason")
+    return decision
+
+
+def _event_field(
+    db: sqlite_utils.Database, tenant_id: str, decision: dict[str, Any], kind: str, name: str
+) -> str:
+    row = db.conn.execute(
+        "SELECT json_extract(data, ?) FROM audit_log WHERE tenant_id = ? AND kind = ?"
+        " AND ticket_id = ? AND json_extract(data, '$.decision_id') = ? ORDER BY id DESC LIMIT 1",
+        (f"$.{name}", tenant_id, kind, decision["ticket_id"], decision["id"]),
+    ).fetchone()
+    return str(row[0]) if row and row[0] is not None else ""
+
+
+def held_for_other_versions(
+    db: sqlite_utils.Database, tenant_id: str, ticket_id: int, version: str
+) -> list[int]:
+    """Held decisions of earlier events of this ticket: the ticket changed while they waited."""
+    return [
+        int(r[0])
+        for r in db.conn.execute(
+            "SELECT id FROM decisions WHERE tenant_id = ? AND ticket_id = ? AND version != ?"
+            " AND status = 'deferred' ORDER BY id",
+            (tenant_id, ticket_id, version),
+        )
+    ]
+
+
+def unfinished_for_action(
+    db: sqlite_utils.Database, tenant_id: str, ticket_id: int, version: str
+) -> list[int]:
+    """Unfinished decisions whose write is the action of this ticket event (the reconciler)."""
+    marks = ",".join("?" * len(UNFINISHED))
+    return [
+        int(r[0])
+        for r in db.conn.execute(
+            f"SELECT id FROM decisions WHERE tenant_id = ? AND ticket_id = ? AND version = ?"
+            f" AND status IN ({marks}) ORDER BY id",
+            (tenant_id, ticket_id, version, *UNFINISHED),
+        )
+    ]
+
+
+WRITE_KINDS = ("zendesk.internal_note", "zendesk.public_reply")
+
+
+def pending_with_done_write(
+    db: sqlite_utils.Database,
+    *,
+    tenant_id: str | None = None,
+    ticket_id: int | None = None,
+    created_before: str | None = None,
+) -> list[tuple[int, str, int, str, int, str]]:
+    """Pending decisions whose write already completed (the worker died between the write and
+    completing the decision): (decision id, tenant, ticket, action kind, action id, result)."""
+    where, params = ["d.status = 'pending'", "a.state = 'done'"], []
+    for clause, value in (
+        ("d.tenant_id = ?", tenant_id),
+        ("d.ticket_id = ?", ticket_id),
+        ("d.created_at < ?", created_before),
+    ):
+        if value is not None:
+            where.append(clause)
+            params.append(value)
+    keys = " OR ".join(
+        f"a.idempotency_key = d.tenant_id || ':' || d.ticket_id || ':' || d.version || ':{k}'"
+        for k in WRITE_KINDS
+    )
+    return [
+        (int(r[0]), str(r[1]), int(r[2]), str(r[3]), int(r[4]), str(r[5] or "{}"))
+        for r in db.conn.execute(
+            "SELECT d.id, d.tenant_id, d.ticket_id, a.kind, a.id, a.result FROM decisions d"
+            f" JOIN actions a ON a.tenant_id = d.tenant_id AND ({keys})"
+            f" WHERE {' AND '.join(where)} ORDER BY d.id",
+            params,
+        )
+    ]

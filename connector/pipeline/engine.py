@@ -11,9 +11,11 @@ into the decision's audit chain.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from connector import audit, logs
@@ -112,6 +114,43 @@ def _complete(runtime: Runtime, ctx: TicketContext, status: str, error: str = ""
         )
 
 
+def resume_recorded(runtime: Runtime, ctx: TicketContext) -> str | None:
+    """One decision per ticket event: when this event already has an unfinished decision (held by
+    the kill switch, or interrupted by a crash), put it back into ``ctx`` and return its category;
+    the run then only acts. Held decisions of earlier versions are superseded (the ticket changed
+    while they waited; this run decides the new version once). None: decide afresh."""
+    db = runtime.db
+    for old_id in decisions.held_for_other_versions(db, ctx.tenant_id, ctx.ticket_id, ctx.version):
+        with transaction(db):
+            decisions.complete(
+                db, old_id, status="superseded", reason="superseded: the ticket changed while held"
+            )
+            audit.record(
+                db,
+                ctx.tenant_id,
+                events.DecisionCompleted(
+                    decision_id=old_id,
+                    status="superseded",
+                    outcome="",
+                    action="",
+                    result={},
+                    stage_ms={},
+                    total_ms=0.0,
+                    ticket_id=ctx.ticket_id,
+                    job_id=ctx.job_id,
+                ),
+            )
+    recorded = decisions.unfinished_for_event(db, ctx.tenant_id, ctx.ticket_id, ctx.version)
+    if recorded is None:
+        # Before the loop-safety check may skip this ticket (our note is its latest comment):
+        # finish decisions of this ticket whose write a dead worker completed but never recorded.
+        complete_finished_writes(runtime, tenant_id=ctx.tenant_id, ticket_id=ctx.ticket_id)
+        return None
+    stages.resume_recorded(runtime, ctx, recorded)
+    logs.log(LOG, 20, "pipeline.resumed", decision=ctx.decision_id, status=recorded["status"])
+    return str(recorded["category"] or "")
+
+
 def process_ticket(
     runtime: Runtime,
     tenant_id: str,
@@ -138,9 +177,12 @@ def process_ticket(
         dry_run=dry_run,
         ticket=ticket,
     )
+    category: str | None = None
     with logs.bind(tenant=tenant_id, ticket=int(ticket_id)):
         try:
-            ctx = run_stages(runtime, ctx)
+            ctx = run_stages(runtime, ctx, STAGES[:1])  # load the ticket
+            category = None if dry_run else resume_recorded(runtime, ctx)
+            ctx = run_stages(runtime, ctx, STAGES[1:] if category is None else (stages.act,))
         except KillSwitchEngaged as exc:
             _complete(runtime, ctx, "deferred", str(exc))
             raise
@@ -161,7 +203,9 @@ def process_ticket(
                 )
             return Result(ctx.ticket_id, SKIP, ctx.stop, context=ctx)
         _complete(runtime, ctx, "done")
-        d, category = ctx.require_decision(), ctx.require_reading().category
+        d = ctx.require_decision()
+        if category is None:
+            category = ctx.require_reading().category
         logs.log(
             LOG,
             20,
@@ -180,4 +224,78 @@ def process_ticket(
             category,
             d.would_automate,
             context=ctx,
+        )
+
+
+def complete_reconciled(
+    runtime: Runtime, tenant_id: str, ticket_id: int, key: str, kind: str, result: dict[str, Any]
+) -> list[int]:
+    """The reconciler found the write of a ticket event at the vendor: complete the decisions of
+    that event that a crash left unfinished. Returns their ids."""
+    prefix, suffix = f"{tenant_id}:{ticket_id}:", f":{kind}"
+    if not (key.startswith(prefix) and key.endswith(suffix)):
+        return []
+    version = key[len(prefix) : -len(suffix)]
+    db = runtime.db
+    done = decisions.unfinished_for_action(db, tenant_id, ticket_id, version)
+    for decision_id in done:
+        _complete_after_write(runtime, tenant_id, ticket_id, decision_id, kind, result)
+    return done
+
+
+def complete_finished_writes(
+    runtime: Runtime,
+    *,
+    tenant_id: str | None = None,
+    ticket_id: int | None = None,
+    older_than_s: float | None = None,
+) -> list[int]:
+    """Complete pending decisions whose write is already ``done``: the worker died between the
+    write and completing the decision. ``older_than_s`` leaves alone decisions a live worker may
+    be completing right now."""
+    created_before = None
+    if older_than_s is not None:
+        created_before = (datetime.now(UTC) - timedelta(seconds=older_than_s)).isoformat(
+            timespec="microseconds"
+        )
+    rows = decisions.pending_with_done_write(
+        runtime.db, tenant_id=tenant_id, ticket_id=ticket_id, created_before=created_before
+    )
+    for decision_id, tenant, ticket, kind, action_id, stored in rows:
+        result = {"action_id": action_id, "state": "done", **json.loads(stored)}
+        _complete_after_write(runtime, tenant, ticket, decision_id, kind, result)
+    return [r[0] for r in rows]
+
+
+def _complete_after_write(
+    runtime: Runtime,
+    tenant_id: str,
+    ticket_id: int,
+    decision_id: int,
+    kind: str,
+    result: dict[str, Any],
+) -> None:
+    db = runtime.db
+    with transaction(db):
+        decisions.complete(
+            db,
+            decision_id,
+            status="done",
+            action=kind,
+            action_result=audit.canonical_json({**result, "reconciled": True}),
+        )
+        audit.record(
+            db,
+            tenant_id,
+            events.DecisionCompleted(
+                decision_id=decision_id,
+                status="done",
+                outcome="",
+                action=kind,
+                result={**result, "reconciled": True},
+                stage_ms={},
+                total_ms=0.0,
+                ticket_id=ticket_id,
+                job_id=None,
+            ),
         )

@@ -3,7 +3,9 @@
 The flag lives in ``tenant_settings`` (connector/tenants.py) and ``connector.actions.execute``
 reads it straight from SQLite immediately before every vendor call, so a flip from the CLI or
 the admin API takes effect for the very next write, even inside a job that is already running.
-Blocked jobs are deferred by the worker without spending an attempt: work waits, nothing is lost.
+Blocked jobs are parked by the worker without spending an attempt (connector/queue.py: ``park``):
+work waits, nothing is lost, and nothing is re-read or re-classified while it waits. Parked jobs
+are claimed again, oldest first, as soon as the switch is off.
 
 From Zendesk: the app's installation setting (``DESKGUARD_KILL_SWITCH_APP_SETTING``, a checkbox)
 is read every ``DESKGUARD_KILL_SWITCH_SYNC_SECONDS`` by one scheduler job per tenant. The sync
@@ -70,8 +72,8 @@ def status(db: sqlite_utils.Database, tenant_id: str) -> dict[str, Any]:
     ).fetchone()
     reason = json.loads(last[0]).get("reason", "") if last else ""
     blocked = db.conn.execute(
-        "SELECT COUNT(*) FROM jobs WHERE tenant_id = ? AND state = 'queued' AND"
-        " last_error LIKE 'kill switch%'",
+        "SELECT COUNT(*) FROM jobs WHERE tenant_id = ? AND state = 'queued'"
+        " AND held_by = 'kill_switch'",
         (tenant_id,),
     ).fetchone()[0]
     return {

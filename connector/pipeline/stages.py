@@ -543,6 +543,32 @@ def record_decision(rt: Runtime, ctx: TicketContext) -> TicketContext:
     return ctx
 
 
+def resume_recorded(rt: Runtime, ctx: TicketContext, recorded: dict[str, Any]) -> TicketContext:
+    """Put a decision recorded earlier for this same ticket event back into the context, so the
+    run goes straight to ``act``: no second classification, no second decision row."""
+    ctx.decision_id = int(recorded["id"])
+    ctx.decision = Decision(
+        configured_mode=recorded["configured_mode"] or recorded["mode"],
+        mode=recorded["mode"],
+        outcome=recorded["outcome"],
+        rule=recorded["rule"],
+        reason=recorded.get("policy_reason") or recorded["reason"],
+        escalated=bool(recorded["escalated"]),
+        priority=recorded["priority"],
+        tags=tuple(recorded["tags"] or ()),
+        would_automate=bool(recorded["would_automate"]),
+        fallback_gate=recorded["fallback_gate"],
+    )
+    ctx.brief = recorded["brief"] or ""
+    ctx.public_text = recorded.get("public_reply") or ""
+    if recorded["outcome"] == AUTO_REPLY and not ctx.public_text:
+        raise PermanentError(
+            f"decision {recorded['id']}: the recorded automated reply text is gone (redacted)",
+            vendor="deskguard",
+        )
+    return ctx
+
+
 def act(rt: Runtime, ctx: TicketContext) -> TicketContext:
     """The only stage that writes to Zendesk, and only through connector.actions."""
     d = ctx.require_decision()

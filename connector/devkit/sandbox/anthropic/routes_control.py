@@ -30,6 +30,11 @@ def sandbox_control_blueprint(state: AnthropicState) -> Blueprint:
         state.invalid_next(int(request.get_json(force=True).get("times", 1)))
         return OK
 
+    @bp.post("/refuse")
+    def sandbox_refuse():
+        state.refuse_next(int(request.get_json(force=True).get("times", 1)))
+        return OK
+
     @bp.post("/script")
     def sandbox_script():
         state.script_text(*request.get_json(force=True)["texts"])

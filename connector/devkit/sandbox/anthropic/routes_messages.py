@@ -18,7 +18,7 @@ from flask import Blueprint, Response, request
 from connector.devkit.sandbox.anthropic.api import respond
 from connector.devkit.sandbox.anthropic.replies import ReadTicket, answer
 from connector.devkit.sandbox.anthropic.state import AnthropicState, ApiError
-from connector.devkit.sandbox.anthropic.usage import estimate_tokens, usage_for
+from connector.devkit.sandbox.anthropic.usage import CHARS_PER_TOKEN, estimate_tokens, usage_for
 from connector.devkit.sandbox.anthropic.validation import validate
 
 FAILURE_MESSAGES = {
@@ -97,8 +97,18 @@ def _message(
     validate(body)
     with state.lock:
         usage: dict[str, Any] = usage_for(state, given_key, body)
-    content, stop_reason = answer(state, body, read_ticket)
-    usage["output_tokens"] = estimate_tokens(content)
+    with state.lock:
+        refuse = state.refusals > 0
+        state.refusals -= int(refuse)
+    content: list[dict[str, Any]]
+    if refuse:
+        content, stop_reason = [], "refusal"
+    else:
+        content, stop_reason = answer(state, body, read_ticket)
+        content, stop_reason = _truncate(content, stop_reason, int(body["max_tokens"]))
+    usage["output_tokens"] = estimate_tokens(content) if content else 0
+    if stop_reason == "max_tokens":  # the model wrote exactly its budget
+        usage["output_tokens"] = int(body["max_tokens"])
     usage["cache_creation"] = {
         "ephemeral_5m_input_tokens": usage["cache_creation_input_tokens"],
         "ephemeral_1h_input_tokens": 0,
@@ -114,3 +124,26 @@ def _message(
         "stop_sequence": None,
         "usage": usage,
     }
+
+
+def _truncate(
+    content: list[dict[str, Any]], stop_reason: str, max_tokens: int
+) -> tuple[list[dict[str, Any]], str]:
+    """What the API does when the answer needs more than ``max_tokens``: it stops there, with
+    ``stop_reason: max_tokens``. Text is cut; a tool call that does not fit is not returned (its
+    input would be incomplete JSON)."""
+    if estimate_tokens(content) <= max_tokens:
+        return content, stop_reason
+    kept: list[dict[str, Any]] = []
+    budget = max_tokens
+    for block in content:
+        cost = estimate_tokens(block)
+        if cost <= budget:
+            kept.append(block)
+            budget -= cost
+            continue
+        if block.get("type") == "text" and budget > 0:
+            chars = int(budget * CHARS_PER_TOKEN)
+            kept.append({**block, "text": str(block.get("text", ""))[:chars]})
+        break
+    return kept, "max_tokens"

@@ -68,6 +68,7 @@ class AnthropicState:
     min_cache_tokens: dict[str, int] = field(default_factory=lambda: dict(MIN_CACHE_TOKENS))
     failures: list[Failure] = field(default_factory=list)
     invalid_outputs: int = 0
+    refusals: int = 0  # the next N answers are refusals (stop_reason "refusal", no content)
     scripted_texts: list[str] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     cache: dict[str, float] = field(default_factory=dict)  # prefix key -> expiry (clock time)
@@ -93,6 +94,11 @@ class AnthropicState:
         with self.lock:
             self.invalid_outputs += times
 
+    def refuse_next(self, times: int = 1) -> None:
+        """The next ``times`` answers decline: HTTP 200, no content, ``stop_reason: refusal``."""
+        with self.lock:
+            self.refusals += times
+
     def script_text(self, *texts: str) -> None:
         """The next text answers are exactly these strings (in order)."""
         with self.lock:
@@ -105,6 +111,7 @@ class AnthropicState:
             self.requests.clear()
             self.cache.clear()
             self.invalid_outputs = 0
+            self.refusals = 0
             self.delay_seconds = 0.0
 
     def recorded(self) -> list[dict[str, Any]]:

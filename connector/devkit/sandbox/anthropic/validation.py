@@ -34,6 +34,28 @@ KNOWN_PARAMS = {
 }
 
 
+# Sampling parameters the current models refuse (400 invalid_request_error). Newer models reject
+# any of them ("`temperature` is deprecated for this model", as reported against claude-opus-4-7
+# in https://github.com/Comfy-Org/ComfyUI/issues/13923); the 4.5 generation (and Opus 4.1)
+# rejects temperature and top_p together ("temperature and top_p cannot both be specified for
+# this model", https://github.com/browseros-ai/BrowserOS/issues/208).
+NO_SAMPLING_MODELS = ("claude-opus-4-7", "claude-opus-5", "claude-sonnet-5")
+ONE_SAMPLER_MODELS = ("claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1", "claude-opus-4-5")
+SAMPLING = ("temperature", "top_p", "top_k")
+
+
+def validate_sampling(body: dict[str, Any]) -> None:
+    model = str(body.get("model", ""))
+    given = [p for p in SAMPLING if p in body]
+    if given and model.startswith(NO_SAMPLING_MODELS):
+        raise ApiError(400, f"`{given[0]}` is deprecated for this model.")
+    if "temperature" in body and "top_p" in body and model.startswith(ONE_SAMPLER_MODELS):
+        raise ApiError(
+            400,
+            "temperature and top_p cannot both be specified for this model. Please use only one.",
+        )
+
+
 def validate(body: Any) -> None:
     if not isinstance(body, dict):
         raise ApiError(400, "request body must be a JSON object")
@@ -44,6 +66,7 @@ def validate(body: Any) -> None:
         raise ApiError(400, "model: Field required")
     if not isinstance(body.get("max_tokens"), int) or body["max_tokens"] < 1:
         raise ApiError(400, "max_tokens: must be an integer ≥ 1")
+    validate_sampling(body)
     if body.get("stream"):
         raise ApiError(400, "stream: streaming is not emulated by the sandbox")
     messages = body.get("messages")

@@ -1,6 +1,12 @@
 """Zendesk's cursor-based incremental ticket export (``/incremental/tickets/cursor``).
 
-It has its own rate limit (10 requests a minute), enforced by the app's request gate."""
+It has its own rate limit (10 requests a minute), enforced by the app's request gate. Like
+Zendesk, it can leave out the changes of the last minute: "any items that were created or changed
+within the minute prior to your request are excluded" (Using the Incremental Export API,
+https://developer.zendesk.com/documentation/ticketing/managing-tickets/using-the-incremental-export-api).
+Off by default (tests that poll right after a change); ``POST /_sandbox/export_exclude_recent
+{"seconds": 60}`` turns it on. The cursor then stops before the left-out changes, so the next
+request returns them."""
 
 from __future__ import annotations
 
@@ -23,6 +29,23 @@ def _start_time(state: ZendeskState) -> int:
 
 def incremental_blueprint(state: ZendeskState) -> Blueprint:
     bp = Blueprint("incremental_export", __name__)
+    recent = {"seconds": 0.0}
+
+    @bp.post("/_sandbox/export_exclude_recent")
+    def export_exclude_recent():
+        recent["seconds"] = float((request.get_json(force=True) or {}).get("seconds", 0))
+        return {"ok": True, "exclude_recent_seconds": recent["seconds"]}
+
+    def leave_out_recent(items: list, last: int, end: bool) -> tuple[list, int, bool]:
+        if not recent["seconds"]:
+            return items, last, end
+        cutoff = state.clock() - recent["seconds"]
+        kept = [t for t in items if t["generated_timestamp"] <= cutoff]
+        if len(kept) == len(items):
+            return items, last, end
+        with state.lock:
+            first_left_out = state.change_seq[items[len(kept)]["id"]]
+        return kept, first_left_out - 1, True
 
     @api_route(bp, "/incremental/tickets/cursor")
     def incremental_cursor():
@@ -37,6 +60,7 @@ def incremental_blueprint(state: ZendeskState) -> Blueprint:
             items, last, end = state.export_since(start_time=start, limit=per_page)
         else:
             raise ApiError(400, "InvalidValue", "start_time or cursor is required")
+        items, last, end = leave_out_recent(items, last, end)
         after = cursor(last)
         payload = {
             "tickets": items,

@@ -27,11 +27,16 @@ def tickets_blueprint(state: ZendeskState) -> Blueprint:
         if request.method == "POST":
             ticket, audit = state.create_ticket(body("ticket"), author_id=current_user_id())
             return jsonify({"ticket": ticket, "audit": audit}), 201
+        # ``external_id`` filters the list ("List Tickets", Tickets API reference,
+        # https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#list-tickets):
+        # an exact lookup that, unlike search, sees a ticket as soon as it exists.
+        external_id = request.args.get("external_id")
         with state.lock:
             items = [
                 dict(t)
                 for t in sorted(state.tickets.values(), key=lambda t: t["id"])
                 if t["status"] != "deleted"
+                and (external_id is None or t.get("external_id") == external_id)
             ]
         return jsonify(page(items, "tickets"))
 
