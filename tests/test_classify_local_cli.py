@@ -145,6 +145,7 @@ def test_train_then_classify_with_the_tenant_model(cli_runner, tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output[result.output.index("{") :])
     assert summary["examples"] == 40 and summary["model"].startswith("acme-")
+    assert summary["store_curve"] is None  # under 60 tickets: no cross-validated curve
     assert (out / "model.json").is_file() and (out / "weights.npz").is_file()
 
     classified = invoke(cli_runner, "classify", "--model", str(out), "--input", str(path))

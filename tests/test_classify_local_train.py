@@ -50,7 +50,30 @@ def tiny_shared(tmp_path_factory) -> Path:
                     )
                     + "\n"
                 )
+    _write_clinc(folder)
     return folder
+
+
+CLINC_ROWS = [  # (body, label, CLINC intent): the same format as ../shared/datasets/clinc150-*
+    ("what's the weather like tomorrow", "other", "weather"),
+    ("when is my paycheck arriving", "other", "payday"),
+    ("set a timer for ten minutes", "other", "timer"),
+    ("how many calories are in a banana", "other", "calories"),  # store-dependent: left out
+    ("where is my package from amazon", "order_status", "order_status"),
+    ("why was my card declined at the shop", "payment_billing", "card_declined"),
+]
+
+
+def _write_clinc(folder: Path) -> None:
+    for split in ("train", "dev"):
+        with (folder / f"clinc150-{split}.jsonl").open("w", encoding="utf-8") as fh:
+            for i, (body, label, intent) in enumerate(CLINC_ROWS):
+                row = {"id": f"c-{split}-{i}", "body": body, "label": label, "clinc_intent": intent}
+                fh.write(json.dumps(row) + "\n")
+    # The test split must never be read by training: a bad label would make reading it fail.
+    (folder / "clinc150-test.jsonl").write_text(
+        json.dumps({"id": "t", "body": "x", "label": "not-a-category"}) + "\n"
+    )
 
 
 def _run_script(shared: Path, output: Path, seed: int = 3) -> dict:
@@ -81,7 +104,13 @@ def test_the_training_script_builds_a_loadable_calibrated_model(tiny_shared, tmp
     model = LocalClassifier.from_dir(tmp_path / "model")
     assert model.categories == CATEGORIES and model.weights.shape == (4096, len(CATEGORIES))
     assert meta["training"]["out_of_fold"]["rows"] > 0 and meta["temperature"] > 0
-    assert len(meta["calibrator"]) == 5
+    # Seven calibration inputs since the word-pair share and the evidence beyond the strongest
+    # word were added (five before).
+    assert len(meta["calibrator"]) == 7
+    # CLINC150 train is learnt from and its dev split calibrates, without the store-dependent
+    # intents; its test split is never read (it would have failed on its bad label).
+    assert meta["training"]["clinc_train_examples"] == len(CLINC_ROWS) - 1
+    assert meta["training"]["clinc_dev"]["rows"] == len(CLINC_ROWS) - 1
     reading = model.classify(TicketText("Refund", "I returned it last week, where is my refund?"))
     assert reading.category in CATEGORIES and 0 <= reading.confidence <= 1
 
@@ -243,6 +272,47 @@ def test_a_store_model_is_calibrated_on_its_own_held_out_tickets_and_the_dev_set
     assert model.calibrator.tolist() != LocalClassifier.load(None).calibrator.tolist()
     # Calibrated on the store's held-out tickets: on them, confident readings are right.
     assert calibration["store_out_of_fold"]["precision_at_0.9"] >= 0.9
+
+
+def test_train_reports_the_stores_own_precision_coverage_curve_cross_validated(store_model):
+    _, report, _ = store_model
+    curve = report["store_curve"]
+    history = read_jsonl(DATA / "store_history.jsonl")
+    assert [row["threshold"] for row in curve] == list(store_training.CURVE_THRESHOLDS)
+    coverage = [row["coverage"] for row in curve]
+    assert coverage == sorted(coverage, reverse=True) and 0 < coverage[0] <= 1
+    for row in curve:
+        assert row["answered"] == round(row["coverage"] * len(history))
+        if row["answered"]:
+            right = row["answered"] - row["wrong"]
+            assert row["precision"] == round(right / row["answered"], 4)
+
+
+def test_the_curves_calibrator_never_saw_the_reading_it_scores():
+    """Each fold's readings are scored by a calibrator fitted on the other folds (and the dev
+    set): changing one fold's rows changes the other folds' confidence, never its own."""
+    base = LocalClassifier.load(None)
+    recipe = store_training.TenantRecipe()
+    rng = np.random.default_rng(3)
+    k = len(base.categories)
+
+    def fold(n: int, right: bool) -> train.CalibrationRows:
+        logits = rng.normal(0, 1, (n, k))
+        labels = logits.argmax(1) if right else (logits.argmax(1) + 1) % k
+        return train.CalibrationRows(
+            logits, labels, np.column_stack([np.full(n, 0.9), np.full(n, 8.0)]), np.ones(n)
+        )
+
+    dev = fold(30, True)
+    a, b, c = fold(40, True), fold(40, True), fold(40, True)
+    worse_c = train.CalibrationRows(c.logits, (c.labels + 1) % k, c.familiarity, c.weights)
+    first = store_training.fold_calibrations(base, [a, b, c], dev, recipe)
+    second = store_training.fold_calibrations(base, [a, b, worse_c], dev, recipe)
+    # Fold c's readings became wrong: the calibrator that scores fold c is the same as before
+    # (it never saw fold c), the ones that score folds a and b moved (they saw the new rows).
+    assert first[2][0] == second[2][0] and np.array_equal(first[2][1], second[2][1])
+    assert not np.array_equal(first[0][1], second[0][1])
+    assert not np.array_equal(first[1][1], second[1][1])
 
 
 def test_training_on_a_stores_history_raises_accuracy_on_its_new_tickets(store_model):

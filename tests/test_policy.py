@@ -174,7 +174,12 @@ def test_go_live_gate_needs_ninety_percent(runtime):
     assert (status.tickets, status.agreed, status.ready) == (60, 53, False)
     with pytest.raises(GoLiveBlocked):
         set_category_modes(runtime.db, TENANT, {"order_status": "auto"}, actor="t")
-    _history(runtime.db, "order_status", 20, 20, start=100)  # 73/80 = 91 %
+    # 73/80 = 91 % is above 90 % as a raw ratio, but its Wilson 95 % lower bound (0.83) is not:
+    # the gate reads the bound (a deliberate change from the raw ratio).
+    _history(runtime.db, "order_status", 20, 20, start=100)
+    with pytest.raises(GoLiveBlocked, match="lower bound 83%"):
+        set_category_modes(runtime.db, TENANT, {"order_status": "auto"}, actor="t")
+    _history(runtime.db, "order_status", 100, 100, start=200)  # 173/180: lower bound 0.92
     pol = set_category_modes(runtime.db, TENANT, {"order_status": "auto"}, actor="t")
     assert pol.modes()["order_status"] == "auto"
 

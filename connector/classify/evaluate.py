@@ -15,6 +15,7 @@ from connector.domain import CATEGORIES
 
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)
 ECE_BINS = 10
+CONFIDENT = 0.9  # the threshold the off-topic figure is read at
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ def evaluate(
     return {
         "tickets": n,
         "accuracy": round(sum(correct) / n, 4),
+        **abstention(outcomes),
         "macro_f1": round(macro_f1, 4),
         "macro_f1_categories": len(scored),
         "expected_calibration_error": round(expected_calibration_error(outcomes), 4),
@@ -84,22 +86,56 @@ def evaluate(
     }
 
 
+def abstention(outcomes: Sequence[Outcome], threshold: float = CONFIDENT) -> dict:
+    """How the engine treats text that is not a store ticket and text that is:
+    ``off_topic_read_confident``: tickets labelled `other` read as a store category with
+    confidence ≥ ``threshold`` (the failure that sends a wrong reply), as a count and a share of
+    the `other` tickets; ``in_scope_recall``: share of the tickets labelled with a store category
+    read as that category."""
+    off = [o for o in outcomes if o.label == "other"]
+    confident = sum(1 for o in off if o.category != "other" and o.confidence >= threshold)
+    in_scope = [o for o in outcomes if o.label != "other"]
+    return {
+        "off_topic_tickets": len(off),
+        "off_topic_read_confident": confident,
+        "off_topic_read_confident_share": round(confident / len(off), 4) if off else None,
+        "in_scope_tickets": len(in_scope),
+        "in_scope_recall": (
+            round(sum(o.category == o.label for o in in_scope) / len(in_scope), 4)
+            if in_scope
+            else None
+        ),
+    }
+
+
 def by_group(
-    outcomes: Sequence[Outcome], groups: Sequence[str], thresholds: Iterable[float] = (0.9, 0.95)
+    outcomes: Sequence[Outcome],
+    groups: Sequence[str],
+    thresholds: Iterable[float] = (0.9, 0.95),
+    *,
+    detected: Sequence[str] | None = None,
 ) -> dict:
     """Accuracy, and coverage / precision / wrong at each threshold, per group (a store, a language:
-    ``deskguard eval --by store``), groups in order of size."""
+    ``deskguard eval --by store``), groups in order of size, with the off-topic figures of
+    ``abstention``. ``detected``: the language the engine found per ticket, when the groups are
+    the true languages (``--by lang``): adds each language's detection accuracy."""
     if len(groups) != len(outcomes):
         raise ValueError("one group per outcome")
-    members: dict[str, list[Outcome]] = {}
-    for o, g in zip(outcomes, groups, strict=True):
-        members.setdefault(g, []).append(o)
+    if detected is not None and len(detected) != len(outcomes):
+        raise ValueError("one detected language per outcome")
+    members: dict[str, list[int]] = {}
+    for i, g in enumerate(groups):
+        members.setdefault(g, []).append(i)
     out = {}
-    for g, rows in sorted(members.items(), key=lambda item: (-len(item[1]), item[0])):
+    for g, where in sorted(members.items(), key=lambda item: (-len(item[1]), item[0])):
+        rows = [outcomes[i] for i in where]
         entry: dict[str, float | None] = {
             "tickets": len(rows),
             "accuracy": round(sum(o.label == o.category for o in rows) / len(rows), 4),
+            **abstention(rows),
         }
+        if detected is not None:
+            entry["language_accuracy"] = round(sum(detected[i] == g for i in where) / len(where), 4)
         for t in thresholds:
             chosen = [o.label == o.category for o in rows if o.confidence >= t]
             entry[f"coverage_at_{t}"] = round(len(chosen) / len(rows), 4)
@@ -137,6 +173,16 @@ def format_report(report: dict, *, title: str = "") -> str:
         f"{report['macro_f1']:.3f}   "
         f"ECE {report['expected_calibration_error']:.3f}"
     )
+    if report.get("off_topic_tickets"):
+        lines.append(
+            f"off-topic (`other`) read as a store category with confidence ≥ {CONFIDENT}: "
+            f"{report['off_topic_read_confident']} of {report['off_topic_tickets']} "
+            f"({report['off_topic_read_confident_share']:.2%})"
+        )
+    if report.get("in_scope_tickets"):
+        lines.append(
+            f"in-scope recall: {report['in_scope_recall']:.3f} of {report['in_scope_tickets']}"
+        )
     lines.append("")
     lines.append("confidence ≥   coverage   precision   wrong")
     for row in report["at_threshold"]:
@@ -156,16 +202,20 @@ def format_report(report: dict, *, title: str = "") -> str:
         if key.startswith("by_") and isinstance(groups, dict):
             lines.append(
                 f"{key[3:]:<20}{'tickets':>8}{'accuracy':>10}{'cov≥0.9':>9}{'prec≥0.9':>10}"
-                f"{'wrong':>7}"
+                f"{'wrong':>7}{'offtopic≥0.9':>14}{'lang ok':>9}"
             )
             for name, row in groups.items():
                 precision = (
                     "-" if row["precision_at_0.9"] is None else f"{row['precision_at_0.9']:.3f}"
                 )
+                share = row.get("off_topic_read_confident_share")
+                off = "-" if share is None else f"{share:.3f}"
+                lang = row.get("language_accuracy")
                 lines.append(
                     f"{name[:19]:<20}{row['tickets']:>8}{row['accuracy']:>10.3f}"
                     f"{row['coverage_at_0.9']:>9.3f}"
-                    f"{precision:>10}{row['wrong_at_0.9']:>7}"
+                    f"{precision:>10}{row['wrong_at_0.9']:>7}{off:>14}"
+                    f"{'-' if lang is None else f'{lang:.3f}':>9}"
                 )
             lines.append("")
     cats = list(report["confusion"])

@@ -83,6 +83,7 @@ class Scored:
     calibration_features: np.ndarray
     tokens: list[str]
     code_share: float = 0.0  # see Novelty.code_full_below
+    pair_ratio: float = 0.0  # share of consecutive word pairs seen in training
 
 
 CALIBRATION_INPUTS = (
@@ -91,18 +92,74 @@ CALIBRATION_INPUTS = (
     "log ratio of the top two scores",
     "share of known words",
     "log(1 + known words)",
+    # Distance from what was learnt, at the level of word pairs: "when is my paycheck arriving"
+    # has familiar words but pairs no training ticket had.
+    "share of known word pairs",
+    # Evidence beyond one word: the top category's log ratio to the best other category once the
+    # word that pushes it most is taken out. A reading that hangs on one keyword ("bill",
+    # "order") drops; one with an ask spread over the message keeps its margin.
+    "log ratio of the top category without its strongest word",
 )
+LOO_CLIP = 8.0  # the last input is clipped to ±LOO_CLIP
 
 
-def calibration_features(probs: np.ndarray, known_ratio: float, known_words: int) -> np.ndarray:
-    """Inputs of the confidence calibrator (order matters: it is stored as coefficients)."""
+def calibration_features(
+    probs: np.ndarray,
+    known_ratio: float,
+    known_words: int,
+    pair_ratio: float = 0.0,
+    loo_logits: np.ndarray | None = None,
+    temperature: float = 1.0,
+) -> np.ndarray:
+    """Inputs of the confidence calibrator (order matters: it is stored as coefficients).
+    ``loo_logits``: the raw logits without the strongest word of the top category."""
+    top = int(np.argmax(probs))
     top2 = np.sort(probs)[-2:]
     p1 = float(min(max(top2[1], 1e-6), 1 - 1e-6))
     p2 = float(max(top2[0], 1e-6))
+    loo = 0.0
+    if loo_logits is not None and len(loo_logits) > 1:
+        z = np.asarray(loo_logits, np.float64) / temperature
+        rest = np.delete(z, top)
+        loo = float(min(max(z[top] - rest.max(), -LOO_CLIP), LOO_CLIP))
     return np.array(
-        [1.0, math.log(p1 / (1 - p1)), math.log(p1 / p2), known_ratio, math.log1p(known_words)],
+        [
+            1.0,
+            math.log(p1 / (1 - p1)),
+            math.log(p1 / p2),
+            known_ratio,
+            math.log1p(known_words),
+            pair_ratio,
+            loo,
+        ],
         dtype=np.float64,
     )
+
+
+_PAIR_FIRST = np.uint64(0x9E3779B97F4A7C15)
+_PAIR_SECOND = np.uint64(0xC2B2AE3D27D4EB4F)
+_PAIR_SHIFT = np.uint64(32)
+
+
+def pair_fingerprints(hashes: np.ndarray) -> np.ndarray:
+    """32-bit fingerprints of consecutive word pairs, from uint64 word hashes (known pairs are
+    stored as these in weights.npz ``known_pairs``)."""
+    if len(hashes) < 2:
+        return np.zeros(0, np.uint32)
+    h = np.asarray(hashes, np.uint64)
+    with np.errstate(over="ignore"):
+        key = h[:-1] * _PAIR_FIRST + h[1:] * _PAIR_SECOND
+    return (key >> _PAIR_SHIFT).astype(np.uint32)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the confidence is calibrated on besides the scores (see CALIBRATION_INPUTS)."""
+
+    known_ratio: float
+    known_words: int
+    pair_ratio: float
+    loo_logits: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -256,9 +313,12 @@ class LocalClassifier:
         path: Path | None = None,
         *,
         vocabulary: Vocabulary | list[str] | None = None,
+        known_pairs: np.ndarray | None = None,
     ) -> None:
         """``vocabulary``: precomputed rows (from weights.npz), or the words to precompute rows
-        for when the model is saved (training passes the words it saw), or None."""
+        for when the model is saved (training passes the words it saw), or None.
+        ``known_pairs``: fingerprints of the word pairs seen in training (``pair_fingerprints``);
+        a model without them reads every pair as unknown (its calibrator gives that no weight)."""
         self.meta = meta
         self.path = path
         self.categories: tuple[str, ...] = tuple(meta["categories"])
@@ -276,6 +336,9 @@ class LocalClassifier:
                 f"model at {path}: weights shape {self.weights.shape} does not match model.json"
             )
         self.known_words = frozenset(int(h) for h in known_words)
+        self.known_pairs = np.unique(
+            np.asarray(known_pairs if known_pairs is not None else [], np.uint32)
+        )
         self._vocabulary = vocabulary if isinstance(vocabulary, Vocabulary) else None
         self.vocabulary_words: list[str] = list(
             vocabulary.words if isinstance(vocabulary, Vocabulary) else vocabulary or []
@@ -331,6 +394,7 @@ class LocalClassifier:
                 data["known_words"],
                 path=path,
                 vocabulary=Vocabulary.from_arrays(data),
+                known_pairs=data.get("known_pairs"),
             )
 
     def save(self, path: str | Path, *, extra_arrays: dict[str, np.ndarray] | None = None) -> Path:
@@ -341,6 +405,7 @@ class LocalClassifier:
             "weights": self.weights.astype(np.float16),
             "bias": self.bias.astype(np.float32),
             "known_words": np.array(sorted(self.known_words), dtype=np.uint32),
+            **({"known_pairs": self.known_pairs} if len(self.known_pairs) else {}),
             **(extra_arrays or {}),
         }
         if self.vocabulary_words:
@@ -381,10 +446,10 @@ class LocalClassifier:
 
     def _read(
         self, subject: str, latest: str
-    ) -> tuple[np.ndarray, list[str], np.ndarray, _WordTable, Parsed]:
-        """(logits, words, their word-table rows, the table, the parsed text): the same numbers as
-        ``featurizer.transform`` times the weights, added up from cached per-word rows instead of
-        building the vector."""
+    ) -> tuple[np.ndarray, list[str], np.ndarray, _WordTable, Parsed, np.ndarray]:
+        """(logits, words, their word-table rows, the table, the parsed text, the logits without
+        the top category's strongest word): the same numbers as ``featurizer.transform`` times
+        the weights, added up from cached per-word rows instead of building the vector."""
         table = self._table
         if (
             len(table.words) >= table.shipped + _WordTable.LIMIT
@@ -394,24 +459,56 @@ class LocalClassifier:
         subject_words, body_words = parsed.subject_words, parsed.body_words
         words = subject_words + body_words
         if not words:
-            return self.bias.astype(np.float64), words, np.zeros(0, np.intp), table, parsed
+            empty = self.bias.astype(np.float64)
+            return empty, words, np.zeros(0, np.intp), table, parsed, empty
         idx = table.indices(words)
         joint_ids, joint_values = self.featurizer.joint_features(
             subject_words, body_words, table.hashes[idx], np.flatnonzero(table.multi[idx])
         )
-        raw = (
-            table.contrib[idx].sum(axis=0, dtype=np.float64)
-            + joint_values @ self.weights[joint_ids]
-        )
+        per_word = table.contrib[idx]
+        raw = per_word.sum(axis=0, dtype=np.float64) + joint_values @ self.weights[joint_ids]
         norm = math.sqrt(float(table.sq[idx].sum()) + float(np.dot(joint_values, joint_values)))
-        return raw / norm + self.bias, words, idx, table, parsed
+        logits = raw / norm + self.bias
+        return (
+            logits,
+            words,
+            idx,
+            table,
+            parsed,
+            self._without_strongest(logits, per_word, idx, norm),
+        )
 
-    def calibration_inputs(self, subject: str, body: str) -> tuple[np.ndarray, float, int]:
-        """(logits, share of known words, known words) of a ticket, read exactly as ``classify``
-        reads it: what confidence is calibrated on (``connector.classify.train``)."""
-        logits, _, idx, table, _ = self._read(subject, split_email(body)[0])
+    @staticmethod
+    def _without_strongest(
+        logits: np.ndarray, per_word: np.ndarray, idx: np.ndarray, norm: float
+    ) -> np.ndarray:
+        """The logits with every occurrence of the one word that most separates the top category
+        from the runner-up taken out (its own features only; pairs it is part of stay)."""
+        top = int(np.argmax(logits))
+        runner = int(np.argmax(np.where(np.arange(len(logits)) == top, -np.inf, logits)))
+        push = per_word[:, top].astype(np.float64) - per_word[:, runner]
+        words, where = np.unique(idx, return_inverse=True)
+        if len(words) == 1:
+            strongest = np.ones(len(idx), bool)
+        else:
+            strongest = where == int(np.argmax(np.bincount(where, weights=push)))
+        return logits - per_word[strongest].sum(axis=0, dtype=np.float64) / norm
+
+    def _pair_ratio(self, idx: np.ndarray, table: _WordTable) -> float:
+        """Share of consecutive word pairs (subject and body run together) seen in training."""
+        if len(idx) < 2 or not len(self.known_pairs):
+            return 0.0
+        pairs = pair_fingerprints(table.hashes[idx])
+        at = np.searchsorted(self.known_pairs, pairs)
+        at[at == len(self.known_pairs)] = 0
+        return float((self.known_pairs[at] == pairs).mean())
+
+    def calibration_inputs(self, subject: str, body: str) -> tuple[np.ndarray, Evidence]:
+        """(logits, evidence) of a ticket, read exactly as ``classify`` reads it: what
+        confidence is calibrated on (``connector.classify.train``)."""
+        logits, _, idx, table, _, loo = self._read(subject, split_email(body)[0])
         ratio, known = self._familiar(idx, table)
-        return logits, ratio, known
+        return logits, Evidence(ratio, known, self._pair_ratio(idx, table), loo)
 
     @staticmethod
     def _familiar(idx: np.ndarray, table: _WordTable) -> tuple[float, int]:
@@ -425,12 +522,15 @@ class LocalClassifier:
     def _score(
         self, subject: str, latest: str
     ) -> tuple[Scored, tuple[np.ndarray, _WordTable], Parsed]:
-        logits, words, idx, table, parsed = self._read(subject, latest)
+        logits, words, idx, table, parsed, loo = self._read(subject, latest)
         z = logits / self.temperature
         z = np.exp(z - z.max())
         probs = z / z.sum()
         known_ratio, known_words = self._familiar(idx, table)
-        feats = calibration_features(probs, known_ratio, known_words)
+        pair_ratio = self._pair_ratio(idx, table)
+        feats = calibration_features(
+            probs, known_ratio, known_words, pair_ratio, loo, self.temperature
+        )
         confidence = 1.0 / (1.0 + math.exp(-float(feats @ self.calibrator)))
         nov = self.novelty
         cap = min(
@@ -471,6 +571,7 @@ class LocalClassifier:
                 calibration_features=feats,
                 tokens=words,
                 code_share=codeish,
+                pair_ratio=pair_ratio,
             ),
             (idx, table),
             parsed,

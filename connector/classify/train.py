@@ -27,7 +27,7 @@ import numpy as np
 
 from connector.classify.augment import as_email
 from connector.classify.features import PLACEHOLDERS, FeatureConfig, Featurizer, word_hash
-from connector.classify.local import FORMAT_VERSION, LocalClassifier, Novelty
+from connector.classify.local import FORMAT_VERSION, LocalClassifier, Novelty, pair_fingerprints
 from connector.classify.signals import detect_language
 from connector.domain import CATEGORIES
 from connector.errors import BadRequest
@@ -268,47 +268,62 @@ def fit_linear(
 @dataclass
 class CalibrationRows:
     """Held-out readings that confidence is fitted on: each row's raw logits, true label, share of
-    known words and known words, and how much it counts."""
+    known words and known words, and how much it counts; with the share of known word pairs and
+    the logits without the top category's strongest word (``local.CALIBRATION_INPUTS``)."""
 
     logits: np.ndarray  # (n, classes)
     labels: np.ndarray  # (n,) int
     familiarity: np.ndarray  # (n, 2)
     weights: np.ndarray  # (n,)
+    pairs: np.ndarray | None = None  # (n,) share of known word pairs; None: zeros
+    loo: np.ndarray | None = None  # (n, classes); None: no such input
+
+    FIELDS = ("logits", "labels", "familiarity", "weights", "pairs", "loo")
+
+    def __post_init__(self) -> None:
+        if self.pairs is None:
+            self.pairs = np.zeros(len(self.labels))
+        if self.loo is None:
+            self.loo = np.full_like(np.asarray(self.logits, np.float64), np.nan)
 
     def __len__(self) -> int:
         return len(self.labels)
 
+    def subset(self, mask: np.ndarray) -> CalibrationRows:
+        return CalibrationRows(*(getattr(self, f)[mask] for f in self.FIELDS))
+
     @classmethod
     def concat(cls, parts: Sequence[CalibrationRows]) -> CalibrationRows:
         parts = [p for p in parts if len(p)]
-        return cls(
-            *(
-                np.concatenate([getattr(p, f) for p in parts])
-                for f in ("logits", "labels", "familiarity", "weights")
-            )
-        )
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in cls.FIELDS))
 
     def with_total_weight(self, total: float) -> CalibrationRows:
         """The same rows, reweighted evenly to add up to ``total``."""
         weights = np.full(len(self), total / len(self)) if len(self) else self.weights
-        return CalibrationRows(self.logits, self.labels, self.familiarity, weights)
+        return CalibrationRows(
+            self.logits, self.labels, self.familiarity, weights, self.pairs, self.loo
+        )
 
 
 def score_rows(model: LocalClassifier, examples: Sequence[Example]) -> CalibrationRows:
     """Read labelled tickets with ``model`` (never trained on them) the way a live reading is
     made."""
     index = {c: i for i, c in enumerate(model.categories)}
-    logits, fam = [], []
+    logits, fam, pairs, loo = [], [], [], []
     for ex in examples:
-        z, ratio, known = model.calibration_inputs(ex.subject, ex.body)
+        z, evidence = model.calibration_inputs(ex.subject, ex.body)
         logits.append(z)
-        fam.append((ratio, known))
-    n = len(examples)
+        fam.append((evidence.known_ratio, evidence.known_words))
+        pairs.append(evidence.pair_ratio)
+        loo.append(evidence.loo_logits)
+    n, k = len(examples), len(model.categories)
     return CalibrationRows(
-        np.array(logits, np.float64).reshape(n, len(model.categories)),
+        np.array(logits, np.float64).reshape(n, k),
         np.array([index[ex.label] for ex in examples], np.int64),
         np.array(fam, np.float64).reshape(n, 2),
         np.ones(n),
+        np.array(pairs, np.float64),
+        np.array(loo, np.float64).reshape(n, k),
     )
 
 
@@ -366,10 +381,15 @@ def calibration_matrix(rows: CalibrationRows, temperature: float) -> tuple[np.nd
     from connector.classify.local import calibration_features
 
     probs = _softmax(rows.logits / temperature)
+    assert rows.pairs is not None and rows.loo is not None  # filled in by __post_init__
     feats = np.array(
         [
-            calibration_features(p, float(r), int(k))
-            for p, (r, k) in zip(probs, rows.familiarity, strict=True)
+            calibration_features(
+                p, float(r), int(k), float(pair), None if np.isnan(z[0]) else z, temperature
+            )
+            for p, (r, k), pair, z in zip(
+                probs, rows.familiarity, rows.pairs, rows.loo, strict=True
+            )
         ]
     )
     return feats.reshape(len(rows), -1), (probs.argmax(1) == rows.labels).astype(np.float64)
@@ -410,6 +430,18 @@ def known_word_hashes(designs: Iterable[Design], min_count: int = 2) -> np.ndarr
     return np.array(sorted({word_hash(w) for w, c in counts.items() if c >= min_count}), np.uint32)
 
 
+def known_pair_fingerprints(designs: Iterable[Design], min_count: int = 2) -> np.ndarray:
+    """Fingerprints (``local.pair_fingerprints``) of the consecutive word pairs seen at least
+    ``min_count`` times: the model's "share of known word pairs" input."""
+    counts: Counter[int] = Counter()
+    for design in designs:
+        for words in design.tokens:
+            if len(words) >= 2:
+                hashes = np.fromiter(map(word_hash, words), np.uint64, len(words))
+                counts.update(pair_fingerprints(hashes).tolist())
+    return np.array(sorted(k for k, c in counts.items() if c >= min_count), np.uint32)
+
+
 def vocabulary_words(
     designs: Iterable[Design], min_count: int = 2, limit: int = 100_000
 ) -> list[str]:
@@ -436,6 +468,7 @@ def _model(
     novelty: Novelty | None = None,
     training: dict | None = None,
     vocabulary: list[str] | None = None,
+    known_pairs: np.ndarray | None = None,
 ) -> LocalClassifier:
     meta = {
         "format": FORMAT_VERSION,
@@ -448,7 +481,9 @@ def _model(
         "created": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "training": training or {},
     }
-    return LocalClassifier(meta, weights, bias, known, vocabulary=vocabulary)
+    return LocalClassifier(
+        meta, weights, bias, known, vocabulary=vocabulary, known_pairs=known_pairs
+    )
 
 
 # --- training sets ------------------------------------------------------------------------------
@@ -512,6 +547,39 @@ SHARED_FILES = (
     "banking77-train.jsonl",
     "banking77-test.jsonl",
 )
+# CLINC150 (CC BY 3.0): questions to a general assistant, nearly all of them not about a store
+# (label `other`), with its order-status and card-declined intents. The train split is learnt
+# from (what is *not* a ticket), the dev split calibrates abstention; the test split is only ever
+# read by `deskguard eval`.
+CLINC_TRAIN = "clinc150-train.jsonl"
+CLINC_DEV = "clinc150-dev.jsonl"
+# CLINC150 intents whose `other` label depends on the store (the datasets' README warns of them):
+# in a food or pet-food store "how many calories in …" and "what are the ingredients of …" are
+# product questions, in an electronics store "what plug do I need in …" is one, and "order more
+# paper towels" is a purchase. Neither learnt nor calibrated on; `deskguard eval --by
+# clinc_intent` still reports them (docs/QUALITY.md).
+CLINC_STORE_DEPENDENT = frozenset(
+    {
+        "calories",
+        "nutrition_info",
+        "ingredients_list",
+        "ingredient_substitution",
+        "food_last",
+        "plug_type",
+        "order",
+    }
+)
+
+
+def clinc_examples(path: Path) -> list[Example]:
+    """CLINC150 rows of ``path`` without the store-dependent intents; [] when it is missing."""
+    if not path.is_file():
+        return []
+    return [
+        ex
+        for ex in read_jsonl(path, source="clinc")
+        if ex.field("clinc_intent") not in CLINC_STORE_DEPENDENT
+    ]
 
 
 @dataclass(frozen=True)
@@ -527,6 +595,10 @@ class Recipe:
     # chosen on the dev set with scripts/tune_recipe.py, 2026-11-22: docs/QUALITY.md)
     hand_weight: float = 16.0
     balance_power: float = 0.6
+    # Total weight of CLINC150 train (relative to the shared rows, like the two above), and the
+    # share of the calibration weight on CLINC150 dev read by the final model.
+    clinc_weight: float = 1.0
+    clinc_calibration_share: float = 0.2
     # Share of the calibration weight on the dev set, the rest on the out-of-fold rows. None: each
     # hand-written ticket counts once (a training ticket appears as ~6 dressed rows out of fold, a
     # dev ticket once), so the share is dev / (hand-written + dev).
@@ -560,6 +632,7 @@ def _corpus(
     recipe: Recipe,
     featurizer: Featurizer,
     progress: Progress | None,
+    clinc: Sequence[Example] = (),
 ) -> _Corpus:
     rng = random.Random(recipe.seed)
     shared_rows = list(shared)
@@ -569,9 +642,11 @@ def _corpus(
                 as_email(ex, rng, lang="en", typo_rate=0.03 if rng.random() < 0.5 else 0.0)
             )
     hand_rows = dress(hand, rng, recipe.hand_copies)
-    examples = balance(
-        shared_rows, recipe.shared_weight * len(shared_rows), recipe.balance_power
-    ) + balance(hand_rows, recipe.hand_weight * len(shared_rows), recipe.balance_power)
+    examples = (
+        balance(shared_rows, recipe.shared_weight * len(shared_rows), recipe.balance_power)
+        + balance(hand_rows, recipe.hand_weight * len(shared_rows), recipe.balance_power)
+        + balance(clinc, recipe.clinc_weight * len(shared_rows), recipe.balance_power)
+    )
     design = featurize(examples, featurizer, CATEGORIES, progress)
     return _Corpus(
         examples,
@@ -603,8 +678,14 @@ def build_default(
     dev = list(dev if dev is not None else dev_examples())
     fitted = fit_default(shared_dir, recipe, hand=hand, progress=progress, log=log)
     dev_rows = score_rows(fitted.model, dev)
+    clinc_dev = clinc_examples(Path(shared_dir) / CLINC_DEV)
+    clinc_rows = score_rows(fitted.model, clinc_dev)
     temperature, calibrator = calibrate_default(
-        fitted.out_of_fold, dev_rows, recipe.dev_share_for(fitted.hand, dev)
+        fitted.out_of_fold,
+        dev_rows,
+        recipe.dev_share_for(fitted.hand, dev),
+        clinc_rows,
+        recipe.clinc_calibration_share,
     )
     log(f"temperature {temperature:.3f}; calibrator {np.round(calibrator, 3).tolist()}")
     training = {
@@ -616,9 +697,12 @@ def build_default(
         "rows": len(fitted.corpus.design),
         "out_of_fold": held_out_report(fitted.out_of_fold, temperature, calibrator),
         "dev_set": held_out_report(dev_rows, temperature, calibrator),
+        "clinc_train_examples": fitted.clinc,
+        "clinc_dev": held_out_report(clinc_rows, temperature, calibrator),
         "sources": [
             "Bitext customer-support (CDLA-Sharing-1.0)",
             "Banking77 (CC BY 4.0)",
+            "CLINC150 train and dev (CC BY 3.0)",
             "Deskguard hand-written tickets (Apache-2.0)",
         ],
     }
@@ -632,6 +716,7 @@ def build_default(
         calibrator=calibrator,
         training=training,
         vocabulary=vocabulary_words([fitted.corpus.design]),
+        known_pairs=fitted.model.known_pairs,
     )
     if out_dir is not None:
         model.save(out_dir)
@@ -647,22 +732,29 @@ class Fitted:
     corpus: _Corpus
     shared: int  # examples from the shared datasets
     hand: int  # hand-written examples
+    clinc: int = 0  # CLINC150 train examples
 
 
 def calibrate_default(
-    out_of_fold: CalibrationRows, dev_rows: CalibrationRows, dev_share: float
+    out_of_fold: CalibrationRows,
+    dev_rows: CalibrationRows,
+    dev_share: float,
+    clinc_rows: CalibrationRows | None = None,
+    clinc_share: float = 0.0,
 ) -> tuple[float, np.ndarray]:
     """Temperature and calibrator from out-of-fold rows and dev rows, the dev rows carrying
-    ``dev_share`` of the weight."""
+    ``dev_share`` of the weight of the two; CLINC150 dev rows (off-topic questions), when given,
+    carry ``clinc_share`` of the whole."""
     share = dev_share if len(dev_rows) else 0.0
+    clinc_share = clinc_share if clinc_rows is not None and len(clinc_rows) else 0.0
     total = len(out_of_fold) + len(dev_rows)
-    rows = CalibrationRows.concat(
-        [
-            out_of_fold.with_total_weight((1 - share) * total),
-            dev_rows.with_total_weight(share * total),
-        ]
-    )
-    return calibrate_from_rows(rows)
+    parts = [
+        out_of_fold.with_total_weight((1 - share) * (1 - clinc_share) * total),
+        dev_rows.with_total_weight(share * (1 - clinc_share) * total),
+    ]
+    if clinc_rows is not None and clinc_share:
+        parts.append(clinc_rows.with_total_weight(clinc_share * total))
+    return calibrate_from_rows(CalibrationRows.concat(parts))
 
 
 def fit_default(
@@ -685,10 +777,14 @@ def fit_default(
     if not shared:
         raise BadRequest(f"no shared datasets in {shared_dir} (expected {', '.join(SHARED_FILES)})")
     hand = list(hand if hand is not None else packaged_examples())
+    clinc = clinc_examples(shared_dir / CLINC_TRAIN) if recipe.clinc_weight else []
     featurizer = Featurizer(recipe.features)
     n_buckets, n_classes = recipe.features.n_buckets, len(CATEGORIES)
-    log(f"featurizing {len(shared)} shared + {len(hand)} hand-written examples")
-    corpus = _corpus(shared, hand, recipe, featurizer, progress)
+    log(
+        f"featurizing {len(shared)} shared + {len(hand)} hand-written + {len(clinc)} CLINC150 "
+        "examples"
+    )
+    corpus = _corpus(shared, hand, recipe, featurizer, progress, clinc)
     fold_of = assign_folds(corpus.groups, recipe.folds, recipe.seed)
     row_fold = np.array([fold_of.get(g, -1) for g in corpus.groups])
 
@@ -699,7 +795,12 @@ def fit_default(
         train = corpus.design.subset(train_rows)
         weights, bias = fit_linear(train, n_classes, n_buckets, recipe.fit, progress=progress)
         fold_model = _model(
-            weights, bias, known_word_hashes([train]), name="fold", features=recipe.features
+            weights,
+            bias,
+            known_word_hashes([train]),
+            name="fold",
+            features=recipe.features,
+            known_pairs=known_pair_fingerprints([train]),
         )
         held = score_rows(fold_model, [corpus.examples[i] for i in held_rows])
         out_of_fold.append(held)
@@ -716,5 +817,6 @@ def fit_default(
         known_word_hashes([corpus.design]),
         name="deskguard-local",
         features=recipe.features,
+        known_pairs=known_pair_fingerprints([corpus.design]),
     )
-    return Fitted(model, oof, corpus, len(shared), len(hand))
+    return Fitted(model, oof, corpus, len(shared), len(hand), len(clinc))

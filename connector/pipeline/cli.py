@@ -205,7 +205,10 @@ def policy_patch(
 @click.option("--tenant", help=TENANT_HELP)
 @click.pass_context
 def policy_go_live(ctx: click.Context, tenant: str | None) -> None:
-    """Agreement with agents per category, and whether each may switch to auto.
+    """Agreement with agents per category, its Wilson 95 % lower bound, whether each may switch
+    to auto (the bound must reach the target), the category's current min_confidence, and the
+    recommended threshold: the lowest confidence at which the bound on shadow-mode agreement
+    still meets the target (null when none does yet).
 
     Example: deskguard policy go-live --tenant acme
     """
@@ -213,7 +216,12 @@ def policy_go_live(ctx: click.Context, tenant: str | None) -> None:
 
     runtime, tenant_id = _tenant(ctx, tenant)
     view = decisions.policy_view(runtime.db, tenant_id, policy_file=_policy_file(runtime))
-    echo_json({c: v["go_live"] for c, v in view["categories"].items()})
+    echo_json(
+        {
+            c: {**v["go_live"], "min_confidence": v["min_confidence"]}
+            for c, v in view["categories"].items()
+        }
+    )
 
 
 @click.group("decisions")

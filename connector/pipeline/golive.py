@@ -1,6 +1,12 @@
 """The go-live gate: a category switches to auto only after agents agreed with Deskguard's
 shadow/assist readings on enough tickets (defaults: ≥ 90 % over ≥ 50 tickets, policy ``go_live``).
 
+"≥ 90 %" is read as a statistical claim, not a raw ratio: the *lower* end of the Wilson score
+interval (95 %, two-sided) on the agreement must reach the target, so 45 of 50 (90 %, lower bound
+0.79) is not enough while 50 of 50 (lower bound 0.93) is. From the same shadow-mode agreement,
+split by the confidence of each reading, ``recommend_threshold`` gives the lowest confidence
+threshold at which that bound still meets the target: readings below it stay with agents.
+
 Agreement compares the category of the latest shadow/assist decision on a ticket with what an
 agent said: the latest ``feedback`` row for the ticket — from the side panel (right/wrong, with
 the correct category) or from the category tag an agent left on the solved ticket
@@ -9,7 +15,8 @@ the correct category) or from the category tag an agent left on the solved ticke
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
@@ -45,6 +52,79 @@ _AGREEMENT_SQL = (
 )
 
 
+# The tickets of _AGREEMENT_SQL one by one, with the confidence of the reading agents judged.
+_CONFIDENCE_SQL = (
+    "\n"
+    "WITH latest_decision AS (\n"
+    "    SELECT d.ticket_id, d.category, d.confidence FROM decisions d\n"
+    "    WHERE d.tenant_id = :t AND d.id = (\n"
+    "        SELECT MAX(d2.id) FROM decisions d2"
+    " WHERE d2.tenant_id = d.tenant_id AND d2.ticket_id = d.ticket_id\n"
+    "        AND d2.mode IN ('shadow', 'assist') AND d2.category IS NOT NULL)\n"
+    "), latest_feedback AS (\n"
+    "    SELECT f.ticket_id, f.verdict, f.correct_category FROM feedback f\n"
+    "    WHERE f.tenant_id = :t AND f.id = (\n"
+    "        SELECT MAX(f2.id) FROM feedback f2"
+    " WHERE f2.tenant_id = f.tenant_id AND f2.ticket_id = f.ticket_id)\n"
+    ")\n"
+    "SELECT ld.category, ld.confidence,\n"
+    "       CASE WHEN lf.correct_category IS NOT NULL THEN lf.correct_category = ld.category\n"
+    "            ELSE lf.verdict = 'right' END\n"
+    "FROM latest_decision ld JOIN latest_feedback lf ON lf.ticket_id = ld.ticket_id\n"
+    "WHERE ld.confidence IS NOT NULL\n"
+)
+
+Z_95 = 1.959964  # two-sided 95 % normal quantile
+# Thresholds a recommendation is chosen from (the policy's min_confidence takes any value).
+THRESHOLD_GRID = tuple(round(0.5 + 0.01 * i, 2) for i in range(50))
+
+
+def wilson_lower_bound(agreed: int, tickets: int, z: float = Z_95) -> float | None:
+    """Lower end of the Wilson score interval for ``agreed`` successes out of ``tickets``
+    (Wilson, "Probable inference, the law of succession, and statistical inference", JASA 1927):
+    unlike the raw ratio it is low when there are few tickets. None without tickets."""
+    if tickets <= 0:
+        return None
+    p = agreed / tickets
+    z2 = z * z
+    centre = p + z2 / (2 * tickets)
+    spread = z * math.sqrt(p * (1 - p) / tickets + z2 / (4 * tickets * tickets))
+    return max(0.0, (centre - spread) / (1 + z2 / tickets))
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The lowest confidence threshold whose agreement bound meets the target, from shadow-mode
+    readings with agent feedback; ``threshold`` None when no threshold does."""
+
+    threshold: float | None
+    tickets: int = 0  # feedback tickets read with at least that confidence
+    agreed: int = 0
+    lower_bound: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "threshold": self.threshold,
+            "tickets": self.tickets,
+            "agreed": self.agreed,
+            "lower_bound": None if self.lower_bound is None else round(self.lower_bound, 4),
+        }
+
+
+def recommend_threshold(
+    readings: list[tuple[float, bool]], target: float, grid: tuple[float, ...] = THRESHOLD_GRID
+) -> Recommendation:
+    """``readings``: (confidence, agent agreed) per ticket of one category. The lowest threshold
+    of ``grid`` at which the Wilson lower bound of agreement among readings at or above it is
+    ≥ ``target``."""
+    for t in grid:
+        chosen = [ok for conf, ok in readings if conf >= t]
+        bound = wilson_lower_bound(sum(chosen), len(chosen))
+        if bound is not None and bound >= target:
+            return Recommendation(t, len(chosen), sum(chosen), bound)
+    return Recommendation(None)
+
+
 @dataclass(frozen=True)
 class GoLiveStatus:
     category: str
@@ -52,31 +132,41 @@ class GoLiveStatus:
     agreed: int
     min_agreement: float
     min_tickets: int
+    recommendation: Recommendation = field(default_factory=lambda: Recommendation(None))
 
     @property
     def agreement(self) -> float | None:
         return self.agreed / self.tickets if self.tickets else None
 
     @property
+    def lower_bound(self) -> float | None:
+        """Wilson 95 % lower bound on the agreement (None without feedback)."""
+        return wilson_lower_bound(self.agreed, self.tickets)
+
+    @property
     def ready(self) -> bool:
-        return self.tickets >= self.min_tickets and (self.agreement or 0.0) >= self.min_agreement
+        return self.tickets >= self.min_tickets and (self.lower_bound or 0.0) >= self.min_agreement
 
     def explain(self) -> str:
         pct = "no feedback yet" if self.agreement is None else f"{self.agreement:.0%} agreement"
+        bound = "" if self.lower_bound is None else f" (95% lower bound {self.lower_bound:.0%})"
         return (
-            f"{pct} over {self.tickets} ticket(s); needs ≥ {self.min_agreement:.0%} over "
-            f"≥ {self.min_tickets}"
+            f"{pct} over {self.tickets} ticket(s){bound}; needs ≥ {self.min_agreement:.0%} over "
+            f"≥ {self.min_tickets} (the 95% lower bound)"
         )
 
     def as_dict(self) -> dict[str, Any]:
+        bound = self.lower_bound
         return {
             "category": self.category,
             "tickets": self.tickets,
             "agreed": self.agreed,
             "agreement": self.agreement,
+            "lower_bound": None if bound is None else round(bound, 4),
             "ready": self.ready,
             "min_agreement": self.min_agreement,
             "min_tickets": self.min_tickets,
+            "recommended_threshold": self.recommendation.as_dict(),
             "explain": self.explain(),
         }
 
@@ -89,21 +179,47 @@ def agreement_counts(db: sqlite_utils.Database, tenant_id: str) -> dict[str, tup
     }
 
 
+def confidence_readings(
+    db: sqlite_utils.Database, tenant_id: str
+) -> dict[str, list[tuple[float, bool]]]:
+    """category -> (confidence of the latest shadow/assist reading, agent agreed) per ticket with
+    feedback (the same tickets as ``agreement_counts``, those with a recorded confidence)."""
+    out: dict[str, list[tuple[float, bool]]] = {}
+    for category, confidence, agreed in db.conn.execute(_CONFIDENCE_SQL, {"t": tenant_id}):
+        out.setdefault(category, []).append((float(confidence), bool(agreed)))
+    return out
+
+
 def go_live_status(
     db: sqlite_utils.Database, tenant_id: str, category: str, policy: Policy
 ) -> GoLiveStatus:
     tickets, agreed = agreement_counts(db, tenant_id).get(category, (0, 0))
     gl = policy.go_live
+    target = float(gl["min_agreement"])
+    readings = confidence_readings(db, tenant_id).get(category, [])
     return GoLiveStatus(
-        category, tickets, agreed, float(gl["min_agreement"]), int(gl["min_tickets"])
+        category,
+        tickets,
+        agreed,
+        target,
+        int(gl["min_tickets"]),
+        recommend_threshold(readings, target),
     )
 
 
 def all_statuses(db: sqlite_utils.Database, tenant_id: str, policy: Policy) -> list[GoLiveStatus]:
     counts = agreement_counts(db, tenant_id)
+    readings = confidence_readings(db, tenant_id)
     gl = policy.go_live
+    target = float(gl["min_agreement"])
     return [
-        GoLiveStatus(c, *counts.get(c, (0, 0)), float(gl["min_agreement"]), int(gl["min_tickets"]))
+        GoLiveStatus(
+            c,
+            *counts.get(c, (0, 0)),
+            target,
+            int(gl["min_tickets"]),
+            recommend_threshold(readings.get(c, []), target),
+        )
         for c in CATEGORIES
     ]
 

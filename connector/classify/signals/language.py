@@ -1,14 +1,36 @@
-"""Language: the ISO 639-1 code of a ticket's most likely language, from stop-word profiles of
-the six languages of the default model plus Portuguese, Polish, Swedish and Danish, and from the
-script for languages that are not written in Latin letters."""
+"""Language: the ISO 639-1 code of a ticket's most likely language.
+
+Latin-script text is read by lingua (``lingua-language-detector``, maintained, offline n-gram
+models), limited to the languages stores see (``STORE_LANGUAGES``): chosen by measuring it against
+langid and our earlier stop-word profiles on a team-written set of short phrases and sentences in
+17 languages (``tests/data/lang_phrases.jsonl``; docs/QUALITY.md, "Language"). Short text gets
+lingua's high-accuracy models (1- to 5-grams), longer text its faster trigram models, which are
+as good once there are a few sentences. Other scripts (Cyrillic, Greek, Japanese, ...) are named
+by their script. When lingua cannot decide (no letters), the stop-word profiles below answer, and
+they still supply ``FUNCTION_WORDS``.
+"""
 
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
 from itertools import filterfalse
 
+from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
+
 from connector.classify.signals.lexicon import PreparedText, ensure_prepared
+
+# What lingua chooses from: the languages of European and North American stores (ISO 639-1;
+# "no" is Norwegian Bokmål). A language outside the list is read as its nearest neighbour here,
+# which is why the list is kept to languages stores actually see.
+STORE_LANGUAGES = (
+    "en", "es", "fr", "de", "it", "pt", "nl", "pl", "cs", "sk", "ro", "hu", "sv", "da", "no",
+    "fi", "tr",
+)  # fmt: skip
+SHORT_TEXT = 60  # characters up to which the high-accuracy models read the text
+MAX_TEXT = 120  # characters read from longer text (the language does not change after that)
+_ISO = {"no": "NB"}
 
 
 def _wordset(words: str) -> frozenset[str]:
@@ -82,14 +104,94 @@ FUNCTION_WORDS = frozenset().union(*_STOPWORDS.values()) | _wordset(
 )
 
 
+class _Detectors:
+    """lingua's two detectors for ``STORE_LANGUAGES``, built once per process on first use
+    (about 1.5 s, the high-accuracy models being most of it; docs/BENCHMARKS.md)."""
+
+    _lock = threading.Lock()
+    _built: tuple[LanguageDetector, LanguageDetector] | None = None
+
+    @classmethod
+    def get(cls) -> tuple[LanguageDetector, LanguageDetector]:
+        built = cls._built
+        if built is None:
+            with cls._lock:
+                if cls._built is None:
+                    languages = [
+                        Language.from_iso_code_639_1(getattr(IsoCode639_1, _ISO.get(c, c.upper())))
+                        for c in STORE_LANGUAGES
+                    ]
+                    builder = LanguageDetectorBuilder.from_languages(*languages)
+                    precise = builder.with_preloaded_language_models().build()
+                    fast = (
+                        LanguageDetectorBuilder.from_languages(*languages)
+                        .with_low_accuracy_mode()
+                        .with_preloaded_language_models()
+                        .build()
+                    )
+                    cls._built = (precise, fast)
+                built = cls._built
+        assert built is not None
+        return built
+
+
+_CODES = {"nb": "no", "nn": "no"}
+
+
+def warm_up() -> None:
+    """Load the language models now rather than on the first reading (a worker may call it at
+    start; ``deskguard bench local`` times it)."""
+    _Detectors.get()
+
+
+# Short text in the default language (English) often scores close to a neighbour ("refund pls",
+# "cancel it"): the default wins when its confidence is at least this share of the winner's.
+DEFAULT_SHARE = 0.5
+
+
+def library_language(text: str, default: str = "en") -> str | None:
+    """lingua's language of Latin-script ``text`` among ``STORE_LANGUAGES``; None when it cannot
+    tell (no letters). Short text stays ``default`` when that is nearly as likely."""
+    precise, fast = _Detectors.get()
+    if len(text) > SHORT_TEXT:
+        found = fast.detect_language_of(text[:MAX_TEXT])
+        return None if found is None else _code(found)
+    values = precise.compute_language_confidence_values(text)
+    if not values or values[0].value <= 0:
+        return None
+    best = _code(values[0].language)
+    if best != default:
+        for value in values:
+            if _code(value.language) == default:
+                return default if value.value >= DEFAULT_SHARE * values[0].value else best
+    return best
+
+
+def _code(language: Language) -> str:
+    code = language.iso_code_639_1.name.lower()
+    return _CODES.get(code, code)
+
+
 def detect_language(
     text: str, default: str = "en", *, plain: str | PreparedText | None = None
 ) -> str:
-    """ISO 639-1 code of the most likely language (stop-word profile); `default` when unsure."""
+    """ISO 639-1 code of the most likely language: by script for non-Latin scripts, else by
+    lingua (``library_language``), else by stop words; `default` when there is nothing to go
+    on."""
     if not text.isascii():
         for lang, script in _SCRIPTS:
             if script.search(text):
                 return lang
+    found = library_language(text, default) if _WORD.search(text) else None
+    if found is not None:
+        return found
+    return stopword_language(text, default, plain=plain)
+
+
+def stopword_language(
+    text: str, default: str = "en", *, plain: str | PreparedText | None = None
+) -> str:
+    """The earlier detector: stop-word profiles of ten languages; `default` when none match."""
     counts = ensure_prepared(text, plain).counts
     letters: Counter[str] | dict[str, int] = counts
     others = list(filterfalse(str.isalpha, counts))

@@ -64,7 +64,8 @@ def bench_local(
     join: int,
     chars: int,
 ) -> None:
-    """Local model speed on one core: model load time, then full readings (category, signals,
+    """Local model speed on one core: model load time (and the language detector's, once per
+    process), then full readings (category, signals,
     reasons) per second — first passes with cold caches (the median of --cold-passes, each with a
     freshly loaded model and emptied per-word caches), then a warm loop — and latency.
 
@@ -72,8 +73,13 @@ def bench_local(
     """
     from connector.classify.local import LocalClassifier, default_model_dir
     from connector.classify.signals import clear_caches
+    from connector.classify.signals.language import warm_up
 
     path = Path(model_dir) if model_dir else default_model_dir()
+    # The language detector's models load once per process, on the first reading (or here).
+    started = time.perf_counter()
+    warm_up()
+    language_load = time.perf_counter() - started
     load_times = []
     for _ in range(loads):
         started = time.perf_counter()
@@ -119,6 +125,7 @@ def bench_local(
                 "median": round(statistics.median(load_times), 4),
                 "max": round(max(load_times), 4),
             },
+            "language_detector_load_seconds": round(language_load, 4),
             "first_pass_tickets_per_second": round(statistics.median(cold_rates), 1),
             "first_passes_tickets_per_second": [round(rate, 1) for rate in cold_rates],
             "warm_tickets_per_second": round(len(latencies) / warm, 1),
