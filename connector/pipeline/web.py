@@ -10,7 +10,7 @@ Under ``/api/v1/tenants/<t>``:
                                     "default_mode"?, "reason", "override_reason"?}``
 - ``GET   /decisions``              ``?category=&outcome=&mode=&status=&since=&limit=&offset=``
 - ``GET   /tickets/<id>/decision``  latest decision, history and audit trail
-- ``GET   /metrics``                ``?since=7d``
+- ``GET   /metrics``                ``?since=7d`` (figures: connector/pipeline/metrics.py)
 
 With no admin token configured the API is off (403).
 """
@@ -23,6 +23,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from connector.errors import BadRequest
 from connector.pipeline import decisions, killswitch, policy
+from connector.pipeline import metrics as pipeline_metrics
 from connector.web_context import get_runtime, require_admin
 
 bp = Blueprint("pipeline_api", __name__, url_prefix="/api/v1/tenants/<tenant>")
@@ -162,6 +163,9 @@ def metrics(tenant: str) -> Response:
     from connector.timeutil import parse_since
 
     since = parse_since(request.args["since"]) if request.args.get("since") else None
+    runtime = get_runtime()
     return jsonify(
-        decisions.metrics(get_runtime().db, tenant, since=since, policy_file=_policy_file())
+        pipeline_metrics.figures(
+            runtime.db, tenant, since=since, policy_file=_policy_file(), queue=runtime.queue
+        )
     )
