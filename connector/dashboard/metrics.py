@@ -1,9 +1,10 @@
 """Figures for the /admin dashboard, read from the ledger for one tenant.
 
-Outcomes are the pipeline's ``decisions.outcome`` values. An outcome counts as *automated* when
-Deskguard answered the customer itself (``auto_*``) and as *escalated* when it handed the
-ticket to people with a flag (``escalat*``); everything else (assist notes, shadow, skips) is
-neither. Rates are over decisions that finished (``status = 'done'``).
+Every figure comes from ``connector/pipeline/metrics.py`` (``figures``), which the pipeline's
+API and ``/metrics`` read too; the definitions are written there and in docs/http-api.md. This
+module adds the dashboard's window in days, its day-by-day series, its trend periods (days up to
+``DAILY_UP_TO`` days, weeks beyond) and the older key names the dashboard's API has always
+answered with.
 """
 
 from __future__ import annotations
@@ -14,24 +15,19 @@ from typing import TYPE_CHECKING, Any
 
 from connector import audit, tenants
 from connector.errors import BadRequest
-from connector.pipeline import decisions
+from connector.pipeline import metrics as pipeline_metrics
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
 
-AUTOMATED = "outcome LIKE 'auto%'"
-ESCALATED = "outcome LIKE 'escalat%'"
 MAX_DAYS = 366
+DAILY_UP_TO = 31  # longer windows are shown per week: a bar per day gets too thin to read
+# Agents judge a few tickets a day per category: from two weeks on, agreement is shown per week.
+AGREEMENT_WEEKLY_FROM = 14
 
 
-def _escalated_sql(db) -> str:
-    """The pipeline (m004) flags escalations in their own column, also on assist notes that
-    raised priority; use it when the ledger has it."""
-    names = {r[1] for r in db.conn.execute("PRAGMA table_info(decisions)")}
-    return f"({ESCALATED} OR escalated = 1)" if "escalated" in names else ESCALATED
-
-
-def _since_iso(days: int) -> str:
+def since_day(days: int) -> str:
+    """The first UTC day of a window of ``days`` days ending today."""
     start = datetime.now(UTC).date() - timedelta(days=days - 1)
     return start.isoformat()
 
@@ -51,152 +47,61 @@ def summary(runtime: Runtime, tenant_id: str, *, days: int = 14) -> dict[str, An
     if not 1 <= days <= MAX_DAYS:
         raise BadRequest(f"days must be between 1 and {MAX_DAYS}")
     db = runtime.db
-    since = _since_iso(days)
-    q = db.conn.execute
-    escalated_sql = _escalated_sql(db)
-    total, tickets, automated, escalated, cost, failed = q(
-        f"SELECT COUNT(*), COUNT(DISTINCT ticket_id), SUM({AUTOMATED}), SUM({escalated_sql}),"
-        " COALESCE(SUM(cost_usd), 0), SUM(status = 'failed')"
-        " FROM decisions WHERE tenant_id = ? AND created_at >= ?",
-        (tenant_id, since),
-    ).fetchone()
-    done = q(
-        "SELECT COUNT(*) FROM decisions"
-        " WHERE tenant_id = ? AND created_at >= ? AND status = 'done'",
-        (tenant_id, since),
-    ).fetchone()[0]
-    automated, escalated, failed = automated or 0, escalated or 0, failed or 0
-    outcomes = dict(
-        q(
-            "SELECT outcome, COUNT(*) FROM decisions WHERE tenant_id = ? AND created_at >= ?"
-            " GROUP BY outcome ORDER BY COUNT(*) DESC",
-            (tenant_id, since),
-        ).fetchall()
+    since = since_day(days)
+    data = pipeline_metrics.figures(
+        db,
+        tenant_id,
+        since=since,
+        policy_file=runtime.config.get("policy_file") or None,
+        queue=runtime.queue,
     )
-    data = {
-        "tenant": tenant_id,
+    caps = data["caps"]
+    period_days = period_length(days)
+    periods = pipeline_metrics.series(db, tenant_id, since, days, size=period_days)
+    reuse_periods = period_days == 7 or days < AGREEMENT_WEEKLY_FROM
+    return {
+        **data,
         "days": days,
-        "since": since,
-        "decisions": total,
-        "tickets_processed": tickets,
-        "failed": failed,
-        "automated": automated,
-        "escalated": escalated,
-        "automation_rate": round(automated / done, 4) if done else None,
-        "escalation_rate": round(escalated / done, 4) if done else None,
-        "cost_total_usd": round(cost, 6),
-        "cost_per_ticket_usd": round(cost / tickets, 6) if tickets else None,
-        "outcomes": outcomes,
-        "agreement": agreement(runtime, tenant_id, since),
-        "caps": caps(runtime, tenant_id),
-        "kill_switch": tenants.kill_switch_on(db, tenant_id),
         "mode": tenants.get_setting(db, tenant_id, "mode"),
-        "queue": runtime.queue.status(tenant_id),
-        "daily": daily(runtime, tenant_id, days),
-        "go_live": {},
-    }
-    # The decision pipeline owns the caps' limits and the go-live gate: show its figures.
-    pm = decisions.metrics(
-        db, tenant_id, since=since, policy_file=runtime.config.get("policy_file") or None
-    )
-    c = pm["caps"]
-    data["caps"] = [
-        {
-            "bucket": "auto_reply",
-            "last_hour": c["used_hour"],
-            "last_day": c["used_day"],
-            "hour_limit": c["per_hour"],
-            "day_limit": c["per_day"],
-        }
-    ]
-    data["go_live"] = {
-        cat: {
-            "mode": v.get("mode"),
-            "ready": v.get("go_live_ready"),
-            "agreement": v.get("agreement"),
-            "feedback_tickets": v.get("feedback_tickets"),
-        }
-        for cat, v in pm["categories"].items()
-        if "go_live_ready" in v
-    }
-    return data
-
-
-def agreement(runtime: Runtime, tenant_id: str, since: str) -> list[dict[str, Any]]:
-    """Per predicted category: how often agents said Deskguard was right."""
-    rows = runtime.db.conn.execute(
-        "SELECT d.category, COUNT(*), SUM(f.verdict = 'right') FROM feedback f"
-        " JOIN decisions d ON d.id = f.decision_id AND d.tenant_id = f.tenant_id"
-        " WHERE f.tenant_id = ? AND f.created_at >= ? GROUP BY d.category ORDER BY COUNT(*) DESC",
-        (tenant_id, since),
-    ).fetchall()
-    return [
-        {
-            "category": c or "(none)",
-            "judged": n,
-            "right": r or 0,
-            "agreement": round((r or 0) / n, 4),
-        }
-        for c, n, r in rows
-    ]
-
-
-def caps(runtime: Runtime, tenant_id: str) -> list[dict[str, Any]]:
-    """Automated actions counted against the caps in the last hour and day, per bucket.
-
-    Limits are the pipeline's tenant settings named ``<bucket>_per_hour`` / ``<bucket>_per_day``
-    when it defines them."""
-    import time
-
-    now = time.time()
-    rows = runtime.db.conn.execute(
-        "SELECT bucket, SUM(ts >= ?), SUM(ts >= ?) FROM rate_ledger WHERE tenant_id = ? AND ts >= ?"
-        " GROUP BY bucket ORDER BY bucket",
-        (now - 3600, now - 86400, tenant_id, now - 86400),
-    ).fetchall()
-    out = []
-    settings = tenants.all_settings(runtime.db, tenant_id)
-    for bucket, hour, day in rows:
-        out.append(
+        "daily": pipeline_metrics.daily(db, tenant_id, since, days),
+        "period_days": period_days,
+        "periods": periods,
+        # agreement per category: per week from two weeks on (a day holds too few verdicts)
+        "agreement_periods": (
+            periods
+            if reuse_periods
+            else pipeline_metrics.series(db, tenant_id, since, days, size=7)
+        ),
+        # The names this API answered with before the figures were defined in one place.
+        "tickets_processed": data["tickets"],
+        "cost_total_usd": data["cost_usd_total"],
+        "cost_per_ticket_usd": data["cost_usd_per_ticket"],
+        "outcomes": data["by_outcome"],
+        "caps": [
             {
-                "bucket": bucket,
-                "last_hour": hour or 0,
-                "last_day": day or 0,
-                "hour_limit": settings.get(f"{bucket}_per_hour"),
-                "day_limit": settings.get(f"{bucket}_per_day"),
+                "bucket": "auto_reply",
+                "last_hour": caps["used_hour"],
+                "last_day": caps["used_day"],
+                "hour_limit": caps["per_hour"],
+                "day_limit": caps["per_day"],
             }
-        )
-    return out
-
-
-def daily(runtime: Runtime, tenant_id: str, days: int) -> list[dict[str, Any]]:
-    """One row per day of the window (days without decisions included, as zeros)."""
-    since = _since_iso(days)
-    found = {
-        r[0]: r[1:]
-        for r in runtime.db.conn.execute(
-            f"SELECT substr(created_at, 1, 10), COUNT(*), SUM({AUTOMATED}),"
-            f" SUM({_escalated_sql(runtime.db)}),"
-            " SUM(status = 'done')"
-            " FROM decisions WHERE tenant_id = ? AND created_at >= ? GROUP BY 1",
-            (tenant_id, since),
-        )
+        ],
+        "go_live": {
+            cat: {
+                "mode": v.get("mode"),
+                "ready": v.get("go_live_ready"),
+                "agreement": v.get("agreement"),
+                "feedback_tickets": v.get("feedback_tickets"),
+            }
+            for cat, v in data["categories"].items()
+            if "go_live_ready" in v
+        },
     }
-    start = date.fromisoformat(since)
-    out = []
-    for i in range(days):
-        day = (start + timedelta(days=i)).isoformat()
-        total, auto, esc, done = found.get(day, (0, 0, 0, 0))
-        out.append(
-            {
-                "date": day,
-                "decisions": total,
-                "automated": auto or 0,
-                "escalated": esc or 0,
-                "automation_rate": round((auto or 0) / done, 4) if done else None,
-            }
-        )
-    return out
+
+
+def period_length(days: int) -> int:
+    """Days per trend period: one for windows up to a month, a week beyond."""
+    return 1 if days <= DAILY_UP_TO else 7
 
 
 def filter_options(runtime: Runtime, tenant_id: str) -> dict[str, list[str]]:

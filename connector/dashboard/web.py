@@ -2,14 +2,17 @@
 
 Browsers log in with a form that sets an HttpOnly, SameSite=Strict session cookie (Secure when
 served over https); scripts use ``Authorization: Bearer <admin token>``. Form posts that change
-state carry a CSRF token bound to the session. Without DESKGUARD_ADMIN_TOKEN the dashboard is off
-(404). Wrong tokens (form or bearer) are counted per client IP and overall; past the limits the
-answer is 429 with Retry-After (``login_limit.py``). Pages use no external assets: CSS from this
-app, charts as inline SVG.
+state carry a CSRF token bound to the session (compared in constant time). Each sign-in is also
+recorded in the ledger (``sessions.py``), and logout revokes it: a copied cookie stops working.
+Without DESKGUARD_ADMIN_TOKEN the dashboard is off (404). Wrong tokens (form or bearer) are
+counted per client (IPv4 address, IPv6 /64); the correct bearer token is never refused, and the
+form slows a guessing client down rather than locking it out (``login_limit.py``). Pages use no
+external assets: CSS from this app, charts as inline SVG.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 
 from flask import (
@@ -24,7 +27,8 @@ from flask import (
 )
 
 from connector import logs, tenants
-from connector.dashboard import charts, login_limit, metrics
+from connector.console import access
+from connector.dashboard import charts, login_limit, metrics, sessions
 from connector.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from connector.panel import auth
 from connector.pipeline import killswitch
@@ -93,28 +97,38 @@ def _authenticate():
     if request.endpoint in ("admin.login", "admin.static"):
         return None
     token = auth.bearer(request)
+    db = get_runtime().db
     if token is not None:
-        db, ip = get_runtime().db, _client_ip()
-        lockout = login_limit.check(db, config, ip)
-        if lockout is not None:
-            return _too_many(lockout, form=False)
+        # The token is compared first: the correct one is never refused by the limits.
+        ip = _client_ip()
         if not admin_token_matches(config, token):
-            login_limit.record_failure(db, config, ip, via="bearer")
+            lockout = login_limit.wrong_bearer(db, config, ip, via="bearer")
+            if lockout is not None:
+                return _too_many(lockout, form=False)
             raise Unauthorized("invalid admin token")
         login_limit.clear(db, ip)
         g.admin_session = {"admin": True, "csrf": None, "bearer": True}
         return None
-    session = auth.read_admin_session(config, request.cookies.get(auth.ADMIN_COOKIE))
-    if session is None:
+    # A token or a person's session; a person's Zendesk role is re-checked when due.
+    admin = access.from_cookie(get_runtime(), request.cookies.get(auth.ADMIN_COOKIE))
+    if admin is None:
         if _is_api():
             raise Unauthorized("send Authorization: Bearer <DESKGUARD_ADMIN_TOKEN>")
         return redirect(
             url_for("admin.login", next=request.full_path if request.method == "GET" else None)
         )
-    g.admin_session = session
-    if request.method == "POST" and request.form.get("csrf") != session.get("csrf"):
+    session = {"admin": True, "csrf": admin.csrf, "tenant": admin.tenant_id, "actor": admin.actor}
+    g.admin_session, g.console_admin = session, admin
+    if request.method == "POST" and not _csrf_matches(request.form.get("csrf"), session):
         raise Forbidden("the form expired; reload the page and try again")
     return None
+
+
+def _csrf_matches(presented: str | None, session: dict) -> bool:
+    expected = session.get("csrf")
+    if not isinstance(presented, str) or not isinstance(expected, str) or not expected:
+        return False
+    return hmac.compare_digest(presented.encode("utf-8"), expected.encode("utf-8"))
 
 
 @bp.after_request
@@ -128,6 +142,11 @@ def _headers(resp):
 
 def _tenant(name: str | None) -> str:
     runtime = get_runtime()
+    own = (g.get("admin_session") or {}).get("tenant")
+    if own is not None:  # a person signed in with Zendesk reaches their own tenant only
+        if name and name != own:
+            raise NotFound(f"unknown tenant {name!r}")
+        return str(own)
     if not name:
         from connector.bootstrap import env_tenant_id
 
@@ -159,17 +178,27 @@ def login():
     error = None
     status = 200
     if request.method == "POST":
+        if not config.get("admin_token_login", True):
+            raise Forbidden(
+                "the admin-token form is off (DESKGUARD_ADMIN_TOKEN_LOGIN=false): "
+                "sign in with Zendesk"
+            )
         db, ip = get_runtime().db, _client_ip()
-        lockout = login_limit.check(db, config, ip)
-        if lockout is not None:  # refused before the token is even compared
+        lockout = login_limit.form_delay(db, config, ip)
+        if lockout is not None:  # a guessing client waits; refused before the token is compared
             return _too_many(lockout, form=True)
         if admin_token_matches(config, request.form.get("token", "")):
             login_limit.clear(db, ip)
             resp = redirect(_safe_next(request.form.get("next")))
             secure = request.is_secure or str(config.public_url).startswith("https://")
+            cookie = auth.make_admin_session(config)
+            started = auth.read_admin_session(config, cookie) or {}
+            sessions.start(
+                db, started.get("csrf") or "", client_ip=ip, hours=config.admin_session_hours
+            )
             resp.set_cookie(
                 auth.ADMIN_COOKIE,
-                auth.make_admin_session(config),
+                cookie,
                 httponly=True,
                 secure=secure,
                 samesite="Strict",
@@ -180,13 +209,38 @@ def login():
             return resp
         login_limit.record_failure(db, config, ip, via="form")
         error, status = "That is not the admin token.", 401
-    return render_template(
-        "admin/login.html", error=error, next=request.values.get("next", "")
-    ), status
+    return _login_page(error or request.args.get("error"), status)
+
+
+def _login_page(error: str | None, status: int):
+    """Sign in with Zendesk (a GET form to /admin/login/zendesk, which leaves for the tenant's
+    Zendesk: form-action must allow that hop) and, when the settings allow it, the token form."""
+    config, db = _config(), get_runtime().db
+    with_zendesk = [
+        t
+        for t in tenants.list_tenants(db)
+        if any(tenants.get_tenant(db, t).get(k) for k in ("zendesk_url", "zendesk_subdomain"))
+    ]
+    html = render_template(
+        "admin/login.html",
+        error=error,
+        next=request.values.get("next", ""),
+        token_login=bool(config.get("admin_token_login", True)),
+        zendesk_login=bool(config.get("zendesk_oauth_client_id")) and bool(with_zendesk),
+        ask_account=len(with_zendesk) > 1,
+    )
+    resp = current_app.make_response((html, status))
+    resp.headers["Content-Security-Policy"] = CSP.replace(
+        "form-action 'self'", "form-action 'self' https: http://127.0.0.1:* http://localhost:*"
+    )
+    return resp
 
 
 @bp.post("/logout")
 def logout():
+    """Revokes the session server-side (a copy of the cookie stops working too)."""
+    if sessions.revoke(get_runtime().db, g.admin_session.get("csrf")):
+        logs.log(LOG, logging.INFO, "admin.logout", ip=_client_ip())
     resp = redirect(url_for("admin.login"))
     resp.delete_cookie(auth.ADMIN_COOKIE, path="/admin")
     return resp
@@ -225,8 +279,7 @@ def dashboard():
         options=metrics.filter_options(runtime, tenant),
         recent=recent,
         days=days,
-        volume_svg=charts.volume_chart(data["daily"]),
-        automation_svg=charts.automation_chart(data["daily"]),
+        charts=charts.for_dashboard(data),
         csrf=g.admin_session.get("csrf"),
     )
 
@@ -246,7 +299,12 @@ def kill_switch_form():
     tenant = _tenant(request.form.get("tenant"))
     on = request.form.get("on") == "1"
     reason = (request.form.get("reason") or "flipped from the admin dashboard")[:500]
-    killswitch.set_switch(get_runtime().db, tenant, on, actor="admin:dashboard", reason=reason)
+    admin = g.get("console_admin")
+    if admin is not None and not on:
+        admin.require_confirmed()  # turning writes back on needs a confirmed admin role
+    # A person's session names the person; the token's keeps the dashboard's actor.
+    actor = admin.actor if admin is not None and admin.tenant_id else "admin:dashboard"
+    killswitch.set_switch(get_runtime().db, tenant, on, actor=actor, reason=reason)
     logs.log(LOG, logging.WARNING, "admin.kill_switch", tenant=tenant, on=on)
     return redirect(url_for("admin.dashboard", tenant=tenant))
 
