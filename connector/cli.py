@@ -8,18 +8,21 @@ commands, so ``deskguard --help`` and ``deskguard classify`` start fast.
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 
 import click
 
 from connector.classify import cli as classify_cli
+from connector.classify import redact_cli
 from connector.cli_context import ROOT, echo_json, get_runtime, ready_runtime, wait_for_signal
 from connector.commerce import cli as commerce_cli
+from connector.commerce import stripe_cli
 from connector.devkit import cli as devkit_cli
 from connector.errors import DeskguardError
 from connector.panel import cli as panel_cli
 from connector.pipeline import cli as pipeline_cli
-from connector.settings import load_config, write_docs
+from connector.settings import config_warnings, load_config, write_docs
 from connector.zendesk import cli as zendesk_cli
 
 
@@ -29,6 +32,11 @@ class DeskguardGroup(click.Group):
             return super().invoke(ctx)
         except DeskguardError as exc:
             raise click.ClickException(exc.message or exc.code) from None
+        except sqlite3.DatabaseError as exc:  # a corrupted, foreign or read-only ledger file
+            raise click.ClickException(
+                f"the ledger cannot be used ({type(exc).__name__}: {exc}); check "
+                "DESKGUARD_DB_PATH, its permissions, or restore it from a backup"
+            ) from None
 
 
 @click.group(cls=DeskguardGroup)
@@ -57,17 +65,32 @@ def config_check(ctx: click.Context) -> None:
     Example: deskguard config check
     """
     cfg = load_config(ctx.obj.get("overrides"))
+    from connector.audit_keys import Keyring
     from connector.secrets import SecretBox
 
     if cfg.secret_keys:
         SecretBox(cfg.secret_keys)  # malformed keys fail here, naming the variable
+    keyring = Keyring.from_config(cfg)  # malformed DESKGUARD_AUDIT_KEYS fail here, likewise
     problems = []
     if not cfg.secret_keys:
         problems.append("DESKGUARD_SECRET_KEYS is not set (needed to store tokens)")
+    if keyring.signer is None:
+        problems.append(
+            "no audit chain key: set DESKGUARD_AUDIT_KEYS or DESKGUARD_SECRET_KEYS "
+            "(audit rows would be chained without a key)"
+        )
+    warnings = config_warnings(cfg)
+    if cfg.admin_token and len(str(cfg.admin_token)) < 32:
+        warnings.append(
+            "DESKGUARD_ADMIN_TOKEN is shorter than 32 characters: the correct bearer token is "
+            "never locked out, so its length is what stops guessing (use e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        )
     echo_json(
         {
             "ok": not problems,
             "problems": problems,
+            "warnings": warnings,
             "settings": {
                 k: {"value": v, "source": cfg.source(k)} for k, v in cfg.redacted().items()
             },
@@ -146,20 +169,97 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
+@click.option(
+    "--expect-head",
+    "expect_head",
+    help="A head from `deskguard audit head` (JSON text, or a file of them: the last line counts)."
+    " Also finds rows cut off the end, which the chain alone cannot show.",
+)
 @click.pass_context
-def audit_verify(ctx: click.Context) -> None:
-    """Walk the hash chain; exit 1 naming the first bad row.
+def audit_verify(ctx: click.Context, expect_head: str | None) -> None:
+    """Walk the keyed hash chain; exit 1 naming the first bad row or what differs from the head.
 
-    Example: deskguard audit verify
+    Example: deskguard audit verify --expect-head /var/log/deskguard/audit-heads.jsonl
     """
     from connector import audit
 
-    result = audit.verify(get_runtime(ctx).db)
-    echo_json(
-        {"ok": result.ok, "rows": result.rows, "bad_row": result.bad_row, "problem": result.problem}
-    )
+    expected = None
+    if expect_head:
+        try:
+            expected = audit.load_head(expect_head)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--expect-head") from None
+    result = audit.verify(get_runtime(ctx).db, expect_head=expected)
+    echo_json(result.as_dict())
     if not result.ok:
         sys.exit(1)
+
+
+@audit_group.command("head")
+@click.option("--tenant", help="The head of this tenant's rows only.")
+@click.pass_context
+def audit_head(ctx: click.Context, tenant: str | None) -> None:
+    """Print the signed head: last digest, row count, time and an HMAC over them.
+
+    Keep it somewhere the ledger's writer cannot reach; `audit verify --expect-head` compares.
+
+    Example: deskguard audit head >> /mnt/worm/deskguard-heads.jsonl
+    """
+    from connector import audit
+    from connector.tenants import get_tenant
+
+    db = get_runtime(ctx).db
+    if tenant is not None:
+        get_tenant(db, tenant)  # an unknown tenant fails here instead of signing an empty head
+    click.echo(audit.canonical_json(audit.head(db, tenant_id=tenant)))
+
+
+@audit_group.command("seal")
+@click.pass_context
+def audit_seal(ctx: click.Context) -> None:
+    """Append a keyed `audit.sealed` row that binds every earlier row (once, after upgrading a
+    ledger written before the chain was keyed).
+
+    Example: deskguard audit seal
+    """
+    from connector import audit
+
+    runtime = ready_runtime(ctx)
+    echo_json({"sealed_by_row": audit.seal(runtime.db), "verify": audit.verify(runtime.db).ok})
+
+
+@audit_group.command("keys")
+@click.pass_context
+def audit_keys_cmd(ctx: click.Context) -> None:
+    """List the audit keys (id and source, never the key) and how many rows each signed.
+
+    Example: deskguard audit keys
+    """
+    from connector import audit, audit_keys
+
+    db = get_runtime(ctx).db
+    keyring = audit_keys.for_db(db)
+    signed = audit.rows_per_key(db)
+    echo_json(
+        {
+            "keys": [{**k, "rows": signed.get(k["key_id"], 0)} for k in keyring.describe()],
+            "unkeyed_rows": signed.get("", 0),
+            "rows_of_keys_not_configured": {
+                kid: n for kid, n in signed.items() if kid and keyring.get(kid) is None
+            },
+        }
+    )
+
+
+@audit_group.command("new-key")
+def audit_new_key() -> None:
+    """Print a fresh 256-bit key for DESKGUARD_AUDIT_KEYS (prepend it to rotate).
+
+    Example: deskguard audit new-key
+    """
+    from connector.audit_keys import new_key
+
+    click.echo(new_key())
 
 
 @audit_group.command("export")
@@ -226,21 +326,29 @@ def worker(ctx: click.Context, threads: int | None, scheduler: bool | None) -> N
 
     Example: deskguard worker --threads 4
     """
+    from connector.worker import stop_on_signals
+
+    stop = stop_on_signals()  # first: SIGTERM while starting up still ends the worker cleanly
+    click.echo("deskguard worker: starting", err=True)
     from connector import scheduler as scheduler_mod
     from connector.jobs import worker_pool
 
     runtime = ready_runtime(ctx)
     run_sched = runtime.config.run_scheduler if scheduler is None else scheduler
     sched = lock = None
-    if run_sched:
-        sched, lock = scheduler_mod.start(runtime)
     pool = worker_pool(runtime, threads or runtime.config.worker_threads)
-    pool.start()
-    click.echo(
-        f"deskguard worker: {pool.threads} threads, scheduler {'on' if sched else 'off'}", err=True
-    )
     try:
-        wait_for_signal()
+        if run_sched and not stop.is_set():
+            sched, lock = scheduler_mod.start(runtime)
+        if not stop.is_set():
+            pool.start()
+            click.echo(
+                f"deskguard worker: {pool.threads} threads, scheduler "
+                f"{'on' if sched else 'off'}, ready",
+                err=True,
+            )
+        while not stop.wait(0.5):
+            pass
     finally:
         pool.stop()
         if sched and lock is not None:
@@ -335,8 +443,10 @@ for _command in (
     classify_cli.classify_cmd,
     classify_cli.eval_cmd,
     classify_cli.train_cmd,
+    redact_cli.redact_cmd,
     commerce_cli.lookup,
     commerce_cli.approvals_group,
+    stripe_cli.stripe_group,
     panel_cli.app_group,
     panel_cli.feedback_group,
     pipeline_cli.kill_switch,

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from connector import audit_keys
 from connector.db import Ledger
 from connector.queue import Queue
 from connector.secrets import SecretBox, SecretStore
@@ -30,6 +31,8 @@ class Runtime:
             config = load_config(config)
         self.config = config
         self.ledger = Ledger(config.db_path, busy_timeout_ms=config.busy_timeout_ms)
+        # The audit chain's keys are never in the ledger: registered here for this ledger file.
+        audit_keys.use_keys(config.db_path, audit_keys.Keyring.from_config(config))
         kwargs: dict[str, Any] = {
             k: v for k, v in (("jitter", jitter), ("clock", clock)) if v is not None
         }

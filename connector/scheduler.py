@@ -16,7 +16,8 @@ from typing import IO, TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from connector import logs
+from connector import audit, logs
+from connector.commerce import privacy
 from connector.errors import ConfigError
 from connector.pipeline import killswitch
 from connector.zendesk import poller
@@ -29,7 +30,9 @@ LOG = logs.get("scheduler")
 
 class SchedulerLock:
     def __init__(self, db_path: str):
-        self.path = Path(f"{os.path.abspath(db_path)}.scheduler.lock")
+        # realpath: the same ledger reached through a symlink (or a relative path from another
+        # directory) must map to the same lock file, or a second scheduler would start.
+        self.path = Path(f"{os.path.realpath(db_path)}.scheduler.lock")
         self._fh: IO[str] | None = None
 
     def acquire(self) -> bool:
@@ -61,6 +64,8 @@ def build(runtime: Runtime) -> BackgroundScheduler:
     # (connector/pipeline/killswitch.py).
     poller.register_schedules(scheduler, runtime)
     killswitch.register_schedules(scheduler, runtime)
+    privacy.register_schedules(scheduler, runtime)  # expired data-request export files
+    audit.register_schedules(scheduler, runtime)  # the signed audit head, to the log and a file
     return scheduler
 
 

@@ -67,6 +67,11 @@ class SecretBox:
         return self._multi.rotate(token.encode()).decode()
 
 
+# Encrypted values that live outside the ``secrets`` table: (table, column). A marketplace Shopify
+# install holds its offline token here until an admin links the shop to a tenant.
+OTHER_ENCRYPTED_COLUMNS: tuple[tuple[str, str], ...] = (("shopify_installs", "token_ciphertext"),)
+
+
 class SecretStore:
     """Per-tenant named secrets in the ``secrets`` table."""
 
@@ -96,6 +101,27 @@ class SecretStore:
             )
             return cur.rowcount > 0
 
+    def _rotate_other_columns(self, db: sqlite_utils.Database) -> int:
+        """Re-encrypt the encrypted columns kept outside ``secrets`` (tables a ledger may not
+        have yet are skipped)."""
+        count = 0
+        tables = {
+            r[0] for r in db.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        for table, column in OTHER_ENCRYPTED_COLUMNS:
+            if table not in tables:
+                continue
+            rows = db.conn.execute(
+                f"SELECT rowid, {column} FROM {table} WHERE {column} IS NOT NULL"
+            ).fetchall()
+            for rowid, token in rows:
+                db.conn.execute(
+                    f"UPDATE {table} SET {column} = ? WHERE rowid = ?",
+                    (self.box.rotate_token(token), rowid),
+                )
+                count += 1
+        return count
+
     def rotate(self, db: sqlite_utils.Database) -> int:
         """Re-encrypt every stored secret under the first key; returns the count."""
         count = 0
@@ -109,6 +135,7 @@ class SecretStore:
                     (self.box.rotate_token(token), now_iso(), tenant_id, name),
                 )
                 count += 1
+            count += self._rotate_other_columns(db)
             tenants = {r[0] for r in db.conn.execute("SELECT DISTINCT tenant_id FROM secrets")}
             for tenant_id in sorted(tenants):
                 audit.record(db, tenant_id, audit.SecretsRotated(count=count))

@@ -13,11 +13,18 @@ table, not here; these are process-wide settings.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from connector.api_versions import (
+    shopify_supported_versions,
+    shopify_version_status,
+    stripe_version_older,
+)
 from connector.errors import ConfigError
 
 
@@ -73,14 +80,35 @@ def _csv(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
-def _shopify_api_version(text: str) -> str:
-    import re
+def _audit_key_list(text: str) -> tuple[str, ...]:
+    """Comma list of url-safe base64 keys of 32+ bytes (the audit chain's HMAC keys)."""
+    import base64
+    import binascii
 
+    keys = _csv(text)
+    for i, key in enumerate(keys, start=1):
+        try:
+            raw = base64.b64decode(key + "=" * (-len(key) % 4), altchars=b"-_", validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError(f"key #{i} is not url-safe base64") from None
+        if len(raw) < 32:
+            raise ValueError(f"key #{i} is shorter than 32 bytes")
+    return keys
+
+
+def _shopify_api_version(text: str) -> str:
     value = text.strip()
     if not re.fullmatch(r"\d{4}-(01|04|07|10)|unstable", value):
         raise ValueError(
-            "must be a Shopify API version like 2025-01 (quarterly: 01/04/07/10) or unstable"
+            "must be a Shopify API version like 2026-10 (quarterly: 01/04/07/10) or unstable"
         )
+    return value
+
+
+def _stripe_api_version(text: str) -> str:
+    value = text.strip()
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}(\.[a-z]+)?", value):
+        raise ValueError("must be a Stripe API version like 2026-10-28.endive")
     return value
 
 
@@ -134,6 +162,31 @@ SETTINGS: tuple[Setting, ...] = (
         parse=_csv,
     ),
     Setting(
+        "audit_keys",
+        "DESKGUARD_AUDIT_KEYS",
+        None,
+        "Comma list of audit chain keys (url-safe base64, 32+ bytes; `deskguard audit new-key`). "
+        "The first signs new audit rows; all verify (keep retired keys). Unset: derived from "
+        "DESKGUARD_SECRET_KEYS.",
+        secret=True,
+        parse=_audit_key_list,
+    ),
+    Setting(
+        "audit_head_interval_seconds",
+        "DESKGUARD_AUDIT_HEAD_INTERVAL_SECONDS",
+        "3600",
+        "How often the scheduler logs the signed audit head (`audit.head`) and appends it to "
+        "DESKGUARD_AUDIT_HEAD_FILE; 0 turns it off.",
+        parse=_non_negative_int,
+    ),
+    Setting(
+        "audit_head_file",
+        "DESKGUARD_AUDIT_HEAD_FILE",
+        "",
+        "File the scheduler appends each signed audit head to (one JSON line each); put it "
+        "outside the ledger's reach. Empty: the log line only.",
+    ),
+    Setting(
         "tenant_id",
         "DESKGUARD_TENANT_ID",
         "",
@@ -179,6 +232,21 @@ SETTINGS: tuple[Setting, ...] = (
         "DESKGUARD_QUEUE_LEASE_SECONDS",
         "120",
         "How long a claimed job stays leased to a worker before another may take it over.",
+        parse=_positive_float,
+    ),
+    Setting(
+        "vendor_max_wait_seconds",
+        "DESKGUARD_VENDOR_MAX_WAIT_SECONDS",
+        "30",
+        "Longest a vendor call may hold a worker waiting out a rate limit (retry-after); a longer"
+        " wait puts the job back in the queue with that delay instead.",
+        parse=_positive_float,
+    ),
+    Setting(
+        "reconcile_interval_seconds",
+        "DESKGUARD_RECONCILE_INTERVAL_SECONDS",
+        "60",
+        "How often each worker process finishes vendor writes a crash interrupted (also at start).",
         parse=_positive_float,
     ),
     Setting(
@@ -270,11 +338,31 @@ SETTINGS: tuple[Setting, ...] = (
         section="app",
     ),
     Setting(
+        "admin_token_login",
+        "DESKGUARD_ADMIN_TOKEN_LOGIN",
+        "true",
+        'Offer the shared-admin-token form on /admin/login next to "Sign in with Zendesk". '
+        "false: people sign in only with their Zendesk admin account (or from the app's nav_bar "
+        "in Zendesk); the token still works as a bearer token for the API.",
+        parse=_bool,
+        section="app",
+    ),
+    Setting(
+        "admin_role_recheck_minutes",
+        "DESKGUARD_ADMIN_ROLE_RECHECK_MINUTES",
+        "10",
+        "How often a signed-in console user's Zendesk role is asked again (on their next "
+        "request); a user no longer an admin is signed out.",
+        parse=_positive_float,
+        section="app",
+    ),
+    Setting(
         "demo_mode",
         "DESKGUARD_DEMO_MODE",
         "false",
-        "Enables /panel/demo (the side panel in a normal browser with a stand-in Zendesk client "
-        "and a demo token). Never enable in production.",
+        "A signed panel launch with ?shim=1 (the Zendesk sandbox's launch page) gets a stand-in "
+        "Zendesk client and a demo app token, so the panel runs in a normal browser. Never enable "
+        "in production.",
         parse=_bool,
         section="app",
     ),
@@ -285,6 +373,51 @@ SETTINGS: tuple[Setting, ...] = (
         "How long the side panel trusts Zendesk's answer about an agent's role (approve, kill "
         "switch) before asking again; 0 asks on every permissioned action.",
         parse=_non_negative_int,
+        section="app",
+    ),
+    Setting(
+        "app_id",
+        "DESKGUARD_APP_ID",
+        "",
+        "Zendesk's id of the Deskguard app (Admin Center, or GET /api/v2/apps/installations.json: "
+        "app_id). Its public key verifies the signed side-panel launch. A tenant setting "
+        "app_id overrides it.",
+        section="app",
+    ),
+    Setting(
+        "app_installation_id",
+        "DESKGUARD_APP_INSTALLATION_ID",
+        "",
+        "Id of the app's installation in the tenant's Zendesk (installations.json: id); the "
+        "signed launch must name it as its audience. A tenant setting app_installation_id "
+        "overrides it.",
+        section="app",
+    ),
+    Setting(
+        "app_public_key_url",
+        "DESKGUARD_APP_PUBLIC_KEY_URL",
+        "",
+        "Where to fetch the app's public key (PEM). Empty: "
+        "<Zendesk URL>/api/v2/apps/<app id>/public_key.pem.",
+        parse=_url,
+        section="app",
+    ),
+    Setting(
+        "app_public_key_cache_seconds",
+        "DESKGUARD_APP_PUBLIC_KEY_CACHE_SECONDS",
+        "3600",
+        "How long a fetched app public key is used before it is fetched again (a signature that "
+        "fails also refetches it, at most once a minute).",
+        parse=_positive_int,
+        section="app",
+    ),
+    Setting(
+        "app_session_minutes",
+        "DESKGUARD_APP_SESSION_MINUTES",
+        "30",
+        "Lifetime of the side-panel session issued after a verified signed launch; after it the "
+        "agent reopens the app (Zendesk signs a new launch).",
+        parse=_positive_float,
         section="app",
     ),
     Setting(
@@ -322,6 +455,16 @@ SETTINGS: tuple[Setting, ...] = (
         parse=_non_negative_int,
         section="app",
     ),
+    Setting(
+        "metrics_allow_loopback",
+        "DESKGUARD_METRICS_ALLOW_LOOPBACK",
+        "false",
+        "Let /metrics answer scrapes from this machine (127.0.0.1, ::1) without the admin token. "
+        "A request relayed by a proxy counts as loopback only when DESKGUARD_TRUSTED_PROXY_HOPS "
+        "names that proxy and the client it saw was local; otherwise the token is required.",
+        parse=_bool,
+        section="app",
+    ),
     # --- stripe (Stripe adapter, webhooks, approved refunds) -----------------------------
     Setting(
         "stripe_api_key",
@@ -345,7 +488,8 @@ SETTINGS: tuple[Setting, ...] = (
         "stripe_webhook_secret",
         "DESKGUARD_STRIPE_WEBHOOK_SECRET",
         None,
-        "Signing secret (whsec_...) of the Stripe webhook endpoint /webhooks/stripe/<tenant>. "
+        "Signing secret (whsec_...) of the Stripe webhook endpoint /webhooks/stripe/<tenant>; "
+        "during a rotation give several, comma-separated (a delivery signed with any passes). "
         "Stored encrypted for the env tenant at start-up.",
         secret=True,
         section="stripe",
@@ -354,8 +498,18 @@ SETTINGS: tuple[Setting, ...] = (
         "stripe_webhook_tolerance_seconds",
         "DESKGUARD_STRIPE_WEBHOOK_TOLERANCE_SECONDS",
         "300",
-        "Oldest Stripe-Signature timestamp accepted (replay protection).",
+        "Stripe-Signature timestamps further than this from now, in the past or the future, are "
+        "refused (replay protection).",
         parse=_positive_int,
+        section="stripe",
+    ),
+    Setting(
+        "stripe_api_version",
+        "DESKGUARD_STRIPE_API_VERSION",
+        "2026-10-28.endive",
+        "Stripe API version sent as Stripe-Version on every request (the one stripe-python 16.1 "
+        "pins). `config check` warns when it is older than the installed SDK's.",
+        parse=_stripe_api_version,
         section="stripe",
     ),
     Setting(
@@ -430,10 +584,38 @@ SETTINGS: tuple[Setting, ...] = (
         section="shopify",
     ),
     Setting(
+        "shopify_client_id",
+        "DESKGUARD_SHOPIFY_CLIENT_ID",
+        "",
+        "The Dev Dashboard app's client id. With DESKGUARD_SHOPIFY_API_SECRET it gets the env "
+        "tenant's tokens by the client credentials grant (no DESKGUARD_SHOPIFY_ACCESS_TOKEN "
+        "needed) and runs the marketplace install (/shopify/install, /shopify/callback).",
+        section="shopify",
+    ),
+    Setting(
+        "shopify_token_renew_margin_seconds",
+        "DESKGUARD_SHOPIFY_TOKEN_RENEW_MARGIN_SECONDS",
+        "600",
+        "A client-credentials token is renewed when it has less than this left (and once on a "
+        "401).",
+        parse=_positive_int,
+        section="shopify",
+    ),
+    Setting(
+        "shopify_install_max_age_seconds",
+        "DESKGUARD_SHOPIFY_INSTALL_MAX_AGE_SECONDS",
+        "600",
+        "Oldest `timestamp` accepted on Shopify's signed install and callback requests (replay "
+        "protection).",
+        parse=_positive_int,
+        section="shopify",
+    ),
+    Setting(
         "shopify_api_version",
         "DESKGUARD_SHOPIFY_API_VERSION",
-        "2025-01",
-        "Shopify Admin API version (YYYY-MM). The GraphQL documents are validated against 2025-01.",
+        "2026-10",
+        "Shopify Admin API version (YYYY-MM). The GraphQL documents are validated against 2026-10; "
+        "`config check` warns when the version is past Shopify's 12-month support window.",
         parse=_shopify_api_version,
         section="shopify",
     ),
@@ -478,6 +660,15 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Where customers/data_request exports are written (JSON, mode 0600). Empty: a "
         "privacy-exports directory next to the ledger file.",
+        section="shopify",
+    ),
+    Setting(
+        "privacy_export_ttl_days",
+        "DESKGUARD_PRIVACY_EXPORT_TTL_DAYS",
+        "30",
+        "Days a customers/data_request export file is kept before it is deleted (hourly sweep "
+        "and on each Shopify webhook). customers/redact and shop/redact delete it at once.",
+        parse=_positive_int,
         section="shopify",
     ),
     # --- claude (Claude engine, Anthropic API, PII redaction) ----------------------------
@@ -636,18 +827,80 @@ SETTINGS: tuple[Setting, ...] = (
         section="zendesk",
     ),
     Setting(
+        "zendesk_oauth_client_id",
+        "DESKGUARD_ZENDESK_OAUTH_CLIENT_ID",
+        "",
+        "Identifier of the confidential OAuth client Deskguard uses (Admin Center > Apps and "
+        "integrations > APIs > OAuth clients). Self-hosted: your account's own client (tokens by "
+        "the client-credentials grant); marketplace: the global client (/connect/zendesk).",
+        section="zendesk",
+    ),
+    Setting(
+        "zendesk_oauth_client_secret",
+        "DESKGUARD_ZENDESK_OAUTH_CLIENT_SECRET",
+        None,
+        "Secret of that OAuth client. Tokens it obtains are stored encrypted and refreshed.",
+        secret=True,
+        section="zendesk",
+    ),
+    Setting(
+        "zendesk_oauth_scopes",
+        "DESKGUARD_ZENDESK_OAUTH_SCOPES",
+        "read,tickets:write,webhooks:write,triggers:write",
+        "Comma list of the OAuth scopes Deskguard asks for: read (tickets, users, search, the "
+        "export, app settings) and writes to tickets, webhooks and triggers only.",
+        parse=_csv,
+        section="zendesk",
+    ),
+    Setting(
+        "zendesk_oauth_expires_in_seconds",
+        "DESKGUARD_ZENDESK_OAUTH_EXPIRES_IN_SECONDS",
+        "1800",
+        "Access-token lifetime requested from Zendesk (expires_in; Zendesk accepts more than 300 "
+        "and less than 172800).",
+        parse=_positive_int,
+        section="zendesk",
+    ),
+    Setting(
+        "zendesk_oauth_refresh_expires_in_seconds",
+        "DESKGUARD_ZENDESK_OAUTH_REFRESH_EXPIRES_IN_SECONDS",
+        "2592000",
+        "Refresh-token lifetime requested (refresh_token_expires_in; longer than the access "
+        "token's). 30 days is Zendesk's default.",
+        parse=_positive_int,
+        section="zendesk",
+    ),
+    Setting(
+        "zendesk_oauth_refresh_margin_seconds",
+        "DESKGUARD_ZENDESK_OAUTH_REFRESH_MARGIN_SECONDS",
+        "120",
+        "An access token is refreshed this long before it expires (at most half its lifetime).",
+        parse=_positive_float,
+        section="zendesk",
+    ),
+    Setting(
+        "zendesk_oauth_url_template",
+        "DESKGUARD_ZENDESK_OAUTH_URL_TEMPLATE",
+        "https://{subdomain}.zendesk.com",
+        "Base URL of a Zendesk account connected at /connect/zendesk?subdomain=S ({subdomain} is "
+        "replaced; the emulator's http://127.0.0.1:PORT in tests and the demo).",
+        parse=_url_template,
+        section="zendesk",
+    ),
+    Setting(
         "zendesk_email",
         "DESKGUARD_ZENDESK_EMAIL",
         "",
-        "Email of the Zendesk agent Deskguard acts as (API token auth). Use a dedicated agent: "
-        "loop safety recognises Deskguard's comments by this author plus the deskguard-ref marker.",
+        "Deprecated (API tokens end 30 April 2027): email of the agent an API token belongs to. "
+        "Only for installs not yet moved to OAuth (`deskguard zendesk migrate-auth`).",
         section="zendesk",
     ),
     Setting(
         "zendesk_api_token",
         "DESKGUARD_ZENDESK_API_TOKEN",
         None,
-        "Zendesk API token of that agent. Stored encrypted for the env tenant at start-up.",
+        "Deprecated: that agent's API token (Zendesk deactivates every API token on 30 April "
+        "2027). Ignored once an OAuth client is configured.",
         secret=True,
         section="zendesk",
     ),
@@ -673,7 +926,7 @@ SETTINGS: tuple[Setting, ...] = (
         "DESKGUARD_ZENDESK_RATELIMIT_BUDGET_SECONDS",
         "60",
         "Longest one Zendesk operation waits out 429 Retry-After periods before it gives up and "
-        "the job is retried later.",
+        "the job is retried later (never more than DESKGUARD_VENDOR_MAX_WAIT_SECONDS).",
         parse=_positive_int,
         section="zendesk",
     ),
@@ -734,6 +987,21 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 SECRET_MASK = "********"
+# scheme://userinfo@ where userinfo is "user:password" or a bare token (RFC 3986, 3.2.1: the
+# "user:password" form is deprecated precisely because it puts a credential in the URL).
+_URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#@\s]+)@")
+
+
+def mask_url_credentials(text: str) -> str:
+    """Mask credentials in every URL within ``text``: ``https://user:pass@host`` becomes
+    ``https://user:***@host``; a bare ``https://token@host`` becomes ``https://***@host``."""
+
+    def mask(match: re.Match[str]) -> str:
+        user, sep, _password = match["userinfo"].partition(":")
+        shown = f"{user}:***" if sep else "***"
+        return f"{match['scheme']}{shown}@"
+
+    return _URL_USERINFO.sub(mask, text)
 
 
 class Config(Mapping[str, Any]):
@@ -772,14 +1040,17 @@ class Config(Mapping[str, Any]):
         return Config(values, sources)
 
     def redacted(self) -> dict[str, Any]:
-        """The effective config with every secret masked (for `config check`, diagnostics, logs)."""
+        """The effective config with every secret masked (for `config check`, diagnostics, logs),
+        and credentials embedded in any URL masked too (``https://user:***@host``)."""
         out: dict[str, Any] = {}
         for s in SETTINGS:
             value = self._values.get(s.name)
             if s.secret and value not in (None, "", ()):
                 value = SECRET_MASK
             elif isinstance(value, tuple):
-                value = list(value)
+                value = [mask_url_credentials(v) if isinstance(v, str) else v for v in value]
+            elif isinstance(value, str):
+                value = mask_url_credentials(value)
             out[s.name] = value
         return out
 
@@ -829,9 +1100,78 @@ def load_config(
         try:
             values[s.name] = s.parse(raw)
         except (ValueError, TypeError) as exc:
-            shown = SECRET_MASK if s.secret else repr(raw)
+            shown = SECRET_MASK if s.secret else mask_url_credentials(repr(raw))
             raise ConfigError(f"{s.env}={shown} is invalid: {exc}") from None
     return Config(values, sources)
+
+
+def config_warnings(
+    config: Config, *, today: date | None = None, stripe_sdk_version: str | None = None
+) -> list[str]:
+    """Deprecations `config check` reports without failing. ``today`` (default: the UTC date)
+    and ``stripe_sdk_version`` (default: the version the installed stripe-python pins) are
+    seams for tests."""
+    warnings = []
+    if config.get("zendesk_api_token") and not config.get("zendesk_oauth_client_id"):
+        warnings.append(
+            "DESKGUARD_ZENDESK_API_TOKEN: Zendesk permanently deactivates every API token on 30 "
+            "April 2027; create an OAuth client, set DESKGUARD_ZENDESK_OAUTH_CLIENT_ID and "
+            "_SECRET, then run `deskguard zendesk migrate-auth` (docs/zendesk.md)"
+        )
+    today = today or datetime.now(UTC).date()
+    warnings += shopify_version_warnings(str(config.get("shopify_api_version") or ""), today)
+    if stripe_sdk_version is None:
+        from adapters.stripe import SDK_API_VERSION  # imports stripe: only when checking
+
+        stripe_sdk_version = SDK_API_VERSION
+    warnings += stripe_version_warnings(
+        str(config.get("stripe_api_version") or ""), stripe_sdk_version
+    )
+    return warnings
+
+
+def shopify_version_warnings(version: str, today: date) -> list[str]:
+    """A warning when the Shopify version is past (or outside) its support window on ``today``.
+
+    Shopify supports each stable version for at least 12 months from its release, then answers
+    its requests with the oldest supported version ("About Shopify API versioning",
+    https://shopify.dev/docs/api/usage/versioning)."""
+    status = shopify_version_status(version, today)
+    supported = shopify_supported_versions(today)
+    window = f"{supported[0]} to {supported[-1]}" if supported else "none"
+    if status == "unsupported":
+        return [
+            f"DESKGUARD_SHOPIFY_API_VERSION={version} is past Shopify's support window (each "
+            f"stable version is supported for 12 months; on {today.isoformat()} supported are "
+            f"{window}): Shopify serves it as {supported[0] if supported else 'a newer version'}. "
+            f"Set it to {supported[-1] if supported else 'a supported version'} (the version "
+            "Deskguard's queries are validated against is in docs/vendors/shopify.md)"
+        ]
+    if status == "unreleased":
+        return [
+            f"DESKGUARD_SHOPIFY_API_VERSION={version} is not released yet on {today.isoformat()} "
+            f"(supported: {window})"
+        ]
+    if status == "unstable":
+        return [
+            "DESKGUARD_SHOPIFY_API_VERSION=unstable changes without notice; use a stable version "
+            f"(supported: {window})"
+        ]
+    return []
+
+
+def stripe_version_warnings(version: str, sdk_version: str) -> list[str]:
+    """A warning when the Stripe API version we send is older than the one stripe-python pins
+    (the SDK's types follow its own version: "Set a Stripe API version",
+    https://docs.stripe.com/sdks/set-version)."""
+    if version and stripe_version_older(version, sdk_version):
+        return [
+            f"DESKGUARD_STRIPE_API_VERSION={version} is older than {sdk_version}, the version the "
+            "installed stripe-python pins; review Stripe's changelog "
+            "(https://docs.stripe.com/changelog) and set it to "
+            f"{sdk_version}"
+        ]
+    return []
 
 
 def setting(name: str) -> Setting:

@@ -7,7 +7,20 @@ applied. Every table carries a ``tenant_id`` (the tenants table's own ``id`` is 
 
 from sqlite_utils import Migrations
 
-from migrations import m001_foundation, m002_zendesk, m004_decisions, m005_commerce, m006_app
+from migrations import (
+    m001_foundation,
+    m002_zendesk,
+    m004_decisions,
+    m005_commerce,
+    m006_app,
+    m007_reliability,
+    m007_webhooks,
+    m008_connections,
+    m009_zendesk_oauth,
+    m010_admin_sessions,
+    m011_console,
+    m012_metrics,
+)
 
 STEPS = (
     m001_foundation.m001_foundation,
@@ -21,6 +34,13 @@ STEPS = (
     m005_commerce.m005_shopify_webhooks,
     m006_app.m006_app_tokens,
     m006_app.m006_admin_login_failures,
+    m007_reliability.m007_job_holds,
+    m007_webhooks.m007_shopify_webhook_binding,
+    m008_connections.m008_shopify_installs,
+    m009_zendesk_oauth.m009_zendesk_former_api_users,
+    m010_admin_sessions.m010_admin_sessions,
+    m011_console.m011_console,
+    m012_metrics.m012_metrics_indexes,
 )
 
 MIGRATIONS = Migrations("deskguard")

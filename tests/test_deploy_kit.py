@@ -166,3 +166,20 @@ def test_entrypoint_backup_loop_writes_a_verified_backup(env, tmp_path):
         loop.communicate(timeout=30)
     assert Path(made["path"]).parent == tmp_path / "data" / "backups"
     assert Path(made["path"]).is_file() and "jobs" in made["rows"]
+
+
+def test_every_dependency_has_an_upper_bound_and_a_pin():
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pins = {
+        line.split("==")[0].lower().replace("_", "-")
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if "==" in line
+    }
+    for text in [*project["dependencies"], *project["optional-dependencies"]["dev"]]:
+        req = Requirement(text)
+        assert any(spec.operator in ("<", "<=", "==", "~=") for spec in req.specifier), text
+        assert req.name.lower().replace("_", "-") in pins, f"{req.name} is not in constraints.txt"

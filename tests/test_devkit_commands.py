@@ -16,8 +16,11 @@ from connector.cli import cli
 SMALLEST = {
     "backup": ["--decisions", "50", "--dir", "."],
     "claude": ["--tickets", "3"],
+    "crash": ["--rounds", "1", "--per-round", "3"],
+    "hold": ["--tickets", "3", "--seconds", "1"],
     "intake": ["--calls-only", "--tickets", "3"],
     "local": ["--seconds", "0.1", "--loads", "1", "--cold-passes", "1"],
+    "metrics": ["--decisions", "50", "--scrapes", "1", "--dir", "."],
     "panel": ["--decisions", "10", "--requests", "5", "--tickets", "3"],
     "pipeline": [
         "--tickets",
@@ -33,6 +36,7 @@ SMALLEST = {
     "redact": ["--repeat", "1"],
     "shopify": ["--lookups", "3", "--tickets", "3"],
     "stripe": ["--lookups", "3", "--webhooks", "3", "--refunds", "1"],
+    "waits": ["--retry-after", "0.1", "--retry-after", "60", "--max-wait", "1"],
 }
 
 

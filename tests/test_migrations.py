@@ -19,6 +19,13 @@ SHIPPED = [
     "m005_shopify_webhooks",
     "m006_app_tokens",
     "m006_admin_login_failures",
+    "m007_job_holds",
+    "m007_shopify_webhook_binding",
+    "m008_shopify_installs",
+    "m009_zendesk_former_api_users",
+    "m010_admin_sessions",
+    "m011_console",
+    "m012_metrics_indexes",
 ]
 
 

@@ -17,7 +17,9 @@ from connector.cli_context import wait_for_signal as _wait_for_signal
 from connector.devkit.bench import bench
 from connector.devkit.bench.backup import bench_backup
 from connector.devkit.bench.claude import bench_claude, bench_redact
+from connector.devkit.bench.faults import bench_crash, bench_hold, bench_waits
 from connector.devkit.bench.local import bench_local
+from connector.devkit.bench.metrics import bench_metrics
 from connector.devkit.bench.panel import bench_panel
 from connector.devkit.bench.pipeline import bench_pipeline
 from connector.devkit.bench.shopify import bench_shopify
@@ -191,13 +193,17 @@ for _command in (sandbox_zendesk, sandbox_shopify, sandbox_stripe, sandbox_anthr
 for _command in (
     bench_backup,
     bench_claude,
+    bench_crash,
+    bench_hold,
     bench_intake,
     bench_local,
+    bench_metrics,
     bench_panel,
     bench_pipeline,
     bench_redact,
     bench_shopify,
     bench_stripe,
+    bench_waits,
 ):
     bench.add_command(_command)
 

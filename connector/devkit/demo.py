@@ -173,14 +173,21 @@ class Demo:
             "log_level": "warning",
             "log_format": "console",
             "zendesk_url": self.zendesk.url,
-            "zendesk_email": self.zendesk.agent_email,
-            "zendesk_api_token": self.zendesk.agent_token,
+            # OAuth, as every new install must (Zendesk retires API tokens): the emulator's
+            # confidential client, tokens by the client-credentials grant, refreshed as they age.
+            "zendesk_oauth_client_id": self.zendesk.state.oauth_client.identifier,
+            "zendesk_oauth_client_secret": self.zendesk.state.oauth_client.secret,
+            "zendesk_oauth_url_template": self.zendesk.url,
             "zendesk_poll_interval_seconds": "15",
             "kill_switch_sync_seconds": "2",
             "privacy_export_dir": str(self.data_dir / "exports"),
             **sidecar_settings(self.shop_state, shop.url),
             **self.stripe.settings,
         }
+        # /connect/zendesk works in the demo: the emulator knows our callback.
+        self.zendesk.state.oauth_client.redirect_uris.append(
+            f"{self.sidecar_url}/connect/zendesk/callback"
+        )
         if self.engine == "claude":
             from connector.devkit.sandbox.anthropic import start_anthropic_sandbox
 
@@ -209,7 +216,10 @@ class Demo:
         setup_zendesk(
             self.runtime, TENANT, self.sidecar_url
         )  # webhook + trigger, signing secret stored
-        self.zendesk.state.install_app(
+        from connector.tenants import set_setting
+
+        state = self.zendesk.state
+        self.installation = state.install_app(
             {
                 "sidecar_url": self.sidecar_url,
                 "kill_switch": False,
@@ -217,6 +227,20 @@ class Demo:
                 "auto_categories": "order_status",
             }
         )
+        # What an admin copies from Zendesk so the sidecar can verify the panel's signed launch.
+        for name in ("app_id", "id"):
+            setting = "app_id" if name == "app_id" else "app_installation_id"
+            set_setting(
+                self.runtime.db,
+                TENANT,
+                setting,
+                str(self.installation[name]),
+                actor="demo",
+                reason="demo: the app installed in the Zendesk sandbox",
+            )
+        # People who open the side panel (Deskguard's own API user never acts from it).
+        self.demo_admin = state.add_user("Dana Admin", "dana.admin@demo.example", role="admin")
+        self.demo_agent = state.add_user("Alex Agent", "alex.agent@demo.example", role="agent")
         set_category_modes(
             self.runtime.db,
             TENANT,
@@ -340,7 +364,7 @@ class Demo:
                         ("public reply" if c["public"] else "internal note") for c in ours
                     ],
                     "proposals": proposals,
-                    "side_panel": demo_links(self.sidecar_url, TENANT, sc.ticket_id)["side_panel"],
+                    "side_panel": self.links(sc.require_ticket_id())["side_panel"],
                     "ok": passed,
                 }
             )
@@ -372,6 +396,12 @@ class Demo:
             }
         )
         return rows, ok and refund_blocked
+
+    def links(self, ticket_id: int, *, as_admin: bool = True) -> dict[str, str]:
+        user = self.demo_admin if as_admin else self.demo_agent
+        return demo_links(
+            self.sidecar_url, self.zendesk.state, self.installation["id"], user["id"], ticket_id
+        )
 
     def stop(self) -> None:
         if getattr(self, "pool", None):
@@ -406,7 +436,7 @@ def print_summary(demo: Demo, rows: list[dict[str, Any]], ok: bool) -> None:
             )
             if r.get("proposals"):
                 click.echo(f"      proposed for agent approval: {', '.join(r['proposals'])}")
-            click.echo(f"      side panel: {r['side_panel']}")
+            click.echo(f"      side panel (as admin Dana, signed launch): {r['side_panel']}")
     m = demo.runtime.queue.status()
     click.echo("")
     click.echo(
@@ -419,14 +449,19 @@ def print_summary(demo: Demo, rows: list[dict[str, Any]], ok: bool) -> None:
     click.echo(f"Every scenario behaved as described: {'yes' if ok else 'NO'}")
 
 
-def demo_links(base_url: str, tenant_id: str, ticket_id: int | None = None) -> dict[str, str]:
-    """URLs for `make demo` to print: the side panel for one ticket (needs DESKGUARD_DEMO_MODE=true)
-    and the dashboard (sign in with DESKGUARD_ADMIN_TOKEN)."""
-    from urllib.parse import urlencode
+def demo_links(
+    sidecar_url: str, zendesk_state, installation_id: int, user_id: int, ticket_id: int
+) -> dict[str, str]:
+    """URLs for `make demo` to print: the side panel for one ticket, opened as Zendesk opens it
+    (the Zendesk sandbox's launch page POSTs a launch it signed for ``user_id``; the sidecar in
+    demo mode then serves its stand-in ZAF client), and the dashboard (sign in with
+    DESKGUARD_ADMIN_TOKEN)."""
+    from connector.devkit.sandbox.zendesk.app_signing import launch_page_url
 
-    base = base_url.rstrip("/")
-    query = {"tenant": tenant_id, **({"ticket": str(ticket_id)} if ticket_id is not None else {})}
-    return {"side_panel": f"{base}/panel/demo?{urlencode(query)}", "dashboard": f"{base}/admin/"}
+    return {
+        "side_panel": launch_page_url(zendesk_state, installation_id, user_id, ticket_id),
+        "dashboard": f"{sidecar_url.rstrip('/')}/admin/",
+    }
 
 
 @click.command("demo")
@@ -453,7 +488,6 @@ def demo_command(once: bool, port: int, engine: str, as_json: bool) -> None:
         demo.start()
         click.echo(
             f"Deskguard demo on {demo.sidecar_url}"
-            f" — side panel: {demo.sidecar_url}/panel/demo?tenant={TENANT}"
             f" · dashboard: {demo.sidecar_url}/admin/ (admin token {demo.admin_token})",
             err=True,
         )

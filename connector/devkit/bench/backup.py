@@ -13,7 +13,7 @@ import click
 
 
 def build_ledger(path: str, decisions: int, *, seed: int = 7) -> int:
-    """A migrated ledger holding ``decisions`` decision rows of realistic size; returns its bytes."""
+    """A migrated ledger of ``decisions`` decision rows of realistic size; returns its bytes."""
     from connector.db import Ledger, migrate
     from connector.tenants import ensure_tenant
 
