@@ -39,6 +39,11 @@ CORE = tuple(
         "errors",
         "logs",
         "timeutil",
+        "waits",
+        "audit_keys",
+        "backup",
+        "api_versions",
+        "webhook_shapes",
     )
 )
 COMPOSITION = tuple(f"connector.{name}" for name in ("runtime", "services", "jobs", "web", "cli"))

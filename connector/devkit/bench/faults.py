@@ -54,13 +54,32 @@ def _enqueue(rt: Any, sandbox: Any, ids: list[int], tag: str) -> None:
         )
 
 
-def hold_benchmark(tickets: int, seconds: float, threads: int, workdir: str) -> dict[str, Any]:
+def _llm_calls(anthropic: Any) -> int | None:
+    """Messages requests the Anthropic emulator received (None with the local model)."""
+    if anthropic is None:
+        return None
+    return sum(1 for r in anthropic.state.recorded() if r.get("path", "").endswith("/messages"))
+
+
+def hold_benchmark(
+    tickets: int, seconds: float, threads: int, workdir: str, *, engine: str = "local"
+) -> dict[str, Any]:
     from connector.devkit.sandbox.zendesk import start_zendesk_sandbox
     from connector.jobs import worker_pool
     from connector.tenants import set_kill_switch
 
     sandbox = start_zendesk_sandbox(rate_limit_per_minute=None, export_rate_limit_per_minute=None)
-    rt, classifier = _runtime_for(sandbox, workdir, "hold")
+    anthropic, extra = None, {}
+    if engine == "claude":  # every reading is a (paid) LLM call: count them at the emulator
+        from connector.devkit.sandbox.anthropic import start_anthropic_sandbox
+
+        anthropic = start_anthropic_sandbox()
+        extra = {
+            "classifier": "claude",
+            "anthropic_base_url": anthropic.url,
+            "anthropic_api_key": anthropic.api_key,
+        }
+    rt, classifier = _runtime_for(sandbox, workdir, "hold", **extra)
     pool = worker_pool(rt, threads, idle_sleep=0.2)
     try:
         ids = _seed(sandbox, tickets, 0)
@@ -80,6 +99,7 @@ def hold_benchmark(tickets: int, seconds: float, threads: int, workdir: str) -> 
             ),
             "audit_rows": _count(rt, "SELECT COUNT(*) FROM audit_log"),
             "jobs_held": rt.queue.parked(TENANT),
+            "llm_calls": _llm_calls(anthropic),
         }
         set_kill_switch(rt.db, TENANT, False, actor="bench", reason="hold over")
         released = time.monotonic()
@@ -102,10 +122,13 @@ def hold_benchmark(tickets: int, seconds: float, threads: int, workdir: str) -> 
             "decisions_by_status": statuses,
             "readings": _count(rt, READINGS),
             "zendesk_ticket_reads": _ticket_reads(sandbox) - reads_before,
+            "llm_calls": _llm_calls(anthropic),
         },
     }
     rt.close()
     sandbox.stop()
+    if anthropic is not None:
+        anthropic.stop()
     return result
 
 
@@ -217,14 +240,21 @@ def crash_benchmark(rounds: int, per_round: int, workdir: str, seed: int) -> dic
 @click.option("--tickets", default=100, show_default=True)
 @click.option("--seconds", default=600.0, show_default=True, help="How long the switch stays on.")
 @click.option("--threads", default=2, show_default=True, help="Worker threads.")
-def bench_hold(tickets: int, seconds: float, threads: int) -> None:
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "claude"]),
+    default="local",
+    show_default=True,
+    help="claude: read through the Anthropic emulator and count its calls.",
+)
+def bench_hold(tickets: int, seconds: float, threads: int, engine: str) -> None:
     """Hold N tickets behind the kill switch for S seconds: decisions, readings and Zendesk
     reads during the hold, and how fast the held work is written once it is off.
 
     Example: deskguard bench hold --tickets 100 --seconds 600
     """
     with tempfile.TemporaryDirectory() as workdir:
-        echo_json(hold_benchmark(tickets, seconds, threads, workdir))
+        echo_json(hold_benchmark(tickets, seconds, threads, workdir, engine=engine))
 
 
 @click.command("crash")
