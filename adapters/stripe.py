@@ -148,6 +148,7 @@ def refund_from_stripe(obj: Any) -> Refund:
         charge=_id(_get(obj, "charge")),
         payment_intent=_id(_get(obj, "payment_intent")),
         reason=_get(obj, "reason"),
+        created_at=_ts(_get(obj, "created")),
     )
 
 

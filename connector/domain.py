@@ -302,6 +302,7 @@ class Refund:
     charge: str | None = None
     payment_intent: str | None = None
     reason: str | None = None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)

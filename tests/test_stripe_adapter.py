@@ -84,6 +84,7 @@ def test_dispute_and_refund_context(stripe_sandbox):
     )
     ctx = a.payment_context("li.wei@example.com")
     assert ctx.charges[0].amount_refunded == 1000 and [r.amount for r in ctx.refunds] == [1000]
+    assert ctx.refunds[0].created_at is not None  # dated in the side panel
 
 
 def test_retries_are_configured_a_500_then_success_works(stripe_sandbox):
