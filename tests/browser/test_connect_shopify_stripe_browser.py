@@ -127,7 +127,7 @@ def test_second_tenant_fully_connected_in_the_browser(browser, world):
 
     rt, server, _zendesk, shop, stripe = world
     ARTIFACTS.mkdir(exist_ok=True)
-    wait = WebDriverWait(browser, 15)
+    wait = WebDriverWait(browser, 60)
     flows: list[tuple[str, int, float]] = []
 
     def shot(name: str) -> None:

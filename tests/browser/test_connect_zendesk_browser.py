@@ -47,29 +47,36 @@ def test_an_admin_connects_zendesk_in_the_browser(
     sandbox,  # noqa: F811
 ):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def element(element_id: str):
+        """The element once the page that has it has loaded (a click starts a navigation that
+        may not have finished yet on a busy machine)."""
+        return WebDriverWait(browser, 60).until(ec.presence_of_element_located((By.ID, element_id)))
 
     rt, server = connectable
     clicks = 0
     started = time.monotonic()
     target = "/admin/connect/zendesk?subdomain=gamma"
     browser.get(f"{server.url}/admin/login?next={quote(target, safe='')}")
-    browser.find_element(By.ID, "token").send_keys("test-admin-token")
+    element("token").send_keys("test-admin-token")
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     clicks += 1
-    assert browser.find_element(By.ID, "subdomain").text == "gamma"
-    browser.find_element(By.ID, "continue").click()  # "Connect Zendesk"
+    assert element("subdomain").text == "gamma"
+    element("continue").click()  # "Connect Zendesk"
     clicks += 1
     # Zendesk's authorization page (the emulator's), reached through our 302.
-    consent = browser.find_element(By.ID, "consent")
+    consent = element("consent")
     assert "deskguard" in consent.text and browser.current_url.startswith(sandbox.url)
     browser.save_screenshot(str(artifacts / "connect-zendesk-1-authorize.png"))
-    browser.find_element(By.ID, "allow").click()
+    element("allow").click()
     clicks += 1
-    status = browser.find_element(By.ID, "status")
+    status = element("status")
     elapsed = time.monotonic() - started
     browser.save_screenshot(str(artifacts / "connect-zendesk-2-connected.png"))
     assert status.get_attribute("data-status") == "connected", browser.page_source
-    assert browser.find_element(By.ID, "tenant").text == "gamma"
+    assert element("tenant").text == "gamma"
     assert load_tokens(rt, rt.db, "gamma").grant == "authorization_code"
     assert account(rt.db, "gamma")["webhook_id"] in sandbox.state.webhooks
     print(f"connect Zendesk: {clicks} clicks (plus typing the admin token), {elapsed:.2f} s")

@@ -150,7 +150,7 @@ def test_an_admin_opens_the_console_from_the_zendesk_nav_bar(
     from selenium.webdriver.support.ui import WebDriverWait
 
     rt, server = console_site
-    wait = WebDriverWait(browser, 30)
+    wait = WebDriverWait(browser, 60)
     browser.delete_all_cookies()
     ada = add_person(sandbox, "Nav Admin")
     inst = install_app_for(rt, sandbox, server.url)

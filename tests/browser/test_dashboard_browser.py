@@ -111,7 +111,7 @@ def test_the_dashboard_fits_a_phone_and_a_desktop(
     from selenium.webdriver.support.ui import WebDriverWait
 
     rt, server = dashboard_site
-    wait = WebDriverWait(browser, 30)
+    wait = WebDriverWait(browser, 60)
     at_width(browser, PHONE)
     browser.get(server.url + "/admin/login")
     browser.find_element(By.ID, "token").send_keys("test-admin-token")

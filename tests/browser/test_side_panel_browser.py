@@ -180,7 +180,7 @@ def full_page_screenshot(driver, path: Path) -> None:
     path.write_bytes(base64.b64decode(shot["data"]))
 
 
-def wait_for(driver, condition, timeout: float = 10):
+def wait_for(driver, condition, timeout: float = 60):
     """Wait for ``condition``; the panel re-renders its DOM after every call, so an element read
     mid-render may go stale or be missing for a moment: those count as "not yet"."""
     from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
