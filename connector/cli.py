@@ -10,20 +10,33 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from connector.classify import cli as classify_cli
 from connector.classify import redact_cli
-from connector.cli_context import ROOT, echo_json, get_runtime, ready_runtime, wait_for_signal
+from connector.cli_context import (
+    ROOT,
+    check_tenant,
+    cli_config,
+    echo_json,
+    get_runtime,
+    ready_runtime,
+    tenant_filter_option,
+    wait_for_signal,
+)
 from connector.commerce import cli as commerce_cli
 from connector.commerce import stripe_cli
 from connector.devkit import cli as devkit_cli
 from connector.errors import DeskguardError
 from connector.panel import cli as panel_cli
 from connector.pipeline import cli as pipeline_cli
-from connector.settings import config_warnings, load_config, write_docs
+from connector.settings import write_docs
 from connector.zendesk import cli as zendesk_cli
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
 
 
 class DeskguardGroup(click.Group):
@@ -39,64 +52,69 @@ class DeskguardGroup(click.Group):
             ) from None
 
 
+_env_file_option = click.option(
+    "--env-file",
+    "env_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Read settings from this file instead of ./.env (the environment still wins).",
+)
+
+
 @click.group(cls=DeskguardGroup)
 @click.version_option(package_name="deskguard", message="deskguard %(version)s")
 @click.option("--db", "db_path", help="Ledger file (overrides DESKGUARD_DB_PATH).")
+@_env_file_option
 @click.pass_context
-def cli(ctx: click.Context, db_path: str | None) -> None:
+def cli(ctx: click.Context, db_path: str | None, env_file: str | None) -> None:
     """Deskguard: AI triage sidecar for Zendesk, with Shopify and Stripe context.
 
-    Example: deskguard config check
+    Example: deskguard --env-file /etc/deskguard/env config check
     """
-    ctx.ensure_object(dict)["overrides"] = {"db_path": db_path} if db_path else {}
+    obj = ctx.ensure_object(dict)
+    obj["overrides"] = {"db_path": db_path} if db_path else {}
+    obj["env_file"] = env_file
 
 
 # --- config ---------------------------------------------------------------------------
 @cli.group()
 def config() -> None:
-    """Inspect and document configuration."""
+    """Check and document the settings (environment, .env file, defaults).
+
+    Example: deskguard config check --online
+    """
 
 
 @config.command("check")
+@_env_file_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@click.option("--all", "show_all", is_flag=True, help="List every setting, defaults included.")
+@click.option("--online", is_flag=True, help="Also call each configured vendor once (read-only).")
 @click.pass_context
-def config_check(ctx: click.Context) -> None:
-    """Validate every setting and print the effective config (secrets masked).
+def config_check(
+    ctx: click.Context, env_file: str | None, as_json: bool, show_all: bool, online: bool
+) -> None:
+    """Find mistakes in the settings: bad values, settings that contradict each other (shop
+    domain, key kinds, Claude without a key, plain-http URLs, Zendesk sign-in), names that are
+    not settings (with the one meant), weak tokens, outdated vendor versions. Prints problems,
+    warnings and the settings in effect (secrets masked); exits 1 on a problem.
 
-    Example: deskguard config check
+    --online also calls Zendesk (users/me), Shopify (an order search), Stripe (a customer
+    search) and Anthropic (a one-token message) with the configured credentials, and prints the
+    URL and a hint for each that fails (exit 1).
+
+    Example: deskguard config check --online
     """
-    cfg = load_config(ctx.obj.get("overrides"))
-    from connector.audit_keys import Keyring
-    from connector.secrets import SecretBox
+    from connector.cli_context import env_file as root_env_file
+    from connector.config_check import check_config, format_report, online_checks
 
-    if cfg.secret_keys:
-        SecretBox(cfg.secret_keys)  # malformed keys fail here, naming the variable
-    keyring = Keyring.from_config(cfg)  # malformed DESKGUARD_AUDIT_KEYS fail here, likewise
-    problems = []
-    if not cfg.secret_keys:
-        problems.append("DESKGUARD_SECRET_KEYS is not set (needed to store tokens)")
-    if keyring.signer is None:
-        problems.append(
-            "no audit chain key: set DESKGUARD_AUDIT_KEYS or DESKGUARD_SECRET_KEYS "
-            "(audit rows would be chained without a key)"
-        )
-    warnings = config_warnings(cfg)
-    if cfg.admin_token and len(str(cfg.admin_token)) < 32:
-        warnings.append(
-            "DESKGUARD_ADMIN_TOKEN is shorter than 32 characters: the correct bearer token is "
-            "never locked out, so its length is what stops guessing (use e.g. "
-            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
-        )
-    echo_json(
-        {
-            "ok": not problems,
-            "problems": problems,
-            "warnings": warnings,
-            "settings": {
-                k: {"value": v, "source": cfg.source(k)} for k, v in cfg.redacted().items()
-            },
-        }
-    )
-    if problems:
+    report = check_config(ctx.obj.get("overrides"), env_file or root_env_file(ctx))
+    if online:
+        report.online = online_checks(report.config)
+    if as_json:
+        echo_json(report.as_dict())
+    else:
+        click.echo(format_report(report, show_all=show_all))
+    if not report.ok:
         sys.exit(1)
 
 
@@ -135,7 +153,10 @@ def migrate(ctx: click.Context) -> None:
 
 @cli.group("secrets")
 def secrets_group() -> None:
-    """Manage the encryption keys for secrets at rest."""
+    """Manage the encryption keys for secrets at rest.
+
+    Example: deskguard secrets new-key
+    """
 
 
 @secrets_group.command("new-key")
@@ -165,7 +186,10 @@ def secrets_rotate(ctx: click.Context) -> None:
 
 @cli.group("audit")
 def audit_group() -> None:
-    """Verify and export the tamper-evident audit log."""
+    """Verify and export the tamper-evident audit log.
+
+    Example: deskguard audit verify
+    """
 
 
 @audit_group.command("verify")
@@ -196,22 +220,22 @@ def audit_verify(ctx: click.Context, expect_head: str | None) -> None:
 
 
 @audit_group.command("head")
-@click.option("--tenant", help="The head of this tenant's rows only.")
+@tenant_filter_option
 @click.pass_context
 def audit_head(ctx: click.Context, tenant: str | None) -> None:
-    """Print the signed head: last digest, row count, time and an HMAC over them.
+    """Print the signed head: last digest, row count, time and an HMAC over them (of every
+    tenant's rows: the whole chain, what `audit verify --expect-head` compares).
 
-    Keep it somewhere the ledger's writer cannot reach; `audit verify --expect-head` compares.
+    Keep it somewhere the ledger's writer cannot reach.
 
     Example: deskguard audit head >> /mnt/worm/deskguard-heads.jsonl
     """
     from connector import audit
-    from connector.tenants import get_tenant
 
-    db = get_runtime(ctx).db
+    runtime = get_runtime(ctx)
     if tenant is not None:
-        get_tenant(db, tenant)  # an unknown tenant fails here instead of signing an empty head
-    click.echo(audit.canonical_json(audit.head(db, tenant_id=tenant)))
+        check_tenant(runtime, tenant)  # unknown: an error, not a signed empty head
+    click.echo(audit.canonical_json(audit.head(runtime.db, tenant_id=tenant)))
 
 
 @audit_group.command("seal")
@@ -265,7 +289,7 @@ def audit_new_key() -> None:
 @audit_group.command("export")
 @click.option("--since", help="ISO date/time or a relative age like 7d, 12h.")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl")
-@click.option("--tenant", help="Only this tenant.")
+@tenant_filter_option
 @click.pass_context
 def audit_export(ctx: click.Context, since: str | None, fmt: str, tenant: str | None) -> None:
     """Export audit events to stdout.
@@ -275,8 +299,11 @@ def audit_export(ctx: click.Context, since: str | None, fmt: str, tenant: str | 
     from connector import audit
     from connector.timeutil import parse_since
 
+    runtime = get_runtime(ctx)
+    if tenant is not None:
+        check_tenant(runtime, tenant)
     audit.export(
-        get_runtime(ctx).db,
+        runtime.db,
         sys.stdout,
         fmt=fmt,
         since=parse_since(since) if since else None,
@@ -287,22 +314,32 @@ def audit_export(ctx: click.Context, since: str | None, fmt: str, tenant: str | 
 # --- queue and processes --------------------------------------------------------------
 @cli.group("queue")
 def queue_group() -> None:
-    """Inspect and repair the durable job queue."""
+    """Inspect and repair the durable job queue.
+
+    Example: deskguard queue status
+    """
+
+
+def _queue_runtime(ctx: click.Context, tenant: str | None) -> Runtime:
+    runtime = ready_runtime(ctx)
+    if tenant is not None:
+        check_tenant(runtime, tenant)
+    return runtime
 
 
 @queue_group.command("status")
-@click.option("--tenant", help="Only this tenant.")
+@tenant_filter_option
 @click.pass_context
 def queue_status(ctx: click.Context, tenant: str | None) -> None:
     """Counts per state, depth, age of the oldest ready job, recent dead letters.
 
     Example: deskguard queue status
     """
-    echo_json(ready_runtime(ctx).queue.status(tenant))
+    echo_json(_queue_runtime(ctx, tenant).queue.status(tenant))
 
 
 @queue_group.command("retry-dead")
-@click.option("--tenant", help="Only this tenant.")
+@tenant_filter_option
 @click.option("--job", "job_ids", multiple=True, type=int, help="Only these job ids.")
 @click.pass_context
 def queue_retry_dead(ctx: click.Context, tenant: str | None, job_ids: tuple[int, ...]) -> None:
@@ -310,7 +347,8 @@ def queue_retry_dead(ctx: click.Context, tenant: str | None, job_ids: tuple[int,
 
     Example: deskguard queue retry-dead --tenant acme
     """
-    echo_json({"requeued": ready_runtime(ctx).queue.retry_dead(tenant, list(job_ids) or None)})
+    runtime = _queue_runtime(ctx, tenant)
+    echo_json({"requeued": runtime.queue.retry_dead(tenant, list(job_ids) or None)})
 
 
 @cli.command()
@@ -385,10 +423,12 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, threads: int) 
 
     Example: deskguard serve --host 0.0.0.0 --port 8000
     """
-    ready_runtime(ctx)  # migrate and configure the env tenant once, before forking
+    runtime = ready_runtime(ctx)  # migrate and configure the env tenant once, before forking
     from connector.gunicorn_app import run
 
-    run(host=host, port=port, workers=workers, threads=threads, overrides=ctx.obj.get("overrides"))
+    # With --env-file the workers get the settings as read here (they would read ./.env).
+    overrides = dict(runtime.config) if ctx.obj.get("env_file") else ctx.obj.get("overrides")
+    run(host=host, port=port, workers=workers, threads=threads, overrides=overrides)
 
 
 # --- backups --------------------------------------------------------------------------
@@ -405,7 +445,7 @@ def backup_cmd(ctx: click.Context, dest: str | None, keep: int | None) -> None:
     """
     from connector.backup import backup
 
-    cfg = load_config(ctx.obj.get("overrides"))
+    cfg = cli_config(ctx)
     result = backup(
         cfg.db_path, dest or cfg.backup_dir, keep=keep if keep is not None else cfg.backup_keep
     )
@@ -433,7 +473,7 @@ def restore_cmd(ctx: click.Context, backup_file: str, force: bool, idle_seconds:
     """
     from connector.backup import restore
 
-    cfg = load_config(ctx.obj.get("overrides"))
+    cfg = cli_config(ctx)
     echo_json(restore(backup_file, cfg.db_path, force=force, idle_seconds=idle_seconds))
 
 

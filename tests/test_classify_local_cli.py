@@ -83,7 +83,8 @@ def test_classify_with_engine_claude_goes_through_the_engine_factory(
         TENANT,
         "--input",
         str(tickets_file),
-        env={"DESKGUARD_SECRET_KEYS": secret_key},
+        # The env tenant is created at start-up; --tenant must name a known tenant.
+        env={"DESKGUARD_SECRET_KEYS": secret_key, "DESKGUARD_TENANT_ID": TENANT},
     )
     assert result.exit_code == 0, result.output
     readings = [json.loads(line) for line in result.stdout.splitlines()]

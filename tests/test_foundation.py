@@ -84,11 +84,14 @@ def test_config_check_masks_secrets_and_fails_on_bad_values(cli_runner, tmp_path
         "DESKGUARD_ADMIN_TOKEN": "super-secret-admin",
         "DESKGUARD_DB_PATH": str(tmp_path / "x.db"),
     }
-    out = cli_runner.invoke(cli, ["config", "check"], env=env)
+    out = cli_runner.invoke(cli, ["config", "check", "--json"], env=env)
     assert out.exit_code == 0, out.output
     assert key not in out.output and "super-secret-admin" not in out.output
     data = json.loads(out.output)
     assert data["settings"]["admin_token"]["value"] == "********"
+    people = cli_runner.invoke(cli, ["config", "check", "--all"], env=env)
+    assert people.exit_code == 0 and "DESKGUARD_ADMIN_TOKEN = ********" in people.output
+    assert key not in people.output and "super-secret-admin" not in people.output
     bad = cli_runner.invoke(
         cli, ["config", "check"], env={**env, "DESKGUARD_QUEUE_MAX_ATTEMPTS": "-3"}
     )

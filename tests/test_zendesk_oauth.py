@@ -366,10 +366,10 @@ def test_config_check_warns_about_api_tokens_with_the_date(cli_runner, tmp_path,
         "DESKGUARD_SECRET_KEYS": secret_key,
         "DESKGUARD_ZENDESK_API_TOKEN": "legacy",
     }
-    out = json.loads(cli_runner.invoke(cli, ["config", "check"], env=env, obj={}).output)
+    out = json.loads(cli_runner.invoke(cli, ["config", "check", "--json"], env=env, obj={}).output)
     assert any("30 April 2027" in w for w in out["warnings"])
     env["DESKGUARD_ZENDESK_OAUTH_CLIENT_ID"] = "deskguard"
-    out = json.loads(cli_runner.invoke(cli, ["config", "check"], env=env, obj={}).output)
+    out = json.loads(cli_runner.invoke(cli, ["config", "check", "--json"], env=env, obj={}).output)
     assert out["warnings"] == []
 
 

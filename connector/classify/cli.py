@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from connector.cli_context import echo_json, ready_runtime
+from connector.cli_context import echo_json, tenant_option, tenant_runtime
 from connector.domain import Classifier, TicketText, to_dict
 
 
@@ -39,15 +39,12 @@ def _engine(
     from connector.classify.local import LocalClassifier
 
     if engine == "local":
+        if tenant is not None:
+            tenant_runtime(ctx, tenant)  # not used by the local model, but never a typo
         return LocalClassifier.load(model_dir)
     from connector.classify import service as engines
 
-    runtime = ready_runtime(ctx)
-    tenant_id = tenant or runtime.config.get("tenant_id") or ""
-    if not tenant_id:
-        raise click.ClickException(
-            "--engine claude needs a tenant: pass --tenant or set DESKGUARD_TENANT_ID"
-        )
+    runtime, tenant_id = tenant_runtime(ctx, tenant)
     return engines.claude_classifier(runtime, tenant_id)
 
 
@@ -71,9 +68,7 @@ _engine_option = click.option(
     show_default=True,
     help="claude uses the tenant's Anthropic key, with the local model as fallback.",
 )
-_tenant_option = click.option(
-    "--tenant", help="Tenant for --engine claude (default: DESKGUARD_TENANT_ID)."
-)
+_tenant_option = tenant_option  # the tenant whose Anthropic key --engine claude uses
 
 
 @click.command("classify")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from connector.cli_context import echo_json, ready_runtime
+from connector.cli_context import echo_json, tenant_option, tenant_runtime
 from connector.domain import to_dict
 
 # The states of an approval (connector/commerce/approvals.py: STATES), repeated here so that
@@ -22,7 +22,7 @@ def lookup() -> None:
 
 
 @lookup.command("orders")
-@click.option("--tenant", required=True, help="Tenant id.")
+@tenant_option
 @click.option("--email", help="Customer email: their most recent orders.")
 @click.option("--order", "order_name", help="Order name as written: #1001, 1001 or 'order 1001'.")
 @click.option(
@@ -30,7 +30,7 @@ def lookup() -> None:
 )
 @click.pass_context
 def lookup_orders(
-    ctx: click.Context, tenant: str, email: str | None, order_name: str | None, summary: bool
+    ctx: click.Context, tenant: str | None, email: str | None, order_name: str | None, summary: bool
 ) -> None:
     """Shopify orders for an email or an order name, as the adapter maps them (JSON).
 
@@ -40,12 +40,12 @@ def lookup_orders(
         raise click.UsageError("give --email or --order (or both)")
     from connector.commerce import wismo
 
-    runtime = ready_runtime(ctx)
+    runtime, tenant_id = tenant_runtime(ctx, tenant)
     orders = (
-        runtime.services(tenant).require_orders().find_orders(email=email, order_name=order_name)
+        runtime.services(tenant_id).require_orders().find_orders(email=email, order_name=order_name)
     )
     out = {
-        "tenant": tenant,
+        "tenant": tenant_id,
         "query": {"email": email, "order": order_name},
         "count": len(orders),
         "orders": [to_dict(o) for o in orders],
@@ -59,11 +59,14 @@ def lookup_orders(
 
 @click.group("approvals")
 def approvals_group() -> None:
-    """Refunds and order cancellations waiting for (or decided by) an agent."""
+    """Refunds and order cancellations waiting for (or decided by) an agent.
+
+    Example: deskguard approvals list --state proposed
+    """
 
 
 @approvals_group.command("list")
-@click.option("--tenant", required=True, help="Tenant id.")
+@tenant_option
 @click.option("--ticket", type=int, help="Only this Zendesk ticket.")
 @click.option(
     "--state",
@@ -75,7 +78,7 @@ def approvals_group() -> None:
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 10_000))
 @click.pass_context
 def approvals_list(
-    ctx: click.Context, tenant: str, ticket: int | None, states: tuple[str, ...], limit: int
+    ctx: click.Context, tenant: str | None, ticket: int | None, states: tuple[str, ...], limit: int
 ) -> None:
     """List approvals, newest first.
 
@@ -83,35 +86,36 @@ def approvals_list(
     """
     from connector.commerce import approvals
 
-    runtime = ready_runtime(ctx)
+    runtime, tenant_id = tenant_runtime(ctx, tenant)
     items = approvals.list_approvals(
-        runtime.db, tenant, ticket_id=ticket, states=states or None, limit=limit
+        runtime.db, tenant_id, ticket_id=ticket, states=states or None, limit=limit
     )
     echo_json({"approvals": [to_dict(a) for a in items]})
 
 
 @approvals_group.command("show")
 @click.argument("approval_id", type=int)
-@click.option("--tenant", required=True, help="Tenant id.")
+@tenant_option
 @click.pass_context
-def approvals_show(ctx: click.Context, approval_id: int, tenant: str) -> None:
+def approvals_show(ctx: click.Context, approval_id: int, tenant: str | None) -> None:
     """Show one approval with its result or error.
 
     Example: deskguard approvals show 12 --tenant acme
     """
     from connector.commerce import approvals
 
-    echo_json(to_dict(approvals.get(ready_runtime(ctx).db, tenant, approval_id)))
+    runtime, tenant_id = tenant_runtime(ctx, tenant)
+    echo_json(to_dict(approvals.get(runtime.db, tenant_id, approval_id)))
 
 
 @approvals_group.command("approve")
 @click.argument("approval_id", type=int)
-@click.option("--tenant", required=True, help="Tenant id.")
+@tenant_option
 @click.option("--agent", required=True, help="Who approves (recorded in the audit log).")
 @click.option("--note", default="", help="Optional note for the audit log.")
 @click.pass_context
 def approvals_approve(
-    ctx: click.Context, approval_id: int, tenant: str, agent: str, note: str
+    ctx: click.Context, approval_id: int, tenant: str | None, agent: str, note: str
 ) -> None:
     """Approve and execute (refund in Stripe / cancel in Shopify). Running it again never executes
     twice; it retries an approval the kill switch deferred or a vendor error failed.
@@ -120,7 +124,8 @@ def approvals_approve(
     """
     from connector.commerce import approvals
 
-    approval = approvals.approve(ready_runtime(ctx), tenant, approval_id, agent, note=note)
+    runtime, tenant_id = tenant_runtime(ctx, tenant)
+    approval = approvals.approve(runtime, tenant_id, approval_id, agent, note=note)
     echo_json(to_dict(approval))
     if approval.state == "failed":
         ctx.exit(1)
@@ -128,12 +133,12 @@ def approvals_approve(
 
 @approvals_group.command("reject")
 @click.argument("approval_id", type=int)
-@click.option("--tenant", required=True, help="Tenant id.")
+@tenant_option
 @click.option("--agent", required=True, help="Who rejects (recorded in the audit log).")
 @click.option("--note", default="", help="Optional reason for the audit log.")
 @click.pass_context
 def approvals_reject(
-    ctx: click.Context, approval_id: int, tenant: str, agent: str, note: str
+    ctx: click.Context, approval_id: int, tenant: str | None, agent: str, note: str
 ) -> None:
     """Reject a proposed action; nothing is sent to any vendor.
 
@@ -141,18 +146,20 @@ def approvals_reject(
     """
     from connector.commerce import approvals
 
-    echo_json(to_dict(approvals.reject(ready_runtime(ctx), tenant, approval_id, agent, note=note)))
+    runtime, tenant_id = tenant_runtime(ctx, tenant)
+    echo_json(to_dict(approvals.reject(runtime, tenant_id, approval_id, agent, note=note)))
 
 
 @lookup.command("payments")
-@click.option("--tenant", required=True, help="Tenant id.")
+@tenant_option
 @click.option("--email", required=True, help="Customer email.")
 @click.pass_context
-def lookup_payments_cmd(ctx: click.Context, tenant: str, email: str) -> None:
+def lookup_payments_cmd(ctx: click.Context, tenant: str | None, email: str) -> None:
     """Stripe customer, recent charges and PaymentIntents, refunds and disputes for an email (JSON).
 
     Example: deskguard lookup payments --tenant acme --email jane.doe@example.com
     """
     from connector.commerce.payments import lookup_payments
 
-    echo_json(lookup_payments(ready_runtime(ctx), tenant, email))
+    runtime, tenant_id = tenant_runtime(ctx, tenant)
+    echo_json(lookup_payments(runtime, tenant_id, email))

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import click
 
+from connector.cli_context import tenant_option
 from connector.errors import NotFound
 
 
-def _runtime(ctx: click.Context):
-    from connector.cli_context import ready_runtime
+def _tenant_runtime(ctx: click.Context, tenant: str | None):
+    from connector.cli_context import tenant_runtime
 
-    return ready_runtime(ctx)
+    return tenant_runtime(ctx, tenant)
 
 
 def _echo_json(value) -> None:
@@ -27,14 +28,17 @@ def _echo_json(value) -> None:
 # --- app tokens --------------------------------------------------------------------------------
 @click.group("app")
 def app_group() -> None:
-    """Tokens for the Zendesk app (its secure `api_token` setting)."""
+    """Tokens for the Zendesk app (its secure `api_token` setting).
+
+    Example: deskguard app token --tenant acme --label "production app"
+    """
 
 
 @app_group.command("token")
-@click.option("--tenant", required=True, help="Tenant id (one per Zendesk account).")
+@tenant_option
 @click.option("--label", default="", help="A note to tell tokens apart, e.g. 'production app'.")
 @click.pass_context
-def app_token(ctx: click.Context, tenant: str, label: str) -> None:
+def app_token(ctx: click.Context, tenant: str | None, label: str) -> None:
     """Issue an app token for a tenant; it is printed once and stored only as a hash.
 
     Paste it into the Deskguard app's "API token" setting in Zendesk.
@@ -43,11 +47,11 @@ def app_token(ctx: click.Context, tenant: str, label: str) -> None:
     """
     from connector.panel.auth import issue_token
 
-    runtime = _runtime(ctx)
-    token_id, token = issue_token(runtime.db, tenant, label=label)
+    runtime, tenant_id = _tenant_runtime(ctx, tenant)
+    token_id, token = issue_token(runtime.db, tenant_id, label=label)
     _echo_json(
         {
-            "tenant": tenant,
+            "tenant": tenant_id,
             "id": token_id,
             "token": token,
             "note": "shown once: paste it into the app's API token setting",
@@ -56,44 +60,49 @@ def app_token(ctx: click.Context, tenant: str, label: str) -> None:
 
 
 @app_group.command("tokens")
-@click.option("--tenant", required=True, help="Tenant id.")
+@tenant_option
 @click.pass_context
-def app_tokens(ctx: click.Context, tenant: str) -> None:
+def app_tokens(ctx: click.Context, tenant: str | None) -> None:
     """List a tenant's app tokens (prefixes only, never the tokens).
 
     Example: deskguard app tokens --tenant acme
     """
     from connector.panel.auth import list_tokens
 
-    _echo_json(list_tokens(_runtime(ctx).db, tenant))
+    runtime, tenant_id = _tenant_runtime(ctx, tenant)
+    _echo_json(list_tokens(runtime.db, tenant_id))
 
 
 @app_group.command("revoke")
-@click.option("--tenant", required=True, help="Tenant id.")
+@tenant_option
 @click.option(
     "--id", "token_id", required=True, type=int, help="Token id from `deskguard app tokens`."
 )
 @click.pass_context
-def app_revoke(ctx: click.Context, tenant: str, token_id: int) -> None:
+def app_revoke(ctx: click.Context, tenant: str | None, token_id: int) -> None:
     """Revoke an app token; the app gets 401 until a new token is pasted in.
 
     Example: deskguard app revoke --tenant acme --id 3
     """
     from connector.panel.auth import revoke_token
 
-    if not revoke_token(_runtime(ctx).db, tenant, token_id):
-        raise NotFound(f"no live token {token_id} for tenant {tenant!r}")
+    runtime, tenant_id = _tenant_runtime(ctx, tenant)
+    if not revoke_token(runtime.db, tenant_id, token_id):
+        raise NotFound(f"no live token {token_id} for tenant {tenant_id!r}")
     _echo_json({"revoked": token_id})
 
 
 # --- feedback --------------------------------------------------------------------------------
 @click.group("feedback")
 def feedback_group() -> None:
-    """Agent feedback from the side panel (the learning signal)."""
+    """Agent feedback from the side panel (the learning signal).
+
+    Example: deskguard feedback export --tenant acme --out feedback.jsonl
+    """
 
 
 @feedback_group.command("export")
-@click.option("--tenant", required=True, help="Tenant id.")
+@tenant_option
 @click.option(
     "--out",
     "out_path",
@@ -101,7 +110,7 @@ def feedback_group() -> None:
     help="Write JSONL here instead of stdout.",
 )
 @click.pass_context
-def feedback_export(ctx: click.Context, tenant: str, out_path: Path | None) -> None:
+def feedback_export(ctx: click.Context, tenant: str | None, out_path: Path | None) -> None:
     """Export judged decisions as training JSONL for `deskguard train`.
 
     One line per decision: {"id", "subject", "body", "label"}; the text is the redacted input
@@ -111,11 +120,11 @@ def feedback_export(ctx: click.Context, tenant: str, out_path: Path | None) -> N
     """
     from connector.panel.feedback_export import ExportStats, training_rows
 
-    runtime = _runtime(ctx)
+    runtime, tenant_id = _tenant_runtime(ctx, tenant)
     stats = ExportStats()
     out = out_path.open("w", encoding="utf-8") if out_path else sys.stdout
     try:
-        for row in training_rows(runtime.db, tenant, stats):
+        for row in training_rows(runtime.db, tenant_id, stats):
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
     finally:
         if out_path:

@@ -10,36 +10,21 @@ from typing import TYPE_CHECKING
 
 import click
 
-from connector.cli_context import echo_json, ready_runtime
+from connector.cli_context import echo_json, tenant_option
+from connector.cli_context import tenant_runtime as _tenant
 from connector.errors import BadRequest
 from connector.timeutil import parse_since
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
 
-TENANT_HELP = "Tenant id (default: the env tenant, DESKGUARD_TENANT_ID)."
-
-
-def _tenant(ctx: click.Context, tenant: str | None) -> tuple[Runtime, str]:
-    runtime = ready_runtime(ctx)
-    from connector.bootstrap import env_tenant_id
-
-    return runtime, tenant or env_tenant_id(runtime)
-
 
 def _policy_file(runtime: Runtime) -> str | None:
     return runtime.config.get("policy_file") or None
 
 
-@click.command("kill-switch")
-@click.argument("action", type=click.Choice(["on", "off", "status"]))
-@click.option("--tenant", help=TENANT_HELP)
-@click.option("--reason", default="", help="Why (recorded in the audit log).")
-@click.option("--actor", default="cli", show_default=True, help="Who is flipping it (recorded).")
-@click.pass_context
-def kill_switch(
-    ctx: click.Context, action: str, tenant: str | None, reason: str, actor: str
-) -> None:
+@click.group("kill-switch")
+def kill_switch() -> None:
     """Stop (on) or resume (off) every write to Zendesk, Shopify and Stripe for a tenant.
 
     Takes effect for the very next write, including jobs already running; blocked jobs are
@@ -47,13 +32,16 @@ def kill_switch(
 
     Example: deskguard kill-switch on --tenant acme --reason "bad replies"
     """
+
+
+def _flip(ctx: click.Context, tenant: str | None, on: bool | None, reason: str, actor: str) -> None:
     from connector.pipeline import killswitch
 
     runtime, tenant_id = _tenant(ctx, tenant)
     changed = None
-    if action != "status":
+    if on is not None:
         changed = killswitch.set_switch(
-            runtime.db, tenant_id, action == "on", actor=f"cli:{actor}", reason=reason
+            runtime.db, tenant_id, on, actor=f"cli:{actor}", reason=reason
         )
     out = killswitch.status(runtime.db, tenant_id)
     if changed is not None:
@@ -61,13 +49,59 @@ def kill_switch(
     echo_json(out)
 
 
+_reason_option = click.option("--reason", default="", help="Why (recorded in the audit log).")
+_actor_option = click.option(
+    "--actor", default="cli", show_default=True, help="Who is flipping it (recorded)."
+)
+
+
+@kill_switch.command("on")
+@tenant_option
+@_reason_option
+@_actor_option
+@click.pass_context
+def kill_switch_on(ctx: click.Context, tenant: str | None, reason: str, actor: str) -> None:
+    """Stop every vendor write for the tenant, from the very next one.
+
+    Example: deskguard kill-switch on --tenant acme --reason "bad replies"
+    """
+    _flip(ctx, tenant, True, reason, actor)
+
+
+@kill_switch.command("off")
+@tenant_option
+@_reason_option
+@_actor_option
+@click.pass_context
+def kill_switch_off(ctx: click.Context, tenant: str | None, reason: str, actor: str) -> None:
+    """Resume vendor writes for the tenant; deferred jobs run, oldest first.
+
+    Example: deskguard kill-switch off --tenant acme --reason "replies fixed"
+    """
+    _flip(ctx, tenant, False, reason, actor)
+
+
+@kill_switch.command("status")
+@tenant_option
+@click.pass_context
+def kill_switch_status(ctx: click.Context, tenant: str | None) -> None:
+    """Whether the switch is on, since when, who flipped it and why.
+
+    Example: deskguard kill-switch status --tenant acme
+    """
+    _flip(ctx, tenant, None, "", "cli")
+
+
 @click.group("policy")
 def policy_group() -> None:
-    """Show and change a tenant's decision policy (modes, thresholds, caps, go-live gate)."""
+    """Show and change a tenant's decision policy (modes, thresholds, caps, go-live gate).
+
+    Example: deskguard policy show --tenant acme
+    """
 
 
 @policy_group.command("show")
-@click.option("--tenant", help=TENANT_HELP)
+@tenant_option
 @click.pass_context
 def policy_show(ctx: click.Context, tenant: str | None) -> None:
     """Print the effective policy with each category's mode and go-live status.
@@ -82,7 +116,7 @@ def policy_show(ctx: click.Context, tenant: str | None) -> None:
 
 @policy_group.command("set-mode")
 @click.argument("assignments", nargs=-1)
-@click.option("--tenant", help=TENANT_HELP)
+@tenant_option
 @click.option(
     "--default",
     "default_mode",
@@ -168,7 +202,7 @@ def policy_set_mode(
 
 @policy_group.command("patch")
 @click.argument("document")
-@click.option("--tenant", help=TENANT_HELP)
+@tenant_option
 @click.option("--reason", default="", help="Why (recorded in the audit log).")
 @click.option(
     "--override-reason", help="Switch to auto although the go-live gate is not met (recorded)."
@@ -202,7 +236,7 @@ def policy_patch(
 
 
 @policy_group.command("go-live")
-@click.option("--tenant", help=TENANT_HELP)
+@tenant_option
 @click.pass_context
 def policy_go_live(ctx: click.Context, tenant: str | None) -> None:
     """Agreement with agents per category, its Wilson 95 % lower bound, whether each may switch
@@ -226,11 +260,14 @@ def policy_go_live(ctx: click.Context, tenant: str | None) -> None:
 
 @click.group("decisions")
 def decisions_group() -> None:
-    """Read the pipeline's decisions and metrics."""
+    """Read the pipeline's decisions and metrics.
+
+    Example: deskguard decisions list --tenant acme --since 1d
+    """
 
 
 @decisions_group.command("list")
-@click.option("--tenant", help=TENANT_HELP)
+@tenant_option
 @click.option("--category")
 @click.option(
     "--outcome", type=click.Choice(["off", "shadow", "assist_note", "escalate", "auto_reply"])
@@ -267,7 +304,7 @@ def decisions_list(
 
 @decisions_group.command("show")
 @click.argument("ticket_id", type=int)
-@click.option("--tenant", help=TENANT_HELP)
+@tenant_option
 @click.pass_context
 def decisions_show(ctx: click.Context, ticket_id: int, tenant: str | None) -> None:
     """One ticket's latest decision (brief, trace, context), earlier decisions and audit trail.
@@ -281,7 +318,7 @@ def decisions_show(ctx: click.Context, ticket_id: int, tenant: str | None) -> No
 
 
 @decisions_group.command("metrics")
-@click.option("--tenant", help=TENANT_HELP)
+@tenant_option
 @click.option("--since", help="ISO date/time or an age like 7d.")
 @click.pass_context
 def decisions_metrics(ctx: click.Context, tenant: str | None, since: str | None) -> None:
@@ -303,7 +340,7 @@ def decisions_metrics(ctx: click.Context, tenant: str | None, since: str | None)
 
 
 @click.command("replay")
-@click.option("--tenant", help=TENANT_HELP)
+@tenant_option
 @click.option("--since", default="30d", show_default=True, help="ISO date/time or an age like 30d.")
 @click.option("--limit", type=int, help="Stop after this many tickets.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")

@@ -4,17 +4,8 @@ from __future__ import annotations
 
 import click
 
-from connector.cli_context import echo_json, ready_runtime
+from connector.cli_context import echo_json, tenant_option, tenant_runtime
 from connector.panel.cli import package_app
-
-
-def _tenant(runtime, tenant: str | None) -> str:
-    from connector.bootstrap import env_tenant_id
-    from connector.tenants import get_tenant
-
-    tenant_id = tenant or env_tenant_id(runtime)
-    get_tenant(runtime.db, tenant_id)  # NotFound → a friendly CLI error
-    return tenant_id
 
 
 @click.group("zendesk")
@@ -26,7 +17,7 @@ def zendesk_group() -> None:
 
 
 @zendesk_group.command("setup")
-@click.option("--tenant", help="Tenant id (default: the env tenant).")
+@tenant_option
 @click.option(
     "--url", "public_url", help="Public URL of this sidecar (default DESKGUARD_PUBLIC_URL)."
 )
@@ -38,12 +29,12 @@ def setup_cmd(ctx: click.Context, tenant: str | None, public_url: str | None) ->
     """
     from connector.zendesk.setup import setup_zendesk
 
-    runtime = ready_runtime(ctx)
-    echo_json(setup_zendesk(runtime, _tenant(runtime, tenant), public_url))
+    runtime, tenant_id = tenant_runtime(ctx, tenant)
+    echo_json(setup_zendesk(runtime, tenant_id, public_url))
 
 
 @zendesk_group.command("poll")
-@click.option("--tenant", help="Tenant id (default: the env tenant).")
+@tenant_option
 @click.option("--max-requests", type=int, help="Stop after this many export requests.")
 @click.option(
     "--reset-since",
@@ -61,8 +52,7 @@ def poll_cmd(
     """
     from connector.zendesk.poller import poll_tenant, reset_cursor
 
-    runtime = ready_runtime(ctx)
-    tenant_id = _tenant(runtime, tenant)
+    runtime, tenant_id = tenant_runtime(ctx, tenant)
     if reset_since is not None:
         reset_cursor(runtime, tenant_id, start_time=reset_since, actor="cli")
     result = poll_tenant(runtime, tenant_id, max_requests=max_requests).to_dict()
@@ -71,7 +61,7 @@ def poll_cmd(
 
 
 @zendesk_group.command("status")
-@click.option("--tenant", help="Tenant id (default: the env tenant).")
+@tenant_option
 @click.option("--check", is_flag=True, help="Also call Zendesk to verify the credentials.")
 @click.pass_context
 def status_cmd(ctx: click.Context, tenant: str | None, check: bool) -> None:
@@ -83,8 +73,7 @@ def status_cmd(ctx: click.Context, tenant: str | None, check: bool) -> None:
     from connector.zendesk.poller import poll_state
     from connector.zendesk.service import WEBHOOK_SECRET, account, auth_kind, zendesk_configured
 
-    runtime = ready_runtime(ctx)
-    tenant_id = _tenant(runtime, tenant)
+    runtime, tenant_id = tenant_runtime(ctx, tenant)
     db = runtime.db
     counts = dict(
         db.conn.execute(
@@ -116,7 +105,7 @@ def status_cmd(ctx: click.Context, tenant: str | None, check: bool) -> None:
 
 
 @zendesk_group.command("migrate-auth")
-@click.option("--tenant", help="Tenant id (default: the env tenant).")
+@tenant_option
 @click.pass_context
 def migrate_auth_cmd(ctx: click.Context, tenant: str | None) -> None:
     """Move a tenant from its (deprecated) API token to OAuth, keeping its webhook, trigger,
@@ -131,12 +120,12 @@ def migrate_auth_cmd(ctx: click.Context, tenant: str | None) -> None:
     """
     from connector.zendesk.service import migrate_to_oauth
 
-    runtime = ready_runtime(ctx)
-    echo_json(migrate_to_oauth(runtime, _tenant(runtime, tenant)))
+    runtime, tenant_id = tenant_runtime(ctx, tenant)
+    echo_json(migrate_to_oauth(runtime, tenant_id))
 
 
 @zendesk_group.command("disconnect")
-@click.option("--tenant", help="Tenant id (default: the env tenant).")
+@tenant_option
 @click.pass_context
 def disconnect_cmd(ctx: click.Context, tenant: str | None) -> None:
     """Delete Deskguard's trigger and webhook in Zendesk, revoke the OAuth token and forget it.
@@ -145,8 +134,8 @@ def disconnect_cmd(ctx: click.Context, tenant: str | None) -> None:
     """
     from connector.zendesk.connect import disconnect
 
-    runtime = ready_runtime(ctx)
-    echo_json(disconnect(runtime, _tenant(runtime, tenant), actor="cli"))
+    runtime, tenant_id = tenant_runtime(ctx, tenant)
+    echo_json(disconnect(runtime, tenant_id, actor="cli"))
 
 
 zendesk_group.add_command(package_app)

@@ -48,14 +48,23 @@ def test_every_url_and_secret_setting_is_covered():
 
 def test_config_check_prints_no_secret_and_no_url_password(cli_runner, tmp_path):
     secrets, urls = secret_env(), url_env()
-    env = {**secrets, **urls, "DESKGUARD_DB_PATH": str(tmp_path / "c.db")}
-    out = cli_runner.invoke(cli, ["config", "check"], env=env)
-    assert out.exit_code == 0, out.output
-    for name, value in secrets.items():
-        assert value not in out.output, name
-    for s in SETTINGS:
-        if s.env in urls:
-            assert f"pw-{s.name}-4711" not in out.output, s.env
+    env = {
+        **secrets,
+        **urls,
+        "DESKGUARD_DB_PATH": str(tmp_path / "c.db"),
+        # The settings every secret needs beside it, so the check has no problem to report.
+        "DESKGUARD_ZENDESK_OAUTH_CLIENT_ID": "deskguard",
+        "DESKGUARD_ZENDESK_EMAIL": "agent@example.com",
+        "DESKGUARD_SHOPIFY_SHOP": "acme-store.myshopify.com",
+    }
+    for args in (["config", "check"], ["config", "check", "--all"], ["config", "check", "--json"]):
+        out = cli_runner.invoke(cli, args, env=env)
+        assert out.exit_code == 0, out.output
+        for name, value in secrets.items():
+            assert value not in out.output, (args, name)
+        for s in SETTINGS:
+            if s.env in urls:
+                assert f"pw-{s.name}-4711" not in out.output, (args, s.env)
     settings = json.loads(out.output)["settings"]
     assert settings["public_url"]["value"] == "https://u-public_url:***@host.example"
     assert settings["shopify_admin_url"]["value"] == "https://u-shopify_admin_url:***@{shop}"
@@ -94,11 +103,11 @@ def test_a_weak_admin_token_is_warned_about(cli_runner, tmp_path):
         "DESKGUARD_ADMIN_TOKEN": "short-admin-token",
         "DESKGUARD_DB_PATH": str(tmp_path / "c.db"),
     }
-    out = json.loads(cli_runner.invoke(cli, ["config", "check"], env=env).output)
+    out = json.loads(cli_runner.invoke(cli, ["config", "check", "--json"], env=env).output)
     assert any("DESKGUARD_ADMIN_TOKEN is shorter than 32" in w for w in out["warnings"])
     strong = json.loads(
         cli_runner.invoke(
-            cli, ["config", "check"], env={**env, "DESKGUARD_ADMIN_TOKEN": "x" * 43}
+            cli, ["config", "check", "--json"], env={**env, "DESKGUARD_ADMIN_TOKEN": "x" * 43}
         ).output
     )
     assert not any("DESKGUARD_ADMIN_TOKEN" in w for w in strong["warnings"])
