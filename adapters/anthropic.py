@@ -14,7 +14,14 @@ worker re-queues the job with that delay. The SDK's own schedule is kept when th
 ``retry-after``: 0.5 s doubling to at most 8 s ("Retries" in the anthropic-sdk-python README,
 https://github.com/anthropics/anthropic-sdk-python#retries).
 
-Note: SDK 2.12 rejects ``temperature`` (TypeError), so no sampling parameters are passed.
+Following the Claude Haiku 5.5 migration guide
+(https://platform.claude.com/docs/en/models/haiku-5-5/migration-guide): no sampling parameters
+(the SDK has no ``temperature`` any more and the model answers 400 to them), no assistant prefill,
+content blocks picked by ``type`` (a reply may start with a ``thinking`` block), and
+``stop_reason: "refusal"`` (a normal 200 answer, with ``stop_details.category``) passed up in
+``ModelReply`` for the engine to handle. A 400 that says ``tool_choice`` cannot force a tool (with
+thinking on, or at all on some models) becomes ``PermanentError(code="forced_tool_use_refused")``
+so the engine can ask for structured output instead.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from typing import Any
 import anthropic
 import httpx2
 
+from connector.claude_models import FORCED_TOOL_USE_REFUSED
 from connector.domain import Usage
 from connector.errors import PermanentError, TransientError
 from connector.waits import DEFAULT_MAX_WAIT, WaitBudget
@@ -53,6 +61,7 @@ class ModelReply:
     tool_calls: tuple[ToolCall, ...] = ()
     usage: Usage = field(default_factory=Usage)
     request_id: str | None = None
+    refusal_category: str | None = None  # stop_details.category of a refusal, when given
 
 
 def _retry_after(exc: anthropic.APIStatusError) -> float | None:
@@ -81,7 +90,12 @@ def translate_error(exc: Exception) -> TransientError | PermanentError:
             return TransientError(
                 message, vendor=VENDOR, status=status, retry_after=_retry_after(exc)
             )
-        return PermanentError(message, vendor=VENDOR, status=status)
+        said = str(detail.get("message") or "")[:300]
+        code = FORCED_TOOL_USE_REFUSED if status == 400 and "tool_choice" in said else None
+        # The API's own words for a 4xx (our request, not the ticket, is what it describes).
+        return PermanentError(
+            f"{message}: {said}" if said else message, vendor=VENDOR, status=status, code=code
+        )
     return PermanentError(f"Anthropic SDK error: {type(exc).__name__}", vendor=VENDOR)
 
 
@@ -94,6 +108,11 @@ def _usage(raw: Any) -> Usage:
         cache_creation_input_tokens=raw.cache_creation_input_tokens or 0,
         cache_read_input_tokens=raw.cache_read_input_tokens or 0,
     )
+
+
+def _refusal_category(message: Any) -> str | None:
+    details = getattr(message, "stop_details", None)
+    return getattr(details, "category", None) if details is not None else None
 
 
 class AnthropicClient:
@@ -163,6 +182,7 @@ class AnthropicClient:
             tool_calls=tuple(calls),
             usage=_usage(message.usage),
             request_id=getattr(message, "_request_id", None),
+            refusal_category=_refusal_category(message),
         )
 
     def close(self) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -25,6 +25,8 @@ from connector.api_versions import (
     shopify_version_status,
     stripe_version_older,
 )
+from connector.claude_models import Prices as ClaudePrices
+from connector.claude_models import claude_model_warnings
 from connector.errors import ConfigError
 
 
@@ -702,8 +704,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "claude_model",
         "DESKGUARD_CLAUDE_MODEL",
-        "claude-haiku-4-5",
-        "Claude model id used for readings and drafts.",
+        "claude-haiku-5-5",
+        "Claude model id used for readings and drafts (Claude Haiku 5.5; `config check` warns "
+        "about a legacy, deprecated or retired model). Set the DESKGUARD_CLAUDE_PRICE_* settings "
+        "to the prices of the model you choose.",
         section="claude",
     ),
     Setting(
@@ -734,40 +738,43 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "claude_max_tokens",
         "DESKGUARD_CLAUDE_MAX_TOKENS",
-        "1024",
-        "Most output tokens of one Claude reading or draft.",
+        "4096",
+        "Most output tokens of one Claude reading or draft, thinking included (Claude Haiku 5.5 "
+        "thinks by default). An answer cut at this limit is retried once with twice the limit.",
         parse=_positive_int,
         section="claude",
     ),
     Setting(
         "claude_price_input_per_mtok",
         "DESKGUARD_CLAUDE_PRICE_INPUT_PER_MTOK",
-        "1.00",
-        "USD per million uncached input tokens (claude-haiku-4-5 list price).",
+        "0.10",
+        "USD per million uncached input tokens (claude-haiku-5-5 list price for prompts up to "
+        "100k tokens; Deskguard's prompts stay far below that).",
         parse=_positive_float,
         section="claude",
     ),
     Setting(
         "claude_price_output_per_mtok",
         "DESKGUARD_CLAUDE_PRICE_OUTPUT_PER_MTOK",
-        "5.00",
-        "USD per million output tokens.",
+        "0.50",
+        "USD per million output tokens, thinking included (claude-haiku-5-5 list price).",
         parse=_positive_float,
         section="claude",
     ),
     Setting(
         "claude_price_cache_write_per_mtok",
         "DESKGUARD_CLAUDE_PRICE_CACHE_WRITE_PER_MTOK",
-        "1.25",
-        "USD per million tokens written to the 5-minute prompt cache (1.25 × input).",
+        "0.125",
+        "USD per million tokens written to the 5-minute prompt cache (claude-haiku-5-5: 1.25 × "
+        "input).",
         parse=_positive_float,
         section="claude",
     ),
     Setting(
         "claude_price_cache_read_per_mtok",
         "DESKGUARD_CLAUDE_PRICE_CACHE_READ_PER_MTOK",
-        "0.10",
-        "USD per million tokens read from the prompt cache (0.1 × input).",
+        "0.01",
+        "USD per million tokens read from the prompt cache (claude-haiku-5-5: 0.1 × input).",
         parse=_positive_float,
         section="claude",
     ),
@@ -1070,8 +1077,11 @@ def load_config(
     *,
     environ: Mapping[str, str] | None = None,
     dotenv_path: str | os.PathLike[str] | None = ".env",
+    invalid: list[str] | None = None,
 ) -> Config:
-    """Build the effective config. Raises ``ConfigError`` naming the variable on a bad value."""
+    """Build the effective config. Raises ``ConfigError`` naming the variable on a bad value;
+    with ``invalid`` (a list: `config check`) each bad value is appended there instead and the
+    setting keeps its default, so every mistake is reported at once."""
     environ = os.environ if environ is None else environ
     dotenv = read_dotenv(dotenv_path) if dotenv_path else {}
     overrides = dict(overrides or {})
@@ -1101,7 +1111,12 @@ def load_config(
             values[s.name] = s.parse(raw)
         except (ValueError, TypeError) as exc:
             shown = SECRET_MASK if s.secret else mask_url_credentials(repr(raw))
-            raise ConfigError(f"{s.env}={shown} is invalid: {exc}") from None
+            message = f"{s.env}={shown} is invalid: {exc}"
+            if invalid is None:
+                raise ConfigError(message) from None
+            invalid.append(message)
+            values[s.name] = None if s.default is None else s.parse(s.default)
+            sources[s.name] = "default"
     return Config(values, sources)
 
 
@@ -1127,7 +1142,8 @@ def config_warnings(
     warnings += stripe_version_warnings(
         str(config.get("stripe_api_version") or ""), stripe_sdk_version
     )
-    return warnings
+    warnings += claude_config_warnings(config)
+    return warnings + admin_token_warnings(config) + key_format_warnings(config)
 
 
 def shopify_version_warnings(version: str, today: date) -> list[str]:
@@ -1172,6 +1188,207 @@ def stripe_version_warnings(version: str, sdk_version: str) -> list[str]:
             f"{sdk_version}"
         ]
     return []
+
+
+ADMIN_TOKEN_MIN_LENGTH = 32
+
+
+def admin_token_warnings(config: Mapping[str, Any]) -> list[str]:
+    """The admin bearer token is never locked out (connector/dashboard/login_limit.py), so its
+    length is what stops guessing."""
+    token = str(config.get("admin_token") or "")
+    if token and len(token) < ADMIN_TOKEN_MIN_LENGTH:
+        return [
+            f"DESKGUARD_ADMIN_TOKEN is shorter than {ADMIN_TOKEN_MIN_LENGTH} characters "
+            f"({len(token)}): the correct bearer token is never locked out, so its length is "
+            "what stops guessing (use e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        ]
+    return []
+
+
+# Key prefixes. Stripe: secret keys start sk_live_/sk_test_, restricted keys rk_live_/rk_test_,
+# publishable keys pk_live_/pk_test_ ("API keys", https://docs.stripe.com/keys); an endpoint's
+# signing secret starts whsec_ ("Check the webhook signatures",
+# https://docs.stripe.com/webhooks#verify-webhook-signatures). Anthropic keys start sk-ant-
+# (Claude Console > API keys; "Getting started", https://docs.anthropic.com/en/api/getting-started).
+# A prefix that does not match is a warning (formats may grow); a publishable key is a problem.
+_KEY_PREFIXES: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("stripe_api_key", ("sk_", "rk_"), "a secret (sk_...) or restricted (rk_...) key"),
+    ("stripe_webhook_secret", ("whsec_",), "an endpoint signing secret (whsec_...)"),
+    ("anthropic_api_key", ("sk-ant-",), "an Anthropic API key (sk-ant-...)"),
+)
+
+
+_PUBLIC_PREFIXES = ("sk_", "rk_", "whsec_", "sk-ant-", "sk-", "shpat_", "shpss_", "xoxb-")
+
+
+def key_format_warnings(config: Mapping[str, Any]) -> list[str]:
+    warnings = []
+    for name, prefixes, what in _KEY_PREFIXES:
+        value = str(config.get(name) or "").strip()
+        if not value or value.startswith(prefixes) or value.startswith("pk_"):
+            continue  # unset, as expected, or a publishable key (a problem, reported there)
+        # Name the prefix only when it is a well-known public one (never part of a secret).
+        known = next((p for p in _PUBLIC_PREFIXES if value.startswith(p)), None)
+        starts = f"it starts with {known!r}" if known else "it has none of those prefixes"
+        warnings.append(
+            f"{setting(name).env} does not look like {what}: {starts}; check that the right "
+            "value was pasted"
+        )
+    return warnings
+
+
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _is_loopback(host: str) -> bool:
+    return host in _LOOPBACK_HOSTS or host.startswith("127.") or host.endswith(".localhost")
+
+
+def plain_http_problems(config: Mapping[str, Any]) -> list[str]:
+    """Every URL setting (ours and the vendors') must be https, except on this machine: over
+    http a token or signed payload would cross the network in clear text."""
+    from urllib.parse import urlsplit
+
+    problems = []
+    for s in SETTINGS:
+        if s.parse not in (_url, _url_template):
+            continue
+        value = str(config.get(s.name) or "")
+        if not value.lower().startswith("http://"):
+            continue
+        host = (urlsplit(value).hostname or "").lower()
+        if not _is_loopback(host):
+            problems.append(
+                f"{s.env} must start with https:// ({mask_url_credentials(value)!r} uses "
+                "plain http, allowed only for localhost/127.0.0.1)"
+            )
+    return problems
+
+
+def zendesk_auth_problems(config: Mapping[str, Any]) -> list[str]:
+    """Zendesk credentials that cannot work together (see connector/zendesk/service.py: OAuth
+    client pair first, the deprecated agent email + API token second)."""
+    problems = []
+    client_id = bool(config.get("zendesk_oauth_client_id"))
+    client_secret = bool(config.get("zendesk_oauth_client_secret"))
+    if client_id != client_secret:
+        have, missing = (
+            ("CLIENT_ID", "CLIENT_SECRET") if client_id else ("CLIENT_SECRET", "CLIENT_ID")
+        )
+        problems.append(
+            f"DESKGUARD_ZENDESK_OAUTH_{have} is set without DESKGUARD_ZENDESK_OAUTH_{missing}: "
+            "the OAuth client needs both (Admin Center > Apps and integrations > APIs > OAuth "
+            "clients)"
+        )
+    token, email = bool(config.get("zendesk_api_token")), bool(config.get("zendesk_email"))
+    if token and not email and not (client_id and client_secret):
+        problems.append(
+            "DESKGUARD_ZENDESK_API_TOKEN is set without DESKGUARD_ZENDESK_EMAIL: an API token "
+            "signs in as `<agent email>/token`, so the agent's email is needed too"
+        )
+    has_credentials = client_id or client_secret or token
+    if has_credentials and not (config.get("zendesk_url") or config.get("zendesk_subdomain")):
+        problems.append(
+            "Zendesk credentials are set but neither DESKGUARD_ZENDESK_URL nor "
+            "DESKGUARD_ZENDESK_SUBDOMAIN says which Zendesk account they belong to"
+        )
+    return problems
+
+
+def commerce_problems(config: Mapping[str, Any]) -> list[str]:
+    problems = []
+    shop = str(config.get("shopify_shop") or "")
+    if shop:
+        from adapters.shopify import InvalidShopDomain, clean_shop_domain  # only when checking
+
+        try:
+            clean_shop_domain(shop)
+        except InvalidShopDomain:
+            problems.append(
+                f"DESKGUARD_SHOPIFY_SHOP={shop!r} must be the shop's <store>.myshopify.com "
+                "domain (Shopify admin > Settings > Domains), not a storefront domain"
+            )
+    elif config.get("shopify_access_token"):
+        problems.append(
+            "DESKGUARD_SHOPIFY_ACCESS_TOKEN is set but DESKGUARD_SHOPIFY_SHOP is empty: "
+            "say which <store>.myshopify.com the token belongs to"
+        )
+    if str(config.get("stripe_api_key") or "").startswith("pk_"):
+        problems.append(
+            "DESKGUARD_STRIPE_API_KEY is a publishable key (pk_...): it cannot read customers "
+            "or refund; use a restricted key (rk_...) or secret key (sk_...) from Stripe "
+            "Dashboard > Developers > API keys"
+        )
+    for name in ("stripe_webhook_secret", "anthropic_api_key"):
+        if str(config.get(name) or "").startswith("pk_"):
+            problems.append(f"{setting(name).env} holds a Stripe publishable key (pk_...)")
+    return problems
+
+
+def classifier_problems(config: Mapping[str, Any]) -> list[str]:
+    if config.get("classifier") == "claude" and not config.get("anthropic_api_key"):
+        return [
+            "DESKGUARD_CLASSIFIER=claude but DESKGUARD_ANTHROPIC_API_KEY is not set: every "
+            "ticket would fall back to the local model"
+        ]
+    return []
+
+
+def config_problems(config: Mapping[str, Any]) -> list[str]:
+    """Mistakes across settings that `config check` fails on (exit 1): each one makes a part of
+    Deskguard refuse to start, fail every call, or quietly not do what was configured."""
+    return (
+        plain_http_problems(config)
+        + zendesk_auth_problems(config)
+        + commerce_problems(config)
+        + classifier_problems(config)
+    )
+
+
+# DESKGUARD_ names read outside this table (the dev kit's intake load generator).
+OTHER_ENV_NAMES = frozenset({"DESKGUARD_BENCH_WEBHOOK_SECRET"})
+ENV_PREFIX = "DESKGUARD_"
+
+
+def nearest_setting(name: str) -> str | None:
+    """The setting whose variable ``name`` most likely misspells, or None."""
+    import difflib
+
+    suffixes = {s.env[len(ENV_PREFIX) :]: s.env for s in SETTINGS}
+    found = difflib.get_close_matches(name[len(ENV_PREFIX) :], suffixes, n=1, cutoff=0.75)
+    return suffixes[found[0]] if found else None
+
+
+def unknown_names(names_by_origin: Mapping[str, Iterable[str]]) -> tuple[list[str], list[str]]:
+    """``(problems, warnings)`` for ``DESKGUARD_*`` names that are not settings, keyed by where
+    they were found (``environment``, the .env file's path). A name close to a setting's is a
+    likely typo, so the setting it meant is not set: a problem. Any other is a warning."""
+    known = {s.env for s in SETTINGS} | OTHER_ENV_NAMES
+    problems, warnings = [], []
+    for origin, names in names_by_origin.items():
+        for name in sorted(set(names)):
+            if not name.startswith(ENV_PREFIX) or name in known:
+                continue
+            meant = nearest_setting(name)
+            if meant:
+                problems.append(f"{name} ({origin}) is not a setting: did you mean {meant}?")
+            else:
+                warnings.append(f"{name} ({origin}) is not a Deskguard setting and is ignored")
+    return problems, warnings
+
+
+def claude_config_warnings(config: Config) -> list[str]:
+    """DESKGUARD_CLAUDE_MODEL legacy, deprecated, retired or unknown, or the price settings not
+    the model's list prices (the table and its sources: connector/claude_models.py)."""
+    prices = ClaudePrices(
+        config.claude_price_input_per_mtok,
+        config.claude_price_output_per_mtok,
+        config.claude_price_cache_write_per_mtok,
+        config.claude_price_cache_read_per_mtok,
+    )
+    return claude_model_warnings(str(config.get("claude_model") or ""), prices)
 
 
 def setting(name: str) -> Setting:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from connector.devkit.sandbox.anthropic import start_anthropic_sandbox
+from connector.devkit.sandbox.anthropic import reading_input, start_anthropic_sandbox
 
 
 @pytest.fixture(scope="module")
 def _server():
-    """One sandbox server per test module."""
+    """One sandbox server per test module. The emulator's local model is loaded first: loading
+    it inside the first request could outlast a test's client timeout on a busy machine (the
+    SDK would then retry a request the emulator had already answered and cached)."""
+    reading_input("warm-up", "where is my order")
     sb = start_anthropic_sandbox()
     yield sb
     sb.stop()

@@ -64,8 +64,11 @@ def test_the_classifier_service_reads_with_claude_through_the_sdk(runtime, sandb
     assert service.engine == "claude"
     reading = service.classify(TICKET)
     assert reading.engine == "claude" and reading.fallback_reason is None
-    assert len(sandbox.state.recorded()) == 1
-    assert sandbox.state.recorded()[0]["status"] == 200
+    assert reading.model == "claude-haiku-5-5"  # the default model
+    # Haiku 5.5 thinks by default, which a forced tool call cannot combine with: structured
+    # output from the first ticket.
+    (request,) = sandbox.state.recorded()
+    assert request["status"] == 200 and '"output_config"' in request["body"]
 
 
 def test_tenant_setting_overrides_the_engine_and_takes_effect_at_once(runtime):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from connector.classify.claude import validate_reading
@@ -271,3 +273,98 @@ def test_a_429_always_says_when_to_retry(api, state):
     state.fail(429)
     r = api.post("/v1/messages", json=message(), headers=HEADERS)
     assert r.status_code == 429 and r.headers["retry-after"] == "1"
+
+
+# --- the Claude 5.5 generation's rules (docs/vendors/anthropic.md) ------------------------------
+FORCED = {"tools": [READING_TOOL], "tool_choice": {"type": "tool", "name": "record_reading"}}
+
+
+@pytest.mark.parametrize("param", ["temperature", "top_p", "top_k"])
+def test_haiku_5_5_rejects_sampling_parameters(api, param):
+    reply = api.post(
+        "/v1/messages", json=message(model="claude-haiku-5-5", **{param: 0.5}), headers=HEADERS
+    )
+    assert reply.status_code == 400 and param in reply.get_json()["error"]["message"]
+
+
+def test_haiku_5_5_rejects_an_assistant_prefill(api):
+    body = message(model="claude-haiku-5-5")
+    body["messages"].append({"role": "assistant", "content": "{"})
+    reply = api.post("/v1/messages", json=body, headers=HEADERS)
+    assert reply.status_code == 400 and "prefill" in reply.get_json()["error"]["message"]
+    body["model"] = "claude-haiku-4-5"  # earlier models still continue a prefill
+    assert api.post("/v1/messages", json=body, headers=HEADERS).status_code == 200
+
+
+def test_forced_tool_use_is_refused_while_the_model_thinks(api):
+    reply = api.post(
+        "/v1/messages", json=message(model="claude-haiku-5-5", **FORCED), headers=HEADERS
+    )
+    assert reply.status_code == 400
+    error = reply.get_json()["error"]
+    assert error == {
+        "type": "invalid_request_error",
+        "message": "Thinking may not be enabled when tool_choice forces tool use.",
+    }
+    # With thinking turned off, Haiku 5.5 takes the forced call.
+    off = message(model="claude-haiku-5-5", thinking={"type": "disabled"}, **FORCED)
+    reply = api.post("/v1/messages", json=off, headers=HEADERS)
+    assert reply.status_code == 200 and reply.get_json()["stop_reason"] == "tool_use"
+    # Haiku 4.5 does not think unless asked.
+    assert api.post("/v1/messages", json=message(**FORCED), headers=HEADERS).status_code == 200
+    on = message(thinking={"type": "enabled", "budget_tokens": 1024}, **FORCED)
+    assert api.post("/v1/messages", json=on, headers=HEADERS).status_code == 400
+
+
+def test_sonnet_5_5_refuses_forced_tool_use_and_disabled_thinking(api):
+    reply = api.post(
+        "/v1/messages", json=message(model="claude-sonnet-5-5", **FORCED), headers=HEADERS
+    )
+    assert reply.status_code == 400 and "tool_choice" in reply.get_json()["error"]["message"]
+    off = message(model="claude-sonnet-5-5", thinking={"type": "disabled"})
+    assert api.post("/v1/messages", json=off, headers=HEADERS).status_code == 400
+
+
+def test_structured_output_answers_json_after_a_thinking_block(api):
+    from connector.classify.claude_prompt import READING_OUTPUT_SCHEMA
+
+    config = {"format": {"type": "json_schema", "schema": READING_OUTPUT_SCHEMA}}
+    reply = api.post(
+        "/v1/messages",
+        json=message(model="claude-haiku-5-5", output_config=config),
+        headers=HEADERS,
+    ).get_json()
+    assert [b["type"] for b in reply["content"]] == ["thinking", "text"]
+    assert reply["content"][0]["thinking"] == ""  # omitted by default
+    reading = json.loads(reply["content"][1]["text"])
+    assert reading["category"] == "refund" and validate_reading(reading) == []
+    assert reply["stop_reason"] == "end_turn"
+
+
+@pytest.mark.parametrize(
+    ("schema", "fragment"),
+    [
+        ({"type": "object", "properties": {}}, "additionalProperties"),
+        (
+            {
+                "type": "object",
+                "properties": {"x": {"type": "number", "minimum": 0}},
+                "additionalProperties": False,
+            },
+            "'minimum' is not supported",
+        ),
+    ],
+)
+def test_structured_output_schemas_outside_the_subset_are_400(api, schema, fragment):
+    config = {"format": {"type": "json_schema", "schema": schema}}
+    reply = api.post("/v1/messages", json=message(output_config=config), headers=HEADERS)
+    assert reply.status_code == 400 and fragment in reply.get_json()["error"]["message"]
+
+
+def test_a_refusal_is_a_200_with_its_category(api, state):
+    state.refuse_next(1, category="bio")
+    reply = api.post("/v1/messages", json=message(), headers=HEADERS).get_json()
+    assert reply["stop_reason"] == "refusal" and reply["content"] == []
+    assert reply["stop_details"] == {"type": "refusal", "category": "bio", "explanation": None}
+    after = api.post("/v1/messages", json=message(), headers=HEADERS).get_json()
+    assert after["stop_reason"] == "end_turn" and after["stop_details"] is None

@@ -1,4 +1,4 @@
-"""The Claude engine: one structured reading per ticket through forced tool use.
+"""The Claude engine: one structured reading per ticket, by forced tool use or structured output.
 
 How a ticket is read:
 1. The text is redacted (``redact.Redactor``) before it leaves the machine. The pipeline already
@@ -6,21 +6,31 @@ How a ticket is read:
 2. One Messages API call: the ``record_reading`` tool with a JSON schema and ``tool_choice``
    forcing it; the instructions, taxonomy and examples are a cached system prefix
    (``cache_control``); the ticket goes in the user turn inside ``<ticket>`` tags with its angle
-   brackets escaped, so nothing in it can pose as instructions (claude_prompt.py).
-3. The tool input is validated (category in the taxonomy, confidence in [0, 1], enums, types).
-   Invalid input is sent back once as an ``is_error`` tool result; a second invalid answer, or any
-   API failure left after the SDK's own retries (429/529/5xx/timeouts/connection), or a 401,
-   makes the local engine answer instead, with ``fallback_reason`` saying why.
+   brackets escaped, so nothing in it can pose as instructions (claude_prompt.py). A model that
+   refuses a forced tool call (documented for Sonnet/Opus 5.5, and for any model while it thinks,
+   which is Haiku 5.5's default) is asked for structured output instead: ``output_config.format``
+   with the same schema, the JSON read from the text blocks. Known models start in the right
+   mode (claude_models.forced_tool_use); any other switches for good after the first 400 that
+   refuses its forced call.
+3. The reading is validated (category in the taxonomy, confidence in [0, 1], enums, types).
+   Invalid input is sent back once (an ``is_error`` tool result, or a user turn); a second
+   invalid answer, or any API failure left after the retries (429/529/5xx/timeouts/connection),
+   a 401, or an answer cut at ``max_tokens`` twice (the retry doubles the cap), makes the local
+   engine answer instead, with ``fallback_reason`` saying why. ``stop_reason: "refusal"`` is
+   never retried: the local reading is returned with confidence 0 and the reason, so the
+   low-confidence escalation hands the ticket to a person.
 4. Usage (incl. cache write/read tokens) and its cost from the price settings go in the Reading.
    On a fallback they are what the failed Claude attempts cost.
 
 ``draft_reply`` drafts the suggested reply (DESKGUARD_CLAUDE_DRAFT_REPLIES): same redaction, the
-allowed promises in the prompt, and only emails/names/phones/addresses restored afterwards.
+allowed promises in the prompt, and only emails/names/phones/addresses restored afterwards. A
+refused or cut draft raises ``PermanentError`` (the caller uses its templates).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
 import re
@@ -29,7 +39,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from connector import logs
+from connector import claude_models, logs
 from connector.classify import claude_prompt as prompt
 from connector.classify.redact import Redactor, restore, restore_value
 from connector.domain import (
@@ -44,7 +54,7 @@ from connector.domain import (
     TicketText,
     Usage,
 )
-from connector.errors import ConfigError, TransientError, VendorError
+from connector.errors import ConfigError, PermanentError, TransientError, VendorError
 
 LOG = logs.get("classify.claude")
 ENGINE = "claude"
@@ -246,19 +256,34 @@ class ClaudeClassifier:
         max_tokens: int,
         prices: Prices,
         not_configured: str = "no Anthropic API key is stored",
+        structured: bool | None = None,
     ):
+        """``structured``: ask for structured output from the first reading (default: when the
+        model is known to refuse a forced tool call, claude_models.forced_tool_use)."""
         self.client = client
         self.model = model
         self.max_tokens = max_tokens
         self.prices = prices
         self._fallback = fallback
         self._not_configured = not_configured
+        # Set for good the first time the API refuses a forced tool call.
+        if structured is None:
+            structured = claude_models.forced_tool_use(model) == "refused"
+        self.structured = structured
 
-    def request(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
-        """The Messages API parameters of one reading call."""
-        return {
+    def request(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        max_tokens: int | None = None,
+        structured: bool | None = None,
+    ) -> dict[str, Any]:
+        """The Messages API parameters of one reading call: a forced record_reading call, or
+        (``structured``, default ``self.structured``) structured output with the same schema.
+        No sampling parameters and no assistant prefill (Claude Haiku 5.5 migration guide)."""
+        params: dict[str, Any] = {
             "model": self.model,
-            "max_tokens": self.max_tokens,
+            "max_tokens": max_tokens or self.max_tokens,
             "system": [
                 {
                     "type": "text",
@@ -266,14 +291,20 @@ class ClaudeClassifier:
                     "cache_control": {"type": "ephemeral"},
                 }
             ],
-            "tools": [prompt.READING_TOOL],
-            "tool_choice": {
-                "type": "tool",
-                "name": prompt.TOOL_NAME,
-                "disable_parallel_tool_use": True,
-            },
             "messages": messages,
         }
+        if self.structured if structured is None else structured:
+            params["output_config"] = {
+                "format": {"type": "json_schema", "schema": prompt.READING_OUTPUT_SCHEMA}
+            }
+            return params
+        params["tools"] = [prompt.READING_TOOL]
+        params["tool_choice"] = {
+            "type": "tool",
+            "name": prompt.TOOL_NAME,
+            "disable_parallel_tool_use": True,
+        }
+        return params
 
     def classify(self, text: TicketText) -> Reading:
         started = time.perf_counter()
@@ -283,65 +314,177 @@ class ClaudeClassifier:
             )
         redactor = Redactor()
         subject, body = redactor.redact(text.subject), redactor.redact(text.body)
-        messages: list[dict[str, Any]] = [
-            {"role": "user", "content": prompt.ticket_message(subject, body, text.id)}
-        ]
-        spent = Usage()
+        return self._read(text, subject, body, redactor, started)
+
+    @staticmethod
+    def _first_turn(
+        subject: str, body: str, ticket_id: str, structured: bool
+    ) -> list[dict[str, Any]]:
+        content = prompt.ticket_message(subject, body, ticket_id, structured=structured)
+        return [{"role": "user", "content": content}]
+
+    def _read(
+        self, text: TicketText, subject: str, body: str, redactor: Redactor, started: float
+    ) -> Reading:
+        """The calls of one reading: at most one correction of invalid output, one retry with a
+        doubled ``max_tokens`` after a cut answer, and one switch from forced tool use to
+        structured output. A refusal is never retried: the same request would be refused again
+        (Haiku 5.5 has no server-side fallback: "Refusals and fallback",
+        https://platform.claude.com/docs/en/build-with-claude/refusals-and-fallback)."""
+        assert self.client is not None
+        structured = self.structured  # fixed for this reading unless the API refuses the tool
+        messages = self._first_turn(subject, body, text.id, structured)
+        spent, max_tokens = Usage(), self.max_tokens
         problems: list[str] = []
-        for attempt in (1, 2):
+        corrected = grown = False
+        while True:
+            params = self.request(messages, max_tokens=max_tokens, structured=structured)
             try:
-                reply = self.client.create_message(**self.request(messages))
+                reply = self.client.create_message(**params)
             except VendorError as exc:
+                if exc.code == claude_models.FORCED_TOOL_USE_REFUSED and not structured:
+                    self._use_structured_output(exc)
+                    structured, corrected = True, False
+                    messages = self._first_turn(subject, body, text.id, structured)
+                    continue
                 reason = f"{fallback_code(exc)}: {exc.message}"
-                if attempt == 2:
+                if corrected:
                     reason += f" (on the retry after invalid output: {'; '.join(problems)})"
                 return self._fall_back(text, reason, spent, started)
             spent = add_usage(spent, reply.usage)
-            call = next((c for c in reply.tool_calls if c.name == prompt.TOOL_NAME), None)
-            problems = (
-                validate_reading(call.input)
-                if call
-                else [f"no {prompt.TOOL_NAME} call in the reply (stop_reason {reply.stop_reason})"]
-            )
-            if not problems and call is not None:  # no problems: there is a call
-                reading = build_reading(
-                    call.input,
-                    placeholders=redactor.placeholders,
-                    model=reply.model,
-                    usage=spent,
-                    cost_usd=self.prices.cost(spent),
-                    latency_ms=_ms_since(started),
-                )
-                logs.log(
-                    LOG,
-                    logging.INFO,
-                    "classify.claude.reading",
-                    ticket=text.id or None,
-                    category=reading.category,
-                    confidence=reading.confidence,
-                    attempts=attempt,
-                    input_tokens=spent.input_tokens,
-                    output_tokens=spent.output_tokens,
-                    cache_read=spent.cache_read_input_tokens,
-                    cache_write=spent.cache_creation_input_tokens,
-                    cost_usd=reading.cost_usd,
-                    ms=reading.latency_ms,
-                )
+            if reply.stop_reason == "refusal":
+                return self._refused(text, reply, spent, started)
+            if reply.stop_reason == "max_tokens":
+                if not grown:
+                    grown, max_tokens = True, max_tokens * 2
+                    self._log_truncated(text, max_tokens)
+                    continue
+                cut = f"truncated: the answer did not fit in max_tokens={max_tokens}"
+                return self._fall_back(text, cut, spent, started)
+            data, problems, call = self._answer(reply, structured=structured)
+            if not problems:
+                reading = self._reading(data, redactor, reply, spent, started)
+                self._log_reading(text, reading, spent, corrected=corrected, structured=structured)
                 return reading
             logs.log(
                 LOG,
                 logging.WARNING,
                 "classify.claude.invalid_output",
                 ticket=text.id or None,
-                attempt=attempt,
+                attempt=2 if corrected else 1,
                 problems=problems,
             )
-            messages = [*messages, *self._correction(reply, call, problems)]
-        return self._fall_back(text, "invalid_output: " + "; ".join(problems), spent, started)
+            if corrected:
+                return self._fall_back(
+                    text, "invalid_output: " + "; ".join(problems), spent, started
+                )
+            corrected = True
+            messages = [*messages, *self._correction(reply, call, problems, structured)]
 
     @staticmethod
-    def _correction(reply: Any, call: Any, problems: list[str]) -> list[dict[str, Any]]:
-        """The turns that send the invalid answer back once, as the API expects for tool use."""
+    def _answer(reply: Any, *, structured: bool) -> tuple[Any, list[str], Any]:
+        """(the reading input, what is wrong with it, the tool call if any) of one reply."""
+        if structured:
+            try:
+                data = json.loads(reply.text)
+            except ValueError:
+                return None, [f"the answer is not JSON (stop_reason {reply.stop_reason})"], None
+            return data, validate_reading(data), None
+        call = next((c for c in reply.tool_calls if c.name == prompt.TOOL_NAME), None)
+        if call is None:
+            problem = f"no {prompt.TOOL_NAME} call in the reply (stop_reason {reply.stop_reason})"
+            return None, [problem], None
+        return call.input, validate_reading(call.input), call
+
+    def _reading(
+        self, data: dict[str, Any], redactor: Redactor, reply: Any, spent: Usage, started: float
+    ) -> Reading:
+        return build_reading(
+            data,
+            placeholders=redactor.placeholders,
+            model=reply.model,
+            usage=spent,
+            cost_usd=self.prices.cost(spent),
+            latency_ms=_ms_since(started),
+        )
+
+    @staticmethod
+    def _log_reading(
+        text: TicketText, reading: Reading, spent: Usage, *, corrected: bool, structured: bool
+    ) -> None:
+        logs.log(
+            LOG,
+            logging.INFO,
+            "classify.claude.reading",
+            ticket=text.id or None,
+            category=reading.category,
+            confidence=reading.confidence,
+            attempts=2 if corrected else 1,
+            output="structured" if structured else "tool",
+            input_tokens=spent.input_tokens,
+            output_tokens=spent.output_tokens,
+            cache_read=spent.cache_read_input_tokens,
+            cache_write=spent.cache_creation_input_tokens,
+            cost_usd=reading.cost_usd,
+            ms=reading.latency_ms,
+        )
+
+    def _use_structured_output(self, exc: VendorError) -> None:
+        if self.structured:  # another thread switched first
+            return
+        self.structured = True
+        logs.log(
+            LOG,
+            logging.WARNING,
+            "classify.claude.forced_tool_use_refused",
+            model=self.model,
+            reason=exc.message,
+            now="structured output (output_config.format) for every reading of this engine",
+        )
+
+    def _log_truncated(self, text: TicketText, max_tokens: int) -> None:
+        logs.log(
+            LOG,
+            logging.WARNING,
+            "classify.claude.truncated",
+            ticket=text.id or None,
+            retry_max_tokens=max_tokens,
+        )
+
+    def _refused(self, text: TicketText, reply: Any, spent: Usage, started: float) -> Reading:
+        """Claude declined to read the ticket: the local engine's reading with confidence 0, so
+        the low-confidence escalation hands the ticket to a person, and a reason that says so."""
+        category = getattr(reply, "refusal_category", None)
+        reason = (
+            "refused: Claude declined to read this ticket (stop_reason refusal"
+            + (f", category {category}" if category else "")
+            + "); a person must read it"
+        )
+        local = self._fall_back(text, reason, spent, started)
+        alternatives = tuple(
+            (c, 0.0 if i == 0 else s) for i, (c, s) in enumerate(local.alternatives)
+        )
+        return dataclasses.replace(
+            local,
+            confidence=0.0,
+            alternatives=alternatives,
+            reasons=("Claude declined to read this ticket: a person must read it", *local.reasons),
+        )
+
+    @staticmethod
+    def _correction(
+        reply: Any, call: Any, problems: list[str], structured: bool = False
+    ) -> list[dict[str, Any]]:
+        """The turns that send the invalid answer back once, as the API expects for tool use;
+        they end with a user turn (no prefill)."""
+        if structured:
+            fix = (
+                "That reading was invalid: "
+                + "; ".join(problems)
+                + ". Answer again with a valid reading of the same ticket as JSON."
+            )
+            assistant = [{"type": "text", "text": reply.text or "(no answer)"}]
+            return [{"role": "assistant", "content": assistant}, {"role": "user", "content": fix}]
         fix = (
             "The record_reading input was invalid: "
             + "; ".join(problems)
@@ -403,6 +546,12 @@ class ClaudeClassifier:
             system=[{"type": "text", "text": prompt.DRAFT_INSTRUCTIONS}],
             messages=[{"role": "user", "content": user}],
         )
+        if reply.stop_reason in ("refusal", "max_tokens"):
+            raise PermanentError(
+                f"Claude did not finish the draft (stop_reason {reply.stop_reason})",
+                vendor="anthropic",
+                code="draft_" + reply.stop_reason,
+            )
         text = restore(reply.text.strip(), redactor.placeholders)
         cost = self.prices.cost(reply.usage)
         logs.log(

@@ -196,6 +196,7 @@ RULES = {
     "vip": "VIP customer",
     "repeat_contact": "The customer has written several times",
     "low_confidence": "Deskguard is not sure what the ticket is about",
+    "classifier_refused": "Claude declined to read this ticket",
     "injection": "The ticket tries to give the assistant instructions",
     "category_allows_auto": "This category is never answered automatically",
     "confidence": "Not confident enough to answer automatically",
@@ -224,6 +225,7 @@ CHECKS = {
     "vip": "VIP customer",
     "repeat_contact": "Repeat contact",
     "low_confidence": "Certainty about the topic",
+    "classifier_refused": "Claude read the ticket",
     "injection": "Instructions aimed at the assistant",
 }
 VERDICTS = {

@@ -139,6 +139,21 @@ def low_confidence(ctx: TicketContext) -> RuleVerdict:
     return RuleVerdict("low_confidence", "pass", f"confidence {got:.2f} ≥ {limit:.2f}")
 
 
+def classifier_refused(ctx: TicketContext) -> RuleVerdict:
+    """Claude declined to read the ticket (``stop_reason: "refusal"``): a person reads it,
+    whatever the confidence threshold (the local reading that stands in has confidence 0)."""
+    reason = ctx.require_reading().fallback_reason or ""
+    if reason.startswith("refused:"):
+        return RuleVerdict(
+            "classifier_refused",
+            "escalate",
+            reason,
+            tag="deskguard_classifier_refused",
+            priority="normal",
+        )
+    return RuleVerdict("classifier_refused", "pass", "the reading was not refused")
+
+
 def injection(ctx: TicketContext) -> RuleVerdict:
     if ctx.injection_hits and ctx.require_policy().escalation.get("injection_escalates", True):
         return RuleVerdict(
@@ -255,6 +270,7 @@ ESCALATION_RULES: dict[str, Rule] = {
     "vip": vip,
     "repeat_contact": repeat_contact,
     "low_confidence": low_confidence,
+    "classifier_refused": classifier_refused,
     "injection": injection,
 }
 AUTO_GATES: dict[str, Rule] = {

@@ -12,6 +12,15 @@ What it reproduces, because Deskguard's behaviour depends on it (docs/vendors/an
   ``tool_use`` block for N and ``stop_reason: "tool_use"``. For Deskguard's reading tool the
   input is the embedded local model's reading of the ``<ticket>`` in the prompt (a keyword
   heuristic until that model is installed); a text reply is a short templated draft.
+- the Claude 5.5 rules (``validation.py``): sampling parameters and an assistant prefill are
+  400 for Haiku 5.5; Haiku 5.5 thinks unless ``thinking: {"type": "disabled"}`` (its answers
+  start with an empty ``thinking`` block); a forced tool call while the model thinks is 400
+  "Thinking may not be enabled when tool_choice forces tool use.", and on Sonnet/Opus 5.5 always;
+  ``output_config.format`` (structured output) is answered with JSON in a text block, the
+  reading for Deskguard's schema; schemas outside the structured-output subset are 400.
+- refusals on demand (``refuse_next``): a 200 with ``stop_reason: "refusal"`` and
+  ``stop_details.category``; an answer longer than ``max_tokens`` is cut with
+  ``stop_reason: "max_tokens"``.
 - prompt caching: blocks up to the last ``cache_control`` breakpoint (order: tools, system,
   messages) form the cached prefix. The first request with a prefix reports
   ``cache_creation_input_tokens``, later ones within the TTL (5m or 1h) report

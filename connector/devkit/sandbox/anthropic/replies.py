@@ -1,15 +1,20 @@
 """What the Anthropic sandbox's "model" answers: a ``tool_use`` block when a tool is forced
-(for Deskguard's reading tool, a reading of the ``<ticket>`` in the prompt), else a short
-templated draft or a scripted text."""
+(for Deskguard's reading tool, a reading of the ``<ticket>`` in the prompt), a JSON text block
+when ``output_config.format`` asks for structured output (the same reading for a schema with a
+``category``), else a short templated draft or a scripted text. When the model thinks (see
+``validation.thinking_on``) the answer starts with a ``thinking`` block whose text is empty, as
+on Claude Haiku 5.5, where thinking text is omitted by default."""
 
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Callable
 from typing import Any
 
 from connector.devkit.sandbox.anthropic.state import AnthropicState
+from connector.devkit.sandbox.anthropic.validation import thinking_on
 
 ReadTicket = Callable[[str, str], dict[str, Any]]  # (subject, body) → reading tool input
 
@@ -88,6 +93,43 @@ def answer(
 ) -> tuple[list[dict[str, Any]], str]:
     """The content blocks and stop_reason of the reply; ``read_ticket`` gives the reading
     tool's input."""
+    content, stop_reason = _answer(state, body, read_ticket)
+    if thinking_on(body):
+        thinking = {"type": "thinking", "thinking": "", "signature": state.new_id("sig")}
+        content = [thinking, *content]
+    return content, stop_reason
+
+
+def _structured(
+    state: AnthropicState, schema: dict[str, Any], prompt: str, read_ticket: ReadTicket
+) -> list[dict[str, Any]]:
+    """A text block holding JSON that fits ``schema`` (Deskguard's reading for its schema)."""
+    value = _reading_or_example(state, schema, prompt, read_ticket)
+    return [{"type": "text", "text": json.dumps(value, ensure_ascii=False)}]
+
+
+def _reading_or_example(
+    state: AnthropicState, schema: dict[str, Any], prompt: str, read_ticket: ReadTicket
+) -> Any:
+    with state.lock:
+        invalid = state.invalid_outputs > 0
+        state.invalid_outputs -= 1 if invalid else 0
+    if invalid:
+        return dict(INVALID_READING)
+    if "category" in schema.get("properties", {}):
+        subject, text = _tag(prompt, "subject"), _tag(prompt, "body")
+        return read_ticket(
+            subject or "", text if text is not None else (_tag(prompt, "ticket") or prompt)
+        )
+    return _example_from_schema(schema)
+
+
+def _answer(
+    state: AnthropicState, body: dict[str, Any], read_ticket: ReadTicket
+) -> tuple[list[dict[str, Any]], str]:
+    fmt = (body.get("output_config") or {}).get("format")
+    if fmt:
+        return _structured(state, fmt["schema"], _user_texts(body), read_ticket), "end_turn"
     tools = body.get("tools") or []
     choice = body.get("tool_choice") or {"type": "auto"}
     tool = None
@@ -102,18 +144,7 @@ def answer(
         return [
             {"type": "text", "text": scripted if scripted is not None else draft_text(prompt)}
         ], "end_turn"
-    with state.lock:
-        invalid = state.invalid_outputs > 0
-        state.invalid_outputs -= 1 if invalid else 0
-    if invalid:
-        tool_input: Any = dict(INVALID_READING)
-    elif "category" in tool["input_schema"].get("properties", {}):
-        subject, text = _tag(prompt, "subject"), _tag(prompt, "body")
-        tool_input = read_ticket(
-            subject or "", text if text is not None else (_tag(prompt, "ticket") or prompt)
-        )
-    else:
-        tool_input = _example_from_schema(tool["input_schema"])
+    tool_input = _reading_or_example(state, tool["input_schema"], prompt, read_ticket)
     block = {
         "type": "tool_use",
         "id": state.new_id("toolu"),

@@ -101,8 +101,10 @@ def _message(
         refuse = state.refusals > 0
         state.refusals -= int(refuse)
     content: list[dict[str, Any]]
-    if refuse:
+    stop_details = None
+    if refuse:  # a 200 answer; stop_details names the policy area ("Refusals and fallback")
         content, stop_reason = [], "refusal"
+        stop_details = {"type": "refusal", "category": state.refusal_category, "explanation": None}
     else:
         content, stop_reason = answer(state, body, read_ticket)
         content, stop_reason = _truncate(content, stop_reason, int(body["max_tokens"]))
@@ -121,6 +123,7 @@ def _message(
         "model": body["model"],
         "content": content,
         "stop_reason": stop_reason,
+        "stop_details": stop_details,
         "stop_sequence": None,
         "usage": usage,
     }

@@ -69,6 +69,7 @@ class AnthropicState:
     failures: list[Failure] = field(default_factory=list)
     invalid_outputs: int = 0
     refusals: int = 0  # the next N answers are refusals (stop_reason "refusal", no content)
+    refusal_category: str | None = "general_harms"  # their stop_details.category
     scripted_texts: list[str] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     cache: dict[str, float] = field(default_factory=dict)  # prefix key -> expiry (clock time)
@@ -94,10 +95,12 @@ class AnthropicState:
         with self.lock:
             self.invalid_outputs += times
 
-    def refuse_next(self, times: int = 1) -> None:
-        """The next ``times`` answers decline: HTTP 200, no content, ``stop_reason: refusal``."""
+    def refuse_next(self, times: int = 1, category: str | None = "general_harms") -> None:
+        """The next ``times`` answers decline: HTTP 200, no content, ``stop_reason: refusal``
+        with ``stop_details.category`` (None: a refusal with no named category)."""
         with self.lock:
             self.refusals += times
+            self.refusal_category = category
 
     def script_text(self, *texts: str) -> None:
         """The next text answers are exactly these strings (in order)."""
@@ -112,6 +115,7 @@ class AnthropicState:
             self.cache.clear()
             self.invalid_outputs = 0
             self.refusals = 0
+            self.refusal_category = "general_harms"
             self.delay_seconds = 0.0
 
     def recorded(self) -> list[dict[str, Any]]:
