@@ -18,6 +18,7 @@ from connector.classify import cli as classify_cli
 from connector.classify import redact_cli
 from connector.cli_context import (
     ROOT,
+    catch_stop_signals,
     check_tenant,
     cli_config,
     echo_json,
@@ -403,10 +404,11 @@ def scheduler_cmd(ctx: click.Context) -> None:
     """
     from connector import scheduler as scheduler_mod
 
+    stop = catch_stop_signals()  # from the first instant: a stop during start-up is clean
     runtime = ready_runtime(ctx)
     sched, lock = scheduler_mod.start(runtime)
     try:
-        wait_for_signal()
+        wait_for_signal(stop)
     finally:
         sched.shutdown(wait=False)
         lock.release()

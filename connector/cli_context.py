@@ -122,10 +122,17 @@ def tenant_runtime(ctx: click.Context, tenant: str | None) -> tuple[Runtime, str
     return runtime, resolve_tenant(runtime, tenant)
 
 
-def wait_for_signal() -> None:
-    """Block until SIGINT or SIGTERM."""
+def catch_stop_signals() -> threading.Event:
+    """From now on SIGINT and SIGTERM set the returned event instead of killing the process.
+    Call it before the process says it is ready, so a stop that follows at once is a clean one."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def wait_for_signal(stop: threading.Event | None = None) -> None:
+    """Block until SIGINT or SIGTERM (caught since ``catch_stop_signals``, or from now)."""
+    stop = stop or catch_stop_signals()
     while not stop.is_set():
         stop.wait(0.5)

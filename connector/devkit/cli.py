@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from connector.cli_context import echo_json
+from connector.cli_context import catch_stop_signals, echo_json
 from connector.cli_context import wait_for_signal as _wait_for_signal
 from connector.devkit.bench import bench
 from connector.devkit.bench.backup import bench_backup
@@ -62,6 +62,7 @@ def sandbox_zendesk(
 
     Example: deskguard sandbox zendesk --port 8101 --seed demo
     """
+    stop = catch_stop_signals()  # before the URL is printed: a stop right after is clean
     from connector.devkit.sandbox.zendesk import start_zendesk_sandbox
     from connector.devkit.sandbox.zendesk_state import demo_tickets
 
@@ -92,7 +93,7 @@ def sandbox_zendesk(
         }
     )
     try:
-        _wait_for_signal()
+        _wait_for_signal(stop)
     finally:
         sandbox.stop()
 
@@ -118,6 +119,7 @@ def sandbox_stripe(host: str, port: int, webhook_url: str | None, search_lag: fl
 
     Example: deskguard sandbox stripe --port 8103 --webhook-url http://127.0.0.1:8000/webhooks/stripe/acme
     """
+    stop = catch_stop_signals()  # before the URL is printed: a stop right after is clean
     from connector.devkit.sandbox.stripe import start_stripe_sandbox
 
     sandbox = start_stripe_sandbox(
@@ -132,7 +134,7 @@ def sandbox_stripe(host: str, port: int, webhook_url: str | None, search_lag: fl
         }
     )
     try:
-        _wait_for_signal()
+        _wait_for_signal(stop)
     finally:
         sandbox.stop()
 
@@ -146,6 +148,7 @@ def sandbox_shopify(host: str, port: int) -> None:
 
     Example: deskguard sandbox shopify --port 8102
     """
+    stop = catch_stop_signals()  # before the URL is printed: a stop right after is clean
     from connector.devkit.sandbox import serve_in_thread
     from connector.devkit.sandbox.shopify import ShopifyState, create_app, sidecar_settings
     from connector.settings import setting
@@ -161,7 +164,7 @@ def sandbox_shopify(host: str, port: int) -> None:
         }
     )
     try:
-        _wait_for_signal()
+        _wait_for_signal(stop)
     finally:
         server.stop()
 
@@ -177,12 +180,13 @@ def sandbox_anthropic(host: str, port: int, api_key: str | None) -> None:
 
     Example: deskguard sandbox anthropic --port 8104
     """
+    stop = catch_stop_signals()  # before the URL is printed: a stop right after is clean
     from connector.devkit.sandbox.anthropic import DEMO_API_KEY, start_anthropic_sandbox
 
     sandbox = start_anthropic_sandbox(api_key=api_key or DEMO_API_KEY, host=host, port=port)
     echo_json({"url": sandbox.url, "env": sandbox.env})
     try:
-        _wait_for_signal()
+        _wait_for_signal(stop)
     finally:
         sandbox.stop()
 
