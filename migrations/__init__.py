@@ -20,6 +20,7 @@ from migrations import (
     m010_admin_sessions,
     m011_console,
     m012_metrics,
+    m013_approver_names,
 )
 
 STEPS = (
@@ -41,6 +42,7 @@ STEPS = (
     m010_admin_sessions.m010_admin_sessions,
     m011_console.m011_console,
     m012_metrics.m012_metrics_indexes,
+    m013_approver_names.m013_approval_decider_names,
 )
 
 MIGRATIONS = Migrations("deskguard")

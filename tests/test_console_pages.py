@@ -159,6 +159,60 @@ def test_caps_change_with_a_reason(signed_in):
     }
 
 
+def _minutes_form(csrf: str, auto: str = "6", assist: str = "2.5", reason: str = "timed 40"):
+    return {
+        "csrf": csrf,
+        "minutes_saved_per_auto_reply": auto,
+        "minutes_saved_per_assist_note": assist,
+        "reason": reason,
+    }
+
+
+def test_minutes_saved_change_with_a_reason_and_feed_the_estimate(signed_in):
+    from connector.pipeline import metrics
+
+    rt, client, csrf, ada = signed_in
+    page = client.get("/admin/console").data.decode()
+    assert re.search(r'id="minutes-auto"[^>]*value="4"', page)  # the documented default
+    saved = client.post("/admin/console/minutes-saved", data=_minutes_form(csrf))
+    assert saved.status_code == 302
+    rates = metrics.minutes_saved(rt.db, TENANT)
+    assert (rates.per_auto_reply, rates.per_assist_note) == (6.0, 2.5)
+    assert set(rates.source.values()) == {"tenant setting"}
+    changes = {c["name"]: c for c in _changes(rt)}
+    auto = changes["minutes_saved_per_auto_reply"]
+    assert (auto["old"], auto["new"], auto["reason"]) == (None, 6.0, "timed 40")
+    assert auto["actor"].startswith(f"zendesk_user:{ada['id']} ({ada['email']}")
+    assert changes["minutes_saved_per_assist_note"]["new"] == 2.5
+    page = client.get("/admin/console").data.decode()
+    assert re.search(r'id="minutes-assist"[^>]*value="2.5"', page) and "timed 40" in page
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"auto": "601"}, b"between 0 and 600"),
+        ({"assist": "-1"}, b"between 0 and 600"),
+        ({"auto": "nan"}, b"between 0 and 600"),
+        ({"assist": "soon"}, b"must be a number"),
+        ({"reason": ""}, b"reason"),
+    ],
+)
+def test_minutes_saved_are_validated_and_nothing_is_half_saved(signed_in, fields, message):
+    rt, client, csrf, _ada = signed_in
+    page = client.post("/admin/console/minutes-saved", data=_minutes_form(csrf, **fields))
+    assert page.status_code == 400 and message in page.data
+    assert tenants.get_setting(rt.db, TENANT, "minutes_saved_per_auto_reply") is None
+    assert tenants.get_setting(rt.db, TENANT, "minutes_saved_per_assist_note") is None
+
+
+def test_minutes_saved_need_the_csrf_token(signed_in):
+    rt, client, _csrf, _ada = signed_in
+    page = client.post("/admin/console/minutes-saved", data=_minutes_form("wrong"))
+    assert page.status_code == 403
+    assert tenants.get_setting(rt.db, TENANT, "minutes_saved_per_auto_reply") is None
+
+
 def test_when_zendesk_cannot_confirm_the_role_only_the_kill_switch_on_works(signed_in, sandbox):  # noqa: F811
     from connector.db import transaction
 

@@ -26,6 +26,7 @@ SHIPPED = [
     "m010_admin_sessions",
     "m011_console",
     "m012_metrics_indexes",
+    "m013_approval_decider_names",
 ]
 
 

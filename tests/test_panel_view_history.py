@@ -14,7 +14,13 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from panel_support import TENANT, add_decision, agent_headers, install_zendesk_users
+from panel_support import (
+    TENANT,
+    add_decision,
+    agent_headers,
+    install_zendesk_users,
+    panel_session,
+)
 
 from connector.commerce import approvals
 from connector.devkit.fakes import inject
@@ -336,23 +342,62 @@ def test_an_executed_refund_stays_with_who_and_when(client, runtime, token, comm
     assert done["byline"].startswith("by Ada Admin on ")
 
 
-def test_names_fall_back_to_the_agent_id_when_this_process_has_not_met_them(
-    client, runtime, token, commerce
-):
-    from connector.panel.web import role_cache
-
-    a = approvals.propose(
+def _duplicate_refund(runtime, ticket_id):
+    return approvals.propose(
         runtime.db,
         TENANT,
-        42,
+        ticket_id,
         "refund",
         {"charge": "ch_9", "amount": 1000, "currency": "usd", "reason": "duplicate"},
         "policy:refund_rule",
     )
+
+
+@pytest.mark.parametrize(
+    ("zendesk_name", "expected"),
+    [("Ian Admin", "Ian Admin"), ("", "Ian from the launch")],
+    ids=["zendesk-name", "launch-name-when-zendesk-has-none"],
+)
+def test_the_deciders_name_is_stored_and_read_by_a_fresh_process(
+    client, runtime, token, commerce, zendesk_name, expected
+):
+    from connector.domain import DeskUser
+    from connector.web import create_app
+
+    directory = install_zendesk_users(runtime)
+    directory.users[900] = DeskUser(id=900, role="admin", name=zendesk_name)
+    approve, reject = _duplicate_refund(runtime, 44), _duplicate_refund(runtime, 45)
+    session = panel_session(runtime, "900", name="Ian from the launch")
+    for approval, choice in ((approve, "approve"), (reject, "reject")):
+        resp = client.post(
+            f"/panel/api/{TENANT}/approvals/{approval.id}/{choice}",
+            headers=agent_headers(token, agent_id="900", session=session),
+        )
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        assert resp.get_json()["result"]["decided_by_name"] == expected
+        assert approvals.get(runtime.db, TENANT, approval.id).decided_by == "agent:900"
+    # Another process (empty role cache), read by an agent who never met agent 900 in it.
+    fresh = create_app(runtime=runtime).test_client()
+    (done,) = view(fresh, runtime, token, 44)["history"]
+    assert done["status_text"].startswith(f"Refunded 10.00 USD by {expected} on ")
+    assert done["byline"].startswith(f"by {expected} on ")
+    assert done["decided_by_name"] == expected
+    (rejected,) = view(fresh, runtime, token, 45)["history"]
+    assert rejected["status_text"].startswith(f"Rejected by {expected} on ")
+
+
+def test_names_fall_back_to_the_agent_id_when_none_is_stored_or_cached(
+    client, runtime, token, commerce
+):
+    from connector.panel.web import role_cache
+
+    a = _duplicate_refund(runtime, 42)
     client.post(
         f"/panel/api/{TENANT}/approvals/{a.id}/approve",
         headers=agent_headers(token, runtime=runtime, agent_id="900"),
     )
+    # a decision recorded before names were stored (or by the CLI, which knows no name)
+    runtime.db.conn.execute("UPDATE approvals SET decided_by_name = NULL WHERE id = ?", (a.id,))
     role_cache(client.application).forget()
     (done,) = view(client, runtime, token, 42)["history"]
     assert done["status_text"].startswith("Refunded 10.00 USD by agent 900 on ")

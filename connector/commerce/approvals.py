@@ -15,7 +15,8 @@ Life of an approval (table ``approvals``)::
   params per kind (``refund``: payment_intent|charge, amount in minor units, currency, reason;
   ``cancel_order``: order_id, order_name, reason, restock, notify_customer). The same open
   proposal proposed twice (a retried pipeline job) returns the first one.
-- ``approve(runtime, tenant_id, approval_id, agent_id)`` records the decision, then executes
+- ``approve(runtime, tenant_id, approval_id, agent_id, agent_name=...)`` records the decision
+  (who, and their name when the caller knows it: the side panel's verified agent), then executes
   through ``connector.actions.execute`` with the key ``approval-<id>-<kind>``. Stripe receives it
   as ``Idempotency-Key``; Shopify's ``orderCancel`` has no such key, so reconciliation reads the
   order back.
@@ -103,6 +104,9 @@ class Approval:
     amount: int | None = None
     currency: str = ""
     lease_until: float | None = field(default=None, repr=False)
+    # The decider's name as known when they decided (the panel's verified agent); None when the
+    # deciding path knew none (CLI, admin API, rows older than the column).
+    decided_by_name: str | None = None
 
     @property
     def open(self) -> bool:
@@ -114,7 +118,7 @@ _COLUMNS = (
     "created_at,"
     " updated_at, decided_by, decision_note, decided_at, executed_at, attempts, deferred_reason, "
     "result,"
-    " error, lease_until"
+    " error, lease_until, decided_by_name"
 )
 
 
@@ -140,6 +144,7 @@ def _from_row(row) -> Approval:
         result,
         error,
         lease_until,
+        decided_by_name,
     ) = row
     params = json.loads(params)
     return Approval(
@@ -166,6 +171,7 @@ def _from_row(row) -> Approval:
         params.get("amount") if kind == "refund" else None,
         params.get("currency", ""),
         lease_until,
+        decided_by_name,
     )
 
 
@@ -292,6 +298,12 @@ def _agent(agent_id: str | None, actor: str | None) -> str:
     return agent
 
 
+def _name(agent_name: str | None) -> str | None:
+    """The decider's name as stored: trimmed, bounded, None when unknown."""
+    name = " ".join(str(agent_name or "").split())[:200]
+    return name or None
+
+
 def reject(
     runtime: Runtime,
     tenant_id: str,
@@ -300,10 +312,12 @@ def reject(
     *,
     actor: str | None = None,
     note: str = "",
+    agent_name: str | None = None,
 ) -> Approval:
     """Reject a proposal. Rejecting an already-rejected one is a no-op; anything decided is a
-    conflict."""
+    conflict. ``agent_name`` is stored as the decider's name when the caller knows it."""
     agent = _agent(agent_id, actor)
+    name = _name(agent_name)
     db = runtime.db
     with transaction(db):
         approval = get(db, tenant_id, approval_id)
@@ -316,10 +330,9 @@ def reject(
             )
         now = now_iso()
         db.conn.execute(
-            "UPDATE approvals SET state = 'rejected', decided_by = ?, decision_note = ?, "
-            "decided_at = ?,"
-            " updated_at = ? WHERE id = ?",
-            (agent, note, now, now, approval.id),
+            "UPDATE approvals SET state = 'rejected', decided_by = ?, decided_by_name = ?,"
+            " decision_note = ?, decided_at = ?, updated_at = ? WHERE id = ?",
+            (agent, name, note, now, now, approval.id),
         )
         audit.record(
             db,
@@ -343,14 +356,17 @@ def approve(
     *,
     actor: str | None = None,
     note: str = "",
+    agent_name: str | None = None,
 ) -> Approval:
     """Approve (once) and execute. Safe to call again: double clicks and retries execute once.
 
     Returns the approval after the attempt: ``done`` with its result, ``executing`` when another
     attempt holds it, ``approved`` with ``deferred_reason`` when the kill switch (or a transient
-    vendor error) deferred it, or ``failed`` with the vendor's error.
+    vendor error) deferred it, or ``failed`` with the vendor's error. ``agent_name`` is stored
+    as the decider's name when the caller knows it (a retry keeps the first decider's).
     """
     agent = _agent(agent_id, actor)
+    name = _name(agent_name)
     db = runtime.db
     with transaction(db):
         approval = get(db, tenant_id, approval_id)
@@ -359,9 +375,9 @@ def approve(
         if approval.state == "proposed":
             now = now_iso()
             db.conn.execute(
-                "UPDATE approvals SET state = 'approved', decided_by = ?, decision_note = ?,"
-                " decided_at = ?, updated_at = ? WHERE id = ?",
-                (agent, note, now, now, approval.id),
+                "UPDATE approvals SET state = 'approved', decided_by = ?, decided_by_name = ?,"
+                " decision_note = ?, decided_at = ?, updated_at = ? WHERE id = ?",
+                (agent, name, note, now, now, approval.id),
             )
             audit.record(
                 db,

@@ -6,6 +6,7 @@ token session where ``DESKGUARD_ADMIN_TOKEN_LOGIN`` allows it).
 - ``GET|POST /admin/console/categories/<c>``  mode, confidence threshold, rollout %, auto allowed;
   a reason is required; switching to auto before the gate passes needs an override reason
 - ``POST /admin/console/caps``                hourly and daily caps (reason required)
+- ``POST /admin/console/minutes-saved``       the dashboard's time-saved minutes (reason required)
 - ``POST /admin/console/kill-switch``         reason required, then a confirmation step
 - ``POST /admin/console/replays``             replay the last N days (a ``console.replay`` job)
 - ``GET  /admin/console/replays/<id>``        its status, then its per-category report
@@ -40,9 +41,10 @@ from flask import (
 
 from connector import tenants
 from connector.console import access, health, replays
+from connector.db import transaction
 from connector.domain import CATEGORIES, MODES
 from connector.errors import BadRequest, ConfigError, DeskguardError, Forbidden, NotFound
-from connector.pipeline import decisions, killswitch, policy
+from connector.pipeline import decisions, killswitch, metrics, policy
 from connector.web_context import error_response, get_runtime
 
 console_bp = Blueprint("console", __name__, template_folder="templates")
@@ -175,6 +177,7 @@ def overview() -> Any:
         connections=health.connections(runtime, tenant),
         replays=replays.recent(runtime, tenant),
         changes=recent_changes(runtime.db, tenant),
+        minutes=metrics.minutes_saved(runtime.db, tenant),
         today=date.today().isoformat(),
         month_ago=(date.today() - timedelta(days=30)).isoformat(),
         flash=request.args.get("msg", ""),
@@ -292,6 +295,44 @@ def caps() -> Any:
         policy_file=_policy_file(),
     )
     return _back(msg="caps saved")
+
+
+MINUTES_FIELDS = (
+    metrics.MINUTES_PER_AUTO_REPLY_SETTING,
+    metrics.MINUTES_PER_ASSIST_NOTE_SETTING,
+)
+MINUTES_LIMIT = 600  # what connector/pipeline/metrics.py accepts; beyond it counts as unset
+
+
+def _minutes(name: str) -> float:
+    text = (request.form.get(name) or "").strip()
+    label = name.replace("_", " ")
+    try:
+        value = float(text)
+    except ValueError:
+        raise BadRequest(f"{label} must be a number of minutes") from None
+    if not 0 <= value <= MINUTES_LIMIT:  # NaN fails this too
+        raise BadRequest(f"{label} must be between 0 and {MINUTES_LIMIT} minutes")
+    return value
+
+
+@console_bp.post("/admin/console/minutes-saved")
+def minutes_saved() -> Any:
+    """The minutes an automated reply and an assist note save: the dashboard's time-saved
+    estimate (docs/panel-and-dashboard.md). Tenant settings, each change audited."""
+    runtime, tenant = get_runtime(), _tenant()
+    _admin().require_confirmed()
+    values = {name: _minutes(name) for name in MINUTES_FIELDS}
+    reason = _reason()
+    with transaction(runtime.db):  # both or neither
+        changed = [
+            name
+            for name, value in values.items()
+            if tenants.set_setting(
+                runtime.db, tenant, name, value, actor=_admin().actor, reason=reason
+            )
+        ]
+    return _back(msg="minutes saved: " + ("saved" if changed else "nothing changed"))
 
 
 # --- the kill switch ---------------------------------------------------------------------------

@@ -664,6 +664,17 @@ def _outcome_lines(
     return {"headline": headline, "byline": byline}
 
 
+def _stored_name_first(data: dict[str, Any], who: Callable[[str], str]) -> Callable[[str], str]:
+    """``who``, except that the decider reads as the name stored with the decision (when the
+    deciding path knew one), so the name does not depend on this process having met them."""
+    decider, stored = data.get("decided_by") or "", (data.get("decided_by_name") or "").strip()
+
+    def named(actor: str) -> str:
+        return stored if stored and actor == decider else who(actor)
+
+    return named
+
+
 def approval_for_panel(
     approval: Any,
     who: Callable[[str], str] | None = None,
@@ -673,7 +684,7 @@ def approval_for_panel(
     approved and still executing, deferred (kill switch) or failed, or done / rejected."""
     data = to_dict(approval)
     state = data.get("state") or "proposed"
-    who = who or wording.person
+    who = _stored_name_first(data, who or wording.person)
     reason = data.get("reason") or ""
     params = _obj(data.get("params"))
     return {

@@ -268,7 +268,16 @@ def api_approval(tenant: str, approval_id: int, choice: str):
     body = request.get_json(silent=True) or {}
     note = str(body.get("note", ""))[:500] if isinstance(body, dict) else ""
     decide = approvals.approve if choice == "approve" else approvals.reject
-    result = decide(get_runtime(), agent.tenant_id, approval_id, actor=perms.actor, note=note)
+    # The name stored with the decision: Zendesk's, just confirmed by the role check, else the
+    # one the verified signed launch carried.
+    result = decide(
+        get_runtime(),
+        agent.tenant_id,
+        approval_id,
+        actor=perms.actor,
+        note=note,
+        agent_name=perms.name or agent.name,
+    )
     body_out = to_dict(result) if result is not None else {}
     return jsonify({"id": approval_id, "decision": choice, "result": body_out})
 
