@@ -104,9 +104,9 @@ def test_the_training_script_builds_a_loadable_calibrated_model(tiny_shared, tmp
     model = LocalClassifier.from_dir(tmp_path / "model")
     assert model.categories == CATEGORIES and model.weights.shape == (4096, len(CATEGORIES))
     assert meta["training"]["out_of_fold"]["rows"] > 0 and meta["temperature"] > 0
-    # Seven calibration inputs since the word-pair share and the evidence beyond the strongest
-    # word were added (five before).
-    assert len(meta["calibrator"]) == 7
+    # Seven base calibration inputs since the word-pair share and the evidence beyond the
+    # strongest word were added (five before), then an intercept per category.
+    assert len(meta["calibrator"]) == 7 + len(CATEGORIES)
     # CLINC150 train is learnt from and its dev split calibrates, without the store-dependent
     # intents; its test split is never read (it would have failed on its bad label).
     assert meta["training"]["clinc_train_examples"] == len(CLINC_ROWS) - 1

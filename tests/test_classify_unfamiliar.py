@@ -17,11 +17,17 @@ import pytest
 
 from connector.classify import train
 from connector.classify.evaluate import Outcome, abstention, by_group, evaluate
-from connector.classify.local import CALIBRATION_INPUTS, LocalClassifier, pair_fingerprints
+from connector.classify.local import (
+    BASE_INPUTS,
+    CALIBRATION_INPUTS,
+    LocalClassifier,
+    calibration_features,
+    pair_fingerprints,
+)
 from connector.classify.signals import detect_language
 from connector.classify.signals.language import STORE_LANGUAGES, stopword_language
 from connector.classify.train import read_jsonl
-from connector.domain import TicketText
+from connector.domain import CATEGORIES, TicketText
 
 DATA = Path(__file__).parent / "data"
 
@@ -93,7 +99,8 @@ def test_a_reading_reports_the_detected_language(model):
 
 # --- the evidence confidence is calibrated on --------------------------------------------------
 def test_the_calibrator_weighs_word_pairs_and_evidence_beyond_one_word(model):
-    assert len(CALIBRATION_INPUTS) == 7
+    assert len(BASE_INPUTS) == 7
+    assert len(CALIBRATION_INPUTS) == len(BASE_INPUTS) + len(CATEGORIES)
     assert len(model.calibrator) == len(CALIBRATION_INPUTS)
     assert len(model.known_pairs) > 10_000  # word pairs seen in training ship with the model
 
@@ -141,7 +148,81 @@ def test_calibration_rows_of_older_callers_still_fit():
     both = train.CalibrationRows.concat([rows, rows])
     assert len(both) == 6 and both.pairs is not None and both.pairs.shape == (6,)
     feats, correct = train.calibration_matrix(both, 1.0)
-    assert feats.shape == (6, len(CALIBRATION_INPUTS)) and correct.tolist() == [1, 0, 1] * 2
+    # the base inputs, then one per category of these two-category rows
+    assert feats.shape == (6, len(BASE_INPUTS) + 2) and correct.tolist() == [1, 0, 1] * 2
+    assert feats[:, len(BASE_INPUTS) :].tolist() == [[1, 0], [0, 1], [1, 0]] * 2
+
+
+# --- per-category calibration -------------------------------------------------------------------
+def test_the_calibrator_has_an_intercept_per_top_category():
+    probs = np.array([0.1, 0.7, 0.2])
+    feats = calibration_features(probs, 0.9, 5, 0.5)
+    assert feats[len(BASE_INPUTS) :].tolist() == [0.0, 1.0, 0.0]
+
+
+def test_the_shipped_calibration_lowers_some_categories_and_raises_none(model):
+    offsets = model.calibrator[len(BASE_INPUTS) :]
+    assert len(offsets) == len(model.categories)
+    assert (offsets <= 0).all() and offsets.min() < -0.1
+
+
+def test_a_category_intercept_changes_that_categorys_confidence_only(model):
+    lowered = model.calibrator.copy()
+    lowered[len(BASE_INPUTS) + model.categories.index("refund")] -= 2.0
+    changed = LocalClassifier(
+        {**model.meta, "calibrator": lowered.tolist()},
+        model.weights,
+        model.bias,
+        np.array(sorted(model.known_words), np.uint32),
+        known_pairs=model.known_pairs,
+    )
+    refund = "I returned the jacket two weeks ago and still have not had my money back"
+    status = "Where is my order #1001? It was supposed to arrive on Monday"
+    assert model.score("", refund).category == "refund"
+    assert changed.score("", refund).confidence < model.score("", refund).confidence
+    assert changed.score("", status).confidence == pytest.approx(model.score("", status).confidence)
+
+
+def test_a_calibrator_from_before_the_category_inputs_reads_as_it_did(model):
+    older_meta = {**model.meta, "calibrator": model.calibrator[: len(BASE_INPUTS)].tolist()}
+    older = LocalClassifier(
+        older_meta,
+        model.weights,
+        model.bias,
+        np.array(sorted(model.known_words), np.uint32),
+        known_pairs=model.known_pairs,
+    )
+    assert older.calibrator[len(BASE_INPUTS) :].tolist() == [0.0] * len(model.categories)
+    scored = older.score("", "can I still cancel order #1001?")
+    logit = float(scored.calibration_features[: len(BASE_INPUTS)] @ older.calibrator[:7])
+    assert scored.confidence == pytest.approx(min(1 / (1 + np.exp(-logit)), 1.0))
+
+
+def test_a_category_whose_confident_readings_are_often_wrong_gets_a_lower_offset():
+    """From scratch, the shared inputs are fitted first, then per-category offsets on top: a
+    category that is often wrong although confident is lowered; one that does well is not raised
+    (``train.category_offsets``)."""
+    rng = np.random.default_rng(3)
+    n = 400
+    truth = rng.integers(0, 2, n)
+    # Always equally sure of the top category, but 40 % of category 0's tickets are read as 1:
+    # readings of 0 are always right, readings of 1 often wrong.
+    read = np.where((truth == 0) & (rng.random(n) < 0.4), 1, truth)
+    logits = np.zeros((n, 2))
+    logits[np.arange(n), read] = 3.0
+    rows = train.CalibrationRows(logits, truth, np.tile([1.0, 5], (n, 1)), np.ones(n))
+    temperature, coef = train.calibrate_from_rows(rows)
+    n_base = len(BASE_INPUTS)
+    assert coef[n_base + 1] < -0.1 and coef[n_base] == 0.0
+    feats, correct = train.calibration_matrix(rows, temperature)
+    shared = 1 / (1 + np.exp(-(feats[:, :n_base] @ coef[:n_base])))
+    final = 1 / (1 + np.exp(-(feats @ coef)))
+    assert (final <= shared + 1e-12).all()  # no reading became more confident
+    # the lowered category is now closer to its hit rate
+    top1 = feats[:, n_base + 1] == 1
+    assert abs(final[top1].mean() - correct[top1].mean()) < abs(
+        shared[top1].mean() - correct[top1].mean()
+    )
 
 
 # --- what eval reports --------------------------------------------------------------------------
