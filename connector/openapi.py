@@ -151,6 +151,8 @@ OPS: tuple[Op, ...] = (
        SESSION, {200: "html", 302: "redirect"}, (400, 403, 404, 409), "form"),
     Op("post", "/admin/console/caps", "Change the caps", "console", SESSION, {302: "redirect"},
        (400, 403, 404), "form"),
+    Op("post", "/admin/console/minutes-saved", "Change the minutes a reply or note saves",
+       "console", SESSION, {302: "redirect"}, (400, 403, 404), "form"),
     Op("post", "/admin/console/kill-switch", "Flip the kill switch", "console", SESSION,
        {302: "redirect"}, (400, 403, 404), "form"),
     Op("post", "/admin/console/replays", "Replay recent decisions under a changed policy",
