@@ -6,7 +6,7 @@ temporary name, checked (``PRAGMA integrity_check`` and the row counts of the ma
 then renamed into place, so a file named ``deskguard-*.db`` in the backup folder is always a
 verified, complete ledger. The oldest backups beyond ``keep`` are deleted afterwards.
 
-``restore`` refuses to overwrite a ledger that looks live (a process holds the scheduler lock, or
+``restore`` refuses to overwrite a ledger that looks live (a process holds the scheduler lease, or
 it was written in the last ``idle_seconds``) unless forced, checks the backup first, keeps the
 ledger it replaces beside it (``<db>.pre-restore-<time>``) and swaps the file in with one rename.
 """
@@ -14,7 +14,6 @@ ledger it replaces beside it (``<db>.pre-restore-<time>``) and swaps the file in
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import sqlite3
 import time
@@ -22,6 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import sqlite_utils
+
+from connector import leases
 from connector.errors import ConfigError
 
 PREFIX = "deskguard-"
@@ -153,17 +155,16 @@ def rotate(dest_dir: str | Path, *, keep: int) -> list[Path]:
     return doomed
 
 
-def _scheduler_lock_held(db_path: Path) -> bool:
-    lock = Path(f"{os.path.realpath(db_path)}.scheduler.lock")
-    if not lock.exists():
-        return False
-    with open(lock, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(fh, fcntl.LOCK_UN)
-    return False
+def _scheduler_lease(db_path: Path, now: float) -> leases.Lease | None:
+    """The scheduler's leader lease in the ledger while it is held and unexpired, else None (also
+    for a ledger too old to have the table, or one too damaged to read: restoring it is fine)."""
+    conn = sqlite3.connect(str(db_path), timeout=1.0)
+    try:
+        return leases.holder(sqlite_utils.Database(conn), "scheduler", now)
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
 
 
 def live_reason(db_path: str | Path, *, idle_seconds: float) -> str | None:
@@ -171,10 +172,16 @@ def live_reason(db_path: str | Path, *, idle_seconds: float) -> str | None:
     target = Path(db_path)
     if not target.exists():
         return None
-    if _scheduler_lock_held(target):
-        return "a worker or scheduler holds its lock"
+    # The times first: reading the lease below may touch the -wal file.
     newest = max(p.stat().st_mtime for p in (target, Path(f"{target}-wal")) if p.exists())
-    age = time.time() - newest
+    now = time.time()
+    lease = _scheduler_lease(target, now)
+    if lease is not None:
+        return (
+            f"a worker or scheduler holds its scheduler lease ({lease.owner}, until "
+            f"{datetime.fromtimestamp(lease.expires_at, UTC).isoformat(timespec='seconds')})"
+        )
+    age = now - newest
     if age < idle_seconds:
         return f"it was written {age:.0f} s ago (less than {idle_seconds:.0f} s)"
     return None

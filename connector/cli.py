@@ -391,8 +391,7 @@ def worker(ctx: click.Context, threads: int | None, scheduler: bool | None) -> N
     finally:
         pool.stop()
         if sched and lock is not None:
-            sched.shutdown(wait=False)
-            lock.release()
+            scheduler_mod.stop(sched, lock)
 
 
 @cli.command("scheduler")
@@ -410,8 +409,7 @@ def scheduler_cmd(ctx: click.Context) -> None:
     try:
         wait_for_signal(stop)
     finally:
-        sched.shutdown(wait=False)
-        lock.release()
+        scheduler_mod.stop(sched, lock)
 
 
 @cli.command()
@@ -468,7 +466,7 @@ def backup_cmd(ctx: click.Context, dest: str | None, keep: int | None) -> None:
 def restore_cmd(ctx: click.Context, backup_file: str, force: bool, idle_seconds: float) -> None:
     """Replace the ledger with a verified backup (the old ledger is kept beside it).
 
-    Refuses while a worker holds the scheduler lock or the ledger was written recently; stop
+    Refuses while a worker holds the scheduler lease or the ledger was written recently; stop
     `deskguard serve` and `deskguard worker` first.
 
     Example: deskguard restore backups/deskguard-20261207T030000000000Z.db

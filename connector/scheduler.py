@@ -2,56 +2,125 @@
 
 It runs in exactly one process: ``deskguard worker`` starts it when
 ``DESKGUARD_RUN_SCHEDULER=true`` (the default), ``deskguard serve`` (gunicorn, N web workers)
-never does, and ``deskguard scheduler`` runs it alone. A second process that tries to start it
-is refused by an exclusive lock file next to the ledger (``<db>.scheduler.lock``), so running
-two workers by mistake cannot double every poll.
+never does, and ``deskguard scheduler`` runs it alone. The process that runs it holds the
+``scheduler`` leader lease in the ledger (connector/leases.py), renewed every third of
+``DESKGUARD_SCHEDULER_LEASE_SECONDS``; a second process that tries to start it is refused while
+the lease is held, so running two workers by mistake (on one machine or several sharing the
+ledger) cannot double every poll. A leader that crashed is replaced once its lease expires; a
+leader that finds the lease taken by another process stops its scheduler.
 """
 
 from __future__ import annotations
 
-import fcntl
+import contextlib
 import os
-from pathlib import Path
-from typing import IO, TYPE_CHECKING
+import secrets
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from connector import audit, logs
+from connector import audit, leases, logs
 from connector.commerce import privacy
 from connector.errors import ConfigError
 from connector.pipeline import killswitch
 from connector.zendesk import poller
 
 if TYPE_CHECKING:
+    from connector.db import Ledger
     from connector.runtime import Runtime
 
 LOG = logs.get("scheduler")
+LEASE_NAME = "scheduler"
 
 
-class SchedulerLock:
-    def __init__(self, db_path: str):
-        # realpath: the same ledger reached through a symlink (or a relative path from another
-        # directory) must map to the same lock file, or a second scheduler would start.
-        self.path = Path(f"{os.path.realpath(db_path)}.scheduler.lock")
-        self._fh: IO[str] | None = None
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+class SchedulerLease:
+    """This process's claim on the ``scheduler`` lease, and the thread that keeps it."""
+
+    def __init__(self, ledger: Ledger, ttl: float, *, clock: Callable[[], float] = time.time):
+        self.ledger = ledger
+        self.ttl = ttl
+        self.clock = clock
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.expires_at = 0.0  # of the last acquire or renewal that succeeded
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._scheduler: BackgroundScheduler | None = None
 
     def acquire(self) -> bool:
-        self._fh = fh = open(self.path, "w")  # noqa: SIM115 - held for the life of the process
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.close()
-            self._fh = None
+        now = self.clock()
+        if not leases.acquire(self.ledger.db, LEASE_NAME, self.owner, self.ttl, now):
             return False
-        fh.write(str(os.getpid()))
-        fh.flush()
+        self.expires_at = now + self.ttl
         return True
 
+    def holder(self) -> leases.Lease | None:
+        return leases.holder(self.ledger.db, LEASE_NAME, self.clock())
+
+    def keep(self, scheduler: BackgroundScheduler) -> None:
+        """Renew the lease every ttl/3 from a daemon thread until ``release``; stop
+        ``scheduler`` if the lease is lost."""
+        self._scheduler = scheduler
+        self._thread = threading.Thread(target=self._run, name="scheduler-lease", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(self.ttl / 3):
+                if not self.renew_once():
+                    return
+        finally:
+            self.ledger.release()  # this thread's connection
+
+    def renew_once(self) -> bool:
+        """One renewal; False (and the scheduler stopped) when the lease is no longer ours."""
+        now = self.clock()
+        try:
+            renewed = leases.renew(self.ledger.db, LEASE_NAME, self.owner, self.ttl, now)
+        except sqlite3.Error as exc:
+            if now < self.expires_at:  # still ours for a while: try again next time
+                LOG.exception("scheduler.lease_renew_error", extra={"fields": {"error": str(exc)}})
+                return True
+            self._lost(f"could not renew it before it expired ({exc})")
+            return False
+        if not renewed:
+            other = leases.holder(self.ledger.db, LEASE_NAME, now)
+            self._lost(f"held by {other.owner}" if other else "the row was removed")
+            return False
+        self.expires_at = now + self.ttl
+        return True
+
+    def _lost(self, why: str) -> None:
+        LOG.error(
+            "scheduler.lease_lost",
+            extra={"fields": {"owner": self.owner, "reason": why, "action": "scheduler stopped"}},
+        )
+        scheduler = self._scheduler
+        if scheduler is not None and scheduler.running:
+            with contextlib.suppress(SchedulerNotRunningError):  # stopped meanwhile by `stop`
+                scheduler.shutdown(wait=False)
+
     def release(self) -> None:
-        if self._fh:
-            fcntl.flock(self._fh, fcntl.LOCK_UN)
-            self._fh.close()
-            self._fh = None
+        """Stop renewing and give the lease back (a failure here only means the next scheduler
+        waits for the lease to expire)."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=10)
+        try:
+            leases.release(self.ledger.db, LEASE_NAME, self.owner)
+        except sqlite3.Error as exc:
+            LOG.exception("scheduler.lease_release_error", extra={"fields": {"error": str(exc)}})
 
 
 def build(runtime: Runtime) -> BackgroundScheduler:
@@ -69,14 +138,35 @@ def build(runtime: Runtime) -> BackgroundScheduler:
     return scheduler
 
 
-def start(runtime: Runtime) -> tuple[BackgroundScheduler, SchedulerLock]:
-    lock = SchedulerLock(runtime.config.db_path)
-    if not lock.acquire():
+def start(runtime: Runtime) -> tuple[BackgroundScheduler, SchedulerLease]:
+    lease = SchedulerLease(runtime.ledger, runtime.config.scheduler_lease_seconds)
+    if not lease.acquire():
+        other = lease.holder()
+        held = (
+            f"lease held by {other.owner} until {_iso(other.expires_at)}" if other else "lease held"
+        )
         raise ConfigError(
-            f"another process already runs the scheduler (lock {lock.path}); "
+            f"another process already runs the scheduler ({held}); "
             "run exactly one `deskguard worker` with DESKGUARD_RUN_SCHEDULER=true"
         )
-    scheduler = build(runtime)
-    scheduler.start()
-    LOG.info("scheduler.started", extra={"fields": {"jobs": [j.id for j in scheduler.get_jobs()]}})
-    return scheduler, lock
+    try:
+        scheduler = build(runtime)
+        scheduler.start()
+    except BaseException:
+        lease.release()
+        raise
+    lease.keep(scheduler)
+    LOG.info(
+        "scheduler.started",
+        extra={"fields": {"jobs": [j.id for j in scheduler.get_jobs()], "lease": lease.owner}},
+    )
+    return scheduler, lease
+
+
+def stop(scheduler: BackgroundScheduler, lease: SchedulerLease) -> None:
+    """Shut the scheduler down (unless a lost lease already did) and give the lease back."""
+    if scheduler.running:
+        # the lease thread may stop it between the check and the call
+        with contextlib.suppress(SchedulerNotRunningError):
+            scheduler.shutdown(wait=False)
+    lease.release()

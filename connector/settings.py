@@ -281,6 +281,14 @@ SETTINGS: tuple[Setting, ...] = (
         parse=_bool,
     ),
     Setting(
+        "scheduler_lease_seconds",
+        "DESKGUARD_SCHEDULER_LEASE_SECONDS",
+        "30",
+        "Length of the scheduler's leader lease in the ledger, renewed every third of it. A "
+        "scheduler process that crashed is replaced this long after its last renewal at most.",
+        parse=_positive_float,
+    ),
+    Setting(
         "max_body_bytes",
         "DESKGUARD_MAX_BODY_BYTES",
         "262144",

@@ -21,6 +21,7 @@ from migrations import (
     m011_console,
     m012_metrics,
     m013_approver_names,
+    m014_leader_leases,
 )
 
 STEPS = (
@@ -43,6 +44,7 @@ STEPS = (
     m011_console.m011_console,
     m012_metrics.m012_metrics_indexes,
     m013_approver_names.m013_approval_decider_names,
+    m014_leader_leases.m014_leader_leases,
 )
 
 MIGRATIONS = Migrations("deskguard")

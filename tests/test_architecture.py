@@ -44,6 +44,7 @@ CORE = tuple(
         "backup",
         "api_versions",
         "webhook_shapes",
+        "leases",
     )
 )
 COMPOSITION = tuple(f"connector.{name}" for name in ("runtime", "services", "jobs", "web", "cli"))

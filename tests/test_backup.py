@@ -3,7 +3,6 @@ restore that will not overwrite a live ledger by accident."""
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import sqlite3
@@ -13,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connector.backup import backup, check_ledger_file, list_backups, restore
+from connector import leases
+from connector.backup import backup, check_ledger_file, list_backups, live_reason, restore
 from connector.cli import cli
 from connector.errors import ConfigError
 from connector.runtime import Runtime
@@ -82,12 +82,15 @@ def test_restore_refuses_a_ledger_in_use_and_keeps_the_old_one_when_forced(runti
     with pytest.raises(ConfigError, match="refusing to overwrite"):
         restore(copy, live)  # written a moment ago
 
-    lock_path = f"{os.path.realpath(live)}.scheduler.lock"
-    with open(lock_path, "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        with pytest.raises(ConfigError, match="holds its lock"):
-            restore(copy, live, idle_seconds=0)
-        fcntl.flock(fh, fcntl.LOCK_UN)
+    # A live scheduler lease (held by a process on this or another machine) refuses the restore;
+    # an expired one (a leader that crashed) is no reason to.
+    now = time.time()
+    assert leases.acquire(runtime.db, "scheduler", "other-host:41:ab12", 60, now)
+    with pytest.raises(ConfigError, match=r"holds its scheduler lease \(other-host:41:ab12"):
+        restore(copy, live, idle_seconds=0)
+    assert leases.acquire(runtime.db, "scheduler", "other-host:41:ab12", 60, now - 120)
+    assert live_reason(live, idle_seconds=0) is None
+    assert leases.release(runtime.db, "scheduler", "other-host:41:ab12")
 
     runtime.close()
     out = restore(copy, live, force=True)

@@ -27,6 +27,7 @@ SHIPPED = [
     "m011_console",
     "m012_metrics_indexes",
     "m013_approval_decider_names",
+    "m014_leader_leases",
 ]
 
 

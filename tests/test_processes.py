@@ -1,9 +1,10 @@
-"""The long-running commands: `serve` (gunicorn), `worker` (+ the one-process scheduler lock)."""
+"""The long-running commands: `serve` (gunicorn), `worker` (+ the one-scheduler leader lease)."""
 
 from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -15,7 +16,8 @@ import pytest
 from cryptography.fernet import Fernet
 from helpers.processes import wait_for_line
 
-from connector.scheduler import SchedulerLock
+from connector import leases
+from connector.db import Ledger, migrate
 
 BIN = os.path.join(os.path.dirname(sys.executable), "deskguard")
 
@@ -70,7 +72,7 @@ def test_worker_starts_scheduler_once_and_stops_on_sigterm(env, tmp_path):
     )
     try:
         wait_for_line(first, b"scheduler on, ready")  # the worker's readiness line
-        assert os.path.exists(f"{tmp_path / 'p.db'}.scheduler.lock")
+        assert f":{first.pid}:" in _lease_owner(env)
         second = subprocess.run(
             [BIN, "worker", "--threads", "1"], env=env, capture_output=True, timeout=30
         )
@@ -105,12 +107,94 @@ def test_a_worker_stopped_while_it_starts_exits_cleanly(env):
             proc.kill()
 
 
-def test_scheduler_lock_is_exclusive(tmp_path):
-    a, b = SchedulerLock(str(tmp_path / "x.db")), SchedulerLock(str(tmp_path / "x.db"))
-    assert a.acquire() and not b.acquire()
-    a.release()
-    assert b.acquire()
-    b.release()
+def _lease_owner(env: dict[str, str], at: float | None = None) -> str | None:
+    ledger = Ledger(env["DESKGUARD_DB_PATH"])
+    try:
+        held = leases.holder(ledger.db, "scheduler", time.time() if at is None else at)
+        return held.owner if held else None
+    finally:
+        ledger.close()
+
+
+def _outcome(proc: subprocess.Popen) -> tuple[str, bytes]:
+    """('leader', stderr) once the worker says its scheduler is on; ('refused', stderr) when it
+    exits first."""
+    assert proc.stderr is not None
+    seen, deadline = b"", time.monotonic() + 60
+    while b"scheduler on, ready" not in seen:
+        assert time.monotonic() < deadline, f"no outcome within 60 s: {seen[-2000:]!r}"
+        ready, _, _ = select.select([proc.stderr], [], [], 1)
+        chunk = os.read(proc.stderr.fileno(), 65536) if ready else None
+        if chunk == b"":
+            proc.wait(30)
+            return "refused", seen
+        seen += chunk or b""
+    return "leader", seen
+
+
+def _stop(proc: subprocess.Popen) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    return proc.wait(30)
+
+
+def test_two_workers_started_together_run_exactly_one_scheduler(env):
+    migrate(Ledger(env["DESKGUARD_DB_PATH"]).db)  # both start on a ready ledger
+    procs = [
+        subprocess.Popen(
+            [BIN, "worker", "--threads", "1"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    try:
+        outcomes = [_outcome(p) for p in procs]
+        assert sorted(o for o, _ in outcomes) == ["leader", "refused"]
+        leader, refused = procs if outcomes[0][0] == "leader" else procs[::-1]
+        refusal = outcomes[procs.index(refused)][1]
+        assert refused.returncode != 0
+        assert b"another process already runs the scheduler (lease held by" in refusal
+        assert f":{leader.pid}:".encode() in refusal  # it names the holder
+        assert f":{leader.pid}:" in _lease_owner(env)
+    finally:
+        codes = [_stop(p) for p in procs]
+    assert codes[procs.index(leader)] == 0
+    assert _lease_owner(env) is None  # a clean stop gives the lease back
+
+
+def test_a_killed_leaders_lease_is_taken_over_once_it_expires(env):
+    env = {**env, "DESKGUARD_SCHEDULER_LEASE_SECONDS": "3"}
+    first = subprocess.Popen(
+        [BIN, "worker", "--threads", "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        wait_for_line(first, b"scheduler on, ready")
+        first.send_signal(signal.SIGKILL)
+        first.wait(20)
+        killed_at = time.time()
+        # The crashed leader gave nothing back: its lease stands until it expires ...
+        assert f":{first.pid}:" in _lease_owner(env, at=killed_at)
+        deadline = time.monotonic() + 20
+        while _lease_owner(env) is not None:  # ... within one lease length of its last renewal
+            assert time.monotonic() < deadline, "the dead leader's lease never expired"
+            time.sleep(0.1)
+        ledger = Ledger(env["DESKGUARD_DB_PATH"])
+        row = ledger.db.conn.execute("SELECT owner, expires_at FROM leader_leases").fetchone()
+        ledger.close()
+        assert f":{first.pid}:" in row[0] and row[1] <= killed_at + 3  # renewed until the kill
+    finally:
+        if first.poll() is None:
+            first.kill()
+    second = subprocess.Popen(
+        [BIN, "worker", "--threads", "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        wait_for_line(second, b"scheduler on, ready")
+        assert f":{second.pid}:" in _lease_owner(env)
+    finally:
+        assert _stop(second) == 0
 
 
 def test_python_m_connector(env):

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from connector.scheduler import SchedulerLock
+from connector.db import Ledger, migrate
+from connector.scheduler import SchedulerLease
 from connector.web import create_app
 
 BIN = str(Path(sys.executable).with_name("deskguard"))
@@ -24,17 +25,21 @@ BIN = str(Path(sys.executable).with_name("deskguard"))
 def test_a_symlinked_ledger_path_cannot_start_a_second_scheduler(tmp_path):
     real = tmp_path / "data" / "ledger.db"
     real.parent.mkdir()
-    real.touch()
     link = tmp_path / "link"
     link.symlink_to(real.parent)
-    first = SchedulerLock(str(real))
-    assert first.acquire()
+    spellings = [Ledger(str(real)), Ledger(str(link / "ledger.db")), Ledger(os.path.relpath(real))]
+    migrate(spellings[0].db)
     try:
-        assert not SchedulerLock(str(link / "ledger.db")).acquire()
-        assert not SchedulerLock(os.path.relpath(real)).acquire()
-    finally:
+        first = SchedulerLease(spellings[0], 30)
+        assert first.acquire()
+        # The lease is a row in the ledger itself: however the path is spelled, it is one row.
+        assert not SchedulerLease(spellings[1], 30).acquire()
+        assert not SchedulerLease(spellings[2], 30).acquire()
         first.release()
-    assert SchedulerLock(str(link / "ledger.db")).acquire()
+        assert SchedulerLease(spellings[1], 30).acquire()
+    finally:
+        for ledger in spellings:
+            ledger.close()
 
 
 def _corrupt(path: Path) -> None:
