@@ -25,7 +25,6 @@ SameSite=Strict, and a redirect that continues Zendesk's cross-site navigation w
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import secrets
@@ -34,9 +33,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from cryptography.fernet import InvalidToken
-from flask import Blueprint, Response, current_app, redirect, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 
-from adapters.zendesk_oauth import new_code_verifier
 from adapters.zendesk_signin import SignedInUser, signed_in_user
 from connector import audit, logs, tenants
 from connector.console.events import ConsoleSignedIn, ConsoleSignInRefused
@@ -44,6 +42,7 @@ from connector.dashboard import login_limit, sessions
 from connector.errors import BadRequest, ConfigError, DeskguardError, PermanentError
 from connector.panel import auth, launch
 from connector.web_context import get_runtime
+from connector.zendesk import browser_flow
 from connector.zendesk.oauth import oauth_client, require_oauth_config
 from connector.zendesk.service import tenant_base_url
 
@@ -54,7 +53,6 @@ LOG = logs.get("console.signin")
 signin_bp = Blueprint("console_signin", __name__, template_folder="templates")
 COOKIE = "deskguard_admin_signin"
 CALLBACK = "/admin/login/zendesk/callback"
-FLOW_SECONDS = 600
 TICKET_SECONDS = 120
 SCOPE = "users:read"
 CONSOLE = "/admin/console"
@@ -126,28 +124,15 @@ def start() -> Any:
         redirect_uri = _redirect_uri(runtime)
     except DeskguardError as exc:
         return _login_page(exc.message, 400)
-    state, verifier = secrets.token_urlsafe(32), new_code_verifier()
-    url = oauth_client(cfg, base_url).authorization_url(
-        redirect_uri=redirect_uri, scope=SCOPE, state=state, code_verifier=verifier
+    return browser_flow.start(
+        runtime,
+        oauth_client(cfg, base_url),
+        cookie=COOKIE,
+        callback_path=CALLBACK,
+        redirect_uri=redirect_uri,
+        scope=SCOPE,
+        fields={"tenant": tenant_id, "next": safe_next(request.args.get("next"))},
     )
-    flow = {
-        "state": state,
-        "verifier": verifier,
-        "tenant": tenant_id,
-        "next": safe_next(request.args.get("next")),
-        "started": time.time(),
-    }
-    response = redirect(url, code=302)
-    response.set_cookie(
-        COOKIE,
-        runtime.secrets.box.encrypt(json.dumps(flow)),
-        max_age=FLOW_SECONDS,
-        path=CALLBACK,
-        httponly=True,
-        secure=redirect_uri.startswith("https://"),
-        samesite="Lax",
-    )
-    return response
 
 
 @signin_bp.get(CALLBACK)
@@ -165,24 +150,20 @@ def callback() -> Any:
     return response
 
 
+SIGN_IN_REFUSALS = browser_flow.Refusals(
+    missing="no sign-in was started in this browser (or it expired): try again",
+    invalid="the sign-in cookie is not valid: try again",
+    expired="the sign-in expired: try again",
+    mismatch="the sign-in does not match the one started in this browser",
+    denied="Zendesk did not grant access, so you are not signed in",
+    no_code="Zendesk sent no authorization code",
+)
+
+
 def _flow(runtime: Runtime) -> dict[str, Any]:
-    cookie = request.cookies.get(COOKIE)
-    if not cookie:
-        raise SignInRefused("no sign-in was started in this browser (or it expired): try again")
-    try:
-        flow = json.loads(runtime.secrets.box.decrypt(cookie).reveal())
-    except (ConfigError, InvalidToken, ValueError):
-        raise SignInRefused("the sign-in cookie is not valid: try again") from None
-    if time.time() - float(flow.get("started", 0)) > FLOW_SECONDS:
-        raise SignInRefused("the sign-in expired: try again")
-    state = request.args.get("state") or ""
-    if not hmac.compare_digest(state.encode(), str(flow["state"]).encode()):
-        raise SignInRefused("the sign-in does not match the one started in this browser")
-    if request.args.get("error"):
-        raise SignInRefused("Zendesk did not grant access, so you are not signed in")
-    if not request.args.get("code"):
-        raise SignInRefused("Zendesk sent no authorization code")
-    return dict(flow)
+    return browser_flow.finish(
+        runtime, cookie=COOKIE, refused=SignInRefused, words=SIGN_IN_REFUSALS
+    )
 
 
 def _who_signed_in(runtime: Runtime, flow: dict[str, Any]) -> SignedInUser:

@@ -22,20 +22,14 @@ deletes our trigger and webhook, revokes the token at Zendesk and forgets it.
 
 from __future__ import annotations
 
-import hmac
-import json
 import re
-import secrets
-import time
 from html import escape
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from cryptography.fernet import InvalidToken
 from flask import Blueprint, Response, g, jsonify, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from adapters.zendesk_oauth import new_code_verifier
 from connector import audit
 from connector.console import access
 from connector.db import transaction
@@ -43,6 +37,7 @@ from connector.errors import BadRequest, ConfigError, DeskguardError, Forbidden
 from connector.panel import auth
 from connector.tenants import ensure_tenant
 from connector.web_context import get_runtime, require_admin
+from connector.zendesk import browser_flow
 from connector.zendesk.oauth import (
     AUTHORIZATION_CODE,
     StoredTokens,
@@ -62,7 +57,6 @@ if TYPE_CHECKING:
 bp = Blueprint("zendesk_connect", __name__)
 COOKIE = "deskguard_zendesk_connect"
 CALLBACK = "/connect/zendesk/callback"
-FLOW_SECONDS = 600
 SUBDOMAIN = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Zendesk: {title}</title></head>
@@ -137,30 +131,15 @@ def start() -> Any:
             f"<p><a id='continue' href='{escape(go)}'>Connect Zendesk</a></p>"
         )
         return _page("ready", "connect", body, 200)
-    state, verifier = secrets.token_urlsafe(32), new_code_verifier()
-    client = oauth_client(cfg, account_base_url(runtime, subdomain))
-    url = client.authorization_url(
-        redirect_uri=_redirect_uri(runtime), scope=cfg.scope, state=state, code_verifier=verifier
+    return browser_flow.start(
+        runtime,
+        oauth_client(cfg, account_base_url(runtime, subdomain)),
+        cookie=COOKIE,
+        callback_path=CALLBACK,
+        redirect_uri=_redirect_uri(runtime),
+        scope=cfg.scope,
+        fields={"subdomain": subdomain, "tenant": tenant_id, "actor": actor},
     )
-    flow = {
-        "state": state,
-        "verifier": verifier,
-        "subdomain": subdomain,
-        "tenant": tenant_id,
-        "actor": actor,
-        "started": time.time(),
-    }
-    response = redirect(url, code=302)
-    response.set_cookie(
-        COOKIE,
-        runtime.secrets.box.encrypt(json.dumps(flow)),
-        max_age=FLOW_SECONDS,
-        path=CALLBACK,
-        httponly=True,
-        secure=_redirect_uri(runtime).startswith("https://"),
-        samesite="Lax",
-    )
-    return response
 
 
 @bp.get(CALLBACK)
@@ -178,25 +157,21 @@ def callback() -> Any:
     return _page("connected", "connected", body, 200)
 
 
+CONNECT_REFUSALS = browser_flow.Refusals(
+    missing="no connect flow was started in this browser (or it expired)",
+    invalid="the connect flow's cookie is not valid",
+    expired="the connect flow expired: start again",
+    mismatch="the state does not match the flow started in this browser",
+    denied="Zendesk answered {error}: access was not granted",
+    no_code="Zendesk sent no authorization code",
+)
+
+
 def _flow(runtime: Runtime) -> dict[str, Any]:
     """The flow this browser started, checked against Zendesk's answer."""
-    cookie = request.cookies.get(COOKIE)
-    if not cookie:
-        raise ConnectRefused("no connect flow was started in this browser (or it expired)")
-    try:
-        flow = json.loads(runtime.secrets.box.decrypt(cookie).reveal())
-    except (ConfigError, InvalidToken, ValueError):
-        raise ConnectRefused("the connect flow's cookie is not valid") from None
-    if time.time() - float(flow.get("started", 0)) > FLOW_SECONDS:
-        raise ConnectRefused("the connect flow expired: start again")
-    state = request.args.get("state") or ""
-    if not hmac.compare_digest(state.encode(), str(flow["state"]).encode()):
-        raise ConnectRefused("the state does not match the flow started in this browser")
-    if request.args.get("error"):
-        raise ConnectRefused(f"Zendesk answered {request.args['error']}: access was not granted")
-    if not request.args.get("code"):
-        raise ConnectRefused("Zendesk sent no authorization code")
-    return dict(flow)
+    return browser_flow.finish(
+        runtime, cookie=COOKIE, refused=ConnectRefused, words=CONNECT_REFUSALS
+    )
 
 
 def _finish(runtime: Runtime, flow: dict[str, Any]) -> dict[str, Any]:
