@@ -194,25 +194,7 @@ def execute(
         raise
 
     with transaction(db):
-        db.conn.execute(
-            "UPDATE actions SET state = 'done', result = ?, error = NULL, updated_at = ?,"
-            " lease_owner = NULL, lease_expires_at = NULL WHERE id = ?",
-            (audit.canonical_json(result), now_iso(), action_id),
-        )
-        audit.record(
-            db,
-            tenant_id,
-            audit.ActionSucceeded(
-                action_id=action_id,
-                vendor=action.vendor,
-                action=action.kind,
-                idempotency_key=action.idempotency_key,
-                result=result,
-                reconciled=reconciled,
-                ticket_id=action.ticket_id,
-                job_id=action.job_id,
-            ),
-        )
+        _record_done(db, _Row(action_id, tenant_id, action), result, reconciled=reconciled)
     return ActionOutcome(action_id, "done", result, reconciled=reconciled)
 
 
@@ -220,25 +202,79 @@ def _fail(
     db: sqlite_utils.Database, tenant_id: str, action: WriteAction, action_id: int, exc: VendorError
 ) -> None:
     with transaction(db):
-        db.conn.execute(
-            "UPDATE actions SET state = 'failed', error = ?, updated_at = ?, lease_owner = NULL,"
-            " lease_expires_at = NULL WHERE id = ?",
-            (str(exc)[:2000], now_iso(), action_id),
+        _record_failed(
+            db, _Row(action_id, tenant_id, action), str(exc), will_retry=exc.should_retry
         )
-        audit.record(
-            db,
-            tenant_id,
-            audit.ActionFailed(
-                action_id=action_id,
-                vendor=action.vendor,
-                action=action.kind,
-                idempotency_key=action.idempotency_key,
-                error=str(exc)[:500],
-                will_retry=exc.should_retry,
-                ticket_id=action.ticket_id,
-                job_id=action.job_id,
-            ),
-        )
+
+
+@dataclass(frozen=True)
+class _Row:
+    """Which ``actions`` row an outcome is recorded on, and what its audit event names."""
+
+    id: int
+    tenant_id: str
+    action: WriteAction | Interrupted
+    owner: str | None = None  # set: only while this owner still holds the row's lease
+
+    @property
+    def job_id(self) -> int | None:
+        return self.action.job_id if isinstance(self.action, WriteAction) else None
+
+
+def _where(row: _Row) -> tuple[str, tuple[Any, ...]]:
+    if row.owner is None:
+        return " WHERE id = ?", (row.id,)
+    return " WHERE id = ? AND lease_owner = ?", (row.id, row.owner)
+
+
+def _record_done(
+    db: sqlite_utils.Database, row: _Row, result: dict[str, Any], *, reconciled: bool
+) -> None:
+    """The row is done, with its result and its audit event (call inside a transaction)."""
+    where, params = _where(row)
+    db.conn.execute(
+        "UPDATE actions SET state = 'done', result = ?, error = NULL, updated_at = ?,"
+        " lease_owner = NULL, lease_expires_at = NULL" + where,
+        (audit.canonical_json(result), now_iso(), *params),
+    )
+    audit.record(
+        db,
+        row.tenant_id,
+        audit.ActionSucceeded(
+            action_id=row.id,
+            vendor=row.action.vendor,
+            action=row.action.kind,
+            idempotency_key=row.action.idempotency_key,
+            result=result,
+            reconciled=reconciled,
+            ticket_id=row.action.ticket_id,
+            job_id=row.job_id,
+        ),
+    )
+
+
+def _record_failed(db: sqlite_utils.Database, row: _Row, error: str, *, will_retry: bool) -> None:
+    """The row failed, with its error and its audit event (call inside a transaction)."""
+    where, params = _where(row)
+    db.conn.execute(
+        "UPDATE actions SET state = 'failed', error = ?, updated_at = ?,"
+        " lease_owner = NULL, lease_expires_at = NULL" + where,
+        (error[:2000], now_iso(), *params),
+    )
+    audit.record(
+        db,
+        row.tenant_id,
+        audit.ActionFailed(
+            action_id=row.id,
+            vendor=row.action.vendor,
+            action=row.action.kind,
+            idempotency_key=row.action.idempotency_key,
+            error=error[:500],
+            will_retry=will_retry,
+            ticket_id=row.action.ticket_id,
+            job_id=row.job_id,
+        ),
+    )
 
 
 # --- repairing writes a crash interrupted ------------------------------------------------------
@@ -304,46 +340,11 @@ def finish_interrupted(
                 (action.id, owner),
             )
         raise
+    row = _Row(action.id, action.tenant_id, action, owner=owner)
     with transaction(db):
         if result is not None:
-            db.conn.execute(
-                "UPDATE actions SET state = 'done', result = ?, error = NULL, updated_at = ?,"
-                " lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?",
-                (audit.canonical_json(result), now_iso(), action.id, owner),
-            )
-            audit.record(
-                db,
-                action.tenant_id,
-                audit.ActionSucceeded(
-                    action_id=action.id,
-                    vendor=action.vendor,
-                    action=action.kind,
-                    idempotency_key=action.idempotency_key,
-                    result=result,
-                    reconciled=True,
-                    ticket_id=action.ticket_id,
-                    job_id=None,
-                ),
-            )
+            _record_done(db, row, result, reconciled=True)
             return "done"
         error = "interrupted before the vendor applied it (reconciled: not found)"
-        db.conn.execute(
-            "UPDATE actions SET state = 'failed', error = ?, updated_at = ?,"
-            " lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?",
-            (error, now_iso(), action.id, owner),
-        )
-        audit.record(
-            db,
-            action.tenant_id,
-            audit.ActionFailed(
-                action_id=action.id,
-                vendor=action.vendor,
-                action=action.kind,
-                idempotency_key=action.idempotency_key,
-                error=error,
-                will_retry=True,
-                ticket_id=action.ticket_id,
-                job_id=None,
-            ),
-        )
+        _record_failed(db, row, error, will_retry=True)
         return "failed"
