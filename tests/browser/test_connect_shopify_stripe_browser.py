@@ -8,8 +8,6 @@ test-artifacts/."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -17,6 +15,7 @@ from pathlib import Path
 import pytest
 from shopify_support import API_SECRET, start_shop
 from stripe_support import start_sandbox
+from test_side_panel_browser import browser  # noqa: F401  (the shared headless Chromium)
 
 from connector.bootstrap import ensure_env_tenant
 from connector.db import migrate
@@ -31,44 +30,6 @@ pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ADMIN = "test-admin-token"
 TENANT = "beta"
-
-
-def _find(*names: str) -> str | None:
-    return next((shutil.which(n) for n in names if shutil.which(n)), None)
-
-
-CHROMIUM = _find("chromium", "chromium-browser", "google-chrome")
-CHROMEDRIVER = _find("chromedriver")
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    if not CHROMIUM or not CHROMEDRIVER:
-        pytest.skip("headless Chromium is not installed (apt-get install chromium chromium-driver)")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-    from selenium.webdriver.chrome.service import Service
-
-    os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager reach the network
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-extensions",
-        "--no-first-run",
-        "--disable-sync",
-        "--disable-component-update",
-        "--window-size=1280,900",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-connect')}",
-    ):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
 
 
 @pytest.fixture
@@ -120,12 +81,13 @@ class Flow:
         self.log.append((self.name, self.clicks, time.perf_counter() - self.started))
 
 
-def test_second_tenant_fully_connected_in_the_browser(browser, world):
+def test_second_tenant_fully_connected_in_the_browser(browser, world):  # noqa: F811
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     rt, server, _zendesk, shop, stripe = world
+    browser.set_window_size(1280, 900)  # a desktop console
     ARTIFACTS.mkdir(exist_ok=True)
     wait = WebDriverWait(browser, 60)
     flows: list[tuple[str, int, float]] = []
