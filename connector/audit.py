@@ -38,7 +38,7 @@ import sqlite_utils
 
 from connector import audit_keys, logs
 from connector.audit_keys import AuditKey, Keyring
-from connector.db import transaction
+from connector.db import lock, transaction
 from connector.domain import to_dict
 from connector.errors import ConfigError
 
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from connector.runtime import Runtime
 
 GENESIS = "0" * 64
+CHAIN_LOCK = "audit:chain"  # the named lock every append holds (connector/db.py: lock)
 LOG = logs.get("audit")
 EVENT_TYPES: dict[str, type[Event]] = {}
 
@@ -253,7 +254,10 @@ def record(db: sqlite_utils.Database, tenant_id: str, ev: Event) -> int:
     digest = sha256(data)
     ts = now_iso()
     keyring = audit_keys.for_db(db)
-    with transaction(db):
+    with transaction(db, shared=True):
+        # One chain: appends are serialised (SQLite's write lock; PostgreSQL's audit lock, held
+        # to COMMIT, so ids and the chain follow commit order).
+        lock(db, CHAIN_LOCK)
         last = db.conn.execute("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
         prev_id, prev_hash = (last[0], last[1]) if last else (0, GENESIS)
         row_id = prev_id + 1

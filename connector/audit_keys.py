@@ -137,6 +137,8 @@ MEMORY = ":memory:"
 
 
 def _path_key(path: str) -> str:
+    if path.startswith(("postgresql://", "postgres://")):
+        return path
     return MEMORY if path in ("", MEMORY) else os.path.realpath(path)
 
 
@@ -160,9 +162,11 @@ def for_db(db: sqlite_utils.Database) -> Keyring:
         found = _BY_DB.get(db)
     if found is not None:
         return found
-    row = db.conn.execute("PRAGMA database_list").fetchone()
-    path = row[2] if row else ""
+    location = getattr(db, "location", None)  # a PostgreSQL ledger: its URL
+    if location is None:
+        row = db.conn.execute("PRAGMA database_list").fetchone()
+        location = row[2] if row else ""
     with _LOCK:
-        found = _BY_PATH.get(_path_key(path or ""), Keyring())
+        found = _BY_PATH.get(_path_key(location or ""), Keyring())
         _BY_DB[db] = found
     return found

@@ -63,7 +63,12 @@ _env_file_option = click.option(
 
 @click.group(cls=DeskguardGroup)
 @click.version_option(package_name="deskguard", message="deskguard %(version)s")
-@click.option("--db", "db_path", help="Ledger file (overrides DESKGUARD_DB_PATH).")
+@click.option(
+    "--db",
+    "db_path",
+    help="Ledger: a SQLite file or a postgresql:// URL (overrides DESKGUARD_DB_PATH and "
+    "DESKGUARD_DATABASE_URL).",
+)
 @_env_file_option
 @click.pass_context
 def cli(ctx: click.Context, db_path: str | None, env_file: str | None) -> None:
@@ -72,8 +77,16 @@ def cli(ctx: click.Context, db_path: str | None, env_file: str | None) -> None:
     Example: deskguard --env-file /etc/deskguard/env config check
     """
     obj = ctx.ensure_object(dict)
-    obj["overrides"] = {"db_path": db_path} if db_path else {}
+    obj["overrides"] = ledger_overrides(db_path) if db_path else {}
     obj["env_file"] = env_file
+
+
+def ledger_overrides(location: str) -> dict[str, str]:
+    """``--db``: a postgresql:// URL selects that server, anything else a SQLite file (and then
+    a DESKGUARD_DATABASE_URL from the environment does not apply)."""
+    if location.startswith(("postgresql://", "postgres://")):
+        return {"database_url": location}
+    return {"db_path": location, "database_url": ""}
 
 
 # --- config ---------------------------------------------------------------------------

@@ -311,6 +311,7 @@ def probe_config(config: Config, db_path: str) -> Config:
 
     return config.replace(
         db_path=db_path,
+        database_url="",  # the throwaway ledger is a file even when the live one is PostgreSQL
         secret_keys=config.secret_keys or (new_key(),),
         stripe_max_network_retries=0,
         claude_max_retries=0,

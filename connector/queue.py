@@ -1,10 +1,12 @@
-"""Durable job queue in SQLite, between intake and processing.
+"""Durable job queue in the ledger (SQLite or PostgreSQL), between intake and processing.
 
 - ``enqueue`` is idempotent on ``(tenant_id, dedupe_key)``: a webhook and the poller reporting
   the same ticket change produce one job.
-- ``claim`` leases one ready job to a worker in a single ``UPDATE … RETURNING`` under
-  ``BEGIN IMMEDIATE``, so many threads and processes can claim concurrently without two of them
-  getting the same job. A job whose lease expires (its worker died) becomes claimable again.
+- ``claim`` leases one ready job to a worker in a single ``UPDATE … RETURNING``, so many
+  threads and processes can claim concurrently without two of them getting the same job: on
+  SQLite under ``BEGIN IMMEDIATE``, on PostgreSQL with ``FOR UPDATE SKIP LOCKED`` in the
+  subquery that picks the job (a row another claimer is taking is passed over, not waited for).
+  A job whose lease expires (its worker died) becomes claimable again.
 - ``ack`` / ``fail`` only succeed for the current lease holder; a worker that lost its lease
   cannot overwrite the new holder's outcome.
 - ``fail`` retries with exponential backoff and jitter (jitter is injectable for tests); after
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from connector import audit
-from connector.db import Ledger, transaction
+from connector.db import Ledger, skip_locked, transaction
 from connector.logs import mask_cards
 from connector.tenants import KILL_SWITCH
 
@@ -110,7 +112,7 @@ class Queue:
         """Add a job unless one with the same dedupe key exists. Returns (job id, created)."""
         db = self.ledger.db
         now = self.clock()
-        with transaction(db):
+        with transaction(db, shared=True):
             cur = db.conn.execute(
                 "INSERT INTO jobs (tenant_id, kind, payload, dedupe_key, max_attempts, run_at,"
                 " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)"
@@ -144,7 +146,7 @@ class Queue:
         if kinds:
             kind_sql = f" AND kind IN ({', '.join('?' * len(kinds))})"
             kind_params = tuple(kinds)
-        with transaction(db):
+        with transaction(db, shared=True):
             # A job whose worker died after its last allowed attempt is dead, not re-run.
             dead = db.conn.execute(
                 "UPDATE jobs SET state = 'dead', lease_owner = NULL, finished_at = ?,"
@@ -169,7 +171,7 @@ class Queue:
                 f" ((state = 'queued' AND held_by IS NULL AND run_at <= ?)"
                 f" OR (state = 'running' AND lease_expires_at <= ?)"
                 f" OR (state = 'queued' AND held_by = 'kill_switch' AND {_SWITCH_OFF})){kind_sql}"
-                f" ORDER BY run_at, id LIMIT 1) RETURNING {_JOB_COLUMNS}",
+                f" ORDER BY run_at, id LIMIT 1{skip_locked(db)}) RETURNING {_JOB_COLUMNS}",
                 (owner, now + self.lease_seconds, now, now, now, KILL_SWITCH, *kind_params),
             ).fetchone()
         return Job.from_row(row) if row else None
@@ -177,7 +179,7 @@ class Queue:
     def extend_lease(self, job: Job) -> bool:
         db = self.ledger.db
         expires = self.clock() + self.lease_seconds
-        with transaction(db):
+        with transaction(db, shared=True):
             cur = db.conn.execute(
                 "UPDATE jobs SET lease_expires_at = ?"
                 " WHERE id = ? AND lease_owner = ? AND state = 'running'",
@@ -191,7 +193,7 @@ class Queue:
         """Mark done. False when this worker no longer holds the lease."""
         db = self.ledger.db
         now = self.clock()
-        with transaction(db):
+        with transaction(db, shared=True):
             cur = db.conn.execute(
                 "UPDATE jobs SET state = 'done', lease_owner = NULL, lease_expires_at = NULL,"
                 " finished_at = ?, updated_at = ?"
@@ -216,7 +218,7 @@ class Queue:
         db = self.ledger.db
         now = self.clock()
         dead = permanent or job.attempts >= job.max_attempts
-        with transaction(db):
+        with transaction(db, shared=True):
             if dead:
                 cur = db.conn.execute(
                     "UPDATE jobs SET state = 'dead', lease_owner = NULL, lease_expires_at = NULL,"
@@ -251,9 +253,10 @@ class Queue:
         """Put the job back for later without spending an attempt."""
         db = self.ledger.db
         now = self.clock()
-        with transaction(db):
+        with transaction(db, shared=True):
             cur = db.conn.execute(
-                "UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0),"
+                "UPDATE jobs SET state = 'queued',"
+                " attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,"
                 " lease_owner = NULL, lease_expires_at = NULL, last_error = ?, run_at = ?,"
                 " updated_at = ?"
                 " WHERE id = ? AND lease_owner = ? AND state = 'running'",
@@ -266,10 +269,10 @@ class Queue:
         reason = mask_cards(reason)
         db = self.ledger.db
         now = self.clock()
-        with transaction(db):
+        with transaction(db, shared=True):
             cur = db.conn.execute(
                 "UPDATE jobs SET state = 'queued', held_by = 'kill_switch',"
-                " attempts = MAX(attempts - 1, 0),"
+                " attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,"
                 " lease_owner = NULL, lease_expires_at = NULL, last_error = ?, updated_at = ?"
                 " WHERE id = ? AND lease_owner = ? AND state = 'running'",
                 (reason, now, job.id, job.lease_owner),

@@ -30,9 +30,13 @@ class Runtime:
         if not isinstance(config, Config):
             config = load_config(config)
         self.config = config
-        self.ledger = Ledger(config.db_path, busy_timeout_ms=config.busy_timeout_ms)
-        # The audit chain's keys are never in the ledger: registered here for this ledger file.
-        audit_keys.use_keys(config.db_path, audit_keys.Keyring.from_config(config))
+        self.ledger = Ledger(
+            config.ledger_location,
+            busy_timeout_ms=config.busy_timeout_ms,
+            pool_size=config.database_pool_size,
+        )
+        # The audit chain's keys are never in the ledger: registered here for this ledger.
+        audit_keys.use_keys(config.ledger_location, audit_keys.Keyring.from_config(config))
         kwargs: dict[str, Any] = {
             k: v for k, v in (("jitter", jitter), ("clock", clock)) if v is not None
         }

@@ -15,7 +15,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from connector import audit
 from connector.audit import now_iso
-from connector.db import transaction
+from connector.db import table_names, transaction
 from connector.errors import ConfigError
 
 
@@ -105,21 +105,20 @@ class SecretStore:
         """Re-encrypt the encrypted columns kept outside ``secrets`` (tables a ledger may not
         have yet are skipped)."""
         count = 0
-        tables = {
-            r[0] for r in db.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
-        }
+        tables = table_names(db)
         for table, column in OTHER_ENCRYPTED_COLUMNS:
             if table not in tables:
                 continue
-            rows = db.conn.execute(
-                f"SELECT rowid, {column} FROM {table} WHERE {column} IS NOT NULL"
+            tokens = db.conn.execute(
+                f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL"
             ).fetchall()
-            for rowid, token in rows:
-                db.conn.execute(
-                    f"UPDATE {table} SET {column} = ? WHERE rowid = ?",
-                    (self.box.rotate_token(token), rowid),
+            # A Fernet token is unique (random IV), so the old token names its row on any engine.
+            for (token,) in tokens:
+                cur = db.conn.execute(
+                    f"UPDATE {table} SET {column} = ? WHERE {column} = ?",
+                    (self.box.rotate_token(token), token),
                 )
-                count += 1
+                count += cur.rowcount
         return count
 
     def rotate(self, db: sqlite_utils.Database) -> int:

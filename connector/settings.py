@@ -114,6 +114,13 @@ def _stripe_api_version(text: str) -> str:
     return value
 
 
+def _database_url(text: str) -> str:
+    text = text.strip()
+    if text and not text.startswith(("postgresql://", "postgres://")):
+        raise ValueError("must be a postgresql:// URL (unset for the SQLite ledger)")
+    return text
+
+
 def _url_template(text: str) -> str:
     value = text.strip().rstrip("/")
     if not value.startswith(("http://", "https://")):
@@ -140,6 +147,22 @@ SETTINGS: tuple[Setting, ...] = (
         "DESKGUARD_DB_PATH",
         "deskguard.db",
         "SQLite ledger file (WAL mode). Holds the queue, audit log, rate ledger and secrets.",
+    ),
+    Setting(
+        "database_url",
+        "DESKGUARD_DATABASE_URL",
+        "",
+        "PostgreSQL ledger for several processes or machines (postgresql://user:pass@host/db). "
+        "Unset: the SQLite file DESKGUARD_DB_PATH. See docs/scale-out.md.",
+        secret=True,
+        parse=_database_url,
+    ),
+    Setting(
+        "database_pool_size",
+        "DESKGUARD_DATABASE_POOL_SIZE",
+        "8",
+        "Most connections one process opens to the PostgreSQL ledger (psycopg pool).",
+        parse=_positive_int,
     ),
     Setting(
         "backup_dir",
@@ -1043,6 +1066,11 @@ class Config(Mapping[str, Any]):
 
     def source(self, name: str) -> str:
         return self._sources.get(name, "default")
+
+    @property
+    def ledger_location(self) -> str:
+        """Where the ledger lives: the PostgreSQL URL when one is set, else the SQLite file."""
+        return str(self._values.get("database_url") or self._values.get("db_path") or "")
 
     def replace(self, **changes: Any) -> Config:
         values = dict(self._values)

@@ -94,7 +94,7 @@ def create_app(
         # probe in a rolled-back transaction): a read-only or corrupted ledger fails every write.
         try:
             pending = pending_migrations(runtime.db)
-            check_ledger(runtime.db, runtime.config.db_path)
+            check_ledger(runtime.db, runtime.config.ledger_location)
         except LedgerUnhealthy as exc:
             return error_response(503, exc.code, exc.message)
         except Exception as exc:

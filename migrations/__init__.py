@@ -1,11 +1,18 @@
-"""The ledger's schema, as one named ``sqlite_utils.Migrations`` set.
+"""The ledger's schema: one ordered list of steps, one history, for SQLite and PostgreSQL.
 
 ``STEPS`` below is the application order. Never edit a step that has shipped; add a new one at the
 end. Each step's name is its function's name and is recorded in ``_sqlite_migrations`` when it is
-applied. Every table carries a ``tenant_id`` (the tenants table's own ``id`` is the tenant id).
+applied (the table ``sqlite_utils.Migrations`` kept before our own runner replaced it: same
+columns, same set name, so ledgers migrated by earlier releases carry on). Every table carries a
+``tenant_id`` (the tenants table's own ``id`` is the tenant id).
+
+The runner is ``connector.db.Migrations``. A step runs inside a transaction together with the
+record of it, so a failed step leaves no trace and stays pending. Steps write their SQL once
+(``migrations/sql.py`` adapts the column types for PostgreSQL); where the engines really differ
+(trigger bodies) a step says so.
 """
 
-from sqlite_utils import Migrations
+from __future__ import annotations
 
 from migrations import (
     m001_foundation,
@@ -46,7 +53,3 @@ STEPS = (
     m013_approver_names.m013_approval_decider_names,
     m014_leader_leases.m014_leader_leases,
 )
-
-MIGRATIONS = Migrations("deskguard")
-for _step in STEPS:
-    MIGRATIONS(name=_step.__name__)(_step)

@@ -167,7 +167,55 @@ def m001_foundation(db):
         );
         CREATE INDEX feedback_ticket ON feedback (tenant_id, ticket_id);
         """,
+        postgres=POSTGRES,
     )
+
+
+# PostgreSQL: the functions the shared SQL calls that PostgreSQL lacks, and the audit log's
+# append-only rule (the same rule as the SQLite triggers above, in PL/pgSQL).
+POSTGRES = """
+CREATE FUNCTION json_extract(doc TEXT, path TEXT) RETURNS TEXT LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN path = '$' THEN doc
+    ELSE (doc::jsonb) #>> string_to_array(substr(path, 3), '.') END
+$$
+;;
+CREATE FUNCTION json_each(doc TEXT) RETURNS TABLE (key TEXT, value TEXT)
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT (e.ordinality - 1)::TEXT, e.value
+    FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(doc::jsonb) = 'array'
+                                   THEN doc::jsonb ELSE '[]'::jsonb END) WITH ORDINALITY AS e
+    UNION ALL
+    SELECT o.key, o.value
+    FROM jsonb_each_text(CASE WHEN jsonb_typeof(doc::jsonb) = 'object'
+                         THEN doc::jsonb ELSE '{}'::jsonb END) AS o
+$$
+;;
+CREATE FUNCTION julianday(day TEXT) RETURNS DOUBLE PRECISION LANGUAGE sql STABLE AS $$
+    SELECT extract(epoch FROM (day::timestamp AT TIME ZONE 'UTC')) / 86400.0 + 2440587.5
+$$
+;;
+CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND OLD.redacted = 0 AND NEW.redacted = 1
+        AND NEW.id = OLD.id AND NEW.tenant_id = OLD.tenant_id AND NEW.ts = OLD.ts
+        AND NEW.kind = OLD.kind
+        AND NEW.ticket_id IS NOT DISTINCT FROM OLD.ticket_id
+        AND NEW.job_id IS NOT DISTINCT FROM OLD.job_id
+        AND NEW.data_digest = OLD.data_digest AND NEW.prev_hash = OLD.prev_hash
+        AND NEW.hash = OLD.hash AND (NEW.data::jsonb ->> 'redacted') = '1'
+    THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'audit_log is append-only' USING ERRCODE = 'integrity_constraint_violation';
+END
+$$
+;;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()
+;;
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()
+"""
 
 
 def m001_action_leases(db):

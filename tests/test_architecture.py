@@ -45,6 +45,7 @@ CORE = tuple(
         "api_versions",
         "webhook_shapes",
         "leases",
+        "pg",
     )
 )
 COMPOSITION = tuple(f"connector.{name}" for name in ("runtime", "services", "jobs", "web", "cli"))

@@ -1,4 +1,5 @@
-"""Audit log: append-only in SQLite, hash-chained, tamper-evident, exportable."""
+"""Audit log: append-only in the ledger (SQLite or PostgreSQL), hash-chained, tamper-evident,
+exportable."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ import csv
 import io
 import json
 import shutil
-import sqlite3
 import subprocess
 
+import psycopg
 import pytest
 
 from connector import audit, audit_keys
 from connector.cli import cli
+from connector.db import IntegrityErrors, engine
 
 
 def write_events(runtime, n=5):
@@ -34,16 +36,24 @@ def test_round_trip_and_verify(runtime):
 
 def test_update_and_delete_rejected_by_triggers(runtime):
     write_events(runtime, 1)
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(IntegrityErrors, match="append-only"):
         runtime.db.conn.execute("UPDATE audit_log SET kind = 'x'")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(IntegrityErrors, match="append-only"):
         runtime.db.conn.execute("DELETE FROM audit_log")
 
 
-def sqlite_shell(db_path, sql):
+def tamper_outside(location, sql):
+    """Change the ledger the way someone with direct access would: the sqlite3 shell on the
+    file, or psql-style as the table's owner on PostgreSQL, dropping the append-only triggers."""
+    if location.startswith("postgresql://"):
+        with psycopg.connect(location, autocommit=True) as conn:
+            conn.execute("ALTER TABLE audit_log DISABLE TRIGGER USER")
+            conn.execute(sql)
+        return
     if shutil.which("sqlite3") is None:
         pytest.skip("the sqlite3 shell is not installed (make test installs it)")
-    subprocess.run(["sqlite3", str(db_path), sql], check=True, capture_output=True)
+    sql = "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete; " + sql
+    subprocess.run(["sqlite3", str(location), sql], check=True, capture_output=True)
 
 
 @pytest.mark.parametrize(
@@ -57,22 +67,18 @@ def sqlite_shell(db_path, sql):
         ("DELETE FROM audit_log WHERE id = {id}", "missing"),
     ],
 )
-def test_tampering_with_the_sqlite3_shell_is_detected_and_named(
-    runtime, config, cli_runner, tamper, problem
+def test_tampering_from_outside_is_detected_and_named(
+    runtime, config, cli_runner, ledger_location, tamper, problem
 ):
     write_events(runtime)
     target = next(r["id"] for r in audit.rows(runtime.db) if r["data"].get("name") == "s3")
     runtime.db.conn.commit()
-    sqlite_shell(
-        config["db_path"],
-        "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete; "
-        + tamper.format(id=target),
-    )
+    tamper_outside(ledger_location, tamper.format(id=target))
     result = audit.verify(runtime.db)
     assert not result.ok and result.bad_row == target and problem in result.problem
     out = cli_runner.invoke(
         cli,
-        ["--db", config["db_path"], "audit", "verify"],
+        ["--db", ledger_location, "audit", "verify"],
         env={"DESKGUARD_SECRET_KEYS": config["secret_keys"][0]},
     )
     assert out.exit_code == 1
@@ -82,7 +88,10 @@ def test_tampering_with_the_sqlite3_shell_is_detected_and_named(
 def test_rewriting_the_whole_tail_still_breaks_the_chain(runtime):
     write_events(runtime)
     conn = runtime.db.conn
-    conn.execute("DROP TRIGGER audit_log_no_update")
+    if engine(runtime.db) == "postgresql":
+        conn.execute("ALTER TABLE audit_log DISABLE TRIGGER USER")
+    else:
+        conn.execute("DROP TRIGGER audit_log_no_update")
     # A forger recomputes this row's digest and hash but cannot fix the next row's prev_hash link.
     row = conn.execute(
         "SELECT id, tenant_id, ts, kind, ticket_id, job_id, prev_hash FROM audit_log "
@@ -135,7 +144,7 @@ def test_unregistered_event_is_refused(runtime):
         audit.record(runtime.db, "acme", Stray())
 
 
-def test_export_jsonl_and_csv(runtime, config, cli_runner):
+def test_export_jsonl_and_csv(runtime, config, cli_runner, ledger_location):
     write_events(runtime, 3)
     buf = io.StringIO()
     n = audit.export(runtime.db, buf, fmt="jsonl")
@@ -144,17 +153,17 @@ def test_export_jsonl_and_csv(runtime, config, cli_runner):
     env = {"DESKGUARD_SECRET_KEYS": config["secret_keys"][0]}
     out = cli_runner.invoke(
         cli,
-        ["--db", config["db_path"], "audit", "export", "--format", "csv", "--since", "1d"],
+        ["--db", ledger_location, "audit", "export", "--format", "csv", "--since", "1d"],
         env=env,
     )
     assert out.exit_code == 0, out.output
     table = list(csv.DictReader(io.StringIO(out.output)))
     assert {r["kind"] for r in table} >= {"setting.changed"}
     future = cli_runner.invoke(
-        cli, ["--db", config["db_path"], "audit", "export", "--since", "2999-01-01"], env=env
+        cli, ["--db", ledger_location, "audit", "export", "--since", "2999-01-01"], env=env
     )
     assert future.output == ""
     bad = cli_runner.invoke(
-        cli, ["--db", config["db_path"], "audit", "export", "--since", "last tuesday"], env=env
+        cli, ["--db", ledger_location, "audit", "export", "--since", "last tuesday"], env=env
     )
     assert bad.exit_code != 0 and "--since" in bad.output

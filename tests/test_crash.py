@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from connector import audit
-from connector.db import connect, migrate
+from connector.db import Ledger, migrate
 from connector.queue import Queue
 from connector.tenants import ensure_tenant
 
@@ -29,14 +29,14 @@ def start_worker(db, vendor, **env):
     )
 
 
-def test_sigkill_mid_work_then_restart_completes_every_job_once(tmp_path):
-    db_path, vendor = tmp_path / "ledger.db", tmp_path / "vendor.db"
-    db = connect(db_path)
+def test_sigkill_mid_work_then_restart_completes_every_job_once(tmp_path, ledger_location):
+    db_path, vendor = ledger_location, tmp_path / "vendor.db"
+    ledger = Ledger(db_path)
+    db = ledger.db
     migrate(db)
     ensure_tenant(db, "acme")
-    from connector.db import Ledger
 
-    q = Queue(Ledger(db_path))
+    q = Queue(ledger)
     for i in range(JOBS):
         q.enqueue("acme", "crashtest.effect", {"i": i}, f"effect-{i}")
 

@@ -13,7 +13,7 @@ from cryptography.fernet import Fernet
 
 from connector import logs
 from connector.cli import cli
-from connector.db import connect, migrate, pending_migrations
+from connector.db import connect, migrate, pending_migrations, table_columns, table_names
 from connector.errors import ConfigError
 from connector.runtime import Runtime
 from connector.secrets import SecretBox, SecretValue
@@ -111,7 +111,7 @@ def test_missing_or_malformed_key_fails_clearly():
         SecretBox([Fernet.generate_key().decode(), "short"])
 
 
-def test_secrets_are_encrypted_at_rest_and_rotate(runtime, config, cli_runner):
+def test_secrets_are_encrypted_at_rest_and_rotate(runtime, config, cli_runner, ledger_location):
     runtime.secrets.put(runtime.db, "acme", "zendesk_token", "tok-123")
     stored = runtime.db.conn.execute("SELECT ciphertext FROM secrets").fetchone()[0]
     assert "tok-123" not in stored
@@ -121,7 +121,7 @@ def test_secrets_are_encrypted_at_rest_and_rotate(runtime, config, cli_runner):
     new = Fernet.generate_key().decode()
     out = cli_runner.invoke(
         cli,
-        ["--db", config["db_path"], "secrets", "rotate"],
+        ["--db", ledger_location, "secrets", "rotate"],
         env={"DESKGUARD_SECRET_KEYS": f"{new},{old}"},
     )
     assert out.exit_code == 0 and json.loads(out.output) == {"rotated": 1}
@@ -133,6 +133,7 @@ def test_secrets_are_encrypted_at_rest_and_rotate(runtime, config, cli_runner):
 
 
 # --- ledger -------------------------------------------------------------------------------
+@pytest.mark.sqlite_only
 def test_ledger_pragmas(runtime):
     conn = runtime.db.conn
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -159,11 +160,12 @@ def test_migrations_apply_on_empty_and_up_to_date_db(tmp_path):
 
 
 def test_every_table_carries_a_tenant_id(runtime):
-    for table in runtime.db.table_names():
+    tables = table_names(runtime.db)
+    assert {"jobs", "audit_log", "decisions", "leader_leases"} <= tables
+    for table in tables:
         if table.startswith(("_", "sqlite_")) or table == "tenants":
             continue
-        cols = {c.name for c in runtime.db[table].columns}
-        assert "tenant_id" in cols, table
+        assert "tenant_id" in table_columns(runtime.db, table), table
 
 
 def test_readyz_fails_while_migrations_are_pending(tmp_path, config):
@@ -217,15 +219,15 @@ def test_every_command_has_help_with_an_example(cli_runner):
         assert "Example:" in (cmd.help or ""), f"`deskguard {' '.join(path)}` help lacks an Example"
 
 
-def test_queue_cli(cli_runner, runtime, config):
+def test_queue_cli(cli_runner, runtime, config, ledger_location):
     runtime.queue.enqueue("acme", "nothing", {}, "a")
     env = {"DESKGUARD_SECRET_KEYS": config["secret_keys"][0], "DESKGUARD_TENANT_ID": "acme"}
-    out = cli_runner.invoke(cli, ["--db", config["db_path"], "queue", "status"], env=env)
+    out = cli_runner.invoke(cli, ["--db", ledger_location, "queue", "status"], env=env)
     assert out.exit_code == 0 and json.loads(out.output)["counts"]["queued"] == 1
     job = runtime.queue.claim("w")
     runtime.queue.fail(job, "boom", permanent=True)
     out = cli_runner.invoke(
-        cli, ["--db", config["db_path"], "queue", "retry-dead", "--tenant", "acme"], env=env
+        cli, ["--db", ledger_location, "queue", "retry-dead", "--tenant", "acme"], env=env
     )
     assert json.loads(out.output) == {"requeued": 1}
 

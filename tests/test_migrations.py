@@ -3,8 +3,11 @@ working."""
 
 from __future__ import annotations
 
-from connector.db import Ledger, migrate, pending_migrations
-from migrations import MIGRATIONS, STEPS
+import pytest
+import sqlite_utils
+
+from connector.db import MIGRATIONS, Ledger, Migrations, migrate, pending_migrations
+from migrations import STEPS
 
 # Every step name a shipped release recorded in `_sqlite_migrations`, in order. A ledger knows its
 # history only by these names: renaming or reordering one would re-run or skip a step.
@@ -33,15 +36,45 @@ SHIPPED = [
 
 def test_steps_are_the_shipped_names_in_their_shipped_order():
     assert [step.__name__ for step in STEPS][: len(SHIPPED)] == SHIPPED
-    assert [m.name for m in MIGRATIONS._migrations] == [step.__name__ for step in STEPS]
+    assert MIGRATIONS.names == [step.__name__ for step in STEPS]
 
 
-def test_a_ledger_migrated_part_way_by_an_earlier_release_gets_only_the_rest(tmp_path):
-    ledger = Ledger(str(tmp_path / "old.db"))
+def test_a_ledger_migrated_part_way_by_an_earlier_release_gets_only_the_rest(ledger_location):
+    ledger = Ledger(ledger_location)
     MIGRATIONS.apply(ledger.db, stop_before="m004_decision_details")
     assert pending_migrations(ledger.db)[0] == "m004_decision_details"
     applied = migrate(ledger.db)
     assert applied == SHIPPED[SHIPPED.index("m004_decision_details") :]
     assert pending_migrations(ledger.db) == []
     assert migrate(ledger.db) == []
+    ledger.close()
+
+
+@pytest.mark.sqlite_only
+def test_a_ledger_whose_history_sqlite_utils_wrote_carries_on(tmp_path):
+    """Releases before the PostgreSQL ledger recorded steps with ``sqlite_utils.Migrations``:
+    our runner reads that history and applies only what is missing."""
+    ledger = Ledger(str(tmp_path / "utils.db"))
+    old = sqlite_utils.Migrations("deskguard")
+    for step in STEPS[:3]:
+        old(name=step.__name__)(step)
+    old.apply(ledger.db)
+    assert MIGRATIONS.applied(ledger.db) == SHIPPED[:3]
+    assert migrate(ledger.db) == SHIPPED[3:]
+    assert pending_migrations(ledger.db) == []
+    ledger.close()
+
+
+def test_a_failing_step_leaves_no_trace_and_stays_pending(ledger_location):
+    def m999_broken(db):
+        db.conn.execute("CREATE TABLE half_done (x TEXT)")
+        raise RuntimeError("step failed")
+
+    ledger = Ledger(ledger_location)
+    runner = Migrations("deskguard", (*STEPS, m999_broken))
+    with pytest.raises(RuntimeError, match="step failed"):
+        runner.apply(ledger.db)
+    assert runner.pending(ledger.db) == ["m999_broken"]
+    with pytest.raises(Exception, match="half_done"):
+        ledger.db.conn.execute("SELECT * FROM half_done").fetchall()
     ledger.close()

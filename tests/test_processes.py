@@ -29,10 +29,14 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def env(tmp_path):
+def env(tmp_path, ledger_location):
+    """The commands' environment, on the run's ledger (a file, or the PostgreSQL schema)."""
+    on_server = ledger_location.startswith("postgresql://")
     return {
         **os.environ,
         "DESKGUARD_DB_PATH": str(tmp_path / "p.db"),
+        "DESKGUARD_DATABASE_URL": ledger_location if on_server else "",
+        "LEDGER": ledger_location if on_server else str(tmp_path / "p.db"),
         "DESKGUARD_TENANT_ID": "acme",
         "DESKGUARD_SECRET_KEYS": Fernet.generate_key().decode(),
         "DESKGUARD_LOG_FORMAT": "json",
@@ -108,7 +112,7 @@ def test_a_worker_stopped_while_it_starts_exits_cleanly(env):
 
 
 def _lease_owner(env: dict[str, str], at: float | None = None) -> str | None:
-    ledger = Ledger(env["DESKGUARD_DB_PATH"])
+    ledger = Ledger(env["LEDGER"])
     try:
         held = leases.holder(ledger.db, "scheduler", time.time() if at is None else at)
         return held.owner if held else None
@@ -139,7 +143,7 @@ def _stop(proc: subprocess.Popen) -> int:
 
 
 def test_two_workers_started_together_run_exactly_one_scheduler(env):
-    migrate(Ledger(env["DESKGUARD_DB_PATH"]).db)  # both start on a ready ledger
+    migrate(Ledger(env["LEDGER"]).db)  # both start on a ready ledger
     procs = [
         subprocess.Popen(
             [BIN, "worker", "--threads", "1"],
@@ -180,7 +184,7 @@ def test_a_killed_leaders_lease_is_taken_over_once_it_expires(env):
         while _lease_owner(env) is not None:  # ... within one lease length of its last renewal
             assert time.monotonic() < deadline, "the dead leader's lease never expired"
             time.sleep(0.1)
-        ledger = Ledger(env["DESKGUARD_DB_PATH"])
+        ledger = Ledger(env["LEDGER"])
         row = ledger.db.conn.execute("SELECT owner, expires_at FROM leader_leases").fetchone()
         ledger.close()
         assert f":{first.pid}:" in row[0] and row[1] <= killed_at + 3  # renewed until the kill

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connector.db import Ledger, migrate
+from connector.db import IntegrityErrors, Ledger, migrate
 from connector.queue import Queue
 from connector.tenants import ensure_tenant
 
@@ -28,15 +28,15 @@ class FakeClock:
             return self.now
 
 
-def make_queue(tmp_path, name="q.db", **kwargs) -> Queue:
-    ledger = Ledger(tmp_path / name)
+def make_queue(location, **kwargs) -> Queue:
+    ledger = Ledger(location)
     migrate(ledger.db)
     ensure_tenant(ledger.db, "acme")
     return Queue(ledger, **kwargs)
 
 
-def test_enqueue_is_idempotent_on_dedupe_key(tmp_path):
-    q = make_queue(tmp_path)
+def test_enqueue_is_idempotent_on_dedupe_key(ledger_location):
+    q = make_queue(ledger_location)
     first = q.enqueue("acme", "k", {"n": 1}, "ticket-1@t1")
     again = q.enqueue("acme", "k", {"n": 2}, "ticket-1@t1")
     other = q.enqueue("acme", "k", {"n": 3}, "ticket-1@t2")
@@ -46,17 +46,15 @@ def test_enqueue_is_idempotent_on_dedupe_key(tmp_path):
     assert q.status()["counts"]["queued"] == 2
 
 
-def test_unknown_tenant_is_rejected(tmp_path):
-    import sqlite3
-
-    q = make_queue(tmp_path)
-    with pytest.raises(sqlite3.IntegrityError):
+def test_unknown_tenant_is_rejected(ledger_location):
+    q = make_queue(ledger_location)
+    with pytest.raises(IntegrityErrors):
         q.enqueue("nobody", "k", {}, "x")
 
 
-def test_claim_ack_and_lease_ownership(tmp_path):
+def test_claim_ack_and_lease_ownership(ledger_location):
     clock = FakeClock()
-    q = make_queue(tmp_path, lease_seconds=10, clock=clock)
+    q = make_queue(ledger_location, lease_seconds=10, clock=clock)
     q.enqueue("acme", "k", {}, "a")
     job = q.claim("w1")
     assert job and job.attempts == 1 and job.lease_owner == "w1"
@@ -69,10 +67,15 @@ def test_claim_ack_and_lease_ownership(tmp_path):
     assert q.status()["counts"]["done"] == 1
 
 
-def test_fail_backs_off_exponentially_with_injected_jitter(tmp_path):
+def test_fail_backs_off_exponentially_with_injected_jitter(ledger_location):
     clock = FakeClock()
     q = make_queue(
-        tmp_path, backoff_base=2.0, backoff_max=100, jitter=lambda: 0.5, clock=clock, max_attempts=5
+        ledger_location,
+        backoff_base=2.0,
+        backoff_max=100,
+        jitter=lambda: 0.5,
+        clock=clock,
+        max_attempts=5,
     )
     q.enqueue("acme", "k", {}, "a")
     delays = []
@@ -88,9 +91,9 @@ def test_fail_backs_off_exponentially_with_injected_jitter(tmp_path):
     assert delays == [2.0, 4.0, 8.0, 16.0]  # base·2^(n-1), jitter pinned to the midpoint (×1.0)
 
 
-def test_retry_after_is_honoured_when_longer_than_backoff(tmp_path):
+def test_retry_after_is_honoured_when_longer_than_backoff(ledger_location):
     clock = FakeClock()
-    q = make_queue(tmp_path, backoff_base=1.0, jitter=lambda: 0.5, clock=clock)
+    q = make_queue(ledger_location, backoff_base=1.0, jitter=lambda: 0.5, clock=clock)
     q.enqueue("acme", "k", {}, "a")
     job = q.claim("w")
     q.fail(job, "429", retry_after=30)
@@ -98,9 +101,9 @@ def test_retry_after_is_honoured_when_longer_than_backoff(tmp_path):
     assert run_at - clock.now == pytest.approx(30, abs=0.01)
 
 
-def test_dead_letter_after_max_attempts_and_retry_dead(tmp_path):
+def test_dead_letter_after_max_attempts_and_retry_dead(ledger_location):
     clock = FakeClock()
-    q = make_queue(tmp_path, max_attempts=3, backoff_base=1, jitter=lambda: 0.0, clock=clock)
+    q = make_queue(ledger_location, max_attempts=3, backoff_base=1, jitter=lambda: 0.0, clock=clock)
     q.enqueue("acme", "k", {}, "a")
     states = []
     for _ in range(3):
@@ -120,15 +123,15 @@ def test_dead_letter_after_max_attempts_and_retry_dead(tmp_path):
     assert "job.dead_lettered" in kinds
 
 
-def test_permanent_failure_dead_letters_at_once(tmp_path):
-    q = make_queue(tmp_path)
+def test_permanent_failure_dead_letters_at_once(ledger_location):
+    q = make_queue(ledger_location)
     q.enqueue("acme", "k", {}, "a")
     assert q.fail(q.claim("w"), "401", permanent=True) == "dead"
 
 
-def test_expired_lease_on_last_attempt_goes_dead(tmp_path):
+def test_expired_lease_on_last_attempt_goes_dead(ledger_location):
     clock = FakeClock()
-    q = make_queue(tmp_path, max_attempts=1, lease_seconds=5, clock=clock)
+    q = make_queue(ledger_location, max_attempts=1, lease_seconds=5, clock=clock)
     q.enqueue("acme", "k", {}, "a")
     assert q.claim("w1") is not None  # the worker dies without ack
     clock.now += 6
@@ -136,9 +139,9 @@ def test_expired_lease_on_last_attempt_goes_dead(tmp_path):
     assert q.status()["counts"]["dead"] == 1
 
 
-def test_defer_does_not_spend_an_attempt(tmp_path):
+def test_defer_does_not_spend_an_attempt(ledger_location):
     clock = FakeClock()
-    q = make_queue(tmp_path, clock=clock)
+    q = make_queue(ledger_location, clock=clock)
     q.enqueue("acme", "k", {}, "a")
     job = q.claim("w")
     assert q.defer(job, 5, "kill switch on")
@@ -158,8 +161,8 @@ outcome = st.sampled_from(["ok", "ok", "fail", "die"])
     plans=st.lists(st.lists(outcome, min_size=1, max_size=6), min_size=1, max_size=25),
     threads=st.integers(min_value=2, max_value=6),
 )
-def test_every_job_completes_exactly_once_or_is_dead_lettered(tmp_path_factory, plans, threads):
-    tmp = tmp_path_factory.mktemp("prop")
+def test_every_job_completes_exactly_once_or_is_dead_lettered(new_ledger_location, plans, threads):
+    tmp = new_ledger_location("prop.db")
     clock = FakeClock(step=0.01)  # leases of 0.5 "seconds" expire after ~50 clock reads
     q = make_queue(
         tmp, lease_seconds=0.5, max_attempts=4, backoff_base=0.01, backoff_max=0.05, clock=clock

@@ -1,9 +1,10 @@
 """Hourly and daily caps on automated public replies/solves, per tenant.
 
 ``reserve`` counts the tenant's rows in ``rate_ledger`` for the last hour and day and inserts
-one for this action's idempotency key, all inside ``transaction(db)`` (BEGIN IMMEDIATE): the
-write lock is taken before the count, so concurrent workers (threads or processes) serialise
-here and the cap can never be exceeded. A retried action (same key) finds its own row and keeps
+one for this action's idempotency key, all inside one transaction that holds the tenant's caps
+lock before the count (SQLite: the write lock of BEGIN IMMEDIATE; PostgreSQL: an advisory lock
+per tenant), so concurrent workers (threads, processes, machines) serialise here and the cap can
+never be exceeded. A retried action (same key) finds its own row and keeps
 its slot instead of taking a second one. A slot is kept even when the reply later fails: the cap
 errs on the side of fewer automated replies.
 """
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
-from connector.db import transaction
+from connector.db import lock, transaction
 
 BUCKET = "auto_reply"
 HOUR = 3600.0
@@ -38,7 +39,7 @@ def usage(
 ) -> tuple[int, int]:
     now = time.time() if now is None else now
     row = db.conn.execute(
-        "SELECT COALESCE(SUM(ts > ?), 0), COUNT(*) FROM rate_ledger"
+        "SELECT COALESCE(SUM(CASE WHEN ts > ? THEN 1 ELSE 0 END), 0), COUNT(*) FROM rate_ledger"
         " WHERE tenant_id = ? AND bucket = ? AND ts > ?",
         (now - HOUR, tenant_id, BUCKET, now - DAY),
     ).fetchone()
@@ -57,7 +58,10 @@ def reserve(
 ) -> CapCheck:
     """Take one automated-reply slot for ``key`` if both caps allow it (atomic)."""
     now = time.time() if now is None else now
-    with transaction(db):
+    with transaction(db, shared=True):
+        # The count and the insert must not interleave with another reservation for this
+        # tenant: SQLite's write lock sees to that; on PostgreSQL, the tenant's caps lock.
+        lock(db, f"caps:{tenant_id}")
         used_hour, used_day = usage(db, tenant_id, now=now)
         mine = db.conn.execute(
             "SELECT 1 FROM rate_ledger WHERE tenant_id = ? AND bucket = ? AND key = ?",

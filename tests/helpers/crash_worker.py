@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from connector import actions
+from connector.cli import ledger_overrides
 from connector.runtime import Runtime
 from connector.worker import WorkerPool
 
@@ -70,7 +71,7 @@ HANDLERS = {"crashtest.effect": effect}
 if __name__ == "__main__":
     rt = Runtime(
         {
-            "db_path": DB,
+            **ledger_overrides(DB),
             "secret_keys": None,
             "tenant_id": "acme",
             "queue_lease_seconds": "1",

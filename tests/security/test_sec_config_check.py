@@ -25,6 +25,8 @@ def secret_env() -> dict[str, str]:
             env[s.env] = Fernet.generate_key().decode()
         elif s.name == "audit_keys":
             env[s.env] = new_key()
+        elif s.name == "database_url":
+            env[s.env] = "postgresql://deskguard:sekrit-database_url-4711-value@db.example/dg"
         else:
             env[s.env] = f"sekrit-{s.name}-4711-value"
     return env
