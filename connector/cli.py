@@ -8,7 +8,6 @@ commands, so ``deskguard --help`` and ``deskguard classify`` start fast.
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 from typing import TYPE_CHECKING
 
@@ -29,6 +28,7 @@ from connector.cli_context import (
 )
 from connector.commerce import cli as commerce_cli
 from connector.commerce import stripe_cli
+from connector.db import DatabaseErrors
 from connector.devkit import cli as devkit_cli
 from connector.errors import DeskguardError
 from connector.panel import cli as panel_cli
@@ -46,10 +46,12 @@ class DeskguardGroup(click.Group):
             return super().invoke(ctx)
         except DeskguardError as exc:
             raise click.ClickException(exc.message or exc.code) from None
-        except sqlite3.DatabaseError as exc:  # a corrupted, foreign or read-only ledger file
+        except DatabaseErrors as exc:  # a corrupted, foreign or read-only ledger; a refused login
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise click.ClickException(
-                f"the ledger cannot be used ({type(exc).__name__}: {exc}); check "
-                "DESKGUARD_DB_PATH, its permissions, or restore it from a backup"
+                f"the ledger cannot be used ({type(exc).__name__}: {first}); check "
+                "DESKGUARD_DB_PATH or DESKGUARD_DATABASE_URL, its permissions, or restore it "
+                "from a backup"
             ) from None
 
 
@@ -450,18 +452,22 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, threads: int) 
 @click.option("--keep", type=click.IntRange(min=1), help="Backups to keep (DESKGUARD_BACKUP_KEEP).")
 @click.pass_context
 def backup_cmd(ctx: click.Context, dest: str | None, keep: int | None) -> None:
-    """Copy the live ledger with SQLite's online backup API, verify the copy, rotate old ones.
+    """Copy the live ledger, verify the copy, rotate old ones.
 
-    Safe while web and worker processes run. Prints the new file, its size and row counts.
+    SQLite: the online backup API (deskguard-<time>.db). PostgreSQL: pg_dump of the ledger's
+    schema (deskguard-<time>.dump), read back with pg_restore. Safe while web and worker
+    processes run. Prints the new file, its size and row counts.
 
     Example: deskguard backup --dest /var/backups/deskguard --keep 30
     """
-    from connector.backup import backup
+    from connector.backup import backup, backup_postgres
 
     cfg = cli_config(ctx)
-    result = backup(
-        cfg.db_path, dest or cfg.backup_dir, keep=keep if keep is not None else cfg.backup_keep
-    )
+    keep = keep if keep is not None else cfg.backup_keep
+    if cfg.database_url:
+        result = backup_postgres(cfg.database_url, dest or cfg.backup_dir, keep=keep)
+    else:
+        result = backup(cfg.db_path, dest or cfg.backup_dir, keep=keep)
     echo_json(result.as_dict())
 
 
@@ -479,15 +485,20 @@ def backup_cmd(ctx: click.Context, dest: str | None, keep: int | None) -> None:
 def restore_cmd(ctx: click.Context, backup_file: str, force: bool, idle_seconds: float) -> None:
     """Replace the ledger with a verified backup (the old ledger is kept beside it).
 
-    Refuses while a worker holds the scheduler lease or the ledger was written recently; stop
-    `deskguard serve` and `deskguard worker` first.
+    Refuses while a worker holds the scheduler lease or the ledger was written recently (on
+    PostgreSQL: while other sessions are connected); stop `deskguard serve` and `deskguard
+    worker` first. A PostgreSQL ledger takes a .dump file; the schema it replaces is kept
+    renamed.
 
     Example: deskguard restore backups/deskguard-20261207T030000000000Z.db
     """
-    from connector.backup import restore
+    from connector.backup import restore, restore_postgres
 
     cfg = cli_config(ctx)
-    echo_json(restore(backup_file, cfg.db_path, force=force, idle_seconds=idle_seconds))
+    if cfg.database_url:
+        echo_json(restore_postgres(backup_file, cfg.database_url, force=force))
+    else:
+        echo_json(restore(backup_file, cfg.db_path, force=force, idle_seconds=idle_seconds))
 
 
 # Every command group, by name. The dev kit (emulators, benchmarks, the demo) is added here and

@@ -110,10 +110,18 @@ class _NumericAsNumber(psycopg.adapt.Loader):
         return int(text)
 
 
+APPLICATION = "deskguard"
+
+
 def _configure(conn: psycopg.Connection[Any]) -> None:
     conn.autocommit = True
     conn.adapters.register_dumper(bool, _BoolAsInt)
     conn.adapters.register_loader(postgres.types["numeric"].oid, _NumericAsNumber)
+    # Named after the ledger's schema, so a restore can tell which sessions use this ledger.
+    conn.execute(
+        "SELECT set_config('application_name', %s || current_schema(), false)",
+        (f"{APPLICATION}:",),
+    )
 
 
 # Errors that say "try again": a deadlock PostgreSQL broke by aborting us, a serialisation

@@ -16,7 +16,6 @@ import contextlib
 import os
 import secrets
 import socket
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -28,7 +27,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from connector import audit, leases, logs
 from connector.commerce import privacy
-from connector.errors import ConfigError
+from connector.db import DatabaseErrors
+from connector.errors import ConfigError, TransientError
 from connector.pipeline import killswitch
 from connector.zendesk import poller
 
@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 LOG = logs.get("scheduler")
 LEASE_NAME = "scheduler"
+
+# A lease read or write that failed in the ledger (either engine), not in our code.
+LEDGER_FAILURES: tuple[type[Exception], ...] = (*DatabaseErrors, TransientError)
 
 
 def _iso(ts: float) -> str:
@@ -87,7 +90,7 @@ class SchedulerLease:
         now = self.clock()
         try:
             renewed = leases.renew(self.ledger.db, LEASE_NAME, self.owner, self.ttl, now)
-        except sqlite3.Error as exc:
+        except LEDGER_FAILURES as exc:
             if now < self.expires_at:  # still ours for a while: try again next time
                 LOG.exception("scheduler.lease_renew_error", extra={"fields": {"error": str(exc)}})
                 return True
@@ -119,7 +122,7 @@ class SchedulerLease:
             thread.join(timeout=10)
         try:
             leases.release(self.ledger.db, LEASE_NAME, self.owner)
-        except sqlite3.Error as exc:
+        except LEDGER_FAILURES as exc:
             LOG.exception("scheduler.lease_release_error", extra={"fields": {"error": str(exc)}})
 
 

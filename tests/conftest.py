@@ -29,11 +29,14 @@ ON_POSTGRES = os.environ.get("TEST_POSTGRES") == "1"
 
 
 def pytest_collection_modifyitems(config, items):
-    if not ON_POSTGRES:
-        return
-    skip = pytest.mark.skip(reason="about the SQLite ledger file; this run is on PostgreSQL")
+    if ON_POSTGRES:
+        skip = pytest.mark.skip(reason="about the SQLite ledger file; this run is on PostgreSQL")
+        marker = "sqlite_only"
+    else:
+        skip = pytest.mark.skip(reason="PostgreSQL only: runs in the PostgreSQL run (make test)")
+        marker = "postgres_only"
     for item in items:
-        if "sqlite_only" in item.keywords:
+        if marker in item.keywords:
             item.add_marker(skip)
 
 

@@ -18,6 +18,9 @@ from connector.cli import cli
 from connector.errors import ConfigError
 from connector.runtime import Runtime
 
+# The SQLite file's backups; PostgreSQL's (pg_dump) are in tests/test_backup_postgres.py.
+pytestmark = pytest.mark.sqlite_only
+
 
 def _enqueue_until(runtime: Runtime, stop: threading.Event, counter: list[int]) -> None:
     try:
