@@ -22,6 +22,7 @@ from connector.devkit.bench.local import bench_local
 from connector.devkit.bench.metrics import bench_metrics
 from connector.devkit.bench.panel import bench_panel
 from connector.devkit.bench.pipeline import bench_pipeline
+from connector.devkit.bench.scaleout import bench_scaleout
 from connector.devkit.bench.shopify import bench_shopify
 from connector.devkit.bench.stripe import bench_stripe
 from connector.devkit.bench.zendesk import bench_intake
@@ -205,6 +206,7 @@ for _command in (
     bench_panel,
     bench_pipeline,
     bench_redact,
+    bench_scaleout,
     bench_shopify,
     bench_stripe,
     bench_waits,

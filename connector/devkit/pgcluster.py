@@ -85,7 +85,9 @@ class Cluster:
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(args[:2])} failed: {done.stderr or done.stdout}")
 
-    def start(self, *, max_connections: int = 300) -> Cluster:
+    def start(self, *, max_connections: int = 300, durable: bool = False) -> Cluster:
+        """Start the server. ``durable=False`` (tests) turns fsync off; benchmarks use
+        ``durable=True``, PostgreSQL's defaults, so commits really reach the disk."""
         initdb, pg_ctl = find_bin("initdb"), find_bin("pg_ctl")
         self.root.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o755)
@@ -104,9 +106,10 @@ class Cluster:
         )
         options = (
             f"-c listen_addresses='' -c unix_socket_directories='{self.socket_dir}'"
-            f" -c max_connections={max_connections} -c fsync=off -c synchronous_commit=off"
-            " -c full_page_writes=off"
+            f" -c max_connections={max_connections}"
         )
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         # -w: pg_ctl returns once the server accepts connections (it polls for readiness).
         self._run(
             pg_ctl,
@@ -130,11 +133,11 @@ class Cluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_cluster() -> Cluster:
+def start_cluster(*, durable: bool = False) -> Cluster:
     root = Path(tempfile.mkdtemp(prefix="deskguard-pg-"))
     cluster = Cluster(root)
     try:
-        return cluster.start()
+        return cluster.start(durable=durable)
     except BaseException:
         cluster.stop()
         raise
