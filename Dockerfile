@@ -16,6 +16,10 @@ COPY connector ./connector
 COPY adapters ./adapters
 COPY migrations ./migrations
 COPY deploy/docker/entrypoint.sh /usr/local/bin/deskguard-entrypoint
+# pg_dump / pg_restore for `deskguard backup` on a PostgreSQL ledger (compose.postgres.yaml).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends postgresql-client \
+    && rm -rf /var/lib/apt/lists/*
 # The runtime dependencies only (no dev extras), pinned by the same constraints file `make` uses.
 RUN pip install --constraint constraints.txt . \
     && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin deskguard \

@@ -28,7 +28,6 @@ from connector.cli_context import (
 )
 from connector.commerce import cli as commerce_cli
 from connector.commerce import stripe_cli
-from connector.db import DatabaseErrors
 from connector.devkit import cli as devkit_cli
 from connector.errors import DeskguardError
 from connector.panel import cli as panel_cli
@@ -46,7 +45,14 @@ class DeskguardGroup(click.Group):
             return super().invoke(ctx)
         except DeskguardError as exc:
             raise click.ClickException(exc.message or exc.code) from None
-        except DatabaseErrors as exc:  # a corrupted, foreign or read-only ledger; a refused login
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:
+            from connector.db import DatabaseErrors  # here: `--help` must not load the drivers
+
+            if not isinstance(exc, DatabaseErrors):
+                raise
+            # a corrupted, foreign or read-only ledger; a refused login
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise click.ClickException(
                 f"the ledger cannot be used ({type(exc).__name__}: {first}); check "
@@ -374,11 +380,17 @@ def queue_retry_dead(ctx: click.Context, tenant: str | None, job_ids: tuple[int,
     default=None,
     help="Also run the scheduler (default DESKGUARD_RUN_SCHEDULER).",
 )
+@click.option(
+    "--standby",
+    is_flag=True,
+    help="Run the scheduler whenever no live process holds its lease: start it if free, else "
+    "wait and take over when the holder's lease expires (for several identical workers).",
+)
 @click.pass_context
-def worker(ctx: click.Context, threads: int | None, scheduler: bool | None) -> None:
+def worker(ctx: click.Context, threads: int | None, scheduler: bool | None, standby: bool) -> None:
     """Run queue workers (and, in exactly one process, the scheduler) until SIGINT/SIGTERM.
 
-    Example: deskguard worker --threads 4
+    Example: deskguard worker --threads 4; on several machines: deskguard worker --standby
     """
     from connector.worker import stop_on_signals
 
@@ -391,18 +403,29 @@ def worker(ctx: click.Context, threads: int | None, scheduler: bool | None) -> N
     run_sched = runtime.config.run_scheduler if scheduler is None else scheduler
     sched = lock = None
     pool = worker_pool(runtime, threads or runtime.config.worker_threads)
+    retry_every = runtime.config.scheduler_lease_seconds / 3
     try:
-        if run_sched and not stop.is_set():
+        if standby and not stop.is_set():
+            started = scheduler_mod.try_start(runtime)
+            sched, lock = started if started else (None, None)
+        elif run_sched and not stop.is_set():
             sched, lock = scheduler_mod.start(runtime)
         if not stop.is_set():
             pool.start()
+            state = "on" if sched else ("standby" if standby else "off")
             click.echo(
-                f"deskguard worker: {pool.threads} threads, scheduler "
-                f"{'on' if sched else 'off'}, ready",
-                err=True,
+                f"deskguard worker: {pool.threads} threads, scheduler {state}, ready", err=True
             )
-        while not stop.wait(0.5):
-            pass
+        while not stop.wait(retry_every if standby else 0.5):
+            if not standby or (sched is not None and sched.running):
+                continue
+            if sched is not None and lock is not None:  # this process lost the lease
+                scheduler_mod.stop(sched, lock)
+                sched = lock = None
+            started = scheduler_mod.try_start(runtime)
+            if started:
+                sched, lock = started
+                click.echo("deskguard worker: took over the scheduler", err=True)
     finally:
         pool.stop()
         if sched and lock is not None:

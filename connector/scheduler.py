@@ -166,6 +166,16 @@ def start(runtime: Runtime) -> tuple[BackgroundScheduler, SchedulerLease]:
     return scheduler, lease
 
 
+def try_start(runtime: Runtime) -> tuple[BackgroundScheduler, SchedulerLease] | None:
+    """``start``, or None while another live process holds the lease (a standby's attempt)."""
+    try:
+        return start(runtime)
+    except ConfigError as exc:
+        if "already runs the scheduler" not in str(exc):
+            raise
+        return None
+
+
 def stop(scheduler: BackgroundScheduler, lease: SchedulerLease) -> None:
     """Shut the scheduler down (unless a lost lease already did) and give the lease back."""
     if scheduler.running:

@@ -105,6 +105,31 @@ def test_compose_runs_web_one_worker_and_backups_on_one_volume():
     assert "ledger" in compose["volumes"]
 
 
+def test_postgres_compose_runs_n_web_and_m_standby_workers_on_one_server():
+    compose = yaml.safe_load((ROOT / "compose.postgres.yaml").read_text())
+    services = compose["services"]
+    assert set(services) == {"postgres", "migrate", "web", "worker", "backup"}
+    password = "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env}"
+    url = f"postgresql://deskguard:{password}@postgres:5432/deskguard"
+    for name in ("migrate", "web", "worker", "backup"):
+        assert services[name]["environment"]["DESKGUARD_DATABASE_URL"] == url, name
+        assert "ledger:/data" not in services[name].get("volumes", [])  # no shared file ledger
+    assert services["web"]["deploy"]["replicas"] >= 2
+    assert services["worker"]["deploy"]["replicas"] >= 2
+    argv = services["worker"]["command"]
+    assert argv[:2] == ["worker", "--standby"]
+    # Every command the containers run is a real one, with options the command has.
+    worker_opts = {o for p in cli.commands["worker"].params for o in p.opts}
+    assert set(a for a in argv[1:] if a.startswith("--")) <= worker_opts
+    assert services["migrate"]["command"] == ["migrate"]
+    for name in ("web", "worker", "backup"):
+        assert services[name]["depends_on"] == {
+            "migrate": {"condition": "service_completed_successfully"}
+        }
+    assert services["postgres"]["image"].startswith("postgres:15")
+    assert "postgresql-client" in (ROOT / "Dockerfile").read_text()
+
+
 def test_systemd_units_run_real_commands():
     for unit in (ROOT / "deploy" / "systemd").glob("*.service"):
         for line in unit.read_text().splitlines():

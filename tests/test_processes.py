@@ -217,3 +217,34 @@ def test_missing_or_malformed_secret_key_fails_at_startup(env, key, command):
     out = subprocess.run([BIN, *command], env=env, capture_output=True, timeout=60)
     assert out.returncode != 0 and b"DESKGUARD_SECRET_KEYS" in out.stderr
     assert b"definitely-not-a-key" not in out.stderr
+
+
+def test_standby_workers_run_one_scheduler_and_one_takes_over_when_the_leader_dies(env):
+    """Identical `worker --standby` processes (one per machine): one schedules; when it is
+    SIGKILLed, another takes the scheduler over once the dead leader's lease expires."""
+    env = {**env, "DESKGUARD_SCHEDULER_LEASE_SECONDS": "3"}
+    migrate(Ledger(env["LEDGER"]).db)
+    procs = [
+        subprocess.Popen(
+            [BIN, "worker", "--threads", "1", "--standby"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    try:
+        said = [wait_for_line(p, b", ready", timeout=60) for p in procs]
+        states = [b"scheduler on" in s for s in said]
+        assert sorted(states) == [False, True], said
+        leader, standby = procs if states[0] else procs[::-1]
+        assert b"scheduler standby" in said[procs.index(standby)]
+        assert f":{leader.pid}:" in _lease_owner(env)
+        leader.send_signal(signal.SIGKILL)
+        leader.wait(20)
+        wait_for_line(standby, b"took over the scheduler", timeout=60)
+        assert f":{standby.pid}:" in _lease_owner(env)
+    finally:
+        codes = [_stop(p) for p in procs]
+    assert codes[procs.index(standby)] == 0
+    assert _lease_owner(env) is None
