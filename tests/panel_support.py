@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connector import audit
-from connector.db import transaction
+from connector.db import table_columns, transaction
 from connector.devkit.fakes import inject
 from connector.domain import DeskUser, Entities, Reading, to_dict
 from connector.errors import PermanentError, TransientError
@@ -101,7 +101,7 @@ def add_decision(
         {"rule": "confidence", "verdict": "pass", "detail": f"{confidence:.2f} ≥ 0.80"},
     ]
     created_at = created_at or datetime.now(UTC).isoformat(timespec="microseconds")
-    names = {r[1] for r in db.conn.execute("PRAGMA table_info(decisions)")}
+    names = table_columns(db, "decisions")
     row = {
         "tenant_id": tenant_id,
         "ticket_id": ticket_id,
@@ -127,11 +127,12 @@ def add_decision(
     if "input_snapshot" in names:  # the pipeline's redacted input (migration m004)
         row["input_snapshot"] = json.dumps({"subject": subject, "body": body})
     with transaction(db):
-        cur = db.conn.execute(
-            f"INSERT INTO decisions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+        new_id = db.conn.execute(
+            f"INSERT INTO decisions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
+            " RETURNING id",
             tuple(row.values()),
-        )
-    return int(cur.lastrowid)
+        ).fetchone()[0]
+    return int(new_id)
 
 
 def tenant_with_token(db, tenant_id: str) -> str:

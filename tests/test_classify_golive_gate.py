@@ -11,6 +11,7 @@ import pytest
 
 from connector.audit import now_iso
 from connector.cli import cli
+from connector.db import transaction
 from connector.pipeline import golive, policy
 
 TENANT = "acme"
@@ -83,7 +84,7 @@ def _shadow(db, ticket_id: int, category: str, confidence: float, agreed: bool) 
 def shadow_history(runtime):
     """order_status: 60 confident readings agents agreed with, 30 unsure ones half right."""
     db = runtime.db
-    with db.conn:
+    with transaction(db):
         for i in range(60):
             _shadow(db, 1 + i, "order_status", 0.97, True)
         for i in range(30):
@@ -113,7 +114,7 @@ def test_policy_go_live_command_and_api_show_the_bound_and_the_recommendation(
 ):
     result = cli_runner.invoke(
         cli,
-        ["--db", config["db_path"], "policy", "go-live"],
+        ["--db", config["database_url"] or config["db_path"], "policy", "go-live"],
         obj={},
         env={"DESKGUARD_SECRET_KEYS": secret_key, "DESKGUARD_TENANT_ID": TENANT},
     )

@@ -15,6 +15,7 @@ from panel_support import TENANT, add_decision
 from zendesk_support import sandbox  # noqa: F401  (fixture)
 
 from connector import jobs, tenants
+from connector.db import transaction
 from connector.pipeline import policy
 from connector.web import create_app
 
@@ -259,7 +260,7 @@ def test_decisions_export_as_csv_in_the_date_range(signed_in):
     add_decision(rt.db, TENANT, 1, created_at="2026-11-01T10:00:00+00:00")
     add_decision(rt.db, TENANT, 2, created_at="2026-11-15T10:00:00+00:00")
     add_decision(rt.db, TENANT, 3, created_at="2026-11-16T10:00:00+00:00", category="refund")
-    with rt.db.conn:
+    with transaction(rt.db):
         rt.db.conn.execute("UPDATE decisions SET reason = '=HYPERLINK(1)' WHERE ticket_id = 2")
     resp = client.get("/admin/console/export.csv?from=2026-11-10&to=2026-11-15")
     assert resp.status_code == 200 and resp.mimetype == "text/csv"

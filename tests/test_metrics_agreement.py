@@ -126,6 +126,8 @@ def test_dashboard_page_shows_the_same_rates(client, runtime, mixed):
 
 def test_cli_prints_the_same_figures(runtime, mixed, cli_runner, config, monkeypatch):
     monkeypatch.setenv("DESKGUARD_DB_PATH", config["db_path"])
+    if config["database_url"]:  # the PostgreSQL run
+        monkeypatch.setenv("DESKGUARD_DATABASE_URL", config["database_url"])
     monkeypatch.setenv("DESKGUARD_SECRET_KEYS", config["secret_keys"][0])
     monkeypatch.setenv("DESKGUARD_TENANT_ID", TENANT)
     result = cli_runner.invoke(cli, ["decisions", "metrics", "--tenant", TENANT])

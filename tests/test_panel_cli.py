@@ -12,7 +12,10 @@ from connector.cli import cli
 def invoke(cli_runner, config, *args):
     env = {"DESKGUARD_SECRET_KEYS": config["secret_keys"][0], "DESKGUARD_TENANT_ID": TENANT}
     return cli_runner.invoke(
-        cli, ["--db", config["db_path"], *args], env=env, catch_exceptions=False
+        cli,
+        ["--db", config["database_url"] or config["db_path"], *args],
+        env=env,
+        catch_exceptions=False,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,11 +22,17 @@ from connector.worker import WorkerPool
 TENANT = "acme"
 
 
-def fresh_ledger(tmp_path_factory) -> Ledger:
-    ledger = Ledger(tmp_path_factory.mktemp("caps") / "ledger.db")
+_EXAMPLES = itertools.count()
+
+
+def ledger_with_fresh_tenant(location: str) -> tuple[Ledger, str]:
+    """The test's ledger (migrated by the first example) and a tenant no example used yet, so
+    each hypothesis example starts from an empty rate ledger."""
+    ledger = Ledger(location)
     migrate(ledger.db)
-    ensure_tenant(ledger.db, TENANT)
-    return ledger
+    tenant = f"caps{next(_EXAMPLES)}"
+    ensure_tenant(ledger.db, tenant)
+    return ledger, tenant
 
 
 @settings(
@@ -38,9 +45,9 @@ def fresh_ledger(tmp_path_factory) -> Ledger:
     retries=st.integers(0, 8),
 )
 def test_caps_are_never_exceeded_by_16_concurrent_workers(
-    tmp_path_factory, per_hour, per_day, requests, retries
+    ledger_location, per_hour, per_day, requests, retries
 ):
-    ledger = fresh_ledger(tmp_path_factory)
+    ledger, tenant = ledger_with_fresh_tenant(ledger_location)
     barrier = threading.Barrier(16)
     keys = [f"k{i}" for i in range(requests)] + [
         f"k{i}" for i in range(min(retries, requests))
@@ -50,7 +57,7 @@ def test_caps_are_never_exceeded_by_16_concurrent_workers(
         db = ledger.db  # one connection per thread, as in the worker pool
         barrier.wait()
         return [
-            (k, caps.reserve(db, TENANT, k, per_hour=per_hour, per_day=per_day).allowed)
+            (k, caps.reserve(db, tenant, k, per_hour=per_hour, per_day=per_day).allowed)
             for k in keys[index::16]
         ]
 
@@ -58,11 +65,11 @@ def test_caps_are_never_exceeded_by_16_concurrent_workers(
         results = [r for chunk in pool.map(worker, range(16)) for r in chunk]
     granted_keys = {k for k, ok in results if ok}
     rows = ledger.db.conn.execute(
-        "SELECT COUNT(*), COUNT(DISTINCT key) FROM rate_ledger"
+        "SELECT COUNT(*), COUNT(DISTINCT key) FROM rate_ledger WHERE tenant_id = ?", (tenant,)
     ).fetchone()
     assert rows[0] == rows[1] == len(granted_keys)
     assert len(granted_keys) == min(per_hour, per_day, requests)
-    used_hour, used_day = caps.usage(ledger.db, TENANT)
+    used_hour, used_day = caps.usage(ledger.db, tenant)
     assert used_hour <= per_hour and used_day <= per_day
     ledger.close()
 

@@ -135,7 +135,10 @@ def env(secret_key, **extra):
 
 def run(cli_runner, config, secret_key, *args, **extra):
     result = cli_runner.invoke(
-        cli, ["--db", config["db_path"], *args], obj={}, env=env(secret_key, **extra)
+        cli,
+        ["--db", config["database_url"] or config["db_path"], *args],
+        obj={},
+        env=env(secret_key, **extra),
     )
     return result
 

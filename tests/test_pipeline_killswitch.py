@@ -75,7 +75,7 @@ def test_cli_flip_stops_writes_within_one_second_and_loses_nothing(
             cli,
             [
                 "--db",
-                config["db_path"],
+                config["database_url"] or config["db_path"],
                 "kill-switch",
                 "on",
                 "--tenant",
@@ -183,12 +183,11 @@ def test_admin_api_is_off_without_a_token(config):
 
 def test_cli_status_and_errors(runtime, cli_runner, config, secret_key):
     env = {"DESKGUARD_SECRET_KEYS": secret_key, "DESKGUARD_TENANT_ID": TENANT}
-    r = cli_runner.invoke(
-        cli, ["--db", config["db_path"], "kill-switch", "status"], obj={}, env=env
-    )
+    ledger = config["database_url"] or config["db_path"]
+    r = cli_runner.invoke(cli, ["--db", ledger, "kill-switch", "status"], obj={}, env=env)
     assert r.exit_code == 0 and '"on": false' in r.output
     r = cli_runner.invoke(
-        cli, ["--db", config["db_path"], "kill-switch", "on", "--tenant", "ghost"], obj={}, env=env
+        cli, ["--db", ledger, "kill-switch", "on", "--tenant", "ghost"], obj={}, env=env
     )
     assert r.exit_code != 0 and "unknown tenant 'ghost'" in r.output
 

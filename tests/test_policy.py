@@ -8,6 +8,7 @@ import pytest
 
 from connector import audit
 from connector.audit import now_iso
+from connector.db import transaction
 from connector.domain import CATEGORIES, Person, Ticket
 from connector.errors import BadRequest, ConfigError
 from connector.pipeline import golive, policy
@@ -145,7 +146,7 @@ def _feedback(
 
 
 def _history(db, category: str, tickets: int, agreed: int, start: int = 1):
-    with db.conn:
+    with transaction(db):
         for i in range(tickets):
             tid = start + i
             d = _decision(db, tid, category)
@@ -186,7 +187,7 @@ def test_go_live_gate_needs_ninety_percent(runtime):
 
 def test_go_live_counts_the_latest_verdict_per_ticket_and_only_shadow_assist(runtime):
     db = runtime.db
-    with db.conn:
+    with transaction(db):
         d = _decision(db, 1, "order_status")
         _feedback(db, 1, d, "wrong", "refund")
         _feedback(db, 1, d, "right", agent="agent2")  # a second agent had the last word
@@ -221,7 +222,7 @@ def test_admin_override_is_recorded_with_its_reason(runtime):
 def test_agent_category_tags_on_solved_tickets_become_feedback(runtime):
     db = runtime.db
     pol = policy.load(db, TENANT)
-    with db.conn:
+    with transaction(db):
         _decision(db, 7, "order_status")
     t = Ticket(id=7, subject="x", requester=Person(1), status="open", tags=("cat_refund",))
     assert golive.learn_from_tags(db, TENANT, t, pol) is False  # not solved yet

@@ -61,12 +61,13 @@ def request_replay(runtime: Runtime, tenant_id: str, days: int, *, requested_by:
     since = (datetime.now(UTC) - timedelta(days=days)).replace(microsecond=0).isoformat()
     db = runtime.db
     with transaction(db):
-        cur = db.conn.execute(
-            "INSERT INTO console_replays (tenant_id, days, since, requested_by, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (tenant_id, days, since, requested_by, now_iso()),
+        replay_id = int(
+            db.conn.execute(
+                "INSERT INTO console_replays (tenant_id, days, since, requested_by, created_at)"
+                " VALUES (?, ?, ?, ?, ?) RETURNING id",
+                (tenant_id, days, since, requested_by, now_iso()),
+            ).fetchone()[0]
         )
-        replay_id = int(cur.lastrowid or 0)
         audit.record(
             db,
             tenant_id,

@@ -16,14 +16,13 @@ checked again every few minutes (``connector/console/access.py``).
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
 
-from connector.db import transaction
+from connector.db import IntegrityErrors, transaction
 
 ADMIN_SCOPE = "*"
 _COLUMNS = (
@@ -120,7 +119,7 @@ def start(
                     launch_nonce,
                 ),
             )
-        except sqlite3.IntegrityError:
+        except IntegrityErrors:
             if launch_nonce is not None:
                 raise NonceUsed("this sign-in link was used already") from None
             raise

@@ -55,13 +55,13 @@ def issue_token(db: sqlite_utils.Database, tenant_id: str, *, label: str = "") -
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     prefix = token[: len(TOKEN_PREFIX) + 6]
     with transaction(db):
-        cur = db.conn.execute(
-            "INSERT INTO app_tokens (tenant_id, token_sha256, prefix, label, created_at)"
-            " VALUES (?,?,?,?,?)",
-            (tenant_id, _digest(token), prefix, label, now_iso()),
+        token_id = int(
+            db.conn.execute(
+                "INSERT INTO app_tokens (tenant_id, token_sha256, prefix, label, created_at)"
+                " VALUES (?,?,?,?,?) RETURNING id",
+                (tenant_id, _digest(token), prefix, label, now_iso()),
+            ).fetchone()[0]
         )
-        assert cur.lastrowid is not None  # set by the INSERT
-        token_id = cur.lastrowid
         audit.record(db, tenant_id, AppTokenIssued(token_id=token_id, prefix=prefix, label=label))
     return token_id, token
 

@@ -17,6 +17,8 @@ from typing import Any
 
 import sqlite_utils
 
+from connector.db import table_columns
+
 # Where the pipeline may keep the redacted input: a decisions column holding JSON
 # {"subject", "body"}, or that object inside the reading JSON.
 SNAPSHOT_COLUMNS = ("input_snapshot", "input", "ticket_text")
@@ -32,7 +34,7 @@ class ExportStats:
 
 
 def _snapshot_column(db: sqlite_utils.Database) -> str | None:
-    names = {r[1] for r in db.conn.execute("PRAGMA table_info(decisions)")}
+    names = table_columns(db, "decisions")
     return next((c for c in SNAPSHOT_COLUMNS if c in names), None)
 
 

@@ -277,8 +277,10 @@ def _event_field(
 ) -> str:
     row = db.conn.execute(
         "SELECT json_extract(data, ?) FROM audit_log WHERE tenant_id = ? AND kind = ?"
-        " AND ticket_id = ? AND json_extract(data, '$.decision_id') = ? ORDER BY id DESC LIMIT 1",
-        (f"$.{name}", tenant_id, kind, decision["ticket_id"], decision["id"]),
+        # json_extract is TEXT on PostgreSQL and the JSON value on SQLite: compare as text.
+        " AND ticket_id = ? AND CAST(json_extract(data, '$.decision_id') AS TEXT) = ?"
+        " ORDER BY id DESC LIMIT 1",
+        (f"$.{name}", tenant_id, kind, decision["ticket_id"], str(decision["id"])),
     ).fetchone()
     return str(row[0]) if row and row[0] is not None else ""
 

@@ -30,6 +30,13 @@ from connector.pipeline.events import TagFeedbackRecorded
 if TYPE_CHECKING:
     from connector.pipeline.policy import Policy
 
+# 1 when the agent agreed with the reading: the category they gave, else their right/wrong.
+_AGREED = (
+    "CASE WHEN lf.correct_category IS NOT NULL"
+    " THEN (CASE WHEN lf.correct_category = ld.category THEN 1 ELSE 0 END)"
+    " WHEN lf.verdict = 'right' THEN 1 ELSE 0 END"
+)
+
 _AGREEMENT_SQL = (
     "\n"
     "WITH latest_decision AS (\n"
@@ -45,8 +52,7 @@ _AGREEMENT_SQL = (
     " WHERE f2.tenant_id = f.tenant_id AND f2.ticket_id = f.ticket_id)\n"
     ")\n"
     "SELECT ld.category, COUNT(*),\n"
-    "       SUM(CASE WHEN lf.correct_category IS NOT NULL THEN lf.correct_category = ld.category\n"
-    "                ELSE lf.verdict = 'right' END)\n"
+    f"       SUM({_AGREED})\n"
     "FROM latest_decision ld JOIN latest_feedback lf ON lf.ticket_id = ld.ticket_id\n"
     "GROUP BY ld.category\n"
 )
@@ -68,8 +74,7 @@ _CONFIDENCE_SQL = (
     " WHERE f2.tenant_id = f.tenant_id AND f2.ticket_id = f.ticket_id)\n"
     ")\n"
     "SELECT ld.category, ld.confidence,\n"
-    "       CASE WHEN lf.correct_category IS NOT NULL THEN lf.correct_category = ld.category\n"
-    "            ELSE lf.verdict = 'right' END\n"
+    f"       {_AGREED}\n"
     "FROM latest_decision ld JOIN latest_feedback lf ON lf.ticket_id = ld.ticket_id\n"
     "WHERE ld.confidence IS NOT NULL\n"
 )

@@ -64,6 +64,10 @@ TIME_SAVED_FORMULA = "automated × minutes_per_auto_reply + assisted × minutes_
 RELIABILITY_BINS = 10
 DAILY_KEYS = ("date", "decisions", "processed", "automated", "escalated", "automation_rate")
 
+# 1 for a feedback row saying Deskguard was right (a number on both engines: PostgreSQL sums no
+# booleans).
+_RIGHT = "CASE WHEN f.verdict = 'right' THEN 1 ELSE 0 END"
+
 # One row per (day, category, outcome, status): everything the figures need, in one pass.
 _GROUPS_SQL = (
     "SELECT {day} category, outcome, status, COUNT(*), COALESCE(SUM(escalated), 0),"
@@ -229,7 +233,7 @@ def agreement(db: sqlite_utils.Database, tenant_id: str, since: str | None) -> l
     """Per predicted category: how often agents said Deskguard was right, counting the feedback
     given in the window."""
     sql = (
-        "SELECT d.category, COUNT(*), SUM(f.verdict = 'right') FROM feedback f"
+        f"SELECT d.category, COUNT(*), SUM({_RIGHT}) FROM feedback f"
         " JOIN decisions d ON d.id = f.decision_id AND d.tenant_id = f.tenant_id"
         " WHERE f.tenant_id = ?"
     )
@@ -345,7 +349,7 @@ def reliability(
     """Stated confidence against agents' verdicts (the feedback ``agreement`` counts), in
     ``RELIABILITY_BINS`` bins of equal width; readings without a confidence are left out."""
     sql = (
-        "SELECT d.confidence, f.verdict = 'right' FROM feedback f"
+        f"SELECT d.confidence, {_RIGHT} FROM feedback f"
         " JOIN decisions d ON d.id = f.decision_id AND d.tenant_id = f.tenant_id"
         " WHERE f.tenant_id = ? AND d.confidence IS NOT NULL"
     )
@@ -397,7 +401,7 @@ _PERIOD_TICKETS_SQL = (
 )
 _PERIOD_FEEDBACK_SQL = (
     f"SELECT {_PERIOD.format(column='f.created_at')}, d.category, COUNT(*),"
-    " SUM(f.verdict = 'right') FROM feedback f"
+    f" SUM({_RIGHT}) FROM feedback f"
     " JOIN decisions d ON d.id = f.decision_id AND d.tenant_id = f.tenant_id"
     " WHERE f.tenant_id = ? AND f.created_at >= ? GROUP BY 1, 2"
 )
