@@ -301,7 +301,8 @@ class Demo:
 
     def _jobs_done(self, kind: str) -> bool:
         row = self.runtime.db.conn.execute(
-            "SELECT COUNT(*), SUM(state = 'done') FROM jobs WHERE tenant_id = ? AND kind = ?",
+            "SELECT COUNT(*), SUM(CASE WHEN state = 'done' THEN 1 ELSE 0 END) FROM jobs"
+            " WHERE tenant_id = ? AND kind = ?",
             (TENANT, kind),
         ).fetchone()
         return bool(row[0]) and row[0] == row[1]
