@@ -124,6 +124,7 @@ def test_reject_over_the_api_sends_nothing(client, stripe_sandbox, proposal):
 def cli_env(config) -> dict[str, str]:
     return {
         "DESKGUARD_DB_PATH": config["db_path"],
+        "DESKGUARD_DATABASE_URL": config["database_url"],
         "DESKGUARD_SECRET_KEYS": config["secret_keys"][0],
         "DESKGUARD_TENANT_ID": "acme",
         "DESKGUARD_STRIPE_API_KEY": config["stripe_api_key"],

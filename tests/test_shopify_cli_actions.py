@@ -30,6 +30,7 @@ def config(config, shop):  # the conftest config plus the sandbox shop
 def cli_env(config, shop):
     return {
         "DESKGUARD_DB_PATH": config["db_path"],
+        "DESKGUARD_DATABASE_URL": config["database_url"],
         "DESKGUARD_SECRET_KEYS": config["secret_keys"][0],
         "DESKGUARD_TENANT_ID": "acme",
         "DESKGUARD_SHOPIFY_SHOP": SHOP,

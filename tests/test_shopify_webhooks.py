@@ -16,7 +16,7 @@ from shopify_support import API_SECRET, SHOP, shop_settings
 from connector import actions, audit
 from connector.cli import cli
 from connector.commerce.shopify_webhooks import sign, verify_signature
-from connector.db import transaction
+from connector.db import table_names, transaction
 from connector.devkit.sandbox import serve_in_thread
 from connector.devkit.sandbox.shopify import send_state_webhook, webhook_headers
 from connector.errors import PermanentError
@@ -144,8 +144,8 @@ def seeded(runtime):
 def table_text(db) -> str:
     """Every text value in every table (to prove an address is gone from the ledger)."""
     out = []
-    for (table,) in db.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
-        for row in db.conn.execute(f"SELECT * FROM [{table}]"):
+    for table in sorted(table_names(db)):
+        for row in db.conn.execute(f'SELECT * FROM "{table}"'):
             out += [v for v in row if isinstance(v, str)]
     return "\n".join(out).lower()
 
@@ -335,7 +335,7 @@ def test_data_request_exports_what_we_hold_about_that_customer(client, seeded, t
 
 
 def test_customers_redact_erases_that_customer_and_audit_verify_passes(
-    client, seeded, cli_runner, config
+    client, seeded, cli_runner, ledger_location
 ):
     db = seeded.db
     assert JANE in table_text(db)
@@ -373,7 +373,7 @@ def test_customers_redact_erases_that_customer_and_audit_verify_passes(
     assert event["data"]["subject"] == "customer:gid://shopify/Customer/7001"
     assert event["data"]["tables"]["decisions"] == 1
     assert audit.verify(db).ok
-    result = cli_runner.invoke(cli, ["--db", config["db_path"], "audit", "verify"])
+    result = cli_runner.invoke(cli, ["--db", ledger_location, "audit", "verify"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["ok"] is True
 
@@ -390,6 +390,24 @@ def test_customer_redact_by_email_only_and_for_an_unknown_customer(client, seede
         redact_payload(email="nobody@example.com", customer_id=1, orders=()),
     )
     assert response.status_code == 200 and JANE in table_text(db)
+    assert audit.verify(db).ok
+
+
+def test_an_underscore_or_percent_in_the_email_matches_only_itself(client, seeded):
+    """The address is matched literally on both engines: ``_`` and ``%`` are no wildcards."""
+    db = seeded.db
+    seed_customer_data(seeded, 105, "pat_lee@example.com", 5500001005, "#1005")
+    seed_customer_data(seeded, 106, "patxlee@example.com", 5500001006, "#1006")
+    seed_customer_data(seeded, 107, "pat%lee@example.com", 5500001007, "#1007")
+    seed_customer_data(seeded, 108, "patyylee@example.com", 5500001008, "#1008")
+    for email in ("pat_lee@example.com", "pat%lee@example.com"):
+        payload = redact_payload(email=email, customer_id=None, orders=())
+        assert post(client, "customers/redact", payload).status_code == 200
+    text = table_text(db)
+    assert "pat_lee@example.com" not in text and "pat%lee@example.com" not in text
+    assert "patxlee@example.com" in text and "patyylee@example.com" in text
+    left = {r[0] for r in db.conn.execute("SELECT ticket_id FROM decisions")}
+    assert left == {101, 103, 106, 108}
     assert audit.verify(db).ok
 
 

@@ -145,6 +145,7 @@ def test_events_reach_the_connected_tenant(runtime, app, stripe_sandbox):
 def cli_env(config) -> dict[str, str]:
     return {
         "DESKGUARD_DB_PATH": config["db_path"],
+        "DESKGUARD_DATABASE_URL": config["database_url"],
         "DESKGUARD_SECRET_KEYS": ",".join(config["secret_keys"]),
         "DESKGUARD_TENANT_ID": "acme",
         "DESKGUARD_PUBLIC_URL": PUBLIC_URL,

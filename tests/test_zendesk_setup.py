@@ -8,7 +8,7 @@ import json
 import pytest
 from zendesk_support import TENANT, sandbox  # noqa: F401  (fixture)
 
-from connector import tenants
+from connector import pg, tenants
 from connector.cli import cli
 from connector.errors import ConfigError
 from connector.runtime import Runtime
@@ -17,10 +17,11 @@ from connector.zendesk.setup import TRIGGER_BODY
 
 
 @pytest.fixture
-def env(sandbox, tmp_path, secret_key):  # noqa: F811
+def env(sandbox, tmp_path, secret_key, config):  # noqa: F811
     """The self-hosted tenant on OAuth: the sandbox account's own confidential client."""
     return {
         "DESKGUARD_DB_PATH": str(tmp_path / "cli.db"),
+        "DESKGUARD_DATABASE_URL": config["database_url"],  # the engine of the run
         "DESKGUARD_SECRET_KEYS": secret_key,
         "DESKGUARD_TENANT_ID": TENANT,
         "DESKGUARD_ZENDESK_URL": sandbox.url,
@@ -31,10 +32,11 @@ def env(sandbox, tmp_path, secret_key):  # noqa: F811
 
 
 @pytest.fixture
-def api_token_env(sandbox, tmp_path, secret_key):  # noqa: F811
+def api_token_env(sandbox, tmp_path, secret_key, config):  # noqa: F811
     """The deprecated fallback: an agent's email and API token."""
     return {
         "DESKGUARD_DB_PATH": str(tmp_path / "cli.db"),
+        "DESKGUARD_DATABASE_URL": config["database_url"],  # the engine of the run
         "DESKGUARD_SECRET_KEYS": secret_key,
         "DESKGUARD_TENANT_ID": TENANT,
         "DESKGUARD_ZENDESK_URL": sandbox.url,
@@ -53,6 +55,7 @@ def open_runtime(env) -> Runtime:
     return Runtime(
         {
             "db_path": env["DESKGUARD_DB_PATH"],
+            "database_url": env["DESKGUARD_DATABASE_URL"],
             "secret_keys": (env["DESKGUARD_SECRET_KEYS"],),
             "tenant_id": TENANT,
         }
@@ -107,10 +110,17 @@ def test_setup_creates_webhook_and_trigger_once_and_stores_the_secret_encrypted(
     assert secret not in first.output + second.output
 
 
-def test_setup_finds_the_webhook_again_after_the_ledger_is_lost(cli_runner, env, sandbox, tmp_path):  # noqa: F811
+def test_setup_finds_the_webhook_again_after_the_ledger_is_lost(
+    cli_runner,
+    env,
+    sandbox,  # noqa: F811
+    new_ledger_location,
+):
     url = "https://deskguard.example.com"
     assert run(cli_runner, env, "zendesk", "setup", "--url", url).exit_code == 0
-    fresh = {**env, "DESKGUARD_DB_PATH": str(tmp_path / "new.db")}
+    lost = new_ledger_location("new.db")  # an empty ledger of the run's engine
+    where = "DESKGUARD_DATABASE_URL" if pg.is_postgres_url(lost) else "DESKGUARD_DB_PATH"
+    fresh = {**env, where: lost}
     out = json.loads(run(cli_runner, fresh, "zendesk", "setup", "--url", url).output)
     assert not out["webhook"]["created"] and not out["trigger"]["created"]
     assert out["signing_secret"].startswith("stored")

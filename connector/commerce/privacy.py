@@ -35,7 +35,7 @@ import sqlite_utils
 from connector import audit, logs
 from connector.audit import canonical_json, now_iso
 from connector.commerce.events import DataExported
-from connector.db import transaction
+from connector.db import table_columns, transaction
 from connector.domain import Order
 
 TOMBSTONE = canonical_json({"redacted": 1})
@@ -108,31 +108,33 @@ class CustomerSubject:
 # --- table registry ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PrivacyTable:
-    """How one table is exported and erased. ``ticket_column`` ties rows to a ticket; ``erase`` is
-    ``delete`` (drop the rows) or the columns to overwrite with a tombstone."""
+    """How one table is exported and erased. ``key`` is its integer primary key (how matched rows
+    are named); ``ticket_column`` ties rows to a ticket; ``erase`` is ``delete`` (drop the rows) or
+    the columns to overwrite with a tombstone."""
 
     name: str
     ticket_column: str | None = "ticket_id"
     erase: str | tuple[str, ...] = "delete"
     extra: Callable[[sqlite_utils.Database, list[int]], None] | None = (
-        None  # runs first, on the matched rowids
+        None  # runs first, on the matched keys
     )
+    key: str = "id"
 
 
-def _close_open_jobs(db: sqlite_utils.Database, rowids: list[int]) -> None:
+def _close_open_jobs(db: sqlite_utils.Database, ids: list[int]) -> None:
     # a queued job must not run on an erased payload
     db.conn.executemany(
         "UPDATE jobs SET state = 'dead', last_error = 'erased by a privacy request' "
-        "WHERE rowid = ? AND state IN ('queued', 'running')",
-        [(r,) for r in rowids],
+        "WHERE id = ? AND state IN ('queued', 'running')",
+        [(i,) for i in ids],
     )
 
 
-def _close_open_approvals(db: sqlite_utils.Database, rowids: list[int]) -> None:
+def _close_open_approvals(db: sqlite_utils.Database, ids: list[int]) -> None:
     db.conn.executemany(
         "UPDATE approvals SET state = 'rejected', decided_by = 'privacy-erasure' "
-        "WHERE rowid = ? AND state IN ('proposed', 'approved')",
-        [(r,) for r in rowids],
+        "WHERE id = ? AND state IN ('proposed', 'approved')",
+        [(i,) for i in ids],
     )
 
 
@@ -151,38 +153,48 @@ TABLES: tuple[PrivacyTable, ...] = (
 )
 
 
-def _columns(db: sqlite_utils.Database, table: str) -> dict[str, str]:
-    return {r[1]: (r[2] or "").upper() for r in db.conn.execute(f"PRAGMA table_info({table})")}
-
-
 def _text_columns(cols: dict[str, str]) -> list[str]:
     return [c for c, t in cols.items() if t in ("TEXT", "") and c != "tenant_id"]
 
 
-def _match_rowids(
+def _like_pattern(needle: str) -> str:
+    """``needle`` anywhere in the text, for ``LIKE ? ESCAPE '\\'`` (its ``%``, ``_`` and ``\\``
+    taken literally: an email's ``_`` must not match any character)."""
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _contains(column: str) -> str:
+    """``column`` (lower-cased) contains the needle bound to ``?`` (via ``_like_pattern``)."""
+    return f"lower(coalesce({column}, '')) LIKE ? ESCAPE '\\'"
+
+
+def _match_keys(
     db: sqlite_utils.Database,
     tenant_id: str,
     table: PrivacyTable,
     subject: CustomerSubject | None,
     tickets: set[int],
 ) -> list[int]:
-    """Row ids of ``table`` that belong to ``subject`` (None: every row of the tenant)."""
-    cols = _columns(db, table.name)
+    """Primary keys of the rows of ``table`` that belong to ``subject`` (None: every row of the
+    tenant)."""
+    cols = table_columns(db, table.name)
     if not cols:
         return []  # table not in this ledger
     if subject is None:
         return [
             r[0]
             for r in db.conn.execute(
-                f"SELECT rowid FROM {table.name} WHERE tenant_id = ?", (tenant_id,)
+                f"SELECT {table.key} FROM {table.name} WHERE tenant_id = ? ORDER BY {table.key}",
+                (tenant_id,),
             )
         ]
-    text = " || char(31) || ".join(f"lower(coalesce({c}, ''))" for c in _text_columns(cols)) or "''"
     where: list[str] = []
     params: list[str | int] = []
     for needle in subject.needles():
-        where.append(f"instr({text}, ?) > 0")
-        params.append(needle)
+        for column in _text_columns(cols):  # each column alone: no match across two columns
+            where.append(_contains(column))
+            params.append(_like_pattern(needle))
     if "requester_hash" in cols and subject.requester_hash:
         where.append("requester_hash = ?")
         params.append(subject.requester_hash)
@@ -190,22 +202,32 @@ def _match_rowids(
         where.append(f"{table.ticket_column} IN ({','.join('?' * len(tickets))})")
         params += sorted(tickets)
     if table.name == "jobs" and tickets:
-        where.append(f"json_extract(payload, '$.ticket_id') IN ({','.join('?' * len(tickets))})")
-        params += sorted(tickets)
+        # json_extract is TEXT on PostgreSQL and the JSON value on SQLite: compare as text.
+        where.append(
+            f"CAST(json_extract(payload, '$.ticket_id') AS TEXT)"
+            f" IN ({','.join('?' * len(tickets))})"
+        )
+        params += [str(t) for t in sorted(tickets)]
     if not where:
         return []
-    sql = f"SELECT rowid FROM {table.name} WHERE tenant_id = ? AND ({' OR '.join(where)})"
+    sql = (
+        f"SELECT {table.key} FROM {table.name} WHERE tenant_id = ? AND ({' OR '.join(where)})"
+        f" ORDER BY {table.key}"
+    )
     return [r[0] for r in db.conn.execute(sql, (tenant_id, *params))]
 
 
 def _tickets(db: sqlite_utils.Database, tenant_id: str, subject: CustomerSubject) -> set[int]:
     """Tickets whose decisions mention the subject: the customer's tickets."""
     table = next(t for t in TABLES if t.name == "decisions")
-    rowids = _match_rowids(db, tenant_id, table, subject, set())
-    if not rowids:
+    keys = _match_keys(db, tenant_id, table, subject, set())
+    if not keys:
         return set()
-    q = f"SELECT DISTINCT ticket_id FROM decisions WHERE rowid IN ({','.join('?' * len(rowids))})"
-    return {r[0] for r in db.conn.execute(q, rowids) if r[0] is not None}
+    q = (
+        f"SELECT DISTINCT ticket_id FROM decisions"
+        f" WHERE {table.key} IN ({','.join('?' * len(keys))})"
+    )
+    return {r[0] for r in db.conn.execute(q, keys) if r[0] is not None}
 
 
 def _audit_ids(
@@ -217,8 +239,8 @@ def _audit_ids(
     where: list[str] = []
     params: list[str | int] = []
     for needle in subject.needles():
-        where.append("instr(lower(data), ?) > 0")
-        params.append(needle)
+        where.append(_contains("data"))
+        params.append(_like_pattern(needle))
     if tickets:
         where.append(f"ticket_id IN ({','.join('?' * len(tickets))})")
         params += sorted(tickets)
@@ -318,12 +340,13 @@ def register_schedules(scheduler, runtime) -> None:
     )
 
 
-def _rows(db: sqlite_utils.Database, table: str, rowids: list[int]) -> list[dict[str, Any]]:
-    if not rowids:
+def _rows(db: sqlite_utils.Database, table: PrivacyTable, keys: list[int]) -> list[dict[str, Any]]:
+    if not keys:
         return []
     cur = db.conn.execute(
-        f"SELECT * FROM {table} WHERE rowid IN ({','.join('?' * len(rowids))}) ORDER BY rowid",
-        rowids,
+        f"SELECT * FROM {table.name} WHERE {table.key} IN ({','.join('?' * len(keys))})"
+        f" ORDER BY {table.key}",
+        keys,
     )
     names = [d[0] for d in cur.description]
     out = []
@@ -346,9 +369,7 @@ def collect_customer(
     tickets = _tickets(db, tenant_id, subject)
     data: dict[str, Any] = {"tickets": sorted(tickets)}
     for table in TABLES:
-        data[table.name] = _rows(
-            db, table.name, _match_rowids(db, tenant_id, table, subject, tickets)
-        )
+        data[table.name] = _rows(db, table, _match_keys(db, tenant_id, table, subject, tickets))
     ids = set(_audit_ids(db, tenant_id, subject, tickets))
     data["audit_log"] = [r for r in audit.rows(db, tenant_id=tenant_id) if r["id"] in ids]
     return data
@@ -415,23 +436,23 @@ def _erase(
         tickets = _tickets(db, tenant_id, subject) if subject is not None else set()
         audit_ids = _audit_ids(db, tenant_id, subject, tickets)  # before rows disappear
         for table in TABLES:
-            rowids = _match_rowids(db, tenant_id, table, subject, tickets)
-            if not rowids:
+            keys = _match_keys(db, tenant_id, table, subject, tickets)
+            if not keys:
                 continue
             if table.extra:
-                table.extra(db, rowids)
+                table.extra(db, keys)
             if table.erase == "delete":
                 db.conn.executemany(
-                    f"DELETE FROM {table.name} WHERE rowid = ?", [(r,) for r in rowids]
+                    f"DELETE FROM {table.name} WHERE {table.key} = ?", [(k,) for k in keys]
                 )
             else:
-                cols = [c for c in table.erase if c in _columns(db, table.name)]
+                cols = [c for c in table.erase if c in table_columns(db, table.name)]
                 sets = ", ".join(f"{c} = CASE WHEN {c} IS NULL THEN NULL ELSE ? END" for c in cols)
                 db.conn.executemany(
-                    f"UPDATE {table.name} SET {sets} WHERE rowid = ?",
-                    [(*([TOMBSTONE] * len(cols)), r) for r in rowids],
+                    f"UPDATE {table.name} SET {sets} WHERE {table.key} = ?",
+                    [(*([TOMBSTONE] * len(cols)), k) for k in keys],
                 )
-            counts[table.name] = len(rowids)
+            counts[table.name] = len(keys)
         if subject is None:
             cur = db.conn.execute(
                 "DELETE FROM secrets WHERE tenant_id = ? AND name LIKE 'shopify%'", (tenant_id,)

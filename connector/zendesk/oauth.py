@@ -42,7 +42,7 @@ import sqlite_utils
 
 from adapters.zendesk_oauth import TokenPair, ZendeskOAuthClient
 from connector import audit, logs
-from connector.db import connect, transaction
+from connector.db import Ledger, transaction
 from connector.errors import ConfigError, PermanentError
 
 if TYPE_CHECKING:
@@ -158,12 +158,13 @@ def refresh_lock(runtime: Runtime) -> Iterator[sqlite_utils.Database]:
         with transaction(runtime.db) as db:
             yield db
         return
-    db = connect(path, busy_timeout_ms=runtime.ledger.busy_timeout_ms)
+    # A handle of its own on either engine: a second SQLite connection, or a one-connection pool.
+    own = Ledger(path, busy_timeout_ms=runtime.ledger.busy_timeout_ms, pool_size=1)
     try:
-        with transaction(db):
+        with transaction(own.db) as db:
             yield db
     finally:
-        db.close()
+        own.close()
 
 
 def oauth_client(config: OAuthConfig, base_url: str) -> ZendeskOAuthClient:

@@ -327,8 +327,9 @@ def record_own_update(
 ) -> None:
     with transaction(db):
         db.conn.execute(
-            "INSERT OR IGNORE INTO zendesk_own_updates"
-            " (tenant_id, ticket_id, updated_at, created_at) VALUES (?,?,?,?)",
+            "INSERT INTO zendesk_own_updates"
+            " (tenant_id, ticket_id, updated_at, created_at) VALUES (?,?,?,?)"
+            " ON CONFLICT (tenant_id, ticket_id, updated_at) DO NOTHING",
             (tenant_id, int(ticket_id), normalize_updated_at(updated_at), time.time()),
         )
 

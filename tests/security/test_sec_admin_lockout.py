@@ -131,11 +131,12 @@ def _request(url, *, method="GET", token=None, forwarded=None, form=None, body=N
 
 
 @pytest.fixture
-def served(tmp_path):
+def served(tmp_path, config):
     port = _free_port()
     env = {
         **os.environ,
         "DESKGUARD_DB_PATH": str(tmp_path / "g.db"),
+        "DESKGUARD_DATABASE_URL": config["database_url"],  # the engine of the run
         "DESKGUARD_TENANT_ID": "acme",
         "DESKGUARD_SECRET_KEYS": Fernet.generate_key().decode(),
         "DESKGUARD_ADMIN_TOKEN": GOOD,

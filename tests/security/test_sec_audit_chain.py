@@ -1,21 +1,25 @@
-"""Attacks on the audit chain by someone who can write the ledger file but does not hold the key.
+"""Attacks on the audit chain by someone who can write the ledger but does not hold the key.
 
-The attacker works with the sqlite3 module on the ledger file itself: drops the append-only
-triggers, deletes or edits rows, and re-chains everything after the edit, knowing the algorithm.
-``verify`` alone catches every re-chaining; truncation of the tail is caught by comparing with a
-signed head kept outside the ledger (``--expect-head``).
+The attacker works on the ledger itself (the sqlite3 module on the file, or psycopg on the
+PostgreSQL ledger): drops the append-only triggers, deletes or edits rows, and re-chains
+everything after the edit, knowing the algorithm. ``verify`` alone catches every re-chaining;
+truncation of the tail is caught by comparing with a signed head kept outside the ledger
+(``--expect-head``).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from typing import Any
 
+import psycopg
 import pytest
 
-from connector import audit, audit_keys
+from connector import audit, audit_keys, pg
 from connector.audit_keys import AuditKey, Keyring
 from connector.cli import cli
+from connector.db import table_names
 from connector.runtime import Runtime
 
 ROWS = 150
@@ -30,12 +34,43 @@ def write_events(runtime, n=ROWS, start=0):
         )
 
 
-def attacker(db_path) -> sqlite3.Connection:
-    """The attacker's own connection, with the append-only triggers dropped."""
-    conn = sqlite3.connect(db_path)
-    conn.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
-    conn.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")
-    return conn
+def location(config) -> str:
+    """The ledger of the run: the PostgreSQL URL, or the SQLite file."""
+    return config["database_url"] or config["db_path"]
+
+
+class Attacker:
+    """The attacker's own connection to the ledger, with the append-only triggers dropped."""
+
+    def __init__(self, where: str):
+        self.postgres = pg.is_postgres_url(where)
+        self.conn: Any = (
+            psycopg.connect(where, autocommit=True) if self.postgres else sqlite3.connect(where)
+        )
+        for trigger in ("audit_log_no_update", "audit_log_no_delete"):
+            on = " ON audit_log" if self.postgres else ""
+            self.execute(f"DROP TRIGGER IF EXISTS {trigger}{on}")
+
+    def execute(self, sql: str, params: tuple = ()) -> Any:
+        return self.conn.execute(pg.translate(sql) if self.postgres else sql, params)
+
+    def commit(self) -> None:
+        self.conn.commit()
+
+
+def ledger_dump(runtime) -> tuple[str, bytes]:
+    """Every value of every table, as text and as raw bytes."""
+    text: list[str] = []
+    raw: list[bytes] = []
+    for table in sorted(table_names(runtime.db)):
+        for row in runtime.db.conn.execute(f'SELECT * FROM "{table}"'):
+            for value in row:
+                if isinstance(value, bytes | memoryview):
+                    raw.append(bytes(value))
+                    text.append(bytes(value).hex())
+                else:
+                    text.append(str(value))
+    return "\n".join(text), b"\n".join(raw)
 
 
 def ids(conn) -> list[int]:
@@ -75,13 +110,13 @@ def rewrite(conn, edited: set[int], from_id: int, rehash, to_id: int | None = No
 @pytest.fixture
 def ledger(runtime, config):
     write_events(runtime)
-    return runtime, config["db_path"]
+    return runtime, location(config)
 
 
 def cli_verify(cli_runner, config, *extra):
     out = cli_runner.invoke(
         cli,
-        ["--db", config["db_path"], "audit", "verify", *extra],
+        ["--db", location(config), "audit", "verify", *extra],
         env={"DESKGUARD_SECRET_KEYS": config["secret_keys"][0]},
     )
     return out.exit_code, json.loads(out.output) if out.output.startswith("{") else out.output
@@ -92,14 +127,18 @@ def test_rows_are_keyed_and_the_key_is_not_in_the_ledger(ledger):
     key = audit_keys.for_db(runtime.db).signer
     assert key is not None
     assert all(r["hash"].startswith(f"hmac:{key.kid}:") for r in audit.rows(runtime.db))
-    dump = "\n".join(sqlite3.connect(db_path).iterdump())
-    assert key.key.hex() not in dump and key.key not in dump.encode()
+    text, raw = ledger_dump(runtime)
+    assert "audit_log" in table_names(runtime.db) and text  # something was read
+    assert key.key.hex() not in text and key.key not in text.encode() and key.key not in raw
+    if not pg.is_postgres_url(db_path):  # the file as a whole, schema included
+        dump = "\n".join(sqlite3.connect(db_path).iterdump())
+        assert key.key.hex() not in dump and key.key not in dump.encode()
 
 
 def test_deleting_the_last_20_rows_is_caught_by_the_outside_head(ledger, cli_runner, config):
     runtime, db_path = ledger
     head = audit.head(runtime.db)  # the copy the scheduler wrote to the log / head file
-    conn = attacker(db_path)
+    conn = Attacker(db_path)
     last = ids(conn)[-20:]
     conn.execute("DELETE FROM audit_log WHERE id >= ?", (last[0],))
     conn.commit()
@@ -115,7 +154,7 @@ def test_deleting_the_last_20_rows_is_caught_by_the_outside_head(ledger, cli_run
 
 def test_editing_74_rows_and_rechaining_with_plain_sha256_is_caught(ledger, cli_runner, config):
     runtime, db_path = ledger
-    conn = attacker(db_path)
+    conn = Attacker(db_path)
     all_ids = ids(conn)
     edited = set(all_ids[40 : 40 + 74])
     rewrite(conn, edited, min(edited), plain_sha256)
@@ -129,7 +168,7 @@ def test_editing_74_rows_and_rechaining_with_plain_sha256_is_caught(ledger, cli_
 def test_rechaining_the_whole_ledger_with_plain_sha256_is_caught(ledger):
     """The downgrade: every row rewritten as if the chain had never been keyed."""
     runtime, db_path = ledger
-    conn = attacker(db_path)
+    conn = Attacker(db_path)
     all_ids = ids(conn)
     rewrite(conn, set(all_ids[40 : 40 + 74]), all_ids[0], plain_sha256)
     result = audit.verify(runtime.db)
@@ -145,7 +184,7 @@ def test_rechaining_with_the_real_algorithm_and_a_wrong_key_is_caught(ledger, ki
     wrong = AuditKey(
         audit_keys.key_id(wrong_bytes) if kid == "attacker" else real.kid, wrong_bytes, "x"
     )
-    conn = attacker(db_path)
+    conn = Attacker(db_path)
     all_ids = ids(conn)
     edited = set(all_ids[40 : 40 + 74])
     rewrite(conn, edited, min(edited), lambda prev, header: audit._keyed_hash(wrong, prev, header))
@@ -159,7 +198,7 @@ def test_rechaining_is_named_against_the_head(ledger):
     """A head taken before the edit: the digest at its row differs (re-chained)."""
     runtime, db_path = ledger
     head = audit.head(runtime.db)
-    conn = attacker(db_path)
+    conn = Attacker(db_path)
     all_ids = ids(conn)
     rewrite(conn, {all_ids[100]}, all_ids[100], plain_sha256)
     problems = audit.check_head(runtime.db, head)
@@ -169,7 +208,7 @@ def test_rechaining_is_named_against_the_head(ledger):
 def test_a_forged_head_is_refused(ledger):
     runtime, db_path = ledger
     head = audit.head(runtime.db)
-    conn = attacker(db_path)
+    conn = Attacker(db_path)
     conn.execute("DELETE FROM audit_log WHERE id > ?", (head["last_id"] - 20,))
     conn.commit()
     # The attacker also edits the outside head to match the shortened ledger.
@@ -188,7 +227,7 @@ def test_a_tenant_head_finds_that_tenants_missing_rows(ledger):
     assert head["scope"] == "acme" and head["rows"] == len(acme_rows) >= ROWS
     assert head["last_id"] == acme_rows[-1]["id"]
     assert audit.check_head(runtime.db, head) == []
-    conn = attacker(db_path)
+    conn = Attacker(db_path)
     conn.execute("DELETE FROM audit_log WHERE id >= ?", (head["last_id"],))
     conn.commit()
     assert "truncated" in " ".join(audit.check_head(runtime.db, head))
@@ -199,7 +238,7 @@ def test_an_old_unkeyed_ledger_still_verifies_and_is_bound_by_the_first_keyed_ro
 ):
     """A ledger written before the chain was keyed: its rows stay as they are (never rewritten);
     the first keyed row binds their last hash, so editing them afterwards is caught."""
-    db_path = config["db_path"]
+    db_path = location(config)
     runtime = Runtime(config)
     from connector.db import migrate
 
@@ -220,7 +259,7 @@ def test_an_old_unkeyed_ledger_still_verifies_and_is_bound_by_the_first_keyed_ro
     audit.redact(runtime.db, "acme", [old], subject="customer:x", tables={})
     assert audit.verify(runtime.db).ok
     # editing an old row and re-chaining the unkeyed prefix breaks the first keyed row
-    conn = attacker(db_path)
+    conn = Attacker(db_path)
     last_old = rewrite(conn, {3}, 3, plain_sha256, to_id=30)
     conn.execute("UPDATE audit_log SET prev_hash = ? WHERE id = 31", (last_old,))
     conn.commit()
@@ -252,7 +291,7 @@ def test_key_rotation_keeps_old_rows_verifiable(config, tmp_path):
 def test_a_malformed_audit_key_fails_at_start_up_naming_the_setting(config, cli_runner):
     out = cli_runner.invoke(
         cli,
-        ["--db", config["db_path"], "audit", "verify"],
+        ["--db", location(config), "audit", "verify"],
         env={"DESKGUARD_SECRET_KEYS": config["secret_keys"][0], "DESKGUARD_AUDIT_KEYS": "short"},
     )
     assert out.exit_code != 0

@@ -7,9 +7,10 @@ import json
 import logging
 import sqlite3
 
+import psycopg
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from connector import audit
+from connector import audit, pg
 from connector import scheduler as scheduler_mod
 from connector.cli import cli
 from connector.runtime import Runtime
@@ -54,35 +55,43 @@ def test_no_head_job_when_the_interval_is_zero(config):
         rt.close()
 
 
-def test_verify_against_the_head_file_finds_truncation(runtime, config, tmp_path, cli_runner):
+def test_verify_against_the_head_file_finds_truncation(
+    runtime, config, tmp_path, cli_runner, ledger_location
+):
     head_file = tmp_path / "heads.jsonl"
     write_events(runtime, 30)
     audit.publish_head(runtime.db, path=str(head_file))
     env = {"DESKGUARD_SECRET_KEYS": config["secret_keys"][0]}
-    args = ["--db", config["db_path"], "audit", "verify", "--expect-head", str(head_file)]
+    args = ["--db", ledger_location, "audit", "verify", "--expect-head", str(head_file)]
     assert cli_runner.invoke(cli, args, env=env).exit_code == 0
-    conn = sqlite3.connect(config["db_path"])
-    conn.execute("DROP TRIGGER audit_log_no_delete")
-    conn.execute("DELETE FROM audit_log WHERE id > (SELECT MAX(id) - 20 FROM audit_log)")
-    conn.commit()
+    # someone with write access to the ledger drops the trigger and cuts the tail
+    if pg.is_postgres_url(ledger_location):
+        with psycopg.connect(ledger_location) as conn:
+            conn.execute("DROP TRIGGER audit_log_no_delete ON audit_log")
+            conn.execute("DELETE FROM audit_log WHERE id > (SELECT MAX(id) - 20 FROM audit_log)")
+    else:
+        conn = sqlite3.connect(ledger_location)
+        conn.execute("DROP TRIGGER audit_log_no_delete")
+        conn.execute("DELETE FROM audit_log WHERE id > (SELECT MAX(id) - 20 FROM audit_log)")
+        conn.commit()
     out = cli_runner.invoke(cli, args, env=env)
     assert out.exit_code == 1
     problem = json.loads(out.output)["problem"]
     assert "truncated" in problem and "is missing" in problem
 
 
-def test_the_head_cli_prints_a_signed_head(runtime, config, cli_runner):
+def test_the_head_cli_prints_a_signed_head(runtime, config, cli_runner, ledger_location):
     write_events(runtime, 2)
     env = {"DESKGUARD_SECRET_KEYS": config["secret_keys"][0]}
-    out = cli_runner.invoke(cli, ["--db", config["db_path"], "audit", "head"], env=env)
+    out = cli_runner.invoke(cli, ["--db", ledger_location, "audit", "head"], env=env)
     assert out.exit_code == 0, out.output
     head = json.loads(out.output)
     assert set(head) == {*audit.HEAD_FIELDS, "signature"} and head["scope"] == "*"
     tenant = cli_runner.invoke(
-        cli, ["--db", config["db_path"], "audit", "head", "--tenant", "acme"], env=env
+        cli, ["--db", ledger_location, "audit", "head", "--tenant", "acme"], env=env
     )
     assert json.loads(tenant.output)["scope"] == "acme"
     bad = cli_runner.invoke(
-        cli, ["--db", config["db_path"], "audit", "verify", "--expect-head", "{nope"], env=env
+        cli, ["--db", ledger_location, "audit", "verify", "--expect-head", "{nope"], env=env
     )
     assert bad.exit_code == 2 and "--expect-head" in bad.output

@@ -25,7 +25,7 @@ from zendesk_support import TENANT, sandbox, zendesk_config  # noqa: F401  (fixt
 
 from connector import logs
 from connector.bootstrap import ensure_env_tenant
-from connector.db import migrate
+from connector.db import migrate, table_names
 from connector.devkit.sandbox.anthropic import start_anthropic_sandbox
 from connector.domain import DESKGUARD_MARKER
 from connector.jobs import drain
@@ -159,12 +159,7 @@ def test_no_card_number_leaves_the_machine_or_lands_in_the_ledger_or_logs(
     for r in requests:
         findings += card_findings(f"anthropic request {r['id']}", json.loads(r["body"]))
     # 2. every text column of every ledger table (decisions.input_snapshot, audit_log, jobs...)
-    tables = [
-        row[0]
-        for row in rt.db.conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-        )
-    ]
+    tables = sorted(name for name in table_names(rt.db) if not name.startswith("sqlite_"))
     assert {"decisions", "audit_log", "jobs"} <= set(tables)
     for table in tables:
         cursor = rt.db.conn.execute(f'SELECT * FROM "{table}"')
