@@ -8,7 +8,7 @@ RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
 LOCK := constraints.txt
 
-.PHONY: demo test lint install browser clean docs model constraints
+.PHONY: demo test test-sqlite test-postgres lint install browser postgres clean docs model constraints
 
 $(BIN)/python:
 	@echo "==> creating the virtual environment $(VENV) with $(PYTHON)"
@@ -38,8 +38,23 @@ lint: $(DEV)
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m mypy
 
-test: $(DEV) browser lint
+# The whole suite on SQLite, then the ledger, queue, pipeline, crash and multi-process tests again on
+# a throwaway PostgreSQL cluster that the test setup starts and stops (docs/scale-out.md).
+PG_TESTS := tests/test_foundation.py tests/test_migrations.py tests/test_audit.py \
+	tests/test_queue.py tests/test_leases.py tests/test_ledger_concurrency.py \
+	tests/test_backup_postgres.py tests/test_crash.py tests/test_processes.py \
+	tests/test_scaleout.py tests/test_demo.py tests/test_pipeline_*.py
+
+test: test-sqlite test-postgres
+
+test-sqlite: $(DEV) browser lint
 	$(BIN)/python -m pytest -q -n auto --dist loadfile
+
+test-postgres: $(DEV) postgres
+	TEST_POSTGRES=1 $(BIN)/python -m pytest -q -n auto --dist loadfile -m "not browser" $(PG_TESTS)
+
+postgres:
+	@bash deploy/install-postgres.sh
 
 docs: $(RUNTIME)
 	$(BIN)/deskguard config docs --write

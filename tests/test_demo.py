@@ -11,8 +11,10 @@ import sys
 BIN = os.path.join(os.path.dirname(sys.executable), "deskguard")
 
 
-def test_demo_once_shows_every_mode(tmp_path):
+def test_demo_once_shows_every_mode(tmp_path, ledger_location):
     env = {k: v for k, v in os.environ.items() if not k.startswith("DESKGUARD_")}
+    if ledger_location.startswith("postgresql://"):  # the PostgreSQL run: the demo on the server
+        env["DESKGUARD_DATABASE_URL"] = ledger_location
     out = subprocess.run(
         [BIN, "demo", "--once", "--json", "--port", "0"],
         env=env,
