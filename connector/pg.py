@@ -113,15 +113,22 @@ class _NumericAsNumber(psycopg.adapt.Loader):
 APPLICATION = "deskguard"
 
 
-def _configure(conn: psycopg.Connection[Any]) -> None:
-    conn.autocommit = True
-    conn.adapters.register_dumper(bool, _BoolAsInt)
-    conn.adapters.register_loader(postgres.types["numeric"].oid, _NumericAsNumber)
-    # Named after the ledger's schema, so a restore can tell which sessions use this ledger.
-    conn.execute(
-        "SELECT set_config('application_name', %s || current_schema(), false)",
-        (f"{APPLICATION}:",),
-    )
+def _configurer(lock_timeout_ms: int) -> Any:
+    def configure(conn: psycopg.Connection[Any]) -> None:
+        conn.autocommit = True
+        conn.adapters.register_dumper(bool, _BoolAsInt)
+        conn.adapters.register_loader(postgres.types["numeric"].oid, _NumericAsNumber)
+        # Named after the ledger's schema, so a restore can tell which sessions use this ledger.
+        conn.execute(
+            "SELECT set_config('application_name', %s || current_schema(), false)",
+            (f"{APPLICATION}:",),
+        )
+        # A lock not granted in time (the ledger lock held by a stuck transaction, or wanted
+        # again by the thread that holds it) fails as a transient error instead of waiting
+        # forever: the same bound as SQLite's busy timeout.
+        conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{lock_timeout_ms}ms",))
+
+    return configure
 
 
 # Errors that say "try again": a deadlock PostgreSQL broke by aborting us, a serialisation
@@ -179,6 +186,7 @@ class PgPool:
     reopened)."""
 
     def __init__(self, url: str, *, max_size: int = 8, timeout: float = 30.0):
+        """``timeout``: seconds to wait for a pooled connection, and for a lock."""
         self.url = url
         self.max_size = max(1, max_size)
         self.timeout = timeout
@@ -196,7 +204,7 @@ class PgPool:
                     min_size=1,
                     max_size=self.max_size,
                     timeout=self.timeout,
-                    configure=_configure,
+                    configure=_configurer(int(self.timeout * 1000)),
                     open=False,
                     name="deskguard-ledger",
                 )

@@ -242,7 +242,8 @@ SETTINGS: tuple[Setting, ...] = (
         "busy_timeout_ms",
         "DESKGUARD_BUSY_TIMEOUT_MS",
         "5000",
-        "How long a SQLite writer waits for the lock before failing.",
+        "How long a writer waits for a lock before failing (SQLite's busy timeout; on "
+        "PostgreSQL the lock timeout and the wait for a pooled connection, at least 1 s).",
         parse=_positive_int,
     ),
     Setting(

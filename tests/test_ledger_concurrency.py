@@ -7,8 +7,11 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
+import pytest
+
 from connector import audit
-from connector.db import Ledger, migrate
+from connector.db import Ledger, migrate, transaction
+from connector.errors import TransientError
 from connector.pipeline import caps
 from connector.queue import Queue
 from connector.tenants import ensure_tenant
@@ -98,4 +101,20 @@ def test_each_job_is_claimed_once_by_concurrent_workers(ledger_location):
     run_threads(work)
     assert len(acked) == 120 and set(acked.values()) == {1}
     assert queue.status()["counts"]["done"] == 120
+    ledger.close()
+
+
+@pytest.mark.postgres_only  # SQLite's own busy timeout and BEGIN retries do this for the file
+def test_a_lock_never_granted_fails_as_transient_instead_of_hanging(ledger_location):
+    """A writer stuck holding the ledger lock (or a thread wanting a lock it already holds) must
+    not hang the others: after the busy timeout they fail with a transient error and retry."""
+    ledger = ready_ledger(ledger_location)
+    holder = Ledger(ledger_location, busy_timeout_ms=1000)
+    waiter = Ledger(ledger_location, busy_timeout_ms=1000)
+    with transaction(holder.db):
+        holder.db.conn.execute("UPDATE tenants SET name = 'held' WHERE id = 'acme'")
+        with pytest.raises(TransientError, match="LockNotAvailable"), transaction(waiter.db):
+            waiter.db.conn.execute("UPDATE tenants SET name = 'waited' WHERE id = 'acme'")
+    holder.close()
+    waiter.close()
     ledger.close()
