@@ -118,3 +118,41 @@ def test_a_lock_never_granted_fails_as_transient_instead_of_hanging(ledger_locat
     holder.close()
     waiter.close()
     ledger.close()
+
+
+def test_a_ticket_version_is_queued_once_when_webhooks_and_the_poller_race(config):
+    """Webhooks (single jobs) and the poller (batches) report the same ticket versions at the
+    same moment, from their own connections: each version ends up in exactly one place."""
+    from connector.bootstrap import ensure_env_tenant
+    from connector.runtime import Runtime
+    from connector.zendesk.batch import enqueue_batches
+    from connector.zendesk.intake import enqueue_ticket
+
+    setup = Runtime(config)
+    migrate(setup.db)
+    ensure_env_tenant(setup)
+    versions = [(5000 + i, f"2026-12-07T11:{i // 60:02d}:{i % 60:02d}Z") for i in range(240)]
+
+    def report(n: int) -> None:
+        rt = Runtime(config)
+        mine = versions[n % 3 :: 2] if n % 2 else versions[::-1]
+        for start in range(0, len(mine), 3):
+            chunk = mine[start : start + 3]
+            if n % 2:
+                for ticket_id, updated_at in chunk:
+                    enqueue_ticket(rt.queue, "acme", ticket_id, updated_at, "webhook")
+            else:
+                with transaction(rt.db):
+                    enqueue_batches(rt, "acme", chunk)
+        rt.close()
+
+    run_threads(report, 8)
+    singles = {
+        r[0]
+        for r in setup.db.conn.execute("SELECT dedupe_key FROM jobs WHERE kind = 'zendesk.ticket'")
+    }
+    batched = [r[0] for r in setup.db.conn.execute("SELECT dedupe_key FROM zendesk_batch_tickets")]
+    assert len(batched) == len(set(batched))  # no version in two batches
+    assert not singles & set(batched), sorted(singles & set(batched))[:5]
+    assert len(singles) + len(batched) == len(versions)
+    setup.close()

@@ -38,10 +38,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from connector import audit, logs
-from connector.db import transaction
+from connector.db import lock, transaction
 from connector.queue import Job
 from connector.zendesk.events import BatchTicketHandedOff
-from connector.zendesk.intake import JOB_KIND, batch_holding, dedupe_key, enqueue_ticket
+from connector.zendesk.intake import (
+    JOB_KIND,
+    batch_holding,
+    dedupe_key,
+    enqueue_ticket,
+    intake_lock,
+)
 from connector.zendesk.service import normalize_updated_at
 
 if TYPE_CHECKING:
@@ -84,6 +90,7 @@ def enqueue_batches(
     seen: set[str] = set()
     duplicates = 0
     with transaction(db):
+        lock(db, intake_lock(tenant_id))  # see intake.enqueue_ticket
         for ticket_id, updated_at in versions:
             version = normalize_updated_at(updated_at)
             key = dedupe_key(ticket_id, version)

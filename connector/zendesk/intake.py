@@ -10,6 +10,7 @@ webhook for a version already in a batch is a duplicate too.
 
 from __future__ import annotations
 
+from connector.db import lock, transaction
 from connector.queue import Queue
 from connector.zendesk.service import normalize_updated_at
 
@@ -54,9 +55,19 @@ def enqueue_ticket(
         raise ValueError(f"ticket id {ticket_id!r} is not a positive 64-bit integer")
     version = normalize_updated_at(updated_at)
     key = dedupe_key(ticket_id, version)
-    if not in_batch_ok:
-        batch_id = batch_holding(queue.ledger.db, tenant_id, key)
-        if batch_id is not None:
-            return batch_id, False
-    payload = {"ticket_id": int(ticket_id), "updated_at": version, "source": source}
-    return queue.enqueue(tenant_id, JOB_KIND, payload, key)
+    db = queue.ledger.db
+    with transaction(db, shared=True):
+        # "Not in a batch yet, so enqueue" must not interleave with a batch being filled for the
+        # same tenant (SQLite: the write lock; PostgreSQL: the tenant's intake lock).
+        lock(db, intake_lock(tenant_id))
+        if not in_batch_ok:
+            batch_id = batch_holding(db, tenant_id, key)
+            if batch_id is not None:
+                return batch_id, False
+        payload = {"ticket_id": int(ticket_id), "updated_at": version, "source": source}
+        return queue.enqueue(tenant_id, JOB_KIND, payload, key)
+
+
+def intake_lock(tenant_id: str) -> str:
+    """The named lock every enqueue of a tenant's ticket versions holds (single or batched)."""
+    return f"intake:{tenant_id}"

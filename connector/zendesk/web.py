@@ -207,7 +207,9 @@ def receive(tenant_id: str):
         )
         event = parse_event(body)
         db = runtime.db
-        with transaction(db):
+        # Shared: the replay insert and the enqueue are atomic statements, and enqueue_ticket
+        # takes the tenant's intake lock, so web processes do not queue behind the ledger lock.
+        with transaction(db, shared=True):
             # Replay protection and the enqueue commit together: a delivery that failed to enqueue
             # may be re-sent with the same signature and still be accepted.
             seen = db.conn.execute(
