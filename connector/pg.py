@@ -199,6 +199,7 @@ class PgPool:
             return pool
         with self._lock:
             if self._pool is None:
+                self._check_reachable()
                 pool = ConnectionPool(
                     self.url,
                     min_size=1,
@@ -218,6 +219,19 @@ class PgPool:
                     raise TransientError(f"ledger: cannot connect: {exc}") from exc
                 self._pool = pool
             return self._pool
+
+    def _check_reachable(self) -> None:
+        """One plain connection first, so an unreachable server or a refused login is one clear
+        error (the pool would retry in the background and log each attempt)."""
+        try:
+            conn = psycopg.connect(self.url, connect_timeout=max(1, int(self.timeout)))
+        except psycopg.Error as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise TransientError(
+                f"the PostgreSQL ledger cannot be reached ({first}); check DESKGUARD_DATABASE_URL"
+                " and that the server is up"
+            ) from None
+        conn.close()
 
     def close(self) -> None:
         with self._lock:

@@ -75,6 +75,7 @@ def env(runtime, config) -> dict[str, str]:
     ensure_tenant(runtime.db, "globex", source="test")
     return {
         "DESKGUARD_DB_PATH": config["db_path"],
+        "DESKGUARD_DATABASE_URL": config["database_url"],  # set in the PostgreSQL run
         "DESKGUARD_SECRET_KEYS": config["secret_keys"][0],
         "DESKGUARD_TENANT_ID": TENANT,
     }

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from connector import jobs
+from connector.db import transaction
 from connector.devkit.fakes import FakeClassifier, FakeDesk, inject, make_reading
 from connector.pipeline.engine import process_ticket
 from connector.pipeline.policy import set_category_modes
@@ -124,10 +125,12 @@ def test_a_decision_left_pending_after_its_write_completed_is_completed(runtime)
     set_category_modes(runtime.db, TENANT, {"*": "assist"}, actor="test")
     desk.add_ticket(1, "Is this jacket waterproof?")
     process_ticket(runtime, TENANT, 1)
-    with runtime.db.conn:  # what the kill left: the note is written and recorded, not completed
+    with transaction(
+        runtime.db
+    ):  # what the kill left: the note is written and recorded, not completed
         runtime.db.conn.execute("UPDATE decisions SET status = 'pending'")
     assert jobs.reconcile(runtime)["decisions"] == 0  # too new: maybe a live worker's
-    with runtime.db.conn:
+    with transaction(runtime.db):
         runtime.db.conn.execute("UPDATE decisions SET created_at = '2026-01-01T00:00:00+00:00'")
     assert jobs.reconcile(runtime)["decisions"] == 1
     assert _states(runtime)[:2] == (["done"], ["done"])

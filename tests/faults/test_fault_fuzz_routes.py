@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connector.bootstrap import ensure_env_tenant
-from connector.db import migrate
+from connector.db import migrate, transaction
 from connector.panel.auth import issue_token
 from connector.runtime import Runtime
 
@@ -110,7 +110,7 @@ def test_no_fuzzed_request_to_any_route_gets_a_5xx(app, client, runtime):
         if ctype:
             headers["Content-Type"] = ctype
         # Fuzzed logins fail by design; forget them, or the lockout would answer 429 to the rest.
-        with runtime.db.conn:
+        with transaction(runtime.db):
             runtime.db.conn.execute("DELETE FROM admin_login_failures")
         res = client.open(path, method=method, data=body, headers=headers)
         STATUSES[res.status_code] += 1

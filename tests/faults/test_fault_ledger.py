@@ -64,6 +64,7 @@ def _writable(path: Path) -> None:
     path.chmod(0o644)
 
 
+@pytest.mark.sqlite_only
 def test_readyz_fails_on_a_read_only_ledger(runtime, client):
     assert client.get("/readyz").status_code == 200
     runtime.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -79,6 +80,7 @@ def test_readyz_fails_on_a_read_only_ledger(runtime, client):
     assert client.get("/readyz").status_code == 200
 
 
+@pytest.mark.sqlite_only
 def test_readyz_and_cli_commands_fail_clearly_on_a_corrupted_ledger(runtime, config, cli_runner):
     runtime.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     runtime.close()
@@ -98,6 +100,40 @@ def test_readyz_and_cli_commands_fail_clearly_on_a_corrupted_ledger(runtime, con
         assert proc.returncode != 0, (args, proc.stdout)
         assert "Traceback" not in proc.stderr, proc.stderr
         assert "ledger" in proc.stderr and ("corrupt" in proc.stderr or "malformed" in proc.stderr)
+
+
+@pytest.mark.postgres_only
+def test_readyz_fails_on_a_read_only_postgresql_ledger(runtime, config):
+    """A server that takes no writes (a standby, or read-only by default) is not ready."""
+    assert create_app(runtime=runtime).test_client().get("/readyz").status_code == 200
+    read_only = {
+        **config,
+        "database_url": config["database_url"] + "%20-cdefault_transaction_read_only%3Don",
+    }
+    res = create_app(read_only).test_client().get("/readyz")
+    assert res.status_code == 503
+    error = res.get_json()["error"]
+    assert error["code"] == "ledger_unavailable"
+    assert "default_transaction_read_only is on" in error["message"]
+
+
+@pytest.mark.postgres_only
+def test_cli_commands_fail_in_one_line_when_the_server_is_unreachable(config, tmp_path):
+    """No server at the URL (down, wrong host): one line naming the ledger, no traceback."""
+    env = {
+        **os.environ,
+        "DESKGUARD_DATABASE_URL": f"postgresql://deskguard@/deskguard?host={tmp_path}&connect_timeout=2",
+        "DESKGUARD_BUSY_TIMEOUT_MS": "2000",
+        "DESKGUARD_TENANT_ID": "acme",
+        "DESKGUARD_SECRET_KEYS": config["secret_keys"][0],
+    }
+    for args in (["migrate"], ["queue", "status"]):
+        proc = subprocess.run([BIN, *args], env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode != 0, (args, proc.stdout)
+        assert "Traceback" not in proc.stderr, proc.stderr
+        assert "PostgreSQL ledger cannot be reached" in proc.stderr, proc.stderr
+        assert "DESKGUARD_DATABASE_URL" in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
 def _fds() -> int:
