@@ -206,7 +206,9 @@ def transaction(
 
     On PostgreSQL the outermost ``transaction`` takes the ledger-wide lock (as BEGIN IMMEDIATE
     does on SQLite) unless ``shared=True`` (the body is safe beside other writers: single atomic
-    statements, row locks, or its own ``lock``) or ``immediate=False`` (a read).
+    statements, row locks, or its own ``lock``) or ``immediate=False`` (a read). Only the
+    outermost call decides: a nested ``transaction`` is a savepoint and takes no lock, so a
+    shared transaction may only call code that is itself safe beside other writers.
     """
     if isinstance(db, pg.PgDatabase):
         outermost = db.pinned is None
