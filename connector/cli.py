@@ -466,6 +466,9 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, threads: int) 
 
     # With --env-file the workers get the settings as read here (they would read ./.env).
     overrides = dict(runtime.config) if ctx.obj.get("env_file") else ctx.obj.get("overrides")
+    # No open connection may cross the fork: each web worker opens its own (a PostgreSQL pool's
+    # sockets and threads, a SQLite handle).
+    runtime.close()
     run(host=host, port=port, workers=workers, threads=threads, overrides=overrides)
 
 
