@@ -78,3 +78,34 @@ def test_a_failing_step_leaves_no_trace_and_stays_pending(ledger_location):
     with pytest.raises(Exception, match="half_done"):
         ledger.db.conn.execute("SELECT * FROM half_done").fetchall()
     ledger.close()
+
+
+def test_processes_migrating_the_same_fresh_ledger_at_once_apply_each_step_once(ledger_location):
+    """Several containers start together and each runs `deskguard migrate`."""
+    import threading
+
+    results: list[list[str]] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def run() -> None:
+        ledger = Ledger(ledger_location)
+        try:
+            start.wait()
+            results.append(migrate(ledger.db))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            ledger.close()
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    applied = sorted(name for names in results for name in names)
+    assert applied == sorted(MIGRATIONS.names)  # every step applied exactly once, by one of them
+    ledger = Ledger(ledger_location)
+    assert MIGRATIONS.applied(ledger.db) == MIGRATIONS.names
+    ledger.close()
