@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -408,6 +409,12 @@ def calibration_matrix(rows: CalibrationRows, temperature: float) -> tuple[np.nd
 # figures.
 CATEGORY_L2 = 1e-3
 
+# Which per-category offsets a calibrator fitted from scratch gets: "lower" (the shipped rule:
+# fitted, then clipped at 0), "either" (fitted, either sign) or "none" (all 0: the shared inputs
+# only). The last two exist to compare against (scripts/calibration_cv.py --offsets).
+OffsetRule = Literal["lower", "either", "none"]
+OFFSET_RULES: tuple[OffsetRule, ...] = ("none", "lower", "either")
+
 
 def category_offsets(
     features: np.ndarray,
@@ -416,18 +423,25 @@ def category_offsets(
     weights: np.ndarray,
     l2: float = CATEGORY_L2,
     iters: int = 50,
+    *,
+    rule: OffsetRule = "lower",
 ) -> np.ndarray:
     """Per top category, how much to lower the calibrated log-odds: a logistic regression on the
     category one-hot (``features`` after the base inputs) with the base calibrator's log-odds as a
     fixed offset, L2 toward 0, then clipped at 0. A category whose confident readings are wrong
     more often than the shared calibrator says gets a negative offset; one that does better keeps
     0, so no reading's confidence is ever raised by it — off-topic text read as a store category
-    cannot become more confident than without the offsets."""
+    cannot become more confident than without the offsets. ``rule`` "either" skips the clipping,
+    "none" returns zeros (``OffsetRule``)."""
+    if rule not in OFFSET_RULES:
+        raise ValueError(f"unknown offset rule {rule!r} (one of: {', '.join(OFFSET_RULES)})")
     n_base = len(base)
     offset = features[:, :n_base] @ base
     onehot = features[:, n_base:]
     reg = l2 * weights.sum()
     delta = np.zeros(onehot.shape[1])
+    if rule == "none":
+        return delta
     for _ in range(iters):
         p = 1 / (1 + np.exp(-(offset + onehot @ delta)))
         grad = onehot.T @ (weights * (p - correct)) + reg * delta
@@ -438,24 +452,30 @@ def category_offsets(
         delta -= step
         if np.abs(step).max() < 1e-8:
             break
-    return np.minimum(delta, 0.0)
+    return delta if rule == "either" else np.minimum(delta, 0.0)
 
 
 def calibrate_from_rows(
-    rows: CalibrationRows, *, prior: np.ndarray | None = None, l2: float = 1e-2
+    rows: CalibrationRows,
+    *,
+    prior: np.ndarray | None = None,
+    l2: float = 1e-2,
+    offsets: OffsetRule = "lower",
 ) -> tuple[float, np.ndarray]:
     """Temperature, then the confidence calibrator, fitted on weighted held-out rows. From scratch
     (no ``prior``): the base inputs first, then the per-category offsets on top
-    (``category_offsets``). A tenant calibrator is fitted on every input at once, pulled toward
-    its base's with ``l2``."""
+    (``category_offsets``, by ``offsets``' rule). A tenant calibrator is fitted on every input at
+    once, pulled toward its base's with ``l2``."""
     temperature = fit_temperature(rows.logits, rows.labels, rows.weights)
     feats, correct = calibration_matrix(rows, temperature)
     if prior is not None:
         return temperature, fit_calibrator(feats, correct, l2, weights=rows.weights, prior=prior)
     n_base = len(BASE_INPUTS)
     base = fit_calibrator(feats[:, :n_base], correct, l2, weights=rows.weights)
-    offsets = category_offsets(feats, correct, base, np.asarray(rows.weights, np.float64))
-    return temperature, np.concatenate([base, offsets])
+    per_category = category_offsets(
+        feats, correct, base, np.asarray(rows.weights, np.float64), rule=offsets
+    )
+    return temperature, np.concatenate([base, per_category])
 
 
 def held_out_report(rows: CalibrationRows, temperature: float, calibrator: np.ndarray) -> dict:
@@ -795,10 +815,13 @@ def calibrate_default(
     dev_share: float,
     clinc_rows: CalibrationRows | None = None,
     clinc_share: float = 0.0,
+    *,
+    offsets: OffsetRule = "lower",
 ) -> tuple[float, np.ndarray]:
     """Temperature and calibrator from out-of-fold rows and dev rows, the dev rows carrying
     ``dev_share`` of the weight of the two; CLINC150 dev rows (off-topic questions), when given,
-    carry ``clinc_share`` of the whole."""
+    carry ``clinc_share`` of the whole. ``offsets``: the per-category offsets' rule
+    (``OffsetRule``; the shipped model's is "lower")."""
     share = dev_share if len(dev_rows) else 0.0
     clinc_share = clinc_share if clinc_rows is not None and len(clinc_rows) else 0.0
     total = len(out_of_fold) + len(dev_rows)
@@ -808,7 +831,7 @@ def calibrate_default(
     ]
     if clinc_rows is not None and clinc_share:
         parts.append(clinc_rows.with_total_weight(clinc_share * total))
-    return calibrate_from_rows(CalibrationRows.concat(parts))
+    return calibrate_from_rows(CalibrationRows.concat(parts), offsets=offsets)
 
 
 def fit_default(
