@@ -59,6 +59,33 @@ class Novelty:
     code_abstain_above: float = 0.2  # abstain to `other` from here; capped linearly in between
     code_min_chars: int = 3
 
+    def limit(self, known_ratio: float, known_words: int, codeish: float) -> tuple[float, bool]:
+        """(the highest confidence a reading may carry, whether it abstains to `other`) from the
+        share and number of known words and the code share (``code_share``)."""
+        cap = min(
+            1.0,
+            max(
+                0.0,
+                (known_ratio - self.abstain_below)
+                / max(self.full_above - self.abstain_below, 1e-6),
+            ),
+        )
+        if codeish > self.code_full_below:
+            cap = min(
+                cap,
+                max(
+                    0.0,
+                    (self.code_abstain_above - codeish)
+                    / max(self.code_abstain_above - self.code_full_below, 1e-6),
+                ),
+            )
+        abstained = (
+            known_ratio < self.abstain_below
+            or known_words < self.min_known_words
+            or codeish >= self.code_abstain_above
+        )
+        return cap, abstained
+
 
 # Brackets are not in the list: "[Ticket #88213]" and "[EXTERNAL]" are ordinary email subjects.
 CODE_CHARS = "{};=<>_|\\`"
@@ -124,7 +151,7 @@ def calibration_features(
     """Inputs of the confidence calibrator (order matters: it is stored as coefficients): the
     ``BASE_INPUTS``, then a one-hot of the top category over the model's categories.
     ``loo_logits``: the raw logits without the strongest word of the top category."""
-    top = int(np.argmax(probs))
+    top = int(probs.argmax())
     onehot = np.zeros(len(probs), np.float64)
     onehot[top] = 1.0
     top2 = np.sort(probs)[-2:]
@@ -132,9 +159,10 @@ def calibration_features(
     p2 = float(max(top2[0], 1e-6))
     loo = 0.0
     if loo_logits is not None and len(loo_logits) > 1:
-        z = np.asarray(loo_logits, np.float64) / temperature
-        rest = np.delete(z, top)
-        loo = float(min(max(z[top] - rest.max(), -LOO_CLIP), LOO_CLIP))
+        z = np.asarray(loo_logits, np.float64) / temperature  # a new array: free to change
+        best = z[top]
+        z[top] = -np.inf  # the best of the rest, without np.delete's copy
+        loo = float(min(max(best - z.max(), -LOO_CLIP), LOO_CLIP))
     base = np.array(
         [
             1.0,
@@ -241,6 +269,10 @@ class _WordTable:
         self.shipped = len(self.words)  # rows that came with the model
 
     def indices(self, words: list[str]) -> np.ndarray:
+        try:  # the usual case on a warm table: every word has its row
+            return np.fromiter(map(self.rows.__getitem__, words), np.intp, len(words))
+        except KeyError:
+            pass
         get = self.rows.get
         idx = [get(w, -1) for w in words]
         if -1 in idx:
@@ -466,10 +498,11 @@ class LocalClassifier:
 
     def _read(
         self, subject: str, latest: str
-    ) -> tuple[np.ndarray, list[str], np.ndarray, _WordTable, Parsed, np.ndarray]:
+    ) -> tuple[np.ndarray, list[str], np.ndarray, _WordTable, Parsed, np.ndarray, np.ndarray]:
         """(logits, words, their word-table rows, the table, the parsed text, the logits without
-        the top category's strongest word): the same numbers as ``featurizer.transform`` times
-        the weights, added up from cached per-word rows instead of building the vector."""
+        the top category's strongest word, the distinct rows in ascending order): the same
+        numbers as ``featurizer.transform`` times the weights, added up from cached per-word rows
+        instead of building the vector."""
         table = self._table
         if (
             len(table.words) >= table.shipped + _WordTable.LIMIT
@@ -480,7 +513,8 @@ class LocalClassifier:
         words = subject_words + body_words
         if not words:
             empty = self.bias.astype(np.float64)
-            return empty, words, np.zeros(0, np.intp), table, parsed, empty
+            none = np.zeros(0, np.intp)
+            return empty, words, none, table, parsed, empty, none
         idx = table.indices(words)
         joint_ids, joint_values = self.featurizer.joint_features(
             subject_words, body_words, table.hashes[idx], np.flatnonzero(table.multi[idx])
@@ -489,25 +523,34 @@ class LocalClassifier:
         raw = per_word.sum(axis=0, dtype=np.float64) + joint_values @ self.weights[joint_ids]
         norm = math.sqrt(float(table.sq[idx].sum()) + float(np.dot(joint_values, joint_values)))
         logits = raw / norm + self.bias
+        distinct = np.unique(idx, return_inverse=True)  # once, for this and the reasons
         return (
             logits,
             words,
             idx,
             table,
             parsed,
-            self._without_strongest(logits, per_word, idx, norm),
+            self._without_strongest(logits, per_word, idx, norm, distinct),
+            distinct[0],
         )
 
     @staticmethod
     def _without_strongest(
-        logits: np.ndarray, per_word: np.ndarray, idx: np.ndarray, norm: float
+        logits: np.ndarray,
+        per_word: np.ndarray,
+        idx: np.ndarray,
+        norm: float,
+        distinct: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> np.ndarray:
         """The logits with every occurrence of the one word that most separates the top category
-        from the runner-up taken out (its own features only; pairs it is part of stay)."""
-        top = int(np.argmax(logits))
-        runner = int(np.argmax(np.where(np.arange(len(logits)) == top, -np.inf, logits)))
+        from the runner-up taken out (its own features only; pairs it is part of stay).
+        ``distinct``: ``np.unique(idx, return_inverse=True)`` when the caller has it."""
+        top = int(logits.argmax())
+        rest = logits.astype(np.float64)  # a copy
+        rest[top] = -np.inf
+        runner = int(rest.argmax())
         push = per_word[:, top].astype(np.float64) - per_word[:, runner]
-        words, where = np.unique(idx, return_inverse=True)
+        words, where = distinct if distinct is not None else np.unique(idx, return_inverse=True)
         if len(words) == 1:
             strongest = np.ones(len(idx), bool)
         else:
@@ -526,7 +569,7 @@ class LocalClassifier:
     def calibration_inputs(self, subject: str, body: str) -> tuple[np.ndarray, Evidence]:
         """(logits, evidence) of a ticket, read exactly as ``classify`` reads it: what
         confidence is calibrated on (``connector.classify.train``)."""
-        logits, _, idx, table, _, loo = self._read(subject, split_email(body)[0])
+        logits, _, idx, table, _, loo, _ = self._read(subject, split_email(body)[0])
         ratio, known = self._familiar(idx, table)
         return logits, Evidence(ratio, known, self._pair_ratio(idx, table), loo)
 
@@ -541,8 +584,8 @@ class LocalClassifier:
 
     def _score(
         self, subject: str, latest: str
-    ) -> tuple[Scored, tuple[np.ndarray, _WordTable], Parsed]:
-        logits, words, idx, table, parsed, loo = self._read(subject, latest)
+    ) -> tuple[Scored, tuple[np.ndarray, _WordTable, np.ndarray], Parsed]:
+        logits, words, idx, table, parsed, loo, distinct = self._read(subject, latest)
         z = logits / self.temperature
         z = np.exp(z - z.max())
         probs = z / z.sum()
@@ -553,30 +596,10 @@ class LocalClassifier:
         )
         confidence = 1.0 / (1.0 + math.exp(-float(feats @ self.calibrator)))
         nov = self.novelty
-        cap = min(
-            1.0,
-            max(
-                0.0,
-                (known_ratio - nov.abstain_below) / max(nov.full_above - nov.abstain_below, 1e-6),
-            ),
-        )
         codeish = code_share(f"{subject}\n{latest}", len(words), nov.code_min_chars)
-        if codeish > nov.code_full_below:
-            cap = min(
-                cap,
-                max(
-                    0.0,
-                    (nov.code_abstain_above - codeish)
-                    / max(nov.code_abstain_above - nov.code_full_below, 1e-6),
-                ),
-            )
+        cap, abstained = nov.limit(known_ratio, known_words, codeish)
         confidence = min(confidence, cap)
         top = int(np.argmax(probs))
-        abstained = (
-            known_ratio < nov.abstain_below
-            or known_words < nov.min_known_words
-            or codeish >= nov.code_abstain_above
-        )
         if abstained:
             top = self._other
             confidence = min(float(probs[self._other]), nov.abstain_confidence)
@@ -593,7 +616,7 @@ class LocalClassifier:
                 code_share=codeish,
                 pair_ratio=pair_ratio,
             ),
-            (idx, table),
+            (idx, table, distinct),
             parsed,
         )
 
@@ -627,7 +650,14 @@ class LocalClassifier:
             latency_ms=round((time.perf_counter() - started) * 1000, 3),
         )
 
-    def _reasons(self, scored: Scored, idx: np.ndarray, table: _WordTable) -> tuple[str, ...]:
+    def _reasons(
+        self,
+        scored: Scored,
+        idx: np.ndarray,
+        table: _WordTable,
+        distinct: np.ndarray | None = None,
+    ) -> tuple[str, ...]:
+        """``distinct``: ``np.unique(idx)`` when the caller has it."""
         reasons = []
         nov = self.novelty
         if scored.abstained and scored.code_share >= nov.code_abstain_above:
@@ -640,7 +670,9 @@ class LocalClassifier:
                 f"unfamiliar text: {scored.known_ratio:.0%} of its words were seen in training"
             )
         else:
-            rows = np.unique(idx[table.explains[idx]]) if len(idx) else idx
+            if distinct is None:
+                distinct = np.unique(idx)
+            rows = distinct[table.explains[distinct]] if len(idx) else idx
             if len(rows):
                 push = table.contrib[rows, self.categories.index(scored.category)]
                 best = np.argsort(-push, kind="stable")[:3]

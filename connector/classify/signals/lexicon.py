@@ -142,6 +142,61 @@ class _WordList:
         return found
 
 
+def _group_end(pattern: str, start: int) -> int:
+    """The index just past the group that opens at ``pattern[start]`` ("(")."""
+    depth, i = 0, start
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[":  # a character class: its brackets and parentheses are literal
+            i += 2 if pattern[i + 1 : i + 2] == "]" else 1
+            while pattern[i] != "]":
+                i += 2 if pattern[i] == "\\" else 1
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    raise ValueError(f"unbalanced group in {pattern!r}")
+
+
+def branches(pattern: str) -> list[str]:
+    """The alternatives of ``pattern`` with every group of alternatives that starts a branch
+    and is not repeated distributed over what follows it ("(?:a|b)c" -> "ac", "bc"): the same
+    text matches either way, and more branches start with a letter (``by_first_letter``)."""
+    out: list[str] = []
+    for alt in split_alternatives(pattern):
+        if alt.startswith("(?:"):
+            end = _group_end(alt, 0)
+            suffix = alt[end:]
+            if suffix[:1] not in ("*", "+", "?", "{"):
+                out.extend(branch + suffix for branch in branches(alt[3 : end - 1]))
+                continue
+        out.append(alt)
+    return out
+
+
+def by_first_letter(alternatives: list[str]) -> str:
+    """One alternation of ``alternatives`` (regular expressions, compiled with re.I) with those
+    that start with a letter grouped by it ("a(?:ngry|wful)|b(?:ad)"): Python's ``re`` tries each
+    branch of an alternation in turn, and a grouped one only when the first letter matches. The
+    same text matches."""
+    groups: dict[str, list[str]] = {}
+    others = []
+    for alt in alternatives:
+        if alt[:1].isalpha() and alt[1:2] not in ("*", "+", "?", "{"):
+            groups.setdefault(alt[0].lower(), []).append(alt[1:])
+        else:
+            others.append(alt)
+    return "|".join(
+        [f"{first}(?:{'|'.join(rests)})" for first, rests in sorted(groups.items())] + others
+    )
+
+
 class _Lexicon:
     """Several word lists looked up together: one cached bit mask per distinct word (bit 2i: the
     word matches list i; bit 2i+1: the word can start one of list i's multi-word phrases)."""
@@ -159,11 +214,13 @@ class _Lexicon:
         }
         self.cache: dict[str, int] = {}
         # Every list's word and gate patterns as one alternation: most words match none of them,
-        # and one failed match in C is cheaper than a Python loop of failed matches.
+        # and one failed match in C is cheaper than a Python loop of failed matches. Its branches
+        # are grouped by first letter (``by_first_letter``): a word is then tried against the
+        # branches that start with its own first letter only, not every branch in turn.
         parts = [
             f"(?:{p.pattern})" for wl in lists.values() for p in (wl.word, wl.gate) if p is not None
         ]
-        self._any = re.compile("|".join(parts), re.I) if parts else None
+        self._any = re.compile(by_first_letter(branches("|".join(parts))), re.I) if parts else None
 
     def bits(self, word: str) -> int:
         bits = self.cache.get(word)
