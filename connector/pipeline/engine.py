@@ -84,7 +84,9 @@ def _complete(runtime: Runtime, ctx: TicketContext, status: str, error: str = ""
     if error:
         result["error"] = error[:500]
     db = runtime.db
-    with transaction(db):
+    # Shared: an UPDATE of this decision's own row and audit appends (which take the chain's
+    # lock); nothing here reads a row another writer could change in between.
+    with transaction(db, shared=True):
         decisions.complete(
             db,
             ctx.decision_id,

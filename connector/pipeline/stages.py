@@ -448,7 +448,9 @@ def record_decision(rt: Runtime, ctx: TicketContext) -> TicketContext:
     usage = r.usage
     snapshot = {"subject": text.subject, "body": text.body}
     db = rt.db
-    with transaction(db):
+    # Shared: a new decisions row (its id from the table's sequence) and audit appends (which take
+    # the chain's lock); nothing here reads a row another writer could change in between.
+    with transaction(db, shared=True):
         decision_id = ctx.decision_id = decisions.insert(
             db,
             {
