@@ -23,16 +23,20 @@ import click
 from connector.devkit.bench import _percentile
 
 
-def _runtime(tmp: Path, extra: dict | None = None):
+def _runtime(tmp: Path, extra: dict | None = None, database_url: str = ""):
+    """A migrated runtime on a SQLite file in ``tmp``, or on a fresh schema in the PostgreSQL
+    database ``database_url``."""
     from cryptography.fernet import Fernet
 
     from connector.bootstrap import ensure_env_tenant
     from connector.db import migrate
+    from connector.devkit.pgcluster import new_schema
     from connector.runtime import Runtime
 
     rt = Runtime(
         {
             "db_path": str(tmp / "ledger.db"),
+            "database_url": new_schema(database_url, "bench_pipeline") if database_url else "",
             "secret_keys": (Fernet.generate_key().decode(),),
             "tenant_id": "bench",
             "log_level": "error",
@@ -55,7 +59,7 @@ def _stage_summary(contexts) -> dict[str, dict[str, float]]:
     }
 
 
-def bench_in_memory(tickets: int, threads: int) -> dict:
+def bench_in_memory(tickets: int, threads: int, database_url: str = "") -> dict:
     from connector.devkit.fakes import (
         FakeClassifier,
         FakeDesk,
@@ -68,7 +72,7 @@ def bench_in_memory(tickets: int, threads: int) -> dict:
     from connector.pipeline.policy import set_category_modes
 
     with tempfile.TemporaryDirectory() as tmp:
-        rt = _runtime(Path(tmp))
+        rt = _runtime(Path(tmp), database_url=database_url)
         desk = FakeDesk()
         inject(rt, desk=desk)
         inject(rt, classifier=FakeClassifier(make_reading("order_status", 0.97)))
@@ -117,7 +121,7 @@ def bench_in_memory(tickets: int, threads: int) -> dict:
     }
 
 
-def bench_sandboxes(tickets: int) -> dict:
+def bench_sandboxes(tickets: int, database_url: str = "") -> dict:
     from connector.devkit.fakes import FakeClassifier, inject, make_reading
     from connector.devkit.sandbox import serve_in_thread
     from connector.devkit.sandbox.shopify import ShopifyState
@@ -148,6 +152,7 @@ def bench_sandboxes(tickets: int) -> dict:
                     "shopify_access_token": "shpat_bench",
                     "shopify_admin_url": shop.url,
                 },
+                database_url=database_url,
             )
             inject(rt, classifier=FakeClassifier(make_reading("order_status", 0.97)))
             set_category_modes(rt.db, "bench", {"*": "assist"}, actor="bench")
@@ -192,11 +197,11 @@ def bench_sandboxes(tickets: int) -> dict:
     }
 
 
-def bench_caps(requests: int, threads: int = 16) -> dict:
+def bench_caps(requests: int, threads: int = 16, database_url: str = "") -> dict:
     from connector.pipeline import caps
 
     with tempfile.TemporaryDirectory() as tmp:
-        rt = _runtime(Path(tmp))
+        rt = _runtime(Path(tmp), database_url=database_url)
         ledger = rt.ledger
         barrier = threading.Barrier(threads)
         granted, lock, latencies = [], threading.Lock(), []
@@ -248,7 +253,14 @@ def bench_caps(requests: int, threads: int = 16) -> dict:
 @click.option(
     "--cap-requests", default=2000, show_default=True, help="Slot requests in the caps race."
 )
-def bench_pipeline(tickets: int, threads: str, sandbox_tickets: int, cap_requests: int) -> None:
+@click.option(
+    "--database-url",
+    default="",
+    help="Run on this PostgreSQL database (a fresh schema per part) instead of SQLite files.",
+)
+def bench_pipeline(
+    tickets: int, threads: str, sandbox_tickets: int, cap_requests: int, database_url: str
+) -> None:
     """Decisions/s and per-stage time of process_ticket; caps under 16 racing threads.
 
     Example: deskguard bench pipeline --tickets 300 --threads 1,4 --sandbox-tickets 50
@@ -257,9 +269,11 @@ def bench_pipeline(tickets: int, threads: str, sandbox_tickets: int, cap_request
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     out: dict[str, Any] = {
-        "in_memory": [bench_in_memory(tickets, int(n)) for n in threads.split(",") if n.strip()]
+        "in_memory": [
+            bench_in_memory(tickets, int(n), database_url) for n in threads.split(",") if n.strip()
+        ]
     }
     if sandbox_tickets:
-        out["sandboxes"] = bench_sandboxes(sandbox_tickets)
-    out["caps"] = bench_caps(cap_requests)
+        out["sandboxes"] = bench_sandboxes(sandbox_tickets, database_url)
+    out["caps"] = bench_caps(cap_requests, database_url=database_url)
     click.echo(json.dumps(out, indent=2))

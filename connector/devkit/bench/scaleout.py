@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -30,19 +29,13 @@ import click
 
 from connector.cli_context import echo_json
 from connector.devkit.bench.zendesk import TENANT, _free_port, _load, _wait_healthy
-from connector.devkit.pgcluster import Cluster, start_cluster
+from connector.devkit.pgcluster import Cluster, new_schema, start_cluster
 
 
 def _fresh_location(engine: str, base_url: str, folder: Path, name: str) -> str:
     if engine == "sqlite":
         return str(folder / f"{name}.db")
-    import psycopg
-
-    schema = f"bench_{name}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(base_url, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in base_url else "?"
-    return f"{base_url}{sep}options=-csearch_path%3D{schema}"
+    return new_schema(base_url, f"bench_{name}")
 
 
 def _ledger_env(location: str) -> dict[str, str]:
