@@ -140,10 +140,17 @@ def backup(
     if rows != source_rows:  # pragma: no cover - would mean the file changed after writing
         partial.unlink(missing_ok=True)
         raise ConfigError(f"backup {final} does not read back the rows written: {rows}")
+    return _keep(partial, final, keep=keep, rows=rows, started=started)
+
+
+def _keep(
+    partial: Path, final: Path, *, keep: int, rows: dict[str, int], started: float
+) -> BackupResult:
+    """A verified copy: flush it to disk, give it its final name, rotate the older ones."""
     with open(partial, "rb") as fh:
         os.fsync(fh.fileno())
     os.replace(partial, final)
-    deleted = rotate(folder, keep=keep)
+    deleted = rotate(final.parent, keep=keep)
     return BackupResult(
         path=str(final),
         bytes=final.stat().st_size,
@@ -336,20 +343,10 @@ def backup_postgres(
             ]
         )
         rows = dump_row_counts(partial)
-        with open(partial, "rb") as fh:
-            os.fsync(fh.fileno())
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    os.replace(partial, final)
-    deleted = rotate(folder, keep=keep)
-    return BackupResult(
-        path=str(final),
-        bytes=final.stat().st_size,
-        seconds=time.perf_counter() - started,
-        rows=rows,
-        deleted=tuple(str(p) for p in deleted),
-    )
+    return _keep(partial, final, keep=keep, rows=rows, started=started)
 
 
 def pg_live_reason(url: str) -> str | None:

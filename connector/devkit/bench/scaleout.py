@@ -28,7 +28,7 @@ from typing import Any
 import click
 
 from connector.cli_context import echo_json
-from connector.devkit.bench.zendesk import TENANT, _free_port, _load, _wait_healthy
+from connector.devkit.bench.zendesk import TENANT, _load, _wait_healthy, start_intake_server
 from connector.devkit.pgcluster import Cluster, new_schema, start_cluster
 
 
@@ -55,36 +55,9 @@ def _prepare(location: str) -> None:
 
 
 def intake(location: str, processes: int, seconds: float, workdir: Path) -> dict[str, Any]:
-    from cryptography.fernet import Fernet
-
     _prepare(location)
-    secret = "bench-" + Fernet.generate_key().decode()[:32]
-    port = _free_port()
-    env = {
-        **os.environ,
-        **_ledger_env(location),
-        "DESKGUARD_SECRET_KEYS": Fernet.generate_key().decode(),
-        "DESKGUARD_TENANT_ID": TENANT,
-        "DESKGUARD_ZENDESK_WEBHOOK_SECRET": secret,
-        "DESKGUARD_LOG_LEVEL": "error",
-    }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "connector",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(processes),
-            "--threads",
-            "4",
-        ],
-        env=env,
-        cwd=workdir,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    server, port, secret = start_intake_server(
+        _ledger_env(location), workers=processes, threads=4, cwd=str(workdir)
     )
     try:
         _wait_healthy(f"http://127.0.0.1:{port}", server, timeout=60)

@@ -54,6 +54,44 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 30.0) -> No
     raise RuntimeError("deskguard serve did not become ready")
 
 
+def start_intake_server(
+    ledger_env: dict[str, str], *, workers: int, threads: int, cwd: str
+) -> tuple[subprocess.Popen, int, str]:
+    """`deskguard serve` on a free port for the intake benchmarks, with a fresh webhook secret
+    for the bench tenant: (process, port, secret). ``ledger_env`` names the ledger."""
+    from cryptography.fernet import Fernet
+
+    secret = "bench-" + Fernet.generate_key().decode()[:32]
+    port = _free_port()
+    env = {
+        **os.environ,
+        **ledger_env,
+        "DESKGUARD_SECRET_KEYS": Fernet.generate_key().decode(),
+        "DESKGUARD_TENANT_ID": TENANT,
+        "DESKGUARD_ZENDESK_WEBHOOK_SECRET": secret,
+        "DESKGUARD_LOG_LEVEL": "error",
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "connector",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+        ],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    return server, port, secret
+
+
 def _load(
     port: int, secret: str, mode: str, seconds: float, connections: int, rate: float, start_id: int
 ) -> dict:
@@ -97,7 +135,6 @@ def intake_benchmark(
     workdir: str | None = None,
     calls_only: bool = False,
 ) -> dict[str, Any]:
-    from cryptography.fernet import Fernet
 
     from connector.db import connect
 
@@ -106,33 +143,8 @@ def intake_benchmark(
         if calls_only:
             return {"api_calls": api_calls_per_ticket(tickets, workdir=tmp.name)}
         db_path = str(Path(tmp.name) / "ledger.db")
-        secret = "bench-" + Fernet.generate_key().decode()[:32]
-        port = _free_port()
-        env = {
-            **os.environ,
-            "DESKGUARD_DB_PATH": db_path,
-            "DESKGUARD_SECRET_KEYS": Fernet.generate_key().decode(),
-            "DESKGUARD_TENANT_ID": TENANT,
-            "DESKGUARD_ZENDESK_WEBHOOK_SECRET": secret,
-            "DESKGUARD_LOG_LEVEL": "error",
-        }
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "connector",
-                "serve",
-                "--port",
-                str(port),
-                "--workers",
-                str(web_workers),
-                "--threads",
-                str(web_threads),
-            ],
-            env=env,
-            cwd=tmp.name,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+        server, port, secret = start_intake_server(
+            {"DESKGUARD_DB_PATH": db_path}, workers=web_workers, threads=web_threads, cwd=tmp.name
         )
         try:
             _wait_healthy(f"http://127.0.0.1:{port}", server)
