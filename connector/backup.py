@@ -11,11 +11,12 @@ it was written in the last ``idle_seconds``) unless forced, checks the backup fi
 ledger it replaces beside it (``<db>.pre-restore-<time>``) and swaps the file in with one rename.
 
 On PostgreSQL (``backup_postgres`` / ``restore_postgres``) the copy is ``pg_dump``'s custom format
-of the ledger's schema: one consistent snapshot taken in a REPEATABLE READ transaction while the
-other processes keep writing. It is written to a temporary name, read back with ``pg_restore``
-(the row counts of the main tables, counted in the file itself) and only then renamed to
-``deskguard-<time>.dump``. A restore refuses while the scheduler lease is held or other sessions
-are connected to the database, renames the schema it replaces to
+of the ledger's schema: one consistent snapshot while the other processes keep writing ("pg_dump
+makes consistent backups even if the database is being used concurrently",
+https://www.postgresql.org/docs/15/app-pgdump.html). It is written to a temporary name, read
+back with ``pg_restore`` (the row counts of the main tables, counted in the file itself) and only
+then renamed to ``deskguard-<time>.dump``. A restore refuses while the scheduler lease is held or
+other Deskguard sessions are connected to the ledger, renames the schema it replaces to
 ``<schema>_pre_restore_<time>`` (kept, like the SQLite file) and restores into a new one.
 """
 

@@ -148,7 +148,8 @@ def engine(db: Any) -> str:
 def skip_locked(db: Any) -> str:
     """The clause a claiming subquery ends with: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (other
     claimers pass over a row one of them is taking), nothing on SQLite (its write lock already
-    admits one claimer at a time)."""
+    admits one claimer at a time). PostgreSQL: "The Locking Clause",
+    https://www.postgresql.org/docs/15/sql-select.html#SQL-FOR-UPDATE-SHARE"""
     return " FOR UPDATE SKIP LOCKED" if engine(db) == "postgresql" else ""
 
 
@@ -189,8 +190,10 @@ LEDGER_LOCK = lock_key("deskguard:ledger")
 
 
 def lock(db: Any, name: str) -> None:
-    """Hold the named lock until the current transaction ends (PostgreSQL advisory lock). On
-    SQLite a write transaction already excludes every other writer, so nothing more is taken."""
+    """Hold the named lock until the current transaction ends (PostgreSQL advisory lock,
+    ``pg_advisory_xact_lock``: "Advisory Locks",
+    https://www.postgresql.org/docs/15/explicit-locking.html#ADVISORY-LOCKS). On SQLite a write
+    transaction already excludes every other writer, so nothing more is taken."""
     if isinstance(db, pg.PgDatabase):
         db.lock(lock_key(name))
 

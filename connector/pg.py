@@ -125,7 +125,8 @@ def _configurer(lock_timeout_ms: int) -> Any:
         )
         # A lock not granted in time (the ledger lock held by a stuck transaction, or wanted
         # again by the thread that holds it) fails as a transient error instead of waiting
-        # forever: the same bound as SQLite's busy timeout.
+        # forever: the same bound as SQLite's busy timeout. ("lock_timeout",
+        # https://www.postgresql.org/docs/15/runtime-config-client.html#GUC-LOCK-TIMEOUT)
         conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{lock_timeout_ms}ms",))
 
     return configure

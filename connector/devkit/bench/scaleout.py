@@ -66,6 +66,8 @@ def intake(location: str, processes: int, seconds: float, workdir: Path) -> dict
     finally:
         server.terminate()
         server.wait(30)
+        if server.stderr is not None:
+            server.stderr.close()
     closed.pop("accepted_ids", None)
     return closed
 

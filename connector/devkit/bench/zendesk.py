@@ -156,6 +156,8 @@ def intake_benchmark(
         finally:
             server.terminate()
             server.wait(15)
+            if server.stderr is not None:
+                server.stderr.close()
         db = connect(db_path)
         queued = {
             row[0]
