@@ -34,7 +34,7 @@ from psycopg import postgres
 from psycopg.types.numeric import IntDumper
 from psycopg_pool import ConnectionPool
 
-from connector.errors import TransientError
+from connector.errors import BadRequest, TransientError
 
 SCHEMES = ("postgresql://", "postgres://")
 
@@ -140,6 +140,14 @@ _TRANSIENT = (
     psycopg.errors.LockNotAvailable,
     psycopg.OperationalError,
 )
+
+
+def _nul_refused(exc: psycopg.DataError) -> BadRequest | None:
+    """PostgreSQL text cannot hold a NUL character (SQLite's can). A value with one can never
+    match or be stored, so it is bad input (400), not a server error."""
+    if "NUL (0x00)" in str(exc):
+        return BadRequest("text with a NUL character (0x00) is not accepted", code="nul_in_text")
+    return None
 
 
 def _transient(exc: psycopg.Error) -> TransientError:
@@ -299,6 +307,11 @@ class PgDatabase:
                 return Result(cur)
         except _TRANSIENT as exc:
             raise _transient(exc) from exc
+        except psycopg.DataError as exc:
+            refused = _nul_refused(exc)
+            if refused is None:
+                raise
+            raise refused from exc
 
     def executemany(
         self, sql: str, seq: Iterable[Sequence[Any]] | Iterable[Mapping[str, Any]]

@@ -238,3 +238,11 @@ def test_migrate_cli(cli_runner, tmp_path):
     assert out.exit_code == 0 and "m001_foundation" in json.loads(out.output)["applied"]
     again = cli_runner.invoke(cli, ["--db", str(db), "migrate"])
     assert json.loads(again.output) == {"applied": [], "pending": []}
+
+
+def test_a_nul_character_in_input_is_not_a_server_error(client):
+    """PostgreSQL text cannot hold NUL (SQLite's can): such a value is refused or not found,
+    never a 500, on either engine (found by the route fuzzer on PostgreSQL)."""
+    res = client.post("/webhooks/zendesk/%00", data=b"", content_type="application/json")
+    assert 400 <= res.status_code < 500, res.get_data(as_text=True)
+    assert res.json["error"]["code"] in ("nul_in_text", "unknown_tenant")
