@@ -33,7 +33,7 @@ import sqlite_utils
 
 from connector import audit
 from connector.audit import now_iso
-from connector.db import transaction
+from connector.db import for_update, lock, transaction
 from connector.errors import KillSwitchEngaged, TransientError, VendorError
 from connector.tenants import kill_switch_on
 
@@ -74,7 +74,7 @@ def _blocked(
     may leave 'sending' (otherwise a 'sending' row may be a crashed attempt: leave it for
     reconcile)."""
     states = "('pending', 'blocked', 'sending')" if before_send else "('pending', 'blocked')"
-    with transaction(db):
+    with transaction(db, shared=True):  # one conditional UPDATE and an audit append
         audit.record(
             db,
             tenant_id,
@@ -111,10 +111,14 @@ def execute(
     now = now_iso()
     owner = uuid.uuid4().hex
     started = clock()
-    with transaction(db):
+    # Claiming the key reads then writes. Shared with other writers: the key's own lock keeps two
+    # senders of the same key apart (also when the row does not exist yet), and the row lock keeps
+    # the reconciler's single-statement claim out until COMMIT (SQLite: its write lock does both).
+    with transaction(db, shared=True):
+        lock(db, f"action:{tenant_id}:{action.idempotency_key}")
         row = db.conn.execute(
             "SELECT id, state, result, lease_owner, lease_expires_at FROM actions"
-            " WHERE tenant_id = ? AND idempotency_key = ?",
+            " WHERE tenant_id = ? AND idempotency_key = ?" + for_update(db),
             (tenant_id, action.idempotency_key),
         ).fetchone()
         if row and row[1] == "done":
@@ -185,7 +189,7 @@ def execute(
     except BaseException:
         # The outcome is unknown (the vendor may have applied it): keep 'sending' so the next
         # attempt reconciles, but end this attempt's lease so that attempt need not wait for it.
-        with transaction(db):
+        with transaction(db, shared=True):
             db.conn.execute(
                 "UPDATE actions SET lease_owner = NULL, lease_expires_at = NULL, updated_at = ?"
                 " WHERE id = ? AND lease_owner = ?",
@@ -193,7 +197,7 @@ def execute(
             )
         raise
 
-    with transaction(db):
+    with transaction(db, shared=True):  # an UPDATE of this row and an audit append
         _record_done(db, _Row(action_id, tenant_id, action), result, reconciled=reconciled)
     return ActionOutcome(action_id, "done", result, reconciled=reconciled)
 
@@ -201,7 +205,7 @@ def execute(
 def _fail(
     db: sqlite_utils.Database, tenant_id: str, action: WriteAction, action_id: int, exc: VendorError
 ) -> None:
-    with transaction(db):
+    with transaction(db, shared=True):  # an UPDATE of this row and an audit append
         _record_failed(
             db, _Row(action_id, tenant_id, action), str(exc), will_retry=exc.should_retry
         )

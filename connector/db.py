@@ -179,6 +179,13 @@ def table_columns(db: Any, table: str) -> dict[str, str]:
     return {r[1]: (r[2] or "").upper() for r in db.conn.execute(f"PRAGMA table_info({table})")}
 
 
+def for_update(db: Any) -> str:
+    """The clause a read-then-write ``SELECT`` ends with: ``FOR UPDATE`` on PostgreSQL (the row
+    stays locked until COMMIT, so no single-statement writer changes it in between), nothing on
+    SQLite (its write lock already excludes every other writer)."""
+    return " FOR UPDATE" if engine(db) == "postgresql" else ""
+
+
 def lock_key(name: str) -> int:
     """A stable signed 64-bit key for a named advisory lock."""
     digest = _hashlib.sha256(name.encode()).digest()
