@@ -22,6 +22,7 @@ from connector.cli_context import (
     cli_config,
     echo_json,
     get_runtime,
+    ledger_overrides,
     ready_runtime,
     tenant_filter_option,
     wait_for_signal,
@@ -87,14 +88,6 @@ def cli(ctx: click.Context, db_path: str | None, env_file: str | None) -> None:
     obj = ctx.ensure_object(dict)
     obj["overrides"] = ledger_overrides(db_path) if db_path else {}
     obj["env_file"] = env_file
-
-
-def ledger_overrides(location: str) -> dict[str, str]:
-    """``--db``: a postgresql:// URL selects that server, anything else a SQLite file (and then
-    a DESKGUARD_DATABASE_URL from the environment does not apply)."""
-    if location.startswith(("postgresql://", "postgres://")):
-        return {"database_url": location}
-    return {"db_path": location, "database_url": ""}
 
 
 # --- config ---------------------------------------------------------------------------

@@ -136,3 +136,20 @@ def wait_for_signal(stop: threading.Event | None = None) -> None:
     stop = stop or catch_stop_signals()
     while not stop.is_set():
         stop.wait(0.5)
+
+
+# --- which ledger a command or a child process uses -----------------------------------------
+def ledger_overrides(location: str) -> dict[str, str]:
+    """``--db``: a postgresql:// URL selects that server, anything else a SQLite file (and then
+    a DESKGUARD_DATABASE_URL from the environment does not apply)."""
+    if location.startswith(("postgresql://", "postgres://")):
+        return {"database_url": location}
+    return {"db_path": location, "database_url": ""}
+
+
+def ledger_env(location: str) -> dict[str, str]:
+    """``ledger_overrides`` as environment variables, for a child process (benchmarks, tests)."""
+    from connector.settings import SETTINGS
+
+    names = {s.name: s.env for s in SETTINGS}
+    return {names[name]: value for name, value in ledger_overrides(location).items()}

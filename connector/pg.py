@@ -118,16 +118,18 @@ def _configurer(lock_timeout_ms: int) -> Any:
         conn.autocommit = True
         conn.adapters.register_dumper(bool, _BoolAsInt)
         conn.adapters.register_loader(postgres.types["numeric"].oid, _NumericAsNumber)
-        # Named after the ledger's schema, so a restore can tell which sessions use this ledger.
+        # One round trip for both session settings:
+        # - application_name is named after the ledger's schema, so a restore can tell which
+        #   sessions use this ledger;
+        # - a lock not granted in time (the ledger lock held by a stuck transaction, or wanted
+        #   again by the thread that holds it) fails as a transient error instead of waiting
+        #   forever: the same bound as SQLite's busy timeout. ("lock_timeout",
+        #   https://www.postgresql.org/docs/15/runtime-config-client.html#GUC-LOCK-TIMEOUT)
         conn.execute(
-            "SELECT set_config('application_name', %s || current_schema(), false)",
-            (f"{APPLICATION}:",),
+            "SELECT set_config('application_name', %s || current_schema(), false),"
+            " set_config('lock_timeout', %s, false)",
+            (f"{APPLICATION}:", f"{lock_timeout_ms}ms"),
         )
-        # A lock not granted in time (the ledger lock held by a stuck transaction, or wanted
-        # again by the thread that holds it) fails as a transient error instead of waiting
-        # forever: the same bound as SQLite's busy timeout. ("lock_timeout",
-        # https://www.postgresql.org/docs/15/runtime-config-client.html#GUC-LOCK-TIMEOUT)
-        conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{lock_timeout_ms}ms",))
 
     return configure
 

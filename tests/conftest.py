@@ -10,7 +10,6 @@ queue, pipeline and crash tests that way after the whole suite on SQLite.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
 
 import psycopg
@@ -20,7 +19,7 @@ from cryptography.fernet import Fernet
 
 from connector.bootstrap import ensure_env_tenant
 from connector.db import migrate
-from connector.devkit.pgcluster import start_cluster
+from connector.devkit.pgcluster import new_schema, start_cluster
 from connector.runtime import Runtime
 from connector.web import create_app
 
@@ -54,15 +53,6 @@ def postgres_url() -> Iterator[str]:
         cluster.stop()
 
 
-def new_schema_url(base_url: str) -> tuple[str, str]:
-    """A fresh, empty schema in ``base_url``'s database, and a URL whose connections use it."""
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(base_url, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in base_url else "?"
-    return f"{base_url}{sep}options=-csearch_path%3D{schema}", schema
-
-
 def drop_schema(base_url: str, schema: str) -> None:
     with psycopg.connect(base_url, autocommit=True) as conn:
         conn.execute("SET lock_timeout = '10s'")
@@ -84,7 +74,7 @@ def new_ledger_location(request, tmp_path_factory) -> Iterator[Callable[[str], s
         if not ON_POSTGRES:
             made.append(name)
             return str(folder / f"{len(made)}-{name}")
-        url, schema = new_schema_url(base)
+        url, schema = new_schema(base, "t")
         made.append(schema)
         return url
 
@@ -101,7 +91,7 @@ def ledger_location(request, tmp_path) -> Iterator[str]:
         yield str(tmp_path / "ledger.db")
         return
     base = request.getfixturevalue("postgres_url")
-    url, schema = new_schema_url(base)
+    url, schema = new_schema(base, "t")
     yield url
     drop_schema(base, schema)
 

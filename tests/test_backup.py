@@ -11,6 +11,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from helpers.ledger_load import enqueue_until
 
 from connector import leases
 from connector.backup import backup, check_ledger_file, list_backups, live_reason, restore
@@ -22,20 +23,10 @@ from connector.runtime import Runtime
 pytestmark = pytest.mark.sqlite_only
 
 
-def _enqueue_until(runtime: Runtime, stop: threading.Event, counter: list[int]) -> None:
-    try:
-        while not stop.is_set():
-            n = counter[0]
-            runtime.queue.enqueue("acme", "zendesk.ticket", {"ticket_id": n + 1}, f"load-{n}")
-            counter[0] = n + 1
-    finally:
-        runtime.ledger.close()
-
-
 def test_backup_under_write_load_restores_to_a_consistent_ledger(runtime, tmp_path):
     stop = threading.Event()
     counter = [0]
-    writer = threading.Thread(target=_enqueue_until, args=(runtime, stop, counter))
+    writer = threading.Thread(target=enqueue_until, args=(runtime, stop, counter))
     writer.start()
     try:
         # Wait until the writer has really written, then copy while it keeps going.

@@ -10,6 +10,7 @@ import time
 
 import psycopg
 import pytest
+from helpers.ledger_load import enqueue_until
 
 from connector import audit, leases
 from connector.backup import backup_postgres, dump_row_counts, list_backups, restore_postgres
@@ -23,17 +24,7 @@ pytestmark = pytest.mark.postgres_only
 def test_backup_under_write_load_is_one_snapshot_that_restores(runtime, ledger_location, tmp_path):
     stop = threading.Event()
     counter = [0]
-
-    def enqueue() -> None:
-        try:
-            while not stop.is_set():
-                n = counter[0]
-                runtime.queue.enqueue("acme", "zendesk.ticket", {"ticket_id": n + 1}, f"load-{n}")
-                counter[0] = n + 1
-        finally:
-            runtime.ledger.close()
-
-    writer = threading.Thread(target=enqueue)
+    writer = threading.Thread(target=enqueue_until, args=(runtime, stop, counter))
     writer.start()
     try:
         deadline = time.monotonic() + 60

@@ -17,6 +17,7 @@ from cryptography.fernet import Fernet
 from helpers.processes import wait_for_line
 
 from connector import leases
+from connector.cli_context import ledger_env
 from connector.db import Ledger, migrate
 
 BIN = os.path.join(os.path.dirname(sys.executable), "deskguard")
@@ -29,14 +30,12 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def env(tmp_path, ledger_location):
+def env(ledger_location):
     """The commands' environment, on the run's ledger (a file, or the PostgreSQL schema)."""
-    on_server = ledger_location.startswith("postgresql://")
     return {
         **os.environ,
-        "DESKGUARD_DB_PATH": str(tmp_path / "p.db"),
-        "DESKGUARD_DATABASE_URL": ledger_location if on_server else "",
-        "LEDGER": ledger_location if on_server else str(tmp_path / "p.db"),
+        **ledger_env(ledger_location),
+        "LEDGER": ledger_location,
         "DESKGUARD_TENANT_ID": "acme",
         "DESKGUARD_SECRET_KEYS": Fernet.generate_key().decode(),
         "DESKGUARD_LOG_FORMAT": "json",

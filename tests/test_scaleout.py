@@ -25,6 +25,7 @@ from cryptography.fernet import Fernet
 from helpers.processes import wait_for_line
 
 from connector import audit
+from connector.cli_context import ledger_env
 from connector.db import migrate
 from connector.runtime import Runtime
 from connector.tenants import ensure_tenant
@@ -39,12 +40,6 @@ PAUSE_TICKET = 1007
 HOOK_SECRET = "scaleout-webhook-secret"
 
 pytestmark = pytest.mark.slow
-
-
-def ledger_env(location: str) -> dict[str, str]:
-    if location.startswith("postgresql://"):
-        return {"DESKGUARD_DATABASE_URL": location}
-    return {"DESKGUARD_DB_PATH": location, "DESKGUARD_DATABASE_URL": ""}
 
 
 def free_port() -> int:

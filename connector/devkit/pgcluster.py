@@ -133,17 +133,18 @@ class Cluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def new_schema(base_url: str, prefix: str = "s") -> str:
-    """A fresh empty schema in ``base_url``'s database; the URL whose connections use it."""
+def new_schema(base_url: str, prefix: str = "s") -> tuple[str, str]:
+    """A fresh empty schema in ``base_url``'s database: (the URL whose connections use it, its
+    name)."""
     import uuid
 
     import psycopg
 
-    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:16]}"
     with psycopg.connect(base_url, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
     sep = "&" if "?" in base_url else "?"
-    return f"{base_url}{sep}options=-csearch_path%3D{schema}"
+    return f"{base_url}{sep}options=-csearch_path%3D{schema}", schema
 
 
 def start_cluster(*, durable: bool = False) -> Cluster:

@@ -37,29 +37,8 @@ _AGREED = (
     " WHEN lf.verdict = 'right' THEN 1 ELSE 0 END"
 )
 
-_AGREEMENT_SQL = (
-    "\n"
-    "WITH latest_decision AS (\n"
-    "    SELECT d.ticket_id, d.category FROM decisions d\n"
-    "    WHERE d.tenant_id = :t AND d.id = (\n"
-    "        SELECT MAX(d2.id) FROM decisions d2"
-    " WHERE d2.tenant_id = d.tenant_id AND d2.ticket_id = d.ticket_id\n"
-    "        AND d2.mode IN ('shadow', 'assist') AND d2.category IS NOT NULL)\n"
-    "), latest_feedback AS (\n"
-    "    SELECT f.ticket_id, f.verdict, f.correct_category FROM feedback f\n"
-    "    WHERE f.tenant_id = :t AND f.id = (\n"
-    "        SELECT MAX(f2.id) FROM feedback f2"
-    " WHERE f2.tenant_id = f.tenant_id AND f2.ticket_id = f.ticket_id)\n"
-    ")\n"
-    "SELECT ld.category, COUNT(*),\n"
-    f"       SUM({_AGREED})\n"
-    "FROM latest_decision ld JOIN latest_feedback lf ON lf.ticket_id = ld.ticket_id\n"
-    "GROUP BY ld.category\n"
-)
-
-
-# The tickets of _AGREEMENT_SQL one by one, with the confidence of the reading agents judged.
-_CONFIDENCE_SQL = (
+# Per ticket: its latest shadow/assist reading and the latest feedback agents gave on it.
+_LATEST_SQL = (
     "\n"
     "WITH latest_decision AS (\n"
     "    SELECT d.ticket_id, d.category, d.confidence FROM decisions d\n"
@@ -73,7 +52,18 @@ _CONFIDENCE_SQL = (
     "        SELECT MAX(f2.id) FROM feedback f2"
     " WHERE f2.tenant_id = f.tenant_id AND f2.ticket_id = f.ticket_id)\n"
     ")\n"
-    "SELECT ld.category, ld.confidence,\n"
+)
+_AGREEMENT_SQL = (
+    _LATEST_SQL + "SELECT ld.category, COUNT(*),\n"
+    f"       SUM({_AGREED})\n"
+    "FROM latest_decision ld JOIN latest_feedback lf ON lf.ticket_id = ld.ticket_id\n"
+    "GROUP BY ld.category\n"
+)
+
+
+# The tickets of _AGREEMENT_SQL one by one, with the confidence of the reading agents judged.
+_CONFIDENCE_SQL = (
+    _LATEST_SQL + "SELECT ld.category, ld.confidence,\n"
     f"       {_AGREED}\n"
     "FROM latest_decision ld JOIN latest_feedback lf ON lf.ticket_id = ld.ticket_id\n"
     "WHERE ld.confidence IS NOT NULL\n"

@@ -10,13 +10,14 @@ write for job i, before the outcome is recorded, and hangs there: the worst mome
 """
 
 import os
-import sqlite3
 import sys
 import time
 from pathlib import Path
 
+from vendor_file import VendorFile
+
 from connector import actions
-from connector.cli import ledger_overrides
+from connector.cli_context import ledger_overrides
 from connector.runtime import Runtime
 from connector.worker import WorkerPool
 
@@ -24,30 +25,19 @@ DB, VENDOR = sys.argv[1], sys.argv[2]
 PAUSE_AT = int(os.environ.get("PAUSE_AFTER_SEND", "-1"))
 
 
-def vendor_conn():
-    conn = sqlite3.connect(VENDOR, timeout=10, isolation_level=None)
-    conn.execute("CREATE TABLE IF NOT EXISTS effects (key TEXT, job INTEGER)")
-    return conn
+VENDOR_FILE = VendorFile(VENDOR, timeout=10)
 
 
 def effect(runtime, job):
     i = job.payload["i"]
 
     def send(key):
-        conn = vendor_conn()
-        conn.execute("INSERT INTO effects (key, job) VALUES (?, ?)", (key, i))
-        conn.close()
+        VENDOR_FILE.apply(key, i)
         if i == PAUSE_AT:
             Path(VENDOR + ".paused").touch()
             time.sleep(60)
         time.sleep(0.005)  # a little work after the write, widening the window for a random kill
         return {"applied": key}
-
-    def reconcile(key):
-        conn = vendor_conn()
-        found = conn.execute("SELECT 1 FROM effects WHERE key = ?", (key,)).fetchone()
-        conn.close()
-        return {"applied": key} if found else None
 
     actions.execute(
         runtime.db,
@@ -58,7 +48,7 @@ def effect(runtime, job):
             f"crash-{i}",
             {"i": i},
             send=send,
-            reconcile=reconcile,
+            reconcile=VENDOR_FILE.applied,
             job_id=job.id,
             lease_seconds=1.0,
         ),

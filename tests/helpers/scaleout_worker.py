@@ -3,9 +3,8 @@ queue, caps, actions and audit on the shared ledger, with one test handler for t
 ``zendesk.ticket`` jobs.
 
 Each job reserves an automated-reply slot (``caps.reserve``, per-hour cap CAP) and, when it gets
-one, makes one vendor write through ``connector.actions``. The "vendor" is a SQLite file that
-naively appends a row per call, so a double send shows up as two rows; ``reconcile`` looks the key
-up there, the way the Zendesk adapter looks for its marker in the ticket's comments.
+one, makes one vendor write through ``connector.actions`` to the naive vendor file of
+``vendor_file.py`` (a double send shows up as two rows; ``reconcile`` looks the key up there).
 
 With PAUSE_TICKET=<id>, whichever worker takes that ticket writes its pid to <vendor>.paused
 right after the vendor write, before the outcome is recorded, and hangs: the worst moment to be
@@ -16,14 +15,15 @@ killed. The process runs until SIGTERM; it prints "ready" once its threads run.
 
 import os
 import signal
-import sqlite3
 import sys
 import threading
 import time
 from pathlib import Path
 
+from vendor_file import VendorFile
+
 from connector import actions
-from connector.cli import ledger_overrides
+from connector.cli_context import ledger_overrides
 from connector.pipeline import caps
 from connector.runtime import Runtime
 from connector.worker import WorkerPool
@@ -33,10 +33,7 @@ CAP = int(os.environ["CAP"])
 PAUSE_TICKET = int(os.environ.get("PAUSE_TICKET", "-1"))
 
 
-def vendor_conn():
-    conn = sqlite3.connect(VENDOR, timeout=30, isolation_level=None)
-    conn.execute("CREATE TABLE IF NOT EXISTS effects (key TEXT, ticket INTEGER, pid INTEGER)")
-    return conn
+VENDOR_FILE = VendorFile(VENDOR)
 
 
 def reply(runtime, job):
@@ -47,21 +44,11 @@ def reply(runtime, job):
         return  # over the cap: no automated reply (the pipeline would fall back to assist)
 
     def send(key):
-        conn = vendor_conn()
-        conn.execute(
-            "INSERT INTO effects (key, ticket, pid) VALUES (?, ?, ?)", (key, ticket, os.getpid())
-        )
-        conn.close()
+        VENDOR_FILE.apply(key, ticket)
         if ticket == PAUSE_TICKET:
             Path(VENDOR + ".paused").write_text(str(os.getpid()))
             time.sleep(3600)  # killed here
         return {"applied": key}
-
-    def reconcile(key):
-        conn = vendor_conn()
-        found = conn.execute("SELECT 1 FROM effects WHERE key = ?", (key,)).fetchone()
-        conn.close()
-        return {"applied": key} if found else None
 
     actions.execute(
         runtime.db,
@@ -72,7 +59,7 @@ def reply(runtime, job):
             key,
             {"ticket_id": ticket},
             send=send,
-            reconcile=reconcile,
+            reconcile=VENDOR_FILE.applied,
             job_id=job.id,
             lease_seconds=1.0,
         ),

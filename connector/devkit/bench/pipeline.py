@@ -36,7 +36,7 @@ def _runtime(tmp: Path, extra: dict | None = None, database_url: str = ""):
     rt = Runtime(
         {
             "db_path": str(tmp / "ledger.db"),
-            "database_url": new_schema(database_url, "bench_pipeline") if database_url else "",
+            "database_url": new_schema(database_url, "bench_pipeline")[0] if database_url else "",
             "secret_keys": (Fernet.generate_key().decode(),),
             "tenant_id": "bench",
             "log_level": "error",

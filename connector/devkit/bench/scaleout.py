@@ -27,7 +27,7 @@ from typing import Any
 
 import click
 
-from connector.cli_context import echo_json
+from connector.cli_context import echo_json, ledger_env
 from connector.devkit.bench.zendesk import TENANT, _load, _wait_healthy, start_intake_server
 from connector.devkit.pgcluster import Cluster, new_schema, start_cluster
 
@@ -35,13 +35,7 @@ from connector.devkit.pgcluster import Cluster, new_schema, start_cluster
 def _fresh_location(engine: str, base_url: str, folder: Path, name: str) -> str:
     if engine == "sqlite":
         return str(folder / f"{name}.db")
-    return new_schema(base_url, f"bench_{name}")
-
-
-def _ledger_env(location: str) -> dict[str, str]:
-    if location.startswith("postgresql://"):
-        return {"DESKGUARD_DATABASE_URL": location}
-    return {"DESKGUARD_DB_PATH": location, "DESKGUARD_DATABASE_URL": ""}
+    return new_schema(base_url, f"bench_{name}")[0]
 
 
 def _prepare(location: str) -> None:
@@ -57,7 +51,7 @@ def _prepare(location: str) -> None:
 def intake(location: str, processes: int, seconds: float, workdir: Path) -> dict[str, Any]:
     _prepare(location)
     server, port, secret = start_intake_server(
-        _ledger_env(location), workers=processes, threads=4, cwd=str(workdir)
+        ledger_env(location), workers=processes, threads=4, cwd=str(workdir)
     )
     try:
         _wait_healthy(f"http://127.0.0.1:{port}", server, timeout=60)
