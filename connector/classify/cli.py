@@ -97,6 +97,14 @@ def classify_cmd(
 @_engine_option
 @_model_option
 @_tenant_option
+@click.option(
+    "--readings",
+    "readings_path",
+    metavar="FILE.jsonl",
+    help="Score these readings instead of reading the tickets: one JSON object per line, "
+    '{"id","category","confidence","language"?,"model"?} (`deskguard classify` output, or '
+    "another system's answers), matched to the tickets by id.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option(
     "--by",
@@ -114,6 +122,7 @@ def eval_cmd(
     engine: str,
     model_dir: str | None,
     tenant: str | None,
+    readings_path: str | None,
     as_json: bool,
     by_fields: tuple[str, ...],
 ) -> None:
@@ -125,21 +134,38 @@ def eval_cmd(
 
     Example: deskguard eval --input tests/data/eval_tickets.jsonl
     """
-    from connector.classify.evaluate import Outcome, by_group, evaluate, format_report
+    from connector.classify.evaluate import (
+        Outcome,
+        Reading,
+        by_group,
+        evaluate,
+        format_report,
+        match_readings,
+        read_readings,
+    )
 
+    if readings_path is not None and (model_dir is not None or engine != "local"):
+        raise click.UsageError("--readings scores readings made elsewhere: no --model or --engine")
     tickets = _read(input_path, require_label=True)
-    classifier = _engine(ctx, engine, model_dir, tenant)
-    outcomes = []
-    languages = []
-    model_ids = set()
-    for ex in tickets:
-        reading = classifier.classify(TicketText(subject=ex.subject, body=ex.body, id=ex.id))
-        outcomes.append(Outcome(ex.id, ex.label, reading.category, reading.confidence))
-        languages.append(reading.language or "")
-        model_ids.add(reading.model)
+    if readings_path is not None:
+        readings = match_readings([ex.id for ex in tickets], read_readings(readings_path))
+        engine = "readings"
+    else:
+        classifier = _engine(ctx, engine, model_dir, tenant)
+        readings = []
+        for ex in tickets:
+            r = classifier.classify(TicketText(subject=ex.subject, body=ex.body, id=ex.id))
+            readings.append(Reading(r.category, r.confidence, r.language or "", r.model))
+    outcomes = [
+        Outcome(ex.id, ex.label, r.category, r.confidence)
+        for ex, r in zip(tickets, readings, strict=True)
+    ]
+    languages = [r.language for r in readings]
+    model_ids = {r.model for r in readings if r.model}
     report = {
         "input": input_path,
         "engine": engine,
+        **({"readings": readings_path} if readings_path is not None else {}),
         "models": sorted(model_ids),
         **evaluate(outcomes),
     }

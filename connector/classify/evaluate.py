@@ -8,10 +8,14 @@ error: how far, on average, the stated confidence is from the observed accuracy.
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from connector.domain import CATEGORIES
+from connector.errors import BadRequest
 
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)
 ECE_BINS = 10
@@ -24,6 +28,77 @@ class Outcome:
     label: str  # the truth
     category: str  # what the engine said
     confidence: float
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One line of a readings file (``deskguard eval --readings``): what some engine said about a
+    ticket. The same shape ``deskguard classify`` prints; other fields are ignored."""
+
+    category: str
+    confidence: float
+    language: str = ""
+    model: str = ""
+
+
+def read_readings(path: str | Path) -> dict[str, Reading]:
+    """Readings by ticket id from a JSONL file of ``{"id","category","confidence",
+    "language"?,"model"?}`` (e.g. ``deskguard classify`` output, or another system's answers).
+    Clear errors with line numbers: a reading that cannot be scored is never guessed at."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise BadRequest(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise BadRequest(f"{path}: not UTF-8 text") from None
+    out: dict[str, Reading] = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise BadRequest(f"{where}: not valid JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise BadRequest(f"{where}: expected a JSON object")
+        ident, category, confidence = row.get("id"), row.get("category"), row.get("confidence")
+        if not isinstance(ident, str | int) or isinstance(ident, bool) or str(ident) == "":
+            raise BadRequest(f'{where}: missing "id"')
+        if category not in CATEGORIES:
+            raise BadRequest(
+                f"{where}: unknown category {category!r} (one of: {', '.join(CATEGORIES)})"
+            )
+        if (
+            not isinstance(confidence, int | float)
+            or isinstance(confidence, bool)
+            or not math.isfinite(confidence)
+            or not 0.0 <= confidence <= 1.0
+        ):
+            raise BadRequest(f'{where}: "confidence" must be a number from 0 to 1')
+        if str(ident) in out:
+            raise BadRequest(f"{where}: a second reading for ticket {ident}")
+        language, model = row.get("language") or "", row.get("model") or ""
+        out[str(ident)] = Reading(str(category), float(confidence), str(language), str(model))
+    if not out:
+        raise BadRequest(f"{path}: no readings")
+    return out
+
+
+def match_readings(ids: Sequence[str], readings: dict[str, Reading]) -> list[Reading]:
+    """The reading of each ticket id, in order; every ticket must have one (readings for other
+    tickets are allowed: a file of a larger set can score a subset)."""
+    seen: set[str] = set()
+    for ident in ids:
+        if ident in seen:
+            raise BadRequest(f"ticket id {ident} appears twice in the input: readings match by id")
+        seen.add(ident)
+    missing = [i for i in ids if i not in readings]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise BadRequest(f"no reading for ticket {missing[0]}{more}")
+    return [readings[i] for i in ids]
 
 
 def _f1(precision: float, recall: float) -> float:
