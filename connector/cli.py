@@ -404,6 +404,7 @@ def worker(ctx: click.Context, threads: int | None, scheduler: bool | None, stan
         elif run_sched and not stop.is_set():
             sched, lock = scheduler_mod.start(runtime)
         if not stop.is_set():
+            _warm_up_language_models()
             pool.start()
             state = "on" if sched else ("standby" if standby else "off")
             click.echo(
@@ -423,6 +424,26 @@ def worker(ctx: click.Context, threads: int | None, scheduler: bool | None, stan
         pool.stop()
         if sched and lock is not None:
             scheduler_mod.stop(sched, lock)
+
+
+def _warm_up_language_models() -> None:
+    """Load the language detector's models (1.5–2.5 s; docs/BENCHMARKS.md) in the background, so
+    the worker is ready at once and its first ticket does not wait for them: a reading that comes
+    sooner waits only for what is left."""
+    import threading
+    import time
+
+    from connector.classify.signals.language import warm_up
+
+    def run() -> None:
+        started = time.monotonic()
+        warm_up()
+        click.echo(
+            f"deskguard worker: language models loaded in {time.monotonic() - started:.1f} s",
+            err=True,
+        )
+
+    threading.Thread(target=run, name="deskguard-language-warm-up", daemon=True).start()
 
 
 @cli.command("scheduler")

@@ -74,7 +74,10 @@ def test_worker_starts_scheduler_once_and_stops_on_sigterm(env, tmp_path):
         [BIN, "worker", "--threads", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     try:
-        wait_for_line(first, b"scheduler on, ready")  # the worker's readiness line
+        seen = wait_for_line(first, b"scheduler on, ready")  # the worker's readiness line
+        # The language models load in the background (the worker is ready before they are).
+        if b"language models loaded in" not in seen:
+            wait_for_line(first, b"language models loaded in", timeout=120)
         assert f":{first.pid}:" in _lease_owner(env)
         second = subprocess.run(
             [BIN, "worker", "--threads", "1"], env=env, capture_output=True, timeout=30
