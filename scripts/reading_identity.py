@@ -37,6 +37,8 @@ SETS = (
     ("stores_heldout", ROOT / "tests" / "data" / "stores_heldout.jsonl"),
     ("store_new", ROOT / "tests" / "data" / "store_new.jsonl"),
     ("store_history", ROOT / "tests" / "data" / "store_history.jsonl"),
+    ("ridgeline_new", ROOT / "tests" / "data" / "ridgeline_new.jsonl"),
+    ("ridgeline_history", ROOT / "tests" / "data" / "ridgeline_history.jsonl"),
     ("lang_phrases", ROOT / "tests" / "data" / "lang_phrases.jsonl"),
     ("bitext-dev", SHARED / "bitext-dev.jsonl"),
     ("banking77-test", SHARED / "banking77-test.jsonl"),
