@@ -27,6 +27,9 @@ clipped at 0, shipped; either = either sign). Prints precision at >= 0.9 with wr
 per source and CLINC150 dev's off-topic questions read as a store category at >= 0.9.
 
     .venv/bin/python scripts/calibration_cv.py --shared ../shared/datasets --offsets
+
+``--category-l2 1e-4,1e-3,3e-3,1e-2`` repeats the "lower" and "either" passes at each L2 strength
+of the offsets (``train.CATEGORY_L2``, shipped 1e-3), the comparison that chose it.
 """
 
 from __future__ import annotations
@@ -54,9 +57,11 @@ from connector.classify.offsets_cv import (  # noqa: E402
 )
 from connector.classify.text import split_email  # noqa: E402
 from connector.classify.train import (  # noqa: E402
+    CATEGORY_L2,
     CLINC_DEV,
     OFFSET_RULES,
     Example,
+    OffsetRule,
     Recipe,
     assign_folds,
     calibrate_default,
@@ -245,6 +250,14 @@ def offsets_report(data: OffsetData, read: dict[str, tuple[np.ndarray, np.ndarra
     return report
 
 
+def _offset_candidates(strengths: list[float]) -> list[tuple[OffsetRule, float]]:
+    """Each offset rule at each L2 strength; "none" (no offsets) once, as L2 cannot change it."""
+    out: list[tuple[OffsetRule, float]] = []
+    for rule in OFFSET_RULES:
+        out += [(rule, strengths[0])] if rule == "none" else [(rule, l2) for l2 in strengths]
+    return out
+
+
 def offsets_cv(args: argparse.Namespace) -> int:
     cache = Path(args.rows_cache) if args.rows_cache else None
     if cache is not None and cache.is_file():
@@ -258,9 +271,11 @@ def offsets_cv(args: argparse.Namespace) -> int:
                 pickle.dump(data, fh)
     results = {}
     full = {}
-    for rule in OFFSET_RULES:
-        print(f"cross-validating offsets rule {rule!r}", file=sys.stderr, flush=True)
-        results[rule] = offsets_report(data, cross_validate(data, rule, args.folds))
+    strengths = [float(v) for v in args.category_l2.split(",")]
+    for rule, l2 in _offset_candidates(strengths):
+        key = rule if len(strengths) == 1 else f"{rule} (L2 {l2:g})"
+        print(f"cross-validating offsets {key!r}", file=sys.stderr, flush=True)
+        results[key] = offsets_report(data, cross_validate(data, rule, args.folds, category_l2=l2))
         temperature, calibrator = calibrate_default(
             data.train.rows,
             data.dev.rows,
@@ -268,8 +283,9 @@ def offsets_cv(args: argparse.Namespace) -> int:
             data.clinc.rows,
             data.clinc_share,
             offsets=rule,
+            category_l2=l2,
         )
-        full[rule] = {
+        full[key] = {
             "temperature": round(temperature, 4),
             "offsets": {
                 c: round(float(v), 3)
@@ -277,9 +293,10 @@ def offsets_cv(args: argparse.Namespace) -> int:
                 if v
             },
         }
-        if rule == "lower":  # the shipped rule: the same calibrator as the shipped model's?
+        if rule == "lower" and l2 == CATEGORY_L2:  # the shipped rule and strength: the same
+            # calibrator as the shipped model's?
             shipped = LocalClassifier.from_dir(ROOT / "connector" / "classify" / "model")
-            full[rule]["max_difference_to_shipped_calibrator"] = float(
+            full[key]["max_difference_to_shipped_calibrator"] = float(
                 np.abs(calibrator - shipped.calibrator).max()
             )
     print(
@@ -315,6 +332,12 @@ def main(argv: list[str] | None = None) -> int:
         "--offsets",
         action="store_true",
         help="compare the per-category offset rules (none, lower = shipped, either)",
+    )
+    parser.add_argument(
+        "--category-l2",
+        default=f"{CATEGORY_L2:g}",
+        help="with --offsets: comma-separated L2 strengths of the offsets to compare "
+        f"(shipped: {CATEGORY_L2:g})",
     )
     parser.add_argument(
         "--rows-cache",

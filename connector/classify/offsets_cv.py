@@ -18,6 +18,7 @@ import numpy as np
 
 from connector.classify.local import Novelty
 from connector.classify.train import (
+    CATEGORY_L2,
     CalibrationRows,
     OffsetRule,
     calibrate_default,
@@ -82,7 +83,7 @@ def read_held_out(
 
 
 def cross_validate(
-    data: OffsetData, rule: OffsetRule, folds: int
+    data: OffsetData, rule: OffsetRule, folds: int, category_l2: float = CATEGORY_L2
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per part ("train", "dev", "clinc"): (category index, confidence) of every row, each read
     by a calibrator fitted without it (module docstring)."""
@@ -105,6 +106,7 @@ def cross_validate(
             data.clinc.rows.subset(~held["clinc"]),
             data.clinc_share,
             offsets=rule,
+            category_l2=category_l2,
         )
         rounds = {"train": train_folds, "dev": folds, "clinc": folds}
         for name in PARTS:

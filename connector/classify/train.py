@@ -405,8 +405,8 @@ def calibration_matrix(rows: CalibrationRows, temperature: float) -> tuple[np.nd
 # L2 strength of the per-category offsets (``local.CATEGORY_INPUTS``) of a calibrator fitted from
 # scratch. The offsets only ever lower confidence (see ``category_offsets``). Chosen by
 # cross-validation on calibration data only (held-out folds of the out-of-fold training rows, the
-# dev set split by store, CLINC150 dev; 2026-12-07, docs/QUALITY.md): 1e-3 and 3e-3 gave the same
-# figures.
+# dev set split by store, CLINC150 dev; 2026-12-07, docs/QUALITY.md;
+# ``scripts/calibration_cv.py --offsets --category-l2 …`` repeats the comparison).
 CATEGORY_L2 = 1e-3
 
 # Which per-category offsets a calibrator fitted from scratch gets: "lower" (the shipped rule:
@@ -461,6 +461,7 @@ def calibrate_from_rows(
     prior: np.ndarray | None = None,
     l2: float = 1e-2,
     offsets: OffsetRule = "lower",
+    category_l2: float = CATEGORY_L2,
 ) -> tuple[float, np.ndarray]:
     """Temperature, then the confidence calibrator, fitted on weighted held-out rows. From scratch
     (no ``prior``): the base inputs first, then the per-category offsets on top
@@ -473,7 +474,7 @@ def calibrate_from_rows(
     n_base = len(BASE_INPUTS)
     base = fit_calibrator(feats[:, :n_base], correct, l2, weights=rows.weights)
     per_category = category_offsets(
-        feats, correct, base, np.asarray(rows.weights, np.float64), rule=offsets
+        feats, correct, base, np.asarray(rows.weights, np.float64), category_l2, rule=offsets
     )
     return temperature, np.concatenate([base, per_category])
 
@@ -817,11 +818,12 @@ def calibrate_default(
     clinc_share: float = 0.0,
     *,
     offsets: OffsetRule = "lower",
+    category_l2: float = CATEGORY_L2,
 ) -> tuple[float, np.ndarray]:
     """Temperature and calibrator from out-of-fold rows and dev rows, the dev rows carrying
     ``dev_share`` of the weight of the two; CLINC150 dev rows (off-topic questions), when given,
     carry ``clinc_share`` of the whole. ``offsets``: the per-category offsets' rule
-    (``OffsetRule``; the shipped model's is "lower")."""
+    (``OffsetRule``; the shipped model's is "lower"), ``category_l2`` their L2 strength."""
     share = dev_share if len(dev_rows) else 0.0
     clinc_share = clinc_share if clinc_rows is not None and len(clinc_rows) else 0.0
     total = len(out_of_fold) + len(dev_rows)
@@ -831,7 +833,9 @@ def calibrate_default(
     ]
     if clinc_rows is not None and clinc_share:
         parts.append(clinc_rows.with_total_weight(clinc_share * total))
-    return calibrate_from_rows(CalibrationRows.concat(parts), offsets=offsets)
+    return calibrate_from_rows(
+        CalibrationRows.concat(parts), offsets=offsets, category_l2=category_l2
+    )
 
 
 def fit_default(
