@@ -25,7 +25,16 @@ from connector.classify.local import (
     pair_fingerprints,
 )
 from connector.classify.signals import detect_language
-from connector.classify.signals.language import STORE_LANGUAGES, stopword_language
+from connector.classify.signals.language import (
+    CONFIRM_SHARE,
+    MAX_TEXT,
+    SHORT_TEXT,
+    STORE_LANGUAGES,
+    _Detectors,
+    _keeps_share,
+    library_language,
+    stopword_language,
+)
 from connector.classify.train import read_jsonl
 from connector.domain import CATEGORIES, TicketText
 
@@ -42,7 +51,10 @@ def _lines(name: str) -> list[dict]:
 
 
 # --- the team-written sets ------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["chat_like.jsonl", "lang_phrases.jsonl"])
+@pytest.mark.parametrize(
+    "name",
+    ["chat_like.jsonl", "lang_phrases.jsonl", "ridgeline_history.jsonl", "ridgeline_new.jsonl"],
+)
 def test_the_team_written_sets_say_so_and_are_never_trained_or_calibrated_on(name):
     rows = _lines(name)
     assert rows and all(r["source"] == "team-written" for r in rows)
@@ -90,6 +102,36 @@ def test_language_comes_from_lingua_and_beats_the_stop_word_profiles():
 )
 def test_language_of_short_text(text, lang):
     assert detect_language(text) == lang
+
+
+@pytest.mark.parametrize(
+    ("text", "first_reading"),
+    [  # informal English of 61-120 characters that lingua's trigram models read as another language
+        ("i want to stop my polish drop. not skip, STOP. no more boxes thx", "fr"),
+        ("typo in my postcode, it should be EH7 4QL not EH7 4QK. order 71240", "nl"),
+        ("can i stop the order i put in 20 mins ago? changed my mind sorry", "da"),
+    ],
+)
+def test_longer_english_read_as_another_language_gets_a_second_reading(text, first_reading):
+    assert len(text) > SHORT_TEXT
+    assert library_language(text, confirm_share=None) == first_reading  # the trigram models alone
+    assert library_language(text) == "en"  # the high-accuracy models, then the English rule
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("Hallo, meine Bestellung ist seit zwei Wochen unterwegs, wann kommt sie an?", "de"),
+        ("Bonjour, je voudrais annuler ma commande car elle n'est toujours pas expédiée.", "fr"),
+        ("Hoi, ik wil graag mijn bestelling annuleren, hij is nog niet verzonden toch?", "nl"),
+    ],
+)
+def test_a_foreign_longer_text_needs_no_second_reading(text, lang):
+    _, fast = _Detectors.get()
+    head = text[:MAX_TEXT]
+    assert len(text) > SHORT_TEXT
+    assert not _keeps_share(fast.compute_language_confidence_values(head), "en", CONFIRM_SHARE)
+    assert library_language(text) == lang
 
 
 def test_a_reading_reports_the_detected_language(model):

@@ -17,7 +17,13 @@ import threading
 from collections import Counter
 from itertools import filterfalse
 
-from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
+from lingua import (
+    ConfidenceValue,
+    IsoCode639_1,
+    Language,
+    LanguageDetector,
+    LanguageDetectorBuilder,
+)
 
 from connector.classify.signals.lexicon import PreparedText, ensure_prepared
 
@@ -152,14 +158,50 @@ def warm_up() -> None:
 DEFAULT_SHARE = 0.5
 
 
-def library_language(text: str, default: str = "en") -> str | None:
+# Longer text read by the trigram models as another language is read again by the high-accuracy
+# models (first ``MAX_TEXT`` characters, then the ``DEFAULT_SHARE`` rule) when the trigram models
+# still give the default language at least this share of the winner's confidence: informal
+# English of 60-120 characters ("ordered 2 inner tubes and the levers, wondering when they'll turn
+# up") was read as Norwegian or Dutch. Chosen on the packaged training and dev tickets (24,212
+# texts with a language; `scripts/language_choice.py`): 45 of the 4,771 longer texts wrong before,
+# 10 after, with the second reading needed for 38 of them (a genuinely foreign text gives English
+# far less than 1 %). docs/QUALITY.md, "Language".
+CONFIRM_SHARE = 0.01
+
+
+def library_language(
+    text: str, default: str = "en", *, confirm_share: float | None = CONFIRM_SHARE
+) -> str | None:
     """lingua's language of Latin-script ``text`` among ``STORE_LANGUAGES``; None when it cannot
-    tell (no letters). Short text stays ``default`` when that is nearly as likely."""
+    tell (no letters). Text stays ``default`` when that is nearly as likely (``DEFAULT_SHARE``;
+    for longer text after a second reading, ``CONFIRM_SHARE``; None: no second reading)."""
     precise, fast = _Detectors.get()
     if len(text) > SHORT_TEXT:
-        found = fast.detect_language_of(text[:MAX_TEXT])
-        return None if found is None else _code(found)
-    values = precise.compute_language_confidence_values(text)
+        head = text[:MAX_TEXT]
+        found = fast.detect_language_of(head)
+        if found is None:
+            return None
+        best = _code(found)
+        if (
+            confirm_share is not None
+            and best != default
+            and _keeps_share(fast.compute_language_confidence_values(head), default, confirm_share)
+        ):
+            return _choose(precise.compute_language_confidence_values(head), default) or best
+        return best
+    return _choose(precise.compute_language_confidence_values(text), default)
+
+
+def _keeps_share(values: list[ConfidenceValue], default: str, share: float) -> bool:
+    """Does ``default`` keep at least ``share`` of the winner's confidence (and more than 0)?"""
+    if not values or values[0].value <= 0:
+        return False
+    mine = next((v.value for v in values if _code(v.language) == default), 0.0)
+    return mine > 0 and mine >= share * values[0].value
+
+
+def _choose(values: list[ConfidenceValue], default: str) -> str | None:
+    """The most likely language, or ``default`` when it has ``DEFAULT_SHARE`` of its confidence."""
     if not values or values[0].value <= 0:
         return None
     best = _code(values[0].language)
