@@ -8,12 +8,12 @@ error: how far, on average, the stated confidence is from the observed accuracy.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from connector.classify.jsonl import objects
 from connector.domain import CATEGORIES
 from connector.errors import BadRequest
 
@@ -45,24 +45,9 @@ def read_readings(path: str | Path) -> dict[str, Reading]:
     """Readings by ticket id from a JSONL file of ``{"id","category","confidence",
     "language"?,"model"?}`` (e.g. ``deskguard classify`` output, or another system's answers).
     Clear errors with line numbers: a reading that cannot be scored is never guessed at."""
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise BadRequest(f"cannot read {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise BadRequest(f"{path}: not UTF-8 text") from None
     out: dict[str, Reading] = {}
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+    for number, row in objects(path):
         where = f"{path}:{number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise BadRequest(f"{where}: not valid JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise BadRequest(f"{where}: expected a JSON object")
         ident, category, confidence = row.get("id"), row.get("category"), row.get("confidence")
         if not isinstance(ident, str | int) or isinstance(ident, bool) or str(ident) == "":
             raise BadRequest(f'{where}: missing "id"')

@@ -14,7 +14,6 @@ Everything is numpy and seeded, so the same inputs give the same model bit for b
 from __future__ import annotations
 
 import functools
-import json
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -28,6 +27,7 @@ import numpy as np
 
 from connector.classify.augment import as_email
 from connector.classify.features import PLACEHOLDERS, FeatureConfig, Featurizer, word_hash
+from connector.classify.jsonl import objects
 from connector.classify.local import (
     BASE_INPUTS,
     FORMAT_VERSION,
@@ -72,28 +72,15 @@ def read_jsonl(path: str | Path, *, source: str = "", require_label: bool = True
     numbers."""
     path = Path(path)
     out = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise BadRequest(f"cannot read {path}: {exc.strerror}") from None
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise BadRequest(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise BadRequest(f"{path}:{number}: expected a JSON object")
+    for number, row in objects(path):
+        where = f"{path}:{number}"
         label = row.get("label")
         if require_label and not label:
-            raise BadRequest(f'{path}:{number}: missing "label"')
+            raise BadRequest(f'{where}: missing "label"')
         if label is not None and label not in CATEGORIES:
-            raise BadRequest(
-                f"{path}:{number}: unknown label {label!r} (one of: {', '.join(CATEGORIES)})"
-            )
+            raise BadRequest(f"{where}: unknown label {label!r} (one of: {', '.join(CATEGORIES)})")
         if not isinstance(row.get("body", ""), str) or not isinstance(row.get("subject", ""), str):
-            raise BadRequest(f'{path}:{number}: "subject" and "body" must be strings')
+            raise BadRequest(f'{where}: "subject" and "body" must be strings')
         ident = str(row.get("id", f"{path.stem}-{number}"))
         out.append(
             Example(
