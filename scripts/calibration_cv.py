@@ -23,7 +23,8 @@ dev rows outside fold k (5 folds each, by crc32 of the store or id), then reads 
 rows with the novelty caps applied (``Novelty.limit``): training fold k in rounds 0-3 only, dev
 and CLINC150 fold k in every round, so every row is read once, by a calibrator that never saw
 it. One pass per offset rule (``train.OFFSET_RULES``: none = shared inputs only; lower =
-clipped at 0, shipped; either = either sign). Prints precision at >= 0.9 with wrong / answered
+clipped at 0, shipped; either = either sign; joint = per-category intercepts fitted together
+with the shared inputs; ``--rules`` picks some). Prints precision at >= 0.9 with wrong / answered
 per source and CLINC150 dev's off-topic questions read as a store category at >= 0.9.
 
     .venv/bin/python scripts/calibration_cv.py --shared ../shared/datasets --offsets
@@ -250,10 +251,12 @@ def offsets_report(data: OffsetData, read: dict[str, tuple[np.ndarray, np.ndarra
     return report
 
 
-def _offset_candidates(strengths: list[float]) -> list[tuple[OffsetRule, float]]:
+def _offset_candidates(
+    rules: list[OffsetRule], strengths: list[float]
+) -> list[tuple[OffsetRule, float]]:
     """Each offset rule at each L2 strength; "none" (no offsets) once, as L2 cannot change it."""
     out: list[tuple[OffsetRule, float]] = []
-    for rule in OFFSET_RULES:
+    for rule in rules:
         out += [(rule, strengths[0])] if rule == "none" else [(rule, l2) for l2 in strengths]
     return out
 
@@ -272,7 +275,10 @@ def offsets_cv(args: argparse.Namespace) -> int:
     results = {}
     full = {}
     strengths = [float(v) for v in args.category_l2.split(",")]
-    for rule, l2 in _offset_candidates(strengths):
+    rules = [r for r in OFFSET_RULES if r in args.rules.split(",")]
+    if not rules:
+        raise SystemExit(f"--rules: one or more of {', '.join(OFFSET_RULES)}")
+    for rule, l2 in _offset_candidates(rules, strengths):
         key = rule if len(strengths) == 1 else f"{rule} (L2 {l2:g})"
         print(f"cross-validating offsets {key!r}", file=sys.stderr, flush=True)
         results[key] = offsets_report(data, cross_validate(data, rule, args.folds, category_l2=l2))
@@ -332,6 +338,11 @@ def main(argv: list[str] | None = None) -> int:
         "--offsets",
         action="store_true",
         help="compare the per-category offset rules (none, lower = shipped, either)",
+    )
+    parser.add_argument(
+        "--rules",
+        default=",".join(OFFSET_RULES),
+        help=f"with --offsets: comma-separated offset rules to compare ({', '.join(OFFSET_RULES)})",
     )
     parser.add_argument(
         "--category-l2",

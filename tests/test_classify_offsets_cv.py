@@ -62,6 +62,22 @@ def test_the_offset_rules_differ_only_in_the_sign_they_allow():
     assert np.array_equal(np.minimum(either, 0), lower)
 
 
+def test_joint_fits_category_intercepts_together_with_the_shared_inputs():
+    rows = _rows(900, 4)
+    _, joint = train.calibrate_from_rows(rows, offsets="joint")
+    _, lower = train.calibrate_from_rows(rows, offsets="lower")
+    n_base = len(BASE_INPUTS)
+    # The shared inputs move too (fitted with the intercepts, not before them) ...
+    assert not np.allclose(joint[:n_base], lower[:n_base])
+    # ... and the intercepts take either sign: `other` (wrong 40 % of the time) lowest.
+    intercepts = joint[n_base:]
+    assert intercepts[2] < intercepts[0] and intercepts[2] < intercepts[1]
+    feats, correct = train.calibration_matrix(rows, train.fit_temperature(rows.logits, rows.labels))
+    strengths = np.full(feats.shape[1], train.CATEGORY_L2)
+    strengths[:n_base] = 1e-2
+    assert np.allclose(joint, train.fit_calibrator(feats, correct, strengths, weights=rows.weights))
+
+
 def test_the_shipped_rule_is_still_the_default():
     rows = _rows(900, 4)
     default = train.calibrate_from_rows(rows)

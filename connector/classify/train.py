@@ -342,7 +342,7 @@ def fit_temperature(
 def fit_calibrator(
     features: np.ndarray,
     correct: np.ndarray,
-    l2: float = 1e-2,
+    l2: float | np.ndarray = 1e-2,
     iters: int = 50,
     *,
     weights: np.ndarray | None = None,
@@ -350,11 +350,12 @@ def fit_calibrator(
 ) -> np.ndarray:
     """Weighted logistic regression P(top category is right | features) by Newton's method,
     L2-regularised toward ``prior`` (default: zero slopes, free intercept) so a small calibration
-    set cannot produce wild slopes; a tenant model's calibrator is pulled toward its base's."""
+    set cannot produce wild slopes; a tenant model's calibrator is pulled toward its base's.
+    ``l2``: one strength, or one per input."""
     x = np.asarray(features, np.float64)
     y = np.asarray(correct, np.float64)
     w = np.ones(len(y)) if weights is None else np.asarray(weights, np.float64)
-    reg = np.full(x.shape[1], l2 * w.sum())
+    reg = np.broadcast_to(np.asarray(l2, np.float64) * w.sum(), (x.shape[1],)).copy()
     if prior is None:
         prior = np.zeros(x.shape[1])
         reg[0] = 0.0
@@ -397,10 +398,12 @@ def calibration_matrix(rows: CalibrationRows, temperature: float) -> tuple[np.nd
 CATEGORY_L2 = 1e-3
 
 # Which per-category offsets a calibrator fitted from scratch gets: "lower" (the shipped rule:
-# fitted, then clipped at 0), "either" (fitted, either sign) or "none" (all 0: the shared inputs
-# only). The last two exist to compare against (scripts/calibration_cv.py --offsets).
-OffsetRule = Literal["lower", "either", "none"]
-OFFSET_RULES: tuple[OffsetRule, ...] = ("none", "lower", "either")
+# fitted after the shared inputs, then clipped at 0), "either" (fitted after them, either sign),
+# "joint" (per-category intercepts fitted together with the shared inputs) or "none" (all 0: the
+# shared inputs only). All but "lower" exist to compare against (scripts/calibration_cv.py
+# --offsets).
+OffsetRule = Literal["lower", "either", "joint", "none"]
+OFFSET_RULES: tuple[OffsetRule, ...] = ("none", "lower", "either", "joint")
 
 
 def category_offsets(
@@ -427,7 +430,7 @@ def category_offsets(
     onehot = features[:, n_base:]
     reg = l2 * weights.sum()
     delta = np.zeros(onehot.shape[1])
-    if rule == "none":
+    if rule in ("none", "joint"):  # "joint" has no offsets after the shared inputs
         return delta
     for _ in range(iters):
         p = 1 / (1 + np.exp(-(offset + onehot @ delta)))
@@ -459,6 +462,10 @@ def calibrate_from_rows(
     if prior is not None:
         return temperature, fit_calibrator(feats, correct, l2, weights=rows.weights, prior=prior)
     n_base = len(BASE_INPUTS)
+    if offsets == "joint":  # every input at once; the category inputs at their own L2
+        strengths = np.full(feats.shape[1], category_l2)
+        strengths[:n_base] = l2
+        return temperature, fit_calibrator(feats, correct, strengths, weights=rows.weights)
     base = fit_calibrator(feats[:, :n_base], correct, l2, weights=rows.weights)
     per_category = category_offsets(
         feats, correct, base, np.asarray(rows.weights, np.float64), category_l2, rule=offsets
