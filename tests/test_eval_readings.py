@@ -47,6 +47,19 @@ def test_classify_output_scored_by_eval_gives_the_same_report(cli_runner, tmp_pa
     assert scored == direct  # every figure, the per-language detection accuracy included
 
 
+def test_readings_can_come_from_stdin(cli_runner, tmp_path):
+    tickets = write_lines(tmp_path / "t.jsonl", [{"id": "a", "body": "x", "label": "refund"}])
+    line = json.dumps({"id": "a", "category": "refund", "confidence": 0.97}) + "\n"
+    result = cli_runner.invoke(
+        cli, ["eval", "--json", "--input", str(tickets), "--readings", "-"], obj={}, input=line
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["accuracy"] == 1.0 and report["at_threshold"][-2]["answered"] == 1
+    both = invoke(cli_runner, "eval", "--input", "-", "--readings", "-")
+    assert both.exit_code == 2 and "only one of --input and --readings" in both.output
+
+
 def test_readings_for_other_tickets_are_ignored_and_order_does_not_matter(cli_runner, tmp_path):
     tickets = write_lines(
         tmp_path / "t.jsonl",

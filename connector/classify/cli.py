@@ -33,6 +33,17 @@ def _read(path: str, *, require_label: bool):
     return read_jsonl(path, require_label=require_label)
 
 
+def _stdin_readings():
+    import tempfile
+
+    from connector.classify.evaluate import read_readings
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "stdin.jsonl"
+        path.write_text(sys.stdin.read(), encoding="utf-8")
+        return read_readings(path)
+
+
 def _engine(
     ctx: click.Context, engine: str, model_dir: str | None, tenant: str | None
 ) -> Classifier:
@@ -103,7 +114,7 @@ def classify_cmd(
     metavar="FILE.jsonl",
     help="Score these readings instead of reading the tickets: one JSON object per line, "
     '{"id","category","confidence","language"?,"model"?} (`deskguard classify` output, or '
-    "another system's answers), matched to the tickets by id.",
+    "another system's answers), matched to the tickets by id; - for stdin.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option(
@@ -146,9 +157,12 @@ def eval_cmd(
 
     if readings_path is not None and (model_dir is not None or engine != "local"):
         raise click.UsageError("--readings scores readings made elsewhere: no --model or --engine")
+    if readings_path == "-" and input_path == "-":
+        raise click.UsageError("only one of --input and --readings can be - (stdin)")
     tickets = _read(input_path, require_label=True)
     if readings_path is not None:
-        readings = match_readings([ex.id for ex in tickets], read_readings(readings_path))
+        found = read_readings(readings_path) if readings_path != "-" else _stdin_readings()
+        readings = match_readings([ex.id for ex in tickets], found)
         engine = "readings"
     else:
         classifier = _engine(ctx, engine, model_dir, tenant)
