@@ -398,13 +398,14 @@ def worker(ctx: click.Context, threads: int | None, scheduler: bool | None, stan
     pool = worker_pool(runtime, threads or runtime.config.worker_threads)
     retry_every = runtime.config.scheduler_lease_seconds / 3
     try:
+        if not stop.is_set():
+            _load_language_models()  # before the scheduler's lease: see the function
         if standby and not stop.is_set():
             started = scheduler_mod.try_start(runtime)
             sched, lock = started if started else (None, None)
         elif run_sched and not stop.is_set():
             sched, lock = scheduler_mod.start(runtime)
         if not stop.is_set():
-            _warm_up_language_models()
             pool.start()
             state = "on" if sched else ("standby" if standby else "off")
             click.echo(
@@ -426,24 +427,20 @@ def worker(ctx: click.Context, threads: int | None, scheduler: bool | None, stan
             scheduler_mod.stop(sched, lock)
 
 
-def _warm_up_language_models() -> None:
-    """Load the language detector's models (1.5–2.5 s; docs/BENCHMARKS.md) in the background, so
-    the worker is ready at once and its first ticket does not wait for them: a reading that comes
-    sooner waits only for what is left."""
-    import threading
+def _load_language_models() -> None:
+    """Load the language detector's models now, before the scheduler and the worker threads
+    start. Loading takes 1.5–2.6 s (docs/BENCHMARKS.md) and holds the GIL all that time: on the
+    first reading instead, it would stall the thread that renews the scheduler's lease (and
+    every other thread) in a running worker, and the first ticket would wait for it."""
     import time
 
     from connector.classify.signals.language import warm_up
 
-    def run() -> None:
-        started = time.monotonic()
-        warm_up()
-        click.echo(
-            f"deskguard worker: language models loaded in {time.monotonic() - started:.1f} s",
-            err=True,
-        )
-
-    threading.Thread(target=run, name="deskguard-language-warm-up", daemon=True).start()
+    started = time.monotonic()
+    warm_up()
+    click.echo(
+        f"deskguard worker: language models loaded in {time.monotonic() - started:.1f} s", err=True
+    )
 
 
 @cli.command("scheduler")

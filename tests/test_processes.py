@@ -75,9 +75,9 @@ def test_worker_starts_scheduler_once_and_stops_on_sigterm(env, tmp_path):
     )
     try:
         seen = wait_for_line(first, b"scheduler on, ready")  # the worker's readiness line
-        # The language models load in the background (the worker is ready before they are).
-        if b"language models loaded in" not in seen:
-            wait_for_line(first, b"language models loaded in", timeout=120)
+        # The language models load first: loading holds the GIL, so it must not happen while the
+        # scheduler's lease needs renewing (or on the first ticket).
+        assert b"language models loaded in" in seen.split(b"scheduler on, ready")[0]
         assert f":{first.pid}:" in _lease_owner(env)
         second = subprocess.run(
             [BIN, "worker", "--threads", "1"], env=env, capture_output=True, timeout=30

@@ -252,8 +252,10 @@ class Demo:
 
     def run_workers(self) -> None:
         from connector import scheduler
+        from connector.classify.signals.language import warm_up
         from connector.jobs import worker_pool
 
+        warm_up()  # as `deskguard worker` does: loading holds the GIL, so not on the first ticket
         self.pool = worker_pool(self.runtime, 2, idle_sleep=0.1)
         self.pool.start()
         self.sched, self.sched_lock = scheduler.start(self.runtime)
