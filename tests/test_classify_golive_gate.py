@@ -33,6 +33,18 @@ def test_wilson_lower_bound_matches_the_textbook_formula(agreed, tickets):
     )
 
 
+def test_wilson_lower_bound_agrees_with_scipy():
+    """An outside reference: SciPy's Wilson score interval (scipy.stats.binomtest(...)
+    .proportion_ci(method="wilson")), over every count of agreements up to 200 tickets."""
+    from scipy.stats import binomtest
+
+    for tickets in (1, 2, 3, 5, 10, 19, 20, 50, 97, 200):
+        for agreed in range(tickets + 1):
+            ours = golive.wilson_lower_bound(agreed, tickets)
+            theirs = binomtest(agreed, tickets).proportion_ci(0.95, method="wilson").low
+            assert ours == pytest.approx(theirs, abs=1e-7), (agreed, tickets)
+
+
 def test_wilson_lower_bound_is_lower_with_fewer_tickets_at_the_same_ratio():
     assert golive.wilson_lower_bound(0, 0) is None
     small, large = golive.wilson_lower_bound(9, 10), golive.wilson_lower_bound(900, 1000)
