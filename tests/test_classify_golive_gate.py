@@ -13,6 +13,7 @@ from connector.audit import now_iso
 from connector.cli import cli
 from connector.db import transaction
 from connector.pipeline import golive, policy
+from connector.stats import wilson_lower_bound
 
 TENANT = "acme"
 AUTH = {"Authorization": "Bearer test-admin-token"}
@@ -28,7 +29,7 @@ def _wilson_by_hand(k: int, n: int, z: float = 1.959964) -> float:
 
 @pytest.mark.parametrize(("agreed", "tickets"), [(45, 50), (50, 50), (53, 60), (0, 10), (7, 9)])
 def test_wilson_lower_bound_matches_the_textbook_formula(agreed, tickets):
-    assert golive.wilson_lower_bound(agreed, tickets) == pytest.approx(
+    assert wilson_lower_bound(agreed, tickets) == pytest.approx(
         max(0.0, _wilson_by_hand(agreed, tickets)), abs=1e-9
     )
 
@@ -40,18 +41,18 @@ def test_wilson_lower_bound_agrees_with_scipy():
 
     for tickets in (1, 2, 3, 5, 10, 19, 20, 50, 97, 200):
         for agreed in range(tickets + 1):
-            ours = golive.wilson_lower_bound(agreed, tickets)
+            ours = wilson_lower_bound(agreed, tickets)
             theirs = binomtest(agreed, tickets).proportion_ci(0.95, method="wilson").low
             assert ours == pytest.approx(theirs, abs=1e-7), (agreed, tickets)
 
 
 def test_wilson_lower_bound_is_lower_with_fewer_tickets_at_the_same_ratio():
-    assert golive.wilson_lower_bound(0, 0) is None
-    small, large = golive.wilson_lower_bound(9, 10), golive.wilson_lower_bound(900, 1000)
+    assert wilson_lower_bound(0, 0) is None
+    small, large = wilson_lower_bound(9, 10), wilson_lower_bound(900, 1000)
     assert small is not None and large is not None
     assert small < large < 0.9
     # 45 of 50 is 90 % as a raw ratio but only about 0.79 as a lower bound.
-    assert golive.wilson_lower_bound(45, 50) == pytest.approx(0.786, abs=1e-3)
+    assert wilson_lower_bound(45, 50) == pytest.approx(0.786, abs=1e-3)
 
 
 def test_recommended_threshold_is_the_lowest_whose_bound_meets_the_target():

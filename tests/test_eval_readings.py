@@ -81,6 +81,10 @@ def test_readings_for_other_tickets_are_ignored_and_order_does_not_matter(cli_ru
     assert report["off_topic_read_confident"] == 1  # "hello" read as refund at 0.95
     at_90 = next(r for r in report["at_threshold"] if r["threshold"] == 0.9)
     assert (at_90["answered"], at_90["wrong"]) == (2, 1)
+    # 1 right of 2 answered: the precision is 0.5, and could well be as low as 0.095 (Wilson 95 %)
+    assert at_90["precision"] == 0.5 and at_90["precision_lower_95"] == pytest.approx(
+        0.0945, abs=1e-4
+    )
     assert report["models"] == ["vendor-x"]
 
 

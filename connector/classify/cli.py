@@ -138,7 +138,8 @@ def eval_cmd(
     by_fields: tuple[str, ...],
 ) -> None:
     """Accuracy, macro-F1 over the 13 categories besides `other`, per-category precision/recall/F1,
-    the confusion matrix, precision and coverage at confidence 0.5–0.99, the expected
+    the confusion matrix, precision (with its Wilson 95 % lower bound) and coverage at confidence
+    0.5–0.99, the expected
     calibration error, off-topic tickets (labelled `other`) read as a store category with
     confidence ≥ 0.9, and in-scope recall, for labelled tickets. `--by lang` also reports how
     often the detected language matched the ticket's `lang` field.

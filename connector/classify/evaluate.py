@@ -2,7 +2,8 @@
 
 What matters most for Deskguard is the precision of *confident* answers (a reading above the
 auto-reply threshold that is wrong sends a wrong email), so besides accuracy and macro-F1 the
-report gives precision and coverage at each confidence threshold and the expected calibration
+report gives precision and coverage at each confidence threshold, with the Wilson 95 % lower
+bound of that precision (50 of 50 right is not proof of 0.99), and the expected calibration
 error: how far, on average, the stated confidence is from the observed accuracy.
 """
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from connector.classify.jsonl import objects
 from connector.domain import CATEGORIES
 from connector.errors import BadRequest
+from connector.stats import wilson_lower_bound
 
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)
 ECE_BINS = 10
@@ -123,12 +125,15 @@ def evaluate(
     at_threshold = []
     for t in thresholds:
         chosen = [ok for o, ok in zip(outcomes, correct, strict=True) if o.confidence >= t]
+        bound = wilson_lower_bound(sum(chosen), len(chosen))
         at_threshold.append(
             {
                 "threshold": t,
                 "coverage": round(len(chosen) / n, 4),
                 "answered": len(chosen),
                 "precision": round(sum(chosen) / len(chosen), 4) if chosen else None,
+                # How low the precision may really be, given how few were answered (95 %).
+                "precision_lower_95": None if bound is None else round(bound, 4),
                 "wrong": len(chosen) - sum(chosen),
             }
         )
@@ -244,11 +249,14 @@ def format_report(report: dict, *, title: str = "") -> str:
             f"in-scope recall: {report['in_scope_recall']:.3f} of {report['in_scope_tickets']}"
         )
     lines.append("")
-    lines.append("confidence ≥   coverage   precision   wrong")
+    lines.append("confidence ≥   coverage   precision   (95 % lower bound)   wrong")
     for row in report["at_threshold"]:
         precision = "   -  " if row["precision"] is None else f"{row['precision']:.3f}"
+        low = row.get("precision_lower_95")
+        bound = "-" if low is None else f"{low:.3f}"
         lines.append(
-            f"  {row['threshold']:<11} {row['coverage']:>8.3f}   {precision:>9}   {row['wrong']:>5}"
+            f"  {row['threshold']:<11} {row['coverage']:>8.3f}   {precision:>9}   {bound:>18}"
+            f"   {row['wrong']:>5}"
         )
     lines.append("")
     lines.append(f"{'category':<20}{'precision':>10}{'recall':>8}{'f1':>7}{'support':>9}")

@@ -15,7 +15,6 @@ the correct category) or from the category tag an agent left on the solved ticke
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +25,7 @@ from connector.audit import now_iso
 from connector.db import transaction
 from connector.domain import CATEGORIES, Ticket
 from connector.pipeline.events import TagFeedbackRecorded
+from connector.stats import wilson_lower_bound
 
 if TYPE_CHECKING:
     from connector.pipeline.policy import Policy
@@ -69,22 +69,8 @@ _CONFIDENCE_SQL = (
     "WHERE ld.confidence IS NOT NULL\n"
 )
 
-Z_95 = 1.959964  # two-sided 95 % normal quantile
 # Thresholds a recommendation is chosen from (the policy's min_confidence takes any value).
 THRESHOLD_GRID = tuple(round(0.5 + 0.01 * i, 2) for i in range(50))
-
-
-def wilson_lower_bound(agreed: int, tickets: int, z: float = Z_95) -> float | None:
-    """Lower end of the Wilson score interval for ``agreed`` successes out of ``tickets``
-    (Wilson, "Probable inference, the law of succession, and statistical inference", JASA 1927):
-    unlike the raw ratio it is low when there are few tickets. None without tickets."""
-    if tickets <= 0:
-        return None
-    p = agreed / tickets
-    z2 = z * z
-    centre = p + z2 / (2 * tickets)
-    spread = z * math.sqrt(p * (1 - p) / tickets + z2 / (4 * tickets * tickets))
-    return max(0.0, (centre - spread) / (1 + z2 / tickets))
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ import sqlite_utils
 from connector import tenants
 from connector.pipeline import caps, golive, policy
 from connector.pipeline.context import ASSIST_NOTE, AUTO_REPLY, ESCALATE
+from connector.stats import wilson_lower_bound
 
 if TYPE_CHECKING:
     from connector.queue import Queue
@@ -339,7 +340,7 @@ def time_saved(rates: MinutesSaved, automated: int, assisted: int) -> dict[str, 
 
 def _wilson_upper(right: int, judged: int) -> float | None:
     """The Wilson interval is symmetric in right and wrong: upper(r, n) = 1 - lower(n - r, n)."""
-    lower_of_wrong = golive.wilson_lower_bound(judged - right, judged)
+    lower_of_wrong = wilson_lower_bound(judged - right, judged)
     return None if lower_of_wrong is None else 1 - lower_of_wrong
 
 
@@ -370,7 +371,7 @@ def reliability(
     out = []
     for i in range(RELIABILITY_BINS):
         n, r = judged[i], right[i]
-        lower = golive.wilson_lower_bound(r, n)
+        lower = wilson_lower_bound(r, n)
         upper = _wilson_upper(r, n)
         out.append(
             {
