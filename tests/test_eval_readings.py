@@ -94,6 +94,7 @@ def test_readings_for_other_tickets_are_ignored_and_order_does_not_matter(cli_ru
         ("{not json", "r.jsonl:1: not valid JSON"),
         ('["a"]', "r.jsonl:1: expected a JSON object"),
         ('{"category": "refund", "confidence": 0.5}', 'r.jsonl:1: missing "id"'),
+        ('{"id": 1.5, "category": "refund", "confidence": 0.5}', '"id" must be a string'),
         ('{"id": "a", "category": "refunds", "confidence": 0.5}', "unknown category 'refunds'"),
         ('{"id": "a", "category": "refund", "confidence": 1.5}', "from 0 to 1"),
         ('{"id": "a", "category": "refund", "confidence": NaN}', "from 0 to 1"),

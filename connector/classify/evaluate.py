@@ -51,8 +51,10 @@ def read_readings(path: str | Path) -> dict[str, Reading]:
     for number, row in objects(path):
         where = f"{path}:{number}"
         ident, category, confidence = row.get("id"), row.get("category"), row.get("confidence")
-        if not isinstance(ident, str | int) or isinstance(ident, bool) or str(ident) == "":
+        if ident is None or ident == "":
             raise BadRequest(f'{where}: missing "id"')
+        if not isinstance(ident, str | int) or isinstance(ident, bool):
+            raise BadRequest(f'{where}: "id" must be a string or a whole number')
         if category not in CATEGORIES:
             raise BadRequest(
                 f"{where}: unknown category {category!r} (one of: {', '.join(CATEGORIES)})"
