@@ -78,12 +78,12 @@ def measure(rows: list[tuple[str, str]], share: float | None) -> dict:
 def _needed_second(text: str, share: float) -> bool:
     """Did the text need the high-accuracy reading (whatever it then said)?"""
     _, fast = language._Detectors.get()
-    head = text[: language.MAX_TEXT]
-    found = fast.detect_language_of(head)
+    values = fast.compute_language_confidence_values(text[: language.MAX_TEXT])
     return (
-        found is not None
-        and language._code(found) != "en"
-        and language._keeps_share(fast.compute_language_confidence_values(head), "en", share)
+        bool(values)
+        and values[0].value > 0
+        and language._code(values[0].language) != "en"
+        and language._keeps_share(values, "en", share)
     )
 
 

@@ -19,29 +19,7 @@ from connector.domain import Classifier, TicketText, to_dict
 def _read(path: str, *, require_label: bool):
     from connector.classify.train import read_jsonl
 
-    if path == "-":
-        import tempfile
-
-        with tempfile.NamedTemporaryFile(
-            "w", suffix=".jsonl", encoding="utf-8", delete=False
-        ) as fh:
-            fh.write(sys.stdin.read())
-        try:
-            return read_jsonl(fh.name, source="stdin", require_label=require_label)
-        finally:
-            Path(fh.name).unlink()
     return read_jsonl(path, require_label=require_label)
-
-
-def _stdin_readings():
-    import tempfile
-
-    from connector.classify.evaluate import read_readings
-
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "stdin.jsonl"
-        path.write_text(sys.stdin.read(), encoding="utf-8")
-        return read_readings(path)
 
 
 def _engine(
@@ -162,8 +140,7 @@ def eval_cmd(
         raise click.UsageError("only one of --input and --readings can be - (stdin)")
     tickets = _read(input_path, require_label=True)
     if readings_path is not None:
-        found = read_readings(readings_path) if readings_path != "-" else _stdin_readings()
-        readings = match_readings([ex.id for ex in tickets], found)
+        readings = match_readings([ex.id for ex in tickets], read_readings(readings_path))
         engine = "readings"
     else:
         classifier = _engine(ctx, engine, model_dir, tenant)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from connector.classify.jsonl import objects
+from connector.classify.jsonl import name, objects
 from connector.domain import CATEGORIES
 from connector.errors import BadRequest
 from connector.stats import wilson_lower_bound
@@ -49,7 +49,7 @@ def read_readings(path: str | Path) -> dict[str, Reading]:
     Clear errors with line numbers: a reading that cannot be scored is never guessed at."""
     out: dict[str, Reading] = {}
     for number, row in objects(path):
-        where = f"{path}:{number}"
+        where = f"{name(path)}:{number}"
         ident, category, confidence = row.get("id"), row.get("category"), row.get("confidence")
         if ident is None or ident == "":
             raise BadRequest(f'{where}: missing "id"')
@@ -71,7 +71,7 @@ def read_readings(path: str | Path) -> dict[str, Reading]:
         language, model = row.get("language") or "", row.get("model") or ""
         out[str(ident)] = Reading(str(category), float(confidence), str(language), str(model))
     if not out:
-        raise BadRequest(f"{path}: no readings")
+        raise BadRequest(f"{name(path)}: no readings")
     return out
 
 

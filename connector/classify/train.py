@@ -27,7 +27,7 @@ import numpy as np
 
 from connector.classify.augment import as_email
 from connector.classify.features import PLACEHOLDERS, FeatureConfig, Featurizer, word_hash
-from connector.classify.jsonl import objects
+from connector.classify.jsonl import STDIN, name, objects
 from connector.classify.local import (
     BASE_INPUTS,
     FORMAT_VERSION,
@@ -68,12 +68,12 @@ _KNOWN_FIELDS = frozenset({"id", "subject", "body", "label", "group", "lang"})
 
 
 def read_jsonl(path: str | Path, *, source: str = "", require_label: bool = True) -> list[Example]:
-    """Examples from a JSONL file of {"id","subject","body","label"?}; clear errors with line
-    numbers."""
-    path = Path(path)
+    """Examples from a JSONL file of {"id","subject","body","label"?} (``-``: standard input);
+    clear errors with line numbers."""
+    stem = "stdin" if str(path) == STDIN else Path(path).stem
     out = []
     for number, row in objects(path):
-        where = f"{path}:{number}"
+        where = f"{name(path)}:{number}"
         label = row.get("label")
         if require_label and not label:
             raise BadRequest(f'{where}: missing "label"')
@@ -81,7 +81,7 @@ def read_jsonl(path: str | Path, *, source: str = "", require_label: bool = True
             raise BadRequest(f"{where}: unknown label {label!r} (one of: {', '.join(CATEGORIES)})")
         if not isinstance(row.get("body", ""), str) or not isinstance(row.get("subject", ""), str):
             raise BadRequest(f'{where}: "subject" and "body" must be strings')
-        ident = str(row.get("id", f"{path.stem}-{number}"))
+        ident = str(row.get("id", f"{stem}-{number}"))
         out.append(
             Example(
                 id=ident,
@@ -90,7 +90,7 @@ def read_jsonl(path: str | Path, *, source: str = "", require_label: bool = True
                 label=label or "",
                 group=str(row.get("group", ident)),
                 lang=row.get("lang", ""),
-                source=source or path.stem,
+                source=source or stem,
                 extra=tuple(
                     (k, str(v))
                     for k, v in row.items()

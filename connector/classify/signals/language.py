@@ -178,14 +178,20 @@ def library_language(
     precise, fast = _Detectors.get()
     if len(text) > SHORT_TEXT:
         head = text[:MAX_TEXT]
-        found = fast.detect_language_of(head)
-        if found is None:
+        values = fast.compute_language_confidence_values(head)
+        # What fast.detect_language_of(head) says, from the same values (one pass, not two): the
+        # most likely language, none when nothing scores or the first two tie.
+        if (
+            not values
+            or values[0].value <= 0
+            or (len(values) > 1 and values[0].value == values[1].value)
+        ):
             return None
-        best = _code(found)
+        best = _code(values[0].language)
         if (
             confirm_share is not None
             and best != default
-            and _keeps_share(fast.compute_language_confidence_values(head), default, confirm_share)
+            and _keeps_share(values, default, confirm_share)
         ):
             return _choose(precise.compute_language_confidence_values(head), default) or best
         return best
@@ -193,9 +199,8 @@ def library_language(
 
 
 def _keeps_share(values: list[ConfidenceValue], default: str, share: float) -> bool:
-    """Does ``default`` keep at least ``share`` of the winner's confidence (and more than 0)?"""
-    if not values or values[0].value <= 0:
-        return False
+    """Does ``default`` keep at least ``share`` of the winner's confidence (and more than 0)?
+    ``values``: lingua's confidence values, most likely first."""
     mine = next((v.value for v in values if _code(v.language) == default), 0.0)
     return mine > 0 and mine >= share * values[0].value
 
