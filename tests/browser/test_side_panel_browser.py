@@ -204,15 +204,20 @@ def state_is(*states):
 
 
 def text_of(driver, css: str) -> str:
-    from selenium.webdriver.common.by import By
-
-    return driver.find_element(By.CSS_SELECTOR, css).text
+    """The element's visible text, found and read in one step in the page: the panel re-renders
+    its DOM after every call, so an element found first and read after may have gone stale."""
+    text = driver.execute_script(
+        "const e = document.querySelector(arguments[0]); return e ? e.innerText : null", css
+    )
+    assert text is not None, f"no element {css!r}"
+    return text
 
 
 def click(driver, css: str) -> None:
+    """Click the element, finding it again if a re-render made it stale in between."""
     from selenium.webdriver.common.by import By
 
-    driver.find_element(By.CSS_SELECTOR, css).click()
+    wait_for(driver, lambda d: d.find_element(By.CSS_SELECTOR, css).click() or True)
 
 
 def test_side_panel_renders_inserts_and_records_feedback(browser, zd_sidecar, zendesk, artifacts):
